@@ -1,0 +1,177 @@
+import { type DType, type TypedArray, allocate, assertDType, dtypeOfArray } from './dtype.js';
+import { ShapeError, ValueError, fmt } from './errors.js';
+import { type Rng, createRng } from './random.js';
+import { type Shape, checkShape, sizeOf } from './shape.js';
+import { type NestedArray, Tensor } from './tensor.js';
+
+export interface TensorOptions {
+  dtype?: DType;
+  /** Required for flat data of more than one dimension; checked against nested data. */
+  shape?: readonly number[];
+  /** Makes the tensor a leaf whose gradient `backward()` collects into `.grad`. */
+  requiresGrad?: boolean;
+}
+
+export interface RandomOptions {
+  dtype?: DType;
+  /** A seed or a generator to draw from; a seed makes the draw reproducible on its own. */
+  seed?: number;
+  rng?: Rng;
+}
+
+function finish(t: Tensor, options: TensorOptions | undefined): Tensor {
+  if (options?.requiresGrad) t.requireGrad();
+  return t;
+}
+
+/** Walks nested arrays: infers the shape from the first element at each depth, rejects ragged rows and non-numbers. */
+function flattenNested(value: NestedArray): { shape: number[]; values: number[] } {
+  if (typeof value === 'number') return { shape: [], values: [value] };
+  const shape: number[] = [];
+  for (let probe: NestedArray = value; Array.isArray(probe); probe = (probe as readonly NestedArray[])[0]) {
+    shape.push((probe as readonly NestedArray[]).length);
+    if ((probe as readonly NestedArray[]).length === 0) break;
+  }
+  const values: number[] = [];
+  const visit = (node: NestedArray, depth: number, path: number[]): void => {
+    if (depth === shape.length) {
+      if (typeof node !== 'number') {
+        const kind = Array.isArray(node) ? 'an array' : typeof node;
+        throw new ValueError('tensor', `ragged nested array: expected a number at [${path.join('][')}], found ${kind}`);
+      }
+      values.push(node);
+      return;
+    }
+    if (!Array.isArray(node)) {
+      throw new ValueError('tensor', `ragged nested array: expected an array of length ${shape[depth]} at ${path.length ? `[${path.join('][')}]` : 'the top level'}, found ${typeof node}`);
+    }
+    if (node.length !== shape[depth]) {
+      throw new ValueError('tensor', `ragged nested array: row [${path.join('][')}] has length ${node.length}, expected ${shape[depth]} (inferred shape ${fmt(shape)})`);
+    }
+    for (let i = 0; i < node.length; i++) visit(node[i], depth + 1, [...path, i]);
+  };
+  visit(value, 0, []);
+  return { shape, values };
+}
+
+/**
+ * Creates a tensor from nested arrays, a flat typed or plain array (with `shape`), or a
+ * number. The data is copied, so later changes to the source do not leak in.
+ *
+ * ```ts
+ * tensor([[1, 2], [3, 4]])                      // float32 [2,2]
+ * tensor([1, 2, 3, 4], { shape: [2, 2], dtype: 'float64' })
+ * ```
+ */
+export function tensor(data: NestedArray | TypedArray | ArrayLike<number>, options?: TensorOptions): Tensor {
+  let dtype: DType = options?.dtype !== undefined ? assertDType('tensor', options.dtype) : 'float32';
+  let shape: number[];
+  let values: ArrayLike<number>;
+  if (data instanceof Float32Array || data instanceof Float64Array) {
+    if (options?.dtype === undefined) dtype = dtypeOfArray(data);
+    values = data;
+    shape = options?.shape ? checkShape('tensor', options.shape) : [data.length];
+  } else if (typeof data === 'number' || Array.isArray(data)) {
+    const flat = flattenNested(data as NestedArray);
+    values = flat.values;
+    shape = flat.shape;
+    if (options?.shape) {
+      const wanted = checkShape('tensor', options.shape);
+      const flatInput = shape.length <= 1;
+      if (!flatInput && fmt(wanted) !== fmt(shape)) {
+        throw new ShapeError('tensor', `nested data has shape ${fmt(shape)} but shape ${fmt(wanted)} was given`);
+      }
+      shape = wanted;
+    }
+  } else if (data !== null && typeof data === 'object' && typeof (data as ArrayLike<number>).length === 'number') {
+    values = data as ArrayLike<number>;
+    shape = options?.shape ? checkShape('tensor', options.shape) : [values.length];
+  } else {
+    throw new ValueError('tensor', `cannot make a tensor from ${data === null ? 'null' : typeof data}`);
+  }
+  if (sizeOf(shape) !== values.length) {
+    throw new ShapeError('tensor', `${values.length} values do not fill shape ${fmt(shape)} (${sizeOf(shape)} elements)`);
+  }
+  const storage = allocate(dtype, values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== 'number') throw new ValueError('tensor', `element ${i} is ${typeof v}, not a number`);
+    storage[i] = v;
+  }
+  return finish(new Tensor(storage, shape, dtype), options);
+}
+
+/** A rank-0 tensor. */
+export function scalar(value: number, dtype: DType = 'float32'): Tensor {
+  return tensor(value, { dtype });
+}
+
+export function full(shape: Shape, value: number, options?: Omit<TensorOptions, 'shape'>): Tensor {
+  const dims = checkShape('full', shape);
+  const dtype = assertDType('full', options?.dtype ?? 'float32');
+  const data = allocate(dtype, sizeOf(dims));
+  if (value !== 0) data.fill(value);
+  return finish(new Tensor(data, dims, dtype), options);
+}
+
+export function zeros(shape: Shape, options?: Omit<TensorOptions, 'shape'>): Tensor {
+  return full(shape, 0, options);
+}
+
+export function ones(shape: Shape, options?: Omit<TensorOptions, 'shape'>): Tensor {
+  return full(shape, 1, options);
+}
+
+export function zerosLike(t: Tensor): Tensor {
+  return zeros(t.shape, { dtype: t.dtype });
+}
+
+export function onesLike(t: Tensor): Tensor {
+  return ones(t.shape, { dtype: t.dtype });
+}
+
+/** The n×m identity (m defaults to n). */
+export function eye(n: number, m: number = n, options?: Omit<TensorOptions, 'shape'>): Tensor {
+  const t = zeros(checkShape('eye', [n, m]), options);
+  for (let i = 0; i < Math.min(n, m); i++) t.data[i * m + i] = 1;
+  return t;
+}
+
+/** start, start+step, … up to but excluding stop, as a rank-1 tensor. */
+export function arange(start: number, stop?: number, step = 1, options?: Omit<TensorOptions, 'shape'>): Tensor {
+  if (stop === undefined) [start, stop] = [0, start];
+  if (!Number.isFinite(start) || !Number.isFinite(stop) || !Number.isFinite(step) || step === 0) {
+    throw new ValueError('arange', `needs finite start, stop and a non-zero step, got ${start}, ${stop}, ${step}`);
+  }
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  const dtype = assertDType('arange', options?.dtype ?? 'float32');
+  const data = allocate(dtype, n);
+  for (let i = 0; i < n; i++) data[i] = start + i * step;
+  return finish(new Tensor(data, [n], dtype), options);
+}
+
+function rngOf(op: string, options: RandomOptions | undefined): Rng {
+  if (options?.rng) return options.rng;
+  if (options?.seed === undefined) {
+    throw new ValueError(op, 'needs a seed or an rng: tapegrad never draws unseeded randomness');
+  }
+  return createRng(options.seed);
+}
+
+/** Uniform samples in [min, max), drawn row-major from a seeded generator. */
+export function rand(shape: Shape, options: RandomOptions & { min?: number; max?: number }): Tensor {
+  const rng = rngOf('rand', options);
+  const { min = 0, max = 1 } = options;
+  const t = zeros(shape, { dtype: options.dtype ?? 'float32' });
+  for (let i = 0; i < t.size; i++) t.data[i] = min + (max - min) * rng.next();
+  return t;
+}
+
+/** Normal samples (mean, std), drawn row-major from a seeded generator. */
+export function randn(shape: Shape, options: RandomOptions & { mean?: number; std?: number }): Tensor {
+  const rng = rngOf('randn', options);
+  const { mean = 0, std = 1 } = options;
+  const t = zeros(shape, { dtype: options.dtype ?? 'float32' });
+  for (let i = 0; i < t.size; i++) t.data[i] = mean + std * rng.normal();
+  return t;
+}

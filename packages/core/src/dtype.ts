@@ -1,0 +1,22 @@
+import { DTypeError } from './errors.js';
+
+/** float32 is the default; float64 exists for gradient checks and for users who want it. */
+export type DType = 'float32' | 'float64';
+export type TypedArray = Float32Array | Float64Array;
+
+export function isDType(value: unknown): value is DType {
+  return value === 'float32' || value === 'float64';
+}
+
+export function allocate(dtype: DType, size: number): TypedArray {
+  return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+}
+
+export function dtypeOfArray(data: TypedArray): DType {
+  return data instanceof Float64Array ? 'float64' : 'float32';
+}
+
+export function assertDType(op: string, dtype: unknown): DType {
+  if (!isDType(dtype)) throw new DTypeError(op, `unknown dtype ${String(dtype)}: expected 'float32' or 'float64'`);
+  return dtype;
+}

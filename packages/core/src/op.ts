@@ -1,0 +1,92 @@
+import { type Backend, getBackend } from './backend/index.js';
+import { type DType, type TypedArray } from './dtype.js';
+import { DTypeError, ValueError, fmt } from './errors.js';
+import { type Node, activeRecorders, isGradEnabled } from './recording.js';
+import type { Shape } from './shape.js';
+import { Tensor } from './tensor.js';
+
+/** What a VJP sees of the recorded call: the inputs, the output and the op's attributes. */
+export interface VjpContext<A> {
+  readonly inputs: readonly Tensor[];
+  readonly output: Tensor;
+  readonly attrs: A;
+}
+
+/**
+ * One thunk per input, or null for an input with no gradient (a condition, an index).
+ * Thunks are written in tape ops, so a backward pass recorded by an outer tape can be
+ * differentiated again; the tape calls only the thunks of inputs that need a gradient.
+ */
+export type VjpResult = ReadonlyArray<(() => Tensor) | null>;
+
+/**
+ * A primitive: its shape rule, its kernel call and its vector-Jacobian product, in one
+ * object, one file. Everything else (softmax, losses, layers) composes primitives.
+ */
+export interface OpDef<A = undefined> {
+  readonly name: string;
+  /** Validates the inputs' shapes (and attrs) and returns the output shape. */
+  shape(shapes: readonly Shape[], attrs: A): Shape;
+  /** Computes the output buffer through the backend. */
+  forward(backend: Backend, inputs: readonly TypedArray[], shapes: readonly Shape[], outShape: Shape, dtype: DType, attrs: A): TypedArray;
+  /** Absent for ops with no useful derivative (comparisons): their outputs are constants. */
+  vjp?(dy: Tensor, ctx: VjpContext<A>): VjpResult;
+}
+
+export function defineOp<A = undefined>(def: OpDef<A>): OpDef<A> {
+  return def;
+}
+
+/** Checks that every input shares one dtype: mixing is an error, never a silent cast. */
+export function commonDType(op: string, inputs: readonly Tensor[]): DType {
+  const dtype = inputs[0].dtype;
+  for (const t of inputs) {
+    if (t.dtype !== dtype) {
+      const list = inputs.map((x) => `${x.dtype} ${fmt(x.shape)}`).join(' and ');
+      throw new DTypeError(op, `mixed dtypes: ${list}; convert one with cast()`);
+    }
+  }
+  return dtype;
+}
+
+/** Runs a primitive: validate, compute, and record a node if anyone is listening. */
+export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Tensor {
+  for (let i = 0; i < inputs.length; i++) {
+    if (!(inputs[i] instanceof Tensor)) throw new ValueError(def.name, `input ${i} is ${describe(inputs[i])}, not a Tensor`);
+  }
+  const dtype = commonDType(def.name, inputs);
+  const shapes = inputs.map((t) => t.shape);
+  const outShape = def.shape(shapes, attrs);
+  const data = def.forward(getBackend(), inputs.map((t) => t.data), shapes, outShape, dtype, attrs);
+  const output = new Tensor(data, outShape, dtype);
+  if (def.vjp) record(def, inputs, output, attrs);
+  return output;
+}
+
+/**
+ * Attaches a node to `output` if gradients are on and a tape records or an input requires
+ * gradients. apply() calls it for primitives; customGrad for user-defined ops.
+ */
+export function record<A>(def: OpDef<A>, inputs: readonly Tensor[], output: Tensor, attrs: A): void {
+  if (!isGradEnabled()) return;
+  const recorders = activeRecorders();
+  let requiresGrad = false;
+  for (const t of inputs) if (t.requiresGrad) requiresGrad = true;
+  if (recorders.length === 0 && !requiresGrad) return;
+  const node: Node = {
+    def: def as OpDef<unknown>,
+    inputs,
+    inputVersions: inputs.map((t) => t.version),
+    output,
+    attrs,
+  };
+  output.node = node;
+  output.requiresGrad = requiresGrad;
+  for (const r of recorders) r.add(node);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value;
+}

@@ -1,0 +1,44 @@
+/**
+ * Seedable randomness. mulberry32 is the generator that BENCH-PROTOCOL.md fixes, so a
+ * tapegrad run and a TF.js run can start from the very same weights.
+ */
+export interface Rng {
+  /** Uniform in [0, 1). */
+  next(): number;
+  /** Standard normal: one Box–Muller sample per pair of uniforms, as the protocol fixes. */
+  normal(): number;
+}
+
+export function mulberry32(seed: number): () => number {
+  let a = seed | 0;
+  return () => {
+    a |= 0;
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function createRng(seed: number): Rng {
+  const next = mulberry32(seed);
+  return {
+    next,
+    normal() {
+      const u1 = next();
+      const u2 = next();
+      // 1 − u1 lies in (0, 1], so the log is finite
+      return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
+    },
+  };
+}
+
+/** In-place Fisher–Yates, the protocol's epoch shuffle: i from n−1 down to 1. */
+export function shuffleInPlace<T>(items: T[] | Int32Array | Uint32Array, rng: Rng): void {
+  for (let i = items.length - 1; i >= 1; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    const tmp = items[i];
+    items[i] = items[j];
+    items[j] = tmp;
+  }
+}

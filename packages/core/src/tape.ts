@@ -1,0 +1,278 @@
+import { onesLike, zerosLike } from './creation.js';
+import { GradientError, ShapeError, ValueError, fmt } from './errors.js';
+import { add } from './ops/arithmetic.js';
+import { sum } from './ops/reduce.js';
+import { mul } from './ops/arithmetic.js';
+import { type Node, type Recorder, isRecording, noGrad, popRecorder, pushRecorder } from './recording.js';
+import { sameShape } from './shape.js';
+import { Tensor } from './tensor.js';
+
+/**
+ * Reverse-mode differentiation over recorded nodes.
+ *
+ * 1. Collect the nodes that lead to `y` (only those `allowed`), inputs before outputs.
+ * 2. Mark the tensors that depend on a source, so the tape runs no VJP nobody needs.
+ * 3. Walk the nodes in reverse, pushing each output's cotangent into its inputs and
+ *    summing contributions where a tensor fans out.
+ *
+ * VJPs run as ordinary ops: if an outer tape is recording, the backward pass is recorded
+ * too, which is all that grad-of-grad and Hessian-vector products need.
+ */
+function backprop(y: Tensor, dy: Tensor, sources: readonly Tensor[], allowed: (node: Node) => boolean): Map<Tensor, Tensor> {
+  // 1. iterative post-order DFS: a recursive one overflows the JS stack on deep graphs
+  const order: Node[] = [];
+  const visited = new Set<Node>();
+  const stack: Array<{ node: Node; next: number }> = [];
+  const enter = (t: Tensor) => {
+    const node = t.node;
+    if (node && !visited.has(node) && allowed(node)) {
+      visited.add(node);
+      stack.push({ node, next: 0 });
+    }
+  };
+  enter(y);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.next < top.node.inputs.length) enter(top.node.inputs[top.next++]);
+    else {
+      order.push(top.node);
+      stack.pop();
+    }
+  }
+
+  // 2. which tensors lie on a path from a source
+  const reaches = new Set<Tensor>(sources);
+  for (const node of order) {
+    if (node.inputs.some((t) => reaches.has(t))) reaches.add(node.output);
+  }
+
+  // 3. reverse sweep
+  const cotangents = new Map<Tensor, Tensor>();
+  if (!reaches.has(y)) return cotangents;
+  cotangents.set(y, dy);
+  const isSource = new Set(sources);
+  for (let i = order.length - 1; i >= 0; i--) {
+    const node = order[i];
+    const g = cotangents.get(node.output);
+    if (!g || !reaches.has(node.output)) continue;
+    // an intermediate's cotangent is needed only until its node has run
+    if (!isSource.has(node.output)) cotangents.delete(node.output);
+    node.inputs.forEach((t, k) => {
+      if (t.version !== node.inputVersions[k]) {
+        throw new GradientError('gradient', `input ${k} (${fmt(t.shape)}) of '${node.def.name}' was changed by assign() after it was recorded; record the computation again`);
+      }
+    });
+    const thunks = node.def.vjp!(g, node as Parameters<NonNullable<typeof node.def.vjp>>[1]);
+    node.inputs.forEach((input, k) => {
+      const thunk = thunks[k];
+      if (!thunk || !reaches.has(input)) return;
+      const contribution = thunk();
+      if (!sameShape(contribution.shape, input.shape)) {
+        throw new GradientError(node.def.name, `vjp returned shape ${fmt(contribution.shape)} for input ${k} of shape ${fmt(input.shape)}`);
+      }
+      const previous = cotangents.get(input);
+      cotangents.set(input, previous ? add(previous, contribution) : contribution);
+    });
+  }
+  return cotangents;
+}
+
+function seedCotangent(op: string, y: Tensor, dy: Tensor | undefined): Tensor {
+  if (!(y instanceof Tensor)) throw new ValueError(op, `the output must be a Tensor, got ${typeof y}`);
+  if (dy === undefined) {
+    if (y.size !== 1) {
+      throw new GradientError(op, `the output has shape ${fmt(y.shape)}, not a scalar: pass an output gradient (dy) of that shape, or reduce the output first (e.g. sum)`);
+    }
+    return onesLike(y);
+  }
+  if (!sameShape(dy.shape, y.shape)) throw new ShapeError(op, `output gradient has shape ${fmt(dy.shape)} but the output has shape ${fmt(y.shape)}`);
+  if (dy.dtype !== y.dtype) throw new GradientError(op, `output gradient is ${dy.dtype} but the output is ${y.dtype}`);
+  return dy;
+}
+
+export interface TapeOptions {
+  /** Keep the recording after `gradient()`, to take several gradients of one recording. */
+  persistent?: boolean;
+}
+
+/**
+ * The imperative front door. Everything computed inside `record()` is recorded; afterwards
+ * `gradient(y, xs)` returns ∂y/∂x for any tensor used or produced in the recording,
+ * intermediates included (that is how tests read the per-layer errors Δˡ = ∂C/∂Zˡ).
+ *
+ * ```ts
+ * const tape = new Tape();
+ * const z = tape.record(() => matmul(w, x).add(b));
+ * const loss = tape.record(() => sum(sigmoid(z)));
+ * const [dw, db, dz] = tape.gradient(loss, [w, b, z]);
+ * ```
+ */
+export class Tape implements Recorder {
+  readonly persistent: boolean;
+  #nodes = new Set<Node>();
+  #spent = false;
+
+  constructor(options: TapeOptions = {}) {
+    this.persistent = options.persistent ?? false;
+  }
+
+  /** @internal called by ops while this tape records */
+  add(node: Node): void {
+    this.#nodes.add(node);
+  }
+
+  /** How many op applications the tape holds (0 after a non-persistent gradient). */
+  get size(): number {
+    return this.#nodes.size;
+  }
+
+  /** Runs fn and records every op it applies. May be called several times. */
+  record<T>(fn: () => T): T {
+    if (this.#spent) throw new GradientError('Tape.record', 'this tape was released by gradient(); create a new Tape or pass { persistent: true }');
+    pushRecorder(this);
+    try {
+      return fn();
+    } finally {
+      popRecorder(this);
+    }
+  }
+
+  /**
+   * ∂y/∂x for each x. y must be a scalar unless `dy` (the output gradient, shaped like y)
+   * is given. Tensors y does not depend on get zeros. A non-persistent tape lets go of its
+   * recording afterwards.
+   */
+  gradient(y: Tensor, x: Tensor, dy?: Tensor): Tensor;
+  gradient(y: Tensor, xs: readonly Tensor[], dy?: Tensor): Tensor[];
+  gradient(y: Tensor, xs: Tensor | readonly Tensor[], dy?: Tensor): Tensor | Tensor[] {
+    if (this.#spent) throw new GradientError('gradient', 'this tape was already used by gradient() and let go of its recording; pass { persistent: true } to take several gradients');
+    if (isRecording(this)) throw new GradientError('gradient', 'called inside this tape\'s own record(); call it after record() returns');
+    const list = xs instanceof Tensor ? [xs] : [...xs];
+    list.forEach((x, i) => {
+      if (!(x instanceof Tensor)) throw new ValueError('gradient', `source ${i} is ${typeof x}, not a Tensor`);
+    });
+    const seed = seedCotangent('gradient', y, dy);
+    if (y.node === null || !this.#nodes.has(y.node)) {
+      if (!list.includes(y)) {
+        throw new GradientError('gradient', `the output ${fmt(y.shape)} was not recorded on this tape: compute it inside tape.record()`);
+      }
+    }
+    const nodes = this.#nodes;
+    const cotangents = backprop(y, seed, list, (node) => nodes.has(node));
+    if (!this.persistent) {
+      this.#nodes = new Set();
+      this.#spent = true;
+    }
+    return xs instanceof Tensor ? gradOrZeros(cotangents, xs) : list.map((x) => gradOrZeros(cotangents, x));
+  }
+
+  /** Forgets everything recorded so far. */
+  reset(): void {
+    this.#nodes = new Set();
+    this.#spent = false;
+  }
+}
+
+function gradOrZeros(cotangents: Map<Tensor, Tensor>, x: Tensor): Tensor {
+  return cotangents.get(x) ?? zerosLike(x);
+}
+
+export interface GradOptions {
+  /** Which positional arguments to differentiate: one index (a tensor back) or several (an array back). Default 0. */
+  argnums?: number | readonly number[];
+}
+
+type Grads<O> = O extends { argnums: readonly number[] } ? Tensor[] : Tensor;
+
+function selectSources<Args extends unknown[]>(op: string, args: Args, argnums: number | readonly number[]): Tensor[] {
+  const indices = typeof argnums === 'number' ? [argnums] : argnums;
+  return indices.map((i) => {
+    const value = args[i];
+    if (!(value instanceof Tensor)) {
+      throw new ValueError(op, `argument ${i} is ${value === undefined ? 'missing' : typeof value}, not a Tensor, so it cannot be differentiated`);
+    }
+    return value;
+  });
+}
+
+/**
+ * The functional front door: `valueAndGrad(f)(...args)` returns `[f(...args), ∂f/∂args]`.
+ * f must return a scalar. Composes: `grad(grad(f))` differentiates the backward pass.
+ */
+export function valueAndGrad<Args extends unknown[], O extends GradOptions = { argnums: 0 }>(
+  f: (...args: Args) => Tensor,
+  options?: O,
+): (...args: Args) => [Tensor, Grads<O>] {
+  const argnums = options?.argnums ?? 0;
+  return (...args: Args) => {
+    const sources = selectSources('grad', args, argnums);
+    const tape = new Tape();
+    const value = tape.record(() => f(...args));
+    if (!(value instanceof Tensor)) throw new ValueError('grad', `the function must return a Tensor, got ${typeof value}`);
+    if (value.size !== 1) throw new GradientError('grad', `the function must return a scalar, got shape ${fmt(value.shape)}; use vjp() or Tape.gradient with an output gradient`);
+    const grads = tape.gradient(value, sources);
+    return [value, (typeof argnums === 'number' ? grads[0] : grads) as Grads<O>];
+  };
+}
+
+/** `grad(f)(...args)` = ∂f/∂args[argnums]: a tensor for one index, an array for several. */
+export function grad<Args extends unknown[], O extends GradOptions = { argnums: 0 }>(
+  f: (...args: Args) => Tensor,
+  options?: O,
+): (...args: Args) => Grads<O> {
+  const withValue = valueAndGrad(f, options);
+  return (...args: Args) => withValue(...args)[1];
+}
+
+/**
+ * Vector-Jacobian product of a function with any output shape: returns the output and a
+ * function mapping an output gradient to the gradients of every tensor argument.
+ */
+export function vjp<Args extends Tensor[]>(f: (...args: Args) => Tensor, ...primals: Args): [Tensor, (dy: Tensor) => Tensor[]] {
+  const tape = new Tape({ persistent: true });
+  const output = tape.record(() => f(...primals));
+  return [output, (dy: Tensor) => tape.gradient(output, primals, dy)];
+}
+
+/**
+ * Hessian-vector product H·v of a scalar function at x, by reverse-over-reverse: the
+ * gradient of ⟨∇f(x), v⟩. Costs about two backward passes; the Hessian is never formed.
+ */
+export function hvp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor): Tensor {
+  if (!sameShape(x.shape, v.shape)) throw new ShapeError('hvp', `direction v has shape ${fmt(v.shape)} but x has shape ${fmt(x.shape)}`);
+  return grad((p: Tensor) => sum(mul(grad(f)(p), v)))(x);
+}
+
+/** Options for `Tensor.backward`. */
+export interface BackwardOptions {
+  /** Record the backward pass, so the collected `.grad` can itself be differentiated. */
+  createGraph?: boolean;
+}
+
+/**
+ * PyTorch-style door: accumulates ∂y/∂leaf into `.grad` of every leaf that was created
+ * with `requiresGrad` and influences y.
+ */
+export function backward(y: Tensor, dy?: Tensor, options: BackwardOptions = {}): void {
+  const seed = seedCotangent('backward', y, dy);
+  const leaves: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  const stack: Tensor[] = [y];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    if (seen.has(t)) continue;
+    seen.add(t);
+    if (t.node) stack.push(...t.node.inputs);
+    else if (t.requiresGrad) leaves.push(t);
+  }
+  if (leaves.length === 0) {
+    throw new GradientError('backward', `no leaf with requiresGrad leads to this ${fmt(y.shape)} tensor: create parameters with { requiresGrad: true }`);
+  }
+  const run = () => backprop(y, seed, leaves, () => true);
+  const cotangents = options.createGraph ? run() : noGrad(run);
+  for (const leaf of leaves) {
+    const g = cotangents.get(leaf);
+    if (!g) continue;
+    leaf.grad = leaf.grad ? (options.createGraph ? add(leaf.grad, g) : noGrad(() => add(leaf.grad!, g))) : g;
+  }
+}

@@ -1,0 +1,154 @@
+import { type DType, type TypedArray, allocate, dtypeOfArray } from './dtype.js';
+import { DTypeError, ShapeError, ValueError, fmt } from './errors.js';
+import type { Node } from './recording.js';
+import { type Shape, sameShape, sizeOf } from './shape.js';
+
+/** A nested array of numbers, as written in code: `[[1, 2], [3, 4]]`. */
+export type NestedArray = number | readonly NestedArray[];
+
+let nextId = 0;
+
+/**
+ * An immutable n-dimensional array stored row-major in a typed array of its own (no two
+ * tensors share a buffer, so `assign` on one can never change another behind the tape's
+ * back). Ops are plain functions (`add(a, b)`) and chainable methods (`a.add(b)`).
+ */
+export class Tensor {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  /** A number unique to this tensor, for graph printing and debugging. */
+  readonly id: number;
+  /** The recorded op that produced this tensor, or null for a leaf. Internal to the tape. */
+  node: Node | null = null;
+  /** Leaves with requiresGrad collect `.grad` on `backward()`; ops on them are recorded. */
+  requiresGrad = false;
+  /** Accumulated by `backward()` on leaves that require gradients. */
+  grad: Tensor | null = null;
+  /** Incremented by `assign`, so a gradient through a stale recording is an error. */
+  version = 0;
+  #data: TypedArray;
+
+  /** Takes ownership of `data` without copying or checking: ops and creation functions call it. */
+  constructor(data: TypedArray, shape: Shape, dtype: DType = dtypeOfArray(data)) {
+    this.#data = data;
+    this.shape = Object.freeze(shape.slice());
+    this.dtype = dtype;
+    this.id = nextId++;
+  }
+
+  /** The row-major storage. Treat it as read-only: change a tensor with `assign`. */
+  get data(): TypedArray {
+    return this.#data;
+  }
+
+  get size(): number {
+    return this.#data.length;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** The value of a tensor with exactly one element. */
+  item(): number {
+    if (this.size !== 1) throw new ShapeError('item', `expects a tensor with one element, got shape ${fmt(this.shape)}`);
+    return this.#data[0];
+  }
+
+  /** The values as nested arrays (a plain number for a scalar). */
+  toArray(): NestedArray {
+    const data = this.#data;
+    const shape = this.shape;
+    if (shape.length === 0) return data[0];
+    const build = (axis: number, offset: number, stride: number): NestedArray[] => {
+      const n = shape[axis];
+      const inner = stride / Math.max(n, 1);
+      const out: NestedArray[] = [];
+      for (let i = 0; i < n; i++) {
+        out.push(axis === shape.length - 1 ? data[offset + i] : build(axis + 1, offset + i * inner, inner));
+      }
+      return out;
+    };
+    return build(0, 0, this.size);
+  }
+
+  /** A plain copy of the values in a new array. */
+  toFlatArray(): number[] {
+    return Array.from(this.#data);
+  }
+
+  /** A copy that the tape does not see: gradients stop here. */
+  detach(): Tensor {
+    return new Tensor(this.#data.slice(), this.shape, this.dtype);
+  }
+
+  /**
+   * Overwrites this leaf's values in place (parameter updates). A recorded op that read the
+   * old values can no longer be differentiated; the tape reports that instead of using the
+   * new values silently.
+   */
+  assign(value: Tensor | ArrayLike<number>): this {
+    if (this.node) throw new ValueError('assign', `only leaf tensors can be assigned; this ${fmt(this.shape)} tensor was produced by '${this.node.def.name}'`);
+    if (value instanceof Tensor) {
+      if (value.dtype !== this.dtype) throw new DTypeError('assign', `dtype ${value.dtype} differs from the target's ${this.dtype}`);
+      if (!sameShape(value.shape, this.shape)) throw new ShapeError('assign', `shape ${fmt(value.shape)} differs from the target's ${fmt(this.shape)}`);
+      this.#data.set(value.data);
+    } else {
+      if (value.length !== this.size) throw new ShapeError('assign', `${value.length} values for a tensor of shape ${fmt(this.shape)} (${this.size} elements)`);
+      this.#data.set(value);
+    }
+    this.version++;
+    return this;
+  }
+
+  /** Marks a leaf as a parameter whose gradient `backward()` collects into `.grad`. */
+  requireGrad(flag = true): this {
+    if (this.node && flag) throw new ValueError('requireGrad', `only leaf tensors can require gradients; this one was produced by '${this.node.def.name}'`);
+    this.requiresGrad = flag;
+    return this;
+  }
+
+  toString(): string {
+    const head = `Tensor(${this.dtype}, ${fmt(this.shape)}${this.node ? `, op=${this.node.def.name}` : ''})`;
+    return `${head}\n${formatValues(this)}`;
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+}
+
+const MAX_SHOWN = 6;
+
+function formatNumber(v: number): string {
+  if (Number.isInteger(v) && Math.abs(v) < 1e6) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(3);
+  return Number(v.toPrecision(5)).toString();
+}
+
+/** NumPy-like printing, eliding the middle of long axes so a 784×128 weight stays readable. */
+function formatValues(t: Tensor): string {
+  const { shape, data } = t;
+  if (shape.length === 0) return formatNumber(data[0]);
+  const render = (axis: number, offset: number, stride: number, indent: string): string => {
+    const n = shape[axis];
+    const inner = stride / Math.max(n, 1);
+    const picks: (number | null)[] = n > MAX_SHOWN ? [0, 1, 2, null, n - 3, n - 2, n - 1] : Array.from({ length: n }, (_, i) => i);
+    if (axis === shape.length - 1) {
+      return `[${picks.map((i) => (i === null ? '…' : formatNumber(data[offset + i]))).join(', ')}]`;
+    }
+    const rows = picks.map((i) => (i === null ? '…' : render(axis + 1, offset + i * inner, inner, indent + ' ')));
+    return `[${rows.join(`,\n${indent} `)}]`;
+  };
+  return render(0, 0, t.size, '');
+}
+
+export function isTensor(value: unknown): value is Tensor {
+  return value instanceof Tensor;
+}
+
+/** Internal: a fresh zero tensor of a shape, the starting point of every op's output. */
+export function emptyTensor(shape: Shape, dtype: DType): Tensor {
+  return new Tensor(allocate(dtype, sizeOf(shape)), shape, dtype);
+}
