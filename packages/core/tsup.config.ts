@@ -8,4 +8,6 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   external: ['fast-check'],
+  // one shared chunk for both entries, so index and testing see the same Tensor class
+  splitting: true,
 });

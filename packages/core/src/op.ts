@@ -68,10 +68,9 @@ export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Te
  * gradients. apply() calls it for primitives; customGrad for user-defined ops.
  */
 export function record<A>(def: OpDef<A>, inputs: readonly Tensor[], output: Tensor, attrs: A): void {
-  if (!isGradEnabled()) return;
   const recorders = activeRecorders();
   let requiresGrad = false;
-  for (const t of inputs) if (t.requiresGrad) requiresGrad = true;
+  if (isGradEnabled()) for (const t of inputs) if (t.requiresGrad) requiresGrad = true;
   if (recorders.length === 0 && !requiresGrad) return;
   const node: Node = {
     def: def as OpDef<unknown>,

@@ -21,23 +21,36 @@ export interface Recorder {
 }
 
 const active: Recorder[] = [];
+/** Recorders below this index were pushed before the innermost noGrad and are muted. */
+let barrier = 0;
 let noGradDepth = 0;
 
+/** The recorders that hear ops applied now: those started inside the innermost noGrad. */
 export function activeRecorders(): readonly Recorder[] {
-  return noGradDepth > 0 ? [] : active;
+  return barrier === 0 ? active : active.slice(barrier);
 }
 
+/** False inside noGrad (unless a tape started recording inside it). */
 export function isGradEnabled(): boolean {
   return noGradDepth === 0;
 }
 
-export function pushRecorder(recorder: Recorder): void {
+/**
+ * A tape's recording scope. It turns gradients back on inside an enclosing noGrad, so a
+ * function that takes gradients internally (an optimiser's line search, gradcheck's
+ * second-order check) works wherever it is called.
+ */
+export function withRecorder<T>(recorder: Recorder, fn: () => T): T {
+  const savedDepth = noGradDepth;
+  noGradDepth = 0;
   active.push(recorder);
-}
-
-export function popRecorder(recorder: Recorder): void {
-  const index = active.lastIndexOf(recorder);
-  if (index >= 0) active.splice(index, 1);
+  try {
+    return fn();
+  } finally {
+    const index = active.lastIndexOf(recorder);
+    if (index >= 0) active.splice(index, 1);
+    noGradDepth = savedDepth;
+  }
 }
 
 export function isRecording(recorder: Recorder): boolean {
@@ -46,10 +59,13 @@ export function isRecording(recorder: Recorder): boolean {
 
 /** Runs fn with recording off: nothing inside it is differentiated (parameter updates, metrics). */
 export function noGrad<T>(fn: () => T): T {
+  const savedBarrier = barrier;
+  barrier = active.length;
   noGradDepth++;
   try {
     return fn();
   } finally {
     noGradDepth--;
+    barrier = savedBarrier;
   }
 }

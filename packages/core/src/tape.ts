@@ -3,7 +3,7 @@ import { GradientError, ShapeError, ValueError, fmt } from './errors.js';
 import { add } from './ops/arithmetic.js';
 import { sum } from './ops/reduce.js';
 import { mul } from './ops/arithmetic.js';
-import { type Node, type Recorder, isRecording, noGrad, popRecorder, pushRecorder } from './recording.js';
+import { type Node, type Recorder, isRecording, noGrad, withRecorder } from './recording.js';
 import { sameShape } from './shape.js';
 import { Tensor } from './tensor.js';
 
@@ -129,12 +129,7 @@ export class Tape implements Recorder {
   /** Runs fn and records every op it applies. May be called several times. */
   record<T>(fn: () => T): T {
     if (this.#spent) throw new GradientError('Tape.record', 'this tape was released by gradient(); create a new Tape or pass { persistent: true }');
-    pushRecorder(this);
-    try {
-      return fn();
-    } finally {
-      popRecorder(this);
-    }
+    return withRecorder(this, fn);
   }
 
   /**

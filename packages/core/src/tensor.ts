@@ -116,6 +116,12 @@ export class Tensor {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.toString();
   }
+
+  /** Full values as code that rebuilds the tensor: fast-check prints counterexamples this way. */
+  [Symbol.for('fast-check/toStringMethod')](): string {
+    const values = JSON.stringify(this.toArray());
+    return `tensor(${values}, { dtype: '${this.dtype}' }) /* ${fmt(this.shape)} */`;
+  }
 }
 
 const MAX_SHOWN = 6;
