@@ -10,19 +10,28 @@ import { type Tensor, Tape, add, log, matmul, mean, mul, noGrad, randn, sigmoid,
 import { parseArgs } from 'node:util';
 import { sportsData } from './data.js';
 
-const { values } = parseArgs({
-  options: {
-    epochs: { type: 'string', default: '3000' },
-    lr: { type: 'string', default: '2' },
-    seed: { type: 'string', default: '1' },
-    quiet: { type: 'boolean', default: false },
-  },
-});
+const usage = 'usage: main.ts [--epochs N ≥ 1] [--lr number > 0] [--seed integer] [--quiet]';
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        epochs: { type: 'string', default: '3000' },
+        lr: { type: 'string', default: '2' },
+        seed: { type: 'string', default: '1' },
+        quiet: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (error) {
+    console.error(`${(error as Error).message.split('\n')[0]}\n${usage}`);
+    process.exit(2);
+  }
+}
+const values = parseOptions();
 const epochs = Number(values.epochs);
 const learningRate = Number(values.lr);
 const seed = Number(values.seed);
 if (!Number.isInteger(epochs) || epochs < 1 || !(learningRate > 0) || !Number.isInteger(seed)) {
-  console.error('usage: main.ts [--epochs N ≥ 1] [--lr > 0] [--seed integer]');
+  console.error(`bad option value: --epochs ${values.epochs} --lr ${values.lr} --seed ${values.seed}\n${usage}`);
   process.exit(2);
 }
 const say = values.quiet ? () => {} : console.log;
