@@ -1,0 +1,47 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// Each ```ts block of a package README is a complete program; run it so docs cannot rot.
+const root = fileURLToPath(new URL('..', import.meta.url));
+const scratch = fileURLToPath(new URL('./.readme-snippets/', import.meta.url));
+
+function snippets(readme: string): string[] {
+  const text = readFileSync(fileURLToPath(new URL(`../${readme}`, import.meta.url)), 'utf8');
+  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+}
+
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+// What each snippet must print, in order of appearance: the numbers the README promises.
+const expected: Record<string, RegExp[][]> = {
+  'packages/core/README.md': [
+    [/\[ 2, 3 \] float32 \[ \[ 1, 2 \], \[ 3, 4 \] \] 100352/, /Tensor\(float32, \[2,3\]\)\n\[\[1, 2, 3\],\n \[4, 5, 6\]\]/],
+    [/0\.71094948\d*, 0\.73105859/],
+    [/matmul: inner dimensions differ: \[3,4\] · \[5,2\]/, /add: shapes \[3\] and \[2\] cannot be broadcast together/],
+    [/\[ 3, 12, 27 \]\n\[ 6, 12, 18 \]/, /\[ 6, 0, 18 \]/],
+    [/\[ \[ -0\.26248959373947, 0\.231285077328125\d* \] \] \[ \[ -0\.26248959373947, 0\.231285077328125\d* \] \]/],
+    [/0 14 \[ 0\.5, -1, 1\.5 \]/, /2 0\.875 \[ 0\.125, -0\.25, 0\.375 \]/],
+    [/\[ 0\.268941421369995\d*, 0\.5, 0\.880797077977882\d* \]/],
+    [/true 16 ok: 16 derivatives agree/],
+    [/softplus: VJP agrees/],
+  ],
+  'README.md': [[/^0\.\d{4} \[ 4, 2 \] \[ 4, 1 \] \[ 1, 4 \] \[ 1, 1 \]/]],
+};
+
+for (const readme of Object.keys(expected)) {
+  describe(readme, () => {
+    const blocks = snippets(readme);
+    it('has one expectation per snippet', () => expect(blocks.length).toBe(expected[readme].length));
+    blocks.forEach((code, i) => {
+      it(`snippet ${i + 1} runs and prints what the README says`, () => {
+        mkdirSync(scratch, { recursive: true });
+        const file = `${scratch}${readme.replace(/\W+/g, '_')}_${i + 1}.ts`;
+        writeFileSync(file, code);
+        const out = execFileSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8' });
+        for (const pattern of expected[readme][i] ?? [/^$/]) expect(out).toMatch(pattern);
+      });
+    });
+  });
+}
