@@ -26,6 +26,7 @@ export {
 export { cast } from './ops/cast.js';
 export { oneHot, type OneHotOptions } from './ops/one-hot.js';
 export { softmax, logSoftmax, logSumExp } from './ops/composite/softmax.js';
+export { softplus, logSigmoid } from './ops/composite/softplus.js';
 export { stopGradient } from './ops/composite/stop-gradient.js';
 export { type TensorLike } from './ops/lift.js';
 

@@ -1,0 +1,60 @@
+import { type DType, type Rng, type Tensor, ShapeError, add, matmul, zeros } from '@tapegrad/core';
+import { type Activation, activate, checkActivation } from '../activations.js';
+import { type Initializer, initWeights } from '../init.js';
+import type { LayerTrace, Module, NamedParameters } from '../module.js';
+
+export interface DenseOptions {
+  activation?: Activation;
+  /** Weight initialiser. Default 'xavierUniform' (or 'heNormal' for relu). */
+  init?: Initializer;
+  /** Bias initialiser: zeros by default; 'standardNormal' is the seeds' "classic" init. */
+  biasInit?: 'zeros' | 'standardNormal';
+  dtype?: DType;
+  seed?: number;
+  rng?: Rng;
+}
+
+/**
+ * A fully connected layer with examples as columns, as in the seeds:
+ * Z = W·A + b with W ∈ R^{out×in}, b ∈ R^{out×1} broadcast over the batch's columns,
+ * and A_out = f(Z).
+ */
+export class Dense implements Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly activation: Activation;
+  readonly W: Tensor;
+  readonly b: Tensor;
+
+  constructor(inFeatures: number, outFeatures: number, options: DenseOptions = {}) {
+    for (const [name, v] of [['inFeatures', inFeatures], ['outFeatures', outFeatures]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new ShapeError('Dense', `${name} must be a positive integer, got ${v}`);
+    }
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
+    this.activation = checkActivation('Dense', options.activation ?? 'identity');
+    const dtype = options.dtype ?? 'float32';
+    const init = options.init ?? (this.activation === 'relu' ? 'heNormal' : 'xavierUniform');
+    this.W = initWeights(init, outFeatures, inFeatures, { dtype, rng: options.rng, seed: options.seed });
+    this.b = options.biasInit === 'standardNormal'
+      ? initWeights('standardNormal', outFeatures, 1, { dtype, rng: options.rng, seed: options.seed === undefined ? undefined : options.seed + 1 })
+      : zeros([outFeatures, 1], { dtype });
+  }
+
+  parameters(): NamedParameters {
+    return { W: this.W, b: this.b };
+  }
+
+  /** Zˡ and Aˡ for the input activations A ∈ R^{in × M}. */
+  trace(a: Tensor): LayerTrace {
+    if (a.rank !== 2 || a.shape[0] !== this.inFeatures) {
+      throw new ShapeError('Dense', `expects input of shape [${this.inFeatures}, batch] (features × examples), got [${a.shape.join(',')}]`);
+    }
+    const z = add(matmul(this.W, a), this.b);
+    return { z, a: activate(this.activation, z) };
+  }
+
+  forward(a: Tensor): Tensor {
+    return this.trace(a).a;
+  }
+}
