@@ -8,3 +8,5 @@ export {
   type LossName, LOSSES, binaryCrossEntropy, binaryCrossEntropyFromLogits, categoricalCrossEntropy,
   categoricalCrossEntropyFromLogits, meanSquaredError, l2Penalty, cost,
 } from './losses.js';
+export { manualBackprop, type ManualBackpropResult, type ManualLayerGradients, type ManualBackpropOptions } from './manual/backprop.js';
+export { checkBackprop, formatBackpropTable, type BackpropCheckReport, type BackpropCheckRow, type BackpropCheckOptions } from './check.js';
