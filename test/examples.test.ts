@@ -31,4 +31,27 @@ describe('examples', () => {
     expect(out).toMatch(/smallest counterexample: \[tensor\(0, \{ dtype: 'float64' \}\) \/\* \[\] \*\/\]/);
     expect(out).toMatch(/analytic 1 vs numeric 2/);
   });
+
+  it('autodiff-vs-manual: every witness agrees layer by layer and both methods are timed', () => {
+    const out = runExample('examples/autodiff-vs-manual/main.ts', ['--layers', '20,12,8,5', '--batch', '7', '--repeats', '2']);
+    const rows = out.split('\n').filter((line) => /^\s+\d+\s/.test(line));
+    expect(rows).toHaveLength(3);
+    for (const row of rows) {
+      const [, ...diffs] = row.trim().split(/\s+/).map(Number);
+      expect(diffs).toHaveLength(5);
+      for (const d of diffs.slice(0, 3)) expect(d).toBeLessThan(1e-12);
+      expect(diffs[3]).toBeLessThan(1e-6);
+    }
+    expect(out).toMatch(/tape [\d.]+ ms, BP1–BP4 by hand [\d.]+ ms/);
+    expect(out).toMatch(/all witnesses agree/);
+  });
+
+  it('custom-architecture: the weight-tied autoencoder passes gradcheck and learns the 8-3-8 code', () => {
+    const out = runExample('examples/custom-architecture/main.ts', ['--steps', '1500']);
+    expect(out).toMatch(/gradcheck of the tied weights: ok: 70 derivatives agree/);
+    const match = /loss ([\d.]+) → ([\d.]+); (\d)\/8 patterns reconstructed/.exec(out);
+    expect(match, out).not.toBeNull();
+    expect(Number(match![2])).toBeLessThan(Number(match![1]) / 20);
+    expect(Number(match![3])).toBe(8);
+  });
 });
