@@ -10,3 +10,11 @@ export {
 } from './losses.js';
 export { manualBackprop, type ManualBackpropResult, type ManualLayerGradients, type ManualBackpropOptions } from './manual/backprop.js';
 export { checkBackprop, formatBackpropTable, type BackpropCheckReport, type BackpropCheckRow, type BackpropCheckOptions } from './check.js';
+export type { Optimizer, Objective } from './optim/optimizer.js';
+export { SGD, type SGDOptions } from './optim/sgd.js';
+export { Momentum, type MomentumOptions } from './optim/momentum.js';
+export { Adam, type AdamOptions } from './optim/adam.js';
+export { RProp, type RPropOptions } from './optim/rprop.js';
+export { LBFGS, type LBFGSOptions, type LineSearch, LINE_SEARCHES } from './optim/lbfgs.js';
+export { NewtonCG, type NewtonCGOptions } from './optim/newton-cg.js';
+export { optimizer, OPTIMIZERS, type OptimizerName, type OptimizerOptionsByName } from './optim/factory.js';
