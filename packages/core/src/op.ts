@@ -27,7 +27,12 @@ export interface OpDef<A = undefined> {
   readonly name: string;
   /** Validates the inputs' shapes (and attrs) and returns the output shape. */
   shape(shapes: readonly Shape[], attrs: A): Shape;
-  /** Computes the output buffer through the backend. */
+  /**
+   * The output's dtype, for the one op that changes it (cast); default: the inputs' dtype.
+   * The tensor is labelled with it, so it must be a rule here, not a choice the kernel makes.
+   */
+  dtype?(inputDType: DType, attrs: A): DType;
+  /** Computes the output buffer (of the output dtype) through the backend. */
   forward(backend: Backend, inputs: readonly TypedArray[], shapes: readonly Shape[], outShape: Shape, dtype: DType, attrs: A): TypedArray;
   /** Absent for ops with no useful derivative (comparisons): their outputs are constants. */
   vjp?(dy: Tensor, ctx: VjpContext<A>): VjpResult;
@@ -54,7 +59,8 @@ export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Te
   for (let i = 0; i < inputs.length; i++) {
     if (!(inputs[i] instanceof Tensor)) throw new ValueError(def.name, `input ${i} is ${describe(inputs[i])}, not a Tensor`);
   }
-  const dtype = commonDType(def.name, inputs);
+  const inputDType = commonDType(def.name, inputs);
+  const dtype = def.dtype ? def.dtype(inputDType, attrs) : inputDType;
   const shapes = inputs.map((t) => t.shape);
   const outShape = def.shape(shapes, attrs);
   const data = def.forward(getBackend(), inputs.map((t) => t.data), shapes, outShape, dtype, attrs);

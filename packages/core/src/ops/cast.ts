@@ -6,7 +6,11 @@ import type { Tensor } from '../tensor.js';
 export const castOp = defineOp<{ dtype: DType }>({
   name: 'cast',
   shape: ([x]) => x,
-  forward(_backend, [x], _shapes, _outShape, _inputDType, { dtype }) {
+  // without this rule apply() labels the output with the input's dtype: cast(x, 'float32')
+  // of a float64 x would hold a Float32Array yet claim float64, and the VJP's cast back
+  // would then be a no-op
+  dtype: (_inputDType, { dtype }) => dtype,
+  forward(_backend, [x], _shapes, _outShape, dtype) {
     const out = allocate(dtype, x.length);
     out.set(x);
     return out;
