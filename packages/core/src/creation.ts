@@ -35,9 +35,13 @@ function flattenNested(value: NestedArray): { shape: number[]; values: number[] 
   const values: number[] = [];
   const visit = (node: NestedArray, depth: number, path: number[]): void => {
     if (depth === shape.length) {
+      if (Array.isArray(node)) {
+        throw new ValueError('tensor', `ragged nested array: expected a number at [${path.join('][')}], found an array (inferred shape ${fmt(shape)})`);
+      }
+      // not raggedness: the nesting fits, one leaf is simply not a number
       if (typeof node !== 'number') {
-        const kind = Array.isArray(node) ? 'an array' : typeof node;
-        throw new ValueError('tensor', `ragged nested array: expected a number at [${path.join('][')}], found ${kind}`);
+        const kind = node === null ? 'null' : `${typeof node} (${JSON.stringify(node) ?? String(node)})`;
+        throw new ValueError('tensor', `element [${path.join('][')}] is ${kind}, not a number`);
       }
       values.push(node);
       return;

@@ -1,5 +1,5 @@
 import { GradientError, ValueError } from './errors.js';
-import { type OpDef, commonDType, defineOp, record } from './op.js';
+import { type OpDef, assertTensor, commonDType, defineOp, record } from './op.js';
 import { noGrad } from './recording.js';
 import { Tensor } from './tensor.js';
 
@@ -46,9 +46,7 @@ export function customGrad<Args extends Tensor[]>(spec: CustomGradSpec<Args>): (
     },
   });
   return (...inputs: Args) => {
-    inputs.forEach((t, i) => {
-      if (!(t instanceof Tensor)) throw new ValueError(spec.name, `input ${i} is ${typeof t}, not a Tensor`);
-    });
+    inputs.forEach((t, i) => assertTensor(spec.name, t, i));
     if (inputs.length > 0) commonDType(spec.name, inputs);
     const output = noGrad(() => spec.forward(...inputs));
     if (!(output instanceof Tensor)) throw new ValueError(spec.name, `forward must return a Tensor, got ${typeof output}`);

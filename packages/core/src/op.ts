@@ -56,9 +56,7 @@ export function commonDType(op: string, inputs: readonly Tensor[]): DType {
 
 /** Runs a primitive: validate, compute, and record a node if anyone is listening. */
 export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Tensor {
-  for (let i = 0; i < inputs.length; i++) {
-    if (!(inputs[i] instanceof Tensor)) throw new ValueError(def.name, `input ${i} is ${describe(inputs[i])}, not a Tensor`);
-  }
+  for (let i = 0; i < inputs.length; i++) assertTensor(def.name, inputs[i], i);
   const inputDType = commonDType(def.name, inputs);
   const dtype = def.dtype ? def.dtype(inputDType, attrs) : inputDType;
   const shapes = inputs.map((t) => t.shape);
@@ -88,6 +86,14 @@ export function record<A>(def: OpDef<A>, inputs: readonly Tensor[], output: Tens
   output.node = node;
   output.requiresGrad = requiresGrad;
   for (const r of recorders) r.add(node);
+}
+
+/**
+ * For op wrappers that read a shape before apply() sees the inputs: without it a plain array
+ * fails with "cannot read properties of undefined", or (sum) is silently returned as is.
+ */
+export function assertTensor(op: string, value: unknown, index = 0): asserts value is Tensor {
+  if (!(value instanceof Tensor)) throw new ValueError(op, `input ${index} is ${describe(value)}, not a Tensor`);
 }
 
 function describe(value: unknown): string {

@@ -121,6 +121,11 @@ export class Tape implements Recorder {
     this.#nodes.add(node);
   }
 
+  /** @internal whether an op recorded on this tape produced t */
+  recorded(t: Tensor): boolean {
+    return t.node !== null && this.#nodes.has(t.node);
+  }
+
   /** How many op applications the tape holds (0 after a non-persistent gradient). */
   get size(): number {
     return this.#nodes.size;
@@ -147,7 +152,7 @@ export class Tape implements Recorder {
       if (!(x instanceof Tensor)) throw new ValueError('gradient', `source ${i} is ${typeof x}, not a Tensor`);
     });
     const seed = seedCotangent('gradient', y, dy);
-    if (y.node === null || !this.#nodes.has(y.node)) {
+    if (!this.recorded(y)) {
       if (!list.includes(y)) {
         throw new GradientError('gradient', `the output ${fmt(y.shape)} was not recorded on this tape: compute it inside tape.record()`);
       }
@@ -170,6 +175,18 @@ export class Tape implements Recorder {
 
 function gradOrZeros(cotangents: Map<Tensor, Tensor>, x: Tensor): Tensor {
   return cotangents.get(x) ?? zerosLike(x);
+}
+
+/**
+ * Tape.gradient for the functional doors (grad, valueAndGrad, vjp). There f ran inside the
+ * recording, so an output the tape never saw is a constant of the arguments, not a user's
+ * mistake: grad(grad(f)) meets one whenever f is linear (x + 1, or x itself), as the first
+ * derivative is then a fresh ones tensor. Its derivative is zero, as in JAX.
+ */
+function gradientOfRecording(tape: Tape, y: Tensor, sources: Tensor[], dy?: Tensor): Tensor[] {
+  if (tape.recorded(y) || sources.includes(y)) return tape.gradient(y, sources, dy);
+  seedCotangent('gradient', y, dy);
+  return sources.map(zerosLike);
 }
 
 export interface GradOptions {
@@ -205,7 +222,7 @@ export function valueAndGrad<Args extends unknown[], O extends GradOptions = { a
     const value = tape.record(() => f(...args));
     if (!(value instanceof Tensor)) throw new ValueError('grad', `the function must return a Tensor, got ${typeof value}`);
     if (value.size !== 1) throw new GradientError('grad', `the function must return a scalar, got shape ${fmt(value.shape)}; use vjp() or Tape.gradient with an output gradient`);
-    const grads = tape.gradient(value, sources);
+    const grads = gradientOfRecording(tape, value, sources);
     return [value, (typeof argnums === 'number' ? grads[0] : grads) as Grads<O>];
   };
 }
@@ -226,7 +243,7 @@ export function grad<Args extends unknown[], O extends GradOptions = { argnums: 
 export function vjp<Args extends Tensor[]>(f: (...args: Args) => Tensor, ...primals: Args): [Tensor, (dy: Tensor) => Tensor[]] {
   const tape = new Tape({ persistent: true });
   const output = tape.record(() => f(...primals));
-  return [output, (dy: Tensor) => tape.gradient(output, primals, dy)];
+  return [output, (dy: Tensor) => gradientOfRecording(tape, output, primals, dy)];
 }
 
 /**

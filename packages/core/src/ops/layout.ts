@@ -1,6 +1,6 @@
 import { allocate } from '../dtype.js';
 import { ShapeError, ValueError, fmt } from '../errors.js';
-import { apply, defineOp } from '../op.js';
+import { apply, assertTensor, defineOp } from '../op.js';
 import { type Shape, broadcastShapes, checkShape, normalizeAxis, sameShape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
@@ -26,6 +26,7 @@ export const reshapeOp = defineOp<{ shape: Shape }>({
 
 /** Same values, new shape; one dimension may be -1 and is then inferred. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  assertTensor('reshape', x);
   const wanted = [...shape];
   const unknown = wanted.indexOf(-1);
   if (unknown >= 0) {
@@ -46,6 +47,7 @@ export function flatten(x: Tensor): Tensor {
 
 /** Inserts an axis of length 1 at `axis` (negative counts from the end of the new shape). */
 export function expandDims(x: Tensor, axis: number): Tensor {
+  assertTensor('expandDims', x);
   const position = normalizeAxis('expandDims', axis, x.rank + 1);
   const shape = [...x.shape];
   shape.splice(position, 0, 1);
@@ -54,6 +56,7 @@ export function expandDims(x: Tensor, axis: number): Tensor {
 
 /** Removes axes of length 1 (all of them, or the ones given). */
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
+  assertTensor('squeeze', x);
   const list = axes === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : (typeof axes === 'number' ? [axes] : [...axes]).map((a) => normalizeAxis('squeeze', a, x.rank));
   for (const a of list) if (x.shape[a] !== 1) throw new ShapeError('squeeze', `axis ${a} of ${fmt(x.shape)} has length ${x.shape[a]}, not 1`);
   return reshape(x, x.shape.filter((_, i) => !list.includes(i)));
@@ -78,6 +81,7 @@ export const transposeOp = defineOp<{ perm: readonly number[] }>({
 
 /** Permutes axes; without `perm`, reverses them (a matrix's transpose). */
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
+  assertTensor('transpose', x);
   const order = perm ? perm.map((p) => normalizeAxis('transpose', p, x.rank)) : x.shape.map((_, i) => x.rank - 1 - i);
   if (order.length !== x.rank || new Set(order).size !== x.rank) {
     throw new ShapeError('transpose', `perm [${perm?.join(',')}] is not a permutation of the ${x.rank} axes of ${fmt(x.shape)}`);
@@ -105,6 +109,7 @@ export const broadcastToOp = defineOp<{ shape: Shape }>({
 
 /** Repeats x along its length-1 (or missing leading) axes to `shape`, NumPy rules. */
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
+  assertTensor('broadcastTo', x);
   const target = checkShape('broadcastTo', [...shape]);
   if (sameShape(target, x.shape)) return x;
   return apply(broadcastToOp, [x], { shape: target });
@@ -143,6 +148,7 @@ export const sliceOp = defineOp<{ begin: readonly number[]; size: Shape }>({
  * from the end; a size of -1 runs to the end of that axis.
  */
 export function slice(x: Tensor, begin: readonly number[], size?: readonly number[]): Tensor {
+  assertTensor('slice', x);
   if (begin.length !== x.rank || (size && size.length !== x.rank)) {
     throw new ShapeError('slice', `begin [${begin.join(',')}]${size ? ` and size [${size.join(',')}]` : ''} must have one entry per axis of ${fmt(x.shape)}`);
   }

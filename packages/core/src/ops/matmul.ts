@@ -1,6 +1,6 @@
 import { allocate } from '../dtype.js';
 import { ShapeError, fmt } from '../errors.js';
-import { apply, defineOp } from '../op.js';
+import { apply, assertTensor, defineOp } from '../op.js';
 import type { Tensor } from '../tensor.js';
 import { reshape } from './layout.js';
 
@@ -52,6 +52,8 @@ export function matmulT(a: Tensor, b: Tensor, transposeA = false, transposeB = f
  * (so vector·vector is a scalar).
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
+  assertTensor('matmul', a, 0);
+  assertTensor('matmul', b, 1);
   if (a.rank === 0 || b.rank === 0 || a.rank > 2 || b.rank > 2) {
     throw new ShapeError('matmul', `expects matrices or vectors, got ${fmt(a.shape)} · ${fmt(b.shape)}`);
   }

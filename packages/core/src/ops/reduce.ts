@@ -1,7 +1,7 @@
 import type { ReduceKernel } from '../backend/index.js';
 import { allocate } from '../dtype.js';
 import { ShapeError, fmt } from '../errors.js';
-import { apply, defineOp, type OpDef } from '../op.js';
+import { apply, assertTensor, defineOp, type OpDef } from '../op.js';
 import { type Shape, normalizeAxes, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { div, mul } from './arithmetic.js';
@@ -54,6 +54,7 @@ export const maxOp = reduceOp('max', 'max', (dy, { inputs: [x], output, attrs: {
 ]);
 
 function reduceWith(op: typeof sumOp, x: Tensor, axes: number | readonly number[] | undefined, keepDims: boolean): Tensor {
+  assertTensor(op.name, x);
   const list = normalizeAxes(op.name, axes, x.rank).sort((a, b) => a - b);
   if (list.length === 0) return x;
   return apply(op, [x], { axes: list, keepDims });
@@ -71,6 +72,7 @@ export function max(x: Tensor, axes?: number | readonly number[], keepDims = fal
 
 /** Mean over the axes (all by default): sum divided by the count. */
 export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  assertTensor('mean', x);
   const list = normalizeAxes('mean', axes, x.rank);
   const count = list.reduce((n, a) => n * x.shape[a], 1);
   if (count === 0) throw new ShapeError('mean', `cannot average over an empty axis of ${fmt(x.shape)}`);

@@ -1,4 +1,5 @@
 import type { Tensor } from '../../tensor.js';
+import { assertTensor } from '../../op.js';
 import { normalizeAxis } from '../../shape.js';
 import { add, div, sub } from '../arithmetic.js';
 import { squeeze } from '../layout.js';
@@ -15,6 +16,7 @@ import { stopGradient } from './stop-gradient.js';
 
 /** log Σ exp(x) along an axis, stable for large |x|. */
 export function logSumExp(x: Tensor, axis = -1, keepDims = false): Tensor {
+  assertTensor('logSumExp', x);
   const a = normalizeAxis('logSumExp', axis, x.rank);
   const shift = stopGradient(max(x, a, true));
   const lse = add(log(sum(exp(sub(x, shift)), a, true)), shift);
@@ -23,6 +25,7 @@ export function logSumExp(x: Tensor, axis = -1, keepDims = false): Tensor {
 
 /** exp(x) / Σ exp(x) along an axis (default the last; use 0 for examples-as-columns logits). */
 export function softmax(x: Tensor, axis = -1): Tensor {
+  assertTensor('softmax', x);
   const a = normalizeAxis('softmax', axis, x.rank);
   const shifted = sub(x, stopGradient(max(x, a, true)));
   const e = exp(shifted);
@@ -31,6 +34,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 
 /** x − logSumExp(x) along an axis: log-probabilities without ever forming a 0 to take the log of. */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  assertTensor('logSoftmax', x);
   const a = normalizeAxis('logSoftmax', axis, x.rank);
   const shifted = sub(x, stopGradient(max(x, a, true)));
   return sub(shifted, log(sum(exp(shifted), a, true)));
