@@ -247,12 +247,33 @@ export function vjp<Args extends Tensor[]>(f: (...args: Args) => Tensor, ...prim
 }
 
 /**
- * Hessian-vector product H·v of a scalar function at x, by reverse-over-reverse: the
- * gradient of ⟨∇f(x), v⟩. Costs about two backward passes; the Hessian is never formed.
+ * Hessian-vector product H·v of a scalar function, by reverse-over-reverse: the gradient
+ * of ⟨∇f, v⟩. Costs about two backward passes; the Hessian is never formed.
+ *
+ * With arrays, xs are several tensors (a model's parameters) and vs one direction per
+ * tensor; f receives xs but may as well close over them (a loss that reads the model's own
+ * parameters), since the tapes differentiate with respect to the tensors themselves.
  */
-export function hvp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor): Tensor {
-  if (!sameShape(x.shape, v.shape)) throw new ShapeError('hvp', `direction v has shape ${fmt(v.shape)} but x has shape ${fmt(x.shape)}`);
-  return grad((p: Tensor) => sum(mul(grad(f)(p), v)))(x);
+export function hvp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor): Tensor;
+export function hvp(f: (...xs: Tensor[]) => Tensor, xs: readonly Tensor[], vs: readonly Tensor[]): Tensor[];
+export function hvp(f: (...xs: Tensor[]) => Tensor, x: Tensor | readonly Tensor[], v: Tensor | readonly Tensor[]): Tensor | Tensor[] {
+  const xs = x instanceof Tensor ? [x] : [...x];
+  const vs = v instanceof Tensor ? [v] : [...v];
+  if (xs.length !== vs.length) throw new ValueError('hvp', `${vs.length} directions for ${xs.length} tensors`);
+  xs.forEach((xi, i) => {
+    if (!(xi instanceof Tensor) || !(vs[i] instanceof Tensor)) throw new ValueError('hvp', `x ${i} and v ${i} must be Tensors`);
+    if (!sameShape(xi.shape, vs[i].shape)) throw new ShapeError('hvp', `direction v has shape ${fmt(vs[i].shape)} but x has shape ${fmt(xi.shape)}`);
+  });
+  const outer = new Tape();
+  const directional = outer.record(() => {
+    const inner = new Tape();
+    const y = inner.record(() => f(...xs));
+    if (!(y instanceof Tensor) || y.size !== 1) throw new GradientError('hvp', `f must return a scalar tensor, got ${y instanceof Tensor ? fmt(y.shape) : typeof y}`);
+    const grads = inner.gradient(y, xs);
+    return grads.map((g, i) => sum(mul(g, vs[i]))).reduce((a, b) => add(a, b));
+  });
+  const result = outer.gradient(directional, xs);
+  return x instanceof Tensor ? result[0] : result;
 }
 
 /** Options for `Tensor.backward`. */
