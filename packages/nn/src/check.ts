@@ -13,24 +13,31 @@ import type { Sequential } from './sequential.js';
  * Exported so that a test suite can assert them for its own networks.
  */
 
+/**
+ * Every difference below is |u − v| / max(1, |u|, |v|): absolute for values up to 1 and
+ * relative beyond, so a deep network with large gradients is held to the same ~1e-16
+ * round-off per operation as a small one.
+ */
 export interface BackpropCheckRow {
   /** 1-based layer index l. */
   layer: number;
-  /** max |tape − BP1/BP2| over Δˡ = ∂C/∂Zˡ. */
+  /** max difference tape vs BP1/BP2 over Δˡ = ∂C/∂Zˡ. */
   delta: number;
-  /** max |tape − BP3| over ∂C/∂Wˡ and max |tape − BP4| over ∂C/∂bˡ. */
+  /** max difference tape vs BP3 over ∂C/∂Wˡ and tape vs BP4 over ∂C/∂bˡ. */
   dW: number;
   db: number;
-  /** max |tape − finite differences| over the checked entries of Wˡ and bˡ (NaN if skipped). */
+  /** max difference tape vs finite differences over the checked entries of Wˡ and bˡ (NaN if skipped). */
   finiteDifference: number;
-  /** max |tape − augmented form| over the split-back ∂C/∂Wˡ and ∂C/∂bˡ. */
+  /** Entries left out of the finite differences because ±ε switched a relu unit on or off. */
+  finiteDifferenceSkipped: number;
+  /** max difference tape vs augmented form over the split-back ∂C/∂Wˡ and ∂C/∂bˡ. */
   augmented: number;
 }
 
 export interface BackpropCheckReport {
   ok: boolean;
   rows: BackpropCheckRow[];
-  /** max |batch gradient − mean of the single-example gradients| over all parameters. */
+  /** max difference batch gradient vs mean of the single-example gradients over all parameters. */
   batchVsExamples: number;
   /** Which BP1 the manual engine used. */
   bp1: string;
@@ -39,9 +46,9 @@ export interface BackpropCheckReport {
 }
 
 export interface BackpropCheckOptions {
-  /** Tolerance for tape vs BP1–BP4 vs augmented vs batch mean. Default 1e-10 (float64) or 1e-4 (float32). */
+  /** Tolerance for tape vs BP1–BP4 vs augmented vs batch mean (absolute up to 1, relative beyond). Default 1e-10 (float64) or 1e-4 (float32). */
   atol?: number;
-  /** Tolerance for finite differences (which carry O(ε²) truncation error). Default 1e-6 (float64 only). */
+  /** Tolerance for finite differences (which carry O(ε²) truncation error), likewise scaled. Default 1e-6 (float64 only). */
   fdAtol?: number;
   /** Central-difference step. Default 1e-6. */
   eps?: number;
@@ -53,10 +60,15 @@ export interface BackpropCheckOptions {
   raise?: boolean;
 }
 
-function maxAbsDiff(a: Tensor, b: Tensor): number {
+/** |u − v| / max(1, |u|, |v|): absolute up to 1, relative beyond (NaN stays NaN). */
+function difference(u: number, v: number): number {
+  return Math.abs(u - v) / Math.max(1, Math.abs(u), Math.abs(v));
+}
+
+function maxDifference(a: Tensor, b: Tensor): number {
   let worst = 0;
   for (let i = 0; i < a.size; i++) {
-    const d = Math.abs(a.data[i] - b.data[i]);
+    const d = difference(a.data[i], b.data[i]);
     if (!(d <= worst)) worst = d;
   }
   return worst;
@@ -93,12 +105,24 @@ function augmentedGradients(model: Sequential, X: Tensor, Y: Tensor, loss: LossN
   return grads.map((g) => ({ db: slice(g, [0, 0], [g.shape[0], 1]), dW: slice(g, [0, 1], [g.shape[0], g.shape[1] - 1]) }));
 }
 
-/** Central differences of the cost with respect to chosen entries of each Wˡ and bˡ. */
-function finiteDifferenceError(model: Sequential, X: Tensor, Y: Tensor, loss: LossName, tape: ReturnType<typeof tapeGradients>, eps: number, samples: number | undefined): number[] {
+/**
+ * Central differences of the cost with respect to chosen entries of each Wˡ and bˡ.
+ * relu is not differentiable at 0: where moving θⱼ by ±ε switches a relu unit on or off
+ * (a z crosses 0, or leaves an exact 0 such as a dead layer hands a zero-bias layer), the
+ * quotient blends two slopes and says nothing about ∂C/∂θⱼ, so that entry is skipped.
+ * Elsewhere C is smooth on [θ−ε, θ+ε] and the quotient is exact to O(ε²).
+ */
+function finiteDifferenceError(model: Sequential, X: Tensor, Y: Tensor, loss: LossName, tape: ReturnType<typeof tapeGradients>, eps: number, samples: number | undefined): Array<{ worst: number; skipped: number }> {
   const layers = model.denseLayers();
-  const evaluate = () => manualBackprop(model, X, Y, loss).cost;
+  const evaluate = () => {
+    const pass = manualBackprop(model, X, Y, loss);
+    const reluOn = pass.layers.map((p, l) => (layers[l].activation === 'relu' ? Array.from(p.z.data, (z) => (z > 0 ? 1 : 0)).join('') : '')).join('|');
+    return { cost: pass.cost, reluOn };
+  };
+  const unperturbed = evaluate().reluOn;
   return layers.map((layer, l) => {
     let worst = 0;
+    let skipped = 0;
     for (const [param, grad] of [[layer.W, tape.dW[l]], [layer.b, tape.db[l]]] as const) {
       const data = param.data;
       const stride = samples && samples < data.length ? data.length / samples : 1;
@@ -110,11 +134,15 @@ function finiteDifferenceError(model: Sequential, X: Tensor, Y: Tensor, loss: Lo
         data[j] = original - eps;
         const minus = evaluate();
         data[j] = original;
-        const d = Math.abs((plus - minus) / (2 * eps) - grad.data[j]);
+        if (plus.reluOn !== unperturbed || minus.reluOn !== unperturbed) {
+          skipped++;
+          continue;
+        }
+        const d = difference((plus.cost - minus.cost) / (2 * eps), grad.data[j]);
         if (!(d <= worst)) worst = d;
       }
     }
-    return worst;
+    return { worst, skipped };
   });
 }
 
@@ -129,14 +157,15 @@ export function checkBackprop(model: Sequential, X: Tensor, Y: Tensor, loss: Los
   const fromTape = tapeGradients(model, X, Y, loss);
   const manual = manualBackprop(model, X, Y, loss);
   const augmented = augmentedGradients(model, X, Y, loss);
-  const fd = float64 ? finiteDifferenceError(model, X, Y, loss, fromTape, eps, fdSamples) : layers.map(() => NaN);
+  const fd = float64 ? finiteDifferenceError(model, X, Y, loss, fromTape, eps, fdSamples) : layers.map(() => ({ worst: NaN, skipped: 0 }));
   const rows: BackpropCheckRow[] = layers.map((_, l) => ({
     layer: l + 1,
-    delta: maxAbsDiff(fromTape.dZ[l], manual.layers[l].delta),
-    dW: maxAbsDiff(fromTape.dW[l], manual.layers[l].dW),
-    db: maxAbsDiff(fromTape.db[l], manual.layers[l].db),
-    finiteDifference: fd[l],
-    augmented: Math.max(maxAbsDiff(fromTape.dW[l], augmented[l].dW), maxAbsDiff(fromTape.db[l], augmented[l].db)),
+    delta: maxDifference(fromTape.dZ[l], manual.layers[l].delta),
+    dW: maxDifference(fromTape.dW[l], manual.layers[l].dW),
+    db: maxDifference(fromTape.db[l], manual.layers[l].db),
+    finiteDifference: fd[l].worst,
+    finiteDifferenceSkipped: fd[l].skipped,
+    augmented: Math.max(maxDifference(fromTape.dW[l], augmented[l].dW), maxDifference(fromTape.db[l], augmented[l].db)),
   }));
 
   let batchVsExamples = 0;
@@ -151,7 +180,7 @@ export function checkBackprop(model: Sequential, X: Tensor, Y: Tensor, loss: Los
       });
     }
     [...fromTape.dW, ...fromTape.db].forEach((g, i) => {
-      for (let j = 0; j < g.size; j++) batchVsExamples = Math.max(batchVsExamples, Math.abs(g.data[j] - sums[i][j]));
+      for (let j = 0; j < g.size; j++) batchVsExamples = Math.max(batchVsExamples, difference(g.data[j], sums[i][j]));
     });
   }
 
