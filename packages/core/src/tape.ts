@@ -163,7 +163,7 @@ export class Tape implements Recorder {
       this.#nodes = new Set();
       this.#spent = true;
     }
-    return xs instanceof Tensor ? gradOrZeros(cotangents, xs) : list.map((x) => gradOrZeros(cotangents, x));
+    return xs instanceof Tensor ? distinct([gradOrZeros(cotangents, xs)], seed)[0] : distinct(list.map((x) => gradOrZeros(cotangents, x)), seed);
   }
 
   /** Forgets everything recorded so far. */
@@ -171,6 +171,27 @@ export class Tape implements Recorder {
     this.#nodes = new Set();
     this.#spent = false;
   }
+}
+
+/**
+ * Where the sweep handed the same tensor to several sources (y = a + b gives a and b the
+ * very same cotangent) or handed back the caller's own dy, copy it: each returned gradient
+ * is then a tensor of its own, and assign() on one cannot change another.
+ */
+function distinct(grads: Tensor[], seed: Tensor): Tensor[] {
+  const seen = new Set<Tensor>([seed]);
+  return grads.map((g) => {
+    if (!seen.has(g)) {
+      seen.add(g);
+      return g;
+    }
+    return copyOf(g);
+  });
+}
+
+/** A fresh tensor with g's values; recorded like any op, so an outer tape still sees through it. */
+function copyOf(g: Tensor): Tensor {
+  return add(g, 0);
 }
 
 function gradOrZeros(cotangents: Map<Tensor, Tensor>, x: Tensor): Tensor {
@@ -303,9 +324,11 @@ export function backward(y: Tensor, dy?: Tensor, options: BackwardOptions = {}):
   }
   const run = () => backprop(y, seed, leaves, () => true);
   const cotangents = options.createGraph ? run() : noGrad(run);
+  const handedOut = new Set<Tensor>();
   for (const leaf of leaves) {
     const g = cotangents.get(leaf);
     if (!g) continue;
-    leaf.grad = leaf.grad ? (options.createGraph ? add(leaf.grad, g) : noGrad(() => add(leaf.grad!, g))) : g;
+    leaf.grad = leaf.grad ? (options.createGraph ? add(leaf.grad, g) : noGrad(() => add(leaf.grad!, g))) : handedOut.has(g) || g === seed ? copyOf(g) : g;
+    handedOut.add(leaf.grad);
   }
 }

@@ -372,3 +372,26 @@ describe('deep graphs', () => {
     expect(grad((v: Tensor) => mul(v, scalar(2, 'float64')))(f64(1)).item()).toBe(2);
   });
 });
+
+describe('returned gradients are tensors of their own', () => {
+  it('y = a + b gives a and b equal but distinct gradients, neither of them the caller\'s dy', () => {
+    const a = tensor([1, 2], { dtype: 'float64' });
+    const b = tensor([3, 4], { dtype: 'float64' });
+    const tape = new Tape();
+    const y = tape.record(() => add(a, b));
+    const dy = tensor([1, -1], { dtype: 'float64' });
+    const [ga, gb] = tape.gradient(y, [a, b], dy);
+    expect(ga).not.toBe(gb);
+    expect(ga).not.toBe(dy);
+    ga.assign([9, 9]);
+    expect(gb.toFlatArray()).toEqual([1, -1]);
+    expect(dy.toFlatArray()).toEqual([1, -1]);
+
+    const p = tensor([1, 2], { requiresGrad: true });
+    const q = tensor([3, 4], { requiresGrad: true });
+    sum(add(p, q)).backward();
+    expect(p.grad).not.toBe(q.grad);
+    expect(p.grad!.toFlatArray()).toEqual([1, 1]);
+    expect(q.grad!.toFlatArray()).toEqual([1, 1]);
+  });
+});
