@@ -41,7 +41,7 @@ const labels = Array.from({ length: batch }, () => Math.floor(rng.next() * sizes
 const Y = oneHot(labels, sizes[sizes.length - 1], { classAxis: 'first', dtype: 'float64' });
 
 console.log(`network ${sizes.join('-')}, relu hidden, softmax + cross-entropy, batch ${batch}, float64`);
-console.log('max |tape − witness| per layer:');
+console.log('largest difference per layer between the tape and each witness (absolute up to 1, relative above):');
 const report = checkBackprop(model, X, Y, 'cce', { fdSamples: 20 });
 console.log(formatBackpropTable(report));
 

@@ -1,5 +1,5 @@
 import {
-  type Tensor, Tape, ValueError, add, concat, matmul, noGrad, ones, slice,
+  type Tensor, Tape, ValueError, concat, matmul, noGrad, ones, slice,
 } from '@tapegrad/core';
 import { activate } from './activations.js';
 import { type LossName, cost } from './losses.js';
