@@ -7,4 +7,7 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
+  // loadMnist resolves the `mnist` package with createRequire(import.meta.url); the shim
+  // gives the CJS build a real import.meta.url
+  shims: true,
 });

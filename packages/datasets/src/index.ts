@@ -1,1 +1,17 @@
-export {};
+/**
+ * @tapegrad/datasets: MNIST (embedded, and IDX files you bring), toy sets, batching in the
+ * benchmark protocol's order, and input normalisation. Examples are columns throughout:
+ * x is [features, N], y is [classes, N].
+ */
+export { type LabelledSplit, type Dataset, type DTypeOptions } from './types.js';
+export { loadMnist, clearMnistCache } from './mnist.js';
+export {
+  type IdxType, type IdxData, type IdxArray, type IdxDatasetOptions,
+  IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, idxMagic, parseIdx, readIdx, encodeIdx, writeIdx, loadIdxDataset,
+} from './idx.js';
+export {
+  type RandomSource, type BatchSource, type BatchOptions, type Batch,
+  epochOrder, takeColumns, batches, batchCount,
+} from './batching.js';
+export { type StandardizeStats, type MinMaxStats, standardize, minMaxScale } from './preprocess.js';
+export { type BinaryDataset, type NoisyToyOptions, type SportsDay, xor, sports, twoSpirals, moons } from './toy.js';

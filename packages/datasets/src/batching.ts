@@ -1,0 +1,159 @@
+import { type Rng, ShapeError, type Tensor, ValueError, createRng, isTensor, shuffleInPlace } from '@tapegrad/core';
+import { blank } from './types.js';
+
+/** A seeded generator: core's `Rng` or a bare uniform source such as `mulberry32(42)`. */
+export type RandomSource = Rng | (() => number);
+
+function toRng(source: RandomSource): Rng {
+  if (typeof source !== 'function') return source;
+  return {
+    next: source,
+    normal() {
+      const u1 = source();
+      const u2 = source();
+      return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
+    },
+  };
+}
+
+/**
+ * One epoch's order, as BENCH-PROTOCOL.md fixes it: the identity permutation of 0..n−1,
+ * Fisher–Yates'd from i = n−1 down to 1 with j = floor(rng()·(i+1)). Call it once per
+ * epoch with the same generator, so its state carries from epoch to epoch.
+ */
+export function epochOrder(n: number, rng: RandomSource): Int32Array {
+  if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) throw new ValueError('epochOrder', `n must be a non-negative integer, got ${n}`);
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  shuffleInPlace(order, toRng(rng));
+  return order;
+}
+
+/**
+ * Gathers columns of a [rows, N] matrix into a new [rows, B] tensor of the same dtype:
+ * column b of the result is column `indices[b]` of `x`. Row by row, so writes are
+ * sequential and each row of `x` is read in one place.
+ */
+export function takeColumns(x: Tensor, indices: ArrayLike<number>): Tensor {
+  if (x.rank !== 2) throw new ShapeError('takeColumns', `expects a [rows, N] matrix, got shape [${x.shape.join(',')}]`);
+  const [rows, n] = x.shape;
+  const b = indices.length;
+  for (let k = 0; k < b; k++) {
+    const j = indices[k];
+    if (!Number.isInteger(j) || j < 0 || j >= n) {
+      throw new ValueError('takeColumns', `index ${j} at position ${k} is not a column of a [${rows},${n}] matrix`);
+    }
+  }
+  const source = x.data;
+  const { tensor: result, data: out } = blank([rows, b], x.dtype);
+  for (let r = 0, from = 0, to = 0; r < rows; r++, from += n, to += b) {
+    for (let k = 0; k < b; k++) out[to + k] = source[from + indices[k]];
+  }
+  return result;
+}
+
+/** What `batches` slices: examples as columns of `x` and, optionally, of `y` and `labels`. */
+export interface BatchSource {
+  x: Tensor;
+  y?: Tensor;
+  labels?: Uint8Array;
+}
+
+export interface BatchOptions {
+  batchSize: number;
+  /** Shuffle each epoch (default true); needs `rng` or `seed`. false: examples in order. */
+  shuffle?: boolean;
+  /** The generator whose state carries across epochs and across calls. */
+  rng?: RandomSource;
+  /** Shorthand for `rng: createRng(seed)`. */
+  seed?: number;
+  /** How many epochs to run through (default 1); the generator's state carries across them. */
+  epochs?: number;
+  /** Skip a short last batch (default false: the last batch of an epoch may be short). */
+  dropLast?: boolean;
+}
+
+/** One mini-batch: `y` and `labels` are present exactly when the source has them. */
+export type Batch<D extends BatchSource = BatchSource> = {
+  x: Tensor;
+  /** The source columns this batch holds, in batch order. */
+  indices: Int32Array;
+  /** 0-based epoch and batch-within-epoch. */
+  epoch: number;
+  step: number;
+} & (D extends { y: Tensor } ? { y: Tensor } : { y?: Tensor }) &
+  (D extends { labels: Uint8Array } ? { labels: Uint8Array } : { labels?: Uint8Array });
+
+/**
+ * Mini-batches in the benchmark protocol's order: per epoch, a fresh `epochOrder` from the
+ * one generator, cut into consecutive slices of `batchSize` (the last may be short).
+ *
+ * ```ts
+ * for (const { x, y } of batches(train, { batchSize: 64, seed: 42, epochs: 5 })) step(x, y);
+ * ```
+ */
+export function batches<D extends BatchSource>(data: D, options: BatchOptions): Generator<Batch<D>, void, undefined> {
+  const { batchSize, shuffle = true, epochs = 1, dropLast = false } = options;
+  const n = checkSource(data);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValueError('batches', `batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(epochs) || epochs < 0) throw new ValueError('batches', `epochs must be a non-negative integer, got ${epochs}`);
+  if (options.rng !== undefined && options.seed !== undefined) throw new ValueError('batches', 'pass a seed or an rng, not both');
+  let rng: RandomSource | undefined;
+  if (shuffle) {
+    if (options.rng === undefined && options.seed === undefined) {
+      throw new ValueError('batches', 'shuffling needs a seed or an rng (tapegrad never draws unseeded randomness); pass shuffle: false for the stored order');
+    }
+    rng = options.rng ?? createRng(options.seed!);
+  }
+  // checked above, on the call: a generator body would only run at the first next()
+  return generate(data, n, batchSize, epochs, dropLast, rng);
+}
+
+function* generate<D extends BatchSource>(
+  data: D,
+  n: number,
+  batchSize: number,
+  epochs: number,
+  dropLast: boolean,
+  rng: RandomSource | undefined,
+): Generator<Batch<D>, void, undefined> {
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    const order = rng ? epochOrder(n, rng) : Int32Array.from({ length: n }, (_, i) => i);
+    const end = dropLast ? n - (n % batchSize) : n;
+    for (let start = 0, step = 0; start < end; start += batchSize, step++) {
+      const indices = order.slice(start, Math.min(start + batchSize, n));
+      const batch: BatchSource & { indices: Int32Array; epoch: number; step: number } = {
+        x: takeColumns(data.x, indices),
+        indices,
+        epoch,
+        step,
+      };
+      if (data.y) batch.y = takeColumns(data.y, indices);
+      if (data.labels) {
+        const labels = new Uint8Array(indices.length);
+        for (let k = 0; k < indices.length; k++) labels[k] = data.labels[indices[k]];
+        batch.labels = labels;
+      }
+      yield batch as Batch<D>;
+    }
+  }
+}
+
+/** How many batches one epoch of `n` examples gives. */
+export function batchCount(n: number, batchSize: number, dropLast = false): number {
+  return dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
+}
+
+function checkSource(data: BatchSource): number {
+  if (!isTensor(data?.x) || data.x.rank !== 2) {
+    throw new ShapeError('batches', `expects x as a [features, N] matrix${isTensor(data?.x) ? `, got shape [${data.x.shape.join(',')}]` : ''}`);
+  }
+  const n = data.x.shape[1];
+  if (data.y !== undefined && (data.y.rank !== 2 || data.y.shape[1] !== n)) {
+    throw new ShapeError('batches', `y of shape [${data.y.shape.join(',')}] does not have the N = ${n} columns of x [${data.x.shape.join(',')}]`);
+  }
+  if (data.labels !== undefined && data.labels.length !== n) {
+    throw new ShapeError('batches', `${data.labels.length} labels for the N = ${n} columns of x`);
+  }
+  return n;
+}

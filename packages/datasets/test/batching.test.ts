@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { ShapeError, ValueError, createRng, mulberry32, tensor } from '@tapegrad/core';
+import { batchCount, batches, epochOrder, loadMnist, takeColumns } from '@tapegrad/datasets';
+
+/** The protocol's epoch order written out from BENCH-PROTOCOL.md, independent of the package. */
+function protocolEpochs(n: number, seed: number, epochs: number): number[][] {
+  let a = seed;
+  const rng = () => {
+    a |= 0; a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out: number[][] = [];
+  for (let e = 0; e < epochs; e++) {
+    const p = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i >= 1; i--) {
+      const j = Math.floor(rng() * (i + 1));
+      [p[i], p[j]] = [p[j], p[i]];
+    }
+    out.push(p);
+  }
+  return out;
+}
+
+describe('epochOrder: the benchmark protocol shuffle', () => {
+  it('BENCH-PROTOCOL check: seed 42, n = 7996, epoch 0 starts 7340, 1210, 6119, 2666, 7366', () => {
+    expect(Array.from(epochOrder(7996, createRng(42)).subarray(0, 5))).toEqual([7340, 1210, 6119, 2666, 7366]);
+    // a bare uniform source works the same
+    expect(Array.from(epochOrder(7996, mulberry32(42)).subarray(0, 5))).toEqual([7340, 1210, 6119, 2666, 7366]);
+  });
+
+  it('carries the generator across epochs: epochs 0–2 equal the protocol written out', () => {
+    const rng = createRng(42);
+    const reference = protocolEpochs(7996, 42, 3);
+    for (let e = 0; e < 3; e++) expect(Array.from(epochOrder(7996, rng))).toEqual(reference[e]);
+    expect(reference[1].slice(0, 5)).toEqual([755, 4476, 3743, 3085, 196]);
+  });
+
+  it('is a permutation, and trivial for n = 0 and 1', () => {
+    const order = epochOrder(1000, createRng(7));
+    expect(Array.from(order).sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    expect(Array.from(epochOrder(0, createRng(1)))).toEqual([]);
+    expect(Array.from(epochOrder(1, createRng(1)))).toEqual([0]);
+    expect(() => epochOrder(2.5, createRng(1))).toThrow('epochOrder: n must be a non-negative integer, got 2.5');
+  });
+});
+
+describe('takeColumns', () => {
+  const x = tensor([[0, 1, 2, 3], [10, 11, 12, 13], [20, 21, 22, 23]], { dtype: 'float64' });
+
+  it('gathers columns in the given order, repeats allowed, dtype kept', () => {
+    const t = takeColumns(x, [3, 0, 3]);
+    expect(t.shape).toEqual([3, 3]);
+    expect(t.dtype).toBe('float64');
+    expect(t.toArray()).toEqual([[3, 0, 3], [13, 10, 13], [23, 20, 23]]);
+    expect(takeColumns(tensor([[1.5, 2.5]]), Int32Array.of(1)).dtype).toBe('float32');
+    expect(takeColumns(x, []).shape).toEqual([3, 0]);
+  });
+
+  it('copies: the batch does not share storage with the source', () => {
+    const t = takeColumns(x, [1]);
+    t.assign([100, 110, 120]);
+    expect(x.toArray()).toEqual([[0, 1, 2, 3], [10, 11, 12, 13], [20, 21, 22, 23]]);
+  });
+
+  it('refuses indices outside the columns and non-matrices', () => {
+    expect(() => takeColumns(x, [0, 4])).toThrow(new ValueError('takeColumns', 'index 4 at position 1 is not a column of a [3,4] matrix'));
+    expect(() => takeColumns(x, [-1])).toThrow(ValueError);
+    expect(() => takeColumns(x, [0.5])).toThrow(ValueError);
+    expect(() => takeColumns(tensor([1, 2, 3]), [0])).toThrow(new ShapeError('takeColumns', 'expects a [rows, N] matrix, got shape [3]'));
+  });
+});
+
+describe('batches', () => {
+  // 10 examples, feature rows 100 + m and 200 + m; y the one-hot of m mod 3
+  const n = 10;
+  const labels = Uint8Array.from({ length: n }, (_, m) => m % 3);
+  const data = {
+    x: tensor([Array.from({ length: n }, (_, m) => 100 + m), Array.from({ length: n }, (_, m) => 200 + m)], { dtype: 'float64' }),
+    y: tensor([0, 1, 2].map((c) => Array.from(labels, (l) => (l === c ? 1 : 0))), { dtype: 'float64' }),
+    labels,
+  };
+
+  it('consecutive slices of each epoch order, the last one short, x / y / labels aligned', () => {
+    const all = [...batches(data, { batchSize: 4, seed: 3, epochs: 2 })];
+    expect(all.map((b) => [b.epoch, b.step, b.indices.length])).toEqual([[0, 0, 4], [0, 1, 4], [0, 2, 2], [1, 0, 4], [1, 1, 4], [1, 2, 2]]);
+    const [e0, e1] = protocolEpochs(n, 3, 2);
+    expect(all.slice(0, 3).flatMap((b) => Array.from(b.indices))).toEqual(e0);
+    expect(all.slice(3).flatMap((b) => Array.from(b.indices))).toEqual(e1);
+    for (const b of all) {
+      const idx = Array.from(b.indices);
+      expect(b.x.shape).toEqual([2, idx.length]);
+      expect(b.x.toArray()).toEqual([idx.map((m) => 100 + m), idx.map((m) => 200 + m)]);
+      expect(b.y.shape).toEqual([3, idx.length]);
+      expect(Array.from(b.labels)).toEqual(idx.map((m) => m % 3));
+      expect(b.y.toArray()).toEqual([0, 1, 2].map((c) => idx.map((m) => (m % 3 === c ? 1 : 0))));
+    }
+  });
+
+  it('one generator over several epochs = the same generator passed to one call per epoch', () => {
+    const joint = [...batches(data, { batchSize: 3, seed: 11, epochs: 3 })].map((b) => Array.from(b.indices));
+    const rng = createRng(11);
+    const split = [0, 1, 2].flatMap(() => [...batches(data, { batchSize: 3, rng })].map((b) => Array.from(b.indices)));
+    expect(split).toEqual(joint);
+    // a seed per call would restart the generator: every epoch the same order
+    const reseeded = [0, 1].map(() => [...batches(data, { batchSize: 10, seed: 11 })][0].indices);
+    expect(Array.from(reseeded[1])).toEqual(Array.from(reseeded[0]));
+  });
+
+  it('MNIST, seed 42, batch 64: 125 batches per epoch, the first starting 7340, 1210, 6119, 2666, 7366', () => {
+    const { train } = loadMnist();
+    const epoch = batches(train, { batchSize: 64, seed: 42 });
+    const first = epoch.next().value!;
+    expect(Array.from(first.indices.subarray(0, 5))).toEqual([7340, 1210, 6119, 2666, 7366]);
+    expect(first.x.shape).toEqual([784, 64]);
+    expect(first.y.shape).toEqual([10, 64]);
+    // 7340 lies in digit 9's block (train indices 7214–7995), 1210 in digit 1's (800–1700)
+    expect(Array.from(first.labels.subarray(0, 5))).toEqual([9, 1, 7, 3, 9]);
+    for (let p = 0; p < 784; p += 97) expect(first.x.data[p * 64]).toBe(train.x.data[p * 7996 + 7340]);
+    const rest = [...epoch];
+    expect(rest.length + 1).toBe(125);
+    expect(batchCount(7996, 64)).toBe(125);
+    expect(rest.at(-1)!.indices.length).toBe(7996 - 124 * 64);
+    expect(rest.at(-1)!.x.shape).toEqual([784, 60]);
+  });
+
+  it('shuffle: false keeps the stored order; dropLast skips the short batch', () => {
+    const ordered = [...batches(data, { batchSize: 4, shuffle: false, epochs: 2 })];
+    expect(ordered.map((b) => Array.from(b.indices))).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9], [0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+    const dropped = [...batches(data, { batchSize: 4, seed: 1, dropLast: true })];
+    expect(dropped.map((b) => b.indices.length)).toEqual([4, 4]);
+    expect(batchCount(10, 4, true)).toBe(2);
+    expect([...batches({ x: data.x }, { batchSize: 20, shuffle: false })].map((b) => [b.x.shape, 'y' in b, 'labels' in b])).toEqual([[[2, 10], false, false]]);
+  });
+
+  it('refuses bad options when called, before the first batch', () => {
+    expect(() => batches(data, { batchSize: 4 })).toThrow(
+      'batches: shuffling needs a seed or an rng (tapegrad never draws unseeded randomness); pass shuffle: false for the stored order',
+    );
+    expect(() => batches(data, { batchSize: 0, seed: 1 })).toThrow('batches: batchSize must be a positive integer, got 0');
+    expect(() => batches(data, { batchSize: 2, seed: 1, rng: createRng(1) })).toThrow('batches: pass a seed or an rng, not both');
+    expect(() => batches(data, { batchSize: 2, seed: 1, epochs: -1 })).toThrow('batches: epochs must be a non-negative integer, got -1');
+    expect(() => batches({ x: data.x, y: tensor([[1, 2, 3]]) }, { batchSize: 2, seed: 1 })).toThrow(
+      new ShapeError('batches', 'y of shape [1,3] does not have the N = 10 columns of x [2,10]'),
+    );
+    expect(() => batches({ x: data.x, labels: new Uint8Array(9) }, { batchSize: 2, seed: 1 })).toThrow('batches: 9 labels for the N = 10 columns of x');
+    expect(() => batches({ x: tensor([1, 2]) }, { batchSize: 2, seed: 1 })).toThrow('batches: expects x as a [features, N] matrix, got shape [2]');
+  });
+});
