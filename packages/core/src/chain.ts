@@ -12,50 +12,9 @@ import { type BackwardOptions, backward } from './tape.js';
 import { Tensor } from './tensor.js';
 
 /**
- * The chainable face of the ops: `a.matmul(b).add(c).sigmoid()`. Each method forwards to
+ * The chainable face of the ops, declared on Tensor in tensor.ts: each method forwards to
  * the plain function of the same name, so there is one implementation of every op.
  */
-declare module './tensor.js' {
-  interface Tensor {
-    add(other: TensorLike): Tensor;
-    sub(other: TensorLike): Tensor;
-    mul(other: TensorLike): Tensor;
-    div(other: TensorLike): Tensor;
-    neg(): Tensor;
-    exp(): Tensor;
-    log(): Tensor;
-    sqrt(): Tensor;
-    abs(): Tensor;
-    square(): Tensor;
-    pow(exponent: number): Tensor;
-    sigmoid(): Tensor;
-    tanh(): Tensor;
-    relu(): Tensor;
-    matmul(other: Tensor): Tensor;
-    sum(axes?: number | readonly number[], keepDims?: boolean): Tensor;
-    mean(axes?: number | readonly number[], keepDims?: boolean): Tensor;
-    max(axes?: number | readonly number[], keepDims?: boolean): Tensor;
-    maximum(other: TensorLike): Tensor;
-    minimum(other: TensorLike): Tensor;
-    clip(lo: number, hi: number): Tensor;
-    transpose(perm?: readonly number[]): Tensor;
-    /** The transpose of a matrix. */
-    readonly T: Tensor;
-    reshape(shape: readonly number[]): Tensor;
-    flatten(): Tensor;
-    expandDims(axis: number): Tensor;
-    squeeze(axes?: number | readonly number[]): Tensor;
-    broadcastTo(shape: readonly number[]): Tensor;
-    slice(begin: readonly number[], size?: readonly number[]): Tensor;
-    softmax(axis?: number): Tensor;
-    logSoftmax(axis?: number): Tensor;
-    logSumExp(axis?: number, keepDims?: boolean): Tensor;
-    cast(dtype: DType): Tensor;
-    /** Accumulates ∂this/∂leaf into `.grad` of every leaf created with requiresGrad. */
-    backward(dy?: Tensor, options?: BackwardOptions): void;
-  }
-}
-
 const methods: Partial<Record<keyof Tensor, (this: Tensor, ...args: never[]) => unknown>> = {
   add(this: Tensor, o: TensorLike) { return add(this, o); },
   sub(this: Tensor, o: TensorLike) { return sub(this, o); },

@@ -2,9 +2,57 @@ import { type DType, type TypedArray, allocate, dtypeOfArray } from './dtype.js'
 import { DTypeError, ShapeError, ValueError, fmt } from './errors.js';
 import type { Node } from './recording.js';
 import { type Shape, sameShape, sizeOf } from './shape.js';
+import type { TensorLike } from './ops/lift.js';
+import type { BackwardOptions } from './tape.js';
 
 /** A nested array of numbers, as written in code: `[[1, 2], [3, 4]]`. */
 export type NestedArray = number | readonly NestedArray[];
+
+/**
+ * The chainable face of the ops: `a.matmul(b).add(c).sigmoid()`. chain.ts installs each
+ * method, forwarding to the plain function of the same name, so there is one
+ * implementation of every op. Declared here, merged with the class, rather than by
+ * `declare module` in chain.ts: the bundled .d.ts cannot follow an augmentation of an
+ * internal module, and exported Tensor as a bare type without these methods.
+ */
+export interface Tensor {
+  add(other: TensorLike): Tensor;
+  sub(other: TensorLike): Tensor;
+  mul(other: TensorLike): Tensor;
+  div(other: TensorLike): Tensor;
+  neg(): Tensor;
+  exp(): Tensor;
+  log(): Tensor;
+  sqrt(): Tensor;
+  abs(): Tensor;
+  square(): Tensor;
+  pow(exponent: number): Tensor;
+  sigmoid(): Tensor;
+  tanh(): Tensor;
+  relu(): Tensor;
+  matmul(other: Tensor): Tensor;
+  sum(axes?: number | readonly number[], keepDims?: boolean): Tensor;
+  mean(axes?: number | readonly number[], keepDims?: boolean): Tensor;
+  max(axes?: number | readonly number[], keepDims?: boolean): Tensor;
+  maximum(other: TensorLike): Tensor;
+  minimum(other: TensorLike): Tensor;
+  clip(lo: number, hi: number): Tensor;
+  transpose(perm?: readonly number[]): Tensor;
+  /** The transpose of a matrix. */
+  readonly T: Tensor;
+  reshape(shape: readonly number[]): Tensor;
+  flatten(): Tensor;
+  expandDims(axis: number): Tensor;
+  squeeze(axes?: number | readonly number[]): Tensor;
+  broadcastTo(shape: readonly number[]): Tensor;
+  slice(begin: readonly number[], size?: readonly number[]): Tensor;
+  softmax(axis?: number): Tensor;
+  logSoftmax(axis?: number): Tensor;
+  logSumExp(axis?: number, keepDims?: boolean): Tensor;
+  cast(dtype: DType): Tensor;
+  /** Accumulates ∂this/∂leaf into `.grad` of every leaf created with requiresGrad. */
+  backward(dy?: Tensor, options?: BackwardOptions): void;
+}
 
 let nextId = 0;
 
