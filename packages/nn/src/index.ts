@@ -18,3 +18,16 @@ export { RProp, type RPropOptions } from './optim/rprop.js';
 export { LBFGS, type LBFGSOptions, type LineSearch, LINE_SEARCHES } from './optim/lbfgs.js';
 export { NewtonCG, type NewtonCGOptions } from './optim/newton-cg.js';
 export { optimizer, OPTIMIZERS, type OptimizerName, type OptimizerOptionsByName } from './optim/factory.js';
+export {
+  serializeParameters, deserializeParameters, restoreParameters, saveModel, loadModel,
+  type SafetensorsMetadata, type DeserializeOptions, type DeserializedParameters,
+} from './serialize.js';
+export {
+  accuracy, precisionRecallF1, confusionMatrix, METRICS,
+  type MetricFn, type MetricName, type ThresholdOptions, type PrecisionRecallOptions, type PrecisionRecallF1,
+} from './metrics.js';
+export {
+  fit, evaluate, predict, formatEpochLog,
+  type Examples, type LossFn, type MetricsSpec, type EpochLog, type EvaluationLog, type History,
+  type FitOptions, type EvaluateOptions, type EvaluateResult, type PredictOptions,
+} from './train.js';

@@ -1,0 +1,502 @@
+import { type Rng, Tape, Tensor, ValueError, add, createRng, noGrad, shuffleInPlace } from '@tapegrad/core';
+import { ACTIVATIONS, type Activation } from './activations.js';
+import { type LossName, LOSSES, cost, l2Penalty } from './losses.js';
+import { METRICS, type MetricFn, type MetricName } from './metrics.js';
+import type { Module, NamedParameters } from './module.js';
+import type { Optimizer } from './optim/optimizer.js';
+import { Sequential } from './sequential.js';
+
+/**
+ * Training loops: `fit` runs epochs of gradient steps, `evaluate` measures a model on data,
+ * `predict` runs it. Data are `{ x: [features, N], y: [outputs, N] }`: examples are columns.
+ *
+ * One training step on a batch of columns B:
+ * 1. record the forward pass and the cost C_B on a fresh tape, through `model.trace` for a
+ *    Sequential (so `cost` can pair sigmoid + bce or softmax + cce in the stable from-logits
+ *    form), else through `model.forward` and the loss;
+ * 2. add (λ/2)·Σ‖W‖² over the weight matrices if `l2` = λ > 0;
+ * 3. ask the tape for ∂C/∂θ for θ in `Object.values(model.parameters())` order;
+ * 4. `optimizer.step(params, grads, objective)`, the objective recomputing the batch cost
+ *    at the parameters' current values, for L-BFGS line searches and Newton-CG.
+ *
+ * Batch size 1 is online learning, 1 < b < N mini-batch, b ≥ N (or 'full') full-batch
+ * gradient descent: seed 001's "SGD vs. mini batches vs. full-batches" is one option.
+ * Epoch order follows BENCH-PROTOCOL.md: each epoch shuffles the identity permutation with
+ * Fisher–Yates from one mulberry32 generator whose state carries over between epochs, and
+ * batches are consecutive slices of it (the last may be short).
+ */
+
+/** Examples as columns: `fit(model, mnist.train, …)` takes a @tapegrad/datasets split as it is. */
+export interface Examples {
+  /** [features, N]: column m is example m. */
+  x: Tensor;
+  /** [outputs, N]. */
+  y: Tensor;
+}
+
+/** A loss as a function of predictions Ŷ = model.forward(X) and targets: a scalar tensor built from ops. */
+export type LossFn = (yHat: Tensor, y: Tensor) => Tensor;
+
+/** Metrics by name (`['accuracy']`) or as named functions (`{ acc: accuracy, p: (p, y) => … }`). */
+export type MetricsSpec = readonly MetricName[] | Readonly<Record<string, MetricName | MetricFn>>;
+
+export interface EvaluationLog {
+  /** Mean cost per example (without any L2 penalty). */
+  loss: number;
+  metrics: Record<string, number>;
+}
+
+export interface EpochLog {
+  /** 1 for the first epoch. */
+  epoch: number;
+  /**
+   * Mean training cost per example over the epoch, without the L2 penalty: each batch's cost
+   * as recorded for its step, i.e. at the parameters before that step.
+   */
+  loss: number;
+  /** Metrics of the epoch's training predictions (each made before its batch's step). */
+  metrics: Record<string, number>;
+  /** Wall time of the epoch's training steps (validation excluded). */
+  seconds: number;
+  examplesPerSecond: number;
+  /** Loss and metrics on `validation` after the epoch, when it was given. */
+  validation?: EvaluationLog;
+}
+
+export type History = EpochLog[];
+
+export interface FitOptions {
+  loss: LossName | LossFn;
+  optimizer: Optimizer;
+  epochs: number;
+  /** Examples per step: 1 is online learning; ≥ N or 'full' is full-batch. Default 32. */
+  batchSize?: number | 'full';
+  metrics?: MetricsSpec;
+  /** Called after each epoch; returning false (or a promise of false) stops training. */
+  onEpoch?: (log: EpochLog) => boolean | void | Promise<boolean | void>;
+  /** Stops training between two batches once aborted; fit then returns the finished epochs. */
+  signal?: AbortSignal;
+  /** Seed of the epoch shuffle. Default 42, the benchmark protocol's, so runs repeat exactly. */
+  seed?: number;
+  /** Shuffle each epoch. Default true; false keeps the data's order. */
+  shuffle?: boolean;
+  /** λ of an L2 penalty (λ/2)·Σ‖W‖² on the weight matrices (parameters named `W`; biases are not decayed). Default 0. */
+  l2?: number;
+  /** Evaluated after every epoch, into `log.validation`. */
+  validation?: Examples;
+  /**
+   * Progress on stderr. true: a live bar per epoch when stderr is a terminal, one plain line
+   * per epoch otherwise (logs, CI). 'auto': the bar on a terminal outside CI, else nothing.
+   * Default false.
+   */
+  progress?: boolean | 'auto';
+}
+
+export interface EvaluateOptions {
+  loss?: LossName | LossFn;
+  metrics?: MetricsSpec;
+  /** Examples per forward pass; only memory depends on it. Default 256. */
+  batchSize?: number | 'full';
+}
+
+export interface EvaluateResult {
+  /** Present when a loss was given. */
+  loss?: number;
+  metrics: Record<string, number>;
+}
+
+export interface PredictOptions {
+  /** Examples per forward pass; only memory depends on it. Default 256. */
+  batchSize?: number | 'full';
+}
+
+const DEFAULT_SEED = 42;
+const DEFAULT_BATCH_SIZE = 32;
+const DEFAULT_EVAL_BATCH_SIZE = 256;
+/** How long fit may hold the event loop before yielding, so an abort() from a timer or a signal handler gets through. */
+const YIELD_EVERY_MS = 25;
+
+// ---- checks ----------------------------------------------------------------------------
+
+function checkDataset(op: string, label: string, data: Examples | undefined): { x: Tensor; y: Tensor; examples: number } {
+  if (!data || !(data.x instanceof Tensor) || !(data.y instanceof Tensor)) {
+    throw new ValueError(op, `${label} must be { x, y } with two tensors`);
+  }
+  const { x, y } = data;
+  if (x.rank !== 2 || y.rank !== 2) {
+    throw new ValueError(op, `${label}: x and y must be [features, N] and [outputs, N] (examples are columns), got [${x.shape.join(',')}] and [${y.shape.join(',')}]`);
+  }
+  if (x.shape[1] !== y.shape[1]) {
+    throw new ValueError(op, `${label}: x has ${x.shape[1]} examples (columns) but y has ${y.shape[1]}; shapes [${x.shape.join(',')}] and [${y.shape.join(',')}]`);
+  }
+  if (x.shape[1] === 0) throw new ValueError(op, `${label} has no examples`);
+  return { x, y, examples: x.shape[1] };
+}
+
+function batchSizeOf(op: string, batchSize: number | 'full' | undefined, fallback: number, examples: number): number {
+  const b = batchSize ?? fallback;
+  if (b === 'full') return examples;
+  if (typeof b !== 'number' || !Number.isInteger(b) || b < 1) throw new ValueError(op, `batchSize must be a positive integer or 'full', got ${String(b)}`);
+  return Math.min(b, examples);
+}
+
+function checkLoss(op: string, loss: unknown): LossName | LossFn {
+  if (typeof loss === 'function') return loss as LossFn;
+  if (LOSSES.includes(loss as LossName)) return loss as LossName;
+  throw new ValueError(op, `loss must be one of ${LOSSES.join(', ')} or a function (yHat, y) => scalar tensor, got ${String(loss)}`);
+}
+
+function resolveMetrics(op: string, spec: MetricsSpec | undefined): Array<[string, MetricFn]> {
+  if (spec === undefined) return [];
+  const pairs: Array<[string, MetricName | MetricFn]> = Array.isArray(spec)
+    ? (spec as readonly MetricName[]).map((name) => [name, name])
+    : Object.entries(spec as Record<string, MetricName | MetricFn>);
+  return pairs.map(([label, m]) => {
+    if (typeof m === 'function') return [label, m];
+    if (Object.hasOwn(METRICS, m)) return [label, METRICS[m as MetricName]];
+    throw new ValueError(op, `unknown metric '${String(m)}': choose one of ${Object.keys(METRICS).join(', ')}, or pass a function (yHat, y) => number`);
+  });
+}
+
+// ---- forward and cost ------------------------------------------------------------------
+
+interface Forward {
+  cost: Tensor;
+  output: Tensor;
+}
+
+function isTraceableSequential(model: Module): model is Sequential {
+  return model instanceof Sequential && model.layers.every((layer) => typeof (layer as { trace?: unknown }).trace === 'function');
+}
+
+/** The batch cost and output, by the most stable route the model and loss allow. */
+function forwardFor(model: Module, loss: LossName | LossFn): (x: Tensor, y: Tensor) => Forward {
+  if (typeof loss === 'function') {
+    return (x, y) => {
+      const output = model.forward(x);
+      return { cost: loss(output, y), output };
+    };
+  }
+  if (isTraceableSequential(model)) {
+    const last = model.layers[model.layers.length - 1] as { activation?: unknown };
+    const known = ACTIVATIONS.includes(last.activation as Activation);
+    return (x, y) => {
+      const trace = model.trace(x);
+      const { z, a } = trace.layers[trace.layers.length - 1];
+      // an unknown output activation: the loss of the activations, never a from-logits form
+      const c = known ? cost(loss, { z, a, activation: last.activation as Activation }, y) : cost(loss, { z: a, a, activation: 'identity' }, y);
+      return { cost: c, output: trace.output };
+    };
+  }
+  return (x, y) => {
+    const output = model.forward(x);
+    return { cost: cost(loss, { z: output, a: output, activation: 'identity' }, y), output };
+  };
+}
+
+/** The weight matrices L2 decays: parameters whose name is, or ends in, `W` (Dense's naming). */
+function weightsOf(parameters: NamedParameters): Tensor[] {
+  return Object.entries(parameters).filter(([name]) => name === 'W' || name.endsWith('.W')).map(([, t]) => t);
+}
+
+// ---- batches ---------------------------------------------------------------------------
+
+/** The columns `order[start..end)` of t, as a new [rows, end − start] tensor. */
+function gatherColumns(t: Tensor, order: Int32Array, start: number, end: number): Tensor {
+  const [rows, columns] = t.shape;
+  const width = end - start;
+  const src = t.data;
+  const out = t.dtype === 'float64' ? new Float64Array(rows * width) : new Float32Array(rows * width);
+  for (let r = 0; r < rows; r++) {
+    const from = r * columns;
+    const to = r * width;
+    for (let j = 0; j < width; j++) out[to + j] = src[from + order[start + j]];
+  }
+  return new Tensor(out, [rows, width], t.dtype);
+}
+
+/** Contiguous columns [start, end) of t; t itself when that is all of it. */
+function columnRange(t: Tensor, start: number, end: number): Tensor {
+  if (start === 0 && end === t.shape[1]) return t;
+  const [rows, columns] = t.shape;
+  const width = end - start;
+  const out = t.dtype === 'float64' ? new Float64Array(rows * width) : new Float32Array(rows * width);
+  for (let r = 0; r < rows; r++) out.set(t.data.subarray(r * columns + start, r * columns + end), r * width);
+  return new Tensor(out, [rows, width], t.dtype);
+}
+
+/** Writes a batch's [rows, width] values into the columns order[start..] of a [rows, columns] buffer. */
+function scatterColumns(target: Float64Array, columns: number, batch: Tensor, order: Int32Array, start: number): void {
+  const [rows, width] = batch.shape;
+  const src = batch.data;
+  for (let r = 0; r < rows; r++) for (let j = 0; j < width; j++) target[r * columns + order[start + j]] = src[r * width + j];
+}
+
+/** The epoch's order of example indices: identity, then Fisher–Yates if shuffling (as @tapegrad/datasets' epochOrder). */
+export function epochOrder(examples: number, rng: Rng | null): Int32Array {
+  const order = new Int32Array(examples);
+  for (let i = 0; i < examples; i++) order[i] = i;
+  if (rng) shuffleInPlace(order, rng);
+  return order;
+}
+
+function computeMetrics(metrics: Array<[string, MetricFn]>, yHat: Tensor, y: Tensor): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [label, fn] of metrics) out[label] = fn(yHat, y);
+  return out;
+}
+
+// ---- progress --------------------------------------------------------------------------
+
+interface Reporter {
+  startEpoch(epoch: number, batches: number): void;
+  batch(done: number, loss: number): void;
+  endEpoch(log: EpochLog): void;
+  close(): void;
+}
+
+function formatNumber(v: number): string {
+  return Number.isFinite(v) && Math.abs(v) >= 1e-3 && Math.abs(v) < 1e5 ? v.toFixed(4) : v.toPrecision(4);
+}
+
+/** `accuracy 0.7500  val_loss 0.5012  0.12s  33333 examples/s`: what follows the loss on an epoch's line. */
+function epochSummary(log: EpochLog): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(log.metrics)) parts.push(`${k} ${formatNumber(v)}`);
+  if (log.validation) {
+    parts.push(`val_loss ${formatNumber(log.validation.loss)}`);
+    for (const [k, v] of Object.entries(log.validation.metrics)) parts.push(`val_${k} ${formatNumber(v)}`);
+  }
+  parts.push(`${log.seconds.toFixed(2)}s`, `${Math.round(log.examplesPerSecond)} examples/s`);
+  return parts.join('  ');
+}
+
+/** One line: `epoch 3/20  loss 0.4123  accuracy 0.7500  val_loss 0.5012  0.12s  33333 examples/s`. */
+export function formatEpochLog(log: EpochLog, epochs: number): string {
+  return `epoch ${log.epoch}/${epochs}  loss ${formatNumber(log.loss)}  ${epochSummary(log)}`;
+}
+
+function plainReporter(epochs: number): Reporter {
+  return {
+    startEpoch() {},
+    batch() {},
+    endEpoch(log) {
+      process.stderr.write(`${formatEpochLog(log, epochs)}\n`);
+    },
+    close() {},
+  };
+}
+
+/** A cli-progress bar per epoch, left on screen with the epoch's summary when it ends. */
+async function barReporter(epochs: number): Promise<Reporter> {
+  // a CommonJS package: its exports arrive as `default` under ESM interop, as the namespace under require
+  const mod = await import('cli-progress');
+  const { SingleBar, Presets } = (mod.default ?? mod) as typeof import('cli-progress');
+  let bar: InstanceType<typeof SingleBar> | null = null;
+  return {
+    startEpoch(epoch, batches) {
+      bar = new SingleBar({
+        stream: process.stderr,
+        format: `epoch ${epoch}/${epochs} |{bar}| {value}/{total} batches  loss {loss}{summary}`,
+        hideCursor: true,
+        clearOnComplete: false,
+        barsize: 24,
+      }, Presets.shades_classic);
+      bar.start(batches, 0, { loss: '–', summary: '' });
+    },
+    batch(done, loss) {
+      bar?.update(done, { loss: formatNumber(loss) });
+    },
+    endEpoch(log) {
+      bar?.update({ loss: formatNumber(log.loss), summary: `  ${epochSummary(log)}` });
+      bar?.stop();
+      bar = null;
+    },
+    close() {
+      bar?.stop();
+      bar = null;
+    },
+  };
+}
+
+async function reporterFor(progress: FitOptions['progress'], epochs: number): Promise<Reporter | null> {
+  if (!progress) return null;
+  const tty = process.stderr.isTTY === true;
+  if (progress === 'auto') return tty && !process.env.CI ? barReporter(epochs) : null;
+  return tty ? barReporter(epochs) : plainReporter(epochs);
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+// ---- fit, evaluate, predict ------------------------------------------------------------
+
+/**
+ * Trains the model in place and returns one log per finished epoch. Asynchronous only so that
+ * an AbortSignal (a timer, Ctrl-C) can be heard between batches: the steps themselves are
+ * synchronous, and the results depend only on the seed, never on timing.
+ *
+ * ```ts
+ * const history = await fit(model, { x, y }, { loss: 'bce', optimizer: sgd, epochs: 100, batchSize: 4, metrics: ['accuracy'] });
+ * ```
+ */
+export async function fit(model: Module, data: Examples, options: FitOptions): Promise<History> {
+  const op = 'fit';
+  const { x, y, examples } = checkDataset(op, 'data', data);
+  if (!options || typeof options.optimizer?.step !== 'function') throw new ValueError(op, 'options.optimizer must be an Optimizer (with step(params, grads, objective))');
+  const loss = checkLoss(op, options.loss);
+  const { epochs } = options;
+  if (!Number.isInteger(epochs) || epochs < 0) throw new ValueError(op, `epochs must be a non-negative integer, got ${String(epochs)}`);
+  const batchSize = batchSizeOf(op, options.batchSize, DEFAULT_BATCH_SIZE, examples);
+  const l2 = options.l2 ?? 0;
+  if (typeof l2 !== 'number' || !(l2 >= 0) || !Number.isFinite(l2)) throw new ValueError(op, `l2 must be a finite number ≥ 0, got ${String(l2)}`);
+  const seed = options.seed ?? DEFAULT_SEED;
+  if (!Number.isInteger(seed)) throw new ValueError(op, `seed must be an integer, got ${String(seed)}`);
+  const metrics = resolveMetrics(op, options.metrics);
+  const validation = options.validation === undefined ? undefined : checkDataset(op, 'validation', options.validation);
+  const { optimizer, signal, onEpoch } = options;
+
+  const parameters = model.parameters();
+  const params = Object.values(parameters);
+  if (params.length === 0) throw new ValueError(op, 'the model has no parameters to train');
+  const weights = l2 > 0 ? weightsOf(parameters) : [];
+  if (l2 > 0 && weights.length === 0) throw new ValueError(op, `l2 = ${l2} but the model has no weight matrices (parameters named 'W' or '….W') to decay`);
+  const forward = forwardFor(model, loss);
+  const objectiveOf = (xb: Tensor, yb: Tensor): Tensor => {
+    const c = forward(xb, yb).cost;
+    return l2 > 0 ? add(c, l2Penalty(weights, l2)) : c;
+  };
+
+  const rng = options.shuffle === false ? null : createRng(seed);
+  const batches = Math.ceil(examples / batchSize);
+  const reporter = await reporterFor(options.progress, epochs);
+  const history: History = [];
+  let lastYield = performance.now();
+  try {
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      if (signal?.aborted) break;
+      const order = epochOrder(examples, rng);
+      // the epoch's predictions, each example in its own column, for the metrics
+      const outputs = metrics.length > 0 ? { values: null as Float64Array | null, rows: 0 } : null;
+      let lossSum = 0;
+      let aborted = false;
+      let seconds = 0;
+      reporter?.startEpoch(epoch, batches);
+      let started = performance.now();
+      for (let b = 0; b < batches; b++) {
+        if (performance.now() - lastYield > YIELD_EVERY_MS) {
+          seconds += performance.now() - started;
+          await yieldToEventLoop();
+          lastYield = started = performance.now();
+        }
+        if (signal?.aborted) {
+          aborted = true;
+          break;
+        }
+        const start = b * batchSize;
+        const end = Math.min(start + batchSize, examples);
+        const xb = gatherColumns(x, order, start, end);
+        const yb = gatherColumns(y, order, start, end);
+        const tape = new Tape();
+        const { cost: batchCost, output } = tape.record(() => forward(xb, yb));
+        const objective = l2 > 0 ? tape.record(() => add(batchCost, l2Penalty(weights, l2))) : batchCost;
+        const grads = tape.gradient(objective, params);
+        const batchLoss = batchCost.item();
+        lossSum += batchLoss * (end - start);
+        if (outputs) {
+          if (!outputs.values) {
+            outputs.rows = output.shape[0];
+            outputs.values = new Float64Array(outputs.rows * examples);
+          }
+          scatterColumns(outputs.values, examples, output, order, start);
+        }
+        optimizer.step(params, grads, () => objectiveOf(xb, yb));
+        reporter?.batch(b + 1, lossSum / end);
+      }
+      seconds = (seconds + performance.now() - started) / 1000;
+      if (aborted) break;
+      const log: EpochLog = {
+        epoch,
+        loss: lossSum / examples,
+        metrics: outputs?.values ? computeMetrics(metrics, new Tensor(outputs.values, [outputs.rows, examples], 'float64'), y) : {},
+        seconds,
+        examplesPerSecond: seconds > 0 ? examples / seconds : Infinity,
+      };
+      if (validation) {
+        const result = evaluate(model, validation, { loss, metrics: options.metrics });
+        log.validation = { loss: result.loss!, metrics: result.metrics };
+      }
+      history.push(log);
+      reporter?.endEpoch(log);
+      if (onEpoch && (await onEpoch(log)) === false) break;
+    }
+  } finally {
+    reporter?.close();
+  }
+  return history;
+}
+
+/**
+ * The mean cost per example (when a loss is given) and the metrics of the model on data,
+ * without recording anything. Batches only bound memory: the result is the same for any
+ * batch size, up to rounding.
+ */
+export function evaluate(model: Module, data: Examples, options: EvaluateOptions = {}): EvaluateResult {
+  const op = 'evaluate';
+  const { x, y, examples } = checkDataset(op, 'data', data);
+  const loss = options.loss === undefined ? undefined : checkLoss(op, options.loss);
+  const metrics = resolveMetrics(op, options.metrics);
+  const batchSize = batchSizeOf(op, options.batchSize, DEFAULT_EVAL_BATCH_SIZE, examples);
+  if (loss === undefined && metrics.length === 0) throw new ValueError(op, 'nothing to compute: give a loss, metrics, or both');
+  return noGrad(() => {
+    const forward = loss === undefined ? null : forwardFor(model, loss);
+    let lossSum = 0;
+    const outputs: Tensor[] = [];
+    for (let start = 0; start < examples; start += batchSize) {
+      const end = Math.min(start + batchSize, examples);
+      const xb = columnRange(x, start, end);
+      if (forward) {
+        const { cost: c, output } = forward(xb, columnRange(y, start, end));
+        lossSum += c.item() * (end - start);
+        outputs.push(output);
+      } else {
+        outputs.push(model.forward(xb));
+      }
+    }
+    const result: EvaluateResult = { metrics: metrics.length > 0 ? computeMetrics(metrics, concatColumns(outputs, examples), y) : {} };
+    if (loss !== undefined) result.loss = lossSum / examples;
+    return result;
+  });
+}
+
+/** Side by side, [rows, Σ widths]. */
+function concatColumns(parts: readonly Tensor[], examples: number): Tensor {
+  if (parts.length === 1) return parts[0];
+  const rows = parts[0].shape[0];
+  const dtype = parts[0].dtype;
+  const out = dtype === 'float64' ? new Float64Array(rows * examples) : new Float32Array(rows * examples);
+  let offset = 0;
+  for (const part of parts) {
+    const width = part.shape[1];
+    for (let r = 0; r < rows; r++) out.set(part.data.subarray(r * width, (r + 1) * width), r * examples + offset);
+    offset += width;
+  }
+  return new Tensor(out, [rows, examples], dtype);
+}
+
+/** model.forward(x) in batches without recording: Ŷ as [outputs, N]. */
+export function predict(model: Module, x: Tensor, options: PredictOptions = {}): Tensor {
+  const op = 'predict';
+  if (!(x instanceof Tensor) || x.rank !== 2) {
+    throw new ValueError(op, `x must be a [features, N] tensor (examples are columns), got ${x instanceof Tensor ? `[${x.shape.join(',')}]` : typeof x}`);
+  }
+  const examples = x.shape[1];
+  if (examples === 0) throw new ValueError(op, 'x has no examples');
+  const batchSize = batchSizeOf(op, options.batchSize, DEFAULT_EVAL_BATCH_SIZE, examples);
+  return noGrad(() => {
+    const outputs: Tensor[] = [];
+    for (let start = 0; start < examples; start += batchSize) outputs.push(model.forward(columnRange(x, start, Math.min(start + batchSize, examples))));
+    return concatColumns(outputs, examples);
+  });
+}
