@@ -1,8 +1,6 @@
-import type { BinaryKernel } from '../backend/index.js';
-import { allocate } from '../dtype.js';
-import { apply, defineOp, type OpDef, type VjpContext, type VjpResult } from '../op.js';
-import { broadcastShapes, sizeOf } from '../shape.js';
+import { apply } from '../op.js';
 import type { Tensor } from '../tensor.js';
+import { binaryOp, unaryOp } from './elementwise.js';
 import { type TensorLike, liftPair } from './lift.js';
 import { unbroadcast } from './layout.js';
 
@@ -10,19 +8,6 @@ import { unbroadcast } from './layout.js';
  * add, sub, mul, div and neg. Binary ops broadcast as NumPy does; the gradient of a
  * broadcast operand is summed back to its own shape by `unbroadcast`, written once.
  */
-
-function binaryOp(name: string, kernel: BinaryKernel, vjp: (dy: Tensor, ctx: VjpContext<undefined>) => VjpResult): OpDef<undefined> {
-  return defineOp({
-    name,
-    shape: ([a, b]) => broadcastShapes(name, a, b),
-    forward(backend, [a, b], [aShape, bShape], outShape, dtype) {
-      const out = allocate(dtype, sizeOf(outShape));
-      backend.binary(kernel, a, aShape, b, bShape, out, outShape);
-      return out;
-    },
-    vjp,
-  });
-}
 
 // d(a+b) = da + db
 export const addOp = binaryOp('add', 'add', (dy, { inputs: [a, b] }) => [
@@ -48,16 +33,8 @@ export const divOp = binaryOp('div', 'div', (dy, { inputs: [a, b], output }) => 
   () => unbroadcast(neg(mul(dy, div(output, b))), b.shape),
 ]);
 
-export const negOp = defineOp({
-  name: 'neg',
-  shape: ([x]) => x,
-  forward(backend, [x], _shapes, _outShape, dtype) {
-    const out = allocate(dtype, x.length);
-    backend.unary('neg', x, out, 0);
-    return out;
-  },
-  vjp: (dy) => [() => neg(dy)],
-});
+// d(−x) = −dx
+export const negOp = unaryOp('neg', 'neg', (dy) => [() => neg(dy)]);
 
 /** a + b, broadcasting. */
 export function add(a: TensorLike, b: TensorLike): Tensor {

@@ -1,8 +1,6 @@
-import type { BinaryKernel, UnaryKernel } from '../backend/index.js';
-import { allocate } from '../dtype.js';
-import { apply, defineOp, type OpDef } from '../op.js';
-import { broadcastShapes, sizeOf } from '../shape.js';
+import { apply } from '../op.js';
 import type { Tensor } from '../tensor.js';
+import { binaryOp, unaryOp } from './elementwise.js';
 import { type TensorLike, liftPair } from './lift.js';
 
 /**
@@ -11,37 +9,13 @@ import { type TensorLike, liftPair } from './lift.js';
  * relu, abs, max and where use them as masks.
  */
 
-function comparison(name: string, kernel: BinaryKernel): OpDef<undefined> {
-  return defineOp({
-    name,
-    shape: ([a, b]) => broadcastShapes(name, a, b),
-    forward(backend, [a, b], [aShape, bShape], outShape, dtype) {
-      const out = allocate(dtype, sizeOf(outShape));
-      backend.binary(kernel, a, aShape, b, bShape, out, outShape);
-      return out;
-    },
-  });
-}
-
-function stepLike(name: string, kernel: UnaryKernel): OpDef<undefined> {
-  return defineOp({
-    name,
-    shape: ([x]) => x,
-    forward(backend, [x], _shapes, _outShape, dtype) {
-      const out = allocate(dtype, x.length);
-      backend.unary(kernel, x, out, 0);
-      return out;
-    },
-  });
-}
-
-const greaterOp = comparison('greater', 'greater');
-const greaterEqualOp = comparison('greaterEqual', 'greaterEqual');
-const lessOp = comparison('less', 'less');
-const lessEqualOp = comparison('lessEqual', 'lessEqual');
-const equalOp = comparison('equal', 'equal');
-const signOp = stepLike('sign', 'sign');
-const stepOp = stepLike('step', 'step');
+const greaterOp = binaryOp('greater', 'greater');
+const greaterEqualOp = binaryOp('greaterEqual', 'greaterEqual');
+const lessOp = binaryOp('less', 'less');
+const lessEqualOp = binaryOp('lessEqual', 'lessEqual');
+const equalOp = binaryOp('equal', 'equal');
+const signOp = unaryOp('sign', 'sign');
+const stepOp = unaryOp('step', 'step');
 
 /** 1 where a > b, else 0. */
 export const greater = (a: TensorLike, b: TensorLike): Tensor => apply(greaterOp, liftPair('greater', a, b), undefined);

@@ -1,57 +1,41 @@
-import type { UnaryKernel } from '../backend/index.js';
-import { allocate } from '../dtype.js';
 import { ValueError } from '../errors.js';
-import { apply, defineOp, type OpDef, type VjpContext, type VjpResult } from '../op.js';
+import { apply } from '../op.js';
 import type { Tensor } from '../tensor.js';
 import { div, mul, sub } from './arithmetic.js';
 import { sign, step } from './compare.js';
+import { unaryOp } from './elementwise.js';
 
 /**
  * Element-wise functions of one tensor. Where the derivative is cheapest in terms of the
  * output (exp, sigmoid, tanh, sqrt), the VJP reuses the output instead of recomputing.
  */
 
-function unaryOp<A = undefined>(name: string, kernel: UnaryKernel, scalarOf: (attrs: A) => number, vjp: (dy: Tensor, ctx: VjpContext<A>) => VjpResult): OpDef<A> {
-  return defineOp<A>({
-    name,
-    shape: ([x]) => x,
-    forward(backend, [x], _shapes, _outShape, dtype, attrs) {
-      const out = allocate(dtype, x.length);
-      backend.unary(kernel, x, out, scalarOf(attrs));
-      return out;
-    },
-    vjp,
-  });
-}
-
-const none = () => 0;
-
 // (eˣ)′ = eˣ, the output itself
-export const expOp = unaryOp('exp', 'exp', none, (dy, { output }) => [() => mul(dy, output)]);
+export const expOp = unaryOp('exp', 'exp', (dy, { output }) => [() => mul(dy, output)]);
 
 // (ln x)′ = 1/x
-export const logOp = unaryOp('log', 'log', none, (dy, { inputs: [x] }) => [() => div(dy, x)]);
+export const logOp = unaryOp('log', 'log', (dy, { inputs: [x] }) => [() => div(dy, x)]);
 
 // (√x)′ = 1/(2√x)
-export const sqrtOp = unaryOp('sqrt', 'sqrt', none, (dy, { output }) => [() => div(dy, mul(output, 2))]);
+export const sqrtOp = unaryOp('sqrt', 'sqrt', (dy, { output }) => [() => div(dy, mul(output, 2))]);
 
 // |x|′ = sign(x), and 0 at 0: the subgradient in the middle of [−1, 1]
-export const absOp = unaryOp('abs', 'abs', none, (dy, { inputs: [x] }) => [() => mul(dy, sign(x))]);
+export const absOp = unaryOp('abs', 'abs', (dy, { inputs: [x] }) => [() => mul(dy, sign(x))]);
 
 // σ′ = σ(1 − σ)
-export const sigmoidOp = unaryOp('sigmoid', 'sigmoid', none, (dy, { output }) => [() => mul(dy, mul(output, sub(1, output)))]);
+export const sigmoidOp = unaryOp('sigmoid', 'sigmoid', (dy, { output }) => [() => mul(dy, mul(output, sub(1, output)))]);
 
 // tanh′ = 1 − tanh²
-export const tanhOp = unaryOp('tanh', 'tanh', none, (dy, { output }) => [() => mul(dy, sub(1, mul(output, output)))]);
+export const tanhOp = unaryOp('tanh', 'tanh', (dy, { output }) => [() => mul(dy, sub(1, mul(output, output)))]);
 
 // relu′(z) = 1 for z > 0 and 0 otherwise; at exactly 0 we choose 0, as seed 000 says code
 // usually does and as PyTorch and TF do, so a dead unit stays dead rather than half-alive
-export const reluOp = unaryOp('relu', 'relu', none, (dy, { inputs: [x] }) => [() => mul(dy, step(x))]);
+export const reluOp = unaryOp('relu', 'relu', (dy, { inputs: [x] }) => [() => mul(dy, step(x))]);
 
 // (xᵖ)′ = p·xᵖ⁻¹, itself a pow so the second derivative follows
-export const powOp = unaryOp<{ exponent: number }>('pow', 'powScalar', (a) => a.exponent, (dy, { inputs: [x], attrs: { exponent } }) => [
+export const powOp = unaryOp<{ exponent: number }>('pow', 'powScalar', (dy, { inputs: [x], attrs: { exponent } }) => [
   () => (exponent === 0 ? mul(dy, 0) : mul(dy, mul(pow(x, exponent - 1), exponent))),
-]);
+], (attrs) => attrs.exponent);
 
 /** eˣ. */
 export const exp = (x: Tensor): Tensor => apply(expOp, [x], undefined);
