@@ -17,6 +17,18 @@ describe('examples', () => {
     const [, first, last, accuracy] = match!.map(Number);
     expect(last).toBeLessThan(first / 4);
     expect(accuracy).toBeGreaterThan(0.85);
+    // precision, recall and F1 at four thresholds: recall can only fall as the threshold rises
+    const rows = [...out.matchAll(/^\s+(0\.\d)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/gm)].map((m) => m.slice(1).map(Number));
+    expect(rows.map((r) => r[0])).toEqual([0.3, 0.5, 0.7, 0.9]);
+    for (const [, precision, recall, f1, tp, fp, fn, tn] of rows) {
+      expect(tp + fp + fn + tn).toBe(256);
+      expect(precision).toBeCloseTo(tp / (tp + fp), 3);
+      expect(recall).toBeCloseTo(tp / (tp + fn), 3);
+      expect(f1).toBeCloseTo((2 * precision * recall) / (precision + recall), 2);
+    }
+    for (let i = 1; i < rows.length; i++) expect(rows[i][2]).toBeLessThanOrEqual(rows[i - 1][2]);
+    expect(rows[3][1]).toBeGreaterThan(rows[0][1]);
+    expect(rows[3][2]).toBeLessThan(rows[0][2]);
   });
 
   it('sports: rejects a bad option value with exit code 2', () => {
@@ -53,5 +65,71 @@ describe('examples', () => {
     expect(match, out).not.toBeNull();
     expect(Number(match![2])).toBeLessThan(Number(match![1]) / 20);
     expect(Number(match![3])).toBe(8);
+  });
+
+  it('xor: a 2-3-1 network puts all four predictions on the right side of 0.5', () => {
+    const out = runExample('examples/xor/main.ts', ['--epochs', '1000']);
+    const cost = /cost ([\d.]+) → ([\d.]+) in 1000 steps/.exec(out);
+    expect(cost, out).not.toBeNull();
+    expect(Number(cost![2])).toBeLessThan(0.05);
+    const predictions = [...out.matchAll(/^(\d) xor (\d) = (\d): predicted ([\d.]+) ok$/gm)].map((m) => m.slice(1).map(Number));
+    expect(predictions.map(([a, b, target]) => [a, b, target])).toEqual([[0, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 0]]);
+    for (const [, , target, p] of predictions) expect(target === 1 ? p > 0.9 : p < 0.1).toBe(true);
+    expect(out).toMatch(/all 4 on the right side of 0\.5/);
+  });
+
+  it('xor: exits 1 when a prediction is on the wrong side (one step is not enough), 2 on a bad option', () => {
+    expect(() => execFileSync(process.execPath, ['--import', 'tsx', 'examples/xor/main.ts', '--epochs', '1'], { cwd: root, stdio: 'pipe', encoding: 'utf8' }))
+      .toThrowError(expect.objectContaining({ status: 1, stdout: expect.stringMatching(/WRONG/) }));
+    expect(() => execFileSync(process.execPath, ['--import', 'tsx', 'examples/xor/main.ts', '--hidden', '0'], { cwd: root, stdio: 'pipe' }))
+      .toThrowError(expect.objectContaining({ status: 2 }));
+  });
+
+  it('mnist-mlp: 784-128-10 on 1,500 digits, loss falls and test accuracy rises over 2 epochs', () => {
+    const out = runExample('examples/mnist-mlp/main.ts', ['--epochs', '2', '--limit', '1500']);
+    expect(out).toMatch(/MNIST: 1500 training and 2004 test digits/);
+    const epochs = [...out.matchAll(/^epoch (\d)\/2 {2}loss ([\d.]+) {2}test accuracy ([\d.]+) {2}(\d+) examples\/s/gm)].map((m) => m.slice(1).map(Number));
+    expect(epochs.map((e) => e[0])).toEqual([1, 2]);
+    const [[, loss1, acc1, speed1], [, loss2, acc2]] = epochs;
+    expect(loss2).toBeLessThan(loss1);
+    expect(acc2).toBeGreaterThan(acc1);
+    expect(acc2).toBeGreaterThan(0.75);
+    expect(speed1).toBeGreaterThan(0);
+    expect(out).toMatch(new RegExp(`test accuracy after 2 epochs: ${acc2.toFixed(4).replace('.', '\\.')}`));
+  });
+
+  it('mnist-mlp: rejects a bad option value with exit code 2', () => {
+    expect(() => execFileSync(process.execPath, ['--import', 'tsx', 'examples/mnist-mlp/main.ts', '--limit', '0'], { cwd: root, stdio: 'pipe' }))
+      .toThrowError(expect.objectContaining({ status: 2 }));
+  });
+
+  it('second-order: hvp matches finite differences; L-BFGS and Newton-CG need far fewer iterations than gradient descent', () => {
+    const out = runExample('examples/second-order/main.ts', ['--tolerance', '1e-4']);
+    const check = /relative difference from central differences of gradients \(ε = 1e-5\): ([\d.e+-]+)/.exec(out);
+    expect(check, out).not.toBeNull();
+    expect(Number(check![1])).toBeLessThan(1e-6);
+    const row = (name: string) => {
+      const m = new RegExp(`^${name}\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)\\s+([\\d.e+-]+)`, 'm').exec(out);
+      expect(m, `${name} row in\n${out}`).not.toBeNull();
+      const [iterations, evaluations, hvps, gap] = m!.slice(1).map(Number);
+      expect(gap).toBeLessThanOrEqual(1e-4); // the target was reached
+      return { iterations, evaluations, hvps };
+    };
+    const gd = row('gradient descent');
+    const lbfgs = row('L-BFGS');
+    const newton = row('Newton-CG');
+    expect(gd.hvps).toBe(0);
+    expect(lbfgs.hvps).toBe(0);
+    expect(newton.hvps).toBeGreaterThan(0);
+    expect(lbfgs.iterations * 20).toBeLessThan(gd.iterations);
+    expect(newton.iterations * 20).toBeLessThan(gd.iterations);
+    // counting work, not just iterations: still far cheaper
+    expect(lbfgs.evaluations * 20).toBeLessThan(gd.evaluations);
+    expect((newton.evaluations + 2 * newton.hvps) * 10).toBeLessThan(gd.evaluations);
+  });
+
+  it('second-order: rejects a bad option value with exit code 2', () => {
+    expect(() => execFileSync(process.execPath, ['--import', 'tsx', 'examples/second-order/main.ts', '--tolerance', '0'], { cwd: root, stdio: 'pipe' }))
+      .toThrowError(expect.objectContaining({ status: 2 }));
   });
 });
