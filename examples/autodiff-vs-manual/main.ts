@@ -7,32 +7,14 @@
  */
 import { Tape, createRng, oneHot, randn } from '@tapegrad/core';
 import { checkBackprop, cost, formatBackpropTable, manualBackprop, mlp } from '@tapegrad/nn';
-import { parseArgs } from 'node:util';
+import { readOptions } from '../shared/options.js';
 
-const usage = 'usage: main.ts [--layers 784,128,64,10] [--batch M ≥ 1] [--repeats N ≥ 1] [--seed integer]';
-function options() {
-  try {
-    const { values } = parseArgs({
-      options: {
-        layers: { type: 'string', default: '784,128,64,10' },
-        batch: { type: 'string', default: '64' },
-        repeats: { type: 'string', default: '20' },
-        seed: { type: 'string', default: '1' },
-      },
-    });
-    const sizes = values.layers.split(',').map(Number);
-    const batch = Number(values.batch);
-    const repeats = Number(values.repeats);
-    const seed = Number(values.seed);
-    if (sizes.length < 2 || sizes.some((s) => !Number.isInteger(s) || s < 1)) throw new Error(`--layers must be positive integers separated by commas, got ${values.layers}`);
-    if (!Number.isInteger(batch) || batch < 1 || !Number.isInteger(repeats) || repeats < 1 || !Number.isInteger(seed)) throw new Error('--batch and --repeats must be integers ≥ 1, --seed an integer');
-    return { sizes, batch, repeats, seed };
-  } catch (error) {
-    console.error(`${(error as Error).message.split('\n')[0]}\n${usage}`);
-    process.exit(2);
-  }
-}
-const { sizes, batch, repeats, seed } = options();
+const { layers: sizes, batch, repeats, seed } = readOptions({
+  layers: { kind: 'sizes', default: '784,128,64,10', help: 'sizes, e.g. 784,128,64,10' },
+  batch: { kind: 'count', default: 64, help: 'M ≥ 1' },
+  repeats: { kind: 'count', default: 20, help: 'N ≥ 1' },
+  seed: { kind: 'integer', default: 1, help: 'integer' },
+});
 
 const model = mlp(sizes, { hidden: 'relu', output: 'softmax', seed, dtype: 'float64' });
 const X = randn([sizes[0], batch], { seed: seed + 1, dtype: 'float64' });

@@ -10,7 +10,7 @@
 import { type Tensor, Tape, add, eye, matmul, noGrad, sigmoid, sub, mul, transpose, zeros } from '@tapegrad/core';
 import { type Module, type NamedParameters, binaryCrossEntropyFromLogits, initWeights } from '@tapegrad/nn';
 import { gradcheck } from '@tapegrad/core/testing';
-import { parseArgs } from 'node:util';
+import { readOptions } from '../shared/options.js';
 
 /** The decoder's logits Wᵀ σ(W x + b_enc) + b_dec, a pure function of the parameters. */
 function reconstructionLogits(W: Tensor, encoderBias: Tensor, decoderBias: Tensor, x: Tensor): Tensor {
@@ -39,15 +39,7 @@ class TiedAutoencoder implements Module {
   }
 }
 
-let steps = 3000;
-try {
-  const { values } = parseArgs({ options: { steps: { type: 'string', default: '3000' } } });
-  steps = Number(values.steps);
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be an integer ≥ 1, got ${values.steps}`);
-} catch (error) {
-  console.error(`${(error as Error).message.split('\n')[0]}\nusage: main.ts [--steps N]`);
-  process.exit(2);
-}
+const { steps } = readOptions({ steps: { kind: 'count', default: 3000, help: 'N ≥ 1 gradient steps' } });
 
 const X = eye(8, 8, { dtype: 'float64' }); // 8 examples as columns, each a one-hot pattern
 const model = new TiedAutoencoder(8, 3, 7);

@@ -22,30 +22,15 @@
 import { SGD, fit, mlp } from '@tapegrad/nn';
 import { epochOrder, loadMnist, takeColumns } from '@tapegrad/datasets';
 import { createRng } from '@tapegrad/core';
-import { parseArgs } from 'node:util';
+import { readOptions } from '../shared/options.js';
 
 const TRAIN_SIZE = 7996;
-const usage = `usage: main.ts [--epochs N ≥ 1] [--limit N in 1..${TRAIN_SIZE}]`;
-function parseOptions() {
-  try {
-    return parseArgs({
-      options: {
-        epochs: { type: 'string', default: '5' },
-        limit: { type: 'string' },
-      },
-    }).values;
-  } catch (error) {
-    console.error(`${(error as Error).message.split('\n')[0]}\n${usage}`);
-    process.exit(2);
-  }
-}
-const values = parseOptions();
-const epochs = Number(values.epochs);
-const limit = values.limit === undefined ? TRAIN_SIZE : Number(values.limit);
-if (!Number.isInteger(epochs) || epochs < 1 || !Number.isInteger(limit) || limit < 1 || limit > TRAIN_SIZE) {
-  console.error(`bad option value: --epochs ${values.epochs} --limit ${values.limit}\n${usage}`);
-  process.exit(2);
-}
+const options = readOptions({
+  epochs: { kind: 'count', default: 5, help: 'N ≥ 1' },
+  limit: { kind: 'count', max: TRAIN_SIZE, help: `N in 1..${TRAIN_SIZE}` },
+});
+const epochs = options.epochs;
+const limit = options.limit ?? TRAIN_SIZE;
 
 const loadStarted = performance.now();
 const { train: fullTrain, test } = loadMnist(); // float32, examples as columns: x [784, N], y one-hot [10, N]

@@ -20,31 +20,13 @@
 import { type Tensor, Tape, add, createRng, hvp, matmul, noGrad, stack, tensor, zeros } from '@tapegrad/core';
 import { LBFGS, NewtonCG, type Optimizer, SGD, binaryCrossEntropyFromLogits, l2Penalty } from '@tapegrad/nn';
 import { moons } from '@tapegrad/datasets';
-import { parseArgs } from 'node:util';
+import { readOptions } from '../shared/options.js';
 
-const usage = 'usage: main.ts [--tolerance number > 0] [--max-iterations N ≥ 1] [--points N ≥ 10]';
-function parseOptions() {
-  try {
-    return parseArgs({
-      options: {
-        tolerance: { type: 'string', default: '1e-6' },
-        'max-iterations': { type: 'string', default: '100000' },
-        points: { type: 'string', default: '200' },
-      },
-    }).values;
-  } catch (error) {
-    console.error(`${(error as Error).message.split('\n')[0]}\n${usage}`);
-    process.exit(2);
-  }
-}
-const values = parseOptions();
-const tolerance = Number(values.tolerance);
-const maxIterations = Number(values['max-iterations']);
-const points = Number(values.points);
-if (!(tolerance > 0) || !Number.isInteger(maxIterations) || maxIterations < 1 || !Number.isInteger(points) || points < 10) {
-  console.error(`bad option value: --tolerance ${values.tolerance} --max-iterations ${values['max-iterations']} --points ${values.points}\n${usage}`);
-  process.exit(2);
-}
+const { tolerance, 'max-iterations': maxIterations, points } = readOptions({
+  tolerance: { kind: 'positive', default: 1e-6, help: 'number > 0' },
+  'max-iterations': { kind: 'count', default: 100000, help: 'N ≥ 1' },
+  points: { kind: 'count', default: 200, min: 10, help: 'N ≥ 10' },
+});
 
 // ---- the problem ----------------------------------------------------------------------
 
@@ -161,7 +143,7 @@ function race(name: string, optimizer: Optimizer, target: number, limit: number)
 const reference = race('reference', new NewtonCG({ cgIterations: size, damping: 0 }), -Infinity, 50);
 const minimum = reference.cost;
 const target = minimum + tolerance;
-console.log(`minimum C* = ${minimum.toFixed(12)}; target C ≤ C* + ${values.tolerance}\n`);
+console.log(`minimum C* = ${minimum.toFixed(12)}; target C ≤ C* + ${tolerance}\n`);
 
 const runs = [
   race('gradient descent', new SGD({ lr: 1 / L }), target, maxIterations),

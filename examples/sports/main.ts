@@ -9,33 +9,15 @@
  */
 import { SGD, evaluate, fit, mlp, precisionRecallF1, predict } from '@tapegrad/nn';
 import { sports } from '@tapegrad/datasets';
-import { parseArgs } from 'node:util';
+import { readOptions } from '../shared/options.js';
 
-const usage = 'usage: main.ts [--epochs N ≥ 1] [--lr number > 0] [--seed integer] [--quiet]';
-function parseOptions() {
-  try {
-    return parseArgs({
-      options: {
-        epochs: { type: 'string', default: '3000' },
-        lr: { type: 'string', default: '2' },
-        seed: { type: 'string', default: '1' },
-        quiet: { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (error) {
-    console.error(`${(error as Error).message.split('\n')[0]}\n${usage}`);
-    process.exit(2);
-  }
-}
-const values = parseOptions();
-const epochs = Number(values.epochs);
-const learningRate = Number(values.lr);
-const seed = Number(values.seed);
-if (!Number.isInteger(epochs) || epochs < 1 || !(learningRate > 0) || !Number.isInteger(seed)) {
-  console.error(`bad option value: --epochs ${values.epochs} --lr ${values.lr} --seed ${values.seed}\n${usage}`);
-  process.exit(2);
-}
-const say = values.quiet ? () => {} : console.log;
+const { epochs, lr: learningRate, seed, quiet } = readOptions({
+  epochs: { kind: 'count', default: 3000, help: 'N ≥ 1' },
+  lr: { kind: 'positive', default: 2, help: 'number > 0' },
+  seed: { kind: 'integer', default: 1, help: 'integer' },
+  quiet: { kind: 'flag', help: 'print only the result' },
+});
+const say = quiet ? () => {} : console.log;
 
 // 64 days to learn from, 256 other days to judge the network on
 const train = sports(64, seed);

@@ -9,33 +9,14 @@
  */
 import { SGD, evaluate, fit, mlp, predict } from '@tapegrad/nn';
 import { xor } from '@tapegrad/datasets';
-import { parseArgs } from 'node:util';
+import { readOptions } from '../shared/options.js';
 
-const usage = 'usage: main.ts [--epochs N ≥ 1] [--lr number > 0] [--seed integer] [--hidden N ≥ 1]';
-function parseOptions() {
-  try {
-    return parseArgs({
-      options: {
-        epochs: { type: 'string', default: '2000' },
-        lr: { type: 'string', default: '1' },
-        seed: { type: 'string', default: '3' },
-        hidden: { type: 'string', default: '3' },
-      },
-    }).values;
-  } catch (error) {
-    console.error(`${(error as Error).message.split('\n')[0]}\n${usage}`);
-    process.exit(2);
-  }
-}
-const values = parseOptions();
-const epochs = Number(values.epochs);
-const learningRate = Number(values.lr);
-const seed = Number(values.seed);
-const hidden = Number(values.hidden);
-if (!Number.isInteger(epochs) || epochs < 1 || !(learningRate > 0) || !Number.isInteger(seed) || !Number.isInteger(hidden) || hidden < 1) {
-  console.error(`bad option value: --epochs ${values.epochs} --lr ${values.lr} --seed ${values.seed} --hidden ${values.hidden}\n${usage}`);
-  process.exit(2);
-}
+const { epochs, lr: learningRate, seed, hidden } = readOptions({
+  epochs: { kind: 'count', default: 2000, help: 'N ≥ 1' },
+  lr: { kind: 'positive', default: 1, help: 'number > 0' },
+  seed: { kind: 'integer', default: 3, help: 'integer' },
+  hidden: { kind: 'count', default: 3, help: 'N ≥ 1 hidden units' },
+});
 
 // x is [2, 4]: the columns (0,0), (0,1), (1,0), (1,1); y is [1, 4]: 0, 1, 1, 0
 const data = xor();
