@@ -1,0 +1,195 @@
+import { Command, CommanderError } from 'commander';
+import { LOSSES, OPTIMIZERS } from '@tapegrad/nn';
+import { runEvaluate, parseEvaluateOptions } from './commands/evaluate.js';
+import { GRADCHECK_DEFAULTS, parseGradcheckOptions, runGradcheck } from './commands/gradcheck.js';
+import { parsePredictOptions, runPredict } from './commands/predict.js';
+import {
+  DEFAULT_LR, HIDDEN_ACTIVATIONS, INIT_CHOICES, OUTPUT_ACTIVATIONS, OUTPUT_FILES, type RawOptions, TRAIN_DEFAULTS,
+  parseTrainOptions, runTrain,
+} from './commands/train.js';
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, firstLine } from './errors.js';
+import { type Io, cliVersion, processIo } from './io.js';
+
+const COMMANDS = ['train', 'evaluate', 'predict', 'gradcheck', 'help'];
+
+const EXIT_CODES = `
+Exit codes: 0 success; 1 a failed gradient check or an internal error; 2 a bad option or
+input (one line on stderr); 130 interrupted (Ctrl-C).`;
+
+const lrDefaults = Object.entries(DEFAULT_LR).map(([name, lr]) => `${name} ${lr}`).join(', ');
+
+function buildProgram(io: Io, setExit: (code: number) => void, setCommand: (name: string) => void): Command {
+  const program = new Command('tapegrad')
+    .description('Train, evaluate and query small neural networks on MNIST with tapegrad, a reverse-mode autodiff library.')
+    .version(cliVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'explain the command and every option')
+    .option('--debug', 'on an unexpected error, print its stack trace')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+      // errors are printed by run() as one line, with the command's name
+      outputError: () => {},
+    })
+    .addHelpText('after', `
+Commands print --help of their own, e.g. tapegrad train --help.
+${EXIT_CODES}`);
+  program.hook('preAction', (_, action) => setCommand(action.name()));
+
+  program.command('train')
+    .summary('train an MLP (default: BENCH-PROTOCOL T1 on the embedded MNIST) and write model, metrics and report')
+    .description('Train a multilayer perceptron and write the model, its metrics and a report. The defaults are '
+      + 'BENCH-PROTOCOL.md\'s task T1 exactly (784-128-10, relu, softmax + cross-entropy, SGD 0.1, batch 64, 5 epochs, '
+      + 'He init from mulberry32(1001), epoch order from mulberry32(42)), which reaches test accuracy 0.9117 on the embedded MNIST.')
+    .option('--layers <sizes>', 'layer sizes, input first, comma-separated', TRAIN_DEFAULTS.layers)
+    .option('--activation <name>', `activation of every hidden layer: ${HIDDEN_ACTIVATIONS.join(', ')}`, TRAIN_DEFAULTS.activation)
+    .option('--loss <name>', `cost, averaged over the batch: ${LOSSES.join(', ')} (categorical cross-entropy, binary cross-entropy summed over the output units, half squared error)`, TRAIN_DEFAULTS.loss)
+    .option('--output <name>', `output activation: ${OUTPUT_ACTIVATIONS.join(', ')} (default: softmax for cce, sigmoid for bce and mse; softmax + cce and sigmoid + bce use the stable from-logits cost)`)
+    .option('--optimizer <name>', `${OPTIMIZERS.join(', ')}`, TRAIN_DEFAULTS.optimizer)
+    .option('--lr <rate>', `learning rate, > 0 (default by optimizer: ${lrDefaults}; for rprop the initial step, for lbfgs and newton-cg the fraction of the step)`)
+    .option('--batch-size <n>', 'examples per step (1: online; ≥ the training set: full batch)', TRAIN_DEFAULTS.batchSize)
+    .option('--epochs <n>', 'passes over the training set, ≥ 1', TRAIN_DEFAULTS.epochs)
+    .option('--seed <n>', 'seed of the initial weights: mulberry32(n) draws W¹ row-major, then W², … (1001 is T1\'s); the epoch order has its own seed', TRAIN_DEFAULTS.seed)
+    .option('--shuffle-seed <n>', 'seed of the epoch order: one mulberry32(n) Fisher–Yates-shuffles epoch 1, 2, … in turn (42 is the protocol\'s)', TRAIN_DEFAULTS.shuffleSeed)
+    .option('--init <name>', `weight initialiser of every layer: ${INIT_CHOICES.join(', ')}; biases start at 0 (default: heNormal, sd √(2/in), with relu; else xavierUniform)`)
+    .option('--data <dir>', 'a directory with MNIST-format IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally .gz) (default: the 10,000 digits embedded in the mnist package, split 7,996 train / 2,004 test)')
+    .option('--out <dir>', `where to write ${OUTPUT_FILES.join(', ')}`, TRAIN_DEFAULTS.out)
+    .option('--backend <name>', 'kernels: js, wasm, or auto (wasm if @tapegrad/backend-wasm loads and passes a self-test, else js; the choice is printed)', TRAIN_DEFAULTS.backend)
+    .option('--limit-train <n>', 'use n training examples spread evenly over the set (0: all), for quick runs', '0')
+    .option('--limit-test <n>', 'use n test examples spread evenly over the set (0: all); evaluate repeats the same subset', '0')
+    .option('--quiet', 'no progress bar and no per-epoch lines: print only the final result line (and errors)')
+    .addHelpText('after', `
+Output: a progress bar on stderr (when it is a terminal), one line per epoch with the loss,
+train and test accuracy and examples/s on stdout, then ${OUTPUT_FILES.join(', ')} in --out,
+each written atomically. Ctrl-C stops after the current batch and writes nothing: --out then
+holds no model file, or the complete one of an earlier run (exit code 130).
+
+Examples:
+  tapegrad train                                  # T1: test accuracy 0.9117 after 5 epochs
+  tapegrad train --epochs 1 --limit-train 1000 --out /tmp/quick
+  tapegrad train --layers 784,256,64,10 --optimizer adam --lr 0.001 --epochs 10
+  tapegrad train --data ~/fashion-mnist --out out/fashion
+${EXIT_CODES}`)
+    .action(async (raw: RawOptions) => {
+      const options = parseTrainOptions(raw);
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSignal = () => {
+        interrupts++;
+        if (interrupts === 1) {
+          controller.abort();
+          io.err('interrupted: stopping after the current batch (Ctrl-C again to quit at once)');
+        } else {
+          process.exit(EXIT_INTERRUPTED);
+        }
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const command = ['tapegrad', ...process.argv.slice(2)].join(' ');
+        setExit(await runTrain(options, { io, signal: controller.signal, command }));
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+
+  program.command('evaluate')
+    .summary('measure a saved model\'s test accuracy (repeats what train recorded)')
+    .description('Measure a saved model on the test set. The architecture comes from the file\'s metadata; the data, by default, is what the model was trained on (with the same test subset), so this repeats the accuracy train recorded.')
+    .option('--model <path>', 'a model.safetensors written by train, or the --out directory that holds it (required)')
+    .option('--data <dir>', 'evaluate on the test files of this IDX directory instead (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; the train files must be there too)')
+    .option('--limit-test <n>', 'use n test examples spread evenly over the set (0: all) (default: the subset the model was trained with)')
+    .option('--backend <name>', 'kernels: js, wasm or auto', 'auto')
+    .option('--json', 'print the result as one JSON object')
+    .addHelpText('after', `
+Examples:
+  tapegrad evaluate --model out/run
+  tapegrad evaluate --model out/run/model.safetensors --data ~/mnist --json
+${EXIT_CODES}`)
+    .action(async (raw: RawOptions) => {
+      setExit(await runEvaluate(parseEvaluateOptions(raw), io));
+    });
+
+  program.command('predict')
+    .summary('predict the digit in PNG images or IDX image files, with class probabilities')
+    .description('Predict the class of PNG images (converted to grayscale, inverted if the background is light, padded square and box-filtered to 28×28, scaled to [0, 1]) or of every image in an IDX images file, and print the class probabilities.')
+    .argument('<inputs...>', 'PNG images and/or IDX images files (e.g. t10k-images-idx3-ubyte[.gz]); with the labels file beside an IDX file, its accuracy is printed too')
+    .option('--model <path>', 'a model.safetensors written by train, or the directory that holds it (required)')
+    .option('--limit <n>', 'print the first n images of an IDX file (0: all)', '10')
+    .option('--backend <name>', 'kernels: js, wasm or auto', 'auto')
+    .option('--json', 'print the results as one JSON object')
+    .addHelpText('after', `
+Examples:
+  tapegrad predict --model out/run my-digit.png
+  tapegrad predict --model out/run --limit 5 ~/mnist/t10k-images-idx3-ubyte.gz
+${EXIT_CODES}`)
+    .action(async (inputs: string[], raw: RawOptions) => {
+      setExit(await runPredict(parsePredictOptions(raw, inputs), io));
+    });
+
+  program.command('gradcheck')
+    .summary('check backprop: tape vs BP1–BP4 vs finite differences vs augmented form, per layer')
+    .description('Check backpropagation on one network in float64: the tape against the hand-written BP1–BP4, central finite differences and the augmented form [b W][1; A], layer by layer, and the batch gradient against the mean of per-example gradients. Prints the table; exits 1 if any differ beyond tolerance.')
+    .option('--layers <sizes>', 'layer sizes, input first, comma-separated', GRADCHECK_DEFAULTS.layers)
+    .option('--activation <name>', `hidden activation: ${HIDDEN_ACTIVATIONS.join(', ')}`, GRADCHECK_DEFAULTS.activation)
+    .option('--loss <name>', `${LOSSES.join(', ')} (with softmax, sigmoid and sigmoid output respectively)`, GRADCHECK_DEFAULTS.loss)
+    .option('--batch <n>', 'examples in the batch', GRADCHECK_DEFAULTS.batch)
+    .option('--seed <n>', 'one mulberry32(n) draws the weights, then the inputs X ~ N(0, 1), then the targets', GRADCHECK_DEFAULTS.seed)
+    .addHelpText('after', `
+Examples:
+  tapegrad gradcheck
+  tapegrad gradcheck --layers 784,30,10 --activation sigmoid --loss bce --batch 2
+${EXIT_CODES}`)
+    .action((raw: RawOptions) => {
+      setExit(runGradcheck(parseGradcheckOptions(raw), io));
+    });
+
+  return program;
+}
+
+/** The command named on the line, for error messages raised before commander knows it. */
+function commandIn(argv: readonly string[]): string | undefined {
+  return argv.find((a) => COMMANDS.includes(a));
+}
+
+/**
+ * Runs the command line and returns the exit code; never throws. Every failure ends in one
+ * line on stderr: `tapegrad train: --lr must be a positive number, got '-1'`.
+ */
+export async function run(argv: readonly string[], io: Io = processIo): Promise<number> {
+  let exitCode = EXIT_OK;
+  let command = commandIn(argv);
+  const debug = argv.includes('--debug');
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  }, (name) => {
+    command = name;
+  });
+  const prefix = () => `tapegrad${command && command !== 'help' ? ` ${command}` : ''}`;
+  if (argv.length === 0) {
+    program.outputHelp({ error: true });
+    return EXIT_USAGE;
+  }
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end in a CommanderError with exit code 0
+      if (error.exitCode === 0) return EXIT_OK;
+      if (error.code === 'commander.help' || error.code === 'commander.helpDisplayed') return EXIT_USAGE;
+      const message = error.message.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+      io.err(`${prefix()}: ${message} (see ${prefix()} --help)`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof UsageError) {
+      io.err(`${prefix()}: ${firstLine(error.message)}`);
+      return EXIT_USAGE;
+    }
+    const err = error instanceof Error ? error : new Error(String(error));
+    if (debug) io.err(err.stack ?? String(err));
+    else io.err(`${prefix()}: internal error: ${firstLine(err.message)} (run again with --debug for the stack trace)`);
+    return EXIT_FAILURE;
+  }
+}
