@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { loadMnist } from '@tapegrad/datasets';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { writeFileAtomic } from '../src/atomic.js';
+import { writeFileAtomic } from '@tapegrad/nn';
 import { DEFAULT_LR, parseTrainOptions } from '../src/commands/train.js';
 import { evenSubset } from '../src/data.js';
 import { UsageError } from '../src/errors.js';

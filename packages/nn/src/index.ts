@@ -18,6 +18,7 @@ export { RProp, type RPropOptions } from './optim/rprop.js';
 export { LBFGS, type LBFGSOptions, type LineSearch, LINE_SEARCHES } from './optim/lbfgs.js';
 export { NewtonCG, type NewtonCGOptions } from './optim/newton-cg.js';
 export { optimizer, OPTIMIZERS, type OptimizerName, type OptimizerOptionsByName } from './optim/factory.js';
+export { writeFileAtomic } from './atomic.js';
 export {
   serializeParameters, deserializeParameters, restoreParameters, saveModel, loadModel,
   type SafetensorsMetadata, type DeserializeOptions, type DeserializedParameters,

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { type DType, DTypeError, ShapeError, Tensor, ValueError } from '@tapegrad/core';
+import { writeFileAtomic } from './atomic.js';
 import type { Module, NamedParameters } from './module.js';
 
 /**
@@ -304,42 +303,7 @@ function apply(op: string, model: Module, parameters: NamedParameters, source: s
  * The temporary file is removed if anything fails.
  */
 export async function saveModel(model: Module, path: string, metadata?: SafetensorsMetadata): Promise<void> {
-  const bytes = serializeParameters(model.parameters(), metadata);
-  const directory = dirname(path);
-  // same directory, so rename is atomic (one filesystem); hidden, unique and never an existing file ('wx')
-  const temporary = join(directory, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let published = false;
-  try {
-    const handle = await open(temporary, 'wx');
-    try {
-      let written = 0;
-      while (written < bytes.byteLength) {
-        const { bytesWritten } = await handle.write(bytes, written, bytes.byteLength - written);
-        written += bytesWritten;
-      }
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, path);
-    published = true;
-    await syncDirectory(directory);
-  } finally {
-    if (!published) await rm(temporary, { force: true });
-  }
-}
-
-/** Makes the rename itself durable. Not every platform can open a directory (Windows cannot): best effort. */
-async function syncDirectory(directory: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(directory, 'r');
-    await handle.sync();
-  } catch {
-    // the data is already on disk; only the directory entry's durability is at stake
-  } finally {
-    await handle?.close();
-  }
+  await writeFileAtomic(path, serializeParameters(model.parameters(), metadata));
 }
 
 /**

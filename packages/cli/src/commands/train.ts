@@ -4,6 +4,7 @@ import type { Tensor } from '@tapegrad/core';
 import {
   type Activation, type EpochLog, type LossName, LOSSES, type Optimizer, type OptimizerName, OPTIMIZERS,
   type SafetensorsMetadata, confusionMatrix, evaluate, fit, mlp, optimizer as makeOptimizer, predict, saveModel,
+  writeFileAtomic,
 } from '@tapegrad/nn';
 import { type BackendChoice, BACKEND_CHOICES, selectBackend } from '../backend.js';
 import { type LoadedData, loadData } from '../data.js';
@@ -13,7 +14,6 @@ import { METRICS_FILE, MODEL_FILE, MODEL_FORMAT, OUTPUT_FOR_LOSS } from '../mode
 import {
   parseChoice, parseLayers, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber, parseSeed,
 } from '../options.js';
-import { writeFileAtomic } from '../atomic.js';
 import { type RunFinal, type RunSettings, renderReport } from '../report/index.js';
 
 /**
