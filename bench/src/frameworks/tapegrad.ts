@@ -1,0 +1,177 @@
+/**
+ * tapegrad as a user would train with it: `mlp` from @tapegrad/nn (seeded with the protocol's
+ * generator, then checked weight for weight against protocol.ts), each step a fresh Tape
+ * recording the forward pass and `cost`, `tape.gradient`, and the SGD optimiser; batches
+ * gathered with @tapegrad/datasets' `takeColumns`. One Framework per registered backend.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Tape, type Tensor, createRng, listBackends, matmul, noGrad, setBackend, tensor } from '@tapegrad/core';
+import { SGD, type Sequential, cost, mlp } from '@tapegrad/nn';
+import { takeColumns } from '@tapegrad/datasets';
+import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec } from '../protocol.js';
+import { type Framework, type MatmulRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
+
+/** Rows [n, width] → columns [width, n] (tapegrad's examples-as-columns layout). */
+function columnsOf(rows: Float32Array, n: number, width: number): Float32Array {
+  const out = new Float32Array(n * width);
+  for (let r = 0; r < n; r++) for (let f = 0; f < width; f++) out[f * n + r] = rows[r * width + f];
+  return out;
+}
+
+function oneHotColumns(labels: ArrayLike<number>): Float32Array {
+  const n = labels.length;
+  const out = new Float32Array(CLASSES * n);
+  for (let m = 0; m < n; m++) out[labels[m] * n + m] = 1;
+  return out;
+}
+
+function buildModel(task: TaskSpec, layers: Layer[]): Sequential {
+  const model = mlp(task.sizes, {
+    hidden: task.hidden,
+    output: task.output === 'softmax-cce' ? 'softmax' : 'sigmoid',
+    init: task.init === 'he' ? 'heNormal' : 'standardNormal',
+    biasInit: task.init === 'classic' ? 'standardNormal' : 'zeros',
+    rng: createRng(task.seed),
+    dtype: 'float32',
+  });
+  // tapegrad's own seeded init must reproduce the protocol's weights exactly
+  model.denseLayers().forEach((dense, l) => {
+    for (const [name, got, want] of [['W', dense.W.data, layers[l].W], ['b', dense.b.data, layers[l].b]] as const) {
+      if (got.length !== want.length) throw new Error(`tapegrad mlp layer ${l + 1} ${name}: ${got.length} values, protocol has ${want.length}`);
+      for (let i = 0; i < want.length; i++) {
+        if (got[i] !== want[i]) throw new Error(`tapegrad mlp layer ${l + 1} ${name}[${i}] = ${got[i]} differs from the protocol's ${want[i]}`);
+      }
+    }
+  });
+  return model;
+}
+
+class TapegradTrainer implements Trainer {
+  private readonly model: Sequential;
+  private readonly params: Tensor[];
+  private readonly sgd: SGD;
+  private readonly x: Tensor;
+  private readonly y: Tensor;
+  private readonly loss: 'cce' | 'bce';
+  private readonly activation: 'softmax' | 'sigmoid';
+
+  constructor(private readonly task: TaskSpec, private readonly data: TrainData, layers: Layer[]) {
+    this.model = buildModel(task, layers);
+    this.params = Object.values(this.model.parameters());
+    this.sgd = new SGD({ lr: task.lr });
+    const { train } = data;
+    this.x = tensor(columnsOf(train.images, train.n, PIXELS), { shape: [PIXELS, train.n], dtype: 'float32' });
+    this.y = tensor(oneHotColumns(train.labels), { shape: [CLASSES, train.n], dtype: 'float32' });
+    this.loss = task.output === 'softmax-cce' ? 'cce' : 'bce';
+    this.activation = task.output === 'softmax-cce' ? 'softmax' : 'sigmoid';
+  }
+
+  private batchCost(xb: Tensor, yb: Tensor): { cost: Tensor; output: Tensor } {
+    const trace = this.model.trace(xb);
+    const last = trace.layers[trace.layers.length - 1];
+    return { cost: cost(this.loss, { z: last.z, a: last.a, activation: this.activation }, yb), output: trace.output };
+  }
+
+  step(indices: Int32Array): void {
+    const xb = takeColumns(this.x, indices);
+    const yb = takeColumns(this.y, indices);
+    const tape = new Tape();
+    const c = tape.record(() => this.batchCost(xb, yb).cost);
+    const grads = tape.gradient(c, this.params);
+    this.sgd.step(this.params, grads);
+  }
+
+  async sync(): Promise<void> {}
+
+  async evaluate(): Promise<{ loss: number; accuracy: number }> {
+    const { eval: ev } = this.data;
+    return noGrad(() => {
+      const x = tensor(columnsOf(ev.images, ev.n, PIXELS), { shape: [PIXELS, ev.n], dtype: 'float32' });
+      const y = tensor(oneHotColumns(ev.labels), { shape: [CLASSES, ev.n], dtype: 'float32' });
+      const { cost: c, output } = this.batchCost(x, y);
+      // output is [10, n]: transpose to rows for the shared argmax
+      const rows = new Float32Array(ev.n * CLASSES);
+      const o = output.data;
+      for (let k = 0; k < CLASSES; k++) for (let m = 0; m < ev.n; m++) rows[m * CLASSES + k] = o[k * ev.n + m];
+      return { loss: c.item(), accuracy: argmaxRows(rows, ev.n, CLASSES, ev.labels) };
+    });
+  }
+
+  dispose(): void {}
+}
+
+function tapegradFramework(backend: string, details: string): Framework {
+  return {
+    id: `tapegrad-${backend}`,
+    label: `tapegrad (${backend})`,
+    isTapegrad: true,
+    details,
+    async activate() {
+      setBackend(backend);
+    },
+    async createTrainer(task, data, layers) {
+      setBackend(backend);
+      return new TapegradTrainer(task, data, layers);
+    },
+    async matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun> {
+      setBackend(backend);
+      const A = tensor(a, { shape: [size.m, size.k], dtype: 'float32' });
+      const B = tensor(b, { shape: [size.k, size.n], dtype: 'float32' });
+      let C: Tensor | null = null;
+      return {
+        run() {
+          C = matmul(A, B);
+        },
+        async result() {
+          return (C ?? matmul(A, B)).data;
+        },
+        dispose() {},
+      };
+    },
+  };
+}
+
+/** @tapegrad/backend-wasm, if another package build put it there: by name, else from the workspace folder. */
+async function importWasmBackend(): Promise<Record<string, unknown>> {
+  const errors: string[] = [];
+  try {
+    return (await import('@tapegrad/backend-wasm' as string)) as Record<string, unknown>;
+  } catch (error) {
+    errors.push((error as Error).message.split('\n')[0]);
+  }
+  const dist = new URL('../../../packages/backend-wasm/dist/index.js', import.meta.url);
+  if (!existsSync(fileURLToPath(dist))) {
+    errors.push(`${fileURLToPath(dist)} does not exist (package absent or not built)`);
+    throw new Error(errors.join('; '));
+  }
+  return (await import(pathToFileURL(fileURLToPath(dist)).href)) as Record<string, unknown>;
+}
+
+/**
+ * Every tapegrad backend this process can run: 'js' always, 'wasm' when @tapegrad/backend-wasm
+ * loads and initialises (a guarded dynamic import: the package is optional here), plus any
+ * other backend registered by then.
+ */
+export async function loadTapegrad(): Promise<{ frameworks: Framework[]; unavailable: Unavailable[] }> {
+  const unavailable: Unavailable[] = [];
+  const details = new Map<string, string>([['js', 'core js backend (4×4 register-tiled matmul), 1 thread']]);
+  try {
+    const mod = await importWasmBackend();
+    const init = (mod.initWasmBackend ?? mod.registerWasmBackend) as ((opts?: unknown) => unknown) | undefined;
+    if (typeof init !== 'function') throw new Error('the module exports no initWasmBackend()');
+    const backend = (await init()) as { name?: string; variant?: string; threads?: number; workers?: number } | undefined;
+    const name = backend?.name ?? 'wasm';
+    const facts = [
+      backend?.variant ? `variant ${backend.variant}` : null,
+      typeof backend?.threads === 'number' ? `${backend.threads} threads` : typeof backend?.workers === 'number' ? `${backend.workers} workers` : null,
+    ].filter(Boolean);
+    details.set(name, `@tapegrad/backend-wasm${facts.length ? ` (${facts.join(', ')})` : ''}`);
+    if (!listBackends().includes(name)) throw new Error(`initWasmBackend() did not register a backend named '${name}' (registered: ${listBackends().join(', ')})`);
+  } catch (error) {
+    unavailable.push({ id: 'tapegrad-wasm', label: 'tapegrad (wasm)', isTapegrad: true, reason: `@tapegrad/backend-wasm unavailable: ${(error as Error).message}` });
+  }
+  const frameworks = listBackends().map((name) => tapegradFramework(name, details.get(name) ?? 'registered backend'));
+  setBackend('js');
+  return { frameworks, unavailable };
+}

@@ -1,0 +1,149 @@
+/**
+ * TensorFlow.js 4.22 on its `cpu` and `wasm` backends (XNNPACK; single-threaded in Node, where
+ * the threaded build cannot start). Layout: examples as rows, X[batch, 784]·W with W = the
+ * protocol's Wˡ transposed to [in, out], so the arithmetic is the protocol's exactly. A step is
+ * the idiomatic `tf.train.sgd(lr).minimize(loss, false, variables)` inside `tf.tidy`.
+ */
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec, gatherRows, oneHotRows, transposed } from '../protocol.js';
+import { type Framework, type MatmulRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
+
+type TF = typeof import('@tensorflow/tfjs');
+type T2 = import('@tensorflow/tfjs').Tensor2D;
+type Var = import('@tensorflow/tfjs').Variable;
+
+function lossOf(tf: TF, task: TaskSpec, vars: Var[], x: T2, y: T2): { loss: import('@tensorflow/tfjs').Scalar; logits: T2 } {
+  let a: T2 = x;
+  const L = vars.length / 2;
+  for (let l = 0; l < L; l++) {
+    const z = tf.add(tf.matMul(a, vars[2 * l] as unknown as T2), vars[2 * l + 1]) as T2;
+    a = l < L - 1 ? (task.hidden === 'relu' ? tf.relu(z) : tf.sigmoid(z)) : z;
+  }
+  const z = a;
+  const perExample = task.output === 'softmax-cce'
+    ? tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(z)), 1))
+    : tf.sum(tf.sub(tf.softplus(z), tf.mul(y, z)), 1);
+  return { loss: tf.mean(perExample) as import('@tensorflow/tfjs').Scalar, logits: z };
+}
+
+class TfTrainer implements Trainer {
+  private readonly vars: Var[];
+  private readonly optimizer: import('@tensorflow/tfjs').SGDOptimizer;
+
+  constructor(private readonly tf: TF, private readonly task: TaskSpec, private readonly data: TrainData, layers: Layer[]) {
+    this.vars = layers.flatMap((l, i) => [
+      tf.variable(tf.tensor2d(transposed(l), [l.inputs, l.outputs]), true, `W${i + 1}`),
+      tf.variable(tf.tensor1d(Float32Array.from(l.b)), true, `b${i + 1}`),
+    ]);
+    this.optimizer = tf.train.sgd(task.lr);
+  }
+
+  step(indices: Int32Array): void {
+    const { tf } = this;
+    const rows = indices.length;
+    const { train } = this.data;
+    // fresh buffers: TF.js's cpu backend keeps the array it is given
+    const xb = gatherRows(train.images, PIXELS, indices, new Float32Array(rows * PIXELS));
+    const yb = new Float32Array(rows * CLASSES);
+    for (let i = 0; i < rows; i++) yb[i * CLASSES + train.labels[indices[i]]] = 1;
+    tf.tidy(() => {
+      const x = tf.tensor2d(xb, [rows, PIXELS]);
+      const y = tf.tensor2d(yb, [rows, CLASSES]);
+      this.optimizer.minimize(() => lossOf(tf, this.task, this.vars, x, y).loss, false, this.vars);
+    });
+  }
+
+  async sync(): Promise<void> {}
+
+  async evaluate(): Promise<{ loss: number; accuracy: number }> {
+    const { tf } = this;
+    const ev = this.data.eval;
+    const out = tf.tidy(() => {
+      const x = tf.tensor2d(Float32Array.from(ev.images), [ev.n, PIXELS]);
+      const y = tf.tensor2d(oneHotRows(ev.labels), [ev.n, CLASSES]);
+      return lossOf(tf, this.task, this.vars, x, y);
+    });
+    const loss = (await out.loss.data())[0];
+    const logits = await out.logits.data();
+    out.loss.dispose();
+    out.logits.dispose();
+    return { loss, accuracy: argmaxRows(logits, ev.n, CLASSES, ev.labels) };
+  }
+
+  dispose(): void {
+    this.vars.forEach((v) => v.dispose());
+    this.optimizer.dispose();
+  }
+}
+
+function tfFramework(tf: TF, backend: 'cpu' | 'wasm', details: string): Framework {
+  const activate = async () => {
+    if (tf.getBackend() !== backend && !(await tf.setBackend(backend))) throw new Error(`tf.setBackend('${backend}') failed`);
+  };
+  return {
+    id: `tfjs-${backend}`,
+    label: `TF.js ${backend}`,
+    isTapegrad: false,
+    details,
+    activate,
+    async createTrainer(task, data, layers) {
+      await activate();
+      return new TfTrainer(tf, task, data, layers);
+    },
+    async matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun> {
+      await activate();
+      const A = tf.tensor2d(a, [size.m, size.k]);
+      const B = tf.tensor2d(b, [size.k, size.n]);
+      let C: import('@tensorflow/tfjs').Tensor | null = null;
+      return {
+        run() {
+          C?.dispose();
+          C = tf.matMul(A, B);
+          C.dataSync();
+        },
+        async result() {
+          return C ? C.dataSync() : tf.matMul(A, B).dataSync();
+        },
+        dispose() {
+          C?.dispose();
+          A.dispose();
+          B.dispose();
+        },
+      };
+    },
+  };
+}
+
+/** Both TF.js backends, each only if it starts. The wasm binaries are loaded from the package's dist folder. */
+export async function loadTfjs(): Promise<{ frameworks: Framework[]; unavailable: Unavailable[] }> {
+  const frameworks: Framework[] = [];
+  const unavailable: Unavailable[] = [];
+  let tf: TF;
+  try {
+    tf = await import('@tensorflow/tfjs');
+    tf.enableProdMode(); // silences the "install tfjs-node" banner; no numerical effect
+  } catch (error) {
+    const reason = `@tensorflow/tfjs unavailable: ${(error as Error).message.split('\n')[0]}`;
+    return { frameworks, unavailable: (['cpu', 'wasm'] as const).map((b) => ({ id: `tfjs-${b}`, label: `TF.js ${b}`, isTapegrad: false, reason })) };
+  }
+  try {
+    if (!(await tf.setBackend('cpu'))) throw new Error("tf.setBackend('cpu') returned false");
+    frameworks.push(tfFramework(tf, 'cpu', `@tensorflow/tfjs ${tf.version.tfjs}, cpu backend (plain JS kernels), 1 thread`));
+  } catch (error) {
+    unavailable.push({ id: 'tfjs-cpu', label: 'TF.js cpu', isTapegrad: false, reason: (error as Error).message });
+  }
+  try {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    // In Node the backend reads its .wasm files from disk: point it at the package's dist folder.
+    const require = createRequire(import.meta.url);
+    wasm.setWasmPaths(`${dirname(require.resolve('@tensorflow/tfjs-backend-wasm'))}/`);
+    if (!(await tf.setBackend('wasm'))) throw new Error("tf.setBackend('wasm') returned false");
+    const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+    const threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
+    frameworks.push(tfFramework(tf, 'wasm', `@tensorflow/tfjs-backend-wasm ${wasm.version_wasm}, XNNPACK, SIMD ${simd ? 'on' : 'off'}, ${threads ? 'threaded' : '1 thread'}`));
+  } catch (error) {
+    unavailable.push({ id: 'tfjs-wasm', label: 'TF.js wasm', isTapegrad: false, reason: `@tensorflow/tfjs-backend-wasm: ${(error as Error).message.split('\n')[0]}` });
+  }
+  return { frameworks, unavailable };
+}

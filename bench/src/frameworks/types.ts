@@ -1,0 +1,68 @@
+import type { Layer, MatmulSize, Split, TaskSpec } from '../protocol.js';
+
+/** What a trainer is given: the training split (batches index into it) and the split it is evaluated on. */
+export interface TrainData {
+  train: Split;
+  eval: Split;
+}
+
+export interface Evaluation {
+  /** Mean cost per example (the task's loss) from the framework's own forward pass. */
+  loss: number;
+  accuracy: number;
+}
+
+/**
+ * One framework's model of a task, built from the protocol's initial weights. The harness
+ * owns the loop: it calls `step` with each batch's example indices in the protocol's order,
+ * and `sync` before it stops an epoch's clock.
+ */
+export interface Trainer {
+  /** One plain-SGD step on the training examples `indices` (the batch, in order). */
+  step(indices: Int32Array): void | Promise<void>;
+  /** Waits until every queued step has run (asynchronous frameworks); a no-op for synchronous ones. */
+  sync(): Promise<void>;
+  /** Loss and accuracy on `data.eval` after training; not timed. */
+  evaluate(): Promise<Evaluation>;
+  dispose(): void;
+}
+
+/** C = A·B on the framework's own tensors, built once outside the timed region. */
+export interface MatmulRun {
+  /** One multiplication, finished when it returns (or resolves). */
+  run(): void | Promise<void>;
+  /** The last product, row-major [m, n], for the correctness check. */
+  result(): Promise<ArrayLike<number>>;
+  dispose(): void;
+}
+
+export interface Framework {
+  /** CLI id: tapegrad-js, tapegrad-wasm, tfjs-cpu, tfjs-wasm, jax-wasm, plain-js. */
+  id: string;
+  label: string;
+  isTapegrad: boolean;
+  /** Version and configuration facts for the report (threads, SIMD, …). */
+  details: string;
+  /** Makes this framework current before its runs (TF.js and tapegrad switch a global backend). */
+  activate(): Promise<void>;
+  createTrainer(task: TaskSpec, data: TrainData, layers: Layer[]): Promise<Trainer>;
+  matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun>;
+}
+
+/** A framework that could not be loaded: its rows say why. */
+export interface Unavailable {
+  id: string;
+  label: string;
+  isTapegrad: boolean;
+  reason: string;
+}
+
+export function argmaxRows(values: ArrayLike<number>, rows: number, width: number, labels: ArrayLike<number>): number {
+  let right = 0;
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let c = 1; c < width; c++) if (values[r * width + c] > values[r * width + best]) best = c;
+    if (best === labels[r]) right++;
+  }
+  return right / rows;
+}

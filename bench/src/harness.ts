@@ -1,0 +1,261 @@
+/**
+ * The timing loops, identical for every framework: the harness walks the protocol's epoch
+ * orders and hands each framework one batch of example indices at a time, so what differs
+ * between rows is only the framework's own step (batch assembly included, as in any real loop).
+ */
+import { type Layer, type MatmulSize, type TaskSpec, matmulError } from './protocol.js';
+import type { Framework, TrainData } from './frameworks/types.js';
+
+export type RowStatus = 'ok' | 'extrapolated' | 'skipped' | 'error' | 'unavailable';
+
+export interface TaskRow {
+  framework: string;
+  label: string;
+  isTapegrad: boolean;
+  status: RowStatus;
+  /** Median over epochs 2..last of the timed epochs, scaled to a full epoch when extrapolated. */
+  secondsPerEpoch: number | null;
+  examplesPerSecond: number | null;
+  /** Test accuracy after the last epoch (null when training was not run to the end). */
+  testAccuracy: number | null;
+  testLoss: number | null;
+  /** Wall time of each timed epoch as run (before any extrapolation). */
+  epochSeconds: number[];
+  epochsRun: number;
+  /** Batches run per epoch, and how many a full epoch has. */
+  batchesRun: number;
+  batchesPerEpoch: number;
+  extrapolated: boolean;
+  /** This row's s/epoch ÷ the best tapegrad backend's: how many times faster tapegrad is (filled in later). */
+  tapegradSpeedup: number | null;
+  /** testAccuracy − the best tapegrad backend's (filled in later). */
+  accuracyDelta: number | null;
+  accuracyAgrees: boolean | null;
+  note: string;
+}
+
+export interface MatmulRow {
+  framework: string;
+  label: string;
+  isTapegrad: boolean;
+  status: RowStatus;
+  gflops: number | null;
+  medianSeconds: number | null;
+  reps: number;
+  /** Largest relative error of 64 sampled entries against float64 dot products. */
+  maxRelError: number | null;
+  tapegradSpeedup: number | null;
+  note: string;
+}
+
+export interface TrainPlan {
+  epochs: number;
+  /** Batches per epoch to run; fewer than the full count means the epoch time is extrapolated. */
+  batches: number;
+  /** Seconds this framework may spend on the task (Infinity: no limit). */
+  budget: number;
+  /** Whether a run over budget may fall back to a shortened, extrapolated one. */
+  allowPartial: boolean;
+  /** Why the plan is short, for the note ("quick", "tiny"). */
+  label: string;
+}
+
+export type Log = (line: string) => void;
+
+const now = () => performance.now() / 1000;
+
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+class OverBudget extends Error {
+  constructor(readonly secondsPerBatch: number, readonly probeBatches: number, readonly estimate: number) {
+    super('over budget');
+  }
+}
+
+function emptyRow(fw: { id: string; label: string; isTapegrad: boolean }, status: RowStatus, note: string, batchesPerEpoch = 0): TaskRow {
+  return {
+    framework: fw.id, label: fw.label, isTapegrad: fw.isTapegrad, status, secondsPerEpoch: null, examplesPerSecond: null,
+    testAccuracy: null, testLoss: null, epochSeconds: [], epochsRun: 0, batchesRun: 0, batchesPerEpoch, extrapolated: false,
+    tapegradSpeedup: null, accuracyDelta: null, accuracyAgrees: null, note,
+  };
+}
+
+export function unavailableTaskRow(fw: { id: string; label: string; isTapegrad: boolean }, status: RowStatus, note: string): TaskRow {
+  return emptyRow(fw, status, note);
+}
+
+/** One plan run: trains from the protocol's initial weights and times each epoch. */
+async function trainOnce(
+  fw: Framework, task: TaskSpec, data: TrainData, layers: Layer[], orders: Int32Array[], plan: TrainPlan, log: Log,
+): Promise<{ epochSeconds: number[]; evaluation: { loss: number; accuracy: number } | null; stoppedEarly: boolean }> {
+  const n = data.train.n;
+  const fullBatches = Math.ceil(n / task.batch);
+  const trainer = await fw.createTrainer(task, data, layers);
+  try {
+    const epochSeconds: number[] = [];
+    const totalBatches = plan.epochs * plan.batches;
+    const started = now();
+    let stoppedEarly = false;
+    for (let e = 0; e < plan.epochs; e++) {
+      const order = orders[e];
+      const t0 = now();
+      let firstBatch = 0;
+      for (let b = 0; b < plan.batches; b++) {
+        const start = b * task.batch;
+        const pending = trainer.step(order.subarray(start, Math.min(start + task.batch, n)));
+        if (pending) await pending;
+        if (e === 0 && Number.isFinite(plan.budget)) {
+          // the probe: estimate the whole plan from the first batches and stop early when it cannot fit
+          const elapsed = now() - t0;
+          if (b === 0) firstBatch = elapsed;
+          const perBatch = b === 0 ? elapsed : (elapsed - firstBatch) / b;
+          const estimate = elapsed + perBatch * (totalBatches - b - 1);
+          if (estimate > (b === 0 ? 2 : 1) * plan.budget) throw new OverBudget(perBatch, b + 1, estimate);
+        }
+      }
+      await trainer.sync();
+      const seconds = now() - t0;
+      epochSeconds.push(seconds);
+      log(`  ${task.id} ${fw.id}: epoch ${e + 1}/${plan.epochs} ${seconds.toFixed(3)} s${plan.batches < fullBatches ? ` (${plan.batches}/${fullBatches} batches)` : ''}`);
+      const elapsed = now() - started;
+      const remaining = (plan.epochs - e - 1) * median(epochSeconds.length > 1 ? epochSeconds.slice(1) : epochSeconds);
+      if (Number.isFinite(plan.budget) && e + 1 < plan.epochs && elapsed + remaining > 1.25 * plan.budget && epochSeconds.length >= 2) {
+        stoppedEarly = true;
+        break;
+      }
+    }
+    // a run shortened by the budget trained on a different number of batches than its peers: its accuracy compares with nothing
+    const evaluation = stoppedEarly || plan.label === 'over budget' ? null : await trainer.evaluate();
+    return { epochSeconds, evaluation, stoppedEarly };
+  } finally {
+    trainer.dispose();
+  }
+}
+
+/** A task on one framework, within its budget: the full plan, else a shortened extrapolated one, else a "skipped (budget)" row. */
+export async function runTask(
+  fw: Framework, task: TaskSpec, data: TrainData, layers: Layer[], orders: Int32Array[], plan: TrainPlan, log: Log,
+): Promise<TaskRow> {
+  const fullBatches = Math.ceil(data.train.n / task.batch);
+  await fw.activate();
+  let current = plan;
+  let note = plan.batches < fullBatches ? `${plan.label}: ${plan.batches}/${fullBatches} batches × ${plan.epochs} epochs, extrapolated` : '';
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const { epochSeconds, evaluation, stoppedEarly } = await trainOnce(fw, task, data, layers, orders, current, log);
+      const timed = epochSeconds.length > 1 ? epochSeconds.slice(1) : epochSeconds;
+      const examplesRun = Math.min(current.batches * task.batch, data.train.n);
+      const scale = data.train.n / examplesRun;
+      const secondsPerEpoch = median(timed) * scale;
+      const row = emptyRow(fw, current.batches < fullBatches || stoppedEarly ? 'extrapolated' : 'ok', note, fullBatches);
+      row.secondsPerEpoch = secondsPerEpoch;
+      row.examplesPerSecond = data.train.n / secondsPerEpoch;
+      row.epochSeconds = epochSeconds;
+      row.epochsRun = epochSeconds.length;
+      row.batchesRun = current.batches;
+      row.extrapolated = current.batches < fullBatches;
+      if (epochSeconds.length < 2) row.note = `${row.note}${row.note ? '; ' : ''}only one epoch timed: it includes warm-up`;
+      if (stoppedEarly) row.note = `${row.note}${row.note ? '; ' : ''}stopped after ${epochSeconds.length}/${current.epochs} epochs (budget ${current.budget} s): accuracy not run to the end`;
+      if (evaluation) {
+        row.testAccuracy = evaluation.accuracy;
+        row.testLoss = evaluation.loss;
+      }
+      return row;
+    } catch (error) {
+      if (!(error instanceof OverBudget)) {
+        log(`  ${task.id} ${fw.id}: error: ${(error as Error).stack ?? error}`);
+        return emptyRow(fw, 'error', `error: ${(error as Error).message}`, fullBatches);
+      }
+      const perEpoch = error.secondsPerBatch * fullBatches;
+      const probe = `${error.probeBatches} probe batch${error.probeBatches > 1 ? 'es' : ''}: ≈ ${error.secondsPerBatch.toFixed(2)} s/batch, ≈ ${perEpoch.toFixed(1)} s/epoch, plan ≈ ${error.estimate.toFixed(0)} s > budget ${current.budget} s`;
+      log(`  ${task.id} ${fw.id}: over budget (${probe})`);
+      const epochs = Math.min(current.epochs, 3);
+      const batches = Math.min(current.batches - 1, Math.floor((0.5 * current.budget) / (error.secondsPerBatch * epochs)));
+      if (attempt > 0 || !current.allowPartial || batches < 2) {
+        const row = emptyRow(fw, 'skipped', `skipped (budget): ${probe}`, fullBatches);
+        return row;
+      }
+      current = { ...current, epochs, batches, label: 'over budget' };
+      note = `over budget (${probe}); timed ${batches}/${fullBatches} batches × ${epochs} epochs instead, extrapolated; accuracy not run to the end`;
+    }
+  }
+  throw new Error('unreachable');
+}
+
+export interface MatmulPlan {
+  minReps: number;
+  /** Keep repeating until the timed reps add up to this many seconds (more reps for small sizes). */
+  minSeconds: number;
+  /** Warm up for at least this long (V8 tiers wasm and JS up while it runs). */
+  warmupSeconds: number;
+  /** Seconds one framework may spend on one size. */
+  budget: number;
+}
+
+/** GFLOP/s of C = A·B: warm-up, then the median of at least `minReps` timed calls. */
+export async function runMatmul(
+  fw: Framework, size: MatmulSize, a: Float32Array, b: Float32Array, plan: MatmulPlan, predictedSeconds: number | null, log: Log,
+): Promise<MatmulRow> {
+  const row: MatmulRow = {
+    framework: fw.id, label: fw.label, isTapegrad: fw.isTapegrad, status: 'ok', gflops: null, medianSeconds: null, reps: 0,
+    maxRelError: null, tapegradSpeedup: null, note: '',
+  };
+  const flop = 2 * size.m * size.k * size.n;
+  if (predictedSeconds !== null && predictedSeconds * (plan.minReps + 1) > plan.budget) {
+    row.status = 'skipped';
+    row.note = `skipped (budget): ≈ ${predictedSeconds.toFixed(2)} s a call at its smaller-size speed, ${plan.minReps + 1} calls > budget ${plan.budget} s`;
+    return row;
+  }
+  await fw.activate();
+  const run = await fw.matmul(size, a, b);
+  try {
+    // warm-up
+    let warm = 0;
+    let calls = 0;
+    let first = 0;
+    while (calls === 0 || (warm < plan.warmupSeconds && calls < 50)) {
+      const t0 = now();
+      await run.run();
+      const dt = now() - t0;
+      if (calls === 0) first = dt;
+      warm += dt;
+      calls++;
+      if (first * plan.minReps > plan.budget) {
+        row.status = 'skipped';
+        row.note = `skipped (budget): the warm-up call took ${first.toFixed(2)} s (≈ ${(flop / first / 1e9).toFixed(2)} GFLOP/s), ${plan.minReps} reps > budget ${plan.budget} s`;
+        return row;
+      }
+    }
+    const times: number[] = [];
+    let total = 0;
+    while (times.length < plan.minReps || (total < plan.minSeconds && times.length < 1000)) {
+      const t0 = now();
+      await run.run();
+      const dt = now() - t0;
+      times.push(dt);
+      total += dt;
+    }
+    const med = median(times);
+    row.medianSeconds = med;
+    row.gflops = flop / med / 1e9;
+    row.reps = times.length;
+    row.maxRelError = matmulError(size, a, b, await run.result());
+    if (row.maxRelError > 1e-4) {
+      row.status = 'error';
+      row.note = `wrong product: relative error ${row.maxRelError.toExponential(2)}`;
+    }
+    log(`  matmul ${size.m}×${size.k}×${size.n} ${fw.id}: ${row.gflops.toFixed(2)} GFLOP/s (median of ${times.length}, warm-up ${calls} calls)`);
+    return row;
+  } catch (error) {
+    log(`  matmul ${fw.id}: error: ${(error as Error).stack ?? error}`);
+    row.status = 'error';
+    row.note = `error: ${(error as Error).message}`;
+    return row;
+  } finally {
+    run.dispose();
+  }
+}

@@ -1,0 +1,132 @@
+/** Ratios, accuracy agreement and the printed tables; the JSON carries the same numbers. */
+import type { MatmulRow, TaskRow } from './harness.js';
+import { type MatmulSize, type TaskId, sizeLabel } from './protocol.js';
+
+/** |Δ accuracy| allowed between frameworks in a full run (BENCH-PROTOCOL: same accuracy up to float32 rounding). */
+export const ACCURACY_TOLERANCE = 0.005;
+
+/** The fastest tapegrad row that has a time, the reference of the ratios. */
+export function bestTapegrad(rows: readonly TaskRow[]): TaskRow | null {
+  let best: TaskRow | null = null;
+  for (const r of rows) {
+    if (!r.isTapegrad || r.secondsPerEpoch === null) continue;
+    if (!best || r.secondsPerEpoch < best.secondsPerEpoch!) best = r;
+  }
+  return best;
+}
+
+/** Fills tapegradSpeedup (row s/epoch ÷ best tapegrad s/epoch) and the accuracy comparison. */
+export function compareTaskRows(rows: TaskRow[]): TaskRow | null {
+  const best = bestTapegrad(rows);
+  for (const r of rows) {
+    if (best && r.secondsPerEpoch !== null) r.tapegradSpeedup = r.secondsPerEpoch / best.secondsPerEpoch!;
+    if (best && best.testAccuracy !== null && r.testAccuracy !== null) {
+      r.accuracyDelta = r.testAccuracy - best.testAccuracy;
+      r.accuracyAgrees = Math.abs(r.accuracyDelta) <= ACCURACY_TOLERANCE;
+    }
+  }
+  return best;
+}
+
+/** Fills tapegradSpeedup = best tapegrad GFLOP/s ÷ row GFLOP/s, per size. */
+export function compareMatmulRows(rows: MatmulRow[]): MatmulRow | null {
+  let best: MatmulRow | null = null;
+  for (const r of rows) if (r.isTapegrad && r.gflops !== null && (!best || r.gflops > best.gflops!)) best = r;
+  for (const r of rows) if (best && r.gflops !== null) r.tapegradSpeedup = best.gflops! / r.gflops;
+  return best;
+}
+
+// ---- text tables -----------------------------------------------------------------------
+
+function fmt(v: number | null, digits: number): string {
+  return v === null || !Number.isFinite(v) ? '–' : v.toFixed(digits);
+}
+
+function fmtSeconds(v: number | null): string {
+  if (v === null || !Number.isFinite(v)) return '–';
+  return v >= 100 ? v.toFixed(1) : v >= 1 ? v.toFixed(3) : v.toFixed(4);
+}
+
+function fmtInt(v: number | null): string {
+  return v === null || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US');
+}
+
+function fmtRatio(v: number | null): string {
+  if (v === null || !Number.isFinite(v)) return '–';
+  return v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+export function table(header: string[], rows: string[][], rightAlign: boolean[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (rightAlign[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function statusText(r: TaskRow | MatmulRow): string {
+  switch (r.status) {
+    case 'ok': return 'ok';
+    case 'extrapolated': return 'extrapolated';
+    case 'skipped': return r.note.startsWith('skipped (--skip)') ? 'skipped (--skip)' : 'skipped (budget)';
+    case 'unavailable': return 'unavailable';
+    case 'error': return 'ERROR';
+  }
+}
+
+function accuracyText(r: TaskRow, best: TaskRow | null): string {
+  if (r.testAccuracy === null) return '–';
+  if (best === r) return 'reference';
+  if (r.accuracyAgrees === null) return '–';
+  const d = r.accuracyDelta!;
+  return `${r.accuracyAgrees ? 'yes' : 'NO'} (${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(4)})`;
+}
+
+export function formatTaskTable(rows: TaskRow[], best: TaskRow | null): string {
+  const header = ['framework', 'status', 's/epoch', 'examples/s', 'test acc', 'test loss', 'tapegrad ×', 'acc agrees', 'note'];
+  const body = rows.map((r) => [
+    r.label, statusText(r), fmtSeconds(r.secondsPerEpoch), fmtInt(r.examplesPerSecond), fmt(r.testAccuracy, 4), fmt(r.testLoss, 4),
+    fmtRatio(r.tapegradSpeedup), accuracyText(r, best), r.note,
+  ]);
+  return table(header, body, [false, false, true, true, true, true, true, false, false]);
+}
+
+export interface MatmulResult {
+  size: MatmulSize;
+  rows: MatmulRow[];
+}
+
+/** One row per framework, one column per size: GFLOP/s, then the same grid of tapegrad × ratios. */
+export function formatMatmulTables(results: MatmulResult[], order: { id: string; label: string }[]): string {
+  const sizes = results.map((r) => sizeLabel(r.size));
+  const cell = (res: MatmulResult, id: string, f: (r: MatmulRow) => string) => {
+    const r = res.rows.find((x) => x.framework === id);
+    if (!r) return '';
+    if (r.status === 'skipped') return r.note.startsWith('skipped (--skip)') ? 'skip' : 'budget';
+    if (r.status === 'unavailable') return 'n/a';
+    if (r.status === 'error') return 'ERROR';
+    return f(r);
+  };
+  const present = order.filter((fw) => results.some((res) => res.rows.some((r) => r.framework === fw.id)));
+  const gflops = table(
+    ['GFLOP/s', ...sizes],
+    present.map((fw) => [fw.label, ...results.map((res) => cell(res, fw.id, (r) => fmt(r.gflops, r.gflops! >= 10 ? 1 : 2)))]),
+    [false, ...sizes.map(() => true)],
+  );
+  const ratios = table(
+    ['tapegrad ×', ...sizes],
+    present.map((fw) => [fw.label, ...results.map((res) => cell(res, fw.id, (r) => fmtRatio(r.tapegradSpeedup)))]),
+    [false, ...sizes.map(() => true)],
+  );
+  const notes: string[] = [];
+  for (const res of results) {
+    for (const r of res.rows) if (r.note) notes.push(`  ${sizeLabel(res.size)} ${r.label}: ${r.note}`);
+  }
+  return [gflops, '', ratios, ...(notes.length ? ['', 'notes:', ...notes] : [])].join('\n');
+}
+
+export interface AgreementCheck {
+  task: TaskId;
+  peer: string;
+  tapegradAccuracy: number | null;
+  peerAccuracy: number | null;
+  agrees: boolean | null;
+}
