@@ -1,0 +1,448 @@
+// float32 kernels for @tapegrad/backend-wasm, compiled twice by scripts/build-wasm.mjs:
+// with --enable simd (multiply then add) and with --enable relaxed-simd (fused madd).
+//
+// No allocator: the JavaScript side owns the one linear memory above heapBase() (below it
+// sit exp's constants), places every operand and scratch buffer at offsets it computes,
+// and passes byte pointers here. Element-wise kernels may read and write up to 3 floats
+// past n: the caller pads buffers to a multiple of 4 floats.
+
+// ---------------------------------------------------------------------------------------
+// matmul: C[m,n] = op(A)·op(B), the GotoBLAS/BLIS loop nest around a 4×8 micro-kernel.
+//   jc (NC columns) → pc (KC deep; B̃ packed: KC×NC in NR-wide panels)
+//     → ic (MC rows; Ã packed: MC×KC in MR-high panels) → jr (one B̃ panel, stays in L1)
+//       → ir (one Ã panel) → micro-kernel: 4×8 block of C in 8 v128 accumulators.
+// 8 accumulators + 2 B vectors + 1 A splat fit V8's 16 xmm registers; bigger tiles (6×8,
+// 8×4) spill and run at half speed (PERF-NOTES), and so did unrolling k by two here. The
+// k loop runs on the B pointer alone (no counter): 5 % faster. Pre-broadcasting A while
+// packing (plain loads instead of load32_splat) and splatting A by register shuffles were
+// both slower.
+
+const MR: i32 = 4;
+const NR: i32 = 8;
+const KC: i32 = 256;
+const MC: i32 = 128;
+const NC: i32 = 2048;
+
+/** Bytes of scratch matmul needs (packed Ã, packed B̃ and one 4×8 edge tile), 64-aligned. */
+export function matmulScratchBytes(): usize {
+  return <usize>(MC * KC + KC * NC + MR * NR) * 4 + 192;
+}
+
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
+/** Rows i..i+3 of a 4×4 block, transposed: w[q] holds element q of each row. */
+@inline function transpose4(
+  v0: v128, v1: v128, v2: v128, v3: v128, dst: usize, stride: usize, offset: usize,
+): void {
+  const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
+  const t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+  v128.store(dst + offset, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+  v128.store(dst + stride + offset, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+  v128.store(dst + 2 * stride + offset, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * stride + offset, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+}
+
+/**
+ * Packs op(B)[pc:pc+kc, jc:jc+nc] into NR-wide panels, each kc×NR row-major, the last
+ * zero-padded. B is stored [k,n], or [n,k] when transposed (then read column-wise).
+ */
+function packB(b: usize, k: i32, n: i32, trans: bool, pc: i32, kc: i32, jc: i32, nc: i32, dst: usize): void {
+  for (let jr = 0; jr < nc; jr += NR) {
+    const cols = min(NR, nc - jr);
+    const j0 = jc + jr;
+    let d = dst + (<usize>(jr * kc) << 2);
+    if (!trans) {
+      let s = b + (<usize>(pc * n + j0) << 2);
+      const ld = <usize>n << 2;
+      if (cols == NR) {
+        for (let p = 0; p < kc; p++) {
+          v128.store(d, v128.load(s));
+          v128.store(d, v128.load(s, 16), 16);
+          s += ld;
+          d += NR << 2;
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          for (let j = 0; j < NR; j++) store<f32>(d + (<usize>j << 2), j < cols ? load<f32>(s + (<usize>j << 2)) : 0);
+          s += ld;
+          d += NR << 2;
+        }
+      }
+    } else {
+      // element (p, j) at b[(j0 + j)·k + pc + p]: rows of the stored matrix run along p
+      const ld = <usize>k << 2;
+      const s = b + (<usize>(j0 * k + pc) << 2);
+      if (cols == NR) {
+        let p = 0;
+        for (; p + 4 <= kc; p += 4) {
+          const s0 = s + (<usize>p << 2);
+          const dp = d + (<usize>(p * NR) << 2);
+          transpose4(v128.load(s0), v128.load(s0 + ld), v128.load(s0 + 2 * ld), v128.load(s0 + 3 * ld), dp, NR << 2, 0);
+          const s4 = s0 + 4 * ld;
+          transpose4(v128.load(s4), v128.load(s4 + ld), v128.load(s4 + 2 * ld), v128.load(s4 + 3 * ld), dp, NR << 2, 16);
+        }
+        for (; p < kc; p++) {
+          for (let j = 0; j < NR; j++) store<f32>(d + (<usize>(p * NR + j) << 2), load<f32>(s + <usize>j * ld + (<usize>p << 2)));
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          for (let j = 0; j < NR; j++) {
+            store<f32>(d + (<usize>(p * NR + j) << 2), j < cols ? load<f32>(s + <usize>j * ld + (<usize>p << 2)) : 0);
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Packs op(A)[ic:ic+mc, pc:pc+kc] into MR-high panels, each kc×MR (element (i, p) at
+ * p·MR + i), the last zero-padded. A is stored [m,k], or [k,m] when transposed.
+ */
+function packA(a: usize, m: i32, k: i32, trans: bool, ic: i32, mc: i32, pc: i32, kc: i32, dst: usize): void {
+  for (let ir = 0; ir < mc; ir += MR) {
+    const rows = min(MR, mc - ir);
+    const i0 = ic + ir;
+    const d = dst + (<usize>(ir * kc) << 2);
+    if (trans) {
+      // element (i, p) at a[(pc + p)·m + i0 + i]: contiguous along i
+      const ld = <usize>m << 2;
+      let s = a + (<usize>(pc * m + i0) << 2);
+      if (rows == MR) {
+        for (let p = 0; p < kc; p++) {
+          v128.store(d + (<usize>(p * MR) << 2), v128.load(s));
+          s += ld;
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          for (let i = 0; i < MR; i++) store<f32>(d + (<usize>(p * MR + i) << 2), i < rows ? load<f32>(s + (<usize>i << 2)) : 0);
+          s += ld;
+        }
+      }
+    } else {
+      const ld = <usize>k << 2;
+      const s = a + (<usize>(i0 * k + pc) << 2);
+      if (rows == MR) {
+        let p = 0;
+        for (; p + 4 <= kc; p += 4) {
+          const s0 = s + (<usize>p << 2);
+          transpose4(v128.load(s0), v128.load(s0 + ld), v128.load(s0 + 2 * ld), v128.load(s0 + 3 * ld), d + (<usize>(p * MR) << 2), MR << 2, 0);
+        }
+        for (; p < kc; p++) {
+          for (let i = 0; i < MR; i++) store<f32>(d + (<usize>(p * MR + i) << 2), load<f32>(s + <usize>i * ld + (<usize>p << 2)));
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          for (let i = 0; i < MR; i++) {
+            store<f32>(d + (<usize>(p * MR + i) << 2), i < rows ? load<f32>(s + <usize>i * ld + (<usize>p << 2)) : 0);
+          }
+        }
+      }
+    }
+  }
+}
+
+@inline function storeRow(c: usize, first: bool, v0: v128, v1: v128): void {
+  if (first) {
+    v128.store(c, v0);
+    v128.store(c, v1, 16);
+  } else {
+    v128.store(c, f32x4.add(v128.load(c), v0));
+    v128.store(c, f32x4.add(v128.load(c, 16), v1), 16);
+  }
+}
+
+/**
+ * C[0:rows, 0:cols] (+)= Ã panel · B̃ panel over kc steps. Full 4×8 tiles go straight to C;
+ * edge tiles go through `tile` and only their valid part is written.
+ */
+function microKernel(pa: usize, pb: usize, kc: i32, c: usize, ldc: usize, first: bool, rows: i32, cols: i32, tile: usize): void {
+  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  const pbEnd = pb + (<usize>(kc * NR) << 2);
+  while (pb < pbEnd) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let a = v128.load32_splat(pa);
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
+    a = v128.load32_splat(pa, 4);
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
+    a = v128.load32_splat(pa, 8);
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
+    a = v128.load32_splat(pa, 12);
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
+    pa += MR << 2;
+    pb += NR << 2;
+  }
+  if (rows == MR && cols == NR) {
+    storeRow(c, first, c00, c01);
+    storeRow(c + ldc, first, c10, c11);
+    storeRow(c + 2 * ldc, first, c20, c21);
+    storeRow(c + 3 * ldc, first, c30, c31);
+    return;
+  }
+  v128.store(tile, c00);
+  v128.store(tile, c01, 16);
+  v128.store(tile, c10, 32);
+  v128.store(tile, c11, 48);
+  v128.store(tile, c20, 64);
+  v128.store(tile, c21, 80);
+  v128.store(tile, c30, 96);
+  v128.store(tile, c31, 112);
+  for (let i = 0; i < rows; i++) {
+    const row = c + <usize>i * ldc;
+    const t = tile + (<usize>(i * NR) << 2);
+    for (let j = 0; j < cols; j++) {
+      const at = row + (<usize>j << 2);
+      const v = load<f32>(t + (<usize>j << 2));
+      store<f32>(at, first ? v : load<f32>(at) + v);
+    }
+  }
+}
+
+/**
+ * C = op(A)·op(B) with C [m,n] row-major; A is [m,k] (or [k,m] if transA), B is [k,n] (or
+ * [n,k] if transB). k ≥ 1. `scratch` holds matmulScratchBytes() bytes, 64-aligned.
+ */
+export function matmul(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, transA: bool, transB: bool, scratch: usize): void {
+  const packedA = scratch;
+  const packedB = packedA + (<usize>(MC * KC) << 2);
+  const tile = packedB + (<usize>(KC * NC) << 2);
+  const ldc = <usize>n << 2;
+  // equal k blocks (784 = 4 × 196, not 3 × 256 + 16): no thin last block
+  const kBlocks = (k + KC - 1) / KC;
+  const kStep = (k + kBlocks - 1) / kBlocks;
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min(NC, n - jc);
+    for (let pc = 0; pc < k; pc += kStep) {
+      const kc = min(kStep, k - pc);
+      packB(b, k, n, transB, pc, kc, jc, nc, packedB);
+      for (let ic = 0; ic < m; ic += MC) {
+        const mc = min(MC, m - ic);
+        packA(a, m, k, transA, ic, mc, pc, kc, packedA);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const cols = min(NR, nc - jr);
+          const pb = packedB + (<usize>(jr * kc) << 2);
+          const cCol = c + (<usize>(jc + jr) << 2);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const rows = min(MR, mc - ir);
+            microKernel(packedA + (<usize>(ir * kc) << 2), pb, kc, cCol + <usize>(ic + ir) * ldc, ldc, pc == 0, rows, cols, tile);
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Element-wise kernels. Buffers are padded to a multiple of 4 floats (see top).
+
+/** relu with the js backend's semantics: x > 0 ? x : 0, so NaN → 0 and −0 → +0 (pmax). */
+export function relu(x: usize, out: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 16, out += 16) v128.store(out, f32x4.pmax(zero, v128.load(x)));
+}
+
+/** 1 where x > 0, else 0 (relu′, as the js backend: NaN → 0). */
+export function step(x: usize, out: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  const one = f32x4.splat(1);
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 16, out += 16) v128.store(out, v128.and(f32x4.gt(v128.load(x), zero), one));
+}
+
+// exp's constants live in memory, not in v128.const: V8 rebuilds a vector constant on every
+// loop iteration (it hoists nothing out of wasm loops), while loads before the loop stay in
+// registers (or on the stack). With pmin/pmax clamps and rounding by adding 1.5·2²³ (instead
+// of f32x4.nearest and i32x4.trunc_sat, which V8 expands), exp went from 3.6 to 1.9 ns a
+// float.
+const EXP_CONSTANTS = memory.data<f32>([
+  -104, 88.8, // clamp: beyond, eˣ rounds to 0 or +Inf anyway
+  1.44269504088896341, 12582912, // log₂e; 1.5·2²³ rounds to an integer when added
+  0.693359375, -2.12194440e-4, // ln2 = hi + lo, hi with 9 significant bits: n·hi is exact
+  1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
+  1,
+]);
+
+@inline function splat(index: i32): v128 {
+  return v128.load32_splat(EXP_CONSTANTS + (<usize>index << 2));
+}
+
+/**
+ * eˣ on four lanes, Cephes expf: n = round(x·log₂e) (by adding 1.5·2²³, whose bits then hold
+ * n), r = x − n·ln2 in two parts, eʳ by a degree-7 polynomial (≤ 1 ulp on |r| ≤ ln2/2), then
+ * 2ⁿ applied as two factors 2^⌊n/2⌋·2^(n−⌊n/2⌋), each a normal float, so results that
+ * underflow to subnormals round gradually and n = 128 overflows to +Inf as it should.
+ * x is clamped to [−104, 88.8] with pmax/pmin, which (x first) let NaN through.
+ */
+@inline function exp4(x: v128, lo: v128, hi: v128, log2e: v128, round: v128, ln2hi: v128, ln2lo: v128,
+  p0: v128, p1: v128, p2: v128, p3: v128, p4: v128, p5: v128, one: v128): v128 {
+  x = f32x4.pmin(f32x4.pmax(x, lo), hi);
+  const t = f32x4.add(f32x4.mul(x, log2e), round);
+  const nf = f32x4.sub(t, round);
+  let r = f32x4.sub(x, f32x4.mul(nf, ln2hi));
+  r = f32x4.sub(r, f32x4.mul(nf, ln2lo));
+  let p = f32x4.add(f32x4.mul(p0, r), p1);
+  p = f32x4.add(f32x4.mul(p, r), p2);
+  p = f32x4.add(f32x4.mul(p, r), p3);
+  p = f32x4.add(f32x4.mul(p, r), p4);
+  p = f32x4.add(f32x4.mul(p, r), p5);
+  p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), one);
+  const n = i32x4.sub(t, round);
+  const n1 = i32x4.shr_s(n, 1);
+  const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
+  const s2 = i32x4.shl(i32x4.add(i32x4.sub(n, n1), i32x4.splat(127)), 23);
+  return f32x4.mul(f32x4.mul(p, s1), s2);
+}
+
+export function exp(x: usize, out: usize, n: i32): void {
+  const lo = splat(0), hi = splat(1), log2e = splat(2), round = splat(3), ln2hi = splat(4), ln2lo = splat(5);
+  const p0 = splat(6), p1 = splat(7), p2 = splat(8), p3 = splat(9), p4 = splat(10), p5 = splat(11), one = splat(12);
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 16, out += 16) {
+    v128.store(out, exp4(v128.load(x), lo, hi, log2e, round, ln2hi, ln2lo, p0, p1, p2, p3, p4, p5, one));
+  }
+}
+
+/**
+ * σ(x) = 1/(1 + e^−|x|) for x ≥ 0 and e^−|x|/(1 + e^−|x|) below, as the js backend: exp's
+ * argument is never positive, so nothing overflows. NaN stays NaN.
+ */
+export function sigmoid(x: usize, out: usize, n: i32): void {
+  const lo = splat(0), hi = splat(1), log2e = splat(2), round = splat(3), ln2hi = splat(4), ln2lo = splat(5);
+  const p0 = splat(6), p1 = splat(7), p2 = splat(8), p3 = splat(9), p4 = splat(10), p5 = splat(11), one = splat(12);
+  const zero = f32x4.splat(0);
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 16, out += 16) {
+    const v = v128.load(x);
+    const e = exp4(f32x4.neg(f32x4.abs(v)), lo, hi, log2e, round, ln2hi, ln2lo, p0, p1, p2, p3, p4, p5, one);
+    const r = f32x4.div(one, f32x4.add(one, e));
+    v128.store(out, v128.bitselect(r, f32x4.mul(e, r), f32x4.ge(v, zero)));
+  }
+}
+
+// Binary arithmetic over an [rows, cols] output. Each operand is read in one of four modes:
+const FULL = 0; // its own [rows, cols] values
+const ROW = 1; // one [cols] row, repeated for every row (bias [1, n] or [n])
+const COLUMN = 2; // one value per row ([rows, 1])
+const SCALAR = 3; // one value
+// ops: 0 add, 1 sub, 2 mul, 3 div
+
+@inline function op4(op: i32, x: v128, y: v128): v128 {
+  if (op == 0) return f32x4.add(x, y);
+  if (op == 1) return f32x4.sub(x, y);
+  if (op == 2) return f32x4.mul(x, y);
+  return f32x4.div(x, y);
+}
+
+@inline function op1(op: i32, x: f32, y: f32): f32 {
+  if (op == 0) return x + y;
+  if (op == 1) return x - y;
+  if (op == 2) return x * y;
+  return x / y;
+}
+
+/** One row: `a` and `b` each a vector (v = 1) or a scalar broadcast over the row (v = 0). */
+@inline function row(op: i32, va: bool, vb: bool, a: usize, b: usize, out: usize, cols: i32): void {
+  const sa = va ? f32x4.splat(0) : v128.load32_splat(a);
+  const sb = vb ? f32x4.splat(0) : v128.load32_splat(b);
+  const xa = va ? <f32>0 : load<f32>(a);
+  const xb = vb ? <f32>0 : load<f32>(b);
+  let j = 0;
+  for (; j + 4 <= cols; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(out + o, op4(op, va ? v128.load(a + o) : sa, vb ? v128.load(b + o) : sb));
+  }
+  for (; j < cols; j++) {
+    const o = <usize>j << 2;
+    store<f32>(out + o, op1(op, va ? load<f32>(a + o) : xa, vb ? load<f32>(b + o) : xb));
+  }
+}
+
+@inline function rows(op: i32, a: usize, aMode: i32, b: usize, bMode: i32, out: usize, nRows: i32, cols: i32): void {
+  const va = aMode == FULL || aMode == ROW;
+  const vb = bMode == FULL || bMode == ROW;
+  const ld = <usize>cols << 2;
+  for (let i = 0; i < nRows; i++) {
+    const pa = aMode == FULL ? a + <usize>i * ld : aMode == COLUMN ? a + (<usize>i << 2) : a;
+    const pb = bMode == FULL ? b + <usize>i * ld : bMode == COLUMN ? b + (<usize>i << 2) : b;
+    if (va && vb) row(op, true, true, pa, pb, out, cols);
+    else if (va) row(op, true, false, pa, pb, out, cols);
+    else if (vb) row(op, false, true, pa, pb, out, cols);
+    else row(op, false, false, pa, pb, out, cols);
+    out += ld;
+  }
+}
+
+/** out[rows, cols] = a op b, each operand read in its mode (FULL, ROW, COLUMN, SCALAR). */
+export function binary(op: i32, a: usize, aMode: i32, b: usize, bMode: i32, out: usize, nRows: i32, cols: i32): void {
+  if (op == 0) rows(0, a, aMode, b, bMode, out, nRows, cols);
+  else if (op == 1) rows(1, a, aMode, b, bMode, out, nRows, cols);
+  else if (op == 2) rows(2, a, aMode, b, bMode, out, nRows, cols);
+  else rows(3, a, aMode, b, bMode, out, nRows, cols);
+}
+
+// ---------------------------------------------------------------------------------------
+// Sums.
+
+/**
+ * out[i] = Σⱼ x[i, j] over [rows, cols], accumulated in float64 (like the js backend's
+ * row sums), so only the final rounding to float32 differs from a sequential sum.
+ */
+export function sumRows(x: usize, out: usize, nRows: i32, cols: i32): void {
+  for (let i = 0; i < nRows; i++) {
+    let acc0 = f64x2.splat(0), acc1 = acc0;
+    let j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      const v = v128.load(x);
+      acc0 = f64x2.add(acc0, f64x2.promote_low_f32x4(v));
+      acc1 = f64x2.add(acc1, f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3)));
+      x += 16;
+    }
+    const both = f64x2.add(acc0, acc1);
+    let acc = f64x2.extract_lane(both, 0) + f64x2.extract_lane(both, 1);
+    for (; j < cols; j++) {
+      acc += <f64>load<f32>(x);
+      x += 4;
+    }
+    store<f32>(out + (<usize>i << 2), <f32>acc);
+  }
+}
+
+/**
+ * out[o, i] = Σₘ x[o, m, i] over [outer, mid, inner], adding whole rows of `inner` in
+ * order of m, in float32: the same additions in the same order as the js backend.
+ */
+export function sumMiddle(x: usize, out: usize, outer: i32, mid: i32, inner: i32): void {
+  const ld = <usize>inner << 2;
+  for (let o = 0; o < outer; o++) {
+    memory.fill(out, 0, ld);
+    for (let m = 0; m < mid; m++) {
+      let j = 0;
+      for (; j + 4 <= inner; j += 4) {
+        const at = out + (<usize>j << 2);
+        v128.store(at, f32x4.add(v128.load(at), v128.load(x + (<usize>j << 2))));
+      }
+      for (; j < inner; j++) {
+        const at = out + (<usize>j << 2);
+        store<f32>(at, load<f32>(at) + load<f32>(x + (<usize>j << 2)));
+      }
+      x += ld;
+    }
+    out += ld;
+  }
+}
+
+/** First byte the JavaScript side may use: everything above belongs to it. */
+export function heapBase(): usize {
+  return __heap_base;
+}

@@ -1,0 +1,62 @@
+/**
+ * @tapegrad/backend-wasm: float32 kernels in WebAssembly SIMD behind core's Backend seam.
+ *
+ * Importing this module does nothing but define functions: no compilation, no V8 flag, no
+ * registration. `initWasmBackend()` (or `await initWasmBackendAsync()` on a browser's main
+ * thread) does all three, once:
+ *
+ *   import { setBackend } from '@tapegrad/core';
+ *   import { initWasmBackend } from '@tapegrad/backend-wasm';
+ *   initWasmBackend();     // compiles, registers 'wasm'
+ *   setBackend('wasm');
+ */
+import { registerBackend } from '@tapegrad/core';
+import { type WasmBackend, type WasmBackendOptions, createWasmBackend, createWasmBackendAsync } from './backend.js';
+
+export {
+  type WasmBackend, type WasmBackendOptions, type WasmVariant,
+  createWasmBackend, createWasmBackendAsync, enableRelaxedSimd, relaxedSimdSupported, simdSupported,
+} from './backend.js';
+
+let registered: WasmBackend | undefined;
+let pending: Promise<WasmBackend> | undefined;
+
+/**
+ * Compiles the best build this engine runs (relaxed SIMD if it can be enabled, else plain
+ * SIMD), registers it with core as 'wasm' and returns it; `backend.variant` says which build
+ * was chosen. Later calls return the same backend. It does not select it: call
+ * `setBackend('wasm')` for that.
+ *
+ * In Node this sets V8's process-wide --experimental-wasm-relaxed-simd flag (pass
+ * `{ variant: 'simd' }` to leave V8's flags alone).
+ */
+export function initWasmBackend(options: Omit<WasmBackendOptions, 'name'> = {}): WasmBackend {
+  if (!registered) {
+    registered = createWasmBackend(options);
+    registerBackend(registered);
+  }
+  return registered;
+}
+
+/** The same as {@link initWasmBackend}: compiles (once) and registers 'wasm'. */
+export const registerWasmBackend = initWasmBackend;
+
+/**
+ * {@link initWasmBackend} compiling asynchronously, for a browser's main thread, where
+ * engines may refuse to compile synchronously (see {@link createWasmBackend}).
+ */
+export function initWasmBackendAsync(options: Omit<WasmBackendOptions, 'name'> = {}): Promise<WasmBackend> {
+  if (registered) return Promise.resolve(registered);
+  pending ??= createWasmBackendAsync(options).then((backend) => {
+    // a synchronous init may have won the race meanwhile: keep the one registered first
+    if (!registered) {
+      registered = backend;
+      registerBackend(backend);
+    }
+    return registered;
+  }, (error: unknown) => {
+    pending = undefined;
+    throw error;
+  });
+  return pending;
+}

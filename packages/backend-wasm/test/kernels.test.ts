@@ -1,0 +1,334 @@
+import { type Backend, type BinaryKernel, type UnaryKernel, createRng, jsBackend } from '@tapegrad/core';
+import { describe, expect, it } from 'vitest';
+import { createWasmBackend, enableRelaxedSimd } from '../src/index.js';
+
+/**
+ * Every wasm kernel against jsBackend, the oracle, on seeded random float32 data.
+ *
+ * Tolerances, and why:
+ * - matmul: each C[i,j] is a k-term dot product; js sums it in float64, wasm in float32
+ *   (in blocks of K_C, with or without a fused multiply-add). Rounding errors of a
+ *   k-term sum grow like √k·u·Σ|aᵢbᵢ| (u = 2⁻²⁴, the unit roundoff; Higham, "Accuracy and
+ *   Stability of Numerical Algorithms", §2.8 and §3.1), so we allow
+ *   |wasm − js| ≤ 2·√k·u·Σₚ|A[i,p]·B[p,j]|: room for both sides' errors. With random signs
+ *   the errors are far smaller still (the largest ratio seen is 0.04, see the last test).
+ *   A wrong element or a dropped term misses by ≈ Σ|ab|/k: over 20× the bound at k = 784.
+ * - exp and sigmoid: a polynomial, not the libm js calls: ≤ 2 ulp measured, 4 ulp allowed.
+ * - everything else (relu, step, add/sub/mul/div, column sums) does the same float32
+ *   operations as js: bit-identical. Sums ending on the last axis accumulate in float64
+ *   (js does per innermost row): within 1 ulp of the float64 sum.
+ * - float64 is delegated to jsBackend: bit-identical by construction, checked anyway.
+ */
+
+const u = 2 ** -24;
+
+const relaxedAvailable = enableRelaxedSimd();
+const backends: Backend[] = [
+  createWasmBackend({ variant: 'simd', name: 'wasm-simd' }),
+  ...(relaxedAvailable ? [createWasmBackend({ variant: 'relaxed-simd', name: 'wasm-relaxed' })] : []),
+];
+
+const rng = createRng(20240607);
+function random(n: number, scale = 2): Float32Array {
+  return Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * scale);
+}
+
+/** C[i,j] and Σₚ|A[i,p]·B[p,j]| in float64, for the tolerance. */
+function magnitudes(a: Float32Array, b: Float32Array, m: number, k: number, n: number, tA: boolean, tB: boolean): Float64Array {
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += Math.abs(a[tA ? p * m + i : i * k + p] * b[tB ? j * k + p : p * n + j]);
+      out[i * n + j] = s;
+    }
+  }
+  return out;
+}
+
+/** Largest |wasm − js| / (√k·u·Σ|ab|) over C: must stay ≤ 2. */
+function matmulErrorRatio(backend: Backend, m: number, k: number, n: number, tA: boolean, tB: boolean): number {
+  const a = random(m * k), b = random(k * n);
+  const expected = new Float32Array(m * n), actual = new Float32Array(m * n).fill(NaN);
+  jsBackend.matmul(a, b, expected, m, k, n, tA, tB);
+  backend.matmul(a, b, actual, m, k, n, tA, tB);
+  const mag = magnitudes(a, b, m, k, n, tA, tB);
+  let worst = 0;
+  for (let i = 0; i < m * n; i++) {
+    const scale = Math.sqrt(k) * u * mag[i];
+    const ratio = Math.abs(actual[i] - expected[i]) / (scale || 1);
+    if (!(ratio <= 2)) throw new Error(`C[${Math.floor(i / n)},${i % n}] = ${actual[i]}, js ${expected[i]}, allowed ±${2 * scale}`);
+    worst = Math.max(worst, ratio);
+  }
+  return worst;
+}
+
+const f32Bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0];
+/** Distance in float32 units in the last place (same-sign values; NaN only equals NaN). */
+function ulps(x: number, y: number): number {
+  if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) && Number.isNaN(y) ? 0 : Infinity;
+  if (x === y) return 0;
+  if (Math.sign(x) !== Math.sign(y)) return Infinity;
+  return Math.abs(f32Bits(x) - f32Bits(y));
+}
+
+function expectBitIdentical(actual: ArrayLike<number>, expected: ArrayLike<number>): void {
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    if (!Object.is(actual[i], expected[i])) throw new Error(`element ${i}: ${actual[i]}, expected ${expected[i]} exactly`);
+  }
+}
+
+function expectUlps(actual: ArrayLike<number>, expected: ArrayLike<number>, allowed: number, inputs?: ArrayLike<number>): void {
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    const d = ulps(actual[i], expected[i]);
+    // subnormal results carry fewer bits: compare them absolutely, to the smallest normal's ulp
+    const tiny = Math.abs(expected[i]) < 2 ** -126 && Math.abs(actual[i] - expected[i]) <= allowed * 2 ** -149;
+    if (d > allowed && !tiny) throw new Error(`element ${i}${inputs ? ` (x = ${inputs[i]})` : ''}: ${actual[i]}, expected ${expected[i]} (${d} ulp)`);
+  }
+}
+
+for (const backend of backends) {
+  const variant = (backend as { variant?: string }).variant;
+
+  describe(`${variant} build: matmul against js`, () => {
+    const sizes: Array<[number, number, number]> = [
+      [1, 1, 1], [5, 3, 7], [17, 33, 9], [4, 8, 8], [3, 1, 11], [1, 300, 1], [9, 257, 31],
+      [64, 784, 128], [128, 64, 784], [130, 520, 67],
+    ];
+    for (const [m, k, n] of sizes) {
+      for (const tA of [false, true]) {
+        for (const tB of [false, true]) {
+          it(`${m}×${k}×${n}${tA ? ' Aᵀ' : ''}${tB ? ' Bᵀ' : ''}`, () => {
+            expect(matmulErrorRatio(backend, m, k, n, tA, tB)).toBeLessThanOrEqual(2);
+          });
+        }
+      }
+    }
+
+    it('crosses the N_C = 2048 column block and several K_C blocks (7×600×2053)', () => {
+      expect(matmulErrorRatio(backend, 7, 600, 2053, false, true)).toBeLessThanOrEqual(2);
+    });
+
+    it('empty products: k = 0 gives zeros, m = 0 or n = 0 writes nothing', () => {
+      const out = new Float32Array(6).fill(7);
+      backend.matmul(new Float32Array(0), new Float32Array(0), out, 2, 0, 3, false, false);
+      expectBitIdentical(out, new Float32Array(6));
+      const none = new Float32Array(0);
+      backend.matmul(new Float32Array(0), random(12), none, 0, 4, 3, false, false);
+      backend.matmul(random(8), new Float32Array(0), none, 2, 4, 0, false, false);
+    });
+
+    it('keeps no state between calls: a big call, then a small one, then the big one again', () => {
+      for (const [m, k, n] of [[200, 300, 100], [3, 5, 2], [200, 300, 100]] as const) {
+        expect(matmulErrorRatio(backend, m, k, n, true, false)).toBeLessThanOrEqual(2);
+      }
+    });
+
+    it('propagates NaN and Inf as js does', () => {
+      const a = random(4 * 6), b = random(6 * 5);
+      a[7] = NaN;
+      b[11] = Infinity;
+      const expected = new Float32Array(20), actual = new Float32Array(20);
+      jsBackend.matmul(a, b, expected, 4, 6, 5, false, false);
+      backend.matmul(a, b, actual, 4, 6, 5, false, false);
+      for (let i = 0; i < 20; i++) {
+        expect(Number.isNaN(actual[i])).toBe(Number.isNaN(expected[i]));
+        if (!Number.isFinite(expected[i])) expect(actual[i]).toBe(expected[i]);
+      }
+    });
+  });
+
+  describe(`${variant} build: element-wise and sums against js`, () => {
+    const specials = Float32Array.of(NaN, Infinity, -Infinity, 0, -0, 1e-30, -1e-30, 88.72, 88.73, -87.3, -103.9, -104, -200, 15.5, -15.5, 3e38);
+    const lengths = [1, 3, 4, 5, 17, 1000, 4099];
+
+    for (const kernel of ['relu', 'step'] as const) {
+      it(`${kernel}: bit-identical, specials included`, () => {
+        for (const n of lengths) {
+          const x = random(n, 10);
+          const expected = new Float32Array(n), actual = new Float32Array(n);
+          jsBackend.unary(kernel, x, expected, 0);
+          backend.unary(kernel, x, actual, 0);
+          expectBitIdentical(actual, expected);
+        }
+        const expected = new Float32Array(specials.length), actual = new Float32Array(specials.length);
+        jsBackend.unary(kernel, specials, expected, 0);
+        backend.unary(kernel, specials, actual, 0);
+        expectBitIdentical(actual, expected);
+      });
+    }
+
+    for (const kernel of ['exp', 'sigmoid'] as const) {
+      it(`${kernel}: within 4 ulp over [−110, 90] and at the specials (NaN, ±Inf, ±0, overflow, subnormals)`, () => {
+        const n = 200_001;
+        const x = Float32Array.from({ length: n }, (_, i) => -110 + (200 * i) / (n - 1));
+        for (const input of [x, specials, random(4099, 20)]) {
+          const expected = new Float32Array(input.length), actual = new Float32Array(input.length);
+          jsBackend.unary(kernel, input, expected, 0);
+          backend.unary(kernel, input, actual, 0);
+          expectUlps(actual, expected, 4, input);
+        }
+      });
+    }
+
+    it('delegates the other unary kernels to js (bit-identical)', () => {
+      const x = random(101, 3);
+      for (const kernel of ['neg', 'log', 'tanh', 'sqrt', 'abs', 'sign', 'powScalar'] as UnaryKernel[]) {
+        const expected = new Float32Array(101), actual = new Float32Array(101);
+        jsBackend.unary(kernel, x, expected, 3);
+        backend.unary(kernel, x, actual, 3);
+        expectBitIdentical(actual, expected);
+      }
+    });
+
+    // [a's shape, b's shape, out shape]: the cases the kernel reads directly, then ones it
+    // hands to js (mixed broadcast axes)
+    const shapes: Array<[number[], number[], number[]]> = [
+      [[7], [7], [7]], [[13, 9], [13, 9], [13, 9]],
+      [[13, 9], [1, 9], [13, 9]], [[13, 9], [9], [13, 9]], [[1, 9], [13, 9], [13, 9]],
+      [[13, 9], [13, 1], [13, 9]], [[13, 1], [13, 9], [13, 9]],
+      [[13, 9], [], [13, 9]], [[1], [13, 9], [13, 9]], [[], []  , []],
+      [[13, 1], [1, 9], [13, 9]], [[1, 9], [13, 1], [13, 9]],
+      [[2, 3, 5], [3, 5], [2, 3, 5]], [[2, 3, 5], [2, 1, 1], [2, 3, 5]], [[2, 3, 5], [2, 3, 1], [2, 3, 5]],
+      [[64, 128], [1, 128], [64, 128]], [[256, 1030], [256, 1], [256, 1030]],
+      [[2, 3, 5], [3, 1], [2, 3, 5]], [[2, 1, 5], [1, 3, 1], [2, 3, 5]], [[4, 1, 6], [4, 5, 6], [4, 5, 6]],
+    ];
+    const size = (s: number[]) => s.reduce((p, d) => p * d, 1);
+    for (const kernel of ['add', 'sub', 'mul', 'div', 'greater', 'equal'] as BinaryKernel[]) {
+      it(`${kernel}: bit-identical for every broadcast pattern`, () => {
+        for (const [aShape, bShape, outShape] of shapes) {
+          const a = random(size(aShape)), b = random(size(bShape));
+          if (kernel === 'equal') b.set(a.subarray(0, Math.min(a.length, b.length) >> 1));
+          const expected = new Float32Array(size(outShape)), actual = new Float32Array(size(outShape)).fill(NaN);
+          jsBackend.binary(kernel, a, aShape, b, bShape, expected, outShape);
+          backend.binary(kernel, a, aShape, b, bShape, actual, outShape);
+          expectBitIdentical(actual, expected);
+        }
+      });
+    }
+
+    it('div by zero and NaN operands: bit-identical', () => {
+      const a = Float32Array.of(1, -1, 0, NaN, Infinity, 2, 3, 4), b = Float32Array.of(0, 0, 0, 1, Infinity, -0, NaN, 2);
+      for (const kernel of ['add', 'sub', 'mul', 'div'] as const) {
+        const expected = new Float32Array(8), actual = new Float32Array(8);
+        jsBackend.binary(kernel, a, [8], b, [8], expected, [8]);
+        backend.binary(kernel, a, [8], b, [8], actual, [8]);
+        expectBitIdentical(actual, expected);
+      }
+    });
+
+    // [shape, axes]: rows, columns, middle axes, all, and a non-contiguous set (js)
+    const reductions: Array<[number[], number[]]> = [
+      [[13, 9], [1]], [[13, 9], [0]], [[13, 9], [0, 1]], [[1000], [0]], [[4099], [0]], [[1], [0]],
+      [[2, 3, 5], [1]], [[2, 3, 5], [1, 2]], [[2, 3, 5], [0, 1]], [[4, 6, 7, 3], [1, 2]], [[2, 3, 5], [0, 2]],
+      [[64, 128], [0]], [[256, 1030], [1]], [[3, 0, 4], [1]], [[0, 5], [0]],
+    ];
+    for (const [shape, axes] of reductions) {
+      it(`sum over axes [${axes}] of [${shape}]`, () => {
+        const x = random(size(shape));
+        const outSize = size(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+        const expected = new Float32Array(outSize), actual = new Float32Array(outSize).fill(NaN);
+        jsBackend.reduce('sum', x, shape, axes, expected);
+        backend.reduce('sum', x, shape, axes, actual);
+        const contiguous = axes.every((a, i) => i === 0 || a === axes[i - 1] + 1);
+        // column sums (and non-contiguous axes, which go to js) repeat js's float32 additions
+        if (!contiguous || axes[axes.length - 1] !== shape.length - 1) {
+          expectBitIdentical(actual, expected);
+          return;
+        }
+        // Sums that end on the last axis: js adds each innermost row in float64 but rounds
+        // the running total to float32 after every row; wasm keeps float64 throughout.
+        // So wasm is within 1 ulp of the float64 sum, and js within its own bound of wasm.
+        const reduced = size(shape) / Math.max(outSize, 1), rowsPerOutput = reduced / shape[shape.length - 1];
+        const exact = new Float64Array(outSize), magnitude = new Float64Array(outSize);
+        const outer = size(shape.slice(0, axes[0]));
+        for (let o = 0; o < outer; o++) {
+          for (let r = 0; r < reduced; r++) {
+            exact[o] += x[o * reduced + r];
+            magnitude[o] += Math.abs(x[o * reduced + r]);
+          }
+        }
+        expectUlps(actual, Float32Array.from(exact), 1);
+        for (let o = 0; o < outSize; o++) {
+          expect(Math.abs(actual[o] - expected[o])).toBeLessThanOrEqual((rowsPerOutput + 1) * u * magnitude[o]);
+        }
+      });
+    }
+
+    it('max reductions are delegated to js (bit-identical, NaN wins)', () => {
+      const x = random(60);
+      x[17] = NaN;
+      for (const axes of [[0], [1], [0, 1]]) {
+        const outSize = axes.length === 2 ? 1 : axes[0] === 0 ? 12 : 5;
+        const expected = new Float32Array(outSize), actual = new Float32Array(outSize);
+        jsBackend.reduce('max', x, [5, 12], axes, expected);
+        backend.reduce('max', x, [5, 12], axes, actual);
+        expectBitIdentical(actual, expected);
+      }
+    });
+  });
+
+  describe(`${variant} build: float64 is js, bit for bit`, () => {
+    const r64 = (n: number) => Float64Array.from(random(n), (v, i) => v + i * 1e-12);
+    it('matmul, all four transpose variants', () => {
+      for (const [m, k, n] of [[5, 3, 7], [17, 33, 9], [64, 100, 32]]) {
+        for (const tA of [false, true]) {
+          for (const tB of [false, true]) {
+            const a = r64(m * k), b = r64(k * n);
+            const expected = new Float64Array(m * n), actual = new Float64Array(m * n);
+            jsBackend.matmul(a, b, expected, m, k, n, tA, tB);
+            backend.matmul(a, b, actual, m, k, n, tA, tB);
+            expectBitIdentical(actual, expected);
+          }
+        }
+      }
+    });
+
+    it('unary, binary, reduce, where, transpose, broadcastTo, slice, pad', () => {
+      const x = r64(60), y = r64(12);
+      for (const kernel of ['relu', 'step', 'exp', 'sigmoid', 'tanh', 'neg'] as UnaryKernel[]) {
+        const e = new Float64Array(60), a = new Float64Array(60);
+        jsBackend.unary(kernel, x, e, 0);
+        backend.unary(kernel, x, a, 0);
+        expectBitIdentical(a, e);
+      }
+      for (const kernel of ['add', 'sub', 'mul', 'div'] as const) {
+        const e = new Float64Array(60), a = new Float64Array(60);
+        jsBackend.binary(kernel, x, [5, 12], y, [1, 12], e, [5, 12]);
+        backend.binary(kernel, x, [5, 12], y, [1, 12], a, [5, 12]);
+        expectBitIdentical(a, e);
+      }
+      for (const axes of [[0], [1], [0, 1]]) {
+        const outSize = axes.length === 2 ? 1 : axes[0] === 0 ? 12 : 5;
+        const e = new Float64Array(outSize), a = new Float64Array(outSize);
+        jsBackend.reduce('sum', x, [5, 12], axes, e);
+        backend.reduce('sum', x, [5, 12], axes, a);
+        expectBitIdentical(a, e);
+      }
+      const run = (f: (b: Backend, out: Float64Array) => void, n: number) => {
+        const e = new Float64Array(n), a = new Float64Array(n);
+        f(jsBackend, e);
+        f(backend, a);
+        expectBitIdentical(a, e);
+      };
+      const cond = Float64Array.from(x, (v) => (v > 0 ? 1 : 0));
+      run((b, out) => b.where(cond, [5, 12], x, [5, 12], y, [1, 12], out, [5, 12]), 60);
+      run((b, out) => b.transpose(x, [5, 12], [1, 0], out), 60);
+      run((b, out) => b.broadcastTo(y, [1, 12], out, [3, 12]), 36);
+      run((b, out) => b.slice(x, [5, 12], [1, 2], out, [3, 4]), 12);
+      run((b, out) => b.pad(y, [3, 4], [1, 2], out, [5, 12]), 60);
+    });
+  });
+}
+
+describe('tolerance check', () => {
+  it('the matmul error ratio stays well inside its bound (0.04 seen; bound 2)', () => {
+    let worst = 0;
+    for (const backend of backends) {
+      for (const tB of [false, true]) worst = Math.max(worst, matmulErrorRatio(backend, 64, 784, 128, false, tB));
+    }
+    expect(worst).toBeLessThan(0.25);
+  });
+});
