@@ -88,7 +88,7 @@ function parseBudget(value: string, base: Record<Kind, number>): Record<Kind, nu
   return out;
 }
 
-export function parseOptions(argv: string[]): Options | 'help' {
+function parseOptions(argv: string[]): Options | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
