@@ -291,6 +291,41 @@ describe('assign', () => {
   });
 });
 
+describe('assignInPlace', () => {
+  it('hands fn the storage itself and bumps the version once', () => {
+    const w = tensor([1, 2, 3]);
+    const buffer = w.data;
+    expect(w.assignInPlace((data) => {
+      expect(data).toBe(buffer);
+      for (let i = 0; i < data.length; i++) data[i] *= 10;
+    })).toBe(w);
+    expect(w.data).toBe(buffer);
+    expect(w.toArray()).toEqual([10, 20, 30]);
+    expect(w.version).toBe(1);
+  });
+
+  it('bumps the version even if fn throws, so a recording that read the old values fails', () => {
+    const w = tensor([1, 2], { dtype: 'float64' });
+    const tape = new Tape();
+    const y = tape.record(() => sum(mul(w, w)));
+    expect(() => w.assignInPlace((data) => {
+      data[0] = 5;
+      throw new Error('half-way');
+    })).toThrow('half-way');
+    expect(w.version).toBe(1);
+    expect(() => tape.gradient(y, w)).toThrow(/was changed by assign\(\) after it was recorded/);
+  });
+
+  it('refuses tensors produced by a recorded op, leaving them untouched', () => {
+    const x = tensor([1, 2]);
+    const tape = new Tape();
+    const y = tape.record(() => mul(x, 2));
+    expect(() => y.assignInPlace((data) => data.fill(0))).toThrow(/^assignInPlace: only leaf tensors can be assigned; this \[2\] tensor was produced by 'mul'/);
+    expect(y.toArray()).toEqual([2, 4]);
+    expect(y.version).toBe(0);
+  });
+});
+
 describe('detach', () => {
   it('copies the values into a fresh leaf that shares no buffer', () => {
     const x = tensor([1, 2], { dtype: 'float64' });

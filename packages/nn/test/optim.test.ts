@@ -42,6 +42,23 @@ describe('first-order steps, by hand', () => {
     expectValues(theta, [1 - 0.1 * 1, -2 - 0.1 * -8]);
   });
 
+  it('SGD updates in place with exactly the numbers of sub(θ, mul(g, η)), float32 and float64', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      let seed = 7;
+      const next = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 4 - 2;
+      const values = Array.from({ length: 1001 }, next);
+      const gradient = tensor(Array.from({ length: 1001 }, () => next() * 1e3), { dtype, shape: [7, 143] });
+      const theta = tensor(values, { dtype, shape: [7, 143] });
+      const buffer = theta.data;
+      const lr = 0.1;
+      const want = noGrad(() => sub(tensor(values, { dtype, shape: [7, 143] }), mul(gradient, lr)));
+      new SGD({ lr }).step([theta], [gradient]);
+      expect(theta.data).toBe(buffer);
+      expect(theta.version).toBe(1);
+      expect(Array.from(theta.data)).toEqual(Array.from(want.data));
+    }
+  });
+
   it('Momentum: v ← μv + g, θ ← θ − η·v over two steps', () => {
     const { theta, step } = ellipse();
     const opt = new Momentum({ lr: 0.1, momentum: 0.9 });
