@@ -332,3 +332,34 @@ describe('tolerance check', () => {
     expect(worst).toBeLessThan(0.25);
   });
 });
+
+// The Backend contract lets unary and binary write over a full-size input (SGD updates
+// parameters in place that way): same values as with a separate out, bit for bit.
+for (const backend of backends) {
+  describe(`${backend.name}: element-wise kernels in place`, () => {
+    it('binary into a or b (full, row, column and scalar operands) and unary into x equal jsBackend with a separate out', () => {
+      const x = random(5 * 12), full = random(5 * 12), row = random(12), column = random(5), scalar = Float32Array.of(0.1);
+      for (const kernel of ['add', 'sub', 'mul', 'div'] as BinaryKernel[]) {
+        for (const [b, bShape] of [[full, [5, 12]], [row, [1, 12]], [column, [5, 1]], [scalar, []]] as const) {
+          const expected = new Float32Array(60);
+          jsBackend.binary(kernel, x, [5, 12], b, bShape, expected, [5, 12]);
+          const inPlace = x.slice();
+          backend.binary(kernel, inPlace, [5, 12], b, bShape, inPlace, [5, 12]);
+          expectBitIdentical(inPlace, expected);
+          const expectedRight = new Float32Array(60);
+          jsBackend.binary(kernel, b, bShape, x, [5, 12], expectedRight, [5, 12]);
+          const right = x.slice();
+          backend.binary(kernel, b, bShape, right, [5, 12], right, [5, 12]);
+          expectBitIdentical(right, expectedRight);
+        }
+      }
+      for (const kernel of ['relu', 'step'] as UnaryKernel[]) {
+        const expected = new Float32Array(60);
+        jsBackend.unary(kernel, x, expected, 0);
+        const inPlace = x.slice();
+        backend.unary(kernel, inPlace, inPlace, 0);
+        expectBitIdentical(inPlace, expected);
+      }
+    });
+  });
+}

@@ -163,6 +163,34 @@ describe('unary kernels', () => {
   });
 });
 
+describe('element-wise kernels in place (out === an input of the output size, as SGD calls them)', () => {
+  it('give the same values as with a separate out, float32 and float64, with and without broadcasting', () => {
+    for (const Array_ of [Float32Array, Float64Array]) {
+      const x = Array_.from(randomArray(60)), y = Array_.from(randomArray(12)), s = Array_.of(0.1);
+      for (const kernel of ['add', 'sub', 'mul', 'div'] as BinaryKernel[]) {
+        for (const [b, bShape] of [[Array_.from(randomArray(60)), [5, 12]], [y, [1, 12]], [s, []]] as const) {
+          const separate = new Array_(60);
+          jsBackend.binary(kernel, x, [5, 12], b, bShape, separate, [5, 12]);
+          const inPlace = x.slice();
+          jsBackend.binary(kernel, inPlace, [5, 12], b, bShape, inPlace, [5, 12]);
+          expect(Array.from(inPlace), `${kernel} ${bShape}`).toEqual(Array.from(separate));
+          const right = Array_.from(randomArray(60)), rightInPlace = right.slice(), separateRight = new Array_(60);
+          jsBackend.binary(kernel, y, [1, 12], right, [5, 12], separateRight, [5, 12]);
+          jsBackend.binary(kernel, y, [1, 12], rightInPlace, [5, 12], rightInPlace, [5, 12]);
+          expect(Array.from(rightInPlace), `${kernel} into b`).toEqual(Array.from(separateRight));
+        }
+      }
+      for (const kernel of ['neg', 'exp', 'relu', 'step', 'sigmoid'] as const) {
+        const separate = new Array_(60);
+        jsBackend.unary(kernel, x, separate, 0);
+        const inPlace = x.slice();
+        jsBackend.unary(kernel, inPlace, inPlace, 0);
+        expect(Array.from(inPlace), kernel).toEqual(Array.from(separate));
+      }
+    }
+  });
+});
+
 describe('reduce kernels', () => {
   function reference(kind: 'sum' | 'max', x: ArrayLike<number>, shape: number[], axes: number[]): Float64Array {
     const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));

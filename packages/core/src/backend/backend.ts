@@ -19,6 +19,10 @@ export type ReduceKernel = 'sum' | 'max';
  * dtypes (ops do, in one place) and a faster backend can replace this one without touching
  * the tape or any op's vector-Jacobian product.
  *
+ * `unary` and `binary` may be given `out` === an input of the output's size (optimisers
+ * update parameters in place that way): read each element before writing it, or copy the
+ * inputs first (as a backend computing in its own memory does anyway).
+ *
  * Shapes passed to a kernel are already validated and, for broadcasting kernels, already
  * right-aligned to the output's rank.
  */

@@ -1,4 +1,4 @@
-import { type Tensor, type TypedArray, noGrad } from '@tapegrad/core';
+import { type Tensor, getBackend } from '@tapegrad/core';
 import { checkParamsAndGrads, positive } from './checks.js';
 import type { Optimizer } from './optimizer.js';
 
@@ -23,24 +23,19 @@ export class SGD implements Optimizer {
 
   step(params: readonly Tensor[], grads: readonly Tensor[]): void {
     checkParamsAndGrads(this.name, params, grads);
-    noGrad(() => params.forEach((p, i) => p.assignInPlace((theta) => subtractScaled(theta, grads[i].data, this.lr))));
+    const backend = getBackend();
+    params.forEach((p, i) => {
+      // The kernels sub(p, mul(g, η)) runs, so the numbers are those of the ops on every
+      // backend (η as the ops lift it: a scalar of p's dtype), but the difference is
+      // written straight into θ: no output tensor, no copy by assign, one buffer less.
+      const eta = p.dtype === 'float64' ? new Float64Array(1) : new Float32Array(1);
+      eta[0] = this.lr;
+      const scaled = p.dtype === 'float64' ? new Float64Array(p.size) : new Float32Array(p.size);
+      backend.binary('mul', grads[i].data, grads[i].shape, eta, [], scaled, p.shape);
+      p.assignInPlace((theta) => backend.binary('sub', theta, p.shape, scaled, p.shape, theta, p.shape));
+    });
   }
 
   reset(): void {}
 }
 
-/**
- * θ ← θ − η·g in one pass over the storage: the same numbers as sub(θ, mul(g, η)) on every
- * backend. For float32 the ops round each step to float32 (η lifted to a float32 scalar,
- * the product rounded, then the difference rounded by the store); Math.fround reproduces
- * that exactly, since a double holds a float32 product exactly and rounding a double
- * difference of float32s to float32 is the correctly rounded float32 difference.
- */
-function subtractScaled(theta: TypedArray, g: TypedArray, lr: number): void {
-  if (theta instanceof Float32Array) {
-    const eta = Math.fround(lr);
-    for (let i = 0; i < theta.length; i++) theta[i] = theta[i] - Math.fround(g[i] * eta);
-  } else {
-    for (let i = 0; i < theta.length; i++) theta[i] = theta[i] - g[i] * lr;
-  }
-}
