@@ -213,6 +213,15 @@ function microKernel(pa: usize, pb: usize, kc: i32, c: usize, ldc: usize, first:
  * [n,k] if transB). k ≥ 1. `scratch` holds matmulScratchBytes() bytes, 64-aligned.
  */
 export function matmul(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, transA: bool, transB: bool, scratch: usize): void {
+  matmulBlock(a, b, c, m, k, n, transA, transB, scratch, 0, m, 0, n);
+}
+
+/**
+ * The block C[i0:i1, j0:j1] of the same product, nothing else of C touched: two threads on
+ * one shared memory compute blocks of it (rows or columns), each with its own `scratch`.
+ */
+export function matmulBlock(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, transA: bool, transB: bool, scratch: usize,
+  i0: i32, i1: i32, j0: i32, j1: i32): void {
   const packedA = scratch;
   const packedB = packedA + (<usize>(MC * KC) << 2);
   const tile = packedB + (<usize>(KC * NC) << 2);
@@ -220,13 +229,13 @@ export function matmul(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, tra
   // equal k blocks (784 = 4 × 196, not 3 × 256 + 16): no thin last block
   const kBlocks = (k + KC - 1) / KC;
   const kStep = (k + kBlocks - 1) / kBlocks;
-  for (let jc = 0; jc < n; jc += NC) {
-    const nc = min(NC, n - jc);
+  for (let jc = j0; jc < j1; jc += NC) {
+    const nc = min(NC, j1 - jc);
     for (let pc = 0; pc < k; pc += kStep) {
       const kc = min(kStep, k - pc);
       packB(b, k, n, transB, pc, kc, jc, nc, packedB);
-      for (let ic = 0; ic < m; ic += MC) {
-        const mc = min(MC, m - ic);
+      for (let ic = i0; ic < i1; ic += MC) {
+        const mc = min(MC, i1 - ic);
         packA(a, m, k, transA, ic, mc, pc, kc, packedA);
         for (let jr = 0; jr < nc; jr += NR) {
           const cols = min(NR, nc - jr);

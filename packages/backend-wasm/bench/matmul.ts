@@ -1,6 +1,8 @@
 /**
  * float32 C = A·B at the BENCH-PROTOCOL sizes (m×k×n), GFLOP/s = 2mkn / seconds, for the js
- * backend, both wasm builds and TensorFlow.js 4.22's wasm backend (XNNPACK), in one process.
+ * backend, both wasm builds on one thread, the best build on two threads (a worker_threads
+ * worker on a shared memory: `threads: 'always'`) and TensorFlow.js 4.22's wasm backend
+ * (XNNPACK, single-threaded in Node), in one process.
  *
  *   pnpm build                                       (generates the wasm module)
  *   cd packages/backend-wasm && pnpm exec tsx bench/matmul.ts [--reps 9] [--no-js]
@@ -37,8 +39,9 @@ tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false); // it cannot start threads 
 if (!(await tf.setBackend('wasm'))) throw new Error('TF.js wasm backend failed to start');
 await tf.ready();
 
-const simd = createWasmBackend({ variant: 'simd', name: 'wasm-simd' });
-const relaxed = enableRelaxedSimd() ? createWasmBackend({ variant: 'relaxed-simd', name: 'wasm-relaxed' }) : undefined;
+const simd = createWasmBackend({ variant: 'simd', name: 'wasm-simd', threads: 'off' });
+const relaxed = enableRelaxedSimd() ? createWasmBackend({ variant: 'relaxed-simd', name: 'wasm-relaxed', threads: 'off' }) : undefined;
+const twoThreads = createWasmBackend({ variant: relaxed ? 'relaxed-simd' : 'simd', name: 'wasm-2-threads', threads: 'always' });
 
 // mulberry32 (BENCH-PROTOCOL), uniform in [-1, 1)
 function filled(length: number, seed: number): Float32Array {
@@ -88,10 +91,12 @@ function maxRelativeDifference(x: Float32Array, y: Float32Array): number {
   return worst / scale;
 }
 
-console.log(`node ${process.version}, ${reps} repetitions (median), wasm builds: simd${relaxed ? ' + relaxed-simd' : ' only (relaxed SIMD refused)'}, TF.js ${tf.version.tfjs} on ${tf.getBackend()}\n`);
+console.log(`node ${process.version}, ${reps} repetitions (median), wasm builds: simd${relaxed ? ' + relaxed-simd' : ' only (relaxed SIMD refused)'}, ` +
+  `two threads: ${twoThreads.threads === 2 ? twoThreads.variant : 'unavailable (the column runs on one thread)'}, TF.js ${tf.version.tfjs} on ${tf.getBackend()}\n`);
 
 const rows: string[][] = [];
-const header = ['m×k×n', ...(withJs ? ['js'] : []), 'wasm simd', ...(relaxed ? ['wasm relaxed'] : []), 'tfjs wasm', 'simd / tfjs', ...(relaxed ? ['relaxed / tfjs'] : [])];
+const header = ['m×k×n', ...(withJs ? ['js'] : []), 'wasm simd', ...(relaxed ? ['wasm relaxed'] : []), 'wasm 2 threads', 'tfjs wasm',
+  'simd / tfjs', ...(relaxed ? ['relaxed / tfjs'] : []), '2 threads / tfjs', '2 threads / 1'];
 
 for (const [m, k, n] of sizes) {
   const a = filled(m * k, 1), b = filled(k * n, 2);
@@ -101,6 +106,7 @@ for (const [m, k, n] of sizes) {
     ...(withJs ? [ours('js', jsBackend, a, b, m, k, n)] : []),
     ours('wasm simd', simd, a, b, m, k, n),
     ...(relaxed ? [ours('wasm relaxed', relaxed, a, b, m, k, n)] : []),
+    ours('wasm 2 threads', twoThreads, a, b, m, k, n),
     tfc,
   ];
   // warm-up (and a check that all compute the same product)
@@ -135,9 +141,12 @@ for (const [m, k, n] of sizes) {
     ...(withJs ? [cell(gflops.js)] : []),
     cell(gflops['wasm simd']),
     ...(relaxed ? [cell(gflops['wasm relaxed'])] : []),
+    cell(gflops['wasm 2 threads']),
     cell(gflops['tfjs-wasm']),
     `${(gflops['wasm simd'] / gflops['tfjs-wasm']).toFixed(2)}×`,
     ...(relaxed ? [`${(gflops['wasm relaxed'] / gflops['tfjs-wasm']).toFixed(2)}×`] : []),
+    `${(gflops['wasm 2 threads'] / gflops['tfjs-wasm']).toFixed(2)}×`,
+    `${(gflops['wasm 2 threads'] / gflops[relaxed ? 'wasm relaxed' : 'wasm simd']).toFixed(2)}×`,
   ]);
   console.log(`${rows[rows.length - 1][0]} done`);
 }
@@ -175,7 +184,7 @@ for (const [m, k, n] of sizes) {
 
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (cells: string[]) => `| ${cells.map((c, i) => c.padStart(widths[i])).join(' | ')} |`;
-console.log(`\nGFLOP/s (float32, single thread)\n`);
+console.log(`\nGFLOP/s (float32; '2 threads / 1': two threads over the same build on one)\n`);
 console.log(line(header));
 console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 for (const r of rows) console.log(line(r));

@@ -23,9 +23,14 @@ const common = [
   '--initialMemory', '1',
 ];
 
+// The *Threads builds import one shared memory (env.memory, up to 4 GiB) instead of owning
+// theirs: the main thread and a worker instantiate the same module on it (two-thread matmul).
+const threads = ['--enable', 'threads', '--importMemory', '--sharedMemory', '--maximumMemory', '65536'];
 const variants = {
   simd: ['--enable', 'simd'],
   relaxed: ['--enable', 'simd', '--enable', 'relaxed-simd'],
+  simdThreads: ['--enable', 'simd', ...threads],
+  relaxedThreads: ['--enable', 'simd', '--enable', 'relaxed-simd', ...threads],
 };
 
 async function compile(name, flags) {

@@ -1,6 +1,7 @@
 import { type Backend, type BinaryKernel, type Shape, type TypedArray, type UnaryKernel, ValueError, jsBackend } from '@tapegrad/core';
 import { enableRelaxedSimd, relaxedSimdSupported, simdSupported } from './features.js';
-import { relaxedWasm, simdWasm } from './generated/wasm.js';
+import { relaxedThreadsWasm, relaxedWasm, simdThreadsWasm, simdWasm } from './generated/wasm.js';
+import { MatmulWorker, WARM_BYTES, sharedMemoryForThreads } from './threads.js';
 import { type WasmMemory, wasmApi } from './wasm-api.js';
 
 /** Which compiled build runs: fused multiply-add (relaxed SIMD) or multiply then add. */
@@ -15,12 +16,36 @@ export interface WasmBackendOptions {
   variant?: WasmVariant | 'auto';
   /** The name it registers under; 'wasm' unless two instances must coexist (benchmarks). */
   name?: string;
+  /**
+   * Two-thread float32 matmul (Node worker_threads on a shared memory): 'auto' (the
+   * default) splits products with m·k·n ≥ `threadThreshold` where threads are available
+   * and runs everything on the calling thread elsewhere, silently; 'off' never starts a
+   * worker; 'always' splits every product it can (m or n ≥ 2), for tests. `threads` on the
+   * backend says which mode is active.
+   */
+  threads?: 'auto' | 'off' | 'always';
+  /** m·k·n from which 'auto' splits a matmul over two threads (default {@link DEFAULT_THREAD_THRESHOLD}). */
+  threadThreshold?: number;
 }
+
+/**
+ * m·k·n from which 'auto' uses two threads. Measured (Node 20, 2-core EPYC, second core
+ * free; README): 6.4·10⁶ (64×784×128 and the other T1 products) gained 1.14–1.48×, 2.1·10⁶
+ * 0.8–1.3×, 0.26·10⁶ lost (0.6–0.7×).
+ */
+export const DEFAULT_THREAD_THRESHOLD = 4_000_000;
 
 /** A {@link Backend} whose float32 kernels run in WebAssembly; the rest is `jsBackend`'s. */
 export interface WasmBackend extends Backend {
   /** The build chosen at creation. */
   readonly variant: WasmVariant;
+  /**
+   * 2 if large float32 matmuls are split over two threads (a worker, started at the first
+   * one, and the calling thread), 1 if everything runs on the calling thread: threads off,
+   * or unavailable (no worker_threads, SharedArrayBuffer or shared wasm memory, one core),
+   * or the worker failed to start.
+   */
+  readonly threads: 1 | 2;
   /** Bytes of WebAssembly memory held now: it grows to the largest call's operands, never shrinks. */
   memoryBytes(): number;
 }
@@ -30,6 +55,8 @@ interface Exports {
   heapBase(): number;
   matmulScratchBytes(): number;
   matmul(a: number, b: number, c: number, m: number, k: number, n: number, transA: number, transB: number, scratch: number): void;
+  matmulBlock(a: number, b: number, c: number, m: number, k: number, n: number, transA: number, transB: number, scratch: number,
+    i0: number, i1: number, j0: number, j1: number): void;
   relu(x: number, out: number, n: number): void;
   step(x: number, out: number, n: number): void;
   exp(x: number, out: number, n: number): void;
@@ -113,26 +140,66 @@ function classify(shape: Shape, outShape: Shape, size: number, outSize: number):
 export function createWasmBackend(options: WasmBackendOptions = {}): WasmBackend {
   const variant = chooseVariant(options.variant ?? 'auto');
   // chooseVariant() has checked that wasmApi exists and validates SIMD
-  const instance = new wasmApi!.Instance(new wasmApi!.Module(bytesOf(variant)), {});
-  return wrap(instance.exports as Exports, variant, options.name ?? 'wasm');
+  const memory = options.threads === 'off' ? undefined : sharedMemoryForThreads(THREAD_INITIAL_BYTES);
+  const module = new wasmApi!.Module(bytesOf(variant, memory !== undefined));
+  const instance = new wasmApi!.Instance(module, memory ? { env: { memory } } : {});
+  return wrap(instance.exports as Exports, variant, options, memory && module);
 }
 
 /** {@link createWasmBackend} compiling asynchronously (`WebAssembly.instantiate`): for browsers' main threads. */
 export async function createWasmBackendAsync(options: WasmBackendOptions = {}): Promise<WasmBackend> {
   const variant = chooseVariant(options.variant ?? 'auto');
-  const { instance } = await wasmApi!.instantiate(bytesOf(variant), {});
-  return wrap(instance.exports as Exports, variant, options.name ?? 'wasm');
+  const memory = options.threads === 'off' ? undefined : sharedMemoryForThreads(THREAD_INITIAL_BYTES);
+  const { module, instance } = await wasmApi!.instantiate(bytesOf(variant, memory !== undefined), memory ? { env: { memory } } : {});
+  return wrap(instance.exports as Exports, variant, options, memory && module);
 }
 
-function bytesOf(variant: WasmVariant): Uint8Array {
+/** The shared memory starts at one page and grows as the single-thread one does (reserve()). */
+const THREAD_INITIAL_BYTES = 65536;
+
+function bytesOf(variant: WasmVariant, threads: boolean): Uint8Array {
+  if (threads) return decodeBase64(variant === 'relaxed-simd' ? relaxedThreadsWasm : simdThreadsWasm);
   return decodeBase64(variant === 'relaxed-simd' ? relaxedWasm : simdWasm);
 }
 
-function wrap(wasm: Exports, variant: WasmVariant, name: string): WasmBackend {
+/** `threadsModule`: the compiled *Threads build when `wasm` runs on a shared memory. */
+function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, threadsModule?: object): WasmBackend {
+  const name = options.name ?? 'wasm';
   const memory = wasm.memory;
-  const heap = align(wasm.heapBase());
   const matmulScratch = align(wasm.matmulScratchBytes());
+  // [heapBase, +scratch): the calling thread's matmul packing; with threads, then the
+  // worker's scratch and warm-up operands; `heap` is where every call's operands start.
+  const mainScratch = align(wasm.heapBase());
+  const worker = threadsModule
+    ? new MatmulWorker(threadsModule, memory, mainScratch + matmulScratch, mainScratch + 2 * matmulScratch)
+    : undefined;
+  const heap = worker ? mainScratch + 2 * matmulScratch + align(WARM_BYTES) : mainScratch;
+  const matmulAt = worker ? heap : heap + matmulScratch;
+  const always = options.threads === 'always';
+  const threshold = options.threadThreshold ?? DEFAULT_THREAD_THRESHOLD;
   let f32 = new Float32Array(memory.buffer);
+
+  /**
+   * Computes the product on two threads (see threads.ts) if it is large enough and the
+   * worker runs; false otherwise: the caller then computes it alone. C is cut along its
+   * longer side (rows, or columns when C is wider than tall: each thread packs the whole
+   * un-cut operand, so that is the smaller one) into 2–4 blocks, on micro-tile boundaries
+   * (4 rows, 8 columns) when there are enough of them.
+   */
+  function matmulOnTwoThreads(pa: number, pb: number, pc: number, m: number, k: number, n: number, tA: number, tB: number): boolean {
+    const work = m * k * n;
+    if (!worker?.usable || (!always && work < threshold)) return false;
+    const byRows = m >= n;
+    const size = byRows ? m : n;
+    if (size < 2) return false;
+    const unit = byRows ? 4 : 8;
+    // 2–4 blocks: more let a thread that runs alone take more of the work, but each block
+    // repacks the whole un-cut operand
+    const wanted = Math.min(4, Math.max(2, Math.floor(work / 2 ** 21)));
+    let step = Math.ceil(size / wanted);
+    if (size >= 2 * unit) step = Math.ceil(step / unit) * unit;
+    return worker.run(pa, pb, pc, m, k, n, tA, tB, byRows, step, Math.ceil(size / step), wasm.matmulBlock, mainScratch);
+  }
 
   /**
    * Makes bytes [0, end) addressable; growing detaches the old buffer, so re-view it. False
@@ -158,6 +225,9 @@ function wrap(wasm: Exports, variant: WasmVariant, name: string): WasmBackend {
   const backend: WasmBackend = {
     name,
     variant,
+    get threads() {
+      return worker?.usable ? 2 : 1;
+    },
     memoryBytes: () => memory.buffer.byteLength,
 
     unary(kernel: UnaryKernel, x: TypedArray, out: TypedArray, scalar: number): void {
@@ -215,14 +285,15 @@ function wrap(wasm: Exports, variant: WasmVariant, name: string): WasmBackend {
         out.fill(0);
         return;
       }
-      const pa = heap + matmulScratch, pb = pa + align(m * k * 4), pc = pb + align(k * n * 4);
+      const pa = matmulAt, pb = pa + align(m * k * 4), pc = pb + align(k * n * 4);
       if (!reserve(pc + align(m * n * 4))) {
         jsBackend.matmul(a, b, out, m, k, n, transposeA, transposeB);
         return;
       }
       f32.set(a, pa >>> 2);
       f32.set(b, pb >>> 2);
-      wasm.matmul(pa, pb, pc, m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0, heap);
+      const tA = transposeA ? 1 : 0, tB = transposeB ? 1 : 0;
+      if (!matmulOnTwoThreads(pa, pb, pc, m, k, n, tA, tB)) wasm.matmul(pa, pb, pc, m, k, n, tA, tB, mainScratch);
       out.set(f32.subarray(pc >>> 2, (pc >>> 2) + m * n));
     },
 

@@ -15,7 +15,7 @@ import { type WasmBackend, type WasmBackendOptions, createWasmBackend, createWas
 
 export {
   type WasmBackend, type WasmBackendOptions, type WasmVariant,
-  createWasmBackend, createWasmBackendAsync, enableRelaxedSimd, relaxedSimdSupported, simdSupported,
+  DEFAULT_THREAD_THRESHOLD, createWasmBackend, createWasmBackendAsync, enableRelaxedSimd, relaxedSimdSupported, simdSupported,
 } from './backend.js';
 
 let registered: WasmBackend | undefined;

@@ -12,7 +12,9 @@ interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => WasmInstance;
-  instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: WasmInstance }>;
+  instantiate(bytes: Uint8Array, imports: object): Promise<{ module: object; instance: WasmInstance }>;
+  /** A shared memory throws where SharedArrayBuffer is off (browsers without cross-origin isolation). */
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
 }
 
 interface WasmInstance {

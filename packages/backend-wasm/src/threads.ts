@@ -1,0 +1,219 @@
+/**
+ * Two-thread float32 matmul in Node: one worker_threads worker instantiates the same
+ * *Threads build on the same shared WebAssembly.Memory as the main thread; a matmul above
+ * the threshold is split in two halves of C (rows, or columns when C is wider than tall),
+ * the worker computes one and the main thread the other, each packing into its own scratch.
+ * Dispatch goes through a small control block of shared Int32s with Atomics.wait/notify —
+ * no postMessage per call. The worker is started lazily (first split matmul), warms its
+ * kernel up once (V8 starts wasm in Liftoff), and is unref()'ed, so it never keeps a
+ * process alive; it sleeps in Atomics.wait between calls.
+ *
+ * Where any piece is missing (no worker_threads, no SharedArrayBuffer or shared wasm
+ * memory — browsers without cross-origin isolation —, one core only), or the worker fails
+ * to start, everything runs on the calling thread, silently.
+ */
+import { wasmApi, type WasmMemory } from './wasm-api.js';
+
+// Control block: Int32 slots, then the job's arguments as float64 (byte offsets may pass 2³¹).
+// A job is C cut into `chunks` blocks of rows (or columns); both threads claim blocks from
+// NEXT (compare-and-swap) until none are left, so a thread the OS does not schedule (a busy
+// neighbour on the other core) delays nothing: the other takes its share.
+const SEQ = 0; // the current job's tag (1..65535), bumped by the main thread per job
+const READY = 1; // 0 starting, 1 warmed up and waiting, -1 failed
+const NEXT = 2; // tag << 16 | the next unclaimed block of that job
+const FINISHED = 3; // blocks the worker has finished in the current job
+const FAILED = 4; // bit i: the worker's kernel threw on block i (a bug): the main thread redoes it
+const ARGS_AT = 64;
+const ARGS = 12; // a, b, c, m, k, n, transA, transB, worker scratch, byRows, rows/columns per block, blocks
+
+/**
+ * Worker source, run with `eval: true`: no file to locate, in a bundle or not. It reaches
+ * worker_threads through process.getBuiltinModule, not require(): an eval'ed worker runs as
+ * an ES module when the process was started with --input-type=module.
+ */
+const workerSource = `
+const { workerData } = process.getBuiltinModule('node:worker_threads');
+const { module, memory, control, warm } = workerData;
+const ctl = new Int32Array(control, 0, 8);
+const args = new Float64Array(control, ${ARGS_AT}, ${ARGS});
+let kernel;
+try {
+  kernel = new WebAssembly.Instance(module, { env: { memory } }).exports.matmulBlock;
+  // warm-up on the worker's own region: V8 runs new code in Liftoff and tiers up once hot
+  for (let i = 0; i < 40; i++) kernel(warm.a, warm.b, warm.c, 64, 256, 64, 0, 0, warm.scratch, 0, 64, 0, 64);
+  Atomics.store(ctl, ${READY}, 1);
+} catch (error) {
+  Atomics.store(ctl, ${READY}, -1);
+}
+Atomics.notify(ctl, ${READY});
+if (Atomics.load(ctl, ${READY}) === 1) {
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(ctl, ${SEQ}, seen);
+    seen = Atomics.load(ctl, ${SEQ});
+    for (;;) {
+      const v = Atomics.load(ctl, ${NEXT});
+      const block = v & 0xffff;
+      // another job's tag (this one is over, or a newer one started: SEQ tells), or none left
+      if ((v >>> 16) !== seen || block >= args[11]) break;
+      // the arguments are stable while the job has unclaimed blocks: read, then claim
+      const m = args[3], n = args[5], step = args[10], lo = block * step, byRows = args[9] === 1;
+      const hi = Math.min(byRows ? m : n, lo + step);
+      const a = args[0], b = args[1], c = args[2], k = args[4], tA = args[6], tB = args[7], scratch = args[8];
+      if (Atomics.compareExchange(ctl, ${NEXT}, v, v + 1) !== v) continue;
+      try {
+        if (byRows) kernel(a, b, c, m, k, n, tA, tB, scratch, lo, hi, 0, n);
+        else kernel(a, b, c, m, k, n, tA, tB, scratch, 0, m, lo, hi);
+      } catch (error) {
+        Atomics.or(ctl, ${FAILED}, 1 << block);
+      }
+      Atomics.add(ctl, ${FINISHED}, 1);
+      Atomics.notify(ctl, ${FINISHED});
+    }
+  }
+}
+`;
+
+/** Bytes of the worker's warm-up operands (64×256 · 256×64), placed after its scratch. */
+export const WARM_BYTES = (64 * 256 + 256 * 64 + 64 * 64) * 4;
+
+interface NodeWorker {
+  unref(): void;
+  terminate(): Promise<number>;
+  on(event: 'error' | 'exit', listener: () => void): void;
+}
+
+interface WorkerThreads {
+  Worker: new (source: string, options: { eval: true; workerData: unknown; name?: string }) => NodeWorker;
+}
+
+function nodeBuiltin<T>(id: string): T | undefined {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  try {
+    return typeof proc?.getBuiltinModule === 'function' ? (proc.getBuiltinModule(id) as T | undefined) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Most pages a wasm32 memory can have (4 GiB); the *Threads builds declare this maximum. */
+const MAX_PAGES = 65536;
+
+/**
+ * A shared memory of `initialBytes`, if everything the two-thread mode needs is there:
+ * worker_threads, SharedArrayBuffer and Atomics, shared WebAssembly memories, two or more
+ * cores. Undefined otherwise: the caller then takes the single-thread builds.
+ */
+export function sharedMemoryForThreads(initialBytes: number): WasmMemory | undefined {
+  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object' || typeof Atomics.wait !== 'function') return undefined;
+  const threads = nodeBuiltin<WorkerThreads>('node:worker_threads');
+  if (typeof threads?.Worker !== 'function') return undefined;
+  const os = nodeBuiltin<{ availableParallelism?: () => number; cpus(): unknown[] }>('node:os');
+  const cores = os ? (os.availableParallelism?.() ?? os.cpus().length) : 1;
+  if (cores < 2 || !wasmApi?.Memory) return undefined;
+  try {
+    const memory = new wasmApi.Memory({ initial: Math.ceil(initialBytes / 65536), maximum: MAX_PAGES, shared: true });
+    return memory.buffer instanceof SharedArrayBuffer ? memory : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The worker half of the two-thread mode; the main thread's half is the caller's. */
+/** The kernel's signature: C[i0:i1, j0:j1] of op(A)·op(B) (matmulBlock in assembly/index.ts). */
+export type BlockKernel = (a: number, b: number, c: number, m: number, k: number, n: number, transA: number, transB: number,
+  scratch: number, i0: number, i1: number, j0: number, j1: number) => void;
+
+/** The worker of the two-thread mode, and the main thread's side of each job. */
+export class MatmulWorker {
+  private readonly control = new SharedArrayBuffer(ARGS_AT + ARGS * 8);
+  private readonly ctl = new Int32Array(this.control, 0, 8);
+  private readonly args = new Float64Array(this.control, ARGS_AT, ARGS);
+  private worker: NodeWorker | undefined;
+  private state: 'idle' | 'ready' | 'failed' = 'idle';
+  private seq = 0;
+
+  /**
+   * @param module the compiled *Threads build (the worker reuses its compiled code)
+   * @param memory the shared memory both threads run on
+   * @param scratch the worker's own matmul scratch (matmulScratchBytes() bytes)
+   * @param warm WARM_BYTES for its warm-up operands. Nothing else may use either region.
+   */
+  constructor(private readonly module: object, private readonly memory: WasmMemory, private readonly scratch: number, private readonly warm: number) {}
+
+  /** False once the worker failed to start: the backend then stays on one thread. */
+  get usable(): boolean {
+    return this.state !== 'failed';
+  }
+
+  /** Starts the worker if needed and waits (once) for its warm-up; false if it cannot run. */
+  private ready(): boolean {
+    if (this.state !== 'idle') return this.state === 'ready';
+    const threads = nodeBuiltin<WorkerThreads>('node:worker_threads');
+    const a = this.warm, b = a + 64 * 256 * 4, c = b + 256 * 64 * 4;
+    try {
+      this.worker = new threads!.Worker(workerSource, {
+        eval: true,
+        name: 'tapegrad-wasm-matmul',
+        workerData: { module: this.module, memory: this.memory, control: this.control, warm: { a, b, c, scratch: this.scratch } },
+      });
+      this.worker.unref();
+      this.worker.on('error', () => {
+        this.state = 'failed';
+      });
+    } catch {
+      this.state = 'failed';
+      return false;
+    }
+    // the worker boots on its own thread: blocking here once (~50–100 ms) is fine; if it
+    // never reports (it cannot start at all), the backend stays on one thread after 10 s
+    Atomics.wait(this.ctl, READY, 0, 10_000);
+    if (Atomics.load(this.ctl, READY) !== 1) {
+      this.state = 'failed';
+      void this.worker.terminate();
+      return false;
+    }
+    this.state = 'ready';
+    return true;
+  }
+
+  /**
+   * Computes C = op(A)·op(B) (operands already in the shared memory) on both threads: C is
+   * cut into `blocks` blocks of `step` rows (or columns if !byRows; the last may be shorter)
+   * that the two threads claim in turn. Returns false, having run nothing, if the worker
+   * cannot run: the caller then computes the product itself.
+   */
+  run(a: number, b: number, c: number, m: number, k: number, n: number, tA: number, tB: number,
+    byRows: boolean, step: number, blocks: number, kernel: BlockKernel, mainScratch: number): boolean {
+    if (!this.ready()) return false;
+    const x = this.args, ctl = this.ctl;
+    x[0] = a; x[1] = b; x[2] = c; x[3] = m; x[4] = k; x[5] = n; x[6] = tA; x[7] = tB;
+    x[8] = this.scratch; x[9] = byRows ? 1 : 0; x[10] = step; x[11] = blocks;
+    const seq = (this.seq = (this.seq % 0xffff) + 1);
+    Atomics.store(ctl, FINISHED, 0);
+    Atomics.store(ctl, FAILED, 0);
+    Atomics.store(ctl, NEXT, seq << 16);
+    Atomics.store(ctl, SEQ, seq);
+    Atomics.notify(ctl, SEQ, 1);
+    const size = byRows ? m : n;
+    const compute = (block: number) => {
+      const lo = block * step, hi = Math.min(size, lo + step);
+      if (byRows) kernel(a, b, c, m, k, n, tA, tB, mainScratch, lo, hi, 0, n);
+      else kernel(a, b, c, m, k, n, tA, tB, mainScratch, 0, m, lo, hi);
+    };
+    let mine = 0;
+    for (;;) {
+      const v = Atomics.load(ctl, NEXT);
+      if ((v & 0xffff) >= blocks) break;
+      if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
+      compute(v & 0xffff);
+      mine++;
+    }
+    // wait for the blocks the worker claimed
+    let finished: number;
+    while ((finished = Atomics.load(ctl, FINISHED)) !== blocks - mine) Atomics.wait(ctl, FINISHED, finished);
+    const failed = Atomics.load(ctl, FAILED);
+    for (let block = 0; block < blocks; block++) if (failed & (1 << block)) compute(block);
+    return true;
+  }
+}

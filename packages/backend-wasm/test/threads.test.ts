@@ -1,0 +1,148 @@
+import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createRng, jsBackend } from '@tapegrad/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type WasmBackend, DEFAULT_THREAD_THRESHOLD, createWasmBackend, createWasmBackendAsync, enableRelaxedSimd } from '../src/index.js';
+
+/**
+ * The two-thread matmul (a worker_threads worker on a shared memory, see src/threads.ts)
+ * against jsBackend, with `threads: 'always'` so that even tiny products are split, and the
+ * single-thread fallback. Tolerance as in kernels.test.ts: |wasm − js| ≤ 2·√k·u·Σₚ|A[i,p]·B[p,j]|
+ * (the split changes which thread computes an element, not how: a block of C gets the same
+ * operations in the same order as on one thread). No timing is asserted anywhere.
+ */
+
+const u = 2 ** -24;
+const twoCores = availableParallelism() >= 2;
+const rng = createRng(20261123);
+const random = (n: number) => Float32Array.from({ length: n }, () => rng.next() * 4 - 2);
+
+function expectClose(backend: WasmBackend, m: number, k: number, n: number, tA: boolean, tB: boolean): void {
+  const a = random(m * k), b = random(k * n);
+  const expected = new Float32Array(m * n), actual = new Float32Array(m * n).fill(NaN);
+  jsBackend.matmul(a, b, expected, m, k, n, tA, tB);
+  backend.matmul(a, b, actual, m, k, n, tA, tB);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let mag = 0;
+      for (let p = 0; p < k; p++) mag += Math.abs(a[tA ? p * m + i : i * k + p] * b[tB ? j * k + p : p * n + j]);
+      const at = i * n + j;
+      const allowed = 2 * Math.sqrt(k) * u * mag;
+      if (!(Math.abs(actual[at] - expected[at]) <= allowed)) throw new Error(`C[${i},${j}] = ${actual[at]}, js ${expected[at]}, allowed ±${allowed}`);
+    }
+  }
+}
+
+const variants = ['simd', ...(enableRelaxedSimd() ? ['relaxed-simd' as const] : [])] as const;
+
+for (const variant of variants) {
+  describe(`${variant} build on two threads ('always'): matmul against js`, () => {
+    const backend = createWasmBackend({ variant, name: `wasm-2-${variant}`, threads: 'always' });
+
+    it('runs in the two-thread mode where Node has worker_threads and two cores', () => {
+      expect(backend.threads).toBe(twoCores ? 2 : 1);
+    });
+
+    // m ≥ n cuts rows, m < n columns; sizes below, at and above the 4-row/8-column tiles,
+    // several blocks (64×784×128), a ragged last block, several K_C blocks, N_C crossing
+    const sizes: Array<[number, number, number]> = [
+      [2, 1, 1], [1, 3, 2], [5, 3, 7], [7, 5, 3], [17, 33, 9], [9, 257, 31], [64, 784, 128],
+      [128, 64, 784], [130, 520, 67], [33, 300, 1], [3, 40, 2053],
+    ];
+    for (const [m, k, n] of sizes) {
+      for (const tA of [false, true]) {
+        for (const tB of [false, true]) {
+          it(`${m}×${k}×${n}${tA ? ' Aᵀ' : ''}${tB ? ' Bᵀ' : ''}`, () => expectClose(backend, m, k, n, tA, tB));
+        }
+      }
+    }
+
+    it('1×k×1 (nothing to split) and empty products still work', () => {
+      expectClose(backend, 1, 9, 1, true, false);
+      const out = new Float32Array(6).fill(7);
+      backend.matmul(new Float32Array(0), new Float32Array(0), out, 2, 0, 3, false, false);
+      expect([...out]).toEqual([0, 0, 0, 0, 0, 0]);
+    });
+
+    it('other kernels share the memory without touching the worker\'s region', () => {
+      for (let r = 0; r < 3; r++) {
+        expectClose(backend, 40, 70, 30, false, true);
+        const x = random(300_000), out = new Float32Array(x.length), expected = new Float32Array(x.length);
+        backend.unary('relu', x, out, 0);
+        jsBackend.unary('relu', x, expected, 0);
+        expect(out).toEqual(expected);
+        expectClose(backend, 30, 70, 40, true, false);
+      }
+    });
+  });
+}
+
+describe("threads: 'auto' (the default)", () => {
+  it('splits products from the threshold on, and computes them right', () => {
+    const backend = createWasmBackend({ name: 'wasm-auto' });
+    expect(backend.threads).toBe(twoCores ? 2 : 1);
+    expect(200 * 300 * 150).toBeGreaterThanOrEqual(DEFAULT_THREAD_THRESHOLD);
+    expectClose(backend, 200, 300, 150, false, false);
+    expectClose(backend, 150, 300, 200, true, true);
+    expectClose(backend, 20, 30, 10, false, true); // below: one thread
+  });
+
+  it('the asynchronous constructor gets the same mode', async () => {
+    const backend = await createWasmBackendAsync({ name: 'wasm-async-2', threads: 'always' });
+    expect(backend.threads).toBe(twoCores ? 2 : 1);
+    expectClose(backend, 21, 13, 34, false, false);
+  });
+});
+
+describe('single-thread fallback', () => {
+  const saved = { sab: globalThis.SharedArrayBuffer, builtin: process.getBuiltinModule };
+  afterEach(() => {
+    globalThis.SharedArrayBuffer = saved.sab;
+    process.getBuiltinModule = saved.builtin;
+  });
+
+  it("threads: 'off' starts no worker", () => {
+    const backend = createWasmBackend({ name: 'wasm-off', threads: 'off' });
+    expect(backend.threads).toBe(1);
+    expectClose(backend, 64, 784, 128, false, false);
+  });
+
+  it('without SharedArrayBuffer (a browser page without cross-origin isolation), silently', () => {
+    (globalThis as { SharedArrayBuffer?: unknown }).SharedArrayBuffer = undefined;
+    const backend = createWasmBackend({ name: 'wasm-no-sab', threads: 'always' });
+    expect(backend.threads).toBe(1);
+    expectClose(backend, 64, 100, 33, true, false);
+  });
+
+  it('without worker_threads, silently', () => {
+    process.getBuiltinModule = ((id: string) => (id === 'node:worker_threads' ? undefined : saved.builtin(id))) as typeof process.getBuiltinModule;
+    const backend = createWasmBackend({ name: 'wasm-no-workers', threads: 'always' });
+    expect(backend.threads).toBe(1);
+    expectClose(backend, 33, 100, 64, false, true);
+  });
+});
+
+// The worker is unref()'ed: a process that did a two-thread matmul exits by itself. A
+// timeout here means it hung (not a timing assertion: the child has 30 s for ~0.2 s of work).
+describe('process exit', () => {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+
+  for (const [type, file] of [['module', 'index.js'], ['commonjs', 'index.cjs']] as const) {
+    it(`a ${type === 'module' ? 'ES module' : 'CommonJS'} script exits after a two-thread matmul`, () => {
+      const load = type === 'module'
+        ? `const { createWasmBackend } = await import(${JSON.stringify(dist + file)});`
+        : `const { createWasmBackend } = require(${JSON.stringify(dist + file)});`;
+      const code = `(async () => {
+        ${load}
+        const b = createWasmBackend({ threads: 'always' });
+        const n = 64, a = new Float32Array(n * n).fill(1), out = new Float32Array(n * n);
+        b.matmul(a, a, out, n, n, n, false, false);
+        console.log(JSON.stringify({ threads: b.threads, c: out[0], all: out.every((v) => v === n) }));
+      })();`;
+      const out = execFileSync(process.execPath, [`--input-type=${type}`, '-e', code], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+      expect(JSON.parse(out)).toEqual({ threads: twoCores ? 2 : 1, c: 64, all: true });
+    });
+  }
+});
