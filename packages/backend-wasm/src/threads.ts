@@ -106,6 +106,9 @@ const MAX_PAGES = 65536;
  */
 export function sharedMemoryForThreads(initialBytes: number): WasmMemory | undefined {
   if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object' || typeof Atomics.wait !== 'function') return undefined;
+  // Node only: other runtimes' worker_threads emulations (Bun, Deno) are untested here
+  const g = globalThis as { process?: { versions?: Record<string, string | undefined> }; Deno?: unknown };
+  if (typeof g.process?.versions?.node !== 'string' || g.process.versions.bun !== undefined || g.Deno !== undefined) return undefined;
   const threads = nodeBuiltin<WorkerThreads>('node:worker_threads');
   if (typeof threads?.Worker !== 'function') return undefined;
   const os = nodeBuiltin<{ availableParallelism?: () => number; cpus(): unknown[] }>('node:os');
