@@ -1,0 +1,368 @@
+/**
+ * Every differentiable op's property test on every registered backend other than js: the
+ * forward value AND the VJP (the gradients of ⟨f(x), r⟩ for a random cotangent r, via
+ * core's vjp) computed with setBackend(name) must agree with the js backend's.
+ *
+ * - float64: bit-identical (Object.is on every element). Backends delegate float64 to js.
+ * - float32: within a relative bound, per element i,
+ *
+ *     |b_i − j_i| ≤ rtol·(|j_i| + ‖j‖∞ + M_i [+ ‖r‖∞ for gradients]) + k·η,  rtol = 16·u·√k,
+ *
+ *   u = 2⁻²⁴ (float32 unit roundoff), k = the largest input or output size of the case (an
+ *   upper bound on the length of any sum, matmul contraction or unbroadcast inside the op
+ *   and its VJP). Why: packages/backend-wasm/test/kernels.test.ts shows the wasm kernels
+ *   differ from js only (a) in k-term sums and dot products, by ≤ 2·√k·u·Σ|terms|
+ *   (Higham §2.8/§3.1), and (b) in exp and sigmoid, by ≤ 4 ulp = 8·u relative; all else
+ *   is bit-identical. M_i is that Σ|terms|: the same op (or VJP, with cotangent |r|) run
+ *   on js in float64 on |x|, which for matmul, sums, means, broadcasting and unbroadcast is
+ *   exactly Σ|terms| per element. The ‖r‖∞ term covers VJPs that subtract nearly equal
+ *   numbers after an exp (sigmoid's dy·y·(1−y), softmax's p·(dy − ⟨p, dy⟩)): there an
+ *   8·u error in y becomes an absolute error ≈ 8·u·|dy|. The ‖j‖∞ term covers the few
+ *   float32 roundings a composite op (softmax, logSumExp, softplus) chains together. The
+ *   factor 16 leaves room for both sides' errors compounding over those few steps (500
+ *   runs per op and dtype pass locally). rtol is ≤ 8·10⁻⁶ for k ≤ 64 (≤ 1.8·10⁻⁵ at the
+ *   largest k here, padTo's 343-element output), so a wrong element, a dropped term or a
+ *   mis-broadcast (errors of order ‖j‖) cannot pass, nor can an exp off by 2⁻¹² relative
+ *   (the last test).
+ *   η = 2⁻¹⁴⁹ is the underflow term of the rounding model (fl(x∘y) = (x∘y)(1+δ) + η'):
+ *   the relative bound does not hold for subnormal results. fast-check does generate
+ *   subnormal inputs, and this case was found: a [2,5]·[5] product whose exact value is
+ *   ≈ −2⁻¹⁵⁰, which js (summing in float64, rounding once) gives as −0 and wasm (rounding
+ *   each float32 product) as −2⁻¹⁴⁹, one subnormal ulp apart: allowed, k·η at most.
+ *
+ * Seeded (fast-check seed 42) so failures replay; a failure shrinks to the smallest shape
+ * and values and names the op, dtype, output and element. The backend is restored to js
+ * after every evaluation (finally) and after every test (afterEach).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  type Backend, type DType, type Tensor, abs, add, broadcastShapes, broadcastTo, clip, concat, div, exp, getBackend, listBackends,
+  log, logSoftmax, logSumExp, matmul, matmulT, max, maximum, mean, minimum, mul, neg, padTo, pow, reciprocal, relu,
+  registerBackend, reshape, setBackend, sigmoid, slice, softmax, softplus, sqrt, square, stack, sub, sum, tanh, tensor, transpose, vjp, where,
+} from '@tapegrad/core';
+import { arb } from '@tapegrad/core/testing';
+import { initWasmBackend } from '../packages/backend-wasm/src/index.js';
+
+const SEED = 42;
+const NUM_RUNS = 20;
+const u = 2 ** -24;
+/** The smallest float32 subnormal: the absolute part of float32 rounding near zero. */
+const eta = 2 ** -149;
+
+const wasm = initWasmBackend();
+
+afterEach(() => setBackend('js'));
+
+type Convert = (t: Tensor) => Tensor;
+/** An op under test: random cases [attrs, inputs] (float64) and the function of the inputs. */
+interface OpSpec<A = unknown> {
+  name: string;
+  cases: fc.Arbitrary<readonly [A, Tensor[]]>;
+  /** `as` converts a float64 tensor held in attrs (a mask) to the dtype under test. */
+  op: (attrs: A, as: Convert) => (...inputs: Tensor[]) => Tensor;
+}
+
+const spec = <A>(name: string, cases: fc.Arbitrary<readonly [A, Tensor[]]>, op: OpSpec<A>['op']): OpSpec =>
+  ({ name, cases, op }) as OpSpec;
+/** An op without attributes. */
+const plain = (name: string, inputs: fc.Arbitrary<Tensor[]>, f: (...xs: Tensor[]) => Tensor): OpSpec =>
+  spec(name, inputs.map((xs) => [null, xs] as const), () => f);
+
+const toDType = (dtype: DType): Convert => (t) =>
+  tensor(dtype === 'float32' ? Float32Array.from(t.data as ArrayLike<number>) : Float64Array.from(t.data as ArrayLike<number>), { shape: [...t.shape], dtype });
+const f64 = (values: ArrayLike<number>, shape: readonly number[]) => tensor(Float64Array.from(values), { shape: [...shape], dtype: 'float64' });
+const dim = (maxValue = 4) => fc.integer({ min: 1, max: maxValue });
+const one = (a: fc.Arbitrary<Tensor>) => a.map((x) => [x]);
+const pair = (a: fc.Arbitrary<[Tensor, Tensor]>) => a.map(([x, y]) => [x, y]);
+
+const axesOf = (rank: number): fc.Arbitrary<number[] | undefined> =>
+  fc.option(
+    fc.subarray(Array.from({ length: rank }, (_, i) => i)).chain((axes) =>
+      fc.array(fc.boolean(), { minLength: axes.length, maxLength: axes.length }).map((negative) => axes.map((a, i) => (negative[i] ? a - rank : a)))),
+    { nil: undefined, freq: 4 },
+  );
+const axisOf = (rank: number) => fc.integer({ min: -rank, max: rank - 1 });
+
+const reduceCases = (values: Parameters<typeof arb.tensorOf>[1] = {}) =>
+  arb.shape({ maxRank: 3 }).chain((s) =>
+    fc.tuple(fc.record({ axes: axesOf(s.length), keepDims: fc.boolean() }), arb.tensorOf(s, values).map((x) => [x])));
+
+const alongAxisCases = arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => fc.tuple(
+  fc.record({ axis: axisOf(s.length), keepDims: fc.boolean() }),
+  arb.tensorOf(s, { min: -5, max: 5 }).map((x) => [x]),
+));
+
+/** Broadcastable pairs whose values never tie (|a − b| ≥ 0.2), as in ops.property.test.ts. */
+const apartTensors = arb.broadcastableTensors().map(([a, b]) => [
+  f64(a.toFlatArray().map((v) => Math.floor(v) + 0.5 + 0.3 * (v - Math.floor(v) - 0.5)), a.shape),
+  f64(b.toFlatArray().map((v) => Math.round(v) + 0.3 * (v - Math.round(v))), b.shape),
+]);
+
+function factorize(n: number): number[] {
+  const out: number[] = [];
+  for (let p = 2; n > 1; p++) while (n % p === 0) { out.push(p); n /= p; }
+  return out;
+}
+
+// ---- the ops ---------------------------------------------------------------------------
+
+const specs: OpSpec[] = [];
+
+// matmul: 2-D, the three 1-D cases, and matmulT with every transpose flag
+specs.push(plain('matmul 2-D', pair(arb.matmulPair()), (a, b) => matmul(a, b)));
+const vectorCases: Record<string, (k: number, n: number) => number[][]> = {
+  'vector·matrix': (k, n) => [[k], [k, n]],
+  'matrix·vector': (k, n) => [[n, k], [k]],
+  'vector·vector': (k) => [[k], [k]],
+};
+for (const [name, shapes] of Object.entries(vectorCases)) {
+  const pairs = fc.tuple(dim(5), dim(5)).chain(([k, n]) => {
+    const [sa, sb] = shapes(k, n);
+    return fc.tuple(arb.tensorOf(sa), arb.tensorOf(sb)).map(([a, b]) => [a, b]);
+  });
+  specs.push(plain(`matmul ${name}`, pairs, (a, b) => matmul(a, b)));
+}
+for (const tA of [false, true]) {
+  for (const tB of [false, true]) {
+    const pairs = fc.tuple(dim(5), dim(5), dim(5)).chain(([m, k, n]) =>
+      fc.tuple(arb.tensorOf(tA ? [k, m] : [m, k]), arb.tensorOf(tB ? [n, k] : [k, n])).map(([a, b]) => [a, b]));
+    specs.push(plain(`matmulT(a, b, ${tA}, ${tB})`, pairs, (a, b) => matmulT(a, b, tA, tB)));
+  }
+}
+
+// broadcasting binary ops, every pattern arb.broadcastableTensors names
+specs.push(plain('add', pair(arb.broadcastableTensors()), (a, b) => add(a, b)));
+specs.push(plain('sub', pair(arb.broadcastableTensors()), (a, b) => sub(a, b)));
+specs.push(plain('mul', pair(arb.broadcastableTensors()), (a, b) => mul(a, b)));
+specs.push(plain('div', pair(arb.broadcastableTensors({ second: { avoid: [0], margin: 0.5 } })), (a, b) => div(a, b)));
+
+// element-wise
+specs.push(plain('neg', one(arb.tensor()), neg));
+specs.push(plain('exp', one(arb.tensor({ min: -3, max: 3 })), exp));
+specs.push(plain('log', one(arb.tensor({ min: 0.2, max: 5 })), log));
+specs.push(plain('sigmoid', one(arb.tensor({ min: -6, max: 6 })), sigmoid));
+specs.push(plain('relu', one(arb.tensor({ avoid: [0] })), relu));
+specs.push(plain('tanh', one(arb.tensor({ min: -4, max: 4 })), tanh));
+specs.push(plain('square', one(arb.tensor()), square));
+specs.push(spec('pow, integer exponent', fc.tuple(fc.integer({ min: -3, max: 4 }), one(arb.tensor({ avoid: [0], margin: 0.5 }))), (p) => (x) => pow(x, p)));
+specs.push(spec('pow, non-integer exponent',
+  fc.tuple(fc.double({ min: -2.5, max: 2.5, noNaN: true }).filter((p) => !Number.isInteger(p)), one(arb.tensor({ min: 0.3, max: 3 }))),
+  (p) => (x) => pow(x, p)));
+specs.push(plain('sqrt', one(arb.tensor({ min: 0.2, max: 4 })), sqrt));
+specs.push(plain('abs', one(arb.tensor({ avoid: [0] })), abs));
+specs.push(plain('reciprocal', one(arb.tensor({ avoid: [0], margin: 0.5 })), reciprocal));
+
+// reductions
+specs.push(spec('sum', reduceCases(), ({ axes, keepDims }) => (x) => sum(x, axes, keepDims)));
+specs.push(spec('mean', reduceCases(), ({ axes, keepDims }) => (x) => mean(x, axes, keepDims)));
+specs.push(spec('max', reduceCases({ distinct: true }), ({ axes, keepDims }) => (x) => max(x, axes, keepDims)));
+
+// layout
+specs.push(spec('transpose', arb.shape({ maxRank: 4, maxDim: 3 }).chain((s) => {
+  const rank = s.length;
+  const perm = fc.shuffledSubarray(Array.from({ length: rank }, (_, i) => i), { minLength: rank, maxLength: rank });
+  return fc.tuple(fc.option(perm, { nil: undefined, freq: 5 }), one(arb.tensorOf(s)));
+}), (perm) => (x) => transpose(x, perm)));
+specs.push(spec('reshape', arb.shape({ maxRank: 3 }).chain((s) => {
+  const factors = s.flatMap(factorize);
+  return fc.tuple(
+    fc.shuffledSubarray(factors, { minLength: factors.length, maxLength: factors.length }),
+    fc.array(fc.boolean(), { minLength: factors.length, maxLength: factors.length }),
+    fc.array(fc.nat({ max: 3 }), { maxLength: 2 }),
+  ).map(([order, cuts, ones]) => {
+    const target: number[] = [];
+    order.forEach((f, i) => (i === 0 || cuts[i] ? target.push(f) : (target[target.length - 1] *= f)));
+    for (const at of ones) target.splice(at % (target.length + 1), 0, 1);
+    return target;
+  }).chain((target) => fc.tuple(fc.constant(target), one(arb.tensorOf(s))));
+}), (shape) => (x) => reshape(x, shape)));
+specs.push(spec('broadcastTo', arb.broadcastablePair().chain(([a, b]) => fc.tuple(fc.constant(broadcastShapes('test', a, b)), one(arb.tensorOf(a)))),
+  (shape) => (x) => broadcastTo(x, shape)));
+specs.push(spec('slice', arb.shape({ minRank: 1, maxRank: 3, maxDim: 5 }).chain((s) => {
+  const perAxis = s.map((d) => fc.integer({ min: 0, max: d - 1 }).chain((b) =>
+    fc.record({ size: fc.integer({ min: 1, max: d - b }), negative: fc.boolean() }).map(({ size, negative }) => ({ begin: negative ? b - d : b, size }))));
+  return fc.tuple(fc.tuple(...perAxis), one(arb.tensorOf(s)));
+}), (axes) => (x) => slice(x, axes.map((a) => a.begin), axes.map((a) => a.size))));
+specs.push(spec('padTo', arb.shape({ maxRank: 3, maxDim: 3 }).chain((s) => fc.tuple(
+  fc.tuple(fc.array(fc.nat({ max: 2 }), { minLength: s.length, maxLength: s.length }), fc.array(fc.nat({ max: 2 }), { minLength: s.length, maxLength: s.length }))
+    .map(([begin, extra]) => ({ begin, shape: s.map((d, i) => d + begin[i] + extra[i]) })),
+  one(arb.tensorOf(s)),
+)), ({ begin, shape }) => (x) => padTo(x, begin, shape)));
+specs.push(spec('concat', arb.shape({ minRank: 1, maxRank: 3, maxDim: 3 }).chain((s) => fc.tuple(axisOf(s.length), fc.integer({ min: 1, max: 4 })).chain(([axis, count]) => {
+  const along = (axis + s.length) % s.length;
+  const parts = fc.array(fc.integer({ min: 1, max: 3 }), { minLength: count, maxLength: count })
+    .chain((lengths) => fc.tuple(...lengths.map((len) => arb.tensorOf(s.map((d, i) => (i === along ? len : d)))))).map((xs) => [...xs]);
+  return fc.tuple(fc.constant(axis), parts);
+})), (axis) => (...xs) => concat(xs, axis)));
+specs.push(spec('stack', arb.shape({ maxRank: 3, maxDim: 3 }).chain((s) => fc.tuple(
+  fc.integer({ min: -(s.length + 1), max: s.length }),
+  fc.integer({ min: 1, max: 4 }).chain((count) => fc.tuple(...Array.from({ length: count }, () => arb.tensorOf(s)))).map((xs) => [...xs]),
+)), (axis) => (...xs) => stack(xs, axis)));
+
+// softmax family and softplus
+specs.push(spec('softmax', alongAxisCases, ({ axis }) => (x) => softmax(x, axis)));
+specs.push(spec('logSoftmax', alongAxisCases, ({ axis }) => (x) => logSoftmax(x, axis)));
+specs.push(spec('logSumExp', alongAxisCases, ({ axis, keepDims }) => (x) => logSumExp(x, axis, keepDims)));
+specs.push(plain('softplus', one(arb.tensor({ min: -6, max: 6 })), softplus));
+
+// where and the ops built on it
+specs.push(spec('where', arb.broadcastablePair().chain(([a, b]) => {
+  const out = broadcastShapes('test', a, b);
+  const condShape = fc.tuple(fc.integer({ min: 0, max: out.length }), fc.array(fc.boolean(), { minLength: out.length, maxLength: out.length }))
+    .map(([drop, ones]) => out.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d)));
+  const cond = condShape.chain((s) => fc.array(fc.boolean(), { minLength: s.reduce((p, d) => p * d, 1), maxLength: s.reduce((p, d) => p * d, 1) })
+    .map((bits) => f64(bits.map(Number), s)));
+  return fc.tuple(cond, fc.tuple(arb.tensorOf(a), arb.tensorOf(b)).map(([x, y]) => [x, y]));
+}), (cond, as) => (a, b) => where(as(cond), a, b)));
+specs.push(plain('maximum', apartTensors, (a, b) => maximum(a, b)));
+specs.push(plain('minimum', apartTensors, (a, b) => minimum(a, b)));
+specs.push(spec('clip', fc.tuple(fc.double({ min: -2, max: -0.2, noNaN: true }), fc.double({ min: 0.2, max: 2, noNaN: true }))
+  .chain(([lo, hi]) => fc.tuple(fc.constant({ lo, hi }), one(arb.tensor({ avoid: [lo, hi] })))), ({ lo, hi }) => (x) => clip(x, lo, hi)));
+
+// ---- the comparison --------------------------------------------------------------------
+
+interface Evaluation { value: Tensor; grads: Tensor[] }
+
+/** f's value and its VJP at cotangent r, with the given backend selected (js restored after). */
+function evaluate(backend: string, f: (...xs: Tensor[]) => Tensor, xs: Tensor[], r: Tensor): Evaluation {
+  setBackend(backend);
+  try {
+    const [value, pullback] = vjp(f, ...xs);
+    return { value, grads: pullback(r) };
+  } finally {
+    setBackend('js');
+  }
+}
+
+const maxAbs = (values: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i]));
+  return m;
+};
+
+function expectBitIdentical(what: string, actual: Tensor, expected: Tensor): void {
+  expect(actual.shape, `${what}: shape`).toEqual(expected.shape);
+  expect(actual.dtype, `${what}: dtype`).toBe(expected.dtype);
+  const a = actual.data, e = expected.data;
+  for (let i = 0; i < e.length; i++) {
+    if (!Object.is(a[i], e[i])) throw new Error(`${what}: element ${i} is ${a[i]}, js gives ${e[i]}; float64 must be bit-identical`);
+  }
+}
+
+/** |b_i − j_i| ≤ rtol·(|j_i| + ‖j‖∞ + M_i + extra), see the header. */
+function expectClose(what: string, actual: Tensor, expected: Tensor, magnitude: Tensor, rtol: number, extra: number, k: number): void {
+  expect(actual.shape, `${what}: shape`).toEqual(expected.shape);
+  expect(actual.dtype, `${what}: dtype`).toBe(expected.dtype);
+  const a = actual.data, e = expected.data, m = magnitude.data;
+  const norm = maxAbs(e);
+  for (let i = 0; i < e.length; i++) {
+    if (!Number.isFinite(e[i]) || !Number.isFinite(a[i])) {
+      if (!Object.is(a[i], e[i])) throw new Error(`${what}: element ${i} is ${a[i]}, js gives ${e[i]}`);
+      continue;
+    }
+    const allowed = rtol * (Math.abs(e[i]) + norm + Math.abs(m[i]) + extra) + k * eta;
+    const diff = Math.abs(a[i] - e[i]);
+    if (!(diff <= allowed)) {
+      throw new Error(`${what}: element ${i} is ${a[i]}, js gives ${e[i]}: off by ${diff.toExponential(3)} > allowed ${allowed.toExponential(3)} (rtol ${rtol.toExponential(3)})`);
+    }
+  }
+}
+
+const absTensor = (t: Tensor) => f64(Array.from(t.data as ArrayLike<number>, Math.abs), t.shape);
+
+/** One case's property: forward and VJP on `backend` against js, in `dtype`. */
+function agreementProperty(backend: string, opSpec: OpSpec, dtype: DType) {
+  const as = toDType(dtype);
+  // the cotangent r has f's output shape: computed once on js, float64, while generating
+  const withCotangent = opSpec.cases.chain(([attrs, xs]) => {
+    const outShape = opSpec.op(attrs, toDType('float64'))(...xs).shape;
+    return fc.tuple(fc.constant(attrs), fc.constant(xs), arb.tensorOf(outShape));
+  });
+  return fc.property(withCotangent, ([attrs, xs64, r64]) => {
+    const f = opSpec.op(attrs, as);
+    const xs = xs64.map(as), r = as(r64);
+    const expected = evaluate('js', f, xs, r);
+    const actual = evaluate(backend, f, xs, r);
+    expect(getBackend().name).toBe('js');
+    if (dtype === 'float64') {
+      expectBitIdentical(`${opSpec.name} value`, actual.value, expected.value);
+      actual.grads.forEach((g, i) => expectBitIdentical(`${opSpec.name} gradient ${i}`, g, expected.grads[i]));
+      return;
+    }
+    // magnitudes M: the op and its VJP on |x| and |r|, js, float64 (see the header)
+    const fAbs = opSpec.op(attrs, toDType('float64'));
+    const mags = evaluate('js', fAbs, xs64.map(absTensor), absTensor(r64));
+    const k = Math.max(1, r.size, ...xs.map((x) => x.size));
+    const rtol = 16 * u * Math.sqrt(k);
+    expectClose(`${opSpec.name} value`, actual.value, expected.value, mags.value, rtol, 0, k);
+    const rNorm = maxAbs(r.data);
+    actual.grads.forEach((g, i) => expectClose(`${opSpec.name} gradient ${i}`, g, expected.grads[i], mags.grads[i], rtol, rNorm, k));
+  });
+}
+
+const others = listBackends().filter((name) => name !== 'js');
+
+describe('backends under test', () => {
+  it("include 'wasm' (initWasmBackend registered it) and exclude js", () => {
+    expect(others).toContain('wasm');
+    expect(others).not.toContain('js');
+  });
+
+  it('cover every differentiable op', () => {
+    const covered = new Set(specs.map((s) => s.name.split(/[ (,]/)[0]));
+    for (const op of ['matmul', 'matmulT', 'add', 'sub', 'mul', 'div', 'neg', 'exp', 'log', 'sigmoid', 'relu', 'tanh', 'square', 'pow',
+      'sqrt', 'abs', 'reciprocal', 'sum', 'mean', 'max', 'transpose', 'reshape', 'broadcastTo', 'slice', 'padTo', 'concat', 'stack',
+      'softmax', 'logSoftmax', 'logSumExp', 'softplus', 'where', 'maximum', 'minimum', 'clip']) {
+      expect(covered, op).toContain(op);
+    }
+  });
+});
+
+for (const backend of others) {
+  describe(`backend '${backend}' agrees with js on every op, forward and VJP`, () => {
+    for (const opSpec of specs) {
+      it(`${opSpec.name}: float32 within 16·u·√k relative, float64 bit-identical`, () => {
+        for (const dtype of ['float32', 'float64'] as const) {
+          fc.assert(agreementProperty(backend, opSpec, dtype), { numRuns: NUM_RUNS, seed: SEED, includeErrorInReport: true });
+        }
+      });
+    }
+  });
+}
+
+describe('the comparison catches a subtly wrong kernel and shrinks its counterexample', () => {
+  // wasm, except that float32 exp is off by 2⁻¹² relative: far below a wrong element's error,
+  // far above the bound (16·u·√k ≤ 8·10⁻⁶ for these sizes). (softmax would not notice: a
+  // common factor cancels in its normalisation.) Registered after `others` was
+  // listed, so the loop above never runs it.
+  const perturbed: Backend = {
+    name: 'wasm-perturbed-exp',
+    unary(kernel, x, out, scalar) {
+      wasm.unary(kernel, x, out, scalar);
+      if (kernel === 'exp' && out instanceof Float32Array) for (let i = 0; i < out.length; i++) out[i] *= 1 + 2 ** -12;
+    },
+    binary: (...args) => wasm.binary(...args),
+    where: (...args) => wasm.where(...args),
+    matmul: (...args) => wasm.matmul(...args),
+    reduce: (...args) => wasm.reduce(...args),
+    transpose: (...args) => wasm.transpose(...args),
+    broadcastTo: (...args) => wasm.broadcastTo(...args),
+    slice: (...args) => wasm.slice(...args),
+    pad: (...args) => wasm.pad(...args),
+  };
+  registerBackend(perturbed);
+
+  it('exp and logSumExp fail in float32, down to a scalar or one-element tensor; float64 is untouched', () => {
+    for (const name of ['exp', 'logSumExp']) {
+      const opSpec = specs.find((s) => s.name === name)!;
+      const result = fc.check(agreementProperty(perturbed.name, opSpec, 'float32'), { numRuns: NUM_RUNS, seed: SEED });
+      expect(result.failed, name).toBe(true);
+      const [[, xs]] = result.counterexample!;
+      expect(xs[0].size, name).toBe(1);
+      expect(String(result.errorInstance)).toMatch(/off by .* > allowed/);
+      expect(fc.check(agreementProperty(perturbed.name, opSpec, 'float64'), { numRuns: NUM_RUNS, seed: SEED }).failed).toBe(false);
+    }
+    expect(getBackend().name).toBe('js');
+  });
+});
