@@ -91,6 +91,30 @@ function classCounts(count: number): [number, number] {
 }
 
 /**
+ * Two classes on two curves, alternating (example m has class m mod 2, the k-th of its
+ * class with k = ⌊m/2⌋): `point` places it, then Gaussian noise of sd `noise` is added to
+ * each coordinate, two draws per example in column order.
+ */
+function alternatingCurves(
+  op: string, count: number, options: NoisyToyOptions, dtype: DType,
+  point: (cls: number, k: number, perClass: number) => [number, number],
+): BinaryDataset {
+  const { noise, rng } = noiseOf(op, options);
+  const perClass = classCounts(count);
+  const u: number[] = [];
+  const v: number[] = [];
+  const labels = new Uint8Array(count);
+  for (let m = 0; m < count; m++) {
+    const c = m % 2;
+    const [a, b] = point(c, Math.floor(m / 2), perClass[c]);
+    u.push(a + (noise > 0 ? noise * rng.normal() : 0));
+    v.push(b + (noise > 0 ? noise * rng.normal() : 0));
+    labels[m] = c;
+  }
+  return binary([u, v], labels, dtype);
+}
+
+/**
  * Two interleaved spirals in the plane, x [2, count]. Point k of class c (of n_c) sits at
  * s = (k + ½)/n_c along its arm: radius s, angle 2π·turns·s + c·π, so class 1 is class 0
  * turned by half a circle. Then Gaussian noise of sd `noise` is added to each coordinate,
@@ -101,20 +125,11 @@ export function twoSpirals(count: number, options: NoisyToyOptions & { turns?: n
   const dtype = checkDType('twoSpirals', options.dtype ?? 'float64');
   const turns = options.turns ?? 1.5;
   if (!Number.isFinite(turns) || turns <= 0) throw new ValueError('twoSpirals', `turns must be positive, got ${turns}`);
-  const { noise, rng } = noiseOf('twoSpirals', options);
-  const perClass = classCounts(count);
-  const u: number[] = [];
-  const v: number[] = [];
-  const labels = new Uint8Array(count);
-  for (let m = 0; m < count; m++) {
-    const c = m % 2;
-    const s = (Math.floor(m / 2) + 0.5) / perClass[c];
+  return alternatingCurves('twoSpirals', count, options, dtype, (c, k, perClass) => {
+    const s = (k + 0.5) / perClass;
     const angle = 2 * Math.PI * turns * s + c * Math.PI;
-    u.push(s * Math.cos(angle) + (noise > 0 ? noise * rng.normal() : 0));
-    v.push(s * Math.sin(angle) + (noise > 0 ? noise * rng.normal() : 0));
-    labels[m] = c;
-  }
-  return binary([u, v], labels, dtype);
+    return [s * Math.cos(angle), s * Math.sin(angle)];
+  });
 }
 
 /**
@@ -126,19 +141,8 @@ export function twoSpirals(count: number, options: NoisyToyOptions & { turns?: n
 export function moons(count: number, options: NoisyToyOptions = {}): BinaryDataset {
   checkCount('moons', count);
   const dtype = checkDType('moons', options.dtype ?? 'float64');
-  const { noise, rng } = noiseOf('moons', options);
-  const perClass = classCounts(count);
-  const u: number[] = [];
-  const v: number[] = [];
-  const labels = new Uint8Array(count);
-  for (let m = 0; m < count; m++) {
-    const c = m % 2;
-    const k = Math.floor(m / 2);
-    const theta = perClass[c] > 1 ? (Math.PI * k) / (perClass[c] - 1) : 0;
-    const [a, b] = c === 0 ? [Math.cos(theta), Math.sin(theta)] : [1 - Math.cos(theta), 0.5 - Math.sin(theta)];
-    u.push(a + (noise > 0 ? noise * rng.normal() : 0));
-    v.push(b + (noise > 0 ? noise * rng.normal() : 0));
-    labels[m] = c;
-  }
-  return binary([u, v], labels, dtype);
+  return alternatingCurves('moons', count, options, dtype, (c, k, perClass) => {
+    const theta = perClass > 1 ? (Math.PI * k) / (perClass - 1) : 0;
+    return c === 0 ? [Math.cos(theta), Math.sin(theta)] : [1 - Math.cos(theta), 0.5 - Math.sin(theta)];
+  });
 }
