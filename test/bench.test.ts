@@ -29,6 +29,7 @@ interface Row {
   extrapolated: boolean;
   tapegradSpeedup: number | null;
   accuracyAgrees: boolean | null;
+  allocation: { bytesPerStep: number; jsHeapBytes: number; arrayBufferBytes: number; steps: number; stepsWithGc: number } | null;
   note: string;
 }
 
@@ -75,7 +76,7 @@ describe('bench (pnpm bench --quick --tiny)', () => {
   it('prints the task and matmul tables, labelled as extrapolated', () => {
     expect(stdout).toContain('mode: tiny (quick, extrapolated)');
     expect(stdout).toMatch(/== T1 mlp-small 784-128-10/);
-    for (const column of ['framework', 'status', 's/epoch', 'examples/s', 'test acc', 'test loss', 'tapegrad ×', 'acc agrees']) {
+    for (const column of ['framework', 'status', 's/epoch', 'examples/s', 'test acc', 'test loss', 'tapegrad ×', 'acc agrees', 'KB alloc/step']) {
       expect(stdout).toContain(column);
     }
     expect(stdout).toMatch(/== matmul C = A·B/);
@@ -110,6 +111,20 @@ describe('bench (pnpm bench --quick --tiny)', () => {
       expect(Number.isFinite(r.testLoss)).toBe(true);
     }
     expect(t1.bestTapegrad).toMatch(/^tapegrad-/);
+    // steady-state allocation per step: measured for tapegrad and the plain-JS loop (JS heap), not for TF.js
+    for (const r of t1.rows) {
+      if (r.status === 'unavailable') continue;
+      if (r.framework === 'tfjs-cpu') {
+        expect(r.allocation).toBeNull();
+        continue;
+      }
+      const a = r.allocation!;
+      expect(a, r.framework).not.toBeNull();
+      expect(a.steps + a.stepsWithGc).toBe(20);
+      expect(a.steps).toBeGreaterThan(0);
+      for (const bytes of [a.bytesPerStep, a.jsHeapBytes, a.arrayBufferBytes]) expect(Number.isFinite(bytes)).toBe(true);
+      expect(a.bytesPerStep).toBe(a.jsHeapBytes + a.arrayBufferBytes);
+    }
     expect(t1.rows.find((r) => r.framework === t1.bestTapegrad)!.tapegradSpeedup).toBe(1);
   });
 

@@ -5,6 +5,7 @@
  */
 import { type Layer, type MatmulSize, type TaskSpec, matmulError } from './protocol.js';
 import type { Framework, TrainData } from './frameworks/types.js';
+import { type Allocation, measureAllocation } from './allocation.js';
 
 export type RowStatus = 'ok' | 'extrapolated' | 'skipped' | 'error' | 'unavailable';
 
@@ -31,8 +32,18 @@ export interface TaskRow {
   /** testAccuracy − the best tapegrad backend's (filled in later). */
   accuracyDelta: number | null;
   accuracyAgrees: boolean | null;
+  /**
+   * Steady-state bytes one training step allocates (JS heap + ArrayBuffer backing stores),
+   * measured after training for the frameworks whose memory is the JS heap (tapegrad, the
+   * plain-JS loop); null for the others and for rows not run. See allocation.ts.
+   */
+  allocation: Allocation | null;
   note: string;
 }
+
+/** Steps measured for `allocation` (batches of epoch 0's order), after this many unmeasured ones. */
+const ALLOCATION_STEPS = 20;
+const ALLOCATION_WARMUP = 3;
 
 export interface MatmulRow {
   framework: string;
@@ -80,7 +91,7 @@ function emptyRow(fw: { id: string; label: string; isTapegrad: boolean }, status
   return {
     framework: fw.id, label: fw.label, isTapegrad: fw.isTapegrad, status, secondsPerEpoch: null, examplesPerSecond: null,
     testAccuracy: null, testLoss: null, epochSeconds: [], epochsRun: 0, batchesRun: 0, batchesPerEpoch, extrapolated: false,
-    tapegradSpeedup: null, accuracyDelta: null, accuracyAgrees: null, note,
+    tapegradSpeedup: null, accuracyDelta: null, accuracyAgrees: null, allocation: null, note,
   };
 }
 
@@ -91,7 +102,7 @@ export function unavailableTaskRow(fw: { id: string; label: string; isTapegrad: 
 /** One plan run: trains from the protocol's initial weights and times each epoch. */
 async function trainOnce(
   fw: Framework, task: TaskSpec, data: TrainData, layers: Layer[], orders: Int32Array[], plan: TrainPlan, log: Log,
-): Promise<{ epochSeconds: number[]; evaluation: { loss: number; accuracy: number } | null; stoppedEarly: boolean }> {
+): Promise<{ epochSeconds: number[]; evaluation: { loss: number; accuracy: number } | null; stoppedEarly: boolean; allocation: Allocation | null }> {
   const n = data.train.n;
   const fullBatches = Math.ceil(n / task.batch);
   const trainer = await fw.createTrainer(task, data, layers);
@@ -130,7 +141,15 @@ async function trainOnce(
     }
     // a run shortened by the budget trained on a different number of batches than its peers: its accuracy compares with nothing
     const evaluation = stoppedEarly || plan.label === 'over budget' ? null : await trainer.evaluate();
-    return { epochSeconds, evaluation, stoppedEarly };
+    // after the clock and the evaluation: the extra steps change nothing reported
+    let allocation: Allocation | null = null;
+    if (fw.isTapegrad || fw.id === 'plain-js') {
+      const batches = Array.from({ length: Math.min(ALLOCATION_STEPS, fullBatches) }, (_, b) =>
+        orders[0].subarray(b * task.batch, Math.min((b + 1) * task.batch, n)));
+      allocation = await measureAllocation((indices) => trainer.step(indices), batches, ALLOCATION_WARMUP);
+      if (allocation) log(`  ${task.id} ${fw.id}: ${(allocation.bytesPerStep / 1024).toFixed(1)} KB allocated/step (JS heap ${(allocation.jsHeapBytes / 1024).toFixed(1)} KB + ArrayBuffers ${(allocation.arrayBufferBytes / 1024).toFixed(1)} KB; median of ${allocation.steps} steps, ${allocation.stepsWithGc} dropped for a GC)`);
+    }
+    return { epochSeconds, evaluation, stoppedEarly, allocation };
   } finally {
     trainer.dispose();
   }
@@ -146,7 +165,7 @@ export async function runTask(
   let note = plan.batches < fullBatches ? `${plan.label}: ${plan.batches}/${fullBatches} batches × ${plan.epochs} epochs, extrapolated` : '';
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const { epochSeconds, evaluation, stoppedEarly } = await trainOnce(fw, task, data, layers, orders, current, log);
+      const { epochSeconds, evaluation, stoppedEarly, allocation } = await trainOnce(fw, task, data, layers, orders, current, log);
       const timed = epochSeconds.length > 1 ? epochSeconds.slice(1) : epochSeconds;
       const examplesRun = Math.min(current.batches * task.batch, data.train.n);
       const scale = data.train.n / examplesRun;
@@ -155,6 +174,7 @@ export async function runTask(
       row.secondsPerEpoch = secondsPerEpoch;
       row.examplesPerSecond = data.train.n / secondsPerEpoch;
       row.epochSeconds = epochSeconds;
+      row.allocation = allocation;
       row.epochsRun = epochSeconds.length;
       row.batchesRun = current.batches;
       row.extrapolated = current.batches < fullBatches;

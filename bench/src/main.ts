@@ -327,6 +327,7 @@ async function main(argv: string[]): Promise<number> {
   for (const fw of all) out.push(`  ${fw.label.padEnd(18)} ${'reason' in fw ? `UNAVAILABLE: ${fw.reason}` : fw.details}`);
   out.push('"tapegrad ×" = this row\'s time ÷ the best tapegrad backend\'s (s/epoch; for matmul, tapegrad GFLOP/s ÷ this row\'s): > 1 means tapegrad is faster.');
   out.push(`"acc agrees" = |test accuracy − best tapegrad backend's| ≤ ${ACCURACY_TOLERANCE}.`);
+  out.push('"KB alloc/step" = steady-state KB one training step allocates (JS heap + ArrayBuffer backing stores; median of up to 20 steps after training, each after a full GC and with none during it); tapegrad and the plain-JS loop only.');
   for (const id of TASK_IDS) {
     const res = taskResults[id];
     if (!res) continue;

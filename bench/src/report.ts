@@ -81,12 +81,12 @@ function accuracyText(r: TaskRow, best: TaskRow | null): string {
 }
 
 export function formatTaskTable(rows: TaskRow[], best: TaskRow | null): string {
-  const header = ['framework', 'status', 's/epoch', 'examples/s', 'test acc', 'test loss', 'tapegrad ×', 'acc agrees', 'note'];
+  const header = ['framework', 'status', 's/epoch', 'examples/s', 'test acc', 'test loss', 'tapegrad ×', 'acc agrees', 'KB alloc/step', 'note'];
   const body = rows.map((r) => [
     r.label, statusText(r), fmtSeconds(r.secondsPerEpoch), fmtInt(r.examplesPerSecond), fmt(r.testAccuracy, 4), fmt(r.testLoss, 4),
-    fmtRatio(r.tapegradSpeedup), accuracyText(r, best), r.note,
+    fmtRatio(r.tapegradSpeedup), accuracyText(r, best), r.allocation ? (r.allocation.bytesPerStep / 1024).toFixed(1) : '–', r.note,
   ]);
-  return table(header, body, [false, false, true, true, true, true, true, false, false]);
+  return table(header, body, [false, false, true, true, true, true, true, false, true, false]);
 }
 
 export interface MatmulResult {

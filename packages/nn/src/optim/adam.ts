@@ -1,5 +1,6 @@
-import { type Tensor, add, div, mul, noGrad, sqrt, square, sub, zerosLike } from '@tapegrad/core';
+import { type Tensor, zerosLike } from '@tapegrad/core';
 import { checkParamsAndGrads, decayRate, positive } from './checks.js';
+import { InPlace, Scratch } from './inplace.js';
 import type { Optimizer } from './optimizer.js';
 
 export interface AdamOptions {
@@ -40,6 +41,7 @@ export class Adam implements Optimizer {
   readonly beta2: number;
   readonly eps: number;
   #moments = new WeakMap<Tensor, Moments>();
+  #scratch = new Scratch();
 
   constructor(options: AdamOptions = {}) {
     this.lr = positive(this.name, 'learning rate', options.lr ?? 1e-3);
@@ -51,20 +53,42 @@ export class Adam implements Optimizer {
   step(params: readonly Tensor[], grads: readonly Tensor[]): void {
     checkParamsAndGrads(this.name, params, grads);
     const { lr, beta1, beta2, eps } = this;
-    noGrad(() => params.forEach((p, i) => {
-      const g = grads[i];
+    params.forEach((p, i) => {
+      const g = grads[i].data;
+      const k = new InPlace(p.dtype, p.shape);
       const s = this.#moments.get(p) ?? { m: zerosLike(p), v: zerosLike(p), t: 0 };
-      s.t += 1;
-      s.m = add(mul(s.m, beta1), mul(g, 1 - beta1));
-      s.v = add(mul(s.v, beta2), mul(square(g), 1 - beta2));
       this.#moments.set(p, s);
-      const mHat = div(s.m, 1 - beta1 ** s.t);
-      const vHat = div(s.v, 1 - beta2 ** s.t);
-      p.assign(sub(p, mul(div(mHat, add(sqrt(vHat), eps)), lr)));
-    }));
+      s.t += 1;
+      // The kernels of the formula as ops (m ← add(mul(m, β₁), mul(g, 1−β₁)), …, then
+      // sub(θ, mul(div(m̂, add(sqrt(v̂), ε)), η))), operand for operand, so the numbers are
+      // those of the ops; m and v are overwritten where they lie (starting from zeros as the
+      // ops did, so even the signs of zeros agree), θ is written in place as SGD writes it,
+      // and the intermediates live in two scratch buffers shared by all parameters.
+      const a = this.#scratch.get(p.dtype, p.size, 0);
+      const b = this.#scratch.get(p.dtype, p.size, 1);
+      s.m.assignInPlace((m) => {
+        k.scalarRight('mul', g, 1 - beta1, a);
+        k.scalarRight('mul', m, beta1, m);
+        k.binary('add', m, a, m);
+      });
+      s.v.assignInPlace((v) => {
+        k.binary('mul', g, g, a); // square(g) is mul(g, g)
+        k.scalarRight('mul', a, 1 - beta2, a);
+        k.scalarRight('mul', v, beta2, v);
+        k.binary('add', v, a, v);
+      });
+      k.scalarRight('div', s.m.data, 1 - beta1 ** s.t, a); // m̂
+      k.scalarRight('div', s.v.data, 1 - beta2 ** s.t, b); // v̂
+      k.unary('sqrt', b, b);
+      k.scalarRight('add', b, eps, b);
+      k.binary('div', a, b, a);
+      k.scalarRight('mul', a, lr, a);
+      p.assignInPlace((theta) => k.binary('sub', theta, a, theta));
+    });
   }
 
   reset(): void {
     this.#moments = new WeakMap();
+    this.#scratch.clear();
   }
 }

@@ -1,5 +1,6 @@
-import { type Tensor, add, mul, noGrad, sub } from '@tapegrad/core';
+import { type Tensor, zerosLike } from '@tapegrad/core';
 import { checkParamsAndGrads, decayRate, positive } from './checks.js';
+import { InPlace, Scratch } from './inplace.js';
 import type { Optimizer } from './optimizer.js';
 
 export interface MomentumOptions {
@@ -26,6 +27,7 @@ export class Momentum implements Optimizer {
   readonly momentum: number;
   readonly nesterov: boolean;
   #velocity = new WeakMap<Tensor, Tensor>();
+  #scratch = new Scratch();
 
   constructor(options: MomentumOptions) {
     this.nesterov = options?.nesterov ?? false;
@@ -36,18 +38,40 @@ export class Momentum implements Optimizer {
 
   step(params: readonly Tensor[], grads: readonly Tensor[]): void {
     checkParamsAndGrads(this.name, params, grads);
-    noGrad(() => params.forEach((p, i) => {
-      const g = grads[i];
-      const previous = this.#velocity.get(p);
-      // detach: the velocity must not alias a gradient tensor the caller may reuse
-      const v = previous ? add(mul(previous, this.momentum), g) : g.detach();
-      this.#velocity.set(p, v);
-      const direction = this.nesterov ? add(g, mul(v, this.momentum)) : v;
-      p.assign(sub(p, mul(direction, this.lr)));
-    }));
+    const { lr, momentum } = this;
+    params.forEach((p, i) => {
+      const g = grads[i].data;
+      const k = new InPlace(p.dtype, p.shape);
+      // The kernels of v ← add(mul(v, μ), g), then sub(θ, mul(direction, η)), so the numbers
+      // are those of the ops; but v is the optimiser's own buffer, overwritten where it lies,
+      // θ is written in place as SGD writes it, and the intermediates share one scratch.
+      let velocity = this.#velocity.get(p);
+      if (velocity) {
+        velocity.assignInPlace((v) => {
+          k.scalarRight('mul', v, momentum, v);
+          k.binary('add', v, g, v);
+        });
+      } else {
+        // a copy: the velocity must not alias a gradient buffer the caller may reuse
+        velocity = zerosLike(p).assignInPlace((v) => v.set(g));
+        this.#velocity.set(p, velocity);
+      }
+      const v = velocity.data;
+      const direction = this.#scratch.get(p.dtype, p.size, 0);
+      if (this.nesterov) {
+        // g + μ·v, in the order add(g, mul(v, μ)) takes its operands
+        k.scalarRight('mul', v, momentum, direction);
+        k.binary('add', g, direction, direction);
+        k.scalarRight('mul', direction, lr, direction);
+      } else {
+        k.scalarRight('mul', v, lr, direction);
+      }
+      p.assignInPlace((theta) => k.binary('sub', theta, direction, theta));
+    });
   }
 
   reset(): void {
     this.#velocity = new WeakMap();
+    this.#scratch.clear();
   }
 }
