@@ -1,5 +1,6 @@
-import { type Tensor, getBackend } from '@tapegrad/core';
+import type { Tensor } from '@tapegrad/core';
 import { checkParamsAndGrads, positive } from './checks.js';
+import { InPlace, Scratch } from './inplace.js';
 import type { Optimizer } from './optimizer.js';
 
 export interface SGDOptions {
@@ -21,18 +22,18 @@ export class SGD implements Optimizer {
     this.lr = positive(this.name, 'learning rate', options?.lr);
   }
 
+  #scratch = new Scratch();
+
   step(params: readonly Tensor[], grads: readonly Tensor[]): void {
     checkParamsAndGrads(this.name, params, grads);
-    const backend = getBackend();
     params.forEach((p, i) => {
       // The kernels sub(p, mul(g, η)) runs, so the numbers are those of the ops on every
-      // backend (η as the ops lift it: a scalar of p's dtype), but the difference is
-      // written straight into θ: no output tensor, no copy by assign, one buffer less.
-      const eta = p.dtype === 'float64' ? new Float64Array(1) : new Float32Array(1);
-      eta[0] = this.lr;
-      const scaled = p.dtype === 'float64' ? new Float64Array(p.size) : new Float32Array(p.size);
-      backend.binary('mul', grads[i].data, grads[i].shape, eta, [], scaled, p.shape);
-      p.assignInPlace((theta) => backend.binary('sub', theta, p.shape, scaled, p.shape, theta, p.shape));
+      // backend, but η·g goes into a scratch buffer reused across steps and the difference
+      // straight into θ: no output tensor, no copy by assign, no allocation after step one.
+      const k = new InPlace(p.dtype, p.shape);
+      const scaled = this.#scratch.get(p.dtype, p.size, 0);
+      k.scalarRight('mul', grads[i].data, this.lr, scaled);
+      p.assignInPlace((theta) => k.binary('sub', theta, scaled, theta));
     });
   }
 
