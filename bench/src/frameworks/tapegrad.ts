@@ -2,13 +2,15 @@
  * tapegrad as a user would train with it: `mlp` from @tapegrad/nn (seeded with the protocol's
  * generator, then checked weight for weight against protocol.ts), each step a fresh Tape
  * recording the forward pass and `cost`, `tape.gradient`, and the SGD optimiser; batches
- * gathered with @tapegrad/datasets' `takeColumns`. One Framework per registered backend.
+ * gathered with @tapegrad/datasets' `columnSampler` (a row-major copy of the training set, so
+ * each example is one contiguous read; the same values as `takeColumns`). One Framework per
+ * registered backend.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Tape, type Tensor, createRng, listBackends, matmul, noGrad, setBackend, tensor } from '@tapegrad/core';
 import { SGD, type Sequential, cost, mlp } from '@tapegrad/nn';
-import { takeColumns } from '@tapegrad/datasets';
+import { type ColumnSampler, columnSampler } from '@tapegrad/datasets';
 import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec } from '../protocol.js';
 import { type Framework, type MatmulRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
 
@@ -51,8 +53,8 @@ class TapegradTrainer implements Trainer {
   private readonly model: Sequential;
   private readonly params: Tensor[];
   private readonly sgd: SGD;
-  private readonly x: Tensor;
-  private readonly y: Tensor;
+  private readonly xs: ColumnSampler;
+  private readonly ys: ColumnSampler;
   private readonly loss: 'cce' | 'bce';
   private readonly activation: 'softmax' | 'sigmoid';
 
@@ -61,8 +63,9 @@ class TapegradTrainer implements Trainer {
     this.params = Object.values(this.model.parameters());
     this.sgd = new SGD({ lr: task.lr });
     const { train } = data;
-    this.x = tensor(columnsOf(train.images, train.n, PIXELS), { shape: [PIXELS, train.n], dtype: 'float32' });
-    this.y = tensor(oneHotColumns(train.labels), { shape: [CLASSES, train.n], dtype: 'float32' });
+    // the column-major training set exists only to build the samplers, which keep their own copies
+    this.xs = columnSampler(tensor(columnsOf(train.images, train.n, PIXELS), { shape: [PIXELS, train.n], dtype: 'float32' }));
+    this.ys = columnSampler(tensor(oneHotColumns(train.labels), { shape: [CLASSES, train.n], dtype: 'float32' }));
     this.loss = task.output === 'softmax-cce' ? 'cce' : 'bce';
     this.activation = task.output === 'softmax-cce' ? 'softmax' : 'sigmoid';
   }
@@ -74,8 +77,8 @@ class TapegradTrainer implements Trainer {
   }
 
   step(indices: Int32Array): void {
-    const xb = takeColumns(this.x, indices);
-    const yb = takeColumns(this.y, indices);
+    const xb = this.xs.take(indices);
+    const yb = this.ys.take(indices);
     const tape = new Tape();
     const c = tape.record(() => this.batchCost(xb, yb).cost);
     const grads = tape.gradient(c, this.params);

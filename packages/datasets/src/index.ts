@@ -10,8 +10,8 @@ export {
   IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, idxMagic, parseIdx, readIdx, encodeIdx, writeIdx, loadIdxDataset,
 } from './idx.js';
 export {
-  type RandomSource, type BatchSource, type BatchOptions, type Batch,
-  epochOrder, takeColumns, batches, batchCount,
+  type RandomSource, type BatchSource, type BatchOptions, type Batch, type ColumnSampler,
+  epochOrder, takeColumns, columnSampler, batches, batchCount,
 } from './batching.js';
 export { type StandardizeStats, type MinMaxStats, standardize, minMaxScale } from './preprocess.js';
 export { type BinaryDataset, type NoisyToyOptions, type SportsDay, xor, sports, twoSpirals, moons } from './toy.js';

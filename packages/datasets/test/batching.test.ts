@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ShapeError, ValueError, createRng, mulberry32, tensor } from '@tapegrad/core';
-import { batchCount, batches, epochOrder, loadMnist, takeColumns } from '@tapegrad/datasets';
+import { batchCount, batches, columnSampler, epochOrder, loadMnist, takeColumns } from '@tapegrad/datasets';
 
 /** The protocol's epoch order written out from BENCH-PROTOCOL.md, independent of the package. */
 function protocolEpochs(n: number, seed: number, epochs: number): number[][] {
@@ -81,6 +81,49 @@ describe('takeColumns', () => {
     expect(() => takeColumns(x, [-1])).toThrow(ValueError);
     expect(() => takeColumns(x, [0.5])).toThrow(ValueError);
     expect(() => takeColumns(tensor([1, 2, 3]), [0])).toThrow(new ShapeError('takeColumns', 'expects a [rows, N] matrix, got shape [3]'));
+  });
+});
+
+describe('columnSampler', () => {
+  it('take equals takeColumns on random shapes and index lists (repeats, out of order, odd sizes), float32 and float64', () => {
+    const rng = createRng(7);
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (let trial = 0; trial < 40; trial++) {
+        const rows = 1 + Math.floor(rng.next() * 70);
+        const n = 1 + Math.floor(rng.next() * 90);
+        const values = Float64Array.from({ length: rows * n }, () => rng.normal() * 1e3);
+        const x = tensor(values, { shape: [rows, n], dtype });
+        const sampler = columnSampler(x);
+        expect(sampler.shape).toEqual([rows, n]);
+        expect(sampler.dtype).toBe(dtype);
+        for (let draw = 0; draw < 4; draw++) {
+          const b = Math.floor(rng.next() * 40); // 0..39: empty, short, and across the 8-column blocks
+          const indices = Int32Array.from({ length: b }, () => Math.floor(rng.next() * n));
+          const got = sampler.take(draw % 2 ? Array.from(indices) : indices);
+          const want = takeColumns(x, indices);
+          expect(got.shape).toEqual(want.shape);
+          expect(got.dtype).toBe(want.dtype);
+          expect(got.data.constructor).toBe(want.data.constructor);
+          expect(Array.from(got.data)).toEqual(Array.from(want.data));
+        }
+      }
+    }
+  });
+
+  it('is a snapshot, and each batch is a fresh copy', () => {
+    const x = tensor([[0, 1, 2, 3], [10, 11, 12, 13]], { dtype: 'float64' });
+    const sampler = columnSampler(x);
+    const t = sampler.take([2, 2]);
+    t.assign([0, 0, 0, 0]);
+    expect(sampler.take([2, 0]).toArray()).toEqual([[2, 0], [12, 10]]);
+  });
+
+  it('refuses indices outside the columns (naming the function and the index) and non-matrices', () => {
+    const sampler = columnSampler(tensor([[0, 1, 2, 3], [10, 11, 12, 13], [20, 21, 22, 23]]));
+    expect(() => sampler.take([0, 4])).toThrow(new ValueError('columnSampler.take', 'index 4 at position 1 is not a column of a [3,4] matrix'));
+    expect(() => sampler.take([-1])).toThrow('columnSampler.take: index -1 at position 0');
+    expect(() => sampler.take([1, 0.5])).toThrow('index 0.5 at position 1');
+    expect(() => columnSampler(tensor([1, 2, 3]))).toThrow(new ShapeError('columnSampler', 'expects a [rows, N] matrix, got shape [3]'));
   });
 });
 

@@ -201,18 +201,44 @@ function weightsOf(parameters: NamedParameters): Tensor[] {
 
 // ---- batches ---------------------------------------------------------------------------
 
-/** The columns `order[start..end)` of t, as a new [rows, end − start] tensor. */
-function gatherColumns(t: Tensor, order: Int32Array, start: number, end: number): Tensor {
+/**
+ * A row-major copy of a [rows, N] matrix (examples as rows: one more copy of it) and a gather
+ * of columns `order[start..end)` from it into a new [rows, end − start] tensor: the same values
+ * as reading t's columns directly, but each example is one contiguous run instead of `rows`
+ * reads N values apart (as @tapegrad/datasets' columnSampler; nn does not depend on datasets).
+ */
+function columnGatherer(t: Tensor): (order: Int32Array, start: number, end: number) => Tensor {
   const [rows, columns] = t.shape;
-  const width = end - start;
   const src = t.data;
-  const out = t.dtype === 'float64' ? new Float64Array(rows * width) : new Float32Array(rows * width);
-  for (let r = 0; r < rows; r++) {
-    const from = r * columns;
-    const to = r * width;
-    for (let j = 0; j < width; j++) out[to + j] = src[from + order[start + j]];
+  const float64 = t.dtype === 'float64';
+  const copy = float64 ? new Float64Array(rows * columns) : new Float32Array(rows * columns);
+  const TILE = 32;
+  for (let r0 = 0; r0 < rows; r0 += TILE) {
+    const r1 = Math.min(rows, r0 + TILE);
+    for (let j0 = 0; j0 < columns; j0 += TILE) {
+      const j1 = Math.min(columns, j0 + TILE);
+      for (let r = r0; r < r1; r++) for (let j = j0; j < j1; j++) copy[j * rows + r] = src[r * columns + j];
+    }
   }
-  return new Tensor(out, [rows, width], t.dtype);
+  return (order, start, end) => {
+    const width = end - start;
+    const out = float64 ? new Float64Array(rows * width) : new Float32Array(rows * width);
+    let j = 0;
+    for (; j + 4 <= width; j += 4) {
+      const s0 = order[start + j] * rows, s1 = order[start + j + 1] * rows, s2 = order[start + j + 2] * rows, s3 = order[start + j + 3] * rows;
+      for (let r = 0, to = j; r < rows; r++, to += width) {
+        out[to] = copy[s0 + r];
+        out[to + 1] = copy[s1 + r];
+        out[to + 2] = copy[s2 + r];
+        out[to + 3] = copy[s3 + r];
+      }
+    }
+    for (; j < width; j++) {
+      const s = order[start + j] * rows;
+      for (let r = 0, to = j; r < rows; r++, to += width) out[to] = copy[s + r];
+    }
+    return new Tensor(out, [rows, width], t.dtype);
+  };
 }
 
 /** Contiguous columns [start, end) of t; t itself when that is all of it. */
@@ -337,6 +363,9 @@ function yieldToEventLoop(): Promise<void> {
  * an AbortSignal (a timer, Ctrl-C) can be heard between batches: the steps themselves are
  * synchronous, and the results depend only on the seed, never on timing.
  *
+ * Memory: for the duration of the call fit holds a row-major copy of `x` and of `y` (one more
+ * copy of each), from which every batch's columns are gathered as contiguous runs.
+ *
  * ```ts
  * const history = await fit(model, { x, y }, { loss: 'bce', optimizer: sgd, epochs: 100, batchSize: 4, metrics: ['accuracy'] });
  * ```
@@ -370,6 +399,9 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
 
   const rng = options.shuffle === false ? null : createRng(seed);
   const batches = Math.ceil(examples / batchSize);
+  // batches gathered from row-major copies of x and y (one more copy of each, freed when fit returns)
+  const gatherX = columnGatherer(x);
+  const gatherY = columnGatherer(y);
   const reporter = await reporterFor(options.progress, epochs);
   const history: History = [];
   let lastYield = performance.now();
@@ -396,8 +428,8 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
         }
         const start = b * batchSize;
         const end = Math.min(start + batchSize, examples);
-        const xb = gatherColumns(x, order, start, end);
-        const yb = gatherColumns(y, order, start, end);
+        const xb = gatherX(order, start, end);
+        const yb = gatherY(order, start, end);
         const tape = new Tape();
         const { cost: batchCost, output } = tape.record(() => forward(xb, yb));
         const objective = l2 > 0 ? tape.record(() => add(batchCost, l2Penalty(weights, l2))) : batchCost;
