@@ -76,20 +76,13 @@ const dim = (maxValue = 4) => fc.integer({ min: 1, max: maxValue });
 const one = (a: fc.Arbitrary<Tensor>) => a.map((x) => [x]);
 const pair = (a: fc.Arbitrary<[Tensor, Tensor]>) => a.map(([x, y]) => [x, y]);
 
-const axesOf = (rank: number): fc.Arbitrary<number[] | undefined> =>
-  fc.option(
-    fc.subarray(Array.from({ length: rank }, (_, i) => i)).chain((axes) =>
-      fc.array(fc.boolean(), { minLength: axes.length, maxLength: axes.length }).map((negative) => axes.map((a, i) => (negative[i] ? a - rank : a)))),
-    { nil: undefined, freq: 4 },
-  );
-const axisOf = (rank: number) => fc.integer({ min: -rank, max: rank - 1 });
 
 const reduceCases = (values: Parameters<typeof arb.tensorOf>[1] = {}) =>
   arb.shape({ maxRank: 3 }).chain((s) =>
-    fc.tuple(fc.record({ axes: axesOf(s.length), keepDims: fc.boolean() }), arb.tensorOf(s, values).map((x) => [x])));
+    fc.tuple(fc.record({ axes: arb.axes(s.length), keepDims: fc.boolean() }), arb.tensorOf(s, values).map((x) => [x])));
 
 const alongAxisCases = arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => fc.tuple(
-  fc.record({ axis: axisOf(s.length), keepDims: fc.boolean() }),
+  fc.record({ axis: arb.axis(s.length), keepDims: fc.boolean() }),
   arb.tensorOf(s, { min: -5, max: 5 }).map((x) => [x]),
 ));
 
@@ -189,7 +182,7 @@ specs.push(spec('padTo', arb.shape({ maxRank: 3, maxDim: 3 }).chain((s) => fc.tu
     .map(([begin, extra]) => ({ begin, shape: s.map((d, i) => d + begin[i] + extra[i]) })),
   one(arb.tensorOf(s)),
 )), ({ begin, shape }) => (x) => padTo(x, begin, shape)));
-specs.push(spec('concat', arb.shape({ minRank: 1, maxRank: 3, maxDim: 3 }).chain((s) => fc.tuple(axisOf(s.length), fc.integer({ min: 1, max: 4 })).chain(([axis, count]) => {
+specs.push(spec('concat', arb.shape({ minRank: 1, maxRank: 3, maxDim: 3 }).chain((s) => fc.tuple(arb.axis(s.length), fc.integer({ min: 1, max: 4 })).chain(([axis, count]) => {
   const along = (axis + s.length) % s.length;
   const parts = fc.array(fc.integer({ min: 1, max: 3 }), { minLength: count, maxLength: count })
     .chain((lengths) => fc.tuple(...lengths.map((len) => arb.tensorOf(s.map((d, i) => (i === along ? len : d)))))).map((xs) => [...xs]);

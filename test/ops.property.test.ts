@@ -42,15 +42,6 @@ function checkOpGradients<A>(
 const f64 = (values: ArrayLike<number>, shape: readonly number[]) => tensor(Float64Array.from(values), { shape, dtype: 'float64' });
 const dim = (max = 4) => fc.integer({ min: 1, max });
 
-/** Random axes of a rank-r tensor: all (undefined) or a subset, some written negatively. */
-const axesOf = (rank: number): fc.Arbitrary<number[] | undefined> =>
-  fc.option(
-    fc.subarray(Array.from({ length: rank }, (_, i) => i)).chain((axes) =>
-      fc.array(fc.boolean(), { minLength: axes.length, maxLength: axes.length }).map((negative) => axes.map((a, i) => (negative[i] ? a - rank : a)))),
-    { nil: undefined, freq: 4 },
-  );
-
-const axisOf = (rank: number) => fc.integer({ min: -rank, max: rank - 1 });
 
 // ---- matmul ----------------------------------------------------------------------------
 
@@ -246,7 +237,7 @@ describe('element-wise functions', () => {
 /** A tensor with random axes (all, or a subset with some negative) and keepDims. */
 const reduceCases = (values: Parameters<typeof arb.tensorOf>[1] = {}) =>
   arb.shape({ maxRank: 3 }).chain((s) =>
-    fc.tuple(fc.record({ axes: axesOf(s.length), keepDims: fc.boolean() }), arb.tensorOf(s, values).map((x) => [x])));
+    fc.tuple(fc.record({ axes: arb.axes(s.length), keepDims: fc.boolean() }), arb.tensorOf(s, values).map((x) => [x])));
 
 describe('reductions', () => {
   it('sum over all or given axes, keepDims true and false, negative axes', () => {
@@ -354,7 +345,7 @@ describe('layout ops', () => {
   });
 
   it('concat of a random number of tensors along a random axis', () => {
-    const cases = arb.shape({ minRank: 1, maxRank: 3, maxDim: 3 }).chain((s) => fc.tuple(axisOf(s.length), fc.integer({ min: 1, max: 4 })).chain(([axis, count]) => {
+    const cases = arb.shape({ minRank: 1, maxRank: 3, maxDim: 3 }).chain((s) => fc.tuple(arb.axis(s.length), fc.integer({ min: 1, max: 4 })).chain(([axis, count]) => {
       const along = (axis + s.length) % s.length;
       const parts = fc.array(fc.integer({ min: 1, max: 3 }), { minLength: count, maxLength: count })
         .chain((lengths) => fc.tuple(...lengths.map((len) => arb.tensorOf(s.map((d, i) => (i === along ? len : d))))));
@@ -375,7 +366,7 @@ describe('layout ops', () => {
 // ---- softmax family --------------------------------------------------------------------
 
 const alongAxisCases = arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => fc.tuple(
-  fc.record({ axis: axisOf(s.length), keepDims: fc.boolean() }),
+  fc.record({ axis: arb.axis(s.length), keepDims: fc.boolean() }),
   arb.tensorOf(s, { min: -5, max: 5 }).map((x) => [x]),
 ));
 

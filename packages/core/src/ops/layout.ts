@@ -67,7 +67,7 @@ export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
 export const transposeOp = defineOp<{ perm: readonly number[] }>({
   name: 'transpose',
   shape: ([x], { perm }) => perm.map((p) => x[p]),
-  forward(backend, [x], [shape], outShape, dtype, { perm }) {
+  forward(backend, [x], [shape], _outShape, dtype, { perm }) {
     const out = allocate(dtype, x.length);
     backend.transpose(x, shape, perm, out);
     return out;

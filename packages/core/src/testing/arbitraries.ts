@@ -57,6 +57,23 @@ export function broadcastablePair(constraints: ShapeConstraints = {}): fc.Arbitr
   );
 }
 
+/** A valid axis of a rank-r tensor, written positively or negatively (−r … r−1). */
+export function axis(rank: number): fc.Arbitrary<number> {
+  return fc.integer({ min: -rank, max: rank - 1 });
+}
+
+/**
+ * Axes for a reduction over a rank-r tensor: undefined (all axes) or a subset, some of them
+ * written negatively, the way users pass them.
+ */
+export function axes(rank: number): fc.Arbitrary<number[] | undefined> {
+  return fc.option(
+    fc.subarray(Array.from({ length: rank }, (_, i) => i)).chain((chosen) =>
+      fc.array(fc.boolean(), { minLength: chosen.length, maxLength: chosen.length }).map((negative) => chosen.map((a, i) => (negative[i] ? a - rank : a)))),
+    { nil: undefined, freq: 4 },
+  );
+}
+
 export interface TensorConstraints {
   /** A fixed shape or an arbitrary of shapes. Default: `shape()`. */
   shape?: readonly number[] | fc.Arbitrary<number[]>;
