@@ -13,11 +13,19 @@ describe('initWasmBackend', () => {
     expect(getBackend().name).toBe('js');
   });
 
-  it("compiles once, registers 'wasm' without selecting it, and says which build it chose", () => {
+  it("compiles once, registers 'wasm' as the default (it outranks js), and says which build it chose", () => {
+    setBackend('auto'); // as in a fresh program: nothing chosen yet
     const backend = wasmPackage.initWasmBackend();
     expect(listBackends()).toContain('wasm');
+    expect(getBackend()).toBe(backend);
+    // an explicit choice wins over the default, and 'auto' hands it back
+    setBackend('js');
     expect(getBackend().name).toBe('js');
+    setBackend('auto');
+    expect(getBackend()).toBe(backend);
+    setBackend('js');
     expect(wasmPackage.initWasmBackend()).toBe(backend);
+    expect(getBackend().name).toBe('js');
     expect(wasmPackage.registerWasmBackend()).toBe(backend);
     // in Node 20 the flag is set at run time, so the fused build is the one chosen
     expect(backend.variant).toBe(wasmPackage.relaxedSimdSupported() ? 'relaxed-simd' : 'simd');

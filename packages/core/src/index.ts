@@ -37,5 +37,6 @@ export { defineOp, apply, type OpDef, type VjpContext, type VjpResult } from './
 
 export {
   type Backend, type UnaryKernel, type BinaryKernel, type ReduceKernel,
+  type RegisterBackendOptions, JS_BACKEND_PRIORITY,
   jsBackend, getBackend, setBackend, registerBackend, listBackends,
 } from './backend/index.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  type Backend, type BinaryKernel, ValueError, add, broadcastTo, createRng, getBackend, jsBackend, listBackends, matmul,
+  type Backend, type BinaryKernel, JS_BACKEND_PRIORITY, ValueError, add, broadcastTo, createRng, getBackend, jsBackend, listBackends, matmul,
   max, mul, padTo, registerBackend, setBackend, slice, sum, tensor, transpose, where,
 } from '@tapegrad/core';
 
@@ -383,5 +383,38 @@ describe('backend registry', () => {
     registerBackend({ ...jsBackend, name: 'other' });
     expect(listBackends()).toContain('other');
     expect(getBackend()).toBe(counting);
+  });
+
+  it('defaults to the registered backend of highest priority until one is chosen', () => {
+    setBackend('auto');
+    expect(getBackend()).toBe(jsBackend);
+    // priority 0 (the default): a wrapper or test double never becomes the default by itself
+    const quiet: Backend = { ...jsBackend, name: 'quiet' };
+    registerBackend(quiet);
+    expect(getBackend()).toBe(jsBackend);
+    const fast: Backend = { ...jsBackend, name: 'fast' };
+    const faster: Backend = { ...jsBackend, name: 'faster' };
+    try {
+      registerBackend(fast, { priority: JS_BACKEND_PRIORITY + 10 });
+      expect(getBackend()).toBe(fast);
+      registerBackend(faster, { priority: JS_BACKEND_PRIORITY + 20 });
+      expect(getBackend()).toBe(faster);
+      // an explicit choice sticks: a faster backend registered later does not take over
+      setBackend('fast');
+      registerBackend({ ...jsBackend, name: 'fastest' }, { priority: JS_BACKEND_PRIORITY + 30 });
+      expect(getBackend()).toBe(fast);
+      // until 'auto' hands the choice back
+      setBackend('auto');
+      expect(getBackend().name).toBe('fastest');
+    } finally {
+      for (const name of ['fast', 'faster', 'fastest']) registerBackend({ ...jsBackend, name });
+    }
+    expect(getBackend()).toBe(jsBackend);
+  });
+
+  it('says where an unregistered wasm or native backend comes from, and reserves auto', () => {
+    expect(() => setBackend('wasm')).toThrow(/unknown backend 'wasm': registered are js.*; initWasmBackend\(\) from '@tapegrad\/backend-wasm' registers it$/);
+    expect(() => setBackend('native')).toThrow(/initNativeBackend\(\) from '@tapegrad\/backend-native'/);
+    expect(() => registerBackend({ ...jsBackend, name: 'auto' })).toThrow(/^registerBackend: 'auto' is reserved/);
   });
 });

@@ -5,30 +5,90 @@ import { jsBackend } from './js.js';
 export type { Backend, BinaryKernel, ReduceKernel, UnaryKernel } from './backend.js';
 export { jsBackend } from './js.js';
 
-const backends = new Map<string, Backend>([[jsBackend.name, jsBackend]]);
-let current: Backend = jsBackend;
-
-/** Makes a backend selectable by name with {@link setBackend}. */
-export function registerBackend(backend: Backend): void {
-  backends.set(backend.name, backend);
+export interface RegisterBackendOptions {
+  /**
+   * Rank when core picks the default: until `setBackend` is called, ops run on the
+   * registered backend of highest priority (the fastest available, as each package
+   * declares it: js 10, wasm 20, native 30). 0, the default, never becomes the default by
+   * itself — a test double or a debugging wrapper must be chosen with `setBackend`.
+   */
+  priority?: number;
 }
 
-/** Chooses the kernels every op runs from now on, by name or by object. */
+/** js's rank: faster backends register above it, wrappers and test doubles below. */
+export const JS_BACKEND_PRIORITY = 10;
+
+interface Registered {
+  readonly backend: Backend;
+  readonly priority: number;
+  /** Registration order, so equal priorities keep the first registered. */
+  readonly order: number;
+}
+
+const registry = new Map<string, Registered>([[jsBackend.name, { backend: jsBackend, priority: JS_BACKEND_PRIORITY, order: 0 }]]);
+let registrations = 1;
+let current: Backend = jsBackend;
+/** True once the user picked a backend: later registrations then change nothing. */
+let chosen = false;
+
+/** Where each known backend comes from, for the error that names an unregistered one. */
+const PROVIDERS: Readonly<Record<string, string>> = {
+  wasm: "initWasmBackend() from '@tapegrad/backend-wasm' registers it",
+  native: "initNativeBackend() from '@tapegrad/backend-native' registers it",
+};
+
+function fastestRegistered(): Backend {
+  let best: Registered | undefined;
+  for (const entry of registry.values()) {
+    if (!best || entry.priority > best.priority || (entry.priority === best.priority && entry.order < best.order)) best = entry;
+  }
+  return best!.backend;
+}
+
+/**
+ * Makes a backend selectable by name with {@link setBackend}. With a `priority` above js's
+ * it also becomes the default, unless a backend was chosen explicitly: initialising the
+ * wasm or native package is then all it takes to run every op on it.
+ */
+export function registerBackend(backend: Backend, options: RegisterBackendOptions = {}): void {
+  if (backend.name === 'auto') throw new ValueError('registerBackend', "'auto' is reserved: setBackend('auto') returns to the fastest registered backend");
+  const previous = registry.get(backend.name);
+  registry.set(backend.name, { backend, priority: options.priority ?? 0, order: previous?.order ?? registrations++ });
+  if (!chosen) current = fastestRegistered();
+  else if (current.name === backend.name) current = backend;
+}
+
+/**
+ * Chooses the kernels every op runs from now on: by name, by object (registered on the
+ * way), or 'auto' for the fastest registered backend (what runs before any choice).
+ */
 export function setBackend(backend: string | Backend): void {
   if (typeof backend !== 'string') {
     registerBackend(backend);
     current = backend;
+    chosen = true;
     return;
   }
-  const found = backends.get(backend);
-  if (!found) throw new ValueError('setBackend', `unknown backend '${backend}': registered are ${[...backends.keys()].join(', ')}`);
+  if (backend === 'auto') {
+    chosen = false;
+    current = fastestRegistered();
+    return;
+  }
+  const found = registry.get(backend)?.backend;
+  if (!found) {
+    const hint = PROVIDERS[backend] ? `; ${PROVIDERS[backend]}` : '';
+    throw new ValueError('setBackend', `unknown backend '${backend}': registered are ${[...registry.keys()].join(', ')}${hint}`);
+  }
   current = found;
+  chosen = true;
 }
 
+/** The backend ops run on now. */
 export function getBackend(): Backend {
   return current;
 }
 
+/** Names of the registered backends, in registration order. */
 export function listBackends(): string[] {
-  return [...backends.keys()];
+  return [...registry.keys()];
 }
