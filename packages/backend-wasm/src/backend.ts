@@ -1,7 +1,7 @@
 import { type Backend, type BinaryKernel, type Shape, type TypedArray, type UnaryKernel, ValueError, jsBackend } from '@tapegrad/core';
 import { enableRelaxedSimd, relaxedSimdSupported, simdSupported } from './features.js';
 import { relaxedThreadsWasm, relaxedWasm, simdThreadsWasm, simdWasm } from './generated/wasm.js';
-import { MatmulWorker, WARM_BYTES, sharedMemoryForThreads } from './threads.js';
+import { MatmulWorker, WARM_BYTES, attachWorker, sharedMemoryForThreads } from './threads.js';
 import { type WasmMemory, wasmApi } from './wasm-api.js';
 
 /** Which compiled build runs: fused multiply-add (relaxed SIMD) or multiply then add. */
@@ -333,6 +333,7 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
     slice: jsBackend.slice,
     pad: jsBackend.pad,
   };
+  if (worker) attachWorker(backend, worker);
   return backend;
 }
 

@@ -23,6 +23,8 @@ const READY = 1; // 0 starting, 1 warmed up and waiting, -1 failed
 const NEXT = 2; // tag << 16 | the next unclaimed block of that job
 const FINISHED = 3; // blocks the worker has finished in the current job
 const FAILED = 4; // bit i: the worker's kernel threw on block i (a bug): the main thread redoes it
+const DONE = 5; // bit i: the worker finished block i of the current job
+const CRASH = 6; // tests only: 1 makes the worker exit while holding its next claimed block
 const ARGS_AT = 64;
 const ARGS = 12; // a, b, c, m, k, n, transA, transB, worker scratch, byRows, rows/columns per block, blocks
 
@@ -39,6 +41,14 @@ const args = new Float64Array(control, ${ARGS_AT}, ${ARGS});
 let kernel;
 try {
   kernel = new WebAssembly.Instance(module, { env: { memory } }).exports.matmulBlock;
+  // a worker that ends (an uncaught error, process.exit) says so, and wakes a caller waiting
+  // for its blocks: that caller then computes them itself instead of waiting forever
+  process.on('exit', () => {
+    Atomics.store(ctl, ${READY}, -1);
+    Atomics.notify(ctl, ${READY});
+    Atomics.add(ctl, ${FINISHED}, 0x10000);
+    Atomics.notify(ctl, ${FINISHED});
+  });
   // warm-up on the worker's own region: V8 runs new code in Liftoff and tiers up once hot
   for (let i = 0; i < 40; i++) kernel(warm.a, warm.b, warm.c, 64, 256, 64, 0, 0, warm.scratch, 0, 64, 0, 64);
   Atomics.store(ctl, ${READY}, 1);
@@ -61,18 +71,30 @@ if (Atomics.load(ctl, ${READY}) === 1) {
       const hi = Math.min(byRows ? m : n, lo + step);
       const a = args[0], b = args[1], c = args[2], k = args[4], tA = args[6], tB = args[7], scratch = args[8];
       if (Atomics.compareExchange(ctl, ${NEXT}, v, v + 1) !== v) continue;
+      const crash = Atomics.load(ctl, ${CRASH});
+      if (crash === 1) process.exit(1);
+      if (crash === 2) Atomics.wait(ctl, ${CRASH}, 2); // hangs: killed without running any code
       try {
         if (byRows) kernel(a, b, c, m, k, n, tA, tB, scratch, lo, hi, 0, n);
         else kernel(a, b, c, m, k, n, tA, tB, scratch, 0, m, lo, hi);
       } catch (error) {
         Atomics.or(ctl, ${FAILED}, 1 << block);
       }
+      Atomics.or(ctl, ${DONE}, 1 << block);
       Atomics.add(ctl, ${FINISHED}, 1);
       Atomics.notify(ctl, ${FINISHED});
     }
   }
 }
 `;
+
+/**
+ * How long the calling thread waits for the worker's next finished block before it decides
+ * the worker is gone (killed without running its exit handler) and computes the rest
+ * itself. Far above any block's time (a 1024³ block takes ≈ 10 ms), so a busy machine that
+ * merely delays the worker never trips it.
+ */
+export const DEFAULT_WORKER_STALL_MS = 30_000;
 
 /** Bytes of the worker's warm-up operands (64×256 · 256×64), placed after its scratch. */
 export const WARM_BYTES = (64 * 256 + 256 * 64 + 64 * 64) * 4;
@@ -127,6 +149,18 @@ export function sharedMemoryForThreads(initialBytes: number): WasmMemory | undef
 export type BlockKernel = (a: number, b: number, c: number, m: number, k: number, n: number, transA: number, transB: number,
   scratch: number, i0: number, i1: number, j0: number, j1: number) => void;
 
+const workers = new WeakMap<object, MatmulWorker>();
+
+/** Links a backend to its worker, for tests that make the worker fail ({@link workerOf}). */
+export function attachWorker(backend: object, worker: MatmulWorker): void {
+  workers.set(backend, worker);
+}
+
+/** The worker of a backend created with threads, if it has one (tests only). */
+export function workerOf(backend: object): MatmulWorker | undefined {
+  return workers.get(backend);
+}
+
 /** The worker of the two-thread mode, and the main thread's side of each job. */
 export class MatmulWorker {
   private readonly control = new SharedArrayBuffer(ARGS_AT + ARGS * 8);
@@ -135,6 +169,7 @@ export class MatmulWorker {
   private worker: NodeWorker | undefined;
   private state: 'idle' | 'ready' | 'failed' = 'idle';
   private seq = 0;
+  private failNext = 0;
 
   /**
    * @param module the compiled *Threads build (the worker reuses its compiled code)
@@ -142,11 +177,28 @@ export class MatmulWorker {
    * @param scratch the worker's own matmul scratch (matmulScratchBytes() bytes)
    * @param warm WARM_BYTES for its warm-up operands. Nothing else may use either region.
    */
+  /** How long to wait for the worker's next block before giving up on it (see DEFAULT_WORKER_STALL_MS). */
+  stallMs = DEFAULT_WORKER_STALL_MS;
+
   constructor(private readonly module: object, private readonly memory: WasmMemory, private readonly scratch: number, private readonly warm: number) {}
 
   /** False once the worker failed to start: the backend then stays on one thread. */
   get usable(): boolean {
     return this.state !== 'failed';
+  }
+
+  /**
+   * Tests only: the worker exits ('exit') or hangs for good ('hang') as soon as it has
+   * claimed a block of the next job.
+   */
+  failOnNextBlock(how: 'exit' | 'hang'): void {
+    this.failNext = how === 'exit' ? 1 : 2;
+  }
+
+  /** Gives up on the worker for good: every later product runs on the calling thread. */
+  private retire(): void {
+    this.state = 'failed';
+    void this.worker?.terminate();
   }
 
   /** Starts the worker if needed and waits (once) for its warm-up; false if it cannot run. */
@@ -162,6 +214,9 @@ export class MatmulWorker {
       });
       this.worker.unref();
       this.worker.on('error', () => {
+        this.state = 'failed';
+      });
+      this.worker.on('exit', () => {
         this.state = 'failed';
       });
     } catch {
@@ -195,6 +250,8 @@ export class MatmulWorker {
     const seq = (this.seq = (this.seq % 0xffff) + 1);
     Atomics.store(ctl, FINISHED, 0);
     Atomics.store(ctl, FAILED, 0);
+    Atomics.store(ctl, DONE, 0);
+    if (this.failNext) Atomics.store(ctl, CRASH, this.failNext);
     Atomics.store(ctl, NEXT, seq << 16);
     Atomics.store(ctl, SEQ, seq);
     Atomics.notify(ctl, SEQ, 1);
@@ -204,17 +261,35 @@ export class MatmulWorker {
       if (byRows) kernel(a, b, c, m, k, n, tA, tB, mainScratch, lo, hi, 0, n);
       else kernel(a, b, c, m, k, n, tA, tB, mainScratch, 0, m, lo, hi);
     };
-    let mine = 0;
+    let mine = 0, mineMask = 0;
     for (;;) {
       const v = Atomics.load(ctl, NEXT);
       if ((v & 0xffff) >= blocks) break;
       if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
       compute(v & 0xffff);
       mine++;
+      mineMask |= 1 << (v & 0xffff);
     }
-    // wait for the blocks the worker claimed
+    // wait for the blocks the worker claimed. If it ended meanwhile (its exit handler adds
+    // 0x10000 to FINISHED) or made no progress for stallMs (killed without running any
+    // code), compute its unfinished blocks here and retire it: a dead worker must never
+    // hang the caller. A block is deterministic, so one the worker also finishes late gets
+    // the same values.
     let finished: number;
-    while ((finished = Atomics.load(ctl, FINISHED)) !== blocks - mine) Atomics.wait(ctl, FINISHED, finished);
+    while ((finished = Atomics.load(ctl, FINISHED)) !== blocks - mine) {
+      const ended = finished >= 0x10000;
+      if (ended || Atomics.wait(ctl, FINISHED, finished, this.stallMs) === 'timed-out') {
+        if (!ended && Atomics.load(ctl, FINISHED) !== finished) continue;
+        this.retire();
+        const done = Atomics.load(ctl, DONE);
+        for (let block = 0; block < blocks; block++) if (!(mineMask & (1 << block)) && !(done & (1 << block))) compute(block);
+        break;
+      }
+    }
+    if (this.failNext) {
+      this.failNext = 0;
+      Atomics.store(ctl, CRASH, 0);
+    }
     const failed = Atomics.load(ctl, FAILED);
     for (let block = 0; block < blocks; block++) if (failed & (1 << block)) compute(block);
     return true;

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { createRng, jsBackend } from '@tapegrad/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type WasmBackend, DEFAULT_THREAD_THRESHOLD, createWasmBackend, createWasmBackendAsync, enableRelaxedSimd } from '../src/index.js';
+import { workerOf } from '../src/threads.js';
 
 /**
  * The two-thread matmul (a worker_threads worker on a shared memory, see src/threads.ts)
@@ -143,6 +144,29 @@ describe('process exit', () => {
       })();`;
       const out = execFileSync(process.execPath, [`--input-type=${type}`, '-e', code], { cwd: root, encoding: 'utf8', timeout: 30_000 });
       expect(JSON.parse(out)).toEqual({ threads: twoCores ? 2 : 1, c: 64, all: true });
+    });
+  }
+});
+
+// A worker that dies mid-job must never hang the caller: the caller computes the blocks the
+// worker had claimed but not finished, gets the right product, and stays on one thread.
+describe.skipIf(!twoCores)('a worker that fails mid-product', () => {
+  for (const how of ['exit', 'hang'] as const) {
+    it(`${how === 'exit' ? 'exits' : 'hangs without running any code'}: the product is still right and later ones run on one thread`, () => {
+      const backend = createWasmBackend({ variant: 'simd', name: `wasm-fail-${how}`, threads: 'always' });
+      expectClose(backend, 64, 300, 96, false, false); // starts the worker
+      const worker = workerOf(backend)!;
+      expect(worker).toBeDefined();
+      expect(backend.threads).toBe(2);
+      // a hung worker is noticed after stallMs without progress (30 s by default)
+      worker.stallMs = 200;
+      worker.failOnNextBlock(how);
+      // the worker fails once it claims a block; the caller may take every block of a call
+      // (four blocks of ≈ 6 MFLOP here, so rarely)
+      // itself, so run products until the worker has claimed one (each must be right)
+      for (let call = 0; call < 50 && backend.threads === 2; call++) expectClose(backend, 256, 384, 256, call % 2 === 1, call % 3 === 1);
+      expect(backend.threads).toBe(1);
+      expectClose(backend, 64, 300, 96, false, true);
     });
   }
 });
