@@ -43,6 +43,7 @@ import {
 } from '@tapegrad/core';
 import { arb } from '@tapegrad/core/testing';
 import { initWasmBackend } from '../packages/backend-wasm/src/index.js';
+import { initNativeBackendOrWarn } from '../packages/backend-native/src/index.js';
 
 const SEED = 42;
 const NUM_RUNS = 20;
@@ -51,6 +52,9 @@ const u = 2 ** -24;
 const eta = 2 ** -149;
 
 const wasm = initWasmBackend();
+// 'native' joins where its addon was built (packages/backend-native/test checks that it is
+// wherever a C++ toolchain exists); elsewhere one warning says why and wasm stays.
+initNativeBackendOrWarn();
 
 afterEach(() => setBackend('js'));
 

@@ -11,8 +11,11 @@ import {
 } from '@tapegrad/core';
 import { Adam, Momentum, type Optimizer } from '@tapegrad/nn';
 import { initWasmBackend } from '../packages/backend-wasm/src/index.js';
+import { initNativeBackendOrWarn } from '../packages/backend-native/src/index.js';
 
 const wasm = initWasmBackend();
+// native where its addon was built (else one warning says why)
+const native = initNativeBackendOrWarn();
 afterEach(() => setBackend('js'));
 
 /** The update rules as they were written before the in-place versions, from ops. */
@@ -93,7 +96,7 @@ function compare(dtype: DType, make: () => Optimizer, reference: () => Reference
   }
 }
 
-const backends = ['js', wasm.name];
+const backends = ['js', wasm.name, ...(native ? [native.name] : [])];
 
 for (const backend of backends) {
   describe(`${backend}: in-place optimiser steps equal the formula built from ops`, () => {

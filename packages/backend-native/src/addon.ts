@@ -1,0 +1,60 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** What the CPU and the build run (the addon's `features()`). */
+export interface NativeFeatures {
+  /** AVX2 and FMA, found at run time (__builtin_cpu_supports): the fast kernels run. */
+  avx2Fma: boolean;
+  /** Reported only: there are no AVX-512 kernels yet (the AVX2 ones run there). */
+  avx512f: boolean;
+  /** The kernel set chosen for this CPU, e.g. 'avx2-fma 6x16'; 'portable 4x8' without AVX2 + FMA. */
+  kernel: string;
+  /** The portable set's name (what `{ kernels: 'portable' }` runs). */
+  portableKernel: string;
+  hardwareThreads: number;
+}
+
+/** The addon's functions (src/native/addon.cc); every array is read and written in place. */
+export interface NativeAddon {
+  matmul(a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, flags: number): void;
+  unary(op: number, x: Float32Array, out: Float32Array, scalar: number, flags: number): void;
+  binary(op: number, a: Float32Array, aMode: number, b: Float32Array, bMode: number, out: Float32Array, rows: number, cols: number, flags: number): void;
+  sum(x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number, flags: number): void;
+  fmaPeakGflops(threads: number, seconds: number): number;
+  features(): NativeFeatures;
+}
+
+/** Per-call flags (addon.cc). */
+export const FLAG_TWO_THREADS = 1;
+export const FLAG_PORTABLE = 2;
+
+/**
+ * Where the build puts the addon: ../build/Release from this module, which is src/ when the
+ * tests run the TypeScript and dist/ when the bundle runs (ESM, or CommonJS through tsup's
+ * import.meta.url shim): the same depth either way.
+ */
+export const DEFAULT_ADDON_PATH = fileURLToPath(new URL('../build/Release/tapegrad_native.node', import.meta.url));
+
+export type AddonLoad = { addon: NativeAddon; reason?: undefined } | { addon?: undefined; reason: string };
+
+const cache = new Map<string, AddonLoad>();
+
+/** Loads the addon synchronously (require of the .node file), once per path; never throws. */
+export function loadAddon(path: string = DEFAULT_ADDON_PATH): AddonLoad {
+  let result = cache.get(path);
+  if (result) return result;
+  if (!existsSync(path)) {
+    result = { reason: `${path} was not built (no C++ compiler, or the build failed: build/build-native.log says why; \`node scripts/build-native.mjs --force\` in @tapegrad/backend-native retries)` };
+  } else {
+    try {
+      const addon = createRequire(import.meta.url)(path) as NativeAddon;
+      if (typeof addon?.matmul !== 'function' || typeof addon.features !== 'function') throw new Error('it does not export the tapegrad kernels');
+      result = { addon };
+    } catch (error) {
+      result = { reason: `${path} failed to load: ${String((error as Error)?.message ?? error).split('\n')[0]}` };
+    }
+  }
+  cache.set(path, result);
+  return result;
+}

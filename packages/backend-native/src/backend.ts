@@ -1,0 +1,176 @@
+import { type Backend, type BinaryKernel, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, jsBackend } from '@tapegrad/core';
+import { FLAG_PORTABLE, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures } from './addon.js';
+
+export interface NativeBackendOptions {
+  /** The name it registers under; 'native' unless two instances must coexist (tests, benchmarks). */
+  name?: string;
+  /**
+   * Two-thread float32 matmul: 'auto' (the default) splits products with m·k·n ≥
+   * `threadThreshold` over the calling thread and one persistent worker thread (started at
+   * the first such product) when the machine has two hardware threads; 'off' never does;
+   * 'always' splits every product it can (m or n ≥ 2), for tests.
+   */
+  threads?: 'auto' | 'off' | 'always';
+  /** m·k·n from which 'auto' uses two threads (default {@link DEFAULT_THREAD_THRESHOLD}). */
+  threadThreshold?: number;
+  /**
+   * 'auto' (the default): the AVX2-FMA kernels where the CPU has them, else the portable
+   * ones; 'portable' forces the portable C++ kernels (to test them on an AVX2 machine).
+   */
+  kernels?: 'auto' | 'portable';
+}
+
+/**
+ * m·k·n from which 'auto' uses two threads. Measured (README, "Two threads"): at ≈ 2·10⁶
+ * (T1's 128×64·64×784 gradients and up) a second thread gains.
+ */
+export const DEFAULT_THREAD_THRESHOLD = 2_000_000;
+
+/** A {@link Backend} whose float32 kernels run in the C++ addon; the rest is `jsBackend`'s. */
+export interface NativeBackend extends Backend {
+  /** The kernel set that runs: 'avx2-fma 6x16' or 'portable 4x8'. */
+  readonly kernel: string;
+  /** 2 if large float32 matmuls use two threads, 1 if everything runs on the calling thread. */
+  readonly threads: 1 | 2;
+  readonly features: NativeFeatures;
+  /**
+   * The machine's fp32 FMA throughput in GFLOP/s: `threads` cores running independent
+   * 8-wide FMAs on registers for about `seconds` (best of the repetitions). 0 without AVX2 + FMA.
+   */
+  fmaPeakGflops(threads?: number, seconds?: number): number;
+}
+
+const UNARY: Partial<Record<UnaryKernel, number>> = {
+  relu: 0, step: 1, neg: 2, abs: 3, sign: 4, sqrt: 5, exp: 6, sigmoid: 7, tanh: 8, log: 9, powScalar: 10,
+};
+const BINARY: Partial<Record<BinaryKernel, number>> = {
+  add: 0, sub: 1, mul: 2, div: 3, greater: 4, greaterEqual: 5, less: 6, lessEqual: 7, equal: 8,
+};
+
+// Modes of a binary operand over the output seen as [rows, cols] (as in addon.cc).
+const FULL = 0, ROW = 1, COLUMN = 2, SCALAR = 3;
+
+interface Operand {
+  mode: number;
+  /** Rows of the [rows, cols] view the mode needs; -1 for FULL and SCALAR (any view). */
+  rows: number;
+}
+
+/**
+ * How an operand of `shape` broadcasts to `outShape`, if the kernel can read it directly:
+ * as itself, as one value, as one row repeated (its broadcast axes all come before its
+ * kept axes: a bias [1, n]) or as one value per row (kept axes first: [m, 1]). The same
+ * rule as backend-wasm's; other patterns go to js.
+ */
+function classify(shape: Shape, outShape: Shape, size: number, outSize: number): Operand | undefined {
+  if (size === outSize) return { mode: FULL, rows: -1 };
+  if (size === 1) return { mode: SCALAR, rows: -1 };
+  const lead = outShape.length - shape.length;
+  let firstKept = -1, lastKept = -1, firstBroadcast = -1, lastBroadcast = -1;
+  for (let i = 0; i < outShape.length; i++) {
+    if (outShape[i] === 1) continue;
+    const d = i < lead ? 1 : shape[i - lead];
+    if (d === 1) {
+      if (firstBroadcast < 0) firstBroadcast = i;
+      lastBroadcast = i;
+    } else {
+      if (firstKept < 0) firstKept = i;
+      lastKept = i;
+    }
+  }
+  const rowsBefore = (axis: number) => {
+    let rows = 1;
+    for (let i = 0; i < axis; i++) rows *= outShape[i];
+    return rows;
+  };
+  if (lastBroadcast < firstKept) return { mode: ROW, rows: rowsBefore(firstKept) };
+  if (lastKept < firstBroadcast) return { mode: COLUMN, rows: rowsBefore(firstBroadcast) };
+  return undefined;
+}
+
+/**
+ * Wraps the loaded addon as a backend, without registering it. The object starts as a copy
+ * of `jsBackend`, so every kernel not replaced here (where, transpose, broadcastTo, slice,
+ * pad, max, and any kernel core adds later) is js's; so are float64 and mixed dtypes, which
+ * keeps float64 bit-identical to js.
+ */
+export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}): NativeBackend {
+  const features = addon.features();
+  const portable = options.kernels === 'portable';
+  const flags = portable ? FLAG_PORTABLE : 0;
+  const mode = options.threads ?? 'auto';
+  const twoCores = features.hardwareThreads >= 2;
+  const threshold = options.threadThreshold ?? DEFAULT_THREAD_THRESHOLD;
+
+  const kernels = {
+    unary(kernel: UnaryKernel, x: TypedArray, out: TypedArray, scalar: number): void {
+      const op = UNARY[kernel];
+      if (op === undefined || !(x instanceof Float32Array) || !(out instanceof Float32Array)) {
+        jsBackend.unary(kernel, x, out, scalar);
+        return;
+      }
+      addon.unary(op, x, out, scalar, flags);
+    },
+
+    binary(kernel: BinaryKernel, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape,
+      out: TypedArray, outShape: Shape): void {
+      const op = BINARY[kernel];
+      if (op === undefined || !(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)) {
+        jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
+        return;
+      }
+      const total = out.length;
+      if (total === 0) return;
+      const left = classify(aShape, outShape, a.length, total);
+      const right = classify(bShape, outShape, b.length, total);
+      if (!left || !right || (left.rows >= 0 && right.rows >= 0 && left.rows !== right.rows)) {
+        jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
+        return;
+      }
+      const rows = Math.max(left.rows, right.rows, 1);
+      addon.binary(op, a, left.mode, b, right.mode, out, rows, total / rows, flags);
+    },
+
+    matmul(a: TypedArray, b: TypedArray, out: TypedArray,
+      m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void {
+      if (!(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)) {
+        jsBackend.matmul(a, b, out, m, k, n, transposeA, transposeB);
+        return;
+      }
+      const two = twoCores && (mode === 'always' || (mode === 'auto' && m * k * n >= threshold));
+      addon.matmul(a, b, out, m, k, n, transposeA, transposeB, flags | (two ? FLAG_TWO_THREADS : 0));
+    },
+
+    reduce(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void {
+      if (kernel !== 'sum' || axes.length === 0 || !(x instanceof Float32Array) || !(out instanceof Float32Array)) {
+        jsBackend.reduce(kernel, x, shape, axes, out);
+        return;
+      }
+      // contiguous axes collapse the shape to [outer, mid, inner]; others go to js
+      for (let i = 1; i < axes.length; i++) {
+        if (axes[i] !== axes[i - 1] + 1) {
+          jsBackend.reduce(kernel, x, shape, axes, out);
+          return;
+        }
+      }
+      let outer = 1, mid = 1, inner = 1;
+      const first = axes[0], last = axes[axes.length - 1];
+      for (let i = 0; i < shape.length; i++) {
+        if (i < first) outer *= shape[i];
+        else if (i <= last) mid *= shape[i];
+        else inner *= shape[i];
+      }
+      addon.sum(x, out, outer, mid, inner, flags);
+    },
+  };
+
+  return {
+    ...jsBackend,
+    name: options.name ?? 'native',
+    ...kernels,
+    kernel: portable ? features.portableKernel : features.kernel,
+    threads: twoCores && mode !== 'off' ? 2 : 1,
+    features,
+    fmaPeakGflops: (threads = 1, seconds = 0.05) => addon.fmaPeakGflops(threads, seconds),
+  };
+}

@@ -1,0 +1,249 @@
+// Node-API glue: each function takes the JS typed arrays and hands their own memory to the
+// kernels (napi_get_typedarray_info gives the data pointer, byte offset applied), so no
+// operand or result is copied. Arguments are checked here, since a kernel trusts its sizes:
+// a wrong type or a short array throws a TypeError/RangeError instead of reading or writing
+// out of bounds. Everything runs synchronously on the calling JS thread (and, for large
+// products, one worker thread that the call waits for), so the arrays stay put meanwhile.
+#include <node_api.h>
+#include <cstdint>
+#include <cstdio>
+#include <thread>
+#include "kernels.h"
+
+namespace {
+
+constexpr int FLAG_TWO_THREADS = 1;
+constexpr int FLAG_PORTABLE = 2;
+
+struct F32 {
+  float* data = nullptr;
+  int64_t length = 0;
+};
+
+bool fail(napi_env env, bool range, const char* fn, const char* what) {
+  char message[256];
+  std::snprintf(message, sizeof message, "tapegrad native %s: %s", fn, what);
+  if (range) napi_throw_range_error(env, "ERR_TAPEGRAD_NATIVE", message);
+  else napi_throw_type_error(env, "ERR_TAPEGRAD_NATIVE", message);
+  return false;
+}
+
+bool getF32(napi_env env, napi_value v, const char* fn, const char* name, F32* out) {
+  bool isTyped = false;
+  napi_is_typedarray(env, v, &isTyped);
+  char what[128];
+  if (!isTyped) {
+    std::snprintf(what, sizeof what, "%s must be a Float32Array", name);
+    return fail(env, false, fn, what);
+  }
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr);
+  if (type != napi_float32_array) {
+    std::snprintf(what, sizeof what, "%s must be a Float32Array", name);
+    return fail(env, false, fn, what);
+  }
+  out->data = static_cast<float*>(data);
+  out->length = static_cast<int64_t>(length);
+  return true;
+}
+
+bool getInt(napi_env env, napi_value v, const char* fn, const char* name, int64_t* out) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  char what[128];
+  if (t != napi_number) {
+    std::snprintf(what, sizeof what, "%s must be a number", name);
+    return fail(env, false, fn, what);
+  }
+  double d;
+  napi_get_value_double(env, v, &d);
+  if (!(d >= 0 && d <= 2147483647.0) || d != static_cast<double>(static_cast<int64_t>(d))) {
+    std::snprintf(what, sizeof what, "%s must be an integer in [0, 2³¹), got %g", name, d);
+    return fail(env, true, fn, what);
+  }
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+bool getDouble(napi_env env, napi_value v, double* out) {
+  return napi_get_value_double(env, v, out) == napi_ok;
+}
+
+bool getBool(napi_env env, napi_value v) {
+  bool b = false;
+  napi_value coerced;
+  if (napi_coerce_to_bool(env, v, &coerced) == napi_ok) napi_get_value_bool(env, coerced, &b);
+  return b;
+}
+
+bool needLength(napi_env env, const char* fn, const char* name, const F32& x, int64_t need) {
+  if (x.length >= need) return true;
+  char what[160];
+  std::snprintf(what, sizeof what, "%s has %lld elements, needs %lld", name, static_cast<long long>(x.length), static_cast<long long>(need));
+  return fail(env, true, fn, what);
+}
+
+bool overlap(const float* p, int64_t n, const float* q, int64_t m) {
+  return n > 0 && m > 0 && p < q + m && q < p + n;
+}
+
+napi_value args(napi_env env, napi_callback_info info, size_t expected, napi_value* argv, const char* fn) {
+  size_t argc = expected;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < expected) {
+    char what[96];
+    std::snprintf(what, sizeof what, "expects %zu arguments, got %zu", expected, argc);
+    fail(env, false, fn, what);
+    return nullptr;
+  }
+  napi_value ok;
+  napi_get_boolean(env, true, &ok);
+  return ok;
+}
+
+napi_value undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+// matmul(a, b, out, m, k, n, transposeA, transposeB, flags)
+napi_value Matmul(napi_env env, napi_callback_info info) {
+  const char* fn = "matmul";
+  napi_value argv[9];
+  if (!args(env, info, 9, argv, fn)) return nullptr;
+  F32 a, b, c;
+  int64_t m, k, n, flags;
+  if (!getF32(env, argv[0], fn, "a", &a) || !getF32(env, argv[1], fn, "b", &b) || !getF32(env, argv[2], fn, "out", &c)) return nullptr;
+  if (!getInt(env, argv[3], fn, "m", &m) || !getInt(env, argv[4], fn, "k", &k) || !getInt(env, argv[5], fn, "n", &n) ||
+      !getInt(env, argv[8], fn, "flags", &flags)) return nullptr;
+  const bool tA = getBool(env, argv[6]), tB = getBool(env, argv[7]);
+  if (!needLength(env, fn, "a", a, m * k) || !needLength(env, fn, "b", b, k * n) || !needLength(env, fn, "out", c, m * n)) return nullptr;
+  if (overlap(c.data, m * n, a.data, m * k) || overlap(c.data, m * n, b.data, k * n)) {
+    fail(env, true, fn, "out must not share memory with a or b");
+    return nullptr;
+  }
+  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
+  tg::sgemm(ks, a.data, tA ? 1 : k, tA ? m : 1, b.data, tB ? 1 : n, tB ? k : 1, c.data, n, m, k, n,
+            (flags & FLAG_TWO_THREADS) ? 2 : 1);
+  return undefined(env);
+}
+
+// unary(op, x, out, scalar, flags): out may be x itself
+napi_value Unary(napi_env env, napi_callback_info info) {
+  const char* fn = "unary";
+  napi_value argv[5];
+  if (!args(env, info, 5, argv, fn)) return nullptr;
+  int64_t op, flags;
+  F32 x, out;
+  double scalar = 0;
+  if (!getInt(env, argv[0], fn, "op", &op) || !getF32(env, argv[1], fn, "x", &x) || !getF32(env, argv[2], fn, "out", &out) ||
+      !getInt(env, argv[4], fn, "flags", &flags)) return nullptr;
+  getDouble(env, argv[3], &scalar);
+  if (op >= tg::U_COUNT) return fail(env, true, fn, "unknown kernel"), nullptr;
+  if (!needLength(env, fn, "out", out, x.length)) return nullptr;
+  if (out.data != x.data && overlap(out.data, x.length, x.data, x.length)) return fail(env, true, fn, "out overlaps x without being x"), nullptr;
+  tg::kernels(flags & FLAG_PORTABLE).unary(static_cast<int>(op), x.data, out.data, x.length, scalar);
+  return undefined(env);
+}
+
+int64_t operandLength(int64_t mode, int64_t rows, int64_t cols) {
+  switch (mode) {
+    case tg::M_FULL: return rows * cols;
+    case tg::M_ROW: return cols;
+    case tg::M_COLUMN: return rows;
+    default: return 1;
+  }
+}
+
+// binary(op, a, aMode, b, bMode, out, rows, cols, flags): out may be a or b when they are full-size
+napi_value Binary(napi_env env, napi_callback_info info) {
+  const char* fn = "binary";
+  napi_value argv[9];
+  if (!args(env, info, 9, argv, fn)) return nullptr;
+  int64_t op, aMode, bMode, rows, cols, flags;
+  F32 a, b, out;
+  if (!getInt(env, argv[0], fn, "op", &op) || !getF32(env, argv[1], fn, "a", &a) || !getInt(env, argv[2], fn, "aMode", &aMode) ||
+      !getF32(env, argv[3], fn, "b", &b) || !getInt(env, argv[4], fn, "bMode", &bMode) || !getF32(env, argv[5], fn, "out", &out) ||
+      !getInt(env, argv[6], fn, "rows", &rows) || !getInt(env, argv[7], fn, "cols", &cols) || !getInt(env, argv[8], fn, "flags", &flags)) return nullptr;
+  if (op >= tg::B_COUNT || aMode > tg::M_SCALAR || bMode > tg::M_SCALAR) return fail(env, true, fn, "unknown kernel or operand mode"), nullptr;
+  const int64_t total = rows * cols, aLen = operandLength(aMode, rows, cols), bLen = operandLength(bMode, rows, cols);
+  if (total == 0) return undefined(env);
+  if (!needLength(env, fn, "a", a, aLen) || !needLength(env, fn, "b", b, bLen) || !needLength(env, fn, "out", out, total)) return nullptr;
+  // in place is supported for a full-size operand that *is* out; any other overlap is not
+  const bool aOk = !overlap(out.data, total, a.data, aLen) || (aMode == tg::M_FULL && a.data == out.data);
+  const bool bOk = !overlap(out.data, total, b.data, bLen) || (bMode == tg::M_FULL && b.data == out.data);
+  if (!aOk || !bOk) return fail(env, true, fn, "out overlaps an operand without being that operand"), nullptr;
+  tg::kernels(flags & FLAG_PORTABLE).binary(static_cast<int>(op), a.data, static_cast<int>(aMode), b.data, static_cast<int>(bMode), out.data, rows, cols);
+  return undefined(env);
+}
+
+// sum(x, out, outer, mid, inner, flags): x seen as [outer, mid, inner], mid summed away
+napi_value Sum(napi_env env, napi_callback_info info) {
+  const char* fn = "sum";
+  napi_value argv[6];
+  if (!args(env, info, 6, argv, fn)) return nullptr;
+  F32 x, out;
+  int64_t outer, mid, inner, flags;
+  if (!getF32(env, argv[0], fn, "x", &x) || !getF32(env, argv[1], fn, "out", &out) || !getInt(env, argv[2], fn, "outer", &outer) ||
+      !getInt(env, argv[3], fn, "mid", &mid) || !getInt(env, argv[4], fn, "inner", &inner) || !getInt(env, argv[5], fn, "flags", &flags)) return nullptr;
+  if (!needLength(env, fn, "x", x, outer * mid * inner) || !needLength(env, fn, "out", out, outer * inner)) return nullptr;
+  if (overlap(out.data, outer * inner, x.data, outer * mid * inner)) return fail(env, true, fn, "out must not share memory with x"), nullptr;
+  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
+  if (inner == 1) ks.sumRows(x.data, out.data, outer, mid);
+  else ks.sumMiddle(x.data, out.data, outer, mid, inner);
+  return undefined(env);
+}
+
+// fmaPeakGflops(threads, seconds)
+napi_value FmaPeak(napi_env env, napi_callback_info info) {
+  const char* fn = "fmaPeakGflops";
+  napi_value argv[2];
+  if (!args(env, info, 2, argv, fn)) return nullptr;
+  int64_t threads;
+  double seconds = 0.05;
+  if (!getInt(env, argv[0], fn, "threads", &threads)) return nullptr;
+  getDouble(env, argv[1], &seconds);
+  if (threads < 1 || threads > 64) return fail(env, true, fn, "threads must be in [1, 64]"), nullptr;
+  if (!(seconds > 0 && seconds <= 10)) seconds = 0.05;
+  napi_value result;
+  napi_create_double(env, tg::fmaPeakGflops(static_cast<int>(threads), seconds), &result);
+  return result;
+}
+
+void setProperty(napi_env env, napi_value obj, const char* key, napi_value v) { napi_set_named_property(env, obj, key, v); }
+
+// features(): what this CPU and build run
+napi_value Features(napi_env env, napi_callback_info) {
+  napi_value obj, v;
+  napi_create_object(env, &obj);
+  napi_get_boolean(env, tg::cpuHasAvx2Fma(), &v);
+  setProperty(env, obj, "avx2Fma", v);
+  napi_get_boolean(env, tg::cpuHasAvx512f(), &v);
+  setProperty(env, obj, "avx512f", v);
+  const tg::KernelSet& ks = tg::kernels(false);
+  napi_create_string_utf8(env, ks.name, NAPI_AUTO_LENGTH, &v);
+  setProperty(env, obj, "kernel", v);
+  napi_create_string_utf8(env, tg::scalarKernels.name, NAPI_AUTO_LENGTH, &v);
+  setProperty(env, obj, "portableKernel", v);
+  napi_create_uint32(env, std::thread::hardware_concurrency(), &v);
+  setProperty(env, obj, "hardwareThreads", v);
+  return obj;
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() {
+  const napi_property_descriptor props[] = {
+      {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sum", nullptr, Sum, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"fmaPeakGflops", nullptr, FmaPeak, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"features", nullptr, Features, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}

@@ -1,0 +1,323 @@
+// Float32 matrix product, GotoBLAS/BLIS loop nest: B packed into NR-wide panels KC deep (in
+// L2/L3), A packed into MR-high panels of MC rows (in L2), and the micro-kernel running
+// MR×NR of C in registers over one A and one B panel (in L1). Packing reads A and B through
+// their strides, so the transposed variants cost one strided read per element and never
+// materialise a transpose. Edges are zero-padded in the panels and written back through a
+// small tile. Also: the two-thread split and the FMA peak probe.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+#include "kernels.h"
+
+namespace tg {
+namespace {
+
+constexpr long KC_MAX = 256;
+constexpr long MC = 144;   // a multiple of both MRs (6 and 4): A block 144 × 256 × 4 B = 144 KiB
+constexpr long NC = 2048;  // a multiple of both NRs (16 and 8): B block ≤ 2 MiB
+
+// Packing buffers, one set per thread (the caller and the worker), never shrunk.
+struct Scratch {
+  float* a = nullptr;
+  float* b = nullptr;
+  Scratch() {
+    a = static_cast<float*>(std::aligned_alloc(64, MC * KC_MAX * sizeof(float)));
+    b = static_cast<float*>(std::aligned_alloc(64, KC_MAX * NC * sizeof(float)));
+  }
+  ~Scratch() {
+    std::free(a);
+    std::free(b);
+  }
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+struct Problem {
+  const float* a;
+  long aRow, aCol;
+  const float* b;
+  long bRow, bCol;
+  float* c;
+  long ldc, m, k, n;
+};
+
+// Ap[panel][p][r] = A(i0 + panel·MR + r, p0 + p), zero past the last row.
+template <int MR>
+void packA(const Problem& P, long i0, long mc, long p0, long kc, float* Ap) {
+  for (long ir = 0; ir < mc; ir += MR) {
+    const long rows = std::min<long>(MR, mc - ir);
+    float* dst = Ap + ir * kc;
+    const float* src = P.a + (i0 + ir) * P.aRow + p0 * P.aCol;
+    if (P.aCol == 1) {  // A row-major: each panel row is contiguous in p
+      for (long p = 0; p < kc; p++)
+        for (int r = 0; r < MR; r++) dst[p * MR + r] = r < rows ? src[r * P.aRow + p] : 0.0f;
+    } else {  // Aᵀ stored: the MR values of one p are contiguous
+      for (long p = 0; p < kc; p++)
+        for (int r = 0; r < MR; r++) dst[p * MR + r] = r < rows ? src[p * P.aCol + r * P.aRow] : 0.0f;
+    }
+  }
+}
+
+// Bp[panel][p][j] = B(p0 + p, j0 + panel·NR + j), zero past the last column.
+template <int NR>
+void packB(const Problem& P, long p0, long kc, long j0, long nc, float* Bp) {
+  for (long jr = 0; jr < nc; jr += NR) {
+    const long cols = std::min<long>(NR, nc - jr);
+    float* dst = Bp + jr * kc;
+    const float* src = P.b + p0 * P.bRow + (j0 + jr) * P.bCol;
+    if (P.bCol == 1) {
+      for (long p = 0; p < kc; p++) {
+        const float* row = src + p * P.bRow;
+        for (int j = 0; j < NR; j++) dst[p * NR + j] = j < cols ? row[j] : 0.0f;
+      }
+    } else {  // Bᵀ stored: walk each column of B down p (contiguous), write across the panel
+      for (int j = 0; j < NR; j++) {
+        if (j < cols) {
+          const float* col = src + j * P.bCol;
+          for (long p = 0; p < kc; p++) dst[p * NR + j] = col[p * P.bRow];
+        } else {
+          for (long p = 0; p < kc; p++) dst[p * NR + j] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+template <int MR, int NR>
+void gemmSingle(const KernelSet& ks, const Problem& P) {
+  Scratch& s = scratch();
+  // equal k blocks of at most KC_MAX (784 = 4 × 196) rather than 256+256+256+16
+  const long kBlocks = (P.k + KC_MAX - 1) / KC_MAX;
+  const long kcStep = (P.k + kBlocks - 1) / kBlocks;
+  alignas(64) float tile[MR * NR];
+  for (long jc = 0; jc < P.n; jc += NC) {
+    const long nc = std::min(NC, P.n - jc);
+    for (long pc = 0; pc < P.k; pc += kcStep) {
+      const long kc = std::min(kcStep, P.k - pc);
+      const bool accumulate = pc > 0;
+      packB<NR>(P, pc, kc, jc, nc, s.b);
+      for (long ic = 0; ic < P.m; ic += MC) {
+        const long mc = std::min(MC, P.m - ic);
+        packA<MR>(P, ic, mc, pc, kc, s.a);
+        for (long jr = 0; jr < nc; jr += NR) {
+          const long cols = std::min<long>(NR, nc - jr);
+          const float* Bp = s.b + jr * kc;
+          for (long ir = 0; ir < mc; ir += MR) {
+            const long rows = std::min<long>(MR, mc - ir);
+            float* C = P.c + (ic + ir) * P.ldc + jc + jr;
+            const float* Ap = s.a + ir * kc;
+            if (rows == MR && cols == NR) {
+              ks.micro(kc, Ap, Bp, C, P.ldc, accumulate);
+            } else {
+              ks.micro(kc, Ap, Bp, tile, NR, false);
+              for (long r = 0; r < rows; r++)
+                for (long j = 0; j < cols; j++) C[r * P.ldc + j] = accumulate ? C[r * P.ldc + j] + tile[r * NR + j] : tile[r * NR + j];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+void gemmDispatch(const KernelSet& ks, const Problem& P) {
+  if (P.m == 0 || P.n == 0) return;
+  if (P.k == 0) {
+    for (long i = 0; i < P.m; i++) std::fill(P.c + i * P.ldc, P.c + i * P.ldc + P.n, 0.0f);
+    return;
+  }
+  if (ks.mr == 6 && ks.nr == 16) gemmSingle<6, 16>(ks, P);
+  else gemmSingle<4, 8>(ks, P);
+}
+
+// ---- two threads ------------------------------------------------------------------------------
+//
+// C is cut into blocks of rows (or of columns when C is wider than tall), and the calling
+// thread and one persistent worker claim blocks from a shared counter until none are
+// left. The caller never waits for the worker to *start*: if the worker is asleep or
+// descheduled, the caller claims every block itself; it only waits for blocks the worker
+// has already claimed, which are being computed. The counter and the job's generation
+// share one 64-bit word, so a worker that wakes late cannot claim a block of a newer job
+// with the parameters of an older one.
+
+struct Job {
+  const KernelSet* ks;
+  Problem P;
+  bool byRows;
+  long step;  // rows or columns per block
+};
+
+class Pool {
+ public:
+  // true if the product ran on two threads; false: the caller should compute it alone
+  bool run(const Job& job, long blocks) {
+    std::unique_lock<std::mutex> busy(runMutex_, std::try_to_lock);
+    if (!busy.owns_lock() || !ensureWorker()) return false;  // another JS thread is using it
+    job_ = job;
+    blocks_.store(blocks, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    const uint64_t gen = ++generation_;
+    state_.store(gen << 32, std::memory_order_release);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      posted_ = gen;
+    }
+    wake_.notify_one();
+    work(gen);
+    // only blocks the worker claimed remain: they are being computed
+    for (int spins = 0; done_.load(std::memory_order_acquire) < blocks; spins++) {
+      if (spins > 2000) std::this_thread::yield();
+    }
+    return true;
+  }
+
+ private:
+  // Claims and computes blocks of job `gen` until there are none left.
+  void work(uint64_t gen) {
+    for (;;) {
+      uint64_t s = state_.load(std::memory_order_acquire);
+      long index;
+      do {
+        if ((s >> 32) != gen) return;
+        index = static_cast<long>(s & 0xffffffffu);
+        if (index >= blocks_.load(std::memory_order_relaxed)) return;
+      } while (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire));
+      // a successful claim means the job is still live: its caller waits for this block
+      computeBlock(job_, index);
+      done_.fetch_add(1, std::memory_order_acq_rel);
+    }
+  }
+
+  static void computeBlock(const Job& job, long index) {
+    Problem P = job.P;
+    const long start = index * job.step;
+    if (job.byRows) {
+      P.m = std::min(job.step, job.P.m - start);
+      P.a = job.P.a + start * job.P.aRow;
+      P.c = job.P.c + start * job.P.ldc;
+    } else {
+      P.n = std::min(job.step, job.P.n - start);
+      P.b = job.P.b + start * job.P.bCol;
+      P.c = job.P.c + start;
+    }
+    gemmDispatch(*job.ks, P);
+  }
+
+  bool ensureWorker() {
+    if (started_) return workerOk_;
+    started_ = true;
+    try {
+      std::thread([this] { loop(); }).detach();
+      workerOk_ = true;
+    } catch (...) {
+      workerOk_ = false;  // no threads here: every product runs on the caller
+    }
+    return workerOk_;
+  }
+
+  void loop() {
+    uint64_t seen = 0;
+    for (;;) {
+      // spin briefly first: training steps issue matmuls back to back, and a futex wake
+      // costs tens of microseconds that a T1-sized product (≈ 0.2 ms) cannot spare
+      uint64_t gen = 0;
+      for (int i = 0; i < 20000; i++) {
+        gen = state_.load(std::memory_order_acquire) >> 32;
+        if (gen != seen) break;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      }
+      if (gen == seen) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return posted_ != seen; });
+        gen = posted_;
+      }
+      seen = gen;
+      work(gen);
+    }
+  }
+
+  std::mutex runMutex_;
+  bool started_ = false, workerOk_ = false;
+  Job job_{};
+  std::atomic<long> blocks_{0};
+  std::atomic<long> done_{0};
+  std::atomic<uint64_t> state_{0};
+  uint64_t generation_ = 0;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  uint64_t posted_ = 0;
+};
+
+// Leaked on purpose: the detached worker sleeps on its members until the process exits,
+// so they must never be destroyed.
+Pool& pool() {
+  static Pool* p = new Pool();
+  return *p;
+}
+
+}  // namespace
+
+void sgemm(const KernelSet& ks, const float* a, long aRow, long aCol, const float* b, long bRow, long bCol,
+           float* c, long ldc, long m, long k, long n, int threads) {
+  const Problem P{a, aRow, aCol, b, bRow, bCol, c, ldc, m, k, n};
+  if (threads >= 2 && k > 0 && std::thread::hardware_concurrency() >= 2) {
+    // cut the longer side of C; each block packs the whole of the other operand
+    const bool byRows = m >= n;
+    const long size = byRows ? m : n, unit = byRows ? ks.mr : ks.nr;
+    // 2–4 blocks: more let one thread take over when the other core is busy, fewer pack less
+    const double work = static_cast<double>(m) * k * n;
+    const long wanted = std::max(2L, std::min(4L, static_cast<long>(work / 2097152.0)));
+    long step = (size + wanted - 1) / wanted;
+    if (size >= 2 * unit) step = (step + unit - 1) / unit * unit;
+    const long blocks = (size + step - 1) / step;
+    if (blocks >= 2 && pool().run(Job{&ks, P, byRows, step}, blocks)) return;
+  }
+  gemmDispatch(ks, P);
+}
+
+double fmaPeakGflops(int threads, double seconds) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (!cpuHasAvx2Fma()) return 0;
+  threads = std::max(1, threads);
+  auto measure = [seconds]() {
+    float sink = 0;
+    long iterations = 1 << 16;
+    double best = 0;
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+      const auto t0 = std::chrono::steady_clock::now();
+      avx2FmaLoop(iterations, &sink);
+      const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      best = std::max(best, iterations * 12.0 * 8 * 2 / dt / 1e9);
+      if (dt < 2e-3) iterations *= 2;
+    }
+    return best + sink * 0;  // sink keeps the loop's result live
+  };
+  if (threads == 1) return measure();
+  std::vector<double> results(threads, 0.0);
+  std::vector<std::thread> others;
+  for (int t = 1; t < threads; t++) others.emplace_back([&, t] { results[t] = measure(); });
+  results[0] = measure();
+  for (auto& th : others) th.join();
+  double total = 0;
+  for (double r : results) total += r;
+  return total;
+#else
+  (void)threads;
+  (void)seconds;
+  return 0;
+#endif
+}
+
+}  // namespace tg

@@ -1,0 +1,55 @@
+// Kernel entry points shared by the portable (scalar) and AVX2-FMA translation units.
+// Everything here is plain C++ over raw float pointers: the addon hands the kernels the
+// JS typed arrays' own memory (napi_get_typedarray_info), so nothing is copied.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace tg {
+
+// Unary and binary kernel codes, in the order the TypeScript side sends them.
+enum Unary : int { U_RELU, U_STEP, U_NEG, U_ABS, U_SIGN, U_SQRT, U_EXP, U_SIGMOID, U_TANH, U_LOG, U_POW, U_COUNT };
+enum Binary : int { B_ADD, B_SUB, B_MUL, B_DIV, B_GT, B_GE, B_LT, B_LE, B_EQ, B_COUNT };
+// How a binary operand is read over the output seen as [rows, cols]: itself, one value per
+// column (a bias row [1, n]), one value per row ([m, 1]), or one value.
+enum Mode : int { M_FULL, M_ROW, M_COLUMN, M_SCALAR };
+
+// C[MR×NR] (+)= Σ_p Ap[p·MR + r]·Bp[p·NR + c], for one packed A panel and one packed B panel.
+// `accumulate` adds the product to what C holds (the k-blocks after the first).
+using MicroKernel = void (*)(long kc, const float* Ap, const float* Bp, float* C, long ldc, bool accumulate);
+
+struct KernelSet {
+  const char* name;
+  int mr, nr;
+  MicroKernel micro;
+  void (*unary)(int op, const float* x, float* out, long n, double scalar);
+  // out[i, j] = a ∘ b over [rows, cols]; a and b read according to their Mode.
+  void (*binary)(int op, const float* a, int aMode, const float* b, int bMode, float* out, long rows, long cols);
+  // out[o] = Σ_p x[o·mid + p], accumulated in double (the js backend sums rows in double).
+  void (*sumRows)(const float* x, float* out, long outer, long mid);
+  // out[o, q] = Σ_p x[o, p, q], one float32 add after another as js does: bit-identical.
+  void (*sumMiddle)(const float* x, float* out, long outer, long mid, long inner);
+};
+
+extern const KernelSet scalarKernels;
+#if defined(__x86_64__) || defined(__i386__)
+extern const KernelSet avx2Kernels;
+// `iterations` × 12 independent 8-wide FMAs on registers (the peak probe's loop).
+void avx2FmaLoop(long iterations, float* sink);
+#endif
+
+// The set this CPU runs best (AVX2 + FMA when __builtin_cpu_supports says so), or the
+// portable one when `portable` is set (tests force it to exercise the scalar path).
+const KernelSet& kernels(bool portable);
+bool cpuHasAvx2Fma();
+bool cpuHasAvx512f();
+
+// C = op(A)·op(B) for row-major C [m, n]; A(i, p) = a[i·aRow + p·aCol], B(p, j) = b[p·bRow + j·bCol].
+// threads: 1, or 2 to split C between the calling thread and one persistent worker.
+void sgemm(const KernelSet& ks, const float* a, long aRow, long aCol, const float* b, long bRow, long bCol,
+           float* c, long ldc, long m, long k, long n, int threads);
+
+// Peak fp32 FMA throughput (GFLOP/s) of `threads` cores running independent FMAs on registers.
+double fmaPeakGflops(int threads, double seconds);
+
+}  // namespace tg

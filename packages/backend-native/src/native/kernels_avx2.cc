@@ -1,0 +1,348 @@
+// AVX2 + FMA kernels, chosen at run time when the CPU has both (cpu.cc). The whole file is
+// compiled for that target by the pragma below, the rest of the addon for plain x86-64, so
+// one build runs on any x86-64 CPU. Only intrinsics and C headers come after the pragma:
+// an inline library function instantiated here would carry AVX2 code into the shared copy
+// that the portable code may call (one-definition rule), and crash a CPU without it.
+#include <cmath>
+#include <cstring>
+#include "kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#pragma GCC target("avx2,fma")
+#include <immintrin.h>
+
+namespace tg {
+namespace {
+
+// ---- matmul micro-kernel -------------------------------------------------------------------
+
+// 6×16: twelve ymm accumulators, two for the B row, one for the broadcast A value (15 of 16
+// registers). Each A value feeds two FMAs and each B row six, so per k step there are 8
+// loads for 12 FMAs: the two FMA ports, not the load ports, are the limit.
+void micro6x16(long kc, const float* A, const float* B, float* C, long ldc, bool accumulate) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+#pragma GCC unroll 4
+  for (long p = 0; p < kc; ++p) {
+    const __m256 b0 = _mm256_load_ps(B), b1 = _mm256_load_ps(B + 8);
+    __m256 a = _mm256_broadcast_ss(A + 0);
+    c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
+    a = _mm256_broadcast_ss(A + 1);
+    c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
+    a = _mm256_broadcast_ss(A + 2);
+    c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
+    a = _mm256_broadcast_ss(A + 3);
+    c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
+    a = _mm256_broadcast_ss(A + 4);
+    c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
+    a = _mm256_broadcast_ss(A + 5);
+    c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
+    A += 6;
+    B += 16;
+  }
+#define TG_STORE_ROW(r, lo, hi)                                              \
+  {                                                                          \
+    float* row = C + (r) * ldc;                                              \
+    if (accumulate) {                                                        \
+      lo = _mm256_add_ps(_mm256_loadu_ps(row), lo);                          \
+      hi = _mm256_add_ps(_mm256_loadu_ps(row + 8), hi);                      \
+    }                                                                        \
+    _mm256_storeu_ps(row, lo);                                               \
+    _mm256_storeu_ps(row + 8, hi);                                           \
+  }
+  TG_STORE_ROW(0, c00, c01) TG_STORE_ROW(1, c10, c11) TG_STORE_ROW(2, c20, c21)
+  TG_STORE_ROW(3, c30, c31) TG_STORE_ROW(4, c40, c41) TG_STORE_ROW(5, c50, c51)
+#undef TG_STORE_ROW
+}
+
+// ---- element-wise helpers ------------------------------------------------------------------
+
+inline __m256 ones() { return _mm256_set1_ps(1.0f); }
+inline __m256 signBit() { return _mm256_set1_ps(-0.0f); }
+
+// e^x in double for |x| ≤ 200 (the caller clamps; a float's exp over- or underflows well
+// inside that range). Cody–Waite reduction x = n·ln2 + r, |r| ≤ ln2/2, then the degree-11
+// Taylor polynomial: relative error ≈ 1e-14, so after rounding to float the result is
+// almost always the correctly rounded one, as js's Math.exp gives (≤ 1 ulp otherwise).
+inline __m256d exp_pd(__m256d x) {
+  const __m256d n = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(1.4426950408889634)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), x);
+  r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
+  __m256d p = _mm256_set1_pd(1.0 / 39916800.0);
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 3628800.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 362880.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 40320.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 5040.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 720.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 120.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 24.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 6.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(0.5));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+  p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+  // 2ⁿ: n + 1023 lands in the low mantissa bits of n + (2⁵² + 1023); shift it into the exponent
+  const __m256d biased = _mm256_add_pd(n, _mm256_set1_pd(4503599627370496.0 + 1023.0));
+  const __m256d scale = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_castpd_si256(biased), 52));
+  return _mm256_mul_pd(p, scale);
+}
+
+inline __m256d clampExp(__m256d x) {
+  return _mm256_max_pd(_mm256_min_pd(x, _mm256_set1_pd(100.0)), _mm256_set1_pd(-200.0));
+}
+
+inline __m256d sigmoid_pd(__m256d z) {
+  // js's two branches: 1/(1 + e^−z) for z ≥ 0, e^z/(1 + e^z) below; e = e^−|z| ≤ 1 either way
+  const __m256d negAbs = _mm256_or_pd(z, _mm256_set1_pd(-0.0));
+  const __m256d e = exp_pd(clampExp(negAbs));
+  const __m256d onePlus = _mm256_add_pd(_mm256_set1_pd(1.0), e);
+  const __m256d pos = _mm256_div_pd(_mm256_set1_pd(1.0), onePlus);
+  const __m256d neg = _mm256_div_pd(e, onePlus);
+  return _mm256_blendv_pd(neg, pos, _mm256_cmp_pd(z, _mm256_setzero_pd(), _CMP_GE_OQ));
+}
+
+inline __m256d tanh_pd(__m256d x) {
+  const __m256d sign = _mm256_and_pd(x, _mm256_set1_pd(-0.0));
+  const __m256d ax = _mm256_andnot_pd(_mm256_set1_pd(-0.0), x);
+  // |x| ≥ 1/16: (1 − t)/(1 + t) with t = e^−2|x| loses nothing that matters in float
+  const __m256d t = exp_pd(_mm256_mul_pd(_mm256_set1_pd(-2.0), _mm256_min_pd(ax, _mm256_set1_pd(40.0))));
+  const __m256d big = _mm256_or_pd(_mm256_div_pd(_mm256_sub_pd(_mm256_set1_pd(1.0), t), _mm256_add_pd(_mm256_set1_pd(1.0), t)), sign);
+  // |x| < 1/16: the odd Taylor series to x⁹ (next term ≈ 1e-14 relative); x·(…) keeps −0
+  const __m256d x2 = _mm256_mul_pd(x, x);
+  __m256d q = _mm256_set1_pd(62.0 / 2835.0);
+  q = _mm256_fmadd_pd(q, x2, _mm256_set1_pd(-17.0 / 315.0));
+  q = _mm256_fmadd_pd(q, x2, _mm256_set1_pd(2.0 / 15.0));
+  q = _mm256_fmadd_pd(q, x2, _mm256_set1_pd(-1.0 / 3.0));
+  q = _mm256_mul_pd(q, x2);
+  const __m256d small = _mm256_fmadd_pd(x, q, x);
+  return _mm256_blendv_pd(big, small, _mm256_cmp_pd(ax, _mm256_set1_pd(0.0625), _CMP_LT_OQ));
+}
+
+// Applies a double-precision function to 8 floats (two halves), rounding once to float;
+// NaN inputs come out as NaN whatever the function did with them.
+template <__m256d (*F)(__m256d)>
+inline __m256 viaDouble(__m256 x) {
+  const __m256d lo = F(_mm256_cvtps_pd(_mm256_castps256_ps128(x)));
+  const __m256d hi = F(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)));
+  const __m256 y = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi), 1);
+  const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+  return _mm256_blendv_ps(y, _mm256_add_ps(x, x), nan);
+}
+
+inline __m256d expClamped(__m256d x) { return exp_pd(clampExp(x)); }
+
+template <int OP>
+inline __m256 unary8(__m256 x, __m256 scalar) {
+  const __m256 zero = _mm256_setzero_ps();
+  switch (OP) {
+    case U_RELU: return _mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_GT_OQ), x);  // NaN, −0 → +0 as js
+    case U_STEP: return _mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_GT_OQ), ones());
+    case U_NEG: return _mm256_xor_ps(x, signBit());
+    case U_ABS: return _mm256_andnot_ps(signBit(), x);
+    case U_SIGN:
+      return _mm256_or_ps(_mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_GT_OQ), ones()),
+                          _mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_LT_OQ), _mm256_set1_ps(-1.0f)));
+    case U_SQRT: return _mm256_sqrt_ps(x);  // correctly rounded, as fround(Math.sqrt(x))
+    case U_EXP: return viaDouble<expClamped>(x);
+    case U_SIGMOID: return viaDouble<sigmoid_pd>(x);
+    case U_TANH: return viaDouble<tanh_pd>(x);
+    case U_POW: return _mm256_mul_ps(x, x);  // only sent here for the exponent 2
+    default: return scalar;
+  }
+}
+
+template <int OP>
+void unaryLoop(const float* x, float* out, long n) {
+  const __m256 unused = _mm256_setzero_ps();
+  long i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, unary8<OP>(_mm256_loadu_ps(x + i), unused));
+  if (i < n) {
+    // the tail through the same vector code, so every element is computed the same way
+    alignas(32) float tail[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::memcpy(tail, x + i, (n - i) * sizeof(float));
+    _mm256_store_ps(tail, unary8<OP>(_mm256_load_ps(tail), unused));
+    std::memcpy(out + i, tail, (n - i) * sizeof(float));
+  }
+}
+
+// JS's Math.pow differs from C's pow where the exponent is NaN, or ±∞ with |x| = 1: NaN.
+double jsPow(double x, double y) {
+  if (std::isnan(y) || (std::isinf(y) && std::fabs(x) == 1.0)) return NAN;
+  return std::pow(x, y);
+}
+
+void unaryAvx2(int op, const float* x, float* out, long n, double scalar) {
+  switch (op) {
+    case U_RELU: unaryLoop<U_RELU>(x, out, n); return;
+    case U_STEP: unaryLoop<U_STEP>(x, out, n); return;
+    case U_NEG: unaryLoop<U_NEG>(x, out, n); return;
+    case U_ABS: unaryLoop<U_ABS>(x, out, n); return;
+    case U_SIGN: unaryLoop<U_SIGN>(x, out, n); return;
+    case U_SQRT: unaryLoop<U_SQRT>(x, out, n); return;
+    case U_EXP: unaryLoop<U_EXP>(x, out, n); return;
+    case U_SIGMOID: unaryLoop<U_SIGMOID>(x, out, n); return;
+    case U_TANH: unaryLoop<U_TANH>(x, out, n); return;
+    case U_LOG:
+      for (long i = 0; i < n; i++) out[i] = static_cast<float>(std::log(static_cast<double>(x[i])));
+      return;
+    case U_POW:
+      if (scalar == 2.0) unaryLoop<U_POW>(x, out, n);
+      else for (long i = 0; i < n; i++) out[i] = static_cast<float>(jsPow(x[i], scalar));
+      return;
+  }
+}
+
+// ---- binary ---------------------------------------------------------------------------------
+
+template <int OP>
+inline __m256 binary8(__m256 a, __m256 b) {
+  switch (OP) {
+    case B_ADD: return _mm256_add_ps(a, b);
+    case B_SUB: return _mm256_sub_ps(a, b);
+    case B_MUL: return _mm256_mul_ps(a, b);
+    case B_DIV: return _mm256_div_ps(a, b);
+    // ordered comparisons: false (0) when either side is NaN, as js's > >= < <= ===
+    case B_GT: return _mm256_and_ps(_mm256_cmp_ps(a, b, _CMP_GT_OQ), ones());
+    case B_GE: return _mm256_and_ps(_mm256_cmp_ps(a, b, _CMP_GE_OQ), ones());
+    case B_LT: return _mm256_and_ps(_mm256_cmp_ps(a, b, _CMP_LT_OQ), ones());
+    case B_LE: return _mm256_and_ps(_mm256_cmp_ps(a, b, _CMP_LE_OQ), ones());
+    default: return _mm256_and_ps(_mm256_cmp_ps(a, b, _CMP_EQ_OQ), ones());
+  }
+}
+
+// One output row; AV/BV: the operand advances with the row (else one value repeats).
+template <int OP, bool AV, bool BV>
+void binaryRow(const float* a, const float* b, float* o, long n) {
+  const __m256 as = _mm256_set1_ps(a[0]), bs = _mm256_set1_ps(b[0]);
+  long i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 va = AV ? _mm256_loadu_ps(a + i) : as;
+    const __m256 vb = BV ? _mm256_loadu_ps(b + i) : bs;
+    _mm256_storeu_ps(o + i, binary8<OP>(va, vb));
+  }
+  if (i < n) {
+    alignas(32) float ta[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tb[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const long rest = n - i;
+    if (AV) std::memcpy(ta, a + i, rest * sizeof(float));
+    if (BV) std::memcpy(tb, b + i, rest * sizeof(float));
+    const __m256 r = binary8<OP>(AV ? _mm256_load_ps(ta) : as, BV ? _mm256_load_ps(tb) : bs);
+    _mm256_store_ps(ta, r);
+    std::memcpy(o + i, ta, rest * sizeof(float));
+  }
+}
+
+template <int OP>
+void binaryOp(const float* a, int aMode, const float* b, int bMode, float* out, long rows, long cols) {
+  const bool aFlat = aMode == M_FULL || aMode == M_SCALAR, bFlat = bMode == M_FULL || bMode == M_SCALAR;
+  if (aFlat && bFlat) {  // one long row
+    const long n = rows * cols;
+    if (aMode == M_FULL && bMode == M_FULL) binaryRow<OP, true, true>(a, b, out, n);
+    else if (aMode == M_FULL) binaryRow<OP, true, false>(a, b, out, n);
+    else if (bMode == M_FULL) binaryRow<OP, false, true>(a, b, out, n);
+    else binaryRow<OP, false, false>(a, b, out, n);
+    return;
+  }
+  for (long r = 0; r < rows; r++) {
+    const float* pa = aMode == M_FULL ? a + r * cols : aMode == M_COLUMN ? a + r : a;
+    const float* pb = bMode == M_FULL ? b + r * cols : bMode == M_COLUMN ? b + r : b;
+    const bool av = aMode == M_FULL || aMode == M_ROW, bv = bMode == M_FULL || bMode == M_ROW;
+    float* po = out + r * cols;
+    if (av && bv) binaryRow<OP, true, true>(pa, pb, po, cols);
+    else if (av) binaryRow<OP, true, false>(pa, pb, po, cols);
+    else if (bv) binaryRow<OP, false, true>(pa, pb, po, cols);
+    else binaryRow<OP, false, false>(pa, pb, po, cols);
+  }
+}
+
+void binaryAvx2(int op, const float* a, int aMode, const float* b, int bMode, float* out, long rows, long cols) {
+  switch (op) {
+    case B_ADD: binaryOp<B_ADD>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_SUB: binaryOp<B_SUB>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_MUL: binaryOp<B_MUL>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_DIV: binaryOp<B_DIV>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_GT: binaryOp<B_GT>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_GE: binaryOp<B_GE>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_LT: binaryOp<B_LT>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_LE: binaryOp<B_LE>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_EQ: binaryOp<B_EQ>(a, aMode, b, bMode, out, rows, cols); return;
+  }
+}
+
+// ---- sums ----------------------------------------------------------------------------------
+
+void sumRowsAvx2(const float* x, float* out, long outer, long mid) {
+  for (long o = 0; o < outer; o++) {
+    const float* row = x + o * mid;
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd(), s2 = _mm256_setzero_pd(), s3 = _mm256_setzero_pd();
+    long p = 0;
+    for (; p + 16 <= mid; p += 16) {
+      s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm_loadu_ps(row + p)));
+      s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm_loadu_ps(row + p + 4)));
+      s2 = _mm256_add_pd(s2, _mm256_cvtps_pd(_mm_loadu_ps(row + p + 8)));
+      s3 = _mm256_add_pd(s3, _mm256_cvtps_pd(_mm_loadu_ps(row + p + 12)));
+    }
+    alignas(32) double lanes[4];
+    _mm256_store_pd(lanes, _mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3)));
+    double s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    for (; p < mid; p++) s += row[p];
+    out[o] = static_cast<float>(s);
+  }
+}
+
+void sumMiddleAvx2(const float* x, float* out, long outer, long mid, long inner) {
+  for (long o = 0; o < outer; o++) {
+    const float* block = x + o * mid * inner;
+    float* dst = out + o * inner;
+    long q = 0;
+    // 32 columns in registers down all of mid: the same float adds in the same order as js
+    for (; q + 32 <= inner; q += 32) {
+      __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+      for (long p = 0; p < mid; p++) {
+        const float* r = block + p * inner + q;
+        s0 = _mm256_add_ps(s0, _mm256_loadu_ps(r));
+        s1 = _mm256_add_ps(s1, _mm256_loadu_ps(r + 8));
+        s2 = _mm256_add_ps(s2, _mm256_loadu_ps(r + 16));
+        s3 = _mm256_add_ps(s3, _mm256_loadu_ps(r + 24));
+      }
+      _mm256_storeu_ps(dst + q, s0); _mm256_storeu_ps(dst + q + 8, s1);
+      _mm256_storeu_ps(dst + q + 16, s2); _mm256_storeu_ps(dst + q + 24, s3);
+    }
+    for (; q + 8 <= inner; q += 8) {
+      __m256 s = _mm256_setzero_ps();
+      for (long p = 0; p < mid; p++) s = _mm256_add_ps(s, _mm256_loadu_ps(block + p * inner + q));
+      _mm256_storeu_ps(dst + q, s);
+    }
+    for (; q < inner; q++) {
+      float s = 0.0f;
+      for (long p = 0; p < mid; p++) s += block[p * inner + q];
+      dst[q] = s;
+    }
+  }
+}
+
+}  // namespace
+
+// Twelve independent FMA chains on registers (more than latency × ports = 4–5 × 2 on
+// Zen and recent Intel cores), so the loop runs at the FMA units' throughput.
+void avx2FmaLoop(long iterations, float* sink) {
+  __m256 acc[12];
+  for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps(1.0f + i * 1e-3f);
+  const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
+  for (long it = 0; it < iterations; it++) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_ps(acc[i], m, c);
+  }
+  __m256 s = acc[0];
+  for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, acc[i]);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, s);
+  *sink = lanes[0] + lanes[7];
+}
+
+const KernelSet avx2Kernels = {"avx2-fma 6x16", 6, 16, micro6x16, unaryAvx2, binaryAvx2, sumRowsAvx2, sumMiddleAvx2};
+
+}  // namespace tg
+#endif

@@ -1,0 +1,88 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { getBackend, listBackends, matmul, setBackend, tensor } from '@tapegrad/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as nativePackage from '../src/index.js';
+import { built } from './native.js';
+
+afterEach(() => setBackend('js'));
+
+const missing = fileURLToPath(new URL('../build/Release/no-such-addon.node', import.meta.url));
+
+describe('without the addon', () => {
+  it('loadNativeBackend returns the reason instead of throwing', () => {
+    const result = nativePackage.loadNativeBackend({ addonPath: missing });
+    expect(result.backend).toBeUndefined();
+    expect(result.reason).toMatch(/no-such-addon\.node was not built/);
+  });
+
+  it('initNativeBackendOrWarn registers nothing and warns once, naming the backend in use', () => {
+    setBackend('auto');
+    const lines: string[] = [];
+    const warn = (line: string) => lines.push(line);
+    expect(nativePackage.initNativeBackendOrWarn({ addonPath: missing, warn })).toBeUndefined();
+    expect(nativePackage.initNativeBackendOrWarn({ addonPath: missing, warn })).toBeUndefined();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^tapegrad: native backend unavailable \(.*no-such-addon\.node was not built.*\); using js$/);
+    expect(nativePackage.nativeUnavailableReason()).toMatch(/no-such-addon/);
+    expect(listBackends()).not.toContain('native');
+    expect(getBackend().name).toBe('js');
+  });
+
+  it('a file that is not an addon is reported as failing to load', () => {
+    const result = nativePackage.loadNativeBackend({ addonPath: fileURLToPath(new URL('../package.json', import.meta.url)) });
+    expect(result.reason).toMatch(/failed to load/);
+  });
+});
+
+describe.runIf(built)('initNativeBackend', () => {
+  it("registers 'native' at priority 30, so it becomes the default unless a backend was chosen", () => {
+    setBackend('auto');
+    const backend = nativePackage.initNativeBackend()!;
+    expect(backend.name).toBe('native');
+    expect(nativePackage.nativeUnavailableReason()).toBeUndefined();
+    expect(listBackends()).toContain('native');
+    expect(getBackend()).toBe(backend);
+    expect(nativePackage.initNativeBackend()).toBe(backend);
+    expect(nativePackage.registerNativeBackend()).toBe(backend);
+    setBackend('js');
+    expect(getBackend().name).toBe('js');
+    setBackend('native');
+    expect(matmul(tensor([[1, 2], [3, 4]]), tensor([[5, 6], [7, 8]])).toArray()).toEqual([[19, 22], [43, 50]]);
+    expect(backend.kernel).toBe(backend.features.avx2Fma ? 'avx2-fma 6x16' : 'portable 4x8');
+  });
+
+  it('measures a plausible FMA peak (AVX2 machines only; 0 elsewhere)', () => {
+    const peak = nativePackage.fmaPeakGflops(1, 0.01)!;
+    if (nativePackage.initNativeBackend()!.features.avx2Fma) expect(peak).toBeGreaterThan(1);
+    else expect(peak).toBe(0);
+  });
+});
+
+describe.runIf(built)('the built bundles', () => {
+  const root = fileURLToPath(new URL('../../..', import.meta.url));
+  const dist = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
+  const run = (code: string, type: 'module' | 'commonjs') =>
+    execFileSync(process.execPath, [`--input-type=${type}`, '-e', code], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+
+  it('exist (run `pnpm build` first)', () => {
+    for (const f of ['backend-native/dist/index.js', 'backend-native/dist/index.cjs', 'backend-native/dist/index.d.ts']) expect(existsSync(dist(f)), f).toBe(true);
+  });
+
+  it('load the addon from ESM and CommonJS, and a process that ran a two-thread matmul exits by itself', () => {
+    const body = (native: string, core: string) => `
+      const backend = ${native}.initNativeBackend({ threads: 'always' });
+      const a = ${core}.tensor(Array.from({ length: 300 * 200 }, (_, i) => (i % 7) - 3), { shape: [300, 200] });
+      const b = ${core}.tensor(Array.from({ length: 200 * 100 }, (_, i) => (i % 5) - 2), { shape: [200, 100] });
+      ${core}.setBackend('native');
+      const c = ${core}.matmul(a, b);
+      console.log(JSON.stringify({ name: ${core}.getBackend().name, threads: backend.threads, c0: c.data[0] }));`;
+    const esm = run(`import * as native from '${dist('backend-native/dist/index.js')}'; import * as core from '${dist('core/dist/index.js')}';${body('native', 'core')}`, 'module');
+    const cjs = run(`const native = require('${dist('backend-native/dist/index.cjs')}'); const core = require('${dist('core/dist/index.cjs')}');${body('native', 'core')}`, 'commonjs');
+    // Σₚ ((p % 7) − 3)·((p·100 % 5) − 2) = Σₚ ((p % 7) − 3)·(−2) = −2·Σ((p % 7) − 3) over p < 200
+    let expected = 0;
+    for (let p = 0; p < 200; p++) expected += ((p % 7) - 3) * (((p * 100) % 5) - 2);
+    for (const out of [esm, cjs]) expect(JSON.parse(out)).toEqual({ name: 'native', threads: 2, c0: expected });
+  });
+});

@@ -1,0 +1,326 @@
+import { type Backend, type BinaryKernel, type UnaryKernel, createRng, jsBackend } from '@tapegrad/core';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { built, missingReason, nativeBackend, toolchainPresent } from './native.js';
+
+/**
+ * Every native kernel against jsBackend, the oracle, on seeded random float32 data, for both
+ * kernel sets (the AVX2-FMA one this CPU runs, and the portable one forced).
+ *
+ * Tolerances, and why:
+ * - matmul: each C[i,j] is a k-term dot product; js sums it in float64 and rounds once, the
+ *   addon in float32 (FMA chains per K_C block, then block sums). A k-term float32 sum errs
+ *   by ≤ √k·u·Σ|aᵢbᵢ| in practice (u = 2⁻²⁴; Higham §2.8, §3.1); we allow
+ *   16·u·√k·Σₚ|A[i,p]·B[p,j]| + k·2⁻¹⁴⁹ (the last term for subnormal results), the bound
+ *   test/ops.backends.property.test.ts uses. A wrong or dropped term misses by ≈ Σ|ab|/k,
+ *   hundreds of times more at these sizes.
+ * - exp, sigmoid, tanh: computed in double (a polynomial with ≈ 1e-14 relative error) and
+ *   rounded once, like js's Math.exp rounded to float32: ≤ 1 ulp. log and x^y (y ≠ 2) call
+ *   libm in double: ≤ 1 ulp.
+ * - relu, step, neg, abs, sign, sqrt, x², add/sub/mul/div, comparisons: the same IEEE float32
+ *   operation as js rounds to: bit-identical (Object.is on every element, so −0 and NaN count).
+ * - sums over leading/middle axes add in float32 in js's order: bit-identical; sums ending on
+ *   the last axis accumulate in float64 (js: per innermost row): ≤ 1 ulp of the float64 sum.
+ * - float64, and kernels the addon lacks, are jsBackend itself: bit-identical.
+ */
+
+const u = 2 ** -24;
+const eta = 2 ** -149;
+
+describe('the addon', () => {
+  it('is built wherever a C++ toolchain is present (this repo\'s CI machines have g++, python3 and make)', () => {
+    if (toolchainPresent()) {
+      expect(missingReason, 'build/build-native.log says why the build failed').toBe('');
+      expect(built).toBe(true);
+    } else {
+      // no compiler: the package must say why, and every native test below is reported skipped
+      console.warn(`@tapegrad/backend-native not built here: ${missingReason}`);
+      expect(missingReason).toMatch(/tapegrad_native\.node/);
+    }
+  });
+});
+
+const rng = createRng(20261123);
+function random(n: number, scale = 2): Float32Array {
+  return Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * scale);
+}
+
+/** Σₚ|A[i,p]·B[p,j]| in float64, for the tolerance. */
+function magnitudes(a: Float32Array, b: Float32Array, m: number, k: number, n: number, tA: boolean, tB: boolean): Float64Array {
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += Math.abs(a[tA ? p * m + i : i * k + p] * b[tB ? j * k + p : p * n + j]);
+      out[i * n + j] = s;
+    }
+  }
+  return out;
+}
+
+function expectMatmulClose(backend: Backend, a: Float32Array, b: Float32Array, m: number, k: number, n: number, tA: boolean, tB: boolean): Float32Array {
+  const expected = new Float32Array(m * n), actual = new Float32Array(m * n).fill(NaN);
+  jsBackend.matmul(a, b, expected, m, k, n, tA, tB);
+  backend.matmul(a, b, actual, m, k, n, tA, tB);
+  const mag = magnitudes(a, b, m, k, n, tA, tB);
+  const rtol = 16 * u * Math.sqrt(k);
+  for (let i = 0; i < m * n; i++) {
+    const allowed = rtol * mag[i] + k * eta;
+    if (!(Math.abs(actual[i] - expected[i]) <= allowed)) {
+      throw new Error(`${m}×${k}×${n} tA=${tA} tB=${tB}: C[${Math.floor(i / n)},${i % n}] = ${actual[i]}, js ${expected[i]}, allowed ±${allowed}`);
+    }
+  }
+  return actual;
+}
+
+const f32Bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0];
+/** Distance in float32 units in the last place (same-sign values; NaN only equals NaN). */
+function ulps(x: number, y: number): number {
+  if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) && Number.isNaN(y) ? 0 : Infinity;
+  if (x === y) return 0;
+  if (Math.sign(x) !== Math.sign(y)) return Math.abs(x) < 2 ** -125 && Math.abs(y) < 2 ** -125 ? f32Bits(Math.abs(x)) + f32Bits(Math.abs(y)) : Infinity;
+  return Math.abs(f32Bits(x) - f32Bits(y));
+}
+
+function expectBitIdentical(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    if (!Object.is(actual[i], expected[i])) throw new Error(`${what}: element ${i} = ${actual[i]}, expected ${expected[i]} exactly`);
+  }
+}
+
+/** Special values first, then a spread of magnitudes and signs, then random ones. */
+function specials(extra: number): Float32Array {
+  const values = [0, -0, 1, -1, 0.5, -0.5, 2, NaN, Infinity, -Infinity, 1e-45, -1e-45, 1e-40, -3e-39, 1.1754944e-38, 3.4028235e38, -3.4028235e38,
+    88.72, 88.73, 89, -87.3, -103.9, -104, -110, 1e-8, -1e-8, 0.0625, -0.0624, 0.1, 20, -20, 9.01, 1e30, -1e30];
+  for (let e = -30; e <= 30; e += 3) values.push(2 ** e * 1.37, -(2 ** e) * 0.71);
+  const out = new Float32Array(values.length + extra);
+  out.set(values);
+  out.set(random(extra, 12), values.length);
+  return out;
+}
+
+const kernelSets = built ? [
+  { label: 'avx2-fma (this CPU\'s choice)', make: () => nativeBackend({ name: 'native-auto' }) },
+  { label: 'portable (forced)', make: () => nativeBackend({ name: 'native-portable', kernels: 'portable' }) },
+] : [];
+
+describe.runIf(built)('native kernels agree with jsBackend', () => {
+  for (const { label, make } of kernelSets) {
+    describe(label, () => {
+      const backend = make();
+
+      it('matmul, all four transpose variants, on odd and edge-tile sizes', () => {
+        const sizes: [number, number, number][] = [[1, 1, 1], [5, 3, 7], [17, 33, 9], [6, 16, 16], [7, 17, 15], [13, 300, 37], [150, 257, 40], [64, 784, 128], [7, 600, 2053]];
+        for (const [m, k, n] of sizes) {
+          for (const tA of [false, true]) for (const tB of [false, true]) expectMatmulClose(backend, random(m * k), random(k * n), m, k, n, tA, tB);
+        }
+      });
+
+      it('matmul on random shapes (fast-check, shrinking to the smallest failing case)', () => {
+        fc.assert(fc.property(
+          fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), fc.boolean(),
+          fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+          (m, k, n, tA, tB, seed) => {
+            const r = createRng(seed);
+            const values = (len: number) => Float32Array.from({ length: len }, () => (r.next() * 2 - 1) * 4);
+            expectMatmulClose(backend, values(m * k), values(k * n), m, k, n, tA, tB);
+          },
+        ), { numRuns: 60, seed: 42 });
+      });
+
+      it('matmul with k = 0 writes zeros, with m or n = 0 writes nothing', () => {
+        const out = new Float32Array(6).fill(7);
+        backend.matmul(new Float32Array(0), new Float32Array(0), out, 2, 0, 3, false, false);
+        expect(Array.from(out)).toEqual([0, 0, 0, 0, 0, 0]);
+        backend.matmul(new Float32Array(0), new Float32Array(12), new Float32Array(0), 0, 4, 3, false, false);
+      });
+
+      it('exact unary kernels (relu, step, neg, abs, sign, sqrt, x²) are bit-identical, in place too', () => {
+        const x = specials(1000);
+        for (const kernel of ['relu', 'step', 'neg', 'abs', 'sign', 'sqrt', 'powScalar'] as UnaryKernel[]) {
+          const expected = new Float32Array(x.length), actual = new Float32Array(x.length);
+          jsBackend.unary(kernel, x, expected, 2);
+          backend.unary(kernel, x, actual, 2);
+          expectBitIdentical(actual, expected, kernel);
+          const inPlace = x.slice();
+          backend.unary(kernel, inPlace, inPlace, 2);
+          expectBitIdentical(inPlace, expected, `${kernel} in place`);
+        }
+      });
+
+      it('exp, sigmoid, tanh, log and x^y are within 1 ulp (NaN, ±Inf, overflow and subnormals as js)', () => {
+        const x = specials(3000);
+        const positive = x.map(Math.abs);
+        const cases: [UnaryKernel, Float32Array, number][] = [
+          ['exp', x, 0], ['sigmoid', x, 0], ['tanh', x, 0], ['log', positive, 0], ['log', x, 0],
+          ['powScalar', positive, 0.5], ['powScalar', x, 3], ['powScalar', x, -1], ['powScalar', x, NaN], ['powScalar', x, Infinity], ['powScalar', x, 0],
+        ];
+        for (const [kernel, input, scalar] of cases) {
+          const expected = new Float32Array(input.length), actual = new Float32Array(input.length);
+          jsBackend.unary(kernel, input, expected, scalar);
+          backend.unary(kernel, input, actual, scalar);
+          for (let i = 0; i < input.length; i++) {
+            if (!(ulps(actual[i], expected[i]) <= 1)) throw new Error(`${kernel}(${input[i]}, ${scalar}) = ${actual[i]}, js ${expected[i]}`);
+          }
+        }
+      });
+
+      it('binary kernels on every broadcast pattern (equal, scalar, row, column, column∘row, rank 3, and one delegated to js) are bit-identical', () => {
+        const patterns: [number[], number[], number[]][] = [
+          [[5, 37], [5, 37], [5, 37]], [[5, 37], [1], [5, 37]], [[1], [5, 37], [5, 37]], [[5, 37], [1, 37], [5, 37]],
+          [[37], [5, 37], [5, 37]], [[5, 37], [5, 1], [5, 37]], [[5, 1], [5, 37], [5, 37]], [[5, 1], [1, 37], [5, 37]],
+          [[2, 3, 13], [13], [2, 3, 13]], [[2, 3, 13], [2, 3, 1], [2, 3, 13]], [[2, 3, 13], [2, 1, 13], [2, 3, 13]], [[64, 10], [64, 10], [64, 10]],
+          [[3], [3], [3]], [[], [], []],
+        ];
+        const kernels: BinaryKernel[] = ['add', 'sub', 'mul', 'div', 'greater', 'greaterEqual', 'less', 'lessEqual', 'equal'];
+        for (const [aShape, bShape, outShape] of patterns) {
+          const size = (s: number[]) => s.reduce((p, d) => p * d, 1);
+          // a few specials among random values, and ties so the comparisons see equality
+          const a = random(size(aShape)), b = random(size(bShape));
+          a.set(specials(0).subarray(0, Math.min(a.length, 12)));
+          if (b.length > 3) b[3] = a[3 % a.length];
+          for (const kernel of kernels) {
+            const expected = new Float32Array(size(outShape)), actual = new Float32Array(size(outShape));
+            jsBackend.binary(kernel, a, aShape, b, bShape, expected, outShape);
+            backend.binary(kernel, a, aShape, b, bShape, actual, outShape);
+            expectBitIdentical(actual, expected, `${kernel} [${aShape}] ∘ [${bShape}]`);
+          }
+        }
+      });
+
+      it('binary kernels write over a full-size input in place (out === a, out === b, a === b === out)', () => {
+        const shape = [9, 31];
+        for (const kernel of ['add', 'sub', 'mul', 'div', 'less'] as BinaryKernel[]) {
+          const a = random(9 * 31), b = random(9 * 31), bias = random(31);
+          const check = (x: Float32Array, xs: number[], y: Float32Array, ys: number[], target: 'a' | 'b') => {
+            const expected = new Float32Array(9 * 31);
+            jsBackend.binary(kernel, x, xs, y, ys, expected, shape);
+            const left = target === 'a' ? x.slice() : x, right = target === 'b' ? y.slice() : y;
+            backend.binary(kernel, left, xs, right, ys, target === 'a' ? left : right, shape);
+            expectBitIdentical(target === 'a' ? left : right, expected, `${kernel} into ${target}`);
+          };
+          check(a, shape, b, shape, 'a');
+          check(a, shape, b, shape, 'b');
+          check(a, shape, bias, [1, 31], 'a');
+          const same = a.slice(), expected = new Float32Array(same.length);
+          jsBackend.binary(kernel, same, shape, same, shape, expected, shape);
+          backend.binary(kernel, same, shape, same, shape, same, shape);
+          expectBitIdentical(same, expected, `${kernel} x∘x into x`);
+        }
+      });
+
+      it('sums over contiguous axes: bit-identical over leading/middle axes, ≤ 1 ulp of the float64 sum over trailing ones', () => {
+        const cases: [number[], number[]][] = [
+          [[64, 10], [0]], [[64, 10], [1]], [[64, 10], [0, 1]], [[7, 5, 33], [1]], [[7, 5, 33], [0, 1]], [[7, 5, 33], [1, 2]],
+          [[7, 5, 33], [2]], [[3, 1000], [1]], [[4, 3, 2], [0, 2]], [[4, 3, 2], [0]], [[5], [0]], [[2, 0, 3], [1]],
+        ];
+        for (const [shape, axes] of cases) {
+          const x = random(shape.reduce((p, d) => p * d, 1), 3);
+          const outSize = shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1);
+          const expected = new Float32Array(outSize), actual = new Float32Array(outSize).fill(NaN);
+          jsBackend.reduce('sum', x, shape, axes, expected);
+          backend.reduce('sum', x, shape, axes, actual);
+          const trailing = axes[axes.length - 1] === shape.length - 1 && axes.length > 0;
+          const contiguous = axes.every((a, i) => i === 0 || a === axes[i - 1] + 1);
+          if (trailing && contiguous) {
+            // the float64 sum of each output element, rounded once
+            const inner = 1, mid = axes.reduce((p, a) => p * shape[a], 1);
+            for (let o = 0; o < outSize; o++) {
+              let s = 0;
+              for (let p = 0; p < mid; p++) s += x[(o * mid + p) * inner];
+              if (!(ulps(actual[o], Math.fround(s)) <= 1)) throw new Error(`sum [${shape}] over [${axes}]: out[${o}] = ${actual[o]}, float64 sum ${s}`);
+            }
+          } else {
+            expectBitIdentical(actual, expected, `sum [${shape}] over [${axes}]`);
+          }
+        }
+      });
+
+      it('max and the layout kernels are js\'s own', () => {
+        expect(backend.transpose).toBe(jsBackend.transpose);
+        expect(backend.where).toBe(jsBackend.where);
+        const x = random(60), expected = new Float32Array(12), actual = new Float32Array(12);
+        jsBackend.reduce('max', x, [5, 12], [0], expected);
+        backend.reduce('max', x, [5, 12], [0], actual);
+        expectBitIdentical(actual, expected, 'max');
+      });
+    });
+  }
+});
+
+describe.runIf(built)('float64 and mixed dtypes go to jsBackend: bit-identical', () => {
+  it('matmul, unary, binary and sum in float64', () => {
+    const backend = nativeBackend({ name: 'native-f64' });
+    const r = createRng(7);
+    const f64 = (n: number) => Float64Array.from({ length: n }, () => r.next() * 4 - 2);
+    const [m, k, n] = [9, 23, 14];
+    for (const tA of [false, true]) for (const tB of [false, true]) {
+      const a = f64(m * k), b = f64(k * n), expected = new Float64Array(m * n), actual = new Float64Array(m * n);
+      jsBackend.matmul(a, b, expected, m, k, n, tA, tB);
+      backend.matmul(a, b, actual, m, k, n, tA, tB);
+      expectBitIdentical(actual, expected, `float64 matmul tA=${tA} tB=${tB}`);
+    }
+    const x = f64(200);
+    for (const kernel of ['exp', 'sigmoid', 'tanh', 'relu', 'log', 'sqrt', 'powScalar'] as UnaryKernel[]) {
+      const expected = new Float64Array(200), actual = new Float64Array(200);
+      jsBackend.unary(kernel, x, expected, 3);
+      backend.unary(kernel, x, actual, 3);
+      expectBitIdentical(actual, expected, `float64 ${kernel}`);
+    }
+    const y = f64(20), expected = new Float64Array(200), actual = new Float64Array(200);
+    jsBackend.binary('div', x, [10, 20], y, [20], expected, [10, 20]);
+    backend.binary('div', x, [10, 20], y, [20], actual, [10, 20]);
+    expectBitIdentical(actual, expected, 'float64 div');
+    const sums = [new Float64Array(10), new Float64Array(10)];
+    jsBackend.reduce('sum', x, [10, 20], [1], sums[0]);
+    backend.reduce('sum', x, [10, 20], [1], sums[1]);
+    expectBitIdentical(sums[1], sums[0], 'float64 sum');
+  });
+
+  it('a float32 input with a float64 out (or the reverse) is js\'s job too', () => {
+    const backend = nativeBackend({ name: 'native-mixed' });
+    const a = random(12), b = Float64Array.from(random(12));
+    const expected = new Float64Array(12), actual = new Float64Array(12);
+    jsBackend.binary('mul', a, [3, 4], b, [3, 4], expected, [3, 4]);
+    backend.binary('mul', a, [3, 4], b, [3, 4], actual, [3, 4]);
+    expectBitIdentical(actual, expected, 'mixed mul');
+  });
+});
+
+describe.runIf(built)('two threads', () => {
+  it('give the same bits as one thread (row and column cuts, every transpose variant, odd sizes)', () => {
+    const one = nativeBackend({ name: 'native-1', threads: 'off' });
+    const two = nativeBackend({ name: 'native-2', threads: 'always' });
+    expect(two.threads).toBe(2);
+    expect(one.threads).toBe(1);
+    for (const [m, k, n] of [[2, 5, 3], [3, 7, 40], [61, 300, 17], [13, 290, 200], [300, 40, 7], [150, 257, 150]] as const) {
+      for (const tA of [false, true]) for (const tB of [false, true]) {
+        const a = random(m * k), b = random(k * n);
+        const c1 = new Float32Array(m * n), c2 = new Float32Array(m * n).fill(NaN);
+        one.matmul(a, b, c1, m, k, n, tA, tB);
+        two.matmul(a, b, c2, m, k, n, tA, tB);
+        expectBitIdentical(c2, c1, `${m}×${k}×${n} tA=${tA} tB=${tB}`);
+      }
+    }
+    expectMatmulClose(two, random(200 * 300), random(300 * 100), 200, 300, 100, false, true);
+  });
+});
+
+describe.runIf(built)('the addon checks what it is given', () => {
+  it('throws TypeError/RangeError instead of reading or writing out of bounds', () => {
+    const backend = nativeBackend({ name: 'native-errors' });
+    const a = random(6), b = random(6);
+    expect(() => backend.matmul(a, b, new Float32Array(3), 2, 3, 2, false, false)).toThrow(RangeError);
+    expect(() => backend.matmul(a, b, new Float32Array(3), 2, 3, 2, false, false)).toThrow(/out has 3 elements, needs 4/);
+    expect(() => backend.matmul(a.subarray(0, 5), b, new Float32Array(4), 2, 3, 2, false, false)).toThrow(/a has 5 elements, needs 6/);
+    expect(() => backend.unary('exp', a, new Float32Array(2), 0)).toThrow(/out has 2 elements, needs 6/);
+    // out overlapping an input (not the in-place case the contract allows)
+    const buffer = random(20);
+    expect(() => backend.matmul(buffer.subarray(0, 4), b.subarray(0, 4), buffer.subarray(2, 6), 2, 2, 2, false, false)).toThrow(/share memory/);
+    expect(() => backend.unary('neg', buffer.subarray(0, 8), buffer.subarray(1, 9), 0)).toThrow(/overlaps/);
+    expect(() => backend.binary('add', buffer.subarray(0, 8), [8], buffer.subarray(0, 1), [1], buffer.subarray(0, 8), [8])).toThrow(/overlaps/);
+    // and nothing was written by the refused calls
+    expect(buffer[2]).not.toBe(0);
+  });
+});
