@@ -8,8 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  Tensor, add, exp, grad, hvp, log, logSumExp, matmul, mul, pow, reciprocal, sigmoid, sqrt, square, sum,
-  tanh, tensor,
+  Tensor, add, exp, grad, hvp, log, logSigmoid, logSumExp, matmul, mul, pow, reciprocal, relu, sigmoid, softplus, sqrt,
+  square, sum, tanh, tensor,
 } from '@tapegrad/core';
 import { arb } from '@tapegrad/core/testing';
 
@@ -64,6 +64,18 @@ const scalarCases: Record<string, ScalarCase> = {
     d2: (x) => -2 * Math.tanh(x) * (1 - Math.tanh(x) ** 2),
     domain: { min: -4, max: 4 },
   },
+  'softplus(x): f′ = σ, f″ = σ(1−σ)': {
+    f: softplus,
+    d1: σ,
+    d2: (x) => σ(x) * (1 - σ(x)),
+    domain: { min: -30, max: 30 },
+  },
+  'logSigmoid(x): f′ = 1 − σ, f″ = −σ(1−σ)': {
+    f: logSigmoid,
+    d1: (x) => 1 - σ(x),
+    d2: (x) => -σ(x) * (1 - σ(x)),
+    domain: { min: -30, max: 30 },
+  },
   'log x: f″ = −1/x²': { f: log, d1: (x) => 1 / x, d2: (x) => -1 / (x * x), domain: { min: 0.1, max: 10 } },
   '√x: f″ = −¼·x^(−3/2)': { f: sqrt, d1: (x) => 0.5 / Math.sqrt(x), d2: (x) => -0.25 * x ** -1.5, domain: { min: 0.1, max: 10 } },
   '1/x: f″ = 2/x³': { f: reciprocal, d1: (x) => -1 / (x * x), d2: (x) => 2 / x ** 3, domain: { min: 0.3, max: 5 } },
@@ -117,6 +129,19 @@ describe('hvp(f, x, v) equals the closed-form Hessian times v', () => {
     fc.assert(fc.property(cases, ([x, v]) => {
       const expected = x.toFlatArray().map((z, i) => σ(z) * (1 - σ(z)) * (1 - 2 * σ(z)) * v.data[i]);
       expectClose(hvp((p) => sum(sigmoid(p)), x, v).data, expected, 1e-12);
+    }), { numRuns: 40, seed: SEED });
+  });
+
+  it('f(x) = Σ tanh(x) ⊙ σ(x) + relu(x)·x: the three grad ops (sigmoidGrad, tanhGrad, reluGrad) differentiate again', () => {
+    // f″ᵢ = tanh″σ + 2·tanh′σ′ + tanh·σ″ + 2·[x > 0] (relu(x)·x = x² for x > 0, else 0)
+    const cases = arb.shape().chain((s) => fc.tuple(arb.tensorOf(s, { min: -4, max: 4, avoid: [0] }), arb.tensorOf(s)));
+    fc.assert(fc.property(cases, ([x, v]) => {
+      const expected = x.toFlatArray().map((z, i) => {
+        const t = Math.tanh(z), s = σ(z);
+        const d2 = -2 * t * (1 - t * t) * s + 2 * (1 - t * t) * s * (1 - s) + t * s * (1 - s) * (1 - 2 * s) + (z > 0 ? 2 : 0);
+        return d2 * v.data[i];
+      });
+      expectClose(hvp((p) => add(sum(mul(tanh(p), sigmoid(p))), sum(mul(relu(p), p))), x, v).data, expected, 1e-12);
     }), { numRuns: 40, seed: SEED });
   });
 

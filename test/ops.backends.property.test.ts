@@ -12,7 +12,7 @@
  *   upper bound on the length of any sum, matmul contraction or unbroadcast inside the op
  *   and its VJP). Why: packages/backend-wasm/test/kernels.test.ts shows the wasm kernels
  *   differ from js only (a) in k-term sums and dot products, by ≤ 2·√k·u·Σ|terms|
- *   (Higham §2.8/§3.1), and (b) in exp and sigmoid, by ≤ 4 ulp = 8·u relative; all else
+ *   (Higham §2.8/§3.1), and (b) in exp, sigmoid and softplus, by ≤ 4 ulp = 8·u relative; all else
  *   is bit-identical. M_i is that Σ|terms|: the same op (or VJP, with cotangent |r|) run
  *   on js in float64 on |x|, which for matmul, sums, means, broadcasting and unbroadcast is
  *   exactly Σ|terms| per element. The ‖r‖∞ term covers VJPs that subtract nearly equal
@@ -38,12 +38,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   type Backend, type DType, type Tensor, abs, add, broadcastShapes, broadcastTo, clip, concat, div, exp, getBackend, listBackends,
-  log, logSoftmax, logSumExp, matmul, matmulT, max, maximum, mean, minimum, mul, neg, padTo, pow, reciprocal, relu,
+  log, logSigmoid, logSoftmax, logSumExp, matmul, matmulT, max, maximum, mean, minimum, mul, neg, padTo, pow, reciprocal, relu,
   registerBackend, reshape, setBackend, sigmoid, slice, softmax, softplus, sqrt, square, stack, sub, sum, tanh, tensor, transpose, vjp, where,
 } from '@tapegrad/core';
 import { arb } from '@tapegrad/core/testing';
 import { initWasmBackend } from '../packages/backend-wasm/src/index.js';
 import { initNativeBackendOrWarn } from '../packages/backend-native/src/index.js';
+// the activations' VJPs as primitives: not re-exported by the package
+import { reluGrad, sigmoidGrad, tanhGrad } from '../packages/core/src/ops/math.js';
 
 const SEED = 42;
 const NUM_RUNS = 20;
@@ -202,6 +204,14 @@ specs.push(spec('softmax', alongAxisCases, ({ axis }) => (x) => softmax(x, axis)
 specs.push(spec('logSoftmax', alongAxisCases, ({ axis }) => (x) => logSoftmax(x, axis)));
 specs.push(spec('logSumExp', alongAxisCases, ({ axis, keepDims }) => (x) => logSumExp(x, axis, keepDims)));
 specs.push(plain('softplus', one(arb.tensor({ min: -6, max: 6 })), softplus));
+specs.push(plain('logSigmoid', one(arb.tensor({ min: -6, max: 6 })), logSigmoid));
+
+// the activations' VJPs as primitives: two operands of one shape
+const sameShape = (first: Parameters<typeof arb.tensorOf>[1]) =>
+  arb.shape().chain((s) => fc.tuple(arb.tensorOf(s, first), arb.tensorOf(s)).map(([a, b]) => [a, b]));
+specs.push(plain('sigmoidGrad', sameShape({ min: 0, max: 1 }), (y, dy) => sigmoidGrad(y, dy)));
+specs.push(plain('tanhGrad', sameShape({ min: -1, max: 1 }), (y, dy) => tanhGrad(y, dy)));
+specs.push(plain('reluGrad', sameShape({ avoid: [0] }), (x, dy) => reluGrad(x, dy)));
 
 // where and the ops built on it
 specs.push(spec('where', arb.broadcastablePair().chain(([a, b]) => {
@@ -310,7 +320,8 @@ describe('backends under test', () => {
     const covered = new Set(specs.map((s) => s.name.split(/[ (,]/)[0]));
     for (const op of ['matmul', 'matmulT', 'add', 'sub', 'mul', 'div', 'neg', 'exp', 'log', 'sigmoid', 'relu', 'tanh', 'square', 'pow',
       'sqrt', 'abs', 'reciprocal', 'sum', 'mean', 'max', 'transpose', 'reshape', 'broadcastTo', 'slice', 'padTo', 'concat', 'stack',
-      'softmax', 'logSoftmax', 'logSumExp', 'softplus', 'where', 'maximum', 'minimum', 'clip']) {
+      'softmax', 'logSoftmax', 'logSumExp', 'softplus', 'logSigmoid', 'where', 'maximum', 'minimum', 'clip',
+      'sigmoidGrad', 'tanhGrad', 'reluGrad']) {
       expect(covered, op).toContain(op);
     }
   });
@@ -347,6 +358,7 @@ describe('the comparison catches a subtly wrong kernel and shrinks its counterex
     broadcastTo: (...args) => wasm.broadcastTo(...args),
     slice: (...args) => wasm.slice(...args),
     pad: (...args) => wasm.pad(...args),
+    subScaled: (...args) => wasm.subScaled(...args),
   };
   registerBackend(perturbed);
 

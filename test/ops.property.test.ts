@@ -12,9 +12,11 @@ import fc from 'fast-check';
 import {
   Tensor, abs, add, broadcastShapes, broadcastTo, cast, clip, concat, customGrad, div, exp, expandDims,
   flatten, greater, grad, log, logSoftmax, logSumExp, matmul, matmulT, max, maximum, mean, minimum, mul,
-  neg, padTo, pow, reciprocal, relu, reshape, sigmoid, slice, softmax, sqrt, square, squeeze, stack, sub,
-  sum, tanh, tensor, transpose, unbroadcast, vjp, where,
+  logSigmoid, neg, padTo, pow, reciprocal, relu, reshape, sigmoid, slice, softmax, softplus, sqrt, square, squeeze,
+  stack, step, sub, sum, tanh, tensor, transpose, unbroadcast, vjp, where, ShapeError, Tape,
 } from '@tapegrad/core';
+// not re-exported by the package (internal building blocks of the activations' VJPs)
+import { reluGrad, sigmoidGrad, tanhGrad } from '../packages/core/src/ops/math.js';
 import {
   GradcheckError, type GradcheckOptions, arb, checkGradients, gradcheck, gradcheckProperty,
 } from '@tapegrad/core/testing';
@@ -229,6 +231,68 @@ describe('element-wise functions', () => {
 
   it('reciprocal, x kept at |x| ≥ 0.5', () => {
     checkGradients(reciprocal, [arb.tensor({ avoid: [0], margin: 0.5 })], { order: 2, numRuns: 40 });
+  });
+
+  it('softplus (a primitive with VJP dy·σ(x))', () => {
+    checkGradients(softplus, [arb.tensor({ min: -6, max: 6 })], { order: 2, numRuns: 40 });
+  });
+
+  it('logSigmoid', () => {
+    checkGradients(logSigmoid, [arb.tensor({ min: -6, max: 6 })], { order: 2, numRuns: 40 });
+  });
+});
+
+// ---- the activations' VJPs as primitives -----------------------------------------------
+
+/** Two tensors of one random shape: the first within `first`, the second in [−3, 3]. */
+const sameShapePair = (first: Parameters<typeof arb.tensorOf>[1]) =>
+  arb.shape().chain((s) => fc.tuple(arb.tensorOf(s, first), arb.tensorOf(s)).map(([a, b]) => [a, b]));
+
+describe('activation gradients (sigmoidGrad, tanhGrad, reluGrad)', () => {
+  it('sigmoidGrad(y, dy) = dy·y(1 − y), differentiable in both arguments to second order', () => {
+    checkGradients(sigmoidGrad, sameShapePair({ min: 0.01, max: 0.99 }), { order: 2, numRuns: 40 });
+  });
+
+  it('tanhGrad(y, dy) = dy·(1 − y²), to second order', () => {
+    checkGradients(tanhGrad, sameShapePair({ min: -0.99, max: 0.99 }), { order: 2, numRuns: 40 });
+  });
+
+  it('reluGrad(x, dy) = dy·[x > 0], away from the kink, to second order', () => {
+    checkGradients(reluGrad, sameShapePair({ avoid: [0] }), { order: 2, numRuns: 40 });
+  });
+
+  it('float64 and float32: bit for bit the mul/sub formulas the VJPs used before (property)', () => {
+    const asF32 = (t: Tensor) => cast(t, 'float32');
+    fc.assert(fc.property(sameShapePair({ min: -1.5, max: 1.5 }), fc.boolean(), ([a, b], single) => {
+      const [y, dy] = single ? [asF32(a), asF32(b)] : [a, b];
+      const same = (actual: Tensor, expected: Tensor) => {
+        expect(actual.dtype).toBe(expected.dtype);
+        expect(actual.shape).toEqual(expected.shape);
+        expect(Array.from(actual.data, (v) => Object.is(v, 0) ? '+0' : Object.is(v, -0) ? '-0' : v))
+          .toEqual(Array.from(expected.data, (v) => Object.is(v, 0) ? '+0' : Object.is(v, -0) ? '-0' : v));
+      };
+      same(sigmoidGrad(y, dy), mul(dy, mul(y, sub(1, y))));
+      same(tanhGrad(y, dy), mul(dy, sub(1, mul(y, y))));
+      same(reluGrad(y, dy), mul(dy, step(y)));
+    }), { numRuns: 100, seed: SEED });
+  });
+
+  it('name the op and both shapes when the shapes differ (no broadcasting)', () => {
+    const y = f64([0.5, 0.5], [2]), dy = f64([1], [1]);
+    expect(() => sigmoidGrad(y, dy)).toThrow(ShapeError);
+    expect(() => sigmoidGrad(y, dy)).toThrow('sigmoidGrad: the two inputs must have one shape, got [2] and [1]');
+    expect(() => reluGrad(dy, y)).toThrow('reluGrad: the two inputs must have one shape, got [1] and [2]');
+  });
+
+  it('sigmoid, tanh and relu backpropagate through one grad op each (the node a recording tape sees)', () => {
+    const x = f64([-1, 0.5, 2], [3]);
+    const names = [sigmoid, tanh, relu].map((f) => {
+      const tape = new Tape();
+      return tape.record(() => grad((u: Tensor) => sum(f(u)))(x)).node?.def.name;
+    });
+    expect(names).toEqual(['sigmoidGrad', 'tanhGrad', 'reluGrad']);
+    const second = grad((t: Tensor) => sum(grad((u: Tensor) => sum(relu(u)))(t)))(x).toFlatArray();
+    expect(second).toEqual([0, 0, 0]); // relu″ = 0 away from 0: the step is a constant
   });
 });
 
@@ -519,6 +583,18 @@ describe('numerical stability at logits of ±1000', () => {
     }
     const g2 = grad((t: Tensor) => sum(grad((u: Tensor) => sum(sigmoid(u)))(t)))(x).toFlatArray();
     expect(g2.every(Number.isFinite)).toBe(true);
+  });
+
+  it('softplus and logSigmoid of ±1000 are exact, with gradients σ(x) and σ(−x), and ½ at 0', () => {
+    const x = f64([1000, -1000, 0, -30], [4]);
+    expect(softplus(x).toFlatArray()).toEqual([1000, 0, Math.LN2, expect.closeTo(9.357622968840175e-14, 25)]);
+    // where log(1 + eˣ) rounds 1 + eˣ to 1, softplus keeps the tiny value's digits
+    expect(softplus(x).toFlatArray()[3] / Math.exp(-30)).toBeCloseTo(1, 12);
+    expect(logSigmoid(x).toFlatArray()).toEqual([-0, -1000, -Math.LN2, expect.closeTo(-30, 12)]);
+    expect(grad((t: Tensor) => sum(softplus(t)))(x).toFlatArray()).toEqual([1, 0, 0.5, expect.closeTo(Math.exp(-30), 25)]);
+    expect(grad((t: Tensor) => sum(logSigmoid(t)))(x).toFlatArray()).toEqual([0, 1, 0.5, expect.closeTo(1, 12)]);
+    // softplus″ = σ(1 − σ): ¼ at 0, 0 at ±1000
+    expect(grad((t: Tensor) => sum(grad((u: Tensor) => sum(softplus(u)))(t)))(x).toFlatArray().slice(0, 3)).toEqual([0, 0, 0.25]);
   });
 
   it('softmax is shift-invariant even when the shift is ±1000 (property)', () => {

@@ -1,5 +1,5 @@
 /**
- * Momentum, Nesterov and Adam update their state and θ in place through the backend's
+ * SGD, Momentum, Nesterov and Adam update their state and θ in place through the backend's
  * kernels (packages/nn/src/optim/inplace.ts). The claim is that the numbers do not change:
  * over several steps, on the js backend and on wasm (registered here), in float32 and
  * float64, every parameter equals — bit for bit — what the update formula built from ops
@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   type DType, type Tensor, add, div, mul, noGrad, setBackend, sqrt, square, sub, tensor, zerosLike,
 } from '@tapegrad/core';
-import { Adam, Momentum, type Optimizer } from '@tapegrad/nn';
+import { Adam, Momentum, type Optimizer, SGD } from '@tapegrad/nn';
 import { initWasmBackend } from '../packages/backend-wasm/src/index.js';
 import { initNativeBackendOrWarn } from '../packages/backend-native/src/index.js';
 
@@ -21,6 +21,10 @@ afterEach(() => setBackend('js'));
 /** The update rules as they were written before the in-place versions, from ops. */
 interface Reference {
   step(params: Tensor[], grads: Tensor[]): void;
+}
+
+function sgdByOps(lr: number): Reference {
+  return { step: (params, grads) => noGrad(() => params.forEach((p, i) => p.assign(sub(p, mul(grads[i], lr))))) };
 }
 
 function momentumByOps(lr: number, momentum: number, nesterov: boolean): Reference {
@@ -101,6 +105,13 @@ const backends = ['js', wasm.name, ...(native ? [native.name] : [])];
 for (const backend of backends) {
   describe(`${backend}: in-place optimiser steps equal the formula built from ops`, () => {
     for (const dtype of ['float32', 'float64'] as const) {
+      it(`SGD, ${dtype} (θ − η·g in one subScaled call)`, () => {
+        setBackend(backend);
+        compare(dtype, () => new SGD({ lr: 0.1 }), () => sgdByOps(0.1));
+        // an η that float32 cannot hold exactly: the kernel must round it as a lifted scalar
+        compare(dtype, () => new SGD({ lr: 0.3 }), () => sgdByOps(0.3));
+      });
+
       it(`Momentum, ${dtype}`, () => {
         setBackend(backend);
         compare(dtype, () => new Momentum({ lr: 0.1, momentum: 0.9 }), () => momentumByOps(0.1, 0.9, false));

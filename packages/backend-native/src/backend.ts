@@ -21,10 +21,12 @@ export interface NativeBackendOptions {
 }
 
 /**
- * m·k·n from which 'auto' uses two threads. Measured (README, "Two threads"): at ≈ 2·10⁶
- * (T1's 128×64·64×784 gradients and up) a second thread gains.
+ * m·k·n from which 'auto' uses two threads: T1's products (6.4·10⁶) and up. The wasm
+ * backend measured two threads winning from ≈ 6·10⁶ and losing below ≈ 2·10⁶ on a quiet
+ * machine; the per-call cost of the split (waking the worker, packing B once) is about the
+ * same here, so the same threshold (README, "Two threads").
  */
-export const DEFAULT_THREAD_THRESHOLD = 2_000_000;
+export const DEFAULT_THREAD_THRESHOLD = 4_000_000;
 
 /** A {@link Backend} whose float32 kernels run in the C++ addon; the rest is `jsBackend`'s. */
 export interface NativeBackend extends Backend {

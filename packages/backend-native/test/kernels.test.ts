@@ -294,7 +294,8 @@ describe.runIf(built)('two threads', () => {
     const two = nativeBackend({ name: 'native-2', threads: 'always' });
     expect(two.threads).toBe(2);
     expect(one.threads).toBe(1);
-    for (const [m, k, n] of [[2, 5, 3], [3, 7, 40], [61, 300, 17], [13, 290, 200], [300, 40, 7], [150, 257, 150]] as const) {
+    // column cuts (m < 2 micro-tiles), row cuts over one shared packing of B (several k and n blocks: 2100 > N_C)
+    for (const [m, k, n] of [[2, 5, 3], [3, 7, 40], [61, 300, 17], [13, 290, 200], [300, 40, 7], [150, 257, 150], [14, 520, 2100]] as const) {
       for (const tA of [false, true]) for (const tB of [false, true]) {
         const a = random(m * k), b = random(k * n);
         const c1 = new Float32Array(m * n), c2 = new Float32Array(m * n).fill(NaN);

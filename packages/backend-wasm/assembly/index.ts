@@ -339,6 +339,101 @@ export function sigmoid(x: usize, out: usize, n: i32): void {
   }
 }
 
+// log1p's constants (Cephes logf), in memory for the same reason as exp's.
+const LOG1P_CONSTANTS = memory.data<f32>([
+  0.41421356, 0.5, // √2 − 1: above it, log1p(e) = ln2 + log1p((e − 1)/2)
+  7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
+  -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1,
+  0.693359375, -2.12194440e-4, // ln2 = hi + lo, as in exp
+]);
+
+@inline function logSplat(index: i32): v128 {
+  return v128.load32_splat(LOG1P_CONSTANTS + (<usize>index << 2));
+}
+
+/**
+ * softplus(x) = log(1 + eˣ) = max(x, 0) + log1p(e^−|x|), as the js backend: e = e^−|x| is in
+ * (0, 1], so nothing overflows. log1p(e) is Cephes logf on 1 + e without forming 1 + e
+ * (which would round e away when x ≪ 0): t = e below √2 − 1, else t = (e − 1)/2 plus ln2,
+ * then log(1 + t) = t − t²/2 + t³·P(t), |t| ≤ 0.2929, ≤ 1 ulp. NaN stays NaN (pmax with x
+ * first lets it through; exp4 passes it on).
+ */
+export function softplus(x: usize, out: usize, n: i32): void {
+  const lo = splat(0), hi = splat(1), log2e = splat(2), round = splat(3), ln2hi = splat(4), ln2lo = splat(5);
+  const p0 = splat(6), p1 = splat(7), p2 = splat(8), p3 = splat(9), p4 = splat(10), p5 = splat(11), one = splat(12);
+  const cut = logSplat(0), half = logSplat(1);
+  const q0 = logSplat(2), q1 = logSplat(3), q2 = logSplat(4), q3 = logSplat(5), q4 = logSplat(6);
+  const q5 = logSplat(7), q6 = logSplat(8), q7 = logSplat(9), q8 = logSplat(10), lnHi = logSplat(11), lnLo = logSplat(12);
+  const zero = f32x4.splat(0);
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 16, out += 16) {
+    const v = v128.load(x);
+    const e = exp4(f32x4.neg(f32x4.abs(v)), lo, hi, log2e, round, ln2hi, ln2lo, p0, p1, p2, p3, p4, p5, one);
+    const big = f32x4.ge(e, cut);
+    const t = v128.bitselect(f32x4.mul(f32x4.sub(e, one), half), e, big);
+    const k = v128.and(big, one); // 1 or 0: the power of two taken out
+    const z = f32x4.mul(t, t);
+    let p = f32x4.add(f32x4.mul(q0, t), q1);
+    p = f32x4.add(f32x4.mul(p, t), q2);
+    p = f32x4.add(f32x4.mul(p, t), q3);
+    p = f32x4.add(f32x4.mul(p, t), q4);
+    p = f32x4.add(f32x4.mul(p, t), q5);
+    p = f32x4.add(f32x4.mul(p, t), q6);
+    p = f32x4.add(f32x4.mul(p, t), q7);
+    p = f32x4.add(f32x4.mul(p, t), q8);
+    let y = f32x4.mul(f32x4.mul(p, t), z);
+    y = f32x4.add(y, f32x4.mul(k, lnLo));
+    y = f32x4.sub(y, f32x4.mul(z, half));
+    const l = f32x4.add(f32x4.add(t, y), f32x4.mul(k, lnHi));
+    v128.store(out, f32x4.add(f32x4.pmax(v, zero), l));
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Activation gradients on two same-size operands (y or x, and dy), with the float32
+// operations, in the order, of the mul/sub kernels they replace: bit-identical to them.
+
+/** dy·(y·(1 − y)): sigmoid's VJP from its output y. */
+export function sigmoidGrad(y: usize, dy: usize, out: usize, n: i32): void {
+  const one = splat(12);
+  const end = y + (<usize>n << 2);
+  for (; y < end; y += 16, dy += 16, out += 16) {
+    const v = v128.load(y);
+    v128.store(out, f32x4.mul(v128.load(dy), f32x4.mul(v, f32x4.sub(one, v))));
+  }
+}
+
+/** dy·(1 − y·y): tanh's VJP from its output y. */
+export function tanhGrad(y: usize, dy: usize, out: usize, n: i32): void {
+  const one = splat(12);
+  const end = y + (<usize>n << 2);
+  for (; y < end; y += 16, dy += 16, out += 16) {
+    const v = v128.load(y);
+    v128.store(out, f32x4.mul(v128.load(dy), f32x4.sub(one, f32x4.mul(v, v))));
+  }
+}
+
+/** dy·(x > 0 ? 1 : 0): relu's VJP from its input x (a product, so NaN/Inf/−0 as mul gives). */
+export function reluGrad(x: usize, dy: usize, out: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  const one = splat(12);
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 16, dy += 16, out += 16) {
+    v128.store(out, f32x4.mul(v128.load(dy), v128.and(f32x4.gt(v128.load(x), zero), one)));
+  }
+}
+
+/**
+ * out = y − s·x (θ ← θ − η·g): a multiply then a subtract, each rounded to float32, never
+ * fused, so it equals the mul and sub kernels bit for bit. s arrives as an f32 (JavaScript
+ * rounds the number to nearest on the call, as a float32 scalar tensor would hold it).
+ */
+export function subScaled(y: usize, x: usize, s: f32, out: usize, n: i32): void {
+  const a = f32x4.splat(s);
+  const end = y + (<usize>n << 2);
+  for (; y < end; y += 16, x += 16, out += 16) v128.store(out, f32x4.sub(v128.load(y), f32x4.mul(a, v128.load(x))));
+}
+
 // Binary arithmetic over an [rows, cols] output. Each operand is read in one of four modes:
 const FULL = 0; // its own [rows, cols] values
 const ROW = 1; // one [cols] row, repeated for every row (bias [1, n] or [n])

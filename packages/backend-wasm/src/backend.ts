@@ -61,6 +61,11 @@ interface Exports {
   step(x: number, out: number, n: number): void;
   exp(x: number, out: number, n: number): void;
   sigmoid(x: number, out: number, n: number): void;
+  softplus(x: number, out: number, n: number): void;
+  sigmoidGrad(y: number, dy: number, out: number, n: number): void;
+  tanhGrad(y: number, dy: number, out: number, n: number): void;
+  reluGrad(x: number, dy: number, out: number, n: number): void;
+  subScaled(y: number, x: number, s: number, out: number, n: number): void;
   binary(op: number, a: number, aMode: number, b: number, bMode: number, out: number, rows: number, cols: number): void;
   sumRows(x: number, out: number, rows: number, cols: number): void;
   sumMiddle(x: number, out: number, outer: number, mid: number, inner: number): void;
@@ -219,7 +224,11 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
   }
 
   const unaryKernels: Partial<Record<UnaryKernel, (x: number, out: number, n: number) => void>> = {
-    relu: wasm.relu, step: wasm.step, exp: wasm.exp, sigmoid: wasm.sigmoid,
+    relu: wasm.relu, step: wasm.step, exp: wasm.exp, sigmoid: wasm.sigmoid, softplus: wasm.softplus,
+  };
+  // activation′ ⊙ dy: two operands of the output's size (the ops guarantee one shape)
+  const gradKernels: Partial<Record<BinaryKernel, (y: number, dy: number, out: number, n: number) => void>> = {
+    sigmoidGrad: wasm.sigmoidGrad, tanhGrad: wasm.tanhGrad, reluGrad: wasm.reluGrad,
   };
 
   const backend: WasmBackend = {
@@ -248,6 +257,21 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
     },
 
     binary(kernel, a, aShape, b, bShape, out, outShape): void {
+      const grad = gradKernels[kernel];
+      if (grad) {
+        const n = out.length;
+        if (!(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)
+          || a.length !== n || b.length !== n || !reserve(heap + 2 * padded(n))) {
+          jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
+          return;
+        }
+        const pa = heap, pb = pa + padded(n);
+        f32.set(a, pa >>> 2);
+        f32.set(b, pb >>> 2);
+        grad(pa, pb, pb, n); // over dy: each lane is read before it is written
+        out.set(f32.subarray(pb >>> 2, (pb >>> 2) + n));
+        return;
+      }
       const op = binaryOps[kernel];
       if (op === undefined || !(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)) {
         jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
@@ -332,6 +356,20 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
     broadcastTo: jsBackend.broadcastTo,
     slice: jsBackend.slice,
     pad: jsBackend.pad,
+
+    subScaled(y, x, s, out): void {
+      const n = out.length;
+      if (!(y instanceof Float32Array) || !(x instanceof Float32Array) || !(out instanceof Float32Array)
+        || y.length !== n || x.length !== n || !reserve(heap + 2 * padded(n))) {
+        jsBackend.subScaled(y, x, s, out);
+        return;
+      }
+      const py = heap, px = py + padded(n);
+      f32.set(y, py >>> 2);
+      f32.set(x, px >>> 2);
+      wasm.subScaled(py, px, s, py, n);
+      out.set(f32.subarray(py >>> 2, (py >>> 2) + n));
+    },
   };
   if (worker) attachWorker(backend, worker);
   return backend;

@@ -13,8 +13,9 @@ import { createWasmBackend, enableRelaxedSimd } from '../src/index.js';
  *   |wasm − js| ≤ 2·√k·u·Σₚ|A[i,p]·B[p,j]|: room for both sides' errors. With random signs
  *   the errors are far smaller still (the largest ratio seen is 0.04, see the last test).
  *   A wrong element or a dropped term misses by ≈ Σ|ab|/k: over 20× the bound at k = 784.
- * - exp and sigmoid: a polynomial, not the libm js calls: ≤ 2 ulp measured, 4 ulp allowed.
- * - everything else (relu, step, add/sub/mul/div, column sums) does the same float32
+ * - exp, sigmoid and softplus: polynomials, not the libm js calls: ≤ 2 ulp measured, 4 ulp
+ *   allowed.
+ * - everything else (relu, step, add/sub/mul/div, the activation gradients, column sums) does the same float32
  *   operations as js: bit-identical. Sums ending on the last axis accumulate in float64
  *   (js does per innermost row): within 1 ulp of the float64 sum.
  * - float64 is delegated to jsBackend: bit-identical by construction, checked anyway.
@@ -160,7 +161,7 @@ for (const backend of backends) {
       });
     }
 
-    for (const kernel of ['exp', 'sigmoid'] as const) {
+    for (const kernel of ['exp', 'sigmoid', 'softplus'] as const) {
       it(`${kernel}: within 4 ulp over [−110, 90] and at the specials (NaN, ±Inf, ±0, overflow, subnormals)`, () => {
         const n = 200_001;
         const x = Float32Array.from({ length: n }, (_, i) => -110 + (200 * i) / (n - 1));
@@ -208,6 +209,42 @@ for (const backend of backends) {
         }
       });
     }
+
+    it('sigmoidGrad, tanhGrad, reluGrad: bit-identical to js (and so to the mul/sub kernels), specials and in place included', () => {
+      for (const kernel of ['sigmoidGrad', 'tanhGrad', 'reluGrad'] as BinaryKernel[]) {
+        for (const n of [...lengths, specials.length]) {
+          const y = n === specials.length ? specials : random(n, kernel === 'reluGrad' ? 3 : 1.2);
+          const dy = random(n, 3);
+          if (n === specials.length) dy.set([1, -2, NaN, Infinity, -Infinity, 0.5, -0, 2, 3, 1e-30, 7, 1, 1, -1, 2, 1]);
+          const expected = new Float32Array(n), actual = new Float32Array(n).fill(NaN);
+          jsBackend.binary(kernel, y, [n], dy, [n], expected, [n]);
+          backend.binary(kernel, y, [n], dy, [n], actual, [n]);
+          expectBitIdentical(actual, expected);
+          const inPlace = dy.slice();
+          backend.binary(kernel, y, [n], inPlace, [n], inPlace, [n]);
+          expectBitIdentical(inPlace, expected);
+        }
+      }
+    });
+
+    it('subScaled (y − s·x): bit-identical to the mul then sub kernels, in place over y or x too', () => {
+      for (const n of [...lengths, specials.length]) {
+        const y = n === specials.length ? specials : random(n, 3), x = random(n, 5);
+        for (const s of [0.1, 0.3, -2, 1e-3]) {
+          const scaled = new Float32Array(n), expected = new Float32Array(n);
+          jsBackend.binary('mul', x, [n], Float32Array.of(s), [], scaled, [n]);
+          jsBackend.binary('sub', y, [n], scaled, [n], expected, [n]);
+          const actual = new Float32Array(n).fill(NaN);
+          backend.subScaled(y, x, s, actual);
+          expectBitIdentical(actual, expected);
+          const overY = y.slice(), overX = x.slice();
+          backend.subScaled(overY, x, s, overY);
+          backend.subScaled(y, overX, s, overX);
+          expectBitIdentical(overY, expected);
+          expectBitIdentical(overX, expected);
+        }
+      }
+    });
 
     it('div by zero and NaN operands: bit-identical', () => {
       const a = Float32Array.of(1, -1, 0, NaN, Infinity, 2, 3, 4), b = Float32Array.of(0, 0, 0, 1, Infinity, -0, NaN, 2);
@@ -288,10 +325,16 @@ for (const backend of backends) {
 
     it('unary, binary, reduce, where, transpose, broadcastTo, slice, pad', () => {
       const x = r64(60), y = r64(12);
-      for (const kernel of ['relu', 'step', 'exp', 'sigmoid', 'tanh', 'neg'] as UnaryKernel[]) {
+      for (const kernel of ['relu', 'step', 'exp', 'sigmoid', 'softplus', 'tanh', 'neg'] as UnaryKernel[]) {
         const e = new Float64Array(60), a = new Float64Array(60);
         jsBackend.unary(kernel, x, e, 0);
         backend.unary(kernel, x, a, 0);
+        expectBitIdentical(a, e);
+      }
+      for (const kernel of ['sigmoidGrad', 'tanhGrad', 'reluGrad'] as const) {
+        const e = new Float64Array(60), a = new Float64Array(60);
+        jsBackend.binary(kernel, x, [60], x.map((v) => v * 3), [60], e, [60]);
+        backend.binary(kernel, x, [60], x.map((v) => v * 3), [60], a, [60]);
         expectBitIdentical(a, e);
       }
       for (const kernel of ['add', 'sub', 'mul', 'div'] as const) {
@@ -319,6 +362,7 @@ for (const backend of backends) {
       run((b, out) => b.broadcastTo(y, [1, 12], out, [3, 12]), 36);
       run((b, out) => b.slice(x, [5, 12], [1, 2], out, [3, 4]), 12);
       run((b, out) => b.pad(y, [3, 4], [1, 2], out, [5, 12]), 60);
+      run((b, out) => b.subScaled(x, x.map((v) => v * 3), 0.1, out), 60);
     });
   });
 }

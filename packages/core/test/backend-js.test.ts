@@ -161,6 +161,64 @@ describe('unary kernels', () => {
     jsBackend.unary('sigmoid', new Float64Array([1000, -1000]), out, 0);
     expect(Array.from(out)).toEqual([1, 0]);
   });
+
+  it('softplus = log(1 + eˣ): exact at ±1000, ln 2 at 0, the digits of e⁻³⁰ at −30, NaN stays NaN', () => {
+    const x = new Float64Array([1000, -1000, 0, -30, 30, 2, NaN]);
+    const out = new Float64Array(x.length);
+    jsBackend.unary('softplus', x, out, 0);
+    expect(Array.from(out.subarray(0, 3))).toEqual([1000, 0, Math.LN2]);
+    // log(1 + e⁻³⁰) would round 1 + e⁻³⁰ first (losing 3 digits); log1p(ε) = ε − ε²/2 + …
+    const e = Math.exp(-30);
+    expect(out[3] / (e - (e * e) / 2)).toBeCloseTo(1, 15);
+    expect(out[4]).toBe(30 + Math.log1p(Math.exp(-30)));
+    expect(out[5]).toBeCloseTo(Math.log(1 + Math.exp(2)), 15);
+    expect(out[6]).toBeNaN();
+  });
+});
+
+describe('fused kernels equal the kernels they replace, bit for bit (float32 and float64)', () => {
+  const bits = (a: ArrayLike<number>) => Array.from(a, (v) => (Object.is(v, -0) ? '-0' : v));
+  it('sigmoidGrad, tanhGrad and reluGrad: dy·(y·(1 − y)), dy·(1 − y·y), dy·step(x), specials included', () => {
+    for (const Array_ of [Float32Array, Float64Array]) {
+      const y = Array_.from([...randomArray(40), 0, -0, 1, -1, NaN, Infinity, 0.5, -2]);
+      const dy = Array_.from([...randomArray(40), -3, 2, -0, Infinity, 1, 0, NaN, -Infinity]);
+      const n = y.length, one = Array_.of(1);
+      const run = (kernel: BinaryKernel, a: ArrayLike<number>, b: ArrayLike<number>, bShape: number[] = [n]) => {
+        const out = new Array_(n);
+        jsBackend.binary(kernel, a as Float64Array, [n], b as Float64Array, bShape, out, [n]);
+        return out;
+      };
+      const stepY = new Array_(n);
+      jsBackend.unary('step', y, stepY, 0);
+      const oneMinus = (a: ArrayLike<number>) => {
+        const out = new Array_(n);
+        jsBackend.binary('sub', one, [], a as Float64Array, [n], out, [n]);
+        return out;
+      };
+      expect(bits(run('sigmoidGrad', y, dy))).toEqual(bits(run('mul', dy, run('mul', y, oneMinus(y)))));
+      expect(bits(run('tanhGrad', y, dy))).toEqual(bits(run('mul', dy, oneMinus(run('mul', y, y)))));
+      expect(bits(run('reluGrad', y, dy))).toEqual(bits(run('mul', dy, stepY)));
+      // with a broadcast operand the general path walks rows: same formula
+      const row = run('sigmoidGrad', y, dy.subarray(0, 1), [1]);
+      expect(bits(row)).toEqual(bits(run('mul', run('mul', y, oneMinus(y)), dy.subarray(0, 1), [1])));
+    }
+  });
+
+  it('subScaled(y, x, s) = sub(y, mul(x, [s])), s rounded as a lifted scalar, in place too', () => {
+    for (const Array_ of [Float32Array, Float64Array]) {
+      const y = Array_.from(randomArray(50)), x = Array_.from(randomArray(50));
+      for (const s of [0.1, 0.3, -7, 1e-8]) {
+        const scaled = new Array_(50), expected = new Array_(50), actual = new Array_(50);
+        jsBackend.binary('mul', x, [50], Array_.of(s), [], scaled, [50]);
+        jsBackend.binary('sub', y, [50], scaled, [50], expected, [50]);
+        jsBackend.subScaled(y, x, s, actual);
+        expect(bits(actual)).toEqual(bits(expected));
+        const inPlace = y.slice();
+        jsBackend.subScaled(inPlace, x, s, inPlace);
+        expect(bits(inPlace)).toEqual(bits(expected));
+      }
+    }
+  });
 });
 
 describe('element-wise kernels in place (out === an input of the output size, as SGD calls them)', () => {

@@ -18,9 +18,18 @@
 namespace tg {
 namespace {
 
-constexpr long KC_MAX = 256;
-constexpr long MC = 144;   // a multiple of both MRs (6 and 4): A block 144 × 256 × 4 B = 144 KiB
-constexpr long NC = 2048;  // a multiple of both NRs (16 and 8): B block ≤ 2 MiB
+#ifndef TG_KC
+#define TG_KC 256
+#endif
+#ifndef TG_MC
+#define TG_MC 144
+#endif
+#ifndef TG_NC
+#define TG_NC 2048
+#endif
+constexpr long KC_MAX = TG_KC;
+constexpr long MC = TG_MC;  // a multiple of both MRs (6 and 4): A block 144 × 256 × 4 B = 144 KiB
+constexpr long NC = TG_NC;  // a multiple of both NRs (16 and 8): B block ≤ 2 MiB
 
 // Packing buffers, one set per thread (the caller and the worker), never shrunk.
 struct Scratch {
@@ -92,25 +101,44 @@ void packB(const Problem& P, long p0, long kc, long j0, long nc, float* Bp) {
   }
 }
 
+// Equal k blocks of at most KC_MAX (784 = 4 × 196) rather than 256+256+256+16.
+long kcStepFor(long k) {
+  const long kBlocks = (k + KC_MAX - 1) / KC_MAX;
+  return (k + kBlocks - 1) / kBlocks;
+}
+
+long roundUp(long x, long unit) { return (x + unit - 1) / unit * unit; }
+
+// All of B packed at once, block (jc, pc) at jc·k + pc·roundUp(nc, NR): what both threads
+// read when they split C by rows, so B is packed once rather than once per thread.
+template <int NR>
+void packAllB(const Problem& P, float* out) {
+  const long kcStep = kcStepFor(P.k);
+  for (long jc = 0; jc < P.n; jc += NC) {
+    const long nc = std::min(NC, P.n - jc);
+    for (long pc = 0; pc < P.k; pc += kcStep) packB<NR>(P, pc, std::min(kcStep, P.k - pc), jc, nc, out + jc * P.k + pc * roundUp(nc, NR));
+  }
+}
+
+// `packedB`: B as packAllB laid it out, or null to pack each block here.
 template <int MR, int NR>
-void gemmSingle(const KernelSet& ks, const Problem& P) {
+void gemmSingle(const KernelSet& ks, const Problem& P, const float* packedB) {
   Scratch& s = scratch();
-  // equal k blocks of at most KC_MAX (784 = 4 × 196) rather than 256+256+256+16
-  const long kBlocks = (P.k + KC_MAX - 1) / KC_MAX;
-  const long kcStep = (P.k + kBlocks - 1) / kBlocks;
+  const long kcStep = kcStepFor(P.k);
   alignas(64) float tile[MR * NR];
   for (long jc = 0; jc < P.n; jc += NC) {
     const long nc = std::min(NC, P.n - jc);
     for (long pc = 0; pc < P.k; pc += kcStep) {
       const long kc = std::min(kcStep, P.k - pc);
       const bool accumulate = pc > 0;
-      packB<NR>(P, pc, kc, jc, nc, s.b);
+      const float* Bblock = packedB ? packedB + jc * P.k + pc * roundUp(nc, NR) : s.b;
+      if (!packedB) packB<NR>(P, pc, kc, jc, nc, s.b);
       for (long ic = 0; ic < P.m; ic += MC) {
         const long mc = std::min(MC, P.m - ic);
         packA<MR>(P, ic, mc, pc, kc, s.a);
         for (long jr = 0; jr < nc; jr += NR) {
           const long cols = std::min<long>(NR, nc - jr);
-          const float* Bp = s.b + jr * kc;
+          const float* Bp = Bblock + jr * kc;
           for (long ir = 0; ir < mc; ir += MR) {
             const long rows = std::min<long>(MR, mc - ir);
             float* C = P.c + (ic + ir) * P.ldc + jc + jr;
@@ -129,14 +157,19 @@ void gemmSingle(const KernelSet& ks, const Problem& P) {
   }
 }
 
-void gemmDispatch(const KernelSet& ks, const Problem& P) {
+void gemmDispatch(const KernelSet& ks, const Problem& P, const float* packedB = nullptr) {
   if (P.m == 0 || P.n == 0) return;
   if (P.k == 0) {
     for (long i = 0; i < P.m; i++) std::fill(P.c + i * P.ldc, P.c + i * P.ldc + P.n, 0.0f);
     return;
   }
-  if (ks.mr == 6 && ks.nr == 16) gemmSingle<6, 16>(ks, P);
-  else gemmSingle<4, 8>(ks, P);
+  if (ks.mr == 6 && ks.nr == 16) gemmSingle<6, 16>(ks, P, packedB);
+  else gemmSingle<4, 8>(ks, P, packedB);
+}
+
+void packAllBDispatch(const KernelSet& ks, const Problem& P, float* out) {
+  if (ks.nr == 16) packAllB<16>(P, out);
+  else packAllB<8>(P, out);
 }
 
 // ---- two threads ------------------------------------------------------------------------------
@@ -154,6 +187,7 @@ struct Job {
   Problem P;
   bool byRows;
   long step;  // rows or columns per block
+  const float* packedB;  // cutting by rows: B packed once for both threads
 };
 
 class Pool {
@@ -163,6 +197,12 @@ class Pool {
     std::unique_lock<std::mutex> busy(runMutex_, std::try_to_lock);
     if (!busy.owns_lock() || !ensureWorker()) return false;  // another JS thread is using it
     job_ = job;
+    if (job.byRows) {
+      const long floats = job.P.k * roundUp(job.P.n, job.ks->nr);
+      if (!reservePackedB(floats)) return false;
+      packAllBDispatch(*job.ks, job.P, packedB_);
+      job_.packedB = packedB_;
+    }
     blocks_.store(blocks, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
     const uint64_t gen = ++generation_;
@@ -173,10 +213,15 @@ class Pool {
     }
     wake_.notify_one();
     work(gen);
-    // only blocks the worker claimed remain: they are being computed
-    for (int spins = 0; done_.load(std::memory_order_acquire) < blocks; spins++) {
-      if (spins > 2000) std::this_thread::yield();
+    // only blocks the worker claimed remain: they are being computed. Spin a little (the
+    // worker is usually about to finish), then sleep until it signals the last block, so a
+    // worker the OS has descheduled (the other core busy) can have this core.
+    for (int spins = 0; spins < 4000; spins++) {
+      if (done_.load(std::memory_order_acquire) >= blocks) return true;
+      pause();
     }
+    std::unique_lock<std::mutex> lock(mutex_);
+    finished_.wait(lock, [&] { return done_.load(std::memory_order_acquire) >= blocks; });
     return true;
   }
 
@@ -193,8 +238,19 @@ class Pool {
       } while (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire));
       // a successful claim means the job is still live: its caller waits for this block
       computeBlock(job_, index);
-      done_.fetch_add(1, std::memory_order_acq_rel);
+      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == blocks_.load(std::memory_order_relaxed)) {
+        // the last block: wake the caller if it went to sleep waiting (under the mutex, so
+        // the wake-up cannot fall between its check and its wait)
+        std::lock_guard<std::mutex> lock(mutex_);
+        finished_.notify_all();
+      }
     }
+  }
+
+  static void pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
   }
 
   static void computeBlock(const Job& job, long index) {
@@ -209,7 +265,7 @@ class Pool {
       P.b = job.P.b + start * job.P.bCol;
       P.c = job.P.c + start;
     }
-    gemmDispatch(*job.ks, P);
+    gemmDispatch(*job.ks, P, job.byRows ? job.packedB : nullptr);
   }
 
   bool ensureWorker() {
@@ -227,15 +283,14 @@ class Pool {
   void loop() {
     uint64_t seen = 0;
     for (;;) {
-      // spin briefly first: training steps issue matmuls back to back, and a futex wake
-      // costs tens of microseconds that a T1-sized product (≈ 0.2 ms) cannot spare
-      uint64_t gen = 0;
-      for (int i = 0; i < 20000; i++) {
+      // spin ~50 µs first: a training step issues its matmuls a few tens of microseconds
+      // apart, and a futex wake-up costs a good part of a T1-sized product (≈ 0.1 ms)
+      uint64_t gen = state_.load(std::memory_order_acquire) >> 32;
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+      for (int i = 0; gen == seen; i++) {
+        pause();
         gen = state_.load(std::memory_order_acquire) >> 32;
-        if (gen != seen) break;
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
+        if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) break;
       }
       if (gen == seen) {
         std::unique_lock<std::mutex> lock(mutex_);
@@ -247,15 +302,28 @@ class Pool {
     }
   }
 
+  // Grows the shared packed-B buffer (never shrinks: the largest product's k × n).
+  bool reservePackedB(long floats) {
+    if (floats <= packedBFloats_) return true;
+    float* grown = static_cast<float*>(std::aligned_alloc(64, roundUp(floats * sizeof(float), 64)));
+    if (!grown) return false;
+    std::free(packedB_);
+    packedB_ = grown;
+    packedBFloats_ = floats;
+    return true;
+  }
+
   std::mutex runMutex_;
   bool started_ = false, workerOk_ = false;
+  float* packedB_ = nullptr;
+  long packedBFloats_ = 0;
   Job job_{};
   std::atomic<long> blocks_{0};
   std::atomic<long> done_{0};
   std::atomic<uint64_t> state_{0};
   uint64_t generation_ = 0;
   std::mutex mutex_;
-  std::condition_variable wake_;
+  std::condition_variable wake_, finished_;
   uint64_t posted_ = 0;
 };
 
@@ -272,16 +340,22 @@ void sgemm(const KernelSet& ks, const float* a, long aRow, long aCol, const floa
            float* c, long ldc, long m, long k, long n, int threads) {
   const Problem P{a, aRow, aCol, b, bRow, bCol, c, ldc, m, k, n};
   if (threads >= 2 && k > 0 && std::thread::hardware_concurrency() >= 2) {
-    // cut the longer side of C; each block packs the whole of the other operand
-    const bool byRows = m >= n;
-    const long size = byRows ? m : n, unit = byRows ? ks.mr : ks.nr;
-    // 2–4 blocks: more let one thread take over when the other core is busy, fewer pack less
-    const double work = static_cast<double>(m) * k * n;
-    const long wanted = std::max(2L, std::min(4L, static_cast<long>(work / 2097152.0)));
-    long step = (size + wanted - 1) / wanted;
-    if (size >= 2 * unit) step = (step + unit - 1) / unit * unit;
-    const long blocks = (size + step - 1) / step;
-    if (blocks >= 2 && pool().run(Job{&ks, P, byRows, step}, blocks)) return;
+    // By rows where C has at least two micro-tiles of them: B is packed once (≤ 256 MiB)
+    // and the rows are cut into about eight blocks of whole micro-tiles, each packing only
+    // its own rows of A, so blocks cost nothing extra and a thread that the OS holds back
+    // (the other core busy) leaves the rest of the work to the caller. Otherwise (a few
+    // wide rows) by columns in 2–4 blocks, each packing all of the short A.
+    const bool byRows = m >= 2 * ks.mr && static_cast<double>(k) * n <= 64.0 * 1024 * 1024;
+    long step;
+    if (byRows) {
+      step = std::min(roundUp(std::max(1L, (m + 7) / 8), ks.mr), MC);
+    } else {
+      const long wanted = std::max(2L, std::min(4L, static_cast<long>(static_cast<double>(m) * k * n / 2097152.0)));
+      step = (n + wanted - 1) / wanted;
+      if (n >= 2 * ks.nr) step = roundUp(step, ks.nr);
+    }
+    const long blocks = ((byRows ? m : n) + step - 1) / step;
+    if (blocks >= 2 && pool().run(Job{&ks, P, byRows, step, nullptr}, blocks)) return;
   }
   gemmDispatch(ks, P);
 }

@@ -1,15 +1,26 @@
 import type { TypedArray } from '../dtype.js';
 import type { Shape } from '../shape.js';
 
-/** Element-wise kernels of one input. `step` is 1 where x > 0, else 0 (relu's derivative). */
+/**
+ * Element-wise kernels of one input. `step` is 1 where x > 0, else 0 (relu's derivative);
+ * `softplus` is log(1 + eˣ), finite for any finite x.
+ */
 export type UnaryKernel =
   | 'neg' | 'exp' | 'log' | 'sigmoid' | 'relu' | 'tanh' | 'sqrt' | 'abs' | 'sign' | 'step'
-  | 'powScalar';
+  | 'powScalar' | 'softplus';
 
-/** Element-wise kernels of two broadcast inputs; comparisons write 1 or 0. */
+/**
+ * Element-wise kernels of two broadcast inputs; comparisons write 1 or 0. The activation
+ * gradients take (a, b) = (the activation's output y, or relu's input x; the upstream
+ * gradient dy) and compute, in this order of operations,
+ *   sigmoidGrad: dy·(y·(1 − y)),  tanhGrad: dy·(1 − y·y),  reluGrad: dy·(x > 0 ? 1 : 0),
+ * each intermediate rounded to the output's dtype, so the result is bit for bit that of the
+ * mul/sub kernels composed (the ops these replace in the VJPs).
+ */
 export type BinaryKernel =
   | 'add' | 'sub' | 'mul' | 'div'
-  | 'greater' | 'greaterEqual' | 'less' | 'lessEqual' | 'equal';
+  | 'greater' | 'greaterEqual' | 'less' | 'lessEqual' | 'equal'
+  | 'sigmoidGrad' | 'tanhGrad' | 'reluGrad';
 
 export type ReduceKernel = 'sum' | 'max';
 
@@ -44,4 +55,11 @@ export interface Backend {
   slice(x: TypedArray, shape: Shape, begin: readonly number[], out: TypedArray, outShape: Shape): void;
   /** Writes x into a zero-filled out at offset `begin` (slice's adjoint). */
   pad(x: TypedArray, shape: Shape, begin: readonly number[], out: TypedArray, outShape: Shape): void;
+  /**
+   * out = y − s·x over arrays of one size and dtype (an optimiser's θ ← θ − η·g, in one call
+   * instead of mul then sub). Bit for bit what binary('mul', x, [s]) then binary('sub', y, ·)
+   * give: s is rounded to the dtype as a lifted scalar is, s·x is rounded to the dtype, then
+   * subtracted; never a fused multiply-add. `out` may be y or x.
+   */
+  subScaled(y: TypedArray, x: TypedArray, s: number, out: TypedArray): void;
 }

@@ -64,7 +64,43 @@ function binaryRow(kernel: BinaryKernel, a: TypedArray, ia: number, sa: number, 
     case 'less': for (; io < end; io++, ia += sa, ib += sb) out[io] = a[ia] < b[ib] ? 1 : 0; return;
     case 'lessEqual': for (; io < end; io++, ia += sa, ib += sb) out[io] = a[ia] <= b[ib] ? 1 : 0; return;
     case 'equal': for (; io < end; io++, ia += sa, ib += sb) out[io] = a[ia] === b[ib] ? 1 : 0; return;
+    case 'sigmoidGrad': case 'tanhGrad': case 'reluGrad': activationGradRow(kernel, a, ia, sa, b, ib, sb, out, io, n); return;
   }
+}
+
+/**
+ * dy ⊙ f′ from f's output y (or relu's input x), in the order of operations of the mul/sub
+ * kernels it replaces. float32 rounds each intermediate (Math.fround), as those kernels'
+ * float32 outputs did, so the results stay bit-identical to the composed kernels in both
+ * dtypes (and to the wasm backend's f32x4 arithmetic).
+ */
+function activationGradRow(kernel: 'sigmoidGrad' | 'tanhGrad' | 'reluGrad', y: TypedArray, iy: number, sy: number, dy: TypedArray, id: number, sd: number, out: TypedArray, io: number, n: number): void {
+  const end = io + n;
+  const f32 = out instanceof Float32Array;
+  switch (kernel) {
+    case 'sigmoidGrad':
+      if (f32) for (; io < end; io++, iy += sy, id += sd) out[io] = dy[id] * Math.fround(y[iy] * Math.fround(1 - y[iy]));
+      else for (; io < end; io++, iy += sy, id += sd) out[io] = dy[id] * (y[iy] * (1 - y[iy]));
+      return;
+    case 'tanhGrad':
+      if (f32) for (; io < end; io++, iy += sy, id += sd) out[io] = dy[id] * Math.fround(1 - Math.fround(y[iy] * y[iy]));
+      else for (; io < end; io++, iy += sy, id += sd) out[io] = dy[id] * (1 - y[iy] * y[iy]);
+      return;
+    case 'reluGrad':
+      // a product with 0 or 1, not a select: dy = ±Inf or NaN at x ≤ 0 gives NaN, and
+      // dy < 0 gives −0, exactly as mul(dy, step(x)) did
+      for (; io < end; io++, iy += sy, id += sd) out[io] = dy[id] * (y[iy] > 0 ? 1 : 0);
+      return;
+  }
+}
+
+/**
+ * log(1 + eˣ) = max(x, 0) + log1p(e^−|x|): exp's argument is never positive, so nothing
+ * overflows at x = 1000, and log1p keeps the value's relative accuracy where it is tiny
+ * (x = −30 gives 9.4·10⁻¹⁴, not log(1 + 9.4·10⁻¹⁴) rounded).
+ */
+function softplus(x: number): number {
+  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
 }
 
 function sigmoid(z: number): number {
@@ -121,6 +157,7 @@ export const jsBackend: Backend = {
       case 'abs': for (let i = 0; i < n; i++) out[i] = Math.abs(x[i]); return;
       case 'sign': for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? 1 : x[i] < 0 ? -1 : 0; return;
       case 'step': for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? 1 : 0; return;
+      case 'softplus': for (let i = 0; i < n; i++) out[i] = softplus(x[i]); return;
       case 'powScalar':
         if (scalar === 2) for (let i = 0; i < n; i++) out[i] = x[i] * x[i];
         else for (let i = 0; i < n; i++) out[i] = Math.pow(x[i], scalar);
@@ -217,6 +254,15 @@ export const jsBackend: Backend = {
       let ix = start + offsets[0];
       for (let end = io + n; io < end; io++, ix++) out[io] = x[ix];
     });
+  },
+
+  subScaled(y, x, s, out): void {
+    const n = out.length;
+    if (out instanceof Float32Array) {
+      // float32: round s, and s·x, as the mul kernel's float32 scalar and output would
+      const a = Math.fround(s);
+      for (let i = 0; i < n; i++) out[i] = y[i] - Math.fround(a * x[i]);
+    } else for (let i = 0; i < n; i++) out[i] = y[i] - s * x[i];
   },
 
   pad(x, shape, begin, out, outShape): void {

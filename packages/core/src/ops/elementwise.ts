@@ -1,11 +1,13 @@
 import type { BinaryKernel, UnaryKernel } from '../backend/index.js';
 import { allocate } from '../dtype.js';
+import { ShapeError, fmt } from '../errors.js';
 import { defineOp, type OpDef, type VjpContext, type VjpResult } from '../op.js';
-import { broadcastShapes, sizeOf } from '../shape.js';
+import { broadcastShapes, sameShape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 
 /**
- * The two shapes every element-wise primitive takes: one input, or two that broadcast.
+ * The shapes an element-wise primitive takes: one input, two that broadcast, or two of one
+ * shape (the fused activation gradients, whose VJPs then need no unbroadcast).
  * Each op file declares its primitives through these, with its VJP beside them; an op
  * without a VJP (a comparison) is a constant to the tape.
  */
@@ -33,6 +35,23 @@ export function binaryOp(name: string, kernel: BinaryKernel, vjp?: Vjp<undefined
     shape: ([a, b]) => broadcastShapes(name, a, b),
     forward(backend, [a, b], [aShape, bShape], outShape, dtype) {
       const out = allocate(dtype, sizeOf(outShape));
+      backend.binary(kernel, a, aShape, b, bShape, out, outShape);
+      return out;
+    },
+    vjp,
+  });
+}
+
+/** An element-wise op of two tensors of the same shape: no broadcasting, a ShapeError otherwise. */
+export function sameShapeBinaryOp(name: string, kernel: BinaryKernel, vjp?: Vjp<undefined>): OpDef<undefined> {
+  return defineOp({
+    name,
+    shape: ([a, b]) => {
+      if (!sameShape(a, b)) throw new ShapeError(name, `the two inputs must have one shape, got ${fmt(a)} and ${fmt(b)}`);
+      return a;
+    },
+    forward(backend, [a, b], [aShape, bShape], outShape, dtype) {
+      const out = allocate(dtype, a.length);
       backend.binary(kernel, a, aShape, b, bShape, out, outShape);
       return out;
     },

@@ -2,8 +2,8 @@ import { ValueError } from '../errors.js';
 import { apply } from '../op.js';
 import type { Tensor } from '../tensor.js';
 import { div, mul, sub } from './arithmetic.js';
-import { sign, step } from './compare.js';
-import { unaryOp } from './elementwise.js';
+import { sign } from './compare.js';
+import { sameShapeBinaryOp, unaryOp } from './elementwise.js';
 
 /**
  * Element-wise functions of one tensor. Where the derivative is cheapest in terms of the
@@ -22,15 +22,37 @@ export const sqrtOp = unaryOp('sqrt', 'sqrt', (dy, { output }) => [() => div(dy,
 // |x|′ = sign(x), and 0 at 0: the subgradient in the middle of [−1, 1]
 export const absOp = unaryOp('abs', 'abs', (dy, { inputs: [x] }) => [() => mul(dy, sign(x))]);
 
-// σ′ = σ(1 − σ)
-export const sigmoidOp = unaryOp('sigmoid', 'sigmoid', (dy, { output }) => [() => mul(dy, mul(output, sub(1, output)))]);
+// σ′ = σ(1 − σ), as one kernel call: sigmoidGrad(σ, dy) = dy·σ(1 − σ)
+export const sigmoidOp = unaryOp('sigmoid', 'sigmoid', (dy, { output }) => [() => sigmoidGrad(output, dy)]);
 
-// tanh′ = 1 − tanh²
-export const tanhOp = unaryOp('tanh', 'tanh', (dy, { output }) => [() => mul(dy, sub(1, mul(output, output)))]);
+// tanh′ = 1 − tanh²: tanhGrad(tanh, dy) = dy·(1 − tanh²)
+export const tanhOp = unaryOp('tanh', 'tanh', (dy, { output }) => [() => tanhGrad(output, dy)]);
 
 // relu′(z) = 1 for z > 0 and 0 otherwise; at exactly 0 we choose 0, as seed 000 says code
 // usually does and as PyTorch and TF do, so a dead unit stays dead rather than half-alive
-export const reluOp = unaryOp('relu', 'relu', (dy, { inputs: [x] }) => [() => mul(dy, step(x))]);
+export const reluOp = unaryOp('relu', 'relu', (dy, { inputs: [x] }) => [() => reluGrad(x, dy)]);
+
+/*
+ * The activations' VJPs as primitives (TF's SigmoidGrad, TanhGrad, ReluGrad): one kernel
+ * call instead of two or three, bit-identical to the mul/sub formula they replace (see
+ * BinaryKernel). Each is differentiable in both arguments, in tape ops, so gradients of
+ * gradients (hvp, order-2 gradcheck) go through them:
+ *   sigmoidGrad(y, dy) = dy·y(1 − y):  ∂/∂y = dy·(1 − 2y),  ∂/∂dy = y(1 − y)
+ *   tanhGrad(y, dy)    = dy·(1 − y²):  ∂/∂y = −2·dy·y,      ∂/∂dy = 1 − y²
+ *   reluGrad(x, dy)    = dy·[x > 0]:   ∂/∂x = 0 (a step),   ∂/∂dy = [x > 0]
+ */
+export const sigmoidGradOp = sameShapeBinaryOp('sigmoidGrad', 'sigmoidGrad', (g, { inputs: [y, dy] }) => [
+  () => mul(mul(g, dy), sub(1, mul(y, 2))),
+  () => sigmoidGrad(y, g),
+]);
+
+export const tanhGradOp = sameShapeBinaryOp('tanhGrad', 'tanhGrad', (g, { inputs: [y, dy] }) => [
+  () => mul(mul(g, dy), mul(y, -2)),
+  () => tanhGrad(y, g),
+]);
+
+// x's gradient is null: the step is piecewise constant, as step(x) was to the tape
+export const reluGradOp = sameShapeBinaryOp('reluGrad', 'reluGrad', (g, { inputs: [x] }) => [null, () => reluGrad(x, g)]);
 
 // (xᵖ)′ = p·xᵖ⁻¹, itself a pow so the second derivative follows
 export const powOp = unaryOp<{ exponent: number }>('pow', 'powScalar', (dy, { inputs: [x], attrs: { exponent } }) => [
@@ -51,6 +73,13 @@ export const sigmoid = (x: Tensor): Tensor => apply(sigmoidOp, [x], undefined);
 export const tanh = (x: Tensor): Tensor => apply(tanhOp, [x], undefined);
 /** max(x, 0). */
 export const relu = (x: Tensor): Tensor => apply(reluOp, [x], undefined);
+
+/** dy·y·(1 − y) for y = sigmoid(x): sigmoid's VJP in one kernel call. y and dy share one shape. */
+export const sigmoidGrad = (y: Tensor, dy: Tensor): Tensor => apply(sigmoidGradOp, [y, dy], undefined);
+/** dy·(1 − y²) for y = tanh(x): tanh's VJP in one kernel call. y and dy share one shape. */
+export const tanhGrad = (y: Tensor, dy: Tensor): Tensor => apply(tanhGradOp, [y, dy], undefined);
+/** dy where x > 0, else 0 (dy·step(x)): relu's VJP in one kernel call. x and dy share one shape. */
+export const reluGrad = (x: Tensor, dy: Tensor): Tensor => apply(reluGradOp, [x, dy], undefined);
 
 /** xᵖ for a scalar exponent p (for non-integer p, x must be positive). */
 export function pow(x: Tensor, exponent: number): Tensor {

@@ -82,8 +82,7 @@ export class Adam implements Optimizer {
       k.unary('sqrt', b, b);
       k.scalarRight('add', b, eps, b);
       k.binary('div', a, b, a);
-      k.scalarRight('mul', a, lr, a);
-      p.assignInPlace((theta) => k.binary('sub', theta, a, theta));
+      p.assignInPlace((theta) => k.subScaled(theta, a, lr, theta)); // sub(θ, mul(·, η)) in one call
     });
   }
 

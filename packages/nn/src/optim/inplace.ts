@@ -36,6 +36,15 @@ export class InPlace {
   unary(kernel: 'sqrt', x: TypedArray, out: TypedArray): void {
     this.#backend.unary(kernel, x, out, 0);
   }
+
+  /**
+   * out = y − s·x in one backend call: the numbers of sub(y, mul(x, s)) (the Backend
+   * contract rounds as those two kernels do, and never fuses), one pass instead of two and
+   * no buffer for s·x.
+   */
+  subScaled(y: TypedArray, x: TypedArray, s: number, out: TypedArray): void {
+    this.#backend.subScaled(y, x, s, out);
+  }
 }
 
 /**

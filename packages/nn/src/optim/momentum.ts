@@ -42,9 +42,10 @@ export class Momentum implements Optimizer {
     params.forEach((p, i) => {
       const g = grads[i].data;
       const k = new InPlace(p.dtype, p.shape);
-      // The kernels of v ← add(mul(v, μ), g), then sub(θ, mul(direction, η)), so the numbers
-      // are those of the ops; but v is the optimiser's own buffer, overwritten where it lies,
-      // θ is written in place as SGD writes it, and the intermediates share one scratch.
+      // The kernels of v ← add(mul(v, μ), g), then sub(θ, mul(direction, η)) as one subScaled
+      // call, so the numbers are those of the ops; but v is the optimiser's own buffer,
+      // overwritten where it lies, θ is written in place as SGD writes it, and Nesterov's
+      // direction lives in a scratch shared by all parameters.
       let velocity = this.#velocity.get(p);
       if (velocity) {
         velocity.assignInPlace((v) => {
@@ -57,16 +58,15 @@ export class Momentum implements Optimizer {
         this.#velocity.set(p, velocity);
       }
       const v = velocity.data;
-      const direction = this.#scratch.get(p.dtype, p.size, 0);
       if (this.nesterov) {
-        // g + μ·v, in the order add(g, mul(v, μ)) takes its operands
+        // g + μ·v, in the order add(g, mul(v, μ)) takes its operands, then θ − η·(g + μ·v)
+        const direction = this.#scratch.get(p.dtype, p.size, 0);
         k.scalarRight('mul', v, momentum, direction);
         k.binary('add', g, direction, direction);
-        k.scalarRight('mul', direction, lr, direction);
+        p.assignInPlace((theta) => k.subScaled(theta, direction, lr, theta));
       } else {
-        k.scalarRight('mul', v, lr, direction);
+        p.assignInPlace((theta) => k.subScaled(theta, v, lr, theta));
       }
-      p.assignInPlace((theta) => k.binary('sub', theta, direction, theta));
     });
   }
 

@@ -1,6 +1,6 @@
 import type { Tensor } from '@tapegrad/core';
 import { checkParamsAndGrads, positive } from './checks.js';
-import { InPlace, Scratch } from './inplace.js';
+import { InPlace } from './inplace.js';
 import type { Optimizer } from './optimizer.js';
 
 export interface SGDOptions {
@@ -22,18 +22,14 @@ export class SGD implements Optimizer {
     this.lr = positive(this.name, 'learning rate', options?.lr);
   }
 
-  #scratch = new Scratch();
-
   step(params: readonly Tensor[], grads: readonly Tensor[]): void {
     checkParamsAndGrads(this.name, params, grads);
     params.forEach((p, i) => {
-      // The kernels sub(p, mul(g, η)) runs, so the numbers are those of the ops on every
-      // backend, but η·g goes into a scratch buffer reused across steps and the difference
-      // straight into θ: no output tensor, no copy by assign, no allocation after step one.
+      // One backend call, θ ← θ − η·g written into θ: the numbers of sub(p, mul(g, η)) on
+      // every backend (subScaled rounds as mul then sub do), no output tensor, no copy by
+      // assign, no scratch.
       const k = new InPlace(p.dtype, p.shape);
-      const scaled = this.#scratch.get(p.dtype, p.size, 0);
-      k.scalarRight('mul', grads[i].data, this.lr, scaled);
-      p.assignInPlace((theta) => k.binary('sub', theta, scaled, theta));
+      p.assignInPlace((theta) => k.subScaled(theta, grads[i].data, this.lr, theta));
     });
   }
 
