@@ -1,102 +1,87 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { type Backend, getBackend, listBackends, matmul, ones, setBackend } from '@tapegrad/core';
+import { type Backend, getBackend, matmul, ones, setBackend } from '@tapegrad/core';
+import { initNativeBackend, nativeUnavailableReason } from '@tapegrad/backend-native';
+import { initWasmBackend } from '@tapegrad/backend-wasm';
 import { UsageError, firstLine } from './errors.js';
 
-export type BackendChoice = 'js' | 'wasm' | 'auto';
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['js', 'wasm', 'auto'];
+export type BackendChoice = 'js' | 'wasm' | 'native' | 'auto';
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['js', 'wasm', 'native', 'auto'];
 
 export const WASM_PACKAGE = '@tapegrad/backend-wasm';
+export const NATIVE_PACKAGE = '@tapegrad/backend-native';
 
 export interface SelectedBackend {
-  /** The backend the run uses, e.g. 'js' or 'wasm'. */
+  /** The backend the run uses: 'js', 'wasm' or 'native'. */
   name: string;
-  /** One line for the user: which backend runs and, for auto, why. */
+  /** One line for the user: which backend runs and, for auto, why not a faster one. */
   message: string;
 }
 
-function isBackend(value: unknown): value is Backend {
-  return typeof value === 'object' && value !== null
-    && typeof (value as Backend).name === 'string' && typeof (value as Backend).matmul === 'function';
-}
-
-/**
- * The wasm package is optional: it is not a dependency of this package, so it is looked up
- * at run time, first by name (installed next to the CLI, or linked into its node_modules),
- * then as the sibling package's build in this monorepo (packages/backend-wasm/dist).
- * The specifier is a variable so that neither the bundler nor the type checker insists on
- * a package that may not exist.
- */
-async function importWasmPackage(): Promise<Record<string, unknown>> {
-  const specifier: string = WASM_PACKAGE;
-  try {
-    return (await import(specifier)) as Record<string, unknown>;
-  } catch (error) {
-    const sibling = new URL('../../backend-wasm/dist/index.js', import.meta.url);
-    if (existsSync(fileURLToPath(sibling))) return (await import(sibling.href)) as Record<string, unknown>;
-    throw error;
-  }
-}
-
-/**
- * Finds and initialises the backend a module offers. The contract, in the order tried: an
- * async factory (`initWasmBackend`, the package's documented entry point, then
- * `createWasmBackend`, `loadWasmBackend`, `createBackend`, `init`) resolving to a Backend; a Backend object (`wasmBackend`, `backend`, default
- * export); or a factory that registered a backend named 'wasm' with core's registerBackend.
- */
-async function backendFromModule(module: Record<string, unknown>): Promise<Backend | string> {
-  const exports = { ...(typeof module.default === 'object' && module.default !== null ? (module.default as Record<string, unknown>) : {}), ...module };
-  for (const name of ['initWasmBackend', 'createWasmBackend', 'loadWasmBackend', 'createBackend', 'init']) {
-    const factory = exports[name];
-    if (typeof factory !== 'function') continue;
-    const made: unknown = await (factory as () => unknown)();
-    if (isBackend(made)) return made;
-    if (listBackends().includes('wasm')) return 'wasm';
-  }
-  for (const name of ['wasmBackend', 'backend', 'default']) {
-    if (isBackend(exports[name])) return exports[name] as Backend;
-  }
-  if (listBackends().includes('wasm')) return 'wasm';
-  throw new Error(`${WASM_PACKAGE} exports no backend (expected an init function such as createWasmBackend() or a Backend object named wasmBackend)`);
-}
+/** A backend that loaded, with what to say about it; or why it could not. */
+type Candidate = { backend: Backend; detail: string } | { backend?: undefined; reason: string };
 
 /** A 2×3 · 3×2 product of ones must be all 3s: catches a backend that loads but computes garbage. */
-function selfTest(): void {
-  const product = matmul(ones([2, 3]), ones([3, 2])).toFlatArray();
-  if (product.length !== 4 || product.some((v) => v !== 3)) throw new Error(`self-test failed: ones(2,3)·ones(3,2) gave [${product.join(', ')}]`);
-}
-
-async function loadWasm(): Promise<{ name: string; detail: string }> {
+function selfTest(backend: Backend): void {
   const previous = getBackend();
-  const backend = await backendFromModule(await importWasmPackage());
   setBackend(backend);
   try {
-    selfTest();
-  } catch (error) {
+    const product = matmul(ones([2, 3]), ones([3, 2])).toFlatArray();
+    if (product.length !== 4 || product.some((v) => v !== 3)) throw new Error(`self-test failed: ones(2,3)·ones(3,2) gave [${product.join(', ')}]`);
+  } finally {
     setBackend(previous);
-    throw error;
   }
-  // the package says which build it compiled (relaxed SIMD or plain SIMD), when it says
-  const variant = (getBackend() as Backend & { variant?: unknown }).variant;
-  return { name: getBackend().name, detail: typeof variant === 'string' ? `${WASM_PACKAGE}, ${variant}` : WASM_PACKAGE };
+}
+
+function attempt(load: () => Candidate): Candidate {
+  try {
+    const candidate = load();
+    if (candidate.backend) selfTest(candidate.backend);
+    return candidate;
+  } catch (error) {
+    return { reason: firstLine(error instanceof Error ? error.message : String(error)) };
+  }
+}
+
+/** The C++ addon, if its install-time build succeeded (it never fails the install). */
+function native(): Candidate {
+  return attempt(() => {
+    const backend = initNativeBackend();
+    if (!backend) return { reason: nativeUnavailableReason() ?? 'the addon did not load' };
+    return { backend, detail: `${NATIVE_PACKAGE}, ${backend.kernel}, ${backend.threads} thread${backend.threads === 1 ? '' : 's'}` };
+  });
+}
+
+/** WebAssembly SIMD: needs nothing but the engine. */
+function wasm(): Candidate {
+  return attempt(() => {
+    const backend = initWasmBackend();
+    return { backend, detail: `${WASM_PACKAGE}, ${backend.variant}, ${backend.threads} thread${backend.threads === 1 ? '' : 's'}` };
+  });
+}
+
+function use(candidate: { backend: Backend; detail: string }, note = ''): SelectedBackend {
+  setBackend(candidate.backend);
+  return { name: candidate.backend.name, message: `backend: ${candidate.backend.name} (${candidate.detail}${note})` };
 }
 
 /**
- * Switches core to the chosen backend. 'auto' tries the wasm backend and falls back to js
- * when it cannot be imported or initialised; 'wasm' insists (a UsageError if unavailable).
+ * Switches core to the chosen backend. 'auto' takes the fastest that loads and passes the
+ * self-test — native (C++ addon), then wasm, then js — and says why it skipped a faster
+ * one; naming 'native' or 'wasm' insists (a UsageError if it is unavailable).
  */
 export async function selectBackend(choice: BackendChoice): Promise<SelectedBackend> {
   if (choice === 'js') {
     setBackend('js');
     return { name: 'js', message: 'backend: js' };
   }
-  try {
-    const { name, detail } = await loadWasm();
-    return { name, message: `backend: ${name} (${detail})` };
-  } catch (error) {
-    const reason = firstLine(error instanceof Error ? error.message : String(error));
-    if (choice === 'wasm') throw new UsageError(`--backend wasm: ${WASM_PACKAGE} is not available: ${reason}`);
-    setBackend('js');
-    return { name: 'js', message: `backend: js (auto: ${WASM_PACKAGE} not available: ${reason})` };
+  if (choice === 'native' || choice === 'wasm') {
+    const candidate = choice === 'native' ? native() : wasm();
+    if (!candidate.backend) throw new UsageError(`--backend ${choice}: ${choice === 'native' ? NATIVE_PACKAGE : WASM_PACKAGE} is not available: ${candidate.reason}`);
+    return use(candidate);
   }
+  const fastest = native();
+  if (fastest.backend) return use(fastest);
+  const next = wasm();
+  if (next.backend) return use(next, `; auto: native unavailable: ${fastest.reason}`);
+  setBackend('js');
+  return { name: 'js', message: `backend: js (auto: native unavailable: ${fastest.reason}; wasm unavailable: ${next.reason})` };
 }

@@ -54,7 +54,7 @@ ${EXIT_CODES}`);
     .option('--init <name>', `weight initialiser of every layer: ${INIT_CHOICES.join(', ')}; biases start at 0 (default: heNormal, sd √(2/in), with relu; else xavierUniform)`)
     .option('--data <dir>', 'a directory with MNIST-format IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally .gz) (default: the 10,000 digits embedded in the mnist package, split 7,996 train / 2,004 test)')
     .option('--out <dir>', `where to write ${OUTPUT_FILES.join(', ')}`, TRAIN_DEFAULTS.out)
-    .option('--backend <name>', 'kernels: js, wasm, or auto (wasm if @tapegrad/backend-wasm loads and passes a self-test, else js; the choice is printed)', TRAIN_DEFAULTS.backend)
+    .option('--backend <name>', 'kernels: js, wasm, native, or auto (the fastest that loads and passes a self-test: native, then wasm, then js; the choice is printed)', TRAIN_DEFAULTS.backend)
     .option('--limit-train <n>', 'use n training examples spread evenly over the set (0: all), for quick runs', '0')
     .option('--limit-test <n>', 'use n test examples spread evenly over the set (0: all); evaluate repeats the same subset', '0')
     .option('--quiet', 'no progress bar and no per-epoch lines: print only the final result line (and errors)')
@@ -100,7 +100,7 @@ ${EXIT_CODES}`)
     .option('--model <path>', 'a model.safetensors written by train, or the --out directory that holds it (required)')
     .option('--data <dir>', 'evaluate on the test files of this IDX directory instead (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; the train files must be there too)')
     .option('--limit-test <n>', 'use n test examples spread evenly over the set (0: all) (default: the subset the model was trained with)')
-    .option('--backend <name>', 'kernels: js, wasm or auto', 'auto')
+    .option('--backend <name>', 'kernels: js, wasm, native or auto', 'auto')
     .option('--json', 'print the result as one JSON object')
     .addHelpText('after', `
 Examples:
@@ -117,7 +117,7 @@ ${EXIT_CODES}`)
     .argument('<inputs...>', 'PNG images and/or IDX images files (e.g. t10k-images-idx3-ubyte[.gz]); with the labels file beside an IDX file, its accuracy is printed too')
     .option('--model <path>', 'a model.safetensors written by train, or the directory that holds it (required)')
     .option('--limit <n>', 'print the first n images of an IDX file (0: all)', '10')
-    .option('--backend <name>', 'kernels: js, wasm or auto', 'auto')
+    .option('--backend <name>', 'kernels: js, wasm, native or auto', 'auto')
     .option('--json', 'print the results as one JSON object')
     .addHelpText('after', `
 Examples:
