@@ -26,6 +26,7 @@ const expected: Record<string, RegExp[][]> = {
     [/\[ 0\.268941421369995\d*, 0\.5, 0\.880797077977882\d* \]/],
     [/true 16 ok: 16 derivatives agree/],
     [/softplus: VJP agrees/],
+    [/0\.1108 → 0\.0411\n100 steps: fresh buffers 0 \| reused \d+\n\[ 4, 8 \] \[ 4, 8 \] true\nTensor\.data: tensor \[4,8\] was released when tidy\(\) returned/],
   ],
   'packages/nn/README.md': [
     [/loss 0\.741 → 0\.00\d/, /accuracy 1\n/],

@@ -1,4 +1,5 @@
 import { DTypeError } from './errors.js';
+import { allocateBuffer } from './memory.js';
 
 /** float32 is the default; float64 exists for gradient checks and for users who want it. */
 export type DType = 'float32' | 'float64';
@@ -8,8 +9,12 @@ export function isDType(value: unknown): value is DType {
   return value === 'float32' || value === 'float64';
 }
 
+/**
+ * A zero-filled buffer for a new tensor: fresh outside tidy(), from the pool of released
+ * buffers inside (see memory.ts). Every op and creation function allocates through here.
+ */
 export function allocate(dtype: DType, size: number): TypedArray {
-  return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+  return allocateBuffer(dtype, size);
 }
 
 export function dtypeOfArray(data: TypedArray): DType {

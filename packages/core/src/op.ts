@@ -1,7 +1,8 @@
 import { type Backend, getBackend } from './backend/index.js';
 import { type DType, type TypedArray } from './dtype.js';
 import { DTypeError, ValueError, fmt } from './errors.js';
-import { type Node, activeRecorders, isGradEnabled } from './recording.js';
+import { ReleasedTensorError } from './memory.js';
+import { type Node, hasActiveRecorders, isGradEnabled, notifyRecorders } from './recording.js';
 import type { Shape } from './shape.js';
 import { Tensor } from './tensor.js';
 
@@ -56,12 +57,21 @@ export function commonDType(op: string, inputs: readonly Tensor[]): DType {
 
 /** Runs a primitive: validate, compute, and record a node if anyone is listening. */
 export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Tensor {
-  for (let i = 0; i < inputs.length; i++) assertTensor(def.name, inputs[i], i);
+  // plain loops, no closures: this runs for every op, and small-batch steps are bound by it
+  const n = inputs.length;
+  const shapes = new Array<Shape>(n);
+  for (let i = 0; i < n; i++) {
+    const t = inputs[i];
+    assertTensor(def.name, t, i);
+    if (t.released) throw new ReleasedTensorError(def.name, `input ${i}: tensor ${fmt(t.shape)} was released when tidy() returned; keep() it or return it from tidy()`);
+    shapes[i] = t.shape;
+  }
   const inputDType = commonDType(def.name, inputs);
   const dtype = def.dtype ? def.dtype(inputDType, attrs) : inputDType;
-  const shapes = inputs.map((t) => t.shape);
   const outShape = def.shape(shapes, attrs);
-  const data = def.forward(getBackend(), inputs.map((t) => t.data), shapes, outShape, dtype, attrs);
+  const buffers = new Array<TypedArray>(n);
+  for (let i = 0; i < n; i++) buffers[i] = inputs[i].data;
+  const data = def.forward(getBackend(), buffers, shapes, outShape, dtype, attrs);
   const output = new Tensor(data, outShape, dtype);
   if (def.vjp) record(def, inputs, output, attrs);
   return output;
@@ -72,20 +82,17 @@ export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Te
  * gradients. apply() calls it for primitives; customGrad for user-defined ops.
  */
 export function record<A>(def: OpDef<A>, inputs: readonly Tensor[], output: Tensor, attrs: A): void {
-  const recorders = activeRecorders();
+  const recording = hasActiveRecorders();
   let requiresGrad = false;
-  if (isGradEnabled()) for (const t of inputs) if (t.requiresGrad) requiresGrad = true;
-  if (recorders.length === 0 && !requiresGrad) return;
-  const node: Node = {
-    def: def as OpDef<unknown>,
-    inputs,
-    inputVersions: inputs.map((t) => t.version),
-    output,
-    attrs,
-  };
+  const n = inputs.length;
+  if (isGradEnabled()) for (let i = 0; i < n; i++) if (inputs[i].requiresGrad) requiresGrad = true;
+  if (!recording && !requiresGrad) return;
+  const inputVersions = new Array<number>(n);
+  for (let i = 0; i < n; i++) inputVersions[i] = inputs[i].version;
+  const node: Node = { def: def as OpDef<unknown>, inputs, inputVersions, output, attrs, mark: 0 };
   output.node = node;
   output.requiresGrad = requiresGrad;
-  for (const r of recorders) r.add(node);
+  if (recording) notifyRecorders(node);
 }
 
 /**

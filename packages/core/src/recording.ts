@@ -13,6 +13,8 @@ export interface Node {
   readonly inputVersions: readonly number[];
   readonly output: Tensor;
   readonly attrs: unknown;
+  /** The last backward sweep that visited this node (tape.ts), so a sweep needs no visited set. */
+  mark: number;
 }
 
 /** Anything that wants to hear about recorded nodes: a Tape inside its record() call. */
@@ -28,6 +30,16 @@ let noGradDepth = 0;
 /** The recorders that hear ops applied now: those started inside the innermost noGrad. */
 export function activeRecorders(): readonly Recorder[] {
   return barrier === 0 ? active : active.slice(barrier);
+}
+
+/** Whether any recorder hears ops applied now; activeRecorders().length > 0 without the copy. */
+export function hasActiveRecorders(): boolean {
+  return active.length > barrier;
+}
+
+/** Hands a node to every recorder that hears ops applied now (no array copied per op). */
+export function notifyRecorders(node: Node): void {
+  for (let i = barrier; i < active.length; i++) active[i].add(node);
 }
 
 /** False inside noGrad (unless a tape started recording inside it). */

@@ -3,7 +3,8 @@ import { GradientError, ShapeError, ValueError, fmt } from './errors.js';
 import { add } from './ops/arithmetic.js';
 import { sum } from './ops/reduce.js';
 import { mul } from './ops/arithmetic.js';
-import { type Node, type Recorder, isRecording, noGrad, withRecorder } from './recording.js';
+import { keep, tidy } from './memory.js';
+import { type Node, type Recorder, hasActiveRecorders, isRecording, noGrad, withRecorder } from './recording.js';
 import { sameShape } from './shape.js';
 import { Tensor } from './tensor.js';
 
@@ -19,63 +20,88 @@ import { Tensor } from './tensor.js';
  * too, which is all that grad-of-grad and Hessian-vector products need.
  */
 function backprop(y: Tensor, dy: Tensor, sources: readonly Tensor[], allowed: (node: Node) => boolean): Map<Tensor, Tensor> {
-  // 1. iterative post-order DFS: a recursive one overflows the JS stack on deep graphs
+  // 1. iterative post-order DFS: a recursive one overflows the JS stack on deep graphs.
+  // Two parallel stacks (node, next input) rather than an object per frame; no user code
+  // runs here, so a sweep's stamp on the nodes cannot be disturbed by a nested sweep.
+  const stamp = ++sweeps;
   const order: Node[] = [];
-  const visited = new Set<Node>();
-  const stack: Array<{ node: Node; next: number }> = [];
-  const enter = (t: Tensor) => {
-    const node = t.node;
-    if (node && !visited.has(node) && allowed(node)) {
-      visited.add(node);
-      stack.push({ node, next: 0 });
-    }
-  };
-  enter(y);
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1];
-    if (top.next < top.node.inputs.length) enter(top.node.inputs[top.next++]);
-    else {
-      order.push(top.node);
-      stack.pop();
+  const stackNodes: Node[] = [];
+  const stackNext: number[] = [];
+  const root = y.node;
+  if (root && allowed(root)) {
+    root.mark = stamp;
+    stackNodes.push(root);
+    stackNext.push(0);
+  }
+  while (stackNodes.length > 0) {
+    const top = stackNodes.length - 1;
+    const node = stackNodes[top];
+    const next = stackNext[top];
+    if (next < node.inputs.length) {
+      stackNext[top] = next + 1;
+      const child = node.inputs[next].node;
+      if (child && child.mark !== stamp && allowed(child)) {
+        child.mark = stamp;
+        stackNodes.push(child);
+        stackNext.push(0);
+      }
+    } else {
+      order.push(node);
+      stackNodes.pop();
+      stackNext.pop();
     }
   }
 
   // 2. which tensors lie on a path from a source
   const reaches = new Set<Tensor>(sources);
-  for (const node of order) {
-    if (node.inputs.some((t) => reaches.has(t))) reaches.add(node.output);
+  for (let i = 0; i < order.length; i++) {
+    const node = order[i];
+    const inputs = node.inputs;
+    for (let k = 0; k < inputs.length; k++) {
+      if (reaches.has(inputs[k])) {
+        reaches.add(node.output);
+        break;
+      }
+    }
   }
 
   // 3. reverse sweep
-  const cotangents = new Map<Tensor, Tensor>();
-  if (!reaches.has(y)) return cotangents;
+  const cotangents = new Map<Tensor, Tensor | null>();
+  if (!reaches.has(y)) return cotangents as Map<Tensor, Tensor>;
   cotangents.set(y, dy);
   const isSource = new Set(sources);
   for (let i = order.length - 1; i >= 0; i--) {
     const node = order[i];
     const g = cotangents.get(node.output);
     if (!g || !reaches.has(node.output)) continue;
-    // an intermediate's cotangent is needed only until its node has run
-    if (!isSource.has(node.output)) cotangents.delete(node.output);
-    node.inputs.forEach((t, k) => {
+    // an intermediate's cotangent is needed only until its node has run (cleared, not
+    // deleted: a delete can shrink and rehash the map, an allocation per node)
+    if (!isSource.has(node.output)) cotangents.set(node.output, null);
+    const inputs = node.inputs;
+    for (let k = 0; k < inputs.length; k++) {
+      const t = inputs[k];
       if (t.version !== node.inputVersions[k]) {
         throw new GradientError('gradient', `input ${k} (${fmt(t.shape)}) of '${node.def.name}' was changed by assign() after it was recorded; record the computation again`);
       }
-    });
+    }
     const thunks = node.def.vjp!(g, node as Parameters<NonNullable<typeof node.def.vjp>>[1]);
-    node.inputs.forEach((input, k) => {
+    for (let k = 0; k < inputs.length; k++) {
+      const input = inputs[k];
       const thunk = thunks[k];
-      if (!thunk || !reaches.has(input)) return;
+      if (!thunk || !reaches.has(input)) continue;
       const contribution = thunk();
       if (!sameShape(contribution.shape, input.shape)) {
         throw new GradientError(node.def.name, `vjp returned shape ${fmt(contribution.shape)} for input ${k} of shape ${fmt(input.shape)}`);
       }
       const previous = cotangents.get(input);
       cotangents.set(input, previous ? add(previous, contribution) : contribution);
-    });
+    }
   }
-  return cotangents;
+  return cotangents as Map<Tensor, Tensor>;
 }
+
+/** Stamps step 1 of each sweep puts on the nodes it visits, instead of a Set per sweep. */
+let sweeps = 0;
 
 function seedCotangent(op: string, y: Tensor, dy: Tensor | undefined): Tensor {
   if (!(y instanceof Tensor)) throw new ValueError(op, `the output must be a Tensor, got ${typeof y}`);
@@ -158,12 +184,14 @@ export class Tape implements Recorder {
       }
     }
     const nodes = this.#nodes;
-    const cotangents = backprop(y, seed, list, (node) => nodes.has(node));
+    const found = sweep(() => backprop(y, seed, list, (node) => nodes.has(node)), list);
     if (!this.persistent) {
       this.#nodes = new Set();
       this.#spent = true;
     }
-    return xs instanceof Tensor ? distinct([gradOrZeros(cotangents, xs)], seed)[0] : distinct(list.map((x) => gradOrZeros(cotangents, x)), seed);
+    const grads = new Array<Tensor>(list.length);
+    for (let i = 0; i < list.length; i++) grads[i] = found[i] ?? zerosLike(list[i]);
+    return xs instanceof Tensor ? distinct(grads, seed)[0] : distinct(grads, seed);
   }
 
   /** Forgets everything recorded so far. */
@@ -194,8 +222,24 @@ function copyOf(g: Tensor): Tensor {
   return add(g, 0);
 }
 
-function gradOrZeros(cotangents: Map<Tensor, Tensor>, x: Tensor): Tensor {
-  return cotangents.get(x) ?? zerosLike(x);
+/**
+ * Runs a backward sweep and returns the cotangent of each source (undefined where y does not
+ * depend on it). When no tape records the sweep (no higher-order use), it runs in a scope of
+ * its own, as tidy: every tensor it creates (intermediate cotangents, the VJPs' temporaries)
+ * goes back to the buffer pool when it ends, except the gradients handed out and whatever
+ * their recorded graphs (if any input required gradients) reach. A customGrad VJP runs inside
+ * that scope, so a tensor it creates and stores somewhere (instead of returning it) must be
+ * kept with keep(). Under a recording tape nothing is released: the outer tape's nodes refer
+ * to the sweep's tensors.
+ */
+function sweep(run: () => Map<Tensor, Tensor>, sources: readonly Tensor[]): Array<Tensor | undefined> {
+  const pick = (): Array<Tensor | undefined> => {
+    const cotangents = run();
+    const out = new Array<Tensor | undefined>(sources.length);
+    for (let i = 0; i < sources.length; i++) out[i] = cotangents.get(sources[i]) ?? undefined;
+    return out;
+  };
+  return hasActiveRecorders() ? pick() : tidy(pick);
 }
 
 /**
@@ -323,12 +367,16 @@ export function backward(y: Tensor, dy?: Tensor, options: BackwardOptions = {}):
     throw new GradientError('backward', `no leaf with requiresGrad leads to this ${fmt(y.shape)} tensor: create parameters with { requiresGrad: true }`);
   }
   const run = () => backprop(y, seed, leaves, () => true);
-  const cotangents = options.createGraph ? run() : noGrad(run);
+  const found = sweep(options.createGraph ? run : () => noGrad(run), leaves);
   const handedOut = new Set<Tensor>();
-  for (const leaf of leaves) {
-    const g = cotangents.get(leaf);
+  for (let i = 0; i < leaves.length; i++) {
+    const leaf = leaves[i];
+    const g = found[i];
     if (!g) continue;
     leaf.grad = leaf.grad ? (options.createGraph ? add(leaf.grad, g) : noGrad(() => add(leaf.grad!, g))) : handedOut.has(g) || g === seed ? copyOf(g) : g;
+    // .grad outlives any tidy around backward(), as in PyTorch it outlives the step: an
+    // optimiser reads it afterwards (it is then garbage-collected like any tensor, not pooled)
+    if (!leaf.grad.released) keep(leaf.grad);
     handedOut.add(leaf.grad);
   }
 }

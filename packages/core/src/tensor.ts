@@ -1,5 +1,6 @@
 import { type DType, type TypedArray, allocate, dtypeOfArray } from './dtype.js';
 import { DTypeError, ShapeError, ValueError, fmt } from './errors.js';
+import { ReleasedTensorError, inScope, installTensorHooks, track } from './memory.js';
 import type { Node } from './recording.js';
 import { type Shape, sameShape, sizeOf } from './shape.js';
 import type { TensorLike } from './ops/lift.js';
@@ -75,17 +76,51 @@ export class Tensor {
   /** Incremented by `assign`, so a gradient through a stale recording is an error. */
   version = 0;
   #data: TypedArray;
+  /** LIVE, KEPT (by keep(): tidy never releases it) or RELEASED (by tidy: every read throws). */
+  #state = LIVE;
+  /** Whether #data came from the buffer pool for this tensor alone, so releasing may recycle it. */
+  #pooled = false;
 
   /** Takes ownership of `data` without copying or checking: ops and creation functions call it. */
   constructor(data: TypedArray, shape: Shape, dtype: DType = dtypeOfArray(data)) {
     this.#data = data;
-    this.shape = Object.freeze(shape.slice());
+    // a frozen shape (an input's, returned as is by an element-wise op's shape rule) cannot
+    // change under us, so it is shared instead of copied
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
     this.dtype = dtype;
     this.id = nextId++;
+    if (inScope()) this.#pooled = track(this, data);
+  }
+
+  static {
+    installTensorHooks({
+      isTensor: (value: unknown): value is Tensor => value instanceof Tensor,
+      release(t: Tensor) {
+        t.#state = RELEASED;
+        return t.#pooled ? t.#data : null;
+      },
+      isKept: (t: Tensor) => t.#state === KEPT,
+      isReleased: (t: Tensor) => t.#state === RELEASED,
+      markKept(t: Tensor) {
+        t.#state = KEPT;
+      },
+    });
   }
 
   /** The row-major storage. Treat it as read-only: change a tensor with `assign`. */
   get data(): TypedArray {
+    if (this.#state === RELEASED) throw releasedError('Tensor.data', this);
+    return this.#data;
+  }
+
+  /** True once the tidy() that created this tensor returned without keeping it: its values are gone. */
+  get released(): boolean {
+    return this.#state === RELEASED;
+  }
+
+  /** The storage, or the released-tensor error naming `op`. */
+  #live(op: string): TypedArray {
+    if (this.#state === RELEASED) throw releasedError(op, this);
     return this.#data;
   }
 
@@ -99,13 +134,14 @@ export class Tensor {
 
   /** The value of a tensor with exactly one element. */
   item(): number {
-    if (this.size !== 1) throw new ShapeError('item', `expects a tensor with one element, got shape ${fmt(this.shape)}`);
-    return this.#data[0];
+    const data = this.#live('item');
+    if (data.length !== 1) throw new ShapeError('item', `expects a tensor with one element, got shape ${fmt(this.shape)}`);
+    return data[0];
   }
 
   /** The values as nested arrays (a plain number for a scalar). */
   toArray(): NestedArray {
-    const data = this.#data;
+    const data = this.#live('toArray');
     const shape = this.shape;
     if (shape.length === 0) return data[0];
     const build = (axis: number, offset: number, stride: number): NestedArray[] => {
@@ -122,12 +158,12 @@ export class Tensor {
 
   /** A plain copy of the values in a new array. */
   toFlatArray(): number[] {
-    return Array.from(this.#data);
+    return Array.from(this.#live('toFlatArray'));
   }
 
   /** A copy that the tape does not see: gradients stop here. */
   detach(): Tensor {
-    return new Tensor(this.#data.slice(), this.shape, this.dtype);
+    return new Tensor(this.#live('detach').slice(), this.shape, this.dtype);
   }
 
   /**
@@ -136,6 +172,7 @@ export class Tensor {
    * new values silently.
    */
   assign(value: Tensor | ArrayLike<number>): this {
+    this.#live('assign');
     if (this.node) throw new ValueError('assign', `only leaf tensors can be assigned; this ${fmt(this.shape)} tensor was produced by '${this.node.def.name}'`);
     if (value instanceof Tensor) {
       if (value.dtype !== this.dtype) throw new DTypeError('assign', `dtype ${value.dtype} differs from the target's ${this.dtype}`);
@@ -157,6 +194,7 @@ export class Tensor {
    * is bumped (even if fn throws part-way), so a recording that read the old values fails.
    */
   assignInPlace(fn: (data: TypedArray) => void): this {
+    this.#live('assignInPlace');
     if (this.node) throw new ValueError('assignInPlace', `only leaf tensors can be assigned; this ${fmt(this.shape)} tensor was produced by '${this.node.def.name}'`);
     try {
       fn(this.#data);
@@ -175,6 +213,7 @@ export class Tensor {
 
   toString(): string {
     const head = `Tensor(${this.dtype}, ${fmt(this.shape)}${this.node ? `, op=${this.node.def.name}` : ''})`;
+    if (this.#state === RELEASED) return `${head}\n<released when tidy() returned>`;
     return `${head}\n${formatValues(this)}`;
   }
 
@@ -184,9 +223,18 @@ export class Tensor {
 
   /** Full values as code that rebuilds the tensor: fast-check prints counterexamples this way. */
   [Symbol.for('fast-check/toStringMethod')](): string {
+    if (this.#state === RELEASED) return `/* released ${fmt(this.shape)} tensor */`;
     const values = JSON.stringify(this.toArray());
     return `tensor(${values}, { dtype: '${this.dtype}' }) /* ${fmt(this.shape)} */`;
   }
+}
+
+const LIVE = 0;
+const KEPT = 1;
+const RELEASED = 2;
+
+function releasedError(op: string, t: Tensor): ReleasedTensorError {
+  return new ReleasedTensorError(op, `tensor ${fmt(t.shape)} was released when tidy() returned; keep() it or return it from tidy()`);
 }
 
 const MAX_SHOWN = 6;
