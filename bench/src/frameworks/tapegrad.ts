@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Tape, type Tensor, createRng, listBackends, matmul, noGrad, setBackend, tensor } from '@tapegrad/core';
+import { Tape, type Tensor, createRng, listBackends, matmul, noGrad, setBackend, tensor, tidy } from '@tapegrad/core';
 import { SGD, type Sequential, cost, mlp } from '@tapegrad/nn';
 import { type ColumnSampler, columnSampler } from '@tapegrad/datasets';
 import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec } from '../protocol.js';
@@ -77,12 +77,15 @@ class TapegradTrainer implements Trainer {
   }
 
   step(indices: Int32Array): void {
-    const xb = this.xs.take(indices);
-    const yb = this.ys.take(indices);
-    const tape = new Tape();
-    const c = tape.record(() => this.batchCost(xb, yb).cost);
-    const grads = tape.gradient(c, this.params);
-    this.sgd.step(this.params, grads);
+    // as nn's fit: the step's tensors go back to core's buffer pool when tidy returns
+    tidy(() => {
+      const xb = this.xs.take(indices);
+      const yb = this.ys.take(indices);
+      const tape = new Tape();
+      const c = tape.record(() => this.batchCost(xb, yb).cost);
+      const grads = tape.gradient(c, this.params);
+      this.sgd.step(this.params, grads);
+    });
   }
 
   async sync(): Promise<void> {}

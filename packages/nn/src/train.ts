@@ -1,4 +1,4 @@
-import { type Rng, Tape, Tensor, ValueError, add, createRng, noGrad, shuffleInPlace } from '@tapegrad/core';
+import { type Rng, Tape, Tensor, ValueError, add, createRng, noGrad, shuffleInPlace, tidy, zeros } from '@tapegrad/core';
 import { ACTIVATIONS, type Activation } from './activations.js';
 import { type LossName, LOSSES, cost, l2Penalty } from './losses.js';
 import { METRICS, type MetricFn, type MetricName } from './metrics.js';
@@ -222,7 +222,9 @@ function columnGatherer(t: Tensor): (order: Int32Array, start: number, end: numb
   }
   return (order, start, end) => {
     const width = end - start;
-    const out = float64 ? new Float64Array(rows * width) : new Float32Array(rows * width);
+    // through core's allocation, so inside fit's tidy the batch reuses the last one's buffer
+    const batch = zeros([rows, width], { dtype: t.dtype });
+    const out = batch.data;
     let j = 0;
     for (; j + 4 <= width; j += 4) {
       const s0 = order[start + j] * rows, s1 = order[start + j + 1] * rows, s2 = order[start + j + 2] * rows, s3 = order[start + j + 3] * rows;
@@ -237,7 +239,7 @@ function columnGatherer(t: Tensor): (order: Int32Array, start: number, end: numb
       const s = order[start + j] * rows;
       for (let r = 0, to = j; r < rows; r++, to += width) out[to] = copy[s + r];
     }
-    return new Tensor(out, [rows, width], t.dtype);
+    return batch;
   };
 }
 
@@ -364,7 +366,10 @@ function yieldToEventLoop(): Promise<void> {
  * synchronous, and the results depend only on the seed, never on timing.
  *
  * Memory: for the duration of the call fit holds a row-major copy of `x` and of `y` (one more
- * copy of each), from which every batch's columns are gathered as contiguous runs.
+ * copy of each), from which every batch's columns are gathered as contiguous runs. Each step
+ * runs inside core's `tidy()`, so its tensors' buffers are reused by the next step: an
+ * optimiser of your own that stores a tensor it creates in `step` must `keep()` it (the
+ * built-in ones do).
  *
  * ```ts
  * const history = await fit(model, { x, y }, { loss: 'bce', optimizer: sgd, epochs: 100, batchSize: 4, metrics: ['accuracy'] });
@@ -428,22 +433,27 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
         }
         const start = b * batchSize;
         const end = Math.min(start + batchSize, examples);
-        const xb = gatherX(order, start, end);
-        const yb = gatherY(order, start, end);
-        const tape = new Tape();
-        const { cost: batchCost, output } = tape.record(() => forward(xb, yb));
-        const objective = l2 > 0 ? tape.record(() => add(batchCost, l2Penalty(weights, l2))) : batchCost;
-        const grads = tape.gradient(objective, params);
-        const batchLoss = batchCost.item();
-        lossSum += batchLoss * (end - start);
-        if (outputs) {
-          if (!outputs.values) {
-            outputs.rows = output.shape[0];
-            outputs.values = new Float64Array(outputs.rows * examples);
+        // each step in a tidy: its batch, activations, cotangents and gradients go back to the
+        // buffer pool when it ends, and the next step reuses them instead of allocating
+        const batchLoss = tidy(() => {
+          const xb = gatherX(order, start, end);
+          const yb = gatherY(order, start, end);
+          const tape = new Tape();
+          const { cost: batchCost, output } = tape.record(() => forward(xb, yb));
+          const objective = l2 > 0 ? tape.record(() => add(batchCost, l2Penalty(weights, l2))) : batchCost;
+          const grads = tape.gradient(objective, params);
+          const value = batchCost.item();
+          if (outputs) {
+            if (!outputs.values) {
+              outputs.rows = output.shape[0];
+              outputs.values = new Float64Array(outputs.rows * examples);
+            }
+            scatterColumns(outputs.values, examples, output, order, start);
           }
-          scatterColumns(outputs.values, examples, output, order, start);
-        }
-        optimizer.step(params, grads, () => objectiveOf(xb, yb));
+          optimizer.step(params, grads, () => objectiveOf(xb, yb));
+          return value;
+        });
+        lossSum += batchLoss * (end - start);
         reporter?.batch(b + 1, lossSum / end);
       }
       seconds = (seconds + performance.now() - started) / 1000;

@@ -1,4 +1,4 @@
-import { type Tensor, Tape, ValueError, createRng, mul, noGrad, sub, tensor, zeros } from '@tapegrad/core';
+import { type Tensor, Tape, ValueError, createRng, keep, mul, noGrad, sub, tensor, zeros } from '@tapegrad/core';
 import {
   type EpochLog, type Module, type Objective, type Optimizer, Dense, accuracy, cost, evaluate, fit, mlp, optimizer, predict,
 } from '@tapegrad/nn';
@@ -217,7 +217,8 @@ describe('fit', () => {
     const grads = async (l2: number) => {
       const model = mlp([3, 2, 1], { output: 'sigmoid', dtype: 'float64', seed: 3, biasInit: 'standardNormal' });
       let got: Tensor[] = [];
-      await fit(model, sports, { loss: 'bce', optimizer: new TinySGD(0, (_s, _p, g) => (got = [...g])), epochs: 1, batchSize: 'full', l2 });
+      // each step of fit runs in tidy: gradients stored beyond the step must be kept
+      await fit(model, sports, { loss: 'bce', optimizer: new TinySGD(0, (_s, _p, g) => (got = g.map(keep))), epochs: 1, batchSize: 'full', l2 });
       return { got, params: Object.values(model.parameters()) };
     };
     const plain = await grads(0);

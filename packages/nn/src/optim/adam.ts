@@ -1,4 +1,4 @@
-import { type Tensor, zerosLike } from '@tapegrad/core';
+import { type Tensor, keep, zerosLike } from '@tapegrad/core';
 import { checkParamsAndGrads, decayRate, positive } from './checks.js';
 import { InPlace, Scratch } from './inplace.js';
 import type { Optimizer } from './optimizer.js';
@@ -56,7 +56,8 @@ export class Adam implements Optimizer {
     params.forEach((p, i) => {
       const g = grads[i].data;
       const k = new InPlace(p.dtype, p.shape);
-      const s = this.#moments.get(p) ?? { m: zerosLike(p), v: zerosLike(p), t: 0 };
+      // kept: a step may run inside tidy(), and the moments must outlive it
+      const s = this.#moments.get(p) ?? { m: keep(zerosLike(p)), v: keep(zerosLike(p)), t: 0 };
       this.#moments.set(p, s);
       s.t += 1;
       // The kernels of the formula as ops (m ← add(mul(m, β₁), mul(g, 1−β₁)), …, then

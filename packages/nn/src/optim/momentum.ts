@@ -1,4 +1,4 @@
-import { type Tensor, zerosLike } from '@tapegrad/core';
+import { type Tensor, keep, zerosLike } from '@tapegrad/core';
 import { checkParamsAndGrads, decayRate, positive } from './checks.js';
 import { InPlace, Scratch } from './inplace.js';
 import type { Optimizer } from './optimizer.js';
@@ -54,7 +54,8 @@ export class Momentum implements Optimizer {
         });
       } else {
         // a copy: the velocity must not alias a gradient buffer the caller may reuse
-        velocity = zerosLike(p).assignInPlace((v) => v.set(g));
+        // kept: a step may run inside tidy(), and the velocity must outlive it
+        velocity = keep(zerosLike(p)).assignInPlace((v) => v.set(g));
         this.#velocity.set(p, velocity);
       }
       const v = velocity.data;
