@@ -56,6 +56,8 @@ export interface MatmulRow {
   /** Largest relative error of 64 sampled entries against float64 dot products. */
   maxRelError: number | null;
   tapegradSpeedup: number | null;
+  /** The FMA peak of the cores the product ran on and GFLOP/s as a % of it, where the framework measures it. */
+  peak?: { gflops: number; cores: number; percent: number };
   note: string;
 }
 

@@ -269,6 +269,8 @@ async function main(argv: string[]): Promise<number> {
           const speed = lastSpeed.get(fw.id);
           const predicted = speed ? (2 * size.m * size.k * size.n) / (speed * 1e9) : null;
           const row = await runMatmul(fw, size, a, b, plan, predicted, log);
+          const peak = fw.matmulPeak?.(size);
+          if (peak && row.gflops !== null) row.peak = { ...peak, percent: (100 * row.gflops) / peak.gflops };
           if (row.gflops !== null && row.medianSeconds! >= 0.01) lastSpeed.set(fw.id, row.gflops);
           rows.push(row);
         }

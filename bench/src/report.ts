@@ -116,11 +116,18 @@ export function formatMatmulTables(results: MatmulResult[], order: { id: string;
     present.map((fw) => [fw.label, ...results.map((res) => cell(res, fw.id, (r) => fmtRatio(r.tapegradSpeedup)))]),
     [false, ...sizes.map(() => true)],
   );
+  // "% of peak" only for the rows that measured their machine's FMA peak (tapegrad native)
+  const withPeak = present.filter((fw) => results.some((res) => res.rows.some((r) => r.framework === fw.id && r.peak)));
+  const peaks = withPeak.length === 0 ? [] : ['', table(
+    ['% of FMA peak', ...sizes],
+    withPeak.map((fw) => [fw.label, ...results.map((res) => cell(res, fw.id, (r) => (r.peak ? `${r.peak.percent.toFixed(0)} % of ${r.peak.gflops.toFixed(0)} (${r.peak.cores} core${r.peak.cores > 1 ? 's' : ''})` : '–')))]),
+    [false, ...sizes.map(() => true)],
+  )];
   const notes: string[] = [];
   for (const res of results) {
     for (const r of res.rows) if (r.note) notes.push(`  ${sizeLabel(res.size)} ${r.label}: ${r.note}`);
   }
-  return [gflops, '', ratios, ...(notes.length ? ['', 'notes:', ...notes] : [])].join('\n');
+  return [gflops, '', ratios, ...peaks, ...(notes.length ? ['', 'notes:', ...notes] : [])].join('\n');
 }
 
 export interface AgreementCheck {

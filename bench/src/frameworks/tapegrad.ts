@@ -107,12 +107,16 @@ class TapegradTrainer implements Trainer {
   dispose(): void {}
 }
 
-function tapegradFramework(backend: string, details: string): Framework {
+/** The FMA peak (GFLOP/s) of the cores a backend's matmul of this size runs on. */
+type PeakFor = (size: MatmulSize) => { gflops: number; cores: number };
+
+function tapegradFramework(backend: string, details: string, peak?: PeakFor): Framework {
   return {
     id: `tapegrad-${backend}`,
     label: `tapegrad (${backend})`,
     isTapegrad: true,
     details,
+    ...(peak ? { matmulPeak: peak } : {}),
     async activate() {
       setBackend(backend);
     },
@@ -154,10 +158,68 @@ async function importWasmBackend(): Promise<Record<string, unknown>> {
   return (await import(pathToFileURL(fileURLToPath(dist)).href)) as Record<string, unknown>;
 }
 
+/** @tapegrad/backend-native, the same way: by name, else from the workspace folder. */
+async function importNativeBackend(): Promise<Record<string, unknown>> {
+  const errors: string[] = [];
+  try {
+    return (await import('@tapegrad/backend-native' as string)) as Record<string, unknown>;
+  } catch (error) {
+    errors.push((error as Error).message.split('\n')[0]);
+  }
+  const dist = new URL('../../../packages/backend-native/dist/index.js', import.meta.url);
+  if (!existsSync(fileURLToPath(dist))) {
+    errors.push(`${fileURLToPath(dist)} does not exist (package absent or not built)`);
+    throw new Error(errors.join('; '));
+  }
+  return (await import(pathToFileURL(fileURLToPath(dist)).href)) as Record<string, unknown>;
+}
+
+interface NativeModule {
+  loadNativeBackend?: () => { backend?: unknown; reason?: string };
+  initNativeBackend?: () => NativeFacts | undefined;
+  nativeUnavailableReason?: () => string | undefined;
+  DEFAULT_THREAD_THRESHOLD?: number;
+}
+
+interface NativeFacts {
+  name?: string;
+  kernel?: string;
+  threads?: number;
+  fmaPeakGflops?: (threads?: number, seconds?: number) => number;
+}
+
+/**
+ * Loads and registers 'native' (a guarded dynamic import: the package, or its addon, may be
+ * missing) and measures this machine's FMA peak with the addon's probe, on one core and on
+ * as many as the backend's matmul uses, so the matmul table can give "% of peak".
+ */
+async function loadNative(): Promise<{ name: string; details: string; peak: PeakFor | null }> {
+  const mod = (await importNativeBackend()) as NativeModule;
+  if (typeof mod.initNativeBackend !== 'function') throw new Error('the module exports no initNativeBackend()');
+  const backend = mod.initNativeBackend();
+  if (!backend) throw new Error(mod.nativeUnavailableReason?.() ?? 'initNativeBackend() returned no backend');
+  const name = backend.name ?? 'native';
+  if (!listBackends().includes(name)) throw new Error(`initNativeBackend() did not register a backend named '${name}' (registered: ${listBackends().join(', ')})`);
+  const threads = backend.threads ?? 1;
+  const oneCore = backend.fmaPeakGflops?.(1, 0.2) ?? 0;
+  const allCores = threads > 1 ? backend.fmaPeakGflops?.(threads, 0.2) ?? 0 : oneCore;
+  const threshold = mod.DEFAULT_THREAD_THRESHOLD ?? Infinity;
+  const peak: PeakFor | null = oneCore > 0
+    ? (size) => (threads > 1 && size.m * size.k * size.n >= threshold ? { gflops: allCores, cores: threads } : { gflops: oneCore, cores: 1 })
+    : null;
+  const facts = [
+    backend.kernel ? `kernel ${backend.kernel}` : null,
+    `${threads} threads${threads > 1 && Number.isFinite(threshold) ? ` from m·k·n ≥ ${threshold.toExponential(0)}` : ''}`,
+    oneCore > 0 ? `FMA peak ${oneCore.toFixed(1)} GFLOP/s on 1 core${threads > 1 ? `, ${allCores.toFixed(1)} on ${threads}` : ''} (addon probe)` : null,
+  ].filter(Boolean);
+  return { name, details: `@tapegrad/backend-native (${facts.join(', ')})`, peak };
+}
+
 /**
  * Every tapegrad backend this process can run: 'js' always, 'wasm' when @tapegrad/backend-wasm
- * loads and initialises (a guarded dynamic import: the package is optional here), plus any
- * other backend registered by then.
+ * loads and initialises, 'native' when @tapegrad/backend-native's addon was built here
+ * (guarded dynamic imports: both packages are optional here), plus any other backend
+ * registered by then.
  */
 export async function loadTapegrad(): Promise<{ frameworks: Framework[]; unavailable: Unavailable[] }> {
   const unavailable: Unavailable[] = [];
@@ -177,7 +239,15 @@ export async function loadTapegrad(): Promise<{ frameworks: Framework[]; unavail
   } catch (error) {
     unavailable.push({ id: 'tapegrad-wasm', label: 'tapegrad (wasm)', isTapegrad: true, reason: `@tapegrad/backend-wasm unavailable: ${(error as Error).message}` });
   }
-  const frameworks = listBackends().map((name) => tapegradFramework(name, details.get(name) ?? 'registered backend'));
+  const peaks = new Map<string, PeakFor>();
+  try {
+    const native = await loadNative();
+    details.set(native.name, native.details);
+    if (native.peak) peaks.set(native.name, native.peak);
+  } catch (error) {
+    unavailable.push({ id: 'tapegrad-native', label: 'tapegrad (native)', isTapegrad: true, reason: `@tapegrad/backend-native unavailable: ${(error as Error).message}` });
+  }
+  const frameworks = listBackends().map((name) => tapegradFramework(name, details.get(name) ?? 'registered backend', peaks.get(name)));
   setBackend('js');
   return { frameworks, unavailable };
 }

@@ -47,6 +47,12 @@ export interface Framework {
   activate(): Promise<void>;
   createTrainer(task: TaskSpec, data: TrainData, layers: Layer[]): Promise<Trainer>;
   matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun>;
+  /**
+   * The fp32 FMA peak (GFLOP/s, measured in this run) of the cores this framework's matmul
+   * of `size` runs on, where it can say (tapegrad's native backend, through its addon's
+   * probe): the matmul table then gives GFLOP/s as a percentage of it.
+   */
+  matmulPeak?(size: MatmulSize): { gflops: number; cores: number };
 }
 
 /** A framework that could not be loaded: its rows say why. */
