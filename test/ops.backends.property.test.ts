@@ -42,7 +42,7 @@ import {
   registerBackend, reshape, setBackend, sigmoid, slice, softmax, softplus, sqrt, square, stack, sub, sum, tanh, tensor, transpose, vjp, where,
 } from '@tapegrad/core';
 import { arb } from '@tapegrad/core/testing';
-import { initWasmBackend } from '../packages/backend-wasm/src/index.js';
+import { createWasmBackend, initWasmBackend } from '../packages/backend-wasm/src/index.js';
 import { initNativeBackendOrWarn } from '../packages/backend-native/src/index.js';
 // the activations' VJPs as primitives: not re-exported by the package
 import { reluGrad, sigmoidGrad, tanhGrad } from '../packages/core/src/ops/math.js';
@@ -54,6 +54,10 @@ const u = 2 ** -24;
 const eta = 2 ** -149;
 
 const wasm = initWasmBackend();
+// The registered wasm backend runs calls below a few dozen elements in js (cheaper than the
+// copies); this one runs every call its kernels cover in wasm, so the small cases here test
+// the kernels themselves (edges of the v128 loops included).
+registerBackend(createWasmBackend({ name: 'wasm-every-size', smallCallsInJs: false, threads: 'off' }));
 // 'native' joins where its addon was built (packages/backend-native/test checks that it is
 // wherever a C++ toolchain exists); elsewhere one warning says why and wasm stays.
 initNativeBackendOrWarn();
@@ -311,8 +315,9 @@ function agreementProperty(backend: string, opSpec: OpSpec, dtype: DType) {
 const others = listBackends().filter((name) => name !== 'js');
 
 describe('backends under test', () => {
-  it("include 'wasm' (initWasmBackend registered it) and exclude js", () => {
+  it("include 'wasm' (initWasmBackend registered it), 'wasm-every-size' and exclude js", () => {
     expect(others).toContain('wasm');
+    expect(others).toContain('wasm-every-size');
     expect(others).not.toContain('js');
   });
 

@@ -26,6 +26,13 @@ export interface WasmBackendOptions {
   threads?: 'auto' | 'off' | 'always';
   /** m·k·n from which 'auto' splits a matmul over two threads (default {@link DEFAULT_THREAD_THRESHOLD}). */
   threadThreshold?: number;
+  /**
+   * true (the default): element-wise calls smaller than the measured sizes at which wasm
+   * starts to win (a few to ~130 elements, by kernel; see `UNARY_JS_BELOW` in backend.ts)
+   * run in js, where copying operands in and out would cost more than the arithmetic.
+   * false: every float32 call the kernels cover runs in wasm, whatever its size (tests).
+   */
+  smallCallsInJs?: boolean;
 }
 
 /**
@@ -110,8 +117,8 @@ interface Operand {
  * kept axes: a bias [1, n]) or as one value per row (kept axes first: [m, 1]).
  */
 function classify(shape: Shape, outShape: Shape, size: number, outSize: number): Operand | undefined {
-  if (size === outSize) return { mode: FULL, rows: -1 };
-  if (size === 1) return { mode: SCALAR, rows: -1 };
+  if (size === outSize) return FULL_OPERAND;
+  if (size === 1) return SCALAR_OPERAND;
   const lead = outShape.length - shape.length;
   let firstKept = -1, lastKept = -1, firstBroadcast = -1, lastBroadcast = -1;
   for (let i = 0; i < outShape.length; i++) {
@@ -125,15 +132,34 @@ function classify(shape: Shape, outShape: Shape, size: number, outSize: number):
       lastKept = i;
     }
   }
-  const rowsBefore = (axis: number) => {
-    let rows = 1;
-    for (let i = 0; i < axis; i++) rows *= outShape[i];
-    return rows;
-  };
-  if (lastBroadcast < firstKept) return { mode: ROW, rows: rowsBefore(firstKept) };
-  if (lastKept < firstBroadcast) return { mode: COLUMN, rows: rowsBefore(firstBroadcast) };
-  return undefined;
+  // a plain loop, not a closure: this runs on every broadcasting call (bias adds), where a
+  // closure per call cost about as much as the kernel at T3's sizes
+  let axis = -1, mode = FULL;
+  if (lastBroadcast < firstKept) { axis = firstKept; mode = ROW; } else if (lastKept < firstBroadcast) { axis = firstBroadcast; mode = COLUMN; } else return undefined;
+  let rows = 1;
+  for (let i = 0; i < axis; i++) rows *= outShape[i];
+  return { mode, rows };
 }
+
+const FULL_OPERAND: Operand = { mode: FULL, rows: -1 };
+const SCALAR_OPERAND: Operand = { mode: SCALAR, rows: -1 };
+
+/*
+ * Below these sizes (elements of the output) a call runs in js: copying operands into wasm
+ * memory and the result out costs ≈ 0.2 µs a call, more than a short js loop. Crossovers
+ * measured per call, js vs wasm with copies (Node 20, 2-core EPYC, `threads: 'off'`, best of 7
+ * timed loops; the machine was loaded, so the ratios, not the times, carry over): exp and
+ * sigmoid ≈ 15 elements (10: js 0.14 µs vs 0.23–0.4 µs; 20: 0.28 vs 0.23), softplus ≈ 10
+ * (0.32 vs 0.30), relu and step ≈ 100 (100: 0.21 vs 0.21), add/sub/mul/div on equal shapes
+ * or with a scalar ≈ 80–100, with a row or column broadcast ≈ 130, sigmoidGrad and the other
+ * activation gradients ≈ 60, subScaled ≈ 90. Sums never (wasm was ≥ 1.5× faster from 10
+ * elements: js's reduce walks rows through closures).
+ */
+const UNARY_JS_BELOW: Partial<Record<UnaryKernel, number>> = { exp: 16, sigmoid: 16, softplus: 8, relu: 112, step: 112 };
+const BINARY_JS_BELOW = 96;
+const BROADCAST_JS_BELOW = 128;
+const GRAD_JS_BELOW = 64;
+const SUB_SCALED_JS_BELOW = 96;
 
 /**
  * Compiles one build and returns a backend around it, without registering it. Compilation
@@ -223,6 +249,11 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
     return true;
   }
 
+  const small = options.smallCallsInJs ?? true;
+  const unaryBelow: Partial<Record<UnaryKernel, number>> = small ? UNARY_JS_BELOW : {};
+  const binaryBelow = small ? BINARY_JS_BELOW : 0, broadcastBelow = small ? BROADCAST_JS_BELOW : 0;
+  const gradBelow = small ? GRAD_JS_BELOW : 0, subScaledBelow = small ? SUB_SCALED_JS_BELOW : 0;
+
   const unaryKernels: Partial<Record<UnaryKernel, (x: number, out: number, n: number) => void>> = {
     relu: wasm.relu, step: wasm.step, exp: wasm.exp, sigmoid: wasm.sigmoid, softplus: wasm.softplus,
   };
@@ -241,7 +272,7 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
 
     unary(kernel: UnaryKernel, x: TypedArray, out: TypedArray, scalar: number): void {
       const run = unaryKernels[kernel];
-      if (!run || !(x instanceof Float32Array) || !(out instanceof Float32Array)) {
+      if (!run || !(x instanceof Float32Array) || !(out instanceof Float32Array) || x.length < (unaryBelow[kernel] ?? 0)) {
         jsBackend.unary(kernel, x, out, scalar);
         return;
       }
@@ -260,7 +291,7 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
       const grad = gradKernels[kernel];
       if (grad) {
         const n = out.length;
-        if (!(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)
+        if (n < gradBelow || !(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)
           || a.length !== n || b.length !== n || !reserve(heap + 2 * padded(n))) {
           jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
           return;
@@ -273,15 +304,15 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
         return;
       }
       const op = binaryOps[kernel];
-      if (op === undefined || !(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)) {
+      const total = out.length;
+      if (op === undefined || total < binaryBelow || !(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)) {
         jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
         return;
       }
-      const total = out.length;
       const left = classify(aShape, outShape, a.length, total);
       const right = classify(bShape, outShape, b.length, total);
       const rows = left && right ? Math.max(left.rows, right.rows) : -1;
-      if (!left || !right || (left.rows >= 0 && right.rows >= 0 && left.rows !== right.rows)) {
+      if (!left || !right || (left.rows >= 0 && right.rows >= 0 && left.rows !== right.rows) || (rows > 0 && total < broadcastBelow)) {
         jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
         return;
       }
@@ -359,7 +390,7 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
 
     subScaled(y, x, s, out): void {
       const n = out.length;
-      if (!(y instanceof Float32Array) || !(x instanceof Float32Array) || !(out instanceof Float32Array)
+      if (n < subScaledBelow || !(y instanceof Float32Array) || !(x instanceof Float32Array) || !(out instanceof Float32Array)
         || y.length !== n || x.length !== n || !reserve(heap + 2 * padded(n))) {
         jsBackend.subScaled(y, x, s, out);
         return;

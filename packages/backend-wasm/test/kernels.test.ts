@@ -24,9 +24,11 @@ import { createWasmBackend, enableRelaxedSimd } from '../src/index.js';
 const u = 2 ** -24;
 
 const relaxedAvailable = enableRelaxedSimd();
+// smallCallsInJs: false, so that every size here runs the wasm kernels (the default hands
+// calls below a few dozen elements to js: tested at the end)
 const backends: Backend[] = [
-  createWasmBackend({ variant: 'simd', name: 'wasm-simd' }),
-  ...(relaxedAvailable ? [createWasmBackend({ variant: 'relaxed-simd', name: 'wasm-relaxed' })] : []),
+  createWasmBackend({ variant: 'simd', name: 'wasm-simd', smallCallsInJs: false }),
+  ...(relaxedAvailable ? [createWasmBackend({ variant: 'relaxed-simd', name: 'wasm-relaxed', smallCallsInJs: false })] : []),
 ];
 
 const rng = createRng(20240607);
@@ -407,3 +409,38 @@ for (const backend of backends) {
     });
   });
 }
+
+describe('the default backend runs small calls in js and larger ones in wasm, with the same numbers', () => {
+  const byDefault = createWasmBackend({ variant: 'simd', name: 'wasm-default', threads: 'off' });
+  const everySize = backends[0];
+  // js-only kernels are exact; exp and softplus differ from js by a few ulp in wasm, so a call
+  // that runs in js gives js's number exactly and one that runs in wasm gives everySize's
+  it('element-wise kernels at 1–300 elements equal js below the crossover and the wasm kernels above it', () => {
+    for (const n of [1, 3, 7, 15, 16, 40, 63, 64, 95, 96, 111, 112, 127, 128, 300]) {
+      const x = random(n, 4), y = random(n, 4), col = random(Math.max(1, n / 5 | 0));
+      const cases: Array<[string, (b: Backend, out: Float32Array) => void, number]> = [
+        ['exp', (b, out) => b.unary('exp', x, out, 0), 16],
+        ['softplus', (b, out) => b.unary('softplus', x, out, 0), 8],
+        ['relu', (b, out) => b.unary('relu', x, out, 0), 112],
+        ['add', (b, out) => b.binary('add', x, [n], y, [n], out, [n]), 96],
+        ['sigmoidGrad', (b, out) => b.binary('sigmoidGrad', x, [n], y, [n], out, [n]), 64],
+        ['subScaled', (b, out) => b.subScaled(x, y, 0.3, out), 96],
+      ];
+      if (n % 5 === 0) {
+        const rows = n / 5;
+        cases.push(['add column', (b, out) => b.binary('add', x, [rows, 5], col.subarray(0, rows), [rows, 1], out, [rows, 5]), 128]);
+      }
+      for (const [name, run, below] of cases) {
+        const expected = new Float32Array(n), viaWasm = new Float32Array(n), actual = new Float32Array(n);
+        run(jsBackend, expected);
+        run(everySize, viaWasm);
+        run(byDefault, actual);
+        try {
+          expectBitIdentical(actual, n < below ? expected : viaWasm);
+        } catch (e) {
+          throw new Error(`${name} at n = ${n}: ${(e as Error).message}`);
+        }
+      }
+    }
+  });
+});
