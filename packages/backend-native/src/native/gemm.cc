@@ -203,10 +203,9 @@ class Pool {
       packAllBDispatch(*job.ks, job.P, packedB_);
       job_.packedB = packedB_;
     }
-    blocks_.store(blocks, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
-    const uint64_t gen = ++generation_;
-    state_.store(gen << 32, std::memory_order_release);
+    const uint64_t gen = ++generation_ & 0xffffffffu;
+    state_.store(gen << 32 | static_cast<uint64_t>(blocks) << 16, std::memory_order_release);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       posted_ = gen;
@@ -226,19 +225,22 @@ class Pool {
   }
 
  private:
-  // Claims and computes blocks of job `gen` until there are none left.
+  // Claims and computes blocks of job `gen` until there are none left. The state word is
+  // generation (32 bits) | block count (16) | next block (16): one compare-and-swap checks
+  // all three, so a thread still looking at an old job can never claim a block of a new one.
   void work(uint64_t gen) {
     for (;;) {
       uint64_t s = state_.load(std::memory_order_acquire);
-      long index;
+      long index, blocks;
       do {
         if ((s >> 32) != gen) return;
-        index = static_cast<long>(s & 0xffffffffu);
-        if (index >= blocks_.load(std::memory_order_relaxed)) return;
+        blocks = static_cast<long>((s >> 16) & 0xffffu);
+        index = static_cast<long>(s & 0xffffu);
+        if (index >= blocks) return;
       } while (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire));
       // a successful claim means the job is still live: its caller waits for this block
       computeBlock(job_, index);
-      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == blocks_.load(std::memory_order_relaxed)) {
+      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == blocks) {
         // the last block: wake the caller if it went to sleep waiting (under the mutex, so
         // the wake-up cannot fall between its check and its wait)
         std::lock_guard<std::mutex> lock(mutex_);
@@ -318,7 +320,6 @@ class Pool {
   float* packedB_ = nullptr;
   long packedBFloats_ = 0;
   Job job_{};
-  std::atomic<long> blocks_{0};
   std::atomic<long> done_{0};
   std::atomic<uint64_t> state_{0};
   uint64_t generation_ = 0;
@@ -355,7 +356,7 @@ void sgemm(const KernelSet& ks, const float* a, long aRow, long aCol, const floa
       if (n >= 2 * ks.nr) step = roundUp(step, ks.nr);
     }
     const long blocks = ((byRows ? m : n) + step - 1) / step;
-    if (blocks >= 2 && pool().run(Job{&ks, P, byRows, step, nullptr}, blocks)) return;
+    if (blocks >= 2 && blocks < 65536 && pool().run(Job{&ks, P, byRows, step, nullptr}, blocks)) return;
   }
   gemmDispatch(ks, P);
 }
