@@ -12,7 +12,7 @@
 // headers of the running node (<prefix>/include/node, e.g. /usr on Debian) are used when
 // present, since node-gyp would otherwise try to download them.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,15 +55,58 @@ function lastError(output) {
   return pick.replace(/^gyp ERR! (stack )?/, '').slice(0, 200);
 }
 
+const upToDate = () => existsSync(addon) && statSync(addon).mtimeMs >= sourcesNewest();
+
+/**
+ * One build at a time in this folder (two `pnpm build`s at once would clobber each other's
+ * objects): an atomic mkdir as the lock; a second build waits for the first (≤ 5 min), and a
+ * lock older than that is taken as left behind by a killed build.
+ */
+function withLock(build) {
+  const lock = join(root, '.build-native.lock');
+  const started = Date.now();
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      let age = 0;
+      try {
+        age = Date.now() - statSync(lock).mtimeMs;
+      } catch {
+        continue; // released meanwhile
+      }
+      if (age > 300_000 || Date.now() - started > 300_000) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    }
+  }
+  try {
+    build(Date.now() - started > 1000);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 function main() {
   if (process.env.TAPEGRAD_NATIVE_SKIP === '1') {
     say('not built (TAPEGRAD_NATIVE_SKIP=1); tapegrad will use wasm');
     return;
   }
-  if (!process.argv.includes('--force') && existsSync(addon) && statSync(addon).mtimeMs >= sourcesNewest()) {
+  const force = process.argv.includes('--force');
+  if (!force && upToDate()) {
     say('addon up to date (build/Release/tapegrad_native.node)');
     return;
   }
+  withLock((waited) => {
+    if (waited && upToDate()) say('addon up to date (built by a concurrent build)');
+    else build();
+  });
+}
+
+function build() {
   const gyp = findNodeGyp();
   const dir = nodeDir();
   const args = [...gyp.prefix, 'rebuild', '--release', '--jobs', '2', ...(dir ? [`--nodedir=${dir}`] : [])];

@@ -21,6 +21,7 @@ export interface NativeAddon {
   unary(op: number, x: Float32Array, out: Float32Array, scalar: number, flags: number): void;
   binary(op: number, a: Float32Array, aMode: number, b: Float32Array, bMode: number, out: Float32Array, rows: number, cols: number, flags: number): void;
   sum(x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number, flags: number): void;
+  subScaled(y: Float32Array, x: Float32Array, s: number, out: Float32Array, flags: number): void;
   fmaPeakGflops(threads: number, seconds: number): number;
   features(): NativeFeatures;
 }

@@ -43,10 +43,11 @@ export interface NativeBackend extends Backend {
 }
 
 const UNARY: Partial<Record<UnaryKernel, number>> = {
-  relu: 0, step: 1, neg: 2, abs: 3, sign: 4, sqrt: 5, exp: 6, sigmoid: 7, tanh: 8, log: 9, powScalar: 10,
+  relu: 0, step: 1, neg: 2, abs: 3, sign: 4, sqrt: 5, exp: 6, sigmoid: 7, tanh: 8, log: 9, powScalar: 10, softplus: 11,
 };
 const BINARY: Partial<Record<BinaryKernel, number>> = {
   add: 0, sub: 1, mul: 2, div: 3, greater: 4, greaterEqual: 5, less: 6, lessEqual: 7, equal: 8,
+  sigmoidGrad: 9, tanhGrad: 10, reluGrad: 11,
 };
 
 // Modes of a binary operand over the output seen as [rows, cols] (as in addon.cc).
@@ -141,6 +142,15 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
       }
       const two = twoCores && (mode === 'always' || (mode === 'auto' && m * k * n >= threshold));
       addon.matmul(a, b, out, m, k, n, transposeA, transposeB, flags | (two ? FLAG_TWO_THREADS : 0));
+    },
+
+    subScaled(y: TypedArray, x: TypedArray, s: number, out: TypedArray): void {
+      if (!(y instanceof Float32Array) || !(x instanceof Float32Array) || !(out instanceof Float32Array)) {
+        jsBackend.subScaled(y, x, s, out);
+        return;
+      }
+      // s is rounded to float32 in the addon, as a lifted scalar (and js's kernel) is
+      addon.subScaled(y, x, s, out, flags);
     },
 
     reduce(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void {

@@ -17,8 +17,11 @@ import { built, missingReason, nativeBackend, toolchainPresent } from './native.
  * - exp, sigmoid, tanh: computed in double (a polynomial with ≈ 1e-14 relative error) and
  *   rounded once, like js's Math.exp rounded to float32: ≤ 1 ulp. log and x^y (y ≠ 2) call
  *   libm in double: ≤ 1 ulp.
- * - relu, step, neg, abs, sign, sqrt, x², add/sub/mul/div, comparisons: the same IEEE float32
- *   operation as js rounds to: bit-identical (Object.is on every element, so −0 and NaN count).
+ * - softplus: libm's log1p and exp in double, rounded once, as js: ≤ 1 ulp.
+ * - relu, step, neg, abs, sign, sqrt, x², add/sub/mul/div, comparisons, the activation
+ *   gradients (sigmoidGrad, tanhGrad, reluGrad) and subScaled: the same IEEE float32
+ *   operations, in the same order, as js rounds to: bit-identical (Object.is on every
+ *   element, so −0 and NaN count).
  * - sums over leading/middle axes add in float32 in js's order: bit-identical; sums ending on
  *   the last axis accumulate in float64 (js: per innermost row): ≤ 1 ulp of the float64 sum.
  * - float64, and kernels the addon lacks, are jsBackend itself: bit-identical.
@@ -149,12 +152,29 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
         }
       });
 
-      it('exp, sigmoid, tanh, log and x^y are within 1 ulp (NaN, ±Inf, overflow and subnormals as js)', () => {
+      it('subScaled (θ − η·g) is bit-identical, into a separate out, into y and into x, for an η float32 cannot hold', () => {
+        const y = specials(500), x = random(y.length, 3);
+        x.set(specials(0).reverse().subarray(0, 20));
+        for (const s of [0.1, 0.3, -2.5, 1e-8]) {
+          const expected = new Float32Array(y.length), actual = new Float32Array(y.length);
+          jsBackend.subScaled(y, x, s, expected);
+          backend.subScaled(y, x, s, actual);
+          expectBitIdentical(actual, expected, `subScaled s=${s}`);
+          const intoY = y.slice(), intoX = x.slice();
+          backend.subScaled(intoY, x, s, intoY);
+          backend.subScaled(y, intoX, s, intoX);
+          expectBitIdentical(intoY, expected, `subScaled s=${s} into y`);
+          expectBitIdentical(intoX, expected, `subScaled s=${s} into x`);
+        }
+      });
+
+      it('exp, sigmoid, tanh, softplus, log and x^y are within 1 ulp (NaN, ±Inf, overflow and subnormals as js)', () => {
         const x = specials(3000);
         const positive = x.map(Math.abs);
         const cases: [UnaryKernel, Float32Array, number][] = [
           ['exp', x, 0], ['sigmoid', x, 0], ['tanh', x, 0], ['log', positive, 0], ['log', x, 0],
           ['powScalar', positive, 0.5], ['powScalar', x, 3], ['powScalar', x, -1], ['powScalar', x, NaN], ['powScalar', x, Infinity], ['powScalar', x, 0],
+          ['softplus', x, 0],
         ];
         for (const [kernel, input, scalar] of cases) {
           const expected = new Float32Array(input.length), actual = new Float32Array(input.length);
@@ -173,7 +193,7 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
           [[2, 3, 13], [13], [2, 3, 13]], [[2, 3, 13], [2, 3, 1], [2, 3, 13]], [[2, 3, 13], [2, 1, 13], [2, 3, 13]], [[64, 10], [64, 10], [64, 10]],
           [[3], [3], [3]], [[], [], []],
         ];
-        const kernels: BinaryKernel[] = ['add', 'sub', 'mul', 'div', 'greater', 'greaterEqual', 'less', 'lessEqual', 'equal'];
+        const kernels: BinaryKernel[] = ['add', 'sub', 'mul', 'div', 'greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'sigmoidGrad', 'tanhGrad', 'reluGrad'];
         for (const [aShape, bShape, outShape] of patterns) {
           const size = (s: number[]) => s.reduce((p, d) => p * d, 1);
           // a few specials among random values, and ties so the comparisons see equality

@@ -197,6 +197,25 @@ napi_value Sum(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// subScaled(y, x, s, out, flags): out = y − fround(s)·x; out may be y or x
+napi_value SubScaled(napi_env env, napi_callback_info info) {
+  const char* fn = "subScaled";
+  napi_value argv[5];
+  if (!args(env, info, 5, argv, fn)) return nullptr;
+  F32 y, x, out;
+  double s = 0;
+  int64_t flags;
+  if (!getF32(env, argv[0], fn, "y", &y) || !getF32(env, argv[1], fn, "x", &x) || !getF32(env, argv[3], fn, "out", &out) ||
+      !getInt(env, argv[4], fn, "flags", &flags)) return nullptr;
+  getDouble(env, argv[2], &s);
+  const int64_t n = out.length;
+  if (!needLength(env, fn, "y", y, n) || !needLength(env, fn, "x", x, n)) return nullptr;
+  if ((y.data != out.data && overlap(out.data, n, y.data, n)) || (x.data != out.data && overlap(out.data, n, x.data, n)))
+    return fail(env, true, fn, "out overlaps y or x without being it"), nullptr;
+  tg::kernels(flags & FLAG_PORTABLE).subScaled(y.data, x.data, static_cast<float>(s), out.data, n);
+  return undefined(env);
+}
+
 // fmaPeakGflops(threads, seconds)
 napi_value FmaPeak(napi_env env, napi_callback_info info) {
   const char* fn = "fmaPeakGflops";
@@ -241,6 +260,7 @@ NAPI_MODULE_INIT() {
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sum", nullptr, Sum, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"subScaled", nullptr, SubScaled, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"fmaPeakGflops", nullptr, FmaPeak, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"features", nullptr, Features, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

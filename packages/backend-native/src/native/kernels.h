@@ -8,8 +8,10 @@
 namespace tg {
 
 // Unary and binary kernel codes, in the order the TypeScript side sends them.
-enum Unary : int { U_RELU, U_STEP, U_NEG, U_ABS, U_SIGN, U_SQRT, U_EXP, U_SIGMOID, U_TANH, U_LOG, U_POW, U_COUNT };
-enum Binary : int { B_ADD, B_SUB, B_MUL, B_DIV, B_GT, B_GE, B_LT, B_LE, B_EQ, B_COUNT };
+enum Unary : int { U_RELU, U_STEP, U_NEG, U_ABS, U_SIGN, U_SQRT, U_EXP, U_SIGMOID, U_TANH, U_LOG, U_POW, U_SOFTPLUS, U_COUNT };
+// The activation gradients take (a, b) = (y, or relu's x; dy), rounding each step to float32
+// as core's js kernels do: sigmoidGrad dy·(y·(1 − y)), tanhGrad dy·(1 − y·y), reluGrad dy·[x > 0].
+enum Binary : int { B_ADD, B_SUB, B_MUL, B_DIV, B_GT, B_GE, B_LT, B_LE, B_EQ, B_SIGMOID_GRAD, B_TANH_GRAD, B_RELU_GRAD, B_COUNT };
 // How a binary operand is read over the output seen as [rows, cols]: itself, one value per
 // column (a bias row [1, n]), one value per row ([m, 1]), or one value.
 enum Mode : int { M_FULL, M_ROW, M_COLUMN, M_SCALAR };
@@ -29,6 +31,8 @@ struct KernelSet {
   void (*sumRows)(const float* x, float* out, long outer, long mid);
   // out[o, q] = Σ_p x[o, p, q], one float32 add after another as js does: bit-identical.
   void (*sumMiddle)(const float* x, float* out, long outer, long mid, long inner);
+  // out = y − s·x, s·x rounded to float32 before the subtraction (never fused); out may be y or x.
+  void (*subScaled)(const float* y, const float* x, float s, float* out, long n);
 };
 
 extern const KernelSet scalarKernels;

@@ -168,6 +168,9 @@ void unaryLoop(const float* x, float* out, long n) {
   }
 }
 
+// log(1 + eˣ) as core's js kernel computes it, in double (libm), rounded once.
+double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+
 // JS's Math.pow differs from C's pow where the exponent is NaN, or ±∞ with |x| = 1: NaN.
 double jsPow(double x, double y) {
   if (std::isnan(y) || (std::isinf(y) && std::fabs(x) == 1.0)) return NAN;
@@ -192,6 +195,9 @@ void unaryAvx2(int op, const float* x, float* out, long n, double scalar) {
       if (scalar == 2.0) unaryLoop<U_POW>(x, out, n);
       else for (long i = 0; i < n; i++) out[i] = static_cast<float>(jsPow(x[i], scalar));
       return;
+    case U_SOFTPLUS:
+      for (long i = 0; i < n; i++) out[i] = static_cast<float>(softplus(x[i]));
+      return;
   }
 }
 
@@ -209,7 +215,11 @@ inline __m256 binary8(__m256 a, __m256 b) {
     case B_GE: return _mm256_and_ps(_mm256_cmp_ps(a, b, _CMP_GE_OQ), ones());
     case B_LT: return _mm256_and_ps(_mm256_cmp_ps(a, b, _CMP_LT_OQ), ones());
     case B_LE: return _mm256_and_ps(_mm256_cmp_ps(a, b, _CMP_LE_OQ), ones());
-    default: return _mm256_and_ps(_mm256_cmp_ps(a, b, _CMP_EQ_OQ), ones());
+    case B_EQ: return _mm256_and_ps(_mm256_cmp_ps(a, b, _CMP_EQ_OQ), ones());
+    case B_SIGMOID_GRAD: return _mm256_mul_ps(b, _mm256_mul_ps(a, _mm256_sub_ps(ones(), a)));
+    case B_TANH_GRAD: return _mm256_mul_ps(b, _mm256_sub_ps(ones(), _mm256_mul_ps(a, a)));
+    // a product with 1 or 0, not a select: dy = ±Inf or NaN where x ≤ 0 gives NaN, as js
+    default: return _mm256_mul_ps(b, _mm256_and_ps(_mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GT_OQ), ones()));
   }
 }
 
@@ -268,6 +278,19 @@ void binaryAvx2(int op, const float* a, int aMode, const float* b, int bMode, fl
     case B_LT: binaryOp<B_LT>(a, aMode, b, bMode, out, rows, cols); return;
     case B_LE: binaryOp<B_LE>(a, aMode, b, bMode, out, rows, cols); return;
     case B_EQ: binaryOp<B_EQ>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_SIGMOID_GRAD: binaryOp<B_SIGMOID_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_TANH_GRAD: binaryOp<B_TANH_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_RELU_GRAD: binaryOp<B_RELU_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
+  }
+}
+
+void subScaledAvx2(const float* y, const float* x, float s, float* out, long n) {
+  const __m256 vs = _mm256_set1_ps(s);
+  long i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_sub_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(vs, _mm256_loadu_ps(x + i))));
+  for (; i < n; i++) {
+    const float scaled = s * x[i];  // -ffp-contract=off: rounded, then subtracted
+    out[i] = y[i] - scaled;
   }
 }
 
@@ -342,7 +365,7 @@ void avx2FmaLoop(long iterations, float* sink) {
   *sink = lanes[0] + lanes[7];
 }
 
-const KernelSet avx2Kernels = {"avx2-fma 6x16", 6, 16, micro6x16, unaryAvx2, binaryAvx2, sumRowsAvx2, sumMiddleAvx2};
+const KernelSet avx2Kernels = {"avx2-fma 6x16", 6, 16, micro6x16, unaryAvx2, binaryAvx2, sumRowsAvx2, sumMiddleAvx2, subScaledAvx2};
 
 }  // namespace tg
 #endif

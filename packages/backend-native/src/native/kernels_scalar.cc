@@ -33,6 +33,8 @@ double jsPow(double x, double y) {
   return std::pow(x, y);
 }
 
+double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+
 double sigmoid(double z) {
   if (z >= 0) return 1.0 / (1.0 + std::exp(-z));
   const double e = std::exp(z);
@@ -55,6 +57,7 @@ void unaryScalar(int op, const float* x, float* out, long n, double scalar) {
       if (scalar == 2.0) for (long i = 0; i < n; i++) out[i] = x[i] * x[i];
       else for (long i = 0; i < n; i++) out[i] = static_cast<float>(jsPow(x[i], scalar));
       return;
+    case U_SOFTPLUS: for (long i = 0; i < n; i++) out[i] = static_cast<float>(softplus(x[i])); return;
   }
 }
 
@@ -69,7 +72,10 @@ inline float apply(float a, float b) {
     case B_GE: return a >= b ? 1.0f : 0.0f;
     case B_LT: return a < b ? 1.0f : 0.0f;
     case B_LE: return a <= b ? 1.0f : 0.0f;
-    default: return a == b ? 1.0f : 0.0f;
+    case B_EQ: return a == b ? 1.0f : 0.0f;
+    case B_SIGMOID_GRAD: { const float t = 1.0f - a; const float u = a * t; return b * u; }
+    case B_TANH_GRAD: { const float t = a * a; const float u = 1.0f - t; return b * u; }
+    default: return b * (a > 0 ? 1.0f : 0.0f);
   }
 }
 
@@ -95,6 +101,16 @@ void binaryScalar(int op, const float* a, int aMode, const float* b, int bMode, 
     case B_LT: binaryOp<B_LT>(a, aMode, b, bMode, out, rows, cols); return;
     case B_LE: binaryOp<B_LE>(a, aMode, b, bMode, out, rows, cols); return;
     case B_EQ: binaryOp<B_EQ>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_SIGMOID_GRAD: binaryOp<B_SIGMOID_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_TANH_GRAD: binaryOp<B_TANH_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_RELU_GRAD: binaryOp<B_RELU_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
+  }
+}
+
+void subScaledScalar(const float* y, const float* x, float s, float* out, long n) {
+  for (long i = 0; i < n; i++) {
+    const float scaled = s * x[i];
+    out[i] = y[i] - scaled;
   }
 }
 
@@ -119,6 +135,6 @@ void sumMiddleScalar(const float* x, float* out, long outer, long mid, long inne
 
 }  // namespace
 
-const KernelSet scalarKernels = {"portable 4x8", MR, NR, micro4x8, unaryScalar, binaryScalar, sumRowsScalar, sumMiddleScalar};
+const KernelSet scalarKernels = {"portable 4x8", MR, NR, micro4x8, unaryScalar, binaryScalar, sumRowsScalar, sumMiddleScalar, subScaledScalar};
 
 }  // namespace tg
