@@ -15,6 +15,8 @@ export interface Node {
   readonly attrs: unknown;
   /** The last backward sweep that visited this node (tape.ts), so a sweep needs no visited set. */
   mark: number;
+  /** The node's position in that sweep's order, so cotangents live in arrays, not maps. */
+  index: number;
 }
 
 /** Anything that wants to hear about recorded nodes: a Tape inside its record() call. */

@@ -19,10 +19,12 @@ import { Tensor } from './tensor.js';
  * VJPs run as ordinary ops: if an outer tape is recording, the backward pass is recorded
  * too, which is all that grad-of-grad and Hessian-vector products need.
  */
-function backprop(y: Tensor, dy: Tensor, sources: readonly Tensor[], allowed: (node: Node) => boolean): Map<Tensor, Tensor> {
+function backprop(y: Tensor, dy: Tensor, sources: readonly Tensor[], allowed: (node: Node) => boolean): Array<Tensor | undefined> {
   // 1. iterative post-order DFS: a recursive one overflows the JS stack on deep graphs.
-  // Two parallel stacks (node, next input) rather than an object per frame; no user code
-  // runs here, so a sweep's stamp on the nodes cannot be disturbed by a nested sweep.
+  // Two parallel stacks (node, next input) rather than an object per frame. Each visited
+  // node gets this sweep's stamp and its position in `order`; steps 1 and 2 run no user
+  // code, so a nested sweep (a customGrad VJP taking a gradient) cannot disturb them, and
+  // step 3 reads only the arrays step 2 filled, never the stamps.
   const stamp = ++sweeps;
   const order: Node[] = [];
   const stackNodes: Node[] = [];
@@ -46,37 +48,84 @@ function backprop(y: Tensor, dy: Tensor, sources: readonly Tensor[], allowed: (n
         stackNext.push(0);
       }
     } else {
+      node.index = order.length;
       order.push(node);
       stackNodes.pop();
       stackNext.pop();
     }
   }
 
-  // 2. which tensors lie on a path from a source
-  const reaches = new Set<Tensor>(sources);
-  for (let i = 0; i < order.length; i++) {
-    const node = order[i];
-    const inputs = node.inputs;
-    for (let k = 0; k < inputs.length; k++) {
-      if (reaches.has(inputs[k])) {
-        reaches.add(node.output);
-        break;
+  // 2. Where each cotangent lives, and which tensors lie on a path from a source. A tensor
+  // produced by a node of `order` is slot `index` of `nodeCot`; any other tensor (a leaf, or
+  // one recorded elsewhere) matters only if it is a source: slot `j` of `leafCot`, j its
+  // first position in `sources`. Arrays instead of Maps and Sets keyed by tensors.
+  const n = order.length;
+  const sourceCount = sources.length;
+  const inSweep = (t: Tensor): number => (t.node !== null && t.node.mark === stamp ? t.node.index : -1);
+  // a scan for the usual handful of sources (a model's parameters); a map for many
+  let firstPosition: Map<Tensor, number> | null = null;
+  if (sourceCount > 16) {
+    firstPosition = new Map();
+    for (let j = sourceCount - 1; j >= 0; j--) firstPosition.set(sources[j], j);
+  }
+  const leafSlot = (t: Tensor): number => {
+    if (firstPosition !== null) return firstPosition.get(t) ?? -1;
+    for (let j = 0; j < sourceCount; j++) if (sources[j] === t) return j;
+    return -1;
+  };
+  // per source j: the node slot holding its cotangent (≥ 0), or −1 − (its leaf slot)
+  const sourceAt = new Int32Array(sourceCount);
+  const keepNode = new Uint8Array(n);
+  const reach = new Uint8Array(n);
+  for (let j = 0; j < sourceCount; j++) {
+    const at = inSweep(sources[j]);
+    if (at >= 0) {
+      sourceAt[j] = at;
+      keepNode[at] = 1;
+      reach[at] = 1;
+    } else {
+      sourceAt[j] = -1 - leafSlot(sources[j]);
+    }
+  }
+  // per node input, flattened: its node slot (≥ 0), −1 − its leaf slot, or NONE (no gradient wanted)
+  const NONE = -1 - sourceCount;
+  const firstInput = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) firstInput[i + 1] = firstInput[i] + order[i].inputs.length;
+  const inputAt = new Int32Array(firstInput[n]);
+  for (let i = 0; i < n; i++) {
+    const inputs = order[i].inputs;
+    for (let k = 0, at = firstInput[i]; k < inputs.length; k++, at++) {
+      const t = inputs[k];
+      const slot = inSweep(t);
+      if (slot >= 0) {
+        inputAt[at] = slot;
+        if (reach[slot]) reach[i] = 1;
+      } else {
+        const j = leafSlot(t);
+        inputAt[at] = j >= 0 ? -1 - j : NONE;
+        if (j >= 0) reach[i] = 1;
       }
     }
   }
 
   // 3. reverse sweep
-  const cotangents = new Map<Tensor, Tensor | null>();
-  if (!reaches.has(y)) return cotangents as Map<Tensor, Tensor>;
-  cotangents.set(y, dy);
-  const isSource = new Set(sources);
-  for (let i = order.length - 1; i >= 0; i--) {
+  const nodeCot = new Array<Tensor | null>(n).fill(null);
+  const leafCot = new Array<Tensor | null>(sourceCount).fill(null);
+  const rootSlot = inSweep(y);
+  if (rootSlot >= 0) {
+    if (!reach[rootSlot]) return new Array<Tensor | undefined>(sourceCount);
+    nodeCot[rootSlot] = dy;
+  } else {
+    const j = leafSlot(y);
+    if (j < 0) return new Array<Tensor | undefined>(sourceCount);
+    leafCot[j] = dy;
+  }
+  for (let i = n - 1; i >= 0; i--) {
     const node = order[i];
-    const g = cotangents.get(node.output);
-    if (!g || !reaches.has(node.output)) continue;
-    // an intermediate's cotangent is needed only until its node has run (cleared, not
-    // deleted: a delete can shrink and rehash the map, an allocation per node)
-    if (!isSource.has(node.output)) cotangents.set(node.output, null);
+    const g = nodeCot[i];
+    if (!g || !reach[i]) continue;
+    // an intermediate's cotangent is needed only until its node has run
+    if (!keepNode[i]) nodeCot[i] = null;
     const inputs = node.inputs;
     for (let k = 0; k < inputs.length; k++) {
       const t = inputs[k];
@@ -85,19 +134,30 @@ function backprop(y: Tensor, dy: Tensor, sources: readonly Tensor[], allowed: (n
       }
     }
     const thunks = node.def.vjp!(g, node as Parameters<NonNullable<typeof node.def.vjp>>[1]);
-    for (let k = 0; k < inputs.length; k++) {
-      const input = inputs[k];
+    for (let k = 0, at = firstInput[i]; k < inputs.length; k++, at++) {
+      const slot = inputAt[at];
       const thunk = thunks[k];
-      if (!thunk || !reaches.has(input)) continue;
+      if (!thunk || slot === NONE || (slot >= 0 && !reach[slot])) continue;
+      const input = inputs[k];
       const contribution = thunk();
       if (!sameShape(contribution.shape, input.shape)) {
         throw new GradientError(node.def.name, `vjp returned shape ${fmt(contribution.shape)} for input ${k} of shape ${fmt(input.shape)}`);
       }
-      const previous = cotangents.get(input);
-      cotangents.set(input, previous ? add(previous, contribution) : contribution);
+      if (slot >= 0) {
+        const previous = nodeCot[slot];
+        nodeCot[slot] = previous ? add(previous, contribution) : contribution;
+      } else {
+        const previous = leafCot[-1 - slot];
+        leafCot[-1 - slot] = previous ? add(previous, contribution) : contribution;
+      }
     }
   }
-  return cotangents as Map<Tensor, Tensor>;
+  const out = new Array<Tensor | undefined>(sourceCount);
+  for (let j = 0; j < sourceCount; j++) {
+    const at = sourceAt[j];
+    out[j] = (at >= 0 ? nodeCot[at] : leafCot[-1 - at]) ?? undefined;
+  }
+  return out;
 }
 
 /** Stamps step 1 of each sweep puts on the nodes it visits, instead of a Set per sweep. */
@@ -184,7 +244,7 @@ export class Tape implements Recorder {
       }
     }
     const nodes = this.#nodes;
-    const found = sweep(() => backprop(y, seed, list, (node) => nodes.has(node)), list);
+    const found = sweep(() => backprop(y, seed, list, (node) => nodes.has(node)));
     if (!this.persistent) {
       this.#nodes = new Set();
       this.#spent = true;
@@ -223,8 +283,8 @@ function copyOf(g: Tensor): Tensor {
 }
 
 /**
- * Runs a backward sweep and returns the cotangent of each source (undefined where y does not
- * depend on it). When no tape records the sweep (no higher-order use), it runs in a scope of
+ * Runs a backward sweep, which returns the cotangent of each source (undefined where y does
+ * not depend on it). When no tape records the sweep (no higher-order use), it runs in a scope of
  * its own, as tidy: every tensor it creates (intermediate cotangents, the VJPs' temporaries)
  * goes back to the buffer pool when it ends, except the gradients handed out and whatever
  * their recorded graphs (if any input required gradients) reach. A customGrad VJP runs inside
@@ -232,14 +292,8 @@ function copyOf(g: Tensor): Tensor {
  * kept with keep(). Under a recording tape nothing is released: the outer tape's nodes refer
  * to the sweep's tensors.
  */
-function sweep(run: () => Map<Tensor, Tensor>, sources: readonly Tensor[]): Array<Tensor | undefined> {
-  const pick = (): Array<Tensor | undefined> => {
-    const cotangents = run();
-    const out = new Array<Tensor | undefined>(sources.length);
-    for (let i = 0; i < sources.length; i++) out[i] = cotangents.get(sources[i]) ?? undefined;
-    return out;
-  };
-  return hasActiveRecorders() ? pick() : tidy(pick);
+function sweep(run: () => Array<Tensor | undefined>): Array<Tensor | undefined> {
+  return hasActiveRecorders() ? run() : tidy(run);
 }
 
 /**
@@ -367,7 +421,7 @@ export function backward(y: Tensor, dy?: Tensor, options: BackwardOptions = {}):
     throw new GradientError('backward', `no leaf with requiresGrad leads to this ${fmt(y.shape)} tensor: create parameters with { requiresGrad: true }`);
   }
   const run = () => backprop(y, seed, leaves, () => true);
-  const found = sweep(options.createGraph ? run : () => noGrad(run), leaves);
+  const found = sweep(options.createGraph ? run : () => noGrad(run));
   const handedOut = new Set<Tensor>();
   for (let i = 0; i < leaves.length; i++) {
     const leaf = leaves[i];

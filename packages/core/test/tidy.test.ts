@@ -216,3 +216,27 @@ describe('tidy memory', () => {
     expect(heapAt10000 - heapAt1000).toBeLessThan(1024 * 1024);
   });
 });
+
+describe('the backward sweep (array-indexed cotangents)', () => {
+  it('many sources (more than 16), repeated sources, intermediates and unused tensors all get their gradients', () => {
+    const xs = Array.from({ length: 20 }, (_, i) => tensor([i + 1, -(i + 1)], { dtype: 'float64' }));
+    const unused = tensor([7, 7], { dtype: 'float64' });
+    const tape = new Tape();
+    let middle: Tensor | null = null;
+    const y = tape.record(() => {
+      middle = xs.slice(0, 10).reduce((a, b) => add(a, mul(b, b)));
+      return sum(add(mul(middle, 3), xs.slice(10).reduce((a, b) => add(a, b))));
+    });
+    const sources = [...xs, xs[3], middle!, unused, xs[15]];
+    const grads = tape.gradient(y, sources);
+    // xs[0] enters linearly in middle (3·x), xs[1..9] as squares (3·2x), xs[10..19] linearly (1)
+    expect(Array.from(grads[0].data)).toEqual([3, 3]);
+    for (let i = 1; i < 10; i++) expect(Array.from(grads[i].data)).toEqual([6 * (i + 1), -6 * (i + 1)]);
+    for (let i = 10; i < 20; i++) expect(Array.from(grads[i].data)).toEqual([1, 1]);
+    expect(Array.from(grads[20].data)).toEqual([24, -24]);
+    expect(grads[20]).not.toBe(grads[3]);
+    expect(Array.from(grads[21].data)).toEqual([3, 3]);
+    expect(Array.from(grads[22].data)).toEqual([0, 0]);
+    expect(Array.from(grads[23].data)).toEqual([1, 1]);
+  });
+});
