@@ -24,11 +24,26 @@ export interface NativeAddon {
   subScaled(y: Float32Array, x: Float32Array, s: number, out: Float32Array, flags: number): void;
   fmaPeakGflops(threads: number, seconds: number): number;
   features(): NativeFeatures;
+  threadStats(): ThreadStats;
+}
+
+/** How the two-thread matmul has fared in this process (all backends share one worker). */
+export interface ThreadStats {
+  /** Products split over both threads. */
+  twoThreadCalls: number;
+  /** Products 'auto' kept on the calling thread because the second core was busy lately. */
+  declined: number;
+  /** Times the worker's share fell below a quarter, starting a pause of 32 products. */
+  backoffs: number;
+  /** Blocks of the split products, and how many of them the worker computed. */
+  blocks: number;
+  workerBlocks: number;
 }
 
 /** Per-call flags (addon.cc). */
 export const FLAG_TWO_THREADS = 1;
 export const FLAG_PORTABLE = 2;
+export const FLAG_ALWAYS_TWO = 4;
 
 /**
  * Where the build puts the addon: ../build/Release from this module, which is src/ when the

@@ -1,5 +1,5 @@
 import { type Backend, type BinaryKernel, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, jsBackend } from '@tapegrad/core';
-import { FLAG_PORTABLE, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures } from './addon.js';
+import { FLAG_ALWAYS_TWO, FLAG_PORTABLE, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures, type ThreadStats } from './addon.js';
 
 export interface NativeBackendOptions {
   /** The name it registers under; 'native' unless two instances must coexist (tests, benchmarks). */
@@ -7,8 +7,9 @@ export interface NativeBackendOptions {
   /**
    * Two-thread float32 matmul: 'auto' (the default) splits products with m·k·n ≥
    * `threadThreshold` over the calling thread and one persistent worker thread (started at
-   * the first such product) when the machine has two hardware threads; 'off' never does;
-   * 'always' splits every product it can (m or n ≥ 2), for tests.
+   * the first such product) when the machine has two hardware threads, and pauses splitting
+   * while the worker's share of the work shows the second core busy; 'off' never splits;
+   * 'always' splits every product it can (m or n ≥ 2), busy or not, for tests.
    */
   threads?: 'auto' | 'off' | 'always';
   /** m·k·n from which 'auto' uses two threads (default {@link DEFAULT_THREAD_THRESHOLD}). */
@@ -40,6 +41,8 @@ export interface NativeBackend extends Backend {
    * 8-wide FMAs on registers for about `seconds` (best of the repetitions). 0 without AVX2 + FMA.
    */
   fmaPeakGflops(threads?: number, seconds?: number): number;
+  /** How the two-thread matmul has fared in this process (shared by every native backend). */
+  threadStats(): ThreadStats;
 }
 
 const UNARY: Partial<Record<UnaryKernel, number>> = {
@@ -141,7 +144,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
         return;
       }
       const two = twoCores && (mode === 'always' || (mode === 'auto' && m * k * n >= threshold));
-      addon.matmul(a, b, out, m, k, n, transposeA, transposeB, flags | (two ? FLAG_TWO_THREADS : 0));
+      addon.matmul(a, b, out, m, k, n, transposeA, transposeB, flags | (two ? FLAG_TWO_THREADS | (mode === 'always' ? FLAG_ALWAYS_TWO : 0) : 0));
     },
 
     subScaled(y: TypedArray, x: TypedArray, s: number, out: TypedArray): void {
@@ -184,5 +187,6 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     threads: twoCores && mode !== 'off' ? 2 : 1,
     features,
     fmaPeakGflops: (threads = 1, seconds = 0.05) => addon.fmaPeakGflops(threads, seconds),
+    threadStats: () => addon.threadStats(),
   };
 }

@@ -16,7 +16,7 @@ import { getBackend, registerBackend } from '@tapegrad/core';
 import { DEFAULT_ADDON_PATH, loadAddon } from './addon.js';
 import { type NativeBackend, type NativeBackendOptions, wrapAddon } from './backend.js';
 
-export type { NativeFeatures } from './addon.js';
+export type { NativeFeatures, ThreadStats } from './addon.js';
 export { DEFAULT_ADDON_PATH } from './addon.js';
 export { DEFAULT_THREAD_THRESHOLD, type NativeBackend, type NativeBackendOptions } from './backend.js';
 

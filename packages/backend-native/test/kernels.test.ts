@@ -325,6 +325,11 @@ describe.runIf(built)('two threads', () => {
       }
     }
     expectMatmulClose(two, random(200 * 300), random(300 * 100), 200, 300, 100, false, true);
+    // every split product is counted, with the blocks each thread took
+    const stats = two.threadStats();
+    expect(stats.twoThreadCalls).toBeGreaterThanOrEqual(7 * 4);
+    expect(stats.blocks).toBeGreaterThanOrEqual(2 * stats.twoThreadCalls);
+    expect(stats.workerBlocks).toBeLessThanOrEqual(stats.blocks);
   });
 });
 

@@ -8,12 +8,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <thread>
+#include <utility>
 #include "kernels.h"
 
 namespace {
 
 constexpr int FLAG_TWO_THREADS = 1;
 constexpr int FLAG_PORTABLE = 2;
+constexpr int FLAG_ALWAYS_TWO = 4;  // with FLAG_TWO_THREADS: split even while the second core is busy
 
 struct F32 {
   float* data = nullptr;
@@ -127,7 +129,7 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   }
   const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
   tg::sgemm(ks, a.data, tA ? 1 : k, tA ? m : 1, b.data, tB ? 1 : n, tB ? k : 1, c.data, n, m, k, n,
-            (flags & FLAG_TWO_THREADS) ? 2 : 1);
+            (flags & FLAG_TWO_THREADS) ? ((flags & FLAG_ALWAYS_TWO) ? 3 : 2) : 1);
   return undefined(env);
 }
 
@@ -234,6 +236,20 @@ napi_value FmaPeak(napi_env env, napi_callback_info info) {
 
 void setProperty(napi_env env, napi_value obj, const char* key, napi_value v) { napi_set_named_property(env, obj, key, v); }
 
+// threadStats(): how the two-thread path has fared in this process
+napi_value ThreadStatsJs(napi_env env, napi_callback_info) {
+  const tg::ThreadStats s = tg::threadStats();
+  napi_value obj, v;
+  napi_create_object(env, &obj);
+  const std::pair<const char*, double> fields[] = {{"twoThreadCalls", s.twoThreadCalls}, {"declined", s.declined}, {"backoffs", s.backoffs},
+                                                   {"blocks", s.blocks}, {"workerBlocks", s.workerBlocks}};
+  for (const auto& [key, value] : fields) {
+    napi_create_double(env, value, &v);
+    setProperty(env, obj, key, v);
+  }
+  return obj;
+}
+
 // features(): what this CPU and build run
 napi_value Features(napi_env env, napi_callback_info) {
   napi_value obj, v;
@@ -263,6 +279,7 @@ NAPI_MODULE_INIT() {
       {"subScaled", nullptr, SubScaled, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"fmaPeakGflops", nullptr, FmaPeak, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"features", nullptr, Features, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"threadStats", nullptr, ThreadStatsJs, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

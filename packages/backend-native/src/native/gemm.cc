@@ -192,10 +192,16 @@ struct Job {
 
 class Pool {
  public:
-  // true if the product ran on two threads; false: the caller should compute it alone
-  bool run(const Job& job, long blocks) {
+  // true if the product ran on two threads; false: the caller should compute it alone.
+  // `adaptive`: decline while the second core has lately done little of the work (below).
+  bool run(const Job& job, long blocks, bool adaptive) {
     std::unique_lock<std::mutex> busy(runMutex_, std::try_to_lock);
     if (!busy.owns_lock() || !ensureWorker()) return false;  // another JS thread is using it
+    if (adaptive && backoff_ > 0) {
+      backoff_--;
+      stats_.declined++;
+      return false;
+    }
     job_ = job;
     if (job.byRows) {
       const long floats = job.P.k * roundUp(job.P.n, job.ks->nr);
@@ -211,35 +217,65 @@ class Pool {
       posted_ = gen;
     }
     wake_.notify_one();
-    work(gen);
+    const long mine = work(gen);
     // only blocks the worker claimed remain: they are being computed. Spin a little (the
     // worker is usually about to finish), then sleep until it signals the last block, so a
     // worker the OS has descheduled (the other core busy) can have this core.
-    for (int spins = 0; spins < 4000; spins++) {
-      if (done_.load(std::memory_order_acquire) >= blocks) return true;
-      pause();
+    int spins = 0;
+    while (done_.load(std::memory_order_acquire) < blocks && spins++ < 4000) pause();
+    if (done_.load(std::memory_order_acquire) < blocks) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      finished_.wait(lock, [&] { return done_.load(std::memory_order_acquire) >= blocks; });
     }
-    std::unique_lock<std::mutex> lock(mutex_);
-    finished_.wait(lock, [&] { return done_.load(std::memory_order_acquire) >= blocks; });
+    account(blocks, mine, adaptive);
     return true;
   }
+
+  ThreadStats stats() {
+    std::lock_guard<std::mutex> busy(runMutex_);
+    return stats_;
+  }
+
+ private:
+  // The worker's share of the blocks tells whether the second core is there for us: about
+  // half when it is free; little when other processes hold it, and then the caller mostly
+  // waits for the worker's last block, so two threads lose to one (measured on this shared
+  // machine: T1 steps 850 µs on one thread, 1,100–1,160 on two). After a few products with
+  // a small share, decline the next 32 (computed alone), then try again.
+  void account(long blocks, long mine, bool adaptive) {
+    const long theirs = blocks - mine;
+    stats_.twoThreadCalls++;
+    stats_.blocks += blocks;
+    stats_.workerBlocks += theirs;
+    if (!adaptive) return;
+    share_ = 0.75 * share_ + 0.25 * static_cast<double>(theirs) / blocks;
+    if (share_ < kMinShare) {
+      backoff_ = 32;
+      share_ = 0.5;
+      stats_.backoffs++;
+    }
+  }
+
+ public:
 
  private:
   // Claims and computes blocks of job `gen` until there are none left. The state word is
   // generation (32 bits) | block count (16) | next block (16): one compare-and-swap checks
   // all three, so a thread still looking at an old job can never claim a block of a new one.
-  void work(uint64_t gen) {
+  long work(uint64_t gen) {
+    long computed = 0;
     for (;;) {
       uint64_t s = state_.load(std::memory_order_acquire);
       long index, blocks;
       do {
-        if ((s >> 32) != gen) return;
+        if ((s >> 32) != gen) return computed;
         blocks = static_cast<long>((s >> 16) & 0xffffu);
         index = static_cast<long>(s & 0xffffu);
-        if (index >= blocks) return;
+        if (index >= blocks) return computed;
       } while (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire));
       // a successful claim means the job is still live: its caller waits for this block
       computeBlock(job_, index);
+      computed++;
       if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == blocks) {
         // the last block: wake the caller if it went to sleep waiting (under the mutex, so
         // the wake-up cannot fall between its check and its wait)
@@ -315,8 +351,12 @@ class Pool {
     return true;
   }
 
+  static constexpr double kMinShare = 0.25;
   std::mutex runMutex_;
   bool started_ = false, workerOk_ = false;
+  double share_ = 0.5;
+  long backoff_ = 0;
+  ThreadStats stats_{};
   float* packedB_ = nullptr;
   long packedBFloats_ = 0;
   Job job_{};
@@ -356,10 +396,12 @@ void sgemm(const KernelSet& ks, const float* a, long aRow, long aCol, const floa
       if (n >= 2 * ks.nr) step = roundUp(step, ks.nr);
     }
     const long blocks = ((byRows ? m : n) + step - 1) / step;
-    if (blocks >= 2 && blocks < 65536 && pool().run(Job{&ks, P, byRows, step, nullptr}, blocks)) return;
+    if (blocks >= 2 && blocks < 65536 && pool().run(Job{&ks, P, byRows, step, nullptr}, blocks, threads == 2)) return;
   }
   gemmDispatch(ks, P);
 }
+
+ThreadStats threadStats() { return pool().stats(); }
 
 double fmaPeakGflops(int threads, double seconds) {
 #if defined(__x86_64__) || defined(__i386__)

@@ -49,9 +49,15 @@ bool cpuHasAvx2Fma();
 bool cpuHasAvx512f();
 
 // C = op(A)·op(B) for row-major C [m, n]; A(i, p) = a[i·aRow + p·aCol], B(p, j) = b[p·bRow + j·bCol].
-// threads: 1, or 2 to split C between the calling thread and one persistent worker.
+// threads: 1; 2 to split C between the calling thread and one persistent worker while the
+// second core delivers (gemm.cc, Pool::account); 3 to split it in any case (tests).
 void sgemm(const KernelSet& ks, const float* a, long aRow, long aCol, const float* b, long bRow, long bCol,
            float* c, long ldc, long m, long k, long n, int threads);
+
+struct ThreadStats {
+  double twoThreadCalls, declined, backoffs, blocks, workerBlocks;
+};
+ThreadStats threadStats();
 
 // Peak fp32 FMA throughput (GFLOP/s) of `threads` cores running independent FMAs on registers.
 double fmaPeakGflops(int threads, double seconds);
