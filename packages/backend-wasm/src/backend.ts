@@ -151,13 +151,13 @@ const SCALAR_OPERAND: Operand = { mode: SCALAR, rows: -1 };
  * timed loops; the machine was loaded, so the ratios, not the times, carry over): exp and
  * sigmoid ≈ 15 elements (10: js 0.14 µs vs 0.23–0.4 µs; 20: 0.28 vs 0.23), softplus ≈ 10
  * (0.32 vs 0.30), relu and step ≈ 100 (100: 0.21 vs 0.21), add/sub/mul/div on equal shapes
- * or with a scalar ≈ 80–100, with a row or column broadcast ≈ 130, sigmoidGrad and the other
- * activation gradients ≈ 60, subScaled ≈ 90. Sums never (wasm was ≥ 1.5× faster from 10
+ * or with a scalar ≈ 80–100 (100: 0.29–0.34 vs 0.23–0.31), sigmoidGrad and the other
+ * activation gradients ≈ 60, subScaled ≈ 90. Never for row or column broadcasts (js's
+ * general walk: 0.47 µs at 20 elements vs 0.32) nor sums (wasm ≥ 1.5× faster from 10
  * elements: js's reduce walks rows through closures).
  */
 const UNARY_JS_BELOW: Partial<Record<UnaryKernel, number>> = { exp: 16, sigmoid: 16, softplus: 8, relu: 112, step: 112 };
 const BINARY_JS_BELOW = 96;
-const BROADCAST_JS_BELOW = 128;
 const GRAD_JS_BELOW = 64;
 const SUB_SCALED_JS_BELOW = 96;
 
@@ -251,7 +251,7 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
 
   const small = options.smallCallsInJs ?? true;
   const unaryBelow: Partial<Record<UnaryKernel, number>> = small ? UNARY_JS_BELOW : {};
-  const binaryBelow = small ? BINARY_JS_BELOW : 0, broadcastBelow = small ? BROADCAST_JS_BELOW : 0;
+  const binaryBelow = small ? BINARY_JS_BELOW : 0;
   const gradBelow = small ? GRAD_JS_BELOW : 0, subScaledBelow = small ? SUB_SCALED_JS_BELOW : 0;
 
   const unaryKernels: Partial<Record<UnaryKernel, (x: number, out: number, n: number) => void>> = {
@@ -305,14 +305,17 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
       }
       const op = binaryOps[kernel];
       const total = out.length;
-      if (op === undefined || total < binaryBelow || !(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)) {
+      if (op === undefined || !(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)
+        // js's fast paths (equal sizes, a scalar) beat the copies on small calls; its
+        // general broadcasting walk does not, so row and column broadcasts stay here
+        || (total < binaryBelow && (a.length === total || a.length === 1) && (b.length === total || b.length === 1))) {
         jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
         return;
       }
       const left = classify(aShape, outShape, a.length, total);
       const right = classify(bShape, outShape, b.length, total);
       const rows = left && right ? Math.max(left.rows, right.rows) : -1;
-      if (!left || !right || (left.rows >= 0 && right.rows >= 0 && left.rows !== right.rows) || (rows > 0 && total < broadcastBelow)) {
+      if (!left || !right || (left.rows >= 0 && right.rows >= 0 && left.rows !== right.rows)) {
         jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
         return;
       }
