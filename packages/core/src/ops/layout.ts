@@ -19,8 +19,13 @@ export const reshapeOp = defineOp<{ shape: Shape }>({
     if (sizeOf(shape) !== sizeOf(x)) throw new ShapeError('reshape', `cannot reshape ${fmt(x)} (${sizeOf(x)} elements) to ${fmt(shape)} (${sizeOf(shape)} elements)`);
     return shape;
   },
-  // a copy, not a view: no two tensors share a buffer, so assign() stays safe
-  forward: (_backend, [x]) => x.slice(),
+  // a copy, not a view: no two tensors share a buffer, so assign() stays safe; through
+  // allocate(), so inside tidy() the copy reuses a pooled buffer
+  forward: (_backend, [x], _shapes, _outShape, dtype) => {
+    const out = allocate(dtype, x.length);
+    out.set(x);
+    return out;
+  },
   vjp: (dy, { inputs: [x] }) => [() => reshape(dy, x.shape)],
 });
 
