@@ -120,7 +120,7 @@ export function formatMatmulTables(results: MatmulResult[], order: { id: string;
   const withPeak = present.filter((fw) => results.some((res) => res.rows.some((r) => r.framework === fw.id && r.peak)));
   const peaks = withPeak.length === 0 ? [] : ['', table(
     ['% of FMA peak', ...sizes],
-    withPeak.map((fw) => [fw.label, ...results.map((res) => cell(res, fw.id, (r) => (r.peak ? `${r.peak.percent.toFixed(0)} % of ${r.peak.gflops.toFixed(0)} (${r.peak.cores} core${r.peak.cores > 1 ? 's' : ''})` : '–')))]),
+    withPeak.map((fw) => [fw.label, ...results.map((res) => cell(res, fw.id, (r) => (r.peak ? `${r.peak.percent.toFixed(0)} % of ${r.peak.gflops.toFixed(0)} (${Number.isInteger(r.peak.cores) ? r.peak.cores : r.peak.cores.toFixed(1)} core${r.peak.cores !== 1 ? 's' : ''})` : '–')))]),
     [false, ...sizes.map(() => true)],
   )];
   const notes: string[] = [];

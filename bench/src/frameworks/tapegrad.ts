@@ -107,16 +107,19 @@ class TapegradTrainer implements Trainer {
   dispose(): void {}
 }
 
-/** The FMA peak (GFLOP/s) of the cores a backend's matmul of this size runs on. */
-type PeakFor = (size: MatmulSize) => { gflops: number; cores: number };
+/** The FMA peak (GFLOP/s) of the cores a backend's matmul of one size ran on since `start()`. */
+interface PeakProbe {
+  start(): void;
+  forSize(size: MatmulSize): { gflops: number; cores: number };
+}
 
-function tapegradFramework(backend: string, details: string, peak?: PeakFor): Framework {
+function tapegradFramework(backend: string, details: string, peak?: PeakProbe): Framework {
   return {
     id: `tapegrad-${backend}`,
     label: `tapegrad (${backend})`,
     isTapegrad: true,
     details,
-    ...(peak ? { matmulPeak: peak } : {}),
+    ...(peak ? { matmulPeak: (size: MatmulSize) => peak.forSize(size) } : {}),
     async activate() {
       setBackend(backend);
     },
@@ -126,6 +129,7 @@ function tapegradFramework(backend: string, details: string, peak?: PeakFor): Fr
     },
     async matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun> {
       setBackend(backend);
+      peak?.start();
       const A = tensor(a, { shape: [size.m, size.k], dtype: 'float32' });
       const B = tensor(b, { shape: [size.k, size.n], dtype: 'float32' });
       let C: Tensor | null = null;
@@ -186,6 +190,7 @@ interface NativeFacts {
   kernel?: string;
   threads?: number;
   fmaPeakGflops?: (threads?: number, seconds?: number) => number;
+  threadStats?: () => { twoThreadCalls: number; declined: number };
 }
 
 /**
@@ -193,7 +198,7 @@ interface NativeFacts {
  * missing) and measures this machine's FMA peak with the addon's probe, on one core and on
  * as many as the backend's matmul uses, so the matmul table can give "% of peak".
  */
-async function loadNative(): Promise<{ name: string; details: string; peak: PeakFor | null }> {
+async function loadNative(): Promise<{ name: string; details: string; peak: PeakProbe | null }> {
   const mod = (await importNativeBackend()) as NativeModule;
   if (typeof mod.initNativeBackend !== 'function') throw new Error('the module exports no initNativeBackend()');
   const backend = mod.initNativeBackend();
@@ -204,8 +209,24 @@ async function loadNative(): Promise<{ name: string; details: string; peak: Peak
   const oneCore = backend.fmaPeakGflops?.(1, 0.2) ?? 0;
   const allCores = threads > 1 ? backend.fmaPeakGflops?.(threads, 0.2) ?? 0 : oneCore;
   const threshold = mod.DEFAULT_THREAD_THRESHOLD ?? Infinity;
-  const peak: PeakFor | null = oneCore > 0
-    ? (size) => (threads > 1 && size.m * size.k * size.n >= threshold ? { gflops: allCores, cores: threads } : { gflops: oneCore, cores: 1 })
+  // With the second core busy, 'auto' runs some products on one thread (backend-native
+  // README, "Two threads"): the peak is that of the cores the size's products actually ran
+  // on, 1 + the fraction of them split over two threads.
+  const stats = () => backend.threadStats?.() ?? { twoThreadCalls: 0, declined: 0 };
+  let before = stats();
+  const peak: PeakProbe | null = oneCore > 0
+    ? {
+      start: () => {
+        before = stats();
+      },
+      forSize: (size) => {
+        if (threads < 2 || size.m * size.k * size.n < threshold) return { gflops: oneCore, cores: 1 };
+        const now = stats();
+        const split = now.twoThreadCalls - before.twoThreadCalls, alone = now.declined - before.declined;
+        const share = split + alone > 0 ? split / (split + alone) : 1;
+        return { gflops: oneCore + share * (allCores - oneCore), cores: 1 + share * (threads - 1) };
+      },
+    }
     : null;
   const facts = [
     backend.kernel ? `kernel ${backend.kernel}` : null,
@@ -239,7 +260,7 @@ export async function loadTapegrad(): Promise<{ frameworks: Framework[]; unavail
   } catch (error) {
     unavailable.push({ id: 'tapegrad-wasm', label: 'tapegrad (wasm)', isTapegrad: true, reason: `@tapegrad/backend-wasm unavailable: ${(error as Error).message}` });
   }
-  const peaks = new Map<string, PeakFor>();
+  const peaks = new Map<string, PeakProbe>();
   try {
     const native = await loadNative();
     details.set(native.name, native.details);

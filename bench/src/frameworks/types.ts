@@ -49,8 +49,9 @@ export interface Framework {
   matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun>;
   /**
    * The fp32 FMA peak (GFLOP/s, measured in this run) of the cores this framework's matmul
-   * of `size` runs on, where it can say (tapegrad's native backend, through its addon's
-   * probe): the matmul table then gives GFLOP/s as a percentage of it.
+   * of `size` ran on (asked right after that size's runs; `cores` may be fractional when
+   * only some products used two threads), where it can say (tapegrad's native backend,
+   * through its addon's probe): the matmul table then gives GFLOP/s as a % of it.
    */
   matmulPeak?(size: MatmulSize): { gflops: number; cores: number };
 }
