@@ -98,6 +98,15 @@ describe('binary kernels with broadcasting', () => {
     [[4, 1, 3], [5, 1]],
     [[2, 1, 3, 1], [1, 4, 1, 2]],
     [[5], [1]],
+    // the row-by-row fast path: a column, a row, leading and inner 1s, both at once
+    [[4, 5], [4, 1]],
+    [[4, 5], [1, 5]],
+    [[1, 5], [4, 5]],
+    [[2, 3, 5], [2, 1, 1]],
+    [[2, 3, 5], [3, 5]],
+    [[1, 4, 1], [1, 4, 6]],
+    [[3, 1], [1, 6]],
+    [[1], [3, 2]],
   ];
   const kernels: Array<[BinaryKernel, (x: number, y: number) => number]> = [
     ['add', (x, y) => x + y],
@@ -337,7 +346,9 @@ describe('layout kernels', () => {
   });
 
   it('broadcastTo repeats along size-1 and missing leading axes', () => {
-    const cases: Array<[number[], number[]]> = [[[3, 1], [2, 3, 4]], [[4], [3, 4]], [[], [2, 2]], [[1, 3, 1], [2, 3, 5]], [[2, 1], [2, 6]]];
+    const cases: Array<[number[], number[]]> = [[[3, 1], [2, 3, 4]], [[4], [3, 4]], [[], [2, 2]], [[1, 3, 1], [2, 3, 5]], [[2, 1], [2, 6]],
+      // rows, columns, a scalar, the identity and 1s around them (the no-walk paths)
+      [[1, 10], [10, 10]], [[10, 1], [10, 10]], [[1], [4, 3]], [[3, 4], [3, 4]], [[2, 1, 1], [2, 3, 5]], [[3, 5], [2, 3, 5]], [[1, 4, 1], [1, 4, 6]]];
     for (const [shape, outShape] of cases) {
       const x = randomArray(size(shape));
       const expected = Float64Array.from({ length: size(outShape) }, (_, i) => x[broadcastIndex(unravel(i, outShape), shape)]);

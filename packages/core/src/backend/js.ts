@@ -52,6 +52,43 @@ function walkRows(
   }
 }
 
+/**
+ * How an operand of `shape` (size `size`) broadcasts over `outShape` seen as [rows, cols],
+ * when it is one of the four patterns a bias or a reduction's gradient has: the whole
+ * output (stride 1, a new row every `cols`), one value (stride 0), one row repeated (its
+ * broadcast axes all before its kept axes: [1, n] or [n] over [m, n]) or one value per row
+ * (kept axes first: [m, 1]). `rows` is the row count that view needs (-1: any). Undefined
+ * for the other patterns, which take the general walk.
+ */
+interface View2D { rowStep: number; stride: number; rows: number }
+const FULL_VIEW: View2D = { rowStep: -1, stride: 1, rows: -1 };
+const SCALAR_VIEW: View2D = { rowStep: 0, stride: 0, rows: -1 };
+
+function view2D(shape: Shape, size: number, outShape: Shape, outSize: number): View2D | undefined {
+  if (size === outSize) return FULL_VIEW;
+  if (size === 1) return SCALAR_VIEW;
+  const lead = outShape.length - shape.length;
+  let firstKept = -1, lastKept = -1, firstBroadcast = -1, lastBroadcast = -1;
+  for (let i = 0; i < outShape.length; i++) {
+    if (outShape[i] === 1) continue;
+    if ((i < lead ? 1 : shape[i - lead]) === 1) {
+      if (firstBroadcast < 0) firstBroadcast = i;
+      lastBroadcast = i;
+    } else {
+      if (firstKept < 0) firstKept = i;
+      lastKept = i;
+    }
+  }
+  let axis: number, row: boolean;
+  if (lastBroadcast < firstKept) [axis, row] = [firstKept, true];
+  else if (lastKept < firstBroadcast) [axis, row] = [firstBroadcast, false];
+  else return undefined;
+  let rows = 1;
+  for (let i = 0; i < axis; i++) rows *= outShape[i];
+  // a row: offset 0 every row, stride 1; a column: offset r, stride 0
+  return row ? { rowStep: 0, stride: 1, rows } : { rowStep: 1, stride: 0, rows };
+}
+
 function binaryRow(kernel: BinaryKernel, a: TypedArray, ia: number, sa: number, b: TypedArray, ib: number, sb: number, out: TypedArray, io: number, n: number): void {
   const end = io + n;
   switch (kernel) {
@@ -174,6 +211,14 @@ export const jsBackend: Backend = {
       binaryRow(kernel, a, 0, 1, b, 0, 0, out, 0, out.length);
       return;
     }
+    // a bias ([m, n] with [m, 1] or [1, n]) and the like: one row at a time, no walk
+    const va = view2D(aShape, a.length, outShape, out.length), vb = view2D(bShape, b.length, outShape, out.length);
+    if (va && vb && (va.rows < 0 || vb.rows < 0 || va.rows === vb.rows) && out.length > 0) {
+      const rows = Math.max(va.rows, vb.rows, 1), cols = out.length / rows;
+      const stepA = va.rowStep < 0 ? cols : va.rowStep, stepB = vb.rowStep < 0 ? cols : vb.rowStep;
+      for (let r = 0; r < rows; r++) binaryRow(kernel, a, r * stepA, va.stride, b, r * stepB, vb.stride, out, r * cols, cols);
+      return;
+    }
     const strides = [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)];
     walkRows(outShape, strides, (offsets, io, n, inner) => {
       binaryRow(kernel, a, offsets[0], inner[0], b, offsets[1], inner[1], out, io, n);
@@ -238,6 +283,18 @@ export const jsBackend: Backend = {
   },
 
   broadcastTo(x, shape, out, outShape): void {
+    // the patterns a sum's or mean's gradient takes (a scalar, a row, a column): no walk
+    const v = view2D(shape, x.length, outShape, out.length);
+    if (v && out.length > 0) {
+      if (v === FULL_VIEW) out.set(x);
+      else if (v === SCALAR_VIEW) out.fill(x[0]);
+      else {
+        const cols = out.length / v.rows;
+        if (v.stride === 1) for (let r = 0; r < v.rows; r++) out.set(x, r * cols);
+        else for (let r = 0; r < v.rows; r++) out.fill(x[r], r * cols, (r + 1) * cols);
+      }
+      return;
+    }
     const strides = [broadcastStrides(shape, outShape)];
     walkRows(outShape, strides, (offsets, io, n, inner) => {
       let ix = offsets[0];
