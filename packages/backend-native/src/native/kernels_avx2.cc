@@ -226,7 +226,9 @@ inline __m256 binary8(__m256 a, __m256 b) {
 // One output row; AV/BV: the operand advances with the row (else one value repeats).
 template <int OP, bool AV, bool BV>
 void binaryRow(const float* a, const float* b, float* o, long n) {
-  const __m256 as = _mm256_set1_ps(a[0]), bs = _mm256_set1_ps(b[0]);
+  // a repeated operand is read once; a streamed one may be empty (n = 0)
+  const __m256 as = AV ? _mm256_setzero_ps() : _mm256_set1_ps(a[0]);
+  const __m256 bs = BV ? _mm256_setzero_ps() : _mm256_set1_ps(b[0]);
   long i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 va = AV ? _mm256_loadu_ps(a + i) : as;
