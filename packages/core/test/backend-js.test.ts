@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import {
   type Backend, type BinaryKernel, JS_BACKEND_PRIORITY, ValueError, add, broadcastTo, createRng, getBackend, jsBackend, listBackends, matmul,
   max, mul, padTo, registerBackend, setBackend, slice, sum, tensor, transpose, where,
@@ -309,6 +310,45 @@ describe('reduce kernels', () => {
     expect(out[0]).toBeNaN();
     // through the op, too
     expect(max(tensor([[1, NaN], [3, 4]]), 1).toFlatArray()).toEqual([NaN, 4]);
+  });
+
+  it('sum and max over adjacent axes (the no-walk path) add in the walk\'s order: bit for bit, float32 and float64', () => {
+    // The order js promises: each innermost row (last axis) summed into a local that is then
+    // added to its output, rounded to the dtype, when the last axis is reduced (size > 1);
+    // otherwise element by element into the output, in index order.
+    function walkOrder(kind: 'sum' | 'max', x: Float32Array | Float64Array, shape: number[], axes: number[]): Float32Array | Float64Array {
+      const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+      const out = x instanceof Float32Array ? new Float32Array(size(kept)) : new Float64Array(size(kept));
+      out.fill(kind === 'sum' ? 0 : -Infinity);
+      const rowLength = shape[shape.length - 1];
+      const lastReduced = axes.includes(shape.length - 1) && rowLength !== 1;
+      for (let start = 0; start < x.length; start += rowLength) {
+        let acc = 0;
+        for (let j = 0; j < rowLength; j++) {
+          const i = start + j;
+          const o = ravel(unravel(i, shape).map((v, a) => (axes.includes(a) ? 0 : v)), kept);
+          if (kind === 'max') {
+            if (x[i] > out[o] || x[i] !== x[i]) out[o] = x[i];
+          } else if (lastReduced) acc += x[i];
+          else out[o] += x[i];
+        }
+        if (kind === 'sum' && lastReduced) out[ravel(unravel(start, shape).map((v, a) => (axes.includes(a) ? 0 : v)), kept)] += acc;
+      }
+      return out;
+    }
+    const cases = fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }).chain((shape) =>
+      fc.tuple(fc.constant(shape), fc.integer({ min: 0, max: shape.length - 1 }).chain((a) =>
+        fc.integer({ min: a, max: shape.length - 1 }).map((b) => Array.from({ length: b - a + 1 }, (_, k) => a + k))),
+      fc.boolean(), fc.constantFrom<'sum' | 'max'>('sum', 'max'), fc.integer()));
+    fc.assert(fc.property(cases, ([shape, axes, single, kind, seed]) => {
+      const r = createRng(seed);
+      const values = Array.from({ length: size(shape) }, () => (r.next() - 0.5) * 10 ** Math.floor(r.next() * 8 - 3));
+      const x = single ? Float32Array.from(values) : Float64Array.from(values);
+      const expected = walkOrder(kind, x, shape, axes);
+      const actual = single ? new Float32Array(expected.length) : new Float64Array(expected.length);
+      jsBackend.reduce(kind, x, shape, axes, actual);
+      expect(Array.from(actual)).toEqual(Array.from(expected));
+    }), { numRuns: 300, seed: 42 });
   });
 
   it('sum over an empty axis is 0; the op refuses max over one', () => {

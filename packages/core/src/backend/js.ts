@@ -178,6 +178,58 @@ function dot(a: TypedArray, b: TypedArray, i: number, j: number, k: number, aRow
   return acc;
 }
 
+/**
+ * reduce() over one block of adjacent axes, the shape seen as [outer, mid, inner]: the
+ * walk's additions in the walk's order, without its per-row closure and offset arrays.
+ * Over trailing axes each innermost row is summed into a local, then added to the output
+ * (rounded to its dtype), as the walk does; otherwise each element goes straight into its
+ * output, in order along the reduced axes. False (nothing done) for other axis sets.
+ */
+function reduceContiguous(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): boolean {
+  for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1] + 1) return false;
+  const first = axes[0], last = axes[axes.length - 1];
+  let outer = 1, mid = 1, inner = 1;
+  for (let i = 0; i < shape.length; i++) {
+    if (i < first) outer *= shape[i];
+    else if (i <= last) mid *= shape[i];
+    else inner *= shape[i];
+  }
+  out.fill(kernel === 'sum' ? 0 : -Infinity);
+  const sum = kernel === 'sum';
+  if (inner === 1) {
+    const rowLength = shape[shape.length - 1], rowsPerOutput = mid / rowLength;
+    for (let o = 0, ix = 0; o < outer; o++) {
+      for (let r = 0; r < rowsPerOutput; r++) {
+        if (sum) {
+          let acc = 0;
+          for (let j = 0; j < rowLength; j++, ix++) acc += x[ix];
+          out[o] += acc;
+        } else {
+          for (let j = 0; j < rowLength; j++, ix++) {
+            const v = x[ix];
+            if (v > out[o] || v !== v) out[o] = v; // NaN wins, as below
+          }
+        }
+      }
+    }
+    return true;
+  }
+  let ix = 0;
+  for (let o = 0; o < outer; o++) {
+    const base = o * inner, end = base + inner;
+    for (let m = 0; m < mid; m++) {
+      if (sum) for (let io = base; io < end; io++, ix++) out[io] += x[ix];
+      else {
+        for (let io = base; io < end; io++, ix++) {
+          const v = x[ix];
+          if (v > out[io] || v !== v) out[io] = v;
+        }
+      }
+    }
+  }
+  return true;
+}
+
 export const jsBackend: Backend = {
   name: 'js',
 
@@ -248,6 +300,7 @@ export const jsBackend: Backend = {
   },
 
   reduce(kernel: ReduceKernel, x, shape, axes, out): void {
+    if (axes.length > 0 && x.length > 0 && reduceContiguous(kernel, x, shape, axes, out)) return;
     const keptShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
     const outStrides = broadcastStrides(keptShape, shape);
     const inStrides = stridesOf(shape);
