@@ -109,18 +109,10 @@ long kcStepFor(long k) {
 
 long roundUp(long x, long unit) { return (x + unit - 1) / unit * unit; }
 
-// All of B packed at once, block (jc, pc) at jc·k + pc·roundUp(nc, NR): what both threads
-// read when they split C by rows, so B is packed once rather than once per thread.
-template <int NR>
-void packAllB(const Problem& P, float* out) {
-  const long kcStep = kcStepFor(P.k);
-  for (long jc = 0; jc < P.n; jc += NC) {
-    const long nc = std::min(NC, P.n - jc);
-    for (long pc = 0; pc < P.k; pc += kcStep) packB<NR>(P, pc, std::min(kcStep, P.k - pc), jc, nc, out + jc * P.k + pc * roundUp(nc, NR));
-  }
-}
+// Cutting C by rows, B is packed once for both threads (packUnits below), block (jc, pc) at
+// jc·k + pc·roundUp(nc, NR): what gemmSingle reads as `packedB`.
 
-// `packedB`: B as packAllB laid it out, or null to pack each block here.
+// `packedB`: B packed as packUnits lays it out, or null to pack each block here.
 template <int MR, int NR>
 void gemmSingle(const KernelSet& ks, const Problem& P, const float* packedB) {
   Scratch& s = scratch();
@@ -167,9 +159,35 @@ void gemmDispatch(const KernelSet& ks, const Problem& P, const float* packedB = 
   else gemmSingle<4, 8>(ks, P, packedB);
 }
 
-void packAllBDispatch(const KernelSet& ks, const Problem& P, float* out) {
-  if (ks.nr == 16) packAllB<16>(P, out);
-  else packAllB<8>(P, out);
+// One share of packing all of B: the NR-panels [j0, j0 + nc) of the k block at p0.
+struct PackUnit {
+  long p0, kc, j0, nc;
+  float* dst;
+};
+
+void packUnit(const KernelSet& ks, const Problem& P, const PackUnit& u) {
+  if (ks.nr == 16) packB<16>(P, u.p0, u.kc, u.j0, u.nc, u.dst);
+  else packB<8>(P, u.p0, u.kc, u.j0, u.nc, u.dst);
+}
+
+// Cuts the packing of all of B into about `wanted` units of whole panels (each within one
+// (jc, pc) block), so that both threads can pack it.
+void packUnits(const KernelSet& ks, const Problem& P, float* out, long wanted, std::vector<PackUnit>& units) {
+  units.clear();
+  const long nr = ks.nr, kcStep = kcStepFor(P.k);
+  const long kBlocks = (P.k + kcStep - 1) / kcStep, panels = (P.n + nr - 1) / nr;
+  const long perUnit = std::max(1L, (panels * kBlocks + wanted - 1) / wanted);
+  for (long jc = 0; jc < P.n; jc += NC) {
+    const long nc = std::min(NC, P.n - jc);
+    for (long pc = 0; pc < P.k; pc += kcStep) {
+      const long kc = std::min(kcStep, P.k - pc);
+      float* block = out + jc * P.k + pc * roundUp(nc, nr);
+      for (long j = 0; j < nc; j += perUnit * nr) {
+        const long cols = std::min(perUnit * nr, nc - j);
+        units.push_back({pc, kc, jc + j, cols, block + j * kc});
+      }
+    }
+  }
 }
 
 // ---- two threads ------------------------------------------------------------------------------
@@ -188,6 +206,8 @@ struct Job {
   bool byRows;
   long step;  // rows or columns per block
   const float* packedB;  // cutting by rows: B packed once for both threads
+  long packCount;  // cutting by rows: the first packCount claims pack B, the rest compute
+  const PackUnit* pack;
 };
 
 class Pool {
@@ -203,15 +223,23 @@ class Pool {
       return false;
     }
     job_ = job;
+    job_.packCount = 0;
     if (job.byRows) {
+      // B is packed by both threads too: claims 0 … packCount − 1 are its units, and no
+      // block is computed before every unit is packed (packed_ counts them)
       const long floats = job.P.k * roundUp(job.P.n, job.ks->nr);
       if (!reservePackedB(floats)) return false;
-      packAllBDispatch(*job.ks, job.P, packedB_);
+      packUnits(*job.ks, job.P, packedB_, 8, units_);
+      if (static_cast<long>(units_.size()) + blocks >= 65536) return false;
       job_.packedB = packedB_;
+      job_.pack = units_.data();
+      job_.packCount = static_cast<long>(units_.size());
     }
     done_.store(0, std::memory_order_relaxed);
+    packed_.store(0, std::memory_order_relaxed);
     const uint64_t gen = ++generation_ & 0xffffffffu;
-    state_.store(gen << 32 | static_cast<uint64_t>(blocks) << 16, std::memory_order_release);
+    const uint64_t claims = static_cast<uint64_t>(job_.packCount + blocks);
+    state_.store(gen << 32 | claims << 16, std::memory_order_release);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       posted_ = gen;
@@ -266,15 +294,26 @@ class Pool {
     long computed = 0;
     for (;;) {
       uint64_t s = state_.load(std::memory_order_acquire);
-      long index, blocks;
+      long index, claims;
       do {
         if ((s >> 32) != gen) return computed;
-        blocks = static_cast<long>((s >> 16) & 0xffffu);
+        claims = static_cast<long>((s >> 16) & 0xffffu);
         index = static_cast<long>(s & 0xffffu);
-        if (index >= blocks) return computed;
+        if (index >= claims) return computed;
       } while (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire));
-      // a successful claim means the job is still live: its caller waits for this block
-      computeBlock(job_, index);
+      // a successful claim means the job is still live: its caller waits for this claim
+      const long packCount = job_.packCount, blocks = claims - packCount;
+      if (index < packCount) {
+        packUnit(*job_.ks, job_.P, job_.pack[index]);
+        packed_.fetch_add(1, std::memory_order_acq_rel);
+        continue;
+      }
+      // the units the other thread claimed are being packed: wait for them
+      for (int spins = 0; packed_.load(std::memory_order_acquire) < packCount; spins++) {
+        if (spins < 20000) pause();
+        else std::this_thread::yield();
+      }
+      computeBlock(job_, index - packCount);
       computed++;
       if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == blocks) {
         // the last block: wake the caller if it went to sleep waiting (under the mutex, so
@@ -361,6 +400,8 @@ class Pool {
   long packedBFloats_ = 0;
   Job job_{};
   std::atomic<long> done_{0};
+  std::atomic<long> packed_{0};
+  std::vector<PackUnit> units_;  // the current job's units of B (written before it is posted)
   std::atomic<uint64_t> state_{0};
   uint64_t generation_ = 0;
   std::mutex mutex_;
