@@ -3,7 +3,7 @@ import vm from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  ReleasedTensorError, Tape, type Tensor, ValueError, add, customGrad, keep, matmul, mean, memoryStats, mul, noGrad, randn,
+  ReleasedTensorError, Tape, Tensor, ValueError, add, customGrad, keep, matmul, mean, memoryStats, mul, noGrad, randn,
   sigmoid, square, sub, sum, tanh, tensor, tidy, zeros,
 } from '@tapegrad/core';
 
@@ -43,6 +43,32 @@ describe('tidy', () => {
     const fresh = tidy(() => add(x, 0.5));
     expect(Array.from(fresh.data)).toEqual([1.5, 2.5, 3.5, 4.5]);
     expect(() => stale!.data).toThrow(ReleasedTensorError);
+  });
+
+  it('recycles only buffers the pool handed out: a user array wrapped in a tensor inside tidy stays the user\'s', () => {
+    const mine = new Float32Array([1, 2, 3, 4, 5, 6, 7]);
+    let wrapper: Tensor | null = null;
+    tidy(() => {
+      wrapper = new Tensor(mine, [7]);
+      return undefined;
+    });
+    expect(wrapper!.released).toBe(true);
+    // were `mine` in the pool, these same-size outputs would be written into it
+    tidy(() => {
+      for (let i = 0; i < 4; i++) keep(add(zeros([7]), 100 + i));
+    });
+    expect(Array.from(mine)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('outside tidy nothing is pooled: creation and ops allocate fresh buffers, as before', () => {
+    const before = memoryStats();
+    const a = zeros([5]);
+    const b = add(a, 1);
+    const after = memoryStats();
+    expect(after.reused).toBe(before.reused);
+    expect(after.allocated).toBe(before.allocated);
+    expect(b.released).toBe(false);
+    expect(Array.from(b.data)).toEqual([1, 1, 1, 1, 1]);
   });
 
   it('nests: what an inner tidy returns belongs to the outer one', () => {
