@@ -163,7 +163,11 @@ export class Tensor {
 
   /** A copy that the tape does not see: gradients stop here. */
   detach(): Tensor {
-    return new Tensor(this.#live('detach').slice(), this.shape, this.dtype);
+    const source = this.#live('detach');
+    // through allocate(), not slice(): inside tidy the copy reuses a pooled buffer
+    const copy = allocate(this.dtype, source.length);
+    copy.set(source);
+    return new Tensor(copy, this.shape, this.dtype);
   }
 
   /**
