@@ -261,6 +261,11 @@ export class MatmulWorker {
       if (byRows) kernel(a, b, c, m, k, n, tA, tB, mainScratch, lo, hi, 0, n);
       else kernel(a, b, c, m, k, n, tA, tB, mainScratch, 0, m, lo, hi);
     };
+    if (this.failNext) {
+      // tests: let the worker claim the first block, so that it is the worker that fails
+      // (on a loaded machine the caller could otherwise take every block before it wakes)
+      for (let waited = 0; Atomics.load(ctl, NEXT) === seq << 16 && waited < 10_000; waited++) Atomics.wait(ctl, NEXT, seq << 16, 1);
+    }
     let mine = 0, mineMask = 0;
     for (;;) {
       const v = Atomics.load(ctl, NEXT);
