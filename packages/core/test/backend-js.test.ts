@@ -54,7 +54,8 @@ function expectAllClose(actual: ArrayLike<number>, expected: ArrayLike<number>, 
 }
 
 describe('matmul kernel', () => {
-  const cases: Array<[number, number, number]> = [[3, 5, 4], [1, 7, 2], [6, 1, 3], [4, 3, 1], [5, 8, 6]];
+  // with m, n not multiples of 4: the 4×1, 1×4 and 1×1 edge tiles (T3's [30,784]·[784,10])
+  const cases: Array<[number, number, number]> = [[3, 5, 4], [1, 7, 2], [6, 1, 3], [4, 3, 1], [5, 8, 6], [9, 7, 10], [30, 13, 10], [7, 5, 9]];
   for (const [m, k, n] of cases) {
     for (const transposeA of [false, true]) {
       for (const transposeB of [false, true]) {
@@ -72,7 +73,18 @@ describe('matmul kernel', () => {
           }
           const out = new Float64Array(m * n).fill(99); // the kernel must overwrite, not add
           jsBackend.matmul(a, b, out, m, k, n, transposeA, transposeB);
-          expectAllClose(out, expected);
+          // every element is summed in order of p in double precision, tiles or not: exact
+          expect(Array.from(out)).toEqual(Array.from(expected));
+          const a32 = Float32Array.from(a), b32 = Float32Array.from(b), out32 = new Float32Array(m * n);
+          jsBackend.matmul(a32, b32, out32, m, k, n, transposeA, transposeB);
+          const A32 = (i: number, p: number) => (transposeA ? a32[p * m + i] : a32[i * k + p]);
+          const B32 = (p: number, j: number) => (transposeB ? b32[j * k + p] : b32[p * n + j]);
+          const expected32 = Float32Array.from({ length: m * n }, (_, e) => {
+            let acc = 0;
+            for (let p = 0; p < k; p++) acc += A32(Math.floor(e / n), p) * B32(p, e % n);
+            return acc;
+          });
+          expect(Array.from(out32)).toEqual(Array.from(expected32));
         });
       }
     }

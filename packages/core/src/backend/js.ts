@@ -171,7 +171,33 @@ function tile4x4(a: TypedArray, b: TypedArray, out: TypedArray, i: number, j: nu
   out[o] = c30; out[o + 1] = c31; out[o + 2] = c32; out[o + 3] = c33;
 }
 
-/** One element of C, for the edges the 4×4 tiles do not cover. */
+/**
+ * C[i..i+4, j] and C[i, j..j+4] for the edges of the 4×4 tiles (n or m not a multiple of
+ * 4: T3's n = 10, a batch of 10): each loaded element of B (resp. A) feeds four sums instead
+ * of one, and each sum still adds its products in order of p, in double precision, so the
+ * result is bit for bit what `dot` gives.
+ */
+function tile4x1(a: TypedArray, b: TypedArray, out: TypedArray, i: number, j: number, k: number, n: number, aRow: number, aCol: number, bRow: number, bCol: number): void {
+  let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+  for (let p = 0, ia = i * aRow, ib = j * bCol; p < k; p++, ia += aCol, ib += bRow) {
+    const y = b[ib];
+    c0 += a[ia] * y; c1 += a[ia + aRow] * y; c2 += a[ia + 2 * aRow] * y; c3 += a[ia + 3 * aRow] * y;
+  }
+  const o = i * n + j;
+  out[o] = c0; out[o + n] = c1; out[o + 2 * n] = c2; out[o + 3 * n] = c3;
+}
+
+function tile1x4(a: TypedArray, b: TypedArray, out: TypedArray, i: number, j: number, k: number, n: number, aRow: number, aCol: number, bRow: number, bCol: number): void {
+  let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+  for (let p = 0, ia = i * aRow, ib = j * bCol; p < k; p++, ia += aCol, ib += bRow) {
+    const x = a[ia];
+    c0 += x * b[ib]; c1 += x * b[ib + bCol]; c2 += x * b[ib + 2 * bCol]; c3 += x * b[ib + 3 * bCol];
+  }
+  const o = i * n + j;
+  out[o] = c0; out[o + 1] = c1; out[o + 2] = c2; out[o + 3] = c3;
+}
+
+/** One element of C, for the corner the tiles above do not cover. */
 function dot(a: TypedArray, b: TypedArray, i: number, j: number, k: number, aRow: number, aCol: number, bRow: number, bCol: number): number {
   let acc = 0;
   for (let p = 0, ia = i * aRow, ib = j * bCol; p < k; p++, ia += aCol, ib += bRow) acc += a[ia] * b[ib];
@@ -294,9 +320,12 @@ export const jsBackend: Backend = {
     const m4 = m - (m % 4), n4 = n - (n % 4);
     for (let i = 0; i < m4; i += 4) {
       for (let j = 0; j < n4; j += 4) tile4x4(a, b, out, i, j, k, n, aRow, aCol, bRow, bCol);
-      for (let j = n4; j < n; j++) for (let r = i; r < i + 4; r++) out[r * n + j] = dot(a, b, r, j, k, aRow, aCol, bRow, bCol);
+      for (let j = n4; j < n; j++) tile4x1(a, b, out, i, j, k, n, aRow, aCol, bRow, bCol);
     }
-    for (let i = m4; i < m; i++) for (let j = 0; j < n; j++) out[i * n + j] = dot(a, b, i, j, k, aRow, aCol, bRow, bCol);
+    for (let i = m4; i < m; i++) {
+      for (let j = 0; j < n4; j += 4) tile1x4(a, b, out, i, j, k, n, aRow, aCol, bRow, bCol);
+      for (let j = n4; j < n; j++) out[i * n + j] = dot(a, b, i, j, k, aRow, aCol, bRow, bCol);
+    }
   },
 
   reduce(kernel: ReduceKernel, x, shape, axes, out): void {
