@@ -17,6 +17,15 @@ export function allocate(dtype: DType, size: number): TypedArray {
   return allocateBuffer(dtype, size);
 }
 
+/**
+ * A buffer for a kernel that writes every element of it (element-wise kernels, matmul):
+ * inside tidy() a reused buffer keeps its old values until the kernel overwrites them,
+ * which saves zeroing it (≈ 35 µs of a T1 training step). Zero-filled elsewhere.
+ */
+export function allocateForOverwrite(dtype: DType, size: number): TypedArray {
+  return allocateBuffer(dtype, size, false);
+}
+
 export function dtypeOfArray(data: TypedArray): DType {
   return data instanceof Float64Array ? 'float64' : 'float32';
 }

@@ -52,9 +52,10 @@ export function inScope(): boolean {
 
 /**
  * A zero-filled buffer: a fresh one outside every scope (exactly as before pooling existed);
- * inside a scope, an idle buffer of that exact length when the pool has one.
+ * inside a scope, an idle buffer of that exact length when the pool has one. `zeroed`
+ * false skips zeroing a reused buffer, for kernels that write every element anyway.
  */
-export function allocateBuffer(dtype: DType, size: number): TypedArray {
+export function allocateBuffer(dtype: DType, size: number, zeroed = true): TypedArray {
   if (current === null) return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
   const idle = pools[dtype].get(size);
   let buffer: TypedArray;
@@ -63,7 +64,7 @@ export function allocateBuffer(dtype: DType, size: number): TypedArray {
     pooledBytes -= buffer.byteLength;
     pooledBuffers--;
     reusedCount++;
-    buffer.fill(0);
+    if (zeroed) buffer.fill(0);
   } else {
     buffer = dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
     allocatedCount++;

@@ -1,5 +1,5 @@
 import type { BinaryKernel, UnaryKernel } from '../backend/index.js';
-import { allocate } from '../dtype.js';
+import { allocateForOverwrite } from '../dtype.js';
 import { ShapeError, fmt } from '../errors.js';
 import { defineOp, type OpDef, type VjpContext, type VjpResult } from '../op.js';
 import { broadcastShapes, sameShape, sizeOf } from '../shape.js';
@@ -20,7 +20,7 @@ export function unaryOp<A = undefined>(name: string, kernel: UnaryKernel, vjp?: 
     name,
     shape: ([x]) => x,
     forward(backend, [x], _shapes, _outShape, dtype, attrs) {
-      const out = allocate(dtype, x.length);
+      const out = allocateForOverwrite(dtype, x.length);
       backend.unary(kernel, x, out, scalarOf(attrs));
       return out;
     },
@@ -34,7 +34,7 @@ export function binaryOp(name: string, kernel: BinaryKernel, vjp?: Vjp<undefined
     name,
     shape: ([a, b]) => broadcastShapes(name, a, b),
     forward(backend, [a, b], [aShape, bShape], outShape, dtype) {
-      const out = allocate(dtype, sizeOf(outShape));
+      const out = allocateForOverwrite(dtype, sizeOf(outShape));
       backend.binary(kernel, a, aShape, b, bShape, out, outShape);
       return out;
     },
@@ -51,7 +51,7 @@ export function sameShapeBinaryOp(name: string, kernel: BinaryKernel, vjp?: Vjp<
       return a;
     },
     forward(backend, [a, b], [aShape, bShape], outShape, dtype) {
-      const out = allocate(dtype, a.length);
+      const out = allocateForOverwrite(dtype, a.length);
       backend.binary(kernel, a, aShape, b, bShape, out, outShape);
       return out;
     },

@@ -1,4 +1,4 @@
-import { allocate } from '../dtype.js';
+import { allocateForOverwrite } from '../dtype.js';
 import { ShapeError, fmt } from '../errors.js';
 import { apply, assertTensor, defineOp } from '../op.js';
 import type { Tensor } from '../tensor.js';
@@ -27,7 +27,7 @@ export const matmulOp = defineOp<MatmulAttrs>({
   },
   forward(backend, [a, b], [aShape], [m, n], dtype, { transposeA, transposeB }) {
     const k = transposeA ? aShape[0] : aShape[1];
-    const out = allocate(dtype, m * n);
+    const out = allocateForOverwrite(dtype, m * n);
     backend.matmul(a, b, out, m, k, n, transposeA, transposeB);
     return out;
   },
