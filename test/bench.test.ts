@@ -156,6 +156,17 @@ describe('bench (pnpm bench --quick --tiny)', () => {
     }
   });
 
+  // g++ is on this machine and CI's, so the native addon is built and both fast backends run two threads
+  it('has native rows, and one-thread twins of wasm and native in the matmul grid only', () => {
+    expect(report.tasks.T1.rows.find((r) => r.framework === 'tapegrad-native')?.status).toBe('extrapolated');
+    for (const twin of ['tapegrad-wasm-1thread', 'tapegrad-native-1thread']) {
+      expect(report.tasks.T1.rows.some((r) => r.framework === twin), twin).toBe(false);
+      for (const m of report.matmul) expect(m.rows.find((r) => r.framework === twin)?.status, `${m.label} ${twin}`).toBe('ok');
+    }
+    expect(stdout).toMatch(/^tapegrad \(native, 1 thread\)\s+[\d.]+/m);
+    expect(stdout).toMatch(/% of FMA peak/);
+  });
+
   it('rejects bad options with one line and exit code 2', () => {
     for (const bad of [['--tasks', 'T9'], ['--frameworks', 'torch'], ['--budget', 'T2=-1'], ['--bogus'], ['--tiny']]) {
       const r = spawnSync(process.execPath, [...tsx, ...bad], { cwd: root, encoding: 'utf8' });

@@ -39,7 +39,7 @@ const HELP = `usage: pnpm bench [options]   (or: tsx bench/src/main.ts [options]
                         extrapolated to a full epoch and labelled so; fewer matmul reps
   --tiny                with --quick: 2 batches × 2 epochs, 256 test examples, small matmuls (for tests)
   --tasks LIST          any of T1,T2,T3,matmul (default: all)
-  --frameworks LIST     any of tapegrad, tapegrad-<backend> (js, wasm), tfjs, tfjs-cpu, tfjs-wasm,
+  --frameworks LIST     any of tapegrad, tapegrad-<backend> (js, wasm, native, wasm-1thread, native-1thread), tfjs, tfjs-cpu, tfjs-wasm,
                         jax, jax-wasm, plain, plain-js, all (default: all)
   --skip LIST           framework:task pairs not to run, e.g. tfjs-cpu:T2,plain-js:T2 (rows say "skipped (--skip)")
   --budget SPEC         seconds one framework may spend on one task: N for all, or T2=600,matmul=30,…
@@ -65,7 +65,7 @@ function list(value: string, what: string): string[] {
   return items;
 }
 
-const FRAMEWORK_TOKEN = /^(all|tapegrad|tapegrad-[a-z0-9_]+|tfjs|tfjs-cpu|tfjs-wasm|jax|jax-wasm|plain|plain-js)$/;
+const FRAMEWORK_TOKEN = /^(all|tapegrad|tapegrad-[a-z0-9_-]+|tfjs|tfjs-cpu|tfjs-wasm|jax|jax-wasm|plain|plain-js)$/;
 
 function parseBudget(value: string, base: Record<Kind, number>): Record<Kind, number> {
   const out = { ...base };
@@ -116,7 +116,7 @@ function parseOptions(argv: string[]): Options | 'help' {
   const kinds = v.tasks === undefined ? [...KINDS] : list(v.tasks, 'tasks');
   for (const k of kinds) if (!KINDS.includes(k as Kind)) throw new UsageError(`--tasks: unknown task '${k}' (choose from ${KINDS.join(', ')})`);
   const frameworks = v.frameworks === undefined ? ['all'] : list(v.frameworks, 'frameworks');
-  for (const f of frameworks) if (!FRAMEWORK_TOKEN.test(f)) throw new UsageError(`--frameworks: unknown framework '${f}' (choose from tapegrad, tapegrad-js, tapegrad-wasm, tfjs, tfjs-cpu, tfjs-wasm, jax, jax-wasm, plain, plain-js, all)`);
+  for (const f of frameworks) if (!FRAMEWORK_TOKEN.test(f)) throw new UsageError(`--frameworks: unknown framework '${f}' (choose from tapegrad, tapegrad-js, tapegrad-wasm, tapegrad-native, tfjs, tfjs-cpu, tfjs-wasm, jax, jax-wasm, plain, plain-js, all)`);
   const skip = new Set<string>();
   if (v.skip !== undefined) {
     for (const item of list(v.skip, 'skip')) {
@@ -292,6 +292,7 @@ async function main(argv: string[]): Promise<number> {
     log(`${describeTask(task)}: ${plan.epochs} epochs × ${plan.batches}/${fullBatches} batches, budget ${Number.isFinite(plan.budget) ? `${plan.budget} s` : 'none'} per framework`);
     const rows: TaskRow[] = [];
     for (const fw of all) {
+      if ('matmulOnly' in fw && fw.matmulOnly) continue;
       if ('reason' in fw) {
         rows.push(unavailableTaskRow(fw, 'unavailable', fw.reason));
         continue;
@@ -326,7 +327,7 @@ async function main(argv: string[]): Promise<number> {
   out.push(`node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} (${cpuFlags()}), ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; load average ${loadAtStart} at start, ${loadavg()[0].toFixed(2)} at end (other processes share these cores)`);
   out.push(`protocol check: epoch 0 starts ${check.got.join(', ')} — ${check.ok ? 'ok' : 'WRONG'}`);
   out.push('frameworks:');
-  for (const fw of all) out.push(`  ${fw.label.padEnd(18)} ${'reason' in fw ? `UNAVAILABLE: ${fw.reason}` : fw.details}`);
+  for (const fw of all) out.push(`  ${fw.label.padEnd(27)} ${'reason' in fw ? `UNAVAILABLE: ${fw.reason}` : fw.details}`);
   out.push('"tapegrad ×" = this row\'s time ÷ the best tapegrad backend\'s (s/epoch; for matmul, tapegrad GFLOP/s ÷ this row\'s): > 1 means tapegrad is faster.');
   out.push(`"acc agrees" = |test accuracy − best tapegrad backend's| ≤ ${ACCURACY_TOLERANCE}.`);
   out.push('"KB alloc/step" = steady-state KB one training step allocates (JS heap + ArrayBuffer backing stores; median of up to 20 steps after training, each after a full GC and with none during it); tapegrad and the plain-JS loop only.');

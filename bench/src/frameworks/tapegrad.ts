@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Tape, type Tensor, createRng, listBackends, matmul, noGrad, setBackend, tensor, tidy } from '@tapegrad/core';
+import { type Backend, Tape, type Tensor, createRng, listBackends, matmul, noGrad, registerBackend, setBackend, tensor, tidy } from '@tapegrad/core';
 import { SGD, type Sequential, cost, mlp } from '@tapegrad/nn';
 import { type ColumnSampler, columnSampler } from '@tapegrad/datasets';
 import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec } from '../protocol.js';
@@ -113,12 +113,13 @@ interface PeakProbe {
   forSize(size: MatmulSize): { gflops: number; cores: number };
 }
 
-function tapegradFramework(backend: string, details: string, peak?: PeakProbe): Framework {
+function tapegradFramework(backend: string, details: string, peak?: PeakProbe, oneThreadOf?: string): Framework {
   return {
     id: `tapegrad-${backend}`,
-    label: `tapegrad (${backend})`,
+    label: oneThreadOf ? `tapegrad (${oneThreadOf}, 1 thread)` : `tapegrad (${backend})`,
     isTapegrad: true,
     details,
+    ...(oneThreadOf ? { matmulOnly: true } : {}),
     ...(peak ? { matmulPeak: (size: MatmulSize) => peak.forSize(size) } : {}),
     async activate() {
       setBackend(backend);
@@ -179,7 +180,7 @@ async function importNativeBackend(): Promise<Record<string, unknown>> {
 }
 
 interface NativeModule {
-  loadNativeBackend?: () => { backend?: unknown; reason?: string };
+  loadNativeBackend?: (options?: { threads?: 'off'; name?: string }) => { backend?: { name: string }; reason?: string };
   initNativeBackend?: () => NativeFacts | undefined;
   nativeUnavailableReason?: () => string | undefined;
   DEFAULT_THREAD_THRESHOLD?: number;
@@ -198,7 +199,7 @@ interface NativeFacts {
  * missing) and measures this machine's FMA peak with the addon's probe, on one core and on
  * as many as the backend's matmul uses, so the matmul table can give "% of peak".
  */
-async function loadNative(): Promise<{ name: string; details: string; peak: PeakProbe | null }> {
+async function loadNative(): Promise<{ name: string; details: string; peak: PeakProbe | null; single: { name: string; peak: PeakProbe | null } | null }> {
   const mod = (await importNativeBackend()) as NativeModule;
   if (typeof mod.initNativeBackend !== 'function') throw new Error('the module exports no initNativeBackend()');
   const backend = mod.initNativeBackend();
@@ -233,7 +234,11 @@ async function loadNative(): Promise<{ name: string; details: string; peak: Peak
     `${threads} threads${threads > 1 && Number.isFinite(threshold) ? ` from m·k·n ≥ ${threshold.toExponential(0)}` : ''}`,
     oneCore > 0 ? `FMA peak ${oneCore.toFixed(1)} GFLOP/s on 1 core${threads > 1 ? `, ${allCores.toFixed(1)} on ${threads}` : ''} (addon probe)` : null,
   ].filter(Boolean);
-  return { name, details: `@tapegrad/backend-native (${facts.join(', ')})`, peak };
+  // its one-thread twin, for the matmul grid's one-core row
+  const single = threads > 1 ? mod.loadNativeBackend?.({ threads: 'off', name: `${name}-1thread` }).backend : undefined;
+  if (single) registerBackend(single as Backend);
+  const singlePeak: PeakProbe | null = single && oneCore > 0 ? { start: () => {}, forSize: () => ({ gflops: oneCore, cores: 1 }) } : null;
+  return { name, details: `@tapegrad/backend-native (${facts.join(', ')})`, peak, single: single ? { name: single.name, peak: singlePeak } : null };
 }
 
 /**
@@ -245,6 +250,8 @@ async function loadNative(): Promise<{ name: string; details: string; peak: Peak
 export async function loadTapegrad(): Promise<{ frameworks: Framework[]; unavailable: Unavailable[] }> {
   const unavailable: Unavailable[] = [];
   const details = new Map<string, string>([['js', 'core js backend (4×4 register-tiled matmul), 1 thread']]);
+  /** One-thread twins of the two-thread backends: the matmul grid's one-core rows. */
+  const oneThread = new Map<string, { of: string; details: string }>();
   try {
     const mod = await importWasmBackend();
     const init = (mod.initWasmBackend ?? mod.registerWasmBackend) as ((opts?: unknown) => unknown) | undefined;
@@ -257,6 +264,13 @@ export async function loadTapegrad(): Promise<{ frameworks: Framework[]; unavail
     ].filter(Boolean);
     details.set(name, `@tapegrad/backend-wasm${facts.length ? ` (${facts.join(', ')})` : ''}`);
     if (!listBackends().includes(name)) throw new Error(`initWasmBackend() did not register a backend named '${name}' (registered: ${listBackends().join(', ')})`);
+    // its one-thread twin, for the matmul grid's one-core row
+    const create = mod.createWasmBackend as ((opts: { threads: 'off'; name: string }) => Backend & { variant?: string }) | undefined;
+    if (backend?.threads === 2 && typeof create === 'function') {
+      const single = create({ threads: 'off', name: `${name}-1thread` });
+      registerBackend(single);
+      oneThread.set(single.name, { of: name, details: `@tapegrad/backend-wasm (variant ${single.variant ?? '?'}, threads off)` });
+    }
   } catch (error) {
     unavailable.push({ id: 'tapegrad-wasm', label: 'tapegrad (wasm)', isTapegrad: true, reason: `@tapegrad/backend-wasm unavailable: ${(error as Error).message}` });
   }
@@ -265,10 +279,17 @@ export async function loadTapegrad(): Promise<{ frameworks: Framework[]; unavail
     const native = await loadNative();
     details.set(native.name, native.details);
     if (native.peak) peaks.set(native.name, native.peak);
+    if (native.single) {
+      oneThread.set(native.single.name, { of: native.name, details: '@tapegrad/backend-native (threads off)' });
+      if (native.single.peak) peaks.set(native.single.name, native.single.peak);
+    }
   } catch (error) {
     unavailable.push({ id: 'tapegrad-native', label: 'tapegrad (native)', isTapegrad: true, reason: `@tapegrad/backend-native unavailable: ${(error as Error).message}` });
   }
-  const frameworks = listBackends().map((name) => tapegradFramework(name, details.get(name) ?? 'registered backend', peaks.get(name)));
+  const frameworks = listBackends().map((name) => {
+    const twin = oneThread.get(name);
+    return tapegradFramework(name, twin?.details ?? details.get(name) ?? 'registered backend', peaks.get(name), twin?.of);
+  });
   setBackend('js');
   return { frameworks, unavailable };
 }

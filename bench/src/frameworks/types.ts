@@ -54,6 +54,11 @@ export interface Framework {
    * through its addon's probe): the matmul table then gives GFLOP/s as a % of it.
    */
   matmulPeak?(size: MatmulSize): { gflops: number; cores: number };
+  /**
+   * Rows in the matmul grid only: a backend's one-thread twin (threads off), so the grid shows
+   * one thread and both cores side by side; the training tasks run the backend as configured.
+   */
+  matmulOnly?: boolean;
 }
 
 /** A framework that could not be loaded: its rows say why. */
