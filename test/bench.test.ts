@@ -167,6 +167,17 @@ describe('bench (pnpm bench --quick --tiny)', () => {
     expect(stdout).toMatch(/% of FMA peak/);
   });
 
+  it('profiles a training step: µs/step, then where the time goes, in shares that add up', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench/src/profile.ts'), '--task', 'T3', '--steps', '200'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^T3 on (native|wasm|js): \d+ µs\/step unprofiled/m);
+    const shares = [...r.stdout.matchAll(/^ {2}(.+?)\s+([\d.]+) %\s+[\d.]+ µs\/step$/gm)].map((m) => [m[1], Number(m[2])] as const);
+    expect(shares.map(([name]) => name)).toEqual(expect.arrayContaining(['matmul kernels', 'batch gather', 'tape, ops, tensors (plumbing)', 'garbage collector']));
+    expect(shares.reduce((total, [, share]) => total + share, 0)).toBeCloseTo(100, 0);
+    // native kernels are sampled as nameless frames and charged to their JS caller
+    expect(shares.find(([name]) => name === 'matmul kernels')![1]).toBeGreaterThan(0);
+  }, 60_000);
+
   it('rejects bad options with one line and exit code 2', () => {
     for (const bad of [['--tasks', 'T9'], ['--frameworks', 'torch'], ['--budget', 'T2=-1'], ['--bogus'], ['--tiny']]) {
       const r = spawnSync(process.execPath, [...tsx, ...bad], { cwd: root, encoding: 'utf8' });
