@@ -42,7 +42,16 @@ function fullGc(): void {
 export async function measureAllocation(
   step: (indices: Int32Array) => void | Promise<void>, batches: Int32Array[], warmup: number,
 ): Promise<Allocation | null> {
-  for (let i = 0; i < warmup; i++) await step(batches[i % batches.length]);
+  // warm-up under the measurement's own conditions, a full GC before each step: with only
+  // 3 plain warm-up steps, the first ≈ 6 measured T1 steps each showed ≈ 800 KB more young-
+  // generation heap than the rest (the size of the batch's 50,000 floats boxed as heap
+  // numbers: code V8 deoptimised after the evaluation's other shapes or the forced
+  // collections, running unoptimised until re-optimised). That is the JIT warming up, not
+  // the step's steady state; 20 steps like this one settle it (T1: every step ≈ 105 KB).
+  for (let i = 0; i < warmup; i++) {
+    fullGc();
+    await step(batches[i % batches.length]);
+  }
   const clean: Array<{ heap: number; buffers: number }> = [];
   let stepsWithGc = 0;
   for (const indices of batches) {

@@ -43,7 +43,7 @@ export interface TaskRow {
 
 /** Steps measured for `allocation` (batches of epoch 0's order), after this many unmeasured ones. */
 const ALLOCATION_STEPS = 20;
-const ALLOCATION_WARMUP = 3;
+const ALLOCATION_WARMUP = 20;
 
 export interface MatmulRow {
   framework: string;
