@@ -1,4 +1,4 @@
-import { type Backend, type BinaryKernel, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, jsBackend } from '@tapegrad/core';
+import { type Backend, type BinaryKernel, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, jsBackend, operandLayout } from '@tapegrad/core';
 import { FLAG_ALWAYS_TWO, FLAG_PORTABLE, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures, type ThreadStats } from './addon.js';
 
 export interface NativeBackendOptions {
@@ -53,46 +53,7 @@ const BINARY: Partial<Record<BinaryKernel, number>> = {
   sigmoidGrad: 9, tanhGrad: 10, reluGrad: 11,
 };
 
-// Modes of a binary operand over the output seen as [rows, cols] (as in addon.cc).
-const FULL = 0, ROW = 1, COLUMN = 2, SCALAR = 3;
-
-interface Operand {
-  mode: number;
-  /** Rows of the [rows, cols] view the mode needs; -1 for FULL and SCALAR (any view). */
-  rows: number;
-}
-
-/**
- * How an operand of `shape` broadcasts to `outShape`, if the kernel can read it directly:
- * as itself, as one value, as one row repeated (its broadcast axes all come before its
- * kept axes: a bias [1, n]) or as one value per row (kept axes first: [m, 1]). The same
- * rule as backend-wasm's; other patterns go to js.
- */
-function classify(shape: Shape, outShape: Shape, size: number, outSize: number): Operand | undefined {
-  if (size === outSize) return { mode: FULL, rows: -1 };
-  if (size === 1) return { mode: SCALAR, rows: -1 };
-  const lead = outShape.length - shape.length;
-  let firstKept = -1, lastKept = -1, firstBroadcast = -1, lastBroadcast = -1;
-  for (let i = 0; i < outShape.length; i++) {
-    if (outShape[i] === 1) continue;
-    const d = i < lead ? 1 : shape[i - lead];
-    if (d === 1) {
-      if (firstBroadcast < 0) firstBroadcast = i;
-      lastBroadcast = i;
-    } else {
-      if (firstKept < 0) firstKept = i;
-      lastKept = i;
-    }
-  }
-  const rowsBefore = (axis: number) => {
-    let rows = 1;
-    for (let i = 0; i < axis; i++) rows *= outShape[i];
-    return rows;
-  };
-  if (lastBroadcast < firstKept) return { mode: ROW, rows: rowsBefore(firstKept) };
-  if (lastKept < firstBroadcast) return { mode: COLUMN, rows: rowsBefore(firstBroadcast) };
-  return undefined;
-}
+// The operand modes of the addon's binary kernel are core's OperandMode (as in addon.cc).
 
 /**
  * Wraps the loaded addon as a backend, without registering it. The object starts as a copy
@@ -127,8 +88,8 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
       }
       const total = out.length;
       if (total === 0) return;
-      const left = classify(aShape, outShape, a.length, total);
-      const right = classify(bShape, outShape, b.length, total);
+      const left = operandLayout(aShape, outShape, a.length, total);
+      const right = operandLayout(bShape, outShape, b.length, total);
       if (!left || !right || (left.rows >= 0 && right.rows >= 0 && left.rows !== right.rows)) {
         jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
         return;
@@ -161,20 +122,13 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
         jsBackend.reduce(kernel, x, shape, axes, out);
         return;
       }
-      // contiguous axes collapse the shape to [outer, mid, inner]; others go to js
-      for (let i = 1; i < axes.length; i++) {
-        if (axes[i] !== axes[i - 1] + 1) {
-          jsBackend.reduce(kernel, x, shape, axes, out);
-          return;
-        }
+      // adjacent axes collapse the shape to [outer, mid, inner]; others go to js
+      const collapsed = adjacentReduction(shape, axes);
+      if (!collapsed) {
+        jsBackend.reduce(kernel, x, shape, axes, out);
+        return;
       }
-      let outer = 1, mid = 1, inner = 1;
-      const first = axes[0], last = axes[axes.length - 1];
-      for (let i = 0; i < shape.length; i++) {
-        if (i < first) outer *= shape[i];
-        else if (i <= last) mid *= shape[i];
-        else inner *= shape[i];
-      }
+      const { outer, mid, inner } = collapsed;
       addon.sum(x, out, outer, mid, inner, flags);
     },
   };

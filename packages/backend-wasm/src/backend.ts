@@ -1,4 +1,4 @@
-import { type Backend, type BinaryKernel, type Shape, type TypedArray, type UnaryKernel, ValueError, jsBackend } from '@tapegrad/core';
+import { type Backend, type BinaryKernel, type Shape, type TypedArray, type UnaryKernel, ValueError, adjacentReduction, jsBackend, operandLayout } from '@tapegrad/core';
 import { enableRelaxedSimd, relaxedSimdSupported, simdSupported } from './features.js';
 import { relaxedThreadsWasm, relaxedWasm, simdThreadsWasm, simdWasm } from './generated/wasm.js';
 import { MatmulWorker, WARM_BYTES, attachWorker, sharedMemoryForThreads } from './threads.js';
@@ -101,48 +101,9 @@ function chooseVariant(requested: WasmVariant | 'auto'): WasmVariant {
   return relaxed ? 'relaxed-simd' : 'simd';
 }
 
-// Modes of a binary operand over the output seen as [rows, cols] (as in assembly/index.ts).
-const FULL = 0, ROW = 1, COLUMN = 2, SCALAR = 3;
+// The operand modes of the binary kernel are core's OperandMode (as in assembly/index.ts).
 const binaryOps: Partial<Record<BinaryKernel, number>> = { add: 0, sub: 1, mul: 2, div: 3 };
 
-interface Operand {
-  mode: number;
-  /** Rows of the [rows, cols] view the mode needs; -1 for FULL and SCALAR (any view). */
-  rows: number;
-}
-
-/**
- * How an operand of `shape` broadcasts to `outShape`, if the kernel can read it directly:
- * as itself, as one value, as one row repeated (its broadcast axes all come before its
- * kept axes: a bias [1, n]) or as one value per row (kept axes first: [m, 1]).
- */
-function classify(shape: Shape, outShape: Shape, size: number, outSize: number): Operand | undefined {
-  if (size === outSize) return FULL_OPERAND;
-  if (size === 1) return SCALAR_OPERAND;
-  const lead = outShape.length - shape.length;
-  let firstKept = -1, lastKept = -1, firstBroadcast = -1, lastBroadcast = -1;
-  for (let i = 0; i < outShape.length; i++) {
-    if (outShape[i] === 1) continue;
-    const d = i < lead ? 1 : shape[i - lead];
-    if (d === 1) {
-      if (firstBroadcast < 0) firstBroadcast = i;
-      lastBroadcast = i;
-    } else {
-      if (firstKept < 0) firstKept = i;
-      lastKept = i;
-    }
-  }
-  // a plain loop, not a closure: this runs on every broadcasting call (bias adds), where a
-  // closure per call cost about as much as the kernel at T3's sizes
-  let axis = -1, mode = FULL;
-  if (lastBroadcast < firstKept) { axis = firstKept; mode = ROW; } else if (lastKept < firstBroadcast) { axis = firstBroadcast; mode = COLUMN; } else return undefined;
-  let rows = 1;
-  for (let i = 0; i < axis; i++) rows *= outShape[i];
-  return { mode, rows };
-}
-
-const FULL_OPERAND: Operand = { mode: FULL, rows: -1 };
-const SCALAR_OPERAND: Operand = { mode: SCALAR, rows: -1 };
 
 /*
  * Below these sizes (elements of the output) a call runs in js: copying operands into wasm
@@ -312,8 +273,8 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
         jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
         return;
       }
-      const left = classify(aShape, outShape, a.length, total);
-      const right = classify(bShape, outShape, b.length, total);
+      const left = operandLayout(aShape, outShape, a.length, total);
+      const right = operandLayout(bShape, outShape, b.length, total);
       const rows = left && right ? Math.max(left.rows, right.rows) : -1;
       if (!left || !right || (left.rows >= 0 && right.rows >= 0 && left.rows !== right.rows)) {
         jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
@@ -360,20 +321,13 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
         jsBackend.reduce(kernel, x, shape, axes, out);
         return;
       }
-      // contiguous axes collapse the shape to [outer, mid, inner]; others go to js
-      for (let i = 1; i < axes.length; i++) {
-        if (axes[i] !== axes[i - 1] + 1) {
-          jsBackend.reduce(kernel, x, shape, axes, out);
-          return;
-        }
+      // adjacent axes collapse the shape to [outer, mid, inner]; others go to js
+      const collapsed = adjacentReduction(shape, axes);
+      if (!collapsed) {
+        jsBackend.reduce(kernel, x, shape, axes, out);
+        return;
       }
-      let outer = 1, mid = 1, inner = 1;
-      const first = axes[0], last = axes[axes.length - 1];
-      for (let i = 0; i < shape.length; i++) {
-        if (i < first) outer *= shape[i];
-        else if (i <= last) mid *= shape[i];
-        else inner *= shape[i];
-      }
+      const { outer, mid, inner } = collapsed;
       if (out.length === 0) return;
       const px = heap, po = px + padded(x.length);
       if (!reserve(po + padded(out.length))) {

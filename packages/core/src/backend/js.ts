@@ -1,6 +1,7 @@
 import type { TypedArray } from '../dtype.js';
 import { type Shape, sizeOf, stridesOf } from '../shape.js';
 import type { Backend, BinaryKernel, ReduceKernel, UnaryKernel } from './backend.js';
+import { OperandMode, operandLayout } from './operands.js';
 
 /**
  * The reference backend: plain TypeScript loops over typed arrays. It is the oracle the
@@ -65,28 +66,15 @@ const FULL_VIEW: View2D = { rowStep: -1, stride: 1, rows: -1 };
 const SCALAR_VIEW: View2D = { rowStep: 0, stride: 0, rows: -1 };
 
 function view2D(shape: Shape, size: number, outShape: Shape, outSize: number): View2D | undefined {
-  if (size === outSize) return FULL_VIEW;
-  if (size === 1) return SCALAR_VIEW;
-  const lead = outShape.length - shape.length;
-  let firstKept = -1, lastKept = -1, firstBroadcast = -1, lastBroadcast = -1;
-  for (let i = 0; i < outShape.length; i++) {
-    if (outShape[i] === 1) continue;
-    if ((i < lead ? 1 : shape[i - lead]) === 1) {
-      if (firstBroadcast < 0) firstBroadcast = i;
-      lastBroadcast = i;
-    } else {
-      if (firstKept < 0) firstKept = i;
-      lastKept = i;
-    }
+  const layout = operandLayout(shape, outShape, size, outSize);
+  if (layout === undefined) return undefined;
+  switch (layout.mode) {
+    case OperandMode.full: return FULL_VIEW;
+    case OperandMode.scalar: return SCALAR_VIEW;
+    // a row: offset 0 every row, stride 1; a column: offset r, stride 0
+    case OperandMode.row: return { rowStep: 0, stride: 1, rows: layout.rows };
+    case OperandMode.column: return { rowStep: 1, stride: 0, rows: layout.rows };
   }
-  let axis: number, row: boolean;
-  if (lastBroadcast < firstKept) [axis, row] = [firstKept, true];
-  else if (lastKept < firstBroadcast) [axis, row] = [firstBroadcast, false];
-  else return undefined;
-  let rows = 1;
-  for (let i = 0; i < axis; i++) rows *= outShape[i];
-  // a row: offset 0 every row, stride 1; a column: offset r, stride 0
-  return row ? { rowStep: 0, stride: 1, rows } : { rowStep: 1, stride: 0, rows };
 }
 
 function binaryRow(kernel: BinaryKernel, a: TypedArray, ia: number, sa: number, b: TypedArray, ib: number, sb: number, out: TypedArray, io: number, n: number): void {
