@@ -147,15 +147,18 @@ function tapegradFramework(backend: string, details: string, peak?: PeakProbe, o
   };
 }
 
-/** @tapegrad/backend-wasm, if another package build put it there: by name, else from the workspace folder. */
-async function importWasmBackend(): Promise<Record<string, unknown>> {
+/**
+ * An optional tapegrad package (a backend): by name, else the workspace folder's build — so
+ * the bench runs whether or not the package is linked into its node_modules.
+ */
+async function importWorkspacePackage(name: string, folder: string): Promise<Record<string, unknown>> {
   const errors: string[] = [];
   try {
-    return (await import('@tapegrad/backend-wasm' as string)) as Record<string, unknown>;
+    return (await import(name)) as Record<string, unknown>;
   } catch (error) {
     errors.push((error as Error).message.split('\n')[0]);
   }
-  const dist = new URL('../../../packages/backend-wasm/dist/index.js', import.meta.url);
+  const dist = new URL(`../../../packages/${folder}/dist/index.js`, import.meta.url);
   if (!existsSync(fileURLToPath(dist))) {
     errors.push(`${fileURLToPath(dist)} does not exist (package absent or not built)`);
     throw new Error(errors.join('; '));
@@ -163,21 +166,8 @@ async function importWasmBackend(): Promise<Record<string, unknown>> {
   return (await import(pathToFileURL(fileURLToPath(dist)).href)) as Record<string, unknown>;
 }
 
-/** @tapegrad/backend-native, the same way: by name, else from the workspace folder. */
-async function importNativeBackend(): Promise<Record<string, unknown>> {
-  const errors: string[] = [];
-  try {
-    return (await import('@tapegrad/backend-native' as string)) as Record<string, unknown>;
-  } catch (error) {
-    errors.push((error as Error).message.split('\n')[0]);
-  }
-  const dist = new URL('../../../packages/backend-native/dist/index.js', import.meta.url);
-  if (!existsSync(fileURLToPath(dist))) {
-    errors.push(`${fileURLToPath(dist)} does not exist (package absent or not built)`);
-    throw new Error(errors.join('; '));
-  }
-  return (await import(pathToFileURL(fileURLToPath(dist)).href)) as Record<string, unknown>;
-}
+const importWasmBackend = () => importWorkspacePackage('@tapegrad/backend-wasm', 'backend-wasm');
+const importNativeBackend = () => importWorkspacePackage('@tapegrad/backend-native', 'backend-native');
 
 interface NativeModule {
   loadNativeBackend?: (options?: { threads?: 'off'; name?: string }) => { backend?: { name: string }; reason?: string };
