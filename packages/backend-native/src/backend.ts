@@ -1,4 +1,4 @@
-import { type Backend, type BinaryKernel, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, jsBackend, operandLayout } from '@tapegrad/core';
+import { type Backend, type BinaryKernel, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, jsBackend } from '@tapegrad/core';
 import { FLAG_ALWAYS_TWO, FLAG_PORTABLE, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures, type ThreadStats } from './addon.js';
 
 export interface NativeBackendOptions {
@@ -88,14 +88,12 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
       }
       const total = out.length;
       if (total === 0) return;
-      const left = operandLayout(aShape, outShape, a.length, total);
-      const right = operandLayout(bShape, outShape, b.length, total);
-      if (!left || !right || (left.rows >= 0 && right.rows >= 0 && left.rows !== right.rows)) {
+      const layout = binaryLayout(aShape, a.length, bShape, b.length, outShape, total);
+      if (!layout) {
         jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
         return;
       }
-      const rows = Math.max(left.rows, right.rows, 1);
-      addon.binary(op, a, left.mode, b, right.mode, out, rows, total / rows, flags);
+      addon.binary(op, a, layout.left.mode, b, layout.right.mode, out, layout.rows, layout.cols, flags);
     },
 
     matmul(a: TypedArray, b: TypedArray, out: TypedArray,
@@ -118,7 +116,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     },
 
     reduce(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void {
-      if (kernel !== 'sum' || axes.length === 0 || !(x instanceof Float32Array) || !(out instanceof Float32Array)) {
+      if (kernel !== 'sum' || !(x instanceof Float32Array) || !(out instanceof Float32Array)) {
         jsBackend.reduce(kernel, x, shape, axes, out);
         return;
       }

@@ -1,4 +1,4 @@
-import { type Backend, type BinaryKernel, type Shape, type TypedArray, type UnaryKernel, ValueError, adjacentReduction, jsBackend, operandLayout } from '@tapegrad/core';
+import { type Backend, type BinaryKernel, type Shape, type TypedArray, type UnaryKernel, ValueError, adjacentReduction, binaryLayout, jsBackend } from '@tapegrad/core';
 import { enableRelaxedSimd, relaxedSimdSupported, simdSupported } from './features.js';
 import { relaxedThreadsWasm, relaxedWasm, simdThreadsWasm, simdWasm } from './generated/wasm.js';
 import { MatmulWorker, WARM_BYTES, attachWorker, sharedMemoryForThreads } from './threads.js';
@@ -273,14 +273,11 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
         jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
         return;
       }
-      const left = operandLayout(aShape, outShape, a.length, total);
-      const right = operandLayout(bShape, outShape, b.length, total);
-      const rows = left && right ? Math.max(left.rows, right.rows) : -1;
-      if (!left || !right || (left.rows >= 0 && right.rows >= 0 && left.rows !== right.rows)) {
+      const layout = binaryLayout(aShape, a.length, bShape, b.length, outShape, total);
+      if (!layout) {
         jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
         return;
       }
-      const view = rows > 0 ? rows : 1;
       const pa = heap, pb = pa + padded(a.length), po = pb + padded(b.length);
       if (!reserve(po + padded(total))) {
         jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
@@ -288,7 +285,7 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
       }
       f32.set(a, pa >>> 2);
       f32.set(b, pb >>> 2);
-      wasm.binary(op, pa, left.mode, pb, right.mode, po, view, total / view);
+      wasm.binary(op, pa, layout.left.mode, pb, layout.right.mode, po, layout.rows, layout.cols);
       out.set(f32.subarray(po >>> 2, (po >>> 2) + total));
     },
 

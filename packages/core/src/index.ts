@@ -41,4 +41,4 @@ export {
   type RegisterBackendOptions, JS_BACKEND_PRIORITY,
   jsBackend, getBackend, setBackend, registerBackend, listBackends,
 } from './backend/index.js';
-export { OperandMode, type OperandLayout, operandLayout, adjacentReduction } from './backend/operands.js';
+export { OperandMode, type OperandLayout, operandLayout, type BinaryLayout, binaryLayout, adjacentReduction } from './backend/operands.js';

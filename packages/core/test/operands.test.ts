@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OperandMode, adjacentReduction, operandLayout } from '@tapegrad/core';
+import { OperandMode, adjacentReduction, binaryLayout, operandLayout } from '@tapegrad/core';
 
 /** The patterns the wasm and native backends read directly; anything else goes to js. */
 describe('operandLayout', () => {
@@ -23,6 +23,28 @@ describe('operandLayout', () => {
   it('refuses interleaved broadcasts, which a backend hands to js', () => {
     expect(layout([2, 1, 5], [2, 3, 5])).toBeUndefined();
     expect(layout([1, 3, 1], [2, 3, 5])).toBeUndefined();
+  });
+});
+
+describe('binaryLayout', () => {
+  const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+  const pair = (a: number[], b: number[], out: number[]) => binaryLayout(a, size(a), b, size(b), out, size(out));
+
+  it('puts both operands on one [rows, cols] view of the output', () => {
+    expect(pair([128, 64], [128, 1], [128, 64])).toEqual({
+      left: { mode: OperandMode.full, rows: -1 }, right: { mode: OperandMode.column, rows: 128 }, rows: 128, cols: 64,
+    });
+    expect(pair([], [4, 3], [4, 3])).toMatchObject({ rows: 1, cols: 12 });
+    expect(pair([1, 5], [3, 1], [3, 5])).toMatchObject({ left: { mode: OperandMode.row }, right: { mode: OperandMode.column }, rows: 3, cols: 5 });
+  });
+
+  it('refuses operands whose views need different row counts, or an unreadable operand', () => {
+    // [2, 1, 1] is one value per row of a [2, 15] view, [1, 3, 5] one row of a [2, 15] view: agree
+    expect(pair([2, 1, 1], [1, 3, 5], [2, 3, 5])).toMatchObject({ rows: 2, cols: 15 });
+    // [2, 3, 1] needs 6 rows, [1, 1, 5] needs 6 rows too; [2, 1, 5] cannot be read at all
+    expect(pair([2, 3, 1], [1, 1, 5], [2, 3, 5])).toMatchObject({ rows: 6, cols: 5 });
+    expect(pair([2, 1, 5], [2, 3, 5], [2, 3, 5])).toBeUndefined();
+    expect(pair([2, 1, 1], [1, 1, 5], [2, 3, 5])).toBeUndefined();
   });
 });
 

@@ -1,7 +1,7 @@
 import type { TypedArray } from '../dtype.js';
 import { type Shape, sizeOf, stridesOf } from '../shape.js';
 import type { Backend, BinaryKernel, ReduceKernel, UnaryKernel } from './backend.js';
-import { OperandMode, operandLayout } from './operands.js';
+import { type OperandLayout, OperandMode, binaryLayout, operandLayout } from './operands.js';
 
 /**
  * The reference backend: plain TypeScript loops over typed arrays. It is the oracle the
@@ -67,7 +67,10 @@ const SCALAR_VIEW: View2D = { rowStep: 0, stride: 0, rows: -1 };
 
 function view2D(shape: Shape, size: number, outShape: Shape, outSize: number): View2D | undefined {
   const layout = operandLayout(shape, outShape, size, outSize);
-  if (layout === undefined) return undefined;
+  return layout === undefined ? undefined : viewOf(layout);
+}
+
+function viewOf(layout: OperandLayout): View2D {
   switch (layout.mode) {
     case OperandMode.full: return FULL_VIEW;
     case OperandMode.scalar: return SCALAR_VIEW;
@@ -278,9 +281,9 @@ export const jsBackend: Backend = {
       return;
     }
     // a bias ([m, n] with [m, 1] or [1, n]) and the like: one row at a time, no walk
-    const va = view2D(aShape, a.length, outShape, out.length), vb = view2D(bShape, b.length, outShape, out.length);
-    if (va && vb && (va.rows < 0 || vb.rows < 0 || va.rows === vb.rows) && out.length > 0) {
-      const rows = Math.max(va.rows, vb.rows, 1), cols = out.length / rows;
+    const layout = out.length > 0 ? binaryLayout(aShape, a.length, bShape, b.length, outShape, out.length) : undefined;
+    if (layout) {
+      const { rows, cols } = layout, va = viewOf(layout.left), vb = viewOf(layout.right);
       const stepA = va.rowStep < 0 ? cols : va.rowStep, stepB = vb.rowStep < 0 ? cols : vb.rowStep;
       for (let r = 0; r < rows; r++) binaryRow(kernel, a, r * stepA, va.stride, b, r * stepB, vb.stride, out, r * cols, cols);
       return;

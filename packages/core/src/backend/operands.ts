@@ -59,6 +59,29 @@ export function operandLayout(shape: Shape, outShape: Shape, size: number, outSi
   return { mode, rows };
 }
 
+/** Both operands of a binary kernel read over one [rows, cols] view of the output. */
+export interface BinaryLayout {
+  left: OperandLayout;
+  right: OperandLayout;
+  /** ≥ 1: the view's rows (1 when neither operand needs a particular count). */
+  rows: number;
+  cols: number;
+}
+
+/**
+ * The layouts of a binary kernel's two operands, if both are one of the four patterns and
+ * agree on the view's row count (a row bias and a column bias of different heights cannot
+ * share one [rows, cols] view); undefined otherwise, and the backend walks the general way.
+ */
+export function binaryLayout(aShape: Shape, aSize: number, bShape: Shape, bSize: number, outShape: Shape, outSize: number): BinaryLayout | undefined {
+  const left = operandLayout(aShape, outShape, aSize, outSize);
+  if (left === undefined) return undefined;
+  const right = operandLayout(bShape, outShape, bSize, outSize);
+  if (right === undefined || (left.rows >= 0 && right.rows >= 0 && left.rows !== right.rows)) return undefined;
+  const rows = Math.max(left.rows, right.rows, 1);
+  return { left, right, rows, cols: outSize / rows };
+}
+
 /**
  * A reduction over adjacent (sorted) axes as [outer, mid, inner]: sum over mid for each
  * (outer, inner). Undefined when the axes are not adjacent (or there are none).
