@@ -41,4 +41,5 @@ export {
   type RegisterBackendOptions, JS_BACKEND_PRIORITY,
   jsBackend, getBackend, setBackend, registerBackend, listBackends,
 } from './backend/index.js';
+export { type ColumnSampler, columnSampler } from './columns.js';
 export { OperandMode, type OperandLayout, operandLayout, type BinaryLayout, binaryLayout, adjacentReduction } from './backend/operands.js';

@@ -118,6 +118,13 @@ export class Tensor {
     return this.#state === RELEASED;
   }
 
+  /** The storage of a live leaf, which `op` (assign, assignInPlace) may overwrite. */
+  #assignable(op: string): TypedArray {
+    const data = this.#live(op);
+    if (this.node) throw new ValueError(op, `only leaf tensors can be assigned; this ${fmt(this.shape)} tensor was produced by '${this.node.def.name}'`);
+    return data;
+  }
+
   /** The storage, or the released-tensor error naming `op`. */
   #live(op: string): TypedArray {
     if (this.#state === RELEASED) throw releasedError(op, this);
@@ -176,8 +183,7 @@ export class Tensor {
    * new values silently.
    */
   assign(value: Tensor | ArrayLike<number>): this {
-    this.#live('assign');
-    if (this.node) throw new ValueError('assign', `only leaf tensors can be assigned; this ${fmt(this.shape)} tensor was produced by '${this.node.def.name}'`);
+    this.#assignable('assign');
     if (value instanceof Tensor) {
       if (value.dtype !== this.dtype) throw new DTypeError('assign', `dtype ${value.dtype} differs from the target's ${this.dtype}`);
       if (!sameShape(value.shape, this.shape)) throw new ShapeError('assign', `shape ${fmt(value.shape)} differs from the target's ${fmt(this.shape)}`);
@@ -198,10 +204,9 @@ export class Tensor {
    * is bumped (even if fn throws part-way), so a recording that read the old values fails.
    */
   assignInPlace(fn: (data: TypedArray) => void): this {
-    this.#live('assignInPlace');
-    if (this.node) throw new ValueError('assignInPlace', `only leaf tensors can be assigned; this ${fmt(this.shape)} tensor was produced by '${this.node.def.name}'`);
+    const data = this.#assignable('assignInPlace');
     try {
-      fn(this.#data);
+      fn(data);
     } finally {
       this.version++;
     }

@@ -1,4 +1,4 @@
-import { type Rng, ShapeError, type Tensor, ValueError, createRng, isTensor, shuffleInPlace } from '@tapegrad/core';
+import { type Rng, ShapeError, type Tensor, ValueError, columnSampler, createRng, isTensor, shuffleInPlace } from '@tapegrad/core';
 import { blank } from './types.js';
 
 /** A seeded generator: core's `Rng` or a bare uniform source such as `mulberry32(42)`. */
@@ -74,85 +74,8 @@ export function takeColumns(x: Tensor, indices: ArrayLike<number>): Tensor {
   return result;
 }
 
-/** Examples of the row-major copy a ColumnSampler's take reads together: see there. */
-const SAMPLE_COLUMNS = 8;
-/** Side of the square tiles columnSampler transposes x in. */
-const TRANSPOSE_TILE = 32;
-
-/** Gathers batches of columns of one fixed matrix: see `columnSampler`. */
-export interface ColumnSampler {
-  /** The sampled matrix's [rows, N]. */
-  readonly shape: readonly [number, number];
-  readonly dtype: Tensor['dtype'];
-  /** Exactly `takeColumns(x, indices)` (same values, shape and dtype), from the row-major copy. */
-  take(indices: ArrayLike<number>): Tensor;
-}
-
-/**
- * For gathering many batches of columns from the same [rows, N] matrix `x`, as a training
- * loop does every step: `columnSampler(x).take(indices)` gives exactly what
- * `takeColumns(x, indices)` gives, several times faster.
- *
- * Memory: it builds, once, a row-major copy of x (examples as rows, [N, rows]) — one more
- * copy of x, e.g. 25 MB for MNIST's [784, 7996] float32 train split — and keeps it as long
- * as the sampler lives. It is a snapshot: later writes to x's data are not seen.
- *
- * Why: in x a column's values sit N values apart, each on its own cache line, so
- * takeColumns is bound by memory latency (≈ 0.5 ms per MNIST batch of 64). In the copy each
- * example is one contiguous run (3 KB for MNIST) that the hardware streams; the result,
- * [rows, B], is small enough to stay in cache while it is filled.
- */
-export function columnSampler(x: Tensor): ColumnSampler {
-  if (!isTensor(x) || x.rank !== 2) {
-    throw new ShapeError('columnSampler', `expects a [rows, N] matrix${isTensor(x) ? `, got shape [${x.shape.join(',')}]` : ''}`);
-  }
-  const [rows, n] = x.shape;
-  const dtype = x.dtype;
-  const source = x.data;
-  const copy = dtype === 'float64' ? new Float64Array(rows * n) : new Float32Array(rows * n);
-  // blocked transpose [rows, n] → [n, rows]: both sides of a tile stay in cache
-  for (let r0 = 0; r0 < rows; r0 += TRANSPOSE_TILE) {
-    const r1 = Math.min(rows, r0 + TRANSPOSE_TILE);
-    for (let j0 = 0; j0 < n; j0 += TRANSPOSE_TILE) {
-      const j1 = Math.min(n, j0 + TRANSPOSE_TILE);
-      for (let r = r0; r < r1; r++) {
-        for (let j = j0, from = r * n + j0, to = j0 * rows + r; j < j1; j++, from++, to += rows) copy[to] = source[from];
-      }
-    }
-  }
-  const take = (indices: ArrayLike<number>): Tensor => {
-    const b = indices.length;
-    for (let k = 0; k < b; k++) {
-      const j = indices[k];
-      if (!Number.isInteger(j) || j < 0 || j >= n) {
-        throw new ValueError('columnSampler.take', `index ${j} at position ${k} is not a column of a [${rows},${n}] matrix`);
-      }
-    }
-    const { tensor: result, data: out } = blank([rows, b], dtype);
-    let k = 0;
-    // SAMPLE_COLUMNS examples at a time: as many sequential streams read, each output row written in a run
-    for (; k + SAMPLE_COLUMNS <= b; k += SAMPLE_COLUMNS) {
-      const s0 = indices[k] * rows, s1 = indices[k + 1] * rows, s2 = indices[k + 2] * rows, s3 = indices[k + 3] * rows;
-      const s4 = indices[k + 4] * rows, s5 = indices[k + 5] * rows, s6 = indices[k + 6] * rows, s7 = indices[k + 7] * rows;
-      for (let r = 0, to = k; r < rows; r++, to += b) {
-        out[to] = copy[s0 + r];
-        out[to + 1] = copy[s1 + r];
-        out[to + 2] = copy[s2 + r];
-        out[to + 3] = copy[s3 + r];
-        out[to + 4] = copy[s4 + r];
-        out[to + 5] = copy[s5 + r];
-        out[to + 6] = copy[s6 + r];
-        out[to + 7] = copy[s7 + r];
-      }
-    }
-    for (; k < b; k++) {
-      const s = indices[k] * rows;
-      for (let r = 0, to = k; r < rows; r++, to += b) out[to] = copy[s + r];
-    }
-    return result;
-  };
-  return { shape: [rows, n], dtype, take };
-}
+// columnSampler (the fast repeated column gather batches() uses) lives in core, where nn's fit
+// uses it too; it is re-exported from this package's index as before.
 
 /** What `batches` slices: examples as columns of `x` and, optionally, of `y` and `labels`. */
 export interface BatchSource {

@@ -10,8 +10,10 @@ export {
   IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, idxMagic, parseIdx, readIdx, encodeIdx, writeIdx, loadIdxDataset,
 } from './idx.js';
 export {
-  type RandomSource, type BatchSource, type BatchOptions, type Batch, type ColumnSampler,
-  epochOrder, takeColumns, columnSampler, batches, batchCount,
+  type RandomSource, type BatchSource, type BatchOptions, type Batch,
+  epochOrder, takeColumns, batches, batchCount,
 } from './batching.js';
+// the repeated column gather lives in core (nn's fit uses it too); offered here as before
+export { type ColumnSampler, columnSampler } from '@tapegrad/core';
 export { type StandardizeStats, type MinMaxStats, standardize, minMaxScale } from './preprocess.js';
 export { type BinaryDataset, type NoisyToyOptions, type SportsDay, xor, sports, twoSpirals, moons } from './toy.js';

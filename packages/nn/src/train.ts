@@ -1,4 +1,4 @@
-import { type Rng, Tape, Tensor, ValueError, add, createRng, noGrad, shuffleInPlace, tidy, zeros } from '@tapegrad/core';
+import { type Rng, Tape, Tensor, ValueError, add, columnSampler, createRng, noGrad, shuffleInPlace, tidy } from '@tapegrad/core';
 import { ACTIVATIONS, type Activation } from './activations.js';
 import { type LossName, LOSSES, cost, l2Penalty } from './losses.js';
 import { METRICS, type MetricFn, type MetricName } from './metrics.js';
@@ -201,48 +201,6 @@ function weightsOf(parameters: NamedParameters): Tensor[] {
 
 // ---- batches ---------------------------------------------------------------------------
 
-/**
- * A row-major copy of a [rows, N] matrix (examples as rows: one more copy of it) and a gather
- * of columns `order[start..end)` from it into a new [rows, end − start] tensor: the same values
- * as reading t's columns directly, but each example is one contiguous run instead of `rows`
- * reads N values apart (as @tapegrad/datasets' columnSampler; nn does not depend on datasets).
- */
-function columnGatherer(t: Tensor): (order: Int32Array, start: number, end: number) => Tensor {
-  const [rows, columns] = t.shape;
-  const src = t.data;
-  const float64 = t.dtype === 'float64';
-  const copy = float64 ? new Float64Array(rows * columns) : new Float32Array(rows * columns);
-  const TILE = 32;
-  for (let r0 = 0; r0 < rows; r0 += TILE) {
-    const r1 = Math.min(rows, r0 + TILE);
-    for (let j0 = 0; j0 < columns; j0 += TILE) {
-      const j1 = Math.min(columns, j0 + TILE);
-      for (let r = r0; r < r1; r++) for (let j = j0; j < j1; j++) copy[j * rows + r] = src[r * columns + j];
-    }
-  }
-  return (order, start, end) => {
-    const width = end - start;
-    // through core's allocation, so inside fit's tidy the batch reuses the last one's buffer
-    const batch = zeros([rows, width], { dtype: t.dtype });
-    const out = batch.data;
-    let j = 0;
-    for (; j + 4 <= width; j += 4) {
-      const s0 = order[start + j] * rows, s1 = order[start + j + 1] * rows, s2 = order[start + j + 2] * rows, s3 = order[start + j + 3] * rows;
-      for (let r = 0, to = j; r < rows; r++, to += width) {
-        out[to] = copy[s0 + r];
-        out[to + 1] = copy[s1 + r];
-        out[to + 2] = copy[s2 + r];
-        out[to + 3] = copy[s3 + r];
-      }
-    }
-    for (; j < width; j++) {
-      const s = order[start + j] * rows;
-      for (let r = 0, to = j; r < rows; r++, to += width) out[to] = copy[s + r];
-    }
-    return batch;
-  };
-}
-
 /** Contiguous columns [start, end) of t; t itself when that is all of it. */
 function columnRange(t: Tensor, start: number, end: number): Tensor {
   if (start === 0 && end === t.shape[1]) return t;
@@ -405,8 +363,8 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
   const rng = options.shuffle === false ? null : createRng(seed);
   const batches = Math.ceil(examples / batchSize);
   // batches gathered from row-major copies of x and y (one more copy of each, freed when fit returns)
-  const gatherX = columnGatherer(x);
-  const gatherY = columnGatherer(y);
+  const sampleX = columnSampler(x);
+  const sampleY = columnSampler(y);
   const reporter = await reporterFor(options.progress, epochs);
   const history: History = [];
   let lastYield = performance.now();
@@ -436,8 +394,8 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
         // each step in a tidy: its batch, activations, cotangents and gradients go back to the
         // buffer pool when it ends, and the next step reuses them instead of allocating
         const batchLoss = tidy(() => {
-          const xb = gatherX(order, start, end);
-          const yb = gatherY(order, start, end);
+          const xb = sampleX.take(order.subarray(start, end));
+          const yb = sampleY.take(order.subarray(start, end));
           const tape = new Tape();
           const { cost: batchCost, output } = tape.record(() => forward(xb, yb));
           const objective = l2 > 0 ? tape.record(() => add(batchCost, l2Penalty(weights, l2))) : batchCost;
