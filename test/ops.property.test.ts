@@ -93,6 +93,64 @@ describe('matmul', () => {
   }
 });
 
+/**
+ * Batched matmul cases: batch axes that broadcast in every NumPy pattern (from
+ * arb.broadcastablePair, up to rank 2 of batch), matrices up to 3×3, each transpose flag.
+ */
+const batchedMatmulCases = fc.tuple(arb.broadcastablePair({ maxRank: 2, maxDim: 3 }), dim(3), dim(3), dim(3), fc.boolean(), fc.boolean())
+  .filter(([[ba, bb]]) => ba.length > 0 || bb.length > 0)
+  .chain(([[ba, bb], m, k, n, tA, tB]) => fc.tuple(
+    fc.constant({ tA, tB }),
+    fc.tuple(arb.tensorOf([...ba, ...(tA ? [k, m] : [m, k])]), arb.tensorOf([...bb, ...(tB ? [n, k] : [k, n])])),
+  ));
+
+describe('batched matmul', () => {
+  it('equals the 2-D product of each pair of matrices, the batch axes broadcast as in NumPy', () => {
+    fc.assert(fc.property(batchedMatmulCases, ([{ tA, tB }, [a, b]]) => {
+      const c = matmulT(a, b, tA, tB);
+      const batch = broadcastShapes('test', a.shape.slice(0, -2), b.shape.slice(0, -2));
+      expect(c.shape.slice(0, -2)).toEqual(batch);
+      // each output matrix against the 2-D product of the matrices its batch index picks
+      const aFull = broadcastTo(a, [...batch, ...a.shape.slice(-2)]), bFull = broadcastTo(b, [...batch, ...b.shape.slice(-2)]);
+      const count = batch.reduce((p, d) => p * d, 1);
+      const flat = (t: Tensor) => reshape(t, [count, ...t.shape.slice(-2)]);
+      const [af, bf, cf] = [flat(aFull), flat(bFull), flat(c)];
+      for (let i = 0; i < count; i++) {
+        const pick = (t: Tensor) => reshape(slice(t, [i, 0, 0], [1, -1, -1]), t.shape.slice(1));
+        expect(pick(cf).toFlatArray()).toEqual(matmulT(pick(af), pick(bf), tA, tB).toFlatArray());
+      }
+    }), { numRuns: 40, seed: SEED });
+  });
+
+  it('gradients unbroadcast over the batch axes, to second order', () => {
+    checkOpGradients(batchedMatmulCases, ({ tA, tB }) => (a, b) => matmulT(a, b, tA, tB), { order: 2, numRuns: 40 });
+  });
+
+  it('a vector against a batch of matrices keeps NumPy\'s 1-D rules', () => {
+    const a = f64([1, 2], [2]);
+    const b = f64([1, 0, 0, 1, 2, 0, 0, 2, 3, 1, 1, 3], [3, 2, 2]);
+    const left = matmul(a, b), right = matmul(b, a);
+    expect(left.shape).toEqual([3, 2]);
+    expect(left.toFlatArray()).toEqual([1, 2, 2, 4, 5, 7]);
+    expect(right.shape).toEqual([3, 2]);
+    expect(right.toFlatArray()).toEqual([1, 2, 2, 4, 5, 7]);
+    checkGradients((x, y) => matmul(x, y), [arb.tensorOf([3]), arb.tensorOf([2, 1, 3, 2])], { order: 2, numRuns: 15 });
+    checkGradients((x, y) => matmul(x, y), [arb.tensorOf([2, 3, 2]), arb.tensorOf([2])], { order: 2, numRuns: 15 });
+  });
+
+  it('a stack of matrices against one shared matrix (the single-product path) and a shared left operand', () => {
+    checkGradients((x, y) => matmul(x, y), [arb.tensorOf([2, 3, 2, 4]), arb.tensorOf([4, 3])], { order: 2, numRuns: 15 });
+    checkGradients((x, y) => matmulT(x, y, false, true), [arb.tensorOf([2, 3, 4]), arb.tensorOf([1, 3, 4])], { order: 2, numRuns: 15 });
+    checkGradients((x, y) => matmul(x, y), [arb.tensorOf([3, 2]), arb.tensorOf([4, 2, 3])], { order: 2, numRuns: 15 });
+  });
+
+  it('refuses batch axes that do not broadcast and mismatched inner dimensions, naming the shapes', () => {
+    const a = f64(new Array(24).fill(1), [2, 3, 4]);
+    expect(() => matmul(a, f64(new Array(60).fill(1), [3, 4, 5]))).toThrow('matmul: batch axes [2] and [3] cannot be broadcast together: [2,3,4] · [3,4,5]');
+    expect(() => matmul(a, f64(new Array(30).fill(1), [2, 3, 5]))).toThrow('matmul: inner dimensions differ: [2,3,4] · [2,3,5]');
+  });
+});
+
 // ---- broadcasting binary ops -----------------------------------------------------------
 
 type Pattern = 'same shape' | 'scalar operand' | '[1,n] vs [m,n]' | '[m,1] vs [m,n]' | 'rank-1 vs rank-2' | 'both sides broadcast';

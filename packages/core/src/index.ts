@@ -39,7 +39,7 @@ export { defineOp, apply, type OpDef, type VjpContext, type VjpResult } from './
 export {
   type Backend, type UnaryKernel, type BinaryKernel, type ReduceKernel,
   type RegisterBackendOptions, JS_BACKEND_PRIORITY,
-  jsBackend, getBackend, setBackend, registerBackend, listBackends,
+  jsBackend, matmulEachBatch, getBackend, setBackend, registerBackend, listBackends,
 } from './backend/index.js';
 export { type ColumnSampler, columnSampler } from './columns.js';
 export { OperandMode, type OperandLayout, operandLayout, type BinaryLayout, binaryLayout, adjacentReduction } from './backend/operands.js';

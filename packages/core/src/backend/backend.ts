@@ -50,6 +50,14 @@ export interface Backend {
   where(cond: TypedArray, condShape: Shape, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void;
   /** out[m,n] = op(A)·op(B), op = transpose when the flag is set; A is stored [m,k] or [k,m]. */
   matmul(a: TypedArray, b: TypedArray, out: TypedArray, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void;
+  /**
+   * A batch of matmuls: for i < aOffsets.length, out[i·m·n …] = op(A_i)·op(B_i), where A_i is
+   * the m×k (or k×m) matrix starting at element aOffsets[i] of a, and B_i the one at
+   * bOffsets[i] of b. Offsets may repeat (a broadcast operand is read in place, never
+   * copied per batch). Writes every element of out.
+   */
+  matmulBatched(a: TypedArray, b: TypedArray, out: TypedArray, m: number, k: number, n: number,
+    transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void;
   /** Reduces the given (sorted, positive) axes; out has the keepDims shape's size. */
   reduce(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void;
   /** out = x with its axes permuted: out axis i is x axis perm[i]. */

@@ -1,6 +1,7 @@
 import type { TypedArray } from '../dtype.js';
 import { type Shape, sizeOf, stridesOf } from '../shape.js';
 import type { Backend, BinaryKernel, ReduceKernel, UnaryKernel } from './backend.js';
+import { matmulEachBatch } from './batched.js';
 import { type OperandLayout, OperandMode, binaryLayout, operandLayout } from './operands.js';
 
 /**
@@ -317,6 +318,10 @@ export const jsBackend: Backend = {
       for (let j = 0; j < n4; j += 4) tile1x4(a, b, out, i, j, k, n, aRow, aCol, bRow, bCol);
       for (let j = n4; j < n; j++) out[i * n + j] = dot(a, b, i, j, k, aRow, aCol, bRow, bCol);
     }
+  },
+
+  matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets): void {
+    matmulEachBatch(jsBackend.matmul, a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
   },
 
   reduce(kernel: ReduceKernel, x, shape, axes, out): void {
