@@ -39,7 +39,7 @@ import fc from 'fast-check';
 import {
   type Backend, type DType, type Tensor, abs, add, broadcastShapes, broadcastTo, clip, concat, div, exp, getBackend, listBackends,
   log, logSigmoid, logSoftmax, logSumExp, matmul, matmulT, max, maximum, mean, minimum, mul, neg, padTo, pow, reciprocal, relu,
-  registerBackend, reshape, setBackend, sigmoid, slice, softmax, softplus, sqrt, square, stack, sub, sum, tanh, tensor, transpose, vjp, where,
+  registerBackend, reshape, setBackend, einsum, sigmoid, slice, softmax, softplus, sqrt, square, stack, sub, sum, tanh, tensor, transpose, vjp, where,
 } from '@tapegrad/core';
 import { arb } from '@tapegrad/core/testing';
 import { createWasmBackend, initWasmBackend } from '../packages/backend-wasm/src/index.js';
@@ -140,6 +140,10 @@ specs.push(spec('batched matmulT', fc.tuple(arb.broadcastablePair({ minRank: 1, 
     fc.constant({ tA, tB }),
     fc.tuple(arb.tensorOf([...ba, ...(tA ? [k, m] : [m, k])]), arb.tensorOf([...bb, ...(tB ? [n, k] : [k, n])])).map(([a, b]) => [a, b]),
   )), ({ tA, tB }: { tA: boolean; tB: boolean }) => (a, b) => matmulT(a, b, tA, tB)));
+// einsum lowers to transpose, reshape, (batched) matmul, mul and sum: attention scores and a trace
+specs.push(plain('einsum bqd,bkd->bqk', fc.tuple(dim(3), dim(4), dim(4), dim(4)).chain(([b, q, k, d]) =>
+  fc.tuple(arb.tensorOf([b, q, d]), arb.tensorOf([b, k, d])).map(([x, y]) => [x, y])), (x, y) => einsum('bqd,bkd->bqk', x, y)));
+specs.push(plain('einsum ii->', dim(5).chain((n) => arb.tensorOf([n, n]).map((x) => [x])), (x) => einsum('ii->', x)));
 specs.push(plain('batched matmul, stack · shared matrix', fc.tuple(dim(3), dim(4), dim(4), dim(4)).chain(([s, m, k, n]) =>
   fc.tuple(arb.tensorOf([s, m, k]), arb.tensorOf([k, n])).map(([a, b]) => [a, b])), (a, b) => matmul(a, b)));
 

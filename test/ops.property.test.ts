@@ -13,7 +13,7 @@ import {
   Tensor, abs, add, broadcastShapes, broadcastTo, cast, clip, concat, customGrad, div, exp, expandDims,
   flatten, greater, grad, log, logSoftmax, logSumExp, matmul, matmulT, max, maximum, mean, minimum, mul,
   logSigmoid, neg, padTo, pow, reciprocal, relu, reshape, sigmoid, slice, softmax, softplus, sqrt, square, squeeze,
-  stack, step, sub, sum, tanh, tensor, transpose, unbroadcast, vjp, where, ShapeError, Tape,
+  stack, step, sub, sum, tanh, tensor, transpose, unbroadcast, vjp, where, ShapeError, Tape, einsum,
 } from '@tapegrad/core';
 // not re-exported by the package (internal building blocks of the activations' VJPs)
 import { reluGrad, sigmoidGrad, tanhGrad } from '../packages/core/src/ops/math.js';
@@ -148,6 +148,106 @@ describe('batched matmul', () => {
     const a = f64(new Array(24).fill(1), [2, 3, 4]);
     expect(() => matmul(a, f64(new Array(60).fill(1), [3, 4, 5]))).toThrow('matmul: batch axes [2] and [3] cannot be broadcast together: [2,3,4] · [3,4,5]');
     expect(() => matmul(a, f64(new Array(30).fill(1), [2, 3, 5]))).toThrow('matmul: inner dimensions differ: [2,3,4] · [2,3,5]');
+  });
+});
+
+// ---- einsum ----------------------------------------------------------------------------
+
+/**
+ * Random einsum specs over labels a–d (lengths 1–3): one to three operands of rank 0–3,
+ * labels repeating inside an operand (diagonals, traces) and across operands (contractions,
+ * batch axes), and an explicit output of distinct labels in any order.
+ */
+const einsumCases = fc.tuple(
+  fc.tuple(dim(3), dim(3), dim(3), dim(3)),
+  fc.array(fc.array(fc.constantFrom('a', 'b', 'c', 'd'), { maxLength: 3 }), { minLength: 1, maxLength: 3 }),
+  fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+  fc.integer({ min: 0, max: 23 }),
+).chain(([lengths, terms, keepLabel, rotation]) => {
+  const size: Record<string, number> = { a: lengths[0], b: lengths[1], c: lengths[2], d: lengths[3] };
+  const used = [...new Set(terms.flat())];
+  const out = used.filter((l) => keepLabel['abcd'.indexOf(l)]);
+  const order = out.map((_, i) => out[(i + rotation) % out.length]);
+  const spec = `${terms.map((t) => t.join('')).join(',')}->${order.join('')}`;
+  return fc.tuple(fc.constant(spec), fc.tuple(...terms.map((t) => arb.tensorOf(t.map((l) => size[l])))));
+});
+
+/** einsum by definition: sum over every assignment of the labels of the product of the entries. */
+function einsumByLoops(spec: string, xs: readonly Tensor[]): { shape: number[]; values: number[] } {
+  const [lhs, rhs] = spec.split('->');
+  const terms = lhs.split(',');
+  const size = new Map<string, number>();
+  terms.forEach((t, i) => [...t].forEach((l, axis) => size.set(l, xs[i].shape[axis])));
+  const labels = [...size.keys()];
+  const shape = [...rhs].map((l) => size.get(l)!);
+  const values = new Array<number>(shape.reduce((p, d) => p * d, 1)).fill(0);
+  const value = new Map<string, number>();
+  const visit = (depth: number): void => {
+    if (depth === labels.length) {
+      let product = 1;
+      terms.forEach((t, i) => {
+        let offset = 0;
+        [...t].forEach((l, axis) => (offset = offset * xs[i].shape[axis] + value.get(l)!));
+        product *= xs[i].data[offset];
+      });
+      let at = 0;
+      for (const l of rhs) at = at * size.get(l)! + value.get(l)!;
+      values[at] += product;
+      return;
+    }
+    for (let v = 0; v < size.get(labels[depth])!; v++) {
+      value.set(labels[depth], v);
+      visit(depth + 1);
+    }
+  };
+  visit(0);
+  return { shape, values };
+}
+
+describe('einsum', () => {
+  it('equals its definition (a sum over every label assignment) on random specs', () => {
+    fc.assert(fc.property(einsumCases, ([spec, xs]) => {
+      const y = einsum(spec, ...xs);
+      const expected = einsumByLoops(spec, xs);
+      expect(y.shape).toEqual(expected.shape);
+      expect(y.toFlatArray()).toEqual(expected.values.map((v) => expect.closeTo(v, 10)));
+    }), { numRuns: 150, seed: SEED });
+  });
+
+  it('gradients of random specs, to second order', () => {
+    checkOpGradients(einsumCases, (spec) => (...xs) => einsum(spec, ...xs), { order: 2, numRuns: 40 });
+  });
+
+  it('the everyday specs: batched matmul, attention scores, trace, diagonal, outer product, implicit output, ellipsis', () => {
+    const m = f64([1, 2, 3, 4], [2, 2]);
+    expect(einsum('ii->', m).toFlatArray()).toEqual([5]);
+    expect(einsum('ii->i', m).toFlatArray()).toEqual([1, 4]);
+    expect(einsum('ij', m).toFlatArray()).toEqual([1, 2, 3, 4]);
+    expect(einsum('ji', m).toFlatArray()).toEqual([1, 3, 2, 4]); // implicit output: alphabetical
+    expect(einsum('i,j->ij', f64([1, 2], [2]), f64([3, 4, 5], [3])).toFlatArray()).toEqual([3, 4, 5, 6, 8, 10]);
+    expect(einsum('ij,jk,kl->il', m, m, m).toFlatArray()).toEqual([37, 54, 81, 118]);
+    const q = f64(Array.from({ length: 24 }, (_, i) => i / 10), [2, 3, 4]);
+    const k = f64(Array.from({ length: 40 }, (_, i) => 1 - i / 20), [2, 5, 4]);
+    expect(einsum('bqd,bkd->bqk', q, k).toFlatArray()).toEqual(matmulT(q, k, false, true).toFlatArray().map((v) => expect.closeTo(v, 12)));
+    expect(einsum('...ij->...ji', q).shape).toEqual([2, 4, 3]);
+    expect(einsum('...ij,...jk->...ik', q, transpose(k, [0, 2, 1])).shape).toEqual([2, 3, 5]);
+    // a length-1 label broadcasts against the other operand's
+    expect(einsum('ij,ij->ij', m, f64([10, 100], [1, 2])).toFlatArray()).toEqual([10, 200, 30, 400]);
+    checkGradients((x) => einsum('ii->', x), [arb.tensorOf([3, 3])], { order: 2, numRuns: 10 });
+    checkGradients((x, y) => einsum('...ij,...jk->...ik', x, y), [arb.tensorOf([2, 2, 3]), arb.tensorOf([2, 3, 2])], { order: 2, numRuns: 10 });
+  });
+
+  it('a bad spec is a typed error quoting it', () => {
+    const m = f64([1, 2, 3, 4], [2, 2]);
+    expect(() => einsum('ij,jk', m)).toThrow('einsum: "ij,jk" names 2 operands but 1 tensor was given');
+    expect(() => einsum('ij->k', m)).toThrow(`einsum: "ij->k": output label 'k' appears in no operand`);
+    expect(() => einsum('ij->ii', m)).toThrow(`einsum: "ij->ii": output label 'i' appears twice`);
+    expect(() => einsum('i1', m)).toThrow(`einsum: "i1": '1' in operand 0 ('i1') is not a letter`);
+    expect(() => einsum('ijk', m)).toThrow(ShapeError);
+    expect(() => einsum('ijk', m)).toThrow(`einsum: "ijk": operand 0 ('ijk') has 3 labels but its tensor has rank 2`);
+    expect(() => einsum('ij,ij', m, f64([1, 2, 3, 4, 5, 6], [2, 3]))).toThrow(`einsum: "ij,ij": label 'j' has length 2 in one place and 3 in another ([2,2], [2,3])`);
+    expect(() => einsum('i->j->k', m)).toThrow('has more than one');
+    expect(() => einsum('...i->i', m)).toThrow(`the output must say where they go`);
   });
 });
 

@@ -28,6 +28,7 @@ export { oneHot, type OneHotOptions } from './ops/one-hot.js';
 export { softmax, logSoftmax, logSumExp } from './ops/composite/softmax.js';
 export { softplus, logSigmoid } from './ops/composite/softplus.js';
 export { stopGradient } from './ops/composite/stop-gradient.js';
+export { einsum } from './ops/composite/einsum.js';
 export { type TensorLike } from './ops/lift.js';
 
 export { Tape, type TapeOptions, grad, valueAndGrad, vjp, hvp, backward, type GradOptions, type BackwardOptions } from './tape.js';
