@@ -13,7 +13,9 @@ import {
   Tensor, abs, add, broadcastShapes, broadcastTo, cast, clip, concat, customGrad, div, exp, expandDims,
   flatten, greater, grad, log, logSoftmax, logSumExp, matmul, matmulT, max, maximum, mean, minimum, mul,
   logSigmoid, neg, padTo, pow, reciprocal, relu, reshape, sigmoid, slice, softmax, softplus, sqrt, square, squeeze,
-  stack, step, sub, sum, tanh, tensor, transpose, unbroadcast, vjp, where, ShapeError, Tape, einsum,
+  stack, step, sub, sum, tanh, tensor, transpose, unbroadcast, vjp, where, ShapeError, Tape, einsum, log1p, expm1, erf,
+  sin, cos, rsqrt, gelu, silu, elu, leakyRelu, floor, ceil, round, sign, isNaN, isFinite, dropout, createRng,
+  ValueError,
 } from '@tapegrad/core';
 // not re-exported by the package (internal building blocks of the activations' VJPs)
 import { reluGrad, sigmoidGrad, tanhGrad } from '../packages/core/src/ops/math.js';
@@ -397,6 +399,187 @@ describe('element-wise functions', () => {
 
   it('logSigmoid', () => {
     checkGradients(logSigmoid, [arb.tensor({ min: -6, max: 6 })], { order: 2, numRuns: 40 });
+  });
+});
+
+// ---- element-wise, part 2 ----------------------------------------------------------------
+
+/** Bits of every element, −0 and NaN told apart: for exact expectations. */
+const bitsOf = (t: Tensor) => Array.from(t.data, (v) => (Object.is(v, -0) ? '-0' : Number.isNaN(v) ? 'NaN' : v));
+
+describe('element-wise, part 2', () => {
+  it('log1p on x ∈ [−0.8, 4]', () => {
+    checkGradients(log1p, [arb.tensor({ min: -0.8, max: 4 })], { order: 2, numRuns: 30 });
+  });
+
+  it('expm1', () => {
+    checkGradients(expm1, [arb.tensor({ min: -3, max: 3 })], { order: 2, numRuns: 30 });
+  });
+
+  it('erf', () => {
+    checkGradients(erf, [arb.tensor({ min: -3, max: 3 })], { order: 2, numRuns: 30 });
+  });
+
+  it('sin and cos', () => {
+    checkGradients(sin, [arb.tensor({ min: -6, max: 6 })], { order: 2, numRuns: 30 });
+    checkGradients(cos, [arb.tensor({ min: -6, max: 6 })], { order: 2, numRuns: 30 });
+  });
+
+  it('rsqrt on x ∈ [0.2, 4]', () => {
+    checkGradients(rsqrt, [arb.tensor({ min: 0.2, max: 4 })], { order: 2, numRuns: 30 });
+  });
+
+  it("gelu, exact (erf) and approximate: 'tanh'", () => {
+    checkGradients((x) => gelu(x), [arb.tensor({ min: -4, max: 4 })], { order: 2, numRuns: 30 });
+    checkGradients((x) => gelu(x, { approximate: 'tanh' }), [arb.tensor({ min: -4, max: 4 })], { order: 2, numRuns: 30 });
+  });
+
+  it('silu', () => {
+    checkGradients(silu, [arb.tensor({ min: -6, max: 6 })], { order: 2, numRuns: 30 });
+  });
+
+  it('elu with a random alpha, away from the kink at 0', () => {
+    const cases = fc.tuple(fc.double({ min: 0.1, max: 2, noNaN: true }), arb.tensor({ avoid: [0] }).map((x) => [x]));
+    checkOpGradients(cases, (alpha) => (x) => elu(x, alpha), { order: 2, numRuns: 30 });
+  });
+
+  it('leakyRelu with a random slope, away from the kink at 0', () => {
+    const cases = fc.tuple(fc.double({ min: -0.5, max: 0.5, noNaN: true }), arb.tensor({ avoid: [0] }).map((x) => [x]));
+    checkOpGradients(cases, (slope) => (x) => leakyRelu(x, slope), { order: 2, numRuns: 30 });
+  });
+
+  it('dropout with a fixed seed is x·mask, differentiable to second order', () => {
+    const cases = fc.tuple(fc.double({ min: 0.05, max: 0.9, noNaN: true }), arb.tensor().map((x) => [x]));
+    checkOpGradients(cases, (p) => (x) => dropout(x, p, { seed: 7 }), { order: 2, numRuns: 20 });
+  });
+
+  it('the values: PyTorch\'s formulas at known points, and the edges (±0, ±∞, NaN)', () => {
+    const x = f64([-0, 0, 1, -1, 2, Infinity, -Infinity, NaN], [8]);
+    expect(bitsOf(log1p(f64([1e-20, -0, -1, -2], [4])))).toEqual([1e-20, '-0', -Infinity, 'NaN']);
+    expect(bitsOf(expm1(f64([1e-20, -0, -Infinity, 710], [4])))).toEqual([1e-20, '-0', -1, Infinity]);
+    expect(bitsOf(erf(x))).toEqual(['-0', 0, expect.closeTo(0.8427007929497149, 15), expect.closeTo(-0.8427007929497149, 15), expect.closeTo(0.9953222650189527, 15), 1, -1, 'NaN']);
+    expect(bitsOf(sin(f64([-0, Math.PI / 2, Infinity], [3])))).toEqual(['-0', 1, 'NaN']);
+    expect(bitsOf(cos(f64([0, Math.PI, NaN], [3])))).toEqual([1, -1, 'NaN']);
+    expect(bitsOf(rsqrt(f64([4, 0, -1, Infinity], [4])))).toEqual([0.5, Infinity, 'NaN', 0]);
+    // gelu(1) = Φ(1) = 0.8413447460685429; the tanh form differs by ≤ 4.8·10⁻⁴ over ℝ
+    const g = gelu(f64([1, -1, 0, 2.7], [4])).toFlatArray(), gt = gelu(f64([1, -1, 0, 2.7], [4]), { approximate: 'tanh' }).toFlatArray();
+    expect(g[0]).toBeCloseTo(0.8413447460685429, 15);
+    expect(g[1]).toBeCloseTo(-0.15865525393145707, 15);
+    expect(g[2]).toBe(0);
+    expect(gt[0]).toBeCloseTo(0.8411919906082768, 15);
+    expect(Math.abs(gt[3] - g[3])).toBeGreaterThan(4e-4);
+    expect(Math.abs(gt[3] - g[3])).toBeLessThan(4.8e-4);
+    expect(silu(f64([0, 1, -1], [3])).toFlatArray()).toEqual([0, 1 / (1 + Math.exp(-1)), -1 / (1 + Math.exp(1))]);
+    expect(elu(f64([2, -1, 0, -Infinity, 1000], [5]), 1.5).toFlatArray()).toEqual([2, 1.5 * Math.expm1(-1), 0, -1.5, 1000]);
+    expect(bitsOf(leakyRelu(f64([2, -3, -0, NaN], [4])))).toEqual([2, -0.03, '-0', 'NaN']);
+    expect(leakyRelu(f64([-3], [1]), 0.2).toFlatArray()).toEqual([-0.6000000000000001]);
+    for (const dtype of ['float32', 'float64'] as const) {
+      expect(gelu(tensor([1, -2], { dtype })).dtype).toBe(dtype);
+      expect(dropout(tensor([1, -2], { dtype }), 0.5, { seed: 1 }).dtype).toBe(dtype);
+    }
+  });
+
+  it('the gradients at the kinks follow PyTorch: elu′(0) = α, leakyRelu′(0) = slope, and no NaN from elu at large x', () => {
+    const at = (f: (t: Tensor) => Tensor, values: number[]) => grad((t: Tensor) => sum(f(t)))(f64(values, [values.length])).toFlatArray();
+    expect(at((t) => elu(t, 0.7), [0, 1000, -1])).toEqual([0.7, 1, 0.7 * Math.exp(-1)]);
+    expect(at((t) => leakyRelu(t, 0.1), [0, 2, -2])).toEqual([0.1, 1, 0.1]);
+    expect(at((t) => gelu(t), [0])).toEqual([0.5]);
+    expect(at((t) => silu(t), [0])).toEqual([0.5]);
+  });
+
+  it('erf matches 20-digit values to 10⁻¹⁴ relative (js computes it: Math has no erf)', () => {
+    const known: [number, number][] = [
+      [1e-300, 1.1283791670955125739e-300], [1e-10, 1.1283791670955125739e-10], [0.1, 0.1124629160182848922],
+      [0.5, 0.52049987781304653768], [0.9999, 0.84265927804875947342], [1, 0.84270079294971486934],
+      [1.5, 0.96610514647531072707], [1.9999, 0.99532019790702939146], [2, 0.99532226501895273416],
+      [2.5, 0.99959304798255504106], [3, 0.99997790950300141456], [4, 0.99999998458274209972],
+      [5, 0.99999999999846254021], [5.9, 0.9999999999999999281], [-0.75, -0.7111556336535151316], [-2.25, -0.9985372834133188483],
+    ];
+    const values = erf(f64(known.map(([x]) => x), [known.length])).toFlatArray();
+    known.forEach(([x, expected], i) => {
+      expect({ x, relativeError: Math.abs(values[i] - expected) / Math.abs(expected) }).toEqual({ x, relativeError: expect.toSatisfy((e: number) => e <= 1e-14) });
+    });
+    expect(erf(f64([-3], [1])).item()).toBe(-values[10]); // odd, exactly
+  });
+
+  it('floor, ceil, round and sign: round halves to even (PyTorch, NumPy), −0 kept, gradient 0 (not "no gradient")', () => {
+    const x = f64([-2.5, -1.5, -0.5, -0.2, 0.5, 1.5, 2.5, 0.49999999999999994, 4503599627370497, -0, NaN, Infinity], [12]);
+    expect(bitsOf(round(x))).toEqual([-2, -2, '-0', '-0', 0, 2, 2, 0, 4503599627370497, '-0', 'NaN', Infinity]);
+    expect(bitsOf(floor(x))).toEqual([-3, -2, -1, -1, 0, 1, 2, 0, 4503599627370497, '-0', 'NaN', Infinity]);
+    expect(bitsOf(ceil(x))).toEqual([-2, -1, '-0', '-0', 1, 2, 3, 1, 4503599627370497, '-0', 'NaN', Infinity]);
+    expect(bitsOf(sign(x))).toEqual([-1, -1, -1, -1, 1, 1, 1, 1, 1, 0, 0, 1]);
+    expect(bitsOf(round(tensor([0.5, 1.5, 2.5, -3.5], { dtype: 'float32' })))).toEqual([0, 2, 2, -4]);
+    for (const f of [floor, ceil, round, sign]) {
+      const y = f64([0.3, -1.7, 2.5], [3]);
+      expect(grad((t: Tensor) => sum(mul(f(t), t)))(y).toFlatArray()).toEqual(f(y).toFlatArray());
+      // backward() reaches the leaf and gives it a zero gradient, as PyTorch
+      const leaf = tensor([0.3, -1.7], { dtype: 'float64', requiresGrad: true });
+      sum(f(leaf)).backward();
+      expect(leaf.grad!.toFlatArray()).toEqual([0, 0]);
+    }
+  });
+
+  it('isNaN and isFinite: 1 or 0 in the input\'s dtype, constants to the tape', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const x = tensor([NaN, Infinity, -Infinity, 0, -1e-45, 3.4e38], { dtype });
+      expect(isNaN(x).dtype).toBe(dtype);
+      expect(isNaN(x).toFlatArray()).toEqual([1, 0, 0, 0, 0, 0]);
+      expect(isFinite(x).toFlatArray()).toEqual([0, 0, 0, 1, 1, 1]);
+    }
+    const leaf = tensor([1, NaN], { dtype: 'float64', requiresGrad: true });
+    expect(isNaN(leaf).requiresGrad).toBe(false);
+    expect(() => sum(isFinite(leaf)).backward()).toThrow('no leaf with requiresGrad leads to this');
+  });
+
+  it('NaN propagates through relu, maximum, minimum, clip and max (it was relu(NaN) = 0 and clip(NaN) = lo)', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const x = tensor([NaN, -1, 2, -0], { dtype });
+      expect(bitsOf(relu(x))).toEqual(['NaN', 0, 2, 0]);
+      expect(bitsOf(maximum(x, 0))).toEqual(['NaN', 0, 2, '-0']);
+      expect(bitsOf(maximum(0, x))).toEqual(['NaN', 0, 2, 0]);
+      expect(bitsOf(minimum(x, 0))).toEqual(['NaN', -1, 0, '-0']);
+      expect(bitsOf(minimum(0, x))).toEqual(['NaN', -1, 0, 0]);
+      expect(bitsOf(clip(x, -0.5, 0.5))).toEqual(['NaN', -0.5, 0.5, '-0']);
+      expect(bitsOf(max(x))).toEqual(['NaN']);
+      expect(bitsOf(max(tensor([[1, NaN], [3, 2]], { dtype }), 1))).toEqual(['NaN', 3]);
+    }
+    // the tie rule is unchanged: the whole gradient to the first argument
+    const a = f64([1, 2], [2]), b = f64([1, 3], [2]);
+    const [ga, gb] = grad((u: Tensor, v: Tensor) => sum(maximum(u, v)), { argnums: [0, 1] })(a, b);
+    expect([ga.toFlatArray(), gb.toFlatArray()]).toEqual([[1, 0], [0, 1]]);
+  });
+
+  it('dropout: the same seed gives the same mask, p = 0 is x itself, p = 1 gives x·0, the mean is kept', () => {
+    const x = f64(Array.from({ length: 20000 }, () => 1), [100, 200]);
+    const y = dropout(x, 0.3, { seed: 11 });
+    expect(y.toFlatArray()).toEqual(dropout(x, 0.3, { seed: 11 }).toFlatArray());
+    expect(y.toFlatArray()).not.toEqual(dropout(x, 0.3, { seed: 12 }).toFlatArray());
+    const values = y.toFlatArray();
+    const dropped = values.filter((v) => v === 0).length / values.length;
+    // each element is 0 or 1/0.7: the mean's standard deviation is √(0.3/0.7/20000) ≈ 0.0046
+    expect(Math.abs(dropped - 0.3)).toBeLessThan(0.02);
+    expect(values.every((v) => v === 0 || v === 1 / 0.7)).toBe(true);
+    expect(Math.abs(mean(y).item() - 1)).toBeLessThan(0.02);
+    expect(dropout(x, 0, { seed: 1 })).toBe(x);
+    expect(bitsOf(dropout(f64([2, -3, NaN], [3]), 1, { seed: 1 }))).toEqual([0, '-0', 'NaN']);
+    // the gradient is the mask: dropped elements get none, kept ones 1/(1 − p)
+    const g = grad((t: Tensor) => sum(dropout(t, 0.3, { seed: 11 })))(x).toFlatArray();
+    expect(g).toEqual(values);
+    // an rng draws a fresh mask per call
+    const rng = createRng(5);
+    expect(dropout(x, 0.5, { rng }).toFlatArray()).not.toEqual(dropout(x, 0.5, { rng }).toFlatArray());
+  });
+
+  it('bad arguments are typed errors naming the op', () => {
+    const x = f64([1, 2], [2]);
+    expect(() => dropout(x, 1.5, { seed: 1 })).toThrow(ValueError);
+    expect(() => dropout(x, 1.5, { seed: 1 })).toThrow('dropout: p must be a probability in [0, 1], got 1.5');
+    expect(() => dropout(x, NaN, { seed: 1 })).toThrow('dropout: p must be a probability in [0, 1], got NaN');
+    expect(() => dropout(x, 0.5, {})).toThrow('dropout: needs a seed or an rng');
+    expect(() => gelu(x, { approximate: 'erf' as 'none' })).toThrow("gelu: approximate must be 'none' or 'tanh', got erf");
+    expect(() => elu(x, NaN)).toThrow('elu: alpha must be a finite number, got NaN');
+    expect(() => leakyRelu(x, Infinity)).toThrow('leakyRelu: slope must be a finite number, got Infinity');
+    expect(() => gelu([1, 2] as unknown as Tensor)).toThrow('gelu: input 0 is an array, not a Tensor');
   });
 });
 

@@ -15,8 +15,12 @@ export {
 export { type Rng, createRng, mulberry32, shuffleInPlace } from './random.js';
 
 export { add, sub, mul, div, neg } from './ops/arithmetic.js';
-export { exp, log, sqrt, abs, pow, square, reciprocal, sigmoid, tanh, relu } from './ops/math.js';
-export { greater, greaterEqual, less, lessEqual, equal, sign, step } from './ops/compare.js';
+export {
+  exp, log, sqrt, abs, pow, square, reciprocal, sigmoid, tanh, relu, log1p, expm1, erf, sin, cos, rsqrt,
+} from './ops/math.js';
+export { gelu, silu, elu, leakyRelu, type GeluOptions } from './ops/activations.js';
+export { floor, ceil, round, sign } from './ops/rounding.js';
+export { greater, greaterEqual, less, lessEqual, equal, step, isNaN, isFinite } from './ops/compare.js';
 export { where, maximum, minimum, clip } from './ops/where.js';
 export { sum, max, mean } from './ops/reduce.js';
 export { matmul, matmulT } from './ops/matmul.js';
@@ -25,6 +29,7 @@ export {
 } from './ops/layout.js';
 export { cast } from './ops/cast.js';
 export { oneHot, type OneHotOptions } from './ops/one-hot.js';
+export { dropout, type DropoutOptions } from './ops/dropout.js';
 export { softmax, logSoftmax, logSumExp } from './ops/composite/softmax.js';
 export { softplus, logSigmoid } from './ops/composite/softplus.js';
 export { stopGradient } from './ops/composite/stop-gradient.js';

@@ -3,14 +3,21 @@ import type { Shape } from '../shape.js';
 
 /**
  * Element-wise kernels of one input. `step` is 1 where x > 0, else 0 (relu's derivative);
- * `softplus` is log(1 + eˣ), finite for any finite x.
+ * `softplus` is log(1 + eˣ), finite for any finite x. `relu` is x > 0 ? x : +0 except that
+ * NaN stays NaN (PyTorch's semantics: a poisoned input must show). `round` rounds half to
+ * even (as PyTorch and NumPy; JavaScript's Math.round rounds half up); `isNaN` and
+ * `isFinite` write 1 or 0. log1p, expm1, erf, sin and cos: the float64 values of the js
+ * backend (Math's, and its own erf, ≤ 3 ulp), rounded once to float32 where the dtype is.
  */
 export type UnaryKernel =
   | 'neg' | 'exp' | 'log' | 'sigmoid' | 'relu' | 'tanh' | 'sqrt' | 'abs' | 'sign' | 'step'
-  | 'powScalar' | 'softplus';
+  | 'powScalar' | 'softplus'
+  | 'log1p' | 'expm1' | 'erf' | 'sin' | 'cos' | 'floor' | 'ceil' | 'round' | 'isNaN' | 'isFinite';
 
 /**
- * Element-wise kernels of two broadcast inputs; comparisons write 1 or 0. The activation
+ * Element-wise kernels of two broadcast inputs; comparisons write 1 or 0. `maximum` and
+ * `minimum` give NaN where either input is NaN (as PyTorch's), else a on ties
+ * (a ≥ b ? a : b, so maximum(−0, +0) = −0). The activation
  * gradients take (a, b) = (the activation's output y, or relu's input x; the upstream
  * gradient dy) and compute, in this order of operations,
  *   sigmoidGrad: dy·(y·(1 − y)),  tanhGrad: dy·(1 − y·y),  reluGrad: dy·(x > 0 ? 1 : 0),
@@ -20,7 +27,8 @@ export type UnaryKernel =
 export type BinaryKernel =
   | 'add' | 'sub' | 'mul' | 'div'
   | 'greater' | 'greaterEqual' | 'less' | 'lessEqual' | 'equal'
-  | 'sigmoidGrad' | 'tanhGrad' | 'reluGrad';
+  | 'sigmoidGrad' | 'tanhGrad' | 'reluGrad'
+  | 'maximum' | 'minimum';
 
 export type ReduceKernel = 'sum' | 'max';
 
