@@ -364,6 +364,10 @@ describe('the comparison catches a subtly wrong kernel and shrinks its counterex
     slice: (...args) => wasm.slice(...args),
     pad: (...args) => wasm.pad(...args),
     subScaled: (...args) => wasm.subScaled(...args),
+    gather: (...args) => wasm.gather(...args),
+    scatterAdd: (...args) => wasm.scatterAdd(...args),
+    cumsum: (...args) => wasm.cumsum(...args),
+    argReduce: (...args) => wasm.argReduce(...args),
   };
   registerBackend(perturbed);
 
