@@ -38,10 +38,10 @@ export type ArgReduceKernel = 'argmax' | 'argmin';
  * update parameters in place that way): read each element before writing it, or copy the
  * inputs first (as a backend computing in its own memory does anyway).
  *
- * `unary`, `binary`, the optimiser kernels and `matmul` (k = 0 included: zeros) must write
- * every element of `out`: inside tidy() their `out` is a reused buffer that still holds an
- * earlier tensor's values (not zeroing it saves a pass over memory). The other kernels get
- * zero-filled buffers; `pad` relies on that.
+ * `unary`, `binary`, the optimiser kernels, `matmul` (k = 0 included: zeros), `gather`,
+ * `cumsum` and `argReduce` must write every element of `out`: inside tidy() their `out` is a
+ * reused buffer that still holds an earlier tensor's values (not zeroing it saves a pass over
+ * memory). The other kernels get zero-filled buffers; `pad` and `scatterAdd` rely on that.
  *
  * Shapes passed to a kernel are already validated and, for broadcasting kernels, already
  * right-aligned to the output's rank.

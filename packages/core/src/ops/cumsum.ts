@@ -1,4 +1,4 @@
-import { allocate } from '../dtype.js';
+import { allocateForOverwrite } from '../dtype.js';
 import { type OpDef, apply, assertTensor, defineOp } from '../op.js';
 import { normalizeAxis, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -15,7 +15,7 @@ export const cumsumOp: OpDef<CumsumAttrs> = defineOp<CumsumAttrs>({
   name: 'cumsum',
   shape: ([x]) => x,
   forward(backend, [x], [shape], outShape, dtype, { axis, reverse, exclusive }) {
-    const out = allocate(dtype, sizeOf(outShape));
+    const out = allocateForOverwrite(dtype, sizeOf(outShape)); // cumsum writes every element
     backend.cumsum(x, sizeOf(shape.slice(0, axis)), shape[axis], sizeOf(shape.slice(axis + 1)), reverse, exclusive, out);
     return out;
   },

@@ -1,5 +1,5 @@
 import { tensor } from '../creation.js';
-import { allocate } from '../dtype.js';
+import { allocate, allocateForOverwrite } from '../dtype.js';
 import { ShapeError, TapegradError, ValueError, fmt } from '../errors.js';
 import { type OpDef, apply, assertTensor, defineOp } from '../op.js';
 import { type Shape, normalizeAxis, sizeOf } from '../shape.js';
@@ -77,7 +77,8 @@ export const takeOp: OpDef<IndexAttrs> = defineOp<IndexAttrs>({
   name: 'take',
   shape: ([x], { axis, indexShape }) => [...x.slice(0, axis), ...indexShape, ...x.slice(axis + 1)],
   forward(backend, [x], [shape], outShape, dtype, { axis, indices }) {
-    const out = allocate(dtype, sizeOf(outShape));
+    // gather writes every element: no need to zero a reused buffer first
+    const out = allocateForOverwrite(dtype, sizeOf(outShape));
     const [outer, axisSize, inner] = around(shape, axis);
     backend.gather(x, outer, axisSize, inner, indices, out);
     return out;

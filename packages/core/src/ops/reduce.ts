@@ -1,5 +1,5 @@
 import type { ArgReduceKernel, ReduceKernel } from '../backend/index.js';
-import { allocate } from '../dtype.js';
+import { allocate, allocateForOverwrite } from '../dtype.js';
 import { ShapeError, fmt } from '../errors.js';
 import { apply, assertTensor, defineOp, type OpDef } from '../op.js';
 import { type Shape, normalizeAxes, normalizeAxis, sizeOf } from '../shape.js';
@@ -102,7 +102,7 @@ const argOp = (kernel: ArgReduceKernel) => defineOp<{ axis: number; keepDims: bo
     return keepDims ? x.map((d, i) => (i === axis ? 1 : d)) : x.filter((_, i) => i !== axis);
   },
   forward(backend, [x], [shape], outShape, dtype, { axis }) {
-    const out = allocate(dtype, sizeOf(outShape));
+    const out = allocateForOverwrite(dtype, sizeOf(outShape)); // argReduce writes every element
     backend.argReduce(kernel, x, sizeOf(shape.slice(0, axis)), shape[axis], sizeOf(shape.slice(axis + 1)), out);
     return out;
   },

@@ -60,7 +60,10 @@ export function variance(x: Tensor, axes?: number | readonly number[], options: 
   return varianceOf('variance', x, axes, options);
 }
 
-/** √variance, same axes and options (correction = 1 by default, as `torch.std`). */
+/**
+ * √variance, same axes and options (correction = 1 by default, as `torch.std`). Where every
+ * value of a slice is equal the gradient is not finite (√ at 0), as in PyTorch.
+ */
 export function std(x: Tensor, axes?: number | readonly number[], options: VarianceOptions = {}): Tensor {
   return sqrt(varianceOf('std', x, axes, options));
 }
