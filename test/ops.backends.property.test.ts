@@ -42,7 +42,8 @@ import {
   log, logSigmoid, logSoftmax, logSumExp, matmul, matmulT, max, maximum, mean, minimum, mul, neg, padTo, pow, reciprocal, relu,
   registerBackend, reshape, setBackend, einsum, sigmoid, slice, softmax, softplus, sqrt, square, stack, sub, sum, tanh,
   tensor, transpose, vjp, where, log1p, expm1, erf, sin, cos, rsqrt, gelu, silu, elu, leakyRelu, floor, ceil, round,
-  sign, dropout, isNaN, isFinite,
+  sign, dropout, isNaN, isFinite, argmax, argmin, chunk, cumsum, diagonal, flip, min, pad, prod, repeat, scatterAdd,
+  split, std, take, tile, variance,
 } from '@tapegrad/core';
 import { arb } from '@tapegrad/core/testing';
 import { createWasmBackend, initWasmBackend } from '../packages/backend-wasm/src/index.js';
@@ -268,6 +269,59 @@ specs.push(plain('minimum', apartTensors, (a, b) => minimum(a, b)));
 specs.push(spec('clip', fc.tuple(fc.double({ min: -2, max: -0.2, noNaN: true }), fc.double({ min: 0.2, max: 2, noNaN: true }))
   .chain(([lo, hi]) => fc.tuple(fc.constant({ lo, hi }), one(arb.tensor({ avoid: [lo, hi] })))), ({ lo, hi }) => (x) => clip(x, lo, hi)));
 
+// indexing, layout, reductions part 2
+const indicesOf = (size: number) => arb.shape({ maxRank: 2, minDim: 0, maxDim: 3 }).chain((s) =>
+  fc.array(fc.integer({ min: 0, max: size - 1 }), { minLength: s.reduce((p, d) => p * d, 1), maxLength: s.reduce((p, d) => p * d, 1) })
+    .map((values) => f64(values, s)));
+const takeCases = arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => fc.option(arb.axis(s.length), { nil: undefined, freq: 4 }).chain((axis) => {
+  const size = axis === undefined ? s.reduce((p, d) => p * d, 1) : s[(axis + s.length) % s.length];
+  return fc.tuple(fc.record({ axis: fc.constant(axis), indices: indicesOf(size) }), one(arb.tensorOf(s)));
+}));
+specs.push(spec('take', takeCases, ({ axis, indices }) => (x) => take(x, indices, axis)));
+// an embedding table [vocab, 40]: rows long enough for the kernel's block copies
+specs.push(spec('take, embedding rows of 40', dim(5).chain((vocab) => fc.tuple(indicesOf(vocab), one(arb.tensorOf([vocab, 40])))),
+  (indices) => (x) => take(x, indices, 0)));
+specs.push(spec('scatterAdd', takeCases.filter(([{ axis }]) => axis !== undefined).chain(([{ axis, indices }, [x]]) => {
+  const a = (axis! + x.rank) % x.rank;
+  return fc.tuple(fc.constant({ axis: a, indices, size: x.shape[a] }), one(arb.tensorOf([...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)])));
+}), ({ axis, indices, size }) => (u) => scatterAdd(u, indices, axis, size)));
+specs.push(spec('pad', arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => fc.tuple(
+  fc.record({
+    mode: fc.constantFrom('constant' as const, 'reflect' as const, 'replicate' as const),
+    value: fc.constantFrom(0, 1.5),
+    sides: fc.array(fc.tuple(fc.nat({ max: 3 }), fc.nat({ max: 3 })), { minLength: s.length, maxLength: s.length }),
+  }).map(({ mode, value, sides }) => ({ mode, value, pads: sides.map(([b, a], i): [number, number] => (mode === 'reflect' ? [b % s[i], a % s[i]] : [b, a])) })),
+  one(arb.tensorOf(s)),
+)), ({ mode, value, pads }) => (x) => pad(x, pads, { mode, value })));
+specs.push(spec('tile', arb.shape({ maxRank: 3, maxDim: 3 }).chain((s) => fc.tuple(fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 3 }), one(arb.tensorOf(s)))),
+  (reps) => (x) => tile(x, reps)));
+specs.push(spec('repeat', arb.shape({ minRank: 1, maxRank: 3, maxDim: 3 }).chain((s) => arb.axis(s.length).chain((axis) => {
+  const n = s[(axis + s.length) % s.length];
+  return fc.tuple(fc.record({ axis: fc.constant(axis), repeats: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: n, maxLength: n }) }), one(arb.tensorOf(s)));
+})), ({ axis, repeats }) => (x) => repeat(x, repeats, axis)));
+specs.push(spec('flip', arb.shape({ maxRank: 3 }).chain((s) => fc.tuple(arb.axes(s.length), one(arb.tensorOf(s)))), (axes) => (x) => flip(x, axes)));
+specs.push(spec('split', arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => arb.axis(s.length).chain((axis) =>
+  fc.tuple(fc.record({ axis: fc.constant(axis), size: fc.integer({ min: 1, max: s[(axis + s.length) % s.length] }) }), one(arb.tensorOf(s))))),
+({ axis, size }) => (x) => concat(split(x, size, axis).map((p, i) => mul(p, i + 1)), axis)));
+specs.push(spec('chunk', arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => fc.tuple(fc.record({ axis: arb.axis(s.length), chunks: dim(4) }), one(arb.tensorOf(s)))),
+  ({ axis, chunks }) => (x) => concat(chunk(x, chunks, axis).map((p, i) => mul(p, i + 1)), axis)));
+specs.push(spec('diagonal', arb.shape({ minRank: 2, maxRank: 3 }).chain((s) => fc.tuple(
+  fc.record({ axes: fc.shuffledSubarray(s.map((_, i) => i), { minLength: 2, maxLength: 2 }), offset: fc.integer({ min: -2, max: 2 }) }), one(arb.tensorOf(s)))),
+({ axes: [a1, a2], offset }) => (x) => diagonal(x, offset, a1, a2)));
+specs.push(spec('min', reduceCases({ distinct: true }), ({ axes, keepDims }) => (x) => min(x, axes, keepDims)));
+const argCases = arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => fc.tuple(
+  fc.record({ axis: fc.option(arb.axis(s.length), { nil: undefined }), keepDims: fc.boolean() }), one(arb.tensorOf(s))));
+specs.push(spec('argmax', argCases, ({ axis, keepDims }) => (x) => argmax(x, axis, keepDims)));
+specs.push(spec('argmin', argCases, ({ axis, keepDims }) => (x) => argmin(x, axis, keepDims)));
+specs.push(spec('cumsum', arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => fc.tuple(
+  fc.record({ axis: arb.axis(s.length), reverse: fc.boolean(), exclusive: fc.boolean() }), one(arb.tensorOf(s)))),
+({ axis, reverse, exclusive }) => (x) => cumsum(x, axis, { reverse, exclusive })));
+specs.push(spec('prod', reduceCases({ min: -2, max: 2 }), ({ axes, keepDims }) => (x) => prod(x, axes, keepDims)));
+specs.push(spec('logSumExp over several axes', reduceCases({ min: -5, max: 5 }), ({ axes, keepDims }) => (x) => logSumExp(x, axes ?? x.shape.map((_, i) => i), keepDims)));
+specs.push(spec('variance', reduceCases({ distinct: true, margin: 0.1 }), ({ axes, keepDims }) => (x) => variance(x, axes, { correction: 0, keepDims })));
+specs.push(spec('std', reduceCases({ distinct: true, margin: 0.1 }).filter(([{ axes }, [x]]) =>
+  (axes ?? x.shape.map((_, i) => i)).reduce((p, a) => p * x.shape[(a + x.rank) % x.rank], 1) > 1), ({ axes, keepDims }) => (x) => std(x, axes, { keepDims })));
+
 // ---- the comparison --------------------------------------------------------------------
 
 interface Evaluation { value: Tensor; grads: Tensor[] }
@@ -364,7 +418,8 @@ describe('backends under test', () => {
       'sqrt', 'abs', 'reciprocal', 'sum', 'mean', 'max', 'transpose', 'reshape', 'broadcastTo', 'slice', 'padTo', 'concat', 'stack',
       'softmax', 'logSoftmax', 'logSumExp', 'softplus', 'logSigmoid', 'where', 'maximum', 'minimum', 'clip',
       'sigmoidGrad', 'tanhGrad', 'reluGrad',
-      'log1p', 'expm1', 'erf', 'sin', 'cos', 'rsqrt', 'gelu', 'silu', 'elu', 'leakyRelu', 'floor', 'ceil', 'round', 'sign', 'dropout']) {
+      'log1p', 'expm1', 'erf', 'sin', 'cos', 'rsqrt', 'gelu', 'silu', 'elu', 'leakyRelu', 'floor', 'ceil', 'round', 'sign', 'dropout',
+      'take', 'scatterAdd', 'pad', 'tile', 'repeat', 'flip', 'split', 'chunk', 'diagonal', 'min', 'argmax', 'argmin', 'cumsum', 'prod', 'variance', 'std']) {
       expect(covered, op).toContain(op);
     }
   });

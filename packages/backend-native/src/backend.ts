@@ -59,7 +59,7 @@ const BINARY: Partial<Record<BinaryKernel, number>> = {
 /**
  * Wraps the loaded addon as a backend, without registering it. The object starts as a copy
  * of `jsBackend`, so every kernel not replaced here (where, transpose, broadcastTo, slice,
- * pad, max, and any kernel core adds later) is js's; so are float64 and mixed dtypes, which
+ * pad, max and min, and any kernel core adds later) is js's; so are float64 and mixed dtypes, which
  * keeps float64 bit-identical to js.
  */
 export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}): NativeBackend {

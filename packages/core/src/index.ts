@@ -22,11 +22,17 @@ export { gelu, silu, elu, leakyRelu, type GeluOptions } from './ops/activations.
 export { floor, ceil, round, sign } from './ops/rounding.js';
 export { greater, greaterEqual, less, lessEqual, equal, step, isNaN, isFinite } from './ops/compare.js';
 export { where, maximum, minimum, clip } from './ops/where.js';
-export { sum, max, mean } from './ops/reduce.js';
+export { sum, max, min, mean, argmax, argmin } from './ops/reduce.js';
+export { cumsum, type CumsumOptions } from './ops/cumsum.js';
+export { prod, variance, std, type VarianceOptions } from './ops/composite/statistics.js';
 export { matmul, matmulT } from './ops/matmul.js';
 export {
   reshape, flatten, expandDims, squeeze, transpose, broadcastTo, unbroadcast, slice, padTo, concat, stack,
 } from './ops/layout.js';
+export { take, scatterAdd, type Indices } from './ops/indexing.js';
+export {
+  pad, tile, repeat, flip, split, chunk, diagonal, type Pads, type PadOptions,
+} from './ops/composite/layout.js';
 export { cast } from './ops/cast.js';
 export { oneHot, type OneHotOptions } from './ops/one-hot.js';
 export { dropout, type DropoutOptions } from './ops/dropout.js';
@@ -43,7 +49,7 @@ export { customGrad, type CustomGradSpec } from './custom-grad.js';
 export { defineOp, apply, type OpDef, type VjpContext, type VjpResult } from './op.js';
 
 export {
-  type Backend, type UnaryKernel, type BinaryKernel, type ReduceKernel,
+  type Backend, type UnaryKernel, type BinaryKernel, type ReduceKernel, type ArgReduceKernel,
   type RegisterBackendOptions, JS_BACKEND_PRIORITY,
   jsBackend, matmulEachBatch, getBackend, setBackend, registerBackend, listBackends,
 } from './backend/index.js';
