@@ -346,6 +346,9 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
     broadcastTo: jsBackend.broadcastTo,
     slice: jsBackend.slice,
     pad: jsBackend.pad,
+    // im2col and col2im only move data: js's loops, for now
+    unfold: jsBackend.unfold,
+    fold: jsBackend.fold,
 
     subScaled(y, x, s, out): void {
       const n = out.length;

@@ -2,6 +2,7 @@ import type { TypedArray } from '../dtype.js';
 import { type Shape, sizeOf, stridesOf } from '../shape.js';
 import type { Backend, BinaryKernel, ReduceKernel, UnaryKernel } from './backend.js';
 import { matmulEachBatch } from './batched.js';
+import { fold, unfold } from './js-conv.js';
 import { type OperandLayout, OperandMode, binaryLayout, operandLayout } from './operands.js';
 
 /**
@@ -323,6 +324,10 @@ export const jsBackend: Backend = {
   matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets): void {
     matmulEachBatch(jsBackend.matmul, a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
   },
+
+  // convolution (js-conv.ts)
+  unfold,
+  fold,
 
   reduce(kernel: ReduceKernel, x, shape, axes, out): void {
     if (axes.length > 0 && x.length > 0 && reduceContiguous(kernel, x, shape, axes, out)) return;
