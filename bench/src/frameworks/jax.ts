@@ -8,6 +8,7 @@
  */
 import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec, gatherRows, transposed } from '../protocol.js';
 import { type Framework, type MatmulRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
+import type { ConvCase, ConvRun } from '../conv.js';
 
 type Jax = typeof import('@jax-js/jax');
 type JArray = import('@jax-js/jax').Array;
@@ -121,6 +122,55 @@ export async function loadJax(): Promise<{ frameworks: Framework[]; unavailable:
     },
     async createTrainer(task, data, layers) {
       return new JaxTrainer(jax, task, data, layers);
+    },
+    // conv2d forward + backward: lax.conv (NCHW, OIHW, as PyTorch) and its VJP at cotangent
+    // dy, all in one jit function, as a training step would be
+    async conv(c: ConvCase, x: Float32Array, w: Float32Array, dy: Float32Array): Promise<ConvRun> {
+      const [oh, ow] = [c.H + 2 * c.padding - c.k + 1, c.W + 2 * c.padding - c.k + 1];
+      const X = np.array(x, { shape: [c.N, c.C, c.H, c.W] });
+      const Wt = np.array(w, { shape: [c.O, c.C, c.k, c.k] });
+      const DY = np.array(dy, { shape: [c.N, c.O, oh, ow] });
+      const pad: [number, number][] = [[c.padding, c.padding], [c.padding, c.padding]];
+      const conv = (a: JArray, b: JArray) => jax.lax.conv(a, b, [1, 1], pad);
+      const step = jax.jit((a: JArray, b: JArray, g: JArray) => {
+        const [y, back] = jax.vjp(conv, [a, b]);
+        const [da, db] = back(g) as unknown as [JArray, JArray];
+        return [y, da, db];
+      }) as unknown as ((a: JArray, b: JArray, g: JArray) => [JArray, JArray, JArray]) & { dispose(): void };
+      let out: [JArray, JArray, JArray] | null = null;
+      const release = () => {
+        out?.forEach((t) => t.dispose());
+        out = null;
+      };
+      const run = async () => {
+        release();
+        out = step(X.ref, Wt.ref, DY.ref);
+        await jax.blockUntilReady(out);
+      };
+      const forward = jax.jit((a: JArray, b: JArray) => conv(a, b)) as unknown as ((a: JArray, b: JArray) => JArray) & { dispose(): void };
+      return {
+        run,
+        async forward() {
+          release();
+          const y = forward(X.ref, Wt.ref);
+          await y.blockUntilReady();
+          y.dispose();
+        },
+        async result() {
+          if (!out) await run();
+          const [y, dx, dw] = out!;
+          out = null;
+          return { y: await y.data(), dx: await dx.data(), dw: await dw.data() };
+        },
+        dispose() {
+          release();
+          X.dispose();
+          Wt.dispose();
+          DY.dispose();
+          step.dispose();
+          forward.dispose();
+        },
+      };
     },
     async matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun> {
       const A = np.array(a, { shape: [size.m, size.k] });

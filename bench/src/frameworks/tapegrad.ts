@@ -8,7 +8,8 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type Backend, Tape, type Tensor, createRng, listBackends, matmul, noGrad, registerBackend, setBackend, tensor, tidy } from '@tapegrad/core';
+import { type Backend, Tape, type Tensor, conv2d, createRng, listBackends, matmul, noGrad, registerBackend, setBackend, tensor, tidy, vjp } from '@tapegrad/core';
+import type { ConvCase, ConvRun } from '../conv.js';
 import { SGD, type Sequential, cost, mlp } from '@tapegrad/nn';
 import { type ColumnSampler, columnSampler } from '@tapegrad/datasets';
 import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec } from '../protocol.js';
@@ -128,6 +129,38 @@ function tapegradFramework(backend: string, details: string, peak?: PeakProbe, o
       setBackend(backend);
       return new TapegradTrainer(task, data, layers);
     },
+    ...(oneThreadOf ? {} : {
+      // conv2d forward + backward: the output and, through the tape's VJP at cotangent dy, ∂x and ∂w
+      async conv(c: ConvCase, x: Float32Array, w: Float32Array, dy: Float32Array): Promise<ConvRun> {
+        setBackend(backend);
+        const [oh, ow] = [c.H + 2 * c.padding - c.k + 1, c.W + 2 * c.padding - c.k + 1];
+        const X = tensor(x, { shape: [c.N, c.C, c.H, c.W], dtype: 'float32' });
+        const W = tensor(w, { shape: [c.O, c.C, c.k, c.k], dtype: 'float32' });
+        const DY = tensor(dy, { shape: [c.N, c.O, oh, ow], dtype: 'float32' });
+        const once = () => {
+          const [y, back] = vjp((a: Tensor, b: Tensor) => conv2d(a, b, { padding: c.padding }), X, W);
+          const [dx, dw] = back(DY);
+          return { y: y.data, dx: dx.data, dw: dw.data };
+        };
+        return {
+          run() {
+            // tidy: the step's buffers go back to the pool, as in a training loop
+            tidy(() => {
+              once();
+            });
+          },
+          forward() {
+            tidy(() => {
+              conv2d(X, W, { padding: c.padding });
+            });
+          },
+          async result() {
+            return once();
+          },
+          dispose() {},
+        };
+      },
+    }),
     async matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun> {
       setBackend(backend);
       peak?.start();

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec, gatherRows, oneHotRows, transposed } from '../protocol.js';
 import { type Framework, type MatmulRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
+import type { ConvCase, ConvRun } from '../conv.js';
 
 type TF = typeof import('@tensorflow/tfjs');
 type T2 = import('@tensorflow/tfjs').Tensor2D;
@@ -90,6 +91,58 @@ function tfFramework(tf: TF, backend: 'cpu' | 'wasm', details: string): Framewor
     async createTrainer(task, data, layers) {
       await activate();
       return new TfTrainer(tf, task, data, layers);
+    },
+    // conv2d forward + backward in TF.js's own layout (NHWC images, [kH, kW, C, O] filters:
+    // its conv2d supports no other on the cpu and wasm backends); operands are transposed
+    // once, outside the timed region, and the results transposed back for the check. The
+    // wasm backend has no Conv2DBackpropFilter kernel (tfjs-backend-wasm 4.22), so there the
+    // backward pass runs the same convolution as a conv3d of depth 1, whose gradient kernels
+    // it has; the forward-only figure is conv2d's own.
+    async conv(c: ConvCase, x: Float32Array, w: Float32Array, dy: Float32Array): Promise<ConvRun> {
+      await activate();
+      type T = import('@tensorflow/tfjs').Tensor;
+      const [oh, ow] = [c.H + 2 * c.padding - c.k + 1, c.W + 2 * c.padding - c.k + 1];
+      const X = tf.tidy(() => tf.transpose(tf.tensor4d(x, [c.N, c.C, c.H, c.W]), [0, 2, 3, 1])) as import('@tensorflow/tfjs').Tensor4D;
+      const W = tf.tidy(() => tf.transpose(tf.tensor4d(w, [c.O, c.C, c.k, c.k]), [2, 3, 1, 0])) as import('@tensorflow/tfjs').Tensor4D;
+      const DY = tf.tidy(() => tf.transpose(tf.tensor4d(dy, [c.N, c.O, oh, ow]), [0, 2, 3, 1])) as import('@tensorflow/tfjs').Tensor4D;
+      const via3d = backend === 'wasm';
+      if (via3d && c.padding !== 0 && 2 * c.padding !== c.k - 1) throw new Error(`conv3d takes only 'valid' or 'same' padding, not ${c.padding} for a ${c.k}×${c.k} kernel`);
+      const X5 = via3d ? tf.reshape(X, [c.N, 1, c.H, c.W, c.C]) : null;
+      const W5 = via3d ? tf.reshape(W, [1, c.k, c.k, c.C, c.O]) : null;
+      const DY5 = via3d ? tf.reshape(DY, [c.N, 1, oh, ow, c.O]) : null;
+      // the VJP at cotangent DY: tf.valueAndGrads takes the output gradient directly
+      const step = via3d
+        ? tf.valueAndGrads((a: T, b: T) => tf.conv3d(a as import('@tensorflow/tfjs').Tensor5D, b as import('@tensorflow/tfjs').Tensor5D, 1, c.padding === 0 ? 'valid' : 'same'))
+        : tf.valueAndGrads((a: T, b: T) => tf.conv2d(a as import('@tensorflow/tfjs').Tensor4D, b as import('@tensorflow/tfjs').Tensor4D, 1, c.padding));
+      let kept: T[] = [];
+      const release = () => {
+        kept.forEach((t) => t.dispose());
+        kept = [];
+      };
+      const run = () => {
+        release();
+        const { value, grads } = via3d ? step([X5!, W5!], DY5!) : step([X, W], DY);
+        kept = [value, ...grads];
+      };
+      return {
+        run,
+        forward() {
+          release();
+          kept = [tf.conv2d(X, W, 1, c.padding)];
+        },
+        async result() {
+          run();
+          const [y, dx, dw] = kept;
+          const back = (t: T, shape: number[], perm: number[]) => tf.tidy(() => tf.transpose(tf.reshape(t, shape), perm).dataSync());
+          return {
+            y: back(y, [c.N, oh, ow, c.O], [0, 3, 1, 2]), dx: back(dx, [c.N, c.H, c.W, c.C], [0, 3, 1, 2]), dw: back(dw, [c.k, c.k, c.C, c.O], [3, 2, 0, 1]),
+          };
+        },
+        dispose() {
+          release();
+          [X, W, DY, X5, W5, DY5].forEach((t) => t?.dispose());
+        },
+      };
     },
     async matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun> {
       await activate();

@@ -1,3 +1,4 @@
+import type { ConvCase, ConvRun } from '../conv.js';
 import type { Layer, MatmulSize, Split, TaskSpec } from '../protocol.js';
 
 /** What a trainer is given: the training split (batches index into it) and the split it is evaluated on. */
@@ -47,6 +48,8 @@ export interface Framework {
   activate(): Promise<void>;
   createTrainer(task: TaskSpec, data: TrainData, layers: Layer[]): Promise<Trainer>;
   matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun>;
+  /** conv2d forward + backward (bench/src/conv.ts) on the framework's own tensors; absent where a framework has no runner. */
+  conv?(c: ConvCase, x: Float32Array, w: Float32Array, dy: Float32Array): Promise<ConvRun>;
   /**
    * The fp32 FMA peak (GFLOP/s, measured in this run) of the cores this framework's matmul
    * of `size` ran on (asked right after that size's runs; `cores` may be fractional when
