@@ -275,6 +275,39 @@ export function step(x: usize, out: usize, n: i32): void {
   for (; x < end; x += 16, out += 16) v128.store(out, v128.and(f32x4.gt(v128.load(x), zero), one));
 }
 
+// floor, ceil, round (to nearest, ties to even) and the NaN/finite masks: exact, so
+// bit-identical to js (NaN, ±∞ and −0 kept by the roundings).
+export function floor(x: usize, out: usize, n: i32): void {
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 16, out += 16) v128.store(out, f32x4.floor(v128.load(x)));
+}
+
+export function ceil(x: usize, out: usize, n: i32): void {
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 16, out += 16) v128.store(out, f32x4.ceil(v128.load(x)));
+}
+
+export function round(x: usize, out: usize, n: i32): void {
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 16, out += 16) v128.store(out, f32x4.nearest(v128.load(x)));
+}
+
+export function isNaN(x: usize, out: usize, n: i32): void {
+  const one = f32x4.splat(1);
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 16, out += 16) {
+    const v = v128.load(x);
+    v128.store(out, v128.and(f32x4.ne(v, v), one));
+  }
+}
+
+export function isFinite(x: usize, out: usize, n: i32): void {
+  const one = f32x4.splat(1);
+  const infinity = f32x4.splat(Infinity);
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 16, out += 16) v128.store(out, v128.and(f32x4.lt(f32x4.abs(v128.load(x)), infinity), one));
+}
+
 // exp's constants live in memory, not in v128.const: V8 rebuilds a vector constant on every
 // loop iteration (it hoists nothing out of wasm loops), while loads before the loop stay in
 // registers (or on the stack). With pmin/pmax clamps and rounding by adding 1.5·2²³ (instead
@@ -445,12 +478,15 @@ const FULL = 0; // its own [rows, cols] values
 const ROW = 1; // one [cols] row, repeated for every row (bias [1, n] or [n])
 const COLUMN = 2; // one value per row ([rows, 1])
 const SCALAR = 3; // one value
-// ops: 0 add, 1 sub, 2 mul, 3 div
+// ops: 0 add, 1 sub, 2 mul, 3 div, 4 maximum, 5 minimum (NaN if either side is, else x on
+// ties: x where x ≥ y (x ≤ y) or x is NaN, else y, as the js backend)
 
 @inline function op4(op: i32, x: v128, y: v128): v128 {
   if (op == 0) return f32x4.add(x, y);
   if (op == 1) return f32x4.sub(x, y);
   if (op == 2) return f32x4.mul(x, y);
+  if (op == 4) return v128.bitselect(x, y, v128.or(f32x4.ge(x, y), f32x4.ne(x, x)));
+  if (op == 5) return v128.bitselect(x, y, v128.or(f32x4.le(x, y), f32x4.ne(x, x)));
   return f32x4.div(x, y);
 }
 
@@ -458,6 +494,8 @@ const SCALAR = 3; // one value
   if (op == 0) return x + y;
   if (op == 1) return x - y;
   if (op == 2) return x * y;
+  if (op == 4) return x >= y || x != x ? x : y;
+  if (op == 5) return x <= y || x != x ? x : y;
   return x / y;
 }
 
@@ -498,6 +536,8 @@ export function binary(op: i32, a: usize, aMode: i32, b: usize, bMode: i32, out:
   if (op == 0) rows(0, a, aMode, b, bMode, out, nRows, cols);
   else if (op == 1) rows(1, a, aMode, b, bMode, out, nRows, cols);
   else if (op == 2) rows(2, a, aMode, b, bMode, out, nRows, cols);
+  else if (op == 4) rows(4, a, aMode, b, bMode, out, nRows, cols);
+  else if (op == 5) rows(5, a, aMode, b, bMode, out, nRows, cols);
   else rows(3, a, aMode, b, bMode, out, nRows, cols);
 }
 
