@@ -134,7 +134,7 @@ const SUB_SCALED_JS_BELOW = 96;
 /**
  * Compiles one build and returns a backend around it, without registering it. Compilation
  * is synchronous (`new WebAssembly.Module`), which Node always allows; browsers allow it on
- * the main thread only for small modules (each build is about 5.5 kB; current Chromium's
+ * the main thread only for small modules (each build is about 7.5 kB; current Chromium's
  * limit is 8 MB, older Chromium and some Android WebViews' is 4 kB): there, use
  * {@link createWasmBackendAsync}.
  */
