@@ -1,4 +1,4 @@
-import { type Backend, type BinaryKernel, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, jsBackend } from '@tapegrad/core';
+import { type Backend, type BinaryKernel, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, jsBackend, matmulEachBatch } from '@tapegrad/core';
 import { FLAG_ALWAYS_TWO, FLAG_PORTABLE, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures, type ThreadStats } from './addon.js';
 
 export interface NativeBackendOptions {
@@ -59,7 +59,7 @@ const BINARY: Partial<Record<BinaryKernel, number>> = {
 /**
  * Wraps the loaded addon as a backend, without registering it. The object starts as a copy
  * of `jsBackend`, so every kernel not replaced here (where, transpose, broadcastTo, slice,
- * pad, max, and any kernel core adds later) is js's; so are float64 and mixed dtypes, which
+ * pad, max and min, and any kernel core adds later) is js's; so are float64 and mixed dtypes, which
  * keeps float64 bit-identical to js.
  */
 export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}): NativeBackend {
@@ -105,6 +105,11 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
       }
       const two = twoCores && (mode === 'always' || (mode === 'auto' && m * k * n >= threshold));
       addon.matmul(a, b, out, m, k, n, transposeA, transposeB, flags | (two ? FLAG_TWO_THREADS | (mode === 'always' ? FLAG_ALWAYS_TWO : 0) : 0));
+    },
+
+    matmulBatched(a: TypedArray, b: TypedArray, out: TypedArray, m: number, k: number, n: number,
+      transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void {
+      matmulEachBatch(kernels.matmul, a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
     },
 
     subScaled(y: TypedArray, x: TypedArray, s: number, out: TypedArray): void {

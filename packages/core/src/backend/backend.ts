@@ -30,7 +30,11 @@ export type BinaryKernel =
   | 'sigmoidGrad' | 'tanhGrad' | 'reluGrad'
   | 'maximum' | 'minimum';
 
-export type ReduceKernel = 'sum' | 'max';
+/** `max` and `min` propagate NaN (a NaN anywhere in the reduced block is the result). */
+export type ReduceKernel = 'sum' | 'max' | 'min';
+
+/** Which extreme an arg-reduction looks for; the first NaN, else the first extreme, wins. */
+export type ArgReduceKernel = 'argmax' | 'argmin';
 
 /**
  * The seam between ops and arithmetic. Every kernel writes into an `out` buffer that the
@@ -42,10 +46,10 @@ export type ReduceKernel = 'sum' | 'max';
  * update parameters in place that way): read each element before writing it, or copy the
  * inputs first (as a backend computing in its own memory does anyway).
  *
- * `unary`, `binary`, the optimiser kernels and `matmul` (k = 0 included: zeros) must write
- * every element of `out`: inside tidy() their `out` is a reused buffer that still holds an
- * earlier tensor's values (not zeroing it saves a pass over memory). The other kernels get
- * zero-filled buffers; `pad` relies on that.
+ * `unary`, `binary`, the optimiser kernels, `matmul` (k = 0 included: zeros), `gather`,
+ * `cumsum` and `argReduce` must write every element of `out`: inside tidy() their `out` is a
+ * reused buffer that still holds an earlier tensor's values (not zeroing it saves a pass over
+ * memory). The other kernels get zero-filled buffers; `pad` and `scatterAdd` rely on that.
  *
  * Shapes passed to a kernel are already validated and, for broadcasting kernels, already
  * right-aligned to the output's rank.
@@ -58,6 +62,14 @@ export interface Backend {
   where(cond: TypedArray, condShape: Shape, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void;
   /** out[m,n] = op(A)·op(B), op = transpose when the flag is set; A is stored [m,k] or [k,m]. */
   matmul(a: TypedArray, b: TypedArray, out: TypedArray, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void;
+  /**
+   * A batch of matmuls: for i < aOffsets.length, out[i·m·n …] = op(A_i)·op(B_i), where A_i is
+   * the m×k (or k×m) matrix starting at element aOffsets[i] of a, and B_i the one at
+   * bOffsets[i] of b. Offsets may repeat (a broadcast operand is read in place, never
+   * copied per batch). Writes every element of out.
+   */
+  matmulBatched(a: TypedArray, b: TypedArray, out: TypedArray, m: number, k: number, n: number,
+    transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void;
   /** Reduces the given (sorted, positive) axes; out has the keepDims shape's size. */
   reduce(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void;
   /** out = x with its axes permuted: out axis i is x axis perm[i]. */
@@ -68,6 +80,24 @@ export interface Backend {
   slice(x: TypedArray, shape: Shape, begin: readonly number[], out: TypedArray, outShape: Shape): void;
   /** Writes x into a zero-filled out at offset `begin` (slice's adjoint). */
   pad(x: TypedArray, shape: Shape, begin: readonly number[], out: TypedArray, outShape: Shape): void;
+  // indexing: x is seen as [outer, axisSize, inner] (the axis being indexed in the middle),
+  // `indices` are already checked to lie in [0, axisSize)
+  /** out[o, j, i] = x[o, indices[j], i]; out is [outer, indices.length, inner]. */
+  gather(x: TypedArray, outer: number, axisSize: number, inner: number, indices: Int32Array, out: TypedArray): void;
+  /**
+   * gather's adjoint: out[o, indices[j], i] += dy[o, j, i], into a zero-filled out of
+   * [outer, axisSize, inner]; repeated indices accumulate, in order of j.
+   */
+  scatterAdd(dy: TypedArray, outer: number, axisSize: number, inner: number, indices: Int32Array, out: TypedArray): void;
+  // scans and arg-reductions along one axis, x seen as [outer, axisSize, inner]
+  /**
+   * Running sums along the axis: inclusive (out[k] = Σ_{j ≤ k} x[j]) or exclusive
+   * (Σ_{j < k}); `reverse` runs from the far end (Σ_{j ≥ k}, resp. Σ_{j > k}). Sums
+   * accumulate in double precision and are rounded once per written element.
+   */
+  cumsum(x: TypedArray, outer: number, axisSize: number, inner: number, reverse: boolean, exclusive: boolean, out: TypedArray): void;
+  /** out[o, i] = the index along the axis of the extreme of x[o, :, i] (axisSize ≥ 1). */
+  argReduce(kernel: ArgReduceKernel, x: TypedArray, outer: number, axisSize: number, inner: number, out: TypedArray): void;
   /**
    * out = y − s·x over arrays of one size and dtype (an optimiser's θ ← θ − η·g, in one call
    * instead of mul then sub). Bit for bit what binary('mul', x, [s]) then binary('sub', y, ·)

@@ -1,7 +1,10 @@
 import type { TypedArray } from '../dtype.js';
 import { type Shape, sizeOf, stridesOf } from '../shape.js';
 import type { Backend, BinaryKernel, ReduceKernel, UnaryKernel } from './backend.js';
+import { matmulEachBatch } from './batched.js';
 import { erf, roundHalfEven } from './js-special.js';
+import { gather, scatterAdd } from './js-indexing.js';
+import { argReduce, cumsum } from './js-scan.js';
 import { type OperandLayout, OperandMode, binaryLayout, operandLayout } from './operands.js';
 
 /**
@@ -199,6 +202,11 @@ function dot(a: TypedArray, b: TypedArray, i: number, j: number, k: number, aRow
   return acc;
 }
 
+/** The value a reduction starts from: nothing has been added, or compared, yet. */
+function identityOf(kernel: ReduceKernel): number {
+  return kernel === 'sum' ? 0 : kernel === 'max' ? -Infinity : Infinity;
+}
+
 /**
  * reduce() over one block of adjacent axes, the shape seen as [outer, mid, inner]: the
  * walk's additions in the walk's order, without its per-row closure and offset arrays.
@@ -215,8 +223,8 @@ function reduceContiguous(kernel: ReduceKernel, x: TypedArray, shape: Shape, axe
     else if (i <= last) mid *= shape[i];
     else inner *= shape[i];
   }
-  out.fill(kernel === 'sum' ? 0 : -Infinity);
-  const sum = kernel === 'sum';
+  out.fill(identityOf(kernel));
+  const sum = kernel === 'sum', max = kernel === 'max';
   if (inner === 1) {
     const rowLength = shape[shape.length - 1], rowsPerOutput = mid / rowLength;
     for (let o = 0, ix = 0; o < outer; o++) {
@@ -228,7 +236,7 @@ function reduceContiguous(kernel: ReduceKernel, x: TypedArray, shape: Shape, axe
         } else {
           for (let j = 0; j < rowLength; j++, ix++) {
             const v = x[ix];
-            if (v > out[o] || v !== v) out[o] = v; // NaN wins, as below
+            if ((max ? v > out[o] : v < out[o]) || v !== v) out[o] = v; // NaN wins, as below
           }
         }
       }
@@ -243,7 +251,7 @@ function reduceContiguous(kernel: ReduceKernel, x: TypedArray, shape: Shape, axe
       else {
         for (let io = base; io < end; io++, ix++) {
           const v = x[ix];
-          if (v > out[io] || v !== v) out[io] = v;
+          if ((max ? v > out[io] : v < out[io]) || v !== v) out[io] = v;
         }
       }
     }
@@ -334,12 +342,17 @@ export const jsBackend: Backend = {
     }
   },
 
+  matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets): void {
+    matmulEachBatch(jsBackend.matmul, a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
+  },
+
   reduce(kernel: ReduceKernel, x, shape, axes, out): void {
     if (axes.length > 0 && x.length > 0 && reduceContiguous(kernel, x, shape, axes, out)) return;
     const keptShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
     const outStrides = broadcastStrides(keptShape, shape);
     const inStrides = stridesOf(shape);
-    out.fill(kernel === 'sum' ? 0 : -Infinity);
+    out.fill(identityOf(kernel));
+    const max = kernel === 'max';
     walkRows(shape, [inStrides, outStrides], (offsets, _io, n, inner) => {
       let ix = offsets[0], io = offsets[1];
       const so = inner[1];
@@ -353,7 +366,7 @@ export const jsBackend: Backend = {
         for (let i = 0; i < n; i++, ix++, io += so) {
           const v = x[ix];
           // NaN must win, as in NumPy: a max that hides a NaN hides a bug
-          if (v > out[io] || v !== v) out[io] = v;
+          if ((max ? v > out[io] : v < out[io]) || v !== v) out[io] = v;
         }
       }
     });
@@ -419,4 +432,9 @@ export const jsBackend: Backend = {
       for (let end = ix + n; ix < end; ix++, io++) out[io] = x[ix];
     });
   },
+
+  gather,
+  scatterAdd,
+  cumsum,
+  argReduce,
 };
