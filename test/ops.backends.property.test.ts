@@ -437,7 +437,7 @@ for (const backend of others) {
   });
 }
 
-describe('NaN propagates as in PyTorch on every backend (relu, maximum, minimum, clip, max), and masks agree', () => {
+describe('NaN propagates as in PyTorch on every backend (relu, maximum, minimum, clip, max, min), and masks agree', () => {
   // sizes on both sides of the registered wasm backend's js-below thresholds, and past 8
   // lanes of AVX2 with a tail
   const sizes = [5, 300];
@@ -474,12 +474,14 @@ describe('NaN propagates as in PyTorch on every backend (relu, maximum, minimum,
             expect(isNaN(x).toFlatArray()).toEqual(values.map((v) => (Number.isNaN(v) ? 1 : 0)));
             expect(isFinite(x).toFlatArray()).toEqual(values.map((v) => (Number.isFinite(v) ? 1 : 0)));
             expect(Number.isNaN(max(x).item())).toBe(true);
-            // along an axis: rows with a NaN give NaN, the others their max
+            expect(Number.isNaN(min(x).item())).toBe(true);
+            // along an axis: rows with a NaN give NaN, the others their max (min)
             const rows = reshape(x, [n / 5, 5]);
-            const rowMax = max(rows, 1).toFlatArray();
+            const rowMax = max(rows, 1).toFlatArray(), rowMin = min(rows, 1).toFlatArray();
             rowMax.forEach((m, r) => {
-              const row = values.slice(5 * r, 5 * r + 5);
-              expect(Object.is(m, row.some(Number.isNaN) ? NaN : Math.max(...row)), `max row ${r} (${dtype}, n ${n})`).toBe(true);
+              const row = values.slice(5 * r, 5 * r + 5), poisoned = row.some(Number.isNaN);
+              expect(Object.is(m, poisoned ? NaN : Math.max(...row)), `max row ${r} (${dtype}, n ${n})`).toBe(true);
+              expect(Object.is(rowMin[r], poisoned ? NaN : Math.min(...row)), `min row ${r} (${dtype}, n ${n})`).toBe(true);
             });
           } finally {
             setBackend('js');
