@@ -12,7 +12,7 @@
  *   upper bound on the length of any sum, matmul contraction or unbroadcast inside the op
  *   and its VJP). Why: packages/backend-wasm/test/kernels.test.ts shows the wasm kernels
  *   differ from js only (a) in k-term sums and dot products, by ≤ 2·√k·u·Σ|terms|
- *   (Higham §2.8/§3.1), and (b) in exp, sigmoid and softplus, by ≤ 4 ulp = 8·u relative; all else
+ *   (Higham §2.8/§3.1), and (b) in exp, sigmoid, softplus and erf, by ≤ 4 ulp = 8·u relative; all else
  *   is bit-identical. (The native addon's transcendental kernels — exp, tanh, log, log1p,
  *   expm1, erf, sin, cos — are ≤ 1 ulp from js: packages/backend-native/test/kernels.test.ts.) M_i is that Σ|terms|: the same op (or VJP, with cotangent |r|) run
  *   on js in float64 on |x|, which for matmul, sums, means, broadcasting and unbroadcast is

@@ -14,7 +14,7 @@ import { createWasmBackend, enableRelaxedSimd } from '../src/index.js';
  *   the errors are far smaller still (the largest ratio seen is 0.04, see the last test).
  *   A wrong element or a dropped term misses by ≈ Σ|ab|/k: over 20× the bound at k = 784.
  * - exp, sigmoid and softplus: polynomials, not the libm js calls: ≤ 2 ulp measured, 4 ulp
- *   allowed.
+ *   allowed. erf: polynomials in float64, rounded once: ≤ 1 ulp from js's float64 erf.
  * - everything else (relu, step, floor, ceil, round, isNaN, isFinite, add/sub/mul/div,
  *   maximum/minimum, the activation gradients, column sums) does the same float32
  *   operations as js: bit-identical. Sums ending on the last axis accumulate in float64
@@ -179,9 +179,21 @@ for (const backend of backends) {
       });
     }
 
+    it('erf: within 1 ulp of js\'s float64 erf rounded, over [−6, 6] (both seams of its three pieces) and at the specials', () => {
+      const n = 200_001;
+      const x = Float32Array.from({ length: n }, (_, i) => -6 + (12 * i) / (n - 1));
+      const seams = Float32Array.from([0.9, 3.95].flatMap((s) => [s, -s, Math.fround(s) * (1 - 2 ** -23), Math.fround(s) * (1 + 2 ** -23)]));
+      for (const input of [x, seams, specials, random(4099, 4)]) {
+        const expected = new Float32Array(input.length), actual = new Float32Array(input.length);
+        jsBackend.unary('erf', input, expected, 0);
+        backend.unary('erf', input, actual, 0);
+        expectUlps(actual, expected, 1, input);
+      }
+    });
+
     it('delegates the other unary kernels to js (bit-identical)', () => {
       const x = random(101, 3);
-      for (const kernel of ['neg', 'log', 'tanh', 'sqrt', 'abs', 'sign', 'powScalar'] as UnaryKernel[]) {
+      for (const kernel of ['neg', 'log', 'tanh', 'sqrt', 'abs', 'sign', 'powScalar', 'log1p', 'expm1', 'sin', 'cos'] as UnaryKernel[]) {
         const expected = new Float32Array(101), actual = new Float32Array(101);
         jsBackend.unary(kernel, x, expected, 3);
         backend.unary(kernel, x, actual, 3);
