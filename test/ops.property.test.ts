@@ -449,6 +449,12 @@ describe('element-wise, part 2', () => {
     checkOpGradients(cases, (slope) => (x) => leakyRelu(x, slope), { order: 2, numRuns: 30 });
   });
 
+  it('floor, ceil, round and sign, away from their jumps: gradient 0, to second order', () => {
+    const integers = [-3, -2, -1, 0, 1, 2, 3];
+    for (const f of [floor, ceil, sign]) checkGradients(f, [arb.tensor({ avoid: integers })], { order: 2, numRuns: 15 });
+    checkGradients(round, [arb.tensor({ avoid: integers.map((i) => i + 0.5) })], { order: 2, numRuns: 15 });
+  });
+
   it('dropout with a fixed seed is x·mask, differentiable to second order', () => {
     const cases = fc.tuple(fc.double({ min: 0.05, max: 0.9, noNaN: true }), arb.tensor().map((x) => [x]));
     checkOpGradients(cases, (p) => (x) => dropout(x, p, { seed: 7 }), { order: 2, numRuns: 20 });
