@@ -13,8 +13,10 @@ import {
   Tensor, abs, add, broadcastShapes, broadcastTo, cast, clip, concat, customGrad, div, exp, expandDims,
   flatten, greater, grad, log, logSoftmax, logSumExp, matmul, matmulT, max, maximum, mean, minimum, mul,
   logSigmoid, neg, padTo, pow, reciprocal, relu, reshape, sigmoid, slice, softmax, softplus, sqrt, square, squeeze,
-  stack, step, sub, sum, tanh, tensor, transpose, unbroadcast, vjp, where, ShapeError, Tape,
-  argmax, argmin, chunk, cumsum, diagonal, flip, min, pad, prod, repeat, scatterAdd, split, std, take, tile, variance, ValueError,
+  stack, step, sub, sum, tanh, tensor, transpose, unbroadcast, vjp, where, ShapeError, Tape, einsum, log1p, expm1, erf,
+  sin, cos, rsqrt, gelu, silu, elu, leakyRelu, floor, ceil, round, sign, isNaN, isFinite, dropout, createRng,
+  ValueError,
+  argmax, argmin, chunk, cumsum, diagonal, flip, min, pad, prod, repeat, scatterAdd, split, std, take, tile, variance,
 } from '@tapegrad/core';
 // not re-exported by the package (internal building blocks of the activations' VJPs)
 import { reluGrad, sigmoidGrad, tanhGrad } from '../packages/core/src/ops/math.js';
@@ -92,6 +94,164 @@ describe('matmul', () => {
       });
     }
   }
+});
+
+/**
+ * Batched matmul cases: batch axes that broadcast in every NumPy pattern (from
+ * arb.broadcastablePair, up to rank 2 of batch), matrices up to 3×3, each transpose flag.
+ */
+const batchedMatmulCases = fc.tuple(arb.broadcastablePair({ maxRank: 2, maxDim: 3 }), dim(3), dim(3), dim(3), fc.boolean(), fc.boolean())
+  .filter(([[ba, bb]]) => ba.length > 0 || bb.length > 0)
+  .chain(([[ba, bb], m, k, n, tA, tB]) => fc.tuple(
+    fc.constant({ tA, tB }),
+    fc.tuple(arb.tensorOf([...ba, ...(tA ? [k, m] : [m, k])]), arb.tensorOf([...bb, ...(tB ? [n, k] : [k, n])])),
+  ));
+
+describe('batched matmul', () => {
+  it('equals the 2-D product of each pair of matrices, the batch axes broadcast as in NumPy', () => {
+    fc.assert(fc.property(batchedMatmulCases, ([{ tA, tB }, [a, b]]) => {
+      const c = matmulT(a, b, tA, tB);
+      const batch = broadcastShapes('test', a.shape.slice(0, -2), b.shape.slice(0, -2));
+      expect(c.shape.slice(0, -2)).toEqual(batch);
+      // each output matrix against the 2-D product of the matrices its batch index picks
+      const aFull = broadcastTo(a, [...batch, ...a.shape.slice(-2)]), bFull = broadcastTo(b, [...batch, ...b.shape.slice(-2)]);
+      const count = batch.reduce((p, d) => p * d, 1);
+      const flat = (t: Tensor) => reshape(t, [count, ...t.shape.slice(-2)]);
+      const [af, bf, cf] = [flat(aFull), flat(bFull), flat(c)];
+      for (let i = 0; i < count; i++) {
+        const pick = (t: Tensor) => reshape(slice(t, [i, 0, 0], [1, -1, -1]), t.shape.slice(1));
+        expect(pick(cf).toFlatArray()).toEqual(matmulT(pick(af), pick(bf), tA, tB).toFlatArray());
+      }
+    }), { numRuns: 40, seed: SEED });
+  });
+
+  it('gradients unbroadcast over the batch axes, to second order', () => {
+    checkOpGradients(batchedMatmulCases, ({ tA, tB }) => (a, b) => matmulT(a, b, tA, tB), { order: 2, numRuns: 40 });
+  });
+
+  it('a vector against a batch of matrices keeps NumPy\'s 1-D rules', () => {
+    const a = f64([1, 2], [2]);
+    const b = f64([1, 0, 0, 1, 2, 0, 0, 2, 3, 1, 1, 3], [3, 2, 2]);
+    const left = matmul(a, b), right = matmul(b, a);
+    expect(left.shape).toEqual([3, 2]);
+    expect(left.toFlatArray()).toEqual([1, 2, 2, 4, 5, 7]);
+    expect(right.shape).toEqual([3, 2]);
+    expect(right.toFlatArray()).toEqual([1, 2, 2, 4, 5, 7]);
+    checkGradients((x, y) => matmul(x, y), [arb.tensorOf([3]), arb.tensorOf([2, 1, 3, 2])], { order: 2, numRuns: 15 });
+    checkGradients((x, y) => matmul(x, y), [arb.tensorOf([2, 3, 2]), arb.tensorOf([2])], { order: 2, numRuns: 15 });
+  });
+
+  it('a stack of matrices against one shared matrix (the single-product path) and a shared left operand', () => {
+    checkGradients((x, y) => matmul(x, y), [arb.tensorOf([2, 3, 2, 4]), arb.tensorOf([4, 3])], { order: 2, numRuns: 15 });
+    checkGradients((x, y) => matmulT(x, y, false, true), [arb.tensorOf([2, 3, 4]), arb.tensorOf([1, 3, 4])], { order: 2, numRuns: 15 });
+    checkGradients((x, y) => matmul(x, y), [arb.tensorOf([3, 2]), arb.tensorOf([4, 2, 3])], { order: 2, numRuns: 15 });
+  });
+
+  it('refuses batch axes that do not broadcast and mismatched inner dimensions, naming the shapes', () => {
+    const a = f64(new Array(24).fill(1), [2, 3, 4]);
+    expect(() => matmul(a, f64(new Array(60).fill(1), [3, 4, 5]))).toThrow('matmul: batch axes [2] and [3] cannot be broadcast together: [2,3,4] · [3,4,5]');
+    expect(() => matmul(a, f64(new Array(30).fill(1), [2, 3, 5]))).toThrow('matmul: inner dimensions differ: [2,3,4] · [2,3,5]');
+  });
+});
+
+// ---- einsum ----------------------------------------------------------------------------
+
+/**
+ * Random einsum specs over labels a–d (lengths 1–3): one to three operands of rank 0–3,
+ * labels repeating inside an operand (diagonals, traces) and across operands (contractions,
+ * batch axes), and an explicit output of distinct labels in any order.
+ */
+const einsumCases = fc.tuple(
+  fc.tuple(dim(3), dim(3), dim(3), dim(3)),
+  fc.array(fc.array(fc.constantFrom('a', 'b', 'c', 'd'), { maxLength: 3 }), { minLength: 1, maxLength: 3 }),
+  fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+  fc.integer({ min: 0, max: 23 }),
+).chain(([lengths, terms, keepLabel, rotation]) => {
+  const size: Record<string, number> = { a: lengths[0], b: lengths[1], c: lengths[2], d: lengths[3] };
+  const used = [...new Set(terms.flat())];
+  const out = used.filter((l) => keepLabel['abcd'.indexOf(l)]);
+  const order = out.map((_, i) => out[(i + rotation) % out.length]);
+  const spec = `${terms.map((t) => t.join('')).join(',')}->${order.join('')}`;
+  return fc.tuple(fc.constant(spec), fc.tuple(...terms.map((t) => arb.tensorOf(t.map((l) => size[l])))));
+});
+
+/** einsum by definition: sum over every assignment of the labels of the product of the entries. */
+function einsumByLoops(spec: string, xs: readonly Tensor[]): { shape: number[]; values: number[] } {
+  const [lhs, rhs] = spec.split('->');
+  const terms = lhs.split(',');
+  const size = new Map<string, number>();
+  terms.forEach((t, i) => [...t].forEach((l, axis) => size.set(l, xs[i].shape[axis])));
+  const labels = [...size.keys()];
+  const shape = [...rhs].map((l) => size.get(l)!);
+  const values = new Array<number>(shape.reduce((p, d) => p * d, 1)).fill(0);
+  const value = new Map<string, number>();
+  const visit = (depth: number): void => {
+    if (depth === labels.length) {
+      let product = 1;
+      terms.forEach((t, i) => {
+        let offset = 0;
+        [...t].forEach((l, axis) => (offset = offset * xs[i].shape[axis] + value.get(l)!));
+        product *= xs[i].data[offset];
+      });
+      let at = 0;
+      for (const l of rhs) at = at * size.get(l)! + value.get(l)!;
+      values[at] += product;
+      return;
+    }
+    for (let v = 0; v < size.get(labels[depth])!; v++) {
+      value.set(labels[depth], v);
+      visit(depth + 1);
+    }
+  };
+  visit(0);
+  return { shape, values };
+}
+
+describe('einsum', () => {
+  it('equals its definition (a sum over every label assignment) on random specs', () => {
+    fc.assert(fc.property(einsumCases, ([spec, xs]) => {
+      const y = einsum(spec, ...xs);
+      const expected = einsumByLoops(spec, xs);
+      expect(y.shape).toEqual(expected.shape);
+      expect(y.toFlatArray()).toEqual(expected.values.map((v) => expect.closeTo(v, 10)));
+    }), { numRuns: 150, seed: SEED });
+  });
+
+  it('gradients of random specs, to second order', () => {
+    checkOpGradients(einsumCases, (spec) => (...xs) => einsum(spec, ...xs), { order: 2, numRuns: 40 });
+  });
+
+  it('the everyday specs: batched matmul, attention scores, trace, diagonal, outer product, implicit output, ellipsis', () => {
+    const m = f64([1, 2, 3, 4], [2, 2]);
+    expect(einsum('ii->', m).toFlatArray()).toEqual([5]);
+    expect(einsum('ii->i', m).toFlatArray()).toEqual([1, 4]);
+    expect(einsum('ij', m).toFlatArray()).toEqual([1, 2, 3, 4]);
+    expect(einsum('ji', m).toFlatArray()).toEqual([1, 3, 2, 4]); // implicit output: alphabetical
+    expect(einsum('i,j->ij', f64([1, 2], [2]), f64([3, 4, 5], [3])).toFlatArray()).toEqual([3, 4, 5, 6, 8, 10]);
+    expect(einsum('ij,jk,kl->il', m, m, m).toFlatArray()).toEqual([37, 54, 81, 118]);
+    const q = f64(Array.from({ length: 24 }, (_, i) => i / 10), [2, 3, 4]);
+    const k = f64(Array.from({ length: 40 }, (_, i) => 1 - i / 20), [2, 5, 4]);
+    expect(einsum('bqd,bkd->bqk', q, k).toFlatArray()).toEqual(matmulT(q, k, false, true).toFlatArray().map((v) => expect.closeTo(v, 12)));
+    expect(einsum('...ij->...ji', q).shape).toEqual([2, 4, 3]);
+    expect(einsum('...ij,...jk->...ik', q, transpose(k, [0, 2, 1])).shape).toEqual([2, 3, 5]);
+    // a length-1 label broadcasts against the other operand's
+    expect(einsum('ij,ij->ij', m, f64([10, 100], [1, 2])).toFlatArray()).toEqual([10, 200, 30, 400]);
+    checkGradients((x) => einsum('ii->', x), [arb.tensorOf([3, 3])], { order: 2, numRuns: 10 });
+    checkGradients((x, y) => einsum('...ij,...jk->...ik', x, y), [arb.tensorOf([2, 2, 3]), arb.tensorOf([2, 3, 2])], { order: 2, numRuns: 10 });
+  });
+
+  it('a bad spec is a typed error quoting it', () => {
+    const m = f64([1, 2, 3, 4], [2, 2]);
+    expect(() => einsum('ij,jk', m)).toThrow('einsum: "ij,jk" names 2 operands but 1 tensor was given');
+    expect(() => einsum('ij->k', m)).toThrow(`einsum: "ij->k": output label 'k' appears in no operand`);
+    expect(() => einsum('ij->ii', m)).toThrow(`einsum: "ij->ii": output label 'i' appears twice`);
+    expect(() => einsum('i1', m)).toThrow(`einsum: "i1": '1' in operand 0 ('i1') is not a letter`);
+    expect(() => einsum('ijk', m)).toThrow(ShapeError);
+    expect(() => einsum('ijk', m)).toThrow(`einsum: "ijk": operand 0 ('ijk') has 3 labels but its tensor has rank 2`);
+    expect(() => einsum('ij,ij', m, f64([1, 2, 3, 4, 5, 6], [2, 3]))).toThrow(`einsum: "ij,ij": label 'j' has length 2 in one place and 3 in another ([2,2], [2,3])`);
+    expect(() => einsum('i->j->k', m)).toThrow('has more than one');
+    expect(() => einsum('...i->i', m)).toThrow(`the output must say where they go`);
+  });
 });
 
 // ---- broadcasting binary ops -----------------------------------------------------------
@@ -240,6 +400,187 @@ describe('element-wise functions', () => {
 
   it('logSigmoid', () => {
     checkGradients(logSigmoid, [arb.tensor({ min: -6, max: 6 })], { order: 2, numRuns: 40 });
+  });
+});
+
+// ---- element-wise, part 2 ----------------------------------------------------------------
+
+/** Bits of every element, −0 and NaN told apart: for exact expectations. */
+const bitsOf = (t: Tensor) => Array.from(t.data, (v) => (Object.is(v, -0) ? '-0' : Number.isNaN(v) ? 'NaN' : v));
+
+describe('element-wise, part 2', () => {
+  it('log1p on x ∈ [−0.8, 4]', () => {
+    checkGradients(log1p, [arb.tensor({ min: -0.8, max: 4 })], { order: 2, numRuns: 30 });
+  });
+
+  it('expm1', () => {
+    checkGradients(expm1, [arb.tensor({ min: -3, max: 3 })], { order: 2, numRuns: 30 });
+  });
+
+  it('erf', () => {
+    checkGradients(erf, [arb.tensor({ min: -3, max: 3 })], { order: 2, numRuns: 30 });
+  });
+
+  it('sin and cos', () => {
+    checkGradients(sin, [arb.tensor({ min: -6, max: 6 })], { order: 2, numRuns: 30 });
+    checkGradients(cos, [arb.tensor({ min: -6, max: 6 })], { order: 2, numRuns: 30 });
+  });
+
+  it('rsqrt on x ∈ [0.2, 4]', () => {
+    checkGradients(rsqrt, [arb.tensor({ min: 0.2, max: 4 })], { order: 2, numRuns: 30 });
+  });
+
+  it("gelu, exact (erf) and approximate: 'tanh'", () => {
+    checkGradients((x) => gelu(x), [arb.tensor({ min: -4, max: 4 })], { order: 2, numRuns: 30 });
+    checkGradients((x) => gelu(x, { approximate: 'tanh' }), [arb.tensor({ min: -4, max: 4 })], { order: 2, numRuns: 30 });
+  });
+
+  it('silu', () => {
+    checkGradients(silu, [arb.tensor({ min: -6, max: 6 })], { order: 2, numRuns: 30 });
+  });
+
+  it('elu with a random alpha, away from the kink at 0', () => {
+    const cases = fc.tuple(fc.double({ min: 0.1, max: 2, noNaN: true }), arb.tensor({ avoid: [0] }).map((x) => [x]));
+    checkOpGradients(cases, (alpha) => (x) => elu(x, alpha), { order: 2, numRuns: 30 });
+  });
+
+  it('leakyRelu with a random slope, away from the kink at 0', () => {
+    const cases = fc.tuple(fc.double({ min: -0.5, max: 0.5, noNaN: true }), arb.tensor({ avoid: [0] }).map((x) => [x]));
+    checkOpGradients(cases, (slope) => (x) => leakyRelu(x, slope), { order: 2, numRuns: 30 });
+  });
+
+  it('dropout with a fixed seed is x·mask, differentiable to second order', () => {
+    const cases = fc.tuple(fc.double({ min: 0.05, max: 0.9, noNaN: true }), arb.tensor().map((x) => [x]));
+    checkOpGradients(cases, (p) => (x) => dropout(x, p, { seed: 7 }), { order: 2, numRuns: 20 });
+  });
+
+  it('the values: PyTorch\'s formulas at known points, and the edges (±0, ±∞, NaN)', () => {
+    const x = f64([-0, 0, 1, -1, 2, Infinity, -Infinity, NaN], [8]);
+    expect(bitsOf(log1p(f64([1e-20, -0, -1, -2], [4])))).toEqual([1e-20, '-0', -Infinity, 'NaN']);
+    expect(bitsOf(expm1(f64([1e-20, -0, -Infinity, 710], [4])))).toEqual([1e-20, '-0', -1, Infinity]);
+    expect(bitsOf(erf(x))).toEqual(['-0', 0, expect.closeTo(0.8427007929497149, 15), expect.closeTo(-0.8427007929497149, 15), expect.closeTo(0.9953222650189527, 15), 1, -1, 'NaN']);
+    expect(bitsOf(sin(f64([-0, Math.PI / 2, Infinity], [3])))).toEqual(['-0', 1, 'NaN']);
+    expect(bitsOf(cos(f64([0, Math.PI, NaN], [3])))).toEqual([1, -1, 'NaN']);
+    expect(bitsOf(rsqrt(f64([4, 0, -1, Infinity], [4])))).toEqual([0.5, Infinity, 'NaN', 0]);
+    // gelu(1) = Φ(1) = 0.8413447460685429; the tanh form differs by ≤ 4.8·10⁻⁴ over ℝ
+    const g = gelu(f64([1, -1, 0, 2.7], [4])).toFlatArray(), gt = gelu(f64([1, -1, 0, 2.7], [4]), { approximate: 'tanh' }).toFlatArray();
+    expect(g[0]).toBeCloseTo(0.8413447460685429, 15);
+    expect(g[1]).toBeCloseTo(-0.15865525393145707, 15);
+    expect(g[2]).toBe(0);
+    expect(gt[0]).toBeCloseTo(0.8411919906082768, 15);
+    expect(Math.abs(gt[3] - g[3])).toBeGreaterThan(4e-4);
+    expect(Math.abs(gt[3] - g[3])).toBeLessThan(4.8e-4);
+    expect(silu(f64([0, 1, -1], [3])).toFlatArray()).toEqual([0, 1 / (1 + Math.exp(-1)), -1 / (1 + Math.exp(1))]);
+    expect(elu(f64([2, -1, 0, -Infinity, 1000], [5]), 1.5).toFlatArray()).toEqual([2, 1.5 * Math.expm1(-1), 0, -1.5, 1000]);
+    expect(bitsOf(leakyRelu(f64([2, -3, -0, NaN], [4])))).toEqual([2, -0.03, '-0', 'NaN']);
+    expect(leakyRelu(f64([-3], [1]), 0.2).toFlatArray()).toEqual([-0.6000000000000001]);
+    for (const dtype of ['float32', 'float64'] as const) {
+      expect(gelu(tensor([1, -2], { dtype })).dtype).toBe(dtype);
+      expect(dropout(tensor([1, -2], { dtype }), 0.5, { seed: 1 }).dtype).toBe(dtype);
+    }
+  });
+
+  it('the gradients at the kinks follow PyTorch: elu′(0) = α, leakyRelu′(0) = slope, and no NaN from elu at large x', () => {
+    const at = (f: (t: Tensor) => Tensor, values: number[]) => grad((t: Tensor) => sum(f(t)))(f64(values, [values.length])).toFlatArray();
+    expect(at((t) => elu(t, 0.7), [0, 1000, -1])).toEqual([0.7, 1, 0.7 * Math.exp(-1)]);
+    expect(at((t) => leakyRelu(t, 0.1), [0, 2, -2])).toEqual([0.1, 1, 0.1]);
+    expect(at((t) => gelu(t), [0])).toEqual([0.5]);
+    expect(at((t) => silu(t), [0])).toEqual([0.5]);
+  });
+
+  it('erf matches 20-digit values to 10⁻¹⁴ relative (js computes it: Math has no erf)', () => {
+    const known: [number, number][] = [
+      [1e-300, 1.1283791670955125739e-300], [1e-10, 1.1283791670955125739e-10], [0.1, 0.1124629160182848922],
+      [0.5, 0.52049987781304653768], [0.9999, 0.84265927804875947342], [1, 0.84270079294971486934],
+      [1.5, 0.96610514647531072707], [1.9999, 0.99532019790702939146], [2, 0.99532226501895273416],
+      [2.5, 0.99959304798255504106], [3, 0.99997790950300141456], [4, 0.99999998458274209972],
+      [5, 0.99999999999846254021], [5.9, 0.9999999999999999281], [-0.75, -0.7111556336535151316], [-2.25, -0.9985372834133188483],
+    ];
+    const values = erf(f64(known.map(([x]) => x), [known.length])).toFlatArray();
+    known.forEach(([x, expected], i) => {
+      expect({ x, relativeError: Math.abs(values[i] - expected) / Math.abs(expected) }).toEqual({ x, relativeError: expect.toSatisfy((e: number) => e <= 1e-14) });
+    });
+    expect(erf(f64([-3], [1])).item()).toBe(-values[10]); // odd, exactly
+  });
+
+  it('floor, ceil, round and sign: round halves to even (PyTorch, NumPy), −0 kept, gradient 0 (not "no gradient")', () => {
+    const x = f64([-2.5, -1.5, -0.5, -0.2, 0.5, 1.5, 2.5, 0.49999999999999994, 4503599627370497, -0, NaN, Infinity], [12]);
+    expect(bitsOf(round(x))).toEqual([-2, -2, '-0', '-0', 0, 2, 2, 0, 4503599627370497, '-0', 'NaN', Infinity]);
+    expect(bitsOf(floor(x))).toEqual([-3, -2, -1, -1, 0, 1, 2, 0, 4503599627370497, '-0', 'NaN', Infinity]);
+    expect(bitsOf(ceil(x))).toEqual([-2, -1, '-0', '-0', 1, 2, 3, 1, 4503599627370497, '-0', 'NaN', Infinity]);
+    expect(bitsOf(sign(x))).toEqual([-1, -1, -1, -1, 1, 1, 1, 1, 1, 0, 0, 1]);
+    expect(bitsOf(round(tensor([0.5, 1.5, 2.5, -3.5], { dtype: 'float32' })))).toEqual([0, 2, 2, -4]);
+    for (const f of [floor, ceil, round, sign]) {
+      const y = f64([0.3, -1.7, 2.5], [3]);
+      expect(grad((t: Tensor) => sum(mul(f(t), t)))(y).toFlatArray()).toEqual(f(y).toFlatArray());
+      // backward() reaches the leaf and gives it a zero gradient, as PyTorch
+      const leaf = tensor([0.3, -1.7], { dtype: 'float64', requiresGrad: true });
+      sum(f(leaf)).backward();
+      expect(leaf.grad!.toFlatArray()).toEqual([0, 0]);
+    }
+  });
+
+  it('isNaN and isFinite: 1 or 0 in the input\'s dtype, constants to the tape', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const x = tensor([NaN, Infinity, -Infinity, 0, -1e-45, 3.4e38], { dtype });
+      expect(isNaN(x).dtype).toBe(dtype);
+      expect(isNaN(x).toFlatArray()).toEqual([1, 0, 0, 0, 0, 0]);
+      expect(isFinite(x).toFlatArray()).toEqual([0, 0, 0, 1, 1, 1]);
+    }
+    const leaf = tensor([1, NaN], { dtype: 'float64', requiresGrad: true });
+    expect(isNaN(leaf).requiresGrad).toBe(false);
+    expect(() => sum(isFinite(leaf)).backward()).toThrow('no leaf with requiresGrad leads to this');
+  });
+
+  it('NaN propagates through relu, maximum, minimum, clip and max (it was relu(NaN) = 0 and clip(NaN) = lo)', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const x = tensor([NaN, -1, 2, -0], { dtype });
+      expect(bitsOf(relu(x))).toEqual(['NaN', 0, 2, 0]);
+      expect(bitsOf(maximum(x, 0))).toEqual(['NaN', 0, 2, '-0']);
+      expect(bitsOf(maximum(0, x))).toEqual(['NaN', 0, 2, 0]);
+      expect(bitsOf(minimum(x, 0))).toEqual(['NaN', -1, 0, '-0']);
+      expect(bitsOf(minimum(0, x))).toEqual(['NaN', -1, 0, 0]);
+      expect(bitsOf(clip(x, -0.5, 0.5))).toEqual(['NaN', -0.5, 0.5, '-0']);
+      expect(bitsOf(max(x))).toEqual(['NaN']);
+      expect(bitsOf(max(tensor([[1, NaN], [3, 2]], { dtype }), 1))).toEqual(['NaN', 3]);
+    }
+    // the tie rule is unchanged: the whole gradient to the first argument
+    const a = f64([1, 2], [2]), b = f64([1, 3], [2]);
+    const [ga, gb] = grad((u: Tensor, v: Tensor) => sum(maximum(u, v)), { argnums: [0, 1] })(a, b);
+    expect([ga.toFlatArray(), gb.toFlatArray()]).toEqual([[1, 0], [0, 1]]);
+  });
+
+  it('dropout: the same seed gives the same mask, p = 0 is x itself, p = 1 gives x·0, the mean is kept', () => {
+    const x = f64(Array.from({ length: 20000 }, () => 1), [100, 200]);
+    const y = dropout(x, 0.3, { seed: 11 });
+    expect(y.toFlatArray()).toEqual(dropout(x, 0.3, { seed: 11 }).toFlatArray());
+    expect(y.toFlatArray()).not.toEqual(dropout(x, 0.3, { seed: 12 }).toFlatArray());
+    const values = y.toFlatArray();
+    const dropped = values.filter((v) => v === 0).length / values.length;
+    // each element is 0 or 1/0.7: the mean's standard deviation is √(0.3/0.7/20000) ≈ 0.0046
+    expect(Math.abs(dropped - 0.3)).toBeLessThan(0.02);
+    expect(values.every((v) => v === 0 || v === 1 / 0.7)).toBe(true);
+    expect(Math.abs(mean(y).item() - 1)).toBeLessThan(0.02);
+    expect(dropout(x, 0, { seed: 1 })).toBe(x);
+    expect(bitsOf(dropout(f64([2, -3, NaN], [3]), 1, { seed: 1 }))).toEqual([0, '-0', 'NaN']);
+    // the gradient is the mask: dropped elements get none, kept ones 1/(1 − p)
+    const g = grad((t: Tensor) => sum(dropout(t, 0.3, { seed: 11 })))(x).toFlatArray();
+    expect(g).toEqual(values);
+    // an rng draws a fresh mask per call
+    const rng = createRng(5);
+    expect(dropout(x, 0.5, { rng }).toFlatArray()).not.toEqual(dropout(x, 0.5, { rng }).toFlatArray());
+  });
+
+  it('bad arguments are typed errors naming the op', () => {
+    const x = f64([1, 2], [2]);
+    expect(() => dropout(x, 1.5, { seed: 1 })).toThrow(ValueError);
+    expect(() => dropout(x, 1.5, { seed: 1 })).toThrow('dropout: p must be a probability in [0, 1], got 1.5');
+    expect(() => dropout(x, NaN, { seed: 1 })).toThrow('dropout: p must be a probability in [0, 1], got NaN');
+    expect(() => dropout(x, 0.5, {})).toThrow('dropout: needs a seed or an rng');
+    expect(() => gelu(x, { approximate: 'erf' as 'none' })).toThrow("gelu: approximate must be 'none' or 'tanh', got erf");
+    expect(() => elu(x, NaN)).toThrow('elu: alpha must be a finite number, got NaN');
+    expect(() => leakyRelu(x, Infinity)).toThrow('leakyRelu: slope must be a finite number, got Infinity');
+    expect(() => gelu([1, 2] as unknown as Tensor)).toThrow('gelu: input 0 is an array, not a Tensor');
   });
 });
 

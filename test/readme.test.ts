@@ -19,6 +19,7 @@ const expected: Record<string, RegExp[][]> = {
   'packages/core/README.md': [
     [/\[ 2, 3 \] float32 \[ \[ 1, 2 \], \[ 3, 4 \] \] 100352/, /Tensor\(float32, \[2,3\]\)\n\[\[1, 2, 3\],\n \[4, 5, 6\]\]/],
     [/0\.71094948\d*, 0\.73105859/],
+    [/\[ 2, 4, 5, 6 \] \[ 2, 4, 5, 3 \]\n\[\] \[ 8, 3 \]/],
     [
       /\[ 1, 3, 2 \]\n\[ \[ 1, 1 \], \[ 0, 0 \], \[ 2, 2 \] \]/,
       /take: index 3 at \[0\] is out of range for axis 0 of size 3 in \[3,2\]/,

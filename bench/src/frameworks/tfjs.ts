@@ -7,7 +7,8 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec, gatherRows, oneHotRows, transposed } from '../protocol.js';
-import { type Framework, type MatmulRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
+import { type Framework, type MatmulRun, type OpRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
+import { type OpCase, convOutShape } from '../ops.js';
 
 type TF = typeof import('@tensorflow/tfjs');
 type T2 = import('@tensorflow/tfjs').Tensor2D;
@@ -77,6 +78,75 @@ class TfTrainer implements Trainer {
   }
 }
 
+/**
+ * The ops grid in TF.js's own layouts: batched `tf.matMul`; conv2d on NHWC images and HWIO
+ * filters (converted once from NCHW/OIHW, outside the timed region; converted back for the
+ * check), forward and both gradients through `tf.valueAndGrads`, inside `tf.tidy`.
+ */
+function tfOp(tf: TF, c: OpCase, operands: Float32Array[]): OpRun {
+  type T = import('@tensorflow/tfjs').Tensor;
+  let outputs: T[] = [];
+  const done = () => outputs.forEach((t) => t.dataSync());
+  if (c.kind === 'bmm') {
+    const A = tf.tensor(operands[0], c.a), B = tf.tensor(operands[1], c.b);
+    return {
+      run() {
+        tf.dispose(outputs);
+        outputs = [tf.matMul(A as import('@tensorflow/tfjs').Tensor3D, B as import('@tensorflow/tfjs').Tensor3D)];
+        done();
+      },
+      async result() {
+        return outputs.map((t) => t.dataSync());
+      },
+      dispose() {
+        tf.dispose([...outputs, A, B]);
+      },
+    };
+  }
+  const nhwc = [0, 2, 3, 1], nchw = [0, 3, 1, 2];
+  const X = tf.tidy(() => tf.transpose(tf.tensor(operands[0], c.x), nhwc)) as import('@tensorflow/tfjs').Tensor4D;
+  const W = tf.tidy(() => tf.transpose(tf.tensor(operands[1], c.w), [2, 3, 1, 0])) as import('@tensorflow/tfjs').Tensor4D; // OIHW → HWIO
+  const R = tf.tidy(() => tf.transpose(tf.tensor(operands[2], convOutShape(c)), nhwc));
+  const conv = () => tf.conv2d(X, W, c.stride, c.padding);
+  if (!c.backward) {
+    return {
+      run() {
+        tf.dispose(outputs);
+        outputs = [conv()];
+        done();
+      },
+      async result() {
+        return tf.tidy(() => [tf.transpose(outputs[0], nchw).dataSync()]);
+      },
+      dispose() {
+        tf.dispose([...outputs, X, W, R]);
+      },
+    };
+  }
+  const step = tf.valueAndGrads((x: T, w: T) => tf.sum(tf.mul(tf.conv2d(x as import('@tensorflow/tfjs').Tensor4D, w as import('@tensorflow/tfjs').Tensor4D, c.stride, c.padding), R)));
+  return {
+    run() {
+      tf.dispose(outputs);
+      outputs = tf.tidy(() => {
+        // the forward value is the loss's input; recomputing y for the check happens in result()
+        const { value, grads } = step([X, W]);
+        return [value, ...grads];
+      });
+      done();
+    },
+    async result() {
+      return tf.tidy(() => [
+        tf.transpose(conv(), nchw).dataSync(),
+        tf.transpose(outputs[1], nchw).dataSync(),
+        tf.transpose(outputs[2], [3, 2, 0, 1]).dataSync(), // HWIO → OIHW
+      ]);
+    },
+    dispose() {
+      tf.dispose([...outputs, X, W, R]);
+    },
+  };
+}
+
 function tfFramework(tf: TF, backend: 'cpu' | 'wasm', details: string): Framework {
   const activate = async () => {
     if (tf.getBackend() !== backend && !(await tf.setBackend(backend))) throw new Error(`tf.setBackend('${backend}') failed`);
@@ -90,6 +160,10 @@ function tfFramework(tf: TF, backend: 'cpu' | 'wasm', details: string): Framewor
     async createTrainer(task, data, layers) {
       await activate();
       return new TfTrainer(tf, task, data, layers);
+    },
+    async op(c: OpCase, operands: Float32Array[]): Promise<OpRun> {
+      await activate();
+      return tfOp(tf, c, operands);
     },
     async matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun> {
       await activate();

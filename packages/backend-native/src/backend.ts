@@ -1,4 +1,4 @@
-import { type Backend, type BinaryKernel, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, jsBackend } from '@tapegrad/core';
+import { type Backend, type BinaryKernel, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, jsBackend, matmulEachBatch } from '@tapegrad/core';
 import { FLAG_ALWAYS_TWO, FLAG_PORTABLE, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures, type ThreadStats } from './addon.js';
 
 export interface NativeBackendOptions {
@@ -47,10 +47,11 @@ export interface NativeBackend extends Backend {
 
 const UNARY: Partial<Record<UnaryKernel, number>> = {
   relu: 0, step: 1, neg: 2, abs: 3, sign: 4, sqrt: 5, exp: 6, sigmoid: 7, tanh: 8, log: 9, powScalar: 10, softplus: 11,
+  log1p: 12, expm1: 13, erf: 14, sin: 15, cos: 16, floor: 17, ceil: 18, round: 19, isNaN: 20, isFinite: 21,
 };
 const BINARY: Partial<Record<BinaryKernel, number>> = {
   add: 0, sub: 1, mul: 2, div: 3, greater: 4, greaterEqual: 5, less: 6, lessEqual: 7, equal: 8,
-  sigmoidGrad: 9, tanhGrad: 10, reluGrad: 11,
+  sigmoidGrad: 9, tanhGrad: 10, reluGrad: 11, maximum: 12, minimum: 13,
 };
 
 // The operand modes of the addon's binary kernel are core's OperandMode (as in addon.cc).
@@ -104,6 +105,11 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
       }
       const two = twoCores && (mode === 'always' || (mode === 'auto' && m * k * n >= threshold));
       addon.matmul(a, b, out, m, k, n, transposeA, transposeB, flags | (two ? FLAG_TWO_THREADS | (mode === 'always' ? FLAG_ALWAYS_TWO : 0) : 0));
+    },
+
+    matmulBatched(a: TypedArray, b: TypedArray, out: TypedArray, m: number, k: number, n: number,
+      transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void {
+      matmulEachBatch(kernels.matmul, a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
     },
 
     subScaled(y: TypedArray, x: TypedArray, s: number, out: TypedArray): void {

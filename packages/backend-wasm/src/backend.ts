@@ -1,4 +1,4 @@
-import { type Backend, type BinaryKernel, type Shape, type TypedArray, type UnaryKernel, ValueError, adjacentReduction, binaryLayout, jsBackend } from '@tapegrad/core';
+import { type Backend, type BinaryKernel, type Shape, type TypedArray, type UnaryKernel, ValueError, adjacentReduction, binaryLayout, jsBackend, matmulEachBatch } from '@tapegrad/core';
 import { enableRelaxedSimd, relaxedSimdSupported, simdSupported } from './features.js';
 import { relaxedThreadsWasm, relaxedWasm, simdThreadsWasm, simdWasm } from './generated/wasm.js';
 import { MatmulWorker, WARM_BYTES, attachWorker, sharedMemoryForThreads } from './threads.js';
@@ -311,6 +311,11 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
       const tA = transposeA ? 1 : 0, tB = transposeB ? 1 : 0;
       if (!matmulOnTwoThreads(pa, pb, pc, m, k, n, tA, tB)) wasm.matmul(pa, pb, pc, m, k, n, tA, tB, mainScratch);
       out.set(f32.subarray(pc >>> 2, (pc >>> 2) + m * n));
+    },
+
+    // one product at a time: each copies its operands into wasm memory anyway
+    matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets): void {
+      matmulEachBatch(backend.matmul, a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
     },
 
     reduce(kernel, x, shape, axes, out): void {

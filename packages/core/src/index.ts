@@ -15,8 +15,12 @@ export {
 export { type Rng, createRng, mulberry32, shuffleInPlace } from './random.js';
 
 export { add, sub, mul, div, neg } from './ops/arithmetic.js';
-export { exp, log, sqrt, abs, pow, square, reciprocal, sigmoid, tanh, relu } from './ops/math.js';
-export { greater, greaterEqual, less, lessEqual, equal, sign, step } from './ops/compare.js';
+export {
+  exp, log, sqrt, abs, pow, square, reciprocal, sigmoid, tanh, relu, log1p, expm1, erf, sin, cos, rsqrt,
+} from './ops/math.js';
+export { gelu, silu, elu, leakyRelu, type GeluOptions } from './ops/activations.js';
+export { floor, ceil, round, sign } from './ops/rounding.js';
+export { greater, greaterEqual, less, lessEqual, equal, step, isNaN, isFinite } from './ops/compare.js';
 export { where, maximum, minimum, clip } from './ops/where.js';
 export { sum, max, min, mean, argmax, argmin } from './ops/reduce.js';
 export { cumsum, type CumsumOptions } from './ops/cumsum.js';
@@ -31,9 +35,11 @@ export {
 } from './ops/composite/layout.js';
 export { cast } from './ops/cast.js';
 export { oneHot, type OneHotOptions } from './ops/one-hot.js';
+export { dropout, type DropoutOptions } from './ops/dropout.js';
 export { softmax, logSoftmax, logSumExp } from './ops/composite/softmax.js';
 export { softplus, logSigmoid } from './ops/composite/softplus.js';
 export { stopGradient } from './ops/composite/stop-gradient.js';
+export { einsum } from './ops/composite/einsum.js';
 export { type TensorLike } from './ops/lift.js';
 
 export { Tape, type TapeOptions, grad, valueAndGrad, vjp, hvp, backward, type GradOptions, type BackwardOptions } from './tape.js';
@@ -45,7 +51,7 @@ export { defineOp, apply, type OpDef, type VjpContext, type VjpResult } from './
 export {
   type Backend, type UnaryKernel, type BinaryKernel, type ReduceKernel, type ArgReduceKernel,
   type RegisterBackendOptions, JS_BACKEND_PRIORITY,
-  jsBackend, getBackend, setBackend, registerBackend, listBackends,
+  jsBackend, matmulEachBatch, getBackend, setBackend, registerBackend, listBackends,
 } from './backend/index.js';
 export { type ColumnSampler, columnSampler } from './columns.js';
 export { OperandMode, type OperandLayout, operandLayout, type BinaryLayout, binaryLayout, adjacentReduction } from './backend/operands.js';

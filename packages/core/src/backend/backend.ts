@@ -3,14 +3,21 @@ import type { Shape } from '../shape.js';
 
 /**
  * Element-wise kernels of one input. `step` is 1 where x > 0, else 0 (relu's derivative);
- * `softplus` is log(1 + eˣ), finite for any finite x.
+ * `softplus` is log(1 + eˣ), finite for any finite x. `relu` is x > 0 ? x : +0 except that
+ * NaN stays NaN (PyTorch's semantics: a poisoned input must show). `round` rounds half to
+ * even (as PyTorch and NumPy; JavaScript's Math.round rounds half up); `isNaN` and
+ * `isFinite` write 1 or 0. log1p, expm1, erf, sin and cos: the float64 values of the js
+ * backend (Math's, and its own erf, ≤ 3 ulp), rounded once to float32 where the dtype is.
  */
 export type UnaryKernel =
   | 'neg' | 'exp' | 'log' | 'sigmoid' | 'relu' | 'tanh' | 'sqrt' | 'abs' | 'sign' | 'step'
-  | 'powScalar' | 'softplus';
+  | 'powScalar' | 'softplus'
+  | 'log1p' | 'expm1' | 'erf' | 'sin' | 'cos' | 'floor' | 'ceil' | 'round' | 'isNaN' | 'isFinite';
 
 /**
- * Element-wise kernels of two broadcast inputs; comparisons write 1 or 0. The activation
+ * Element-wise kernels of two broadcast inputs; comparisons write 1 or 0. `maximum` and
+ * `minimum` give NaN where either input is NaN (as PyTorch's), else a on ties
+ * (a ≥ b ? a : b, so maximum(−0, +0) = −0). The activation
  * gradients take (a, b) = (the activation's output y, or relu's input x; the upstream
  * gradient dy) and compute, in this order of operations,
  *   sigmoidGrad: dy·(y·(1 − y)),  tanhGrad: dy·(1 − y·y),  reluGrad: dy·(x > 0 ? 1 : 0),
@@ -20,7 +27,8 @@ export type UnaryKernel =
 export type BinaryKernel =
   | 'add' | 'sub' | 'mul' | 'div'
   | 'greater' | 'greaterEqual' | 'less' | 'lessEqual' | 'equal'
-  | 'sigmoidGrad' | 'tanhGrad' | 'reluGrad';
+  | 'sigmoidGrad' | 'tanhGrad' | 'reluGrad'
+  | 'maximum' | 'minimum';
 
 /** `max` and `min` propagate NaN (a NaN anywhere in the reduced block is the result). */
 export type ReduceKernel = 'sum' | 'max' | 'min';
@@ -54,6 +62,14 @@ export interface Backend {
   where(cond: TypedArray, condShape: Shape, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void;
   /** out[m,n] = op(A)·op(B), op = transpose when the flag is set; A is stored [m,k] or [k,m]. */
   matmul(a: TypedArray, b: TypedArray, out: TypedArray, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void;
+  /**
+   * A batch of matmuls: for i < aOffsets.length, out[i·m·n …] = op(A_i)·op(B_i), where A_i is
+   * the m×k (or k×m) matrix starting at element aOffsets[i] of a, and B_i the one at
+   * bOffsets[i] of b. Offsets may repeat (a broadcast operand is read in place, never
+   * copied per batch). Writes every element of out.
+   */
+  matmulBatched(a: TypedArray, b: TypedArray, out: TypedArray, m: number, k: number, n: number,
+    transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void;
   /** Reduces the given (sorted, positive) axes; out has the keepDims shape's size. */
   reduce(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void;
   /** out = x with its axes permuted: out axis i is x axis perm[i]. */

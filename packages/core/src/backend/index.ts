@@ -4,6 +4,7 @@ import { jsBackend } from './js.js';
 
 export type { ArgReduceKernel, Backend, BinaryKernel, ReduceKernel, UnaryKernel } from './backend.js';
 export { jsBackend } from './js.js';
+export { matmulEachBatch } from './batched.js';
 
 export interface RegisterBackendOptions {
   /**

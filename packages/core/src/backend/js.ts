@@ -1,6 +1,8 @@
 import type { TypedArray } from '../dtype.js';
 import { type Shape, sizeOf, stridesOf } from '../shape.js';
 import type { Backend, BinaryKernel, ReduceKernel, UnaryKernel } from './backend.js';
+import { matmulEachBatch } from './batched.js';
+import { erf, roundHalfEven } from './js-special.js';
 import { gather, scatterAdd } from './js-indexing.js';
 import { argReduce, cumsum } from './js-scan.js';
 import { type OperandLayout, OperandMode, binaryLayout, operandLayout } from './operands.js';
@@ -95,6 +97,9 @@ function binaryRow(kernel: BinaryKernel, a: TypedArray, ia: number, sa: number, 
     case 'lessEqual': for (; io < end; io++, ia += sa, ib += sb) out[io] = a[ia] <= b[ib] ? 1 : 0; return;
     case 'equal': for (; io < end; io++, ia += sa, ib += sb) out[io] = a[ia] === b[ib] ? 1 : 0; return;
     case 'sigmoidGrad': case 'tanhGrad': case 'reluGrad': activationGradRow(kernel, a, ia, sa, b, ib, sb, out, io, n); return;
+    // a on ties; a NaN b fails both tests and is picked, a NaN a is picked by a !== a
+    case 'maximum': for (; io < end; io++, ia += sa, ib += sb) { const x = a[ia], y = b[ib]; out[io] = x >= y || x !== x ? x : y; } return;
+    case 'minimum': for (; io < end; io++, ia += sa, ib += sb) { const x = a[ia], y = b[ib]; out[io] = x <= y || x !== x ? x : y; } return;
   }
 }
 
@@ -264,13 +269,24 @@ export const jsBackend: Backend = {
       case 'exp': for (let i = 0; i < n; i++) out[i] = Math.exp(x[i]); return;
       case 'log': for (let i = 0; i < n; i++) out[i] = Math.log(x[i]); return;
       case 'sigmoid': for (let i = 0; i < n; i++) out[i] = sigmoid(x[i]); return;
-      case 'relu': for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : 0; return;
+      // !(x ≤ 0): x > 0 or NaN, which must show through (PyTorch's relu); −0 gives +0
+      case 'relu': for (let i = 0; i < n; i++) out[i] = !(x[i] <= 0) ? x[i] : 0; return;
       case 'tanh': for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]); return;
       case 'sqrt': for (let i = 0; i < n; i++) out[i] = Math.sqrt(x[i]); return;
       case 'abs': for (let i = 0; i < n; i++) out[i] = Math.abs(x[i]); return;
       case 'sign': for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? 1 : x[i] < 0 ? -1 : 0; return;
       case 'step': for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? 1 : 0; return;
       case 'softplus': for (let i = 0; i < n; i++) out[i] = softplus(x[i]); return;
+      case 'log1p': for (let i = 0; i < n; i++) out[i] = Math.log1p(x[i]); return;
+      case 'expm1': for (let i = 0; i < n; i++) out[i] = Math.expm1(x[i]); return;
+      case 'erf': for (let i = 0; i < n; i++) out[i] = erf(x[i]); return;
+      case 'sin': for (let i = 0; i < n; i++) out[i] = Math.sin(x[i]); return;
+      case 'cos': for (let i = 0; i < n; i++) out[i] = Math.cos(x[i]); return;
+      case 'floor': for (let i = 0; i < n; i++) out[i] = Math.floor(x[i]); return;
+      case 'ceil': for (let i = 0; i < n; i++) out[i] = Math.ceil(x[i]); return;
+      case 'round': for (let i = 0; i < n; i++) out[i] = roundHalfEven(x[i]); return;
+      case 'isNaN': for (let i = 0; i < n; i++) out[i] = x[i] !== x[i] ? 1 : 0; return;
+      case 'isFinite': for (let i = 0; i < n; i++) out[i] = Number.isFinite(x[i]) ? 1 : 0; return;
       case 'powScalar':
         if (scalar === 2) for (let i = 0; i < n; i++) out[i] = x[i] * x[i];
         else for (let i = 0; i < n; i++) out[i] = Math.pow(x[i], scalar);
@@ -324,6 +340,10 @@ export const jsBackend: Backend = {
       for (let j = 0; j < n4; j += 4) tile1x4(a, b, out, i, j, k, n, aRow, aCol, bRow, bCol);
       for (let j = n4; j < n; j++) out[i * n + j] = dot(a, b, i, j, k, aRow, aCol, bRow, bCol);
     }
+  },
+
+  matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets): void {
+    matmulEachBatch(jsBackend.matmul, a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
   },
 
   reduce(kernel: ReduceKernel, x, shape, axes, out): void {
