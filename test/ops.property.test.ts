@@ -1145,6 +1145,10 @@ describe('reductions, part 2', () => {
     const [, pullback] = vjp((t) => min(t, 1), f64([1, 1, 3, 0, 2, 0], [2, 3]));
     expect(pullback(f64([10, 4], [2]))[0].toFlatArray()).toEqual([5, 5, 0, 2, 0, 2]);
     expect(() => min(f64([], [2, 0]), 1)).toThrow('min: cannot take the min over axis 1 of length 0 in [2,0]');
+    // and as methods, like max
+    const y = f64([4, 1, 3, 2, 5, 0], [2, 3]);
+    expect([y.min(1).toFlatArray(), y.argmin(1).toFlatArray(), y.argmax(0, true).toArray(), y.logSumExp([0, 1]).shape])
+      .toEqual([[1, 0], [1, 2], [[0, 1, 0]], []]);
   });
 
   it('argmax and argmin: the first extreme index along an axis (or flattened), NaN first, against a loop', () => {
