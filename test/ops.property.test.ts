@@ -1042,6 +1042,8 @@ describe('indexing and layout', () => {
     expect(() => take(x, 6)).toThrow('take: index 6 at [] is out of range for axis 0 of size 6 in [3,2]');
     expect(() => scatterAdd(x, [0, 1, 1], 1, 2)).toThrow('scatterAdd: updates [3,2] do not have the indices\' shape [3] at axis 1');
     expect(scatterAdd(f64([1, 2, 3], [3]), [1, 0, 1], 0, 3).toFlatArray()).toEqual([2, 4, 0]);
+    expect(scatterAdd(f64([1, 2, 3, 4], [2, 2]), [1, 1], -1, 3).toArray()).toEqual([[0, 3, 0], [0, 7, 0]]);
+    expect(() => scatterAdd(x, [0, 2], -1, 2)).toThrow('scatterAdd: index 2 at [1] is out of range for axis 1 of size 2 in [3,2]');
   });
 
   it('pad: constant (any value), reflect and replicate, per-axis pairs for the trailing axes', () => {
