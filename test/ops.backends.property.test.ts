@@ -437,7 +437,7 @@ for (const backend of others) {
   });
 }
 
-describe('NaN propagates as in PyTorch on every backend (relu, maximum, minimum, clip, max), and masks agree', () => {
+describe('NaN propagates as in PyTorch on every backend (relu, maximum, minimum, clip, max, min), and masks agree', () => {
   // sizes on both sides of the registered wasm backend's js-below thresholds, and past 8
   // lanes of AVX2 with a tail
   const sizes = [5, 300];
@@ -480,6 +480,12 @@ describe('NaN propagates as in PyTorch on every backend (relu, maximum, minimum,
             rowMax.forEach((m, r) => {
               const row = values.slice(5 * r, 5 * r + 5);
               expect(Object.is(m, row.some(Number.isNaN) ? NaN : Math.max(...row)), `max row ${r} (${dtype}, n ${n})`).toBe(true);
+            });
+            // min likewise, over all axes and along the rows
+            expect(Number.isNaN(min(x).item())).toBe(true);
+            min(rows, 1).toFlatArray().forEach((m, r) => {
+              const row = values.slice(5 * r, 5 * r + 5);
+              expect(Object.is(m, row.some(Number.isNaN) ? NaN : Math.min(...row)), `min row ${r} (${dtype}, n ${n})`).toBe(true);
             });
           } finally {
             setBackend('js');
