@@ -42,8 +42,9 @@ import {
   log, logSigmoid, logSoftmax, logSumExp, matmul, matmulT, max, maximum, mean, minimum, mul, neg, padTo, pow, reciprocal, relu,
   registerBackend, reshape, setBackend, einsum, sigmoid, slice, softmax, softplus, sqrt, square, stack, sub, sum, tanh,
   tensor, transpose, vjp, where, log1p, expm1, erf, sin, cos, rsqrt, gelu, silu, elu, leakyRelu, floor, ceil, round,
-  sign, dropout, isNaN, isFinite,
-  argmax, argmin, chunk, cumsum, diagonal, flip, min, pad, prod, repeat, scatterAdd, split, std, take, tile, variance,
+  sign, dropout, isNaN, isFinite, argmax, argmin, chunk, cumsum, diagonal, flip, min, pad, prod, repeat, scatterAdd,
+  split, std, take, tile, variance, conv1d, conv2d, convTranspose2d, unfold, fold, maxPool2d, avgPool2d,
+  adaptiveAvgPool2d,
 } from '@tapegrad/core';
 import { arb } from '@tapegrad/core/testing';
 import { createWasmBackend, initWasmBackend } from '../packages/backend-wasm/src/index.js';
@@ -321,6 +322,58 @@ specs.push(spec('logSumExp over several axes', reduceCases({ min: -5, max: 5 }),
 specs.push(spec('variance', reduceCases({ distinct: true, margin: 0.1 }), ({ axes, keepDims }) => (x) => variance(x, axes, { correction: 0, keepDims })));
 specs.push(spec('std', reduceCases({ distinct: true, margin: 0.1 }).filter(([{ axes }, [x]]) =>
   (axes ?? x.shape.map((_, i) => i)).reduce((p, a) => p * x.shape[(a + x.rank) % x.rank], 1) > 1), ({ axes, keepDims }) => (x) => std(x, axes, { keepDims })));
+// convolution and pooling: every option (strides, paddings incl. 'same'/'valid', dilations,
+// groups) on small images, sizes chosen so the (dilated) kernel fits the padded image
+const window2 = fc.record({
+  kernelSize: fc.tuple(dim(3), dim(3)), stride: fc.tuple(dim(2), dim(2)), dilation: fc.tuple(dim(2), dim(2)),
+  padding: fc.oneof(fc.constant('valid' as const), fc.constant('same' as const), fc.tuple(fc.nat({ max: 2 }), fc.nat({ max: 2 }))),
+}).map((w) => (w.padding === 'same' ? { ...w, stride: [1, 1] as [number, number] } : w));
+type Window2 = typeof window2 extends fc.Arbitrary<infer T> ? T : never;
+/** [H, W] at least the dilated kernel minus the padding, at most 5. */
+const imageSize = (w: Window2) => fc.tuple(...([0, 1] as const).map((a) => {
+  const pad = Array.isArray(w.padding) ? w.padding[a] : 0;
+  const min = Math.max(1, w.dilation[a] * (w.kernelSize[a] - 1) + 1 - 2 * pad);
+  return fc.integer({ min, max: Math.max(min, 5) });
+}) as [fc.Arbitrary<number>, fc.Arbitrary<number>]);
+const convCases = fc.tuple(window2, dim(2), dim(2), dim(2), dim(2)).chain(([w, N, G, cPer, oPer]) => imageSize(w).chain(([H, W]) => fc.tuple(
+  fc.constant({ stride: w.stride, padding: w.padding, dilation: w.dilation, groups: G }),
+  fc.tuple(arb.tensorOf([N, G * cPer, H, W]), arb.tensorOf([G * oPer, cPer, ...w.kernelSize])).map(([x, k]) => [x, k]),
+)));
+specs.push(spec('conv2d', convCases, (opts) => (x, w) => conv2d(x, w, opts)));
+specs.push(spec('conv1d', fc.tuple(window2, dim(2), dim(2), dim(2), dim(2)).chain(([w, N, G, cPer, oPer]) => imageSize(w).chain(([, L]) => fc.tuple(
+  fc.constant({ stride: w.stride[1], padding: Array.isArray(w.padding) ? w.padding[1] : w.padding, dilation: w.dilation[1], groups: G }),
+  fc.tuple(arb.tensorOf([N, G * cPer, L]), arb.tensorOf([G * oPer, cPer, w.kernelSize[1]])).map(([x, k]) => [x, k]),
+))), (opts) => (x, w) => conv1d(x, w, opts)));
+specs.push(spec('convTranspose2d', fc.tuple(dim(2), dim(2), dim(2), dim(2), dim(3), dim(3), fc.tuple(dim(3), dim(3)), fc.tuple(dim(2), dim(2)), fc.tuple(dim(2), dim(2)))
+  .chain(([N, G, cPer, oPer, H, W, kernel, stride, dilation]) => fc.tuple(
+    fc.record({ padding: fc.tuple(fc.nat({ max: 1 }), fc.nat({ max: 1 })), outputPadding: fc.tuple(fc.nat({ max: stride[0] - 1 }), fc.nat({ max: stride[1] - 1 })) })
+      .map((o) => ({ ...o, stride, dilation, groups: G }))
+      // the padding crops the full output: keep at least one row and column
+      .filter((o) => [H, W].every((size, a) => (size - 1) * stride[a] - 2 * o.padding[a] + dilation[a] * (kernel[a] - 1) + o.outputPadding[a] >= 0)),
+    fc.tuple(arb.tensorOf([N, G * cPer, H, W]), arb.tensorOf([G * cPer, oPer, ...kernel])).map(([x, k]) => [x, k]),
+  )), (opts) => (x, w) => convTranspose2d(x, w, opts)));
+specs.push(spec('unfold', fc.tuple(window2, dim(2), dim(3)).chain(([w, N, C]) => imageSize(w).chain(([H, W]) =>
+  fc.tuple(fc.constant(w), one(arb.tensorOf([N, C, H, W]))))), (opts) => (x) => unfold(x, opts)));
+specs.push(spec('fold', fc.tuple(window2, dim(2), dim(3)).chain(([w, N, C]) => imageSize(w).chain(([H, W]) => {
+  const cols = unfold(f64(new Float64Array(N * C * H * W), [N, C, H, W]), w).shape;
+  return fc.tuple(fc.constant({ ...w, outputSize: [H, W] as [number, number] }), one(arb.tensorOf(cols)));
+})), (opts) => (cols) => fold(cols, opts)));
+/** Pools PyTorch accepts (padding ≤ kernel/2) whose every window reaches into the image. */
+const poolCases = (dilated: boolean, distinct: boolean) => fc.tuple(fc.tuple(dim(3), dim(3)), fc.tuple(dim(3), dim(3)), fc.tuple(fc.boolean(), fc.boolean()),
+  dilated ? fc.tuple(dim(2), dim(2)) : fc.constant([1, 1] as [number, number]), dim(2), dim(3))
+  .chain(([kernelSize, stride, padded, dilation, N, C]) => {
+    const padding = kernelSize.map((k, a) => (padded[a] ? Math.floor(k / 2) : 0)) as [number, number];
+    return imageSize({ kernelSize, stride, dilation, padding }).filter(([H, W]) => [H, W].every((size, a) => {
+      const out = Math.floor((size + 2 * padding[a] - dilation[a] * (kernelSize[a] - 1) - 1) / stride[a]) + 1;
+      return Array.from({ length: out }, (_, o) => o * stride[a] - padding[a]).every((start) =>
+        Array.from({ length: kernelSize[a] }, (_, i) => start + i * dilation[a]).some((t) => t >= 0 && t < size));
+    })).chain(([H, W]) => fc.tuple(fc.constant({ kernelSize, stride, padding, dilation }), one(arb.tensorOf([N, C, H, W], { distinct }))));
+  });
+specs.push(spec('maxPool2d', poolCases(true, true), (opts) => (x) => maxPool2d(x, opts)));
+specs.push(spec('avgPool2d', fc.tuple(poolCases(false, false), fc.boolean()).map(([[opts, xs], countIncludePad]) =>
+  [{ kernelSize: opts.kernelSize, stride: opts.stride, padding: opts.padding, countIncludePad }, xs] as const), (opts) => (x) => avgPool2d(x, opts)));
+specs.push(spec('adaptiveAvgPool2d', fc.tuple(dim(2), dim(2), dim(6), dim(6), dim(4), dim(4)).chain(([N, C, H, W, oh, ow]) =>
+  fc.tuple(fc.constant([oh, ow] as [number, number]), one(arb.tensorOf([N, C, H, W])))), (size) => (x) => adaptiveAvgPool2d(x, size)));
 
 // ---- the comparison --------------------------------------------------------------------
 
@@ -419,7 +472,8 @@ describe('backends under test', () => {
       'softmax', 'logSoftmax', 'logSumExp', 'softplus', 'logSigmoid', 'where', 'maximum', 'minimum', 'clip',
       'sigmoidGrad', 'tanhGrad', 'reluGrad',
       'log1p', 'expm1', 'erf', 'sin', 'cos', 'rsqrt', 'gelu', 'silu', 'elu', 'leakyRelu', 'floor', 'ceil', 'round', 'sign', 'dropout',
-      'take', 'scatterAdd', 'pad', 'tile', 'repeat', 'flip', 'split', 'chunk', 'diagonal', 'min', 'argmax', 'argmin', 'cumsum', 'prod', 'variance', 'std']) {
+      'take', 'scatterAdd', 'pad', 'tile', 'repeat', 'flip', 'split', 'chunk', 'diagonal', 'min', 'argmax', 'argmin', 'cumsum', 'prod', 'variance', 'std',
+      'conv2d', 'conv1d', 'convTranspose2d', 'unfold', 'fold', 'maxPool2d', 'avgPool2d', 'adaptiveAvgPool2d']) {
       expect(covered, op).toContain(op);
     }
   });

@@ -15,8 +15,8 @@ import {
   logSigmoid, neg, padTo, pow, reciprocal, relu, reshape, sigmoid, slice, softmax, softplus, sqrt, square, squeeze,
   stack, step, sub, sum, tanh, tensor, transpose, unbroadcast, vjp, where, ShapeError, Tape, einsum, log1p, expm1, erf,
   sin, cos, rsqrt, gelu, silu, elu, leakyRelu, floor, ceil, round, sign, isNaN, isFinite, dropout, createRng,
-  ValueError,
-  argmax, argmin, chunk, cumsum, diagonal, flip, min, pad, prod, repeat, scatterAdd, split, std, take, tile, variance,
+  ValueError, argmax, argmin, chunk, cumsum, diagonal, flip, min, pad, prod, repeat, scatterAdd, split, std, take,
+  tile, variance, conv1d, conv2d, convTranspose2d, fold, unfold, maxPool2d, avgPool2d, adaptiveAvgPool2d, hvp, randn,
 } from '@tapegrad/core';
 // not re-exported by the package (internal building blocks of the activations' VJPs)
 import { reluGrad, sigmoidGrad, tanhGrad } from '../packages/core/src/ops/math.js';
@@ -1294,5 +1294,303 @@ describe('a wrong VJP is caught, and fast-check shrinks the counterexample', () 
     const correct = customGrad({ name: 'double', forward: (x: Tensor) => mul(x, 2), vjp: (dy) => [mul(dy, 2)] });
     const result = fc.check(gradcheckProperty(correct, [arb.tensor()], { order: 2 }), { seed: SEED, numRuns: 30 });
     expect(result.failed).toBe(false);
+  });
+});
+
+// ---- convolution and pooling -----------------------------------------------------------
+
+describe('convolution and pooling', () => {
+  type Pad = 'valid' | 'same' | [number, number];
+  interface ConvCase {
+    N: number; G: number; cPer: number; oPer: number; H: number; W: number; kH: number; kW: number;
+    stride: [number, number]; dilation: [number, number]; padding: Pad;
+  }
+
+  /** Small random convolutions: every option, with H and W large enough for the kernel. */
+  const convCases = (maxSpatial = 5): fc.Arbitrary<ConvCase> => fc.record({
+    N: fc.integer({ min: 1, max: 2 }), G: fc.integer({ min: 1, max: 2 }), cPer: fc.integer({ min: 1, max: 2 }),
+    oPer: fc.integer({ min: 1, max: 2 }), kH: fc.integer({ min: 1, max: 3 }), kW: fc.integer({ min: 1, max: 3 }),
+    stride: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
+    dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
+    padding: fc.oneof(fc.constant('valid' as const), fc.constant('same' as const), fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }))),
+  }).chain((c) => {
+    const stride: [number, number] = c.padding === 'same' ? [1, 1] : c.stride;
+    const pad = Array.isArray(c.padding) ? c.padding : [0, 0];
+    const minH = Math.max(1, c.dilation[0] * (c.kH - 1) + 1 - 2 * pad[0]);
+    const minW = Math.max(1, c.dilation[1] * (c.kW - 1) + 1 - 2 * pad[1]);
+    return fc.record({ H: fc.integer({ min: minH, max: Math.max(minH, maxSpatial) }), W: fc.integer({ min: minW, max: Math.max(minW, maxSpatial) }) })
+      .map(({ H, W }) => ({ ...c, stride, H, W }));
+  });
+
+  const convInputs = (c: ConvCase) => fc.tuple(
+    arb.tensorOf([c.N, c.G * c.cPer, c.H, c.W]), arb.tensorOf([c.G * c.oPer, c.cPer, c.kH, c.kW]));
+  const convOptions = (c: ConvCase) => ({ stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.G });
+
+  /** Top/left padding and output size of one axis, from the definitions (PyTorch's docs). */
+  function axisGeometry(size: number, k: number, s: number, d: number, padding: Pad, axis: 0 | 1): { before: number; out: number } {
+    if (padding === 'same') return { before: Math.floor((d * (k - 1)) / 2), out: size };
+    const p = padding === 'valid' ? 0 : padding[axis];
+    return { before: p, out: Math.floor((size + 2 * p - d * (k - 1) - 1) / s) + 1 };
+  }
+
+  /** conv2d by its definition: one sum per output element, float64, zero outside the image. */
+  function directConv2d(x: Tensor, w: Tensor, c: ConvCase): { values: number[]; shape: number[] } {
+    const xs = x.toFlatArray(), ws = w.toFlatArray();
+    const C = c.G * c.cPer, O = c.G * c.oPer;
+    const gh = axisGeometry(c.H, c.kH, c.stride[0], c.dilation[0], c.padding, 0);
+    const gw = axisGeometry(c.W, c.kW, c.stride[1], c.dilation[1], c.padding, 1);
+    const values: number[] = [];
+    for (let n = 0; n < c.N; n++) for (let o = 0; o < O; o++) for (let oh = 0; oh < gh.out; oh++) for (let ow = 0; ow < gw.out; ow++) {
+      const g = Math.floor(o / c.oPer);
+      let acc = 0;
+      for (let ci = 0; ci < c.cPer; ci++) for (let i = 0; i < c.kH; i++) for (let j = 0; j < c.kW; j++) {
+        const h = oh * c.stride[0] - gh.before + i * c.dilation[0], v = ow * c.stride[1] - gw.before + j * c.dilation[1];
+        if (h < 0 || h >= c.H || v < 0 || v >= c.W) continue;
+        acc += xs[((n * C + g * c.cPer + ci) * c.H + h) * c.W + v] * ws[((o * c.cPer + ci) * c.kH + i) * c.kW + j];
+      }
+      values.push(acc);
+    }
+    return { values, shape: [c.N, O, gh.out, gw.out] };
+  }
+
+  const dot = (a: Tensor, b: Tensor) => sum(mul(a, b)).item();
+
+  it('conv2d equals the direct nested-loop convolution (strides, paddings incl. same/valid, dilations, groups)', () => {
+    fc.assert(fc.property(convCases(6).chain((c) => fc.tuple(fc.constant(c), convInputs(c))), ([c, [x, w]]) => {
+      const y = conv2d(x, w, convOptions(c));
+      const expected = directConv2d(x, w, c);
+      expect(y.shape).toEqual(expected.shape);
+      expect(y.toFlatArray()).toEqual(expected.values.map((v) => expect.closeTo(v, 12)));
+    }), { numRuns: 60, seed: SEED });
+  });
+
+  it('unfold and fold are adjoint: ⟨unfold(x), c⟩ = ⟨x, fold(c)⟩, and fold(unfold(1)) counts the windows over each pixel', () => {
+    const cases = convCases().chain((c) => fc.tuple(fc.constant(c), arb.tensorOf([c.N, c.cPer, c.H, c.W])).chain(([c, x]) => {
+      const opts = { kernelSize: [c.kH, c.kW] as [number, number], stride: c.stride, padding: c.padding, dilation: c.dilation };
+      return fc.tuple(fc.constant(opts), fc.constant(x), arb.tensorOf(unfold(x, opts).shape));
+    }));
+    fc.assert(fc.property(cases, ([opts, x, cols]) => {
+      const folded = fold(cols, { ...opts, outputSize: [x.shape[2], x.shape[3]] });
+      expect(folded.shape).toEqual(x.shape);
+      expect(dot(unfold(x, opts), cols)).toBeCloseTo(dot(x, folded), 10);
+    }), { numRuns: 40, seed: SEED });
+    // 3×3 windows, stride 1, padding 1 over a 3×3 image: the centre lies in 9 windows, a corner in 4
+    const ones = tensor(new Float64Array(9).fill(1), { shape: [1, 1, 3, 3] });
+    const counts = fold(unfold(ones, { kernelSize: 3, padding: 1 }), { outputSize: 3, kernelSize: 3, padding: 1 });
+    expect(counts.toFlatArray()).toEqual([4, 6, 4, 6, 9, 6, 4, 6, 4]);
+    // rows run (channel, kernel row, kernel column); columns run over the windows, row-major
+    const x = tensor(Float64Array.from({ length: 8 }, (_, i) => i), { shape: [1, 2, 2, 2] });
+    expect(unfold(x, { kernelSize: [1, 2] }).toArray()).toEqual([[[0, 2], [1, 3], [4, 6], [5, 7]]]);
+  });
+
+  it('unfold and fold: gradients to second order', () => {
+    const cases = convCases(4).chain((c) => {
+      const opts = { kernelSize: [c.kH, c.kW] as [number, number], stride: c.stride, padding: c.padding, dilation: c.dilation };
+      const x = arb.tensorOf([c.N, c.cPer, c.H, c.W]);
+      return x.chain((image) => fc.tuple(fc.constant(opts), fc.constant(image), arb.tensorOf(unfold(image, opts).shape)));
+    });
+    checkOpGradients(cases.map(([opts, x]) => [opts, [x]] as const), (opts) => (x) => unfold(x, opts), { order: 2, numRuns: 25 });
+    checkOpGradients(cases.map(([opts, x, cols]) => [{ ...opts, outputSize: [x.shape[2], x.shape[3]] as [number, number] }, [cols]] as const),
+      (opts) => (cols) => fold(cols, opts), { order: 2, numRuns: 25 });
+  });
+
+  it('conv2d: gradients in x and w to second order (strides, paddings, dilations, groups)', () => {
+    const cases = convCases(4).chain((c) => fc.tuple(fc.constant(convOptions(c)), convInputs(c)));
+    checkOpGradients(cases, (opts) => (x, w) => conv2d(x, w, opts), { order: 2, numRuns: 25 });
+  });
+
+  it('conv1d is conv2d on images of height 1, and differentiates to second order', () => {
+    const cases = convCases(5).map((c) => ({ ...c, H: 1, kH: 1, stride: [1, c.stride[1]] as [number, number], dilation: [1, c.dilation[1]] as [number, number],
+      padding: (Array.isArray(c.padding) ? [0, c.padding[1]] : c.padding) as Pad }))
+      .chain((c) => fc.tuple(fc.constant(c), arb.tensorOf([c.N, c.G * c.cPer, c.W]), arb.tensorOf([c.G * c.oPer, c.cPer, c.kW])));
+    const options1d = (c: ConvCase) => ({ stride: c.stride[1], dilation: c.dilation[1], groups: c.G, padding: Array.isArray(c.padding) ? c.padding[1] : c.padding });
+    fc.assert(fc.property(cases, ([c, x, w]) => {
+      const y = conv1d(x, w, options1d(c));
+      const y2 = conv2d(expandDims(x, 2), expandDims(w, 2), convOptions(c));
+      expect(y.shape).toEqual([c.N, c.G * c.oPer, y2.shape[3]]);
+      expect(y.toFlatArray()).toEqual(y2.toFlatArray());
+    }), { numRuns: 30, seed: SEED });
+    checkOpGradients(cases.map(([c, x, w]) => [options1d(c), [x, w]] as const), (opts) => (x, w) => conv1d(x, w, opts), { order: 2, numRuns: 20 });
+  });
+
+  it("convTranspose2d is conv2d's adjoint in x: ⟨conv2d(z, w), y⟩ = ⟨z, convTranspose2d(y, w)⟩, and differentiates to second order", () => {
+    // a conv2d case without 'same' (convTranspose2d takes numeric padding); z is conv2d's input
+    const cases = convCases(5).filter((c) => c.padding !== 'same').chain((c) => convInputs(c).chain(([z, w]) => {
+      const padding = c.padding === 'valid' ? [0, 0] as [number, number] : c.padding as [number, number];
+      const y = conv2d(z, w, { ...convOptions(c), padding });
+      // the rows and columns conv2d's last window left unread come back as outputPadding
+      const extra = [0, 1].map((a) => z.shape[2 + a] - ((y.shape[2 + a] - 1) * c.stride[a] - 2 * padding[a] + c.dilation[a] * ([c.kH, c.kW][a] - 1) + 1));
+      const opts = { stride: c.stride, padding, dilation: c.dilation, groups: c.G, outputPadding: extra as [number, number] };
+      return fc.tuple(fc.constant(opts), fc.constant(z), fc.constant(w), arb.tensorOf(y.shape));
+    }));
+    fc.assert(fc.property(cases, ([opts, z, w, y]) => {
+      // conv2d's weight [O, C/G, kH, kW] is, read as convTranspose2d's, [C_in = O, C_out/G, kH, kW]
+      const back = convTranspose2d(y, w, opts);
+      expect(back.shape).toEqual(z.shape);
+      expect(dot(conv2d(z, w, opts), y)).toBeCloseTo(dot(z, back), 10);
+    }), { numRuns: 40, seed: SEED });
+    checkOpGradients(cases.map(([opts, , w, y]) => [opts, [y, w]] as const), (opts) => (y, w) => convTranspose2d(y, w, opts), { order: 2, numRuns: 20 });
+  });
+
+  // ---- pooling -----------------------------------------------------------------------
+
+  interface PoolCase { N: number; C: number; H: number; W: number; kernelSize: [number, number]; stride: [number, number]; padding: [number, number]; dilation: [number, number] }
+
+  /** Pools PyTorch accepts: padding ≤ kernel/2, the (dilated) window inside the padded image. */
+  const poolCases = (withDilation: boolean): fc.Arbitrary<PoolCase> => fc.record({
+    N: fc.integer({ min: 1, max: 2 }), C: fc.integer({ min: 1, max: 3 }),
+    kernelSize: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    dilation: withDilation ? fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })) : fc.constant([1, 1] as [number, number]),
+    padFraction: fc.tuple(fc.boolean(), fc.boolean()),
+  }).chain(({ padFraction, ...c }) => {
+    const padding = c.kernelSize.map((k, a) => (padFraction[a] ? Math.floor(k / 2) : 0)) as [number, number];
+    const min = c.kernelSize.map((k, a) => Math.max(1, c.dilation[a] * (k - 1) + 1 - 2 * padding[a]));
+    return fc.record({ H: fc.integer({ min: min[0], max: Math.max(min[0], 6) }), W: fc.integer({ min: min[1], max: Math.max(min[1], 6) }) })
+      .map(({ H, W }) => ({ ...c, padding, H, W }))
+      // a dilated window may skip the whole image and read only padding: the pools refuse it (tested below)
+      .filter((p) => [0, 1].every((a) => {
+        const size = [p.H, p.W][a], out = Math.floor((size + 2 * padding[a] - p.dilation[a] * (p.kernelSize[a] - 1) - 1) / p.stride[a]) + 1;
+        return Array.from({ length: out }, (_, o) => Array.from({ length: p.kernelSize[a] }, (_, i) => o * p.stride[a] - padding[a] + i * p.dilation[a]))
+          .every((taps) => taps.some((t) => t >= 0 && t < size));
+      }));
+  });
+
+  /** A pool by its definition: `reduce` over each window's in-image values (and how many padded cells it covers). */
+  function directPool(x: Tensor, c: PoolCase, reduce: (values: number[], padded: number) => number): { values: number[]; shape: number[] } {
+    const xs = x.toFlatArray();
+    const out = [0, 1].map((a) => Math.floor(([c.H, c.W][a] + 2 * c.padding[a] - c.dilation[a] * (c.kernelSize[a] - 1) - 1) / c.stride[a]) + 1);
+    const values: number[] = [];
+    for (let nc = 0; nc < c.N * c.C; nc++) for (let oh = 0; oh < out[0]; oh++) for (let ow = 0; ow < out[1]; ow++) {
+      const inside: number[] = [];
+      let padded = 0;
+      for (let i = 0; i < c.kernelSize[0]; i++) for (let j = 0; j < c.kernelSize[1]; j++) {
+        const h = oh * c.stride[0] - c.padding[0] + i * c.dilation[0], w = ow * c.stride[1] - c.padding[1] + j * c.dilation[1];
+        if (h < 0 || h >= c.H || w < 0 || w >= c.W) padded++;
+        else inside.push(xs[(nc * c.H + h) * c.W + w]);
+      }
+      values.push(reduce(inside, padded));
+    }
+    return { values, shape: [c.N, c.C, out[0], out[1]] };
+  }
+
+  const poolInput = (c: PoolCase, distinct = false) => arb.tensorOf([c.N, c.C, c.H, c.W], { distinct, margin: 0.05 });
+
+  it('maxPool2d equals the direct window maximum (padding as −∞) and differentiates to second order (no ties)', () => {
+    const cases = poolCases(true).chain((c) => fc.tuple(fc.constant(c), poolInput(c, true)));
+    fc.assert(fc.property(cases, ([c, x]) => {
+      const y = maxPool2d(x, c);
+      const expected = directPool(x, c, (v) => Math.max(...v));
+      expect(y.shape).toEqual(expected.shape);
+      expect(y.toFlatArray()).toEqual(expected.values);
+    }), { numRuns: 40, seed: SEED });
+    checkOpGradients(cases.map(([c, x]) => [c, [x]] as const), (c) => (x) => maxPool2d(x, c), { order: 2, numRuns: 25 });
+  });
+
+  it('maxPool2d: ties in a window share its gradient equally (PyTorch gives it all to the first)', () => {
+    const x = tensor([[[[1, 3], [3, 2]]]], { dtype: 'float64' });
+    const dx = grad((t: Tensor) => sum(maxPool2d(t, { kernelSize: 2 })))(x);
+    expect(dx.toFlatArray()).toEqual([0, 0.5, 0.5, 0]);
+    // overlapping windows (stride 1) that share their maximum add up their gradients
+    const y = tensor([[[[0, 5, 0]]]], { dtype: 'float64' });
+    const dy = grad((t: Tensor) => sum(maxPool2d(t, { kernelSize: [1, 2], stride: 1 })))(y);
+    expect(dy.toFlatArray()).toEqual([0, 2, 0]);
+  });
+
+  it('avgPool2d equals the direct window mean (padding counted by default, or not) and differentiates to second order', () => {
+    for (const countIncludePad of [true, false]) {
+      const cases = poolCases(false).chain((c) => fc.tuple(fc.constant({ kernelSize: c.kernelSize, stride: c.stride, padding: c.padding, countIncludePad }), fc.constant(c), poolInput(c)));
+      fc.assert(fc.property(cases, ([opts, c, x]) => {
+        const y = avgPool2d(x, opts);
+        const expected = directPool(x, c, (v, padded) => v.reduce((a, b) => a + b, 0) / (v.length + (countIncludePad ? padded : 0)));
+        expect(y.shape).toEqual(expected.shape);
+        expect(y.toFlatArray()).toEqual(expected.values.map((v) => expect.closeTo(v, 12)));
+      }), { numRuns: 30, seed: SEED });
+      checkOpGradients(cases.map(([opts, , x]) => [opts, [x]] as const), (opts) => (x) => avgPool2d(x, opts), { order: 2, numRuns: 15 });
+    }
+  });
+
+  it("adaptiveAvgPool2d follows PyTorch's window rule for any output size, [1,1] is the global mean, and it differentiates to second order", () => {
+    const cases = fc.record({ N: dim(2), C: dim(2), H: dim(6), W: dim(6), outH: dim(4), outW: dim(4) })
+      .chain((c) => fc.tuple(fc.constant(c), arb.tensorOf([c.N, c.C, c.H, c.W])));
+    fc.assert(fc.property(cases, ([c, x]) => {
+      const xs = x.toFlatArray();
+      const expected: number[] = [];
+      for (let nc = 0; nc < c.N * c.C; nc++) for (let i = 0; i < c.outH; i++) for (let j = 0; j < c.outW; j++) {
+        const h0 = Math.floor((i * c.H) / c.outH), h1 = Math.ceil(((i + 1) * c.H) / c.outH);
+        const w0 = Math.floor((j * c.W) / c.outW), w1 = Math.ceil(((j + 1) * c.W) / c.outW);
+        let acc = 0;
+        for (let h = h0; h < h1; h++) for (let w = w0; w < w1; w++) acc += xs[(nc * c.H + h) * c.W + w];
+        expected.push(acc / ((h1 - h0) * (w1 - w0)));
+      }
+      const y = adaptiveAvgPool2d(x, [c.outH, c.outW]);
+      expect(y.shape).toEqual([c.N, c.C, c.outH, c.outW]);
+      expect(y.toFlatArray()).toEqual(expected.map((v) => expect.closeTo(v, 12)));
+      expect(adaptiveAvgPool2d(x, 1).toFlatArray()).toEqual(mean(x, [2, 3], true).toFlatArray());
+    }), { numRuns: 40, seed: SEED });
+    checkOpGradients(cases.map(([c, x]) => [[c.outH, c.outW] as [number, number], [x]] as const), (size) => (x) => adaptiveAvgPool2d(x, size), { order: 2, numRuns: 20 });
+  });
+
+  // ---- a small CNN, second order -----------------------------------------------------
+
+  it('the hvp of a small CNN loss (conv → relu → maxPool → dense → softmax cross-entropy) equals finite differences of its gradient', () => {
+    const labels = tensor([[1, 0], [0, 1], [0, 0], [0, 0]], { dtype: 'float64' });
+    const loss = (images: Tensor) => (kernel: Tensor, dense: Tensor) => {
+      const features = maxPool2d(relu(conv2d(images, kernel, { padding: 1, stride: 2 })), { kernelSize: 2, padding: 1 }); // [2,3,2,2]
+      const columns = transpose(reshape(features, [2, 12])); // examples as columns: [12, 2]
+      return neg(mean(sum(mul(labels, logSoftmax(matmul(dense, columns), 0)), 0)));
+    };
+    // seeded normal values: relu's kinks and max's ties are measure-zero, and a step of 1e-5
+    // along the direction crosses none of them for these seeds
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const normal = (shape: number[], offset: number) => randn(shape, { seed: 100 * seed + offset, dtype: 'float64' });
+      const f = loss(normal([2, 2, 6, 6], 0));
+      const params = [normal([3, 2, 3, 3], 1), normal([4, 12], 2)];
+      const direction = [normal([3, 2, 3, 3], 3), normal([4, 12], 4)];
+      const analytic = hvp(f, params, direction);
+      const gradient = grad(f, { argnums: [0, 1] });
+      const eps = 1e-5;
+      const plus = gradient(...(params.map((p, i) => add(p, mul(direction[i], eps))) as [Tensor, Tensor]));
+      const minus = gradient(...(params.map((p, i) => sub(p, mul(direction[i], eps))) as [Tensor, Tensor]));
+      analytic.forEach((h, i) => {
+        const numeric = sub(plus[i], minus[i]).toFlatArray().map((d) => d / (2 * eps));
+        const scale = Math.max(1, ...numeric.map(Math.abs));
+        expect(h.toFlatArray(), `seed ${seed}, input ${i}`).toEqual(numeric.map((v) => expect.closeTo(v, -Math.log10(1e-6 * scale))));
+        // not vacuous: relu and maxPool pass curvature from the softmax back to both inputs
+        expect(Math.max(...h.toFlatArray().map(Math.abs))).toBeGreaterThan(1e-3);
+      });
+    }
+  });
+
+  // ---- errors ------------------------------------------------------------------------
+
+  it('bad shapes and options raise typed errors naming the op and the shapes', () => {
+    const z = (...shape: number[]) => tensor(new Float64Array(shape.reduce((a, b) => a * b, 1)), { shape, dtype: 'float64' });
+    const message = (fn: () => unknown, cls: typeof ShapeError | typeof ValueError) => {
+      try { fn(); } catch (error) { expect(error).toBeInstanceOf(cls); return (error as Error).message; }
+      throw new Error('expected an error');
+    };
+    expect(message(() => conv2d(z(2, 3, 7, 6), z(5, 4, 3, 3)), ShapeError)).toBe('conv2d: input has 3 channels but the weight expects 4 (groups 1): [2,3,7,6] * [5,4,3,3]');
+    expect(message(() => conv2d(z(2, 4, 7, 6), z(6, 1, 3, 3), { groups: 3 }), ShapeError)).toBe('conv2d: input has 4 channels but the weight expects 3 (groups 3): [2,4,7,6] * [6,1,3,3]');
+    expect(message(() => conv2d(z(2, 4, 7, 6), z(5, 2, 3, 3), { groups: 2 }), ShapeError)).toBe('conv2d: 5 output channels are not divisible by groups 2: [2,4,7,6] * [5,2,3,3]');
+    expect(message(() => conv2d(z(1, 1, 4, 4), z(1, 1, 5, 5)), ShapeError)).toBe('conv2d: the kernel 5×5 is larger than the padded input 4×4: [1,1,4,4] * [1,1,5,5]');
+    expect(message(() => conv2d(z(1, 1, 4, 4), z(1, 1, 3, 3), { dilation: 2 }), ShapeError)).toBe('conv2d: the kernel 3×3 (dilated 5×5) is larger than the padded input 4×4: [1,1,4,4] * [1,1,3,3]');
+    expect(message(() => conv2d(z(1, 1, 4), z(1, 1, 3, 3)), ShapeError)).toBe('conv2d: expects an input [N, C, H, W] and a weight [O, C/groups, kH, kW], got [1,1,4] * [1,1,3,3]');
+    expect(message(() => conv2d(z(1, 1, 4, 4), z(1, 1, 3, 3), { stride: 0 }), ValueError)).toBe('conv2d: stride must be a positive integer or a [height, width] pair of them, got 0');
+    expect(message(() => conv2d(z(1, 1, 4, 4), z(1, 1, 3, 3), { padding: [1, -1] }), ValueError)).toBe('conv2d: padding must be a non-negative integer or a [height, width] pair of them, got [1,-1]');
+    expect(message(() => conv2d(z(1, 1, 4, 4), z(1, 1, 3, 3), { padding: 'same', stride: 2 }), ValueError)).toBe("conv2d: padding 'same' needs stride 1, got stride [2,2]");
+    expect(message(() => conv2d(z(1, 1, 4, 4), z(1, 1, 3, 3), { groups: 0 }), ValueError)).toBe('conv2d: groups must be a positive integer, got 0');
+    expect(message(() => conv1d(z(2, 3, 7), z(5, 2, 3)), ShapeError)).toBe('conv1d: input has 3 channels but the weight expects 2 (groups 1): [2,3,7] * [5,2,3]');
+    expect(message(() => convTranspose2d(z(1, 2, 3, 3), z(3, 1, 3, 3)), ShapeError)).toBe('convTranspose2d: input has 2 channels but the weight expects 3: [1,2,3,3] * [3,1,3,3]');
+    expect(message(() => convTranspose2d(z(1, 2, 3, 3), z(2, 1, 3, 3), { stride: 2, outputPadding: 2 }), ValueError)).toBe('convTranspose2d: outputPadding [2,2] must be smaller than the stride [2,2] or the dilation [1,1]');
+    expect(message(() => maxPool2d(z(1, 1, 4, 4), { kernelSize: 3, padding: 2 }), ValueError)).toBe('maxPool2d: padding [2,2] must be at most half the kernel size [3,3]');
+    expect(message(() => avgPool2d(z(1, 1, 2, 2), { kernelSize: 3 }), ShapeError)).toBe('avgPool2d: the kernel 3×3 is larger than the padded input 2×2: [1,1,2,2]');
+    expect(message(() => maxPool2d(z(4, 4), { kernelSize: 2 }), ShapeError)).toBe('maxPool2d: expects an image [N, C, H, W], got [4,4]');
+    expect(message(() => maxPool2d(z(1, 1, 1, 3), { kernelSize: [2, 1], dilation: [2, 1], padding: [1, 0] }), ShapeError))
+      .toBe('maxPool2d: the window at output row 0 reads only padding (kernel 2×1, dilation [2,1], padding [1,0]): [1,1,1,3]');
+    expect(message(() => fold(z(1, 9, 5), { outputSize: 4, kernelSize: 3 }), ShapeError)).toBe('fold: an image 4×4 has 2×2 = 4 windows, but the columns hold 5: [1,9,5]');
+    expect(message(() => adaptiveAvgPool2d(z(1, 1, 4, 4), 0), ValueError)).toBe('adaptiveAvgPool2d: outputSize must be a positive integer or a [height, width] pair of them, got 0');
+    // mixed dtypes are refused, never cast
+    expect(() => conv2d(z(1, 1, 4, 4), tensor(new Float32Array(9), { shape: [1, 1, 3, 3] }))).toThrow(/mixed dtypes/);
   });
 });

@@ -1,4 +1,4 @@
-import { type Backend, type BinaryKernel, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, jsBackend, matmulEachBatch } from '@tapegrad/core';
+import { type Backend, type BinaryKernel, type ConvGeometry, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, jsBackend, matmulEachBatch } from '@tapegrad/core';
 import { FLAG_ALWAYS_TWO, FLAG_PORTABLE, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures, type ThreadStats } from './addon.js';
 
 export interface NativeBackendOptions {
@@ -55,6 +55,11 @@ const BINARY: Partial<Record<BinaryKernel, number>> = {
 };
 
 // The operand modes of the addon's binary kernel are core's OperandMode (as in addon.cc).
+
+/** A ConvGeometry as the addon reads it: 14 numbers in a fixed order. */
+function geometryArray(g: ConvGeometry): Int32Array {
+  return Int32Array.of(g.N, g.C, g.H, g.W, g.kH, g.kW, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.outH, g.outW);
+}
 
 /**
  * Wraps the loaded addon as a backend, without registering it. The object starts as a copy
@@ -119,6 +124,23 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
       }
       // s is rounded to float32 in the addon, as a lifted scalar (and js's kernel) is
       addon.subScaled(y, x, s, out, flags);
+    },
+
+    // convolution: im2col and col2im, float32 in the addon (conv.cc), bit-identical to js's
+    unfold(x: TypedArray, geometry: ConvGeometry, padValue: number, out: TypedArray): void {
+      if (!(x instanceof Float32Array) || !(out instanceof Float32Array)) {
+        jsBackend.unfold(x, geometry, padValue, out);
+        return;
+      }
+      addon.unfold(x, geometryArray(geometry), padValue, out);
+    },
+
+    fold(cols: TypedArray, geometry: ConvGeometry, out: TypedArray): void {
+      if (!(cols instanceof Float32Array) || !(out instanceof Float32Array)) {
+        jsBackend.fold(cols, geometry, out);
+        return;
+      }
+      addon.fold(cols, geometryArray(geometry), out);
     },
 
     reduce(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void {

@@ -263,6 +263,31 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
         }
       });
 
+      it('unfold and fold (im2col, col2im) are bit-identical on random geometries (strides, paddings, dilations, a −∞ pad)', () => {
+        fc.assert(fc.property(
+          fc.record({
+            N: fc.integer({ min: 1, max: 2 }), C: fc.integer({ min: 1, max: 3 }), H: fc.integer({ min: 1, max: 9 }), W: fc.integer({ min: 1, max: 9 }),
+            kH: fc.integer({ min: 1, max: 4 }), kW: fc.integer({ min: 1, max: 4 }), strideH: fc.integer({ min: 1, max: 3 }), strideW: fc.integer({ min: 1, max: 3 }),
+            padH: fc.integer({ min: 0, max: 3 }), padW: fc.integer({ min: 0, max: 3 }), dilationH: fc.integer({ min: 1, max: 3 }), dilationW: fc.integer({ min: 1, max: 3 }),
+            outH: fc.integer({ min: 1, max: 8 }), outW: fc.integer({ min: 1, max: 8 }),
+          }),
+          fc.constantFrom(0, -Infinity),
+          (g, padValue) => {
+            // outH/outW drawn freely: windows past the image read padding (fold drops them)
+            const image = random(g.N * g.C * g.H * g.W), cols = g.N * g.C * g.kH * g.kW * g.outH * g.outW;
+            const expected = new Float32Array(cols), actual = new Float32Array(cols).fill(NaN);
+            jsBackend.unfold(image, g, padValue, expected);
+            backend.unfold(image, g, padValue, actual);
+            expectBitIdentical(actual, expected, 'unfold');
+            const columns = random(cols), folded = new Float32Array(image.length), foldedJs = new Float32Array(image.length);
+            folded.fill(NaN);
+            jsBackend.fold(columns, g, foldedJs);
+            backend.fold(columns, g, folded);
+            expectBitIdentical(folded, foldedJs, 'fold');
+          },
+        ), { numRuns: 200, seed: 42 });
+      });
+
       it('max and the layout kernels are js\'s own', () => {
         expect(backend.transpose).toBe(jsBackend.transpose);
         expect(backend.where).toBe(jsBackend.where);
@@ -352,6 +377,10 @@ describe.runIf(built)('the addon checks what it is given', () => {
     expect(() => backend.matmul(buffer.subarray(0, 4), b.subarray(0, 4), buffer.subarray(2, 6), 2, 2, 2, false, false)).toThrow(/share memory/);
     expect(() => backend.unary('neg', buffer.subarray(0, 8), buffer.subarray(1, 9), 0)).toThrow(/overlaps/);
     expect(() => backend.binary('add', buffer.subarray(0, 8), [8], buffer.subarray(0, 1), [1], buffer.subarray(0, 8), [8])).toThrow(/overlaps/);
+    const g = { N: 1, C: 1, H: 3, W: 3, kH: 2, kW: 2, strideH: 1, strideW: 1, padH: 0, padW: 0, dilationH: 1, dilationW: 1, outH: 2, outW: 2 };
+    expect(() => backend.unfold(random(9), g, 0, new Float32Array(15))).toThrow(/out has 15 elements, needs 16/);
+    expect(() => backend.fold(random(16), { ...g, H: 4 }, new Float32Array(9))).toThrow(/out has 9 elements, needs 12/);
+    expect(() => backend.unfold(random(9), { ...g, strideW: 0 }, 0, new Float32Array(16))).toThrow(/strides and dilations/);
     // and nothing was written by the refused calls
     expect(buffer[2]).not.toBe(0);
   });

@@ -352,6 +352,9 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
     scatterAdd: jsBackend.scatterAdd,
     cumsum: jsBackend.cumsum,
     argReduce: jsBackend.argReduce,
+    // im2col and col2im only move data: js's loops, for now
+    unfold: jsBackend.unfold,
+    fold: jsBackend.fold,
 
     subScaled(y, x, s, out): void {
       const n = out.length;

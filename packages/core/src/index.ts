@@ -27,6 +27,11 @@ export { cumsum, type CumsumOptions } from './ops/cumsum.js';
 export { prod, variance, std, type VarianceOptions } from './ops/composite/statistics.js';
 export { matmul, matmulT } from './ops/matmul.js';
 export {
+  conv2d, conv1d, convTranspose2d, unfold, fold,
+  type Conv2dOptions, type Conv1dOptions, type ConvTranspose2dOptions, type UnfoldOptions, type FoldOptions, type Size2, type Padding2,
+} from './ops/conv.js';
+export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type MaxPool2dOptions, type AvgPool2dOptions } from './ops/pool.js';
+export {
   reshape, flatten, expandDims, squeeze, transpose, broadcastTo, unbroadcast, slice, padTo, concat, stack,
 } from './ops/layout.js';
 export { take, scatterAdd, type Indices } from './ops/indexing.js';
@@ -49,7 +54,7 @@ export { customGrad, type CustomGradSpec } from './custom-grad.js';
 export { defineOp, apply, type OpDef, type VjpContext, type VjpResult } from './op.js';
 
 export {
-  type Backend, type UnaryKernel, type BinaryKernel, type ReduceKernel, type ArgReduceKernel,
+  type Backend, type UnaryKernel, type BinaryKernel, type ReduceKernel, type ArgReduceKernel, type ConvGeometry,
   type RegisterBackendOptions, JS_BACKEND_PRIORITY,
   jsBackend, matmulEachBatch, getBackend, setBackend, registerBackend, listBackends,
 } from './backend/index.js';

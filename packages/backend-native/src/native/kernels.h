@@ -67,6 +67,16 @@ struct ThreadStats {
 };
 ThreadStats threadStats();
 
+// Where a convolution's windows fall (core's ConvGeometry): an image [N, C, H, W], a kernel
+// kH×kW, the window at output (oh, ow) reading rows oh·strideH − padH + i·dilationH.
+struct ConvGeometry {
+  long N, C, H, W, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW;
+};
+// im2col: out [N, C·kH·kW, outH·outW], padValue outside the image; every element written.
+void unfold(const float* x, const ConvGeometry& g, float padValue, float* out);
+// col2im, unfold's adjoint: out [N, C, H, W] = the sum of the columns' entries over each pixel.
+void fold(const float* cols, const ConvGeometry& g, float* out);
+
 // Peak fp32 FMA throughput (GFLOP/s) of `threads` cores running independent FMAs on registers.
 double fmaPeakGflops(int threads, double seconds);
 

@@ -37,6 +37,30 @@ export type ReduceKernel = 'sum' | 'max' | 'min';
 export type ArgReduceKernel = 'argmax' | 'argmin';
 
 /**
+ * Where the sliding windows of a 2-D convolution or pooling fall, for unfold and fold: an
+ * image [N, C, H, W], a kernel kH×kW, and the window at output position (oh, ow) reading
+ * rows oh·strideH − padH + i·dilationH (i < kH) and the columns alike. padH and padW are the
+ * top and left padding; the bottom and right padding are implied by outH and outW (so
+ * 'same' with an even kernel, which pads one more at the bottom, needs nothing else).
+ */
+export interface ConvGeometry {
+  readonly N: number;
+  readonly C: number;
+  readonly H: number;
+  readonly W: number;
+  readonly kH: number;
+  readonly kW: number;
+  readonly strideH: number;
+  readonly strideW: number;
+  readonly padH: number;
+  readonly padW: number;
+  readonly dilationH: number;
+  readonly dilationW: number;
+  readonly outH: number;
+  readonly outW: number;
+}
+
+/**
  * The seam between ops and arithmetic. Every kernel writes into an `out` buffer that the
  * caller allocated with the right dtype and size, so a backend never decides shapes or
  * dtypes (ops do, in one place) and a faster backend can replace this one without touching
@@ -47,9 +71,10 @@ export type ArgReduceKernel = 'argmax' | 'argmin';
  * inputs first (as a backend computing in its own memory does anyway).
  *
  * `unary`, `binary`, the optimiser kernels, `matmul` (k = 0 included: zeros), `gather`,
- * `cumsum` and `argReduce` must write every element of `out`: inside tidy() their `out` is a
- * reused buffer that still holds an earlier tensor's values (not zeroing it saves a pass over
- * memory). The other kernels get zero-filled buffers; `pad` and `scatterAdd` rely on that.
+ * `cumsum`, `argReduce`, `unfold` and `fold` must write every element of `out`: inside tidy()
+ * their `out` is a reused buffer that still holds an earlier tensor's values (not zeroing it
+ * saves a pass over memory). The other kernels get zero-filled buffers; `pad` and
+ * `scatterAdd` rely on that.
  *
  * Shapes passed to a kernel are already validated and, for broadcasting kernels, already
  * right-aligned to the output's rank.
@@ -70,6 +95,20 @@ export interface Backend {
    */
   matmulBatched(a: TypedArray, b: TypedArray, out: TypedArray, m: number, k: number, n: number,
     transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void;
+  // convolution
+  /**
+   * im2col: out[n, (c·kH + i)·kW + j, oh·outW + ow] = x[n, c, oh·strideH − padH + i·dilationH,
+   * ow·strideW − padW + j·dilationW], or `padValue` where that position lies outside the
+   * image. x is [N, C, H, W]; out is [N, C·kH·kW, outH·outW], and every element is written.
+   */
+  unfold(x: TypedArray, geometry: ConvGeometry, padValue: number, out: TypedArray): void;
+  /**
+   * col2im, unfold's adjoint: out[n, c, h, w] = Σ cols[n, (c·kH + i)·kW + j, oh·outW + ow] over
+   * the (i, j, oh, ow) that unfold reads from (h, w); positions in the padding are dropped.
+   * cols is [N, C·kH·kW, outH·outW]; out is [N, C, H, W], and every element is written
+   * (zeros where no column lands).
+   */
+  fold(cols: TypedArray, geometry: ConvGeometry, out: TypedArray): void;
   /** Reduces the given (sorted, positive) axes; out has the keepDims shape's size. */
   reduce(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void;
   /** out = x with its axes permuted: out axis i is x axis perm[i]. */

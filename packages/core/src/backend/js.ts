@@ -5,6 +5,7 @@ import { matmulEachBatch } from './batched.js';
 import { erf, roundHalfEven } from './js-special.js';
 import { gather, scatterAdd } from './js-indexing.js';
 import { argReduce, cumsum } from './js-scan.js';
+import { fold, unfold } from './js-conv.js';
 import { type OperandLayout, OperandMode, binaryLayout, operandLayout } from './operands.js';
 
 /**
@@ -345,6 +346,10 @@ export const jsBackend: Backend = {
   matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets): void {
     matmulEachBatch(jsBackend.matmul, a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
   },
+
+  // convolution (js-conv.ts)
+  unfold,
+  fold,
 
   reduce(kernel: ReduceKernel, x, shape, axes, out): void {
     if (axes.length > 0 && x.length > 0 && reduceContiguous(kernel, x, shape, axes, out)) return;
