@@ -537,6 +537,12 @@ describe('NaN propagates as in PyTorch on every backend (relu, maximum, minimum,
               expect(Object.is(m, poisoned ? NaN : Math.max(...row)), `max row ${r} (${dtype}, n ${n})`).toBe(true);
               expect(Object.is(rowMin[r], poisoned ? NaN : Math.min(...row)), `min row ${r} (${dtype}, n ${n})`).toBe(true);
             });
+            // min likewise, over all axes and along the rows
+            expect(Number.isNaN(min(x).item())).toBe(true);
+            min(rows, 1).toFlatArray().forEach((m, r) => {
+              const row = values.slice(5 * r, 5 * r + 5);
+              expect(Object.is(m, row.some(Number.isNaN) ? NaN : Math.min(...row)), `min row ${r} (${dtype}, n ${n})`).toBe(true);
+            });
           } finally {
             setBackend('js');
           }

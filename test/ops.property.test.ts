@@ -1030,8 +1030,9 @@ describe('indexing and layout', () => {
     const g = grad((t: Tensor) => sum(take(t, tokens, 0)))(table);
     expect(g.toArray()).toEqual([[2, 2], [1, 1], [0, 0], [3, 3]]);
     // a float32 tensor of indices works as well, and gets no gradient
-    const ids = tensor([[2, 2]], { requiresGrad: true });
-    expect(take(tensor([10, 20, 30]), ids).toArray()).toEqual([[30, 30]]);
+    const ids = f64([2, 2], [1, 2]);
+    expect(take(tensor([10, 20, 30]), cast(ids, 'float32')).toArray()).toEqual([[30, 30]]);
+    expect(grad((i: Tensor) => sum(take(f64([10, 20, 30], [3]), i)))(ids).toFlatArray()).toEqual([0, 0]);
   });
 
   it('take refuses bad indices with a ValueError naming the index, the axis and its size', () => {
@@ -1047,6 +1048,8 @@ describe('indexing and layout', () => {
     expect(() => take(x, 6)).toThrow('take: index 6 at [] is out of range for axis 0 of size 6 in [3,2]');
     expect(() => scatterAdd(x, [0, 1, 1], 1, 2)).toThrow('scatterAdd: updates [3,2] do not have the indices\' shape [3] at axis 1');
     expect(scatterAdd(f64([1, 2, 3], [3]), [1, 0, 1], 0, 3).toFlatArray()).toEqual([2, 4, 0]);
+    expect(scatterAdd(f64([1, 2, 3, 4], [2, 2]), [1, 1], -1, 3).toArray()).toEqual([[0, 3, 0], [0, 7, 0]]);
+    expect(() => scatterAdd(x, [0, 2], -1, 2)).toThrow('scatterAdd: index 2 at [1] is out of range for axis 1 of size 2 in [3,2]');
   });
 
   it('pad: constant (any value), reflect and replicate, per-axis pairs for the trailing axes', () => {
@@ -1150,6 +1153,10 @@ describe('reductions, part 2', () => {
     const [, pullback] = vjp((t) => min(t, 1), f64([1, 1, 3, 0, 2, 0], [2, 3]));
     expect(pullback(f64([10, 4], [2]))[0].toFlatArray()).toEqual([5, 5, 0, 2, 0, 2]);
     expect(() => min(f64([], [2, 0]), 1)).toThrow('min: cannot take the min over axis 1 of length 0 in [2,0]');
+    // and as methods, like max
+    const y = f64([4, 1, 3, 2, 5, 0], [2, 3]);
+    expect([y.min(1).toFlatArray(), y.argmin(1).toFlatArray(), y.argmax(0, true).toArray(), y.logSumExp([0, 1]).shape])
+      .toEqual([[1, 0], [1, 2], [[0, 1, 0]], []]);
   });
 
   it('argmax and argmin: the first extreme index along an axis (or flattened), NaN first, against a loop', () => {
