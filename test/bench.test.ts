@@ -49,6 +49,7 @@ interface Report {
   frameworks: { id: string; available: boolean }[];
   tasks: Record<string, { bestTapegrad: string | null; evalExamples: number; rows: Row[] }>;
   matmul: { label: string; size: { m: number; k: number; n: number }; rows: MatmulRow[] }[];
+  conv: { case: { id: string }; gflop: number; rows: (MatmulRow & { forwardGflops: number | null; note: string })[] }[];
   accuracyAgreement: { ok: boolean | null };
 }
 
@@ -60,7 +61,7 @@ describe('bench (pnpm bench --quick --tiny)', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'tapegrad-bench-'));
     const json = join(dir, 'out.json');
-    const args = [...tsx, '--quick', '--tiny', '--tasks', 'matmul,T1', '--frameworks', 'tapegrad,plain-js,tfjs-cpu', '--json', json];
+    const args = [...tsx, '--quick', '--tiny', '--tasks', 'matmul,T1,conv', '--frameworks', 'tapegrad,plain-js,tfjs-cpu', '--json', json];
     stdout = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 90_000 });
     report = JSON.parse(readFileSync(json, 'utf8')) as Report;
   }, 100_000);
@@ -177,6 +178,23 @@ describe('bench (pnpm bench --quick --tiny)', () => {
     // native kernels are sampled as nameless frames and charged to their JS caller
     expect(shares.find(([name]) => name === 'matmul kernels')![1]).toBeGreaterThan(0);
   }, 60_000);
+
+  it('measures conv2d forward + backward with checked results for tapegrad (every backend) and TF.js cpu', () => {
+    expect(stdout).toMatch(/== conv2d forward \+ backward/);
+    expect(report.conv.map((c) => c.case.id)).toEqual(['tiny']);
+    const rows = report.conv[0].rows;
+    for (const id of ['tapegrad-js', 'tapegrad-wasm', 'tapegrad-native', 'tfjs-cpu']) {
+      const row = rows.find((r) => r.framework === id);
+      if (id === 'tapegrad-native' && !row) continue; // no C++ toolchain: no native row
+      expect(row?.status, id).toBe('ok');
+      expect(row!.gflops, id).toBeGreaterThan(0);
+      expect(row!.forwardGflops, id).toBeGreaterThan(0);
+      expect(row!.maxRelError, id).toBeLessThan(1e-4);
+    }
+    // one-thread twins are matmul-only; the plain-JS loop has no convolution
+    expect(rows.some((r) => r.framework.endsWith('-1thread'))).toBe(false);
+    expect(rows.find((r) => r.framework === 'plain-js')).toMatchObject({ status: 'skipped', note: 'no conv2d runner for this framework' });
+  });
 
   it('rejects bad options with one line and exit code 2', () => {
     for (const bad of [['--tasks', 'T9'], ['--frameworks', 'torch'], ['--budget', 'T2=-1'], ['--bogus'], ['--tiny']]) {

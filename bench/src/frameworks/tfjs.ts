@@ -111,9 +111,9 @@ function tfFramework(tf: TF, backend: 'cpu' | 'wasm', details: string): Framewor
       const W5 = via3d ? tf.reshape(W, [1, c.k, c.k, c.C, c.O]) : null;
       const DY5 = via3d ? tf.reshape(DY, [c.N, 1, oh, ow, c.O]) : null;
       // the VJP at cotangent DY: tf.valueAndGrads takes the output gradient directly
-      const step = via3d
-        ? tf.valueAndGrads((a: T, b: T) => tf.conv3d(a as import('@tensorflow/tfjs').Tensor5D, b as import('@tensorflow/tfjs').Tensor5D, 1, c.padding === 0 ? 'valid' : 'same'))
-        : tf.valueAndGrads((a: T, b: T) => tf.conv2d(a as import('@tensorflow/tfjs').Tensor4D, b as import('@tensorflow/tfjs').Tensor4D, 1, c.padding));
+      const step = tf.valueAndGrads((a: T, b: T): T => (via3d
+        ? tf.conv3d(a as import('@tensorflow/tfjs').Tensor5D, b as import('@tensorflow/tfjs').Tensor5D, 1, c.padding === 0 ? 'valid' : 'same')
+        : tf.conv2d(a as import('@tensorflow/tfjs').Tensor4D, b as import('@tensorflow/tfjs').Tensor4D, 1, c.padding)));
       let kept: T[] = [];
       const release = () => {
         kept.forEach((t) => t.dispose());
