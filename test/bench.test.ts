@@ -49,7 +49,7 @@ interface Report {
   frameworks: { id: string; available: boolean }[];
   tasks: Record<string, { bestTapegrad: string | null; evalExamples: number; rows: Row[] }>;
   matmul: { label: string; size: { m: number; k: number; n: number }; rows: MatmulRow[] }[];
-  conv: { case: { id: string }; gflop: number; rows: (MatmulRow & { forwardGflops: number | null; note: string })[] }[];
+  ops: { case: { id: string }; flops: number; rows: (MatmulRow & { note: string })[] }[];
   accuracyAgreement: { ok: boolean | null };
 }
 
@@ -61,7 +61,7 @@ describe('bench (pnpm bench --quick --tiny)', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'tapegrad-bench-'));
     const json = join(dir, 'out.json');
-    const args = [...tsx, '--quick', '--tiny', '--tasks', 'matmul,T1,conv', '--frameworks', 'tapegrad,plain-js,tfjs-cpu', '--json', json];
+    const args = [...tsx, '--quick', '--tiny', '--tasks', 'matmul,ops,T1', '--frameworks', 'tapegrad,plain-js,tfjs-cpu', '--json', json];
     stdout = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 90_000 });
     report = JSON.parse(readFileSync(json, 'utf8')) as Report;
   }, 100_000);
@@ -157,6 +157,24 @@ describe('bench (pnpm bench --quick --tiny)', () => {
     }
   });
 
+  it('runs the ops grid (batched matmul, conv2d forward and forward + backward) against a float64 oracle', () => {
+    expect(report.ops.map((o) => o.case.id)).toEqual(['bmm-tiny', 'conv-tiny f+b', 'conv-tiny fwd']);
+    expect(report.ops.map((o) => o.flops)).toEqual([2 * 4 * 8 * 4 * 8, 3 * 2 * 2 * 4 * 64 * 27, 2 * 2 * 4 * 64 * 27]);
+    for (const o of report.ops) {
+      // the plain-JS loop has no ops grid: no row
+      expect(o.rows.some((r) => r.framework === 'plain-js')).toBe(false);
+      for (const r of o.rows) {
+        if (r.status === 'unavailable') continue;
+        expect(r.status, `${o.case.id} ${r.framework}: ${r.note}`).toBe('ok');
+        expect(r.gflops).toBeGreaterThan(0);
+        expect(r.maxRelError).toBeLessThan(1e-5);
+      }
+      expect(o.rows.find((r) => r.framework === 'tfjs-cpu')?.status).toBe('ok');
+      for (const id of ['tapegrad-js', 'tapegrad-wasm', 'tapegrad-native']) expect(o.rows.find((r) => r.framework === id)?.status, id).toBe('ok');
+    }
+    expect(stdout).toContain('== ops grid');
+  });
+
   // g++ is on this machine and CI's, so the native addon is built and both fast backends run two threads
   it('has native rows, and one-thread twins of wasm and native in the matmul grid only', () => {
     expect(report.tasks.T1.rows.find((r) => r.framework === 'tapegrad-native')?.status).toBe('extrapolated');
@@ -178,23 +196,6 @@ describe('bench (pnpm bench --quick --tiny)', () => {
     // native kernels are sampled as nameless frames and charged to their JS caller
     expect(shares.find(([name]) => name === 'matmul kernels')![1]).toBeGreaterThan(0);
   }, 60_000);
-
-  it('measures conv2d forward + backward with checked results for tapegrad (every backend) and TF.js cpu', () => {
-    expect(stdout).toMatch(/== conv2d forward \+ backward/);
-    expect(report.conv.map((c) => c.case.id)).toEqual(['tiny']);
-    const rows = report.conv[0].rows;
-    for (const id of ['tapegrad-js', 'tapegrad-wasm', 'tapegrad-native', 'tfjs-cpu']) {
-      const row = rows.find((r) => r.framework === id);
-      if (id === 'tapegrad-native' && !row) continue; // no C++ toolchain: no native row
-      expect(row?.status, id).toBe('ok');
-      expect(row!.gflops, id).toBeGreaterThan(0);
-      expect(row!.forwardGflops, id).toBeGreaterThan(0);
-      expect(row!.maxRelError, id).toBeLessThan(1e-4);
-    }
-    // one-thread twins are matmul-only; the plain-JS loop has no convolution
-    expect(rows.some((r) => r.framework.endsWith('-1thread'))).toBe(false);
-    expect(rows.find((r) => r.framework === 'plain-js')).toMatchObject({ status: 'skipped', note: 'no conv2d runner for this framework' });
-  });
 
   it('rejects bad options with one line and exit code 2', () => {
     for (const bad of [['--tasks', 'T9'], ['--frameworks', 'torch'], ['--budget', 'T2=-1'], ['--bogus'], ['--tiny']]) {

@@ -47,10 +47,11 @@ export interface NativeBackend extends Backend {
 
 const UNARY: Partial<Record<UnaryKernel, number>> = {
   relu: 0, step: 1, neg: 2, abs: 3, sign: 4, sqrt: 5, exp: 6, sigmoid: 7, tanh: 8, log: 9, powScalar: 10, softplus: 11,
+  log1p: 12, expm1: 13, erf: 14, sin: 15, cos: 16, floor: 17, ceil: 18, round: 19, isNaN: 20, isFinite: 21,
 };
 const BINARY: Partial<Record<BinaryKernel, number>> = {
   add: 0, sub: 1, mul: 2, div: 3, greater: 4, greaterEqual: 5, less: 6, lessEqual: 7, equal: 8,
-  sigmoidGrad: 9, tanhGrad: 10, reluGrad: 11,
+  sigmoidGrad: 9, tanhGrad: 10, reluGrad: 11, maximum: 12, minimum: 13,
 };
 
 // The operand modes of the addon's binary kernel are core's OperandMode (as in addon.cc).
@@ -63,7 +64,7 @@ function geometryArray(g: ConvGeometry): Int32Array {
 /**
  * Wraps the loaded addon as a backend, without registering it. The object starts as a copy
  * of `jsBackend`, so every kernel not replaced here (where, transpose, broadcastTo, slice,
- * pad, max, and any kernel core adds later) is js's; so are float64 and mixed dtypes, which
+ * pad, max and min, and any kernel core adds later) is js's; so are float64 and mixed dtypes, which
  * keeps float64 bit-identical to js.
  */
 export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}): NativeBackend {

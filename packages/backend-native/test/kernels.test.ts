@@ -17,8 +17,11 @@ import { built, missingReason, nativeBackend, toolchainPresent } from './native.
  * - exp, sigmoid, tanh: computed in double (a polynomial with ≈ 1e-14 relative error) and
  *   rounded once, like js's Math.exp rounded to float32: ≤ 1 ulp. log and x^y (y ≠ 2) call
  *   libm in double: ≤ 1 ulp.
- * - softplus: libm's log1p and exp in double, rounded once, as js: ≤ 1 ulp.
- * - relu, step, neg, abs, sign, sqrt, x², add/sub/mul/div, comparisons, the activation
+ * - softplus: libm's log1p and exp in double, rounded once, as js: ≤ 1 ulp. log1p, expm1,
+ *   sin, cos: libm in double against Math's, erf: libm's against core's own, each rounded
+ *   once: ≤ 1 ulp (the double values agree to a few double ulps).
+ * - relu, step, neg, abs, sign, sqrt, x², floor, ceil, round (ties to even), isNaN, isFinite,
+ *   add/sub/mul/div, comparisons, maximum/minimum (NaN-propagating), the activation
  *   gradients (sigmoidGrad, tanhGrad, reluGrad) and subScaled: the same IEEE float32
  *   operations, in the same order, as js rounds to: bit-identical (Object.is on every
  *   element, so −0 and NaN count).
@@ -139,9 +142,11 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
         backend.matmul(new Float32Array(0), new Float32Array(12), new Float32Array(0), 0, 4, 3, false, false);
       });
 
-      it('exact unary kernels (relu, step, neg, abs, sign, sqrt, x²) are bit-identical, in place too', () => {
+      it('exact unary kernels (relu, step, neg, abs, sign, sqrt, x², floor, ceil, round, isNaN, isFinite) are bit-identical, in place too', () => {
         const x = specials(1000);
-        for (const kernel of ['relu', 'step', 'neg', 'abs', 'sign', 'sqrt', 'powScalar'] as UnaryKernel[]) {
+        // halves, where round's ties-to-even shows, and values past 2²³ (all integers already)
+        x.set([2.5, -2.5, 1.5, -1.5, 0.5, -0.49999997, 8388607.5, 8388609, -1e9], 1000);
+        for (const kernel of ['relu', 'step', 'neg', 'abs', 'sign', 'sqrt', 'powScalar', 'floor', 'ceil', 'round', 'isNaN', 'isFinite'] as UnaryKernel[]) {
           const expected = new Float32Array(x.length), actual = new Float32Array(x.length);
           jsBackend.unary(kernel, x, expected, 2);
           backend.unary(kernel, x, actual, 2);
@@ -168,13 +173,13 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
         }
       });
 
-      it('exp, sigmoid, tanh, softplus, log and x^y are within 1 ulp (NaN, ±Inf, overflow and subnormals as js)', () => {
+      it('exp, sigmoid, tanh, softplus, log, x^y, log1p, expm1, erf, sin and cos are within 1 ulp (NaN, ±Inf, overflow and subnormals as js)', () => {
         const x = specials(3000);
         const positive = x.map(Math.abs);
         const cases: [UnaryKernel, Float32Array, number][] = [
           ['exp', x, 0], ['sigmoid', x, 0], ['tanh', x, 0], ['log', positive, 0], ['log', x, 0],
           ['powScalar', positive, 0.5], ['powScalar', x, 3], ['powScalar', x, -1], ['powScalar', x, NaN], ['powScalar', x, Infinity], ['powScalar', x, 0],
-          ['softplus', x, 0],
+          ['softplus', x, 0], ['log1p', x, 0], ['log1p', positive, 0], ['expm1', x, 0], ['erf', x, 0], ['sin', x, 0], ['cos', x, 0],
         ];
         for (const [kernel, input, scalar] of cases) {
           const expected = new Float32Array(input.length), actual = new Float32Array(input.length);
@@ -193,7 +198,8 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
           [[2, 3, 13], [13], [2, 3, 13]], [[2, 3, 13], [2, 3, 1], [2, 3, 13]], [[2, 3, 13], [2, 1, 13], [2, 3, 13]], [[64, 10], [64, 10], [64, 10]],
           [[3], [3], [3]], [[], [], []],
         ];
-        const kernels: BinaryKernel[] = ['add', 'sub', 'mul', 'div', 'greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'sigmoidGrad', 'tanhGrad', 'reluGrad'];
+        const kernels: BinaryKernel[] = ['add', 'sub', 'mul', 'div', 'greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'sigmoidGrad', 'tanhGrad', 'reluGrad',
+          'maximum', 'minimum'];
         for (const [aShape, bShape, outShape] of patterns) {
           const size = (s: number[]) => s.reduce((p, d) => p * d, 1);
           // a few specials among random values, and ties so the comparisons see equality
