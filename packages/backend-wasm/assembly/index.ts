@@ -251,6 +251,22 @@ export function matmulBlock(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32
   }
 }
 
+/**
+ * Products [first, last) of a batch of one shape: C_i = op(A_i)·op(B_i) with A_i at
+ * a + aOffsets[i] floats and B_i at b + bOffsets[i] floats (offsets: i32 arrays in this
+ * memory, possibly repeating), C_i at c + i·m·n floats. k ≥ 1. Each product is the whole
+ * single-product loop nest, so its bits do not depend on which thread or block computes it.
+ */
+export function matmulBatch(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, transA: bool, transB: bool, scratch: usize,
+  aOffsets: usize, bOffsets: usize, first: i32, last: i32): void {
+  const cBytes = <usize>m * <usize>n << 2;
+  for (let i = first; i < last; i++) {
+    const pa = a + (<usize>load<i32>(aOffsets + (<usize>i << 2)) << 2);
+    const pb = b + (<usize>load<i32>(bOffsets + (<usize>i << 2)) << 2);
+    matmulBlock(pa, pb, c + <usize>i * cBytes, m, k, n, transA, transB, scratch, 0, m, 0, n);
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // Element-wise kernels. Buffers are padded to a multiple of 4 floats (see top).
 

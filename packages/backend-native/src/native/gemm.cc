@@ -200,15 +200,37 @@ void packUnits(const KernelSet& ks, const Problem& P, float* out, long wanted, s
 // share one 64-bit word, so a worker that wakes late cannot claim a block of a newer job
 // with the parameters of an older one.
 
+// A batch of products of one shape (sgemmBatched): product i reads A at a + aOffsets[i] and
+// B at b + bOffsets[i] and writes C at c + i·m·n; a block is `perBlock` whole products.
+struct Batch {
+  const int32_t* aOffsets;
+  const int32_t* bOffsets;
+  long count, perBlock;
+};
+
 struct Job {
   const KernelSet* ks;
   Problem P;
   bool byRows;
   long step;  // rows or columns per block
   const float* packedB;  // cutting by rows: B packed once for both threads
-  long packCount;  // cutting by rows: the first packCount claims pack B, the rest compute
-  const PackUnit* pack;
+  long packCount = 0;  // cutting by rows: the first packCount claims pack B, the rest compute
+  const PackUnit* pack = nullptr;
+  const Batch* batch = nullptr;  // set: blocks are products of this batch (byRows false)
 };
+
+// Products [first, last) of a batch, each the whole single-thread loop nest on its own: the
+// bits of product i do not depend on which thread computes it, nor on the blocks.
+void computeProducts(const KernelSet& ks, const Problem& shape, const Batch& batch, long first, long last) {
+  const long cSize = shape.m * shape.n;
+  for (long i = first; i < last; i++) {
+    Problem P = shape;
+    P.a = shape.a + batch.aOffsets[i];
+    P.b = shape.b + batch.bOffsets[i];
+    P.c = shape.c + i * cSize;
+    gemmDispatch(ks, P);
+  }
+}
 
 class Pool {
  public:
@@ -331,6 +353,11 @@ class Pool {
   }
 
   static void computeBlock(const Job& job, long index) {
+    if (job.batch) {
+      computeProducts(*job.ks, job.P, *job.batch, index * job.batch->perBlock,
+                      std::min(job.batch->count, (index + 1) * job.batch->perBlock));
+      return;
+    }
     Problem P = job.P;
     const long start = index * job.step;
     if (job.byRows) {
@@ -440,6 +467,33 @@ void sgemm(const KernelSet& ks, const float* a, long aRow, long aCol, const floa
     if (blocks >= 2 && blocks < 65536 && pool().run(Job{&ks, P, byRows, step, nullptr}, blocks, threads == 2)) return;
   }
   gemmDispatch(ks, P);
+}
+
+void sgemmBatched(const KernelSet& ks, const float* a, long aRow, long aCol, const int32_t* aOffsets,
+                  const float* b, long bRow, long bCol, const int32_t* bOffsets,
+                  float* c, long count, long m, long k, long n, int threads) {
+  if (count == 0 || m == 0 || n == 0) return;
+  const Problem shape{a, aRow, aCol, b, bRow, bCol, c, n, m, k, n};
+  if (threads >= 2 && k > 0 && (count == 2 || count >= 4) && std::thread::hardware_concurrency() >= 2) {
+    // Whole products are the blocks: no shared packing, no waiting for one, and each
+    // product gets exactly the single-thread operations. Up to 64 blocks, so that a thread
+    // the OS holds back leaves little for the other to wait on. (Three products would split
+    // 2 : 1; those, and a single one, are cut inside each product below instead.)
+    const long blocks = std::min(count, 64L);
+    const long perBlock = (count + blocks - 1) / blocks;
+    const Batch batch{aOffsets, bOffsets, count, perBlock};
+    Job job{&ks, shape, false, 0, nullptr};
+    job.batch = &batch;
+    if (pool().run(job, (count + perBlock - 1) / perBlock, threads == 2)) return;
+    threads = 1;  // declined ('auto' while the second core is busy): all on this thread
+  }
+  if (threads >= 2) {
+    for (long i = 0; i < count; i++)
+      sgemm(ks, a + aOffsets[i], aRow, aCol, b + bOffsets[i], bRow, bCol, c + i * m * n, n, m, k, n, threads);
+    return;
+  }
+  const Batch batch{aOffsets, bOffsets, count, count};
+  computeProducts(ks, shape, batch, 0, count);
 }
 
 ThreadStats threadStats() { return pool().stats(); }

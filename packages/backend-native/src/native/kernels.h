@@ -54,6 +54,14 @@ bool cpuHasAvx512f();
 void sgemm(const KernelSet& ks, const float* a, long aRow, long aCol, const float* b, long bRow, long bCol,
            float* c, long ldc, long m, long k, long n, int threads);
 
+// count products of one shape: C_i = op(A_i)·op(B_i), A_i at a + aOffsets[i], B_i at
+// b + bOffsets[i] (offsets may repeat), C_i at c + i·m·n (row-major [m, n]). threads as for
+// sgemm: with 2 or 3, whole products are split between the two threads (2 or ≥ 4 of them),
+// else each product is cut as sgemm cuts it. Bit-identical to one thread either way.
+void sgemmBatched(const KernelSet& ks, const float* a, long aRow, long aCol, const int32_t* aOffsets,
+                  const float* b, long bRow, long bCol, const int32_t* bOffsets,
+                  float* c, long count, long m, long k, long n, int threads);
+
 struct ThreadStats {
   double twoThreadCalls, declined, backoffs, blocks, workerBlocks;
 };

@@ -1,0 +1,88 @@
+/**
+ * float32 batched matmul (Backend.matmulBatched), GFLOP/s = 2·count·m·k·n / seconds, of
+ * each backend's batched kernel ("batched") against the loop of single products on views
+ * that core's `matmulEachBatch` runs over the same backend's `matmul` ("loop": what both
+ * backends did before they had a batched kernel), in one process, interleaved.
+ *
+ *   pnpm build
+ *   cd packages/backend-native && pnpm exec tsx bench/batched.ts [--reps 9] [--only attention]
+ *
+ * Shapes: attention [8,4,64,32]·[8,4,32,64] (32 products of 64×32×64) and its scores
+ * Q·Kᵀ ([8,4,64,32]·[8,4,64,32]ᵀ); conv2d's lowering W [1,64,576] · U [32,1,576,1024] (one
+ * weight read in place against 32 images' columns: 32 products of 64×576×1024).
+ * Contenders: native 'auto' and 'off' (one thread), wasm (relaxed SIMD) 'auto' and 'off';
+ * wasm's figures include copying operands in and the result out. Each figure is the median
+ * of the repetitions after a warm-up; a repetition is a loop of calls lasting ≥ ~40 ms.
+ * Machines here are shared: compare the ratios within one run.
+ */
+import { type Backend, matmulEachBatch } from '@tapegrad/core';
+import { createWasmBackend } from '../../backend-wasm/src/index.js';
+import { loadNativeBackend } from '../src/index.js';
+
+const args = process.argv.slice(2);
+const at = args.indexOf('--reps');
+const reps = Math.max(3, at >= 0 ? Number(args[at + 1]) : 9);
+const onlyAt = args.indexOf('--only');
+const only = onlyAt >= 0 ? args[onlyAt + 1] : undefined;
+
+const load = (options: Parameters<typeof loadNativeBackend>[0]) => {
+  const result = loadNativeBackend(options);
+  if (!result.backend) throw new Error(`native addon unavailable: ${result.reason}`);
+  return result.backend;
+};
+const backends: Array<{ label: string; backend: Backend }> = [
+  { label: 'native auto', backend: load({ name: 'native-auto' }) },
+  { label: 'native 1 thread', backend: load({ name: 'native-1', threads: 'off' }) },
+  { label: 'wasm auto', backend: createWasmBackend({ name: 'wasm-auto' }) },
+  { label: 'wasm 1 thread', backend: createWasmBackend({ name: 'wasm-1', threads: 'off' }) },
+];
+
+function filled(length: number, seed: number): Float32Array {
+  let a = seed;
+  const next = () => {
+    a |= 0; a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return Float32Array.from({ length }, () => next() * 2 - 1);
+}
+
+interface Shape { name: string; m: number; k: number; n: number; tA: boolean; tB: boolean; aOffsets: Int32Array; bOffsets: Int32Array; aLength: number; bLength: number }
+const range = (count: number, stride: number) => Int32Array.from({ length: count }, (_, i) => i * stride);
+const shapes: Shape[] = [
+  { name: 'attention [8,4,64,32]·[8,4,32,64]', m: 64, k: 32, n: 64, tA: false, tB: false, aOffsets: range(32, 64 * 32), bOffsets: range(32, 32 * 64), aLength: 32 * 64 * 32, bLength: 32 * 32 * 64 },
+  { name: 'attention Q·Kᵀ [8,4,64,32]·[8,4,64,32]ᵀ', m: 64, k: 32, n: 64, tA: false, tB: true, aOffsets: range(32, 64 * 32), bOffsets: range(32, 64 * 32), aLength: 32 * 64 * 32, bLength: 32 * 64 * 32 },
+  { name: 'conv W [1,64,576]·U [32,1,576,1024]', m: 64, k: 576, n: 1024, tA: false, tB: false, aOffsets: range(32, 0), bOffsets: range(32, 576 * 1024), aLength: 64 * 576, bLength: 32 * 576 * 1024 },
+].filter((s) => !only || s.name.includes(only));
+
+type Run = (backend: Backend, a: Float32Array, b: Float32Array, c: Float32Array, s: Shape) => void;
+const modes: Array<{ label: string; run: Run }> = [
+  { label: 'loop', run: (backend, a, b, c, s) => matmulEachBatch(backend.matmul, a, b, c, s.m, s.k, s.n, s.tA, s.tB, s.aOffsets, s.bOffsets) },
+  { label: 'batched', run: (backend, a, b, c, s) => backend.matmulBatched(a, b, c, s.m, s.k, s.n, s.tA, s.tB, s.aOffsets, s.bOffsets) },
+];
+
+console.log(`load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}; ${reps} repetitions`);
+for (const s of shapes) {
+  const count = s.aOffsets.length;
+  const a = filled(s.aLength, 1), b = filled(s.bLength, 2), c = new Float32Array(count * s.m * s.n);
+  const flop = 2 * count * s.m * s.k * s.n;
+  const calls = Math.max(1, Math.ceil(0.04 / (flop / 50e9)));
+  const contenders = backends.flatMap(({ label, backend }) => modes.map((mode) => ({ label: `${label} ${mode.label}`, backend, run: mode.run })));
+  const times = contenders.map(() => [] as number[]);
+  for (const { backend, run } of contenders) for (let w = 0; w < Math.max(3, calls); w++) run(backend, a, b, c, s);
+  for (let r = 0; r < reps; r++) {
+    for (let j = 0; j < contenders.length; j++) {
+      const i = (j + r) % contenders.length;
+      const t0 = performance.now();
+      for (let call = 0; call < calls; call++) contenders[i].run(contenders[i].backend, a, b, c, s);
+      times[i].push((performance.now() - t0) / 1000 / calls);
+    }
+  }
+  console.log(`\n${s.name}: ${count} products of ${s.m}×${s.k}×${s.n}, ${(flop / 1e6).toFixed(1)} MFLOP a call`);
+  const gflops = times.map((t) => flop / t.sort((x, y) => x - y)[t.length >> 1] / 1e9);
+  for (let i = 0; i < contenders.length; i += 2) {
+    const range = (t: number[]) => `${(flop / t[t.length - 1] / 1e9).toFixed(1)}–${(flop / t[0] / 1e9).toFixed(1)}`;
+    console.log(`  ${backends[i / 2].label.padEnd(16)} loop ${gflops[i].toFixed(1).padStart(6)} (${range(times[i])})  batched ${gflops[i + 1].toFixed(1).padStart(6)} (${range(times[i + 1])})  batched/loop ${(gflops[i + 1] / gflops[i]).toFixed(2)}×`);
+  }
+}
