@@ -13,7 +13,11 @@
  * Contenders: native 'auto' and 'off' (one thread), wasm (relaxed SIMD) 'auto' and 'off';
  * wasm's figures include copying operands in and the result out. Each figure is the median
  * of the repetitions after a warm-up; a repetition is a loop of calls lasting ≥ ~40 ms.
- * Machines here are shared: compare the ratios within one run.
+ * Machines here are shared: compare the ratios within one run. Besides wall-clock GFLOP/s
+ * ("wall", with the range over repetitions), each figure is also given per second of this
+ * process's CPU time ("cpu", process.cpuUsage: every thread's, the worker's spinning too):
+ * on a machine whose cores other processes hold, wall-clock time mostly measures the OS's
+ * scheduling, while CPU time still measures the work one thread does.
  */
 import { type Backend, matmulEachBatch } from '@tapegrad/core';
 import { createWasmBackend } from '../../backend-wasm/src/index.js';
@@ -69,20 +73,24 @@ for (const s of shapes) {
   const flop = 2 * count * s.m * s.k * s.n;
   const calls = Math.max(1, Math.ceil(0.04 / (flop / 50e9)));
   const contenders = backends.flatMap(({ label, backend }) => modes.map((mode) => ({ label: `${label} ${mode.label}`, backend, run: mode.run })));
-  const times = contenders.map(() => [] as number[]);
+  const times = contenders.map(() => [] as number[]), cpuTimes = contenders.map(() => [] as number[]);
   for (const { backend, run } of contenders) for (let w = 0; w < Math.max(3, calls); w++) run(backend, a, b, c, s);
   for (let r = 0; r < reps; r++) {
     for (let j = 0; j < contenders.length; j++) {
       const i = (j + r) % contenders.length;
-      const t0 = performance.now();
+      const t0 = performance.now(), cpu0 = process.cpuUsage();
       for (let call = 0; call < calls; call++) contenders[i].run(contenders[i].backend, a, b, c, s);
+      const cpu = process.cpuUsage(cpu0);
       times[i].push((performance.now() - t0) / 1000 / calls);
+      cpuTimes[i].push((cpu.user + cpu.system) / 1e6 / calls);
     }
   }
   console.log(`\n${s.name}: ${count} products of ${s.m}×${s.k}×${s.n}, ${(flop / 1e6).toFixed(1)} MFLOP a call`);
-  const gflops = times.map((t) => flop / t.sort((x, y) => x - y)[t.length >> 1] / 1e9);
+  const median = (t: number[]) => flop / [...t].sort((x, y) => x - y)[t.length >> 1] / 1e9;
+  const range = (t: number[]) => `${(flop / Math.max(...t) / 1e9).toFixed(1)}–${(flop / Math.min(...t) / 1e9).toFixed(1)}`;
+  const wall = times.map(median), cpu = cpuTimes.map(median);
   for (let i = 0; i < contenders.length; i += 2) {
-    const range = (t: number[]) => `${(flop / t[t.length - 1] / 1e9).toFixed(1)}–${(flop / t[0] / 1e9).toFixed(1)}`;
-    console.log(`  ${backends[i / 2].label.padEnd(16)} loop ${gflops[i].toFixed(1).padStart(6)} (${range(times[i])})  batched ${gflops[i + 1].toFixed(1).padStart(6)} (${range(times[i + 1])})  batched/loop ${(gflops[i + 1] / gflops[i]).toFixed(2)}×`);
+    console.log(`  ${backends[i / 2].label.padEnd(16)} wall: loop ${wall[i].toFixed(1).padStart(5)} (${range(times[i])}), batched ${wall[i + 1].toFixed(1).padStart(5)} (${range(times[i + 1])}) = ${(wall[i + 1] / wall[i]).toFixed(2)}×`
+      + ` | cpu: loop ${cpu[i].toFixed(1).padStart(5)}, batched ${cpu[i + 1].toFixed(1).padStart(5)} = ${(cpu[i + 1] / cpu[i]).toFixed(2)}×`);
   }
 }

@@ -393,6 +393,17 @@ describe.runIf(built)('two threads', () => {
         expectBitIdentical(c2, c1, `${m}×${k}×${n} tA=${tA} tB=${tB}`);
       }
     }
+    // small products (k ≤ 256, B ≤ 64 KiB, not transposed) skip packing on one thread; the
+    // row cut of two threads packs B for both: the same bits
+    for (const [m, k, n] of [[12, 1, 1], [13, 7, 17], [64, 32, 64], [100, 256, 64], [37, 200, 33], [18, 64, 256]] as const) {
+      for (const tA of [false, true]) for (const tB of [false, true]) {
+        const a = random(m * k), b = random(k * n);
+        const c1 = new Float32Array(m * n), c2 = new Float32Array(m * n).fill(NaN);
+        one.matmul(a, b, c1, m, k, n, tA, tB);
+        two.matmul(a, b, c2, m, k, n, tA, tB);
+        expectBitIdentical(c2, c1, `${m}×${k}×${n} tA=${tA} tB=${tB} (in place vs packed)`);
+      }
+    }
     expectMatmulClose(two, random(200 * 300), random(300 * 100), 200, 300, 100, false, true);
     // every split product is counted, with the blocks each thread took
     const stats = two.threadStats();

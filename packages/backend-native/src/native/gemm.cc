@@ -109,6 +109,12 @@ long kcStepFor(long k) {
 
 long roundUp(long x, long unit) { return (x + unit - 1) / unit * unit; }
 
+#ifndef TG_DIRECT_MAX_B
+#define TG_DIRECT_MAX_B 16384
+#endif
+// Floats of B (k·n) up to which a product with k ≤ K_C skips packing (gemmDirect).
+constexpr long kDirectMaxB = TG_DIRECT_MAX_B;
+
 // Cutting C by rows, B is packed once for both threads (packUnits below), block (jc, pc) at
 // jc·k + pc·roundUp(nc, NR): what gemmSingle reads as `packedB`.
 
@@ -149,10 +155,60 @@ void gemmSingle(const KernelSet& ks, const Problem& P, const float* packedB) {
   }
 }
 
+// A product small enough that packing costs a good part of the arithmetic (k ≤ K_C, B
+// row-major and ≤ 64 KiB, so it stays in L1/L2 while it is read in place): full tiles read A
+// and B in place (DirectKernel); edge tiles read a zero-padded copy of the last rows of A or
+// the last columns of B into a small tile. Every element gets the packed loop nest's
+// operations in its order (one k block, not accumulated): the same bits.
+template <int MR, int NR>
+void gemmDirect(const KernelSet& ks, const Problem& P) {
+  Scratch& s = scratch();
+  alignas(64) float tile[MR * NR];
+  const long k = P.k, nEdge = P.n % NR, nFull = P.n - nEdge;
+  float* bEdge = s.b;  // B's last nEdge columns, k × NR, zero-padded
+  if (nEdge) {
+    for (long p = 0; p < k; p++)
+      for (long j = 0; j < NR; j++) bEdge[p * NR + j] = j < nEdge ? P.b[p * P.bRow + nFull + j] : 0.0f;
+  }
+  auto writeBack = [&](float* C, long rows, long cols) {
+    for (long r = 0; r < rows; r++)
+      for (long j = 0; j < cols; j++) C[r * P.ldc + j] = tile[r * NR + j];
+  };
+  for (long i = 0; i < P.m; i += MR) {
+    const long rows = std::min<long>(MR, P.m - i);
+    const float* A = P.a + i * P.aRow;
+    long aRow = P.aRow, aCol = P.aCol;
+    if (rows < MR) {  // the last rows of A, row-major and zero-padded to MR rows
+      for (long r = 0; r < MR; r++)
+        for (long p = 0; p < k; p++) s.a[r * k + p] = r < rows ? A[r * P.aRow + p * P.aCol] : 0.0f;
+      A = s.a;
+      aRow = k;
+      aCol = 1;
+    }
+    float* C = P.c + i * P.ldc;
+    for (long j = 0; j < nFull; j += NR) {
+      if (rows == MR) {
+        ks.microDirect(k, A, aRow, aCol, P.b + j, P.bRow, C + j, P.ldc);
+      } else {
+        ks.microDirect(k, A, aRow, aCol, P.b + j, P.bRow, tile, NR);
+        writeBack(C + j, rows, NR);
+      }
+    }
+    if (nEdge) {
+      ks.microDirect(k, A, aRow, aCol, bEdge, NR, tile, NR);
+      writeBack(C + nFull, rows, nEdge);
+    }
+  }
+}
+
 void gemmDispatch(const KernelSet& ks, const Problem& P, const float* packedB = nullptr) {
   if (P.m == 0 || P.n == 0) return;
   if (P.k == 0) {
     for (long i = 0; i < P.m; i++) std::fill(P.c + i * P.ldc, P.c + i * P.ldc + P.n, 0.0f);
+    return;
+  }
+  if (!packedB && ks.microDirect && ks.mr == 6 && ks.nr == 16 && P.bCol == 1 && P.k <= KC_MAX && P.k * P.n <= kDirectMaxB) {
+    gemmDirect<6, 16>(ks, P);
     return;
   }
   if (ks.mr == 6 && ks.nr == 16) gemmSingle<6, 16>(ks, P, packedB);

@@ -19,6 +19,10 @@ enum Mode : int { M_FULL, M_ROW, M_COLUMN, M_SCALAR };
 // C[MR×NR] (+)= Σ_p Ap[p·MR + r]·Bp[p·NR + c], for one packed A panel and one packed B panel.
 // `accumulate` adds the product to what C holds (the k-blocks after the first).
 using MicroKernel = void (*)(long kc, const float* Ap, const float* Bp, float* C, long ldc, bool accumulate);
+// C[MR×NR] = Σ_p A(r, p)·B(p, c) read in place, A(r, p) at A[r·aRow + p·aCol] and B(p, c)
+// at B[p·ldb + c]: the same operations in the same order as MicroKernel over packed panels
+// (accumulate false), so the same bits, without packing (small products: gemm.cc).
+using DirectKernel = void (*)(long kc, const float* A, long aRow, long aCol, const float* B, long ldb, float* C, long ldc);
 
 struct KernelSet {
   const char* name;
@@ -33,6 +37,8 @@ struct KernelSet {
   void (*sumMiddle)(const float* x, float* out, long outer, long mid, long inner);
   // out = y − s·x, s·x rounded to float32 before the subtraction (never fused); out may be y or x.
   void (*subScaled)(const float* y, const float* x, float s, float* out, long n);
+  // null where the set has none (the portable one: the compiler's SSE2 code gains nothing)
+  DirectKernel microDirect;
 };
 
 extern const KernelSet scalarKernels;
