@@ -198,6 +198,19 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
         }
       });
 
+      it('small products read A and B in place (k ≤ K_C, B row-major ≤ 64 KiB): the packed kernel\'s bits, checked as A·B = A·(Bᵀ)ᵀ (a transposed B is packed)', () => {
+        for (const [m, k, n] of [[1, 1, 1], [5, 3, 7], [17, 33, 9], [64, 32, 64], [13, 256, 40], [18, 64, 256]] as const) {
+          for (const tA of [false, true]) {
+            const a = random(m * k), b = random(k * n), bT = new Float32Array(k * n);
+            for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) bT[j * k + p] = b[p * n + j];
+            const direct = new Float32Array(m * n), viaPacked = new Float32Array(m * n);
+            backend.matmul(a, b, direct, m, k, n, tA, false);
+            backend.matmul(a, bT, viaPacked, m, k, n, tA, true);
+            expectBitIdentical(viaPacked, direct, `${m}×${k}×${n} tA=${tA}`);
+          }
+        }
+      });
+
       it('matmulBatched with k = 0 writes zeros, with no products or m = 0 writes nothing', () => {
         const out = new Float32Array(12).fill(7);
         backend.matmulBatched(new Float32Array(0), new Float32Array(0), out, 2, 0, 3, false, true, new Int32Array(2), new Int32Array(2));
