@@ -112,7 +112,7 @@ long roundUp(long x, long unit) { return (x + unit - 1) / unit * unit; }
 #ifndef TG_DIRECT_MAX_B
 #define TG_DIRECT_MAX_B 16384
 #endif
-// Floats of B (k·n) up to which a product with k ≤ K_C skips packing (gemmDirect).
+// Floats of B (k·n) up to which a product with k ≤ K_C skips packing A, and B if row-major (gemmDirect).
 constexpr long kDirectMaxB = TG_DIRECT_MAX_B;
 
 // Cutting C by rows, B is packed once for both threads (packUnits below), block (jc, pc) at
@@ -155,17 +155,21 @@ void gemmSingle(const KernelSet& ks, const Problem& P, const float* packedB) {
   }
 }
 
-// A product small enough that packing costs a good part of the arithmetic (k ≤ K_C, B
-// row-major and ≤ 64 KiB, so it stays in L1/L2 while it is read in place): full tiles read A
-// and B in place (DirectKernel); edge tiles read a zero-padded copy of the last rows of A or
-// the last columns of B into a small tile. Every element gets the packed loop nest's
+// A product small enough that packing costs a good part of the arithmetic (k ≤ K_C, B ≤ 64
+// KiB, so it stays in L1/L2): A is read in place (DirectKernel), and so is B when it is
+// row-major; a transposed B (a column-major one) is packed into NR-wide panels as usual, which
+// DirectKernel reads as rows NR apart. Edge tiles read a zero-padded copy of the last rows of
+// A or the last columns of B into a small tile. Every element gets the packed loop nest's
 // operations in its order (one k block, not accumulated): the same bits.
 template <int MR, int NR>
 void gemmDirect(const KernelSet& ks, const Problem& P) {
   Scratch& s = scratch();
   alignas(64) float tile[MR * NR];
-  const long k = P.k, nEdge = P.n % NR, nFull = P.n - nEdge;
-  float* bEdge = s.b;  // B's last nEdge columns, k × NR, zero-padded
+  const long k = P.k;
+  const bool packed = P.bCol != 1;
+  const long nEdge = packed ? 0 : P.n % NR, nFull = packed ? roundUp(P.n, NR) : P.n - nEdge;
+  float* bEdge = s.b;  // row-major B: its last nEdge columns, k × NR, zero-padded
+  if (packed) packB<NR>(P, 0, k, 0, P.n, s.b);  // panel j at s.b + j·k, zero-padded past n
   if (nEdge) {
     for (long p = 0; p < k; p++)
       for (long j = 0; j < NR; j++) bEdge[p * NR + j] = j < nEdge ? P.b[p * P.bRow + nFull + j] : 0.0f;
@@ -187,11 +191,13 @@ void gemmDirect(const KernelSet& ks, const Problem& P) {
     }
     float* C = P.c + i * P.ldc;
     for (long j = 0; j < nFull; j += NR) {
-      if (rows == MR) {
-        ks.microDirect(k, A, aRow, aCol, P.b + j, P.bRow, C + j, P.ldc);
+      const float* B = packed ? s.b + j * k : P.b + j;
+      const long ldb = packed ? NR : P.bRow, cols = std::min<long>(NR, P.n - j);
+      if (rows == MR && cols == NR) {
+        ks.microDirect(k, A, aRow, aCol, B, ldb, C + j, P.ldc);
       } else {
-        ks.microDirect(k, A, aRow, aCol, P.b + j, P.bRow, tile, NR);
-        writeBack(C + j, rows, NR);
+        ks.microDirect(k, A, aRow, aCol, B, ldb, tile, NR);
+        writeBack(C + j, rows, cols);
       }
     }
     if (nEdge) {
@@ -207,7 +213,7 @@ void gemmDispatch(const KernelSet& ks, const Problem& P, const float* packedB = 
     for (long i = 0; i < P.m; i++) std::fill(P.c + i * P.ldc, P.c + i * P.ldc + P.n, 0.0f);
     return;
   }
-  if (!packedB && ks.microDirect && ks.mr == 6 && ks.nr == 16 && P.bCol == 1 && P.k <= KC_MAX && P.k * P.n <= kDirectMaxB) {
+  if (!packedB && ks.microDirect && ks.mr == 6 && ks.nr == 16 && P.k <= KC_MAX && P.k * P.n <= kDirectMaxB) {
     gemmDirect<6, 16>(ks, P);
     return;
   }
