@@ -67,6 +67,46 @@ function matmulErrorRatio(backend: Backend, m: number, k: number, n: number, tA:
   return worst;
 }
 
+/**
+ * A batch as core's matmul lays it out: matrices of a read at `aOffsets` (repeats: a
+ * broadcast operand read in place), likewise for b; `pad` unused elements before the first
+ * matrix, so that offsets need not start at 0.
+ */
+interface BatchCase { a: Float32Array; b: Float32Array; aOffsets: Int32Array; bOffsets: Int32Array; m: number; k: number; n: number; tA: boolean; tB: boolean }
+function batchCase(m: number, k: number, n: number, tA: boolean, tB: boolean, aIndex: number[], bIndex: number[], pad = 0): BatchCase {
+  const aSize = m * k, bSize = k * n;
+  return {
+    a: random(pad + (Math.max(...aIndex) + 1) * aSize), b: random(pad + (Math.max(...bIndex) + 1) * bSize),
+    aOffsets: Int32Array.from(aIndex, (i) => pad + i * aSize), bOffsets: Int32Array.from(bIndex, (i) => pad + i * bSize), m, k, n, tA, tB,
+  };
+}
+
+/** Batch patterns of `count` products: every operand distinct, A or B broadcast, [2,c]·[1,c]-style outer broadcast, reversed order. */
+function batchPatterns(count: number): Array<[string, number[], number[]]> {
+  const each = Array.from({ length: count }, (_, i) => i), zero = each.map(() => 0);
+  return [['distinct', each, each], ['A broadcast', zero, each], ['B broadcast', each, zero], ['outer', each.map((i) => i % 2), each.map((i) => i >> 1)],
+    ['reversed', each.map((i) => count - 1 - i), each]];
+}
+
+/** Runs the batch on `backend` (into an out filled with NaN) and checks each product against js within the matmul bound (2·√k·u·Σ|ab|). */
+function expectBatchedClose(backend: Backend, c: BatchCase): Float32Array {
+  const { a, b, aOffsets, bOffsets, m, k, n, tA, tB } = c;
+  const count = aOffsets.length, cSize = m * n;
+  const expected = new Float32Array(count * cSize), actual = new Float32Array(count * cSize).fill(NaN);
+  jsBackend.matmulBatched(a, b, expected, m, k, n, tA, tB, aOffsets, bOffsets);
+  backend.matmulBatched(a, b, actual, m, k, n, tA, tB, aOffsets, bOffsets);
+  for (let p = 0; p < count; p++) {
+    const mag = magnitudes(a.subarray(aOffsets[p], aOffsets[p] + m * k), b.subarray(bOffsets[p], bOffsets[p] + k * n), m, k, n, tA, tB);
+    for (let i = 0; i < cSize; i++) {
+      const allowed = 2 * Math.sqrt(k) * u * mag[i], at = p * cSize + i;
+      if (!(Math.abs(actual[at] - expected[at]) <= allowed)) {
+        throw new Error(`batch of ${count} × ${m}×${k}×${n} tA=${tA} tB=${tB}: product ${p} C[${Math.floor(i / n)},${i % n}] = ${actual[at]}, js ${expected[at]}, allowed ±${allowed}`);
+      }
+    }
+  }
+  return actual;
+}
+
 const f32Bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0];
 /** Distance in float32 units in the last place (same-sign values; NaN only equals NaN). */
 function ulps(x: number, y: number): number {
@@ -128,6 +168,59 @@ for (const backend of backends) {
       for (const [m, k, n] of [[200, 300, 100], [3, 5, 2], [200, 300, 100]] as const) {
         expect(matmulErrorRatio(backend, m, k, n, true, false)).toBeLessThanOrEqual(2);
       }
+    });
+
+    it('matmulBatched: broadcast and repeated offsets, all four transpose variants, edge sizes; bit for bit the loop of single products', () => {
+      const sizes: [number, number, number][] = [[1, 1, 1], [5, 3, 7], [4, 8, 8], [7, 17, 15], [64, 32, 64], [13, 300, 37]];
+      for (const [m, k, n] of sizes) {
+        for (const tA of [false, true]) for (const tB of [false, true]) {
+          for (const [pattern, aIndex, bIndex] of batchPatterns(m * k * n > 10000 ? 3 : 5)) {
+            const c = batchCase(m, k, n, tA, tB, aIndex, bIndex, pattern === 'reversed' ? 3 : 0);
+            const actual = expectBatchedClose(backend, c);
+            // each product is the single-product kernel's own result
+            const single = new Float32Array(m * n);
+            for (let p = 0; p < aIndex.length; p++) {
+              backend.matmul(c.a.subarray(c.aOffsets[p], c.aOffsets[p] + m * k), c.b.subarray(c.bOffsets[p], c.bOffsets[p] + k * n), single, m, k, n, tA, tB);
+              expectBitIdentical(actual.subarray(p * m * n, (p + 1) * m * n), single);
+            }
+          }
+        }
+      }
+    });
+
+    it('small products read A and B in place (k ≤ K_C, B row-major ≤ 64 KiB): the packed kernel\'s bits, checked as A·B = A·(Bᵀ)ᵀ (a transposed B is packed)', () => {
+      for (const [m, k, n] of [[1, 1, 1], [5, 3, 7], [17, 33, 9], [64, 32, 64], [13, 256, 40], [18, 64, 256]] as const) {
+        for (const tA of [false, true]) {
+          const a = random(m * k), b = random(k * n), bT = new Float32Array(k * n);
+          for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) bT[j * k + p] = b[p * n + j];
+          const direct = new Float32Array(m * n), viaPacked = new Float32Array(m * n);
+          backend.matmul(a, b, direct, m, k, n, tA, false);
+          backend.matmul(a, bT, viaPacked, m, k, n, tA, true);
+          expectBitIdentical(viaPacked, direct);
+        }
+      }
+    });
+
+    it('matmulBatched with k = 0 writes zeros, with no products or m = 0 writes nothing', () => {
+      const out = new Float32Array(12).fill(7);
+      backend.matmulBatched(new Float32Array(0), new Float32Array(0), out, 2, 0, 3, false, true, new Int32Array(2), new Int32Array(2));
+      expectBitIdentical(out, new Float32Array(12));
+      const untouched = new Float32Array(4).fill(7);
+      backend.matmulBatched(random(6), random(6), untouched, 2, 3, 2, false, false, new Int32Array(0), new Int32Array(0));
+      backend.matmulBatched(new Float32Array(0), random(6), untouched, 0, 3, 2, false, false, Int32Array.of(0, 0), Int32Array.of(0, 0));
+      expectBitIdentical(untouched, [7, 7, 7, 7]);
+    });
+
+    it('matmulBatched refuses an offset that puts a matrix outside its array, before writing anything', () => {
+      const a = random(12), b = random(12), out = new Float32Array(12).fill(7);
+      const run = (aOffsets: number[], bOffsets: number[], target = out) =>
+        backend.matmulBatched(a, b, target, 2, 3, 2, false, false, Int32Array.from(aOffsets), Int32Array.from(bOffsets));
+      expect(() => run([0, 7, 0], [0, 0, 0])).toThrow(RangeError);
+      expect(() => run([0, 7, 0], [0, 0, 0])).toThrow(/aOffsets\[1\] = 7 puts a 6-element matrix at \[7, 13\), outside a's 12 elements/);
+      expect(() => run([0, 0, 0], [0, 0, -1])).toThrow(/bOffsets\[2\] = -1/);
+      expect(() => run([0, 0], [0, 0, 0])).toThrow(/aOffsets has 2 entries but bOffsets 3/);
+      expect(() => run([0, 0, 6], [0, 6, 6], new Float32Array(11))).toThrow(/out has 11 elements, needs 12/);
+      expectBitIdentical(out, new Array(12).fill(7));
     });
 
     it('propagates NaN and Inf as js does', () => {
