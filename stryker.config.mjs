@@ -1,4 +1,6 @@
 // @ts-check
+import { fileURLToPath } from 'node:url';
+
 /**
  * Mutation testing with StrykerJS and its vitest runner: does the suite notice when the code
  * is changed (a + turned into −, a condition negated, a statement removed)? Too slow for CI
@@ -8,6 +10,8 @@
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
 export default {
+  // by path: under pnpm, core cannot see its sibling plugins through the "@stryker-mutator/*" glob
+  plugins: [fileURLToPath(import.meta.resolve('@stryker-mutator/vitest-runner'))],
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutation.config.ts', related: false },
   // each mutant runs only the tests that executed its code in the initial run
