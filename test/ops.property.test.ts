@@ -4,8 +4,10 @@
  * inside the op's domain. `order: 2` also checks the backward pass itself, i.e. that the
  * VJP is written in tape ops and differentiates again (Hessian-vector products).
  *
- * Every property is seeded (fast-check seed 42, the kit's default), so a run is
- * reproducible and a failure prints a counterexample that replays exactly.
+ * Every property is seeded, each with its own seed (the kit's propertySeed: a hash of the
+ * property's name or function, so properties draw different cases), so a run is reproducible
+ * and a failure prints a counterexample that replays exactly; FC_SEED=<n> or FC_SEED=random
+ * runs them with another seed.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -21,7 +23,7 @@ import {
 // not re-exported by the package (internal building blocks of the activations' VJPs)
 import { reluGrad, sigmoidGrad, tanhGrad } from '../packages/core/src/ops/math.js';
 import {
-  GradcheckError, type GradcheckOptions, arb, checkGradients, gradcheck, gradcheckProperty,
+  GradcheckError, type GradcheckOptions, arb, checkGradients, gradcheck, gradcheckProperty, propertySeed,
 } from '@tapegrad/core/testing';
 
 const SEED = 42;
@@ -40,7 +42,7 @@ function checkOpGradients<A>(
     fc.property(cases, ([attrs, inputs]) => {
       gradcheck(op(attrs), inputs, { ...check, raise: true });
     }),
-    { numRuns, seed: SEED, includeErrorInReport: true },
+    { numRuns, seed: propertySeed(expect.getState().currentTestName ?? 'checkOpGradients'), includeErrorInReport: true },
   );
 }
 
