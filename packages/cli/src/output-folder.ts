@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync,
+  accessSync, closeSync, constants, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync,
   statSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
@@ -208,13 +208,8 @@ export class OutputFolder {
    * (exit 2) when the path cannot hold the outputs or another run holds the lock.
    */
   acquire(): void {
-    refuseSpecialPath(this.given, this.#option);
+    this.check();
     const dir = this.dir;
-    if (dirname(dir) === dir) throw new UsageError(`${this.#option}: '${this.given}' is the root directory; give a folder of its own`);
-    if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`${this.#option}: '${this.given}' exists and is not a directory`);
-    let existing = dirname(dir);
-    while (!existsSync(existing)) existing = dirname(existing);
-    if (!statSync(existing).isDirectory()) throw new UsageError(`${this.#option}: cannot create '${this.given}': '${existing}' is not a directory`);
     try {
       mkdirSync(dirname(dir), { recursive: true });
     } catch (error) {
@@ -228,6 +223,24 @@ export class OutputFolder {
       this.release();
       throw error;
     }
+  }
+
+  /** Checks, without touching anything, that the path can hold the outputs: run before the work, so a mistake costs no training. */
+  check(): void {
+    refuseSpecialPath(this.given, this.#option);
+    const dir = this.dir;
+    if (dirname(dir) === dir) throw new UsageError(`${this.#option}: '${this.given}' is the root directory; give a folder of its own`);
+    if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`${this.#option}: '${this.given}' exists and is not a directory`);
+    // the staging folder and the lock go beside the folder, so its parent must be writable
+    let existing = dirname(dir);
+    while (!existsSync(existing)) existing = dirname(existing);
+    if (!statSync(existing).isDirectory()) throw new UsageError(`${this.#option}: cannot create '${this.given}': '${existing}' is not a directory`);
+    try {
+      accessSync(existing, constants.W_OK);
+    } catch {
+      throw new UsageError(`${this.#option}: cannot write beside '${this.given}': '${existing}' is not writable (the outputs are staged there and published together)`);
+    }
+    this.#checkOwnership();
   }
 
   #lock(): void {

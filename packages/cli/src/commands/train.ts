@@ -180,25 +180,27 @@ export async function runTrain(options: TrainOptions, context: TrainContext): Pr
   const state = context.state ?? { phase: 'preparing' };
   state.phase = 'preparing';
   const folder = new OutputFolder(options.out, { outputs: OUTPUT_FILES, writer: context.writer, command: context.command });
-  // the lock first: a second run into the same folder stops here, before any work
+  // checked first (no side effects), so a mistake in --out costs no data loading
+  folder.check();
+  const data = loadData({ data: options.data, limitTrain: options.limitTrain, limitTest: options.limitTest });
+  checkArchitecture(options, data);
+  // then the lock: a second run into the same folder stops here, before any training
   folder.acquire();
   state.folder = folder;
   try {
-    return await train(options, context, state, folder);
+    return await train(options, context, state, folder, data);
   } finally {
     folder.discard();
     folder.release();
   }
 }
 
-async function train(options: TrainOptions, { io, signal, command = 'tapegrad train' }: TrainContext, state: TrainState, folder: OutputFolder): Promise<number> {
+async function train(options: TrainOptions, { io, signal, command = 'tapegrad train' }: TrainContext, state: TrainState, folder: OutputFolder, data: LoadedData): Promise<number> {
   const started = performance.now();
   const say = (line: string) => {
     if (!options.quiet) io.out(line);
   };
   for (const line of folder.recovered) io.err(`${options.out}: ${line}`);
-  const data = loadData({ data: options.data, limitTrain: options.limitTrain, limitTest: options.limitTest });
-  checkArchitecture(options, data);
   const backend = await selectBackend(options.backend);
   say(backend.message);
   say(`data: ${data.description}`);
