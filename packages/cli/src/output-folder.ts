@@ -301,7 +301,8 @@ export class OutputFolder {
 
   #checkOwnership(): void {
     if (!existsSync(this.dir)) return;
-    const foreign = readdirSync(this.dir).filter((n) => !this.#outputs.has(n));
+    // hidden *.tmp files are killed runs' temporaries, which acquire() removes
+    const foreign = readdirSync(this.dir).filter((n) => !this.#outputs.has(n) && !(n.startsWith('.') && n.endsWith('.tmp')));
     if (foreign.length > 0) {
       const shown = foreign.slice(0, 5).map((n) => `'${n}'`).join(', ') + (foreign.length > 5 ? `, … (${foreign.length} in all)` : '');
       throw new UsageError(`${this.#option}: '${this.given}' holds ${shown}, which tapegrad train does not write; the folder is replaced as a whole, so give a folder of its own (new or from an earlier run)`);
