@@ -36,7 +36,8 @@ describe('tapegrad train (1 epoch on 800 of the embedded digits)', () => {
     expect(result.code).toBe(0);
     stdout = result.stdout;
     metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Metrics;
-  });
+    // a real training run in a child process: on 2 busy cores it can take longer than vitest's 10 s hook default
+  }, 60_000);
 
   it('prints the backend, the data, the model, one line per epoch and the result', () => {
     const printed = lines(stdout);
