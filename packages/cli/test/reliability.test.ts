@@ -11,6 +11,7 @@ import { OUTPUT_FILES } from '../src/commands/train.js';
 import { run } from '../src/program.js';
 import { buildModel, loadModelFile } from '../src/model-file.js';
 import { serializeParameters } from '@tapegrad/nn';
+import { writeIdx } from '@tapegrad/datasets';
 import { scratchDir, startCli } from './helpers.js';
 
 /**
@@ -49,10 +50,25 @@ function leftovers(dir: string): string[] {
 }
 
 /** A complete earlier run in `dir`, trained in-process. */
-async function earlierRun(dir: string): Promise<Manifest['files']> {
+async function earlierRun(dir: string, extra: Record<string, string | boolean> = {}): Promise<Manifest['files']> {
   const { io } = capture();
-  expect(await runTrain(tinyOptions(dir), { io })).toBe(0);
+  expect(await runTrain(tinyOptions(dir, extra), { io })).toBe(0);
   return snapshot(dir);
+}
+
+/** Ten classes of 8×8 images (a bright row or column), as IDX files: the spawned runs load them in a blink. */
+function writeTinyIdx(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const [prefix, count] of [['train', 200], ['t10k', 40]] as const) {
+    const images = new Uint8Array(count * 64);
+    const labels = new Uint8Array(count);
+    for (let k = 0; k < count; k++) {
+      labels[k] = k % 10;
+      for (let j = 0; j < 8; j++) images[k * 64 + (k % 10 < 8 ? (k % 8) * 8 + j : j * 8 + (k % 10) - 8)] = 255;
+    }
+    writeIdx(join(dir, `${prefix}-images-idx3-ubyte`), { dims: [count, 8, 8], data: images });
+    writeIdx(join(dir, `${prefix}-labels-idx1-ubyte`), { dims: [count], data: labels });
+  }
 }
 
 /** Rows for the fault-scenario table printed at the end: what the folder held afterwards. */
@@ -239,12 +255,14 @@ describe('recovery from a run killed halfway through publishing', () => {
 
 describe('the built CLI under kill -9 and double Ctrl-C (spawned)', () => {
   const dir = join(scratch.dir, 'killed');
+  const data = join(scratch.dir, 'tiny-idx');
   let base: Manifest['files'];
   beforeAll(async () => {
-    base = await earlierRun(dir);
+    writeTinyIdx(data);
+    base = await earlierRun(dir, { data, layers: '64,8,10', limitTrain: '0', limitTest: '0' });
   }, 60_000);
 
-  const args = ['train', '--epochs', '2', '--limit-train', '300', '--limit-test', '50', '--layers', '784,16,10', '--backend', 'js', '--seed', '5', '--out', dir];
+  const args = ['train', '--data', data, '--epochs', '2', '--layers', '64,8,10', '--batch-size', '40', '--backend', 'js', '--seed', '5', '--out', dir];
 
   /** Runs the CLI and SIGKILLs it `delay` ms after `trigger` appears on stdout (or when it ends). */
   async function killAfter(trigger: RegExp, delay: number): Promise<{ killed: boolean }> {
@@ -266,6 +284,7 @@ describe('the built CLI under kill -9 and double Ctrl-C (spawned)', () => {
     ['during training', /^model: /m, 0],
     ['while the report renders', /^epoch 2\/2 /m, 150],
     ['while staging or publishing', /^epoch 2\/2 /m, 500],
+    ['late (publishing, or done)', /^epoch 2\/2 /m, 1500],
   ];
   for (const [label, trigger, delay] of moments) {
     it(`kill -9 ${label}: --out holds the old or the new complete set, and the next run clears the rest`, async () => {
