@@ -189,6 +189,23 @@ describe('a model with NaN weights', () => {
   });
 });
 
+describe('sizes too large to allocate', () => {
+  it("--layers and a model's metadata over 2²⁸ parameters are refused before anything is allocated (exit 2)", async () => {
+    const { io, err } = capture();
+    expect(await run(['train', '--layers', '784,100000000,10', '--out', join(scratch.dir, 'huge')], io)).toBe(2);
+    expect(err).toEqual(["tapegrad train: --layers '784,100000000,10' makes 79,500,000,010 parameters; tapegrad train allows at most 268,435,456 (1 GiB of float32 weights)"]);
+    const folder = join(scratch.dir, 'huge-metadata');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'model.safetensors'), serializeParameters({}, {
+      format: 'tapegrad-mlp/1', layers: '784,100000000,10', activation: 'relu', output: 'softmax', loss: 'cce',
+    }));
+    const evaluated = capture();
+    expect(await run(['evaluate', '--model', folder, '--backend', 'js'], evaluated.io)).toBe(2);
+    expect(evaluated.err).toEqual([`tapegrad evaluate: --model: ${join(folder, 'model.safetensors')}: metadata 'layers' '784,100000000,10' makes 79,500,000,010 parameters; tapegrad train allows at most 268,435,456 (1 GiB of float32 weights)`]);
+    expect(existsSync(join(scratch.dir, 'huge'))).toBe(false);
+  });
+});
+
 describe('recovery from a run killed halfway through publishing', () => {
   /** A fake complete set (manifest included) in `dir`. */
   function fakeSet(dir: string, tag: string): void {
