@@ -1,4 +1,4 @@
-import { type Backend, type BinaryKernel, type Shape, type TypedArray, type UnaryKernel, ValueError, adjacentReduction, binaryLayout, jsBackend } from '@tapegrad/core';
+import { type Backend, type BinaryKernel, type Shape, type TypedArray, type UnaryKernel, ValueError, adjacentReduction, binaryLayout, jsBackend, matmulEachBatch } from '@tapegrad/core';
 import { enableRelaxedSimd, relaxedSimdSupported, simdSupported } from './features.js';
 import { relaxedThreadsWasm, relaxedWasm, simdThreadsWasm, simdWasm } from './generated/wasm.js';
 import { MatmulWorker, WARM_BYTES, attachWorker, sharedMemoryForThreads } from './threads.js';
@@ -313,6 +313,11 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
       out.set(f32.subarray(pc >>> 2, (pc >>> 2) + m * n));
     },
 
+    // one product at a time: each copies its operands into wasm memory anyway
+    matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets): void {
+      matmulEachBatch(backend.matmul, a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
+    },
+
     reduce(kernel, x, shape, axes, out): void {
       if (kernel !== 'sum' || !(x instanceof Float32Array) || !(out instanceof Float32Array)) {
         jsBackend.reduce(kernel, x, shape, axes, out);
@@ -341,6 +346,15 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
     broadcastTo: jsBackend.broadcastTo,
     slice: jsBackend.slice,
     pad: jsBackend.pad,
+    // indexing, scans and arg-reductions: memory-bound, so copying into wasm memory and
+    // back would cost more than the loop
+    gather: jsBackend.gather,
+    scatterAdd: jsBackend.scatterAdd,
+    cumsum: jsBackend.cumsum,
+    argReduce: jsBackend.argReduce,
+    // im2col and col2im only move data: js's loops, for now
+    unfold: jsBackend.unfold,
+    fold: jsBackend.fold,
 
     subScaled(y, x, s, out): void {
       const n = out.length;
