@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
-  DTypeError, Tape, ValueError, cast, customGrad, exp, full, mul, ones, rand, randn, sum, tensor, zeros,
+  DTypeError, Tape, ValueError, cast, createRng, customGrad, dropout, exp, full, mul, ones, rand, randn, sum, tensor, zeros,
 } from '@tapegrad/core';
+
 
 // User mistakes that used to pass silently or surface as untyped errors: each is a typed
 // error naming the op and what was wrong.
@@ -34,6 +35,9 @@ describe('creation refuses what it cannot make, with a typed error', () => {
     expect(() => randn([2], { seed: 'abc' as never })).toThrow(new ValueError('randn', "seed must be an integer, got 'abc'"));
     expect(() => randn([2], { seed: 1.5 })).toThrow(new ValueError('randn', 'seed must be an integer, got 1.5'));
     expect(() => rand([2], { seed: Infinity })).toThrow(new ValueError('rand', 'seed must be an integer, got Infinity'));
+    // every seeded draw goes through createRng, which refuses the same (dropout, mlp, initWeights, batches)
+    expect(() => createRng(2.5)).toThrow(new ValueError('createRng', 'seed must be an integer, got 2.5'));
+    expect(() => dropout(zeros([2]), 0.5, { seed: NaN })).toThrow(new ValueError('createRng', 'seed must be an integer, got NaN'));
     // integers keep their numbers: seed 1 is still seed 1
     expect(Array.from(randn([3], { seed: 1 }).data)).toEqual(Array.from(randn([3], { seed: 1 }).data));
   });
