@@ -192,7 +192,16 @@ export class Tensor {
       if (!sameShape(value.shape, this.shape)) throw new ShapeError('assign', `shape ${fmt(value.shape)} differs from the target's ${fmt(this.shape)}`);
       this.#data.set(value.data);
     } else {
+      if (value === null || typeof value !== 'object' || typeof value.length !== 'number') {
+        throw new ValueError('assign', `expects a Tensor or an array of numbers, got ${value === null ? 'null' : typeof value}`);
+      }
       if (value.length !== this.size) throw new ShapeError('assign', `${value.length} values for a tensor of shape ${fmt(this.shape)} (${this.size} elements)`);
+      // a typed array holds numbers by construction; a plain array is checked, or 'a' would land as NaN
+      if (!ArrayBuffer.isView(value)) {
+        for (let i = 0; i < value.length; i++) {
+          if (typeof value[i] !== 'number') throw new ValueError('assign', `element ${i} is ${typeof value[i]}, not a number`);
+        }
+      }
       this.#data.set(value);
     }
     this.version++;

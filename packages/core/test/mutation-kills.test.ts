@@ -3,16 +3,16 @@
  * down a behaviour the suite did not check, named after the mutant it kills.
  */
 import { describe, expect, it } from 'vitest';
-import { ValueError, grad, pow, sum, tensor } from '@tapegrad/core';
+import { type Tensor, ValueError, grad, pow, sum, tensor } from '@tapegrad/core';
 
 const f64 = (data: number[]) => tensor(data, { dtype: 'float64' });
 
 describe('ops/math.ts: pow', () => {
   it('x⁰ has derivative 0 everywhere, at x = 0 too (not 0·x⁻¹ = NaN)', () => {
     // kills `exponent === 0 ? … : …` → the general branch, p·xᵖ⁻¹ = 0·0⁻¹ = NaN at 0
-    const g = grad((x) => sum(pow(x, 0)))(f64([0, -2, 3]));
+    const g = grad((x: Tensor) => sum(pow(x, 0)))(f64([0, -2, 3]));
     expect(Array.from(g.data)).toEqual([0, 0, 0]);
-    const second = grad((x) => sum(grad((y) => sum(pow(y, 0)))(x)))(f64([0, 1]));
+    const second = grad((x: Tensor) => sum(grad((y: Tensor) => sum(pow(y, 0)))(x)))(f64([0, 1]));
     expect(Array.from(second.data)).toEqual([0, 0]);
   });
 
