@@ -28,6 +28,10 @@ const expected: Record<string, RegExp[][]> = {
     [/true 16 ok: 16 derivatives agree/],
     [/softplus: VJP agrees/],
     [/0\.1108 → 0\.0411\n100 steps: fresh buffers 0 \| reused \d+\n\[ 4, 8 \] \[ 4, 8 \] true\nTensor\.data: tensor \[4,8\] was released when tidy\(\) returned/],
+    [
+      /forward log - \[ 1 \] -Infinity\nlog: 'log' produced -Infinity at index \[1\] of its \[3\] output \(input shapes \[3\]\) in the forward pass at <anonymous> \(<this file>\)/,
+      /backward div sqrt \[ 1 \] Infinity\ndiv: 'div' produced Infinity at index \[1\] of its \[3\] output \(input shapes \[3\], \[3\]\) while computing the gradient of 'sqrt', recorded at <anonymous> \(<this file>\)/,
+    ],
   ],
   'packages/nn/README.md': [
     [/loss 0\.741 → 0\.00\d/, /accuracy 1\n/],
