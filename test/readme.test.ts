@@ -32,6 +32,7 @@ const expected: Record<string, RegExp[][]> = {
       /forward log - \[ 1 \] -Infinity\nlog: 'log' produced -Infinity at index \[1\] of its \[3\] output \(input shapes \[3\]\) in the forward pass at <anonymous> \(<this file>\)/,
       /backward div sqrt \[ 1 \] Infinity\ndiv: 'div' produced Infinity at index \[1\] of its \[3\] output \(input shapes \[3\], \[3\]\) while computing the gradient of 'sqrt', recorded at <anonymous> \(<this file>\)/,
     ],
+    [/\[ 3 \] \[ 0\.855341, 0, 0 \]\n\[ 3, 3 \] \[ 0, -1\.181568, 0 \]\n\[\s+3,\s+0,\s+0,\s+0,\s+-6,\s+0,\s+0,\s+0,\s+12\s+\]/],
   ],
   'packages/nn/README.md': [
     [/loss 0\.741 → 0\.00\d/, /accuracy 1\n/],

@@ -32,6 +32,7 @@ export { einsum } from './ops/composite/einsum.js';
 export { type TensorLike } from './ops/lift.js';
 
 export { Tape, type TapeOptions, grad, valueAndGrad, vjp, hvp, backward, type GradOptions, type BackwardOptions } from './tape.js';
+export { jvp, linearize, jacobian, hessian, type JacobianOptions } from './forward-mode.js';
 export { noGrad, isGradEnabled } from './recording.js';
 export { detectAnomalies, setDetectAnomalies, isDetectingAnomalies, AnomalyError, type AnomalyDetails } from './anomaly.js';
 export { tidy, keep, memoryStats, resetMemoryStats, emptyPool, ReleasedTensorError, type MemoryStats } from './memory.js';

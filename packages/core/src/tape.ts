@@ -312,7 +312,8 @@ function sweep(run: () => Array<Tensor | undefined>): Array<Tensor | undefined> 
  * mistake: grad(grad(f)) meets one whenever f is linear (x + 1, or x itself), as the first
  * derivative is then a fresh ones tensor. Its derivative is zero, as in JAX.
  */
-function gradientOfRecording(tape: Tape, y: Tensor, sources: Tensor[], dy?: Tensor): Tensor[] {
+/** @internal also the forward-mode door's (forward-mode.ts) */
+export function gradientOfRecording(tape: Tape, y: Tensor, sources: Tensor[], dy?: Tensor): Tensor[] {
   if (tape.recorded(y) || sources.includes(y)) return tape.gradient(y, sources, dy);
   seedCotangent('gradient', y, dy);
   return sources.map(zerosLike);
