@@ -170,6 +170,14 @@ function backprop(y: Tensor, dy: Tensor, sources: readonly Tensor[], allowed: (n
   return out;
 }
 
+/**
+ * @internal for the graph pictures (graph.ts): the cotangent ∂y/∂t of every listed tensor
+ * in one sweep over everything recorded behind y (ones as the output gradient), unrecorded.
+ */
+export function cotangentsOf(y: Tensor, tensors: readonly Tensor[]): Array<Tensor | undefined> {
+  return noGrad(() => backprop(y, onesLike(y), tensors, () => true));
+}
+
 /** Stamps step 1 of each sweep puts on the nodes it visits, instead of a Set per sweep. */
 let sweeps = 0;
 
