@@ -174,6 +174,7 @@ function ancestors(from: Tensor): Set<Tensor> {
 export function graphModel(y: Tensor, options: GraphOptions = {}): GraphModel {
   if (!(y instanceof Tensor)) throw new ValueError('graph', `the output must be a Tensor, got ${typeof y}`);
   const tensors = collect(y);
+  const collected = new Set(tensors);
   const names = nameMap(options.names);
   const parameters = moduleTensors(options.names);
   const cotangents = new Map<Tensor, Tensor>();
@@ -209,7 +210,9 @@ export function graphModel(y: Tensor, options: GraphOptions = {}): GraphModel {
         vertices.push(v);
       }
       if (t.node) (v.ops as string[]).push(t.node.def.name);
-      if (t === options.fold![fold].output) {
+      // the module's output, or — when y does not read it (a loss on logits skips the last
+      // activation) — the last of its tensors that y does read
+      if (t === options.fold![fold].output || (!collected.has(options.fold![fold].output) && t.node)) {
         v.shape = t.shape;
         v.values = tensorStats(t);
         const g = cotangents.get(t);
