@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { LOSSES, OPTIMIZERS } from '@tapegrad/nn';
 import { runEvaluate, parseEvaluateOptions } from './commands/evaluate.js';
 import { GRADCHECK_DEFAULTS, parseGradcheckOptions, runGradcheck } from './commands/gradcheck.js';
+import { runConformance } from './commands/conformance.js';
 import { GRAPH_DEFAULTS, GRAPH_FORMATS, parseGraphOptions, runGraph } from './commands/graph.js';
 import { parsePredictOptions, runPredict } from './commands/predict.js';
 import {
@@ -11,7 +12,7 @@ import {
 import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, firstLine } from './errors.js';
 import { type Io, cliVersion, processIo } from './io.js';
 
-const COMMANDS = ['train', 'evaluate', 'predict', 'gradcheck', 'graph', 'help'];
+const COMMANDS = ['train', 'evaluate', 'predict', 'gradcheck', 'graph', 'conformance', 'help'];
 
 const EXIT_CODES = `
 Exit codes: 0 success; 1 a failed gradient check or an internal error; 2 a bad option or
@@ -166,6 +167,18 @@ Examples:
 ${EXIT_CODES}`)
     .action(async (raw: RawOptions) => {
       setExit(await runGraph(parseGraphOptions(raw), io));
+    });
+
+  program.command('conformance')
+    .summary('every op\'s forward pass and gradients on every backend that loads, against js')
+    .description('Run every op\'s forward pass and VJPs (core/testing\'s checkBackends) on each backend that loads (wasm, native) and print, per op and backend, the largest float32 difference from js in ulps and relative terms, and whether float64 is bit-identical.')
+    .addHelpText('after', `
+Examples:
+  tapegrad conformance
+  tapegrad conformance > conformance.txt
+${EXIT_CODES}`)
+    .action(() => {
+      setExit(runConformance(io));
     });
 
   return program;

@@ -15,6 +15,7 @@ const options: Record<string, string[]> = {
     '--layers <sizes>', '--activation <name>', '--loss <name>', '--batch <n>', '--seed <n>', '--model <path>', '--fold',
     '--format <name>', '--out <file>', '-h, --help',
   ],
+  conformance: ['-h, --help'],
 };
 
 describe('--help', () => {
