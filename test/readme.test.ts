@@ -35,6 +35,15 @@ const expected: Record<string, RegExp[][]> = {
     [/true 16 ok: 16 derivatives agree/],
     [/softplus: VJP agrees/],
     [/0\.1108 → 0\.0411\n100 steps: fresh buffers 0 \| reused \d+\n\[ 4, 8 \] \[ 4, 8 \] true\nTensor\.data: tensor \[4,8\] was released when tidy\(\) returned/],
+    [
+      /forward log - \[ 1 \] -Infinity\nlog: 'log' produced -Infinity at index \[1\] of its \[3\] output \(input shapes \[3\]\) in the forward pass at <anonymous> \(<this file>\)/,
+      /backward div sqrt \[ 1 \] Infinity\ndiv: 'div' produced Infinity at index \[1\] of its \[3\] output \(input shapes \[3\], \[3\]\) while computing the gradient of 'sqrt', recorded at <anonymous> \(<this file>\)/,
+    ],
+    [/\[ 3 \] \[ 0\.855341, 0, 0 \]\n\[ 3, 3 \] \[ 0, -1\.181568, 0 \]\n\[\s+3,\s+0,\s+0,\s+0,\s+-6,\s+0,\s+0,\s+0,\s+12\s+\]/],
+    [
+      /n0 \[label="W\\n\[1,2\] float64\\nvalue -1 \/ -0\.25 \/ 0\.5\\ngrad -1 \/ -0\.75 \/ -0\.5", shape=ellipse, color="#d01010", penwidth=2\];/,
+      /n3 \[label="sigmoid\\n\[1,1\] float64\\nvalue 0\.5 \/ 0\.5 \/ 0\.5\\ngrad -2 \/ -2 \/ -2"/, /n0 -> n2 \[color="#d01010", penwidth=2\.5\];\nflowchart BT/,
+    ],
   ],
   'packages/nn/README.md': [
     [/loss 0\.741 → 0\.00\d/, /accuracy 1\n/],

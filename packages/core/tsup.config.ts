@@ -7,7 +7,7 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
-  external: ['fast-check'],
+  external: ['fast-check', '@dagrejs/dagre'],
   // one shared chunk for both entries, so index and testing see the same Tensor class
   splitting: true,
 });

@@ -2,6 +2,8 @@ import { Command, CommanderError } from 'commander';
 import { LOSSES, OPTIMIZERS } from '@tapegrad/nn';
 import { runEvaluate, parseEvaluateOptions } from './commands/evaluate.js';
 import { GRADCHECK_DEFAULTS, parseGradcheckOptions, runGradcheck } from './commands/gradcheck.js';
+import { runConformance } from './commands/conformance.js';
+import { GRAPH_DEFAULTS, GRAPH_FORMATS, parseGraphOptions, runGraph } from './commands/graph.js';
 import { parsePredictOptions, runPredict } from './commands/predict.js';
 import {
   DEFAULT_LR, HIDDEN_ACTIVATIONS, INIT_CHOICES, OUTPUT_ACTIVATIONS, OUTPUT_FILES, type RawOptions, TRAIN_DEFAULTS, type TrainState,
@@ -11,7 +13,7 @@ import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, firstL
 import { type Io, cliVersion, processIo } from './io.js';
 import { describeFsError } from './output-folder.js';
 
-const COMMANDS = ['train', 'evaluate', 'predict', 'gradcheck', 'help'];
+const COMMANDS = ['train', 'evaluate', 'predict', 'gradcheck', 'graph', 'conformance', 'help'];
 
 const EXIT_CODES = `
 Exit codes: 0 success; 1 a failed gradient check, a diverged training run (loss or weights
@@ -164,6 +166,40 @@ Examples:
 ${EXIT_CODES}`)
     .action((raw: RawOptions) => {
       setExit(runGradcheck(parseGradcheckOptions(raw), io));
+    });
+
+  program.command('graph')
+    .summary('draw one training step\'s recorded graph, with values and gradients at every node')
+    .description('Record one training step (forward pass and cost) and draw its graph: every op with its output shape, dtype and value statistics (min / mean / max, NaN and ±∞ counts) and the gradient of the cost at that node; parameters named 0.W, 0.b, …. HTML and SVG are laid out by dagre and self-contained; DOT is for Graphviz, Mermaid for Markdown.')
+    .option('--layers <sizes>', 'layer sizes, input first, comma-separated (a fresh network)', GRAPH_DEFAULTS.layers)
+    .option('--activation <name>', `hidden activation: ${HIDDEN_ACTIVATIONS.join(', ')}`, GRAPH_DEFAULTS.activation)
+    .option('--loss <name>', `${LOSSES.join(', ')} (default: bce for one output, else cce)`)
+    .option('--batch <n>', 'examples in the batch', GRAPH_DEFAULTS.batch)
+    .option('--seed <n>', 'one mulberry32(n) draws the weights, then the inputs X ~ N(0, 1), then the targets', GRAPH_DEFAULTS.seed)
+    .option('--model <path>', 'draw a saved model (model.safetensors or its --out directory) on --batch embedded MNIST test images instead')
+    .option('--fold', 'draw each dense layer as one box')
+    .option('--format <name>', `${GRAPH_FORMATS.join(', ')} (default: from the --out extension: .svg, .dot/.gv, .mmd, else html)`)
+    .option('--out <file>', 'where to write the picture', GRAPH_DEFAULTS.out)
+    .addHelpText('after', `
+Examples:
+  tapegrad graph --layers 3,2,1 --out graph.html
+  tapegrad graph --model out/main-job --batch 4 --fold --out mnist-step.svg
+  tapegrad graph --layers 4,3,2 --loss cce --out step.dot
+${EXIT_CODES}`)
+    .action(async (raw: RawOptions) => {
+      setExit(await runGraph(parseGraphOptions(raw), io));
+    });
+
+  program.command('conformance')
+    .summary('every op\'s forward pass and gradients on every backend that loads, against js')
+    .description('Run every op\'s forward pass and VJPs (core/testing\'s checkBackends) on each backend that loads (wasm, native) and print, per op and backend, the largest float32 difference from js in ulps and relative terms, and whether float64 is bit-identical.')
+    .addHelpText('after', `
+Examples:
+  tapegrad conformance
+  tapegrad conformance > conformance.txt
+${EXIT_CODES}`)
+    .action(() => {
+      setExit(runConformance(io));
     });
 
   return program;

@@ -11,6 +11,11 @@ const options: Record<string, string[]> = {
   evaluate: ['--model <path>', '--data <dir>', '--limit-test <n>', '--backend <name>', '--json', '-h, --help'],
   predict: ['inputs', '--model <path>', '--limit <n>', '--backend <name>', '--json', '-h, --help'],
   gradcheck: ['--layers <sizes>', '--activation <name>', '--loss <name>', '--batch <n>', '--seed <n>', '-h, --help'],
+  graph: [
+    '--layers <sizes>', '--activation <name>', '--loss <name>', '--batch <n>', '--seed <n>', '--model <path>', '--fold',
+    '--format <name>', '--out <file>', '-h, --help',
+  ],
+  conformance: ['-h, --help'],
 };
 
 describe('--help', () => {

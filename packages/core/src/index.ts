@@ -48,7 +48,14 @@ export { einsum } from './ops/composite/einsum.js';
 export { type TensorLike } from './ops/lift.js';
 
 export { Tape, type TapeOptions, grad, valueAndGrad, vjp, hvp, backward, type GradOptions, type BackwardOptions } from './tape.js';
+export { jvp, linearize, jacobian, hessian, type JacobianOptions } from './forward-mode.js';
+export {
+  toDot, toMermaid, graphModel, tensorStats, type GraphOptions, type GraphNames, type GraphFold, type GraphModel,
+  type GraphVertex, type GraphEdge, type TensorStats,
+} from './graph.js';
+export { renderGraph, type RenderGraphOptions } from './graph-render.js';
 export { noGrad, isGradEnabled } from './recording.js';
+export { detectAnomalies, setDetectAnomalies, isDetectingAnomalies, AnomalyError, type AnomalyDetails } from './anomaly.js';
 export { tidy, keep, outsideTidy, memoryStats, resetMemoryStats, emptyPool, ReleasedTensorError, type MemoryStats } from './memory.js';
 export { customGrad, type CustomGradSpec } from './custom-grad.js';
 export { defineOp, apply, type OpDef, type VjpContext, type VjpResult } from './op.js';

@@ -1,3 +1,4 @@
+import { anomalyDetection, checkGradient, enterVjp } from './anomaly.js';
 import { onesLike, zerosLike } from './creation.js';
 import { GradientError, ShapeError, ValueError, fmt } from './errors.js';
 import { add } from './ops/arithmetic.js';
@@ -120,37 +121,46 @@ function backprop(y: Tensor, dy: Tensor, sources: readonly Tensor[], allowed: (n
     if (j < 0) return new Array<Tensor | undefined>(sourceCount);
     leafCot[j] = dy;
   }
-  for (let i = n - 1; i >= 0; i--) {
-    const node = order[i];
-    const g = nodeCot[i];
-    if (!g || !reach[i]) continue;
-    // an intermediate's cotangent is needed only until its node has run
-    if (!keepNode[i]) nodeCot[i] = null;
-    const inputs = node.inputs;
-    for (let k = 0; k < inputs.length; k++) {
-      const t = inputs[k];
-      if (t.version !== node.inputVersions[k]) {
-        throw new GradientError('gradient', `input ${k} (${fmt(t.shape)}) of '${node.def.name}' was changed by assign() after it was recorded; record the computation again`);
+  // with anomaly detection on, ops run inside a VJP are blamed on the node it belongs to
+  const watching = anomalyDetection;
+  const outerVjp = watching ? enterVjp(null) : null;
+  try {
+    for (let i = n - 1; i >= 0; i--) {
+      const node = order[i];
+      const g = nodeCot[i];
+      if (!g || !reach[i]) continue;
+      // an intermediate's cotangent is needed only until its node has run
+      if (!keepNode[i]) nodeCot[i] = null;
+      const inputs = node.inputs;
+      for (let k = 0; k < inputs.length; k++) {
+        const t = inputs[k];
+        if (t.version !== node.inputVersions[k]) {
+          throw new GradientError('gradient', `input ${k} (${fmt(t.shape)}) of '${node.def.name}' was changed by assign() after it was recorded; record the computation again`);
+        }
+      }
+      if (watching) enterVjp(node);
+      const thunks = node.def.vjp!(g, node as Parameters<NonNullable<typeof node.def.vjp>>[1]);
+      for (let k = 0, at = firstInput[i]; k < inputs.length; k++, at++) {
+        const slot = inputAt[at];
+        const thunk = thunks[k];
+        if (!thunk || slot === NONE || (slot >= 0 && !reach[slot])) continue;
+        const input = inputs[k];
+        const contribution = thunk();
+        if (watching) checkGradient(node, k, contribution);
+        if (!sameShape(contribution.shape, input.shape)) {
+          throw new GradientError(node.def.name, `vjp returned shape ${fmt(contribution.shape)} for input ${k} of shape ${fmt(input.shape)}`);
+        }
+        if (slot >= 0) {
+          const previous = nodeCot[slot];
+          nodeCot[slot] = previous ? add(previous, contribution) : contribution;
+        } else {
+          const previous = leafCot[-1 - slot];
+          leafCot[-1 - slot] = previous ? add(previous, contribution) : contribution;
+        }
       }
     }
-    const thunks = node.def.vjp!(g, node as Parameters<NonNullable<typeof node.def.vjp>>[1]);
-    for (let k = 0, at = firstInput[i]; k < inputs.length; k++, at++) {
-      const slot = inputAt[at];
-      const thunk = thunks[k];
-      if (!thunk || slot === NONE || (slot >= 0 && !reach[slot])) continue;
-      const input = inputs[k];
-      const contribution = thunk();
-      if (!sameShape(contribution.shape, input.shape)) {
-        throw new GradientError(node.def.name, `vjp returned shape ${fmt(contribution.shape)} for input ${k} of shape ${fmt(input.shape)}`);
-      }
-      if (slot >= 0) {
-        const previous = nodeCot[slot];
-        nodeCot[slot] = previous ? add(previous, contribution) : contribution;
-      } else {
-        const previous = leafCot[-1 - slot];
-        leafCot[-1 - slot] = previous ? add(previous, contribution) : contribution;
-      }
-    }
+  } finally {
+    if (watching) enterVjp(outerVjp);
   }
   const out = new Array<Tensor | undefined>(sourceCount);
   for (let j = 0; j < sourceCount; j++) {
@@ -158,6 +168,14 @@ function backprop(y: Tensor, dy: Tensor, sources: readonly Tensor[], allowed: (n
     out[j] = (at >= 0 ? nodeCot[at] : leafCot[-1 - at]) ?? undefined;
   }
   return out;
+}
+
+/**
+ * @internal for the graph pictures (graph.ts): the cotangent ∂y/∂t of every listed tensor
+ * in one sweep over everything recorded behind y (ones as the output gradient), unrecorded.
+ */
+export function cotangentsOf(y: Tensor, tensors: readonly Tensor[]): Array<Tensor | undefined> {
+  return noGrad(() => backprop(y, onesLike(y), tensors, () => true));
 }
 
 /** Stamps step 1 of each sweep puts on the nodes it visits, instead of a Set per sweep. */
@@ -302,7 +320,8 @@ function sweep(run: () => Array<Tensor | undefined>): Array<Tensor | undefined> 
  * mistake: grad(grad(f)) meets one whenever f is linear (x + 1, or x itself), as the first
  * derivative is then a fresh ones tensor. Its derivative is zero, as in JAX.
  */
-function gradientOfRecording(tape: Tape, y: Tensor, sources: Tensor[], dy?: Tensor): Tensor[] {
+/** @internal also the forward-mode door's (forward-mode.ts) */
+export function gradientOfRecording(tape: Tape, y: Tensor, sources: Tensor[], dy?: Tensor): Tensor[] {
   if (tape.recorded(y) || sources.includes(y)) return tape.gradient(y, sources, dy);
   seedCotangent('gradient', y, dy);
   return sources.map(zerosLike);

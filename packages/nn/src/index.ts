@@ -9,6 +9,7 @@ export {
   categoricalCrossEntropyFromLogits, meanSquaredError, l2Penalty, cost,
 } from './losses.js';
 export { manualBackprop, type ManualBackpropResult, type ManualLayerGradients, type ManualBackpropOptions } from './manual/backprop.js';
+export { perExampleGradients, type PerExampleLoss, type PerExampleOptions } from './per-example.js';
 export { checkBackprop, formatBackpropTable, type BackpropCheckReport, type BackpropCheckRow, type BackpropCheckOptions } from './check.js';
 export type { Optimizer, Objective } from './optim/optimizer.js';
 export { SGD, type SGDOptions } from './optim/sgd.js';

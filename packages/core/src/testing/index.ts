@@ -4,6 +4,7 @@
  */
 export { gradcheck, GradcheckError, type GradcheckOptions, type GradcheckReport, type GradcheckMismatch } from './gradcheck.js';
 export { gradcheckProperty, checkGradients, propertySeed } from './property.js';
+export { checkBackends, type CheckBackendsOptions, type ConformanceReport, type ConformanceRow } from './backends.js';
 export * as arb from './arbitraries.js';
 export {
   shape, broadcastablePair, tensor as tensorArbitrary, tensorOf, broadcastableTensors, matmulPair,
