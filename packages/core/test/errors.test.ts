@@ -58,8 +58,8 @@ describe('creating tensors', () => {
   });
 
   it('NaN, negative and fractional dimensions', () => {
-    expect(caught(() => zeros([NaN, 2]), ValueError).message).toBe('full: invalid shape [NaN,2]: dimensions must be non-negative integers');
-    expect(caught(() => zeros([2, -1]), ValueError).message).toBe('full: invalid shape [2,-1]: dimensions must be non-negative integers');
+    expect(caught(() => zeros([NaN, 2]), ValueError).message).toBe('zeros: invalid shape [NaN,2]: dimensions must be non-negative integers');
+    expect(caught(() => zeros([2, -1]), ValueError).message).toBe('zeros: invalid shape [2,-1]: dimensions must be non-negative integers');
     expect(caught(() => full([1.5], 0), ValueError).message).toBe('full: invalid shape [1.5]: dimensions must be non-negative integers');
     expect(caught(() => tensor([1, 2], { shape: [NaN] }), ValueError).message).toBe('tensor: invalid shape [NaN]: dimensions must be non-negative integers');
   });
@@ -84,7 +84,11 @@ describe('op errors name the op and the shapes', () => {
     expect(error.message).toBe('matmul: inner dimensions differ: [3,4] · [5,2]');
     expect(caught(() => matmulT(zeros([3, 4]), zeros([5, 2]), true, false), ShapeError).message).toBe('matmul: inner dimensions differ: [3,4]ᵀ · [5,2]');
     expect(caught(() => matmul(zeros([3]), zeros([4, 2])), ShapeError).message).toBe('matmul: inner dimensions differ: [3] · [4,2]');
-    expect(caught(() => matmul(zeros([2, 2, 2]), zeros([2, 2])), ShapeError).message).toBe('matmul: expects matrices or vectors, got [2,2,2] · [2,2]');
+    expect(caught(() => matmul(zeros([]), zeros([2, 2])), ShapeError).message).toBe('matmul: expects matrices or vectors, got [] · [2,2]');
+    // rank ≥ 3 is a batch: the batch axes must broadcast, the matrices must chain
+    expect(matmul(zeros([2, 2, 3]), zeros([3, 4])).shape).toEqual([2, 2, 4]);
+    expect(caught(() => matmul(zeros([2, 2, 3]), zeros([2, 4])), ShapeError).message).toBe('matmul: inner dimensions differ: [2,2,3] · [2,4]');
+    expect(caught(() => matmul(zeros([2, 3, 4]), zeros([3, 4, 5])), ShapeError).message).toBe('matmul: batch axes [2] and [3] cannot be broadcast together: [2,3,4] · [3,4,5]');
   });
 
   it('add: shapes that do not broadcast', () => {

@@ -51,6 +51,49 @@ bool getF32(napi_env env, napi_value v, const char* fn, const char* name, F32* o
   return true;
 }
 
+struct I32 {
+  const int32_t* data = nullptr;
+  int64_t length = 0;
+};
+
+bool getI32(napi_env env, napi_value v, const char* fn, const char* name, I32* out) {
+  bool isTyped = false;
+  napi_is_typedarray(env, v, &isTyped);
+  napi_typedarray_type type = napi_float32_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (isTyped) napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr);
+  if (!isTyped || type != napi_int32_array) {
+    char what[128];
+    std::snprintf(what, sizeof what, "%s must be an Int32Array", name);
+    return fail(env, false, fn, what);
+  }
+  out->data = static_cast<const int32_t*>(data);
+  out->length = static_cast<int64_t>(length);
+  return true;
+}
+
+// Every offset puts a whole matrix of `size` elements inside x: 0 ≤ offset ≤ length − size.
+// Sets [lo, hi) to the elements the batch reads (for the overlap check).
+bool offsetsInside(napi_env env, const char* fn, const char* offsetsName, const I32& offsets, const char* name, const F32& x,
+                   int64_t size, int64_t* lo, int64_t* hi) {
+  *lo = x.length;
+  *hi = 0;
+  for (int64_t i = 0; i < offsets.length; i++) {
+    const int64_t o = offsets.data[i];
+    if (o < 0 || o + size > x.length) {
+      char what[200];
+      std::snprintf(what, sizeof what, "%s[%lld] = %lld puts a %lld-element matrix at [%lld, %lld), outside %s's %lld elements", offsetsName,
+                    static_cast<long long>(i), static_cast<long long>(o), static_cast<long long>(size), static_cast<long long>(o),
+                    static_cast<long long>(o + size), name, static_cast<long long>(x.length));
+      return fail(env, true, fn, what);
+    }
+    if (o < *lo) *lo = o;
+    if (o + size > *hi) *hi = o + size;
+  }
+  return true;
+}
+
 bool getInt(napi_env env, napi_value v, const char* fn, const char* name, int64_t* out) {
   napi_valuetype t;
   napi_typeof(env, v, &t);
@@ -130,6 +173,42 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
   tg::sgemm(ks, a.data, tA ? 1 : k, tA ? m : 1, b.data, tB ? 1 : n, tB ? k : 1, c.data, n, m, k, n,
             (flags & FLAG_TWO_THREADS) ? ((flags & FLAG_ALWAYS_TWO) ? 3 : 2) : 1);
+  return undefined(env);
+}
+
+// matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets, flags):
+// out[i·m·n …] = op(A_i)·op(B_i), A_i at a[aOffsets[i]], B_i at b[bOffsets[i]]. Every offset
+// is checked before anything is read or written.
+napi_value MatmulBatched(napi_env env, napi_callback_info info) {
+  const char* fn = "matmulBatched";
+  napi_value argv[11];
+  if (!args(env, info, 11, argv, fn)) return nullptr;
+  F32 a, b, c;
+  I32 aOffsets, bOffsets;
+  int64_t m, k, n, flags;
+  if (!getF32(env, argv[0], fn, "a", &a) || !getF32(env, argv[1], fn, "b", &b) || !getF32(env, argv[2], fn, "out", &c)) return nullptr;
+  if (!getInt(env, argv[3], fn, "m", &m) || !getInt(env, argv[4], fn, "k", &k) || !getInt(env, argv[5], fn, "n", &n) ||
+      !getI32(env, argv[8], fn, "aOffsets", &aOffsets) || !getI32(env, argv[9], fn, "bOffsets", &bOffsets) ||
+      !getInt(env, argv[10], fn, "flags", &flags)) return nullptr;
+  const bool tA = getBool(env, argv[6]), tB = getBool(env, argv[7]);
+  const int64_t count = aOffsets.length;
+  if (bOffsets.length != count) {
+    char what[128];
+    std::snprintf(what, sizeof what, "aOffsets has %lld entries but bOffsets %lld", static_cast<long long>(count),
+                  static_cast<long long>(bOffsets.length));
+    return fail(env, true, fn, what), nullptr;
+  }
+  int64_t aLo, aHi, bLo, bHi;
+  if (!offsetsInside(env, fn, "aOffsets", aOffsets, "a", a, m * k, &aLo, &aHi) ||
+      !offsetsInside(env, fn, "bOffsets", bOffsets, "b", b, k * n, &bLo, &bHi) ||
+      !needLength(env, fn, "out", c, count * m * n)) return nullptr;
+  if (overlap(c.data, count * m * n, a.data + aLo, aHi - aLo) || overlap(c.data, count * m * n, b.data + bLo, bHi - bLo)) {
+    fail(env, true, fn, "out must not share memory with a or b");
+    return nullptr;
+  }
+  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
+  tg::sgemmBatched(ks, a.data, tA ? 1 : k, tA ? m : 1, aOffsets.data, b.data, tB ? 1 : n, tB ? k : 1, bOffsets.data, c.data, count, m, k,
+                   n, (flags & FLAG_TWO_THREADS) ? ((flags & FLAG_ALWAYS_TWO) ? 3 : 2) : 1);
   return undefined(env);
 }
 
@@ -218,6 +297,58 @@ napi_value SubScaled(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// The 14 numbers of a ConvGeometry from an Int32Array (N, C, H, W, kH, kW, strideH, strideW,
+// padH, padW, dilationH, dilationW, outH, outW), checked so the kernels cannot leave their arrays:
+// sizes ≥ 0, strides and dilations ≥ 1, and the sizes' product below 2³¹.
+bool getGeometry(napi_env env, napi_value v, const char* fn, tg::ConvGeometry* g) {
+  bool isTyped = false;
+  napi_is_typedarray(env, v, &isTyped);
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (isTyped) napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr);
+  if (!isTyped || type != napi_int32_array || length != 14) return fail(env, false, fn, "geometry must be an Int32Array of 14 numbers");
+  const int32_t* q = static_cast<const int32_t*>(data);
+  for (int i = 0; i < 14; i++) if (q[i] < 0) return fail(env, true, fn, "geometry has a negative entry");
+  if (q[6] < 1 || q[7] < 1 || q[10] < 1 || q[11] < 1) return fail(env, true, fn, "strides and dilations must be at least 1");
+  *g = {q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9], q[10], q[11], q[12], q[13]};
+  const double image = double(g->N) * g->C * g->H * g->W, cols = double(g->N) * g->C * g->kH * g->kW * g->outH * g->outW;
+  if (image >= 2147483648.0 || cols >= 2147483648.0) return fail(env, true, fn, "geometry is too large");
+  return true;
+}
+
+// unfold(x, geometry, padValue, out)
+napi_value Unfold(napi_env env, napi_callback_info info) {
+  const char* fn = "unfold";
+  napi_value argv[4];
+  if (!args(env, info, 4, argv, fn)) return nullptr;
+  F32 x, out;
+  tg::ConvGeometry g;
+  double padValue = 0;
+  if (!getF32(env, argv[0], fn, "x", &x) || !getGeometry(env, argv[1], fn, &g) || !getF32(env, argv[3], fn, "out", &out)) return nullptr;
+  getDouble(env, argv[2], &padValue);
+  const int64_t image = g.N * g.C * g.H * g.W, cols = g.N * g.C * g.kH * g.kW * g.outH * g.outW;
+  if (!needLength(env, fn, "x", x, image) || !needLength(env, fn, "out", out, cols)) return nullptr;
+  if (overlap(out.data, cols, x.data, image)) return fail(env, true, fn, "out must not share memory with x"), nullptr;
+  tg::unfold(x.data, g, static_cast<float>(padValue), out.data);
+  return undefined(env);
+}
+
+// fold(cols, geometry, out)
+napi_value Fold(napi_env env, napi_callback_info info) {
+  const char* fn = "fold";
+  napi_value argv[3];
+  if (!args(env, info, 3, argv, fn)) return nullptr;
+  F32 c, out;
+  tg::ConvGeometry g;
+  if (!getF32(env, argv[0], fn, "cols", &c) || !getGeometry(env, argv[1], fn, &g) || !getF32(env, argv[2], fn, "out", &out)) return nullptr;
+  const int64_t image = g.N * g.C * g.H * g.W, cols = g.N * g.C * g.kH * g.kW * g.outH * g.outW;
+  if (!needLength(env, fn, "cols", c, cols) || !needLength(env, fn, "out", out, image)) return nullptr;
+  if (overlap(out.data, image, c.data, cols)) return fail(env, true, fn, "out must not share memory with cols"), nullptr;
+  tg::fold(c.data, g, out.data);
+  return undefined(env);
+}
+
 // fmaPeakGflops(threads, seconds)
 napi_value FmaPeak(napi_env env, napi_callback_info info) {
   const char* fn = "fmaPeakGflops";
@@ -273,10 +404,13 @@ napi_value Features(napi_env env, napi_callback_info) {
 NAPI_MODULE_INIT() {
   const napi_property_descriptor props[] = {
       {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"matmulBatched", nullptr, MatmulBatched, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sum", nullptr, Sum, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"subScaled", nullptr, SubScaled, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unfold", nullptr, Unfold, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"fold", nullptr, Fold, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"fmaPeakGflops", nullptr, FmaPeak, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"features", nullptr, Features, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threadStats", nullptr, ThreadStatsJs, nullptr, nullptr, nullptr, napi_default, nullptr},

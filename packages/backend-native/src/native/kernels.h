@@ -7,11 +7,19 @@
 
 namespace tg {
 
-// Unary and binary kernel codes, in the order the TypeScript side sends them.
-enum Unary : int { U_RELU, U_STEP, U_NEG, U_ABS, U_SIGN, U_SQRT, U_EXP, U_SIGMOID, U_TANH, U_LOG, U_POW, U_SOFTPLUS, U_COUNT };
+// Unary and binary kernel codes, in the order the TypeScript side sends them. Relu keeps NaN
+// (x > 0 or NaN ? x : +0, PyTorch's), round is to nearest even; isNaN / isFinite write 1 or 0.
+enum Unary : int {
+  U_RELU, U_STEP, U_NEG, U_ABS, U_SIGN, U_SQRT, U_EXP, U_SIGMOID, U_TANH, U_LOG, U_POW, U_SOFTPLUS,
+  U_LOG1P, U_EXPM1, U_ERF, U_SIN, U_COS, U_FLOOR, U_CEIL, U_ROUND, U_ISNAN, U_ISFINITE, U_COUNT
+};
 // The activation gradients take (a, b) = (y, or relu's x; dy), rounding each step to float32
 // as core's js kernels do: sigmoidGrad dy·(y·(1 − y)), tanhGrad dy·(1 − y·y), reluGrad dy·[x > 0].
-enum Binary : int { B_ADD, B_SUB, B_MUL, B_DIV, B_GT, B_GE, B_LT, B_LE, B_EQ, B_SIGMOID_GRAD, B_TANH_GRAD, B_RELU_GRAD, B_COUNT };
+// maximum / minimum: NaN where either side is NaN, else a on ties (a ≥ b ? a : b), as js.
+enum Binary : int {
+  B_ADD, B_SUB, B_MUL, B_DIV, B_GT, B_GE, B_LT, B_LE, B_EQ, B_SIGMOID_GRAD, B_TANH_GRAD, B_RELU_GRAD,
+  B_MAXIMUM, B_MINIMUM, B_COUNT
+};
 // How a binary operand is read over the output seen as [rows, cols]: itself, one value per
 // column (a bias row [1, n]), one value per row ([m, 1]), or one value.
 enum Mode : int { M_FULL, M_ROW, M_COLUMN, M_SCALAR };
@@ -19,6 +27,10 @@ enum Mode : int { M_FULL, M_ROW, M_COLUMN, M_SCALAR };
 // C[MR×NR] (+)= Σ_p Ap[p·MR + r]·Bp[p·NR + c], for one packed A panel and one packed B panel.
 // `accumulate` adds the product to what C holds (the k-blocks after the first).
 using MicroKernel = void (*)(long kc, const float* Ap, const float* Bp, float* C, long ldc, bool accumulate);
+// C[MR×NR] = Σ_p A(r, p)·B(p, c) read in place, A(r, p) at A[r·aRow + p·aCol] and B(p, c)
+// at B[p·ldb + c]: the same operations in the same order as MicroKernel over packed panels
+// (accumulate false), so the same bits, without packing (small products: gemm.cc).
+using DirectKernel = void (*)(long kc, const float* A, long aRow, long aCol, const float* B, long ldb, float* C, long ldc);
 
 struct KernelSet {
   const char* name;
@@ -33,6 +45,8 @@ struct KernelSet {
   void (*sumMiddle)(const float* x, float* out, long outer, long mid, long inner);
   // out = y − s·x, s·x rounded to float32 before the subtraction (never fused); out may be y or x.
   void (*subScaled)(const float* y, const float* x, float s, float* out, long n);
+  // null where the set has none (the portable one: the compiler's SSE2 code gains nothing)
+  DirectKernel microDirect;
 };
 
 extern const KernelSet scalarKernels;
@@ -54,10 +68,28 @@ bool cpuHasAvx512f();
 void sgemm(const KernelSet& ks, const float* a, long aRow, long aCol, const float* b, long bRow, long bCol,
            float* c, long ldc, long m, long k, long n, int threads);
 
+// count products of one shape: C_i = op(A_i)·op(B_i), A_i at a + aOffsets[i], B_i at
+// b + bOffsets[i] (offsets may repeat), C_i at c + i·m·n (row-major [m, n]). threads as for
+// sgemm: with 2 or 3, whole products are split between the two threads (2 or ≥ 4 of them),
+// else each product is cut as sgemm cuts it. Bit-identical to one thread either way.
+void sgemmBatched(const KernelSet& ks, const float* a, long aRow, long aCol, const int32_t* aOffsets,
+                  const float* b, long bRow, long bCol, const int32_t* bOffsets,
+                  float* c, long count, long m, long k, long n, int threads);
+
 struct ThreadStats {
   double twoThreadCalls, declined, backoffs, blocks, workerBlocks;
 };
 ThreadStats threadStats();
+
+// Where a convolution's windows fall (core's ConvGeometry): an image [N, C, H, W], a kernel
+// kH×kW, the window at output (oh, ow) reading rows oh·strideH − padH + i·dilationH.
+struct ConvGeometry {
+  long N, C, H, W, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW;
+};
+// im2col: out [N, C·kH·kW, outH·outW], padValue outside the image; every element written.
+void unfold(const float* x, const ConvGeometry& g, float padValue, float* out);
+// col2im, unfold's adjoint: out [N, C, H, W] = the sum of the columns' entries over each pixel.
+void fold(const float* cols, const ConvGeometry& g, float* out);
 
 // Peak fp32 FMA throughput (GFLOP/s) of `threads` cores running independent FMAs on registers.
 double fmaPeakGflops(int threads, double seconds);

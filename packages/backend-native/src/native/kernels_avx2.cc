@@ -59,6 +59,43 @@ void micro6x16(long kc, const float* A, const float* B, float* C, long ldc, bool
 #undef TG_STORE_ROW
 }
 
+// micro6x16 reading A and B where they are (B row-major, rows ldb apart): the same loads'
+// values and the same FMAs in the same order as micro6x16 over packed panels, so the same
+// bits; for small products, whose packing costs a good part of the arithmetic.
+void micro6x16Direct(long kc, const float* A, long aRow, long aCol, const float* B, long ldb, float* C, long ldc) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  const float *a0 = A, *a1 = A + aRow, *a2 = A + 2 * aRow, *a3 = A + 3 * aRow, *a4 = A + 4 * aRow, *a5 = A + 5 * aRow;
+#pragma GCC unroll 4
+  for (long p = 0; p < kc; ++p) {
+    const long q = p * aCol;
+    const __m256 b0 = _mm256_loadu_ps(B), b1 = _mm256_loadu_ps(B + 8);
+    __m256 a = _mm256_broadcast_ss(a0 + q);
+    c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
+    a = _mm256_broadcast_ss(a1 + q);
+    c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
+    a = _mm256_broadcast_ss(a2 + q);
+    c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
+    a = _mm256_broadcast_ss(a3 + q);
+    c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
+    a = _mm256_broadcast_ss(a4 + q);
+    c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
+    a = _mm256_broadcast_ss(a5 + q);
+    c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
+    B += ldb;
+  }
+  _mm256_storeu_ps(C, c00); _mm256_storeu_ps(C + 8, c01); C += ldc;
+  _mm256_storeu_ps(C, c10); _mm256_storeu_ps(C + 8, c11); C += ldc;
+  _mm256_storeu_ps(C, c20); _mm256_storeu_ps(C + 8, c21); C += ldc;
+  _mm256_storeu_ps(C, c30); _mm256_storeu_ps(C + 8, c31); C += ldc;
+  _mm256_storeu_ps(C, c40); _mm256_storeu_ps(C + 8, c41); C += ldc;
+  _mm256_storeu_ps(C, c50); _mm256_storeu_ps(C + 8, c51);
+}
+
 // ---- element-wise helpers ------------------------------------------------------------------
 
 inline __m256 ones() { return _mm256_set1_ps(1.0f); }
@@ -138,7 +175,8 @@ template <int OP>
 inline __m256 unary8(__m256 x, __m256 scalar) {
   const __m256 zero = _mm256_setzero_ps();
   switch (OP) {
-    case U_RELU: return _mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_GT_OQ), x);  // NaN, −0 → +0 as js
+    // cleared where x ≤ 0 (ordered: NaN is kept, as js and PyTorch); −0 → +0
+    case U_RELU: return _mm256_andnot_ps(_mm256_cmp_ps(x, zero, _CMP_LE_OQ), x);
     case U_STEP: return _mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_GT_OQ), ones());
     case U_NEG: return _mm256_xor_ps(x, signBit());
     case U_ABS: return _mm256_andnot_ps(signBit(), x);
@@ -150,6 +188,13 @@ inline __m256 unary8(__m256 x, __m256 scalar) {
     case U_SIGMOID: return viaDouble<sigmoid_pd>(x);
     case U_TANH: return viaDouble<tanh_pd>(x);
     case U_POW: return _mm256_mul_ps(x, x);  // only sent here for the exponent 2
+    // exact roundings (NaN, ±∞ and −0 kept): as Math.floor, Math.ceil and round half to even
+    case U_FLOOR: return _mm256_round_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    case U_CEIL: return _mm256_round_ps(x, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+    case U_ROUND: return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    case U_ISNAN: return _mm256_and_ps(_mm256_cmp_ps(x, x, _CMP_UNORD_Q), ones());
+    case U_ISFINITE:
+      return _mm256_and_ps(_mm256_cmp_ps(_mm256_andnot_ps(signBit(), x), _mm256_set1_ps(INFINITY), _CMP_LT_OQ), ones());
     default: return scalar;
   }
 }
@@ -198,6 +243,14 @@ void unaryAvx2(int op, const float* x, float* out, long n, double scalar) {
     case U_SOFTPLUS:
       for (long i = 0; i < n; i++) out[i] = static_cast<float>(softplus(x[i]));
       return;
+    case U_FLOOR: unaryLoop<U_FLOOR>(x, out, n); return;
+    case U_CEIL: unaryLoop<U_CEIL>(x, out, n); return;
+    case U_ROUND: unaryLoop<U_ROUND>(x, out, n); return;
+    case U_ISNAN: unaryLoop<U_ISNAN>(x, out, n); return;
+    case U_ISFINITE: unaryLoop<U_ISFINITE>(x, out, n); return;
+    // log1p, expm1, erf, sin, cos: libm in double, rounded once, in the portable unit (no
+    // vector version here: the same numbers on both kernel sets)
+    default: scalarKernels.unary(op, x, out, n, scalar); return;
   }
 }
 
@@ -218,6 +271,10 @@ inline __m256 binary8(__m256 a, __m256 b) {
     case B_EQ: return _mm256_and_ps(_mm256_cmp_ps(a, b, _CMP_EQ_OQ), ones());
     case B_SIGMOID_GRAD: return _mm256_mul_ps(b, _mm256_mul_ps(a, _mm256_sub_ps(ones(), a)));
     case B_TANH_GRAD: return _mm256_mul_ps(b, _mm256_sub_ps(ones(), _mm256_mul_ps(a, a)));
+    // a where a ≥ b or a is NaN, else b (NaN when b is): js's rule, not max_ps's (which
+    // returns b whenever either is NaN)
+    case B_MAXIMUM: return _mm256_blendv_ps(b, a, _mm256_or_ps(_mm256_cmp_ps(a, b, _CMP_GE_OQ), _mm256_cmp_ps(a, a, _CMP_UNORD_Q)));
+    case B_MINIMUM: return _mm256_blendv_ps(b, a, _mm256_or_ps(_mm256_cmp_ps(a, b, _CMP_LE_OQ), _mm256_cmp_ps(a, a, _CMP_UNORD_Q)));
     // a product with 1 or 0, not a select: dy = ±Inf or NaN where x ≤ 0 gives NaN, as js
     default: return _mm256_mul_ps(b, _mm256_and_ps(_mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GT_OQ), ones()));
   }
@@ -283,6 +340,8 @@ void binaryAvx2(int op, const float* a, int aMode, const float* b, int bMode, fl
     case B_SIGMOID_GRAD: binaryOp<B_SIGMOID_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
     case B_TANH_GRAD: binaryOp<B_TANH_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
     case B_RELU_GRAD: binaryOp<B_RELU_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_MAXIMUM: binaryOp<B_MAXIMUM>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_MINIMUM: binaryOp<B_MINIMUM>(a, aMode, b, bMode, out, rows, cols); return;
   }
 }
 
@@ -367,7 +426,7 @@ void avx2FmaLoop(long iterations, float* sink) {
   *sink = lanes[0] + lanes[7];
 }
 
-const KernelSet avx2Kernels = {"avx2-fma 6x16", 6, 16, micro6x16, unaryAvx2, binaryAvx2, sumRowsAvx2, sumMiddleAvx2, subScaledAvx2};
+const KernelSet avx2Kernels = {"avx2-fma 6x16", 6, 16, micro6x16, unaryAvx2, binaryAvx2, sumRowsAvx2, sumMiddleAvx2, subScaledAvx2, micro6x16Direct};
 
 }  // namespace tg
 #endif

@@ -1,8 +1,9 @@
 import { allocateForOverwrite } from '../dtype.js';
 import { ShapeError, fmt } from '../errors.js';
 import { apply, assertTensor, defineOp } from '../op.js';
+import { type Shape, broadcastShapes, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { reshape } from './layout.js';
+import { reshape, unbroadcast } from './layout.js';
 
 interface MatmulAttrs {
   transposeA: boolean;
@@ -11,57 +12,118 @@ interface MatmulAttrs {
 
 const label = (shape: readonly number[], transposed: boolean) => `${fmt(shape)}${transposed ? 'ᵀ' : ''}`;
 
+/** [rows, cols] of op(X) for a stored matrix (the last two axes of `shape`). */
+function matrixOf(shape: Shape, transposed: boolean): [number, number] {
+  const r = shape[shape.length - 2], c = shape[shape.length - 1];
+  return transposed ? [c, r] : [r, c];
+}
+
 /**
- * C = op(A)·op(B) for matrices, op = transpose where the flag is set. The flags exist so
- * backprop's A·Bᵀ and Aᵀ·B never materialise a transpose: a backend reads A or B with
- * swapped strides instead. Examples are columns: Z = W·A.
+ * Where each matrix of the batch starts, in elements, for an operand whose batch axes
+ * `batch` broadcast to `outBatch`: a broadcast axis has stride 0, so a shared operand (a
+ * weight against a batch of inputs) is read in place, never copied once per batch.
+ */
+function batchOffsets(batch: Shape, matrixSize: number, outBatch: Shape): Int32Array {
+  const count = sizeOf(outBatch);
+  const offsets = new Int32Array(count);
+  const lead = outBatch.length - batch.length;
+  const strides = stridesOf(batch).map((s, i) => (batch[i] === 1 ? 0 : s * matrixSize));
+  const index = new Array<number>(outBatch.length).fill(0);
+  for (let b = 0, offset = 0; b < count; b++) {
+    offsets[b] = offset;
+    // advance the odometer over the output's batch axes
+    for (let axis = outBatch.length - 1; axis >= 0; axis--) {
+      const stride = axis >= lead ? strides[axis - lead] : 0;
+      index[axis]++;
+      offset += stride;
+      if (index[axis] < outBatch[axis]) break;
+      offset -= stride * outBatch[axis];
+      index[axis] = 0;
+    }
+  }
+  return offsets;
+}
+
+/**
+ * C = op(A)·op(B) over the last two axes, op = transpose where the flag is set; leading
+ * (batch) axes broadcast as in NumPy and PyTorch. The flags exist so backprop's A·Bᵀ and
+ * Aᵀ·B never materialise a transpose: a backend reads A or B with swapped strides instead.
+ * Examples are columns: Z = W·A.
  */
 export const matmulOp = defineOp<MatmulAttrs>({
   name: 'matmul',
   shape([a, b], { transposeA, transposeB }) {
-    if (a.length !== 2 || b.length !== 2) throw new ShapeError('matmul', `expects two matrices, got ${fmt(a)} · ${fmt(b)}`);
-    const [m, kA] = transposeA ? [a[1], a[0]] : [a[0], a[1]];
-    const [kB, n] = transposeB ? [b[1], b[0]] : [b[0], b[1]];
+    if (a.length < 2 || b.length < 2) throw new ShapeError('matmul', `expects two matrices or batches of matrices, got ${fmt(a)} · ${fmt(b)}`);
+    const [m, kA] = matrixOf(a, transposeA);
+    const [kB, n] = matrixOf(b, transposeB);
     if (kA !== kB) throw new ShapeError('matmul', `inner dimensions differ: ${label(a, transposeA)} · ${label(b, transposeB)}`);
-    return [m, n];
+    if (a.length === 2 && b.length === 2) return [m, n];
+    let batch: number[];
+    try {
+      batch = broadcastShapes('matmul', a.slice(0, -2), b.slice(0, -2));
+    } catch {
+      throw new ShapeError('matmul', `batch axes ${fmt(a.slice(0, -2))} and ${fmt(b.slice(0, -2))} cannot be broadcast together: ${fmt(a)} · ${fmt(b)}`);
+    }
+    return [...batch, m, n];
   },
-  forward(backend, [a, b], [aShape], [m, n], dtype, { transposeA, transposeB }) {
-    const k = transposeA ? aShape[0] : aShape[1];
-    const out = allocateForOverwrite(dtype, m * n);
-    backend.matmul(a, b, out, m, k, n, transposeA, transposeB);
+  forward(backend, [a, b], [aShape, bShape], outShape, dtype, { transposeA, transposeB }) {
+    const [m, k] = matrixOf(aShape, transposeA);
+    const n = outShape[outShape.length - 1];
+    const out = allocateForOverwrite(dtype, sizeOf(outShape));
+    if (outShape.length === 2) {
+      backend.matmul(a, b, out, m, k, n, transposeA, transposeB);
+      return out;
+    }
+    const outBatch = outShape.slice(0, -2);
+    const bOffsets = batchOffsets(bShape.slice(0, -2), k * n, outBatch);
+    // A stack of A's against one shared B is a single taller product: [batch·m, k]·B
+    if (!transposeA && sizeOf(aShape) === sizeOf(outBatch) * m * k && bOffsets.every((o) => o === 0)) {
+      backend.matmul(a, b, out, sizeOf(outBatch) * m, k, n, false, transposeB);
+      return out;
+    }
+    const aOffsets = batchOffsets(aShape.slice(0, -2), m * k, outBatch);
+    backend.matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
     return out;
   },
   // For C = A·B: dA = dC·Bᵀ and dB = Aᵀ·dC; the flags carry through the four variants
-  // (tfjs-core's BatchMatMul_grad). Written in matmul itself, so they differentiate again.
+  // (tfjs-core's BatchMatMul_grad). A broadcast batch axis gets the sum of its batches'
+  // gradients (unbroadcast). Written in matmul itself, so they differentiate again.
   vjp: (dC, { inputs: [a, b], attrs: { transposeA: tA, transposeB: tB } }) => {
-    if (!tA && !tB) return [() => matmulT(dC, b, false, true), () => matmulT(a, dC, true, false)];
-    if (!tA && tB) return [() => matmulT(dC, b, false, false), () => matmulT(dC, a, true, false)];
-    if (tA && !tB) return [() => matmulT(b, dC, false, true), () => matmulT(a, dC, false, false)];
-    return [() => matmulT(b, dC, true, true), () => matmulT(dC, a, true, true)];
+    const toA = (g: () => Tensor) => () => unbroadcast(g(), a.shape);
+    const toB = (g: () => Tensor) => () => unbroadcast(g(), b.shape);
+    if (!tA && !tB) return [toA(() => matmulT(dC, b, false, true)), toB(() => matmulT(a, dC, true, false))];
+    if (!tA && tB) return [toA(() => matmulT(dC, b, false, false)), toB(() => matmulT(dC, a, true, false))];
+    if (tA && !tB) return [toA(() => matmulT(b, dC, false, true)), toB(() => matmulT(a, dC, false, false))];
+    return [toA(() => matmulT(b, dC, true, true)), toB(() => matmulT(dC, a, true, true))];
   },
 });
 
-/** op(a)·op(b) for matrices with explicit transpose flags, with no transposed copy made. */
+/**
+ * op(a)·op(b) over the last two axes with explicit transpose flags, with no transposed copy
+ * made; leading axes broadcast (both operands of rank ≥ 2).
+ */
 export function matmulT(a: Tensor, b: Tensor, transposeA = false, transposeB = false): Tensor {
   return apply(matmulOp, [a, b], { transposeA, transposeB });
 }
 
 /**
- * Matrix product with NumPy's rules for vectors: a rank-1 left operand is a row vector and
- * a rank-1 right operand a column vector, and the added axis is removed from the result
- * (so vector·vector is a scalar).
+ * Matrix product with NumPy's (and PyTorch's) rules: matrices multiply; leading axes of
+ * rank ≥ 3 operands are batch axes and broadcast ([8,1,m,k]·[4,k,n] → [8,4,m,n]); a rank-1
+ * left operand is a row vector and a rank-1 right operand a column vector, and the added
+ * axis is removed from the result (so vector·vector is a scalar).
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   assertTensor('matmul', a, 0);
   assertTensor('matmul', b, 1);
-  if (a.rank === 0 || b.rank === 0 || a.rank > 2 || b.rank > 2) {
+  if (a.rank === 0 || b.rank === 0) {
     throw new ShapeError('matmul', `expects matrices or vectors, got ${fmt(a.shape)} · ${fmt(b.shape)}`);
   }
-  if (a.rank === 2 && b.rank === 2) return matmulT(a, b);
+  if (a.rank >= 2 && b.rank >= 2) return matmulT(a, b);
   const left = a.rank === 1 ? reshape(a, [1, a.shape[0]]) : a;
   const right = b.rank === 1 ? reshape(b, [b.shape[0], 1]) : b;
-  if (left.shape[1] !== right.shape[0]) throw new ShapeError('matmul', `inner dimensions differ: ${fmt(a.shape)} · ${fmt(b.shape)}`);
+  if (left.shape[left.rank - 1] !== right.shape[right.rank - 2]) throw new ShapeError('matmul', `inner dimensions differ: ${fmt(a.shape)} · ${fmt(b.shape)}`);
   const product = matmulT(left, right);
-  const shape = [...(a.rank === 2 ? [a.shape[0]] : []), ...(b.rank === 2 ? [b.shape[1]] : [])];
+  // drop the row axis a vector on the left added, or the column axis one on the right added
+  const shape = product.shape.filter((_, i) => !(a.rank === 1 && i === product.rank - 2) && !(b.rank === 1 && i === product.rank - 1));
   return reshape(product, shape);
 }
