@@ -49,6 +49,7 @@ interface Report {
   frameworks: { id: string; available: boolean }[];
   tasks: Record<string, { bestTapegrad: string | null; evalExamples: number; rows: Row[] }>;
   matmul: { label: string; size: { m: number; k: number; n: number }; rows: MatmulRow[] }[];
+  ops: { case: { id: string }; flops: number; rows: (MatmulRow & { note: string })[] }[];
   accuracyAgreement: { ok: boolean | null };
 }
 
@@ -60,7 +61,7 @@ describe('bench (pnpm bench --quick --tiny)', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'tapegrad-bench-'));
     const json = join(dir, 'out.json');
-    const args = [...tsx, '--quick', '--tiny', '--tasks', 'matmul,T1', '--frameworks', 'tapegrad,plain-js,tfjs-cpu', '--json', json];
+    const args = [...tsx, '--quick', '--tiny', '--tasks', 'matmul,ops,T1', '--frameworks', 'tapegrad,plain-js,tfjs-cpu', '--json', json];
     stdout = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 90_000 });
     report = JSON.parse(readFileSync(json, 'utf8')) as Report;
   }, 100_000);
@@ -154,6 +155,24 @@ describe('bench (pnpm bench --quick --tiny)', () => {
         expect(r.tapegradSpeedup).toBeGreaterThan(0);
       }
     }
+  });
+
+  it('runs the ops grid (batched matmul, conv2d forward and forward + backward) against a float64 oracle', () => {
+    expect(report.ops.map((o) => o.case.id)).toEqual(['bmm-tiny', 'conv-tiny f+b', 'conv-tiny fwd']);
+    expect(report.ops.map((o) => o.flops)).toEqual([2 * 4 * 8 * 4 * 8, 3 * 2 * 2 * 4 * 64 * 27, 2 * 2 * 4 * 64 * 27]);
+    for (const o of report.ops) {
+      // the plain-JS loop has no ops grid: no row
+      expect(o.rows.some((r) => r.framework === 'plain-js')).toBe(false);
+      for (const r of o.rows) {
+        if (r.status === 'unavailable') continue;
+        expect(r.status, `${o.case.id} ${r.framework}: ${r.note}`).toBe('ok');
+        expect(r.gflops).toBeGreaterThan(0);
+        expect(r.maxRelError).toBeLessThan(1e-5);
+      }
+      expect(o.rows.find((r) => r.framework === 'tfjs-cpu')?.status).toBe('ok');
+      for (const id of ['tapegrad-js', 'tapegrad-wasm', 'tapegrad-native']) expect(o.rows.find((r) => r.framework === id)?.status, id).toBe('ok');
+    }
+    expect(stdout).toContain('== ops grid');
   });
 
   // g++ is on this machine and CI's, so the native addon is built and both fast backends run two threads

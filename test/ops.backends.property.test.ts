@@ -13,7 +13,8 @@
  *   and its VJP). Why: packages/backend-wasm/test/kernels.test.ts shows the wasm kernels
  *   differ from js only (a) in k-term sums and dot products, by ≤ 2·√k·u·Σ|terms|
  *   (Higham §2.8/§3.1), and (b) in exp, sigmoid and softplus, by ≤ 4 ulp = 8·u relative; all else
- *   is bit-identical. M_i is that Σ|terms|: the same op (or VJP, with cotangent |r|) run
+ *   is bit-identical. (The native addon's transcendental kernels — exp, tanh, log, log1p,
+ *   expm1, erf, sin, cos — are ≤ 1 ulp from js: packages/backend-native/test/kernels.test.ts.) M_i is that Σ|terms|: the same op (or VJP, with cotangent |r|) run
  *   on js in float64 on |x|, which for matmul, sums, means, broadcasting and unbroadcast is
  *   exactly Σ|terms| per element. The ‖r‖∞ term covers VJPs that subtract nearly equal
  *   numbers after an exp (sigmoid's dy·y·(1−y), softmax's p·(dy − ⟨p, dy⟩)): there an
@@ -39,7 +40,11 @@ import fc from 'fast-check';
 import {
   type Backend, type DType, type Tensor, abs, add, broadcastShapes, broadcastTo, clip, concat, div, exp, getBackend, listBackends,
   log, logSigmoid, logSoftmax, logSumExp, matmul, matmulT, max, maximum, mean, minimum, mul, neg, padTo, pow, reciprocal, relu,
-  registerBackend, reshape, setBackend, einsum, sigmoid, slice, softmax, softplus, sqrt, square, stack, sub, sum, tanh, tensor, transpose, vjp, where,
+  registerBackend, reshape, setBackend, einsum, sigmoid, slice, softmax, softplus, sqrt, square, stack, sub, sum, tanh,
+  tensor, transpose, vjp, where, log1p, expm1, erf, sin, cos, rsqrt, gelu, silu, elu, leakyRelu, floor, ceil, round,
+  sign, dropout, isNaN, isFinite, argmax, argmin, chunk, cumsum, diagonal, flip, min, pad, prod, repeat, scatterAdd,
+  split, std, take, tile, variance, conv1d, conv2d, convTranspose2d, unfold, fold, maxPool2d, avgPool2d,
+  adaptiveAvgPool2d,
 } from '@tapegrad/core';
 import { arb } from '@tapegrad/core/testing';
 import { createWasmBackend, initWasmBackend } from '../packages/backend-wasm/src/index.js';
@@ -169,6 +174,27 @@ specs.push(plain('sqrt', one(arb.tensor({ min: 0.2, max: 4 })), sqrt));
 specs.push(plain('abs', one(arb.tensor({ avoid: [0] })), abs));
 specs.push(plain('reciprocal', one(arb.tensor({ avoid: [0], margin: 0.5 })), reciprocal));
 
+// element-wise, part 2
+specs.push(plain('log1p', one(arb.tensor({ min: -0.8, max: 4 })), log1p));
+specs.push(plain('expm1', one(arb.tensor({ min: -3, max: 3 })), expm1));
+specs.push(plain('erf', one(arb.tensor({ min: -3, max: 3 })), erf));
+specs.push(plain('sin', one(arb.tensor({ min: -6, max: 6 })), sin));
+specs.push(plain('cos', one(arb.tensor({ min: -6, max: 6 })), cos));
+specs.push(plain('rsqrt', one(arb.tensor({ min: 0.2, max: 4 })), rsqrt));
+specs.push(plain('gelu', one(arb.tensor({ min: -4, max: 4 })), (x) => gelu(x)));
+specs.push(plain("gelu, approximate 'tanh'", one(arb.tensor({ min: -4, max: 4 })), (x) => gelu(x, { approximate: 'tanh' })));
+specs.push(plain('silu', one(arb.tensor({ min: -6, max: 6 })), silu));
+specs.push(spec('elu', fc.tuple(fc.double({ min: 0.1, max: 2, noNaN: true }), one(arb.tensor({ avoid: [0] }))), (alpha) => (x) => elu(x, alpha)));
+specs.push(spec('leakyRelu', fc.tuple(fc.double({ min: -0.5, max: 0.5, noNaN: true }), one(arb.tensor({ avoid: [0] }))), (slope) => (x) => leakyRelu(x, slope)));
+// exact roundings, halves included (ties to even) and values already integral
+const roundable = one(arb.tensor({ min: -4, max: 4 }).map((x) => f64(x.toFlatArray().map((v, i) => (i % 3 === 0 ? Math.round(2 * v) / 2 : v)), x.shape)));
+specs.push(plain('floor', roundable, floor));
+specs.push(plain('ceil', roundable, ceil));
+specs.push(plain('round', roundable, round));
+specs.push(plain('sign', one(arb.tensor({ avoid: [0] })), sign));
+specs.push(spec('dropout', fc.tuple(fc.record({ p: fc.double({ min: 0.05, max: 0.9, noNaN: true }), seed: fc.nat() }), one(arb.tensor())),
+  ({ p, seed }) => (x) => dropout(x, p, { seed })));
+
 // reductions
 specs.push(spec('sum', reduceCases(), ({ axes, keepDims }) => (x) => sum(x, axes, keepDims)));
 specs.push(spec('mean', reduceCases(), ({ axes, keepDims }) => (x) => mean(x, axes, keepDims)));
@@ -243,6 +269,111 @@ specs.push(plain('maximum', apartTensors, (a, b) => maximum(a, b)));
 specs.push(plain('minimum', apartTensors, (a, b) => minimum(a, b)));
 specs.push(spec('clip', fc.tuple(fc.double({ min: -2, max: -0.2, noNaN: true }), fc.double({ min: 0.2, max: 2, noNaN: true }))
   .chain(([lo, hi]) => fc.tuple(fc.constant({ lo, hi }), one(arb.tensor({ avoid: [lo, hi] })))), ({ lo, hi }) => (x) => clip(x, lo, hi)));
+
+// indexing, layout, reductions part 2
+const indicesOf = (size: number) => arb.shape({ maxRank: 2, minDim: 0, maxDim: 3 }).chain((s) =>
+  fc.array(fc.integer({ min: 0, max: size - 1 }), { minLength: s.reduce((p, d) => p * d, 1), maxLength: s.reduce((p, d) => p * d, 1) })
+    .map((values) => f64(values, s)));
+const takeCases = arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => fc.option(arb.axis(s.length), { nil: undefined, freq: 4 }).chain((axis) => {
+  const size = axis === undefined ? s.reduce((p, d) => p * d, 1) : s[(axis + s.length) % s.length];
+  return fc.tuple(fc.record({ axis: fc.constant(axis), indices: indicesOf(size) }), one(arb.tensorOf(s)));
+}));
+specs.push(spec('take', takeCases, ({ axis, indices }) => (x) => take(x, indices, axis)));
+// an embedding table [vocab, 40]: rows long enough for the kernel's block copies
+specs.push(spec('take, embedding rows of 40', dim(5).chain((vocab) => fc.tuple(indicesOf(vocab), one(arb.tensorOf([vocab, 40])))),
+  (indices) => (x) => take(x, indices, 0)));
+specs.push(spec('scatterAdd', takeCases.filter(([{ axis }]) => axis !== undefined).chain(([{ axis, indices }, [x]]) => {
+  const a = (axis! + x.rank) % x.rank;
+  return fc.tuple(fc.constant({ axis: a, indices, size: x.shape[a] }), one(arb.tensorOf([...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)])));
+}), ({ axis, indices, size }) => (u) => scatterAdd(u, indices, axis, size)));
+specs.push(spec('pad', arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => fc.tuple(
+  fc.record({
+    mode: fc.constantFrom('constant' as const, 'reflect' as const, 'replicate' as const),
+    value: fc.constantFrom(0, 1.5),
+    sides: fc.array(fc.tuple(fc.nat({ max: 3 }), fc.nat({ max: 3 })), { minLength: s.length, maxLength: s.length }),
+  }).map(({ mode, value, sides }) => ({ mode, value, pads: sides.map(([b, a], i): [number, number] => (mode === 'reflect' ? [b % s[i], a % s[i]] : [b, a])) })),
+  one(arb.tensorOf(s)),
+)), ({ mode, value, pads }) => (x) => pad(x, pads, { mode, value })));
+specs.push(spec('tile', arb.shape({ maxRank: 3, maxDim: 3 }).chain((s) => fc.tuple(fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 3 }), one(arb.tensorOf(s)))),
+  (reps) => (x) => tile(x, reps)));
+specs.push(spec('repeat', arb.shape({ minRank: 1, maxRank: 3, maxDim: 3 }).chain((s) => arb.axis(s.length).chain((axis) => {
+  const n = s[(axis + s.length) % s.length];
+  return fc.tuple(fc.record({ axis: fc.constant(axis), repeats: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: n, maxLength: n }) }), one(arb.tensorOf(s)));
+})), ({ axis, repeats }) => (x) => repeat(x, repeats, axis)));
+specs.push(spec('flip', arb.shape({ maxRank: 3 }).chain((s) => fc.tuple(arb.axes(s.length), one(arb.tensorOf(s)))), (axes) => (x) => flip(x, axes)));
+specs.push(spec('split', arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => arb.axis(s.length).chain((axis) =>
+  fc.tuple(fc.record({ axis: fc.constant(axis), size: fc.integer({ min: 1, max: s[(axis + s.length) % s.length] }) }), one(arb.tensorOf(s))))),
+({ axis, size }) => (x) => concat(split(x, size, axis).map((p, i) => mul(p, i + 1)), axis)));
+specs.push(spec('chunk', arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => fc.tuple(fc.record({ axis: arb.axis(s.length), chunks: dim(4) }), one(arb.tensorOf(s)))),
+  ({ axis, chunks }) => (x) => concat(chunk(x, chunks, axis).map((p, i) => mul(p, i + 1)), axis)));
+specs.push(spec('diagonal', arb.shape({ minRank: 2, maxRank: 3 }).chain((s) => fc.tuple(
+  fc.record({ axes: fc.shuffledSubarray(s.map((_, i) => i), { minLength: 2, maxLength: 2 }), offset: fc.integer({ min: -2, max: 2 }) }), one(arb.tensorOf(s)))),
+({ axes: [a1, a2], offset }) => (x) => diagonal(x, offset, a1, a2)));
+specs.push(spec('min', reduceCases({ distinct: true }), ({ axes, keepDims }) => (x) => min(x, axes, keepDims)));
+const argCases = arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => fc.tuple(
+  fc.record({ axis: fc.option(arb.axis(s.length), { nil: undefined }), keepDims: fc.boolean() }), one(arb.tensorOf(s))));
+specs.push(spec('argmax', argCases, ({ axis, keepDims }) => (x) => argmax(x, axis, keepDims)));
+specs.push(spec('argmin', argCases, ({ axis, keepDims }) => (x) => argmin(x, axis, keepDims)));
+specs.push(spec('cumsum', arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => fc.tuple(
+  fc.record({ axis: arb.axis(s.length), reverse: fc.boolean(), exclusive: fc.boolean() }), one(arb.tensorOf(s)))),
+({ axis, reverse, exclusive }) => (x) => cumsum(x, axis, { reverse, exclusive })));
+specs.push(spec('prod', reduceCases({ min: -2, max: 2 }), ({ axes, keepDims }) => (x) => prod(x, axes, keepDims)));
+specs.push(spec('logSumExp over several axes', reduceCases({ min: -5, max: 5 }), ({ axes, keepDims }) => (x) => logSumExp(x, axes ?? x.shape.map((_, i) => i), keepDims)));
+specs.push(spec('variance', reduceCases({ distinct: true, margin: 0.1 }), ({ axes, keepDims }) => (x) => variance(x, axes, { correction: 0, keepDims })));
+specs.push(spec('std', reduceCases({ distinct: true, margin: 0.1 }).filter(([{ axes }, [x]]) =>
+  (axes ?? x.shape.map((_, i) => i)).reduce((p, a) => p * x.shape[(a + x.rank) % x.rank], 1) > 1), ({ axes, keepDims }) => (x) => std(x, axes, { keepDims })));
+// convolution and pooling: every option (strides, paddings incl. 'same'/'valid', dilations,
+// groups) on small images, sizes chosen so the (dilated) kernel fits the padded image
+const window2 = fc.record({
+  kernelSize: fc.tuple(dim(3), dim(3)), stride: fc.tuple(dim(2), dim(2)), dilation: fc.tuple(dim(2), dim(2)),
+  padding: fc.oneof(fc.constant('valid' as const), fc.constant('same' as const), fc.tuple(fc.nat({ max: 2 }), fc.nat({ max: 2 }))),
+}).map((w) => (w.padding === 'same' ? { ...w, stride: [1, 1] as [number, number] } : w));
+type Window2 = typeof window2 extends fc.Arbitrary<infer T> ? T : never;
+/** [H, W] at least the dilated kernel minus the padding, at most 5. */
+const imageSize = (w: Window2) => fc.tuple(...([0, 1] as const).map((a) => {
+  const pad = Array.isArray(w.padding) ? w.padding[a] : 0;
+  const min = Math.max(1, w.dilation[a] * (w.kernelSize[a] - 1) + 1 - 2 * pad);
+  return fc.integer({ min, max: Math.max(min, 5) });
+}) as [fc.Arbitrary<number>, fc.Arbitrary<number>]);
+const convCases = fc.tuple(window2, dim(2), dim(2), dim(2), dim(2)).chain(([w, N, G, cPer, oPer]) => imageSize(w).chain(([H, W]) => fc.tuple(
+  fc.constant({ stride: w.stride, padding: w.padding, dilation: w.dilation, groups: G }),
+  fc.tuple(arb.tensorOf([N, G * cPer, H, W]), arb.tensorOf([G * oPer, cPer, ...w.kernelSize])).map(([x, k]) => [x, k]),
+)));
+specs.push(spec('conv2d', convCases, (opts) => (x, w) => conv2d(x, w, opts)));
+specs.push(spec('conv1d', fc.tuple(window2, dim(2), dim(2), dim(2), dim(2)).chain(([w, N, G, cPer, oPer]) => imageSize(w).chain(([, L]) => fc.tuple(
+  fc.constant({ stride: w.stride[1], padding: Array.isArray(w.padding) ? w.padding[1] : w.padding, dilation: w.dilation[1], groups: G }),
+  fc.tuple(arb.tensorOf([N, G * cPer, L]), arb.tensorOf([G * oPer, cPer, w.kernelSize[1]])).map(([x, k]) => [x, k]),
+))), (opts) => (x, w) => conv1d(x, w, opts)));
+specs.push(spec('convTranspose2d', fc.tuple(dim(2), dim(2), dim(2), dim(2), dim(3), dim(3), fc.tuple(dim(3), dim(3)), fc.tuple(dim(2), dim(2)), fc.tuple(dim(2), dim(2)))
+  .chain(([N, G, cPer, oPer, H, W, kernel, stride, dilation]) => fc.tuple(
+    fc.record({ padding: fc.tuple(fc.nat({ max: 1 }), fc.nat({ max: 1 })), outputPadding: fc.tuple(fc.nat({ max: stride[0] - 1 }), fc.nat({ max: stride[1] - 1 })) })
+      .map((o) => ({ ...o, stride, dilation, groups: G }))
+      // the padding crops the full output: keep at least one row and column
+      .filter((o) => [H, W].every((size, a) => (size - 1) * stride[a] - 2 * o.padding[a] + dilation[a] * (kernel[a] - 1) + o.outputPadding[a] >= 0)),
+    fc.tuple(arb.tensorOf([N, G * cPer, H, W]), arb.tensorOf([G * cPer, oPer, ...kernel])).map(([x, k]) => [x, k]),
+  )), (opts) => (x, w) => convTranspose2d(x, w, opts)));
+specs.push(spec('unfold', fc.tuple(window2, dim(2), dim(3)).chain(([w, N, C]) => imageSize(w).chain(([H, W]) =>
+  fc.tuple(fc.constant(w), one(arb.tensorOf([N, C, H, W]))))), (opts) => (x) => unfold(x, opts)));
+specs.push(spec('fold', fc.tuple(window2, dim(2), dim(3)).chain(([w, N, C]) => imageSize(w).chain(([H, W]) => {
+  const cols = unfold(f64(new Float64Array(N * C * H * W), [N, C, H, W]), w).shape;
+  return fc.tuple(fc.constant({ ...w, outputSize: [H, W] as [number, number] }), one(arb.tensorOf(cols)));
+})), (opts) => (cols) => fold(cols, opts)));
+/** Pools PyTorch accepts (padding ≤ kernel/2) whose every window reaches into the image. */
+const poolCases = (dilated: boolean, distinct: boolean) => fc.tuple(fc.tuple(dim(3), dim(3)), fc.tuple(dim(3), dim(3)), fc.tuple(fc.boolean(), fc.boolean()),
+  dilated ? fc.tuple(dim(2), dim(2)) : fc.constant([1, 1] as [number, number]), dim(2), dim(3))
+  .chain(([kernelSize, stride, padded, dilation, N, C]) => {
+    const padding = kernelSize.map((k, a) => (padded[a] ? Math.floor(k / 2) : 0)) as [number, number];
+    return imageSize({ kernelSize, stride, dilation, padding }).filter(([H, W]) => [H, W].every((size, a) => {
+      const out = Math.floor((size + 2 * padding[a] - dilation[a] * (kernelSize[a] - 1) - 1) / stride[a]) + 1;
+      return Array.from({ length: out }, (_, o) => o * stride[a] - padding[a]).every((start) =>
+        Array.from({ length: kernelSize[a] }, (_, i) => start + i * dilation[a]).some((t) => t >= 0 && t < size));
+    })).chain(([H, W]) => fc.tuple(fc.constant({ kernelSize, stride, padding, dilation }), one(arb.tensorOf([N, C, H, W], { distinct }))));
+  });
+specs.push(spec('maxPool2d', poolCases(true, true), (opts) => (x) => maxPool2d(x, opts)));
+specs.push(spec('avgPool2d', fc.tuple(poolCases(false, false), fc.boolean()).map(([[opts, xs], countIncludePad]) =>
+  [{ kernelSize: opts.kernelSize, stride: opts.stride, padding: opts.padding, countIncludePad }, xs] as const), (opts) => (x) => avgPool2d(x, opts)));
+specs.push(spec('adaptiveAvgPool2d', fc.tuple(dim(2), dim(2), dim(6), dim(6), dim(4), dim(4)).chain(([N, C, H, W, oh, ow]) =>
+  fc.tuple(fc.constant([oh, ow] as [number, number]), one(arb.tensorOf([N, C, H, W])))), (size) => (x) => adaptiveAvgPool2d(x, size)));
 
 // ---- the comparison --------------------------------------------------------------------
 
@@ -339,7 +470,10 @@ describe('backends under test', () => {
     for (const op of ['matmul', 'matmulT', 'add', 'sub', 'mul', 'div', 'neg', 'exp', 'log', 'sigmoid', 'relu', 'tanh', 'square', 'pow',
       'sqrt', 'abs', 'reciprocal', 'sum', 'mean', 'max', 'transpose', 'reshape', 'broadcastTo', 'slice', 'padTo', 'concat', 'stack',
       'softmax', 'logSoftmax', 'logSumExp', 'softplus', 'logSigmoid', 'where', 'maximum', 'minimum', 'clip',
-      'sigmoidGrad', 'tanhGrad', 'reluGrad']) {
+      'sigmoidGrad', 'tanhGrad', 'reluGrad',
+      'log1p', 'expm1', 'erf', 'sin', 'cos', 'rsqrt', 'gelu', 'silu', 'elu', 'leakyRelu', 'floor', 'ceil', 'round', 'sign', 'dropout',
+      'take', 'scatterAdd', 'pad', 'tile', 'repeat', 'flip', 'split', 'chunk', 'diagonal', 'min', 'argmax', 'argmin', 'cumsum', 'prod', 'variance', 'std',
+      'conv2d', 'conv1d', 'convTranspose2d', 'unfold', 'fold', 'maxPool2d', 'avgPool2d', 'adaptiveAvgPool2d']) {
       expect(covered, op).toContain(op);
     }
   });
@@ -356,6 +490,74 @@ for (const backend of others) {
     }
   });
 }
+
+describe('NaN propagates as in PyTorch on every backend (relu, maximum, minimum, clip, max), and masks agree', () => {
+  // sizes on both sides of the registered wasm backend's js-below thresholds, and past 8
+  // lanes of AVX2 with a tail
+  const sizes = [5, 300];
+  /** 1..n with NaN at every 7th element (and at 0), −0 at every 11th, ±∞ at two more. */
+  function poisoned(n: number): number[] {
+    return Array.from({ length: n }, (_, i) => (i % 7 === 0 ? NaN : i % 11 === 0 ? -0 : i === 3 ? Infinity : i === 4 ? -Infinity : (i % 5) - 2.5));
+  }
+  const pick = (v: number, f: (v: number) => number) => (Number.isNaN(v) ? NaN : f(v));
+
+  for (const backend of ['js', ...others]) {
+    it(`${backend}: NaN in gives NaN out, elsewhere the usual values (float32 and float64)`, () => {
+      for (const dtype of ['float32', 'float64'] as const) {
+        for (const n of sizes) {
+          const values = poisoned(n);
+          const x = tensor(values, { dtype }), zero = tensor(new Array<number>(n).fill(0), { dtype });
+          setBackend(backend);
+          try {
+            const expectValues = (what: string, t: Tensor, f: (v: number) => number) => {
+              const want = values.map((v) => pick(v, f));
+              const got = Array.from(t.data as ArrayLike<number>);
+              got.forEach((g, i) => {
+                if (!Object.is(g, want[i])) throw new Error(`${what} (${dtype}, n ${n}) at ${i} (x = ${values[i]}): ${g}, want ${want[i]}`);
+              });
+            };
+            expectValues('relu', relu(x), (v) => (v > 0 ? v : 0));
+            expectValues('maximum(x, 0)', maximum(x, 0), (v) => (v >= 0 ? v : 0));
+            expectValues('maximum(0s, x)', maximum(zero, x), (v) => (0 >= v ? 0 : v));
+            expectValues('minimum(x, 0)', minimum(x, 0), (v) => (v <= 0 ? v : 0));
+            expectValues('minimum(0s, x)', minimum(zero, x), (v) => (0 <= v ? 0 : v));
+            expectValues('clip(x, -1, 1)', clip(x, -1, 1), (v) => {
+              const low = v >= -1 ? v : -1;
+              return low <= 1 ? low : 1;
+            });
+            expect(isNaN(x).toFlatArray()).toEqual(values.map((v) => (Number.isNaN(v) ? 1 : 0)));
+            expect(isFinite(x).toFlatArray()).toEqual(values.map((v) => (Number.isFinite(v) ? 1 : 0)));
+            expect(Number.isNaN(max(x).item())).toBe(true);
+            // along an axis: rows with a NaN give NaN, the others their max
+            const rows = reshape(x, [n / 5, 5]);
+            const rowMax = max(rows, 1).toFlatArray();
+            rowMax.forEach((m, r) => {
+              const row = values.slice(5 * r, 5 * r + 5);
+              expect(Object.is(m, row.some(Number.isNaN) ? NaN : Math.max(...row)), `max row ${r} (${dtype}, n ${n})`).toBe(true);
+            });
+          } finally {
+            setBackend('js');
+          }
+        }
+      }
+    });
+  }
+
+  it('dropout draws one mask for every backend: the same seed gives the same bits on js, wasm and native', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const x = tensor(Array.from({ length: 37 * 29 }, (_, i) => Math.sin(i)), { shape: [37, 29], dtype });
+      const expected = dropout(x, 0.4, { seed: 3 });
+      for (const backend of others) {
+        setBackend(backend);
+        try {
+          expectBitIdentical(`dropout on ${backend} (${dtype})`, dropout(x, 0.4, { seed: 3 }), expected);
+        } finally {
+          setBackend('js');
+        }
+      }
+    }
+  });
+});
 
 describe('the comparison catches a subtly wrong kernel and shrinks its counterexample', () => {
   // wasm, except that float32 exp is off by 2⁻¹² relative: far below a wrong element's error,

@@ -13,7 +13,10 @@ import {
   Tensor, abs, add, broadcastShapes, broadcastTo, cast, clip, concat, customGrad, div, exp, expandDims,
   flatten, greater, grad, log, logSoftmax, logSumExp, matmul, matmulT, max, maximum, mean, minimum, mul,
   logSigmoid, neg, padTo, pow, reciprocal, relu, reshape, sigmoid, slice, softmax, softplus, sqrt, square, squeeze,
-  stack, step, sub, sum, tanh, tensor, transpose, unbroadcast, vjp, where, ShapeError, Tape, einsum,
+  stack, step, sub, sum, tanh, tensor, transpose, unbroadcast, vjp, where, ShapeError, Tape, einsum, log1p, expm1, erf,
+  sin, cos, rsqrt, gelu, silu, elu, leakyRelu, floor, ceil, round, sign, isNaN, isFinite, dropout, createRng,
+  ValueError, argmax, argmin, chunk, cumsum, diagonal, flip, min, pad, prod, repeat, scatterAdd, split, std, take,
+  tile, variance, conv1d, conv2d, convTranspose2d, fold, unfold, maxPool2d, avgPool2d, adaptiveAvgPool2d, hvp, randn,
 } from '@tapegrad/core';
 // not re-exported by the package (internal building blocks of the activations' VJPs)
 import { reluGrad, sigmoidGrad, tanhGrad } from '../packages/core/src/ops/math.js';
@@ -400,6 +403,187 @@ describe('element-wise functions', () => {
   });
 });
 
+// ---- element-wise, part 2 ----------------------------------------------------------------
+
+/** Bits of every element, −0 and NaN told apart: for exact expectations. */
+const bitsOf = (t: Tensor) => Array.from(t.data, (v) => (Object.is(v, -0) ? '-0' : Number.isNaN(v) ? 'NaN' : v));
+
+describe('element-wise, part 2', () => {
+  it('log1p on x ∈ [−0.8, 4]', () => {
+    checkGradients(log1p, [arb.tensor({ min: -0.8, max: 4 })], { order: 2, numRuns: 30 });
+  });
+
+  it('expm1', () => {
+    checkGradients(expm1, [arb.tensor({ min: -3, max: 3 })], { order: 2, numRuns: 30 });
+  });
+
+  it('erf', () => {
+    checkGradients(erf, [arb.tensor({ min: -3, max: 3 })], { order: 2, numRuns: 30 });
+  });
+
+  it('sin and cos', () => {
+    checkGradients(sin, [arb.tensor({ min: -6, max: 6 })], { order: 2, numRuns: 30 });
+    checkGradients(cos, [arb.tensor({ min: -6, max: 6 })], { order: 2, numRuns: 30 });
+  });
+
+  it('rsqrt on x ∈ [0.2, 4]', () => {
+    checkGradients(rsqrt, [arb.tensor({ min: 0.2, max: 4 })], { order: 2, numRuns: 30 });
+  });
+
+  it("gelu, exact (erf) and approximate: 'tanh'", () => {
+    checkGradients((x) => gelu(x), [arb.tensor({ min: -4, max: 4 })], { order: 2, numRuns: 30 });
+    checkGradients((x) => gelu(x, { approximate: 'tanh' }), [arb.tensor({ min: -4, max: 4 })], { order: 2, numRuns: 30 });
+  });
+
+  it('silu', () => {
+    checkGradients(silu, [arb.tensor({ min: -6, max: 6 })], { order: 2, numRuns: 30 });
+  });
+
+  it('elu with a random alpha, away from the kink at 0', () => {
+    const cases = fc.tuple(fc.double({ min: 0.1, max: 2, noNaN: true }), arb.tensor({ avoid: [0] }).map((x) => [x]));
+    checkOpGradients(cases, (alpha) => (x) => elu(x, alpha), { order: 2, numRuns: 30 });
+  });
+
+  it('leakyRelu with a random slope, away from the kink at 0', () => {
+    const cases = fc.tuple(fc.double({ min: -0.5, max: 0.5, noNaN: true }), arb.tensor({ avoid: [0] }).map((x) => [x]));
+    checkOpGradients(cases, (slope) => (x) => leakyRelu(x, slope), { order: 2, numRuns: 30 });
+  });
+
+  it('dropout with a fixed seed is x·mask, differentiable to second order', () => {
+    const cases = fc.tuple(fc.double({ min: 0.05, max: 0.9, noNaN: true }), arb.tensor().map((x) => [x]));
+    checkOpGradients(cases, (p) => (x) => dropout(x, p, { seed: 7 }), { order: 2, numRuns: 20 });
+  });
+
+  it('the values: PyTorch\'s formulas at known points, and the edges (±0, ±∞, NaN)', () => {
+    const x = f64([-0, 0, 1, -1, 2, Infinity, -Infinity, NaN], [8]);
+    expect(bitsOf(log1p(f64([1e-20, -0, -1, -2], [4])))).toEqual([1e-20, '-0', -Infinity, 'NaN']);
+    expect(bitsOf(expm1(f64([1e-20, -0, -Infinity, 710], [4])))).toEqual([1e-20, '-0', -1, Infinity]);
+    expect(bitsOf(erf(x))).toEqual(['-0', 0, expect.closeTo(0.8427007929497149, 15), expect.closeTo(-0.8427007929497149, 15), expect.closeTo(0.9953222650189527, 15), 1, -1, 'NaN']);
+    expect(bitsOf(sin(f64([-0, Math.PI / 2, Infinity], [3])))).toEqual(['-0', 1, 'NaN']);
+    expect(bitsOf(cos(f64([0, Math.PI, NaN], [3])))).toEqual([1, -1, 'NaN']);
+    expect(bitsOf(rsqrt(f64([4, 0, -1, Infinity], [4])))).toEqual([0.5, Infinity, 'NaN', 0]);
+    // gelu(1) = Φ(1) = 0.8413447460685429; the tanh form differs by ≤ 4.8·10⁻⁴ over ℝ
+    const g = gelu(f64([1, -1, 0, 2.7], [4])).toFlatArray(), gt = gelu(f64([1, -1, 0, 2.7], [4]), { approximate: 'tanh' }).toFlatArray();
+    expect(g[0]).toBeCloseTo(0.8413447460685429, 15);
+    expect(g[1]).toBeCloseTo(-0.15865525393145707, 15);
+    expect(g[2]).toBe(0);
+    expect(gt[0]).toBeCloseTo(0.8411919906082768, 15);
+    expect(Math.abs(gt[3] - g[3])).toBeGreaterThan(4e-4);
+    expect(Math.abs(gt[3] - g[3])).toBeLessThan(4.8e-4);
+    expect(silu(f64([0, 1, -1], [3])).toFlatArray()).toEqual([0, 1 / (1 + Math.exp(-1)), -1 / (1 + Math.exp(1))]);
+    expect(elu(f64([2, -1, 0, -Infinity, 1000], [5]), 1.5).toFlatArray()).toEqual([2, 1.5 * Math.expm1(-1), 0, -1.5, 1000]);
+    expect(bitsOf(leakyRelu(f64([2, -3, -0, NaN], [4])))).toEqual([2, -0.03, '-0', 'NaN']);
+    expect(leakyRelu(f64([-3], [1]), 0.2).toFlatArray()).toEqual([-0.6000000000000001]);
+    for (const dtype of ['float32', 'float64'] as const) {
+      expect(gelu(tensor([1, -2], { dtype })).dtype).toBe(dtype);
+      expect(dropout(tensor([1, -2], { dtype }), 0.5, { seed: 1 }).dtype).toBe(dtype);
+    }
+  });
+
+  it('the gradients at the kinks follow PyTorch: elu′(0) = α, leakyRelu′(0) = slope, and no NaN from elu at large x', () => {
+    const at = (f: (t: Tensor) => Tensor, values: number[]) => grad((t: Tensor) => sum(f(t)))(f64(values, [values.length])).toFlatArray();
+    expect(at((t) => elu(t, 0.7), [0, 1000, -1])).toEqual([0.7, 1, 0.7 * Math.exp(-1)]);
+    expect(at((t) => leakyRelu(t, 0.1), [0, 2, -2])).toEqual([0.1, 1, 0.1]);
+    expect(at((t) => gelu(t), [0])).toEqual([0.5]);
+    expect(at((t) => silu(t), [0])).toEqual([0.5]);
+  });
+
+  it('erf matches 20-digit values to 10⁻¹⁴ relative (js computes it: Math has no erf)', () => {
+    const known: [number, number][] = [
+      [1e-300, 1.1283791670955125739e-300], [1e-10, 1.1283791670955125739e-10], [0.1, 0.1124629160182848922],
+      [0.5, 0.52049987781304653768], [0.9999, 0.84265927804875947342], [1, 0.84270079294971486934],
+      [1.5, 0.96610514647531072707], [1.9999, 0.99532019790702939146], [2, 0.99532226501895273416],
+      [2.5, 0.99959304798255504106], [3, 0.99997790950300141456], [4, 0.99999998458274209972],
+      [5, 0.99999999999846254021], [5.9, 0.9999999999999999281], [-0.75, -0.7111556336535151316], [-2.25, -0.9985372834133188483],
+    ];
+    const values = erf(f64(known.map(([x]) => x), [known.length])).toFlatArray();
+    known.forEach(([x, expected], i) => {
+      expect({ x, relativeError: Math.abs(values[i] - expected) / Math.abs(expected) }).toEqual({ x, relativeError: expect.toSatisfy((e: number) => e <= 1e-14) });
+    });
+    expect(erf(f64([-3], [1])).item()).toBe(-values[10]); // odd, exactly
+  });
+
+  it('floor, ceil, round and sign: round halves to even (PyTorch, NumPy), −0 kept, gradient 0 (not "no gradient")', () => {
+    const x = f64([-2.5, -1.5, -0.5, -0.2, 0.5, 1.5, 2.5, 0.49999999999999994, 4503599627370497, -0, NaN, Infinity], [12]);
+    expect(bitsOf(round(x))).toEqual([-2, -2, '-0', '-0', 0, 2, 2, 0, 4503599627370497, '-0', 'NaN', Infinity]);
+    expect(bitsOf(floor(x))).toEqual([-3, -2, -1, -1, 0, 1, 2, 0, 4503599627370497, '-0', 'NaN', Infinity]);
+    expect(bitsOf(ceil(x))).toEqual([-2, -1, '-0', '-0', 1, 2, 3, 1, 4503599627370497, '-0', 'NaN', Infinity]);
+    expect(bitsOf(sign(x))).toEqual([-1, -1, -1, -1, 1, 1, 1, 1, 1, 0, 0, 1]);
+    expect(bitsOf(round(tensor([0.5, 1.5, 2.5, -3.5], { dtype: 'float32' })))).toEqual([0, 2, 2, -4]);
+    for (const f of [floor, ceil, round, sign]) {
+      const y = f64([0.3, -1.7, 2.5], [3]);
+      expect(grad((t: Tensor) => sum(mul(f(t), t)))(y).toFlatArray()).toEqual(f(y).toFlatArray());
+      // backward() reaches the leaf and gives it a zero gradient, as PyTorch
+      const leaf = tensor([0.3, -1.7], { dtype: 'float64', requiresGrad: true });
+      sum(f(leaf)).backward();
+      expect(leaf.grad!.toFlatArray()).toEqual([0, 0]);
+    }
+  });
+
+  it('isNaN and isFinite: 1 or 0 in the input\'s dtype, constants to the tape', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const x = tensor([NaN, Infinity, -Infinity, 0, -1e-45, 3.4e38], { dtype });
+      expect(isNaN(x).dtype).toBe(dtype);
+      expect(isNaN(x).toFlatArray()).toEqual([1, 0, 0, 0, 0, 0]);
+      expect(isFinite(x).toFlatArray()).toEqual([0, 0, 0, 1, 1, 1]);
+    }
+    const leaf = tensor([1, NaN], { dtype: 'float64', requiresGrad: true });
+    expect(isNaN(leaf).requiresGrad).toBe(false);
+    expect(() => sum(isFinite(leaf)).backward()).toThrow('no leaf with requiresGrad leads to this');
+  });
+
+  it('NaN propagates through relu, maximum, minimum, clip and max (it was relu(NaN) = 0 and clip(NaN) = lo)', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const x = tensor([NaN, -1, 2, -0], { dtype });
+      expect(bitsOf(relu(x))).toEqual(['NaN', 0, 2, 0]);
+      expect(bitsOf(maximum(x, 0))).toEqual(['NaN', 0, 2, '-0']);
+      expect(bitsOf(maximum(0, x))).toEqual(['NaN', 0, 2, 0]);
+      expect(bitsOf(minimum(x, 0))).toEqual(['NaN', -1, 0, '-0']);
+      expect(bitsOf(minimum(0, x))).toEqual(['NaN', -1, 0, 0]);
+      expect(bitsOf(clip(x, -0.5, 0.5))).toEqual(['NaN', -0.5, 0.5, '-0']);
+      expect(bitsOf(max(x))).toEqual(['NaN']);
+      expect(bitsOf(max(tensor([[1, NaN], [3, 2]], { dtype }), 1))).toEqual(['NaN', 3]);
+    }
+    // the tie rule is unchanged: the whole gradient to the first argument
+    const a = f64([1, 2], [2]), b = f64([1, 3], [2]);
+    const [ga, gb] = grad((u: Tensor, v: Tensor) => sum(maximum(u, v)), { argnums: [0, 1] })(a, b);
+    expect([ga.toFlatArray(), gb.toFlatArray()]).toEqual([[1, 0], [0, 1]]);
+  });
+
+  it('dropout: the same seed gives the same mask, p = 0 is x itself, p = 1 gives x·0, the mean is kept', () => {
+    const x = f64(Array.from({ length: 20000 }, () => 1), [100, 200]);
+    const y = dropout(x, 0.3, { seed: 11 });
+    expect(y.toFlatArray()).toEqual(dropout(x, 0.3, { seed: 11 }).toFlatArray());
+    expect(y.toFlatArray()).not.toEqual(dropout(x, 0.3, { seed: 12 }).toFlatArray());
+    const values = y.toFlatArray();
+    const dropped = values.filter((v) => v === 0).length / values.length;
+    // each element is 0 or 1/0.7: the mean's standard deviation is √(0.3/0.7/20000) ≈ 0.0046
+    expect(Math.abs(dropped - 0.3)).toBeLessThan(0.02);
+    expect(values.every((v) => v === 0 || v === 1 / 0.7)).toBe(true);
+    expect(Math.abs(mean(y).item() - 1)).toBeLessThan(0.02);
+    expect(dropout(x, 0, { seed: 1 })).toBe(x);
+    expect(bitsOf(dropout(f64([2, -3, NaN], [3]), 1, { seed: 1 }))).toEqual([0, '-0', 'NaN']);
+    // the gradient is the mask: dropped elements get none, kept ones 1/(1 − p)
+    const g = grad((t: Tensor) => sum(dropout(t, 0.3, { seed: 11 })))(x).toFlatArray();
+    expect(g).toEqual(values);
+    // an rng draws a fresh mask per call
+    const rng = createRng(5);
+    expect(dropout(x, 0.5, { rng }).toFlatArray()).not.toEqual(dropout(x, 0.5, { rng }).toFlatArray());
+  });
+
+  it('bad arguments are typed errors naming the op', () => {
+    const x = f64([1, 2], [2]);
+    expect(() => dropout(x, 1.5, { seed: 1 })).toThrow(ValueError);
+    expect(() => dropout(x, 1.5, { seed: 1 })).toThrow('dropout: p must be a probability in [0, 1], got 1.5');
+    expect(() => dropout(x, NaN, { seed: 1 })).toThrow('dropout: p must be a probability in [0, 1], got NaN');
+    expect(() => dropout(x, 0.5, {})).toThrow('dropout: needs a seed or an rng');
+    expect(() => gelu(x, { approximate: 'erf' as 'none' })).toThrow("gelu: approximate must be 'none' or 'tanh', got erf");
+    expect(() => elu(x, NaN)).toThrow('elu: alpha must be a finite number, got NaN');
+    expect(() => leakyRelu(x, Infinity)).toThrow('leakyRelu: slope must be a finite number, got Infinity');
+    expect(() => gelu([1, 2] as unknown as Tensor)).toThrow('gelu: input 0 is an array, not a Tensor');
+  });
+});
+
 // ---- the activations' VJPs as primitives -----------------------------------------------
 
 /** Two tensors of one random shape: the first within `first`, the second in [−3, 3]. */
@@ -768,6 +952,292 @@ describe('numerical stability at logits of ±1000', () => {
   });
 });
 
+// ---- indexing and layout ---------------------------------------------------------------
+
+/** Indices of a random shape (rank 0–2, possibly empty), each in [0, size), repeats likely. */
+const indicesOf = (size: number) => arb.shape({ maxRank: 2, minDim: 0, maxDim: 3 }).chain((s) =>
+  fc.array(fc.integer({ min: 0, max: size - 1 }), { minLength: s.reduce((p, d) => p * d, 1), maxLength: s.reduce((p, d) => p * d, 1) })
+    .map((values) => f64(values, s)));
+
+/** A tensor, an axis (or none: take from the flattened tensor) and indices along it. */
+const takeCases = arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => fc.option(arb.axis(s.length), { nil: undefined, freq: 4 }).chain((axis) => {
+  const size = axis === undefined ? s.reduce((p, d) => p * d, 1) : s[(axis + s.length) % s.length];
+  return fc.tuple(fc.record({ axis: fc.constant(axis), indices: indicesOf(size) }), arb.tensorOf(s).map((x) => [x]));
+}));
+
+/** Per-axis [before, after] pads (a shorter list for the trailing axes), each < the axis length for reflect. */
+const padCases = arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => fc.tuple(
+  fc.record({
+    mode: fc.constantFrom('constant' as const, 'reflect' as const, 'replicate' as const),
+    value: fc.constantFrom(0, 1.5, -2),
+    skip: fc.integer({ min: 0, max: s.length - 1 }),
+    sides: fc.array(fc.tuple(fc.nat({ max: 3 }), fc.nat({ max: 3 })), { minLength: s.length, maxLength: s.length }),
+  }).map(({ mode, value, skip, sides }) => ({
+    mode, value,
+    pads: sides.slice(skip).map(([b, a], k): [number, number] => {
+      const d = s[skip + k];
+      return mode === 'reflect' ? [b % d, a % d] : [b, a];
+    }),
+  })),
+  arb.tensorOf(s).map((x) => [x]),
+));
+
+describe('indexing and layout', () => {
+  it('take along a random axis (or the flattened tensor) with repeated indices of any shape', () => {
+    checkOpGradients(takeCases, ({ axis, indices }) => (x) => {
+      const y = take(x, indices, axis);
+      const source = axis === undefined ? [x.size] : x.shape;
+      const a = axis === undefined ? 0 : (axis + x.rank) % x.rank;
+      expect(y.shape).toEqual([...source.slice(0, a), ...indices.shape, ...source.slice(a + 1)]);
+      return y;
+    }, { order: 2, numRuns: 40 });
+  });
+
+  it('take gathers x[…, indices[j], …] (against a direct loop)', () => {
+    fc.assert(fc.property(takeCases, ([{ axis, indices }, [x]]) => {
+      const source = axis === undefined ? [x.size] : x.shape;
+      const a = axis === undefined ? 0 : (axis + x.rank) % x.rank;
+      const outer = source.slice(0, a).reduce((p, d) => p * d, 1), n = source[a], inner = source.slice(a + 1).reduce((p, d) => p * d, 1);
+      const expected: number[] = [];
+      for (let o = 0; o < outer; o++) for (const j of indices.data) for (let i = 0; i < inner; i++) expected.push(x.data[(o * n + j) * inner + i]);
+      expect(take(x, indices, axis).toFlatArray()).toEqual(expected);
+      // the same from a nested array and from an Int32Array (rank 1)
+      expect(take(x, indices.toArray(), axis).toFlatArray()).toEqual(expected);
+      if (indices.rank === 1) expect(take(x, Int32Array.from(indices.data), axis).toFlatArray()).toEqual(expected);
+    }), { numRuns: 40, seed: SEED });
+  });
+
+  it('scatterAdd (take\'s adjoint, itself differentiable: its VJP is take)', () => {
+    const cases = takeCases.filter(([{ axis }]) => axis !== undefined).chain(([{ axis, indices }, [x]]) => {
+      const a = (axis! + x.rank) % x.rank;
+      const shape = [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)];
+      return fc.tuple(fc.constant({ axis: axis!, indices, size: x.shape[a] }), arb.tensorOf(shape).map((u) => [u]));
+    });
+    checkOpGradients(cases, ({ axis, indices, size }) => (u) => scatterAdd(u, indices, axis, size), { order: 2, numRuns: 40 });
+  });
+
+  it('take with repeated indices: the gradient counts how often each row was taken (embedding)', () => {
+    const table = f64([1, 2, 3, 4, 5, 6, 7, 8], [4, 2]); // vocab 4, dim 2
+    const tokens = [[3, 0, 3], [3, 1, 0]];
+    expect(take(table, tokens, 0).shape).toEqual([2, 3, 2]);
+    expect(take(table, tokens, 0).toArray()).toEqual([[[7, 8], [1, 2], [7, 8]], [[7, 8], [3, 4], [1, 2]]]);
+    const g = grad((t: Tensor) => sum(take(t, tokens, 0)))(table);
+    expect(g.toArray()).toEqual([[2, 2], [1, 1], [0, 0], [3, 3]]);
+    // a float32 tensor of indices works as well, and gets no gradient
+    const ids = tensor([[2, 2]], { requiresGrad: true });
+    expect(take(tensor([10, 20, 30]), ids).toArray()).toEqual([[30, 30]]);
+  });
+
+  it('take refuses bad indices with a ValueError naming the index, the axis and its size', () => {
+    const x = f64([1, 2, 3, 4, 5, 6], [3, 2]);
+    expect(() => take(x, [[0, 3]], 0)).toThrow(ValueError);
+    expect(() => take(x, [[0, 3]], 0)).toThrow('take: index 3 at [0,1] is out of range for axis 0 of size 3 in [3,2] (indices must lie in [0, 3); negative ones are not wrapped)');
+    expect(() => take(x, [-1], 1)).toThrow('take: index -1 at [0] is out of range for axis 1 of size 2 in [3,2]');
+    expect(() => take(x, [0, 1.5], 0)).toThrow('take: index 1.5 at [1] is not an integer');
+    expect(() => take(x, tensor([NaN]), 0)).toThrow('take: index NaN at [0] is not an integer');
+    expect(() => take(x, tensor([Infinity]), 0)).toThrow('take: index Infinity at [0] is not an integer');
+    expect(() => take(x, [[0], [1, 2]], 0)).toThrow(/^take: indices: tensor: ragged nested array/);
+    expect(() => take(x, [0], 2)).toThrow(ShapeError);
+    expect(() => take(x, 6)).toThrow('take: index 6 at [] is out of range for axis 0 of size 6 in [3,2]');
+    expect(() => scatterAdd(x, [0, 1, 1], 1, 2)).toThrow('scatterAdd: updates [3,2] do not have the indices\' shape [3] at axis 1');
+    expect(scatterAdd(f64([1, 2, 3], [3]), [1, 0, 1], 0, 3).toFlatArray()).toEqual([2, 4, 0]);
+  });
+
+  it('pad: constant (any value), reflect and replicate, per-axis pairs for the trailing axes', () => {
+    checkOpGradients(padCases, ({ mode, value, pads }) => (x) => pad(x, pads, { mode, value }), { order: 2, numRuns: 40 });
+  });
+
+  it('pad: fixed cases, ±∞ fill, and its errors', () => {
+    const x = f64([1, 2, 3, 4, 5, 6], [2, 3]);
+    expect(pad(x, [[1, 0], [0, 2]]).toArray()).toEqual([[0, 0, 0, 0, 0], [1, 2, 3, 0, 0], [4, 5, 6, 0, 0]]);
+    // one pair: the last axis only (PyTorch's F.pad(x, (2, 1)))
+    expect(pad(x, [[2, 1]], { mode: 'reflect' }).toArray()).toEqual([[3, 2, 1, 2, 3, 2], [6, 5, 4, 5, 6, 5]]);
+    expect(pad(x, [[1, 1], [1, 1]], { mode: 'replicate' }).toArray()).toEqual([[1, 1, 2, 3, 3], [1, 1, 2, 3, 3], [4, 4, 5, 6, 6], [4, 4, 5, 6, 6]]);
+    expect(pad(x, 1, { value: -Infinity }).toFlatArray().slice(5, 10)).toEqual([-Infinity, 1, 2, 3, -Infinity]);
+    const g = grad((t: Tensor) => sum(pad(t, [[0, 0], [2, 2]], { mode: 'replicate' })))(x);
+    expect(g.toArray()).toEqual([[3, 1, 3], [3, 1, 3]]);
+    expect(() => pad(x, [[3, 0]], { mode: 'reflect' })).toThrow('pad: reflect padding [3, 0] of axis 1 must be smaller than its length 3 in [2,3]');
+    expect(() => pad(x, [[1, 1], [1, 1], [1, 1]])).toThrow('pad: 3 pairs of pads for the 2 axes of [2,3]');
+    expect(() => pad(x, [[-1, 0]])).toThrow(ValueError);
+  });
+
+  it('tile (NumPy rules: reps or x padded with leading 1s)', () => {
+    const cases = arb.shape({ maxRank: 3, maxDim: 3 }).chain((s) => fc.tuple(fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 3 }), arb.tensorOf(s).map((x) => [x])));
+    checkOpGradients(cases, (reps) => (x) => tile(x, reps), { order: 2, numRuns: 30 });
+    const x = f64([1, 2, 3, 4], [2, 2]);
+    expect(tile(f64([1, 2], [2]), [2, 2]).toArray()).toEqual([[1, 2, 1, 2], [1, 2, 1, 2]]);
+    expect(tile(x, 2).toArray()).toEqual([[1, 2, 1, 2], [3, 4, 3, 4]]);
+    expect(tile(x, [2, 1, 1]).shape).toEqual([2, 2, 2]);
+  });
+
+  it('repeat (repeat_interleave): a count or one count per element, along an axis or flattened', () => {
+    const cases = arb.shape({ minRank: 1, maxRank: 3, maxDim: 3 }).chain((s) => fc.option(arb.axis(s.length), { nil: undefined }).chain((axis) => {
+      const n = axis === undefined ? s.reduce((p, d) => p * d, 1) : s[(axis + s.length) % s.length];
+      const repeats = fc.oneof(fc.integer({ min: 0, max: 3 }), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: n, maxLength: n }));
+      return fc.tuple(fc.record({ axis: fc.constant(axis), repeats }), arb.tensorOf(s).map((x) => [x]));
+    }));
+    checkOpGradients(cases, ({ axis, repeats }) => (x) => repeat(x, repeats, axis), { order: 2, numRuns: 30 });
+    const x = f64([1, 2, 3, 4], [2, 2]);
+    expect(repeat(x, 2).toArray()).toEqual([1, 1, 2, 2, 3, 3, 4, 4]);
+    expect(repeat(x, [1, 2], 0).toArray()).toEqual([[1, 2], [3, 4], [3, 4]]);
+    expect(() => repeat(x, [1, 2, 3], 1)).toThrow('repeat: 3 repeats for axis 1 of length 2 in [2,2]');
+  });
+
+  it('flip over all or some axes', () => {
+    const cases = arb.shape({ maxRank: 3 }).chain((s) => fc.tuple(arb.axes(s.length), arb.tensorOf(s).map((x) => [x])));
+    checkOpGradients(cases, (axes) => (x) => flip(x, axes), { order: 2, numRuns: 30 });
+    expect(flip(f64([1, 2, 3, 4, 5, 6], [2, 3]), -1).toArray()).toEqual([[3, 2, 1], [6, 5, 4]]);
+  });
+
+  it('split (a piece size or sizes) and chunk (a count), gradients through every piece', () => {
+    const cases = arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => arb.axis(s.length).chain((axis) => {
+      const n = s[(axis + s.length) % s.length];
+      const sizes = fc.oneof(
+        fc.integer({ min: 1, max: n + 1 }),
+        fc.array(fc.integer({ min: 0, max: n }), { minLength: 1, maxLength: 3 }).map((parts) => {
+          const out: number[] = [];
+          let left = n;
+          for (const p of parts) { const take = Math.min(p, left); out.push(take); left -= take; }
+          out.push(left);
+          return out;
+        }),
+      );
+      return fc.tuple(fc.record({ axis: fc.constant(axis), sizes, chunks: fc.integer({ min: 1, max: 5 }) }), arb.tensorOf(s).map((x) => [x]));
+    }));
+    // each piece weighted differently, so a piece's gradient landing on another shows up
+    const weighted = (pieces: Tensor[], axis: number) => concat(pieces.map((p, i) => mul(p, i + 1)), axis);
+    checkOpGradients(cases, ({ axis, sizes }) => (x) => weighted(split(x, sizes, axis), axis), { order: 2, numRuns: 30 });
+    checkOpGradients(cases, ({ axis, chunks }) => (x) => weighted(chunk(x, chunks, axis), axis), { order: 2, numRuns: 30 });
+    const x = f64([0, 1, 2, 3, 4, 5], [6]);
+    expect(split(x, 4).map((p) => p.toArray())).toEqual([[0, 1, 2, 3], [4, 5]]);
+    expect(split(x, [1, 0, 5]).map((p) => p.shape)).toEqual([[1], [0], [5]]);
+    expect(chunk(x, 4).map((p) => p.toArray())).toEqual([[0, 1], [2, 3], [4, 5]]); // as torch.chunk: 3 pieces
+    expect(() => split(x, [2, 2])).toThrow('split: sizes [2,2] add up to 4, but axis 0 of [6] has length 6');
+  });
+
+  it('diagonal with a random offset and pair of axes; sum(diagonal) is the trace', () => {
+    const cases = arb.shape({ minRank: 2, maxRank: 3 }).chain((s) => {
+      const axes = fc.shuffledSubarray(s.map((_, i) => i), { minLength: 2, maxLength: 2 });
+      return fc.tuple(fc.record({ axes, offset: fc.integer({ min: -3, max: 3 }) }), arb.tensorOf(s).map((x) => [x]));
+    });
+    checkOpGradients(cases, ({ axes: [a1, a2], offset }) => (x) => diagonal(x, offset, a1, a2), { order: 2, numRuns: 30 });
+    const m = f64([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [3, 4]);
+    expect(diagonal(m).toArray()).toEqual([0, 5, 10]);
+    expect(diagonal(m, 1).toArray()).toEqual([1, 6, 11]);
+    expect(diagonal(m, -1).toArray()).toEqual([4, 9]);
+    expect(diagonal(m, 0, 1, 0).toArray()).toEqual([0, 5, 10]);
+    expect(sum(diagonal(f64([1, 2, 3, 4], [2, 2]))).item()).toBe(5);
+  });
+});
+
+// ---- reductions, part 2 ----------------------------------------------------------------
+
+describe('reductions, part 2', () => {
+  it('min, with distinct values so the minimum is unique', () => {
+    checkOpGradients(reduceCases({ distinct: true }), ({ axes, keepDims }) => (x) => min(x, axes, keepDims), { order: 2, numRuns: 40 });
+  });
+
+  it('min propagates NaN and splits the gradient between ties, as max does', () => {
+    const x = f64([1, NaN, 3, 0, 2, 0], [2, 3]);
+    expect(min(x, 1).toFlatArray()).toEqual([NaN, 0]);
+    expect(min(x).toFlatArray()).toEqual([NaN]);
+    const [, pullback] = vjp((t) => min(t, 1), f64([1, 1, 3, 0, 2, 0], [2, 3]));
+    expect(pullback(f64([10, 4], [2]))[0].toFlatArray()).toEqual([5, 5, 0, 2, 0, 2]);
+    expect(() => min(f64([], [2, 0]), 1)).toThrow('min: cannot take the min over axis 1 of length 0 in [2,0]');
+  });
+
+  it('argmax and argmin: the first extreme index along an axis (or flattened), NaN first, against a loop', () => {
+    // values from a small set, so ties are common; NaN now and then
+    const cases = arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => fc.tuple(
+      fc.record({ axis: fc.option(arb.axis(s.length), { nil: undefined }), keepDims: fc.boolean() }),
+      fc.array(fc.constantFrom(-1, 0, 2, 2.5, NaN), { minLength: s.reduce((p, d) => p * d, 1), maxLength: s.reduce((p, d) => p * d, 1) }).map((v) => f64(v, s)),
+    ));
+    fc.assert(fc.property(cases, ([{ axis, keepDims }, x]) => {
+      const a = axis === undefined ? 0 : (axis + x.rank) % x.rank;
+      const shape = axis === undefined ? [x.size] : x.shape;
+      const outer = shape.slice(0, a).reduce((p, d) => p * d, 1), n = shape[a], inner = shape.slice(a + 1).reduce((p, d) => p * d, 1);
+      for (const [f, better] of [[argmax, (v: number, b: number) => v > b], [argmin, (v: number, b: number) => v < b]] as const) {
+        const expected: number[] = [];
+        for (let o = 0; o < outer; o++) {
+          for (let i = 0; i < inner; i++) {
+            let at = 0;
+            for (let k = 0; k < n; k++) {
+              const v = x.data[(o * n + k) * inner + i], b = x.data[(o * n + at) * inner + i];
+              if (Number.isNaN(b)) break;
+              if (Number.isNaN(v) || better(v, b)) at = k;
+            }
+            expected.push(at);
+          }
+        }
+        const y = f(x, axis, keepDims);
+        expect(y.toFlatArray()).toEqual(expected);
+        expect(y.dtype).toBe('float64');
+        const kept = axis === undefined ? x.shape.map(() => 1) : x.shape.map((d, i) => (i === a ? 1 : d));
+        expect(y.shape).toEqual(keepDims ? kept : axis === undefined ? [] : x.shape.filter((_, i) => i !== a));
+      }
+    }), { numRuns: 60, seed: SEED });
+    expect(argmax(tensor([[1, 5, 5], [NaN, 2, NaN]]), 1).toArray()).toEqual([1, 0]);
+    expect(argmax(tensor([1, 5, 5])).dtype).toBe('float32');
+    // a constant: no gradient flows through an index
+    expect(grad((t: Tensor) => sum(mul(argmax(t, 0), t)))(f64([1, 3, 2], [3])).toFlatArray()).toEqual([1, 1, 1]);
+  });
+
+  it('cumsum along a random axis, inclusive or exclusive, forward or reversed', () => {
+    const cases = arb.shape({ minRank: 1, maxRank: 3 }).chain((s) => fc.tuple(
+      fc.record({ axis: arb.axis(s.length), reverse: fc.boolean(), exclusive: fc.boolean() }), arb.tensorOf(s).map((x) => [x])));
+    checkOpGradients(cases, ({ axis, reverse, exclusive }) => (x) => cumsum(x, axis, { reverse, exclusive }), { order: 2, numRuns: 40 });
+    const x = f64([1, 2, 3, 4, 5, 6], [2, 3]);
+    expect(cumsum(x, 1).toArray()).toEqual([[1, 3, 6], [4, 9, 15]]);
+    expect(cumsum(x, 0, { reverse: true }).toArray()).toEqual([[5, 7, 9], [4, 5, 6]]);
+    expect(cumsum(x, -1, { exclusive: true }).toArray()).toEqual([[0, 1, 3], [0, 4, 9]]);
+    expect(cumsum(x, 1, { exclusive: true, reverse: true }).toArray()).toEqual([[5, 3, 0], [11, 6, 0]]);
+  });
+
+  it('prod, zeros included: the gradient Π_{j≠i} x_j stays exact', () => {
+    // values in [−2, 2], about one in four exactly 0 (one zero, two, …)
+    const cases = arb.shape({ maxRank: 3 }).chain((s) => fc.tuple(
+      fc.record({ axes: arb.axes(s.length), keepDims: fc.boolean() }),
+      fc.array(fc.oneof({ arbitrary: fc.double({ min: -2, max: 2, noNaN: true }), weight: 3 }, fc.constant(0)),
+        { minLength: s.reduce((p, d) => p * d, 1), maxLength: s.reduce((p, d) => p * d, 1) }).map((v) => [f64(v, s)]),
+    ));
+    checkOpGradients(cases, ({ axes, keepDims }) => (x) => prod(x, axes, keepDims), { order: 2, numRuns: 40 });
+    const x = f64([2, 0, 3, 0, 0, 4, 1, 2, 3], [3, 3]);
+    expect(prod(x, 1).toArray()).toEqual([0, 0, 6]);
+    expect(grad((t: Tensor) => sum(prod(t, 1)))(x).toArray()).toEqual([[0, 6, 0], [0, 0, 0], [6, 3, 2]]);
+    expect(prod(f64([], [2, 0]), 1).toArray()).toEqual([1, 1]);
+  });
+
+  it('logSumExp over several axes equals logSumExp over one axis at a time', () => {
+    checkOpGradients(reduceCases({ min: -5, max: 5 }), ({ axes, keepDims }) => (x) => logSumExp(x, axes ?? x.shape.map((_, i) => i), keepDims), { order: 2, numRuns: 40 });
+    const x = f64([1, 2, 3, 4, 5, 6], [1, 2, 3]);
+    expect(logSumExp(x, [0, 2]).toFlatArray()).toEqual(logSumExp(logSumExp(x, 2), 0).toFlatArray().map((v) => expect.closeTo(v, 12)));
+    expect(logSumExp(x, [-1, 1], true).shape).toEqual([1, 1, 1]);
+  });
+
+  it('logSumExp of an all −∞ slice is −∞ and of one holding +∞ is +∞ (not NaN); NaN stays NaN', () => {
+    const x = f64([-Infinity, -Infinity, Infinity, 1, NaN, 0, -Infinity, 0], [4, 2]);
+    expect(logSumExp(x, 1).toFlatArray()).toEqual([-Infinity, Infinity, NaN, 0]);
+    expect(logSumExp(cast(x, 'float32'), 1).toFlatArray()).toEqual([-Infinity, Infinity, NaN, 0]);
+    expect(logSumExp(f64([-Infinity, -Infinity, -Infinity, -Infinity], [2, 2]), [0, 1]).item()).toBe(-Infinity);
+  });
+
+  it('variance and std (correction 1 or 0) over random axes', () => {
+    const cases = reduceCases({ distinct: true, margin: 0.1 }).chain(([{ axes, keepDims }, [x]]) => {
+      const n = (axes ?? x.shape.map((_, i) => i)).reduce((p, a) => p * x.shape[(a + x.rank) % x.rank], 1);
+      return fc.tuple(fc.record({ axes: fc.constant(axes), keepDims: fc.constant(keepDims), correction: fc.constantFrom(...(n > 1 ? [0, 1] : [0])) }), fc.constant([x] as Tensor[]));
+    });
+    checkOpGradients(cases, ({ axes, keepDims, correction }) => (x) => variance(x, axes, { correction, keepDims }), { order: 2, numRuns: 40 });
+    // std needs a spread (√ is not differentiable at 0): at least two distinct values per slice
+    const spread = cases.filter(([{ axes }, [x]]) => (axes ?? x.shape.map((_, i) => i)).reduce((p, a) => p * x.shape[(a + x.rank) % x.rank], 1) > 1);
+    checkOpGradients(spread, ({ axes, keepDims, correction }) => (x) => std(x, axes, { correction, keepDims }), { order: 2, numRuns: 40 });
+    const x = f64([1, 2, 3, 4, 6, 8], [2, 3]);
+    expect(variance(x, 1).toFlatArray()).toEqual([1, 4]);
+    expect(variance(x, 1, { correction: 0 }).toFlatArray()).toEqual([expect.closeTo(2 / 3, 14), expect.closeTo(8 / 3, 14)]);
+    expect(std(x, -1, { keepDims: true }).toArray()).toEqual([[1], [2]]);
+    expect(() => variance(f64([1, 2], [2, 1]), 1)).toThrow('variance: 1 element over axes [1] of [2,1] leave no degrees of freedom with correction 1');
+  });
+});
+
 // ---- shrinking -------------------------------------------------------------------------
 
 describe('a wrong VJP is caught, and fast-check shrinks the counterexample', () => {
@@ -817,5 +1287,303 @@ describe('a wrong VJP is caught, and fast-check shrinks the counterexample', () 
     const correct = customGrad({ name: 'double', forward: (x: Tensor) => mul(x, 2), vjp: (dy) => [mul(dy, 2)] });
     const result = fc.check(gradcheckProperty(correct, [arb.tensor()], { order: 2 }), { seed: SEED, numRuns: 30 });
     expect(result.failed).toBe(false);
+  });
+});
+
+// ---- convolution and pooling -----------------------------------------------------------
+
+describe('convolution and pooling', () => {
+  type Pad = 'valid' | 'same' | [number, number];
+  interface ConvCase {
+    N: number; G: number; cPer: number; oPer: number; H: number; W: number; kH: number; kW: number;
+    stride: [number, number]; dilation: [number, number]; padding: Pad;
+  }
+
+  /** Small random convolutions: every option, with H and W large enough for the kernel. */
+  const convCases = (maxSpatial = 5): fc.Arbitrary<ConvCase> => fc.record({
+    N: fc.integer({ min: 1, max: 2 }), G: fc.integer({ min: 1, max: 2 }), cPer: fc.integer({ min: 1, max: 2 }),
+    oPer: fc.integer({ min: 1, max: 2 }), kH: fc.integer({ min: 1, max: 3 }), kW: fc.integer({ min: 1, max: 3 }),
+    stride: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
+    dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
+    padding: fc.oneof(fc.constant('valid' as const), fc.constant('same' as const), fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }))),
+  }).chain((c) => {
+    const stride: [number, number] = c.padding === 'same' ? [1, 1] : c.stride;
+    const pad = Array.isArray(c.padding) ? c.padding : [0, 0];
+    const minH = Math.max(1, c.dilation[0] * (c.kH - 1) + 1 - 2 * pad[0]);
+    const minW = Math.max(1, c.dilation[1] * (c.kW - 1) + 1 - 2 * pad[1]);
+    return fc.record({ H: fc.integer({ min: minH, max: Math.max(minH, maxSpatial) }), W: fc.integer({ min: minW, max: Math.max(minW, maxSpatial) }) })
+      .map(({ H, W }) => ({ ...c, stride, H, W }));
+  });
+
+  const convInputs = (c: ConvCase) => fc.tuple(
+    arb.tensorOf([c.N, c.G * c.cPer, c.H, c.W]), arb.tensorOf([c.G * c.oPer, c.cPer, c.kH, c.kW]));
+  const convOptions = (c: ConvCase) => ({ stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.G });
+
+  /** Top/left padding and output size of one axis, from the definitions (PyTorch's docs). */
+  function axisGeometry(size: number, k: number, s: number, d: number, padding: Pad, axis: 0 | 1): { before: number; out: number } {
+    if (padding === 'same') return { before: Math.floor((d * (k - 1)) / 2), out: size };
+    const p = padding === 'valid' ? 0 : padding[axis];
+    return { before: p, out: Math.floor((size + 2 * p - d * (k - 1) - 1) / s) + 1 };
+  }
+
+  /** conv2d by its definition: one sum per output element, float64, zero outside the image. */
+  function directConv2d(x: Tensor, w: Tensor, c: ConvCase): { values: number[]; shape: number[] } {
+    const xs = x.toFlatArray(), ws = w.toFlatArray();
+    const C = c.G * c.cPer, O = c.G * c.oPer;
+    const gh = axisGeometry(c.H, c.kH, c.stride[0], c.dilation[0], c.padding, 0);
+    const gw = axisGeometry(c.W, c.kW, c.stride[1], c.dilation[1], c.padding, 1);
+    const values: number[] = [];
+    for (let n = 0; n < c.N; n++) for (let o = 0; o < O; o++) for (let oh = 0; oh < gh.out; oh++) for (let ow = 0; ow < gw.out; ow++) {
+      const g = Math.floor(o / c.oPer);
+      let acc = 0;
+      for (let ci = 0; ci < c.cPer; ci++) for (let i = 0; i < c.kH; i++) for (let j = 0; j < c.kW; j++) {
+        const h = oh * c.stride[0] - gh.before + i * c.dilation[0], v = ow * c.stride[1] - gw.before + j * c.dilation[1];
+        if (h < 0 || h >= c.H || v < 0 || v >= c.W) continue;
+        acc += xs[((n * C + g * c.cPer + ci) * c.H + h) * c.W + v] * ws[((o * c.cPer + ci) * c.kH + i) * c.kW + j];
+      }
+      values.push(acc);
+    }
+    return { values, shape: [c.N, O, gh.out, gw.out] };
+  }
+
+  const dot = (a: Tensor, b: Tensor) => sum(mul(a, b)).item();
+
+  it('conv2d equals the direct nested-loop convolution (strides, paddings incl. same/valid, dilations, groups)', () => {
+    fc.assert(fc.property(convCases(6).chain((c) => fc.tuple(fc.constant(c), convInputs(c))), ([c, [x, w]]) => {
+      const y = conv2d(x, w, convOptions(c));
+      const expected = directConv2d(x, w, c);
+      expect(y.shape).toEqual(expected.shape);
+      expect(y.toFlatArray()).toEqual(expected.values.map((v) => expect.closeTo(v, 12)));
+    }), { numRuns: 60, seed: SEED });
+  });
+
+  it('unfold and fold are adjoint: ⟨unfold(x), c⟩ = ⟨x, fold(c)⟩, and fold(unfold(1)) counts the windows over each pixel', () => {
+    const cases = convCases().chain((c) => fc.tuple(fc.constant(c), arb.tensorOf([c.N, c.cPer, c.H, c.W])).chain(([c, x]) => {
+      const opts = { kernelSize: [c.kH, c.kW] as [number, number], stride: c.stride, padding: c.padding, dilation: c.dilation };
+      return fc.tuple(fc.constant(opts), fc.constant(x), arb.tensorOf(unfold(x, opts).shape));
+    }));
+    fc.assert(fc.property(cases, ([opts, x, cols]) => {
+      const folded = fold(cols, { ...opts, outputSize: [x.shape[2], x.shape[3]] });
+      expect(folded.shape).toEqual(x.shape);
+      expect(dot(unfold(x, opts), cols)).toBeCloseTo(dot(x, folded), 10);
+    }), { numRuns: 40, seed: SEED });
+    // 3×3 windows, stride 1, padding 1 over a 3×3 image: the centre lies in 9 windows, a corner in 4
+    const ones = tensor(new Float64Array(9).fill(1), { shape: [1, 1, 3, 3] });
+    const counts = fold(unfold(ones, { kernelSize: 3, padding: 1 }), { outputSize: 3, kernelSize: 3, padding: 1 });
+    expect(counts.toFlatArray()).toEqual([4, 6, 4, 6, 9, 6, 4, 6, 4]);
+    // rows run (channel, kernel row, kernel column); columns run over the windows, row-major
+    const x = tensor(Float64Array.from({ length: 8 }, (_, i) => i), { shape: [1, 2, 2, 2] });
+    expect(unfold(x, { kernelSize: [1, 2] }).toArray()).toEqual([[[0, 2], [1, 3], [4, 6], [5, 7]]]);
+  });
+
+  it('unfold and fold: gradients to second order', () => {
+    const cases = convCases(4).chain((c) => {
+      const opts = { kernelSize: [c.kH, c.kW] as [number, number], stride: c.stride, padding: c.padding, dilation: c.dilation };
+      const x = arb.tensorOf([c.N, c.cPer, c.H, c.W]);
+      return x.chain((image) => fc.tuple(fc.constant(opts), fc.constant(image), arb.tensorOf(unfold(image, opts).shape)));
+    });
+    checkOpGradients(cases.map(([opts, x]) => [opts, [x]] as const), (opts) => (x) => unfold(x, opts), { order: 2, numRuns: 25 });
+    checkOpGradients(cases.map(([opts, x, cols]) => [{ ...opts, outputSize: [x.shape[2], x.shape[3]] as [number, number] }, [cols]] as const),
+      (opts) => (cols) => fold(cols, opts), { order: 2, numRuns: 25 });
+  });
+
+  it('conv2d: gradients in x and w to second order (strides, paddings, dilations, groups)', () => {
+    const cases = convCases(4).chain((c) => fc.tuple(fc.constant(convOptions(c)), convInputs(c)));
+    checkOpGradients(cases, (opts) => (x, w) => conv2d(x, w, opts), { order: 2, numRuns: 25 });
+  });
+
+  it('conv1d is conv2d on images of height 1, and differentiates to second order', () => {
+    const cases = convCases(5).map((c) => ({ ...c, H: 1, kH: 1, stride: [1, c.stride[1]] as [number, number], dilation: [1, c.dilation[1]] as [number, number],
+      padding: (Array.isArray(c.padding) ? [0, c.padding[1]] : c.padding) as Pad }))
+      .chain((c) => fc.tuple(fc.constant(c), arb.tensorOf([c.N, c.G * c.cPer, c.W]), arb.tensorOf([c.G * c.oPer, c.cPer, c.kW])));
+    const options1d = (c: ConvCase) => ({ stride: c.stride[1], dilation: c.dilation[1], groups: c.G, padding: Array.isArray(c.padding) ? c.padding[1] : c.padding });
+    fc.assert(fc.property(cases, ([c, x, w]) => {
+      const y = conv1d(x, w, options1d(c));
+      const y2 = conv2d(expandDims(x, 2), expandDims(w, 2), convOptions(c));
+      expect(y.shape).toEqual([c.N, c.G * c.oPer, y2.shape[3]]);
+      expect(y.toFlatArray()).toEqual(y2.toFlatArray());
+    }), { numRuns: 30, seed: SEED });
+    checkOpGradients(cases.map(([c, x, w]) => [options1d(c), [x, w]] as const), (opts) => (x, w) => conv1d(x, w, opts), { order: 2, numRuns: 20 });
+  });
+
+  it("convTranspose2d is conv2d's adjoint in x: ⟨conv2d(z, w), y⟩ = ⟨z, convTranspose2d(y, w)⟩, and differentiates to second order", () => {
+    // a conv2d case without 'same' (convTranspose2d takes numeric padding); z is conv2d's input
+    const cases = convCases(5).filter((c) => c.padding !== 'same').chain((c) => convInputs(c).chain(([z, w]) => {
+      const padding = c.padding === 'valid' ? [0, 0] as [number, number] : c.padding as [number, number];
+      const y = conv2d(z, w, { ...convOptions(c), padding });
+      // the rows and columns conv2d's last window left unread come back as outputPadding
+      const extra = [0, 1].map((a) => z.shape[2 + a] - ((y.shape[2 + a] - 1) * c.stride[a] - 2 * padding[a] + c.dilation[a] * ([c.kH, c.kW][a] - 1) + 1));
+      const opts = { stride: c.stride, padding, dilation: c.dilation, groups: c.G, outputPadding: extra as [number, number] };
+      return fc.tuple(fc.constant(opts), fc.constant(z), fc.constant(w), arb.tensorOf(y.shape));
+    }));
+    fc.assert(fc.property(cases, ([opts, z, w, y]) => {
+      // conv2d's weight [O, C/G, kH, kW] is, read as convTranspose2d's, [C_in = O, C_out/G, kH, kW]
+      const back = convTranspose2d(y, w, opts);
+      expect(back.shape).toEqual(z.shape);
+      expect(dot(conv2d(z, w, opts), y)).toBeCloseTo(dot(z, back), 10);
+    }), { numRuns: 40, seed: SEED });
+    checkOpGradients(cases.map(([opts, , w, y]) => [opts, [y, w]] as const), (opts) => (y, w) => convTranspose2d(y, w, opts), { order: 2, numRuns: 20 });
+  });
+
+  // ---- pooling -----------------------------------------------------------------------
+
+  interface PoolCase { N: number; C: number; H: number; W: number; kernelSize: [number, number]; stride: [number, number]; padding: [number, number]; dilation: [number, number] }
+
+  /** Pools PyTorch accepts: padding ≤ kernel/2, the (dilated) window inside the padded image. */
+  const poolCases = (withDilation: boolean): fc.Arbitrary<PoolCase> => fc.record({
+    N: fc.integer({ min: 1, max: 2 }), C: fc.integer({ min: 1, max: 3 }),
+    kernelSize: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    dilation: withDilation ? fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })) : fc.constant([1, 1] as [number, number]),
+    padFraction: fc.tuple(fc.boolean(), fc.boolean()),
+  }).chain(({ padFraction, ...c }) => {
+    const padding = c.kernelSize.map((k, a) => (padFraction[a] ? Math.floor(k / 2) : 0)) as [number, number];
+    const min = c.kernelSize.map((k, a) => Math.max(1, c.dilation[a] * (k - 1) + 1 - 2 * padding[a]));
+    return fc.record({ H: fc.integer({ min: min[0], max: Math.max(min[0], 6) }), W: fc.integer({ min: min[1], max: Math.max(min[1], 6) }) })
+      .map(({ H, W }) => ({ ...c, padding, H, W }))
+      // a dilated window may skip the whole image and read only padding: the pools refuse it (tested below)
+      .filter((p) => [0, 1].every((a) => {
+        const size = [p.H, p.W][a], out = Math.floor((size + 2 * padding[a] - p.dilation[a] * (p.kernelSize[a] - 1) - 1) / p.stride[a]) + 1;
+        return Array.from({ length: out }, (_, o) => Array.from({ length: p.kernelSize[a] }, (_, i) => o * p.stride[a] - padding[a] + i * p.dilation[a]))
+          .every((taps) => taps.some((t) => t >= 0 && t < size));
+      }));
+  });
+
+  /** A pool by its definition: `reduce` over each window's in-image values (and how many padded cells it covers). */
+  function directPool(x: Tensor, c: PoolCase, reduce: (values: number[], padded: number) => number): { values: number[]; shape: number[] } {
+    const xs = x.toFlatArray();
+    const out = [0, 1].map((a) => Math.floor(([c.H, c.W][a] + 2 * c.padding[a] - c.dilation[a] * (c.kernelSize[a] - 1) - 1) / c.stride[a]) + 1);
+    const values: number[] = [];
+    for (let nc = 0; nc < c.N * c.C; nc++) for (let oh = 0; oh < out[0]; oh++) for (let ow = 0; ow < out[1]; ow++) {
+      const inside: number[] = [];
+      let padded = 0;
+      for (let i = 0; i < c.kernelSize[0]; i++) for (let j = 0; j < c.kernelSize[1]; j++) {
+        const h = oh * c.stride[0] - c.padding[0] + i * c.dilation[0], w = ow * c.stride[1] - c.padding[1] + j * c.dilation[1];
+        if (h < 0 || h >= c.H || w < 0 || w >= c.W) padded++;
+        else inside.push(xs[(nc * c.H + h) * c.W + w]);
+      }
+      values.push(reduce(inside, padded));
+    }
+    return { values, shape: [c.N, c.C, out[0], out[1]] };
+  }
+
+  const poolInput = (c: PoolCase, distinct = false) => arb.tensorOf([c.N, c.C, c.H, c.W], { distinct, margin: 0.05 });
+
+  it('maxPool2d equals the direct window maximum (padding as −∞) and differentiates to second order (no ties)', () => {
+    const cases = poolCases(true).chain((c) => fc.tuple(fc.constant(c), poolInput(c, true)));
+    fc.assert(fc.property(cases, ([c, x]) => {
+      const y = maxPool2d(x, c);
+      const expected = directPool(x, c, (v) => Math.max(...v));
+      expect(y.shape).toEqual(expected.shape);
+      expect(y.toFlatArray()).toEqual(expected.values);
+    }), { numRuns: 40, seed: SEED });
+    checkOpGradients(cases.map(([c, x]) => [c, [x]] as const), (c) => (x) => maxPool2d(x, c), { order: 2, numRuns: 25 });
+  });
+
+  it('maxPool2d: ties in a window share its gradient equally (PyTorch gives it all to the first)', () => {
+    const x = tensor([[[[1, 3], [3, 2]]]], { dtype: 'float64' });
+    const dx = grad((t: Tensor) => sum(maxPool2d(t, { kernelSize: 2 })))(x);
+    expect(dx.toFlatArray()).toEqual([0, 0.5, 0.5, 0]);
+    // overlapping windows (stride 1) that share their maximum add up their gradients
+    const y = tensor([[[[0, 5, 0]]]], { dtype: 'float64' });
+    const dy = grad((t: Tensor) => sum(maxPool2d(t, { kernelSize: [1, 2], stride: 1 })))(y);
+    expect(dy.toFlatArray()).toEqual([0, 2, 0]);
+  });
+
+  it('avgPool2d equals the direct window mean (padding counted by default, or not) and differentiates to second order', () => {
+    for (const countIncludePad of [true, false]) {
+      const cases = poolCases(false).chain((c) => fc.tuple(fc.constant({ kernelSize: c.kernelSize, stride: c.stride, padding: c.padding, countIncludePad }), fc.constant(c), poolInput(c)));
+      fc.assert(fc.property(cases, ([opts, c, x]) => {
+        const y = avgPool2d(x, opts);
+        const expected = directPool(x, c, (v, padded) => v.reduce((a, b) => a + b, 0) / (v.length + (countIncludePad ? padded : 0)));
+        expect(y.shape).toEqual(expected.shape);
+        expect(y.toFlatArray()).toEqual(expected.values.map((v) => expect.closeTo(v, 12)));
+      }), { numRuns: 30, seed: SEED });
+      checkOpGradients(cases.map(([opts, , x]) => [opts, [x]] as const), (opts) => (x) => avgPool2d(x, opts), { order: 2, numRuns: 15 });
+    }
+  });
+
+  it("adaptiveAvgPool2d follows PyTorch's window rule for any output size, [1,1] is the global mean, and it differentiates to second order", () => {
+    const cases = fc.record({ N: dim(2), C: dim(2), H: dim(6), W: dim(6), outH: dim(4), outW: dim(4) })
+      .chain((c) => fc.tuple(fc.constant(c), arb.tensorOf([c.N, c.C, c.H, c.W])));
+    fc.assert(fc.property(cases, ([c, x]) => {
+      const xs = x.toFlatArray();
+      const expected: number[] = [];
+      for (let nc = 0; nc < c.N * c.C; nc++) for (let i = 0; i < c.outH; i++) for (let j = 0; j < c.outW; j++) {
+        const h0 = Math.floor((i * c.H) / c.outH), h1 = Math.ceil(((i + 1) * c.H) / c.outH);
+        const w0 = Math.floor((j * c.W) / c.outW), w1 = Math.ceil(((j + 1) * c.W) / c.outW);
+        let acc = 0;
+        for (let h = h0; h < h1; h++) for (let w = w0; w < w1; w++) acc += xs[(nc * c.H + h) * c.W + w];
+        expected.push(acc / ((h1 - h0) * (w1 - w0)));
+      }
+      const y = adaptiveAvgPool2d(x, [c.outH, c.outW]);
+      expect(y.shape).toEqual([c.N, c.C, c.outH, c.outW]);
+      expect(y.toFlatArray()).toEqual(expected.map((v) => expect.closeTo(v, 12)));
+      expect(adaptiveAvgPool2d(x, 1).toFlatArray()).toEqual(mean(x, [2, 3], true).toFlatArray());
+    }), { numRuns: 40, seed: SEED });
+    checkOpGradients(cases.map(([c, x]) => [[c.outH, c.outW] as [number, number], [x]] as const), (size) => (x) => adaptiveAvgPool2d(x, size), { order: 2, numRuns: 20 });
+  });
+
+  // ---- a small CNN, second order -----------------------------------------------------
+
+  it('the hvp of a small CNN loss (conv → relu → maxPool → dense → softmax cross-entropy) equals finite differences of its gradient', () => {
+    const labels = tensor([[1, 0], [0, 1], [0, 0], [0, 0]], { dtype: 'float64' });
+    const loss = (images: Tensor) => (kernel: Tensor, dense: Tensor) => {
+      const features = maxPool2d(relu(conv2d(images, kernel, { padding: 1, stride: 2 })), { kernelSize: 2, padding: 1 }); // [2,3,2,2]
+      const columns = transpose(reshape(features, [2, 12])); // examples as columns: [12, 2]
+      return neg(mean(sum(mul(labels, logSoftmax(matmul(dense, columns), 0)), 0)));
+    };
+    // seeded normal values: relu's kinks and max's ties are measure-zero, and a step of 1e-5
+    // along the direction crosses none of them for these seeds
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const normal = (shape: number[], offset: number) => randn(shape, { seed: 100 * seed + offset, dtype: 'float64' });
+      const f = loss(normal([2, 2, 6, 6], 0));
+      const params = [normal([3, 2, 3, 3], 1), normal([4, 12], 2)];
+      const direction = [normal([3, 2, 3, 3], 3), normal([4, 12], 4)];
+      const analytic = hvp(f, params, direction);
+      const gradient = grad(f, { argnums: [0, 1] });
+      const eps = 1e-5;
+      const plus = gradient(...(params.map((p, i) => add(p, mul(direction[i], eps))) as [Tensor, Tensor]));
+      const minus = gradient(...(params.map((p, i) => sub(p, mul(direction[i], eps))) as [Tensor, Tensor]));
+      analytic.forEach((h, i) => {
+        const numeric = sub(plus[i], minus[i]).toFlatArray().map((d) => d / (2 * eps));
+        const scale = Math.max(1, ...numeric.map(Math.abs));
+        expect(h.toFlatArray(), `seed ${seed}, input ${i}`).toEqual(numeric.map((v) => expect.closeTo(v, -Math.log10(1e-6 * scale))));
+        // not vacuous: relu and maxPool pass curvature from the softmax back to both inputs
+        expect(Math.max(...h.toFlatArray().map(Math.abs))).toBeGreaterThan(1e-3);
+      });
+    }
+  });
+
+  // ---- errors ------------------------------------------------------------------------
+
+  it('bad shapes and options raise typed errors naming the op and the shapes', () => {
+    const z = (...shape: number[]) => tensor(new Float64Array(shape.reduce((a, b) => a * b, 1)), { shape, dtype: 'float64' });
+    const message = (fn: () => unknown, cls: typeof ShapeError | typeof ValueError) => {
+      try { fn(); } catch (error) { expect(error).toBeInstanceOf(cls); return (error as Error).message; }
+      throw new Error('expected an error');
+    };
+    expect(message(() => conv2d(z(2, 3, 7, 6), z(5, 4, 3, 3)), ShapeError)).toBe('conv2d: input has 3 channels but the weight expects 4 (groups 1): [2,3,7,6] * [5,4,3,3]');
+    expect(message(() => conv2d(z(2, 4, 7, 6), z(6, 1, 3, 3), { groups: 3 }), ShapeError)).toBe('conv2d: input has 4 channels but the weight expects 3 (groups 3): [2,4,7,6] * [6,1,3,3]');
+    expect(message(() => conv2d(z(2, 4, 7, 6), z(5, 2, 3, 3), { groups: 2 }), ShapeError)).toBe('conv2d: 5 output channels are not divisible by groups 2: [2,4,7,6] * [5,2,3,3]');
+    expect(message(() => conv2d(z(1, 1, 4, 4), z(1, 1, 5, 5)), ShapeError)).toBe('conv2d: the kernel 5×5 is larger than the padded input 4×4: [1,1,4,4] * [1,1,5,5]');
+    expect(message(() => conv2d(z(1, 1, 4, 4), z(1, 1, 3, 3), { dilation: 2 }), ShapeError)).toBe('conv2d: the kernel 3×3 (dilated 5×5) is larger than the padded input 4×4: [1,1,4,4] * [1,1,3,3]');
+    expect(message(() => conv2d(z(1, 1, 4), z(1, 1, 3, 3)), ShapeError)).toBe('conv2d: expects an input [N, C, H, W] and a weight [O, C/groups, kH, kW], got [1,1,4] * [1,1,3,3]');
+    expect(message(() => conv2d(z(1, 1, 4, 4), z(1, 1, 3, 3), { stride: 0 }), ValueError)).toBe('conv2d: stride must be a positive integer or a [height, width] pair of them, got 0');
+    expect(message(() => conv2d(z(1, 1, 4, 4), z(1, 1, 3, 3), { padding: [1, -1] }), ValueError)).toBe('conv2d: padding must be a non-negative integer or a [height, width] pair of them, got [1,-1]');
+    expect(message(() => conv2d(z(1, 1, 4, 4), z(1, 1, 3, 3), { padding: 'same', stride: 2 }), ValueError)).toBe("conv2d: padding 'same' needs stride 1, got stride [2,2]");
+    expect(message(() => conv2d(z(1, 1, 4, 4), z(1, 1, 3, 3), { groups: 0 }), ValueError)).toBe('conv2d: groups must be a positive integer, got 0');
+    expect(message(() => conv1d(z(2, 3, 7), z(5, 2, 3)), ShapeError)).toBe('conv1d: input has 3 channels but the weight expects 2 (groups 1): [2,3,7] * [5,2,3]');
+    expect(message(() => convTranspose2d(z(1, 2, 3, 3), z(3, 1, 3, 3)), ShapeError)).toBe('convTranspose2d: input has 2 channels but the weight expects 3: [1,2,3,3] * [3,1,3,3]');
+    expect(message(() => convTranspose2d(z(1, 2, 3, 3), z(2, 1, 3, 3), { stride: 2, outputPadding: 2 }), ValueError)).toBe('convTranspose2d: outputPadding [2,2] must be smaller than the stride [2,2] or the dilation [1,1]');
+    expect(message(() => maxPool2d(z(1, 1, 4, 4), { kernelSize: 3, padding: 2 }), ValueError)).toBe('maxPool2d: padding [2,2] must be at most half the kernel size [3,3]');
+    expect(message(() => avgPool2d(z(1, 1, 2, 2), { kernelSize: 3 }), ShapeError)).toBe('avgPool2d: the kernel 3×3 is larger than the padded input 2×2: [1,1,2,2]');
+    expect(message(() => maxPool2d(z(4, 4), { kernelSize: 2 }), ShapeError)).toBe('maxPool2d: expects an image [N, C, H, W], got [4,4]');
+    expect(message(() => maxPool2d(z(1, 1, 1, 3), { kernelSize: [2, 1], dilation: [2, 1], padding: [1, 0] }), ShapeError))
+      .toBe('maxPool2d: the window at output row 0 reads only padding (kernel 2×1, dilation [2,1], padding [1,0]): [1,1,1,3]');
+    expect(message(() => fold(z(1, 9, 5), { outputSize: 4, kernelSize: 3 }), ShapeError)).toBe('fold: an image 4×4 has 2×2 = 4 windows, but the columns hold 5: [1,9,5]');
+    expect(message(() => adaptiveAvgPool2d(z(1, 1, 4, 4), 0), ValueError)).toBe('adaptiveAvgPool2d: outputSize must be a positive integer or a [height, width] pair of them, got 0');
+    // mixed dtypes are refused, never cast
+    expect(() => conv2d(z(1, 1, 4, 4), tensor(new Float32Array(9), { shape: [1, 1, 3, 3] }))).toThrow(/mixed dtypes/);
   });
 });

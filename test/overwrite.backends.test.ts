@@ -9,6 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Tensor, add, emptyPool, full, listBackends, matmul, matmulT, memoryStats, mul, relu, resetMemoryStats, setBackend, sigmoid, softplus, sub, tensor, tidy,
+  argmax, cumsum, scatterAdd, take,
 } from '@tapegrad/core';
 import { initWasmBackend } from '../packages/backend-wasm/src/index.js';
 import { initNativeBackendOrWarn } from '../packages/backend-native/src/index.js';
@@ -61,4 +62,30 @@ describe.each(listBackends())('on %s, outputs from unzeroed pool buffers are wri
       }
     });
   }
+
+  it('take, cumsum and argmax write every element; scatterAdd (which accumulates) gets a zeroed buffer', () => {
+    const x = ramp(6, 5, 0.25);
+    const ids = [[4, 0], [4, 5], [1, 1]]; // 6 rows of 5: 30 elements, x's size
+    setBackend('js');
+    const expected = {
+      take: take(x, ids, 0).toFlatArray(),
+      cumsum: cumsum(x, 0, { exclusive: true }).toFlatArray(),
+      argmax: argmax(x, 1).toFlatArray(),
+      scatter: scatterAdd(take(x, ids, 0), ids, 0, 6).toFlatArray(),
+    };
+    setBackend(backend);
+    poison([30, 6]);
+    resetMemoryStats();
+    const got = tidy(() => ({
+      take: take(x, ids, 0).toFlatArray(),
+      cumsum: cumsum(x, 0, { exclusive: true }).toFlatArray(),
+      argmax: argmax(x, 1).toFlatArray(),
+      scatter: scatterAdd(take(x, ids, 0), ids, 0, 6).toFlatArray(),
+    }));
+    expect(memoryStats().reused).toBeGreaterThanOrEqual(4);
+    for (const key of Object.keys(expected) as Array<keyof typeof expected>) {
+      expect(got[key].some(Number.isNaN), `${key} has an unwritten element`).toBe(false);
+      expect(got[key], key).toEqual(expected[key]);
+    }
+  });
 });

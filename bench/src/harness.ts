@@ -4,7 +4,8 @@
  * between rows is only the framework's own step (batch assembly included, as in any real loop).
  */
 import { type Layer, type MatmulSize, type TaskSpec, matmulError } from './protocol.js';
-import type { Framework, TrainData } from './frameworks/types.js';
+import type { Framework, OpRun, TrainData } from './frameworks/types.js';
+import { type OpCase, opError, opFlops } from './ops.js';
 import { type Allocation, measureAllocation } from './allocation.js';
 
 export type RowStatus = 'ok' | 'extrapolated' | 'skipped' | 'error' | 'unavailable';
@@ -218,6 +219,34 @@ export interface MatmulPlan {
   budget: number;
 }
 
+/** The median seconds of at least `minReps` timed calls after a warm-up, or why the budget refused it. */
+async function timeCalls(run: () => void | Promise<void>, plan: MatmulPlan, flop: number): Promise<{ seconds: number; reps: number; warmupCalls: number } | { skipped: string }> {
+  let warm = 0;
+  let calls = 0;
+  let first = 0;
+  while (calls === 0 || (warm < plan.warmupSeconds && calls < 50)) {
+    const t0 = now();
+    await run();
+    const dt = now() - t0;
+    if (calls === 0) first = dt;
+    warm += dt;
+    calls++;
+    if (first * plan.minReps > plan.budget) {
+      return { skipped: `skipped (budget): the warm-up call took ${first.toFixed(2)} s (≈ ${(flop / first / 1e9).toFixed(2)} GFLOP/s), ${plan.minReps} reps > budget ${plan.budget} s` };
+    }
+  }
+  const times: number[] = [];
+  let total = 0;
+  while (times.length < plan.minReps || (total < plan.minSeconds && times.length < 1000)) {
+    const t0 = now();
+    await run();
+    const dt = now() - t0;
+    times.push(dt);
+    total += dt;
+  }
+  return { seconds: median(times), reps: times.length, warmupCalls: calls };
+}
+
 /** GFLOP/s of C = A·B: warm-up, then the median of at least `minReps` timed calls. */
 export async function runMatmul(
   fw: Framework, size: MatmulSize, a: Float32Array, b: Float32Array, plan: MatmulPlan, predictedSeconds: number | null, log: Log,
@@ -235,42 +264,21 @@ export async function runMatmul(
   await fw.activate();
   const run = await fw.matmul(size, a, b);
   try {
-    // warm-up
-    let warm = 0;
-    let calls = 0;
-    let first = 0;
-    while (calls === 0 || (warm < plan.warmupSeconds && calls < 50)) {
-      const t0 = now();
-      await run.run();
-      const dt = now() - t0;
-      if (calls === 0) first = dt;
-      warm += dt;
-      calls++;
-      if (first * plan.minReps > plan.budget) {
-        row.status = 'skipped';
-        row.note = `skipped (budget): the warm-up call took ${first.toFixed(2)} s (≈ ${(flop / first / 1e9).toFixed(2)} GFLOP/s), ${plan.minReps} reps > budget ${plan.budget} s`;
-        return row;
-      }
+    const timed = await timeCalls(() => run.run(), plan, flop);
+    if ('skipped' in timed) {
+      row.status = 'skipped';
+      row.note = timed.skipped;
+      return row;
     }
-    const times: number[] = [];
-    let total = 0;
-    while (times.length < plan.minReps || (total < plan.minSeconds && times.length < 1000)) {
-      const t0 = now();
-      await run.run();
-      const dt = now() - t0;
-      times.push(dt);
-      total += dt;
-    }
-    const med = median(times);
-    row.medianSeconds = med;
-    row.gflops = flop / med / 1e9;
-    row.reps = times.length;
+    row.medianSeconds = timed.seconds;
+    row.gflops = flop / timed.seconds / 1e9;
+    row.reps = timed.reps;
     row.maxRelError = matmulError(size, a, b, await run.result());
     if (row.maxRelError > 1e-4) {
       row.status = 'error';
       row.note = `wrong product: relative error ${row.maxRelError.toExponential(2)}`;
     }
-    log(`  matmul ${size.m}×${size.k}×${size.n} ${fw.id}: ${row.gflops.toFixed(2)} GFLOP/s (median of ${times.length}, warm-up ${calls} calls)`);
+    log(`  matmul ${size.m}×${size.k}×${size.n} ${fw.id}: ${row.gflops.toFixed(2)} GFLOP/s (median of ${timed.reps}, warm-up ${timed.warmupCalls} calls)`);
     return row;
   } catch (error) {
     log(`  matmul ${fw.id}: error: ${(error as Error).stack ?? error}`);
@@ -279,5 +287,68 @@ export async function runMatmul(
     return row;
   } finally {
     run.dispose();
+  }
+}
+
+/**
+ * GFLOP/s of one case of the ops grid (ops.ts), checked against the float64 reference:
+ * an error above 1e-3 of the output's scale marks the row wrong. Rows share MatmulRow's shape;
+ * null for a framework with no ops-grid implementation (the plain-JS loop).
+ */
+export async function runOp(
+  fw: Framework, c: OpCase, operands: Float32Array[], reference: readonly ArrayLike<number>[], plan: MatmulPlan, log: Log,
+): Promise<MatmulRow | null> {
+  const row: MatmulRow = {
+    framework: fw.id, label: fw.label, isTapegrad: fw.isTapegrad, status: 'ok', gflops: null, medianSeconds: null, reps: 0,
+    maxRelError: null, tapegradSpeedup: null, note: '',
+  };
+  if (!fw.op) return null;
+  const flop = opFlops(c);
+  await fw.activate();
+  let run: OpRun | string;
+  try {
+    run = await fw.op(c, operands);
+  } catch (error) {
+    row.status = 'error';
+    row.note = `error: ${(error as Error).message.split('\n')[0]}`;
+    return row;
+  }
+  if (typeof run === 'string') {
+    row.status = 'unavailable';
+    row.note = run;
+    return row;
+  }
+  const op = run;
+  try {
+    const timed = await timeCalls(() => op.run(), plan, flop);
+    if ('skipped' in timed) {
+      row.status = 'skipped';
+      row.note = timed.skipped;
+      return row;
+    }
+    row.medianSeconds = timed.seconds;
+    row.gflops = flop / timed.seconds / 1e9;
+    row.reps = timed.reps;
+    row.maxRelError = opError(await op.result(), reference);
+    if (!(row.maxRelError <= 1e-3)) {
+      row.status = 'error';
+      row.note = `wrong result: error ${row.maxRelError.toExponential(2)} of the output's scale`;
+    }
+    log(`  ${c.id} ${fw.id}: ${row.gflops.toFixed(2)} GFLOP/s (median of ${timed.reps}, warm-up ${timed.warmupCalls} calls, error ${row.maxRelError.toExponential(1)})`);
+    return row;
+  } catch (error) {
+    const message = (error as Error).message ?? String(error);
+    if (/not registered for backend/.test(message)) {
+      // the framework lacks the kernel (TF.js wasm has no Conv2DBackpropFilter): not a wrong result
+      row.status = 'unavailable';
+      row.note = message.split('\n')[0];
+      return row;
+    }
+    log(`  ${c.id} ${fw.id}: error: ${(error as Error).stack ?? error}`);
+    row.status = 'error';
+    row.note = `error: ${(error as Error).message.split('\n')[0]}`;
+    return row;
+  } finally {
+    op.dispose();
   }
 }

@@ -12,22 +12,24 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type MatmulPlan, type MatmulRow, type TaskRow, type TrainPlan, runMatmul, runTask, unavailableTaskRow } from './harness.js';
+import { type MatmulPlan, type MatmulRow, type TaskRow, type TrainPlan, runMatmul, runOp, runTask, unavailableTaskRow } from './harness.js';
+import { OP_CASES, type OpCase, TINY_OP_CASES, opFlops, opOperands } from './ops.js';
+import { opReference } from './reference.js';
 import {
   MATMUL_SIZES, type MatmulSize, TASKS, TASK_IDS, TINY_MATMUL_SIZES, type TaskId, describeTask, epochOrders, headOf, initialWeights,
   loadProtocolMnist, matmulOperands, protocolCheck, sizeLabel,
 } from './protocol.js';
 import type { Framework, TrainData, Unavailable } from './frameworks/types.js';
 import {
-  ACCURACY_TOLERANCE, type AgreementCheck, type MatmulResult, compareMatmulRows, compareTaskRows, formatMatmulTables, formatTaskTable,
+  ACCURACY_TOLERANCE, type AgreementCheck, type MatmulResult, compareMatmulRows, compareTaskRows, formatMatmulTables, formatOpTables, formatTaskTable,
 } from './report.js';
 
 // ---- options ---------------------------------------------------------------------------
 
-type Kind = TaskId | 'matmul';
-const KINDS: readonly Kind[] = [...TASK_IDS, 'matmul'];
+type Kind = TaskId | 'matmul' | 'ops';
+const KINDS: readonly Kind[] = [...TASK_IDS, 'matmul', 'ops'];
 /** Execution order: cheap first, T2 (the long one) last. */
-const RUN_ORDER: readonly Kind[] = ['matmul', 'T1', 'T3', 'T2'];
+const RUN_ORDER: readonly Kind[] = ['matmul', 'ops', 'T1', 'T3', 'T2'];
 const FAMILIES = ['tapegrad', 'tfjs', 'jax', 'plain'] as const;
 type Family = (typeof FAMILIES)[number];
 const FRAMEWORK_ORDER = ['tfjs-cpu', 'tfjs-wasm', 'jax-wasm', 'plain-js'];
@@ -38,13 +40,14 @@ const HELP = `usage: pnpm bench [options]   (or: tsx bench/src/main.ts [options]
   --quick               a few batches per epoch (about 640 examples), 3 epochs at most, times
                         extrapolated to a full epoch and labelled so; fewer matmul reps
   --tiny                with --quick: 2 batches × 2 epochs, 256 test examples, small matmuls (for tests)
-  --tasks LIST          any of T1,T2,T3,matmul (default: all)
+  --tasks LIST          any of T1,T2,T3,matmul,ops (default: all); ops = the ops grid (batched matmul,
+                        conv2d forward + backward at LeNet and ResNet shapes: src/ops.ts)
   --frameworks LIST     any of tapegrad, tapegrad-<backend> (js, wasm, native, wasm-1thread, native-1thread), tfjs, tfjs-cpu, tfjs-wasm,
                         jax, jax-wasm, plain, plain-js, all (default: all)
   --skip LIST           framework:task pairs not to run, e.g. tfjs-cpu:T2,plain-js:T2 (rows say "skipped (--skip)")
   --budget SPEC         seconds one framework may spend on one task: N for all, or T2=600,matmul=30,…
-                        ('none' = no limit). Defaults: full T2=300, matmul=120 per size, others none;
-                        quick T1=20,T2=15,T3=20,matmul=4
+                        ('none' = no limit). Defaults: full T2=300, matmul=120 per size, ops=120 per case,
+                        others none; quick T1=20,T2=15,T3=20,matmul=4,ops=8
   --json FILE           also write the results as JSON
   -h, --help            this text`;
 
@@ -128,8 +131,8 @@ function parseOptions(argv: string[]): Options | 'help' {
     }
   }
   const defaults: Record<Kind, number> = mode === 'full'
-    ? { T1: Infinity, T2: 300, T3: Infinity, matmul: 120 }
-    : { T1: 20, T2: 15, T3: 20, matmul: 4 };
+    ? { T1: Infinity, T2: 300, T3: Infinity, matmul: 120, ops: 120 }
+    : { T1: 20, T2: 15, T3: 20, matmul: 4, ops: 8 };
   const budgets = v.budget === undefined ? defaults : parseBudget(v.budget, defaults);
   return { mode, kinds: KINDS.filter((k) => kinds.includes(k)), frameworks, skip, budgets, json: v.json ?? null };
 }
@@ -237,7 +240,9 @@ async function main(argv: string[]): Promise<number> {
   const taskResults: Partial<Record<TaskId, { rows: TaskRow[]; best: string | null; plan: TrainPlan; evalExamples: number }>> = {};
   const matmulResults: MatmulResult[] = [];
 
-  const needsData = opts.kinds.some((k) => k !== 'matmul');
+  const opResults: { case: OpCase; rows: MatmulRow[] }[] = [];
+
+  const needsData = opts.kinds.some((k) => k !== 'matmul' && k !== 'ops');
   const mnist = needsData ? loadProtocolMnist() : null;
   if (mnist) log(`MNIST split: ${mnist.train.n} train, ${mnist.test.n} test`);
 
@@ -276,6 +281,35 @@ async function main(argv: string[]): Promise<number> {
         }
         compareMatmulRows(rows);
         matmulResults.push({ size, rows });
+      }
+      continue;
+    }
+    if (kind === 'ops') {
+      const cases = opts.mode === 'tiny' ? TINY_OP_CASES : OP_CASES;
+      const plan: MatmulPlan = opts.mode === 'full'
+        ? { minReps: 7, minSeconds: 1, warmupSeconds: 0.5, budget: opts.budgets.ops }
+        : { minReps: 3, minSeconds: opts.mode === 'quick' ? 0.1 : 0.01, warmupSeconds: opts.mode === 'quick' ? 0.1 : 0.01, budget: opts.budgets.ops };
+      log(`ops: ${cases.map((c) => c.id).join(', ')} (≥ ${plan.minReps} reps, budget ${Number.isFinite(plan.budget) ? `${plan.budget} s` : 'none'} per case)`);
+      for (const c of cases) {
+        const operands = opOperands(c);
+        const reference = opReference(c, operands);
+        const rows: MatmulRow[] = [];
+        for (const fw of all) {
+          const base = { framework: fw.id, label: fw.label, isTapegrad: fw.isTapegrad, gflops: null, medianSeconds: null, reps: 0, maxRelError: null, tapegradSpeedup: null };
+          if ('reason' in fw) {
+            rows.push({ ...base, status: 'unavailable', note: fw.reason });
+            continue;
+          }
+          if (!('reason' in fw) && !fw.op) continue;
+          if (isSkipped(opts.skip, fw.id, 'ops')) {
+            rows.push({ ...base, status: 'skipped', note: 'skipped (--skip)' });
+            continue;
+          }
+          const row = await runOp(fw, c, operands, reference, plan, log);
+          if (row) rows.push(row);
+        }
+        compareMatmulRows(rows);
+        opResults.push({ case: c, rows });
       }
       continue;
     }
@@ -345,6 +379,12 @@ async function main(argv: string[]): Promise<number> {
     out.push(`== matmul C = A·B, float32, GFLOP/s = 2mkn / median seconds (≥ ${opts.mode === 'full' ? 7 : 3} reps after warm-up) [${modeLabel}]`);
     out.push(formatMatmulTables(matmulResults, all.map((f) => ({ id: f.id, label: f.label }))));
   }
+  if (opResults.length) {
+    out.push('');
+    out.push(`== ops grid, float32, GFLOP/s = FLOPs / median seconds (conv f+b = forward, dX and dW: 3 × 2·N·O·oH·oW·C·kH·kW) [${modeLabel}]`);
+    for (const r of opResults) out.push(`   ${r.case.id}: ${r.case.label}`);
+    out.push(formatOpTables(opResults, all.map((f) => ({ id: f.id, label: f.label }))));
+  }
   if (agreement.length) {
     out.push('');
     const verdict = agreementOk === null ? 'not judged (no accuracies)' : agreementOk ? 'PASS' : 'FAIL';
@@ -371,6 +411,7 @@ async function main(argv: string[]): Promise<number> {
         bestTapegrad: res.best, rows: res.rows,
       }])),
       matmul: matmulResults.map((r) => ({ size: r.size, label: sizeLabel(r.size), rows: r.rows })),
+      ops: opResults.map((r) => ({ case: r.case, flops: opFlops(r.case), rows: r.rows })),
       accuracyAgreement: { tolerance: ACCURACY_TOLERANCE, ok: agreementOk, checks: agreement },
       seconds: (Date.now() - started) / 1000,
     };

@@ -1,6 +1,7 @@
 /** Ratios, accuracy agreement and the printed tables; the JSON carries the same numbers. */
 import type { MatmulRow, TaskRow } from './harness.js';
 import { type MatmulSize, type TaskId, sizeLabel } from './protocol.js';
+import type { OpCase } from './ops.js';
 
 /** |Δ accuracy| allowed between frameworks in a full run (BENCH-PROTOCOL: same accuracy up to float32 rounding). */
 export const ACCURACY_TOLERANCE = 0.005;
@@ -96,8 +97,17 @@ export interface MatmulResult {
 
 /** One row per framework, one column per size: GFLOP/s, then the same grid of tapegrad × ratios. */
 export function formatMatmulTables(results: MatmulResult[], order: { id: string; label: string }[]): string {
-  const sizes = results.map((r) => sizeLabel(r.size));
-  const cell = (res: MatmulResult, id: string, f: (r: MatmulRow) => string) => {
+  return formatGrid(results.map((r) => ({ label: sizeLabel(r.size), rows: r.rows })), order);
+}
+
+/** The ops grid (ops.ts) in the matmul grid's form, one column per case. */
+export function formatOpTables(results: { case: OpCase; rows: MatmulRow[] }[], order: { id: string; label: string }[]): string {
+  return formatGrid(results.map((r) => ({ label: r.case.id, rows: r.rows })), order);
+}
+
+function formatGrid(results: { label: string; rows: MatmulRow[] }[], order: { id: string; label: string }[]): string {
+  const columns = results.map((r) => r.label);
+  const cell = (res: { rows: MatmulRow[] }, id: string, f: (r: MatmulRow) => string) => {
     const r = res.rows.find((x) => x.framework === id);
     if (!r) return '';
     if (r.status === 'skipped') return r.note.startsWith('skipped (--skip)') ? 'skip' : 'budget';
@@ -107,25 +117,25 @@ export function formatMatmulTables(results: MatmulResult[], order: { id: string;
   };
   const present = order.filter((fw) => results.some((res) => res.rows.some((r) => r.framework === fw.id)));
   const gflops = table(
-    ['GFLOP/s', ...sizes],
+    ['GFLOP/s', ...columns],
     present.map((fw) => [fw.label, ...results.map((res) => cell(res, fw.id, (r) => fmt(r.gflops, r.gflops! >= 10 ? 1 : 2)))]),
-    [false, ...sizes.map(() => true)],
+    [false, ...columns.map(() => true)],
   );
   const ratios = table(
-    ['tapegrad ×', ...sizes],
+    ['tapegrad ×', ...columns],
     present.map((fw) => [fw.label, ...results.map((res) => cell(res, fw.id, (r) => fmtRatio(r.tapegradSpeedup)))]),
-    [false, ...sizes.map(() => true)],
+    [false, ...columns.map(() => true)],
   );
   // "% of peak" only for the rows that measured their machine's FMA peak (tapegrad native)
   const withPeak = present.filter((fw) => results.some((res) => res.rows.some((r) => r.framework === fw.id && r.peak)));
   const peaks = withPeak.length === 0 ? [] : ['', table(
-    ['% of FMA peak', ...sizes],
+    ['% of FMA peak', ...columns],
     withPeak.map((fw) => [fw.label, ...results.map((res) => cell(res, fw.id, (r) => (r.peak ? `${r.peak.percent.toFixed(0)} % of ${r.peak.gflops.toFixed(0)} (${Number.isInteger(r.peak.cores) ? r.peak.cores : r.peak.cores.toFixed(1)} core${r.peak.cores !== 1 ? 's' : ''})` : '–')))]),
-    [false, ...sizes.map(() => true)],
+    [false, ...columns.map(() => true)],
   )];
   const notes: string[] = [];
   for (const res of results) {
-    for (const r of res.rows) if (r.note) notes.push(`  ${sizeLabel(res.size)} ${r.label}: ${r.note}`);
+    for (const r of res.rows) if (r.note) notes.push(`  ${res.label} ${r.label}: ${r.note}`);
   }
   return [gflops, '', ratios, ...peaks, ...(notes.length ? ['', 'notes:', ...notes] : [])].join('\n');
 }

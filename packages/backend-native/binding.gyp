@@ -6,6 +6,7 @@
         "src/native/addon.cc",
         "src/native/cpu.cc",
         "src/native/gemm.cc",
+        "src/native/conv.cc",
         "src/native/kernels_scalar.cc",
         "src/native/kernels_avx2.cc"
       ],

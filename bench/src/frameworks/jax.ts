@@ -7,7 +7,8 @@
  * transposed to [in, out]. jax-js owns arrays by reference count: every argument is consumed.
  */
 import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec, gatherRows, transposed } from '../protocol.js';
-import { type Framework, type MatmulRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
+import { type Framework, type MatmulRun, type OpRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
+import { type OpCase, convOutShape } from '../ops.js';
 
 type Jax = typeof import('@jax-js/jax');
 type JArray = import('@jax-js/jax').Array;
@@ -99,6 +100,88 @@ class JaxTrainer implements Trainer {
   }
 }
 
+/**
+ * The ops grid in jax-js, jitted as its training step is: batched `np.matmul`; `lax.conv`
+ * (NCHW/OIHW, JAX's default layout) under `valueAndGrad` with the forward value returned as
+ * aux, so y is computed (and not dropped as dead code). Arguments are consumed: `.ref` keeps ours.
+ */
+function jaxOp(jax: Jax, c: OpCase, operands: Float32Array[]): OpRun {
+  const { numpy: np, lax } = jax;
+  let outputs: JArray[] = [];
+  const release = () => {
+    outputs.forEach((t) => t.dispose());
+    outputs = [];
+  };
+  if (c.kind === 'bmm') {
+    const A = np.array(operands[0], { shape: c.a }), B = np.array(operands[1], { shape: c.b });
+    const mm = jax.jit((x: JArray, y: JArray) => np.matmul(x, y)) as unknown as ((x: JArray, y: JArray) => JArray) & { dispose(): void };
+    return {
+      async run() {
+        release();
+        outputs = [mm(A.ref, B.ref)];
+        await outputs[0].blockUntilReady();
+      },
+      async result() {
+        const data = await Promise.all(outputs.map((t) => t.ref.data()));
+        return data;
+      },
+      dispose() {
+        release();
+        A.dispose();
+        B.dispose();
+        mm.dispose();
+      },
+    };
+  }
+  const X = np.array(operands[0], { shape: c.x }), W = np.array(operands[1], { shape: c.w });
+  const R = np.array(operands[2], { shape: convOutShape(c) });
+  const pad: [number, number][] = [[c.padding, c.padding], [c.padding, c.padding]];
+  if (!c.backward) {
+    const forward = jax.jit((x: JArray, w: JArray) => lax.conv(x, w, [c.stride, c.stride], pad)) as unknown as ((x: JArray, w: JArray) => JArray) & { dispose(): void };
+    return {
+      async run() {
+        release();
+        outputs = [forward(X.ref, W.ref)];
+        await outputs[0].blockUntilReady();
+      },
+      async result() {
+        return Promise.all(outputs.map((t) => t.ref.data()));
+      },
+      dispose() {
+        release();
+        X.dispose();
+        W.dispose();
+        R.dispose();
+        forward.dispose();
+      },
+    };
+  }
+  const loss = (x: JArray, w: JArray, r: JArray): [JArray, JArray] => {
+    const y = lax.conv(x, w, [c.stride, c.stride], pad);
+    return [np.sum(np.multiply(y.ref, r)), y];
+  };
+  const step = jax.jit(jax.valueAndGrad(loss, { argnums: [0, 1], hasAux: true })) as unknown as
+    ((x: JArray, w: JArray, r: JArray) => [[JArray, JArray], [JArray, JArray]]) & { dispose(): void };
+  return {
+    async run() {
+      release();
+      const [[value, y], [dx, dw]] = step(X.ref, W.ref, R.ref);
+      outputs = [y, dx, dw, value];
+      await Promise.all(outputs.map((t) => t.blockUntilReady()));
+    },
+    async result() {
+      return Promise.all(outputs.slice(0, 3).map((t) => t.ref.data()));
+    },
+    dispose() {
+      release();
+      X.dispose();
+      W.dispose();
+      R.dispose();
+      step.dispose();
+    },
+  };
+}
+
 export async function loadJax(): Promise<{ frameworks: Framework[]; unavailable: Unavailable[] }> {
   let jax: Jax;
   try {
@@ -121,6 +204,9 @@ export async function loadJax(): Promise<{ frameworks: Framework[]; unavailable:
     },
     async createTrainer(task, data, layers) {
       return new JaxTrainer(jax, task, data, layers);
+    },
+    async op(c: OpCase, operands: Float32Array[]): Promise<OpRun> {
+      return jaxOp(jax, c, operands);
     },
     async matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun> {
       const A = np.array(a, { shape: [size.m, size.k] });

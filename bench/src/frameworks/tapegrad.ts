@@ -8,11 +8,13 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type Backend, Tape, type Tensor, createRng, listBackends, matmul, noGrad, registerBackend, setBackend, tensor, tidy } from '@tapegrad/core';
+import * as core from '@tapegrad/core';
+import { type Backend, Tape, type Tensor, createRng, listBackends, matmul, mul, noGrad, registerBackend, setBackend, sum, tensor, tidy } from '@tapegrad/core';
 import { SGD, type Sequential, cost, mlp } from '@tapegrad/nn';
 import { type ColumnSampler, columnSampler } from '@tapegrad/datasets';
 import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec } from '../protocol.js';
-import { type Framework, type MatmulRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
+import { type Framework, type MatmulRun, type OpRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
+import { type OpCase, convOutShape } from '../ops.js';
 
 /** Rows [n, width] → columns [width, n] (tapegrad's examples-as-columns layout). */
 function columnsOf(rows: Float32Array, n: number, width: number): Float32Array {
@@ -128,6 +130,10 @@ function tapegradFramework(backend: string, details: string, peak?: PeakProbe, o
       setBackend(backend);
       return new TapegradTrainer(task, data, layers);
     },
+    async op(c: OpCase, operands: Float32Array[]): Promise<OpRun | string> {
+      setBackend(backend);
+      return tapegradOp(c, operands);
+    },
     async matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun> {
       setBackend(backend);
       peak?.start();
@@ -144,6 +150,62 @@ function tapegradFramework(backend: string, details: string, peak?: PeakProbe, o
         dispose() {},
       };
     },
+  };
+}
+
+type Conv2d = (x: Tensor, w: Tensor, options: { stride: number; padding: number }) => Tensor;
+
+/**
+ * The ops grid on the current backend: `matmul` of the two batches; conv2d's forward inside a
+ * Tape, then `tape.gradient` of ⟨y, r⟩ for x and w — what a CNN's training step does per layer
+ * — inside tidy, so every intermediate returns to the pool.
+ */
+function tapegradOp(c: OpCase, operands: Float32Array[]): OpRun | string {
+  const f32 = (data: Float32Array, shape: readonly number[]) => tensor(data, { shape: [...shape], dtype: 'float32' });
+  let outputs: Tensor[] = [];
+  if (c.kind === 'bmm') {
+    const [A, B] = [f32(operands[0], c.a), f32(operands[1], c.b)];
+    return {
+      run() {
+        outputs = [matmul(A, B)];
+      },
+      async result() {
+        return outputs.map((t) => t.data);
+      },
+      dispose() {},
+    };
+  }
+  // looked up by name: a build of core from before the convolution ops has none
+  const conv2d = (core as Record<string, unknown>).conv2d as Conv2d | undefined;
+  if (typeof conv2d !== 'function') return 'conv2d is not in this build of @tapegrad/core';
+  const [X, W, R] = [f32(operands[0], c.x), f32(operands[1], c.w), f32(operands[2], convOutShape(c))];
+  if (!c.backward) {
+    return {
+      run() {
+        outputs = [conv2d(X, W, { stride: c.stride, padding: c.padding })];
+      },
+      async result() {
+        return outputs.map((t) => t.data);
+      },
+      dispose() {},
+    };
+  }
+  return {
+    run() {
+      outputs = tidy(() => {
+        const tape = new Tape();
+        let y: Tensor | null = null;
+        const loss = tape.record(() => {
+          y = conv2d(X, W, { stride: c.stride, padding: c.padding });
+          return sum(mul(y, R));
+        });
+        return [y!, ...tape.gradient(loss, [X, W])];
+      });
+    },
+    async result() {
+      return outputs.map((t) => t.data);
+    },
+    dispose() {},
   };
 }
 

@@ -7,7 +7,8 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec, gatherRows, oneHotRows, transposed } from '../protocol.js';
-import { type Framework, type MatmulRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
+import { type Framework, type MatmulRun, type OpRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
+import { type OpCase, convOutShape } from '../ops.js';
 
 type TF = typeof import('@tensorflow/tfjs');
 type T2 = import('@tensorflow/tfjs').Tensor2D;
@@ -77,6 +78,87 @@ class TfTrainer implements Trainer {
   }
 }
 
+/**
+ * The ops grid in TF.js's own layouts: batched `tf.matMul`; conv2d on NHWC images and HWIO
+ * filters (converted once from NCHW/OIHW, outside the timed region; converted back for the
+ * check), y and its VJP at the cotangent r through one `tf.valueAndGrads` call.
+ */
+function tfOp(tf: TF, c: OpCase, operands: Float32Array[]): OpRun {
+  type T = import('@tensorflow/tfjs').Tensor;
+  let outputs: T[] = [];
+  const done = () => outputs.forEach((t) => t.dataSync());
+  if (c.kind === 'bmm') {
+    const A = tf.tensor(operands[0], c.a), B = tf.tensor(operands[1], c.b);
+    return {
+      run() {
+        tf.dispose(outputs);
+        outputs = [tf.matMul(A as import('@tensorflow/tfjs').Tensor3D, B as import('@tensorflow/tfjs').Tensor3D)];
+        done();
+      },
+      async result() {
+        return outputs.map((t) => t.dataSync());
+      },
+      dispose() {
+        tf.dispose([...outputs, A, B]);
+      },
+    };
+  }
+  const nhwc = [0, 2, 3, 1], nchw = [0, 3, 1, 2];
+  const [N, C, H, Wd] = c.x, [O, , kH, kW] = c.w, [, , oH, oW] = convOutShape(c);
+  const X = tf.tidy(() => tf.transpose(tf.tensor(operands[0], c.x), nhwc)) as import('@tensorflow/tfjs').Tensor4D;
+  const W = tf.tidy(() => tf.transpose(tf.tensor(operands[1], c.w), [2, 3, 1, 0])) as import('@tensorflow/tfjs').Tensor4D; // OIHW → HWIO
+  const R = tf.tidy(() => tf.transpose(tf.tensor(operands[2], convOutShape(c)), nhwc)) as import('@tensorflow/tfjs').Tensor4D;
+  const conv = () => tf.conv2d(X, W, c.stride, c.padding);
+  if (!c.backward) {
+    return {
+      run() {
+        tf.dispose(outputs);
+        outputs = [conv()];
+        done();
+      },
+      async result() {
+        return tf.tidy(() => [tf.transpose(outputs[0], nchw).dataSync()]);
+      },
+      dispose() {
+        tf.dispose([...outputs, X, W, R]);
+      },
+    };
+  }
+  // The wasm backend registers no Conv2DBackpropFilter (tfjs-backend-wasm 4.22): there the
+  // same convolution runs as a conv3d of depth 1, whose gradient kernels it has (conv3d
+  // takes 'valid' or 'same' padding only, which the grid's cases are).
+  const via3d = tf.getBackend() === 'wasm';
+  if (via3d && c.padding !== 0 && 2 * c.padding !== kH - 1) throw new Error(`conv3d takes 'valid' or 'same' padding only, not ${c.padding} for ${kH}×${kW}`);
+  const inputs = via3d
+    ? [tf.reshape(X, [N, 1, H, Wd, C]), tf.reshape(W, [1, kH, kW, C, O])]
+    : [X, W];
+  const cotangent = via3d ? tf.reshape(R, [N, 1, oH, oW, O]) : R;
+  // y = conv(x, w) and its VJP at the cotangent r in one call (valueAndGrads takes dy)
+  type Step = (args: T[], dy: T) => { value: T; grads: T[] };
+  const step: Step = via3d
+    ? tf.valueAndGrads((x: T, w: T) => tf.conv3d(x as import('@tensorflow/tfjs').Tensor5D, w as import('@tensorflow/tfjs').Tensor5D, c.stride, c.padding === 0 ? 'valid' : 'same')) as Step
+    : tf.valueAndGrads((x: T, w: T) => tf.conv2d(x as import('@tensorflow/tfjs').Tensor4D, w as import('@tensorflow/tfjs').Tensor4D, c.stride, c.padding)) as Step;
+  return {
+    run() {
+      tf.dispose(outputs);
+      const { value, grads } = step(inputs, cotangent);
+      outputs = [value, ...grads];
+      done();
+    },
+    async result() {
+      const back = (t: T, shape: number[], perm: number[]) => tf.tidy(() => tf.transpose(tf.reshape(t, shape), perm).dataSync());
+      return [
+        back(outputs[0], [N, oH, oW, O], nchw),
+        back(outputs[1], [N, H, Wd, C], nchw),
+        back(outputs[2], [kH, kW, C, O], [3, 2, 0, 1]), // HWIO → OIHW
+      ];
+    },
+    dispose() {
+      tf.dispose([...outputs, X, W, R, ...(via3d ? [...inputs, cotangent] : [])]);
+    },
+  };
+}
+
 function tfFramework(tf: TF, backend: 'cpu' | 'wasm', details: string): Framework {
   const activate = async () => {
     if (tf.getBackend() !== backend && !(await tf.setBackend(backend))) throw new Error(`tf.setBackend('${backend}') failed`);
@@ -90,6 +172,10 @@ function tfFramework(tf: TF, backend: 'cpu' | 'wasm', details: string): Framewor
     async createTrainer(task, data, layers) {
       await activate();
       return new TfTrainer(tf, task, data, layers);
+    },
+    async op(c: OpCase, operands: Float32Array[]): Promise<OpRun> {
+      await activate();
+      return tfOp(tf, c, operands);
     },
     async matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun> {
       await activate();

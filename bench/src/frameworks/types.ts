@@ -1,4 +1,5 @@
 import type { Layer, MatmulSize, Split, TaskSpec } from '../protocol.js';
+import type { OpCase } from '../ops.js';
 
 /** What a trainer is given: the training split (batches index into it) and the split it is evaluated on. */
 export interface TrainData {
@@ -36,6 +37,15 @@ export interface MatmulRun {
   dispose(): void;
 }
 
+/** One op of the ops grid (ops.ts) on the framework's own tensors, built once outside the timed region. */
+export interface OpRun {
+  /** One evaluation (a product; a convolution's forward and backward), finished when it returns (or resolves). */
+  run(): void | Promise<void>;
+  /** The last evaluation's outputs in PyTorch's layouts, in opOutputShapes' order, for the check. */
+  result(): Promise<ArrayLike<number>[]>;
+  dispose(): void;
+}
+
 export interface Framework {
   /** CLI id: tapegrad-js, tapegrad-wasm, tfjs-cpu, tfjs-wasm, jax-wasm, plain-js. */
   id: string;
@@ -47,6 +57,8 @@ export interface Framework {
   activate(): Promise<void>;
   createTrainer(task: TaskSpec, data: TrainData, layers: Layer[]): Promise<Trainer>;
   matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun>;
+  /** The ops grid's case on this framework, or a reason it cannot run it (an op it lacks). */
+  op?(c: OpCase, operands: Float32Array[]): Promise<OpRun | string>;
   /**
    * The fp32 FMA peak (GFLOP/s, measured in this run) of the cores this framework's matmul
    * of `size` ran on (asked right after that size's runs; `cores` may be fractional when

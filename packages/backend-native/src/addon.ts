@@ -25,6 +25,9 @@ export interface NativeAddon {
   binary(op: number, a: Float32Array, aMode: number, b: Float32Array, bMode: number, out: Float32Array, rows: number, cols: number, flags: number): void;
   sum(x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number, flags: number): void;
   subScaled(y: Float32Array, x: Float32Array, s: number, out: Float32Array, flags: number): void;
+  /** geometry: core's ConvGeometry as 14 numbers (N, C, H, W, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW). */
+  unfold(x: Float32Array, geometry: Int32Array, padValue: number, out: Float32Array): void;
+  fold(cols: Float32Array, geometry: Int32Array, out: Float32Array): void;
   fmaPeakGflops(threads: number, seconds: number): number;
   features(): NativeFeatures;
   threadStats(): ThreadStats;

@@ -1,4 +1,4 @@
-import { type Backend, type BinaryKernel, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, jsBackend } from '@tapegrad/core';
+import { type Backend, type BinaryKernel, type ConvGeometry, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, jsBackend } from '@tapegrad/core';
 import { FLAG_ALWAYS_TWO, FLAG_PORTABLE, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures, type ThreadStats } from './addon.js';
 
 export interface NativeBackendOptions {
@@ -47,18 +47,24 @@ export interface NativeBackend extends Backend {
 
 const UNARY: Partial<Record<UnaryKernel, number>> = {
   relu: 0, step: 1, neg: 2, abs: 3, sign: 4, sqrt: 5, exp: 6, sigmoid: 7, tanh: 8, log: 9, powScalar: 10, softplus: 11,
+  log1p: 12, expm1: 13, erf: 14, sin: 15, cos: 16, floor: 17, ceil: 18, round: 19, isNaN: 20, isFinite: 21,
 };
 const BINARY: Partial<Record<BinaryKernel, number>> = {
   add: 0, sub: 1, mul: 2, div: 3, greater: 4, greaterEqual: 5, less: 6, lessEqual: 7, equal: 8,
-  sigmoidGrad: 9, tanhGrad: 10, reluGrad: 11,
+  sigmoidGrad: 9, tanhGrad: 10, reluGrad: 11, maximum: 12, minimum: 13,
 };
 
 // The operand modes of the addon's binary kernel are core's OperandMode (as in addon.cc).
 
+/** A ConvGeometry as the addon reads it: 14 numbers in a fixed order. */
+function geometryArray(g: ConvGeometry): Int32Array {
+  return Int32Array.of(g.N, g.C, g.H, g.W, g.kH, g.kW, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.outH, g.outW);
+}
+
 /**
  * Wraps the loaded addon as a backend, without registering it. The object starts as a copy
  * of `jsBackend`, so every kernel not replaced here (where, transpose, broadcastTo, slice,
- * pad, max, and any kernel core adds later) is js's; so are float64 and mixed dtypes, which
+ * pad, max and min, and any kernel core adds later) is js's; so are float64 and mixed dtypes, which
  * keeps float64 bit-identical to js.
  */
 export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}): NativeBackend {
@@ -129,6 +135,23 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
       }
       // s is rounded to float32 in the addon, as a lifted scalar (and js's kernel) is
       addon.subScaled(y, x, s, out, flags);
+    },
+
+    // convolution: im2col and col2im, float32 in the addon (conv.cc), bit-identical to js's
+    unfold(x: TypedArray, geometry: ConvGeometry, padValue: number, out: TypedArray): void {
+      if (!(x instanceof Float32Array) || !(out instanceof Float32Array)) {
+        jsBackend.unfold(x, geometry, padValue, out);
+        return;
+      }
+      addon.unfold(x, geometryArray(geometry), padValue, out);
+    },
+
+    fold(cols: TypedArray, geometry: ConvGeometry, out: TypedArray): void {
+      if (!(cols instanceof Float32Array) || !(out instanceof Float32Array)) {
+        jsBackend.fold(cols, geometry, out);
+        return;
+      }
+      addon.fold(cols, geometryArray(geometry), out);
     },
 
     reduce(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void {

@@ -17,8 +17,11 @@ import { built, missingReason, nativeBackend, toolchainPresent } from './native.
  * - exp, sigmoid, tanh: computed in double (a polynomial with ≈ 1e-14 relative error) and
  *   rounded once, like js's Math.exp rounded to float32: ≤ 1 ulp. log and x^y (y ≠ 2) call
  *   libm in double: ≤ 1 ulp.
- * - softplus: libm's log1p and exp in double, rounded once, as js: ≤ 1 ulp.
- * - relu, step, neg, abs, sign, sqrt, x², add/sub/mul/div, comparisons, the activation
+ * - softplus: libm's log1p and exp in double, rounded once, as js: ≤ 1 ulp. log1p, expm1,
+ *   sin, cos: libm in double against Math's, erf: libm's against core's own, each rounded
+ *   once: ≤ 1 ulp (the double values agree to a few double ulps).
+ * - relu, step, neg, abs, sign, sqrt, x², floor, ceil, round (ties to even), isNaN, isFinite,
+ *   add/sub/mul/div, comparisons, maximum/minimum (NaN-propagating), the activation
  *   gradients (sigmoidGrad, tanhGrad, reluGrad) and subScaled: the same IEEE float32
  *   operations, in the same order, as js rounds to: bit-identical (Object.is on every
  *   element, so −0 and NaN count).
@@ -221,9 +224,11 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
         expect(Array.from(untouched)).toEqual([7, 7, 7, 7]);
       });
 
-      it('exact unary kernels (relu, step, neg, abs, sign, sqrt, x²) are bit-identical, in place too', () => {
+      it('exact unary kernels (relu, step, neg, abs, sign, sqrt, x², floor, ceil, round, isNaN, isFinite) are bit-identical, in place too', () => {
         const x = specials(1000);
-        for (const kernel of ['relu', 'step', 'neg', 'abs', 'sign', 'sqrt', 'powScalar'] as UnaryKernel[]) {
+        // halves, where round's ties-to-even shows, and values past 2²³ (all integers already)
+        x.set([2.5, -2.5, 1.5, -1.5, 0.5, -0.49999997, 8388607.5, 8388609, -1e9], 1000);
+        for (const kernel of ['relu', 'step', 'neg', 'abs', 'sign', 'sqrt', 'powScalar', 'floor', 'ceil', 'round', 'isNaN', 'isFinite'] as UnaryKernel[]) {
           const expected = new Float32Array(x.length), actual = new Float32Array(x.length);
           jsBackend.unary(kernel, x, expected, 2);
           backend.unary(kernel, x, actual, 2);
@@ -250,13 +255,13 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
         }
       });
 
-      it('exp, sigmoid, tanh, softplus, log and x^y are within 1 ulp (NaN, ±Inf, overflow and subnormals as js)', () => {
+      it('exp, sigmoid, tanh, softplus, log, x^y, log1p, expm1, erf, sin and cos are within 1 ulp (NaN, ±Inf, overflow and subnormals as js)', () => {
         const x = specials(3000);
         const positive = x.map(Math.abs);
         const cases: [UnaryKernel, Float32Array, number][] = [
           ['exp', x, 0], ['sigmoid', x, 0], ['tanh', x, 0], ['log', positive, 0], ['log', x, 0],
           ['powScalar', positive, 0.5], ['powScalar', x, 3], ['powScalar', x, -1], ['powScalar', x, NaN], ['powScalar', x, Infinity], ['powScalar', x, 0],
-          ['softplus', x, 0],
+          ['softplus', x, 0], ['log1p', x, 0], ['log1p', positive, 0], ['expm1', x, 0], ['erf', x, 0], ['sin', x, 0], ['cos', x, 0],
         ];
         for (const [kernel, input, scalar] of cases) {
           const expected = new Float32Array(input.length), actual = new Float32Array(input.length);
@@ -275,7 +280,8 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
           [[2, 3, 13], [13], [2, 3, 13]], [[2, 3, 13], [2, 3, 1], [2, 3, 13]], [[2, 3, 13], [2, 1, 13], [2, 3, 13]], [[64, 10], [64, 10], [64, 10]],
           [[3], [3], [3]], [[], [], []],
         ];
-        const kernels: BinaryKernel[] = ['add', 'sub', 'mul', 'div', 'greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'sigmoidGrad', 'tanhGrad', 'reluGrad'];
+        const kernels: BinaryKernel[] = ['add', 'sub', 'mul', 'div', 'greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'sigmoidGrad', 'tanhGrad', 'reluGrad',
+          'maximum', 'minimum'];
         for (const [aShape, bShape, outShape] of patterns) {
           const size = (s: number[]) => s.reduce((p, d) => p * d, 1);
           // a few specials among random values, and ties so the comparisons see equality
@@ -337,6 +343,31 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
             expectBitIdentical(actual, expected, `sum [${shape}] over [${axes}]`);
           }
         }
+      });
+
+      it('unfold and fold (im2col, col2im) are bit-identical on random geometries (strides, paddings, dilations, a −∞ pad)', () => {
+        fc.assert(fc.property(
+          fc.record({
+            N: fc.integer({ min: 1, max: 2 }), C: fc.integer({ min: 1, max: 3 }), H: fc.integer({ min: 1, max: 9 }), W: fc.integer({ min: 1, max: 9 }),
+            kH: fc.integer({ min: 1, max: 4 }), kW: fc.integer({ min: 1, max: 4 }), strideH: fc.integer({ min: 1, max: 3 }), strideW: fc.integer({ min: 1, max: 3 }),
+            padH: fc.integer({ min: 0, max: 3 }), padW: fc.integer({ min: 0, max: 3 }), dilationH: fc.integer({ min: 1, max: 3 }), dilationW: fc.integer({ min: 1, max: 3 }),
+            outH: fc.integer({ min: 1, max: 8 }), outW: fc.integer({ min: 1, max: 8 }),
+          }),
+          fc.constantFrom(0, -Infinity),
+          (g, padValue) => {
+            // outH/outW drawn freely: windows past the image read padding (fold drops them)
+            const image = random(g.N * g.C * g.H * g.W), cols = g.N * g.C * g.kH * g.kW * g.outH * g.outW;
+            const expected = new Float32Array(cols), actual = new Float32Array(cols).fill(NaN);
+            jsBackend.unfold(image, g, padValue, expected);
+            backend.unfold(image, g, padValue, actual);
+            expectBitIdentical(actual, expected, 'unfold');
+            const columns = random(cols), folded = new Float32Array(image.length), foldedJs = new Float32Array(image.length);
+            folded.fill(NaN);
+            jsBackend.fold(columns, g, foldedJs);
+            backend.fold(columns, g, folded);
+            expectBitIdentical(folded, foldedJs, 'fold');
+          },
+        ), { numRuns: 200, seed: 42 });
       });
 
       it('max and the layout kernels are js\'s own', () => {
@@ -462,6 +493,10 @@ describe.runIf(built)('the addon checks what it is given', () => {
     expect(() => backend.matmul(buffer.subarray(0, 4), b.subarray(0, 4), buffer.subarray(2, 6), 2, 2, 2, false, false)).toThrow(/share memory/);
     expect(() => backend.unary('neg', buffer.subarray(0, 8), buffer.subarray(1, 9), 0)).toThrow(/overlaps/);
     expect(() => backend.binary('add', buffer.subarray(0, 8), [8], buffer.subarray(0, 1), [1], buffer.subarray(0, 8), [8])).toThrow(/overlaps/);
+    const g = { N: 1, C: 1, H: 3, W: 3, kH: 2, kW: 2, strideH: 1, strideW: 1, padH: 0, padW: 0, dilationH: 1, dilationW: 1, outH: 2, outW: 2 };
+    expect(() => backend.unfold(random(9), g, 0, new Float32Array(15))).toThrow(/out has 15 elements, needs 16/);
+    expect(() => backend.fold(random(16), { ...g, H: 4 }, new Float32Array(9))).toThrow(/out has 9 elements, needs 12/);
+    expect(() => backend.unfold(random(9), { ...g, strideW: 0 }, 0, new Float32Array(16))).toThrow(/strides and dilations/);
     // and nothing was written by the refused calls
     expect(buffer[2]).not.toBe(0);
   });

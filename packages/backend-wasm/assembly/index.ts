@@ -367,11 +367,17 @@ export function matmulBatch(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32
 // ---------------------------------------------------------------------------------------
 // Element-wise kernels. Buffers are padded to a multiple of 4 floats (see top).
 
-/** relu with the js backend's semantics: x > 0 ? x : 0, so NaN → 0 and −0 → +0 (pmax). */
+/**
+ * relu with the js backend's semantics: x cleared where x ≤ 0, an ordered comparison, so NaN
+ * stays NaN (PyTorch's relu: a poisoned input must show) and −0 → +0.
+ */
 export function relu(x: usize, out: usize, n: i32): void {
   const zero = f32x4.splat(0);
   const end = x + (<usize>n << 2);
-  for (; x < end; x += 16, out += 16) v128.store(out, f32x4.pmax(zero, v128.load(x)));
+  for (; x < end; x += 16, out += 16) {
+    const v = v128.load(x);
+    v128.store(out, v128.andnot(v, f32x4.le(v, zero)));
+  }
 }
 
 /** 1 where x > 0, else 0 (relu′, as the js backend: NaN → 0). */

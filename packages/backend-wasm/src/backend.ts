@@ -424,6 +424,15 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
     broadcastTo: jsBackend.broadcastTo,
     slice: jsBackend.slice,
     pad: jsBackend.pad,
+    // indexing, scans and arg-reductions: memory-bound, so copying into wasm memory and
+    // back would cost more than the loop
+    gather: jsBackend.gather,
+    scatterAdd: jsBackend.scatterAdd,
+    cumsum: jsBackend.cumsum,
+    argReduce: jsBackend.argReduce,
+    // im2col and col2im only move data: js's loops, for now
+    unfold: jsBackend.unfold,
+    fold: jsBackend.fold,
 
     subScaled(y, x, s, out): void {
       const n = out.length;

@@ -15,16 +15,32 @@ export {
 export { type Rng, createRng, mulberry32, shuffleInPlace } from './random.js';
 
 export { add, sub, mul, div, neg } from './ops/arithmetic.js';
-export { exp, log, sqrt, abs, pow, square, reciprocal, sigmoid, tanh, relu } from './ops/math.js';
-export { greater, greaterEqual, less, lessEqual, equal, sign, step } from './ops/compare.js';
+export {
+  exp, log, sqrt, abs, pow, square, reciprocal, sigmoid, tanh, relu, log1p, expm1, erf, sin, cos, rsqrt,
+} from './ops/math.js';
+export { gelu, silu, elu, leakyRelu, type GeluOptions } from './ops/activations.js';
+export { floor, ceil, round, sign } from './ops/rounding.js';
+export { greater, greaterEqual, less, lessEqual, equal, step, isNaN, isFinite } from './ops/compare.js';
 export { where, maximum, minimum, clip } from './ops/where.js';
-export { sum, max, mean } from './ops/reduce.js';
+export { sum, max, min, mean, argmax, argmin } from './ops/reduce.js';
+export { cumsum, type CumsumOptions } from './ops/cumsum.js';
+export { prod, variance, std, type VarianceOptions } from './ops/composite/statistics.js';
 export { matmul, matmulT } from './ops/matmul.js';
+export {
+  conv2d, conv1d, convTranspose2d, unfold, fold,
+  type Conv2dOptions, type Conv1dOptions, type ConvTranspose2dOptions, type UnfoldOptions, type FoldOptions, type Size2, type Padding2,
+} from './ops/conv.js';
+export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type MaxPool2dOptions, type AvgPool2dOptions } from './ops/pool.js';
 export {
   reshape, flatten, expandDims, squeeze, transpose, broadcastTo, unbroadcast, slice, padTo, concat, stack,
 } from './ops/layout.js';
+export { take, scatterAdd, type Indices } from './ops/indexing.js';
+export {
+  pad, tile, repeat, flip, split, chunk, diagonal, type Pads, type PadOptions,
+} from './ops/composite/layout.js';
 export { cast } from './ops/cast.js';
 export { oneHot, type OneHotOptions } from './ops/one-hot.js';
+export { dropout, type DropoutOptions } from './ops/dropout.js';
 export { softmax, logSoftmax, logSumExp } from './ops/composite/softmax.js';
 export { softplus, logSigmoid } from './ops/composite/softplus.js';
 export { stopGradient } from './ops/composite/stop-gradient.js';
@@ -38,7 +54,7 @@ export { customGrad, type CustomGradSpec } from './custom-grad.js';
 export { defineOp, apply, type OpDef, type VjpContext, type VjpResult } from './op.js';
 
 export {
-  type Backend, type UnaryKernel, type BinaryKernel, type ReduceKernel,
+  type Backend, type UnaryKernel, type BinaryKernel, type ReduceKernel, type ArgReduceKernel, type ConvGeometry,
   type RegisterBackendOptions, JS_BACKEND_PRIORITY,
   jsBackend, matmulEachBatch, getBackend, setBackend, registerBackend, listBackends,
 } from './backend/index.js';

@@ -297,6 +297,58 @@ napi_value SubScaled(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// The 14 numbers of a ConvGeometry from an Int32Array (N, C, H, W, kH, kW, strideH, strideW,
+// padH, padW, dilationH, dilationW, outH, outW), checked so the kernels cannot leave their arrays:
+// sizes ≥ 0, strides and dilations ≥ 1, and the sizes' product below 2³¹.
+bool getGeometry(napi_env env, napi_value v, const char* fn, tg::ConvGeometry* g) {
+  bool isTyped = false;
+  napi_is_typedarray(env, v, &isTyped);
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (isTyped) napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr);
+  if (!isTyped || type != napi_int32_array || length != 14) return fail(env, false, fn, "geometry must be an Int32Array of 14 numbers");
+  const int32_t* q = static_cast<const int32_t*>(data);
+  for (int i = 0; i < 14; i++) if (q[i] < 0) return fail(env, true, fn, "geometry has a negative entry");
+  if (q[6] < 1 || q[7] < 1 || q[10] < 1 || q[11] < 1) return fail(env, true, fn, "strides and dilations must be at least 1");
+  *g = {q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9], q[10], q[11], q[12], q[13]};
+  const double image = double(g->N) * g->C * g->H * g->W, cols = double(g->N) * g->C * g->kH * g->kW * g->outH * g->outW;
+  if (image >= 2147483648.0 || cols >= 2147483648.0) return fail(env, true, fn, "geometry is too large");
+  return true;
+}
+
+// unfold(x, geometry, padValue, out)
+napi_value Unfold(napi_env env, napi_callback_info info) {
+  const char* fn = "unfold";
+  napi_value argv[4];
+  if (!args(env, info, 4, argv, fn)) return nullptr;
+  F32 x, out;
+  tg::ConvGeometry g;
+  double padValue = 0;
+  if (!getF32(env, argv[0], fn, "x", &x) || !getGeometry(env, argv[1], fn, &g) || !getF32(env, argv[3], fn, "out", &out)) return nullptr;
+  getDouble(env, argv[2], &padValue);
+  const int64_t image = g.N * g.C * g.H * g.W, cols = g.N * g.C * g.kH * g.kW * g.outH * g.outW;
+  if (!needLength(env, fn, "x", x, image) || !needLength(env, fn, "out", out, cols)) return nullptr;
+  if (overlap(out.data, cols, x.data, image)) return fail(env, true, fn, "out must not share memory with x"), nullptr;
+  tg::unfold(x.data, g, static_cast<float>(padValue), out.data);
+  return undefined(env);
+}
+
+// fold(cols, geometry, out)
+napi_value Fold(napi_env env, napi_callback_info info) {
+  const char* fn = "fold";
+  napi_value argv[3];
+  if (!args(env, info, 3, argv, fn)) return nullptr;
+  F32 c, out;
+  tg::ConvGeometry g;
+  if (!getF32(env, argv[0], fn, "cols", &c) || !getGeometry(env, argv[1], fn, &g) || !getF32(env, argv[2], fn, "out", &out)) return nullptr;
+  const int64_t image = g.N * g.C * g.H * g.W, cols = g.N * g.C * g.kH * g.kW * g.outH * g.outW;
+  if (!needLength(env, fn, "cols", c, cols) || !needLength(env, fn, "out", out, image)) return nullptr;
+  if (overlap(out.data, image, c.data, cols)) return fail(env, true, fn, "out must not share memory with cols"), nullptr;
+  tg::fold(c.data, g, out.data);
+  return undefined(env);
+}
+
 // fmaPeakGflops(threads, seconds)
 napi_value FmaPeak(napi_env env, napi_callback_info info) {
   const char* fn = "fmaPeakGflops";
@@ -357,6 +409,8 @@ NAPI_MODULE_INIT() {
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sum", nullptr, Sum, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"subScaled", nullptr, SubScaled, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unfold", nullptr, Unfold, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"fold", nullptr, Fold, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"fmaPeakGflops", nullptr, FmaPeak, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"features", nullptr, Features, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threadStats", nullptr, ThreadStatsJs, nullptr, nullptr, nullptr, napi_default, nullptr},

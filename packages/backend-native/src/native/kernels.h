@@ -7,11 +7,19 @@
 
 namespace tg {
 
-// Unary and binary kernel codes, in the order the TypeScript side sends them.
-enum Unary : int { U_RELU, U_STEP, U_NEG, U_ABS, U_SIGN, U_SQRT, U_EXP, U_SIGMOID, U_TANH, U_LOG, U_POW, U_SOFTPLUS, U_COUNT };
+// Unary and binary kernel codes, in the order the TypeScript side sends them. Relu keeps NaN
+// (x > 0 or NaN ? x : +0, PyTorch's), round is to nearest even; isNaN / isFinite write 1 or 0.
+enum Unary : int {
+  U_RELU, U_STEP, U_NEG, U_ABS, U_SIGN, U_SQRT, U_EXP, U_SIGMOID, U_TANH, U_LOG, U_POW, U_SOFTPLUS,
+  U_LOG1P, U_EXPM1, U_ERF, U_SIN, U_COS, U_FLOOR, U_CEIL, U_ROUND, U_ISNAN, U_ISFINITE, U_COUNT
+};
 // The activation gradients take (a, b) = (y, or relu's x; dy), rounding each step to float32
 // as core's js kernels do: sigmoidGrad dy·(y·(1 − y)), tanhGrad dy·(1 − y·y), reluGrad dy·[x > 0].
-enum Binary : int { B_ADD, B_SUB, B_MUL, B_DIV, B_GT, B_GE, B_LT, B_LE, B_EQ, B_SIGMOID_GRAD, B_TANH_GRAD, B_RELU_GRAD, B_COUNT };
+// maximum / minimum: NaN where either side is NaN, else a on ties (a ≥ b ? a : b), as js.
+enum Binary : int {
+  B_ADD, B_SUB, B_MUL, B_DIV, B_GT, B_GE, B_LT, B_LE, B_EQ, B_SIGMOID_GRAD, B_TANH_GRAD, B_RELU_GRAD,
+  B_MAXIMUM, B_MINIMUM, B_COUNT
+};
 // How a binary operand is read over the output seen as [rows, cols]: itself, one value per
 // column (a bias row [1, n]), one value per row ([m, 1]), or one value.
 enum Mode : int { M_FULL, M_ROW, M_COLUMN, M_SCALAR };
@@ -72,6 +80,16 @@ struct ThreadStats {
   double twoThreadCalls, declined, backoffs, blocks, workerBlocks;
 };
 ThreadStats threadStats();
+
+// Where a convolution's windows fall (core's ConvGeometry): an image [N, C, H, W], a kernel
+// kH×kW, the window at output (oh, ow) reading rows oh·strideH − padH + i·dilationH.
+struct ConvGeometry {
+  long N, C, H, W, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW;
+};
+// im2col: out [N, C·kH·kW, outH·outW], padValue outside the image; every element written.
+void unfold(const float* x, const ConvGeometry& g, float padValue, float* out);
+// col2im, unfold's adjoint: out [N, C, H, W] = the sum of the columns' entries over each pixel.
+void fold(const float* cols, const ConvGeometry& g, float* out);
 
 // Peak fp32 FMA throughput (GFLOP/s) of `threads` cores running independent FMAs on registers.
 double fmaPeakGflops(int threads, double seconds);

@@ -175,7 +175,8 @@ template <int OP>
 inline __m256 unary8(__m256 x, __m256 scalar) {
   const __m256 zero = _mm256_setzero_ps();
   switch (OP) {
-    case U_RELU: return _mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_GT_OQ), x);  // NaN, −0 → +0 as js
+    // cleared where x ≤ 0 (ordered: NaN is kept, as js and PyTorch); −0 → +0
+    case U_RELU: return _mm256_andnot_ps(_mm256_cmp_ps(x, zero, _CMP_LE_OQ), x);
     case U_STEP: return _mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_GT_OQ), ones());
     case U_NEG: return _mm256_xor_ps(x, signBit());
     case U_ABS: return _mm256_andnot_ps(signBit(), x);
@@ -187,6 +188,13 @@ inline __m256 unary8(__m256 x, __m256 scalar) {
     case U_SIGMOID: return viaDouble<sigmoid_pd>(x);
     case U_TANH: return viaDouble<tanh_pd>(x);
     case U_POW: return _mm256_mul_ps(x, x);  // only sent here for the exponent 2
+    // exact roundings (NaN, ±∞ and −0 kept): as Math.floor, Math.ceil and round half to even
+    case U_FLOOR: return _mm256_round_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    case U_CEIL: return _mm256_round_ps(x, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+    case U_ROUND: return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    case U_ISNAN: return _mm256_and_ps(_mm256_cmp_ps(x, x, _CMP_UNORD_Q), ones());
+    case U_ISFINITE:
+      return _mm256_and_ps(_mm256_cmp_ps(_mm256_andnot_ps(signBit(), x), _mm256_set1_ps(INFINITY), _CMP_LT_OQ), ones());
     default: return scalar;
   }
 }
@@ -235,6 +243,14 @@ void unaryAvx2(int op, const float* x, float* out, long n, double scalar) {
     case U_SOFTPLUS:
       for (long i = 0; i < n; i++) out[i] = static_cast<float>(softplus(x[i]));
       return;
+    case U_FLOOR: unaryLoop<U_FLOOR>(x, out, n); return;
+    case U_CEIL: unaryLoop<U_CEIL>(x, out, n); return;
+    case U_ROUND: unaryLoop<U_ROUND>(x, out, n); return;
+    case U_ISNAN: unaryLoop<U_ISNAN>(x, out, n); return;
+    case U_ISFINITE: unaryLoop<U_ISFINITE>(x, out, n); return;
+    // log1p, expm1, erf, sin, cos: libm in double, rounded once, in the portable unit (no
+    // vector version here: the same numbers on both kernel sets)
+    default: scalarKernels.unary(op, x, out, n, scalar); return;
   }
 }
 
@@ -255,6 +271,10 @@ inline __m256 binary8(__m256 a, __m256 b) {
     case B_EQ: return _mm256_and_ps(_mm256_cmp_ps(a, b, _CMP_EQ_OQ), ones());
     case B_SIGMOID_GRAD: return _mm256_mul_ps(b, _mm256_mul_ps(a, _mm256_sub_ps(ones(), a)));
     case B_TANH_GRAD: return _mm256_mul_ps(b, _mm256_sub_ps(ones(), _mm256_mul_ps(a, a)));
+    // a where a ≥ b or a is NaN, else b (NaN when b is): js's rule, not max_ps's (which
+    // returns b whenever either is NaN)
+    case B_MAXIMUM: return _mm256_blendv_ps(b, a, _mm256_or_ps(_mm256_cmp_ps(a, b, _CMP_GE_OQ), _mm256_cmp_ps(a, a, _CMP_UNORD_Q)));
+    case B_MINIMUM: return _mm256_blendv_ps(b, a, _mm256_or_ps(_mm256_cmp_ps(a, b, _CMP_LE_OQ), _mm256_cmp_ps(a, a, _CMP_UNORD_Q)));
     // a product with 1 or 0, not a select: dy = ±Inf or NaN where x ≤ 0 gives NaN, as js
     default: return _mm256_mul_ps(b, _mm256_and_ps(_mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GT_OQ), ones()));
   }
@@ -320,6 +340,8 @@ void binaryAvx2(int op, const float* a, int aMode, const float* b, int bMode, fl
     case B_SIGMOID_GRAD: binaryOp<B_SIGMOID_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
     case B_TANH_GRAD: binaryOp<B_TANH_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
     case B_RELU_GRAD: binaryOp<B_RELU_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_MAXIMUM: binaryOp<B_MAXIMUM>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_MINIMUM: binaryOp<B_MINIMUM>(a, aMode, b, bMode, out, rows, cols); return;
   }
 }
 

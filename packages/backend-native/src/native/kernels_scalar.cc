@@ -41,9 +41,28 @@ double sigmoid(double z) {
   return e / (1.0 + e);
 }
 
+// The kernels added with gelu & co: libm in double, rounded once, as core's js kernels
+// (Math.log1p … and js's own erf, to ≤ 1 float ulp apart); floor, ceil and round are exact
+// in float (nearbyint: to nearest, ties to even, the default rounding mode).
+void unaryLibm(int op, const float* x, float* out, long n) {
+  switch (op) {
+    case U_LOG1P: for (long i = 0; i < n; i++) out[i] = static_cast<float>(std::log1p(static_cast<double>(x[i]))); return;
+    case U_EXPM1: for (long i = 0; i < n; i++) out[i] = static_cast<float>(std::expm1(static_cast<double>(x[i]))); return;
+    case U_ERF: for (long i = 0; i < n; i++) out[i] = static_cast<float>(std::erf(static_cast<double>(x[i]))); return;
+    case U_SIN: for (long i = 0; i < n; i++) out[i] = static_cast<float>(std::sin(static_cast<double>(x[i]))); return;
+    case U_COS: for (long i = 0; i < n; i++) out[i] = static_cast<float>(std::cos(static_cast<double>(x[i]))); return;
+    case U_FLOOR: for (long i = 0; i < n; i++) out[i] = std::floor(x[i]); return;
+    case U_CEIL: for (long i = 0; i < n; i++) out[i] = std::ceil(x[i]); return;
+    case U_ROUND: for (long i = 0; i < n; i++) out[i] = std::nearbyint(x[i]); return;
+    case U_ISNAN: for (long i = 0; i < n; i++) out[i] = std::isnan(x[i]) ? 1.0f : 0.0f; return;
+    case U_ISFINITE: for (long i = 0; i < n; i++) out[i] = std::isfinite(x[i]) ? 1.0f : 0.0f; return;
+  }
+}
+
 void unaryScalar(int op, const float* x, float* out, long n, double scalar) {
   switch (op) {
-    case U_RELU: for (long i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : 0.0f; return;
+    // !(x ≤ 0): x > 0 or NaN, kept (PyTorch's relu); −0 gives +0
+    case U_RELU: for (long i = 0; i < n; i++) out[i] = !(x[i] <= 0) ? x[i] : 0.0f; return;
     case U_STEP: for (long i = 0; i < n; i++) out[i] = x[i] > 0 ? 1.0f : 0.0f; return;
     case U_NEG: for (long i = 0; i < n; i++) out[i] = -x[i]; return;
     case U_ABS: for (long i = 0; i < n; i++) out[i] = std::fabs(x[i]); return;
@@ -58,6 +77,7 @@ void unaryScalar(int op, const float* x, float* out, long n, double scalar) {
       else for (long i = 0; i < n; i++) out[i] = static_cast<float>(jsPow(x[i], scalar));
       return;
     case U_SOFTPLUS: for (long i = 0; i < n; i++) out[i] = static_cast<float>(softplus(x[i])); return;
+    default: unaryLibm(op, x, out, n); return;
   }
 }
 
@@ -75,6 +95,8 @@ inline float apply(float a, float b) {
     case B_EQ: return a == b ? 1.0f : 0.0f;
     case B_SIGMOID_GRAD: { const float t = 1.0f - a; const float u = a * t; return b * u; }
     case B_TANH_GRAD: { const float t = a * a; const float u = 1.0f - t; return b * u; }
+    case B_MAXIMUM: return a >= b || a != a ? a : b;
+    case B_MINIMUM: return a <= b || a != a ? a : b;
     default: return b * (a > 0 ? 1.0f : 0.0f);
   }
 }
@@ -104,6 +126,8 @@ void binaryScalar(int op, const float* a, int aMode, const float* b, int bMode, 
     case B_SIGMOID_GRAD: binaryOp<B_SIGMOID_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
     case B_TANH_GRAD: binaryOp<B_TANH_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
     case B_RELU_GRAD: binaryOp<B_RELU_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_MAXIMUM: binaryOp<B_MAXIMUM>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_MINIMUM: binaryOp<B_MINIMUM>(a, aMode, b, bMode, out, rows, cols); return;
   }
 }
 

@@ -3,14 +3,21 @@ import type { Shape } from '../shape.js';
 
 /**
  * Element-wise kernels of one input. `step` is 1 where x > 0, else 0 (relu's derivative);
- * `softplus` is log(1 + eˣ), finite for any finite x.
+ * `softplus` is log(1 + eˣ), finite for any finite x. `relu` is x > 0 ? x : +0 except that
+ * NaN stays NaN (PyTorch's semantics: a poisoned input must show). `round` rounds half to
+ * even (as PyTorch and NumPy; JavaScript's Math.round rounds half up); `isNaN` and
+ * `isFinite` write 1 or 0. log1p, expm1, erf, sin and cos: the float64 values of the js
+ * backend (Math's, and its own erf, ≤ 3 ulp), rounded once to float32 where the dtype is.
  */
 export type UnaryKernel =
   | 'neg' | 'exp' | 'log' | 'sigmoid' | 'relu' | 'tanh' | 'sqrt' | 'abs' | 'sign' | 'step'
-  | 'powScalar' | 'softplus';
+  | 'powScalar' | 'softplus'
+  | 'log1p' | 'expm1' | 'erf' | 'sin' | 'cos' | 'floor' | 'ceil' | 'round' | 'isNaN' | 'isFinite';
 
 /**
- * Element-wise kernels of two broadcast inputs; comparisons write 1 or 0. The activation
+ * Element-wise kernels of two broadcast inputs; comparisons write 1 or 0. `maximum` and
+ * `minimum` give NaN where either input is NaN (as PyTorch's), else a on ties
+ * (a ≥ b ? a : b, so maximum(−0, +0) = −0). The activation
  * gradients take (a, b) = (the activation's output y, or relu's input x; the upstream
  * gradient dy) and compute, in this order of operations,
  *   sigmoidGrad: dy·(y·(1 − y)),  tanhGrad: dy·(1 − y·y),  reluGrad: dy·(x > 0 ? 1 : 0),
@@ -20,9 +27,38 @@ export type UnaryKernel =
 export type BinaryKernel =
   | 'add' | 'sub' | 'mul' | 'div'
   | 'greater' | 'greaterEqual' | 'less' | 'lessEqual' | 'equal'
-  | 'sigmoidGrad' | 'tanhGrad' | 'reluGrad';
+  | 'sigmoidGrad' | 'tanhGrad' | 'reluGrad'
+  | 'maximum' | 'minimum';
 
-export type ReduceKernel = 'sum' | 'max';
+/** `max` and `min` propagate NaN (a NaN anywhere in the reduced block is the result). */
+export type ReduceKernel = 'sum' | 'max' | 'min';
+
+/** Which extreme an arg-reduction looks for; the first NaN, else the first extreme, wins. */
+export type ArgReduceKernel = 'argmax' | 'argmin';
+
+/**
+ * Where the sliding windows of a 2-D convolution or pooling fall, for unfold and fold: an
+ * image [N, C, H, W], a kernel kH×kW, and the window at output position (oh, ow) reading
+ * rows oh·strideH − padH + i·dilationH (i < kH) and the columns alike. padH and padW are the
+ * top and left padding; the bottom and right padding are implied by outH and outW (so
+ * 'same' with an even kernel, which pads one more at the bottom, needs nothing else).
+ */
+export interface ConvGeometry {
+  readonly N: number;
+  readonly C: number;
+  readonly H: number;
+  readonly W: number;
+  readonly kH: number;
+  readonly kW: number;
+  readonly strideH: number;
+  readonly strideW: number;
+  readonly padH: number;
+  readonly padW: number;
+  readonly dilationH: number;
+  readonly dilationW: number;
+  readonly outH: number;
+  readonly outW: number;
+}
 
 /**
  * The seam between ops and arithmetic. Every kernel writes into an `out` buffer that the
@@ -34,10 +70,11 @@ export type ReduceKernel = 'sum' | 'max';
  * update parameters in place that way): read each element before writing it, or copy the
  * inputs first (as a backend computing in its own memory does anyway).
  *
- * `unary`, `binary`, the optimiser kernels and `matmul` (k = 0 included: zeros) must write
- * every element of `out`: inside tidy() their `out` is a reused buffer that still holds an
- * earlier tensor's values (not zeroing it saves a pass over memory). The other kernels get
- * zero-filled buffers; `pad` relies on that.
+ * `unary`, `binary`, the optimiser kernels, `matmul` (k = 0 included: zeros), `gather`,
+ * `cumsum`, `argReduce`, `unfold` and `fold` must write every element of `out`: inside tidy()
+ * their `out` is a reused buffer that still holds an earlier tensor's values (not zeroing it
+ * saves a pass over memory). The other kernels get zero-filled buffers; `pad` and
+ * `scatterAdd` rely on that.
  *
  * Shapes passed to a kernel are already validated and, for broadcasting kernels, already
  * right-aligned to the output's rank.
@@ -58,6 +95,20 @@ export interface Backend {
    */
   matmulBatched(a: TypedArray, b: TypedArray, out: TypedArray, m: number, k: number, n: number,
     transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void;
+  // convolution
+  /**
+   * im2col: out[n, (c·kH + i)·kW + j, oh·outW + ow] = x[n, c, oh·strideH − padH + i·dilationH,
+   * ow·strideW − padW + j·dilationW], or `padValue` where that position lies outside the
+   * image. x is [N, C, H, W]; out is [N, C·kH·kW, outH·outW], and every element is written.
+   */
+  unfold(x: TypedArray, geometry: ConvGeometry, padValue: number, out: TypedArray): void;
+  /**
+   * col2im, unfold's adjoint: out[n, c, h, w] = Σ cols[n, (c·kH + i)·kW + j, oh·outW + ow] over
+   * the (i, j, oh, ow) that unfold reads from (h, w); positions in the padding are dropped.
+   * cols is [N, C·kH·kW, outH·outW]; out is [N, C, H, W], and every element is written
+   * (zeros where no column lands).
+   */
+  fold(cols: TypedArray, geometry: ConvGeometry, out: TypedArray): void;
   /** Reduces the given (sorted, positive) axes; out has the keepDims shape's size. */
   reduce(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void;
   /** out = x with its axes permuted: out axis i is x axis perm[i]. */
@@ -68,6 +119,24 @@ export interface Backend {
   slice(x: TypedArray, shape: Shape, begin: readonly number[], out: TypedArray, outShape: Shape): void;
   /** Writes x into a zero-filled out at offset `begin` (slice's adjoint). */
   pad(x: TypedArray, shape: Shape, begin: readonly number[], out: TypedArray, outShape: Shape): void;
+  // indexing: x is seen as [outer, axisSize, inner] (the axis being indexed in the middle),
+  // `indices` are already checked to lie in [0, axisSize)
+  /** out[o, j, i] = x[o, indices[j], i]; out is [outer, indices.length, inner]. */
+  gather(x: TypedArray, outer: number, axisSize: number, inner: number, indices: Int32Array, out: TypedArray): void;
+  /**
+   * gather's adjoint: out[o, indices[j], i] += dy[o, j, i], into a zero-filled out of
+   * [outer, axisSize, inner]; repeated indices accumulate, in order of j.
+   */
+  scatterAdd(dy: TypedArray, outer: number, axisSize: number, inner: number, indices: Int32Array, out: TypedArray): void;
+  // scans and arg-reductions along one axis, x seen as [outer, axisSize, inner]
+  /**
+   * Running sums along the axis: inclusive (out[k] = Σ_{j ≤ k} x[j]) or exclusive
+   * (Σ_{j < k}); `reverse` runs from the far end (Σ_{j ≥ k}, resp. Σ_{j > k}). Sums
+   * accumulate in double precision and are rounded once per written element.
+   */
+  cumsum(x: TypedArray, outer: number, axisSize: number, inner: number, reverse: boolean, exclusive: boolean, out: TypedArray): void;
+  /** out[o, i] = the index along the axis of the extreme of x[o, :, i] (axisSize ≥ 1). */
+  argReduce(kernel: ArgReduceKernel, x: TypedArray, outer: number, axisSize: number, inner: number, out: TypedArray): void;
   /**
    * out = y − s·x over arrays of one size and dtype (an optimiser's θ ← θ − η·g, in one call
    * instead of mul then sub). Bit for bit what binary('mul', x, [s]) then binary('sub', y, ·)

@@ -2,7 +2,7 @@ import { ValueError } from '../errors.js';
 import type { Backend } from './backend.js';
 import { jsBackend } from './js.js';
 
-export type { Backend, BinaryKernel, ReduceKernel, UnaryKernel } from './backend.js';
+export type { ArgReduceKernel, Backend, BinaryKernel, ConvGeometry, ReduceKernel, UnaryKernel } from './backend.js';
 export { jsBackend } from './js.js';
 export { matmulEachBatch } from './batched.js';
 

@@ -2,6 +2,10 @@ import type { TypedArray } from '../dtype.js';
 import { type Shape, sizeOf, stridesOf } from '../shape.js';
 import type { Backend, BinaryKernel, ReduceKernel, UnaryKernel } from './backend.js';
 import { matmulEachBatch } from './batched.js';
+import { erf, roundHalfEven } from './js-special.js';
+import { gather, scatterAdd } from './js-indexing.js';
+import { argReduce, cumsum } from './js-scan.js';
+import { fold, unfold } from './js-conv.js';
 import { type OperandLayout, OperandMode, binaryLayout, operandLayout } from './operands.js';
 
 /**
@@ -94,6 +98,9 @@ function binaryRow(kernel: BinaryKernel, a: TypedArray, ia: number, sa: number, 
     case 'lessEqual': for (; io < end; io++, ia += sa, ib += sb) out[io] = a[ia] <= b[ib] ? 1 : 0; return;
     case 'equal': for (; io < end; io++, ia += sa, ib += sb) out[io] = a[ia] === b[ib] ? 1 : 0; return;
     case 'sigmoidGrad': case 'tanhGrad': case 'reluGrad': activationGradRow(kernel, a, ia, sa, b, ib, sb, out, io, n); return;
+    // a on ties; a NaN b fails both tests and is picked, a NaN a is picked by a !== a
+    case 'maximum': for (; io < end; io++, ia += sa, ib += sb) { const x = a[ia], y = b[ib]; out[io] = x >= y || x !== x ? x : y; } return;
+    case 'minimum': for (; io < end; io++, ia += sa, ib += sb) { const x = a[ia], y = b[ib]; out[io] = x <= y || x !== x ? x : y; } return;
   }
 }
 
@@ -196,6 +203,11 @@ function dot(a: TypedArray, b: TypedArray, i: number, j: number, k: number, aRow
   return acc;
 }
 
+/** The value a reduction starts from: nothing has been added, or compared, yet. */
+function identityOf(kernel: ReduceKernel): number {
+  return kernel === 'sum' ? 0 : kernel === 'max' ? -Infinity : Infinity;
+}
+
 /**
  * reduce() over one block of adjacent axes, the shape seen as [outer, mid, inner]: the
  * walk's additions in the walk's order, without its per-row closure and offset arrays.
@@ -212,8 +224,8 @@ function reduceContiguous(kernel: ReduceKernel, x: TypedArray, shape: Shape, axe
     else if (i <= last) mid *= shape[i];
     else inner *= shape[i];
   }
-  out.fill(kernel === 'sum' ? 0 : -Infinity);
-  const sum = kernel === 'sum';
+  out.fill(identityOf(kernel));
+  const sum = kernel === 'sum', max = kernel === 'max';
   if (inner === 1) {
     const rowLength = shape[shape.length - 1], rowsPerOutput = mid / rowLength;
     for (let o = 0, ix = 0; o < outer; o++) {
@@ -225,7 +237,7 @@ function reduceContiguous(kernel: ReduceKernel, x: TypedArray, shape: Shape, axe
         } else {
           for (let j = 0; j < rowLength; j++, ix++) {
             const v = x[ix];
-            if (v > out[o] || v !== v) out[o] = v; // NaN wins, as below
+            if ((max ? v > out[o] : v < out[o]) || v !== v) out[o] = v; // NaN wins, as below
           }
         }
       }
@@ -240,7 +252,7 @@ function reduceContiguous(kernel: ReduceKernel, x: TypedArray, shape: Shape, axe
       else {
         for (let io = base; io < end; io++, ix++) {
           const v = x[ix];
-          if (v > out[io] || v !== v) out[io] = v;
+          if ((max ? v > out[io] : v < out[io]) || v !== v) out[io] = v;
         }
       }
     }
@@ -258,13 +270,24 @@ export const jsBackend: Backend = {
       case 'exp': for (let i = 0; i < n; i++) out[i] = Math.exp(x[i]); return;
       case 'log': for (let i = 0; i < n; i++) out[i] = Math.log(x[i]); return;
       case 'sigmoid': for (let i = 0; i < n; i++) out[i] = sigmoid(x[i]); return;
-      case 'relu': for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : 0; return;
+      // !(x ≤ 0): x > 0 or NaN, which must show through (PyTorch's relu); −0 gives +0
+      case 'relu': for (let i = 0; i < n; i++) out[i] = !(x[i] <= 0) ? x[i] : 0; return;
       case 'tanh': for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]); return;
       case 'sqrt': for (let i = 0; i < n; i++) out[i] = Math.sqrt(x[i]); return;
       case 'abs': for (let i = 0; i < n; i++) out[i] = Math.abs(x[i]); return;
       case 'sign': for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? 1 : x[i] < 0 ? -1 : 0; return;
       case 'step': for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? 1 : 0; return;
       case 'softplus': for (let i = 0; i < n; i++) out[i] = softplus(x[i]); return;
+      case 'log1p': for (let i = 0; i < n; i++) out[i] = Math.log1p(x[i]); return;
+      case 'expm1': for (let i = 0; i < n; i++) out[i] = Math.expm1(x[i]); return;
+      case 'erf': for (let i = 0; i < n; i++) out[i] = erf(x[i]); return;
+      case 'sin': for (let i = 0; i < n; i++) out[i] = Math.sin(x[i]); return;
+      case 'cos': for (let i = 0; i < n; i++) out[i] = Math.cos(x[i]); return;
+      case 'floor': for (let i = 0; i < n; i++) out[i] = Math.floor(x[i]); return;
+      case 'ceil': for (let i = 0; i < n; i++) out[i] = Math.ceil(x[i]); return;
+      case 'round': for (let i = 0; i < n; i++) out[i] = roundHalfEven(x[i]); return;
+      case 'isNaN': for (let i = 0; i < n; i++) out[i] = x[i] !== x[i] ? 1 : 0; return;
+      case 'isFinite': for (let i = 0; i < n; i++) out[i] = Number.isFinite(x[i]) ? 1 : 0; return;
       case 'powScalar':
         if (scalar === 2) for (let i = 0; i < n; i++) out[i] = x[i] * x[i];
         else for (let i = 0; i < n; i++) out[i] = Math.pow(x[i], scalar);
@@ -324,12 +347,17 @@ export const jsBackend: Backend = {
     matmulEachBatch(jsBackend.matmul, a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
   },
 
+  // convolution (js-conv.ts)
+  unfold,
+  fold,
+
   reduce(kernel: ReduceKernel, x, shape, axes, out): void {
     if (axes.length > 0 && x.length > 0 && reduceContiguous(kernel, x, shape, axes, out)) return;
     const keptShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
     const outStrides = broadcastStrides(keptShape, shape);
     const inStrides = stridesOf(shape);
-    out.fill(kernel === 'sum' ? 0 : -Infinity);
+    out.fill(identityOf(kernel));
+    const max = kernel === 'max';
     walkRows(shape, [inStrides, outStrides], (offsets, _io, n, inner) => {
       let ix = offsets[0], io = offsets[1];
       const so = inner[1];
@@ -343,7 +371,7 @@ export const jsBackend: Backend = {
         for (let i = 0; i < n; i++, ix++, io += so) {
           const v = x[ix];
           // NaN must win, as in NumPy: a max that hides a NaN hides a bug
-          if (v > out[io] || v !== v) out[io] = v;
+          if ((max ? v > out[io] : v < out[io]) || v !== v) out[io] = v;
         }
       }
     });
@@ -409,4 +437,9 @@ export const jsBackend: Backend = {
       for (let end = ix + n; ix < end; ix++, io++) out[io] = x[ix];
     });
   },
+
+  gather,
+  scatterAdd,
+  cumsum,
+  argReduce,
 };

@@ -1,8 +1,8 @@
-import type { ReduceKernel } from '../backend/index.js';
-import { allocate } from '../dtype.js';
+import type { ArgReduceKernel, ReduceKernel } from '../backend/index.js';
+import { allocate, allocateForOverwrite } from '../dtype.js';
 import { ShapeError, fmt } from '../errors.js';
 import { apply, assertTensor, defineOp, type OpDef } from '../op.js';
-import { type Shape, normalizeAxes, sizeOf } from '../shape.js';
+import { type Shape, normalizeAxes, normalizeAxis, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { div, mul } from './arithmetic.js';
 import { equal } from './compare.js';
@@ -23,8 +23,8 @@ function reduceOp(name: string, kernel: ReduceKernel, vjp: NonNullable<OpDef<Red
   return defineOp<ReduceAttrs>({
     name,
     shape([x], { axes, keepDims }) {
-      if (kernel === 'max') {
-        for (const a of axes) if (x[a] === 0) throw new ShapeError(name, `cannot take the max over axis ${a} of length 0 in ${fmt(x)}`);
+      if (kernel !== 'sum') {
+        for (const a of axes) if (x[a] === 0) throw new ShapeError(name, `cannot take the ${name} over axis ${a} of length 0 in ${fmt(x)}`);
       }
       return keepDims ? keptShape(x, axes) : x.filter((_, i) => !axes.includes(i));
     },
@@ -42,16 +42,19 @@ export const sumOp = reduceOp('sum', 'sum', (dy, { inputs: [x], attrs: { axes } 
   () => broadcastTo(reshape(dy, keptShape(x.shape, axes)), x.shape),
 ]);
 
-// only the maximal elements move the max; ties share the gradient equally, so the result is
-// a valid subgradient and sums to dy (TF gives every tie the full dy, PyTorch's amax splits)
-export const maxOp = reduceOp('max', 'max', (dy, { inputs: [x], output, attrs: { axes } }) => [
+// only the extreme elements move the max (min); ties share the gradient equally, so the
+// result is a valid subgradient and sums to dy (TF gives every tie the full dy, PyTorch's
+// amax/amin split)
+const extremeVjp: NonNullable<OpDef<ReduceAttrs>['vjp']> = (dy, { inputs: [x], output, attrs: { axes } }) => [
   () => {
     const kept = keptShape(x.shape, axes);
     const mask = equal(x, reshape(output, kept));
     const ties = sum(mask, axes, true);
     return mul(broadcastTo(reshape(dy, kept), x.shape), div(mask, ties));
   },
-]);
+];
+export const maxOp = reduceOp('max', 'max', extremeVjp);
+export const minOp = reduceOp('min', 'min', extremeVjp);
 
 function reduceWith(op: typeof sumOp, x: Tensor, axes: number | readonly number[] | undefined, keepDims: boolean): Tensor {
   assertTensor(op.name, x);
@@ -65,9 +68,20 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepDims = fal
   return reduceWith(sumOp, x, axes, keepDims);
 }
 
-/** Maximum over the axes (all by default); NaN propagates. */
+/**
+ * Maximum over the axes (all by default); NaN propagates. Tied maxima share the gradient
+ * equally (PyTorch's amax; TF gives each the whole gradient).
+ */
 export function max(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   return reduceWith(maxOp, x, axes, keepDims);
+}
+
+/**
+ * Minimum over the axes (all by default); NaN propagates. Tied minima share the gradient
+ * equally, as in `max`.
+ */
+export function min(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  return reduceWith(minOp, x, axes, keepDims);
 }
 
 /** Mean over the axes (all by default): sum divided by the count. */
@@ -77,4 +91,51 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepDims = fa
   const count = list.reduce((n, a) => n * x.shape[a], 1);
   if (count === 0) throw new ShapeError('mean', `cannot average over an empty axis of ${fmt(x.shape)}`);
   return div(sum(x, list, keepDims), count);
+}
+
+// ---- argmax and argmin -----------------------------------------------------------------
+
+const argOp = (kernel: ArgReduceKernel) => defineOp<{ axis: number; keepDims: boolean }>({
+  name: kernel,
+  shape([x], { axis, keepDims }) {
+    if (x[axis] === 0) throw new ShapeError(kernel, `cannot take the ${kernel} over axis ${axis} of length 0 in ${fmt(x)}`);
+    return keepDims ? x.map((d, i) => (i === axis ? 1 : d)) : x.filter((_, i) => i !== axis);
+  },
+  forward(backend, [x], [shape], outShape, dtype, { axis }) {
+    const out = allocateForOverwrite(dtype, sizeOf(outShape)); // argReduce writes every element
+    backend.argReduce(kernel, x, sizeOf(shape.slice(0, axis)), shape[axis], sizeOf(shape.slice(axis + 1)), out);
+    return out;
+  },
+  // no vjp: an index is piecewise constant in x, so the output is a constant
+});
+const argmaxOp = argOp('argmax');
+const argminOp = argOp('argmin');
+
+function argWith(op: typeof argmaxOp, x: Tensor, axis: number | undefined, keepDims: boolean): Tensor {
+  assertTensor(op.name, x);
+  if (axis === undefined) {
+    // over the flattened tensor, as NumPy and PyTorch; keepDims keeps every axis as a 1
+    const flat = apply(op, [reshape(x, [x.size])], { axis: 0, keepDims: false });
+    return keepDims ? reshape(flat, x.shape.map(() => 1)) : flat;
+  }
+  return apply(op, [x], { axis: normalizeAxis(op.name, axis, x.rank), keepDims });
+}
+
+/**
+ * The index of the largest element along `axis` (of the flattened x without one), in x's
+ * dtype, as tapegrad has only float dtypes (exact up to 2²⁴ in float32). Ties give the
+ * first index and a NaN counts as larger than everything (the first NaN wins), as in NumPy
+ * and PyTorch. A constant: no gradient.
+ */
+export function argmax(x: Tensor, axis?: number, keepDims = false): Tensor {
+  return argWith(argmaxOp, x, axis, keepDims);
+}
+
+/**
+ * The index of the smallest element along `axis` (of the flattened x without one): the
+ * first on ties, the first NaN if there is one (as `min` returns NaN), as in NumPy and
+ * PyTorch. In x's dtype; a constant.
+ */
+export function argmin(x: Tensor, axis?: number, keepDims = false): Tensor {
+  return argWith(argminOp, x, axis, keepDims);
 }

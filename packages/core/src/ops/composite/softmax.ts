@@ -1,9 +1,11 @@
 import type { Tensor } from '../../tensor.js';
 import { assertTensor } from '../../op.js';
-import { normalizeAxis } from '../../shape.js';
+import { normalizeAxes, normalizeAxis } from '../../shape.js';
 import { add, div, sub } from '../arithmetic.js';
 import { squeeze } from '../layout.js';
-import { exp, log } from '../math.js';
+import { less } from '../compare.js';
+import { abs, exp, log } from '../math.js';
+import { where } from '../where.js';
 import { max, sum } from '../reduce.js';
 import { stopGradient } from './stop-gradient.js';
 
@@ -14,13 +16,19 @@ import { stopGradient } from './stop-gradient.js';
  * through the max would only cost time and send gradient into ties.
  */
 
-/** log Σ exp(x) along an axis, stable for large |x|. */
-export function logSumExp(x: Tensor, axis = -1, keepDims = false): Tensor {
+/**
+ * log Σ exp(x) over one axis or several (default the last axis, unlike `sum`), stable for
+ * large |x|. A slice that is all −∞ gives −∞ and one holding +∞ gives +∞ (never the NaN of
+ * ∞ − ∞): the shift is the slice's max only where that max is finite, 0 elsewhere.
+ */
+export function logSumExp(x: Tensor, axes: number | readonly number[] = -1, keepDims = false): Tensor {
   assertTensor('logSumExp', x);
-  const a = normalizeAxis('logSumExp', axis, x.rank);
-  const shift = stopGradient(max(x, a, true));
-  const lse = add(log(sum(exp(sub(x, shift)), a, true)), shift);
-  return keepDims ? lse : squeeze(lse, a);
+  const list = normalizeAxes('logSumExp', axes, x.rank);
+  if (list.length === 0) return x;
+  const m = max(x, list, true);
+  const shift = stopGradient(where(less(abs(m), Infinity), m, 0));
+  const lse = add(log(sum(exp(sub(x, shift)), list, true)), shift);
+  return keepDims ? lse : squeeze(lse, list);
 }
 
 /** exp(x) / Σ exp(x) along an axis (default the last; use 0 for examples-as-columns logits). */
