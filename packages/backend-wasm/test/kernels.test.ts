@@ -14,8 +14,9 @@ import { createWasmBackend, enableRelaxedSimd } from '../src/index.js';
  *   the errors are far smaller still (the largest ratio seen is 0.04, see the last test).
  *   A wrong element or a dropped term misses by ≈ Σ|ab|/k: over 20× the bound at k = 784.
  * - exp, sigmoid and softplus: polynomials, not the libm js calls: ≤ 2 ulp measured, 4 ulp
- *   allowed.
- * - everything else (relu, step, add/sub/mul/div, the activation gradients, column sums) does the same float32
+ *   allowed. erf: polynomials in float64, rounded once: ≤ 1 ulp from js's float64 erf.
+ * - everything else (relu, step, floor, ceil, round, isNaN, isFinite, add/sub/mul/div,
+ *   maximum/minimum, the activation gradients, column sums) does the same float32
  *   operations as js: bit-identical. Sums ending on the last axis accumulate in float64
  *   (js does per innermost row): within 1 ulp of the float64 sum.
  * - float64 is delegated to jsBackend: bit-identical by construction, checked anyway.
@@ -240,10 +241,12 @@ for (const backend of backends) {
     const specials = Float32Array.of(NaN, Infinity, -Infinity, 0, -0, 1e-30, -1e-30, 88.72, 88.73, -87.3, -103.9, -104, -200, 15.5, -15.5, 3e38);
     const lengths = [1, 3, 4, 5, 17, 1000, 4099];
 
-    for (const kernel of ['relu', 'step'] as const) {
+    for (const kernel of ['relu', 'step', 'floor', 'ceil', 'round', 'isNaN', 'isFinite'] as const) {
       it(`${kernel}: bit-identical, specials included`, () => {
         for (const n of lengths) {
           const x = random(n, 10);
+          // halves every third element: round's ties (to even), floor's and ceil's exact cases
+          for (let i = 0; i < n; i += 3) x[i] = Math.round(x[i] * 2) / 2;
           const expected = new Float32Array(n), actual = new Float32Array(n);
           jsBackend.unary(kernel, x, expected, 0);
           backend.unary(kernel, x, actual, 0);
@@ -269,9 +272,21 @@ for (const backend of backends) {
       });
     }
 
+    it('erf: within 1 ulp of js\'s float64 erf rounded, over [−6, 6] (both seams of its three pieces) and at the specials', () => {
+      const n = 200_001;
+      const x = Float32Array.from({ length: n }, (_, i) => -6 + (12 * i) / (n - 1));
+      const seams = Float32Array.from([0.9, 3.95].flatMap((s) => [s, -s, Math.fround(s) * (1 - 2 ** -23), Math.fround(s) * (1 + 2 ** -23)]));
+      for (const input of [x, seams, specials, random(4099, 4)]) {
+        const expected = new Float32Array(input.length), actual = new Float32Array(input.length);
+        jsBackend.unary('erf', input, expected, 0);
+        backend.unary('erf', input, actual, 0);
+        expectUlps(actual, expected, 1, input);
+      }
+    });
+
     it('delegates the other unary kernels to js (bit-identical)', () => {
       const x = random(101, 3);
-      for (const kernel of ['neg', 'log', 'tanh', 'sqrt', 'abs', 'sign', 'powScalar'] as UnaryKernel[]) {
+      for (const kernel of ['neg', 'log', 'tanh', 'sqrt', 'abs', 'sign', 'powScalar', 'log1p', 'expm1', 'sin', 'cos'] as UnaryKernel[]) {
         const expected = new Float32Array(101), actual = new Float32Array(101);
         jsBackend.unary(kernel, x, expected, 3);
         backend.unary(kernel, x, actual, 3);
@@ -292,11 +307,16 @@ for (const backend of backends) {
       [[2, 3, 5], [3, 1], [2, 3, 5]], [[2, 1, 5], [1, 3, 1], [2, 3, 5]], [[4, 1, 6], [4, 5, 6], [4, 5, 6]],
     ];
     const size = (s: number[]) => s.reduce((p, d) => p * d, 1);
-    for (const kernel of ['add', 'sub', 'mul', 'div', 'greater', 'equal'] as BinaryKernel[]) {
+    for (const kernel of ['add', 'sub', 'mul', 'div', 'greater', 'equal', 'maximum', 'minimum'] as BinaryKernel[]) {
       it(`${kernel}: bit-identical for every broadcast pattern`, () => {
         for (const [aShape, bShape, outShape] of shapes) {
           const a = random(size(aShape)), b = random(size(bShape));
-          if (kernel === 'equal') b.set(a.subarray(0, Math.min(a.length, b.length) >> 1));
+          if (kernel === 'equal' || kernel === 'maximum' || kernel === 'minimum') b.set(a.subarray(0, Math.min(a.length, b.length) >> 1));
+          // NaN on either side, and ±0 against ∓0 (ties: a is picked)
+          if (kernel === 'maximum' || kernel === 'minimum') {
+            a.set([NaN, 1, -0, 0].slice(0, a.length));
+            b.set([2, NaN, 0, -0].slice(0, b.length));
+          }
           const expected = new Float32Array(size(outShape)), actual = new Float32Array(size(outShape)).fill(NaN);
           jsBackend.binary(kernel, a, aShape, b, bShape, expected, outShape);
           backend.binary(kernel, a, aShape, b, bShape, actual, outShape);
