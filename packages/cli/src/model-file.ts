@@ -1,12 +1,13 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { TapegradError } from '@tapegrad/core';
 import {
   ACTIVATIONS, type Activation, LOSSES, type LossName, type SafetensorsMetadata, type Sequential,
-  deserializeParameters, mlp, restoreParameters,
+  deserializeParameters, mlp, nonFiniteParameters, restoreParameters,
 } from '@tapegrad/nn';
 import { UsageError } from './errors.js';
 import { parseLayers } from './options.js';
+import { describeFsError, recoverForReading, verifyManifest } from './output-folder.js';
 
 /**
  * A trained network on disk is one safetensors file whose `__metadata__` says how to rebuild
@@ -48,6 +49,8 @@ export interface LoadedModel {
 /** `--model` names the file or the directory a training run wrote (its model.safetensors). */
 export function resolveModelPath(path: string, option = '--model'): string {
   const full = resolve(path);
+  // a run killed between the two renames of its publish leaves the folder beside its name
+  recoverForReading(full);
   if (!existsSync(full)) throw new UsageError(`${option}: no such file or directory '${path}'`);
   if (statSync(full).isDirectory()) {
     const file = join(full, MODEL_FILE);
@@ -78,14 +81,25 @@ export function buildModel(architecture: Architecture): Sequential {
 }
 
 /** Reads a model written by `tapegrad train`: the architecture from the metadata, then the weights. */
-export function loadModelFile(pathOrDir: string): LoadedModel {
+export function loadModelFile(pathOrDir: string, warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): LoadedModel {
   const path = resolveModelPath(pathOrDir);
+  // the folder's manifest, if train wrote one, proves the model and its metrics are one run's
+  verifyManifest(dirname(path));
   try {
-    const bytes = readFileSync(path);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch (error) {
+      throw new UsageError(`--model: cannot read ${path}: ${describeFsError(error)}`);
+    }
     const { parameters, metadata } = deserializeParameters(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { source: path });
     const architecture = architectureOf(metadata, path);
     const model = buildModel(architecture);
     restoreParameters(model, parameters, { source: path });
+    const bad = nonFiniteParameters(parameters);
+    if (bad.length > 0) {
+      warn(`warning: ${path}: parameters ${bad.map((b) => `'${b.name}'`).join(', ')} hold NaN or ±∞ (${bad[0].value} in '${bad[0].name}' at element ${bad[0].index}); the model comes from a diverged run and its outputs mean nothing`);
+    }
     return { model, architecture, metadata, path };
   } catch (error) {
     // a corrupt or foreign file is the user's input, not our bug

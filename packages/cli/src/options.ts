@@ -10,6 +10,9 @@ function quote(text: string): string {
   return `'${text}'`;
 }
 
+/** The most weights and biases a network may have: 1 GiB of float32, before gradients and optimiser state. */
+export const MAX_PARAMETERS = 2 ** 28;
+
 /** Layer sizes such as `784,128,10`: at least an input and an output, each a positive integer. */
 export function parseLayers(text: string, option = '--layers'): number[] {
   const parts = text.split(',').map((p) => p.trim());
@@ -18,6 +21,11 @@ export function parseLayers(text: string, option = '--layers'): number[] {
     throw new UsageError(`${option} must be comma-separated positive integers such as 784,128,10, got ${quote(text)}`);
   }
   if (sizes.length < 2) throw new UsageError(`${option} needs at least an input and an output size (e.g. 784,10), got ${quote(text)}`);
+  let parameters = 0;
+  for (let l = 1; l < sizes.length; l++) parameters += sizes[l] * (sizes[l - 1] + 1);
+  if (parameters > MAX_PARAMETERS) {
+    throw new UsageError(`${option} ${quote(text)} makes ${parameters.toLocaleString('en-US')} parameters; tapegrad train allows at most ${MAX_PARAMETERS.toLocaleString('en-US')} (1 GiB of float32 weights)`);
+  }
   return sizes;
 }
 

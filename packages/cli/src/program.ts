@@ -4,17 +4,20 @@ import { runEvaluate, parseEvaluateOptions } from './commands/evaluate.js';
 import { GRADCHECK_DEFAULTS, parseGradcheckOptions, runGradcheck } from './commands/gradcheck.js';
 import { parsePredictOptions, runPredict } from './commands/predict.js';
 import {
-  DEFAULT_LR, HIDDEN_ACTIVATIONS, INIT_CHOICES, OUTPUT_ACTIVATIONS, OUTPUT_FILES, type RawOptions, TRAIN_DEFAULTS,
-  parseTrainOptions, runTrain,
+  DEFAULT_LR, HIDDEN_ACTIVATIONS, INIT_CHOICES, OUTPUT_ACTIVATIONS, OUTPUT_FILES, type RawOptions, TRAIN_DEFAULTS, type TrainState,
+  interruptMessage, parseTrainOptions, runTrain,
 } from './commands/train.js';
 import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, firstLine } from './errors.js';
 import { type Io, cliVersion, processIo } from './io.js';
+import { describeFsError } from './output-folder.js';
 
 const COMMANDS = ['train', 'evaluate', 'predict', 'gradcheck', 'help'];
 
 const EXIT_CODES = `
-Exit codes: 0 success; 1 a failed gradient check or an internal error; 2 a bad option or
-input (one line on stderr); 130 interrupted (Ctrl-C).`;
+Exit codes: 0 success; 1 a failed gradient check, a diverged training run (loss or weights
+NaN/∞) or an internal error (a bug: please report it); 2 a mistake in the options or the input,
+a file that cannot be read or written (full disk), or an --out in use by another run (one line
+on stderr); 130 interrupted (Ctrl-C).`;
 
 const lrDefaults = Object.entries(DEFAULT_LR).map(([name, lr]) => `${name} ${lr}`).join(', ');
 
@@ -61,8 +64,12 @@ ${EXIT_CODES}`);
     .addHelpText('after', `
 Output: a progress bar on stderr (when it is a terminal), one line per epoch with the loss,
 train and test accuracy and examples/s on stdout, then ${OUTPUT_FILES.join(', ')} in --out,
-each written atomically. Ctrl-C stops after the current batch and writes nothing: --out then
-holds no model file, or the complete one of an earlier run (exit code 130).
+staged beside it and published together (manifest.json last, with each file's sha256, which
+evaluate and predict check). --out always holds one run's complete outputs, or nothing: a
+killed run, a full disk or Ctrl-C leave the earlier run's set as it was. A second run into the
+same --out exits 2 while the first runs. Ctrl-C stops after the current batch and writes
+nothing (exit code 130); Ctrl-C twice quits at once, also writing nothing. A run whose loss or
+weights become NaN/∞ stops with exit code 1 and writes nothing: try a smaller --lr.
 
 Examples:
   tapegrad train                                  # T1: test accuracy 0.9117 after 5 epochs
@@ -73,13 +80,19 @@ ${EXIT_CODES}`)
     .action(async (raw: RawOptions) => {
       const options = parseTrainOptions(raw);
       const controller = new AbortController();
+      const state: TrainState = { phase: 'preparing' };
       let interrupts = 0;
       const onSignal = () => {
         interrupts++;
         if (interrupts === 1) {
-          controller.abort();
-          io.err('interrupted: stopping after the current batch (Ctrl-C again to quit at once)');
-        } else {
+          if (state.phase !== 'published') controller.abort();
+          io.err(interruptMessage(state, options.out));
+        } else if (state.phase !== 'published') {
+          // synchronous: the staged files and the lock go before the process does
+          state.folder?.discard();
+          const message = state.folder ? state.folder.nothingWritten() : `nothing written to ${options.out}`;
+          state.folder?.release();
+          io.err(`interrupted again: quitting at once; ${message}`);
           process.exit(EXIT_INTERRUPTED);
         }
       };
@@ -87,10 +100,18 @@ ${EXIT_CODES}`)
       process.on('SIGTERM', onSignal);
       try {
         const command = ['tapegrad', ...process.argv.slice(2)].join(' ');
-        setExit(await runTrain(options, { io, signal: controller.signal, command }));
+        setExit(await runTrain(options, { io, signal: controller.signal, command, state }));
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        // after a first Ctrl-C, a second one may still arrive before the process exits: it must
+        // not fall to the default action (killed by the signal, no exit code), and has nothing
+        // left to stop
+        if (interrupts > 0) {
+          const late = () => process.exit(EXIT_INTERRUPTED);
+          process.once('SIGINT', late);
+          process.once('SIGTERM', late);
+        }
       }
     });
 
@@ -187,9 +208,16 @@ export async function run(argv: readonly string[], io: Io = processIo): Promise<
       io.err(`${prefix()}: ${firstLine(error.message)}`);
       return EXIT_USAGE;
     }
+    // a file the system would not read or write (a full disk, a permission): the user's to fix
+    const fsError = error as NodeJS.ErrnoException;
+    if (typeof fsError?.code === 'string' && /^E[A-Z]+$/.test(fsError.code) && typeof fsError.path === 'string') {
+      io.err(`${prefix()}: cannot access ${fsError.path}: ${describeFsError(error)}`);
+      return EXIT_USAGE;
+    }
     const err = error instanceof Error ? error : new Error(String(error));
     if (debug) io.err(err.stack ?? String(err));
     else io.err(`${prefix()}: internal error: ${firstLine(err.message)} (run again with --debug for the stack trace)`);
+    io.err(`${prefix()}: this is a bug in tapegrad, not a mistake of yours: please report it with the command line and the --debug output`);
     return EXIT_FAILURE;
   }
 }

@@ -18,7 +18,7 @@ describe('--help', () => {
     const { code, stdout } = await cli(['--help']);
     expect(code).toBe(0);
     for (const command of Object.keys(options)) expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
-    expect(stdout).toMatch(/Exit codes: 0 success; 1 .*; 2 a bad option/s);
+    expect(stdout).toMatch(/Exit codes: 0 success; 1 .*; 2 a mistake in the options or the input/s);
   });
 
   it.each(Object.keys(options))('%s --help explains every option', async (command) => {

@@ -12,7 +12,7 @@ import { cli, lines, scratchDir, startCli } from './helpers.js';
 const scratch = scratchDir('train');
 afterAll(scratch.cleanup);
 const out = join(scratch.dir, 'run');
-const FILES = ['model.safetensors', 'metrics.json', 'loss.png', 'accuracy.png', 'first-layer.png', 'confusion.png', 'report.html'];
+const FILES = ['model.safetensors', 'metrics.json', 'loss.png', 'accuracy.png', 'first-layer.png', 'confusion.png', 'report.html', 'manifest.json'];
 
 interface Metrics {
   settings: Record<string, unknown>;
@@ -36,7 +36,8 @@ describe('tapegrad train (1 epoch on 800 of the embedded digits)', () => {
     expect(result.code).toBe(0);
     stdout = result.stdout;
     metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Metrics;
-  });
+    // a real training run in a child process: on 2 busy cores it can take longer than vitest's 10 s hook default
+  }, 60_000);
 
   it('prints the backend, the data, the model, one line per epoch and the result', () => {
     const printed = lines(stdout);
@@ -44,7 +45,7 @@ describe('tapegrad train (1 epoch on 800 of the embedded digits)', () => {
     expect(printed[1]).toBe('data: embedded MNIST (800 train, 300 test)');
     expect(printed[2]).toBe('model: 784-128-10, relu hidden, softmax output + cce, heNormal init (seed 1001); sgd lr 0.1, batch 64, 1 epoch (order seed 42)');
     expect(printed[3]).toMatch(/^epoch 1\/1 {2}loss \d\.\d{4} {2}train accuracy 0\.\d{4} {2}test accuracy 0\.\d{4} {2}[\d.]+ s {2}\d+ examples\/s$/);
-    expect(printed[4]).toMatch(/^test accuracy 0\.\d{4} \(\d+\/300\) after 1 epoch, .* wrote model\.safetensors, metrics\.json, loss\.png, accuracy\.png, first-layer\.png, confusion\.png, report\.html to /);
+    expect(printed[4]).toMatch(/^test accuracy 0\.\d{4} \(\d+\/300\) after 1 epoch, .* wrote model\.safetensors, metrics\.json, loss\.png, accuracy\.png, first-layer\.png, confusion\.png, report\.html, manifest\.json to /);
     expect(printed).toHaveLength(5);
   });
 

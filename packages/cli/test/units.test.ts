@@ -127,7 +127,10 @@ describe('run()', () => {
     try {
       const plain = capture();
       expect(await run(['gradcheck'], plain.io)).toBe(1);
-      expect(plain.err).toEqual(['tapegrad gradcheck: internal error: something broke (run again with --debug for the stack trace)']);
+      expect(plain.err).toEqual([
+        'tapegrad gradcheck: internal error: something broke (run again with --debug for the stack trace)',
+        'tapegrad gradcheck: this is a bug in tapegrad, not a mistake of yours: please report it with the command line and the --debug output',
+      ]);
       const debug = capture();
       expect(await run(['gradcheck', '--debug'], debug.io)).toBe(1);
       expect(debug.err.join('\n')).toMatch(/TypeError: something broke[\s\S]*\n\s+at /);

@@ -19,9 +19,38 @@ export interface RandomOptions {
   rng?: Rng;
 }
 
+/**
+ * The most elements one tensor may hold: V8 refuses typed arrays past 2³² − 1 elements, and
+ * failing here names the op and the size instead of a bare RangeError from the allocator.
+ */
+export const MAX_TENSOR_ELEMENTS = 2 ** 32 - 1;
+
+/** Storage for `size` elements, or a ValueError naming the op, the shape and the bytes it would take. */
+function storageFor(op: string, dtype: DType, shape: readonly number[], size: number): TypedArray {
+  const bytes = size * (dtype === 'float64' ? 8 : 4);
+  const describe = () => `${fmt(shape)} of ${dtype} holds ${size.toLocaleString('en-US')} elements (${(bytes / 2 ** 30).toFixed(1)} GiB)`;
+  if (size > MAX_TENSOR_ELEMENTS) throw new ValueError(op, `${describe()}; a tensor holds at most ${MAX_TENSOR_ELEMENTS.toLocaleString('en-US')} elements`);
+  try {
+    return allocate(dtype, size);
+  } catch (error) {
+    if (error instanceof RangeError) throw new ValueError(op, `${describe()}, more than this process can allocate (${error.message})`);
+    throw error;
+  }
+}
+
 function finish(t: Tensor, options: TensorOptions | undefined): Tensor {
   if (options?.requiresGrad) t.requireGrad();
   return t;
+}
+
+/** A value for a message; JSON.stringify throws on a bigint, so never let describing an error raise another. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }
 
 /** Walks nested arrays: infers the shape from the first element at each depth, rejects ragged rows and non-numbers. */
@@ -40,7 +69,7 @@ function flattenNested(value: NestedArray): { shape: number[]; values: number[] 
       }
       // not raggedness: the nesting fits, one leaf is simply not a number
       if (typeof node !== 'number') {
-        const kind = node === null ? 'null' : `${typeof node} (${JSON.stringify(node) ?? String(node)})`;
+        const kind = node === null ? 'null' : `${typeof node} (${describeValue(node)})`;
         throw new ValueError('tensor', `element [${path.join('][')}] is ${kind}, not a number`);
       }
       values.push(node);
@@ -88,6 +117,8 @@ export function tensor(data: NestedArray | TypedArray | ArrayLike<number>, optio
       shape = wanted;
     }
   } else if (data !== null && typeof data === 'object' && typeof (data as ArrayLike<number>).length === 'number') {
+    const { length } = data as ArrayLike<number>;
+    if (!Number.isSafeInteger(length) || length < 0) throw new ValueError('tensor', `an array-like's length must be a non-negative integer, got ${String(length)}`);
     values = data as ArrayLike<number>;
     shape = options?.shape ? checkShape('tensor', options.shape) : [values.length];
   } else {
@@ -96,7 +127,7 @@ export function tensor(data: NestedArray | TypedArray | ArrayLike<number>, optio
   if (sizeOf(shape) !== values.length) {
     throw new ShapeError('tensor', `${values.length} values do not fill shape ${fmt(shape)} (${sizeOf(shape)} elements)`);
   }
-  const storage = allocate(dtype, values.length);
+  const storage = storageFor('tensor', dtype, shape, values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (typeof v !== 'number') throw new ValueError('tensor', `element ${i} is ${typeof v}, not a number`);
@@ -111,19 +142,24 @@ export function scalar(value: number, dtype: DType = 'float32'): Tensor {
 }
 
 export function full(shape: Shape, value: number, options?: Omit<TensorOptions, 'shape'>): Tensor {
-  const dims = checkShape('full', shape);
-  const dtype = assertDType('full', options?.dtype ?? 'float32');
-  const data = allocate(dtype, sizeOf(dims));
+  return filled('full', shape, value, options);
+}
+
+function filled(op: string, shape: Shape, value: number, options?: Omit<TensorOptions, 'shape'>): Tensor {
+  const dims = checkShape(op, shape);
+  const dtype = assertDType(op, options?.dtype ?? 'float32');
+  if (typeof value !== 'number') throw new ValueError(op, `the fill value must be a number, got ${typeof value}`);
+  const data = storageFor(op, dtype, dims, sizeOf(dims));
   if (value !== 0) data.fill(value);
   return finish(new Tensor(data, dims, dtype), options);
 }
 
 export function zeros(shape: Shape, options?: Omit<TensorOptions, 'shape'>): Tensor {
-  return full(shape, 0, options);
+  return filled('zeros', shape, 0, options);
 }
 
 export function ones(shape: Shape, options?: Omit<TensorOptions, 'shape'>): Tensor {
-  return full(shape, 1, options);
+  return filled('ones', shape, 1, options);
 }
 
 export function zerosLike(t: Tensor): Tensor {
@@ -159,14 +195,27 @@ function rngOf(op: string, options: RandomOptions | undefined): Rng {
   if (options?.seed === undefined) {
     throw new ValueError(op, 'needs a seed or an rng: tapegrad never draws unseeded randomness');
   }
-  return createRng(options.seed);
+  // mulberry32 keeps the low 32 bits of an integer; anything else would be coerced (NaN and
+  // 'abc' to seed 0, 1.5 to 1) and quietly repeat another seed's numbers
+  const { seed } = options;
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
+    throw new ValueError(op, `seed must be an integer, got ${typeof seed === 'string' ? `'${seed}'` : String(seed)}`);
+  }
+  return createRng(seed);
+}
+
+function finiteOption(op: string, name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new ValueError(op, `${name} must be a finite number, got ${String(value)}`);
+  return value;
 }
 
 /** Uniform samples in [min, max), drawn row-major from a seeded generator. */
 export function rand(shape: Shape, options: RandomOptions & { min?: number; max?: number }): Tensor {
   const rng = rngOf('rand', options);
-  const { min = 0, max = 1 } = options;
-  const t = zeros(shape, { dtype: options.dtype ?? 'float32' });
+  const min = finiteOption('rand', 'min', options.min ?? 0);
+  const max = finiteOption('rand', 'max', options.max ?? 1);
+  if (min > max) throw new ValueError('rand', `min ${min} is greater than max ${max}`);
+  const t = filled('rand', shape, 0, { dtype: options.dtype ?? 'float32' });
   for (let i = 0; i < t.size; i++) t.data[i] = min + (max - min) * rng.next();
   return t;
 }
@@ -174,8 +223,10 @@ export function rand(shape: Shape, options: RandomOptions & { min?: number; max?
 /** Normal samples (mean, std), drawn row-major from a seeded generator. */
 export function randn(shape: Shape, options: RandomOptions & { mean?: number; std?: number }): Tensor {
   const rng = rngOf('randn', options);
-  const { mean = 0, std = 1 } = options;
-  const t = zeros(shape, { dtype: options.dtype ?? 'float32' });
+  const mean = finiteOption('randn', 'mean', options.mean ?? 0);
+  const std = finiteOption('randn', 'std', options.std ?? 1);
+  if (std < 0) throw new ValueError('randn', `std must be ≥ 0, got ${std}`);
+  const t = filled('randn', shape, 0, { dtype: options.dtype ?? 'float32' });
   for (let i = 0; i < t.size; i++) t.data[i] = mean + std * rng.normal();
   return t;
 }

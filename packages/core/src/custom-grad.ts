@@ -1,4 +1,4 @@
-import { GradientError, ValueError } from './errors.js';
+import { DTypeError, GradientError, ValueError } from './errors.js';
 import { type OpDef, assertTensor, commonDType, defineOp, record } from './op.js';
 import { noGrad } from './recording.js';
 import { Tensor } from './tensor.js';
@@ -42,7 +42,14 @@ export function customGrad<Args extends Tensor[]>(spec: CustomGradSpec<Args>): (
       if (!Array.isArray(grads) || grads.length !== ctx.inputs.length) {
         throw new GradientError(spec.name, `vjp must return an array of ${ctx.inputs.length} gradients (one per input), got ${Array.isArray(grads) ? grads.length : typeof grads}`);
       }
-      return grads.map((g) => (g === null ? null : () => g));
+      return grads.map((g, i) => {
+        if (g === null) return null;
+        const input = ctx.inputs[i];
+        if (!(g instanceof Tensor)) throw new GradientError(spec.name, `vjp's gradient ${i} is ${typeof g}, not a Tensor or null`);
+        // a float64 gradient for a float32 input would leak float64 into the rest of the backward pass
+        if (g.dtype !== input.dtype) throw new DTypeError(spec.name, `vjp returned a ${g.dtype} gradient for input ${i}, which is ${input.dtype}; cast it with cast(g, dtype)`);
+        return () => g;
+      });
     },
   });
   return (...inputs: Args) => {

@@ -49,7 +49,7 @@ export { type TensorLike } from './ops/lift.js';
 
 export { Tape, type TapeOptions, grad, valueAndGrad, vjp, hvp, backward, type GradOptions, type BackwardOptions } from './tape.js';
 export { noGrad, isGradEnabled } from './recording.js';
-export { tidy, keep, memoryStats, resetMemoryStats, emptyPool, ReleasedTensorError, type MemoryStats } from './memory.js';
+export { tidy, keep, outsideTidy, memoryStats, resetMemoryStats, emptyPool, ReleasedTensorError, type MemoryStats } from './memory.js';
 export { customGrad, type CustomGradSpec } from './custom-grad.js';
 export { defineOp, apply, type OpDef, type VjpContext, type VjpResult } from './op.js';
 

@@ -210,6 +210,27 @@ export function tidy<T>(fn: () => T): T {
 }
 
 /**
+ * Runs fn as if no tidy were open: every tensor it creates is an ordinary garbage-collected
+ * tensor that no enclosing tidy releases (a tidy opened inside fn still works as usual).
+ * Tensors from the enclosing scopes stay readable inside fn. For code that keeps what it
+ * creates but was written without `keep()`, such as a user's optimiser called by `fit`.
+ */
+export function outsideTidy<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new ValueError('outsideTidy', `expects a function, got ${typeof fn}`);
+  const saved = scopes.splice(0, scopes.length);
+  current = null;
+  lastPooled = null;
+  try {
+    return fn();
+  } finally {
+    // scopes fn opened and left open (it threw halfway through one) are dropped with it
+    scopes.splice(0, scopes.length, ...saved);
+    current = scopes.length > 0 ? scopes[scopes.length - 1] : null;
+    lastPooled = null;
+  }
+}
+
+/**
  * Marks a tensor created inside a tidy to survive it (and every enclosing tidy): it is then
  * an ordinary garbage-collected tensor, never released. Returns t. Outside tidy it does
  * nothing. Optimisers keep the state they create on their first step this way.

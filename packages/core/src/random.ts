@@ -1,3 +1,5 @@
+import { ValueError } from './errors.js';
+
 /**
  * Seedable randomness. mulberry32 is the generator that BENCH-PROTOCOL.md fixes, so a
  * tapegrad run and a TF.js run can start from the very same weights.
@@ -20,7 +22,15 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
+/**
+ * A seeded generator. The seed must be an integer: mulberry32 keeps its low 32 bits, and
+ * anything else would be coerced (NaN and 'abc' to 0, 1.5 to 1) and quietly repeat another
+ * seed's numbers, so it is a ValueError instead.
+ */
 export function createRng(seed: number): Rng {
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
+    throw new ValueError('createRng', `seed must be an integer, got ${typeof seed === 'string' ? `'${seed}'` : String(seed)}`);
+  }
   const next = mulberry32(seed);
   return {
     next,

@@ -35,6 +35,9 @@ export interface Tensor {
   sum(axes?: number | readonly number[], keepDims?: boolean): Tensor;
   mean(axes?: number | readonly number[], keepDims?: boolean): Tensor;
   max(axes?: number | readonly number[], keepDims?: boolean): Tensor;
+  min(axes?: number | readonly number[], keepDims?: boolean): Tensor;
+  argmax(axis?: number, keepDims?: boolean): Tensor;
+  argmin(axis?: number, keepDims?: boolean): Tensor;
   maximum(other: TensorLike): Tensor;
   minimum(other: TensorLike): Tensor;
   clip(lo: number, hi: number): Tensor;
@@ -49,7 +52,7 @@ export interface Tensor {
   slice(begin: readonly number[], size?: readonly number[]): Tensor;
   softmax(axis?: number): Tensor;
   logSoftmax(axis?: number): Tensor;
-  logSumExp(axis?: number, keepDims?: boolean): Tensor;
+  logSumExp(axes?: number | readonly number[], keepDims?: boolean): Tensor;
   cast(dtype: DType): Tensor;
   /** Accumulates ∂this/∂leaf into `.grad` of every leaf created with requiresGrad. */
   backward(dy?: Tensor, options?: BackwardOptions): void;
@@ -189,7 +192,16 @@ export class Tensor {
       if (!sameShape(value.shape, this.shape)) throw new ShapeError('assign', `shape ${fmt(value.shape)} differs from the target's ${fmt(this.shape)}`);
       this.#data.set(value.data);
     } else {
+      if (value === null || typeof value !== 'object' || typeof value.length !== 'number') {
+        throw new ValueError('assign', `expects a Tensor or an array of numbers, got ${value === null ? 'null' : typeof value}`);
+      }
       if (value.length !== this.size) throw new ShapeError('assign', `${value.length} values for a tensor of shape ${fmt(this.shape)} (${this.size} elements)`);
+      // a typed array holds numbers by construction; a plain array is checked, or 'a' would land as NaN
+      if (!ArrayBuffer.isView(value)) {
+        for (let i = 0; i < value.length; i++) {
+          if (typeof value[i] !== 'number') throw new ValueError('assign', `element ${i} is ${typeof value[i]}, not a number`);
+        }
+      }
       this.#data.set(value);
     }
     this.version++;

@@ -58,8 +58,8 @@ describe('creating tensors', () => {
   });
 
   it('NaN, negative and fractional dimensions', () => {
-    expect(caught(() => zeros([NaN, 2]), ValueError).message).toBe('full: invalid shape [NaN,2]: dimensions must be non-negative integers');
-    expect(caught(() => zeros([2, -1]), ValueError).message).toBe('full: invalid shape [2,-1]: dimensions must be non-negative integers');
+    expect(caught(() => zeros([NaN, 2]), ValueError).message).toBe('zeros: invalid shape [NaN,2]: dimensions must be non-negative integers');
+    expect(caught(() => zeros([2, -1]), ValueError).message).toBe('zeros: invalid shape [2,-1]: dimensions must be non-negative integers');
     expect(caught(() => full([1.5], 0), ValueError).message).toBe('full: invalid shape [1.5]: dimensions must be non-negative integers');
     expect(caught(() => tensor([1, 2], { shape: [NaN] }), ValueError).message).toBe('tensor: invalid shape [NaN]: dimensions must be non-negative integers');
   });

@@ -215,6 +215,8 @@ export function loadIdxDataset(dir: string, options: IdxDatasetOptions = {}): Da
     const images = readChecked(imagesPath, IDX_IMAGES_MAGIC, 'images (unsigned bytes, 3 dimensions)');
     const labels = readChecked(labelsPath, IDX_LABELS_MAGIC, 'labels (unsigned bytes, 1 dimension)');
     const [count, rows, cols] = images.dims;
+    if (count === 0) throw new ValueError('loadIdxDataset', `${imagesPath}: holds 0 images; a training or test set needs at least one`);
+    if (rows === 0 || cols === 0) throw new ValueError('loadIdxDataset', `${imagesPath}: images are ${rows}×${cols}, with no pixels`);
     if (labels.dims[0] !== count) {
       throw new ValueError(
         'loadIdxDataset',
@@ -233,7 +235,7 @@ export function loadIdxDataset(dir: string, options: IdxDatasetOptions = {}): Da
         throw new ValueError('loadIdxDataset', `${labelsPath}: label ${values[i]} at index ${i} is not a class in [0, ${classes})`);
       }
     }
-    return { split: splitFromExamples(images.data, rows * cols, values, classes, dtype, 255), dims: [rows, cols] };
+    return { split: splitFromExamples(images.data, rows * cols, values, classes, dtype, 255, { op: 'loadIdxDataset', name: imagesPath }), dims: [rows, cols] };
   };
   const train = load(paths.trainImages, paths.trainLabels);
   const test = load(paths.testImages, paths.testLabels, train.dims);

@@ -1,4 +1,4 @@
-import { type DType, DTypeError, type Tensor, type TypedArray, oneHot, zeros } from '@tapegrad/core';
+import { type DType, DTypeError, type Tensor, type TypedArray, ValueError, oneHot, zeros } from '@tapegrad/core';
 
 /**
  * One split of a labelled data set, examples as columns: `x` is [features, N], `y` is the
@@ -41,6 +41,8 @@ export function blank(shape: number[], dtype: DType): { tensor: Tensor; data: Ty
  * Builds a split from example-major pixels (example m's `features` values are contiguous,
  * as in the JSON and IDX files) by transposing into the examples-as-columns layout.
  * Each stored value is divided by `divisor` (255 for IDX bytes, so 255 becomes exactly 1).
+ * A NaN or ±∞ among the values is refused with the example and feature index: one of them
+ * would silently poison every weight it meets in training.
  */
 export function splitFromExamples(
   pixels: ArrayLike<number>,
@@ -49,12 +51,19 @@ export function splitFromExamples(
   classes: number,
   dtype: DType,
   divisor = 1,
+  source: { op: string; name: string } = { op: 'splitFromExamples', name: 'the data' },
 ): LabelledSplit {
   const n = labels.length;
   const { tensor: x, data } = blank([features, n], dtype);
   for (let m = 0; m < n; m++) {
     const from = m * features;
-    for (let p = 0; p < features; p++) data[p * n + m] = pixels[from + p] / divisor;
+    for (let p = 0; p < features; p++) {
+      const v = pixels[from + p] / divisor;
+      if (!Number.isFinite(v) || (dtype === 'float32' && !Number.isFinite(Math.fround(v)))) {
+        throw new ValueError(source.op, `${source.name}: example ${m}, feature ${p} is ${pixels[from + p]}${Number.isFinite(pixels[from + p]) ? ` (${v} overflows ${dtype})` : ''}; examples must be finite numbers`);
+      }
+      data[p * n + m] = v;
+    }
   }
   return {
     x,

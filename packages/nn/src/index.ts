@@ -20,7 +20,7 @@ export { NewtonCG, type NewtonCGOptions } from './optim/newton-cg.js';
 export { optimizer, OPTIMIZERS, type OptimizerName, type OptimizerOptionsByName } from './optim/factory.js';
 export { writeFileAtomic } from './atomic.js';
 export {
-  serializeParameters, deserializeParameters, restoreParameters, saveModel, loadModel,
+  serializeParameters, deserializeParameters, restoreParameters, saveModel, loadModel, nonFiniteParameters, type SaveOptions, type LoadOptions,
   type SafetensorsMetadata, type DeserializeOptions, type DeserializedParameters,
 } from './serialize.js';
 export {
@@ -28,7 +28,7 @@ export {
   type MetricFn, type MetricName, type ThresholdOptions, type PrecisionRecallOptions, type PrecisionRecallF1,
 } from './metrics.js';
 export {
-  fit, evaluate, predict, formatEpochLog,
+  fit, evaluate, predict, formatEpochLog, NonFiniteError,
   type Examples, type LossFn, type MetricsSpec, type EpochLog, type EvaluationLog, type History,
   type FitOptions, type EvaluateOptions, type EvaluateResult, type PredictOptions,
 } from './train.js';

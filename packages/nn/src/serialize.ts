@@ -296,14 +296,81 @@ function apply(op: string, model: Module, parameters: NamedParameters, source: s
   for (const name of ownNames) own[name].assign(parameters[name]);
 }
 
+export interface SaveOptions {
+  /** Write parameters holding NaN or ±∞ anyway (a diverged model, kept to be inspected). Default false. */
+  allowNonFinite?: boolean;
+}
+
+/** The names of parameters holding a NaN or ±∞, each with its first such value and index. */
+export function nonFiniteParameters(parameters: NamedParameters): Array<{ name: string; index: number; value: number }> {
+  const found: Array<{ name: string; index: number; value: number }> = [];
+  for (const [name, t] of Object.entries(parameters)) {
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i])) {
+        found.push({ name, index: i, value: d[i] });
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+function describeNonFinite(found: ReturnType<typeof nonFiniteParameters>): string {
+  return found.map(({ name, index, value }) => `'${name}' (${value} at element ${index})`).join(', ');
+}
+
 /**
  * Writes the model's parameters to `path` as safetensors. Atomic: the bytes go to a
  * temporary file in the same directory, which is flushed to disk (fsync) and then renamed
  * over `path`, so a crash leaves either the old file or the new one, never half of one.
- * The temporary file is removed if anything fails.
+ * The temporary file is removed if anything fails. Parameters holding NaN or ±∞ (a diverged
+ * run) are refused with a ValueError naming them, unless `{ allowNonFinite: true }`; a file
+ * system error (a missing directory, a full disk) is a ValueError naming the path.
  */
-export async function saveModel(model: Module, path: string, metadata?: SafetensorsMetadata): Promise<void> {
-  await writeFileAtomic(path, serializeParameters(model.parameters(), metadata));
+export async function saveModel(model: Module, path: string, metadata?: SafetensorsMetadata, options: SaveOptions = {}): Promise<void> {
+  const parameters = model.parameters();
+  if (options.allowNonFinite !== true) {
+    const found = nonFiniteParameters(parameters);
+    if (found.length > 0) {
+      throw new ValueError('saveModel', `${path}: not written: parameters ${describeNonFinite(found)} are not finite (training diverged?); pass { allowNonFinite: true } to save them anyway`);
+    }
+  }
+  const bytes = serializeParameters(parameters, metadata);
+  try {
+    await writeFileAtomic(path, bytes);
+  } catch (error) {
+    throw fileError('saveModel', path, error, 'write');
+  }
+}
+
+/** A file system error as a ValueError naming the op and the path (ENOENT, EISDIR, ENOSPC…); anything else as it is. */
+export function fileError(op: string, path: string, error: unknown, verb: 'read' | 'write'): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== 'string') return error;
+  const reasons: Record<string, string> = {
+    ENOENT: verb === 'read' ? 'no such file' : 'its directory does not exist',
+    EISDIR: 'is a directory, not a file',
+    ENOTDIR: 'a part of the path is not a directory',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    ENOSPC: 'no space left on the device',
+    EDQUOT: 'disk quota exceeded',
+    EROFS: 'read-only file system',
+    EMFILE: 'too many open files',
+    ENAMETOOLONG: 'the name is too long',
+    EIO: 'input/output error',
+  };
+  const reason = reasons[code] ?? `${(error as Error).message}`;
+  return new ValueError(op, `${path}: cannot ${verb}: ${reason} (${code})`);
+}
+
+export interface LoadOptions {
+  /**
+   * Called with a message when the file's parameters hold NaN or ±∞ (the model still loads,
+   * to be inspected). Default: a process warning naming the parameters.
+   */
+  onNonFinite?: (message: string) => void;
 }
 
 /**
@@ -313,9 +380,24 @@ export async function saveModel(model: Module, path: string, metadata?: Safetens
  * or extra names, a shape or dtype that differs from the model's. Each error names the
  * file and the tensor, and leaves the model as it was.
  */
-export async function loadModel(model: Module, path: string): Promise<SafetensorsMetadata> {
-  const bytes = await readFile(path);
+export async function loadModel(model: Module, path: string, options: LoadOptions = {}): Promise<SafetensorsMetadata> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw fileError('loadModel', path, error, 'read');
+  }
   const { parameters, metadata } = parse('loadModel', new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
   apply('loadModel', model, parameters, path);
+  warnNonFinite('loadModel', path, parameters, options.onNonFinite);
   return metadata;
+}
+
+/** Warns (once per call) when loaded parameters hold NaN or ±∞: such a model predicts nothing useful. */
+export function warnNonFinite(op: string, path: string, parameters: NamedParameters, onNonFinite?: (message: string) => void): void {
+  const found = nonFiniteParameters(parameters);
+  if (found.length === 0) return;
+  const message = `${op}: ${path}: parameters ${describeNonFinite(found)} are not finite; the model was saved from a diverged run`;
+  if (onNonFinite) onNonFinite(message);
+  else process.emitWarning(message, { code: 'TAPEGRAD_NON_FINITE' });
 }

@@ -1,4 +1,6 @@
-import { type Rng, Tape, Tensor, ValueError, add, columnSampler, createRng, noGrad, shuffleInPlace, tidy } from '@tapegrad/core';
+import {
+  type Rng, Tape, TapegradError, Tensor, ValueError, add, columnSampler, createRng, noGrad, outsideTidy, shuffleInPlace, tidy,
+} from '@tapegrad/core';
 import { ACTIVATIONS, type Activation } from './activations.js';
 import { type LossName, LOSSES, cost, l2Penalty } from './losses.js';
 import { METRICS, type MetricFn, type MetricName } from './metrics.js';
@@ -85,6 +87,18 @@ export interface FitOptions {
   /** Evaluated after every epoch, into `log.validation`. */
   validation?: Examples;
   /**
+   * What to do when training produces a NaN or ±∞: in a batch's loss (checked at every step,
+   * before the optimiser runs) or in the parameters (checked after every epoch, which also
+   * catches a non-finite gradient whose effect the loss hides, e.g. behind a relu).
+   * - 'stop' (default): throw a NonFiniteError naming the epoch and step; the error's
+   *   `history` holds the epochs that finished. The model keeps the values it had then.
+   * - 'warn': print one warning on stderr (the first time only) and go on.
+   * - 'ignore': no checks.
+   * A full scan of every gradient at every step would cost about as much as the step itself,
+   * hence the loss per step and the parameters per epoch.
+   */
+  onNonFinite?: 'stop' | 'warn' | 'ignore';
+  /**
    * Progress on stderr. true: a live bar per epoch when stderr is a terminal, one plain line
    * per epoch otherwise (logs, CI). 'auto': the bar on a terminal outside CI, else nothing.
    * Default false.
@@ -110,6 +124,38 @@ export interface PredictOptions {
   batchSize?: number | 'full';
 }
 
+/**
+ * Training diverged: a batch's loss or a parameter became NaN or ±∞. Thrown by `fit` with
+ * `onNonFinite: 'stop'` (its default), so a diverged model is never taken for a trained one.
+ */
+export class NonFiniteError extends TapegradError {
+  /** The epoch (1-based) in which it was found. */
+  readonly epoch: number;
+  /** The step (1-based batch) within the epoch, or null when found in the parameters at the epoch's end. */
+  readonly step: number | null;
+  /** What was non-finite: 'loss', or 'parameter <name>'. */
+  readonly quantity: string;
+  /** The value found (NaN, Infinity or -Infinity). */
+  readonly value: number;
+  /** The logs of the epochs that finished before it. */
+  readonly history: History;
+  constructor(epoch: number, step: number | null, quantity: string, value: number, history: History) {
+    super('fit', `${quantity} is ${value} in epoch ${epoch}${step === null ? ' (after its last step)' : `, step ${step}`}: training diverged; try a smaller learning rate (or onNonFinite: 'warn' | 'ignore' to go on)`);
+    this.epoch = epoch;
+    this.step = step;
+    this.quantity = quantity;
+    this.value = value;
+    this.history = history;
+  }
+}
+
+/** The first non-finite value of t, as [index, value], or null. */
+function firstNonFinite(t: Tensor): [number, number] | null {
+  const d = t.data;
+  for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return [i, d[i]];
+  return null;
+}
+
 const DEFAULT_SEED = 42;
 const DEFAULT_BATCH_SIZE = 32;
 const DEFAULT_EVAL_BATCH_SIZE = 256;
@@ -130,6 +176,15 @@ function checkDataset(op: string, label: string, data: Examples | undefined): { 
     throw new ValueError(op, `${label}: x has ${x.shape[1]} examples (columns) but y has ${y.shape[1]}; shapes [${x.shape.join(',')}] and [${y.shape.join(',')}]`);
   }
   if (x.shape[1] === 0) throw new ValueError(op, `${label} has no examples`);
+  // one NaN in the inputs would poison every weight it meets while the loss stays finite
+  for (const [name, t] of [['x', x], ['y', y]] as const) {
+    const bad = firstNonFinite(t);
+    if (bad) {
+      const [index, value] = bad;
+      const examples = t.shape[1];
+      throw new ValueError(op, `${label}: ${name} has ${value} at example ${index % examples}, ${name === 'x' ? 'feature' : 'output'} ${Math.floor(index / examples)}; examples must be finite`);
+    }
+  }
   return { x, y, examples: x.shape[1] };
 }
 
@@ -324,10 +379,13 @@ function yieldToEventLoop(): Promise<void> {
  * synchronous, and the results depend only on the seed, never on timing.
  *
  * Memory: for the duration of the call fit holds a row-major copy of `x` and of `y` (one more
- * copy of each), from which every batch's columns are gathered as contiguous runs. Each step
- * runs inside core's `tidy()`, so its tensors' buffers are reused by the next step: an
- * optimiser of your own that stores a tensor it creates in `step` must `keep()` it (the
- * built-in ones do).
+ * copy of each), from which every batch's columns are gathered as contiguous runs. Each
+ * step's forward and backward pass runs inside core's `tidy()`, so their buffers are reused by
+ * the next step; the optimiser's step runs outside it (`outsideTidy`), so an optimiser of your
+ * own may keep the tensors it creates (a velocity) without `keep()`.
+ *
+ * Divergence: by default a NaN or ±∞ loss (checked every step) or parameter (checked every
+ * epoch) stops training with a NonFiniteError naming the epoch and step; see `onNonFinite`.
  *
  * ```ts
  * const history = await fit(model, { x, y }, { loss: 'bce', optimizer: sgd, epochs: 100, batchSize: 4, metrics: ['accuracy'] });
@@ -348,6 +406,16 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
   const metrics = resolveMetrics(op, options.metrics);
   const validation = options.validation === undefined ? undefined : checkDataset(op, 'validation', options.validation);
   const { optimizer, signal, onEpoch } = options;
+  const onNonFinite = options.onNonFinite ?? 'stop';
+  if (!['stop', 'warn', 'ignore'].includes(onNonFinite)) throw new ValueError(op, `onNonFinite must be 'stop', 'warn' or 'ignore', got ${String(onNonFinite)}`);
+  let warned = false;
+  const nonFinite = (epoch: number, step: number | null, quantity: string, value: number): void => {
+    if (onNonFinite === 'stop') throw new NonFiniteError(epoch, step, quantity, value, history);
+    if (!warned) {
+      warned = true;
+      process.emitWarning(`fit: ${quantity} is ${value} in epoch ${epoch}${step === null ? '' : `, step ${step}`}; training goes on (onNonFinite: 'warn')`, { code: 'TAPEGRAD_NON_FINITE' });
+    }
+  };
 
   const parameters = model.parameters();
   const params = Object.values(parameters);
@@ -401,6 +469,8 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
           const objective = l2 > 0 ? tape.record(() => add(batchCost, l2Penalty(weights, l2))) : batchCost;
           const grads = tape.gradient(objective, params);
           const value = batchCost.item();
+          // checked before the step, so 'stop' leaves the parameters the loss was computed at
+          if (onNonFinite !== 'ignore' && !Number.isFinite(value)) nonFinite(epoch, b + 1, 'loss', value);
           if (outputs) {
             if (!outputs.values) {
               outputs.rows = output.shape[0];
@@ -408,7 +478,9 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
             }
             scatterColumns(outputs.values, examples, output, order, start);
           }
-          optimizer.step(params, grads, () => objectiveOf(xb, yb));
+          // outside the pooled scope: what the optimiser creates and stores (a velocity, a
+          // moment) must survive the step without the optimiser having to keep() it
+          outsideTidy(() => optimizer.step(params, grads, () => objectiveOf(xb, yb)));
           return value;
         });
         lossSum += batchLoss * (end - start);
@@ -416,6 +488,15 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
       }
       seconds = (seconds + performance.now() - started) / 1000;
       if (aborted) break;
+      if (onNonFinite !== 'ignore') {
+        for (const [name, p] of Object.entries(parameters)) {
+          const bad = firstNonFinite(p);
+          if (bad) {
+            nonFinite(epoch, null, `parameter '${name}'`, bad[1]);
+            break;
+          }
+        }
+      }
       const log: EpochLog = {
         epoch,
         loss: lossSum / examples,

@@ -340,7 +340,7 @@ describe('loading validates everything before touching the model', () => {
   });
 
   it('a file that does not exist', async () => {
-    await expect(loadModel(mlp(sizes, { seed: 1 }), join(dir, 'missing.safetensors'))).rejects.toThrow(/ENOENT.*missing\.safetensors/);
+    await expect(loadModel(mlp(sizes, { seed: 1 }), join(dir, 'missing.safetensors'))).rejects.toThrow(/^loadModel: .*missing\.safetensors: cannot read: no such file \(ENOENT\)$/);
   });
 
   it('restoreParameters checks the same way for tensors in memory', () => {

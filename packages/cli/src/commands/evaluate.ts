@@ -49,7 +49,7 @@ function recordedAccuracy(modelPath: string): number | undefined {
 }
 
 export async function runEvaluate(options: EvaluateOptions, io: Io): Promise<number> {
-  const loaded = loadModelFile(options.model);
+  const loaded = loadModelFile(options.model, (line) => io.err(line));
   const backend = await selectBackend(options.backend);
   const { metadata, architecture, model } = loaded;
   let dataDir = options.data;

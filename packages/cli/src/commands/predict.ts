@@ -88,7 +88,7 @@ function columns(yHat: Tensor): number[][] {
 }
 
 export async function runPredict(options: PredictOptions, io: Io): Promise<number> {
-  const { model, architecture } = loadModelFile(options.model);
+  const { model, architecture } = loadModelFile(options.model, (line) => io.err(line));
   const backend = await selectBackend(options.backend);
   const features = architecture.layers[0];
   const side = Math.round(Math.sqrt(features));

@@ -1,16 +1,15 @@
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
 import type { Tensor } from '@tapegrad/core';
 import {
-  type Activation, type EpochLog, type LossName, LOSSES, type Optimizer, type OptimizerName, OPTIMIZERS,
-  type SafetensorsMetadata, confusionMatrix, evaluate, fit, mlp, optimizer as makeOptimizer, predict, saveModel,
-  writeFileAtomic,
+  type Activation, type EpochLog, type LossName, LOSSES, NonFiniteError, type Optimizer, type OptimizerName, OPTIMIZERS,
+  type SafetensorsMetadata, confusionMatrix, evaluate, fit, mlp, nonFiniteParameters, optimizer as makeOptimizer, predict,
+  serializeParameters,
 } from '@tapegrad/nn';
 import { type BackendChoice, BACKEND_CHOICES, selectBackend } from '../backend.js';
 import { type LoadedData, loadData } from '../data.js';
-import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.js';
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.js';
 import { type Io, cliVersion, fixed4 } from '../io.js';
 import { METRICS_FILE, MODEL_FILE, MODEL_FORMAT, OUTPUT_FOR_LOSS } from '../model-file.js';
+import { type FileWriter, MANIFEST_FILE, OutputFolder } from '../output-folder.js';
 import {
   parseChoice, parseLayers, parseNonNegativeInteger, parsePositiveInteger, parsePositiveNumber, parseSeed,
 } from '../options.js';
@@ -102,30 +101,6 @@ export function parseTrainOptions(raw: RawOptions): TrainOptions {
   };
 }
 
-/** The output directory, checked before training (it must not be a file) and created only when there is something to write. */
-function checkOutput(out: string): string {
-  const dir = resolve(out);
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--out: '${out}' exists and is not a directory`);
-  // the nearest existing ancestor must be a directory we may write to, or the run would fail only at the end
-  let existing = dir;
-  while (!existsSync(existing)) existing = dirname(existing);
-  if (!statSync(existing).isDirectory()) throw new UsageError(`--out: cannot create '${out}': '${existing}' is not a directory`);
-  try {
-    accessSync(existing, constants.W_OK);
-  } catch {
-    throw new UsageError(`--out: cannot create '${out}': '${existing}' is not writable`);
-  }
-  return dir;
-}
-
-function createOutput(dir: string, out: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (error) {
-    throw new UsageError(`--out: cannot create '${out}': ${(error as Error).message}`);
-  }
-}
-
 function checkArchitecture(options: TrainOptions, data: LoadedData): void {
   const features = data.train.x.shape[0];
   const classes = data.train.y.shape[0];
@@ -158,7 +133,17 @@ function seconds(ms: number): number {
   return Math.round(ms) / 1000;
 }
 
-export const OUTPUT_FILES = [MODEL_FILE, METRICS_FILE, 'loss.png', 'accuracy.png', 'first-layer.png', 'confusion.png', 'report.html'] as const;
+/** What a run writes; manifest.json, written last, lists the others with their sha256. */
+export const OUTPUT_FILES = [MODEL_FILE, METRICS_FILE, 'loss.png', 'accuracy.png', 'first-layer.png', 'confusion.png', 'report.html', MANIFEST_FILE] as const;
+
+/** Where a run is, so a Ctrl-C can say exactly what will and will not be written. */
+export type TrainPhase = 'preparing' | 'training' | 'finishing' | 'published';
+
+export interface TrainState {
+  phase: TrainPhase;
+  /** The output folder, once locked: a second Ctrl-C discards its staging and releases its lock. */
+  folder?: OutputFolder;
+}
 
 export interface TrainContext {
   io: Io;
@@ -166,16 +151,56 @@ export interface TrainContext {
   signal?: AbortSignal;
   /** The command line, for the report. */
   command?: string;
+  /** Filled in as the run goes, for the signal handler. */
+  state?: TrainState;
+  /** How output files reach the disk (tests inject a full disk). */
+  writer?: FileWriter;
 }
 
-export async function runTrain(options: TrainOptions, { io, signal, command = 'tapegrad train' }: TrainContext): Promise<number> {
+/** The first Ctrl-C's message: what the run will do now, and what --out will hold. */
+export function interruptMessage(state: TrainState, out: string): string {
+  const nothing = `nothing will be written to ${out}`;
+  switch (state.phase) {
+    case 'preparing':
+      return `interrupted: stopping before training; ${nothing} (Ctrl-C again to quit at once)`;
+    case 'training':
+      return `interrupted: stopping after the current batch; ${nothing} (Ctrl-C again to quit at once)`;
+    case 'finishing':
+      return `interrupted: training has finished, but its outputs are discarded; ${nothing} (Ctrl-C again to quit at once)`;
+    case 'published':
+      return `interrupted: the outputs are already complete in ${out}; finishing`;
+  }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+export async function runTrain(options: TrainOptions, context: TrainContext): Promise<number> {
+  const state = context.state ?? { phase: 'preparing' };
+  state.phase = 'preparing';
+  const folder = new OutputFolder(options.out, { outputs: OUTPUT_FILES, writer: context.writer, command: context.command });
+  // checked first (no side effects), so a mistake in --out costs no data loading
+  folder.check();
+  const data = loadData({ data: options.data, limitTrain: options.limitTrain, limitTest: options.limitTest });
+  checkArchitecture(options, data);
+  // then the lock: a second run into the same folder stops here, before any training
+  folder.acquire();
+  state.folder = folder;
+  try {
+    return await train(options, context, state, folder, data);
+  } finally {
+    folder.discard();
+    folder.release();
+  }
+}
+
+async function train(options: TrainOptions, { io, signal, command = 'tapegrad train' }: TrainContext, state: TrainState, folder: OutputFolder, data: LoadedData): Promise<number> {
   const started = performance.now();
   const say = (line: string) => {
     if (!options.quiet) io.out(line);
   };
-  const out = checkOutput(options.out);
-  const data = loadData({ data: options.data, limitTrain: options.limitTrain, limitTest: options.limitTest });
-  checkArchitecture(options, data);
+  for (const line of folder.recovered) io.err(`${options.out}: ${line}`);
   const backend = await selectBackend(options.backend);
   say(backend.message);
   say(`data: ${data.description}`);
@@ -192,30 +217,56 @@ export async function runTrain(options: TrainOptions, { io, signal, command = 't
   // W¹ is small next to the initial noise, and only the difference shows the stroke detectors
   const initialFirstLayer = Float32Array.from(model.denseLayers()[0].W.data);
   const trainingStarted = performance.now();
-  const history = await fit(model, data.train, {
-    loss: options.loss,
-    optimizer,
-    epochs: options.epochs,
-    batchSize: options.batchSize,
-    seed: options.shuffleSeed,
-    metrics: ['accuracy'],
-    validation: data.test,
-    signal,
-    progress: options.quiet ? false : 'auto',
-    onEpoch: (log: EpochLog) => {
-      say(`epoch ${log.epoch}/${options.epochs}  loss ${fixed4(log.loss)}  train accuracy ${fixed4(log.metrics.accuracy)}  `
-        + `test accuracy ${fixed4(log.validation!.metrics.accuracy)}  ${log.seconds.toFixed(2)} s  ${Math.round(log.examplesPerSecond)} examples/s`);
-    },
-  });
+  if (signal?.aborted) {
+    io.err(`interrupted before training: ${folder.nothingWritten()}`);
+    return EXIT_INTERRUPTED;
+  }
+  state.phase = 'training';
+  const diverged = (error: NonFiniteError) => {
+    io.err(`tapegrad train: training diverged: ${error.quantity} became ${error.value} in epoch ${error.epoch}/${options.epochs}`
+      + `${error.step === null ? '' : ` at batch ${error.step}/${batches}`}; ${folder.nothingWritten()}; try a smaller --lr (it was ${options.lr})`);
+    return EXIT_FAILURE;
+  };
+  let history: EpochLog[];
+  try {
+    history = await fit(model, data.train, {
+      loss: options.loss,
+      optimizer,
+      epochs: options.epochs,
+      batchSize: options.batchSize,
+      seed: options.shuffleSeed,
+      metrics: ['accuracy'],
+      validation: data.test,
+      signal,
+      progress: options.quiet ? false : 'auto',
+      onEpoch: (log: EpochLog) => {
+        say(`epoch ${log.epoch}/${options.epochs}  loss ${fixed4(log.loss)}  train accuracy ${fixed4(log.metrics.accuracy)}  `
+          + `test accuracy ${fixed4(log.validation!.metrics.accuracy)}  ${log.seconds.toFixed(2)} s  ${Math.round(log.examplesPerSecond)} examples/s`);
+      },
+    });
+  } catch (error) {
+    if (error instanceof NonFiniteError) return diverged(error);
+    throw error;
+  }
   const trainingSeconds = seconds(performance.now() - trainingStarted);
+  state.phase = 'finishing';
 
   if (history.length < options.epochs) {
     const epoch = history.length + 1;
     const done = optimizer.steps - history.length * batches;
-    io.err(`interrupted in epoch ${epoch}/${options.epochs} after batch ${done}/${batches}: nothing written to ${options.out} (a model file there, if any, is from an earlier run and complete)`);
+    io.err(`interrupted in epoch ${epoch}/${options.epochs} after batch ${done}/${batches}: ${folder.nothingWritten()}`);
     return EXIT_INTERRUPTED;
   }
-  if (signal?.aborted) io.err('interrupted after the last batch: training is complete, writing the outputs');
+  const interruptedAfterTraining = () => {
+    io.err(`interrupted after training: ${folder.nothingWritten()}`);
+    return EXIT_INTERRUPTED;
+  };
+  if (signal?.aborted) return interruptedAfterTraining();
+  const badParameters = nonFiniteParameters(model.parameters());
+  if (badParameters.length > 0) {
+    const [first] = badParameters;
+    return diverged(new NonFiniteError(options.epochs, null, `parameter '${first.name}'`, first.value, history));
+  }
 
   // the final figures, from the trained model
   const testOutput = predict(model, data.test.x);
@@ -262,9 +313,12 @@ export async function runTrain(options: TrainOptions, { io, signal, command = 't
     tapegrad: cliVersion(),
   };
 
-  // Written only now, each atomically: an interruption before this point leaves no model file.
-  createOutput(out, options.out);
-  await saveModel(model, join(out, MODEL_FILE), metadata);
+  // Staged beside --out and published together: an interruption before publish() leaves
+  // --out as it was, a complete earlier set or nothing.
+  await yieldToEventLoop();
+  if (signal?.aborted) return interruptedAfterTraining();
+  folder.stage();
+  folder.write(MODEL_FILE, serializeParameters(model.parameters(), metadata));
   const firstLayer = model.denseLayers()[0].W;
   const report = renderReport({
     command,
@@ -284,7 +338,11 @@ export async function runTrain(options: TrainOptions, { io, signal, command = 't
     firstLayer: { initial: initialFirstLayer, trained: firstLayer.data, units: firstLayer.shape[0], inputs: firstLayer.shape[1] },
     startedAt: started,
   });
-  for (const [file, contents] of Object.entries(report.files)) await writeFileAtomic(join(out, file), contents);
+  for (const [file, contents] of Object.entries(report.files)) folder.write(file, contents);
+  await yieldToEventLoop();
+  if (signal?.aborted) return interruptedAfterTraining();
+  folder.publish();
+  state.phase = 'published';
   // the one line --quiet keeps
   io.out(`test accuracy ${fixed4(final.testAccuracy)} (${correct}/${final.testExamples}) after ${history.length} epoch${history.length === 1 ? '' : 's'}, `
     + `${trainingSeconds.toFixed(1)} s training, ${report.wallSeconds.toFixed(1)} s in all; wrote ${OUTPUT_FILES.join(', ')} to ${options.out}`);
