@@ -156,9 +156,9 @@ function tapegradFramework(backend: string, details: string, peak?: PeakProbe, o
 type Conv2d = (x: Tensor, w: Tensor, options: { stride: number; padding: number }) => Tensor;
 
 /**
- * The ops grid on the current backend: `matmul` of the two batches; conv2d's forward inside a
- * Tape, then `tape.gradient` of ⟨y, r⟩ for x and w — what a CNN's training step does per layer
- * — inside tidy, so every intermediate returns to the pool.
+ * The ops grid on the current backend: `matmul` of the two batches; conv2d's forward; conv2d's
+ * forward inside a Tape, then `tape.gradient` of ⟨y, r⟩ for x and w — what a CNN's training
+ * step does per layer. Both convolutions run inside tidy, so every intermediate returns to the pool.
  */
 function tapegradOp(c: OpCase, operands: Float32Array[]): OpRun | string {
   const f32 = (data: Float32Array, shape: readonly number[]) => tensor(data, { shape: [...shape], dtype: 'float32' });
@@ -182,7 +182,9 @@ function tapegradOp(c: OpCase, operands: Float32Array[]): OpRun | string {
   if (!c.backward) {
     return {
       run() {
-        outputs = [conv2d(X, W, { stride: c.stride, padding: c.padding })];
+        // inside tidy, as a training loop runs it: the im2col columns go back to the pool
+        // instead of being a fresh (page-faulting) allocation every call
+        outputs = tidy(() => [conv2d(X, W, { stride: c.stride, padding: c.padding })]);
       },
       async result() {
         return outputs.map((t) => t.data);
