@@ -12,7 +12,7 @@
  *   upper bound on the length of any sum, matmul contraction or unbroadcast inside the op
  *   and its VJP). Why: packages/backend-wasm/test/kernels.test.ts shows the wasm kernels
  *   differ from js only (a) in k-term sums and dot products, by ≤ 2·√k·u·Σ|terms|
- *   (Higham §2.8/§3.1), and (b) in exp, sigmoid and softplus, by ≤ 4 ulp = 8·u relative; all else
+ *   (Higham §2.8/§3.1), and (b) in exp, sigmoid, softplus and erf, by ≤ 4 ulp = 8·u relative; all else
  *   is bit-identical. (The native addon's transcendental kernels — exp, tanh, log, log1p,
  *   expm1, erf, sin, cos — are ≤ 1 ulp from js: packages/backend-native/test/kernels.test.ts.) M_i is that Σ|terms|: the same op (or VJP, with cotangent |r|) run
  *   on js in float64 on |x|, which for matmul, sums, means, broadcasting and unbroadcast is
@@ -491,7 +491,7 @@ for (const backend of others) {
   });
 }
 
-describe('NaN propagates as in PyTorch on every backend (relu, maximum, minimum, clip, max), and masks agree', () => {
+describe('NaN propagates as in PyTorch on every backend (relu, maximum, minimum, clip, max, min), and masks agree', () => {
   // sizes on both sides of the registered wasm backend's js-below thresholds, and past 8
   // lanes of AVX2 with a tail
   const sizes = [5, 300];
@@ -528,12 +528,20 @@ describe('NaN propagates as in PyTorch on every backend (relu, maximum, minimum,
             expect(isNaN(x).toFlatArray()).toEqual(values.map((v) => (Number.isNaN(v) ? 1 : 0)));
             expect(isFinite(x).toFlatArray()).toEqual(values.map((v) => (Number.isFinite(v) ? 1 : 0)));
             expect(Number.isNaN(max(x).item())).toBe(true);
-            // along an axis: rows with a NaN give NaN, the others their max
+            expect(Number.isNaN(min(x).item())).toBe(true);
+            // along an axis: rows with a NaN give NaN, the others their max (min)
             const rows = reshape(x, [n / 5, 5]);
-            const rowMax = max(rows, 1).toFlatArray();
+            const rowMax = max(rows, 1).toFlatArray(), rowMin = min(rows, 1).toFlatArray();
             rowMax.forEach((m, r) => {
+              const row = values.slice(5 * r, 5 * r + 5), poisoned = row.some(Number.isNaN);
+              expect(Object.is(m, poisoned ? NaN : Math.max(...row)), `max row ${r} (${dtype}, n ${n})`).toBe(true);
+              expect(Object.is(rowMin[r], poisoned ? NaN : Math.min(...row)), `min row ${r} (${dtype}, n ${n})`).toBe(true);
+            });
+            // min likewise, over all axes and along the rows
+            expect(Number.isNaN(min(x).item())).toBe(true);
+            min(rows, 1).toFlatArray().forEach((m, r) => {
               const row = values.slice(5 * r, 5 * r + 5);
-              expect(Object.is(m, row.some(Number.isNaN) ? NaN : Math.max(...row)), `max row ${r} (${dtype}, n ${n})`).toBe(true);
+              expect(Object.is(m, row.some(Number.isNaN) ? NaN : Math.min(...row)), `min row ${r} (${dtype}, n ${n})`).toBe(true);
             });
           } finally {
             setBackend('js');

@@ -4,8 +4,10 @@
  * inside the op's domain. `order: 2` also checks the backward pass itself, i.e. that the
  * VJP is written in tape ops and differentiates again (Hessian-vector products).
  *
- * Every property is seeded (fast-check seed 42, the kit's default), so a run is
- * reproducible and a failure prints a counterexample that replays exactly.
+ * Every property is seeded, each with its own seed (the kit's propertySeed: a hash of the
+ * property's name or function, so properties draw different cases), so a run is reproducible
+ * and a failure prints a counterexample that replays exactly; FC_SEED=<n> or FC_SEED=random
+ * runs them with another seed.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -21,7 +23,7 @@ import {
 // not re-exported by the package (internal building blocks of the activations' VJPs)
 import { reluGrad, sigmoidGrad, tanhGrad } from '../packages/core/src/ops/math.js';
 import {
-  GradcheckError, type GradcheckOptions, arb, checkGradients, gradcheck, gradcheckProperty,
+  GradcheckError, type GradcheckOptions, arb, checkGradients, gradcheck, gradcheckProperty, propertySeed,
 } from '@tapegrad/core/testing';
 
 const SEED = 42;
@@ -40,7 +42,7 @@ function checkOpGradients<A>(
     fc.property(cases, ([attrs, inputs]) => {
       gradcheck(op(attrs), inputs, { ...check, raise: true });
     }),
-    { numRuns, seed: SEED, includeErrorInReport: true },
+    { numRuns, seed: propertySeed(expect.getState().currentTestName ?? 'checkOpGradients'), includeErrorInReport: true },
   );
 }
 
@@ -447,6 +449,12 @@ describe('element-wise, part 2', () => {
   it('leakyRelu with a random slope, away from the kink at 0', () => {
     const cases = fc.tuple(fc.double({ min: -0.5, max: 0.5, noNaN: true }), arb.tensor({ avoid: [0] }).map((x) => [x]));
     checkOpGradients(cases, (slope) => (x) => leakyRelu(x, slope), { order: 2, numRuns: 30 });
+  });
+
+  it('floor, ceil, round and sign, away from their jumps: gradient 0, to second order', () => {
+    const integers = [-3, -2, -1, 0, 1, 2, 3];
+    for (const f of [floor, ceil, sign]) checkGradients(f, [arb.tensor({ avoid: integers })], { order: 2, numRuns: 15 });
+    checkGradients(round, [arb.tensor({ avoid: integers.map((i) => i + 0.5) })], { order: 2, numRuns: 15 });
   });
 
   it('dropout with a fixed seed is x·mask, differentiable to second order', () => {
@@ -1024,8 +1032,9 @@ describe('indexing and layout', () => {
     const g = grad((t: Tensor) => sum(take(t, tokens, 0)))(table);
     expect(g.toArray()).toEqual([[2, 2], [1, 1], [0, 0], [3, 3]]);
     // a float32 tensor of indices works as well, and gets no gradient
-    const ids = tensor([[2, 2]], { requiresGrad: true });
-    expect(take(tensor([10, 20, 30]), ids).toArray()).toEqual([[30, 30]]);
+    const ids = f64([2, 2], [1, 2]);
+    expect(take(tensor([10, 20, 30]), cast(ids, 'float32')).toArray()).toEqual([[30, 30]]);
+    expect(grad((i: Tensor) => sum(take(f64([10, 20, 30], [3]), i)))(ids).toFlatArray()).toEqual([0, 0]);
   });
 
   it('take refuses bad indices with a ValueError naming the index, the axis and its size', () => {
@@ -1041,6 +1050,8 @@ describe('indexing and layout', () => {
     expect(() => take(x, 6)).toThrow('take: index 6 at [] is out of range for axis 0 of size 6 in [3,2]');
     expect(() => scatterAdd(x, [0, 1, 1], 1, 2)).toThrow('scatterAdd: updates [3,2] do not have the indices\' shape [3] at axis 1');
     expect(scatterAdd(f64([1, 2, 3], [3]), [1, 0, 1], 0, 3).toFlatArray()).toEqual([2, 4, 0]);
+    expect(scatterAdd(f64([1, 2, 3, 4], [2, 2]), [1, 1], -1, 3).toArray()).toEqual([[0, 3, 0], [0, 7, 0]]);
+    expect(() => scatterAdd(x, [0, 2], -1, 2)).toThrow('scatterAdd: index 2 at [1] is out of range for axis 1 of size 2 in [3,2]');
   });
 
   it('pad: constant (any value), reflect and replicate, per-axis pairs for the trailing axes', () => {
@@ -1144,6 +1155,10 @@ describe('reductions, part 2', () => {
     const [, pullback] = vjp((t) => min(t, 1), f64([1, 1, 3, 0, 2, 0], [2, 3]));
     expect(pullback(f64([10, 4], [2]))[0].toFlatArray()).toEqual([5, 5, 0, 2, 0, 2]);
     expect(() => min(f64([], [2, 0]), 1)).toThrow('min: cannot take the min over axis 1 of length 0 in [2,0]');
+    // and as methods, like max
+    const y = f64([4, 1, 3, 2, 5, 0], [2, 3]);
+    expect([y.min(1).toFlatArray(), y.argmin(1).toFlatArray(), y.argmax(0, true).toArray(), y.logSumExp([0, 1]).shape])
+      .toEqual([[1, 0], [1, 2], [[0, 1, 0]], []]);
   });
 
   it('argmax and argmin: the first extreme index along an axis (or flattened), NaN first, against a loop', () => {

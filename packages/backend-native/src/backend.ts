@@ -1,4 +1,4 @@
-import { type Backend, type BinaryKernel, type ConvGeometry, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, jsBackend, matmulEachBatch } from '@tapegrad/core';
+import { type Backend, type BinaryKernel, type ConvGeometry, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, jsBackend } from '@tapegrad/core';
 import { FLAG_ALWAYS_TWO, FLAG_PORTABLE, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures, type ThreadStats } from './addon.js';
 
 export interface NativeBackendOptions {
@@ -114,7 +114,18 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
 
     matmulBatched(a: TypedArray, b: TypedArray, out: TypedArray, m: number, k: number, n: number,
       transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void {
-      matmulEachBatch(kernels.matmul, a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
+      if (!(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)) {
+        jsBackend.matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
+        return;
+      }
+      // The addon splits whole products between the threads when there are 2 or ≥ 4 of them
+      // (then the batch's total work is what pays for the split), else it cuts each product
+      // as matmul does (then each product's own size decides, as for matmul)
+      const count = aOffsets.length;
+      const work = count === 2 || count >= 4 ? count * m * k * n : m * k * n;
+      const two = twoCores && (mode === 'always' || (mode === 'auto' && work >= threshold));
+      addon.matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets,
+        flags | (two ? FLAG_TWO_THREADS | (mode === 'always' ? FLAG_ALWAYS_TWO : 0) : 0));
     },
 
     subScaled(y: TypedArray, x: TypedArray, s: number, out: TypedArray): void {

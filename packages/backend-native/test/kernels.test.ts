@@ -79,6 +79,47 @@ function expectMatmulClose(backend: Backend, a: Float32Array, b: Float32Array, m
   return actual;
 }
 
+/**
+ * A batch as core's matmul lays it out: `aMatrices` stored matrices of a (≥ 1), read at
+ * `aOffsets` (repeats: a broadcast operand read in place), likewise for b; `pad` unused
+ * elements before the first matrix, so that offsets need not start at 0.
+ */
+interface BatchCase { a: Float32Array; b: Float32Array; aOffsets: Int32Array; bOffsets: Int32Array; m: number; k: number; n: number; tA: boolean; tB: boolean }
+function batchCase(m: number, k: number, n: number, tA: boolean, tB: boolean, aIndex: number[], bIndex: number[], pad = 0): BatchCase {
+  const aSize = m * k, bSize = k * n;
+  return {
+    a: random(pad + (Math.max(...aIndex) + 1) * aSize), b: random(pad + (Math.max(...bIndex) + 1) * bSize),
+    aOffsets: Int32Array.from(aIndex, (i) => pad + i * aSize), bOffsets: Int32Array.from(bIndex, (i) => pad + i * bSize), m, k, n, tA, tB,
+  };
+}
+
+/** Batch patterns of `count` products: every operand distinct, A or B broadcast, [2,c]·[1,c]-style outer broadcast, reversed order. */
+function batchPatterns(count: number): Array<[string, number[], number[]]> {
+  const each = Array.from({ length: count }, (_, i) => i), zero = each.map(() => 0);
+  return [['distinct', each, each], ['A broadcast', zero, each], ['B broadcast', each, zero], ['outer', each.map((i) => i % 2), each.map((i) => i >> 1)],
+    ['reversed', each.map((i) => count - 1 - i), each]];
+}
+
+/** Runs the batch on `backend` (into an out filled with NaN) and checks each product against js within the matmul bound. */
+function expectBatchedClose(backend: Backend, c: BatchCase): Float32Array {
+  const { a, b, aOffsets, bOffsets, m, k, n, tA, tB } = c;
+  const count = aOffsets.length, cSize = m * n;
+  const expected = new Float32Array(count * cSize), actual = new Float32Array(count * cSize).fill(NaN);
+  jsBackend.matmulBatched(a, b, expected, m, k, n, tA, tB, aOffsets, bOffsets);
+  backend.matmulBatched(a, b, actual, m, k, n, tA, tB, aOffsets, bOffsets);
+  const rtol = 16 * u * Math.sqrt(k);
+  for (let p = 0; p < count; p++) {
+    const mag = magnitudes(a.subarray(aOffsets[p], aOffsets[p] + m * k), b.subarray(bOffsets[p], bOffsets[p] + k * n), m, k, n, tA, tB);
+    for (let i = 0; i < cSize; i++) {
+      const allowed = rtol * mag[i] + k * eta, at = p * cSize + i;
+      if (!(Math.abs(actual[at] - expected[at]) <= allowed)) {
+        throw new Error(`batch of ${count} × ${m}×${k}×${n} tA=${tA} tB=${tB}: product ${p} C[${Math.floor(i / n)},${i % n}] = ${actual[at]}, js ${expected[at]}, allowed ±${allowed}`);
+      }
+    }
+  }
+  return actual;
+}
+
 const f32Bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0];
 /** Distance in float32 units in the last place (same-sign values; NaN only equals NaN). */
 function ulps(x: number, y: number): number {
@@ -140,6 +181,47 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
         backend.matmul(new Float32Array(0), new Float32Array(0), out, 2, 0, 3, false, false);
         expect(Array.from(out)).toEqual([0, 0, 0, 0, 0, 0]);
         backend.matmul(new Float32Array(0), new Float32Array(12), new Float32Array(0), 0, 4, 3, false, false);
+      });
+
+      it('matmulBatched: broadcast and repeated offsets, all four transpose variants, edge sizes; bit for bit the loop of single products', () => {
+        const sizes: [number, number, number][] = [[1, 1, 1], [5, 3, 7], [6, 16, 16], [7, 17, 15], [64, 32, 64], [13, 300, 37]];
+        for (const [m, k, n] of sizes) {
+          for (const tA of [false, true]) for (const tB of [false, true]) {
+            for (const [pattern, aIndex, bIndex] of batchPatterns(m * k * n > 10000 ? 3 : 5)) {
+              const c = batchCase(m, k, n, tA, tB, aIndex, bIndex, pattern === 'reversed' ? 3 : 0);
+              const actual = expectBatchedClose(backend, c);
+              // each product is the single-product kernel's own result (one thread)
+              const single = new Float32Array(m * n);
+              for (let p = 0; p < aIndex.length; p++) {
+                backend.matmul(c.a.subarray(c.aOffsets[p], c.aOffsets[p] + m * k), c.b.subarray(c.bOffsets[p], c.bOffsets[p] + k * n), single, m, k, n, tA, tB);
+                expectBitIdentical(actual.subarray(p * m * n, (p + 1) * m * n), single, `${pattern} ${m}×${k}×${n} tA=${tA} tB=${tB} product ${p}`);
+              }
+            }
+          }
+        }
+      });
+
+      it('small products read A and B in place (k ≤ K_C, B row-major ≤ 64 KiB): the packed kernel\'s bits, checked as A·B = A·(Bᵀ)ᵀ (a transposed B is packed)', () => {
+        for (const [m, k, n] of [[1, 1, 1], [5, 3, 7], [17, 33, 9], [64, 32, 64], [13, 256, 40], [18, 64, 256]] as const) {
+          for (const tA of [false, true]) {
+            const a = random(m * k), b = random(k * n), bT = new Float32Array(k * n);
+            for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) bT[j * k + p] = b[p * n + j];
+            const direct = new Float32Array(m * n), viaPacked = new Float32Array(m * n);
+            backend.matmul(a, b, direct, m, k, n, tA, false);
+            backend.matmul(a, bT, viaPacked, m, k, n, tA, true);
+            expectBitIdentical(viaPacked, direct, `${m}×${k}×${n} tA=${tA}`);
+          }
+        }
+      });
+
+      it('matmulBatched with k = 0 writes zeros, with no products or m = 0 writes nothing', () => {
+        const out = new Float32Array(12).fill(7);
+        backend.matmulBatched(new Float32Array(0), new Float32Array(0), out, 2, 0, 3, false, true, new Int32Array(2), new Int32Array(2));
+        expect(Array.from(out)).toEqual(new Array(12).fill(0));
+        const untouched = new Float32Array(4).fill(7);
+        backend.matmulBatched(random(6), random(6), untouched, 2, 3, 2, false, false, new Int32Array(0), new Int32Array(0));
+        backend.matmulBatched(new Float32Array(0), random(6), untouched, 0, 3, 2, false, false, Int32Array.of(0, 0), Int32Array.of(0, 0));
+        expect(Array.from(untouched)).toEqual([7, 7, 7, 7]);
       });
 
       it('exact unary kernels (relu, step, neg, abs, sign, sqrt, x², floor, ceil, round, isNaN, isFinite) are bit-identical, in place too', () => {
@@ -355,12 +437,46 @@ describe.runIf(built)('two threads', () => {
         expectBitIdentical(c2, c1, `${m}×${k}×${n} tA=${tA} tB=${tB}`);
       }
     }
+    // small products (k ≤ 256, B ≤ 64 KiB, not transposed) skip packing on one thread; the
+    // row cut of two threads packs B for both: the same bits
+    for (const [m, k, n] of [[12, 1, 1], [13, 7, 17], [64, 32, 64], [100, 256, 64], [37, 200, 33], [18, 64, 256]] as const) {
+      for (const tA of [false, true]) for (const tB of [false, true]) {
+        const a = random(m * k), b = random(k * n);
+        const c1 = new Float32Array(m * n), c2 = new Float32Array(m * n).fill(NaN);
+        one.matmul(a, b, c1, m, k, n, tA, tB);
+        two.matmul(a, b, c2, m, k, n, tA, tB);
+        expectBitIdentical(c2, c1, `${m}×${k}×${n} tA=${tA} tB=${tB} (in place vs packed)`);
+      }
+    }
     expectMatmulClose(two, random(200 * 300), random(300 * 100), 200, 300, 100, false, true);
     // every split product is counted, with the blocks each thread took
     const stats = two.threadStats();
     expect(stats.twoThreadCalls).toBeGreaterThanOrEqual(7 * 4);
     expect(stats.blocks).toBeGreaterThanOrEqual(2 * stats.twoThreadCalls);
     expect(stats.workerBlocks).toBeLessThanOrEqual(stats.blocks);
+  });
+});
+
+describe.runIf(built)('two threads, batched', () => {
+  it('give the same bits as one thread: split by whole products (2 and ≥ 4 of them) or inside each (1 and 3)', () => {
+    const one = nativeBackend({ name: 'native-batch-1', threads: 'off' });
+    const two = nativeBackend({ name: 'native-batch-2', threads: 'always' });
+    const before = two.threadStats().twoThreadCalls;
+    let calls = 0;
+    for (const [count, m, k, n] of [[1, 61, 300, 17], [2, 13, 290, 40], [3, 30, 40, 7], [5, 17, 33, 9], [32, 64, 32, 64], [70, 3, 5, 2]] as const) {
+      for (const tA of [false, true]) for (const tB of [false, true]) {
+        const each = Array.from({ length: count }, (_, i) => i);
+        const c = batchCase(m, k, n, tA, tB, each.map((i) => i % 3), each);
+        const c1 = new Float32Array(count * m * n), c2 = new Float32Array(count * m * n).fill(NaN);
+        one.matmulBatched(c.a, c.b, c1, m, k, n, tA, tB, c.aOffsets, c.bOffsets);
+        two.matmulBatched(c.a, c.b, c2, m, k, n, tA, tB, c.aOffsets, c.bOffsets);
+        expectBitIdentical(c2, c1, `${count} × ${m}×${k}×${n} tA=${tA} tB=${tB}`);
+        calls += count === 2 || count >= 4 ? 1 : count;
+      }
+    }
+    expectBatchedClose(two, batchCase(64, 576, 96, false, false, [0, 0, 0, 0], [0, 1, 2, 3]));
+    // one split per batch of 2 or ≥ 4 products, one per product otherwise
+    expect(two.threadStats().twoThreadCalls - before).toBeGreaterThanOrEqual(calls + 1);
   });
 });
 
@@ -383,5 +499,21 @@ describe.runIf(built)('the addon checks what it is given', () => {
     expect(() => backend.unfold(random(9), { ...g, strideW: 0 }, 0, new Float32Array(16))).toThrow(/strides and dilations/);
     // and nothing was written by the refused calls
     expect(buffer[2]).not.toBe(0);
+  });
+
+  it('matmulBatched refuses an offset that puts a matrix outside its array, before reading or writing anything', () => {
+    const backend = nativeBackend({ name: 'native-batch-errors' });
+    const a = random(12), b = random(12), out = new Float32Array(12).fill(7);
+    const run = (aOffsets: number[], bOffsets: number[], target = out) =>
+      backend.matmulBatched(a, b, target, 2, 3, 2, false, false, Int32Array.from(aOffsets), Int32Array.from(bOffsets));
+    expect(() => run([0, 7, 0], [0, 0, 0])).toThrow(RangeError);
+    expect(() => run([0, 7, 0], [0, 0, 0])).toThrow(/aOffsets\[1\] = 7 puts a 6-element matrix at \[7, 13\), outside a's 12 elements/);
+    expect(() => run([0, 0, 0], [0, 0, -1])).toThrow(/bOffsets\[2\] = -1/);
+    expect(() => run([0, 0], [0, 0, 0])).toThrow(/aOffsets has 2 entries but bOffsets 3/);
+    expect(() => run([0, 0, 6], [0, 6, 6], new Float32Array(11))).toThrow(/out has 11 elements, needs 12/);
+    expect(() => backend.matmulBatched(a, b, a.subarray(6), 1, 3, 2, false, false, Int32Array.of(0), Int32Array.of(0))).not.toThrow();
+    expect(() => backend.matmulBatched(a, b, a.subarray(4, 8), 2, 3, 2, false, false, Int32Array.of(0), Int32Array.of(0))).toThrow(/share memory/);
+    expect(() => backend.matmulBatched(a, b, out, 2, 3, 2, false, false, [0] as unknown as Int32Array, Int32Array.of(0))).toThrow(/aOffsets must be an Int32Array/);
+    expect(Array.from(out)).toEqual(new Array(12).fill(7));
   });
 });

@@ -209,6 +209,99 @@ function microKernel(pa: usize, pb: usize, kc: i32, c: usize, ldc: usize, first:
 }
 
 /**
+ * microKernel reading A and B where they are: A(r, p) at a + r·aRow + p·aCol bytes, B(p, j)
+ * at b + p·ldb + 4j (B row-major), one k block (first). The same loads' values and the same
+ * madds in the same order as microKernel over packed panels, so the same bits.
+ */
+function microDirect(a: usize, aRow: usize, aCol: usize, b: usize, ldb: usize, kc: i32, c: usize, ldc: usize, rows: i32, cols: i32, tile: usize): void {
+  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  const bEnd = b + <usize>kc * ldb;
+  while (b < bEnd) {
+    const b0 = v128.load(b);
+    const b1 = v128.load(b, 16);
+    let x = v128.load32_splat(a);
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
+    x = v128.load32_splat(a + aRow);
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
+    x = v128.load32_splat(a + 2 * aRow);
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
+    x = v128.load32_splat(a + 3 * aRow);
+    c30 = madd(x, b0, c30);
+    c31 = madd(x, b1, c31);
+    a += aCol;
+    b += ldb;
+  }
+  if (rows == MR && cols == NR) {
+    storeRow(c, true, c00, c01);
+    storeRow(c + ldc, true, c10, c11);
+    storeRow(c + 2 * ldc, true, c20, c21);
+    storeRow(c + 3 * ldc, true, c30, c31);
+    return;
+  }
+  v128.store(tile, c00);
+  v128.store(tile, c01, 16);
+  v128.store(tile, c10, 32);
+  v128.store(tile, c11, 48);
+  v128.store(tile, c20, 64);
+  v128.store(tile, c21, 80);
+  v128.store(tile, c30, 96);
+  v128.store(tile, c31, 112);
+  for (let i = 0; i < rows; i++) {
+    const row = c + <usize>i * ldc;
+    const t = tile + (<usize>(i * NR) << 2);
+    for (let j = 0; j < cols; j++) store<f32>(row + (<usize>j << 2), load<f32>(t + (<usize>j << 2)));
+  }
+}
+
+/** Floats of B (k·n, row-major, k ≤ KC) up to which a product skips packing (matmulDirect). */
+const DIRECT_MAX_B: i32 = 16384;
+
+/**
+ * C[i0:i1, j0:j1] for a small product (k ≤ KC, B row-major and ≤ 64 KiB, so it stays in
+ * cache while read in place), whose packing costs a good part of the arithmetic: full tiles
+ * read A and B in place; the last rows of A and the last columns of B go through
+ * zero-padded copies in `scratch`. Each element gets packed matmul's operations in its order.
+ */
+function matmulDirect(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, transA: bool, scratch: usize,
+  i0: i32, i1: i32, j0: i32, j1: i32): void {
+  const aEdge = scratch; // MR rows × k, row-major
+  const bEdge = scratch + (<usize>(MC * KC) << 2); // k × NR
+  const tile = bEdge + (<usize>(KC * NC) << 2);
+  const ldc = <usize>n << 2, ldb = <usize>n << 2;
+  const aRow0: usize = transA ? 4 : <usize>k << 2, aCol0: usize = transA ? <usize>m << 2 : 4;
+  const nEdge = (j1 - j0) % NR, jFull = j1 - nEdge;
+  if (nEdge) {
+    for (let p = 0; p < k; p++) {
+      for (let j = 0; j < NR; j++) {
+        store<f32>(bEdge + (<usize>(p * NR + j) << 2), j < nEdge ? load<f32>(b + (<usize>(p * n + jFull + j) << 2)) : 0);
+      }
+    }
+  }
+  for (let i = i0; i < i1; i += MR) {
+    const rows = min(MR, i1 - i);
+    let pa = a + <usize>i * aRow0, aRow = aRow0, aCol = aCol0;
+    if (rows < MR) {
+      for (let r = 0; r < MR; r++) {
+        for (let p = 0; p < k; p++) {
+          store<f32>(aEdge + (<usize>(r * k + p) << 2), r < rows ? load<f32>(pa + <usize>r * aRow0 + <usize>p * aCol0) : 0);
+        }
+      }
+      pa = aEdge;
+      aRow = <usize>k << 2;
+      aCol = 4;
+    }
+    const cRow = c + <usize>i * ldc;
+    for (let j = j0; j < jFull; j += NR) {
+      microDirect(pa, aRow, aCol, b + (<usize>j << 2), ldb, k, cRow + (<usize>j << 2), ldc, rows, NR, tile);
+    }
+    if (nEdge) microDirect(pa, aRow, aCol, bEdge, NR << 2, k, cRow + (<usize>jFull << 2), ldc, rows, nEdge, tile);
+  }
+}
+
+/**
  * C = op(A)·op(B) with C [m,n] row-major; A is [m,k] (or [k,m] if transA), B is [k,n] (or
  * [n,k] if transB). k ≥ 1. `scratch` holds matmulScratchBytes() bytes, 64-aligned.
  */
@@ -222,6 +315,10 @@ export function matmul(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, tra
  */
 export function matmulBlock(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, transA: bool, transB: bool, scratch: usize,
   i0: i32, i1: i32, j0: i32, j1: i32): void {
+  if (!transB && k <= KC && k * n <= DIRECT_MAX_B) {
+    matmulDirect(a, b, c, m, k, n, transA, scratch, i0, i1, j0, j1);
+    return;
+  }
   const packedA = scratch;
   const packedB = packedA + (<usize>(MC * KC) << 2);
   const tile = packedB + (<usize>(KC * NC) << 2);
@@ -251,6 +348,22 @@ export function matmulBlock(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32
   }
 }
 
+/**
+ * Products [first, last) of a batch of one shape: C_i = op(A_i)·op(B_i) with A_i at
+ * a + aOffsets[i] floats and B_i at b + bOffsets[i] floats (offsets: i32 arrays in this
+ * memory, possibly repeating), C_i at c + i·m·n floats. k ≥ 1. Each product is the whole
+ * single-product loop nest, so its bits do not depend on which thread or block computes it.
+ */
+export function matmulBatch(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32, transA: bool, transB: bool, scratch: usize,
+  aOffsets: usize, bOffsets: usize, first: i32, last: i32): void {
+  const cBytes = <usize>m * <usize>n << 2;
+  for (let i = first; i < last; i++) {
+    const pa = a + (<usize>load<i32>(aOffsets + (<usize>i << 2)) << 2);
+    const pb = b + (<usize>load<i32>(bOffsets + (<usize>i << 2)) << 2);
+    matmulBlock(pa, pb, c + <usize>i * cBytes, m, k, n, transA, transB, scratch, 0, m, 0, n);
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // Element-wise kernels. Buffers are padded to a multiple of 4 floats (see top).
 
@@ -273,6 +386,69 @@ export function step(x: usize, out: usize, n: i32): void {
   const one = f32x4.splat(1);
   const end = x + (<usize>n << 2);
   for (; x < end; x += 16, out += 16) v128.store(out, v128.and(f32x4.gt(v128.load(x), zero), one));
+}
+
+// floor, ceil, round (to nearest, ties to even) and the NaN/finite masks: exact, so
+// bit-identical to js (NaN, ±∞ and −0 kept by the roundings).
+export function floor(x: usize, out: usize, n: i32): void {
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 16, out += 16) v128.store(out, f32x4.floor(v128.load(x)));
+}
+
+export function ceil(x: usize, out: usize, n: i32): void {
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 16, out += 16) v128.store(out, f32x4.ceil(v128.load(x)));
+}
+
+export function round(x: usize, out: usize, n: i32): void {
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 16, out += 16) v128.store(out, f32x4.nearest(v128.load(x)));
+}
+
+export function isNaN(x: usize, out: usize, n: i32): void {
+  const one = f32x4.splat(1);
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 16, out += 16) {
+    const v = v128.load(x);
+    v128.store(out, v128.and(f32x4.ne(v, v), one));
+  }
+}
+
+export function isFinite(x: usize, out: usize, n: i32): void {
+  const one = f32x4.splat(1);
+  const infinity = f32x4.splat(Infinity);
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 16, out += 16) v128.store(out, v128.and(f32x4.lt(f32x4.abs(v128.load(x)), infinity), one));
+}
+
+/**
+ * erf in float64 for each float32 input, rounded once (≤ 1 ulp from js's float64 erf rounded,
+ * measured over 40,000 inputs in [−5, 5]; tests allow 4): scalar, as Math has no erf and the
+ * js backend's series would cost ≈ 120 ns an element. Polynomials fitted (minimax-like, on
+ * Chebyshev nodes, against 30-digit values) for this kernel:
+ *   |x| < 0.9:          erf(x) = x·p(x²), p of degree 7 (≤ 8·10⁻¹² relative)
+ *   0.9 ≤ |x| < 3.95:   erf(x) = 1 − e^(−x²)·q(u), q ≈ erfcx of degree 12 in u = (1/|x| − c)/h,
+ *                       the interval of 1/|x| mapped to [−1, 1] (≤ 5·10⁻¹¹ relative)
+ *   |x| ≥ 3.95:         ±1 (erfc(3.95) = 2.1·10⁻⁸ is below half a float32 ulp of 1)
+ * x² is exact in float64 for a float32 x, so e^(−x²) is Math.exp's accuracy.
+ */
+@inline function erf1(x: f64): f64 {
+  const ax = Math.abs(x);
+  if (ax < 0.9) {
+    const t = x * x;
+    return x * (1.1283791670889864 + t * (-0.37612638798127224 + t * (0.11283788921399712 + t * (-0.02686589627161837 + t * (0.005222628691425252 + t * (-0.0008512082673927065 + t * (0.00011508744357734527 + t * (-1.0492417932547265e-05))))))));
+  }
+  if (ax < 3.95) {
+    const u = (1 / ax - 0.6821378340365682) / 0.4289732770745429;
+    const r = 1 - Math.exp(-ax * ax) * (0.3272414215648999 + u * (0.155728868060009 + u * (-0.030273967353736324 + u * (0.003766772417915185 + u * (0.00040121645471816083 + u * (-0.0004921998550283009 + u * (0.0002096850901697403 + u * (-5.9922539723491695e-05 + u * (9.507669112804218e-06 + u * (1.8017283118144443e-06 + u * (-2.7973103330032733e-06 + u * (1.7513436415939311e-06 + u * (-4.859607492240573e-07)))))))))))));
+    return x < 0 ? -r : r;
+  }
+  return x != x ? x : (x < 0 ? -1 : 1);
+}
+
+export function erf(x: usize, out: usize, n: i32): void {
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 4, out += 4) store<f32>(out, <f32>erf1(<f64>load<f32>(x)));
 }
 
 // exp's constants live in memory, not in v128.const: V8 rebuilds a vector constant on every
@@ -445,12 +621,15 @@ const FULL = 0; // its own [rows, cols] values
 const ROW = 1; // one [cols] row, repeated for every row (bias [1, n] or [n])
 const COLUMN = 2; // one value per row ([rows, 1])
 const SCALAR = 3; // one value
-// ops: 0 add, 1 sub, 2 mul, 3 div
+// ops: 0 add, 1 sub, 2 mul, 3 div, 4 maximum, 5 minimum (NaN if either side is, else x on
+// ties: x where x ≥ y (x ≤ y) or x is NaN, else y, as the js backend)
 
 @inline function op4(op: i32, x: v128, y: v128): v128 {
   if (op == 0) return f32x4.add(x, y);
   if (op == 1) return f32x4.sub(x, y);
   if (op == 2) return f32x4.mul(x, y);
+  if (op == 4) return v128.bitselect(x, y, v128.or(f32x4.ge(x, y), f32x4.ne(x, x)));
+  if (op == 5) return v128.bitselect(x, y, v128.or(f32x4.le(x, y), f32x4.ne(x, x)));
   return f32x4.div(x, y);
 }
 
@@ -458,6 +637,8 @@ const SCALAR = 3; // one value
   if (op == 0) return x + y;
   if (op == 1) return x - y;
   if (op == 2) return x * y;
+  if (op == 4) return x >= y || x != x ? x : y;
+  if (op == 5) return x <= y || x != x ? x : y;
   return x / y;
 }
 
@@ -498,6 +679,8 @@ export function binary(op: i32, a: usize, aMode: i32, b: usize, bMode: i32, out:
   if (op == 0) rows(0, a, aMode, b, bMode, out, nRows, cols);
   else if (op == 1) rows(1, a, aMode, b, bMode, out, nRows, cols);
   else if (op == 2) rows(2, a, aMode, b, bMode, out, nRows, cols);
+  else if (op == 4) rows(4, a, aMode, b, bMode, out, nRows, cols);
+  else if (op == 5) rows(5, a, aMode, b, bMode, out, nRows, cols);
   else rows(3, a, aMode, b, bMode, out, nRows, cols);
 }
 

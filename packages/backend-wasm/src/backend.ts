@@ -1,4 +1,4 @@
-import { type Backend, type BinaryKernel, type Shape, type TypedArray, type UnaryKernel, ValueError, adjacentReduction, binaryLayout, jsBackend, matmulEachBatch } from '@tapegrad/core';
+import { type Backend, type BinaryKernel, type Shape, type TypedArray, type UnaryKernel, ValueError, adjacentReduction, binaryLayout, jsBackend } from '@tapegrad/core';
 import { enableRelaxedSimd, relaxedSimdSupported, simdSupported } from './features.js';
 import { relaxedThreadsWasm, relaxedWasm, simdThreadsWasm, simdWasm } from './generated/wasm.js';
 import { MatmulWorker, WARM_BYTES, attachWorker, sharedMemoryForThreads } from './threads.js';
@@ -64,11 +64,19 @@ interface Exports {
   matmul(a: number, b: number, c: number, m: number, k: number, n: number, transA: number, transB: number, scratch: number): void;
   matmulBlock(a: number, b: number, c: number, m: number, k: number, n: number, transA: number, transB: number, scratch: number,
     i0: number, i1: number, j0: number, j1: number): void;
+  matmulBatch(a: number, b: number, c: number, m: number, k: number, n: number, transA: number, transB: number, scratch: number,
+    aOffsets: number, bOffsets: number, first: number, last: number): void;
   relu(x: number, out: number, n: number): void;
   step(x: number, out: number, n: number): void;
   exp(x: number, out: number, n: number): void;
   sigmoid(x: number, out: number, n: number): void;
   softplus(x: number, out: number, n: number): void;
+  floor(x: number, out: number, n: number): void;
+  ceil(x: number, out: number, n: number): void;
+  round(x: number, out: number, n: number): void;
+  isNaN(x: number, out: number, n: number): void;
+  isFinite(x: number, out: number, n: number): void;
+  erf(x: number, out: number, n: number): void;
   sigmoidGrad(y: number, dy: number, out: number, n: number): void;
   tanhGrad(y: number, dy: number, out: number, n: number): void;
   reluGrad(x: number, dy: number, out: number, n: number): void;
@@ -102,7 +110,7 @@ function chooseVariant(requested: WasmVariant | 'auto'): WasmVariant {
 }
 
 // The operand modes of the binary kernel are core's OperandMode (as in assembly/index.ts).
-const binaryOps: Partial<Record<BinaryKernel, number>> = { add: 0, sub: 1, mul: 2, div: 3 };
+const binaryOps: Partial<Record<BinaryKernel, number>> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5 };
 
 
 /*
@@ -117,15 +125,39 @@ const binaryOps: Partial<Record<BinaryKernel, number>> = { add: 0, sub: 1, mul: 
  * general walk: 0.47 µs at 20 elements vs 0.32) nor sums (wasm ≥ 1.5× faster from 10
  * elements: js's reduce walks rows through closures).
  */
-const UNARY_JS_BELOW: Partial<Record<UnaryKernel, number>> = { exp: 16, sigmoid: 16, softplus: 8, relu: 112, step: 112 };
+const UNARY_JS_BELOW: Partial<Record<UnaryKernel, number>> = {
+  exp: 16, sigmoid: 16, softplus: 8, relu: 112, step: 112,
+  // one vector instruction an element, as relu: assumed to cross over where relu does (not measured)
+  floor: 112, ceil: 112, round: 112, isNaN: 112, isFinite: 112,
+  // erf has no entry: js's series and continued fraction lose even at 2 elements (0.85 µs
+  // vs 0.53 µs a call; 7.5× slower at 262,144, measured on the loaded 2-core machine)
+};
 const BINARY_JS_BELOW = 96;
 const GRAD_JS_BELOW = 64;
 const SUB_SCALED_JS_BELOW = 96;
 
 /**
+ * [lo, hi): the elements of x (of `length`) that a batch of `size`-element matrices at
+ * `offsets` reads. A matrix reaching outside x is a RangeError naming the offset, before
+ * anything is copied.
+ */
+function offsetsRange(offsetsName: string, offsets: Int32Array, name: string, length: number, size: number): [number, number] {
+  let lo = length, hi = 0;
+  for (let i = 0; i < offsets.length; i++) {
+    const o = offsets[i];
+    if (o < 0 || o + size > length) {
+      throw new RangeError(`tapegrad wasm matmulBatched: ${offsetsName}[${i}] = ${o} puts a ${size}-element matrix at [${o}, ${o + size}), outside ${name}'s ${length} elements`);
+    }
+    if (o < lo) lo = o;
+    if (o + size > hi) hi = o + size;
+  }
+  return offsets.length === 0 ? [0, 0] : [lo, hi];
+}
+
+/**
  * Compiles one build and returns a backend around it, without registering it. Compilation
  * is synchronous (`new WebAssembly.Module`), which Node always allows; browsers allow it on
- * the main thread only for small modules (each build is about 5.5 kB; current Chromium's
+ * the main thread only for small modules (each build is about 10.5 kB; current Chromium's
  * limit is 8 MB, older Chromium and some Android WebViews' is 4 kB): there, use
  * {@link createWasmBackendAsync}.
  */
@@ -194,6 +226,20 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
   }
 
   /**
+   * Splits a batch of 2 or ≥ 4 products between the two threads by whole products (each
+   * then gets exactly the single-thread operations; no operand is packed twice), if its
+   * total work is large enough and the worker runs; false otherwise. Up to 16 blocks (the
+   * control block's masks hold 32), so that a thread the OS holds back leaves little to wait on.
+   */
+  function batchOnTwoThreads(pa: number, pb: number, pc: number, m: number, k: number, n: number, tA: number, tB: number,
+    aOffsets: number, bOffsets: number, count: number): boolean {
+    if (!worker?.usable || !(count === 2 || count >= 4) || (!always && count * m * k * n < threshold)) return false;
+    const blocks = Math.min(count, 16), step = Math.ceil(count / blocks);
+    return worker.run(pa, pb, pc, m, k, n, tA, tB, false, step, Math.ceil(count / step), wasm.matmulBlock, mainScratch,
+      { aOffsets, bOffsets, count, kernel: wasm.matmulBatch });
+  }
+
+  /**
    * Makes bytes [0, end) addressable; growing detaches the old buffer, so re-view it. False
    * if the engine refuses to grow (past 4 GiB, or out of memory): the caller falls back to js.
    */
@@ -217,6 +263,7 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
 
   const unaryKernels: Partial<Record<UnaryKernel, (x: number, out: number, n: number) => void>> = {
     relu: wasm.relu, step: wasm.step, exp: wasm.exp, sigmoid: wasm.sigmoid, softplus: wasm.softplus,
+    floor: wasm.floor, ceil: wasm.ceil, round: wasm.round, isNaN: wasm.isNaN, isFinite: wasm.isFinite, erf: wasm.erf,
   };
   // activation′ ⊙ dy: two operands of the output's size (the ops guarantee one shape)
   const gradKernels: Partial<Record<BinaryKernel, (y: number, dy: number, out: number, n: number) => void>> = {
@@ -313,9 +360,53 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
       out.set(f32.subarray(pc >>> 2, (pc >>> 2) + m * n));
     },
 
-    // one product at a time: each copies its operands into wasm memory anyway
+    /**
+     * One copy in of the range of a (and of b) that the batch reads — a broadcast operand
+     * once, however many products read it —, every product in wasm, one copy out of C.
+     */
     matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets): void {
-      matmulEachBatch(backend.matmul, a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
+      if (!(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)) {
+        jsBackend.matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
+        return;
+      }
+      const count = aOffsets.length;
+      const [aLo, aHi] = offsetsRange('aOffsets', aOffsets, 'a', a.length, m * k);
+      const [bLo, bHi] = offsetsRange('bOffsets', bOffsets, 'b', b.length, k * n);
+      if (bOffsets.length !== count) throw new RangeError(`tapegrad wasm matmulBatched: aOffsets has ${count} entries but bOffsets ${bOffsets.length}`);
+      if (out.length < count * m * n) throw new RangeError(`tapegrad wasm matmulBatched: out has ${out.length} elements, needs ${count * m * n}`);
+      if (count === 0 || m === 0 || n === 0) return;
+      if (k === 0) {
+        out.fill(0, 0, count * m * n);
+        return;
+      }
+      const pa = matmulAt, pb = pa + align((aHi - aLo) * 4), pc = pb + align((bHi - bLo) * 4);
+      const pOffsets = pc + align(count * m * n * 4), pbOffsets = pOffsets + align(count * 4);
+      if (!reserve(pbOffsets + align(count * 4))) {
+        jsBackend.matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
+        return;
+      }
+      f32.set(a.subarray(aLo, aHi), pa >>> 2);
+      f32.set(b.subarray(bLo, bHi), pb >>> 2);
+      // the offsets, relative to the copied ranges
+      const bAt = (pbOffsets - pOffsets) / 4;
+      const i32 = new Int32Array(memory.buffer, pOffsets, bAt + count);
+      for (let i = 0; i < count; i++) {
+        i32[i] = aOffsets[i] - aLo;
+        i32[bAt + i] = bOffsets[i] - bLo;
+      }
+      const tA = transposeA ? 1 : 0, tB = transposeB ? 1 : 0;
+      if (!batchOnTwoThreads(pa, pb, pc, m, k, n, tA, tB, pOffsets, pbOffsets, count)) {
+        if (count === 1 || count === 3) {
+          // few products: each is cut between the threads as matmul cuts it (if large enough)
+          for (let i = 0; i < count; i++) {
+            const pai = pa + i32[i] * 4, pbi = pb + i32[bAt + i] * 4, pci = pc + i * m * n * 4;
+            if (!matmulOnTwoThreads(pai, pbi, pci, m, k, n, tA, tB)) wasm.matmul(pai, pbi, pci, m, k, n, tA, tB, mainScratch);
+          }
+        } else {
+          wasm.matmulBatch(pa, pb, pc, m, k, n, tA, tB, mainScratch, pOffsets, pbOffsets, 0, count);
+        }
+      }
+      out.set(f32.subarray(pc >>> 2, (pc >>> 2) + count * m * n));
     },
 
     reduce(kernel, x, shape, axes, out): void {

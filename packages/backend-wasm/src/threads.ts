@@ -26,7 +26,12 @@ const FAILED = 4; // bit i: the worker's kernel threw on block i (a bug): the ma
 const DONE = 5; // bit i: the worker finished block i of the current job
 const CRASH = 6; // tests only: 1 makes the worker exit while holding its next claimed block
 const ARGS_AT = 64;
-const ARGS = 12; // a, b, c, m, k, n, transA, transB, worker scratch, byRows, rows/columns per block, blocks
+// a, b, c, m, k, n, transA, transB, worker scratch, cut (CUT_*), rows/columns/products per
+// block, blocks, and for a batch: its A and B offset arrays (pointers) and product count
+const ARGS = 15;
+const CUT_COLUMNS = 0;
+const CUT_ROWS = 1;
+const CUT_PRODUCTS = 2; // a batch (matmulBatch): each block is whole products
 
 /**
  * Worker source, run with `eval: true`: no file to locate, in a bundle or not. It reaches
@@ -38,9 +43,11 @@ const { workerData } = process.getBuiltinModule('node:worker_threads');
 const { module, memory, control, warm } = workerData;
 const ctl = new Int32Array(control, 0, 8);
 const args = new Float64Array(control, ${ARGS_AT}, ${ARGS});
-let kernel;
+let kernel, batchKernel;
 try {
-  kernel = new WebAssembly.Instance(module, { env: { memory } }).exports.matmulBlock;
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  kernel = exports.matmulBlock;
+  batchKernel = exports.matmulBatch;
   // a worker that ends (an uncaught error, process.exit) says so, and wakes a caller waiting
   // for its blocks: that caller then computes them itself instead of waiting forever
   process.on('exit', () => {
@@ -67,15 +74,16 @@ if (Atomics.load(ctl, ${READY}) === 1) {
       // another job's tag (this one is over, or a newer one started: SEQ tells), or none left
       if ((v >>> 16) !== seen || block >= args[11]) break;
       // the arguments are stable while the job has unclaimed blocks: read, then claim
-      const m = args[3], n = args[5], step = args[10], lo = block * step, byRows = args[9] === 1;
-      const hi = Math.min(byRows ? m : n, lo + step);
+      const m = args[3], n = args[5], step = args[10], lo = block * step, cut = args[9];
+      const hi = Math.min(cut === ${CUT_PRODUCTS} ? args[14] : cut === ${CUT_ROWS} ? m : n, lo + step);
       const a = args[0], b = args[1], c = args[2], k = args[4], tA = args[6], tB = args[7], scratch = args[8];
       if (Atomics.compareExchange(ctl, ${NEXT}, v, v + 1) !== v) continue;
       const crash = Atomics.load(ctl, ${CRASH});
       if (crash === 1) process.exit(1);
       if (crash === 2) Atomics.wait(ctl, ${CRASH}, 2); // hangs: killed without running any code
       try {
-        if (byRows) kernel(a, b, c, m, k, n, tA, tB, scratch, lo, hi, 0, n);
+        if (cut === ${CUT_PRODUCTS}) batchKernel(a, b, c, m, k, n, tA, tB, scratch, args[12], args[13], lo, hi);
+        else if (cut === ${CUT_ROWS}) kernel(a, b, c, m, k, n, tA, tB, scratch, lo, hi, 0, n);
         else kernel(a, b, c, m, k, n, tA, tB, scratch, 0, m, lo, hi);
       } catch (error) {
         Atomics.or(ctl, ${FAILED}, 1 << block);
@@ -148,6 +156,18 @@ export function sharedMemoryForThreads(initialBytes: number): WasmMemory | undef
 /** The kernel's signature: C[i0:i1, j0:j1] of op(A)·op(B) (matmulBlock in assembly/index.ts). */
 export type BlockKernel = (a: number, b: number, c: number, m: number, k: number, n: number, transA: number, transB: number,
   scratch: number, i0: number, i1: number, j0: number, j1: number) => void;
+
+/** Products [first, last) of a batch (matmulBatch in assembly/index.ts). */
+export type BatchKernel = (a: number, b: number, c: number, m: number, k: number, n: number, transA: number, transB: number,
+  scratch: number, aOffsets: number, bOffsets: number, first: number, last: number) => void;
+
+/** A batch split by whole products: pointers to its i32 offset arrays in the shared memory. */
+export interface BatchCut {
+  aOffsets: number;
+  bOffsets: number;
+  count: number;
+  kernel: BatchKernel;
+}
 
 const workers = new WeakMap<object, MatmulWorker>();
 
@@ -237,16 +257,18 @@ export class MatmulWorker {
 
   /**
    * Computes C = op(A)·op(B) (operands already in the shared memory) on both threads: C is
-   * cut into `blocks` blocks of `step` rows (or columns if !byRows; the last may be shorter)
-   * that the two threads claim in turn. Returns false, having run nothing, if the worker
+   * cut into `blocks` (≤ 32) blocks of `step` rows (or columns if !byRows; the last may be
+   * shorter) that the two threads claim in turn; with `batch`, C is a batch of products and
+   * a block is `step` whole products. Returns false, having run nothing, if the worker
    * cannot run: the caller then computes the product itself.
    */
   run(a: number, b: number, c: number, m: number, k: number, n: number, tA: number, tB: number,
-    byRows: boolean, step: number, blocks: number, kernel: BlockKernel, mainScratch: number): boolean {
+    byRows: boolean, step: number, blocks: number, kernel: BlockKernel, mainScratch: number, batch?: BatchCut): boolean {
     if (!this.ready()) return false;
     const x = this.args, ctl = this.ctl;
     x[0] = a; x[1] = b; x[2] = c; x[3] = m; x[4] = k; x[5] = n; x[6] = tA; x[7] = tB;
-    x[8] = this.scratch; x[9] = byRows ? 1 : 0; x[10] = step; x[11] = blocks;
+    x[8] = this.scratch; x[9] = batch ? CUT_PRODUCTS : byRows ? CUT_ROWS : CUT_COLUMNS; x[10] = step; x[11] = blocks;
+    x[12] = batch?.aOffsets ?? 0; x[13] = batch?.bOffsets ?? 0; x[14] = batch?.count ?? 0;
     const seq = (this.seq = (this.seq % 0xffff) + 1);
     Atomics.store(ctl, FINISHED, 0);
     Atomics.store(ctl, FAILED, 0);
@@ -255,10 +277,11 @@ export class MatmulWorker {
     Atomics.store(ctl, NEXT, seq << 16);
     Atomics.store(ctl, SEQ, seq);
     Atomics.notify(ctl, SEQ, 1);
-    const size = byRows ? m : n;
+    const size = batch ? batch.count : byRows ? m : n;
     const compute = (block: number) => {
       const lo = block * step, hi = Math.min(size, lo + step);
-      if (byRows) kernel(a, b, c, m, k, n, tA, tB, mainScratch, lo, hi, 0, n);
+      if (batch) batch.kernel(a, b, c, m, k, n, tA, tB, mainScratch, batch.aOffsets, batch.bOffsets, lo, hi);
+      else if (byRows) kernel(a, b, c, m, k, n, tA, tB, mainScratch, lo, hi, 0, n);
       else kernel(a, b, c, m, k, n, tA, tB, mainScratch, 0, m, lo, hi);
     };
     if (this.failNext) {

@@ -14,8 +14,9 @@ import { createWasmBackend, enableRelaxedSimd } from '../src/index.js';
  *   the errors are far smaller still (the largest ratio seen is 0.04, see the last test).
  *   A wrong element or a dropped term misses by ≈ Σ|ab|/k: over 20× the bound at k = 784.
  * - exp, sigmoid and softplus: polynomials, not the libm js calls: ≤ 2 ulp measured, 4 ulp
- *   allowed.
- * - everything else (relu, step, add/sub/mul/div, the activation gradients, column sums) does the same float32
+ *   allowed. erf: polynomials in float64, rounded once: ≤ 1 ulp from js's float64 erf.
+ * - everything else (relu, step, floor, ceil, round, isNaN, isFinite, add/sub/mul/div,
+ *   maximum/minimum, the activation gradients, column sums) does the same float32
  *   operations as js: bit-identical. Sums ending on the last axis accumulate in float64
  *   (js does per innermost row): within 1 ulp of the float64 sum.
  * - float64 is delegated to jsBackend: bit-identical by construction, checked anyway.
@@ -64,6 +65,46 @@ function matmulErrorRatio(backend: Backend, m: number, k: number, n: number, tA:
     worst = Math.max(worst, ratio);
   }
   return worst;
+}
+
+/**
+ * A batch as core's matmul lays it out: matrices of a read at `aOffsets` (repeats: a
+ * broadcast operand read in place), likewise for b; `pad` unused elements before the first
+ * matrix, so that offsets need not start at 0.
+ */
+interface BatchCase { a: Float32Array; b: Float32Array; aOffsets: Int32Array; bOffsets: Int32Array; m: number; k: number; n: number; tA: boolean; tB: boolean }
+function batchCase(m: number, k: number, n: number, tA: boolean, tB: boolean, aIndex: number[], bIndex: number[], pad = 0): BatchCase {
+  const aSize = m * k, bSize = k * n;
+  return {
+    a: random(pad + (Math.max(...aIndex) + 1) * aSize), b: random(pad + (Math.max(...bIndex) + 1) * bSize),
+    aOffsets: Int32Array.from(aIndex, (i) => pad + i * aSize), bOffsets: Int32Array.from(bIndex, (i) => pad + i * bSize), m, k, n, tA, tB,
+  };
+}
+
+/** Batch patterns of `count` products: every operand distinct, A or B broadcast, [2,c]·[1,c]-style outer broadcast, reversed order. */
+function batchPatterns(count: number): Array<[string, number[], number[]]> {
+  const each = Array.from({ length: count }, (_, i) => i), zero = each.map(() => 0);
+  return [['distinct', each, each], ['A broadcast', zero, each], ['B broadcast', each, zero], ['outer', each.map((i) => i % 2), each.map((i) => i >> 1)],
+    ['reversed', each.map((i) => count - 1 - i), each]];
+}
+
+/** Runs the batch on `backend` (into an out filled with NaN) and checks each product against js within the matmul bound (2·√k·u·Σ|ab|). */
+function expectBatchedClose(backend: Backend, c: BatchCase): Float32Array {
+  const { a, b, aOffsets, bOffsets, m, k, n, tA, tB } = c;
+  const count = aOffsets.length, cSize = m * n;
+  const expected = new Float32Array(count * cSize), actual = new Float32Array(count * cSize).fill(NaN);
+  jsBackend.matmulBatched(a, b, expected, m, k, n, tA, tB, aOffsets, bOffsets);
+  backend.matmulBatched(a, b, actual, m, k, n, tA, tB, aOffsets, bOffsets);
+  for (let p = 0; p < count; p++) {
+    const mag = magnitudes(a.subarray(aOffsets[p], aOffsets[p] + m * k), b.subarray(bOffsets[p], bOffsets[p] + k * n), m, k, n, tA, tB);
+    for (let i = 0; i < cSize; i++) {
+      const allowed = 2 * Math.sqrt(k) * u * mag[i], at = p * cSize + i;
+      if (!(Math.abs(actual[at] - expected[at]) <= allowed)) {
+        throw new Error(`batch of ${count} × ${m}×${k}×${n} tA=${tA} tB=${tB}: product ${p} C[${Math.floor(i / n)},${i % n}] = ${actual[at]}, js ${expected[at]}, allowed ±${allowed}`);
+      }
+    }
+  }
+  return actual;
 }
 
 const f32Bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0];
@@ -129,6 +170,59 @@ for (const backend of backends) {
       }
     });
 
+    it('matmulBatched: broadcast and repeated offsets, all four transpose variants, edge sizes; bit for bit the loop of single products', () => {
+      const sizes: [number, number, number][] = [[1, 1, 1], [5, 3, 7], [4, 8, 8], [7, 17, 15], [64, 32, 64], [13, 300, 37]];
+      for (const [m, k, n] of sizes) {
+        for (const tA of [false, true]) for (const tB of [false, true]) {
+          for (const [pattern, aIndex, bIndex] of batchPatterns(m * k * n > 10000 ? 3 : 5)) {
+            const c = batchCase(m, k, n, tA, tB, aIndex, bIndex, pattern === 'reversed' ? 3 : 0);
+            const actual = expectBatchedClose(backend, c);
+            // each product is the single-product kernel's own result
+            const single = new Float32Array(m * n);
+            for (let p = 0; p < aIndex.length; p++) {
+              backend.matmul(c.a.subarray(c.aOffsets[p], c.aOffsets[p] + m * k), c.b.subarray(c.bOffsets[p], c.bOffsets[p] + k * n), single, m, k, n, tA, tB);
+              expectBitIdentical(actual.subarray(p * m * n, (p + 1) * m * n), single);
+            }
+          }
+        }
+      }
+    });
+
+    it('small products read A and B in place (k ≤ K_C, B row-major ≤ 64 KiB): the packed kernel\'s bits, checked as A·B = A·(Bᵀ)ᵀ (a transposed B is packed)', () => {
+      for (const [m, k, n] of [[1, 1, 1], [5, 3, 7], [17, 33, 9], [64, 32, 64], [13, 256, 40], [18, 64, 256]] as const) {
+        for (const tA of [false, true]) {
+          const a = random(m * k), b = random(k * n), bT = new Float32Array(k * n);
+          for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) bT[j * k + p] = b[p * n + j];
+          const direct = new Float32Array(m * n), viaPacked = new Float32Array(m * n);
+          backend.matmul(a, b, direct, m, k, n, tA, false);
+          backend.matmul(a, bT, viaPacked, m, k, n, tA, true);
+          expectBitIdentical(viaPacked, direct);
+        }
+      }
+    });
+
+    it('matmulBatched with k = 0 writes zeros, with no products or m = 0 writes nothing', () => {
+      const out = new Float32Array(12).fill(7);
+      backend.matmulBatched(new Float32Array(0), new Float32Array(0), out, 2, 0, 3, false, true, new Int32Array(2), new Int32Array(2));
+      expectBitIdentical(out, new Float32Array(12));
+      const untouched = new Float32Array(4).fill(7);
+      backend.matmulBatched(random(6), random(6), untouched, 2, 3, 2, false, false, new Int32Array(0), new Int32Array(0));
+      backend.matmulBatched(new Float32Array(0), random(6), untouched, 0, 3, 2, false, false, Int32Array.of(0, 0), Int32Array.of(0, 0));
+      expectBitIdentical(untouched, [7, 7, 7, 7]);
+    });
+
+    it('matmulBatched refuses an offset that puts a matrix outside its array, before writing anything', () => {
+      const a = random(12), b = random(12), out = new Float32Array(12).fill(7);
+      const run = (aOffsets: number[], bOffsets: number[], target = out) =>
+        backend.matmulBatched(a, b, target, 2, 3, 2, false, false, Int32Array.from(aOffsets), Int32Array.from(bOffsets));
+      expect(() => run([0, 7, 0], [0, 0, 0])).toThrow(RangeError);
+      expect(() => run([0, 7, 0], [0, 0, 0])).toThrow(/aOffsets\[1\] = 7 puts a 6-element matrix at \[7, 13\), outside a's 12 elements/);
+      expect(() => run([0, 0, 0], [0, 0, -1])).toThrow(/bOffsets\[2\] = -1/);
+      expect(() => run([0, 0], [0, 0, 0])).toThrow(/aOffsets has 2 entries but bOffsets 3/);
+      expect(() => run([0, 0, 6], [0, 6, 6], new Float32Array(11))).toThrow(/out has 11 elements, needs 12/);
+      expectBitIdentical(out, new Array(12).fill(7));
+    });
+
     it('propagates NaN and Inf as js does', () => {
       const a = random(4 * 6), b = random(6 * 5);
       a[7] = NaN;
@@ -147,10 +241,12 @@ for (const backend of backends) {
     const specials = Float32Array.of(NaN, Infinity, -Infinity, 0, -0, 1e-30, -1e-30, 88.72, 88.73, -87.3, -103.9, -104, -200, 15.5, -15.5, 3e38);
     const lengths = [1, 3, 4, 5, 17, 1000, 4099];
 
-    for (const kernel of ['relu', 'step'] as const) {
+    for (const kernel of ['relu', 'step', 'floor', 'ceil', 'round', 'isNaN', 'isFinite'] as const) {
       it(`${kernel}: bit-identical, specials included`, () => {
         for (const n of lengths) {
           const x = random(n, 10);
+          // halves every third element: round's ties (to even), floor's and ceil's exact cases
+          for (let i = 0; i < n; i += 3) x[i] = Math.round(x[i] * 2) / 2;
           const expected = new Float32Array(n), actual = new Float32Array(n);
           jsBackend.unary(kernel, x, expected, 0);
           backend.unary(kernel, x, actual, 0);
@@ -176,9 +272,21 @@ for (const backend of backends) {
       });
     }
 
+    it('erf: within 1 ulp of js\'s float64 erf rounded, over [−6, 6] (both seams of its three pieces) and at the specials', () => {
+      const n = 200_001;
+      const x = Float32Array.from({ length: n }, (_, i) => -6 + (12 * i) / (n - 1));
+      const seams = Float32Array.from([0.9, 3.95].flatMap((s) => [s, -s, Math.fround(s) * (1 - 2 ** -23), Math.fround(s) * (1 + 2 ** -23)]));
+      for (const input of [x, seams, specials, random(4099, 4)]) {
+        const expected = new Float32Array(input.length), actual = new Float32Array(input.length);
+        jsBackend.unary('erf', input, expected, 0);
+        backend.unary('erf', input, actual, 0);
+        expectUlps(actual, expected, 1, input);
+      }
+    });
+
     it('delegates the other unary kernels to js (bit-identical)', () => {
       const x = random(101, 3);
-      for (const kernel of ['neg', 'log', 'tanh', 'sqrt', 'abs', 'sign', 'powScalar'] as UnaryKernel[]) {
+      for (const kernel of ['neg', 'log', 'tanh', 'sqrt', 'abs', 'sign', 'powScalar', 'log1p', 'expm1', 'sin', 'cos'] as UnaryKernel[]) {
         const expected = new Float32Array(101), actual = new Float32Array(101);
         jsBackend.unary(kernel, x, expected, 3);
         backend.unary(kernel, x, actual, 3);
@@ -199,11 +307,16 @@ for (const backend of backends) {
       [[2, 3, 5], [3, 1], [2, 3, 5]], [[2, 1, 5], [1, 3, 1], [2, 3, 5]], [[4, 1, 6], [4, 5, 6], [4, 5, 6]],
     ];
     const size = (s: number[]) => s.reduce((p, d) => p * d, 1);
-    for (const kernel of ['add', 'sub', 'mul', 'div', 'greater', 'equal'] as BinaryKernel[]) {
+    for (const kernel of ['add', 'sub', 'mul', 'div', 'greater', 'equal', 'maximum', 'minimum'] as BinaryKernel[]) {
       it(`${kernel}: bit-identical for every broadcast pattern`, () => {
         for (const [aShape, bShape, outShape] of shapes) {
           const a = random(size(aShape)), b = random(size(bShape));
-          if (kernel === 'equal') b.set(a.subarray(0, Math.min(a.length, b.length) >> 1));
+          if (kernel === 'equal' || kernel === 'maximum' || kernel === 'minimum') b.set(a.subarray(0, Math.min(a.length, b.length) >> 1));
+          // NaN on either side, and ±0 against ∓0 (ties: a is picked)
+          if (kernel === 'maximum' || kernel === 'minimum') {
+            a.set([NaN, 1, -0, 0].slice(0, a.length));
+            b.set([2, NaN, 0, -0].slice(0, b.length));
+          }
           const expected = new Float32Array(size(outShape)), actual = new Float32Array(size(outShape)).fill(NaN);
           jsBackend.binary(kernel, a, aShape, b, bShape, expected, outShape);
           backend.binary(kernel, a, aShape, b, bShape, actual, outShape);

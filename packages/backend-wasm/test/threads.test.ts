@@ -59,6 +59,27 @@ for (const variant of variants) {
       }
     }
 
+    it('matmulBatched: bit for bit one thread, split by whole products (2 and ≥ 4 of them) or inside each (1 and 3)', () => {
+      const one = createWasmBackend({ variant, name: `wasm-1-${variant}`, threads: 'off' });
+      for (const [count, m, k, n] of [[1, 61, 300, 17], [2, 13, 290, 40], [3, 30, 40, 7], [5, 17, 33, 9], [32, 64, 32, 64], [70, 3, 5, 2]] as const) {
+        for (const tA of [false, true]) for (const tB of [false, true]) {
+          const aOffsets = Int32Array.from({ length: count }, (_, i) => (i % 3) * m * k), bOffsets = Int32Array.from({ length: count }, (_, i) => i * k * n);
+          const a = random(3 * m * k), b = random(count * k * n);
+          const c1 = new Float32Array(count * m * n), c2 = new Float32Array(count * m * n).fill(NaN);
+          one.matmulBatched(a, b, c1, m, k, n, tA, tB, aOffsets, bOffsets);
+          backend.matmulBatched(a, b, c2, m, k, n, tA, tB, aOffsets, bOffsets);
+          for (let i = 0; i < c1.length; i++) {
+            if (!Object.is(c2[i], c1[i])) throw new Error(`${count} × ${m}×${k}×${n} tA=${tA} tB=${tB}: element ${i} = ${c2[i]}, one thread ${c1[i]}`);
+          }
+          // and against js: the products one thread computes are the single-product kernel's (kernels.test.ts)
+          const expected = new Float32Array(count * m * n);
+          jsBackend.matmulBatched(a, b, expected, m, k, n, tA, tB, aOffsets, bOffsets);
+          const allowed = 2 * Math.sqrt(k) * u * 4 * k; // |a|, |b| ≤ 2, so Σ|ab| ≤ 4k
+          for (let i = 0; i < c1.length; i++) if (!(Math.abs(c2[i] - expected[i]) <= allowed)) throw new Error(`element ${i} = ${c2[i]}, js ${expected[i]}`);
+        }
+      }
+    });
+
     it('1×k×1 (nothing to split) and empty products still work', () => {
       expectClose(backend, 1, 9, 1, true, false);
       const out = new Float32Array(6).fill(7);
@@ -168,4 +189,20 @@ describe.skipIf(!twoCores)('a worker that fails mid-product', () => {
       expectClose(backend, 64, 300, 96, true, true);
     });
   }
+
+  it('exits in the middle of a batch split by products: the batch is still right and later work runs on one thread', () => {
+    const backend = createWasmBackend({ variant: 'simd', name: 'wasm-fail-batch', threads: 'always' });
+    expectClose(backend, 64, 300, 96, false, false); // starts the worker
+    const worker = workerOf(backend)!;
+    worker.failOnNextBlock('exit');
+    // 6 products of 40×70×24 against one broadcast A: a batch the two threads split by products
+    const a = random(40 * 70), b = random(6 * 70 * 24), aOffsets = new Int32Array(6), bOffsets = Int32Array.from({ length: 6 }, (_, i) => i * 70 * 24);
+    const expected = new Float32Array(6 * 40 * 24), actual = new Float32Array(6 * 40 * 24).fill(NaN);
+    jsBackend.matmulBatched(a, b, expected, 40, 70, 24, false, false, aOffsets, bOffsets);
+    backend.matmulBatched(a, b, actual, 40, 70, 24, false, false, aOffsets, bOffsets);
+    // the worker reached the batch (it exited on claiming one of its blocks): one thread from now on
+    expect(backend.threads).toBe(1);
+    const allowed = 2 * Math.sqrt(70) * u * 4 * 70;
+    for (let i = 0; i < expected.length; i++) if (!(Math.abs(actual[i] - expected[i]) <= allowed)) throw new Error(`element ${i} = ${actual[i]}, js ${expected[i]}`);
+  });
 });

@@ -6,7 +6,7 @@ import { broadcastTo, expandDims, flatten, reshape, slice, squeeze, transpose } 
 import type { TensorLike } from './ops/lift.js';
 import { abs, exp, log, pow, relu, sigmoid, sqrt, square, tanh } from './ops/math.js';
 import { matmul } from './ops/matmul.js';
-import { max, mean, sum } from './ops/reduce.js';
+import { argmax, argmin, max, mean, min, sum } from './ops/reduce.js';
 import { clip, maximum, minimum } from './ops/where.js';
 import { type BackwardOptions, backward } from './tape.js';
 import { Tensor } from './tensor.js';
@@ -34,6 +34,9 @@ const methods: Partial<Record<keyof Tensor, (this: Tensor, ...args: never[]) => 
   sum(this: Tensor, axes?: number | readonly number[], keepDims?: boolean) { return sum(this, axes, keepDims); },
   mean(this: Tensor, axes?: number | readonly number[], keepDims?: boolean) { return mean(this, axes, keepDims); },
   max(this: Tensor, axes?: number | readonly number[], keepDims?: boolean) { return max(this, axes, keepDims); },
+  min(this: Tensor, axes?: number | readonly number[], keepDims?: boolean) { return min(this, axes, keepDims); },
+  argmax(this: Tensor, axis?: number, keepDims?: boolean) { return argmax(this, axis, keepDims); },
+  argmin(this: Tensor, axis?: number, keepDims?: boolean) { return argmin(this, axis, keepDims); },
   maximum(this: Tensor, o: TensorLike) { return maximum(this, o); },
   minimum(this: Tensor, o: TensorLike) { return minimum(this, o); },
   clip(this: Tensor, lo: number, hi: number) { return clip(this, lo, hi); },
@@ -46,7 +49,7 @@ const methods: Partial<Record<keyof Tensor, (this: Tensor, ...args: never[]) => 
   slice(this: Tensor, begin: readonly number[], size?: readonly number[]) { return slice(this, begin, size); },
   softmax(this: Tensor, axis?: number) { return softmax(this, axis); },
   logSoftmax(this: Tensor, axis?: number) { return logSoftmax(this, axis); },
-  logSumExp(this: Tensor, axis?: number, keepDims?: boolean) { return logSumExp(this, axis, keepDims); },
+  logSumExp(this: Tensor, axes?: number | readonly number[], keepDims?: boolean) { return logSumExp(this, axes, keepDims); },
   cast(this: Tensor, dtype: DType) { return cast(this, dtype); },
   backward(this: Tensor, dy?: Tensor, options?: BackwardOptions) { backward(this, dy, options); },
 };

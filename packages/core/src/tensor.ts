@@ -35,6 +35,9 @@ export interface Tensor {
   sum(axes?: number | readonly number[], keepDims?: boolean): Tensor;
   mean(axes?: number | readonly number[], keepDims?: boolean): Tensor;
   max(axes?: number | readonly number[], keepDims?: boolean): Tensor;
+  min(axes?: number | readonly number[], keepDims?: boolean): Tensor;
+  argmax(axis?: number, keepDims?: boolean): Tensor;
+  argmin(axis?: number, keepDims?: boolean): Tensor;
   maximum(other: TensorLike): Tensor;
   minimum(other: TensorLike): Tensor;
   clip(lo: number, hi: number): Tensor;
@@ -49,7 +52,7 @@ export interface Tensor {
   slice(begin: readonly number[], size?: readonly number[]): Tensor;
   softmax(axis?: number): Tensor;
   logSoftmax(axis?: number): Tensor;
-  logSumExp(axis?: number, keepDims?: boolean): Tensor;
+  logSumExp(axes?: number | readonly number[], keepDims?: boolean): Tensor;
   cast(dtype: DType): Tensor;
   /** Accumulates ∂this/∂leaf into `.grad` of every leaf created with requiresGrad. */
   backward(dy?: Tensor, options?: BackwardOptions): void;

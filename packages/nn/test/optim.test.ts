@@ -216,7 +216,7 @@ describe('convex quadratic in float64', () => {
     const opt = new NewtonCG();
     const [, g0] = lossAndGrads(q.objective, [q.theta]);
     opt.step([q.theta], g0, q.objective);
-    // one step solves (A + λI)p = −g: off only by the damping, |e| ≈ λ/λmin·|e₀|
+    // one step solves Ap = −g (damping 0 by default; with λ > 0 it would be off by |e| ≈ λ/λmin·|e₀|)
     expect(q.error()).toBeLessThan(1e-3);
     const [, g1] = lossAndGrads(q.objective, [q.theta]);
     opt.step([q.theta], g1, q.objective);

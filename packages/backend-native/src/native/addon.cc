@@ -51,6 +51,49 @@ bool getF32(napi_env env, napi_value v, const char* fn, const char* name, F32* o
   return true;
 }
 
+struct I32 {
+  const int32_t* data = nullptr;
+  int64_t length = 0;
+};
+
+bool getI32(napi_env env, napi_value v, const char* fn, const char* name, I32* out) {
+  bool isTyped = false;
+  napi_is_typedarray(env, v, &isTyped);
+  napi_typedarray_type type = napi_float32_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (isTyped) napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr);
+  if (!isTyped || type != napi_int32_array) {
+    char what[128];
+    std::snprintf(what, sizeof what, "%s must be an Int32Array", name);
+    return fail(env, false, fn, what);
+  }
+  out->data = static_cast<const int32_t*>(data);
+  out->length = static_cast<int64_t>(length);
+  return true;
+}
+
+// Every offset puts a whole matrix of `size` elements inside x: 0 ≤ offset ≤ length − size.
+// Sets [lo, hi) to the elements the batch reads (for the overlap check).
+bool offsetsInside(napi_env env, const char* fn, const char* offsetsName, const I32& offsets, const char* name, const F32& x,
+                   int64_t size, int64_t* lo, int64_t* hi) {
+  *lo = x.length;
+  *hi = 0;
+  for (int64_t i = 0; i < offsets.length; i++) {
+    const int64_t o = offsets.data[i];
+    if (o < 0 || o + size > x.length) {
+      char what[200];
+      std::snprintf(what, sizeof what, "%s[%lld] = %lld puts a %lld-element matrix at [%lld, %lld), outside %s's %lld elements", offsetsName,
+                    static_cast<long long>(i), static_cast<long long>(o), static_cast<long long>(size), static_cast<long long>(o),
+                    static_cast<long long>(o + size), name, static_cast<long long>(x.length));
+      return fail(env, true, fn, what);
+    }
+    if (o < *lo) *lo = o;
+    if (o + size > *hi) *hi = o + size;
+  }
+  return true;
+}
+
 bool getInt(napi_env env, napi_value v, const char* fn, const char* name, int64_t* out) {
   napi_valuetype t;
   napi_typeof(env, v, &t);
@@ -130,6 +173,42 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
   tg::sgemm(ks, a.data, tA ? 1 : k, tA ? m : 1, b.data, tB ? 1 : n, tB ? k : 1, c.data, n, m, k, n,
             (flags & FLAG_TWO_THREADS) ? ((flags & FLAG_ALWAYS_TWO) ? 3 : 2) : 1);
+  return undefined(env);
+}
+
+// matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets, flags):
+// out[i·m·n …] = op(A_i)·op(B_i), A_i at a[aOffsets[i]], B_i at b[bOffsets[i]]. Every offset
+// is checked before anything is read or written.
+napi_value MatmulBatched(napi_env env, napi_callback_info info) {
+  const char* fn = "matmulBatched";
+  napi_value argv[11];
+  if (!args(env, info, 11, argv, fn)) return nullptr;
+  F32 a, b, c;
+  I32 aOffsets, bOffsets;
+  int64_t m, k, n, flags;
+  if (!getF32(env, argv[0], fn, "a", &a) || !getF32(env, argv[1], fn, "b", &b) || !getF32(env, argv[2], fn, "out", &c)) return nullptr;
+  if (!getInt(env, argv[3], fn, "m", &m) || !getInt(env, argv[4], fn, "k", &k) || !getInt(env, argv[5], fn, "n", &n) ||
+      !getI32(env, argv[8], fn, "aOffsets", &aOffsets) || !getI32(env, argv[9], fn, "bOffsets", &bOffsets) ||
+      !getInt(env, argv[10], fn, "flags", &flags)) return nullptr;
+  const bool tA = getBool(env, argv[6]), tB = getBool(env, argv[7]);
+  const int64_t count = aOffsets.length;
+  if (bOffsets.length != count) {
+    char what[128];
+    std::snprintf(what, sizeof what, "aOffsets has %lld entries but bOffsets %lld", static_cast<long long>(count),
+                  static_cast<long long>(bOffsets.length));
+    return fail(env, true, fn, what), nullptr;
+  }
+  int64_t aLo, aHi, bLo, bHi;
+  if (!offsetsInside(env, fn, "aOffsets", aOffsets, "a", a, m * k, &aLo, &aHi) ||
+      !offsetsInside(env, fn, "bOffsets", bOffsets, "b", b, k * n, &bLo, &bHi) ||
+      !needLength(env, fn, "out", c, count * m * n)) return nullptr;
+  if (overlap(c.data, count * m * n, a.data + aLo, aHi - aLo) || overlap(c.data, count * m * n, b.data + bLo, bHi - bLo)) {
+    fail(env, true, fn, "out must not share memory with a or b");
+    return nullptr;
+  }
+  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
+  tg::sgemmBatched(ks, a.data, tA ? 1 : k, tA ? m : 1, aOffsets.data, b.data, tB ? 1 : n, tB ? k : 1, bOffsets.data, c.data, count, m, k,
+                   n, (flags & FLAG_TWO_THREADS) ? ((flags & FLAG_ALWAYS_TWO) ? 3 : 2) : 1);
   return undefined(env);
 }
 
@@ -325,6 +404,7 @@ napi_value Features(napi_env env, napi_callback_info) {
 NAPI_MODULE_INIT() {
   const napi_property_descriptor props[] = {
       {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"matmulBatched", nullptr, MatmulBatched, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sum", nullptr, Sum, nullptr, nullptr, nullptr, napi_default, nullptr},

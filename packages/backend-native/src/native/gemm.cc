@@ -109,6 +109,12 @@ long kcStepFor(long k) {
 
 long roundUp(long x, long unit) { return (x + unit - 1) / unit * unit; }
 
+#ifndef TG_DIRECT_MAX_B
+#define TG_DIRECT_MAX_B 16384
+#endif
+// Floats of B (k·n) up to which a product with k ≤ K_C skips packing A, and B if row-major (gemmDirect).
+constexpr long kDirectMaxB = TG_DIRECT_MAX_B;
+
 // Cutting C by rows, B is packed once for both threads (packUnits below), block (jc, pc) at
 // jc·k + pc·roundUp(nc, NR): what gemmSingle reads as `packedB`.
 
@@ -149,10 +155,66 @@ void gemmSingle(const KernelSet& ks, const Problem& P, const float* packedB) {
   }
 }
 
+// A product small enough that packing costs a good part of the arithmetic (k ≤ K_C, B ≤ 64
+// KiB, so it stays in L1/L2): A is read in place (DirectKernel), and so is B when it is
+// row-major; a transposed B (a column-major one) is packed into NR-wide panels as usual, which
+// DirectKernel reads as rows NR apart. Edge tiles read a zero-padded copy of the last rows of
+// A or the last columns of B into a small tile. Every element gets the packed loop nest's
+// operations in its order (one k block, not accumulated): the same bits.
+template <int MR, int NR>
+void gemmDirect(const KernelSet& ks, const Problem& P) {
+  Scratch& s = scratch();
+  alignas(64) float tile[MR * NR];
+  const long k = P.k;
+  const bool packed = P.bCol != 1;
+  const long nEdge = packed ? 0 : P.n % NR, nFull = packed ? roundUp(P.n, NR) : P.n - nEdge;
+  float* bEdge = s.b;  // row-major B: its last nEdge columns, k × NR, zero-padded
+  if (packed) packB<NR>(P, 0, k, 0, P.n, s.b);  // panel j at s.b + j·k, zero-padded past n
+  if (nEdge) {
+    for (long p = 0; p < k; p++)
+      for (long j = 0; j < NR; j++) bEdge[p * NR + j] = j < nEdge ? P.b[p * P.bRow + nFull + j] : 0.0f;
+  }
+  auto writeBack = [&](float* C, long rows, long cols) {
+    for (long r = 0; r < rows; r++)
+      for (long j = 0; j < cols; j++) C[r * P.ldc + j] = tile[r * NR + j];
+  };
+  for (long i = 0; i < P.m; i += MR) {
+    const long rows = std::min<long>(MR, P.m - i);
+    const float* A = P.a + i * P.aRow;
+    long aRow = P.aRow, aCol = P.aCol;
+    if (rows < MR) {  // the last rows of A, row-major and zero-padded to MR rows
+      for (long r = 0; r < MR; r++)
+        for (long p = 0; p < k; p++) s.a[r * k + p] = r < rows ? A[r * P.aRow + p * P.aCol] : 0.0f;
+      A = s.a;
+      aRow = k;
+      aCol = 1;
+    }
+    float* C = P.c + i * P.ldc;
+    for (long j = 0; j < nFull; j += NR) {
+      const float* B = packed ? s.b + j * k : P.b + j;
+      const long ldb = packed ? NR : P.bRow, cols = std::min<long>(NR, P.n - j);
+      if (rows == MR && cols == NR) {
+        ks.microDirect(k, A, aRow, aCol, B, ldb, C + j, P.ldc);
+      } else {
+        ks.microDirect(k, A, aRow, aCol, B, ldb, tile, NR);
+        writeBack(C + j, rows, cols);
+      }
+    }
+    if (nEdge) {
+      ks.microDirect(k, A, aRow, aCol, bEdge, NR, tile, NR);
+      writeBack(C + nFull, rows, nEdge);
+    }
+  }
+}
+
 void gemmDispatch(const KernelSet& ks, const Problem& P, const float* packedB = nullptr) {
   if (P.m == 0 || P.n == 0) return;
   if (P.k == 0) {
     for (long i = 0; i < P.m; i++) std::fill(P.c + i * P.ldc, P.c + i * P.ldc + P.n, 0.0f);
+    return;
+  }
+  if (!packedB && ks.microDirect && ks.mr == 6 && ks.nr == 16 && P.k <= KC_MAX && P.k * P.n <= kDirectMaxB) {
+    gemmDirect<6, 16>(ks, P);
     return;
   }
   if (ks.mr == 6 && ks.nr == 16) gemmSingle<6, 16>(ks, P, packedB);
@@ -200,15 +262,37 @@ void packUnits(const KernelSet& ks, const Problem& P, float* out, long wanted, s
 // share one 64-bit word, so a worker that wakes late cannot claim a block of a newer job
 // with the parameters of an older one.
 
+// A batch of products of one shape (sgemmBatched): product i reads A at a + aOffsets[i] and
+// B at b + bOffsets[i] and writes C at c + i·m·n; a block is `perBlock` whole products.
+struct Batch {
+  const int32_t* aOffsets;
+  const int32_t* bOffsets;
+  long count, perBlock;
+};
+
 struct Job {
   const KernelSet* ks;
   Problem P;
   bool byRows;
   long step;  // rows or columns per block
   const float* packedB;  // cutting by rows: B packed once for both threads
-  long packCount;  // cutting by rows: the first packCount claims pack B, the rest compute
-  const PackUnit* pack;
+  long packCount = 0;  // cutting by rows: the first packCount claims pack B, the rest compute
+  const PackUnit* pack = nullptr;
+  const Batch* batch = nullptr;  // set: blocks are products of this batch (byRows false)
 };
+
+// Products [first, last) of a batch, each the whole single-thread loop nest on its own: the
+// bits of product i do not depend on which thread computes it, nor on the blocks.
+void computeProducts(const KernelSet& ks, const Problem& shape, const Batch& batch, long first, long last) {
+  const long cSize = shape.m * shape.n;
+  for (long i = first; i < last; i++) {
+    Problem P = shape;
+    P.a = shape.a + batch.aOffsets[i];
+    P.b = shape.b + batch.bOffsets[i];
+    P.c = shape.c + i * cSize;
+    gemmDispatch(ks, P);
+  }
+}
 
 class Pool {
  public:
@@ -331,6 +415,11 @@ class Pool {
   }
 
   static void computeBlock(const Job& job, long index) {
+    if (job.batch) {
+      computeProducts(*job.ks, job.P, *job.batch, index * job.batch->perBlock,
+                      std::min(job.batch->count, (index + 1) * job.batch->perBlock));
+      return;
+    }
     Problem P = job.P;
     const long start = index * job.step;
     if (job.byRows) {
@@ -440,6 +529,33 @@ void sgemm(const KernelSet& ks, const float* a, long aRow, long aCol, const floa
     if (blocks >= 2 && blocks < 65536 && pool().run(Job{&ks, P, byRows, step, nullptr}, blocks, threads == 2)) return;
   }
   gemmDispatch(ks, P);
+}
+
+void sgemmBatched(const KernelSet& ks, const float* a, long aRow, long aCol, const int32_t* aOffsets,
+                  const float* b, long bRow, long bCol, const int32_t* bOffsets,
+                  float* c, long count, long m, long k, long n, int threads) {
+  if (count == 0 || m == 0 || n == 0) return;
+  const Problem shape{a, aRow, aCol, b, bRow, bCol, c, n, m, k, n};
+  if (threads >= 2 && k > 0 && (count == 2 || count >= 4) && std::thread::hardware_concurrency() >= 2) {
+    // Whole products are the blocks: no shared packing, no waiting for one, and each
+    // product gets exactly the single-thread operations. Up to 64 blocks, so that a thread
+    // the OS holds back leaves little for the other to wait on. (Three products would split
+    // 2 : 1; those, and a single one, are cut inside each product below instead.)
+    const long blocks = std::min(count, 64L);
+    const long perBlock = (count + blocks - 1) / blocks;
+    const Batch batch{aOffsets, bOffsets, count, perBlock};
+    Job job{&ks, shape, false, 0, nullptr};
+    job.batch = &batch;
+    if (pool().run(job, (count + perBlock - 1) / perBlock, threads == 2)) return;
+    threads = 1;  // declined ('auto' while the second core is busy): all on this thread
+  }
+  if (threads >= 2) {
+    for (long i = 0; i < count; i++)
+      sgemm(ks, a + aOffsets[i], aRow, aCol, b + bOffsets[i], bRow, bCol, c + i * m * n, n, m, k, n, threads);
+    return;
+  }
+  const Batch batch{aOffsets, bOffsets, count, count};
+  computeProducts(ks, shape, batch, 0, count);
 }
 
 ThreadStats threadStats() { return pool().stats(); }

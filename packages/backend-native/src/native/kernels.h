@@ -27,6 +27,10 @@ enum Mode : int { M_FULL, M_ROW, M_COLUMN, M_SCALAR };
 // C[MR×NR] (+)= Σ_p Ap[p·MR + r]·Bp[p·NR + c], for one packed A panel and one packed B panel.
 // `accumulate` adds the product to what C holds (the k-blocks after the first).
 using MicroKernel = void (*)(long kc, const float* Ap, const float* Bp, float* C, long ldc, bool accumulate);
+// C[MR×NR] = Σ_p A(r, p)·B(p, c) read in place, A(r, p) at A[r·aRow + p·aCol] and B(p, c)
+// at B[p·ldb + c]: the same operations in the same order as MicroKernel over packed panels
+// (accumulate false), so the same bits, without packing (small products: gemm.cc).
+using DirectKernel = void (*)(long kc, const float* A, long aRow, long aCol, const float* B, long ldb, float* C, long ldc);
 
 struct KernelSet {
   const char* name;
@@ -41,6 +45,8 @@ struct KernelSet {
   void (*sumMiddle)(const float* x, float* out, long outer, long mid, long inner);
   // out = y − s·x, s·x rounded to float32 before the subtraction (never fused); out may be y or x.
   void (*subScaled)(const float* y, const float* x, float s, float* out, long n);
+  // null where the set has none (the portable one: the compiler's SSE2 code gains nothing)
+  DirectKernel microDirect;
 };
 
 extern const KernelSet scalarKernels;
@@ -61,6 +67,14 @@ bool cpuHasAvx512f();
 // second core delivers (gemm.cc, Pool::account); 3 to split it in any case (tests).
 void sgemm(const KernelSet& ks, const float* a, long aRow, long aCol, const float* b, long bRow, long bCol,
            float* c, long ldc, long m, long k, long n, int threads);
+
+// count products of one shape: C_i = op(A_i)·op(B_i), A_i at a + aOffsets[i], B_i at
+// b + bOffsets[i] (offsets may repeat), C_i at c + i·m·n (row-major [m, n]). threads as for
+// sgemm: with 2 or 3, whole products are split between the two threads (2 or ≥ 4 of them),
+// else each product is cut as sgemm cuts it. Bit-identical to one thread either way.
+void sgemmBatched(const KernelSet& ks, const float* a, long aRow, long aCol, const int32_t* aOffsets,
+                  const float* b, long bRow, long bCol, const int32_t* bOffsets,
+                  float* c, long count, long m, long k, long n, int threads);
 
 struct ThreadStats {
   double twoThreadCalls, declined, backoffs, blocks, workerBlocks;

@@ -59,6 +59,43 @@ void micro6x16(long kc, const float* A, const float* B, float* C, long ldc, bool
 #undef TG_STORE_ROW
 }
 
+// micro6x16 reading A and B where they are (B row-major, rows ldb apart): the same loads'
+// values and the same FMAs in the same order as micro6x16 over packed panels, so the same
+// bits; for small products, whose packing costs a good part of the arithmetic.
+void micro6x16Direct(long kc, const float* A, long aRow, long aCol, const float* B, long ldb, float* C, long ldc) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  const float *a0 = A, *a1 = A + aRow, *a2 = A + 2 * aRow, *a3 = A + 3 * aRow, *a4 = A + 4 * aRow, *a5 = A + 5 * aRow;
+#pragma GCC unroll 4
+  for (long p = 0; p < kc; ++p) {
+    const long q = p * aCol;
+    const __m256 b0 = _mm256_loadu_ps(B), b1 = _mm256_loadu_ps(B + 8);
+    __m256 a = _mm256_broadcast_ss(a0 + q);
+    c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
+    a = _mm256_broadcast_ss(a1 + q);
+    c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
+    a = _mm256_broadcast_ss(a2 + q);
+    c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
+    a = _mm256_broadcast_ss(a3 + q);
+    c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
+    a = _mm256_broadcast_ss(a4 + q);
+    c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
+    a = _mm256_broadcast_ss(a5 + q);
+    c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
+    B += ldb;
+  }
+  _mm256_storeu_ps(C, c00); _mm256_storeu_ps(C + 8, c01); C += ldc;
+  _mm256_storeu_ps(C, c10); _mm256_storeu_ps(C + 8, c11); C += ldc;
+  _mm256_storeu_ps(C, c20); _mm256_storeu_ps(C + 8, c21); C += ldc;
+  _mm256_storeu_ps(C, c30); _mm256_storeu_ps(C + 8, c31); C += ldc;
+  _mm256_storeu_ps(C, c40); _mm256_storeu_ps(C + 8, c41); C += ldc;
+  _mm256_storeu_ps(C, c50); _mm256_storeu_ps(C + 8, c51);
+}
+
 // ---- element-wise helpers ------------------------------------------------------------------
 
 inline __m256 ones() { return _mm256_set1_ps(1.0f); }
@@ -389,7 +426,7 @@ void avx2FmaLoop(long iterations, float* sink) {
   *sink = lanes[0] + lanes[7];
 }
 
-const KernelSet avx2Kernels = {"avx2-fma 6x16", 6, 16, micro6x16, unaryAvx2, binaryAvx2, sumRowsAvx2, sumMiddleAvx2, subScaledAvx2};
+const KernelSet avx2Kernels = {"avx2-fma 6x16", 6, 16, micro6x16, unaryAvx2, binaryAvx2, sumRowsAvx2, sumMiddleAvx2, subScaledAvx2, micro6x16Direct};
 
 }  // namespace tg
 #endif

@@ -159,6 +159,6 @@ void sumMiddleScalar(const float* x, float* out, long outer, long mid, long inne
 
 }  // namespace
 
-const KernelSet scalarKernels = {"portable 4x8", MR, NR, micro4x8, unaryScalar, binaryScalar, sumRowsScalar, sumMiddleScalar, subScaledScalar};
+const KernelSet scalarKernels = {"portable 4x8", MR, NR, micro4x8, unaryScalar, binaryScalar, sumRowsScalar, sumMiddleScalar, subScaledScalar, nullptr};
 
 }  // namespace tg

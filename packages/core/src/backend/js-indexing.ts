@@ -8,7 +8,10 @@ import type { TypedArray } from '../dtype.js';
 
 /**
  * Below this run length a plain loop beats `out.set(x.subarray(…))`, whose cost is the
- * subarray object rather than the copy.
+ * subarray object rather than the copy. Measured on float32 rows of a [50000, inner] table,
+ * 4 MB gathered (Node 20, loaded 2-core machine, 20th percentile of 40): inner 8 loop 1.9 ms
+ * vs set 13 ms, 16: 7–10 vs 12–13, 32: about even, 64: 12–13 vs 8–10, 256: 3.1–3.6 vs
+ * 1.0, 1024: 2.4 vs 0.2.
  */
 const COPY_WITH_SET_FROM = 32;
 

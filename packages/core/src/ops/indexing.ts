@@ -35,32 +35,27 @@ function position(flat: number, shape: Shape): string {
   return fmt(at);
 }
 
-/**
- * Reads indices into an Int32Array, checking each is an integer in [0, axisSize). Negative
- * indices are refused, not wrapped as NumPy would: as in PyTorch's index_select and
- * embedding, a −1 is far more often a bug (a padding label) than a request for the last row.
- */
-export function readIndices(op: string, indices: Indices, axis: number, axisSize: number, xShape: Shape): { values: Int32Array; shape: Shape } {
-  let source: ArrayLike<number>;
-  let shape: Shape;
-  if (indices instanceof Int32Array) {
-    source = indices;
-    shape = [indices.length];
-  } else if (indices instanceof Tensor) {
-    source = indices.data;
-    shape = indices.shape;
-  } else if (typeof indices === 'number' || Array.isArray(indices)) {
-    let parsed: Tensor;
+/** The values and shape of indices given in any of the accepted forms (nothing checked yet). */
+function parseIndices(op: string, indices: Indices): { source: ArrayLike<number>; shape: Shape } {
+  if (indices instanceof Int32Array) return { source: indices, shape: [indices.length] };
+  if (indices instanceof Tensor) return { source: indices.data, shape: indices.shape };
+  if (typeof indices === 'number' || Array.isArray(indices)) {
     try {
-      parsed = tensor(indices, { dtype: 'float64' });
+      const parsed = tensor(indices, { dtype: 'float64' });
+      return { source: parsed.data, shape: parsed.shape };
     } catch (e) {
       throw e instanceof TapegradError ? new ValueError(op, `indices: ${e.message}`) : e;
     }
-    source = parsed.data;
-    shape = parsed.shape;
-  } else {
-    throw new ValueError(op, `indices must be nested numbers, an Int32Array or a Tensor, got ${indices === null ? 'null' : typeof indices}`);
   }
+  throw new ValueError(op, `indices must be nested numbers, an Int32Array or a Tensor, got ${indices === null ? 'null' : typeof indices}`);
+}
+
+/**
+ * Copies indices into an Int32Array, checking each is an integer in [0, axisSize). Negative
+ * indices are refused, not wrapped as NumPy would: as in PyTorch's index_select and
+ * embedding, a −1 is far more often a bug (a padding label) than a request for the last row.
+ */
+function checkIndices(op: string, source: ArrayLike<number>, shape: Shape, axis: number, axisSize: number, xShape: Shape): Int32Array {
   const values = new Int32Array(source.length);
   for (let i = 0; i < source.length; i++) {
     const v = source[i];
@@ -70,7 +65,7 @@ export function readIndices(op: string, indices: Indices, axis: number, axisSize
     }
     values[i] = v;
   }
-  return { values, shape };
+  return values;
 }
 
 export const takeOp: OpDef<IndexAttrs> = defineOp<IndexAttrs>({
@@ -127,8 +122,8 @@ export function take(x: Tensor, indices: Indices, axis?: number): Tensor {
   assertTensor('take', x);
   const source = axis === undefined ? reshape(x, [x.size]) : x;
   const a = axis === undefined ? 0 : normalizeAxis('take', axis, x.rank);
-  const { values, shape } = readIndices('take', indices, a, source.shape[a], x.shape);
-  return apply(takeOp, [source], { axis: a, indices: values, indexShape: shape });
+  const { source: values, shape } = parseIndices('take', indices);
+  return apply(takeOp, [source], { axis: a, indices: checkIndices('take', values, shape, a, source.shape[a], x.shape), indexShape: shape });
 }
 
 /**
@@ -140,8 +135,9 @@ export function take(x: Tensor, indices: Indices, axis?: number): Tensor {
 export function scatterAdd(updates: Tensor, indices: Indices, axis: number, size: number): Tensor {
   assertTensor('scatterAdd', updates);
   if (!Number.isInteger(size) || size < 0) throw new ValueError('scatterAdd', `size must be a non-negative integer, got ${size}`);
-  const { values, shape } = readIndices('scatterAdd', indices, axis, size, updates.shape);
-  const rank = updates.rank - shape.length + 1;
-  const a = normalizeAxis('scatterAdd', axis, rank);
+  const { source, shape } = parseIndices('scatterAdd', indices);
+  // the result's rank: updates' with the indices' axes replaced by one
+  const a = normalizeAxis('scatterAdd', axis, updates.rank - shape.length + 1);
+  const values = checkIndices('scatterAdd', source, shape, a, size, updates.shape);
   return apply(scatterAddOp, [updates], { axis: a, indices: values, indexShape: shape, axisSize: size });
 }

@@ -37,10 +37,12 @@ export function broadcastablePair(constraints: ShapeConstraints = {}): fc.Arbitr
   const { minRank = 0, maxRank = 3, maxDim = 4, minDim = 1 } = constraints;
   const general = shape({ ...constraints, minRank, maxRank }).chain((out) => fc.tuple(operand(out), operand(out)));
   // Alone, the general construction meets [1,n] against [m,n] in under 1% of draws (a third
-  // are scalar against scalar), so a 50-run property would seldom see it. Half the draws
-  // therefore name a pattern outright, on an [m,n] output with m, n ≥ 2, in either order.
+  // are scalar against scalar), so a 50-run property would seldom see it. Two draws in five
+  // therefore name a pattern outright, on an [m,n] output with m, n ≥ 2, in either order, and
+  // one in five is a patternedPair: any rank difference with a 1 at any position, uniformly.
   if (minRank > 2 || maxRank < 2 || maxDim < 2) return general;
-  const side = fc.integer({ min: Math.max(minDim, 2), max: maxDim });
+  const side2 = Math.max(minDim, 2);
+  const side = fc.integer({ min: side2, max: maxDim });
   const named = (make: (m: number, n: number) => [number[], number[]]) =>
     fc.tuple(side, side, fc.boolean()).map(([m, n, swap]): [number[], number[]] => {
       const [a, b] = make(m, n);
@@ -48,6 +50,8 @@ export function broadcastablePair(constraints: ShapeConstraints = {}): fc.Arbitr
     });
   return fc.oneof(
     { arbitrary: general, weight: 6 },
+    // every rank difference and every position of a 1, uniformly ([3,1] against [5,3,3] too)
+    { arbitrary: patternedPair({ minRank, maxRank: Math.min(maxRank, 3), minDim: side2, maxDim: Math.max(side2, Math.min(maxDim, 3)) }), weight: 3 },
     named((m, n) => [[m, n], [m, n]]), // same shape
     named((m, n) => [[], [m, n]]), // a scalar against anything
     named((m, n) => [[1, n], [m, n]]), // a row against a matrix
@@ -55,6 +59,114 @@ export function broadcastablePair(constraints: ShapeConstraints = {}): fc.Arbitr
     named((m, n) => [[n], [m, n]]), // rank 1 against rank 2
     named((m, n) => [[m, 1], [1, n]]), // both sides broadcast
   );
+}
+
+// ---- broadcasting patterns, enumerated ------------------------------------------------
+
+/**
+ * How one operand relates to a broadcast output of rank r: its first `drop` axes are absent
+ * (a lower rank), and of the axes it has, those marked in `ones` have length 1 (stretched).
+ */
+export interface OperandPattern {
+  drop: number;
+  ones: readonly boolean[];
+}
+
+/** Every pattern of an operand against a rank-r output: Σₖ 2ᵏ (k = 0 … r) = 2^(r+1) − 1 of them. */
+export function operandPatterns(rank: number): OperandPattern[] {
+  const patterns: OperandPattern[] = [];
+  for (let drop = 0; drop <= rank; drop++) {
+    const kept = rank - drop;
+    for (let mask = 0; mask < 2 ** kept; mask++) {
+      patterns.push({ drop, ones: Array.from({ length: kept }, (_, i) => ((mask >> i) & 1) === 1) });
+    }
+  }
+  return patterns;
+}
+
+/** The operand's shape for an output shape: leading axes dropped, marked axes set to 1. */
+export function applyPattern(out: readonly number[], pattern: OperandPattern): number[] {
+  return out.slice(pattern.drop).map((d, i) => (pattern.ones[i] ? 1 : d));
+}
+
+/**
+ * Every broadcasting pattern up to `maxRank` (default 3) as concrete shape pairs, for a test
+ * that must not depend on what a random draw happens to meet: each pair of operand patterns
+ * (both sides lower-ranked or stretched at once included) on the output [.., 5, 3, 3] — two
+ * axes of equal length, so an adjoint that sums the wrong one gives a wrong number of the
+ * right shape, not a shape error. 1 + 9 + 49 + 225 pairs for ranks 0 … 3.
+ */
+export function everyBroadcastPair(maxRank = 3): Array<[number[], number[]]> {
+  const lengths = [4, 5, 3, 3];
+  const pairs: Array<[number[], number[]]> = [];
+  for (let rank = 0; rank <= maxRank; rank++) {
+    const out = lengths.slice(lengths.length - rank);
+    if (rank > lengths.length) throw new RangeError(`everyBroadcastPair: maxRank ${maxRank} > ${lengths.length}`);
+    const patterns = operandPatterns(rank);
+    for (const a of patterns) for (const b of patterns) pairs.push([applyPattern(out, a), applyPattern(out, b)]);
+  }
+  return pairs;
+}
+
+/**
+ * Two broadcastable shapes drawn uniformly over the pattern pairs of everyBroadcastPair
+ * (rank 0..maxRank), with each output axis of length minDim..maxDim (default 2..3, so equal
+ * lengths are common and a 1 always stretches).
+ */
+export function patternedPair(constraints: ShapeConstraints = {}): fc.Arbitrary<[number[], number[]]> {
+  const { minRank = 0, maxRank = 3, minDim = 2, maxDim = 3 } = constraints;
+  return fc.integer({ min: minRank, max: maxRank }).chain((rank) => {
+    const patterns = operandPatterns(rank);
+    return fc.tuple(
+      fc.array(fc.integer({ min: minDim, max: maxDim }), { minLength: rank, maxLength: rank }),
+      fc.constantFrom(...patterns),
+      fc.constantFrom(...patterns),
+    ).map(([out, a, b]): [number[], number[]] => [applyPattern(out, a), applyPattern(out, b)]);
+  });
+}
+
+/**
+ * Broadcastable shapes with a zero-length output axis: one operand has 0 there, the other 0
+ * or 1 or no such axis (NumPy: [0,3] + [1,3] is [0,3]). Any pattern, any rank 1..maxRank.
+ */
+export function zeroLengthPair(constraints: ShapeConstraints = {}): fc.Arbitrary<[number[], number[]]> {
+  const { maxRank = 3, minDim = 2, maxDim = 3 } = constraints;
+  return fc.integer({ min: 1, max: maxRank }).chain((rank) => {
+    const patterns = operandPatterns(rank);
+    return fc.tuple(
+      fc.array(fc.integer({ min: minDim, max: maxDim }), { minLength: rank, maxLength: rank }),
+      fc.constantFrom(...patterns),
+      fc.constantFrom(...patterns),
+      fc.integer({ min: 0, max: rank - 1 }),
+    ).filter(([, a, b, zeroAxis]) => [a, b].some((p) => zeroAxis >= p.drop && !p.ones[zeroAxis - p.drop])).map(([out, a, b, zeroAxis]): [number[], number[]] => {
+      const zeroed = out.map((d, i) => (i === zeroAxis ? 0 : d));
+      return [applyPattern(zeroed, a), applyPattern(zeroed, b)];
+    });
+  });
+}
+
+/**
+ * Shapes that must NOT broadcast, with the axis (counted from the end, −1 = last) where they
+ * clash: two lengths that differ and are neither 1, zero-length axes included ([0,3] against
+ * [2,3]); the other axes agree, and either operand may have the lower rank.
+ */
+export function incompatiblePair(constraints: ShapeConstraints = {}): fc.Arbitrary<{ a: number[]; b: number[]; axis: number }> {
+  const { maxRank = 3, maxDim = 4 } = constraints;
+  const length = fc.constantFrom(0, ...Array.from({ length: maxDim - 1 }, (_, i) => i + 2));
+  return fc.integer({ min: 1, max: maxRank }).chain((rank) => fc.tuple(
+    fc.array(fc.integer({ min: 1, max: maxDim }), { minLength: rank, maxLength: rank }),
+    fc.integer({ min: 0, max: rank - 1 }),
+    length, length,
+    fc.integer({ min: 0, max: rank - 1 }),
+    fc.boolean(),
+  )).filter(([, , da, db]) => da !== db).map(([out, clash, da, db, drop, swap]) => {
+    const a = out.map((d, i) => (i === clash ? da : d));
+    const b = out.map((d, i) => (i === clash ? db : d));
+    // one side may lose leading axes, but not the clashing one
+    const shorter = b.slice(Math.min(drop, clash));
+    const [x, y] = swap ? [shorter, a] : [a, shorter];
+    return { a: x, b: y, axis: clash - out.length };
+  });
 }
 
 /** A valid axis of a rank-r tensor, written positively or negatively (−r … r−1). */

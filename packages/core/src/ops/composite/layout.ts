@@ -79,8 +79,8 @@ export function pad(x: Tensor, pads: Pads, options: PadOptions = {}): Tensor {
 
 function padsPerAxis(shape: readonly number[], pads: Pads): [number, number][] {
   const rank = shape.length;
-  const list: (readonly [number, number])[] = typeof pads === 'number' ? shape.map(() => [pads, pads] as const) : Array.isArray(pads) ? pads : [];
   if (typeof pads !== 'number' && !Array.isArray(pads)) throw new ValueError('pad', `pads must be a number or an array of [before, after] pairs, got ${typeof pads}`);
+  const list: readonly (readonly [number, number])[] = typeof pads === 'number' ? shape.map(() => [pads, pads] as const) : pads;
   if (list.length > rank) throw new ShapeError('pad', `${list.length} pairs of pads for the ${rank} axes of ${fmt(shape)}`);
   const out = shape.map((): [number, number] => [0, 0]);
   list.forEach((pair, k) => {

@@ -1,0 +1,80 @@
+// Dev check (not part of the addon, nor of the test suite): the matmul kernels and the
+// two-thread pool built with a sanitizer, run over batched and single products, one and two
+// threads, all transpose variants and edge sizes, checking one thread's bits against two's
+// and every element against a double-precision reference. Run by sanitize.sh.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+#include "../src/native/kernels.h"
+
+namespace {
+int failures = 0;
+
+void check(bool ok, const char* what, long count, long m, long k, long n, bool tA, bool tB) {
+  if (ok) return;
+  failures++;
+  std::fprintf(stderr, "FAIL %s: %ld × %ld×%ld×%ld tA=%d tB=%d\n", what, count, m, k, n, tA, tB);
+}
+
+void batch(const tg::KernelSet& ks, long count, long m, long k, long n, bool tA, bool tB, bool broadcastA, std::mt19937& rng) {
+  std::uniform_real_distribution<float> d(-2, 2);
+  const long aMats = broadcastA ? 1 : count;
+  // exact-size arrays: one element too far is a heap-buffer-overflow under ASan
+  std::vector<float> a(aMats * m * k + 1), b(count * k * n + 1);
+  for (auto& x : a) x = d(rng);
+  for (auto& x : b) x = d(rng);
+  std::vector<int32_t> aOff(count), bOff(count);
+  for (long i = 0; i < count; i++) {
+    aOff[i] = static_cast<int32_t>(1 + (broadcastA ? 0 : (count - 1 - i) * m * k));
+    bOff[i] = static_cast<int32_t>(1 + i * k * n);
+  }
+  std::vector<float> c1(count * m * n, NAN), c2(count * m * n, NAN);
+  const long aRow = tA ? 1 : k, aCol = tA ? m : 1, bRow = tB ? 1 : n, bCol = tB ? k : 1;
+  tg::sgemmBatched(ks, a.data(), aRow, aCol, aOff.data(), b.data(), bRow, bCol, bOff.data(), c1.data(), count, m, k, n, 1);
+  tg::sgemmBatched(ks, a.data(), aRow, aCol, aOff.data(), b.data(), bRow, bCol, bOff.data(), c2.data(), count, m, k, n, 3);
+  check(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)) == 0, "1 vs 2 threads", count, m, k, n, tA, tB);
+  for (long p = 0; p < count; p++) {
+    const float* A = a.data() + aOff[p];
+    const float* B = b.data() + bOff[p];
+    for (long i = 0; i < m; i++)
+      for (long j = 0; j < n; j++) {
+        double s = 0, mag = 0;
+        for (long q = 0; q < k; q++) {
+          const double v = static_cast<double>(A[i * aRow + q * aCol]) * B[q * bRow + j * bCol];
+          s += v;
+          mag += std::fabs(v);
+        }
+        const double got = c1[p * m * n + i * n + j];
+        if (!(std::fabs(got - s) <= 16 * std::ldexp(1.0, -24) * std::sqrt(static_cast<double>(k)) * mag + 1e-30)) {
+          check(false, "against double", count, m, k, n, tA, tB);
+          return;
+        }
+      }
+  }
+  // and single products through sgemm, split or not
+  std::vector<float> s1(m * n, NAN), s2(m * n, NAN);
+  tg::sgemm(ks, a.data() + aOff[0], aRow, aCol, b.data() + bOff[0], bRow, bCol, s1.data(), n, m, k, n, 1);
+  tg::sgemm(ks, a.data() + aOff[0], aRow, aCol, b.data() + bOff[0], bRow, bCol, s2.data(), n, m, k, n, 3);
+  check(std::memcmp(s1.data(), c1.data(), s1.size() * sizeof(float)) == 0 && std::memcmp(s1.data(), s2.data(), s1.size() * sizeof(float)) == 0,
+        "single product", 1, m, k, n, tA, tB);
+}
+}  // namespace
+
+int main() {
+  std::mt19937 rng(42);
+  const long shapes[][4] = {{1, 1, 1, 1}, {2, 5, 3, 7}, {3, 6, 16, 16}, {5, 7, 17, 15}, {32, 64, 32, 64}, {4, 13, 300, 37},
+                            {2, 18, 64, 256}, {6, 61, 257, 40}, {70, 3, 5, 2}, {2, 150, 40, 2100}, {4, 5, 0, 3}};
+  int runs = 0;
+  for (const tg::KernelSet* ks : {&tg::kernels(false), &tg::kernels(true)})
+    for (const auto& s : shapes)
+      for (int t = 0; t < 4; t++)
+        for (bool broadcastA : {false, true}) {
+          batch(*ks, s[0], s[1], s[2], s[3], t & 1, t & 2, broadcastA, rng);
+          runs++;
+        }
+  std::printf("%d batches, %d failures\n", runs, failures);
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config';
+import base from './vitest.config';
+
+/**
+ * The tests StrykerJS runs against each mutant (scripts/mutation.sh): only those that can
+ * kill a mutant of the area being mutated, not the whole suite (no dist, CLI, bench or
+ * example runs, which spawn processes and take minutes). MUTATION_TESTS selects the set.
+ */
+const TESTS: Record<string, string[]> = {
+  core: [
+    'packages/core/test/**/*.test.ts',
+    'test/ops.property.test.ts',
+    'test/ops-second-order.test.ts',
+  ],
+  manual: [
+    'packages/nn/test/backprop.test.ts',
+    'test/backprop.property.test.ts',
+  ],
+};
+
+const selected = (process.env.MUTATION_TESTS ?? 'core').split(',').flatMap((name) => {
+  const files = TESTS[name];
+  if (!files) throw new Error(`MUTATION_TESTS: unknown set '${name}' (known: ${Object.keys(TESTS).join(', ')})`);
+  return files;
+});
+
+// spread, not mergeConfig: that would append to the base's include list instead of replacing it
+export default defineConfig({ ...base, test: { ...base.test, include: selected } });
