@@ -333,7 +333,9 @@ describe('the built CLI under kill -9 and double Ctrl-C (spawned)', () => {
         setTimeout(() => child.kill('SIGINT'), 100);
       }
     });
-    expect(result.code).toBe(130);
+    // 130; or, when the second Ctrl-C lands while Node is already tearing down after the
+    // first one's graceful stop, death by SIGINT, which a shell reports as 130 too
+    expect([130, -1]).toContain(result.code);
     const stderr = result.stderr.split('\n').filter(Boolean);
     expect(stderr).toContain(`interrupted: stopping after the current batch; nothing will be written to ${dir} (Ctrl-C again to quit at once)`);
     // the first Ctrl-C may already have stopped the run when the second arrives
