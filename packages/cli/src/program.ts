@@ -104,16 +104,16 @@ ${EXIT_CODES}`)
         const command = ['tapegrad', ...process.argv.slice(2)].join(' ');
         setExit(await runTrain(options, { io, signal: controller.signal, command, state }));
       } finally {
+        if (interrupts > 0) {
+          // the run has stopped and said so; another Ctrl-C while the process winds down
+          // quits at once with the same code, instead of dying of the signal. Added before
+          // the handlers go: with no listener left, Node restores the signal's default action.
+          const quit = () => process.exit(EXIT_INTERRUPTED);
+          process.on('SIGINT', quit);
+          process.on('SIGTERM', quit);
+        }
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-        // after a first Ctrl-C, a second one may still arrive before the process exits: it must
-        // not fall to the default action (killed by the signal, no exit code), and has nothing
-        // left to stop
-        if (interrupts > 0) {
-          const late = () => process.exit(EXIT_INTERRUPTED);
-          process.once('SIGINT', late);
-          process.once('SIGTERM', late);
-        }
       }
     });
 

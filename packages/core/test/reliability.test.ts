@@ -3,7 +3,6 @@ import {
   DTypeError, Tape, ValueError, cast, createRng, customGrad, dropout, exp, full, mul, ones, rand, randn, sum, tensor, zeros,
 } from '@tapegrad/core';
 
-
 // User mistakes that used to pass silently or surface as untyped errors: each is a typed
 // error naming the op and what was wrong.
 describe('creation refuses what it cannot make, with a typed error', () => {
