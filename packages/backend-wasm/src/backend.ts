@@ -84,6 +84,10 @@ interface Exports {
   binary(op: number, a: number, aMode: number, b: number, bMode: number, out: number, rows: number, cols: number): void;
   sumRows(x: number, out: number, rows: number, cols: number): void;
   sumMiddle(x: number, out: number, outer: number, mid: number, inner: number): void;
+  unfold(x: number, out: number, padValue: number, N: number, C: number, H: number, W: number, kH: number, kW: number,
+    strideH: number, strideW: number, padH: number, padW: number, dilationH: number, dilationW: number, outH: number, outW: number): void;
+  fold(cols: number, out: number, N: number, C: number, H: number, W: number, kH: number, kW: number,
+    strideH: number, strideW: number, padH: number, padW: number, dilationH: number, dilationW: number, outH: number, outW: number): void;
 }
 
 function decodeBase64(text: string): Uint8Array {
@@ -135,6 +139,9 @@ const UNARY_JS_BELOW: Partial<Record<UnaryKernel, number>> = {
 const BINARY_JS_BELOW = 96;
 const GRAD_JS_BELOW = 64;
 const SUB_SCALED_JS_BELOW = 96;
+// unfold and fold, by elements of the columns: placeholders until measured (see README)
+const UNFOLD_JS_BELOW = 0;
+const FOLD_JS_BELOW = 0;
 
 /**
  * [lo, hi): the elements of x (of `length`) that a batch of `size`-element matrices at
@@ -260,6 +267,7 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
   const unaryBelow: Partial<Record<UnaryKernel, number>> = small ? UNARY_JS_BELOW : {};
   const binaryBelow = small ? BINARY_JS_BELOW : 0;
   const gradBelow = small ? GRAD_JS_BELOW : 0, subScaledBelow = small ? SUB_SCALED_JS_BELOW : 0;
+  const unfoldBelow = small ? UNFOLD_JS_BELOW : 0, foldBelow = small ? FOLD_JS_BELOW : 0;
 
   const unaryKernels: Partial<Record<UnaryKernel, (x: number, out: number, n: number) => void>> = {
     relu: wasm.relu, step: wasm.step, exp: wasm.exp, sigmoid: wasm.sigmoid, softplus: wasm.softplus,
@@ -443,9 +451,41 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
     scatterAdd: jsBackend.scatterAdd,
     cumsum: jsBackend.cumsum,
     argReduce: jsBackend.argReduce,
-    // im2col and col2im only move data: js's loops, for now
-    unfold: jsBackend.unfold,
-    fold: jsBackend.fold,
+    // im2col and col2im: js's loops in wasm, so the same copies and float32 sums
+    unfold(x, g, padValue, out): void {
+      const images = g.N * g.C, size = images * g.kH * g.kW * g.outH * g.outW;
+      if (!(x instanceof Float32Array) || !(out instanceof Float32Array) || size < unfoldBelow) {
+        jsBackend.unfold(x, g, padValue, out);
+        return;
+      }
+      if (size === 0) return;
+      const imageSize = images * g.H * g.W;
+      const px = heap, po = px + padded(imageSize);
+      if (!reserve(po + padded(size))) {
+        jsBackend.unfold(x, g, padValue, out);
+        return;
+      }
+      f32.set(x.subarray(0, imageSize), px >>> 2);
+      wasm.unfold(px, po, padValue, g.N, g.C, g.H, g.W, g.kH, g.kW, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.outH, g.outW);
+      out.set(f32.subarray(po >>> 2, (po >>> 2) + size));
+    },
+
+    fold(cols, g, out): void {
+      const images = g.N * g.C, size = images * g.kH * g.kW * g.outH * g.outW, imageSize = images * g.H * g.W;
+      if (!(cols instanceof Float32Array) || !(out instanceof Float32Array) || size < foldBelow) {
+        jsBackend.fold(cols, g, out);
+        return;
+      }
+      if (imageSize === 0) return;
+      const pc = heap, po = pc + padded(size);
+      if (!reserve(po + padded(imageSize))) {
+        jsBackend.fold(cols, g, out);
+        return;
+      }
+      f32.set(cols.subarray(0, size), pc >>> 2);
+      wasm.fold(pc, po, g.N, g.C, g.H, g.W, g.kH, g.kW, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.outH, g.outW);
+      out.set(f32.subarray(po >>> 2, (po >>> 2) + imageSize));
+    },
 
     subScaled(y, x, s, out): void {
       const n = out.length;
