@@ -139,9 +139,12 @@ const UNARY_JS_BELOW: Partial<Record<UnaryKernel, number>> = {
 const BINARY_JS_BELOW = 96;
 const GRAD_JS_BELOW = 64;
 const SUB_SCALED_JS_BELOW = 96;
-// unfold and fold, by elements of the columns: placeholders until measured (see README)
-const UNFOLD_JS_BELOW = 0;
-const FOLD_JS_BELOW = 0;
+// unfold and fold, by elements of the columns (same machine and method, bench/conv.ts):
+// js wins at 16–100 (0.15–0.5 µs vs 0.26–0.86), they tie at 128–144 (2×2 pooling windows
+// 0.76 vs 0.81 µs; fold 0.44 vs 0.48), wasm wins from ≈ 256 (fold 1.22 vs 0.83 µs) and by
+// 3–6× from a few thousand
+const UNFOLD_JS_BELOW = 128;
+const FOLD_JS_BELOW = 128;
 
 /**
  * [lo, hi): the elements of x (of `length`) that a batch of `size`-element matrices at

@@ -603,6 +603,21 @@ for (const backend of backends) {
 describe('the default backend runs small calls in js and larger ones in wasm, with the same numbers', () => {
   const byDefault = createWasmBackend({ variant: 'simd', name: 'wasm-default', threads: 'off' });
   const everySize = backends[0];
+  it('unfold and fold below and above their crossover (128 column elements) equal js bit for bit', () => {
+    for (const [H, k] of [[3, 2], [6, 2], [8, 2], [9, 2], [4, 3], [5, 3], [12, 3]]) {
+      const g: ConvGeometry = { N: 1, C: 2, H, W: H, kH: k, kW: k, strideH: 1, strideW: 1, padH: 1, padW: 0, dilationH: 1, dilationW: 1, outH: H + 3 - k, outW: H + 1 - k };
+      const image = random(2 * H * H), cols = 2 * k * k * g.outH * g.outW;
+      const expected = new Float32Array(cols), actual = new Float32Array(cols);
+      jsBackend.unfold(image, g, 0, expected);
+      byDefault.unfold(image, g, 0, actual);
+      expectBitIdentical(actual, expected);
+      const columns = random(cols), foldedJs = new Float32Array(image.length), folded = new Float32Array(image.length);
+      jsBackend.fold(columns, g, foldedJs);
+      byDefault.fold(columns, g, folded);
+      expectBitIdentical(folded, foldedJs);
+    }
+  });
+
   // (a broadcasting add always runs in wasm.) exp and softplus differ from js by a few ulp in wasm, so a call
   // that runs in js gives js's number exactly and one that runs in wasm gives everySize's
   it('element-wise kernels at 1–300 elements equal js below the crossover and the wasm kernels above it', () => {
