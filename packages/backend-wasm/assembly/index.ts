@@ -451,6 +451,25 @@ export function erf(x: usize, out: usize, n: i32): void {
   for (; x < end; x += 4, out += 4) store<f32>(out, <f32>erf1(<f64>load<f32>(x)));
 }
 
+// log1p, sin, cos: AssemblyScript's Math (musl's float64 routines, < 1 float64 ulp, as are
+// V8's fdlibm ports that js calls) on each float32 input, rounded once, as js rounds Math's
+// result: ≤ 1 float32 ulp from js (the float64 values agree to a float64 ulp or so). Its
+// expm1 lost to js's at every size measured (0.5–0.8×), so expm1 stays in js.
+export function log1p(x: usize, out: usize, n: i32): void {
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 4, out += 4) store<f32>(out, <f32>Math.log1p(<f64>load<f32>(x)));
+}
+
+export function sin(x: usize, out: usize, n: i32): void {
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 4, out += 4) store<f32>(out, <f32>Math.sin(<f64>load<f32>(x)));
+}
+
+export function cos(x: usize, out: usize, n: i32): void {
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 4, out += 4) store<f32>(out, <f32>Math.cos(<f64>load<f32>(x)));
+}
+
 // exp's constants live in memory, not in v128.const: V8 rebuilds a vector constant on every
 // loop iteration (it hoists nothing out of wasm loops), while loads before the loop stay in
 // registers (or on the stack). With pmin/pmax clamps and rounding by adding 1.5·2²³ (instead

@@ -77,6 +77,9 @@ interface Exports {
   isNaN(x: number, out: number, n: number): void;
   isFinite(x: number, out: number, n: number): void;
   erf(x: number, out: number, n: number): void;
+  log1p(x: number, out: number, n: number): void;
+  sin(x: number, out: number, n: number): void;
+  cos(x: number, out: number, n: number): void;
   sigmoidGrad(y: number, dy: number, out: number, n: number): void;
   tanhGrad(y: number, dy: number, out: number, n: number): void;
   reluGrad(x: number, dy: number, out: number, n: number): void;
@@ -135,6 +138,11 @@ const UNARY_JS_BELOW: Partial<Record<UnaryKernel, number>> = {
   floor: 112, ceil: 112, round: 112, isNaN: 112, isFinite: 112,
   // erf has no entry: js's series and continued fraction lose even at 2 elements (0.85 µs
   // vs 0.53 µs a call; 7.5× slower at 262,144, measured on the loaded 2-core machine)
+  // sin and cos (musl in wasm vs V8's fdlibm, both float64, one element at a time): js at
+  // 32 (0.29 vs 0.34 µs), tie at 48–64, wasm 1.1–1.3× from 96 to 4096, 1.4–1.8× at 65,536;
+  // log1p: js ahead up to ≈ 1024 (0.78–0.97×), tie at 4096, wasm 1.24× at 65,536 (4th best
+  // of 25 interleaved runs, loaded machine)
+  sin: 64, cos: 64, log1p: 4096,
 };
 const BINARY_JS_BELOW = 96;
 const GRAD_JS_BELOW = 64;
@@ -275,6 +283,7 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
   const unaryKernels: Partial<Record<UnaryKernel, (x: number, out: number, n: number) => void>> = {
     relu: wasm.relu, step: wasm.step, exp: wasm.exp, sigmoid: wasm.sigmoid, softplus: wasm.softplus,
     floor: wasm.floor, ceil: wasm.ceil, round: wasm.round, isNaN: wasm.isNaN, isFinite: wasm.isFinite, erf: wasm.erf,
+    log1p: wasm.log1p, sin: wasm.sin, cos: wasm.cos,
   };
   // activation′ ⊙ dy: two operands of the output's size (the ops guarantee one shape)
   const gradKernels: Partial<Record<BinaryKernel, (y: number, dy: number, out: number, n: number) => void>> = {
