@@ -175,7 +175,7 @@ function offsetsRange(offsetsName: string, offsets: Int32Array, name: string, le
 /**
  * Compiles one build and returns a backend around it, without registering it. Compilation
  * is synchronous (`new WebAssembly.Module`), which Node always allows; browsers allow it on
- * the main thread only for small modules (each build is about 10.5 kB; current Chromium's
+ * the main thread only for small modules (each build is about 16.2 kB; current Chromium's
  * limit is 8 MB, older Chromium and some Android WebViews' is 4 kB): there, use
  * {@link createWasmBackendAsync}.
  */
