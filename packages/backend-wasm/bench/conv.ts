@@ -1,6 +1,8 @@
 // unfold and fold (im2col, col2im), js vs wasm (copies in and out included), float32:
 //   npx tsx packages/backend-wasm/bench/conv.ts
-import { type ConvGeometry, jsBackend } from '@tapegrad/core';
+// then conv2d forward and backward on the tape, wasm with js's unfold/fold (as before they
+// ran in wasm) against wasm.
+import { type Backend, type ConvGeometry, type Tensor, conv2d, grad, jsBackend, randn, setBackend, sum } from '@tapegrad/core';
 import { createWasmBackend } from '../src/index.js';
 
 const wasm = createWasmBackend({ variant: 'simd', threads: 'off', smallCallsInJs: false });
@@ -47,4 +49,20 @@ for (const [name, g] of cases) {
   const jf = time(() => jsBackend.fold(cols, g, back), minMs), wf = time(() => wasm.fold(cols, g, back), minMs);
   const f = (x: number) => (x < 10 ? x.toFixed(2) : x < 1000 ? x.toFixed(0) : `${(x / 1000).toFixed(1)} ms`);
   console.log(`${name.padEnd(34)} ${String(cols.length).padStart(9)} cols  unfold js ${f(ju)} wasm ${f(wu)} (${(ju / wu).toFixed(2)}×)  fold js ${f(jf)} wasm ${f(wf)} (${(jf / wf).toFixed(2)}×)`);
+}
+
+const withJsConv: Backend = { ...wasm, name: 'wasm, js unfold/fold', unfold: jsBackend.unfold, fold: jsBackend.fold };
+const x = randn([16, 32, 32, 32], { seed: 1 }), w = randn([32, 32, 3, 3], { seed: 2 });
+const step = grad((x: Tensor, w: Tensor) => sum(conv2d(x, w, { padding: 1 })), [0, 1]);
+// alternating, so that both see the same load; the first round warms up
+for (const [round, b] of [withJsConv, wasm, withJsConv, wasm, withJsConv, wasm].entries()) {
+  setBackend(b);
+  const times: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const start = performance.now();
+    step(x, w);
+    times.push(performance.now() - start);
+  }
+  times.sort((p, q) => p - q);
+  if (round >= 2) console.log(`conv2d [16,32,32,32]·[32,32,3,3] pad 1, value and both gradients, ${b.name}: ${times[2].toFixed(1)} ms (median of 5)`);
 }
