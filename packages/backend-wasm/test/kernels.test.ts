@@ -16,9 +16,11 @@ import { createWasmBackend, enableRelaxedSimd } from '../src/index.js';
  *   A wrong element or a dropped term misses by ≈ Σ|ab|/k: over 20× the bound at k = 784.
  * - exp, sigmoid and softplus: polynomials, not the libm js calls: ≤ 2 ulp measured, 4 ulp
  *   allowed. erf: polynomials in float64, rounded once: ≤ 1 ulp from js's float64 erf.
+ *   log1p, sin, cos: AssemblyScript's Math (musl, float64) against V8's (fdlibm), each
+ *   rounded once: ≤ 1 ulp (both are within a float64 ulp of the true value).
  * - everything else (relu, step, floor, ceil, round, isNaN, isFinite, add/sub/mul/div,
- *   maximum/minimum, the activation gradients, column sums) does the same float32
- *   operations as js: bit-identical. Sums ending on the last axis accumulate in float64
+ *   maximum/minimum, the activation gradients, column sums, unfold, fold) does the same
+ *   float32 operations as js, in js's order: bit-identical. Sums ending on the last axis accumulate in float64
  *   (js does per innermost row): within 1 ulp of the float64 sum.
  * - float64 is delegated to jsBackend: bit-identical by construction, checked anyway.
  */
