@@ -12,8 +12,9 @@
  *   upper bound on the length of any sum, matmul contraction or unbroadcast inside the op
  *   and its VJP). Why: packages/backend-wasm/test/kernels.test.ts shows the wasm kernels
  *   differ from js only (a) in k-term sums and dot products, by ≤ 2·√k·u·Σ|terms|
- *   (Higham §2.8/§3.1), and (b) in exp, sigmoid, softplus and erf, by ≤ 4 ulp = 8·u relative; all else
- *   is bit-identical. (The native addon's transcendental kernels — exp, tanh, log, log1p,
+ *   (Higham §2.8/§3.1), and (b) in exp, sigmoid, softplus, erf, log1p, sin and cos, by ≤ 4 ulp
+ *   = 8·u relative (erf, log1p, sin, cos: ≤ 1 ulp); all else (unfold and fold included) is
+ *   bit-identical. (The native addon's transcendental kernels — exp, tanh, log, log1p,
  *   expm1, erf, sin, cos — are ≤ 1 ulp from js: packages/backend-native/test/kernels.test.ts.) M_i is that Σ|terms|: the same op (or VJP, with cotangent |r|) run
  *   on js in float64 on |x|, which for matmul, sums, means, broadcasting and unbroadcast is
  *   exactly Σ|terms| per element. The ‖r‖∞ term covers VJPs that subtract nearly equal

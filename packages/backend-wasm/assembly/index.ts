@@ -451,6 +451,25 @@ export function erf(x: usize, out: usize, n: i32): void {
   for (; x < end; x += 4, out += 4) store<f32>(out, <f32>erf1(<f64>load<f32>(x)));
 }
 
+// log1p, sin, cos: AssemblyScript's Math (musl's float64 routines, < 1 float64 ulp, as are
+// V8's fdlibm ports that js calls) on each float32 input, rounded once, as js rounds Math's
+// result: ≤ 1 float32 ulp from js (the float64 values agree to a float64 ulp or so). Its
+// expm1 lost to js's at every size measured (0.5–0.8×), so expm1 stays in js.
+export function log1p(x: usize, out: usize, n: i32): void {
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 4, out += 4) store<f32>(out, <f32>Math.log1p(<f64>load<f32>(x)));
+}
+
+export function sin(x: usize, out: usize, n: i32): void {
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 4, out += 4) store<f32>(out, <f32>Math.sin(<f64>load<f32>(x)));
+}
+
+export function cos(x: usize, out: usize, n: i32): void {
+  const end = x + (<usize>n << 2);
+  for (; x < end; x += 4, out += 4) store<f32>(out, <f32>Math.cos(<f64>load<f32>(x)));
+}
+
 // exp's constants live in memory, not in v128.const: V8 rebuilds a vector constant on every
 // loop iteration (it hoists nothing out of wasm loops), while loads before the loop stay in
 // registers (or on the stack). With pmin/pmax clamps and rounding by adding 1.5·2²³ (instead
@@ -732,6 +751,114 @@ export function sumMiddle(x: usize, out: usize, outer: i32, mid: i32, inner: i32
       x += ld;
     }
     out += ld;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// unfold (im2col) and fold (col2im): the loops of core's js reference
+// (packages/core/src/backend/js-conv.ts), in its order, so unfold copies the same values
+// and fold adds each image element's terms in the same order, one float32 addition at a
+// time: bit-identical to js. Geometry as core's ConvGeometry; x and the columns are
+// [N, C, H, W] and [N, C·kH·kW, outH·outW], float32.
+
+/** out[0, n) = value. */
+@inline function fillF32(out: usize, n: i32, value: f32): void {
+  const end = out + (<usize>n << 2);
+  const v = f32x4.splat(value);
+  for (; out + 16 <= end; out += 16) v128.store(out, v);
+  for (; out < end; out += 4) store<f32>(out, value);
+}
+
+/** First output column ow with ow·stride + offset ≥ 0 (at most count). */
+@inline function firstValid(offset: i32, stride: i32, count: i32): i32 {
+  return offset >= 0 ? 0 : min(count, (-offset + stride - 1) / stride);
+}
+
+/** One past the last output column with ow·stride + offset < size (at least first). */
+@inline function endValid(offset: i32, stride: i32, size: i32, count: i32, first: i32): i32 {
+  const last = size - 1 - offset; // largest ow·stride allowed
+  return last < 0 ? first : max(first, min(count, last / stride + 1));
+}
+
+export function unfold(x: usize, out: usize, padValue: f32, N: i32, C: i32, H: i32, W: i32, kH: i32, kW: i32,
+  strideH: i32, strideW: i32, padH: i32, padW: i32, dilationH: i32, dilationW: i32, outH: i32, outW: i32): void {
+  const plane = <usize>(H * W) << 2;
+  const rowBytes = <usize>outW << 2;
+  let o = out;
+  const images = N * C;
+  for (let image = 0; image < images; image++) {
+    const base = x + <usize>image * plane;
+    for (let i = 0; i < kH; i++) {
+      const rowOffset = i * dilationH - padH;
+      for (let j = 0; j < kW; j++) {
+        const colOffset = j * dilationW - padW;
+        const first = firstValid(colOffset, strideW, outW);
+        const end = endValid(colOffset, strideW, W, outW, first);
+        for (let oh = 0; oh < outH; oh++, o += rowBytes) {
+          const ih = oh * strideH + rowOffset;
+          if (ih < 0 || ih >= H) {
+            fillF32(o, outW, padValue);
+            continue;
+          }
+          if (first > 0) fillF32(o, first, padValue);
+          // element ow reads base[ih·W + colOffset + ow·strideW]
+          const row = base + (<usize>(ih * W + colOffset + first * strideW) << 2);
+          if (end <= first) {
+            // no column inside the image (the row pointer may lie before it): nothing to copy
+          } else if (strideW == 1) {
+            memory.copy(o + (<usize>first << 2), row, <usize>(end - first) << 2);
+          } else {
+            const step = <usize>strideW << 2;
+            let src = row;
+            for (let ow = first; ow < end; ow++, src += step) store<f32>(o + (<usize>ow << 2), load<f32>(src));
+          }
+          if (end < outW) fillF32(o + (<usize>end << 2), outW - end, padValue);
+        }
+      }
+    }
+  }
+}
+
+export function fold(cols: usize, out: usize, N: i32, C: i32, H: i32, W: i32, kH: i32, kW: i32,
+  strideH: i32, strideW: i32, padH: i32, padW: i32, dilationH: i32, dilationW: i32, outH: i32, outW: i32): void {
+  const plane = <usize>(H * W) << 2;
+  const images = N * C;
+  memory.fill(out, 0, <usize>images * plane);
+  const rowBytes = <usize>outW << 2;
+  let c = cols;
+  for (let image = 0; image < images; image++) {
+    const base = out + <usize>image * plane;
+    for (let i = 0; i < kH; i++) {
+      const rowOffset = i * dilationH - padH;
+      for (let j = 0; j < kW; j++) {
+        const colOffset = j * dilationW - padW;
+        const first = firstValid(colOffset, strideW, outW);
+        const end = endValid(colOffset, strideW, W, outW, first);
+        for (let oh = 0; oh < outH; oh++, c += rowBytes) {
+          const ih = oh * strideH + rowOffset;
+          if (ih < 0 || ih >= H) continue;
+          const row = base + (<usize>(ih * W + colOffset + first * strideW) << 2);
+          const src = c + (<usize>first << 2);
+          const count = end - first;
+          if (strideW == 1) {
+            // distinct destinations: four lanes at once add each element's terms in js's order
+            let k = 0;
+            for (; k + 4 <= count; k += 4) {
+              const at = row + (<usize>k << 2);
+              v128.store(at, f32x4.add(v128.load(at), v128.load(src + (<usize>k << 2))));
+            }
+            for (; k < count; k++) {
+              const at = row + (<usize>k << 2);
+              store<f32>(at, load<f32>(at) + load<f32>(src + (<usize>k << 2)));
+            }
+          } else {
+            const step = <usize>strideW << 2;
+            let at = row;
+            for (let k = 0; k < count; k++, at += step) store<f32>(at, load<f32>(at) + load<f32>(src + (<usize>k << 2)));
+          }
+        }
+      }
+    }
   }
 }
 

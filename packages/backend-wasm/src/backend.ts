@@ -77,6 +77,9 @@ interface Exports {
   isNaN(x: number, out: number, n: number): void;
   isFinite(x: number, out: number, n: number): void;
   erf(x: number, out: number, n: number): void;
+  log1p(x: number, out: number, n: number): void;
+  sin(x: number, out: number, n: number): void;
+  cos(x: number, out: number, n: number): void;
   sigmoidGrad(y: number, dy: number, out: number, n: number): void;
   tanhGrad(y: number, dy: number, out: number, n: number): void;
   reluGrad(x: number, dy: number, out: number, n: number): void;
@@ -84,6 +87,10 @@ interface Exports {
   binary(op: number, a: number, aMode: number, b: number, bMode: number, out: number, rows: number, cols: number): void;
   sumRows(x: number, out: number, rows: number, cols: number): void;
   sumMiddle(x: number, out: number, outer: number, mid: number, inner: number): void;
+  unfold(x: number, out: number, padValue: number, N: number, C: number, H: number, W: number, kH: number, kW: number,
+    strideH: number, strideW: number, padH: number, padW: number, dilationH: number, dilationW: number, outH: number, outW: number): void;
+  fold(cols: number, out: number, N: number, C: number, H: number, W: number, kH: number, kW: number,
+    strideH: number, strideW: number, padH: number, padW: number, dilationH: number, dilationW: number, outH: number, outW: number): void;
 }
 
 function decodeBase64(text: string): Uint8Array {
@@ -131,10 +138,21 @@ const UNARY_JS_BELOW: Partial<Record<UnaryKernel, number>> = {
   floor: 112, ceil: 112, round: 112, isNaN: 112, isFinite: 112,
   // erf has no entry: js's series and continued fraction lose even at 2 elements (0.85 µs
   // vs 0.53 µs a call; 7.5× slower at 262,144, measured on the loaded 2-core machine)
+  // sin and cos (musl in wasm vs V8's fdlibm, both float64, one element at a time): js at
+  // 32 (0.29 vs 0.34 µs), tie at 48–64, wasm 1.1–1.3× from 96 to 4096, 1.4–1.8× at 65,536;
+  // log1p: js ahead up to ≈ 1024 (0.78–0.97×), tie at 4096, wasm 1.24× at 65,536 (4th best
+  // of 25 interleaved runs, loaded machine)
+  sin: 64, cos: 64, log1p: 4096,
 };
 const BINARY_JS_BELOW = 96;
 const GRAD_JS_BELOW = 64;
 const SUB_SCALED_JS_BELOW = 96;
+// unfold and fold, by elements of the columns (same machine and method, bench/conv.ts):
+// js wins at 16–100 (0.15–0.5 µs vs 0.26–0.86), they tie at 128–144 (2×2 pooling windows
+// 0.76 vs 0.81 µs; fold 0.44 vs 0.48), wasm wins from ≈ 256 (fold 1.22 vs 0.83 µs) and by
+// 3–6× from a few thousand
+const UNFOLD_JS_BELOW = 128;
+const FOLD_JS_BELOW = 128;
 
 /**
  * [lo, hi): the elements of x (of `length`) that a batch of `size`-element matrices at
@@ -157,7 +175,7 @@ function offsetsRange(offsetsName: string, offsets: Int32Array, name: string, le
 /**
  * Compiles one build and returns a backend around it, without registering it. Compilation
  * is synchronous (`new WebAssembly.Module`), which Node always allows; browsers allow it on
- * the main thread only for small modules (each build is about 10.5 kB; current Chromium's
+ * the main thread only for small modules (each build is about 16.2 kB; current Chromium's
  * limit is 8 MB, older Chromium and some Android WebViews' is 4 kB): there, use
  * {@link createWasmBackendAsync}.
  */
@@ -260,10 +278,12 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
   const unaryBelow: Partial<Record<UnaryKernel, number>> = small ? UNARY_JS_BELOW : {};
   const binaryBelow = small ? BINARY_JS_BELOW : 0;
   const gradBelow = small ? GRAD_JS_BELOW : 0, subScaledBelow = small ? SUB_SCALED_JS_BELOW : 0;
+  const unfoldBelow = small ? UNFOLD_JS_BELOW : 0, foldBelow = small ? FOLD_JS_BELOW : 0;
 
   const unaryKernels: Partial<Record<UnaryKernel, (x: number, out: number, n: number) => void>> = {
     relu: wasm.relu, step: wasm.step, exp: wasm.exp, sigmoid: wasm.sigmoid, softplus: wasm.softplus,
     floor: wasm.floor, ceil: wasm.ceil, round: wasm.round, isNaN: wasm.isNaN, isFinite: wasm.isFinite, erf: wasm.erf,
+    log1p: wasm.log1p, sin: wasm.sin, cos: wasm.cos,
   };
   // activation′ ⊙ dy: two operands of the output's size (the ops guarantee one shape)
   const gradKernels: Partial<Record<BinaryKernel, (y: number, dy: number, out: number, n: number) => void>> = {
@@ -443,9 +463,41 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
     scatterAdd: jsBackend.scatterAdd,
     cumsum: jsBackend.cumsum,
     argReduce: jsBackend.argReduce,
-    // im2col and col2im only move data: js's loops, for now
-    unfold: jsBackend.unfold,
-    fold: jsBackend.fold,
+    // im2col and col2im: js's loops in wasm, so the same copies and float32 sums
+    unfold(x, g, padValue, out): void {
+      const images = g.N * g.C, size = images * g.kH * g.kW * g.outH * g.outW;
+      if (!(x instanceof Float32Array) || !(out instanceof Float32Array) || size < unfoldBelow) {
+        jsBackend.unfold(x, g, padValue, out);
+        return;
+      }
+      if (size === 0) return;
+      const imageSize = images * g.H * g.W;
+      const px = heap, po = px + padded(imageSize);
+      if (!reserve(po + padded(size))) {
+        jsBackend.unfold(x, g, padValue, out);
+        return;
+      }
+      f32.set(x.subarray(0, imageSize), px >>> 2);
+      wasm.unfold(px, po, padValue, g.N, g.C, g.H, g.W, g.kH, g.kW, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.outH, g.outW);
+      out.set(f32.subarray(po >>> 2, (po >>> 2) + size));
+    },
+
+    fold(cols, g, out): void {
+      const images = g.N * g.C, size = images * g.kH * g.kW * g.outH * g.outW, imageSize = images * g.H * g.W;
+      if (!(cols instanceof Float32Array) || !(out instanceof Float32Array) || size < foldBelow) {
+        jsBackend.fold(cols, g, out);
+        return;
+      }
+      if (imageSize === 0) return;
+      const pc = heap, po = pc + padded(size);
+      if (!reserve(po + padded(imageSize))) {
+        jsBackend.fold(cols, g, out);
+        return;
+      }
+      f32.set(cols.subarray(0, size), pc >>> 2);
+      wasm.fold(pc, po, g.N, g.C, g.H, g.W, g.kH, g.kW, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.outH, g.outW);
+      out.set(f32.subarray(po >>> 2, (po >>> 2) + imageSize));
+    },
 
     subScaled(y, x, s, out): void {
       const n = out.length;

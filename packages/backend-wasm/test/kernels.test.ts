@@ -1,4 +1,5 @@
-import { type Backend, type BinaryKernel, type UnaryKernel, createRng, jsBackend } from '@tapegrad/core';
+import { type Backend, type BinaryKernel, type ConvGeometry, type UnaryKernel, createRng, jsBackend } from '@tapegrad/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createWasmBackend, enableRelaxedSimd } from '../src/index.js';
 
@@ -284,9 +285,26 @@ for (const backend of backends) {
       }
     });
 
+    // log1p's domain starts at −1 (−1 → −∞, below → NaN); sin and cos reduce arguments up to
+    // 3·10³⁸ (float32's largest), where the float64 reduction matters
+    const mathRanges: Record<'log1p' | 'sin' | 'cos', [number, number]> = { log1p: [-1, 100], sin: [-100, 100], cos: [-100, 100] };
+    for (const kernel of ['log1p', 'sin', 'cos'] as const) {
+      it(`${kernel}: within 1 ulp of js (Math's float64 ${kernel} rounded) over [${mathRanges[kernel]}], tiny, huge and special inputs`, () => {
+        const [lo, hi] = mathRanges[kernel], n = 100_001;
+        const x = Float32Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1));
+        const extremes = Float32Array.of(-1, Math.fround(-1 + 2 ** -24), -0.999, -0.5, 1e-8, -1e-8, 2 ** -126, 2 ** -149, -(2 ** -149), 1e4, -1e4, 123456.7, 1e6, 8.5e7, 1e20, -1e30, 3e38, -3.4e38, -1.5, -2);
+        for (const input of [x, extremes, specials, random(4099, 1e3)]) {
+          const expected = new Float32Array(input.length), actual = new Float32Array(input.length);
+          jsBackend.unary(kernel, input, expected, 0);
+          backend.unary(kernel, input, actual, 0);
+          expectUlps(actual, expected, 1, input);
+        }
+      });
+    }
+
     it('delegates the other unary kernels to js (bit-identical)', () => {
       const x = random(101, 3);
-      for (const kernel of ['neg', 'log', 'tanh', 'sqrt', 'abs', 'sign', 'powScalar', 'log1p', 'expm1', 'sin', 'cos'] as UnaryKernel[]) {
+      for (const kernel of ['neg', 'log', 'tanh', 'sqrt', 'abs', 'sign', 'powScalar', 'expm1'] as UnaryKernel[]) {
         const expected = new Float32Array(101), actual = new Float32Array(101);
         jsBackend.unary(kernel, x, expected, 3);
         backend.unary(kernel, x, actual, 3);
@@ -422,6 +440,82 @@ for (const backend of backends) {
     });
   });
 
+  describe(`${variant} build: unfold and fold (im2col, col2im) against js`, () => {
+    /** Runs both kernels on one geometry, wasm against js, bit for bit (Object.is: −0, NaN, ±∞ count). */
+    function checkGeometry(g: ConvGeometry, padValue: number, scale = 2): void {
+      const image = random(g.N * g.C * g.H * g.W, scale), cols = g.N * g.C * g.kH * g.kW * g.outH * g.outW;
+      const expected = new Float32Array(cols), actual = new Float32Array(cols).fill(NaN);
+      jsBackend.unfold(image, g, padValue, expected);
+      backend.unfold(image, g, padValue, actual);
+      expectBitIdentical(actual, expected);
+      const columns = random(cols, scale), foldedJs = new Float32Array(image.length), folded = new Float32Array(image.length).fill(NaN);
+      jsBackend.fold(columns, g, foldedJs);
+      backend.fold(columns, g, folded);
+      expectBitIdentical(folded, foldedJs);
+    }
+
+    it('bit-identical on random geometries (strides, paddings, dilations, windows past the image, a −∞ pad)', () => {
+      fc.assert(fc.property(
+        fc.record({
+          N: fc.integer({ min: 1, max: 2 }), C: fc.integer({ min: 1, max: 3 }), H: fc.integer({ min: 1, max: 9 }), W: fc.integer({ min: 1, max: 11 }),
+          kH: fc.integer({ min: 1, max: 4 }), kW: fc.integer({ min: 1, max: 4 }), strideH: fc.integer({ min: 1, max: 3 }), strideW: fc.integer({ min: 1, max: 3 }),
+          padH: fc.integer({ min: 0, max: 3 }), padW: fc.integer({ min: 0, max: 3 }), dilationH: fc.integer({ min: 1, max: 3 }), dilationW: fc.integer({ min: 1, max: 3 }),
+          outH: fc.integer({ min: 1, max: 8 }), outW: fc.integer({ min: 1, max: 10 }),
+        }),
+        fc.constantFrom(0, -Infinity),
+        // outH/outW drawn freely: the far side's padding differs from the near side's
+        // (asymmetric), and windows entirely past the image read padding only (fold drops them)
+        (g, padValue) => checkGeometry(g, padValue),
+      ), { numRuns: 200, seed: 42 });
+    });
+
+    it('bit-identical on conv-sized geometries (3×3 pad 1, 5×5 stride 2, 2×2 pool, rows of 37 crossing the 4-float vectors), where fold sums up to 9 terms an element', () => {
+      const geometries: ConvGeometry[] = [
+        { N: 2, C: 5, H: 16, W: 37, kH: 3, kW: 3, strideH: 1, strideW: 1, padH: 1, padW: 1, dilationH: 1, dilationW: 1, outH: 16, outW: 37 },
+        { N: 1, C: 3, H: 23, W: 29, kH: 5, kW: 5, strideH: 2, strideW: 2, padH: 2, padW: 2, dilationH: 1, dilationW: 1, outH: 12, outW: 15 },
+        { N: 3, C: 4, H: 12, W: 12, kH: 2, kW: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, dilationH: 1, dilationW: 1, outH: 6, outW: 6 },
+        { N: 1, C: 2, H: 20, W: 21, kH: 3, kW: 3, strideH: 1, strideW: 1, padH: 2, padW: 2, dilationH: 2, dilationW: 2, outH: 20, outW: 21 },
+      ];
+      for (const g of geometries) {
+        checkGeometry(g, 0, 1e3);
+        checkGeometry(g, -Infinity);
+      }
+    });
+
+    it('NaN and ±∞ in the image and the columns: bit-identical', () => {
+      const g: ConvGeometry = { N: 1, C: 2, H: 5, W: 6, kH: 3, kW: 2, strideH: 1, strideW: 2, padH: 1, padW: 1, dilationH: 1, dilationW: 1, outH: 5, outW: 4 };
+      const image = random(60), cols = new Float32Array(2 * 6 * 20).map((_, i) => [NaN, Infinity, -Infinity, -0, 1.5][i % 5]);
+      image[3] = NaN; image[17] = Infinity; image[40] = -Infinity; image[41] = -0;
+      const expected = new Float32Array(cols.length), actual = new Float32Array(cols.length);
+      jsBackend.unfold(image, g, -Infinity, expected);
+      backend.unfold(image, g, -Infinity, actual);
+      expectBitIdentical(actual, expected);
+      const foldedJs = new Float32Array(60), folded = new Float32Array(60);
+      jsBackend.fold(cols, g, foldedJs);
+      backend.fold(cols, g, folded);
+      expectBitIdentical(folded, foldedJs);
+    });
+
+    it('keeps no state between calls: a large fold, then a small one, then the large one again', () => {
+      const large: ConvGeometry = { N: 2, C: 8, H: 24, W: 24, kH: 3, kW: 3, strideH: 1, strideW: 1, padH: 1, padW: 1, dilationH: 1, dilationW: 1, outH: 24, outW: 24 };
+      const small: ConvGeometry = { N: 1, C: 1, H: 3, W: 3, kH: 2, kW: 2, strideH: 1, strideW: 1, padH: 0, padW: 0, dilationH: 1, dilationW: 1, outH: 2, outW: 2 };
+      for (const g of [large, small, large]) checkGeometry(g, 0);
+    });
+
+    it('float64 is js\'s, bit for bit', () => {
+      const g: ConvGeometry = { N: 1, C: 2, H: 6, W: 7, kH: 3, kW: 3, strideH: 2, strideW: 1, padH: 1, padW: 2, dilationH: 1, dilationW: 2, outH: 3, outW: 5 };
+      const image = Float64Array.from(random(84)), cols = Float64Array.from(random(2 * 9 * 15));
+      const expected = new Float64Array(cols.length), actual = new Float64Array(cols.length);
+      jsBackend.unfold(image, g, 0, expected);
+      backend.unfold(image, g, 0, actual);
+      expectBitIdentical(actual, expected);
+      const foldedJs = new Float64Array(84), folded = new Float64Array(84);
+      jsBackend.fold(cols, g, foldedJs);
+      backend.fold(cols, g, folded);
+      expectBitIdentical(folded, foldedJs);
+    });
+  });
+
   describe(`${variant} build: float64 is js, bit for bit`, () => {
     const r64 = (n: number) => Float64Array.from(random(n), (v, i) => v + i * 1e-12);
     it('matmul, all four transpose variants', () => {
@@ -526,6 +620,21 @@ for (const backend of backends) {
 describe('the default backend runs small calls in js and larger ones in wasm, with the same numbers', () => {
   const byDefault = createWasmBackend({ variant: 'simd', name: 'wasm-default', threads: 'off' });
   const everySize = backends[0];
+  it('unfold and fold below and above their crossover (128 column elements) equal js bit for bit', () => {
+    for (const [H, k] of [[3, 2], [6, 2], [8, 2], [9, 2], [4, 3], [5, 3], [12, 3]]) {
+      const g: ConvGeometry = { N: 1, C: 2, H, W: H, kH: k, kW: k, strideH: 1, strideW: 1, padH: 1, padW: 0, dilationH: 1, dilationW: 1, outH: H + 3 - k, outW: H + 1 - k };
+      const image = random(2 * H * H), cols = 2 * k * k * g.outH * g.outW;
+      const expected = new Float32Array(cols), actual = new Float32Array(cols);
+      jsBackend.unfold(image, g, 0, expected);
+      byDefault.unfold(image, g, 0, actual);
+      expectBitIdentical(actual, expected);
+      const columns = random(cols), foldedJs = new Float32Array(image.length), folded = new Float32Array(image.length);
+      jsBackend.fold(columns, g, foldedJs);
+      byDefault.fold(columns, g, folded);
+      expectBitIdentical(folded, foldedJs);
+    }
+  });
+
   // (a broadcasting add always runs in wasm.) exp and softplus differ from js by a few ulp in wasm, so a call
   // that runs in js gives js's number exactly and one that runs in wasm gives everySize's
   it('element-wise kernels at 1–300 elements equal js below the crossover and the wasm kernels above it', () => {
