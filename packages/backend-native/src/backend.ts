@@ -64,7 +64,7 @@ function geometryArray(g: ConvGeometry): Int32Array {
 /**
  * Wraps the loaded addon as a backend, without registering it. The object starts as a copy
  * of `jsBackend`, so every kernel not replaced here (where, transpose, broadcastTo, slice,
- * pad, max and min, and any kernel core adds later) is js's; so are float64 and mixed dtypes, which
+ * pad, and any kernel core adds later) is js's; so are float64 and mixed dtypes, which
  * keeps float64 bit-identical to js.
  */
 export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}): NativeBackend {
@@ -155,7 +155,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     },
 
     reduce(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void {
-      if (kernel !== 'sum' || !(x instanceof Float32Array) || !(out instanceof Float32Array)) {
+      if (!(x instanceof Float32Array) || !(out instanceof Float32Array)) {
         jsBackend.reduce(kernel, x, shape, axes, out);
         return;
       }
@@ -166,7 +166,8 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
         return;
       }
       const { outer, mid, inner } = collapsed;
-      addon.sum(x, out, outer, mid, inner, flags);
+      if (kernel === 'sum') addon.sum(x, out, outer, mid, inner, flags);
+      else addon.extremum(kernel === 'max', x, out, outer, mid, inner, flags);
     },
   };
 
