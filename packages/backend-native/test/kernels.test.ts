@@ -410,6 +410,18 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
         }
       });
 
+      it('max and min of long rows whose extremum is a zero keep the first zero\'s sign, as js (the AVX2 row path re-walks them)', () => {
+        for (const [pool, kernel] of [[[-0, 0, -1, -3], 'max'], [[0, -0, 1, 3], 'min']] as [number[], 'max' | 'min'][]) {
+          for (let trial = 0; trial < 20; trial++) {
+            const x = Float32Array.from({ length: 3 * 130 }, () => pool[Math.floor(rng.next() * 4)]);
+            const expected = new Float32Array(3), actual = new Float32Array(3);
+            jsBackend.reduce(kernel, x, [3, 130], [1], expected);
+            backend.reduce(kernel, x, [3, 130], [1], actual);
+            expectBitIdentical(actual, expected, `${kernel} of rows of ${pool}`);
+          }
+        }
+      });
+
       it('the layout kernels are js\'s own', () => {
         expect(backend.transpose).toBe(jsBackend.transpose);
         expect(backend.where).toBe(jsBackend.where);
