@@ -422,9 +422,21 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
         }
       });
 
-      it('the layout kernels are js\'s own', () => {
-        expect(backend.transpose).toBe(jsBackend.transpose);
-        expect(backend.where).toBe(jsBackend.where);
+      it('counts what it hands to js, by kernel, and nothing for native calls', () => {
+        const b = make();
+        b.reduce('max', random(60), [5, 12], [0], new Float32Array(12));
+        b.binary('add', random(6), [2, 3], random(6), [2, 3], new Float32Array(6), [2, 3]);
+        expect(b.fallbacks()).toEqual({});
+        b.transpose(random(12), [3, 4], [1, 0], new Float32Array(12));
+        b.transpose(random(20), [4, 5], [1, 0], new Float32Array(20));
+        b.reduce('max', random(24), [2, 3, 4], [0, 2], new Float32Array(3)); // axes not adjacent: js's walk
+        b.gather(random(12), 3, 4, 1, Int32Array.of(0, 3), new Float32Array(6));
+        b.reduce('sum', new Float64Array(10), [10], [0], new Float64Array(1));
+        expect(b.fallbacks()).toMatchObject({
+          transpose: { calls: 2, elements: 32 }, 'reduce max': { calls: 1, elements: 24 }, gather: { calls: 1, elements: 12 }, 'reduce sum': { calls: 1, elements: 10 },
+        });
+        b.resetFallbacks();
+        expect(b.fallbacks()).toEqual({});
       });
     });
   }
