@@ -171,7 +171,16 @@ describe('bench (pnpm bench --quick --tiny)', () => {
       }
       expect(o.rows.find((r) => r.framework === 'tfjs-cpu')?.status).toBe('ok');
       for (const id of ['tapegrad-js', 'tapegrad-wasm', 'tapegrad-native']) expect(o.rows.find((r) => r.framework === id)?.status, id).toBe('ok');
+      // each tapegrad row says which kernels ran in js during its timed runs
+      expect(o.rows.find((r) => r.framework === 'tapegrad-js')?.note).toBe('all kernels js (the js backend)');
+      for (const id of ['tapegrad-wasm', 'tapegrad-native']) {
+        const backend = id.slice('tapegrad-'.length);
+        expect(o.rows.find((r) => r.framework === id)?.note, id).toMatch(new RegExp(`^(all kernels ${backend}|js kernels \\(per evaluation\\): \\w+( \\w+)? ×[\\d.]+ \\([\\d.]+( k| M)? elements, \\d+ %\\))`));
+      }
     }
+    // the native backend runs the convolution's forward kernels itself (unfold, matmul)
+    expect(report.ops.find((o) => o.case.id === 'conv-tiny fwd')?.rows.find((r) => r.framework === 'tapegrad-native')?.note).toBe('all kernels native');
+    expect(stdout).toMatch(/conv-tiny fwd tapegrad \(native\): all kernels native/);
     expect(stdout).toContain('== ops grid');
   });
 

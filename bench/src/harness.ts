@@ -290,6 +290,28 @@ export async function runMatmul(
   }
 }
 
+function elementsText(n: number): string {
+  if (n < 1e3) return `${Math.round(n)}`;
+  if (n < 1e6) return `${(n / 1e3).toPrecision(3)} k`;
+  return `${(n / 1e6).toPrecision(3)} M`;
+}
+
+/**
+ * The row's note on which kernels ran in js, per evaluation: "js kernels: gather ×64 (0.3 M
+ * elements, 80 %), …" (the share is of the js kernels' elements), largest first; "all
+ * kernels native" (or wasm) when none did; the js backend says so.
+ */
+export function jsKernelNote(backend: string, report: Record<string, { calls: number; elements: number }>, evaluations: number): string {
+  if (backend === 'js') return 'all kernels js (the js backend)';
+  const entries = Object.entries(report).sort((a, b) => b[1].elements - a[1].elements);
+  if (entries.length === 0) return `all kernels ${backend}`;
+  const total = entries.reduce((s, [, c]) => s + c.elements, 0);
+  const per = (x: number) => x / Math.max(1, evaluations);
+  const calls = (x: number) => (Number.isInteger(per(x)) ? `${per(x)}` : per(x).toFixed(1));
+  return `js kernels (per evaluation): ${entries.map(([name, c]) =>
+    `${name} ×${calls(c.calls)} (${elementsText(per(c.elements))} elements, ${total > 0 ? Math.round((100 * c.elements) / total) : 0} %)`).join(', ')}`;
+}
+
 /**
  * GFLOP/s of one case of the ops grid (ops.ts), checked against the float64 reference:
  * an error above 1e-3 of the output's scale marks the row wrong. Rows share MatmulRow's shape;
@@ -320,7 +342,13 @@ export async function runOp(
   }
   const op = run;
   try {
-    const timed = await timeCalls(() => op.run(), plan, flop);
+    // count the evaluations, so the js kernels are reported per evaluation
+    let evaluations = 0;
+    op.jsKernels?.reset();
+    const timed = await timeCalls(() => {
+      evaluations++;
+      return op.run();
+    }, plan, flop);
     if ('skipped' in timed) {
       row.status = 'skipped';
       row.note = timed.skipped;
@@ -329,10 +357,11 @@ export async function runOp(
     row.medianSeconds = timed.seconds;
     row.gflops = flop / timed.seconds / 1e9;
     row.reps = timed.reps;
+    if (op.jsKernels) row.note = jsKernelNote(op.jsKernels.backend, op.jsKernels.report(), evaluations);
     row.maxRelError = opError(await op.result(), reference);
     if (!(row.maxRelError <= 1e-3)) {
       row.status = 'error';
-      row.note = `wrong result: error ${row.maxRelError.toExponential(2)} of the output's scale`;
+      row.note = `wrong result: error ${row.maxRelError.toExponential(2)} of the output's scale${row.note ? `; ${row.note}` : ''}`;
     }
     log(`  ${c.id} ${fw.id}: ${row.gflops.toFixed(2)} GFLOP/s (median of ${timed.reps}, warm-up ${timed.warmupCalls} calls, error ${row.maxRelError.toExponential(1)})`);
     return row;

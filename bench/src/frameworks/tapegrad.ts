@@ -9,11 +9,11 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as core from '@tapegrad/core';
-import { type Backend, Tape, type Tensor, createRng, listBackends, matmul, mul, noGrad, registerBackend, setBackend, sum, tensor, tidy } from '@tapegrad/core';
+import { type Backend, type FallbackReport, Tape, type Tensor, createRng, getBackend, listBackends, matmul, mul, noGrad, registerBackend, setBackend, sum, tensor, tidy } from '@tapegrad/core';
 import { SGD, type Sequential, cost, mlp } from '@tapegrad/nn';
 import { type ColumnSampler, columnSampler } from '@tapegrad/datasets';
 import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec } from '../protocol.js';
-import { type Framework, type MatmulRun, type OpRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
+import { type Framework, type JsKernelCounter, type MatmulRun, type OpRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
 import { type OpCase, convOutShape } from '../ops.js';
 
 /** Rows [n, width] → columns [width, n] (tapegrad's examples-as-columns layout). */
@@ -132,7 +132,8 @@ function tapegradFramework(backend: string, details: string, peak?: PeakProbe, o
     },
     async op(c: OpCase, operands: Float32Array[]): Promise<OpRun | string> {
       setBackend(backend);
-      return tapegradOp(c, operands);
+      const run = tapegradOp(c, operands);
+      return typeof run === 'string' ? run : { ...run, jsKernels: jsKernelCounter(getBackend()) };
     },
     async matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun> {
       setBackend(backend);
@@ -151,6 +152,15 @@ function tapegradFramework(backend: string, details: string, peak?: PeakProbe, o
       };
     },
   };
+}
+
+/** The backend's count of the calls it handed to jsBackend (wasm, native); js runs everything in js. */
+function jsKernelCounter(b: Backend): JsKernelCounter | undefined {
+  const counted = b as Backend & { fallbacks?: () => FallbackReport; resetFallbacks?: () => void };
+  if (b.name === 'js') return { backend: 'js', reset() {}, report: () => ({}) };
+  const { fallbacks, resetFallbacks } = counted;
+  if (typeof fallbacks !== 'function' || typeof resetFallbacks !== 'function') return undefined; // a build from before the counters
+  return { backend: b.name, reset: () => resetFallbacks.call(b), report: () => fallbacks.call(b) };
 }
 
 type Conv2d = (x: Tensor, w: Tensor, options: { stride: number; padding: number }) => Tensor;

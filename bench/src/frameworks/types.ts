@@ -37,6 +37,18 @@ export interface MatmulRun {
   dispose(): void;
 }
 
+/**
+ * Which kernels of a framework's fast backend ran in plain JS instead (tapegrad's wasm and
+ * native backends count the calls they hand to their js kernels, by kernel).
+ */
+export interface JsKernelCounter {
+  /** The fast backend's name ('native', 'wasm'); 'js' when every kernel is js by design. */
+  backend: string;
+  reset(): void;
+  /** Calls and elements (each call's largest array) by kernel since the last reset; {} for the js backend. */
+  report(): Record<string, { calls: number; elements: number }>;
+}
+
 /** One op of the ops grid (ops.ts) on the framework's own tensors, built once outside the timed region. */
 export interface OpRun {
   /** One evaluation (a product; a convolution's forward and backward), finished when it returns (or resolves). */
@@ -44,6 +56,8 @@ export interface OpRun {
   /** The last evaluation's outputs in PyTorch's layouts, in opOutputShapes' order, for the check. */
   result(): Promise<ArrayLike<number>[]>;
   dispose(): void;
+  /** Where the framework can say, which kernels fell back to js during the timed runs (the row's note). */
+  jsKernels?: JsKernelCounter;
 }
 
 export interface Framework {

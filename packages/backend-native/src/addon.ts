@@ -24,6 +24,8 @@ export interface NativeAddon {
   unary(op: number, x: Float32Array, out: Float32Array, scalar: number, flags: number): void;
   binary(op: number, a: Float32Array, aMode: number, b: Float32Array, bMode: number, out: Float32Array, rows: number, cols: number, flags: number): void;
   sum(x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number, flags: number): void;
+  /** x seen as [outer, mid, inner], mid reduced away by max (`max` true) or min; NaN wins, ties keep the first (js's rule). */
+  extremum(max: boolean, x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number, flags: number): void;
   subScaled(y: Float32Array, x: Float32Array, s: number, out: Float32Array, flags: number): void;
   /** geometry: core's ConvGeometry as 14 numbers (N, C, H, W, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW). */
   unfold(x: Float32Array, geometry: Int32Array, padValue: number, out: Float32Array): void;

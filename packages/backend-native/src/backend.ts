@@ -1,4 +1,4 @@
-import { type Backend, type BinaryKernel, type ConvGeometry, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, jsBackend } from '@tapegrad/core';
+import { type Backend, type BinaryKernel, type ConvGeometry, type FallbackReport, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, countJsFallbacks } from '@tapegrad/core';
 import { FLAG_ALWAYS_TWO, FLAG_PORTABLE, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures, type ThreadStats } from './addon.js';
 
 export interface NativeBackendOptions {
@@ -43,6 +43,13 @@ export interface NativeBackend extends Backend {
   fmaPeakGflops(threads?: number, seconds?: number): number;
   /** How the two-thread matmul has fared in this process (shared by every native backend). */
   threadStats(): ThreadStats;
+  /**
+   * The calls this backend handed to jsBackend since it was made (or since
+   * {@link NativeBackend.resetFallbacks}), by kernel ('gather', 'reduce prod', …), with the
+   * elements they covered: what ran at js speed. Counted in the fallback only.
+   */
+  fallbacks(): FallbackReport;
+  resetFallbacks(): void;
 }
 
 const UNARY: Partial<Record<UnaryKernel, number>> = {
@@ -63,9 +70,9 @@ function geometryArray(g: ConvGeometry): Int32Array {
 
 /**
  * Wraps the loaded addon as a backend, without registering it. The object starts as a copy
- * of `jsBackend`, so every kernel not replaced here (where, transpose, broadcastTo, slice,
- * pad, max and min, and any kernel core adds later) is js's; so are float64 and mixed dtypes, which
- * keeps float64 bit-identical to js.
+ * of `jsBackend`'s kernels (each counting its calls, for `fallbacks()`), so every kernel not
+ * replaced here (where, transpose, broadcastTo, slice, pad, gather, …, and any kernel core
+ * adds later) is js's; so are float64 and mixed dtypes, which keeps float64 bit-identical to js.
  */
 export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}): NativeBackend {
   const features = addon.features();
@@ -74,12 +81,14 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
   const mode = options.threads ?? 'auto';
   const twoCores = features.hardwareThreads >= 2;
   const threshold = options.threadThreshold ?? DEFAULT_THREAD_THRESHOLD;
+  // jsBackend's kernels, counting each call: everything below that is not native goes there
+  const fallbacks = countJsFallbacks(), js = fallbacks.js;
 
   const kernels = {
     unary(kernel: UnaryKernel, x: TypedArray, out: TypedArray, scalar: number): void {
       const op = UNARY[kernel];
       if (op === undefined || !(x instanceof Float32Array) || !(out instanceof Float32Array)) {
-        jsBackend.unary(kernel, x, out, scalar);
+        js.unary(kernel, x, out, scalar);
         return;
       }
       addon.unary(op, x, out, scalar, flags);
@@ -89,14 +98,14 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
       out: TypedArray, outShape: Shape): void {
       const op = BINARY[kernel];
       if (op === undefined || !(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)) {
-        jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
+        js.binary(kernel, a, aShape, b, bShape, out, outShape);
         return;
       }
       const total = out.length;
       if (total === 0) return;
       const layout = binaryLayout(aShape, a.length, bShape, b.length, outShape, total);
       if (!layout) {
-        jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
+        js.binary(kernel, a, aShape, b, bShape, out, outShape);
         return;
       }
       addon.binary(op, a, layout.left.mode, b, layout.right.mode, out, layout.rows, layout.cols, flags);
@@ -105,7 +114,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     matmul(a: TypedArray, b: TypedArray, out: TypedArray,
       m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void {
       if (!(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)) {
-        jsBackend.matmul(a, b, out, m, k, n, transposeA, transposeB);
+        js.matmul(a, b, out, m, k, n, transposeA, transposeB);
         return;
       }
       const two = twoCores && (mode === 'always' || (mode === 'auto' && m * k * n >= threshold));
@@ -115,7 +124,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     matmulBatched(a: TypedArray, b: TypedArray, out: TypedArray, m: number, k: number, n: number,
       transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void {
       if (!(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)) {
-        jsBackend.matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
+        js.matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
         return;
       }
       // The addon splits whole products between the threads when there are 2 or ≥ 4 of them
@@ -130,7 +139,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
 
     subScaled(y: TypedArray, x: TypedArray, s: number, out: TypedArray): void {
       if (!(y instanceof Float32Array) || !(x instanceof Float32Array) || !(out instanceof Float32Array)) {
-        jsBackend.subScaled(y, x, s, out);
+        js.subScaled(y, x, s, out);
         return;
       }
       // s is rounded to float32 in the addon, as a lifted scalar (and js's kernel) is
@@ -140,7 +149,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     // convolution: im2col and col2im, float32 in the addon (conv.cc), bit-identical to js's
     unfold(x: TypedArray, geometry: ConvGeometry, padValue: number, out: TypedArray): void {
       if (!(x instanceof Float32Array) || !(out instanceof Float32Array)) {
-        jsBackend.unfold(x, geometry, padValue, out);
+        js.unfold(x, geometry, padValue, out);
         return;
       }
       addon.unfold(x, geometryArray(geometry), padValue, out);
@@ -148,30 +157,31 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
 
     fold(cols: TypedArray, geometry: ConvGeometry, out: TypedArray): void {
       if (!(cols instanceof Float32Array) || !(out instanceof Float32Array)) {
-        jsBackend.fold(cols, geometry, out);
+        js.fold(cols, geometry, out);
         return;
       }
       addon.fold(cols, geometryArray(geometry), out);
     },
 
     reduce(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void {
-      if (kernel !== 'sum' || !(x instanceof Float32Array) || !(out instanceof Float32Array)) {
-        jsBackend.reduce(kernel, x, shape, axes, out);
+      if (!(x instanceof Float32Array) || !(out instanceof Float32Array)) {
+        js.reduce(kernel, x, shape, axes, out);
         return;
       }
       // adjacent axes collapse the shape to [outer, mid, inner]; others go to js
       const collapsed = adjacentReduction(shape, axes);
       if (!collapsed) {
-        jsBackend.reduce(kernel, x, shape, axes, out);
+        js.reduce(kernel, x, shape, axes, out);
         return;
       }
       const { outer, mid, inner } = collapsed;
-      addon.sum(x, out, outer, mid, inner, flags);
+      if (kernel === 'sum') addon.sum(x, out, outer, mid, inner, flags);
+      else addon.extremum(kernel === 'max', x, out, outer, mid, inner, flags);
     },
   };
 
   return {
-    ...jsBackend,
+    ...js,
     name: options.name ?? 'native',
     ...kernels,
     kernel: portable ? features.portableKernel : features.kernel,
@@ -179,5 +189,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     features,
     fmaPeakGflops: (threads = 1, seconds = 0.05) => addon.fmaPeakGflops(threads, seconds),
     threadStats: () => addon.threadStats(),
+    fallbacks: fallbacks.report,
+    resetFallbacks: fallbacks.reset,
   };
 }

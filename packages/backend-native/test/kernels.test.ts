@@ -370,13 +370,73 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
         ), { numRuns: 200, seed: 42 });
       });
 
-      it('max and the layout kernels are js\'s own', () => {
-        expect(backend.transpose).toBe(jsBackend.transpose);
-        expect(backend.where).toBe(jsBackend.where);
-        const x = random(60), expected = new Float32Array(12), actual = new Float32Array(12);
-        jsBackend.reduce('max', x, [5, 12], [0], expected);
-        backend.reduce('max', x, [5, 12], [0], actual);
-        expectBitIdentical(actual, expected, 'max');
+      it('max and min over contiguous axes are bit-identical (NaN wins, −0/+0 ties keep the first, ±Inf), random shapes and axes', () => {
+        // values drawn from a few, so ties (and ±0 pairs) are common; long rows (≥ 64) take the AVX2 row path
+        const value = fc.constantFrom(NaN, 0, -0, Infinity, -Infinity, 1, -1, 2.5, -2.5, 3e38, -1e-45);
+        fc.assert(fc.property(
+          fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 4 }),
+          fc.integer({ min: 0, max: 150 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+          (dims, firstAxis, axisCount, longLast, special, seed) => {
+            const shape = [...dims];
+            if (longLast > 60) shape[shape.length - 1] = longLast; // a long last axis now and then
+            const first = Math.min(firstAxis, shape.length - 1), last = Math.min(first + axisCount - 1, shape.length - 1);
+            const axes = Array.from({ length: last - first + 1 }, (_, i) => first + i);
+            const size = shape.reduce((p, d) => p * d, 1), outSize = shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1);
+            const local = createRng(seed), pool = fc.sample(value, { numRuns: 16, seed });
+            const x = Float32Array.from({ length: size }, () => (local.next() < special ? pool[Math.floor(local.next() * 16)] : Math.round(local.next() * 8 - 4)));
+            for (const kernel of ['max', 'min'] as const) {
+              const expected = new Float32Array(outSize), actual = new Float32Array(outSize).fill(42);
+              jsBackend.reduce(kernel, x, shape, axes, expected);
+              backend.reduce(kernel, x, shape, axes, actual);
+              expectBitIdentical(actual, expected, `${kernel} [${shape}] over [${axes}]`);
+            }
+          },
+        ), { numRuns: 300, seed: 42 });
+      });
+
+      it('max over unfold\'s window axis (maxPool2d\'s layout [N, C, kH·kW, L]) and over long rows, with a NaN placed late', () => {
+        for (const [shape, axes] of [[[2, 3, 9, 37], [2]], [[4, 1000], [1]], [[3, 70, 5], [1]], [[2, 4, 300], [1, 2]]] as [number[], number[]][]) {
+          const x = random(shape.reduce((p, d) => p * d, 1), 5);
+          for (const withNaN of [false, true]) {
+            if (withNaN) x[x.length - 3] = NaN;
+            for (const kernel of ['max', 'min'] as const) {
+              const outSize = shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1);
+              const expected = new Float32Array(outSize), actual = new Float32Array(outSize);
+              jsBackend.reduce(kernel, x, shape, axes, expected);
+              backend.reduce(kernel, x, shape, axes, actual);
+              expectBitIdentical(actual, expected, `${kernel} [${shape}] over [${axes}]`);
+            }
+          }
+        }
+      });
+
+      it('max and min of long rows whose extremum is a zero keep the first zero\'s sign, as js (the AVX2 row path re-walks them)', () => {
+        for (const [pool, kernel] of [[[-0, 0, -1, -3], 'max'], [[0, -0, 1, 3], 'min']] as [number[], 'max' | 'min'][]) {
+          for (let trial = 0; trial < 20; trial++) {
+            const x = Float32Array.from({ length: 3 * 130 }, () => pool[Math.floor(rng.next() * 4)]);
+            const expected = new Float32Array(3), actual = new Float32Array(3);
+            jsBackend.reduce(kernel, x, [3, 130], [1], expected);
+            backend.reduce(kernel, x, [3, 130], [1], actual);
+            expectBitIdentical(actual, expected, `${kernel} of rows of ${pool}`);
+          }
+        }
+      });
+
+      it('counts what it hands to js, by kernel, and nothing for native calls', () => {
+        const b = make();
+        b.reduce('max', random(60), [5, 12], [0], new Float32Array(12));
+        b.binary('add', random(6), [2, 3], random(6), [2, 3], new Float32Array(6), [2, 3]);
+        expect(b.fallbacks()).toEqual({});
+        b.transpose(random(12), [3, 4], [1, 0], new Float32Array(12));
+        b.transpose(random(20), [4, 5], [1, 0], new Float32Array(20));
+        b.reduce('max', random(24), [2, 3, 4], [0, 2], new Float32Array(3)); // axes not adjacent: js's walk
+        b.gather(random(12), 3, 4, 1, Int32Array.of(0, 3), new Float32Array(6));
+        b.reduce('sum', new Float64Array(10), [10], [0], new Float64Array(1));
+        expect(b.fallbacks()).toMatchObject({
+          transpose: { calls: 2, elements: 32 }, 'reduce max': { calls: 1, elements: 24 }, gather: { calls: 1, elements: 12 }, 'reduce sum': { calls: 1, elements: 10 },
+        });
+        b.resetFallbacks();
+        expect(b.fallbacks()).toEqual({});
       });
     });
   }

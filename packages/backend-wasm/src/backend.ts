@@ -1,4 +1,4 @@
-import { type Backend, type BinaryKernel, type Shape, type TypedArray, type UnaryKernel, ValueError, adjacentReduction, binaryLayout, jsBackend } from '@tapegrad/core';
+import { type Backend, type BinaryKernel, type FallbackReport, type Shape, type TypedArray, type UnaryKernel, ValueError, adjacentReduction, binaryLayout, countJsFallbacks, jsBackend } from '@tapegrad/core';
 import { enableRelaxedSimd, relaxedSimdSupported, simdSupported } from './features.js';
 import { relaxedThreadsWasm, relaxedWasm, simdThreadsWasm, simdWasm } from './generated/wasm.js';
 import { MatmulWorker, WARM_BYTES, attachWorker, sharedMemoryForThreads } from './threads.js';
@@ -55,6 +55,14 @@ export interface WasmBackend extends Backend {
   readonly threads: 1 | 2;
   /** Bytes of WebAssembly memory held now: it grows to the largest call's operands, never shrinks. */
   memoryBytes(): number;
+  /**
+   * The calls this backend handed to jsBackend since it was made (or since
+   * {@link WasmBackend.resetFallbacks}), by kernel ('gather', 'binary add', …), with the
+   * elements they covered — float64, unsupported kernels and layouts, and the small
+   * element-wise calls js runs faster (`smallCallsInJs`). Counted in the fallback only.
+   */
+  fallbacks(): FallbackReport;
+  resetFallbacks(): void;
 }
 
 interface Exports {
@@ -290,8 +298,13 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
     sigmoidGrad: wasm.sigmoidGrad, tanhGrad: wasm.tanhGrad, reluGrad: wasm.reluGrad,
   };
 
+  // jsBackend's kernels, counting each call: every fallback below goes there
+  const fallbacks = countJsFallbacks(), js = fallbacks.js;
+
   const backend: WasmBackend = {
     name,
+    fallbacks: fallbacks.report,
+    resetFallbacks: fallbacks.reset,
     variant,
     get threads() {
       return worker?.usable ? 2 : 1;
@@ -301,13 +314,13 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
     unary(kernel: UnaryKernel, x: TypedArray, out: TypedArray, scalar: number): void {
       const run = unaryKernels[kernel];
       if (!run || !(x instanceof Float32Array) || !(out instanceof Float32Array) || x.length < (unaryBelow[kernel] ?? 0)) {
-        jsBackend.unary(kernel, x, out, scalar);
+        js.unary(kernel, x, out, scalar);
         return;
       }
       // in place: x is copied in, overwritten by the result, copied out
       const n = x.length;
       if (!reserve(heap + padded(n))) {
-        jsBackend.unary(kernel, x, out, scalar);
+        js.unary(kernel, x, out, scalar);
         return;
       }
       f32.set(x, heap >>> 2);
@@ -321,7 +334,7 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
         const n = out.length;
         if (n < gradBelow || !(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)
           || a.length !== n || b.length !== n || !reserve(heap + 2 * padded(n))) {
-          jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
+          js.binary(kernel, a, aShape, b, bShape, out, outShape);
           return;
         }
         const pa = heap, pb = pa + padded(n);
@@ -337,17 +350,17 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
         // js's fast paths (equal sizes, a scalar) beat the copies on small calls; its
         // general broadcasting walk does not, so row and column broadcasts stay here
         || (total < binaryBelow && (a.length === total || a.length === 1) && (b.length === total || b.length === 1))) {
-        jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
+        js.binary(kernel, a, aShape, b, bShape, out, outShape);
         return;
       }
       const layout = binaryLayout(aShape, a.length, bShape, b.length, outShape, total);
       if (!layout) {
-        jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
+        js.binary(kernel, a, aShape, b, bShape, out, outShape);
         return;
       }
       const pa = heap, pb = pa + padded(a.length), po = pb + padded(b.length);
       if (!reserve(po + padded(total))) {
-        jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
+        js.binary(kernel, a, aShape, b, bShape, out, outShape);
         return;
       }
       f32.set(a, pa >>> 2);
@@ -360,7 +373,7 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
 
     matmul(a, b, out, m, k, n, transposeA, transposeB): void {
       if (!(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)) {
-        jsBackend.matmul(a, b, out, m, k, n, transposeA, transposeB);
+        js.matmul(a, b, out, m, k, n, transposeA, transposeB);
         return;
       }
       if (m === 0 || n === 0) return;
@@ -370,7 +383,7 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
       }
       const pa = matmulAt, pb = pa + align(m * k * 4), pc = pb + align(k * n * 4);
       if (!reserve(pc + align(m * n * 4))) {
-        jsBackend.matmul(a, b, out, m, k, n, transposeA, transposeB);
+        js.matmul(a, b, out, m, k, n, transposeA, transposeB);
         return;
       }
       f32.set(a, pa >>> 2);
@@ -386,7 +399,7 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
      */
     matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets): void {
       if (!(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)) {
-        jsBackend.matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
+        js.matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
         return;
       }
       const count = aOffsets.length;
@@ -402,7 +415,7 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
       const pa = matmulAt, pb = pa + align((aHi - aLo) * 4), pc = pb + align((bHi - bLo) * 4);
       const pOffsets = pc + align(count * m * n * 4), pbOffsets = pOffsets + align(count * 4);
       if (!reserve(pbOffsets + align(count * 4))) {
-        jsBackend.matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
+        js.matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
         return;
       }
       f32.set(a.subarray(aLo, aHi), pa >>> 2);
@@ -431,20 +444,20 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
 
     reduce(kernel, x, shape, axes, out): void {
       if (kernel !== 'sum' || !(x instanceof Float32Array) || !(out instanceof Float32Array)) {
-        jsBackend.reduce(kernel, x, shape, axes, out);
+        js.reduce(kernel, x, shape, axes, out);
         return;
       }
       // adjacent axes collapse the shape to [outer, mid, inner]; others go to js
       const collapsed = adjacentReduction(shape, axes);
       if (!collapsed) {
-        jsBackend.reduce(kernel, x, shape, axes, out);
+        js.reduce(kernel, x, shape, axes, out);
         return;
       }
       const { outer, mid, inner } = collapsed;
       if (out.length === 0) return;
       const px = heap, po = px + padded(x.length);
       if (!reserve(po + padded(out.length))) {
-        jsBackend.reduce(kernel, x, shape, axes, out);
+        js.reduce(kernel, x, shape, axes, out);
         return;
       }
       f32.set(x, px >>> 2);
@@ -503,7 +516,7 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
       const n = out.length;
       if (n < subScaledBelow || !(y instanceof Float32Array) || !(x instanceof Float32Array) || !(out instanceof Float32Array)
         || y.length !== n || x.length !== n || !reserve(heap + 2 * padded(n))) {
-        jsBackend.subScaled(y, x, s, out);
+        js.subScaled(y, x, s, out);
         return;
       }
       const py = heap, px = py + padded(n);
@@ -513,6 +526,9 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
       out.set(f32.subarray(py >>> 2, (py >>> 2) + n));
     },
   };
+  // the kernels listed above as jsBackend's own count their calls too
+  const kernels = backend as unknown as Record<string, unknown>, counted = js as unknown as Record<string, unknown>;
+  for (const [key, kernel] of Object.entries(jsBackend)) if (kernels[key] === kernel) kernels[key] = counted[key];
   if (worker) attachWorker(backend, worker);
   return backend;
 }

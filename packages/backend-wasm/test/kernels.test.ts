@@ -668,3 +668,22 @@ describe('the default backend runs small calls in js and larger ones in wasm, wi
     }
   });
 });
+
+describe('fallbacks(): the calls handed to js, by kernel', () => {
+  it('counts js\'s kernels (listed ones, float64, small calls) and not the wasm ones; reset empties it', () => {
+    const b = createWasmBackend({ variant: 'simd', name: 'wasm-fallbacks', threads: 'off' });
+    const x = Float32Array.from({ length: 400 }, (_, i) => Math.sin(i));
+    b.unary('exp', x, new Float32Array(400), 0);
+    b.reduce('sum', x, [20, 20], [1], new Float32Array(20));
+    expect(b.fallbacks()).toEqual({});
+    b.transpose(x, [20, 20], [1, 0], new Float32Array(400));
+    b.reduce('max', x, [20, 20], [1], new Float32Array(20));
+    b.unary('exp', new Float64Array(8), new Float64Array(8), 0);
+    b.gather(x, 20, 20, 1, Int32Array.of(0, 3), new Float32Array(40));
+    expect(b.fallbacks()).toEqual({
+      transpose: { calls: 1, elements: 400 }, 'reduce max': { calls: 1, elements: 400 }, 'unary exp': { calls: 1, elements: 8 }, gather: { calls: 1, elements: 400 },
+    });
+    b.resetFallbacks();
+    expect(b.fallbacks()).toEqual({});
+  });
+});

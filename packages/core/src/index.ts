@@ -64,6 +64,7 @@ export {
   type Backend, type UnaryKernel, type BinaryKernel, type ReduceKernel, type ArgReduceKernel, type ConvGeometry,
   type RegisterBackendOptions, JS_BACKEND_PRIORITY,
   jsBackend, matmulEachBatch, getBackend, setBackend, registerBackend, listBackends,
+  type BackendKernels, type FallbackCount, type FallbackReport, type JsFallbacks, countJsFallbacks,
 } from './backend/index.js';
 export { type ColumnSampler, columnSampler } from './columns.js';
 export { OperandMode, type OperandLayout, operandLayout, type BinaryLayout, binaryLayout, adjacentReduction } from './backend/operands.js';

@@ -278,6 +278,23 @@ napi_value Sum(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// extremum(max, x, out, outer, mid, inner, flags): x seen as [outer, mid, inner], mid reduced
+// away by max (max true) or min, NaN winning as in js
+napi_value Extremum(napi_env env, napi_callback_info info) {
+  const char* fn = "extremum";
+  napi_value argv[7];
+  if (!args(env, info, 7, argv, fn)) return nullptr;
+  F32 x, out;
+  int64_t outer, mid, inner, flags;
+  const bool max = getBool(env, argv[0]);
+  if (!getF32(env, argv[1], fn, "x", &x) || !getF32(env, argv[2], fn, "out", &out) || !getInt(env, argv[3], fn, "outer", &outer) ||
+      !getInt(env, argv[4], fn, "mid", &mid) || !getInt(env, argv[5], fn, "inner", &inner) || !getInt(env, argv[6], fn, "flags", &flags)) return nullptr;
+  if (!needLength(env, fn, "x", x, outer * mid * inner) || !needLength(env, fn, "out", out, outer * inner)) return nullptr;
+  if (overlap(out.data, outer * inner, x.data, outer * mid * inner)) return fail(env, true, fn, "out must not share memory with x"), nullptr;
+  tg::kernels(flags & FLAG_PORTABLE).extremum(max, x.data, out.data, outer, mid, inner);
+  return undefined(env);
+}
+
 // subScaled(y, x, s, out, flags): out = y − fround(s)·x; out may be y or x
 napi_value SubScaled(napi_env env, napi_callback_info info) {
   const char* fn = "subScaled";
@@ -408,6 +425,7 @@ NAPI_MODULE_INIT() {
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sum", nullptr, Sum, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"extremum", nullptr, Extremum, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"subScaled", nullptr, SubScaled, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unfold", nullptr, Unfold, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"fold", nullptr, Fold, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -43,6 +43,10 @@ struct KernelSet {
   void (*sumRows)(const float* x, float* out, long outer, long mid);
   // out[o, q] = Σ_p x[o, p, q], one float32 add after another as js does: bit-identical.
   void (*sumMiddle)(const float* x, float* out, long outer, long mid, long inner);
+  // out[o, q] = max (or min) over p of x[o, p, q], as js: starting from ∓∞, each value in
+  // order replaces the running one if it is greater (less) or NaN, so NaN wins and ties keep
+  // the first (max(−0, +0) = −0): bit-identical.
+  void (*extremum)(bool max, const float* x, float* out, long outer, long mid, long inner);
   // out = y − s·x, s·x rounded to float32 before the subtraction (never fused); out may be y or x.
   void (*subScaled)(const float* y, const float* x, float s, float* out, long n);
   // null where the set has none (the portable one: the compiler's SSE2 code gains nothing)
@@ -50,6 +54,17 @@ struct KernelSet {
 };
 
 extern const KernelSet scalarKernels;
+
+namespace {
+// js's max/min step, in one place for both kernel sets (internal linkage: each translation
+// unit, compiled for its own target, keeps its own copy)
+inline float extremumStep(bool max, float acc, float v) { return (max ? v > acc : v < acc) || v != v ? v : acc; }
+// One run of n values (stride 1) folded into acc, in order.
+inline float extremumRun(bool max, const float* x, long n, float acc) {
+  for (long p = 0; p < n; p++) acc = extremumStep(max, acc, x[p]);
+  return acc;
+}
+}  // namespace
 #if defined(__x86_64__) || defined(__i386__)
 extern const KernelSet avx2Kernels;
 // `iterations` × 12 independent 8-wide FMAs on registers (the peak probe's loop).

@@ -407,6 +407,93 @@ void sumMiddleAvx2(const float* x, float* out, long outer, long mid, long inner)
   }
 }
 
+// js's step on 8 lanes: v replaces acc where v > acc (v < acc), or v is NaN. MAXPS(v, acc)
+// is v > acc ? v : acc — acc on ties (so −0 stays before +0) and where acc is NaN (NaN
+// stays) —, and the blend puts a NaN v in. Lane by lane the same steps as js: the same bits.
+template <bool Max>
+inline __m256 extremumStep8(__m256 acc, __m256 v) {
+  const __m256 kept = Max ? _mm256_max_ps(v, acc) : _mm256_min_ps(v, acc);
+  return _mm256_blendv_ps(kept, v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+}
+
+template <bool Max>
+void extremumMiddle(const float* x, float* out, long outer, long mid, long inner) {
+  const __m256 start = _mm256_set1_ps(Max ? -INFINITY : INFINITY);
+  for (long o = 0; o < outer; o++) {
+    const float* block = x + o * mid * inner;
+    float* dst = out + o * inner;
+    long q = 0;
+    // 32 columns in registers down all of mid, in js's order
+    for (; q + 32 <= inner; q += 32) {
+      __m256 m0 = start, m1 = start, m2 = start, m3 = start;
+      for (long p = 0; p < mid; p++) {
+        const float* r = block + p * inner + q;
+        m0 = extremumStep8<Max>(m0, _mm256_loadu_ps(r));
+        m1 = extremumStep8<Max>(m1, _mm256_loadu_ps(r + 8));
+        m2 = extremumStep8<Max>(m2, _mm256_loadu_ps(r + 16));
+        m3 = extremumStep8<Max>(m3, _mm256_loadu_ps(r + 24));
+      }
+      _mm256_storeu_ps(dst + q, m0); _mm256_storeu_ps(dst + q + 8, m1);
+      _mm256_storeu_ps(dst + q + 16, m2); _mm256_storeu_ps(dst + q + 24, m3);
+    }
+    for (; q + 8 <= inner; q += 8) {
+      __m256 m = start;
+      for (long p = 0; p < mid; p++) m = extremumStep8<Max>(m, _mm256_loadu_ps(block + p * inner + q));
+      _mm256_storeu_ps(dst + q, m);
+    }
+    for (; q < inner; q++) {
+      float m = Max ? -INFINITY : INFINITY;
+      for (long p = 0; p < mid; p++) m = extremumStep(Max, m, block[p * inner + q]);
+      dst[q] = m;
+    }
+  }
+}
+
+// Over each row: 32 lanes, each the extremum of every 32nd value, then the lanes combined.
+// Reordering changes nothing where the extremum is a single bit pattern; only a NaN (which
+// NaN's payload) or a zero (−0 or +0: js keeps the first) depends on the order, and then
+// the row is walked again in js's order.
+template <bool Max>
+float extremumRowAvx2(const float* row, long n) {
+  const float start = Max ? -INFINITY : INFINITY;
+  if (n < 64) return extremumRun(Max, row, n, start);
+  __m256 m0 = _mm256_set1_ps(start), m1 = m0, m2 = m0, m3 = m0;
+  __m256 nan = _mm256_setzero_ps();
+  long p = 0;
+  for (; p + 32 <= n; p += 32) {
+    const __m256 v0 = _mm256_loadu_ps(row + p), v1 = _mm256_loadu_ps(row + p + 8);
+    const __m256 v2 = _mm256_loadu_ps(row + p + 16), v3 = _mm256_loadu_ps(row + p + 24);
+    nan = _mm256_or_ps(nan, _mm256_or_ps(_mm256_cmp_ps(v0, v1, _CMP_UNORD_Q), _mm256_cmp_ps(v2, v3, _CMP_UNORD_Q)));
+    m0 = Max ? _mm256_max_ps(v0, m0) : _mm256_min_ps(v0, m0);
+    m1 = Max ? _mm256_max_ps(v1, m1) : _mm256_min_ps(v1, m1);
+    m2 = Max ? _mm256_max_ps(v2, m2) : _mm256_min_ps(v2, m2);
+    m3 = Max ? _mm256_max_ps(v3, m3) : _mm256_min_ps(v3, m3);
+  }
+  const __m256 m = Max ? _mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3)) : _mm256_min_ps(_mm256_min_ps(m0, m1), _mm256_min_ps(m2, m3));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, m);
+  float result = start;
+  bool sawNaN = _mm256_movemask_ps(nan) != 0;
+  for (int i = 0; i < 8; i++) result = Max ? (lanes[i] > result ? lanes[i] : result) : (lanes[i] < result ? lanes[i] : result);
+  for (; p < n; p++) {
+    const float v = row[p];
+    if (v != v) sawNaN = true;
+    else if (Max ? v > result : v < result) result = v;
+  }
+  if (sawNaN || result == 0.0f) return extremumRun(Max, row, n, start);
+  return result;
+}
+
+template <bool Max>
+void extremumRows(const float* x, float* out, long outer, long mid) {
+  for (long o = 0; o < outer; o++) out[o] = extremumRowAvx2<Max>(x + o * mid, mid);
+}
+
+void extremumAvx2(bool max, const float* x, float* out, long outer, long mid, long inner) {
+  if (inner == 1) max ? extremumRows<true>(x, out, outer, mid) : extremumRows<false>(x, out, outer, mid);
+  else max ? extremumMiddle<true>(x, out, outer, mid, inner) : extremumMiddle<false>(x, out, outer, mid, inner);
+}
+
 }  // namespace
 
 // Twelve independent FMA chains on registers (more than latency × ports = 4–5 × 2 on
@@ -426,7 +513,8 @@ void avx2FmaLoop(long iterations, float* sink) {
   *sink = lanes[0] + lanes[7];
 }
 
-const KernelSet avx2Kernels = {"avx2-fma 6x16", 6, 16, micro6x16, unaryAvx2, binaryAvx2, sumRowsAvx2, sumMiddleAvx2, subScaledAvx2, micro6x16Direct};
+const KernelSet avx2Kernels = {"avx2-fma 6x16", 6, 16, micro6x16, unaryAvx2, binaryAvx2, sumRowsAvx2, sumMiddleAvx2, extremumAvx2,
+                                subScaledAvx2, micro6x16Direct};
 
 }  // namespace tg
 #endif

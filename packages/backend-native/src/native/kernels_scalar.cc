@@ -157,8 +157,26 @@ void sumMiddleScalar(const float* x, float* out, long outer, long mid, long inne
   }
 }
 
+void extremumScalar(bool max, const float* x, float* out, long outer, long mid, long inner) {
+  const float start = max ? -INFINITY : INFINITY;
+  for (long o = 0; o < outer; o++) {
+    const float* block = x + o * mid * inner;
+    float* dst = out + o * inner;
+    if (inner == 1) {
+      dst[0] = extremumRun(max, block, mid, start);
+      continue;
+    }
+    for (long q = 0; q < inner; q++) dst[q] = start;
+    for (long p = 0; p < mid; p++) {
+      const float* row = block + p * inner;
+      for (long q = 0; q < inner; q++) dst[q] = extremumStep(max, dst[q], row[q]);
+    }
+  }
+}
+
 }  // namespace
 
-const KernelSet scalarKernels = {"portable 4x8", MR, NR, micro4x8, unaryScalar, binaryScalar, sumRowsScalar, sumMiddleScalar, subScaledScalar, nullptr};
+const KernelSet scalarKernels = {"portable 4x8", MR, NR, micro4x8, unaryScalar, binaryScalar, sumRowsScalar, sumMiddleScalar, extremumScalar,
+                                 subScaledScalar, nullptr};
 
 }  // namespace tg

@@ -5,6 +5,7 @@ import { jsBackend } from './js.js';
 export type { ArgReduceKernel, Backend, BinaryKernel, ConvGeometry, ReduceKernel, UnaryKernel } from './backend.js';
 export { jsBackend } from './js.js';
 export { matmulEachBatch } from './batched.js';
+export { type BackendKernels, type FallbackCount, type FallbackReport, type JsFallbacks, countJsFallbacks } from './fallbacks.js';
 
 export interface RegisterBackendOptions {
   /**
