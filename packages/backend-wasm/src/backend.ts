@@ -480,14 +480,14 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
     unfold(x, g, padValue, out): void {
       const images = g.N * g.C, size = images * g.kH * g.kW * g.outH * g.outW;
       if (!(x instanceof Float32Array) || !(out instanceof Float32Array) || size < unfoldBelow) {
-        jsBackend.unfold(x, g, padValue, out);
+        js.unfold(x, g, padValue, out);
         return;
       }
       if (size === 0) return;
       const imageSize = images * g.H * g.W;
       const px = heap, po = px + padded(imageSize);
       if (!reserve(po + padded(size))) {
-        jsBackend.unfold(x, g, padValue, out);
+        js.unfold(x, g, padValue, out);
         return;
       }
       f32.set(x.subarray(0, imageSize), px >>> 2);
@@ -498,13 +498,13 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
     fold(cols, g, out): void {
       const images = g.N * g.C, size = images * g.kH * g.kW * g.outH * g.outW, imageSize = images * g.H * g.W;
       if (!(cols instanceof Float32Array) || !(out instanceof Float32Array) || size < foldBelow) {
-        jsBackend.fold(cols, g, out);
+        js.fold(cols, g, out);
         return;
       }
       if (imageSize === 0) return;
       const pc = heap, po = pc + padded(size);
       if (!reserve(po + padded(imageSize))) {
-        jsBackend.fold(cols, g, out);
+        js.fold(cols, g, out);
         return;
       }
       f32.set(cols.subarray(0, size), pc >>> 2);

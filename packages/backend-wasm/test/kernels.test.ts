@@ -686,4 +686,17 @@ describe('fallbacks(): the calls handed to js, by kernel', () => {
     b.resetFallbacks();
     expect(b.fallbacks()).toEqual({});
   });
+
+  it('unfold and fold: counted below their crossover (128 column elements) and for float64, not above', () => {
+    const b = createWasmBackend({ variant: 'simd', name: 'wasm-fallbacks-conv', threads: 'off' });
+    const geometry = (H: number): ConvGeometry => ({ N: 1, C: 1, H, W: H, kH: 2, kW: 2, strideH: 1, strideW: 1, padH: 0, padW: 0, dilationH: 1, dilationW: 1, outH: H - 1, outW: H - 1 });
+    const large = geometry(9), small = geometry(4); // 4·64 = 256 and 4·9 = 36 column elements
+    b.unfold(random(81), large, 0, new Float32Array(256));
+    b.fold(random(256), large, new Float32Array(81));
+    expect(b.fallbacks()).toEqual({});
+    b.unfold(random(16), small, 0, new Float32Array(36));
+    b.fold(random(36), small, new Float32Array(16));
+    b.unfold(new Float64Array(81), large, 0, new Float64Array(256));
+    expect(b.fallbacks()).toEqual({ unfold: { calls: 2, elements: 36 + 256 }, fold: { calls: 1, elements: 36 } });
+  });
 });
