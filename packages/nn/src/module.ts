@@ -11,6 +11,25 @@ export type NamedParameters = Record<string, Tensor>;
 export interface Module {
   parameters(): NamedParameters;
   forward(x: Tensor): Tensor;
+  /**
+   * Training mode (true) or evaluation mode (false); layers whose forward differs between the
+   * two (Dropout, BatchNorm) read it. Absent means the module behaves the same in both.
+   */
+  training?: boolean;
+  /** Sets training mode (default true) on the module and every module inside it; returns it. */
+  train?(mode?: boolean): this;
+  /** Sets evaluation mode: `train(false)`. */
+  eval?(): this;
+}
+
+/**
+ * Switches a module into training (true) or evaluation (false) mode through its `train`, when
+ * it has one (a module without it behaves the same in both modes); returns the mode it was in.
+ */
+export function setTrainingMode(model: Module, training: boolean): boolean {
+  const before = model.training ?? true;
+  if (typeof model.train === 'function') model.train(training);
+  return before;
 }
 
 /** One dense layer's record of a forward pass: Zˡ = Wˡ·Aˡ⁻¹ + bˡ and Aˡ = f(Zˡ). */

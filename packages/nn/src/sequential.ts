@@ -2,7 +2,7 @@ import { type DType, type Rng, type Tensor, ValueError, createRng } from '@tapeg
 import { type Activation, checkActivation } from './activations.js';
 import { type Initializer } from './init.js';
 import { Dense } from './layers/dense.js';
-import type { ForwardTrace, LayerTrace, Module, NamedParameters } from './module.js';
+import { type ForwardTrace, type LayerTrace, type Module, type NamedParameters, setTrainingMode } from './module.js';
 
 /** A layer whose forward pass can report its Zˡ and Aˡ. */
 export interface TraceableLayer extends Module {
@@ -20,6 +20,21 @@ export class Sequential implements Module {
   constructor(layers: readonly Module[]) {
     if (layers.length === 0) throw new ValueError('Sequential', 'needs at least one layer');
     this.layers = [...layers];
+  }
+
+  /** True in training mode (the default), false after `eval()`. */
+  training = true;
+
+  /** Training mode (default true) for this model and every layer in it. */
+  train(mode = true): this {
+    this.training = mode;
+    for (const layer of this.layers) setTrainingMode(layer, mode);
+    return this;
+  }
+
+  /** Evaluation mode for this model and every layer in it: Dropout passes through, BatchNorm uses its running statistics. */
+  eval(): this {
+    return this.train(false);
   }
 
   parameters(): NamedParameters {
