@@ -1,4 +1,4 @@
-import type { Tensor } from '@tapegrad/core';
+import { type Tensor, ValueError } from '@tapegrad/core';
 
 /** Parameters by name, e.g. `{ '0.W': …, '0.b': … }`. Insertion order is the canonical order. */
 export type NamedParameters = Record<string, Tensor>;
@@ -20,6 +20,25 @@ export interface Module {
   train?(mode?: boolean): this;
   /** Sets evaluation mode: `train(false)`. */
   eval?(): this;
+  /**
+   * State that is saved and loaded with the model but not trained (BatchNorm's running
+   * statistics), named like parameters. Absent means none.
+   */
+  buffers?(): NamedParameters;
+}
+
+/**
+ * Everything saveModel writes and loadModel restores: the parameters, then the buffers.
+ * A buffer may not share a parameter's name (the file would hold one of them).
+ */
+export function modelState(model: Module): NamedParameters {
+  const state: NamedParameters = { ...model.parameters() };
+  const buffers = typeof model.buffers === 'function' ? model.buffers() : {};
+  for (const [name, t] of Object.entries(buffers)) {
+    if (Object.hasOwn(state, name)) throw new ValueError('modelState', `buffer '${name}' has the name of a parameter`);
+    state[name] = t;
+  }
+  return state;
 }
 
 /**

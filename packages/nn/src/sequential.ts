@@ -45,6 +45,16 @@ export class Sequential implements Module {
     return out;
   }
 
+  /** The layers' buffers (BatchNorm's running statistics), named `<index>.<name>` as parameters are. */
+  buffers(): NamedParameters {
+    const out: NamedParameters = {};
+    this.layers.forEach((layer, i) => {
+      if (typeof layer.buffers !== 'function') return;
+      for (const [name, b] of Object.entries(layer.buffers())) out[`${i}.${name}`] = b;
+    });
+    return out;
+  }
+
   forward(x: Tensor): Tensor {
     let a = x;
     for (const layer of this.layers) a = layer.forward(a);
