@@ -13,7 +13,7 @@ export { MultiHeadAttention, type MultiHeadAttentionOptions } from './layers/att
 export { Residual, residual } from './layers/residual.js';
 export { ReLU, GELU, Tanh } from './layers/activation.js';
 export { Linear, type LinearOptions } from './layers/linear.js';
-export { Sequential, sequential, mlp, type MlpOptions, type TraceableLayer } from './sequential.js';
+export { Sequential, sequential, mlp, type MlpOptions, type TraceableLayer, type SummaryRow } from './sequential.js';
 export {
   type LossName, LOSSES, binaryCrossEntropy, binaryCrossEntropyFromLogits, categoricalCrossEntropy,
   categoricalCrossEntropyFromLogits, meanSquaredError, l2Penalty, cost,
