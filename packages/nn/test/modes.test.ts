@@ -1,6 +1,6 @@
 import { type Tensor, ValueError, randn, tensor } from '@tapegrad/core';
 import { gradcheck } from '@tapegrad/core/testing';
-import { Adam, Dense, Dropout, type Module, evaluate, fit, predict, sequential, setTrainingMode } from '@tapegrad/nn';
+import { Adam, BatchNorm1d, Dense, Dropout, type Module, evaluate, fit, predict, sequential, setTrainingMode } from '@tapegrad/nn';
 import { describe, expect, it } from 'vitest';
 
 describe('Dropout', () => {
@@ -97,5 +97,22 @@ describe('training and evaluation modes', () => {
     const history = await fit(model, { x, y }, { loss: 'bce', optimizer: new Adam({ lr: 0.05 }), epochs: 40, batchSize: 16 });
     expect(history.at(-1)!.loss).toBeLessThan(0.7 * history[0].loss);
     expect(predict(model, x).toFlatArray()).toEqual(predict(model, x).toFlatArray());
+  });
+
+  it('fit moves BatchNorm1d\'s running statistics (inside its tidy steps); evaluate and predict leave them be', async () => {
+    const x = randn([2, 32], { seed: 10, dtype: 'float64' });
+    const y = tensor([Array.from({ length: 32 }, (_, n) => (x.data[n] + x.data[32 + n] > 0 ? 1 : 0))], { dtype: 'float64' });
+    const bn = new BatchNorm1d(4, { dtype: 'float64' });
+    const model = sequential(new Dense(2, 4, { seed: 11, dtype: 'float64' }), bn, new Dense(4, 1, { activation: 'sigmoid', seed: 12, dtype: 'float64' }));
+    const history = await fit(model, { x, y }, { loss: 'bce', optimizer: new Adam({ lr: 0.05 }), epochs: 20, batchSize: 8 });
+    expect(history.at(-1)!.loss).toBeLessThan(history[0].loss);
+    const running = bn.runningMean.toFlatArray();
+    expect(running.every(Number.isFinite)).toBe(true);
+    expect(running).not.toEqual([0, 0, 0, 0]);
+    evaluate(model, { x, y }, { loss: 'bce' });
+    predict(model, x);
+    expect(bn.runningMean.toFlatArray()).toEqual(running);
+    // one example at a time works in evaluation mode, with the running statistics
+    expect(predict(model, x, { batchSize: 1 }).toFlatArray()).toEqual(predict(model, x).toFlatArray().map((v) => expect.closeTo(v, 12)));
   });
 });
