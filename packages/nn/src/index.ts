@@ -1,4 +1,4 @@
-/** @tapegrad/nn: dense networks, losses, initialisers, optimisers and training, built from core ops. */
+/** @tapegrad/nn: dense, convolutional, normalisation and attention layers, losses, initialisers, optimisers and training, built from core ops. */
 export { type Activation, ACTIVATIONS, activate } from './activations.js';
 export { type Initializer, INITIALIZERS, initWeights, initTensor, fans, type InitOptions } from './init.js';
 export { type Module, type NamedParameters, type LayerTrace, type ForwardTrace, setTrainingMode, modelState } from './module.js';
