@@ -1,9 +1,19 @@
-/** @tapegrad/nn: dense networks, losses, initialisers, optimisers and training, built from core ops. */
+/** @tapegrad/nn: dense, convolutional, normalisation and attention layers, losses, initialisers, optimisers and training, built from core ops. */
 export { type Activation, ACTIVATIONS, activate } from './activations.js';
-export { type Initializer, INITIALIZERS, initWeights, type InitOptions } from './init.js';
-export type { Module, NamedParameters, LayerTrace, ForwardTrace } from './module.js';
+export { type Initializer, INITIALIZERS, initWeights, initTensor, fans, type InitOptions } from './init.js';
+export { type Module, type NamedParameters, type LayerTrace, type ForwardTrace, setTrainingMode, modelState } from './module.js';
 export { Dense, type DenseOptions } from './layers/dense.js';
-export { Sequential, sequential, mlp, type MlpOptions, type TraceableLayer } from './sequential.js';
+export { Conv2d, type Conv2dLayerOptions } from './layers/conv.js';
+export { MaxPool2d, AvgPool2d, type Pool2dLayerOptions } from './layers/pool.js';
+export { Flatten } from './layers/flatten.js';
+export { Dropout, type DropoutLayerOptions } from './layers/dropout.js';
+export { BatchNorm1d, BatchNorm2d, LayerNorm, type BatchNormOptions, type LayerNormOptions } from './layers/normalization.js';
+export { Embedding, type EmbeddingOptions } from './layers/embedding.js';
+export { MultiHeadAttention, type MultiHeadAttentionOptions } from './layers/attention.js';
+export { Residual, residual } from './layers/residual.js';
+export { ReLU, GELU, Tanh } from './layers/activation.js';
+export { Linear, type LinearOptions } from './layers/linear.js';
+export { Sequential, sequential, mlp, type MlpOptions, type TraceableLayer, type SummaryRow } from './sequential.js';
 export {
   type LossName, LOSSES, binaryCrossEntropy, binaryCrossEntropyFromLogits, categoricalCrossEntropy,
   categoricalCrossEntropyFromLogits, meanSquaredError, l2Penalty, cost,

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { type DType, DTypeError, ShapeError, Tensor, ValueError } from '@tapegrad/core';
 import { writeFileAtomic } from './atomic.js';
-import type { Module, NamedParameters } from './module.js';
+import { type Module, type NamedParameters, modelState } from './module.js';
 
 /**
  * Model parameters on disk, in the safetensors format, so a file written here opens in
@@ -262,8 +262,8 @@ function parse(op: string, bytes: Uint8Array, source: string | undefined): Deser
 }
 
 /**
- * Copies `parameters` into the model's own parameter tensors (with assign), after checking
- * that the names are exactly the model's and every shape and dtype agrees: all or nothing,
+ * Copies `parameters` into the model's own parameter and buffer tensors (with assign), after
+ * checking that the names are exactly the model's (parameters and buffers) and every shape and dtype agrees: all or nothing,
  * so on any error the model keeps its values. Errors name the source and the tensor.
  */
 export function restoreParameters(model: Module, parameters: NamedParameters, options: DeserializeOptions = {}): void {
@@ -272,7 +272,7 @@ export function restoreParameters(model: Module, parameters: NamedParameters, op
 
 function apply(op: string, model: Module, parameters: NamedParameters, source: string | undefined): void {
   const where = source === undefined ? '' : `${source}: `;
-  const own = model.parameters();
+  const own = modelState(model);
   const ownNames = Object.keys(own);
   const missing = ownNames.filter((n) => !Object.hasOwn(parameters, n));
   const extra = Object.keys(parameters).filter((n) => !Object.hasOwn(own, n));
@@ -321,7 +321,8 @@ function describeNonFinite(found: ReturnType<typeof nonFiniteParameters>): strin
 }
 
 /**
- * Writes the model's parameters to `path` as safetensors. Atomic: the bytes go to a
+ * Writes the model's parameters and buffers (BatchNorm's running statistics) to `path` as
+ * safetensors, each under its name (`0.W`, `1.runningMean`). Atomic: the bytes go to a
  * temporary file in the same directory, which is flushed to disk (fsync) and then renamed
  * over `path`, so a crash leaves either the old file or the new one, never half of one.
  * The temporary file is removed if anything fails. Parameters holding NaN or ±∞ (a diverged
@@ -329,7 +330,7 @@ function describeNonFinite(found: ReturnType<typeof nonFiniteParameters>): strin
  * system error (a missing directory, a full disk) is a ValueError naming the path.
  */
 export async function saveModel(model: Module, path: string, metadata?: SafetensorsMetadata, options: SaveOptions = {}): Promise<void> {
-  const parameters = model.parameters();
+  const parameters = modelState(model);
   if (options.allowNonFinite !== true) {
     const found = nonFiniteParameters(parameters);
     if (found.length > 0) {
@@ -375,7 +376,7 @@ export interface LoadOptions {
 
 /**
  * Reads a safetensors file written by saveModel (or by Python's safetensors) into the
- * model's parameters, in place, and returns the file's metadata. Everything is checked
+ * model's parameters and buffers, in place, and returns the file's metadata. Everything is checked
  * before the model is touched: a truncated or corrupt file, an unsupported dtype, missing
  * or extra names, a shape or dtype that differs from the model's. Each error names the
  * file and the tensor, and leaves the model as it was.

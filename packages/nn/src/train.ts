@@ -4,7 +4,7 @@ import {
 import { ACTIVATIONS, type Activation } from './activations.js';
 import { type LossName, LOSSES, cost, l2Penalty } from './losses.js';
 import { METRICS, type MetricFn, type MetricName } from './metrics.js';
-import type { Module, NamedParameters } from './module.js';
+import { type Module, type NamedParameters, setTrainingMode } from './module.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { Sequential } from './sequential.js';
 
@@ -378,6 +378,9 @@ function yieldToEventLoop(): Promise<void> {
  * an AbortSignal (a timer, Ctrl-C) can be heard between batches: the steps themselves are
  * synchronous, and the results depend only on the seed, never on timing.
  *
+ * Modes: the steps run in training mode (`model.train()`: Dropout drops, BatchNorm normalises
+ * by batch statistics), validation in evaluation mode; the model returns to the mode it was in.
+ *
  * Memory: for the duration of the call fit holds a row-major copy of `x` and of `y` (one more
  * copy of each), from which every batch's columns are gathered as contiguous runs. Each
  * step's forward and backward pass runs inside core's `tidy()`, so their buffers are reused by
@@ -436,6 +439,9 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
   const reporter = await reporterFor(options.progress, epochs);
   const history: History = [];
   let lastYield = performance.now();
+  // training mode for the steps (Dropout drops, BatchNorm uses batch statistics); the mode the
+  // model was in comes back when fit returns or throws
+  const wasTraining = setTrainingMode(model, true);
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
       if (signal?.aborted) break;
@@ -514,14 +520,16 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
     }
   } finally {
     reporter?.close();
+    setTrainingMode(model, wasTraining);
   }
   return history;
 }
 
 /**
  * The mean cost per example (when a loss is given) and the metrics of the model on data,
- * without recording anything. Batches only bound memory: the result is the same for any
- * batch size, up to rounding.
+ * without recording anything, in evaluation mode (Dropout off, BatchNorm's running statistics;
+ * the model's mode is restored afterwards). Batches only bound memory: the result is the same
+ * for any batch size, up to rounding.
  */
 export function evaluate(model: Module, data: Examples, options: EvaluateOptions = {}): EvaluateResult {
   const op = 'evaluate';
@@ -530,7 +538,7 @@ export function evaluate(model: Module, data: Examples, options: EvaluateOptions
   const metrics = resolveMetrics(op, options.metrics);
   const batchSize = batchSizeOf(op, options.batchSize, DEFAULT_EVAL_BATCH_SIZE, examples);
   if (loss === undefined && metrics.length === 0) throw new ValueError(op, 'nothing to compute: give a loss, metrics, or both');
-  return noGrad(() => {
+  return inEvaluationMode(model, () => noGrad(() => {
     const forward = loss === undefined ? null : forwardFor(model, loss);
     let lossSum = 0;
     const outputs: Tensor[] = [];
@@ -548,7 +556,17 @@ export function evaluate(model: Module, data: Examples, options: EvaluateOptions
     const result: EvaluateResult = { metrics: metrics.length > 0 ? computeMetrics(metrics, concatColumns(outputs, examples), y) : {} };
     if (loss !== undefined) result.loss = lossSum / examples;
     return result;
-  });
+  }));
+}
+
+/** f() with the model in evaluation mode, then back in the mode it was in (fit validates mid-training). */
+function inEvaluationMode<T>(model: Module, f: () => T): T {
+  const wasTraining = setTrainingMode(model, false);
+  try {
+    return f();
+  } finally {
+    setTrainingMode(model, wasTraining);
+  }
 }
 
 /** Side by side, [rows, Σ widths]. */
@@ -566,7 +584,7 @@ function concatColumns(parts: readonly Tensor[], examples: number): Tensor {
   return new Tensor(out, [rows, examples], dtype);
 }
 
-/** model.forward(x) in batches without recording: Ŷ as [outputs, N]. */
+/** model.forward(x) in batches without recording, in evaluation mode: Ŷ as [outputs, N]. */
 export function predict(model: Module, x: Tensor, options: PredictOptions = {}): Tensor {
   const op = 'predict';
   if (!(x instanceof Tensor) || x.rank !== 2) {
@@ -575,9 +593,9 @@ export function predict(model: Module, x: Tensor, options: PredictOptions = {}):
   const examples = x.shape[1];
   if (examples === 0) throw new ValueError(op, 'x has no examples');
   const batchSize = batchSizeOf(op, options.batchSize, DEFAULT_EVAL_BATCH_SIZE, examples);
-  return noGrad(() => {
+  return inEvaluationMode(model, () => noGrad(() => {
     const outputs: Tensor[] = [];
     for (let start = 0; start < examples; start += batchSize) outputs.push(model.forward(columnRange(x, start, Math.min(start + batchSize, examples))));
     return concatColumns(outputs, examples);
-  });
+  }));
 }
