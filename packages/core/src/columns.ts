@@ -88,3 +88,42 @@ export function columnSampler(x: Tensor): ColumnSampler {
   return { shape: [rows, n], dtype, take };
 }
 
+
+/** Gathers batches of examples along axis 0 of one fixed tensor: see `rowSampler`. */
+export interface RowSampler {
+  /** The sampled tensor's [N, …]. */
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  /** Examples `indices` of x, in that order: `[indices.length, …x.shape.slice(1)]` (NumPy's `take(x, indices, axis=0)`). */
+  take(indices: ArrayLike<number>): Tensor;
+}
+
+/**
+ * columnSampler's counterpart for examples on axis 0 (`[N, C, H, W]` images, `[N, T]`
+ * sequences): `rowSampler(x).take(indices)` stacks the examples `x[indices[0]]`,
+ * `x[indices[1]]`, … into `[B, …]`. Each example is already one contiguous run of x, so
+ * there is no copy to build: take reads x's data as it is when called (not a snapshot).
+ */
+export function rowSampler(x: Tensor): RowSampler {
+  if (!isTensor(x) || x.rank < 1) {
+    throw new ShapeError('rowSampler', `expects a tensor [N, …] of rank ≥ 1${isTensor(x) ? `, got shape [${x.shape.join(',')}]` : ''}`);
+  }
+  const n = x.shape[0];
+  const rest = x.shape.slice(1);
+  const rowSize = rest.reduce((a, b) => a * b, 1);
+  const dtype = x.dtype;
+  const take = (indices: ArrayLike<number>): Tensor => {
+    const b = indices.length;
+    const source = x.data;
+    const out = allocate(dtype, rowSize * b);
+    for (let k = 0; k < b; k++) {
+      const j = indices[k];
+      if (!Number.isInteger(j) || j < 0 || j >= n) {
+        throw new ValueError('rowSampler.take', `index ${j} at position ${k} is not an example of a [${x.shape.join(',')}] tensor (axis 0 has ${n})`);
+      }
+      out.set(source.subarray(j * rowSize, (j + 1) * rowSize), k * rowSize);
+    }
+    return new Tensor(out, [b, ...rest], dtype);
+  };
+  return { shape: x.shape.slice(), dtype, take };
+}

@@ -66,5 +66,5 @@ export {
   jsBackend, matmulEachBatch, getBackend, setBackend, registerBackend, listBackends,
   type BackendKernels, type FallbackCount, type FallbackReport, type JsFallbacks, countJsFallbacks,
 } from './backend/index.js';
-export { type ColumnSampler, columnSampler } from './columns.js';
+export { type ColumnSampler, type RowSampler, columnSampler, rowSampler } from './columns.js';
 export { OperandMode, type OperandLayout, operandLayout, type BinaryLayout, binaryLayout, adjacentReduction } from './backend/operands.js';

@@ -1,5 +1,5 @@
 import {
-  type Rng, Tape, TapegradError, Tensor, ValueError, add, columnSampler, createRng, noGrad, outsideTidy, shuffleInPlace, tidy,
+  type Rng, Tape, TapegradError, Tensor, ValueError, add, columnSampler, createRng, rowSampler, noGrad, outsideTidy, shuffleInPlace, tidy,
 } from '@tapegrad/core';
 import { ACTIVATIONS, type Activation } from './activations.js';
 import { type LossName, LOSSES, cost, l2Penalty } from './losses.js';
@@ -10,7 +10,13 @@ import { Sequential } from './sequential.js';
 
 /**
  * Training loops: `fit` runs epochs of gradient steps, `evaluate` measures a model on data,
- * `predict` runs it. Data are `{ x: [features, N], y: [outputs, N] }`: examples are columns.
+ * `predict` runs it. Where the examples are (`ExampleLayout`):
+ * - x of rank 2 is `[features, N]`: examples are columns (the seeds' layout, Dense's input);
+ * - x of rank ≥ 3 is `[N, …]`: examples on axis 0 (`[N, C, H, W]` images, `[N, T, D]`
+ *   sequences); `layout: 'rows'` says the same of an x of rank 1 or 2 (`[N, T]` token ids);
+ * - y and the model's output: rank 2 is `[outputs, N]` (columns: what Dense, hence a CNN
+ *   ending in Flatten + Dense, outputs and what every built-in loss and metric expects);
+ *   any other rank has examples on axis 0 (`[N]`, `[N, T, V]`, for a loss function of your own).
  *
  * One training step on a batch of columns B:
  * 1. record the forward pass and the cost C_B on a fresh tape, through `model.trace` for a
@@ -28,13 +34,23 @@ import { Sequential } from './sequential.js';
  * batches are consecutive slices of it (the last may be short).
  */
 
-/** Examples as columns: `fit(model, mnist.train, …)` takes a @tapegrad/datasets split as it is. */
+/**
+ * Inputs and targets: `fit(model, mnist.train, …)` takes a @tapegrad/datasets split as it is.
+ * See the rule above for where the examples are.
+ */
 export interface Examples {
-  /** [features, N]: column m is example m. */
+  /** [features, N] (column m is example m), or [N, …] of rank ≥ 3 (example m is x[m]). */
   x: Tensor;
-  /** [outputs, N]. */
+  /** [outputs, N] (rank 2), or [N, …] (any other rank). */
   y: Tensor;
 }
+
+/**
+ * Where x's examples are: 'columns' ([features, N]) or 'rows' ([N, …], axis 0). The default
+ * follows x's rank: 'columns' for rank 2, 'rows' for rank ≥ 3; set 'rows' for an x of rank 1
+ * or 2 with examples on axis 0, such as `[N, T]` token ids for an Embedding.
+ */
+export type ExampleLayout = 'columns' | 'rows';
 
 /** A loss as a function of predictions Ŷ = model.forward(X) and targets: a scalar tensor built from ops. */
 export type LossFn = (yHat: Tensor, y: Tensor) => Tensor;
@@ -84,8 +100,10 @@ export interface FitOptions {
   shuffle?: boolean;
   /** λ of an L2 penalty (λ/2)·Σ‖W‖² on the weight matrices (parameters named `W`; biases are not decayed). Default 0. */
   l2?: number;
-  /** Evaluated after every epoch, into `log.validation`. */
+  /** Evaluated after every epoch, into `log.validation` (its x in the same layout as the data's). */
   validation?: Examples;
+  /** Where x's examples are; default by x's rank (see ExampleLayout). */
+  layout?: ExampleLayout;
   /**
    * What to do when training produces a NaN or ±∞: in a batch's loss (checked at every step,
    * before the optimiser runs) or in the parameters (checked after every epoch, which also
@@ -111,6 +129,8 @@ export interface EvaluateOptions {
   metrics?: MetricsSpec;
   /** Examples per forward pass; only memory depends on it. Default 256. */
   batchSize?: number | 'full';
+  /** Where x's examples are; default by x's rank (see ExampleLayout). */
+  layout?: ExampleLayout;
 }
 
 export interface EvaluateResult {
@@ -122,6 +142,8 @@ export interface EvaluateResult {
 export interface PredictOptions {
   /** Examples per forward pass; only memory depends on it. Default 256. */
   batchSize?: number | 'full';
+  /** Where x's examples are; default by x's rank (see ExampleLayout). */
+  layout?: ExampleLayout;
 }
 
 /**
@@ -164,28 +186,66 @@ const YIELD_EVERY_MS = 25;
 
 // ---- checks ----------------------------------------------------------------------------
 
-function checkDataset(op: string, label: string, data: Examples | undefined): { x: Tensor; y: Tensor; examples: number } {
+/** x's layout: the option if given (and possible), else by rank. */
+function inputLayout(op: string, label: string, x: Tensor, layout: ExampleLayout | undefined): ExampleLayout {
+  if (layout !== undefined && layout !== 'columns' && layout !== 'rows') throw new ValueError(op, `layout must be 'columns' or 'rows', got ${String(layout)}`);
+  const shape = `[${x.shape.join(',')}]`;
+  // predict has no dataset to name
+  const where = label ? `${label}: ` : '';
+  if (layout === 'columns' && x.rank !== 2) throw new ValueError(op, `${where}layout 'columns' needs x of shape [features, N], got ${shape}`);
+  if (layout === 'rows' && x.rank < 1) throw new ValueError(op, `${where}layout 'rows' needs x of shape [N, …], got a scalar`);
+  if (layout === undefined && x.rank < 2) {
+    throw new ValueError(op, `${where}x must be a [features, N] tensor (examples as columns) or [N, …] of rank ≥ 3 (examples on axis 0), got ${shape}; pass layout: 'rows' for examples on axis 0 of a rank-1 x`);
+  }
+  return layout ?? (x.rank === 2 ? 'columns' : 'rows');
+}
+
+/** Targets and outputs: rank 2 is [outputs, N], any other rank [N, …]. */
+function outputLayout(t: Tensor): ExampleLayout {
+  return t.rank === 2 ? 'columns' : 'rows';
+}
+
+function examplesIn(t: Tensor, layout: ExampleLayout): number {
+  return layout === 'columns' ? t.shape[1] : t.shape[0];
+}
+
+interface Dataset {
+  x: Tensor;
+  y: Tensor;
+  examples: number;
+  xLayout: ExampleLayout;
+  yLayout: ExampleLayout;
+}
+
+function checkDataset(op: string, label: string, data: Examples | undefined, layout: ExampleLayout | undefined): Dataset {
   if (!data || !(data.x instanceof Tensor) || !(data.y instanceof Tensor)) {
     throw new ValueError(op, `${label} must be { x, y } with two tensors`);
   }
   const { x, y } = data;
-  if (x.rank !== 2 || y.rank !== 2) {
-    throw new ValueError(op, `${label}: x and y must be [features, N] and [outputs, N] (examples are columns), got [${x.shape.join(',')}] and [${y.shape.join(',')}]`);
+  const shapes = `[${x.shape.join(',')}] and [${y.shape.join(',')}]`;
+  if (x.rank === 2 && layout === undefined && y.rank !== 2) {
+    throw new ValueError(op, `${label}: x and y must be [features, N] and [outputs, N] (examples are columns), got ${shapes}`);
   }
-  if (x.shape[1] !== y.shape[1]) {
-    throw new ValueError(op, `${label}: x has ${x.shape[1]} examples (columns) but y has ${y.shape[1]}; shapes [${x.shape.join(',')}] and [${y.shape.join(',')}]`);
+  const xLayout = inputLayout(op, label, x, layout);
+  if (y.rank < 1) throw new ValueError(op, `${label}: y must be [outputs, N] or [N, …], got a scalar; shapes ${shapes}`);
+  const yLayout = outputLayout(y);
+  const examples = examplesIn(x, xLayout);
+  if (examplesIn(y, yLayout) !== examples) {
+    const where = (l: ExampleLayout) => (l === 'columns' ? 'columns' : 'on axis 0');
+    throw new ValueError(op, `${label}: x has ${examples} examples (${where(xLayout)}) but y has ${examplesIn(y, yLayout)} (${where(yLayout)}); shapes ${shapes}`);
   }
-  if (x.shape[1] === 0) throw new ValueError(op, `${label} has no examples`);
+  if (examples === 0) throw new ValueError(op, `${label} has no examples`);
   // one NaN in the inputs would poison every weight it meets while the loss stays finite
-  for (const [name, t] of [['x', x], ['y', y]] as const) {
+  for (const [name, t, l] of [['x', x, xLayout], ['y', y, yLayout]] as const) {
     const bad = firstNonFinite(t);
     if (bad) {
       const [index, value] = bad;
-      const examples = t.shape[1];
-      throw new ValueError(op, `${label}: ${name} has ${value} at example ${index % examples}, ${name === 'x' ? 'feature' : 'output'} ${Math.floor(index / examples)}; examples must be finite`);
+      const perExample = t.size / examples;
+      const [example, element] = l === 'columns' ? [index % examples, Math.floor(index / examples)] : [Math.floor(index / perExample), index % perExample];
+      throw new ValueError(op, `${label}: ${name} has ${value} at example ${example}, ${name === 'x' ? 'feature' : 'output'} ${element}; examples must be finite`);
     }
   }
-  return { x, y, examples: x.shape[1] };
+  return { x, y, examples, xLayout, yLayout };
 }
 
 function batchSizeOf(op: string, batchSize: number | 'full' | undefined, fallback: number, examples: number): number {
@@ -264,6 +324,29 @@ function columnRange(t: Tensor, start: number, end: number): Tensor {
   const out = t.dtype === 'float64' ? new Float64Array(rows * width) : new Float32Array(rows * width);
   for (let r = 0; r < rows; r++) out.set(t.data.subarray(r * columns + start, r * columns + end), r * width);
   return new Tensor(out, [rows, width], t.dtype);
+}
+
+/** Examples [start, end) along axis 0 of t; t itself when that is all of it. */
+function rowRange(t: Tensor, start: number, end: number): Tensor {
+  if (start === 0 && end === t.shape[0]) return t;
+  const perExample = t.size / t.shape[0];
+  return new Tensor(t.data.slice(start * perExample, end * perExample), [end - start, ...t.shape.slice(1)], t.dtype);
+}
+
+/** Examples [start, end) of t in either layout. */
+function exampleRange(t: Tensor, layout: ExampleLayout, start: number, end: number): Tensor {
+  return layout === 'columns' ? columnRange(t, start, end) : rowRange(t, start, end);
+}
+
+/** Writes a batch's [B, …] values into the examples order[start..] of an [N, …] buffer. */
+function scatterRows(target: Float64Array, batch: Tensor, order: Int32Array, start: number): void {
+  const width = batch.shape[0];
+  const perExample = batch.size / width;
+  const src = batch.data;
+  for (let j = 0; j < width; j++) {
+    const to = order[start + j] * perExample;
+    for (let i = 0; i < perExample; i++) target[to + i] = src[j * perExample + i];
+  }
 }
 
 /** Writes a batch's [rows, width] values into the columns order[start..] of a [rows, columns] buffer. */
@@ -396,7 +479,7 @@ function yieldToEventLoop(): Promise<void> {
  */
 export async function fit(model: Module, data: Examples, options: FitOptions): Promise<History> {
   const op = 'fit';
-  const { x, y, examples } = checkDataset(op, 'data', data);
+  const { x, y, examples, xLayout } = checkDataset(op, 'data', data, options?.layout);
   if (!options || typeof options.optimizer?.step !== 'function') throw new ValueError(op, 'options.optimizer must be an Optimizer (with step(params, grads, objective))');
   const loss = checkLoss(op, options.loss);
   const { epochs } = options;
@@ -407,7 +490,7 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
   const seed = options.seed ?? DEFAULT_SEED;
   if (!Number.isInteger(seed)) throw new ValueError(op, `seed must be an integer, got ${String(seed)}`);
   const metrics = resolveMetrics(op, options.metrics);
-  const validation = options.validation === undefined ? undefined : checkDataset(op, 'validation', options.validation);
+  const validation = options.validation === undefined ? undefined : checkDataset(op, 'validation', options.validation, xLayout);
   const { optimizer, signal, onEpoch } = options;
   const onNonFinite = options.onNonFinite ?? 'stop';
   if (!['stop', 'warn', 'ignore'].includes(onNonFinite)) throw new ValueError(op, `onNonFinite must be 'stop', 'warn' or 'ignore', got ${String(onNonFinite)}`);
@@ -433,9 +516,11 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
 
   const rng = options.shuffle === false ? null : createRng(seed);
   const batches = Math.ceil(examples / batchSize);
-  // batches gathered from row-major copies of x and y (one more copy of each, freed when fit returns)
-  const sampleX = columnSampler(x);
-  const sampleY = columnSampler(y);
+  // batches gathered in the same seeded order whatever the layout: columns from row-major
+  // copies of x and y (one more copy of each, freed when fit returns), rows straight from them
+  const samplerOf = (t: Tensor, layout: ExampleLayout) => (layout === 'columns' ? columnSampler(t) : rowSampler(t));
+  const sampleX = samplerOf(x, xLayout);
+  const sampleY = samplerOf(y, outputLayout(y));
   const reporter = await reporterFor(options.progress, epochs);
   const history: History = [];
   let lastYield = performance.now();
@@ -446,8 +531,8 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
     for (let epoch = 1; epoch <= epochs; epoch++) {
       if (signal?.aborted) break;
       const order = epochOrder(examples, rng);
-      // the epoch's predictions, each example in its own column, for the metrics
-      const outputs = metrics.length > 0 ? { values: null as Float64Array | null, rows: 0 } : null;
+      // the epoch's predictions, each example in its own place (column or row), for the metrics
+      const outputs = metrics.length > 0 ? { values: null as Float64Array | null, shape: [] as number[] } : null;
       let lossSum = 0;
       let aborted = false;
       let seconds = 0;
@@ -478,11 +563,13 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
           // checked before the step, so 'stop' leaves the parameters the loss was computed at
           if (onNonFinite !== 'ignore' && !Number.isFinite(value)) nonFinite(epoch, b + 1, 'loss', value);
           if (outputs) {
+            const columns = outputLayout(output) === 'columns';
             if (!outputs.values) {
-              outputs.rows = output.shape[0];
-              outputs.values = new Float64Array(outputs.rows * examples);
+              outputs.shape = columns ? [output.shape[0], examples] : [examples, ...output.shape.slice(1)];
+              outputs.values = new Float64Array(output.size / (end - start) * examples);
             }
-            scatterColumns(outputs.values, examples, output, order, start);
+            if (columns) scatterColumns(outputs.values, examples, output, order, start);
+            else scatterRows(outputs.values, output, order, start);
           }
           // outside the pooled scope: what the optimiser creates and stores (a velocity, a
           // moment) must survive the step without the optimiser having to keep() it
@@ -506,12 +593,12 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
       const log: EpochLog = {
         epoch,
         loss: lossSum / examples,
-        metrics: outputs?.values ? computeMetrics(metrics, new Tensor(outputs.values, [outputs.rows, examples], 'float64'), y) : {},
+        metrics: outputs?.values ? computeMetrics(metrics, new Tensor(outputs.values, outputs.shape, 'float64'), y) : {},
         seconds,
         examplesPerSecond: seconds > 0 ? examples / seconds : Infinity,
       };
       if (validation) {
-        const result = evaluate(model, validation, { loss, metrics: options.metrics });
+        const result = evaluate(model, validation, { loss, metrics: options.metrics, layout: xLayout });
         log.validation = { loss: result.loss!, metrics: result.metrics };
       }
       history.push(log);
@@ -533,7 +620,7 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
  */
 export function evaluate(model: Module, data: Examples, options: EvaluateOptions = {}): EvaluateResult {
   const op = 'evaluate';
-  const { x, y, examples } = checkDataset(op, 'data', data);
+  const { x, y, examples, xLayout, yLayout } = checkDataset(op, 'data', data, options.layout);
   const loss = options.loss === undefined ? undefined : checkLoss(op, options.loss);
   const metrics = resolveMetrics(op, options.metrics);
   const batchSize = batchSizeOf(op, options.batchSize, DEFAULT_EVAL_BATCH_SIZE, examples);
@@ -544,16 +631,16 @@ export function evaluate(model: Module, data: Examples, options: EvaluateOptions
     const outputs: Tensor[] = [];
     for (let start = 0; start < examples; start += batchSize) {
       const end = Math.min(start + batchSize, examples);
-      const xb = columnRange(x, start, end);
+      const xb = exampleRange(x, xLayout, start, end);
       if (forward) {
-        const { cost: c, output } = forward(xb, columnRange(y, start, end));
+        const { cost: c, output } = forward(xb, exampleRange(y, yLayout, start, end));
         lossSum += c.item() * (end - start);
         outputs.push(output);
       } else {
         outputs.push(model.forward(xb));
       }
     }
-    const result: EvaluateResult = { metrics: metrics.length > 0 ? computeMetrics(metrics, concatColumns(outputs, examples), y) : {} };
+    const result: EvaluateResult = { metrics: metrics.length > 0 ? computeMetrics(metrics, concatExamples(outputs, examples), y) : {} };
     if (loss !== undefined) result.loss = lossSum / examples;
     return result;
   }));
@@ -567,6 +654,20 @@ function inEvaluationMode<T>(model: Module, f: () => T): T {
   } finally {
     setTrainingMode(model, wasTraining);
   }
+}
+
+/** Batches' outputs joined along their examples: columns side by side, [N, …] rows stacked. */
+function concatExamples(parts: readonly Tensor[], examples: number): Tensor {
+  if (parts.length === 1 || outputLayout(parts[0]) === 'columns') return concatColumns(parts, examples);
+  const perExample = parts[0].size / parts[0].shape[0];
+  const dtype = parts[0].dtype;
+  const out = dtype === 'float64' ? new Float64Array(perExample * examples) : new Float32Array(perExample * examples);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part.data, offset);
+    offset += part.size;
+  }
+  return new Tensor(out, [examples, ...parts[0].shape.slice(1)], dtype);
 }
 
 /** Side by side, [rows, Σ widths]. */
@@ -584,18 +685,21 @@ function concatColumns(parts: readonly Tensor[], examples: number): Tensor {
   return new Tensor(out, [rows, examples], dtype);
 }
 
-/** model.forward(x) in batches without recording, in evaluation mode: Ŷ as [outputs, N]. */
+/**
+ * model.forward(x) in batches without recording, in evaluation mode: Ŷ as [outputs, N] when
+ * the model outputs rank 2 (Dense last), else [N, …]. x is [features, N] or [N, …] of rank
+ * ≥ 3 (see ExampleLayout).
+ */
 export function predict(model: Module, x: Tensor, options: PredictOptions = {}): Tensor {
   const op = 'predict';
-  if (!(x instanceof Tensor) || x.rank !== 2) {
-    throw new ValueError(op, `x must be a [features, N] tensor (examples are columns), got ${x instanceof Tensor ? `[${x.shape.join(',')}]` : typeof x}`);
-  }
-  const examples = x.shape[1];
-  if (examples === 0) throw new ValueError(op, 'x has no examples');
+  if (!(x instanceof Tensor)) throw new ValueError(op, `x must be a tensor, [features, N] (examples as columns) or [N, …] of rank ≥ 3 (examples on axis 0), got ${typeof x}`);
+  const layout = inputLayout(op, '', x, options.layout);
+  const examples = examplesIn(x, layout);
+  if (examples === 0) throw new ValueError(op, `x has no examples: [${x.shape.join(',')}]`);
   const batchSize = batchSizeOf(op, options.batchSize, DEFAULT_EVAL_BATCH_SIZE, examples);
   return inEvaluationMode(model, () => noGrad(() => {
     const outputs: Tensor[] = [];
-    for (let start = 0; start < examples; start += batchSize) outputs.push(model.forward(columnRange(x, start, Math.min(start + batchSize, examples))));
-    return concatColumns(outputs, examples);
+    for (let start = 0; start < examples; start += batchSize) outputs.push(model.forward(exampleRange(x, layout, start, Math.min(start + batchSize, examples))));
+    return concatExamples(outputs, examples);
   }));
 }
