@@ -41,5 +41,5 @@ export {
 export {
   fit, evaluate, predict, formatEpochLog, NonFiniteError,
   type Examples, type LossFn, type MetricsSpec, type EpochLog, type EvaluationLog, type History,
-  type FitOptions, type EvaluateOptions, type EvaluateResult, type PredictOptions,
+  type FitOptions, type EvaluateOptions, type EvaluateResult, type PredictOptions, type ExampleLayout,
 } from './train.js';

@@ -303,6 +303,22 @@ function forwardFor(model: Module, loss: LossName | LossFn): (x: Tensor, y: Tens
       return { cost: c, output: trace.output };
     };
   }
+  if (model instanceof Sequential && model.layers.length > 0) {
+    // a CNN (Conv2d…, Flatten, Dense): the layers before the last run forward, the last is
+    // traced, so a softmax or sigmoid Dense output still pairs with cce or bce from logits
+    const last = model.layers[model.layers.length - 1] as { trace?: unknown; activation?: unknown };
+    if (typeof last.trace === 'function' && ACTIVATIONS.includes(last.activation as Activation)) {
+      const body = model.layers.slice(0, -1);
+      const head = last as { trace(a: Tensor): { z: Tensor; a: Tensor } };
+      const activation = last.activation as Activation;
+      return (x, y) => {
+        let a = x;
+        for (const layer of body) a = layer.forward(a);
+        const { z, a: output } = head.trace(a);
+        return { cost: cost(loss, { z, a: output, activation }, y), output };
+      };
+    }
+  }
   return (x, y) => {
     const output = model.forward(x);
     return { cost: cost(loss, { z: output, a: output, activation: 'identity' }, y), output };
