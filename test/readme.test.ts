@@ -49,6 +49,7 @@ const expected: Record<string, RegExp[][]> = {
     [/loss 0\.741 → 0\.00\d/, /accuracy 1\n/],
     [/mse 2\.860 → 0\.0\d\d/],
     [/\[ '0\.W', '0\.b', '2\.W', '2\.b', '5\.W', '5\.b' \]\nstep 0: loss 1\.322\nstep 9: loss 0\.343/],
+    [/train accuracy 1\nevaluate \{ accuracy: 1 \}\npredict \[ 2, 16 \]/],
     [/train \[ 2, 0, 2, 2 \]\neval \[ 1, 1, 1, 1 \]/],
     [/\[ 1, 6, 3 \] 21/],
     [/conv2 \(Conv2d\)     \[1, 16, 10, 10\]        2416\n/, /Parameters: 51914\nBuffers: 12\n\[ 'conv1\.W', 'conv1\.b', 'bn1\.gamma', 'bn1\.beta' \]/],
