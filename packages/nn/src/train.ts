@@ -480,8 +480,9 @@ function yieldToEventLoop(): Promise<void> {
  * Modes: the steps run in training mode (`model.train()`: Dropout drops, BatchNorm normalises
  * by batch statistics), validation in evaluation mode; the model returns to the mode it was in.
  *
- * Memory: for the duration of the call fit holds a row-major copy of `x` and of `y` (one more
- * copy of each), from which every batch's columns are gathered as contiguous runs. Each
+ * Memory: for the duration of the call fit holds a row-major copy of a `[features, N]` `x`
+ * and of a `[outputs, N]` `y` (one more copy of each), from which every batch's columns are
+ * gathered as contiguous runs; `[N, …]` data needs no copy (each example already is one). Each
  * step's forward and backward pass runs inside core's `tidy()`, so their buffers are reused by
  * the next step; the optimiser's step runs outside it (`outsideTidy`), so an optimiser of your
  * own may keep the tensors it creates (a velocity) without `keep()`.
