@@ -70,6 +70,14 @@ export function normalizeAxes(op: string, axes: number | readonly number[] | und
   }).filter(() => rank > 0);
 }
 
+/**
+ * [outer, axisSize, inner]: the sizes before, at and after `axis` — the view of a row-major
+ * tensor that the kernels working along one axis (gather, scatterAdd, cumsum, argReduce) take.
+ */
+export function aroundAxis(shape: Shape, axis: number): [number, number, number] {
+  return [sizeOf(shape.slice(0, axis)), shape[axis], sizeOf(shape.slice(axis + 1))];
+}
+
 export function normalizeAxis(op: string, axis: number, rank: number): number {
   if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
     throw new ShapeError(op, `axis ${axis} is out of range for a tensor of rank ${rank}`);

@@ -1,6 +1,6 @@
 import { allocateForOverwrite } from '../dtype.js';
 import { type OpDef, apply, assertTensor, defineOp } from '../op.js';
-import { normalizeAxis, sizeOf } from '../shape.js';
+import { aroundAxis, normalizeAxis, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 
 /** Running sums along one axis: inclusive or exclusive, from the start or from the end. */
@@ -16,7 +16,7 @@ export const cumsumOp: OpDef<CumsumAttrs> = defineOp<CumsumAttrs>({
   shape: ([x]) => x,
   forward(backend, [x], [shape], outShape, dtype, { axis, reverse, exclusive }) {
     const out = allocateForOverwrite(dtype, sizeOf(outShape)); // cumsum writes every element
-    backend.cumsum(x, sizeOf(shape.slice(0, axis)), shape[axis], sizeOf(shape.slice(axis + 1)), reverse, exclusive, out);
+    backend.cumsum(x, ...aroundAxis(shape, axis), reverse, exclusive, out);
     return out;
   },
   // x_j feeds every y_k with k ≥ j (k > j if exclusive): the transpose of a running sum is

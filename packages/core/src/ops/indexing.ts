@@ -2,7 +2,7 @@ import { tensor } from '../creation.js';
 import { allocate, allocateForOverwrite } from '../dtype.js';
 import { ShapeError, TapegradError, ValueError, fmt } from '../errors.js';
 import { type OpDef, apply, assertTensor, defineOp } from '../op.js';
-import { type Shape, normalizeAxis, sizeOf } from '../shape.js';
+import { type Shape, aroundAxis, normalizeAxis, sizeOf } from '../shape.js';
 import { type NestedArray, Tensor } from '../tensor.js';
 import { reshape } from './layout.js';
 
@@ -19,11 +19,6 @@ interface IndexAttrs {
   axis: number;
   indices: Int32Array;
   indexShape: Shape;
-}
-
-/** [outer, axisSize, inner]: the sizes before, at and after `axis`. */
-function around(shape: Shape, axis: number): [number, number, number] {
-  return [sizeOf(shape.slice(0, axis)), shape[axis], sizeOf(shape.slice(axis + 1))];
 }
 
 function position(flat: number, shape: Shape): string {
@@ -74,7 +69,7 @@ export const takeOp: OpDef<IndexAttrs> = defineOp<IndexAttrs>({
   forward(backend, [x], [shape], outShape, dtype, { axis, indices }) {
     // gather writes every element: no need to zero a reused buffer first
     const out = allocateForOverwrite(dtype, sizeOf(outShape));
-    const [outer, axisSize, inner] = around(shape, axis);
+    const [outer, axisSize, inner] = aroundAxis(shape, axis);
     backend.gather(x, outer, axisSize, inner, indices, out);
     return out;
   },
@@ -94,7 +89,7 @@ export const scatterAddOp: OpDef<IndexAttrs & { axisSize: number }> = defineOp<I
   },
   forward(backend, [dy], _shapes, outShape, dtype, { axis, indices }) {
     const out = allocate(dtype, sizeOf(outShape));
-    const [outer, axisSize, inner] = around(outShape, axis);
+    const [outer, axisSize, inner] = aroundAxis(outShape, axis);
     backend.scatterAdd(dy, outer, axisSize, inner, indices, out);
     return out;
   },

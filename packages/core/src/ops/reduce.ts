@@ -2,7 +2,7 @@ import type { ArgReduceKernel, ReduceKernel } from '../backend/index.js';
 import { allocate, allocateForOverwrite } from '../dtype.js';
 import { ShapeError, fmt } from '../errors.js';
 import { apply, assertTensor, defineOp, type OpDef } from '../op.js';
-import { type Shape, normalizeAxes, normalizeAxis, sizeOf } from '../shape.js';
+import { type Shape, aroundAxis, normalizeAxes, normalizeAxis, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { div, mul } from './arithmetic.js';
 import { equal } from './compare.js';
@@ -99,11 +99,11 @@ const argOp = (kernel: ArgReduceKernel) => defineOp<{ axis: number; keepDims: bo
   name: kernel,
   shape([x], { axis, keepDims }) {
     if (x[axis] === 0) throw new ShapeError(kernel, `cannot take the ${kernel} over axis ${axis} of length 0 in ${fmt(x)}`);
-    return keepDims ? x.map((d, i) => (i === axis ? 1 : d)) : x.filter((_, i) => i !== axis);
+    return keepDims ? keptShape(x, [axis]) : x.filter((_, i) => i !== axis);
   },
   forward(backend, [x], [shape], outShape, dtype, { axis }) {
     const out = allocateForOverwrite(dtype, sizeOf(outShape)); // argReduce writes every element
-    backend.argReduce(kernel, x, sizeOf(shape.slice(0, axis)), shape[axis], sizeOf(shape.slice(axis + 1)), out);
+    backend.argReduce(kernel, x, ...aroundAxis(shape, axis), out);
     return out;
   },
   // no vjp: an index is piecewise constant in x, so the output is a constant
