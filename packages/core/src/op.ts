@@ -91,7 +91,7 @@ export function record<A>(def: OpDef<A>, inputs: readonly Tensor[], output: Tens
   if (!recording && !requiresGrad) return;
   const inputVersions = new Array<number>(n);
   for (let i = 0; i < n; i++) inputVersions[i] = inputs[i].version;
-  const node: Node = { def: def as OpDef<unknown>, inputs, inputVersions, output, attrs, mark: 0, index: 0 };
+  const node: Node = { def: def as OpDef<unknown>, inputs, inputVersions, output, attrs };
   output.node = node;
   output.requiresGrad = requiresGrad;
   if (anomalyDetection) noteRecordSite(node);

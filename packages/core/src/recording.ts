@@ -13,10 +13,6 @@ export interface Node {
   readonly inputVersions: readonly number[];
   readonly output: Tensor;
   readonly attrs: unknown;
-  /** The last backward sweep that visited this node (tape.ts), so a sweep needs no visited set. */
-  mark: number;
-  /** The node's position in that sweep's order, so cotangents live in arrays, not maps. */
-  index: number;
 }
 
 /** Anything that wants to hear about recorded nodes: a Tape inside its record() call. */

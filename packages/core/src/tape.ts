@@ -10,164 +10,87 @@ import { sameShape } from './shape.js';
 import { Tensor } from './tensor.js';
 
 /**
- * Reverse-mode differentiation over recorded nodes.
+ * Reverse-mode differentiation over recorded nodes, in the form of micrograd's `backward`:
  *
- * 1. Collect the nodes that lead to `y` (only those `allowed`), inputs before outputs.
+ * 1. Topological order of the nodes that lead to `y` (only those `allowed`), by depth-first
+ *    search: each node after the nodes of its inputs.
  * 2. Mark the tensors that depend on a source, so the tape runs no VJP nobody needs.
- * 3. Walk the nodes in reverse, pushing each output's cotangent into its inputs and
- *    summing contributions where a tensor fans out.
+ * 3. Walk the order backwards with a Map from tensor to cotangent: call each node's VJP on
+ *    its output's cotangent and add what it returns to its inputs' (a tensor used twice
+ *    collects two contributions).
  *
  * VJPs run as ordinary ops: if an outer tape is recording, the backward pass is recorded
  * too, which is all that grad-of-grad and Hessian-vector products need.
+ *
+ * Plain Maps and Sets, not index arrays: an A/B run of an index-array form (tape slots and
+ * per-sweep stamps on the nodes) found no gain worth its length (bench README, "The tape's
+ * backward sweep": MEASURED).
  */
 function backprop(y: Tensor, dy: Tensor, sources: readonly Tensor[], allowed: (node: Node) => boolean): Array<Tensor | undefined> {
-  // 1. iterative post-order DFS: a recursive one overflows the JS stack on deep graphs.
-  // Two parallel stacks (node, next input) rather than an object per frame. Each visited
-  // node gets this sweep's stamp and its position in `order`; steps 1 and 2 run no user
-  // code, so a nested sweep (a customGrad VJP taking a gradient) cannot disturb them, and
-  // step 3 reads only the arrays step 2 filled, never the stamps.
-  const stamp = ++sweeps;
+  // 1. depth-first, with an explicit stack: recursion overflows the JS stack on deep graphs
   const order: Node[] = [];
-  const stackNodes: Node[] = [];
-  const stackNext: number[] = [];
-  const root = y.node;
-  if (root && allowed(root)) {
-    root.mark = stamp;
-    stackNodes.push(root);
-    stackNext.push(0);
-  }
-  while (stackNodes.length > 0) {
-    const top = stackNodes.length - 1;
-    const node = stackNodes[top];
-    const next = stackNext[top];
-    if (next < node.inputs.length) {
-      stackNext[top] = next + 1;
-      const child = node.inputs[next].node;
-      if (child && child.mark !== stamp && allowed(child)) {
-        child.mark = stamp;
-        stackNodes.push(child);
-        stackNext.push(0);
-      }
+  const visited = new Set<Node>();
+  const stack: Array<{ node: Node; next: number }> = [];
+  const visit = (node: Node | null): void => {
+    if (node && !visited.has(node) && allowed(node)) {
+      visited.add(node);
+      stack.push({ node, next: 0 });
+    }
+  };
+  visit(y.node);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.next < top.node.inputs.length) {
+      visit(top.node.inputs[top.next++].node);
     } else {
-      node.index = order.length;
-      order.push(node);
-      stackNodes.pop();
-      stackNext.pop();
+      order.push(top.node);
+      stack.pop();
     }
   }
 
-  // 2. Where each cotangent lives, and which tensors lie on a path from a source. A tensor
-  // produced by a node of `order` is slot `index` of `nodeCot`; any other tensor (a leaf, or
-  // one recorded elsewhere) matters only if it is a source: slot `j` of `leafCot`, j its
-  // first position in `sources`. Arrays instead of Maps and Sets keyed by tensors.
-  const n = order.length;
-  const sourceCount = sources.length;
-  const inSweep = (t: Tensor): number => (t.node !== null && t.node.mark === stamp ? t.node.index : -1);
-  // a scan for the usual handful of sources (a model's parameters); a map for many
-  let firstPosition: Map<Tensor, number> | null = null;
-  if (sourceCount > 16) {
-    firstPosition = new Map();
-    for (let j = sourceCount - 1; j >= 0; j--) firstPosition.set(sources[j], j);
-  }
-  const leafSlot = (t: Tensor): number => {
-    if (firstPosition !== null) return firstPosition.get(t) ?? -1;
-    for (let j = 0; j < sourceCount; j++) if (sources[j] === t) return j;
-    return -1;
-  };
-  // per source j: the node slot holding its cotangent (≥ 0), or −1 − (its leaf slot)
-  const sourceAt = new Int32Array(sourceCount);
-  const keepNode = new Uint8Array(n);
-  const reach = new Uint8Array(n);
-  for (let j = 0; j < sourceCount; j++) {
-    const at = inSweep(sources[j]);
-    if (at >= 0) {
-      sourceAt[j] = at;
-      keepNode[at] = 1;
-      reach[at] = 1;
-    } else {
-      sourceAt[j] = -1 - leafSlot(sources[j]);
-    }
-  }
-  // per node input, flattened: its node slot (≥ 0), −1 − its leaf slot, or NONE (no gradient wanted)
-  const NONE = -1 - sourceCount;
-  const firstInput = new Int32Array(n + 1);
-  for (let i = 0; i < n; i++) firstInput[i + 1] = firstInput[i] + order[i].inputs.length;
-  const inputAt = new Int32Array(firstInput[n]);
-  for (let i = 0; i < n; i++) {
-    const inputs = order[i].inputs;
-    for (let k = 0, at = firstInput[i]; k < inputs.length; k++, at++) {
-      const t = inputs[k];
-      const slot = inSweep(t);
-      if (slot >= 0) {
-        inputAt[at] = slot;
-        if (reach[slot]) reach[i] = 1;
-      } else {
-        const j = leafSlot(t);
-        inputAt[at] = j >= 0 ? -1 - j : NONE;
-        if (j >= 0) reach[i] = 1;
-      }
-    }
+  // 2. which tensors lie on a path from a source
+  const reaches = new Set<Tensor>(sources);
+  for (const node of order) {
+    if (node.inputs.some((t) => reaches.has(t))) reaches.add(node.output);
   }
 
   // 3. reverse sweep
-  const nodeCot = new Array<Tensor | null>(n).fill(null);
-  const leafCot = new Array<Tensor | null>(sourceCount).fill(null);
-  const rootSlot = inSweep(y);
-  if (rootSlot >= 0) {
-    if (!reach[rootSlot]) return new Array<Tensor | undefined>(sourceCount);
-    nodeCot[rootSlot] = dy;
-  } else {
-    const j = leafSlot(y);
-    if (j < 0) return new Array<Tensor | undefined>(sourceCount);
-    leafCot[j] = dy;
-  }
+  const cotangents = new Map<Tensor, Tensor>();
+  if (reaches.has(y)) cotangents.set(y, dy);
+  const isSource = new Set(sources);
   // with anomaly detection on, ops run inside a VJP are blamed on the node it belongs to
   const watching = anomalyDetection;
   const outerVjp = watching ? enterVjp(null) : null;
   try {
-    for (let i = n - 1; i >= 0; i--) {
+    for (let i = order.length - 1; i >= 0; i--) {
       const node = order[i];
-      const g = nodeCot[i];
-      if (!g || !reach[i]) continue;
+      const g = cotangents.get(node.output);
+      if (!g) continue;
       // an intermediate's cotangent is needed only until its node has run
-      if (!keepNode[i]) nodeCot[i] = null;
-      const inputs = node.inputs;
-      for (let k = 0; k < inputs.length; k++) {
-        const t = inputs[k];
+      if (!isSource.has(node.output)) cotangents.delete(node.output);
+      node.inputs.forEach((t, k) => {
         if (t.version !== node.inputVersions[k]) {
           throw new GradientError('gradient', `input ${k} (${fmt(t.shape)}) of '${node.def.name}' was changed by assign() after it was recorded; record the computation again`);
         }
-      }
+      });
       if (watching) enterVjp(node);
       const thunks = node.def.vjp!(g, node as Parameters<NonNullable<typeof node.def.vjp>>[1]);
-      for (let k = 0, at = firstInput[i]; k < inputs.length; k++, at++) {
-        const slot = inputAt[at];
+      node.inputs.forEach((input, k) => {
         const thunk = thunks[k];
-        if (!thunk || slot === NONE || (slot >= 0 && !reach[slot])) continue;
-        const input = inputs[k];
+        if (!thunk || !reaches.has(input)) return;
         const contribution = thunk();
         if (watching) checkGradient(node, k, contribution);
         if (!sameShape(contribution.shape, input.shape)) {
           throw new GradientError(node.def.name, `vjp returned shape ${fmt(contribution.shape)} for input ${k} of shape ${fmt(input.shape)}`);
         }
-        if (slot >= 0) {
-          const previous = nodeCot[slot];
-          nodeCot[slot] = previous ? add(previous, contribution) : contribution;
-        } else {
-          const previous = leafCot[-1 - slot];
-          leafCot[-1 - slot] = previous ? add(previous, contribution) : contribution;
-        }
-      }
+        const previous = cotangents.get(input);
+        cotangents.set(input, previous ? add(previous, contribution) : contribution);
+      });
     }
   } finally {
     if (watching) enterVjp(outerVjp);
   }
-  const out = new Array<Tensor | undefined>(sourceCount);
-  for (let j = 0; j < sourceCount; j++) {
-    const at = sourceAt[j];
-    out[j] = (at >= 0 ? nodeCot[at] : leafCot[-1 - at]) ?? undefined;
-  }
-  return out;
+  return sources.map((source) => cotangents.get(source));
 }
 
 /**
@@ -177,9 +100,6 @@ function backprop(y: Tensor, dy: Tensor, sources: readonly Tensor[], allowed: (n
 export function cotangentsOf(y: Tensor, tensors: readonly Tensor[]): Array<Tensor | undefined> {
   return noGrad(() => backprop(y, onesLike(y), tensors, () => true));
 }
-
-/** Stamps step 1 of each sweep puts on the nodes it visits, instead of a Set per sweep. */
-let sweeps = 0;
 
 function seedCotangent(op: string, y: Tensor, dy: Tensor | undefined): Tensor {
   if (!(y instanceof Tensor)) throw new ValueError(op, `the output must be a Tensor, got ${typeof y}`);
