@@ -3,11 +3,11 @@
  * the DOT, whose statistics are the numbers packages/nn/test/backprop.test.ts works out by
  * hand), and the SVG/HTML drawn by renderGraph opened in headless Chromium and screenshotted.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Tape, type Tensor, log, renderGraph, graphModel, tensor, toDot, toMermaid } from '@tapegrad/core';
-import { cost, mlp } from '@tapegrad/nn';
+import { Tape, type Tensor, add, conv2d, log, matmul, maxPool2d, mul, relu, renderGraph, graphModel, reshape, sub, tensor, toDot, toMermaid, transpose } from '@tapegrad/core';
+import { Conv2d, Dense, Flatten, MaxPool2d, ReLU, type Module, cost, mlp, sequential } from '@tapegrad/nn';
 
 const f64 = (data: Parameters<typeof tensor>[0]) => tensor(data, { dtype: 'float64' });
 
@@ -100,6 +100,121 @@ describe('renderGraph', () => {
       await browser.close();
     }
   }, 90_000);
+
+  it('one LeNet step (≈ 200 vertices), unfolded and folded by layer: every label inside its box, no box over another', async () => {
+    const { model, X, Y, C, fold } = lenetStep();
+    const whole = lenetWholeStep();
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      timeout: 30_000,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    try {
+      for (const [file, options] of [
+        ['lenet-step.png', { names: [model, { X, Y }], gradients: true, highlight: model.parameters()['conv1.W'], title: 'one LeNet step' }],
+        ['lenet-step-folded.png', { names: [model, { X, Y }], gradients: true, fold, title: 'one LeNet step, layers folded' }],
+        ['lenet-whole-step.png', { names: [whole.model, { X: whole.X, Y: whole.Y }], title: 'one whole LeNet step: forward, backward, SGD update, loss after' }],
+      ] as const) {
+        const root = file === 'lenet-whole-step.png' ? whole.after : C;
+        const svg = await renderGraph(root, { ...options, format: 'svg' });
+        const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+        page.setDefaultTimeout(15_000);
+        const errors: string[] = [];
+        page.on('pageerror', (e) => errors.push(String(e)));
+        await page.setContent(svg.replace(/^<\?xml[^>]*>\n/, ''), { waitUntil: 'load' });
+        const report = await page.evaluate(`(() => {
+          const boxes = [...document.querySelectorAll('g.vertex, g.copy')].map((g) => g.firstElementChild.getBBox());
+          const overflow = [...document.querySelectorAll('g.vertex')].filter((g) => {
+            const box = g.firstElementChild.getBBox();
+            return [...g.querySelectorAll('text')].some((t) => t.getBBox().width > box.width + 1);
+          }).length;
+          let overlaps = 0;
+          for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+            const a = boxes[i], b = boxes[j];
+            if (a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height) overlaps++;
+          }
+          const svg = document.querySelector('svg');
+          return { vertices: boxes.length, overflow, overlaps, width: svg.width.baseVal.value, height: svg.height.baseVal.value };
+        })()`) as { vertices: number; overflow: number; overlaps: number; width: number; height: number };
+        expect(report.overflow).toBe(0);
+        expect(report.overlaps).toBe(0);
+        const dir = fileURLToPath(new URL('./.graph-screenshots/', import.meta.url));
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(`${dir}${file.replace(/\.png$/, '.svg')}`, svg);
+        await page.screenshot({ path: `${dir}${file}`, fullPage: report.width * report.height < 2e7, timeout: 30_000 });
+        console.log(file, JSON.stringify(report));
+        expect(errors).toEqual([]);
+        await page.close();
+      }
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
 });
+
+/**
+ * One LeNet training step (conv 1→6 5×5 pad 2, pool, conv 6→16 5×5, pool, flatten, dense
+ * 400-120-84-10, softmax + CE), recorded layer by layer so each layer can be folded.
+ */
+function lenetStep() {
+  const model = sequential({
+    conv1: new Conv2d(1, 6, 5, { padding: 2, seed: 1 }), relu1: new ReLU(), pool1: new MaxPool2d(2),
+    conv2: new Conv2d(6, 16, 5, { seed: 2 }), relu2: new ReLU(), pool2: new MaxPool2d(2),
+    flatten: new Flatten(),
+    fc1: new Dense(400, 120, { activation: 'relu', seed: 3 }),
+    fc2: new Dense(120, 84, { activation: 'relu', seed: 4 }),
+    fc3: new Dense(84, 10, { activation: 'softmax', seed: 5 }),
+  });
+  const batch = 4;
+  const X = tensor(Float32Array.from({ length: batch * 28 * 28 }, (_, i) => ((i * 7919) % 255) / 255), { shape: [batch, 1, 28, 28] });
+  const labels = new Float32Array(10 * batch);
+  for (let m = 0; m < batch; m++) labels[((3 * m) % 10) * batch + m] = 1;
+  const Y = tensor(labels, { shape: [10, batch] });
+  const tape = new Tape();
+  const fold: Array<{ name: string; output: Tensor; inputs: Tensor[] }> = [];
+  const C = tape.record(() => {
+    let a = X;
+    for (let l = 0; l < model.layers.length - 1; l++) {
+      const input = a;
+      a = (model.layers[l] as Module).forward(a);
+      fold.push({ name: model.names[l], output: a, inputs: [input] });
+    }
+    // the loss reads the last layer's logits Z (softmax + CE in one), so that is its fold's output
+    const last = (model.layers[model.layers.length - 1] as Dense).trace(a);
+    fold.push({ name: model.names[model.layers.length - 1], output: last.z, inputs: [a] });
+    return cost('cce', { ...last, activation: 'softmax' }, Y);
+  });
+  return { model, X, Y, C, fold };
+}
+
+/**
+ * The whole step as one graph: forward, backward (recorded by an outer tape), the SGD update
+ * W − 0.1·∂C/∂W, and the loss at the updated parameters — ≈ 200 vertices.
+ */
+function lenetWholeStep() {
+  const { model, X, Y } = lenetStep();
+  const forward = (parameters: Record<string, Tensor>) => {
+    // the same network at other parameter values: conv, relu, pool twice, then three dense layers
+    const conv = (x: Tensor, name: string, padding: number) => add(conv2d(x, parameters[`${name}.W`], { padding }), reshape(parameters[`${name}.b`], [-1, 1, 1]));
+    const pool = (x: Tensor) => maxPool2d(x, { kernelSize: 2 });
+    let a = pool(relu(conv(pool(relu(conv(X, 'conv1', 2))), 'conv2', 0)));
+    a = transpose(reshape(a, [a.shape[0], -1]));
+    for (const name of ['fc1', 'fc2']) a = relu(add(matmul(parameters[`${name}.W`], a), parameters[`${name}.b`]));
+    const z = add(matmul(parameters['fc3.W'], a), parameters['fc3.b']);
+    return cost('cce', { z, a: z, activation: 'softmax' }, Y);
+  };
+  const parameters = model.parameters();
+  const names = Object.keys(parameters);
+  const outer = new Tape();
+  const after = outer.record(() => {
+    const inner = new Tape();
+    const C = inner.record(() => forward(parameters));
+    const grads = inner.gradient(C, names.map((n) => parameters[n]));
+    const updated = Object.fromEntries(names.map((n, k) => [n, sub(parameters[n], mul(grads[k], 0.1))]));
+    return forward(updated);
+  });
+  return { model, X, Y, after };
+}
 
 export type { Tensor };

@@ -5,7 +5,16 @@ import type { Tensor } from './tensor.js';
 export interface RenderGraphOptions extends GraphOptions {
   /** 'svg': a standalone SVG document; 'html' (default): a page holding it, with a legend. */
   format?: 'svg' | 'html';
+  /**
+   * What each box says: 'full' (op, shape and dtype, value and gradient statistics), 'compact'
+   * (op, shape and dtype: boxes a third the size), or 'auto' (default): full up to
+   * {@link COMPACT_ABOVE} vertices, compact above. The full text is always the box's tooltip.
+   */
+  labels?: 'full' | 'compact' | 'auto';
 }
+
+/** Above this many vertices, 'auto' labels are compact: a LeNet step's full boxes would span 7,000 px. */
+export const COMPACT_ABOVE = 120;
 
 const CHAR_WIDTH = 6.6;
 const LINE_HEIGHT = 14;
@@ -56,29 +65,80 @@ function fillOf(v: GraphVertex): string {
   return '#fffbe6';
 }
 
+/**
+ * Where the picture draws a vertex: a leaf read by several ops is drawn once beside each of
+ * them (a parameter read by the forward pass, the backward pass and the update would
+ * otherwise pull edges across the whole picture); everything else once.
+ */
+interface Drawn {
+  key: string;
+  vertex: GraphVertex;
+  /** 0 for the vertex itself, k ≥ 1 for the k-th extra copy of a shared leaf. */
+  copy: number;
+}
+
 /** Lays the model out with dagre (inputs at the bottom, the loss at the top) and draws it. */
-async function layoutSvg(model: GraphModel): Promise<string> {
+async function layoutSvg(model: GraphModel, compact: boolean): Promise<string> {
   const dagre = await loadDagre();
   const g = new dagre.graphlib.Graph();
   g.setGraph({ rankdir: 'BT', nodesep: 24, ranksep: 36, marginx: 16, marginy: 16 });
   g.setDefaultEdgeLabel(() => ({}));
   const lines = new Map<string, string[]>();
-  for (const v of model.vertices) {
-    const text = vertexLines(v);
-    lines.set(v.id, text);
+  const byId = new Map(model.vertices.map((v) => [v.id, v]));
+  const readers = new Map<string, number>();
+  for (const e of model.edges) readers.set(e.from, (readers.get(e.from) ?? 0) + 1);
+  const drawn: Drawn[] = [];
+  const sized = (vertex: GraphVertex): { width: number; height: number } => {
+    const text = lines.get(vertex.id)!;
     const width = Math.ceil(Math.max(...text.map((l) => l.length)) * CHAR_WIDTH + 2 * PADDING);
-    g.setNode(v.id, { width, height: text.length * LINE_HEIGHT + 2 * PADDING });
+    const height = text.length * LINE_HEIGHT + 2 * PADDING;
+    // an ellipse holds its text only if it is √2 times the text's box (the box's corners lie on it)
+    return vertex.kind === 'leaf' ? { width: Math.ceil(width * Math.SQRT2), height: Math.ceil(height * 1.25) } : { width, height };
+  };
+  const tooltips = new Map<string, string>();
+  for (const v of model.vertices) {
+    const full = vertexLines(v);
+    tooltips.set(v.id, full.join('\n'));
+    lines.set(v.id, compact ? full.slice(0, 2) : full);
+    drawn.push({ key: v.id, vertex: v, copy: 0 });
+    g.setNode(v.id, sized(v));
   }
-  for (const e of model.edges) g.setEdge(e.from, e.to);
-  dagre.layout(g);
-  const placed: Placed[] = model.vertices.map((vertex) => {
-    const n = g.node(vertex.id);
-    return { vertex, x: n.x, y: n.y, width: n.width, height: n.height };
+  // the edges, each from the copy of a shared leaf that sits beside its reader
+  const used = new Map<string, number>();
+  const edges = model.edges.map((e) => {
+    const from = byId.get(e.from)!;
+    let key = e.from;
+    if (from.kind === 'leaf' && (readers.get(e.from) ?? 0) > 1) {
+      const k = used.get(e.from) ?? 0;
+      used.set(e.from, k + 1);
+      if (k > 0) {
+        key = `${e.from}-${k}`;
+        drawn.push({ key, vertex: from, copy: k });
+        g.setNode(key, sized(from));
+      }
+    }
+    g.setEdge(key, e.to);
+    return { ...e, key };
   });
-  const size = g.graph();
+  dagre.layout(g);
+  const placed: Array<Placed & { key: string; copy: number }> = drawn.map(({ key, vertex, copy }) => {
+    const n = g.node(key);
+    return { key, vertex, copy, x: n.x, y: n.y, width: n.width, height: n.height };
+  });
+  const routes = edges.map((e) => g.edge(e.key, e.to).points);
+  // the extent of everything drawn: dagre's own size can leave an edge's bend outside it
+  let right = g.graph().width ?? 100, bottom = g.graph().height ?? 100;
+  for (const p of placed) {
+    right = Math.max(right, p.x + p.width / 2 + 16);
+    bottom = Math.max(bottom, p.y + p.height / 2 + 16);
+  }
+  for (const route of routes) for (const point of route) {
+    right = Math.max(right, point.x + 16);
+    bottom = Math.max(bottom, point.y + 16);
+  }
   const titleHeight = model.title ? 24 : 0;
-  const width = Math.ceil(size.width ?? 100);
-  const height = Math.ceil((size.height ?? 100) + titleHeight);
+  const width = Math.ceil(right);
+  const height = Math.ceil(bottom + titleHeight);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="11">`,
     '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker>'
@@ -87,10 +147,10 @@ async function layoutSvg(model: GraphModel): Promise<string> {
   ];
   if (model.title) out.push(`<text x="${width / 2}" y="16" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(model.title)}</text>`);
   out.push(`<g transform="translate(0,${titleHeight})">`);
-  for (const e of model.edges) {
-    const points = g.edge(e.from, e.to).points.map((p) => `${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
+  edges.forEach((e, i) => {
+    const points = routes[i].map((p) => `${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' ');
     out.push(`<polyline class="edge" points="${points}" fill="none" stroke="${e.highlighted ? '#d01010' : '#888'}" stroke-width="${e.highlighted ? 2.5 : 1}" marker-end="url(#${e.highlighted ? 'arrow-hot' : 'arrow'})"/>`);
-  }
+  });
   for (const p of placed) {
     const v = p.vertex;
     const left = p.x - p.width / 2, top = p.y - p.height / 2;
@@ -99,10 +159,13 @@ async function layoutSvg(model: GraphModel): Promise<string> {
     const shape = v.kind === 'leaf'
       ? `<ellipse cx="${p.x.toFixed(1)}" cy="${p.y.toFixed(1)}" rx="${(p.width / 2).toFixed(1)}" ry="${(p.height / 2).toFixed(1)}"`
       : `<rect x="${left.toFixed(1)}" y="${top.toFixed(1)}" width="${p.width}" height="${p.height}" rx="${v.kind === 'op' ? 6 : 0}"`;
-    out.push(`<g class="vertex ${v.kind}" id="${v.id}">${shape} fill="${fillOf(v)}" stroke="${stroke}" stroke-width="${strokeWidth}"/>`);
+    // a copy of a shared leaf is dashed, so the eye knows it has met this tensor before
+    const dash = p.copy > 0 ? ' stroke-dasharray="4 3"' : '';
+    out.push(`<g class="${p.copy > 0 ? 'copy' : 'vertex'} ${v.kind}" id="${p.key}">${shape} fill="${fillOf(v)}" stroke="${stroke}" stroke-width="${strokeWidth}"${dash}/><title>${escapeXml(tooltips.get(v.id)!)}</title>`);
     const text = lines.get(v.id)!;
+    const textTop = p.y - (text.length * LINE_HEIGHT) / 2;
     text.forEach((line, i) => {
-      const y = top + PADDING + (i + 0.8) * LINE_HEIGHT;
+      const y = textTop + (i + 0.8) * LINE_HEIGHT;
       out.push(`<text x="${p.x.toFixed(1)}" y="${y.toFixed(1)}" text-anchor="middle"${i === 0 ? ' font-weight="bold"' : ''}>${escapeXml(line)}</text>`);
     });
     out.push('</g>');
@@ -120,8 +183,10 @@ async function layoutSvg(model: GraphModel): Promise<string> {
 export async function renderGraph(y: Tensor, options: RenderGraphOptions = {}): Promise<string> {
   const format = options.format ?? 'html';
   if (format !== 'svg' && format !== 'html') throw new ValueError('renderGraph', `format must be 'svg' or 'html', got '${String(format)}'`);
+  const labels = options.labels ?? 'auto';
+  if (labels !== 'full' && labels !== 'compact' && labels !== 'auto') throw new ValueError('renderGraph', `labels must be 'full', 'compact' or 'auto', got '${String(labels)}'`);
   const model = graphModel(y, options);
-  const svg = await layoutSvg(model);
+  const svg = await layoutSvg(model, labels === 'compact' || (labels === 'auto' && model.vertices.length > COMPACT_ABOVE));
   if (format === 'svg') return `<?xml version="1.0" encoding="UTF-8"?>\n${svg}\n`;
   const title = escapeXml(model.title ?? 'tapegrad graph');
   return `<!doctype html>

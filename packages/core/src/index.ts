@@ -53,7 +53,7 @@ export {
   toDot, toMermaid, graphModel, tensorStats, type GraphOptions, type GraphNames, type GraphFold, type GraphModel,
   type GraphVertex, type GraphEdge, type TensorStats,
 } from './graph.js';
-export { renderGraph, type RenderGraphOptions } from './graph-render.js';
+export { renderGraph, COMPACT_ABOVE, type RenderGraphOptions } from './graph-render.js';
 export { noGrad, isGradEnabled } from './recording.js';
 export { detectAnomalies, setDetectAnomalies, isDetectingAnomalies, AnomalyError, type AnomalyDetails } from './anomaly.js';
 export { tidy, keep, outsideTidy, memoryStats, resetMemoryStats, emptyPool, ReleasedTensorError, type MemoryStats } from './memory.js';
