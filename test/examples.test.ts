@@ -98,6 +98,22 @@ describe('examples', () => {
     expect(out).toMatch(new RegExp(`test accuracy after 2 epochs: ${acc2.toFixed(4).replace('.', '\\.')}`));
   });
 
+  it('per-example-gradients: vectorised = loop, mean = batch gradient, faster than the loop; DP-SGD and the baseline both learn', () => {
+    const out = runExample('examples/per-example-gradients/main.ts', ['--epochs', '1', '--limit', '1000']);
+    expect(out).toMatch(/0\.W \[64,64,784\], 0\.b \[64,64,1\], 1\.W \[64,10,64\], 1\.b \[64,10,1\]/);
+    const gaps = [...out.matchAll(/largest difference ([\d.e+-]+)/g)].map((m) => Number(m[1]));
+    expect(gaps).toHaveLength(2);
+    for (const gap of gaps) expect(gap).toBeLessThan(1e-5);
+    expect(out).toMatch(/vectorised [\d.]+ ms, loop [\d.]+ ms: [\d.]+× faster/);
+    const match = /test accuracy: non-private ([\d.]+), DP-SGD ([\d.]+)/.exec(out);
+    expect(match, out).not.toBeNull();
+    const [, baseline, dp] = match!.map(Number);
+    // 1,000 digits, one epoch: both well above chance (0.1); the noise costs the private run accuracy
+    expect(baseline).toBeGreaterThan(0.7);
+    expect(dp).toBeGreaterThan(0.4);
+    expect(dp).toBeLessThan(baseline);
+  });
+
   it('mnist-mlp: rejects a bad option value with exit code 2', () => {
     expect(() => execFileSync(process.execPath, ['--import', 'tsx', 'examples/mnist-mlp/main.ts', '--limit', '0'], { cwd: root, stdio: 'pipe' }))
       .toThrowError(expect.objectContaining({ status: 2 }));
