@@ -44,6 +44,7 @@ const expected: Record<string, RegExp[][]> = {
       /n0 \[label="W\\n\[1,2\] float64\\nvalue -1 \/ -0\.25 \/ 0\.5\\ngrad -1 \/ -0\.75 \/ -0\.5", shape=ellipse, color="#d01010", penwidth=2\];/,
       /n3 \[label="sigmoid\\n\[1,1\] float64\\nvalue 0\.5 \/ 0\.5 \/ 0\.5\\ngrad -2 \/ -2 \/ -2"/, /n0 -> n2 \[color="#d01010", penwidth=2\.5\];\nflowchart BT/,
     ],
+    [/full 6 boxes, 1 copies, 28 lines of text\ncompact 6 boxes, 1 copies, 14 lines of text\n<title>mul\n\[3\] float64\nvalue 0\.5 \/ 2\.333 \/ 4\.5\ngrad 1 \/ 1 \/ 1<\/title>/],
   ],
   'packages/nn/README.md': [
     [/loss 0\.741 → 0\.00\d/, /accuracy 1\n/],
@@ -55,6 +56,7 @@ const expected: Record<string, RegExp[][]> = {
     [/conv2 \(Conv2d\)     \[1, 16, 10, 10\]        2416\n/, /Parameters: 51914\nBuffers: 12\n\[ 'conv1\.W', 'conv1\.b', 'bn1\.gamma', 'bn1\.beta' \]/],
     [/loss 0\.741 → 0\.0\d\d/],
     [/\s+1\s+\S+e-1[5-9]\s+\S+e-1[5-9]/, /ok: 2 layers agree \(tape = BP1–BP4 = augmented form = finite differences\)/],
+    [/\[ 5, 4, 1, 3, 3 \] \[ 5, 4 \] \[ 5, 3, 64 \]\n\[ 4 \]/],
     [/a 4-3-2 network true/],
   ],
   'README.md': [[/^0\.\d{4} \[ 4, 2 \] \[ 4, 1 \] \[ 1, 4 \] \[ 1, 1 \]/]],

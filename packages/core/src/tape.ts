@@ -22,9 +22,11 @@ import { Tensor } from './tensor.js';
  * VJPs run as ordinary ops: if an outer tape is recording, the backward pass is recorded
  * too, which is all that grad-of-grad and Hessian-vector products need.
  *
- * Plain Maps and Sets, not index arrays: an A/B run of an index-array form (tape slots and
- * per-sweep stamps on the nodes) found no gain worth its length (bench README, "The tape's
- * backward sweep": MEASURED).
+ * Plain Maps and Sets, on purpose: a form with index arrays and per-sweep stamps on the nodes
+ * (this file until 2026-12) measured only 1–3 % faster on bench task T3's step (784-30-10,
+ * batch 10, native backend), under the 5 % that would pay for twice the code (A/B interleaved
+ * in one process: bench/src/tape-ab.ts; figures in the bench README, "The tape's backward
+ * sweep").
  */
 function backprop(y: Tensor, dy: Tensor, sources: readonly Tensor[], allowed: (node: Node) => boolean): Array<Tensor | undefined> {
   // 1. depth-first, with an explicit stack: recursion overflows the JS stack on deep graphs
