@@ -65,8 +65,24 @@ function withoutAnomalyHooks(): Record<string, string> {
     return text.replace(new RegExp(pattern.source, 'g'), by);
   };
   return {
-    'core/src/op.ts': cut('core/src/op.ts', /\n\s*if \(anomalyDetection\)[^\n]*;/, '', 2),
+    'core/src/op.ts': cut('core/src/op.ts', /\n\s*if \(anomalyDetection\)[^\n]*;/, '', 1),
     'core/src/tape.ts': cut('core/src/tape.ts', /const watching = anomalyDetection;/, 'const watching = false;', 1),
+  };
+}
+
+/**
+ * This tree with the index-array backprop: tape.ts and recording.ts (its Node has the sweep's
+ * `mark` and `index`) from a revision that had it, and this tree's op.ts creating nodes with
+ * those two fields, as that revision's did (same object shape, so no hidden-class change).
+ */
+function indexArrayTape(): Record<string, string> {
+  const op = readFileSync(join(root, 'packages/core/src/op.ts'), 'utf8');
+  const literal = ', inputVersions, output, attrs };';
+  if (!op.includes(literal)) throw new Error(`core/src/op.ts: no node literal ending '${literal}'; update tape-ab.ts`);
+  return {
+    'core/src/tape.ts': gitShow(indexedFrom, 'packages/core/src/tape.ts'),
+    'core/src/recording.ts': gitShow(indexedFrom, 'packages/core/src/recording.ts'),
+    'core/src/op.ts': op.replace(literal, ', inputVersions, output, attrs, mark: 0, index: 0 };'),
   };
 }
 
@@ -75,10 +91,7 @@ const builds: [Build, Build] = compare === 'same'
   : compare === 'tape'
   ? [
     { label: 'plain (this tree)', replace: {} },
-    {
-      label: `index arrays (${indexedFrom})`,
-      replace: Object.fromEntries(['core/src/tape.ts', 'core/src/recording.ts', 'core/src/op.ts'].map((p) => [p, gitShow(indexedFrom, `packages/${p}`)])),
-    },
+    { label: `index arrays (tape.ts and recording.ts of ${indexedFrom})`, replace: indexArrayTape() },
   ]
   : [
     { label: 'detection off (this tree)', replace: {} },

@@ -8,7 +8,8 @@ import type { Tensor } from './tensor.js';
  * every op's output (forward, and the ops a VJP runs) and every gradient a VJP hands back is
  * scanned for NaN and ±∞, and the first one raises an AnomalyError naming the op, where it
  * ran and — in a backward pass — the forward op whose gradient went bad and the user's line
- * that recorded it. Off, the cost is one boolean test per op (`anomalyDetection` in apply).
+ * that recorded it. Off, the cost is one boolean test per op (`anomalyDetection` in apply)
+ * and one per backward sweep.
  */
 
 /** Read by apply() and the backward sweep; written only through setDetectAnomalies. */
@@ -113,14 +114,19 @@ export function enterVjp(node: Node | null): Node | null {
   return previous;
 }
 
-/** @internal record() calls it while detecting: remembers the user's line for this node. */
+/** @internal customGrad calls it while detecting (apply() through watchOutput): remembers the user's line for this node. */
 export function noteRecordSite(node: Node): void {
   const site = callerSite();
   if (site !== undefined) recordedAt.set(node, site);
 }
 
-/** @internal apply() calls it on each output while detecting. */
-export function checkOutput(op: string, inputs: readonly Tensor[], output: Tensor): void {
+/**
+ * @internal apply() calls it on each output while detecting, after recording it: notes where
+ * its node (if any) was recorded, then scans the values. One call behind one test, so the
+ * off path costs apply() a single boolean test.
+ */
+export function watchOutput(op: string, inputs: readonly Tensor[], output: Tensor): void {
+  if (output.node) noteRecordSite(output.node);
   const at = firstNonFinite(output.data);
   if (at < 0) return;
   const inVjp = vjpInProgress;

@@ -1,3 +1,4 @@
+import { anomalyDetection, noteRecordSite } from './anomaly.js';
 import { DTypeError, GradientError, ValueError } from './errors.js';
 import { type OpDef, assertTensor, commonDType, defineOp, record } from './op.js';
 import { noGrad } from './recording.js';
@@ -60,6 +61,7 @@ export function customGrad<Args extends Tensor[]>(spec: CustomGradSpec<Args>): (
     // a fresh leaf, so the op's own node is the only thing the tape sees
     const result = output.node || output.requiresGrad || inputs.includes(output) ? output.detach() : output;
     record(def, inputs, result, undefined);
+    if (anomalyDetection && result.node) noteRecordSite(result.node);
     return result;
   };
 }

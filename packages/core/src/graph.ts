@@ -275,7 +275,7 @@ function hasBad(s: TensorStats | undefined): boolean {
 
 /** The text lines of a vertex's label: title, shape and dtype, values, gradient. */
 export function vertexLines(v: GraphVertex): string[] {
-  const title = v.kind === 'fold' ? `${v.label} (${v.ops!.length} ops: ${[...new Set(v.ops)].join(', ')})` : v.label;
+  const title = v.kind === 'fold' ? `${v.label} (${v.ops!.length} op${v.ops!.length === 1 ? '' : 's'}: ${[...new Set(v.ops)].join(', ')})` : v.label;
   const lines = [title, `[${v.shape.join(',')}] ${v.dtype}`, statsLine('value', v.values)];
   if (v.gradient) lines.push(statsLine('grad', v.gradient));
   return lines;

@@ -1,4 +1,4 @@
-import { anomalyDetection, checkOutput, noteRecordSite } from './anomaly.js';
+import { anomalyDetection, watchOutput } from './anomaly.js';
 import { type Backend, getBackend } from './backend/index.js';
 import { type DType, type TypedArray } from './dtype.js';
 import { DTypeError, ValueError, fmt } from './errors.js';
@@ -74,8 +74,9 @@ export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Te
   for (let i = 0; i < n; i++) buffers[i] = inputs[i].data;
   const data = def.forward(getBackend(), buffers, shapes, outShape, dtype, attrs);
   const output = new Tensor(data, outShape, dtype);
-  if (anomalyDetection) checkOutput(def.name, inputs, output);
   if (def.vjp) record(def, inputs, output, attrs);
+  // NaN hunting's one test per op while it is off (its record-site capture included)
+  if (anomalyDetection) watchOutput(def.name, inputs, output);
   return output;
 }
 
@@ -94,7 +95,6 @@ export function record<A>(def: OpDef<A>, inputs: readonly Tensor[], output: Tens
   const node: Node = { def: def as OpDef<unknown>, inputs, inputVersions, output, attrs };
   output.node = node;
   output.requiresGrad = requiresGrad;
-  if (anomalyDetection) noteRecordSite(node);
   if (recording) notifyRecorders(node);
 }
 
