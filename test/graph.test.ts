@@ -143,7 +143,6 @@ describe('renderGraph', () => {
         mkdirSync(dir, { recursive: true });
         writeFileSync(`${dir}${file.replace(/\.png$/, '.svg')}`, svg);
         await page.screenshot({ path: `${dir}${file}`, fullPage: report.width * report.height < 2e7, timeout: 30_000 });
-        console.log(file, JSON.stringify(report));
         expect(errors).toEqual([]);
         await page.close();
       }
