@@ -24,9 +24,9 @@ import { Tensor } from './tensor.js';
  *
  * Plain Maps and Sets, on purpose: a form with index arrays and per-sweep stamps on the nodes
  * (this file until 2026-12) measured no faster on bench task T3's step (784-30-10, batch 10,
- * native backend): B/A 0.98–1.02 against 0.95–1.01 for two identical builds, far from the 5 %
- * that would pay for twice the code (A/B interleaved in one process: bench/src/tape-ab.ts;
- * figures in the bench README, "The tape's backward sweep").
+ * native backend): step-time ratios 0.97–1.03 over four runs, the spread of two identical
+ * builds (0.95–1.03), not the 5 % that would pay for twice the code (A/B interleaved in one
+ * process: bench/src/tape-ab.ts; figures in the bench README, "The tape's backward sweep").
  */
 function backprop(y: Tensor, dy: Tensor, sources: readonly Tensor[], allowed: (node: Node) => boolean): Array<Tensor | undefined> {
   // 1. depth-first, with an explicit stack: recursion overflows the JS stack on deep graphs
