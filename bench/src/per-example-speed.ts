@@ -1,9 +1,9 @@
 /**
  * perExampleGradients: the vectorised rules (Dense, Conv2d) against one backward pass per
- * example, on the fastest backend here. Median of 7 timed runs after 2 warm-ups, each in tidy;
+ * example, on the fastest backend here. Median of 15 timed runs after 2 warm-ups, each in tidy;
  * the two methods alternate run by run, so load from other processes falls on both alike.
  *
- *   npx tsx bench/src/per-example-speed.ts     (from the repository root: its tsconfig maps the
+ *   npx tsx bench/src/per-example-speed.ts [--backend js]   (from the repository root: its tsconfig maps the
  *                                             @tapegrad packages to their sources)
  */
 import { type Tensor, createRng, getBackend, tensor, tidy } from '@tapegrad/core';
@@ -46,9 +46,12 @@ function cases(): Case[] {
   ];
 }
 
-// the native backend from the workspace (bench does not depend on it): skipped where the addon is absent
-const native = (await import('../../packages/backend-native/src/index.js')) as { initNativeBackend(): unknown };
-native.initNativeBackend();
+// --backend js skips it; by default the native backend from the workspace (bench does not
+// depend on it), where its addon was built
+if (!process.argv.includes('js')) {
+  const native = (await import('../../packages/backend-native/src/index.js')) as { initNativeBackend(): unknown };
+  native.initNativeBackend();
+}
 console.log(`backend ${getBackend().name}`);
 for (const c of cases()) {
   const run = (method: 'vectorised' | 'loop') => {
@@ -63,7 +66,7 @@ for (const c of cases()) {
     run('loop');
   }
   const times = { vectorised: [] as number[], loop: [] as number[] };
-  for (let r = 0; r < 7; r++) {
+  for (let r = 0; r < 15; r++) {
     times.vectorised.push(run('vectorised'));
     times.loop.push(run('loop'));
   }
