@@ -162,9 +162,9 @@ function tapeGradients({ model, X, Y }: Problem, loss: LossName) {
     return cost(loss, last, Y);
   });
   const names = Object.keys(model.parameters());
-  const grads = tape.gradient(C, [...outputs, ...Object.values(model.parameters())]);
+  const grads = tape.gradient(C, [...outputs, ...Object.values(model.parameters()), X]);
   const byName = new Map(names.map((n, i) => [n, grads[outputs.length + i]]));
-  return { cost: C.item(), dOutput: grads.slice(0, outputs.length), byName };
+  return { cost: C.item(), dOutput: grads.slice(0, outputs.length), byName, dX: grads[grads.length - 1] };
 }
 
 /** The hand derivation's gradient of each parameter, named as model.parameters() names them. */
@@ -198,7 +198,7 @@ function expectAgree(tape: Tensor, hand: Tensor, what: string): void {
 // ---- properties ------------------------------------------------------------------------
 
 describe('tape = hand-derived CNN backprop, layer by layer, on random small CNNs (float64)', () => {
-  it('every layer\'s Δ, every ∂C/∂K, ∂C/∂W and ∂C/∂b, and the cost agree', () => {
+  it('every layer\'s Δ, every ∂C/∂K, ∂C/∂W and ∂C/∂b, ∂C/∂X and the cost agree', () => {
     const seen = new Map<string, number>();
     const count = (key: string) => seen.set(key, (seen.get(key) ?? 0) + 1);
     fc.assert(
@@ -215,6 +215,7 @@ describe('tape = hand-derived CNN backprop, layer by layer, on random small CNNs
         const hand = manualByName(manual.stages);
         expect([...hand.keys()].sort()).toEqual([...tape.byName.keys()].sort());
         for (const [name, g] of tape.byName) expectAgree(g, hand.get(name)!, `∂C/∂${name}`);
+        expectAgree(tape.dX, manual.dX, '∂C/∂X');
         // what the runs covered
         for (const conv of spec.convs) {
           count(`stride ${conv.stride}`); count(`padding ${conv.padding}`); count(`kernel ${conv.kernel}`); count(`dilation ${conv.dilation}`);

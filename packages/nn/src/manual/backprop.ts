@@ -42,6 +42,8 @@ export interface ManualBackpropResult {
    * activation layers, Dense), each with its Δ and its parameters' gradients: see manual/cnn.ts.
    */
   stages: ManualStage[];
+  /** ∂C/∂X, the error handed down to the input itself (X's shape; for images, a saliency map). */
+  dX: Tensor;
   /** Which BP1 was used: a closed form of BACKPROP.md, or the general Hadamard (Jacobian) form. */
   bp1: 'sigmoid+bce' | 'softmax+cce' | 'mse' | 'general';
 }
@@ -265,6 +267,7 @@ export function denseBackprop(layers: readonly Dense[], names: readonly string[]
   const L = layers.length;
   const { total, delta: deltaL, bp1 } = outputError(kernels, loss, last.activation, zs[L - 1], as[L], y, dtype, options.bp1);
   let delta = deltaL;
+  let dX: Matrix = x;
 
   // BP2 down the layers, BP3 and BP4 at each
   const result: ManualLayerGradients[] = new Array(L);
@@ -272,6 +275,7 @@ export function denseBackprop(layers: readonly Dense[], names: readonly string[]
     const { dW, db, back } = denseBackward(kernels, layers[l], delta, as[l], dtype, options.l2);
     result[l] = { z: toTensor(zs[l], dtype), a: toTensor(as[l + 1], dtype), delta: toTensor(delta, dtype), dW: toTensor(dW, dtype), db: toTensor(db, dtype) };
     if (l > 0) delta = applyActivationVjp(kernels, layers[l - 1].activation, back, zs[l - 1], as[l], dtype); // BP2
+    else dX = back;
   }
 
   let cost = total / M;
@@ -281,5 +285,5 @@ export function denseBackprop(layers: readonly Dense[], names: readonly string[]
     cost += (options.l2 / 2) * squares;
   }
   const stages: ManualStage[] = result.map((r, l) => ({ kind: 'Dense', index: l, name: names[l], output: r.a, ...r }));
-  return { cost, layers: result, stages, bp1 };
+  return { cost, layers: result, stages, dX: toTensor(dX, dtype), bp1 };
 }

@@ -583,7 +583,7 @@ export function cnnBackprop(model: Sequential, X: Tensor, Y: Tensor, loss: LossN
         // Δˡ = ∂C/∂Zˡ is the error arriving: the activation after a conv is its own layer
         const { dK, db } = convParameterGradients(step.layer, error, A, step.win!, dtype, options.l2);
         stages[l] = { kind: 'Conv2d', ...common, z: common.output, delta: tensorOf(error, dtype), dK: tensorOf(dK, dtype), db: db && tensorOf(db, dtype) };
-        down = l > 0 ? convInputError(step.layer, error, A.shape, step.win!, dtype) : error;
+        down = convInputError(step.layer, error, A.shape, step.win!, dtype);
         break;
       }
       case 'MaxPool2d':
@@ -609,7 +609,7 @@ export function cnnBackprop(model: Sequential, X: Tensor, Y: Tensor, loss: LossN
     error = down;
   }
   const layers = stages.filter((s): s is ManualDenseStage => s.kind === 'Dense').map(({ z, a, delta, dW, db }) => ({ z, a, delta, dW, db }));
-  return { cost: costOf(pass, options.l2), layers, stages, bp1: pass.bp1 };
+  return { cost: costOf(pass, options.l2), layers, stages, dX: tensorOf(error, dtype), bp1: pass.bp1 };
 }
 
 /**
