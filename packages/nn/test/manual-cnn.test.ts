@@ -196,6 +196,12 @@ describe('hand-derived CNN backprop refuses what it has no equations for', () =>
     expect(() => manualBackprop(noFlatten, X, Y, 'mse')).toThrow("manualBackprop: layer '1' (Dense) expects [4, M] (features × examples; a Flatten before it turns images into that), got [2,1,2,2]");
   });
 
+  it('pool padding beyond half the kernel, and \'same\' padding with a stride, as core refuses them', () => {
+    expect(() => manualBackprop(sequential(new MaxPool2d(2, { padding: 2 }), ...head()), X, Y, 'mse')).toThrow("manualBackprop: layer '0': padding [2,2] must be at most half the kernel size [2,2]");
+    const strided = sequential(new Conv2d(1, 1, 3, { padding: 'same', stride: 2, seed: 1, dtype: 'float64' }), ...head());
+    expect(() => manualBackprop(strided, X, Y, 'mse')).toThrow("manualBackprop: layer '0': padding 'same' needs stride 1, got stride [2,2]");
+  });
+
   it('targets that do not match the output', () => {
     const model = sequential(new Conv2d(1, 1, 3, { seed: 1, dtype: 'float64' }), ...head().slice(0, 1), new Dense(4, 2, { seed: 1, dtype: 'float64' }));
     expect(() => manualBackprop(model, X, Y, 'mse')).toThrow('manualBackprop: Y is [1,2] but the output is [2,2]');

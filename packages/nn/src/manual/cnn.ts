@@ -133,6 +133,7 @@ function windowOf(layer: string, kernel: [number, number], stride: Size2 | undef
   const extentH = dilationH * (kH - 1) + 1, extentW = dilationW * (kW - 1) + 1;
   let padH: number, padW: number, outH: number, outW: number;
   if (padding === 'same') {
+    if (strideH !== 1 || strideW !== 1) throw new ValueError('manualBackprop', `layer '${layer}': padding 'same' needs stride 1, got stride [${strideH},${strideW}]`);
     // the odd pixel of an even extent goes after the last row, as core (and PyTorch) do
     [padH, padW] = [Math.floor((extentH - 1) / 2), Math.floor((extentW - 1) / 2)];
     [outH, outW] = [H, W];
@@ -453,6 +454,14 @@ function expectImages(step: Step, name: string, A: Block, channels?: number): [n
   return [A.shape[2], A.shape[3]];
 }
 
+/** The pool's kernel as a pair, with core's (PyTorch's) bound: padding at most half the kernel. */
+function checkPoolPadding(name: string, kernelSize: Size2, padding: Size2 | undefined): [number, number] {
+  const [kH, kW] = pairOf(kernelSize, NaN);
+  const [padH, padW] = pairOf(padding, 0);
+  if (2 * padH > kH || 2 * padW > kW) throw new ValueError('manualBackprop', `layer '${name}': padding [${padH},${padW}] must be at most half the kernel size [${kH},${kW}]`);
+  return [kH, kW];
+}
+
 /** The forward pass of one layer, filling in the step's geometry (what its backward needs). */
 function forwardStep(kernels: Backend, step: Step, name: string, A: Block, dtype: DType): Block {
   switch (step.kind) {
@@ -472,13 +481,13 @@ function forwardStep(kernels: Backend, step: Step, name: string, A: Block, dtype
     }
     case 'MaxPool2d': {
       const { kernelSize, options } = step.layer;
-      const kernel = pairOf(kernelSize, NaN);
+      const kernel = checkPoolPadding(name, kernelSize, options.padding);
       step.win = windowOf(name, kernel, options.stride ?? kernelSize, options.padding, options.dilation, expectImages(step, name, A));
       return maxPoolForward(A, step.win, dtype);
     }
     case 'AvgPool2d': {
       const { kernelSize, options } = step.layer;
-      step.win = windowOf(name, pairOf(kernelSize, NaN), options.stride ?? kernelSize, options.padding, 1, expectImages(step, name, A));
+      step.win = windowOf(name, checkPoolPadding(name, kernelSize, options.padding), options.stride ?? kernelSize, options.padding, 1, expectImages(step, name, A));
       step.divisors = averageDivisors(A, step.win, options.countIncludePad ?? true);
       return avgPoolForward(A, step.win, step.divisors, dtype);
     }
