@@ -217,16 +217,17 @@ describe('tape = hand-derived CNN backprop, layer by layer, on random small CNNs
         for (const [name, g] of tape.byName) expectAgree(g, hand.get(name)!, `∂C/∂${name}`);
         expectAgree(tape.dX, manual.dX, '∂C/∂X');
         // what the runs covered
+        for (const layer of problem.model.layers) if (layer instanceof Conv2d && layer.groups > 1) count('groups > 1');
         for (const conv of spec.convs) {
           count(`stride ${conv.stride}`); count(`padding ${conv.padding}`); count(`kernel ${conv.kernel}`); count(`dilation ${conv.dilation}`);
           count(`pool ${conv.pool}`); count(conv.activation);
-          if (conv.grouped) count('grouped');
+          if (!conv.bias) count('no bias');
         }
         count(`convs ${spec.convs.length}`); count(`batch ${spec.batch}`);
       }),
       { numRuns: 40, seed: SEED, includeErrorInReport: true },
     );
-    for (const key of ['stride 2', 'padding 1', 'kernel 3', 'dilation 2', 'pool max', 'pool avg', 'relu', 'tanh', 'sigmoid', 'convs 2', 'batch 3']) {
+    for (const key of ['stride 2', 'padding 1', 'kernel 3', 'dilation 2', 'pool max', 'pool avg', 'relu', 'tanh', 'sigmoid', 'groups > 1', 'no bias', 'convs 2', 'batch 3']) {
       expect(seen.get(key) ?? 0, key).toBeGreaterThanOrEqual(1);
     }
   });
