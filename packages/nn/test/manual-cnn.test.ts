@@ -213,6 +213,29 @@ describe('hand-derived CNN backprop refuses what it has no equations for', () =>
   });
 });
 
+describe('checkBackprop on a CNN', () => {
+  it('names the layer and the equation of every comparison that fails, and only of those that apply', () => {
+    const model = sequential({ conv: new Conv2d(1, 1, 2, { bias: false, seed: 1, dtype: 'float64' }), relu: new ReLU(), flat: new Flatten(), fc: new Dense(9, 1, { seed: 2, dtype: 'float64' }) });
+    // a negative tolerance fails every comparison that is made
+    const report = checkBackprop(model, randn([1, 1, 4, 4], { seed: 3, dtype: 'float64' }), f64([1], [1, 1]), 'mse', { atol: -1, fdAtol: -1, raise: false });
+    expect(report.ok).toBe(false);
+    const failures = report.message.replace(/^checkBackprop: /, '').split('; ').map((f) => f.replace(/ differ by .*$/, ''));
+    expect(failures).toEqual([
+      "layer 1 ('conv', Conv2d): tape vs Δ = ∂C/∂Z",
+      "layer 1 ('conv', Conv2d): tape vs BP3-conv ∂C/∂K",
+      "layer 1 ('conv', Conv2d): tape vs finite differences",
+      "layer 2 ('relu', ReLU): tape vs Δ = ∂C/∂(output)",
+      "layer 3 ('flat', Flatten): tape vs Δ = ∂C/∂(output)",
+      "layer 4 ('fc', Dense): tape vs BP1/BP2 Δ",
+      "layer 4 ('fc', Dense): tape vs BP3 ∂C/∂W",
+      "layer 4 ('fc', Dense): tape vs BP4 ∂C/∂b",
+      "layer 4 ('fc', Dense): tape vs augmented form",
+      "layer 4 ('fc', Dense): tape vs finite differences",
+      'batch gradient vs mean of single-example gradients',
+    ]);
+  });
+});
+
 describe('formatBackpropTable for a CNN', () => {
   it('prints one row per layer with its name and kind, and — where a column does not apply', () => {
     const model = sequential({
