@@ -87,3 +87,54 @@ describe('tiny-transformer', () => {
     expect(out).toMatch(/held-out example: (\d \d \d \d \d \d) → (\d \d \d \d \d \d)/);
   });
 });
+
+describe('cnn-mnist', () => {
+  it('LeNet-style CNN on 500 digits for 2 epochs: the loss falls and test accuracy rises', () => {
+    const out = runExample('examples/cnn-mnist/main.ts', ['--epochs', '2', '--limit', '500']);
+    expect(out).toMatch(/MNIST: 500 training and 2004 test digits, images \[N, 1, 28, 28\]/);
+    expect(out).toMatch(/^pool2 \(MaxPool2d\)\s+\[1, 16, 5, 5\]\s+0$/m);
+    expect(out).toMatch(/^flatten \(Flatten\)\s+\[400, 1\]\s+0$/m);
+    expect(out).toMatch(/^Parameters: 61706$/m);
+    const epochs = [...out.matchAll(/^epoch (\d)\/2 {2}loss ([\d.]+) {2}train accuracy ([\d.]+) {2}test accuracy ([\d.]+)/gm)].map((m) => m.slice(1).map(Number));
+    expect(epochs.map((e) => e[0])).toEqual([1, 2]);
+    const [[, loss1, , test1], [, loss2, , test2]] = epochs;
+    expect(loss2).toBeLessThan(0.85 * loss1); // measured 2.3031 → 1.5938
+    expect(test2).toBeGreaterThan(test1); // measured 0.3683 → 0.6103
+    expect(test2).toBeGreaterThan(0.45);
+    const final = /test accuracy after 2 epochs: ([\d.]+) \((\d+)\/2004\)/.exec(out);
+    expect(Number(final![1])).toBe(test2);
+    expect(Number(final![2])).toBe(Math.round(test2 * 2004));
+  });
+
+  it('rejects a bad option value with exit code 2', () => {
+    expect(() => execFileSync(process.execPath, ['--import', 'tsx', 'examples/cnn-mnist/main.ts', '--limit', '0'], { cwd: root, stdio: 'pipe' }))
+      .toThrowError(expect.objectContaining({ status: 2 }));
+  });
+});
+
+describe('resnet-block', () => {
+  it('trains a residual conv block with BatchNorm on 500 digits; eval mode uses running statistics, train mode the batch', () => {
+    const out = runExample('examples/resnet-block/main.ts', ['--epochs', '2', '--limit', '500']);
+    expect(out).toMatch(/^block \(Sequential\)\s+\[1, 8, 14, 14\]\s+1184$/m); // two 3×3 convs 8→8 without bias (1152) and two BatchNorms (32)
+    expect(out).toMatch(/^Buffers: 48$/m);
+    expect(out).toMatch(/block\.skip\.bn1\.runningMean, block\.skip\.bn1\.runningVar/);
+    const epochs = [...out.matchAll(/^epoch (\d)\/2 {2}loss ([\d.]+) .* test accuracy \(eval mode\) ([\d.]+)/gm)].map((m) => m.slice(1).map(Number));
+    expect(epochs.map((e) => e[0])).toEqual([1, 2]);
+    const [[, loss1, test1], [, loss2, test2]] = epochs;
+    expect(loss2).toBeLessThan(0.7 * loss1); // measured 3.5480 → 1.7715
+    expect(test2).toBeGreaterThan(test1);
+    expect(test2).toBeGreaterThan(0.35); // measured 0.4975
+    expect(out).toMatch(/after training the model is in training mode again: training = true/);
+    // eval mode: an example's output does not depend on its batch, and nothing is updated
+    expect(out).toMatch(/eval mode: {2}digit 0's outputs in two different batches differ by 0\.0e\+0; block\.skip\.bn1 running mean unchanged: true/);
+    const trainMode = /train mode: digit 0's outputs in two different batches differ by ([\d.]+)/.exec(out);
+    expect(Number(trainMode![1])).toBeGreaterThan(1e-3); // measured 0.0346
+    const moved = /from ([-\d. ]+)\n {2}to {3}([-\d. ]+)/.exec(out);
+    expect(moved![1].trim().split(' ')).toHaveLength(8);
+    expect(moved![2]).not.toBe(moved![1]);
+    const final = /test accuracy after 2 epochs: ([\d.]+) in eval mode \(running statistics\), ([\d.]+) in train mode/.exec(out);
+    expect(final, out).not.toBeNull();
+    expect(Number(final![1])).toBeGreaterThan(0.35);
+    expect(Number(final![2])).toBeGreaterThan(0.35);
+  });
+});

@@ -16,7 +16,7 @@
  *   2×2 max pool → [N, 8, 7, 7]; flatten; dense 392 → 10 softmax; float32, seeded;
  * - training: Adam (lr 3e-3), batches of 64, fit's seeded order, categorical cross-entropy.
  *
- *   pnpm exec tsx examples/resnet-block/main.ts [--epochs 2] [--limit 3000]
+ *   pnpm exec tsx examples/resnet-block/main.ts [--epochs 3] [--limit 3000]
  */
 import { type Tensor, concat, createRng, getBackend, noGrad, reshape, slice, transpose } from '@tapegrad/core';
 import {
@@ -29,7 +29,7 @@ import { readOptions } from '../shared/options.js';
 
 const TRAIN_SIZE = 7996;
 const options = readOptions({
-  epochs: { kind: 'count', default: 2, help: 'N ≥ 1' },
+  epochs: { kind: 'count', default: 3, help: 'N ≥ 1' },
   limit: { kind: 'count', default: 3000, max: TRAIN_SIZE, help: `N in 1..${TRAIN_SIZE}` },
 });
 const { epochs } = options;
@@ -57,11 +57,10 @@ function residualBlock(channels: number, seed: number) {
   });
 }
 
-const block = residualBlock(8, 2);
 const model = sequential({
   stem: sequential(new Conv2d(1, 8, 3, { padding: 1, bias: false, seed: 1 }), new BatchNorm2d(8), new ReLU()),
   pool1: new MaxPool2d(2),   // → [N, 8, 14, 14]
-  block,
+  block: residualBlock(8, 2),
   pool2: new MaxPool2d(2),   // → [N, 8, 7, 7]
   flatten: new Flatten(),    // → [392, N]
   fc: new Dense(392, 10, { activation: 'softmax', seed: 4 }),
@@ -82,8 +81,8 @@ const history = await fit(model, train, {
 console.log(`after training the model is in training mode again: training = ${model.training}`);
 
 // ── what the modes change ──
-const bn1 = (block.layers[0] as { body: { layers: readonly unknown[] } }).body.layers[1] as BatchNorm2d;
-const runningMean = () => Array.from(bn1.runningMean.data, (v) => v.toFixed(3)).join(' ');
+const bn1RunningMean = model.buffers()['block.skip.bn1.runningMean']; // the buffer itself, updated in place
+const runningMean = () => Array.from(bn1RunningMean.data, (v) => v.toFixed(3)).join(' ');
 const imagesOf = (from: number, count: number) => slice(test.x, [from, 0, 0, 0], [count, 1, 28, 28]);
 // the same first test digit in two different batches: with the next 63 digits, and with 63 later ones
 const batchA = imagesOf(0, 64);
@@ -95,10 +94,10 @@ noGrad(() => {
   const before = runningMean();
   model.eval();
   const evalDiff = largestDifference(firstColumn(model.forward(batchA)), firstColumn(model.forward(batchB)));
-  console.log(`eval mode:  digit 0's outputs in two different batches differ by ${evalDiff.toExponential(1)}; block.bn1 running mean unchanged: ${runningMean() === before}`);
+  console.log(`eval mode:  digit 0's outputs in two different batches differ by ${evalDiff.toExponential(1)}; block.skip.bn1 running mean unchanged: ${runningMean() === before}`);
   model.train();
   const trainDiff = largestDifference(firstColumn(model.forward(batchA)), firstColumn(model.forward(batchB)));
-  console.log(`train mode: digit 0's outputs in two different batches differ by ${trainDiff.toFixed(4)} (batch statistics); the two passes moved block.bn1's running mean`);
+  console.log(`train mode: digit 0's outputs in two different batches differ by ${trainDiff.toFixed(4)} (batch statistics); the two passes moved block.skip.bn1's running mean`);
   console.log(`  from ${before}\n  to   ${runningMean()}`);
 });
 
