@@ -14,7 +14,7 @@
  * - test: 1,000 sequences drawn (seed 3) from the 182 held-out inputs, exact match of all six
  *   decoded tokens; then every held-out and every training input once.
  *
- *   pnpm exec tsx examples/tiny-transformer/main.ts [--epochs 40] [--lr 0.003]
+ *   pnpm exec tsx examples/tiny-transformer/main.ts [--epochs 40] [--lr 0.003] [--seed 10]
  */
 import { type Tensor, argmax, concat, createRng, div, getBackend, logSoftmax, mul, neg, noGrad, shuffleInPlace, slice, sum, tensor } from '@tapegrad/core';
 import { Adam, fit } from '@tapegrad/nn';
@@ -26,6 +26,7 @@ import { gpt } from './model.js';
 const options = readOptions({
   epochs: { kind: 'count', default: 40, help: 'N ≥ 1' },
   lr: { kind: 'positive', default: 3e-3, help: 'a number > 0' },
+  seed: { kind: 'integer', default: 10, help: 'an integer (the model\'s initial weights)' },
 });
 
 initWasmBackend();
@@ -62,7 +63,7 @@ function sortingLoss(logits: Tensor, y: Tensor): Tensor {
 }
 
 // ── model ──
-const model = gpt({ vocab: VOCAB, maxLength: T, dim: 32, heads: 4, blocks: 2, seed: 10 });
+const model = gpt({ vocab: VOCAB, maxLength: T, dim: 32, heads: 4, blocks: 2, seed: options.seed });
 console.log(model.summary([64, T]));
 
 // ── training ──
