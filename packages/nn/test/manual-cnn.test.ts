@@ -1,6 +1,6 @@
 import { ShapeError, type Tensor, ValueError, randn, tensor } from '@tapegrad/core';
 import {
-  AvgPool2d, BatchNorm2d, Conv2d, Dense, Dropout, Flatten, MaxPool2d, ReLU, Tanh, UnsupportedLayerError,
+  AvgPool2d, BatchNorm2d, Conv2d, Dense, Dropout, Flatten, GELU, MaxPool2d, ReLU, Sigmoid, Tanh, UnsupportedLayerError,
   checkBackprop, formatBackpropTable, manualBackprop, sequential,
 } from '@tapegrad/nn';
 import { describe, expect, it } from 'vitest';
@@ -99,6 +99,20 @@ describe('hand-derived CNN backprop, by hand', () => {
     for (const row of report.rows) expect(row.delta).toBeLessThan(1e-14);
     // the rows without parameters say so
     expect([report.rows[1].dW, report.rows[1].db, report.rows[1].finiteDifference, report.rows[0].augmented]).toEqual([NaN, NaN, NaN, NaN]);
+  });
+
+  it('GELU and Sigmoid layers, a dilated max pool, groups, dilation and \'same\' padding with an even extent agree with the tape', () => {
+    const model = sequential({
+      conv1: new Conv2d(2, 4, [2, 3], { padding: 'same', dilation: [1, 2], seed: 1, dtype: 'float64' }), gelu: new GELU(),
+      pool: new MaxPool2d(2, { stride: 1, dilation: 2 }),
+      conv2: new Conv2d(4, 2, 2, { groups: 2, stride: 2, seed: 2, dtype: 'float64' }), sigmoid: new Sigmoid(),
+      flat: new Flatten(), fc: new Dense(8, 2, { activation: 'sigmoid', seed: 3, dtype: 'float64' }),
+    });
+    for (const p of Object.values(model.parameters())) if (p.rank === 1) p.assign(randn(p.shape, { seed: 4, dtype: 'float64' }));
+    const report = checkBackprop(model, randn([3, 2, 6, 6], { seed: 5, dtype: 'float64' }), f64([1, 0, 1, 0, 1, 1], [2, 3]), 'bce', { raise: false });
+    expect(report.message).toBe('ok: 7 layers agree (tape = hand-derived CNN backprop and BP1–BP4 = augmented form = finite differences)');
+    expect(report.bp1).toBe('sigmoid+bce');
+    for (const row of report.rows) expect(row.delta).toBeLessThan(1e-14);
   });
 
   it('max pool routes the error to the maximum, and ties share it as core\'s maxPool2d does', () => {
