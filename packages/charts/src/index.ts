@@ -92,13 +92,14 @@ export function lineChartSpec(options: LineChartOptions): TopLevelSpec {
         type: 'quantitative',
         title: xLabel,
         scale: { nice: false, zero: false, padding: 12 },
-        axis: integerX ? { tickMinStep: 1, format: 'd', ...(xSpan <= 20 ? { tickCount: Math.max(1, xSpan) } : {}) } : { format: '~s' },
+        axis: integerX ? { tickMinStep: 1, format: 'd', ...(xSpan <= 20 ? { tickCount: Math.max(1, xSpan) } : {}) } : {},
       },
       y: {
         field: 'y',
         type: 'quantitative',
         title: yLabel,
         scale: logY ? { type: 'log' } : { zero: false, nice: true, ...(domain ? { domain } : {}) },
+        ...(logY && ys.length > 0 ? { axis: { values: logTicks(Math.min(...ys), Math.max(...ys)), format: '~g' } } : {}),
       },
       color: {
         field: 'series',
@@ -111,6 +112,25 @@ export function lineChartSpec(options: LineChartOptions): TopLevelSpec {
       order: { field: 'x', type: 'quantitative' },
     },
   } as TopLevelSpec;
+}
+
+/**
+ * Tick values for a log axis over [lo, hi]: the powers of ten (1, 2 and 5 × 10ᵏ when the
+ * range spans less than two decades, every digit within one), so the axis is not crowded
+ * with Vega's default 2…9 × 10ᵏ labels.
+ */
+export function logTicks(lo: number, hi: number): number[] {
+  const first = Math.floor(Math.log10(lo));
+  const last = Math.ceil(Math.log10(hi));
+  const within = (mantissas: number[]) => {
+    const ticks: number[] = [];
+    for (let k = first; k <= last; k++) for (const m of mantissas) ticks.push(Number((m * 10 ** k).toPrecision(12)));
+    return ticks.filter((t) => t >= lo / 1.0001 && t <= hi * 1.0001);
+  };
+  const decades = Math.log10(hi / lo);
+  const ticks = within(decades < 2 ? [1, 2, 5] : [1]);
+  // less than a decade may hold only one of those: then every digit
+  return ticks.length >= 2 ? ticks : within([1, 2, 3, 4, 5, 6, 7, 8, 9]);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SERIES_COLORS, confusionChartSpec, lineChartSpec, renderSvg } from '@tapegrad/charts';
+import { SERIES_COLORS, confusionChartSpec, lineChartSpec, logTicks, renderSvg } from '@tapegrad/charts';
 
 /** The text of every <text> element of an SVG, in document order. */
 function texts(svg: string): string[] {
@@ -44,5 +44,13 @@ describe('confusionChartSpec', () => {
     // '5' twice in cells; '2' once as a count, twice as axis labels
     expect(labels.filter((t) => t === '5')).toHaveLength(2);
     expect(labels.filter((t) => t === '2')).toHaveLength(3);
+  });
+});
+
+describe('logTicks', () => {
+  it('puts ticks on powers of ten, with 2 and 5 between them over a short range', () => {
+    expect(logTicks(0.0003, 0.7)).toEqual([0.001, 0.01, 0.1]);
+    expect(logTicks(0.03, 0.7)).toEqual([0.05, 0.1, 0.2, 0.5]);
+    expect(logTicks(0.31, 0.68)).toEqual([0.4, 0.5, 0.6]);
   });
 });

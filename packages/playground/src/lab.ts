@@ -94,6 +94,11 @@ export class Lab {
     this.optimizer = settings.optimizer === 'adam' ? new Adam({ lr: settings.lr }) : new SGD({ lr: settings.lr });
   }
 
+  /** How many weights and biases the network has. */
+  parameterCount(): number {
+    return Object.values(this.model.parameters()).reduce((n, p) => n + p.size, 0);
+  }
+
   /** One full-batch step of gradient descent on the tape; returns the cost before the step. */
   step(): number {
     const tape = new Tape();

@@ -157,7 +157,7 @@ const exp = (v: number) => (v === 0 ? '0' : v.toExponential(2));
 
 function valuesColumn(values: Float64Array, cols: number, rows: number): string {
   // the first example's column of Δˡ: one value per unit of the layer
-  return Array.from({ length: Math.min(rows, 8) }, (_, r) => values[r * cols].toFixed(6).padStart(10)).join('\n') + (rows > 8 ? `\n  … ${rows - 8} more` : '');
+  return Array.from({ length: Math.min(rows, 8) }, (_, r) => values[r * cols].toExponential(6).padStart(14)).join('\n') + (rows > 8 ? `\n  … ${rows - 8} more` : '');
 }
 
 function showDeltas(cost: number, rows: DeltaRow[]): void {
@@ -190,9 +190,13 @@ ui.step.addEventListener('click', () => {
     showError(error);
   }
 });
-ui.gradcheck.addEventListener('click', () => {
+ui.gradcheck.addEventListener('click', async () => {
   setRunning(false);
   try {
+    // two evaluations of the cost per weight: say so before the page is busy
+    ui.gradcheckResult.innerHTML = `<p>checking ${lab.parameterCount()} partial derivatives…</p>`;
+    ui.gradcheckPanel.hidden = false;
+    await new Promise((resolve) => setTimeout(resolve, 30));
     const report = lab.gradcheck();
     const w = report.worst;
     const where = w ? `${report.names[w.input]}[${w.index.join(', ')}]` : '–';
@@ -200,7 +204,6 @@ ui.gradcheck.addEventListener('click', () => {
       + `with respect to every weight and bias, the tape's against central differences (float64).</p>`
       + (w ? `<table><tr><th>worst element</th><th>tape (analytic)</th><th>finite difference</th><th>abs error</th><th>rel error</th></tr>`
         + `<tr><td class="name">${where}</td><td>${w.analytic.toPrecision(10)}</td><td>${w.numeric.toPrecision(10)}</td><td>${exp(w.absError)}</td><td>${exp(w.relError)}</td></tr></table>` : '');
-    ui.gradcheckPanel.hidden = false;
   } catch (error) {
     showError(error);
   }
