@@ -1,9 +1,8 @@
 import { METRICS_FILE } from '../model-file.js';
 import { cliVersion, fixed4 } from '../io.js';
-import { type TopLevelSpec, confusionChartSpec, lineChartSpec, renderSvg } from '@tapegrad/charts';
+import type { TopLevelSpec } from '@tapegrad/charts';
 import { weightTiles } from './charts.js';
 import { type ReportEpoch, type ReportImage, reportHtml } from './html.js';
-import { svgToPng } from './svg-png.js';
 
 /**
  * What a finished training run leaves besides the model: metrics.json, four PNGs, report.html.
@@ -64,13 +63,15 @@ export interface RenderedReport {
   wallSeconds: number;
 }
 
-/** The chart as SVG text and as the PNG file's bytes. */
-async function chart(spec: TopLevelSpec): Promise<{ svg: string; png: Uint8Array }> {
-  const svg = await renderSvg(spec);
-  return { svg, png: svgToPng(svg) };
-}
-
 export async function renderReport(run: RunRecord): Promise<RenderedReport> {
+  // loaded here, not at the top: Vega and resvg take a second or two to load, which every
+  // other command (evaluate, predict, --help) would pay for nothing
+  const [{ confusionChartSpec, lineChartSpec, renderSvg }, { svgToPng }] = await Promise.all([import('@tapegrad/charts'), import('./svg-png.js')]);
+  /** The chart as SVG text and as the PNG file's bytes. */
+  const chart = async (spec: TopLevelSpec): Promise<{ svg: string; png: Uint8Array }> => {
+    const svg = await renderSvg(spec);
+    return { svg, png: svgToPng(svg) };
+  };
   const { settings, epochs, final, confusion, firstLayer } = run;
   const curve = (pick: (e: ReportEpoch) => number) => epochs.map((e) => [e.epoch, pick(e)] as const);
   const { units, inputs } = firstLayer;
