@@ -73,7 +73,7 @@ export function reportHtml(input: ReportInput): string {
   .pictures { display: flex; flex-wrap: wrap; gap: 0 2em; align-items: flex-start; }
   figure { margin: 1em 0; max-width: 100%; } figure img, figure svg { display: block; max-width: 100%; height: auto; border: 1px solid #eee; }
   .file { color: #999; }
-  figcaption { color: #555; font-size: 0.9em; }
+  figcaption { color: #555; font-size: 0.9em; max-width: 640px; }
   code { background: #f5f5f5; padding: 0.1em 0.3em; }
 </style>
 </head>

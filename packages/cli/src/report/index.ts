@@ -82,11 +82,12 @@ export async function renderReport(run: RunRecord): Promise<RenderedReport> {
     chart(lineChartSpec({
       title: 'Loss per epoch', xLabel: 'epoch', yLabel: `${settings.loss} loss (mean per example)`, integerX: true,
       series: [{ name: 'train (running)', points: curve((e) => e.loss) }, { name: 'test', points: curve((e) => e.testLoss) }],
-      yInclude: [0],
+      yInclude: [0], width: 540, height: 320,
     })),
     chart(lineChartSpec({
       title: 'Accuracy per epoch', xLabel: 'epoch', yLabel: 'accuracy', integerX: true,
       series: [{ name: 'train (running)', points: curve((e) => e.trainAccuracy) }, { name: 'test', points: curve((e) => e.testAccuracy) }],
+      width: 540, height: 320,
     })),
     chart(confusionChartSpec(confusion, `Confusion matrix, test set (${final.testCorrect}/${final.testExamples} = ${fixed4(final.testAccuracy)})`)),
   ]);
