@@ -59,6 +59,11 @@ describe('the playground in headless Chromium', () => {
       expect(await page.inputValue('#dataset')).toBe('xor');
 
       const loss = async () => Number(await page.textContent('#loss'));
+      // one inspected step on the fresh network first: its cost is the starting point
+      await page.click('#step');
+      await page.waitForSelector('#deltas:not([hidden])');
+      const first = await loss();
+      expect(first).toBeGreaterThan(0.3);
       await page.click('#train');
       await page.waitForFunction(`Number(document.getElementById('loss').textContent) < 0.05`, undefined, { timeout: 30_000 });
       await page.click('#train');
@@ -66,7 +71,7 @@ describe('the playground in headless Chromium', () => {
       expect(losses).toBeGreaterThan(0);
       const steps = Number(await page.textContent('#steps'));
       expect(steps).toBeGreaterThan(10);
-      expect(await loss()).toBeLessThan(0.05);
+      expect(await loss()).toBeLessThan(Math.min(0.05, first / 10));
       expect(await page.textContent('#accuracy')).toBe('1.000');
       // the loss curve is drawn: an SVG whose title and axis are there
       expect(await page.textContent('#loss-chart')).toContain('Training loss');
