@@ -104,6 +104,8 @@ async function draw(force: boolean): Promise<void> {
       series: [{ name: 'train (full batch)', points: thin(lab.history, 400) }], width: 560, height: 260, points: false,
     }));
     ui.chart.innerHTML = svg;
+  } catch (error) {
+    showError(error);
   } finally {
     chartBusy = false;
   }
