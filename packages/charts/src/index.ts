@@ -9,6 +9,7 @@ import { compile, type TopLevelSpec } from 'vega-lite';
  * the same charts from the same code.
  */
 
+/** A Vega-Lite spec, as the functions here return it (vega-lite's own type). */
 export type { TopLevelSpec } from 'vega-lite';
 
 /** matplotlib's tab10 blue, orange, green, red: distinguishable for the common colour blindnesses. */
@@ -34,16 +35,23 @@ const CONFIG = {
   legend: { labelFontSize: 13, titleFontSize: 13, symbolStrokeWidth: 2.5 },
 } as const;
 
+/** One curve of a line chart. */
 export interface CurveSeries {
+  /** The legend's name for it. */
   name: string;
   /** [x, y] points in x order; non-finite values are left out. */
   points: ReadonlyArray<readonly [number, number]>;
 }
 
+/** What {@link lineChartSpec} draws. */
 export interface LineChartOptions {
+  /** The chart's title, above the plot. */
   title: string;
+  /** The x axis' title. */
   xLabel: string;
+  /** The y axis' title. */
   yLabel: string;
+  /** The curves, coloured SERIES_COLORS[0], [1], … in this order. */
   series: readonly CurveSeries[];
   /** Integer x ticks only (epochs). */
   integerX?: boolean;
@@ -53,8 +61,9 @@ export interface LineChartOptions {
   logY?: boolean;
   /** Markers on the data points (default: when every series has at most 60 points). */
   points?: boolean;
-  /** Plot area in pixels (the picture adds axes, title and legend around it). */
+  /** Plot area width in pixels (the picture adds axes, title and legend around it). Default 620. */
   width?: number;
+  /** Plot area height in pixels. Default 340. */
   height?: number;
 }
 
