@@ -12,6 +12,7 @@ export default defineConfig({
       { find: /^@tapegrad\/core$/, replacement: src('./packages/core/src/index.ts') },
       { find: /^@tapegrad\/nn$/, replacement: src('./packages/nn/src/index.ts') },
       { find: /^@tapegrad\/datasets$/, replacement: src('./packages/datasets/src/index.ts') },
+      { find: /^@tapegrad\/charts$/, replacement: src('./packages/charts/src/index.ts') },
     ],
   },
   test: {

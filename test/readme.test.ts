@@ -65,6 +65,7 @@ const expected: Record<string, RegExp[][]> = {
     [/a 4-3-2 network true/],
   ],
   'README.md': [[/^0\.\d{4} \[ 4, 2 \] \[ 4, 1 \] \[ 1, 4 \] \[ 1, 1 \]/]],
+  'packages/charts/README.md': [[/^<svg true\n$/]],
 };
 
 for (const readme of Object.keys(expected)) {

@@ -1,7 +1,7 @@
 import { PNG } from 'pngjs';
-import { describe, expect, it } from 'vitest';
-import { SERIES_COLORS } from '../src/report/charts.js';
-import { type RunRecord, renderReport } from '../src/report/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { POINT_DIAMETER, SERIES_COLORS } from '@tapegrad/charts';
+import { type RenderedReport, type RunRecord, renderReport } from '../src/report/index.js';
 
 /**
  * The report's wiring: each picture plots the figures its name promises. Checking only an
@@ -37,30 +37,60 @@ function run(): RunRecord {
   };
 }
 
+/** The PNGs are drawn at twice the SVG's size. */
+const ZOOM = 2;
+
 /**
  * The curve drawn in `color`, sampled at each epoch: the mean row of that colour's pixels in
  * the columns where its first and last markers sit and at the evenly spaced columns between.
- * The legend's sample line, above the plot, is left out.
+ * Pixels count when within a small distance of the colour (resvg anti-aliases edges). The
+ * legend's sample, below the plot, is a separate small blob of the colour: only connected
+ * regions (8-neighbours) wider than a legend symbol count as the curve.
  */
-function curveRows(png: Uint8Array, color: readonly number[], points: number): number[] {
+function curveRows(png: Uint8Array, hex: string, points: number): number[] {
+  const color = [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16));
   const image = PNG.sync.read(Buffer.from(png));
+  const { width, height, data } = image;
+  const near = new Uint8Array(width * height);
+  for (let i = 0; i < width * height; i++) {
+    if (Math.abs(data[4 * i] - color[0]) + Math.abs(data[4 * i + 1] - color[1]) + Math.abs(data[4 * i + 2] - color[2]) <= 40) near[i] = 1;
+  }
+  const seen = new Uint8Array(width * height);
   const rowsByColumn = new Map<number, number[]>();
-  // title and legend fill the top 47 rows; the plot starts at row 58, so a marker on its top
-  // edge reaches up to row 54
-  const legendBand = 50;
-  for (let y = legendBand; y < image.height; y++) {
-    for (let x = 0; x < image.width; x++) {
-      const k = 4 * (y * image.width + x);
-      if (image.data[k] === color[0] && image.data[k + 1] === color[1] && image.data[k + 2] === color[2]) {
-        rowsByColumn.set(x, [...(rowsByColumn.get(x) ?? []), y]);
+  for (let start = 0; start < width * height; start++) {
+    if (!near[start] || seen[start]) continue;
+    const blob: number[] = [];
+    const stack = [start];
+    seen[start] = 1;
+    while (stack.length > 0) {
+      const i = stack.pop()!;
+      blob.push(i);
+      const [x, y] = [i % width, Math.floor(i / width)];
+      for (let dy = -1; dy <= 1; dy++) {
+        for (let dx = -1; dx <= 1; dx++) {
+          const [nx, ny] = [x + dx, y + dy];
+          const j = ny * width + nx;
+          if (nx >= 0 && ny >= 0 && nx < width && ny < height && near[j] && !seen[j]) {
+            seen[j] = 1;
+            stack.push(j);
+          }
+        }
       }
+    }
+    const xs = blob.map((i) => i % width);
+    if (Math.max(...xs) - Math.min(...xs) < 20 * ZOOM) continue;
+    for (const i of blob) {
+      const rows = rowsByColumn.get(i % width) ?? [];
+      rows.push(Math.floor(i / width));
+      rowsByColumn.set(i % width, rows);
     }
   }
   const columns = [...rowsByColumn.keys()].sort((a, b) => a - b);
-  expect(columns.length, `pixels of colour ${color}`).toBeGreaterThan(50);
-  // markers are discs of radius 4: the first and last marker centres are 4 px inside the extremes
-  const first = columns[0] + 4;
-  const last = columns[columns.length - 1] - 4;
+  expect(columns.length, `pixels of colour ${hex}`).toBeGreaterThan(50);
+  // the first and last marker centres are a marker radius inside the extremes
+  const radius = (POINT_DIAMETER * ZOOM) / 2;
+  const first = columns[0] + radius;
+  const last = columns[columns.length - 1] - radius;
   return Array.from({ length: points }, (_, i) => {
     const x = Math.round(first + ((last - first) * i) / (points - 1));
     const rows = [x - 1, x, x + 1].flatMap((c) => rowsByColumn.get(c) ?? []);
@@ -82,7 +112,10 @@ function correlation(a: readonly number[], b: readonly number[]): number {
 }
 
 describe('report wiring: each chart plots what its name says', () => {
-  const { files } = renderReport(run());
+  let files: RenderedReport['files'];
+  beforeAll(async () => {
+    files = (await renderReport(run())).files;
+  });
   const [train, test] = [SERIES_COLORS[0], SERIES_COLORS[1]];
 
   it.each([

@@ -1,9 +1,10 @@
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { Bitmap, WHITE } from '../src/report/bitmap.js';
-import { confusionChart, formatTick, lineChart, niceTicks, tileShape, weightTiles } from '../src/report/charts.js';
+import { tileShape, weightTiles } from '../src/report/charts.js';
 import { FONT_CHARACTERS, GLYPH_HEIGHT, GLYPH_WIDTH, glyph, textWidth } from '../src/report/font.js';
 import { reportHtml } from '../src/report/html.js';
+import { svgToPng } from '../src/report/svg-png.js';
 
 function inked(image: Bitmap, x0: number, y0: number, x1: number, y1: number): number {
   let count = 0;
@@ -39,45 +40,22 @@ describe('the 5×7 font', () => {
     expect(inked(image, 0, 0, 100, 10)).toBe(0);
     expect(textWidth('AB', 2)).toBe(22);
   });
-
-  it('turns vertical text a quarter to the left, reading upwards', () => {
-    const image = new Bitmap(40, 60, WHITE);
-    image.verticalText(20, 30, 'L', { scale: 1 });
-    // L's long stroke (its left column) becomes the bottom row of the turned glyph, 7 px long
-    let bottom = -1;
-    for (let y = 0; y < 60; y++) if (inked(image, 0, y, 40, y + 1) > 0) bottom = y;
-    expect(inked(image, 0, bottom, 40, bottom + 1)).toBe(7);
-  });
-});
-
-describe('ticks', () => {
-  it('are round numbers covering the range', () => {
-    expect(niceTicks(0.22, 0.75, 6).values).toEqual([0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]);
-    expect(niceTicks(1, 5, 4, true).values).toEqual([1, 2, 3, 4, 5]);
-    expect(niceTicks(0.8078, 0.9363, 6).values).toEqual([0.8, 0.85, 0.9, 0.95]);
-    expect(niceTicks(3, 3).values.length).toBeGreaterThan(1);
-  });
-
-  it('are labelled with as many decimals as the step needs', () => {
-    expect(formatTick(0.25, 0.05)).toBe('0.25');
-    expect(formatTick(2, 1)).toBe('2');
-    expect(formatTick(0.5, 0.5)).toBe('0.5');
-  });
 });
 
 describe('charts', () => {
-  it('a line chart draws axes, the data and survives a single point', () => {
-    const chart = lineChart({ title: 'LOSS', xLabel: 'EPOCH', yLabel: 'LOSS', series: [{ name: 'TRAIN', points: [[1, 0.5]] }] });
-    expect([chart.width, chart.height]).toEqual([760, 460]);
-    const decoded = PNG.sync.read(chart.toPng());
-    expect([decoded.width, decoded.height]).toEqual([760, 460]);
-    expect(inked(chart, 0, 0, chart.width, chart.height)).toBeGreaterThan(500);
-  });
-
-  it('a confusion chart has one cell per pair of classes, wide enough for the counts', () => {
-    const counts = Array.from({ length: 10 }, (_, i) => Array.from({ length: 10 }, (_, j) => (i === j ? 1135 : j)));
-    const chart = confusionChart(counts, 'CONFUSION');
-    expect(chart.width).toBeGreaterThan(10 * (textWidth('1135', 2) + 10));
+  it('a chart\'s PNG is drawn by resvg at twice the SVG\'s size, its text in a real font', () => {
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="60"><text x="10" y="40" font-family="DejaVu Sans" font-size="30">Loss</text></svg>';
+    const png = PNG.sync.read(Buffer.from(svgToPng(svg)));
+    expect([png.width, png.height]).toEqual([400, 120]);
+    let dark = 0;
+    let gray = 0;
+    for (let i = 0; i < png.data.length; i += 4) {
+      if (png.data[i] < 100) dark++;
+      else if (png.data[i] < 230) gray++;
+    }
+    // the glyphs are there (a missing font draws nothing), anti-aliased (grey edges)
+    expect(dark).toBeGreaterThan(1500);
+    expect(gray).toBeGreaterThan(200);
   });
 
   it('weight tiles are square for square inputs and scaled per tile', () => {
@@ -92,13 +70,18 @@ describe('charts', () => {
 });
 
 describe('report.html', () => {
-  it('escapes what it shows and links the pictures', () => {
+  it('escapes what it shows and holds every picture itself: charts as inline SVG, others as PNG data URLs', () => {
     const html = reportHtml({
       title: 'a <b> run', command: 'tapegrad train --out "x"', settings: { lr: 0.1 }, final: { 'test accuracy': '0.9 (9/10)' }, epochs: [],
-      images: [{ file: 'loss.png', caption: 'loss & such' }],
+      images: [
+        { file: 'loss.png', caption: 'loss & such', png: Uint8Array.of(1), svg: '<svg xmlns="http://www.w3.org/2000/svg" width="2" height="2"></svg>' },
+        { file: 'tiles.png', caption: 'tiles', png: Uint8Array.of(137, 80, 78, 71) },
+      ],
     });
     expect(html).toContain('<title>a &lt;b&gt; run</title>');
-    expect(html).toContain('<img src="loss.png" alt="loss &amp; such">');
+    expect(html).toContain('<figure id="loss.png"><svg role="img" aria-label="loss &amp; such" xmlns="http://www.w3.org/2000/svg"');
+    expect(html).toContain('<img src="data:image/png;base64,iVBORw==" alt="tiles">');
     expect(html).toContain('--out &quot;x&quot;');
+    expect(html).not.toMatch(/src="(?!data:)/);
   });
 });

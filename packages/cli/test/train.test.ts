@@ -82,13 +82,15 @@ describe('tapegrad train (1 epoch on 800 of the embedded digits)', () => {
   });
 
   it('draws the PNGs: curves and confusion matrix of a sensible size, one 28×28 tile per hidden unit', () => {
+    // the charts are drawn at twice their SVG size (≈ 620 × 450)
     for (const file of ['loss.png', 'accuracy.png']) {
       const png = decodePng(join(out, file));
-      expect([png.width, png.height]).toEqual([760, 460]);
+      expect(png.width).toBeGreaterThan(1000);
+      expect(png.height).toBeGreaterThan(700);
     }
     const confusion = decodePng(join(out, 'confusion.png'));
-    expect(confusion.width).toBeGreaterThan(10 * 44);
-    expect(confusion.height).toBeGreaterThan(10 * 44);
+    expect(confusion.width).toBeGreaterThan(2 * 10 * 40);
+    expect(confusion.height).toBeGreaterThan(2 * 10 * 40);
     // 16 columns × 8 rows of 28·3 + 1 px tiles, two panels (the weights and their change)
     const tiles = decodePng(join(out, 'first-layer.png'));
     expect(tiles.width).toBeGreaterThanOrEqual(16 * 85 + 1);
@@ -99,9 +101,13 @@ describe('tapegrad train (1 epoch on 800 of the embedded digits)', () => {
     expect(colours.size).toBeGreaterThan(100);
   });
 
-  it('writes report.html showing every PNG, the settings and the final accuracy', () => {
+  it('writes report.html holding every picture itself (charts as SVG, tiles as a PNG data URL), the settings and the final accuracy', () => {
     const html = readFileSync(join(out, 'report.html'), 'utf8');
-    for (const png of ['loss.png', 'accuracy.png', 'first-layer.png', 'confusion.png']) expect(html).toContain(`<img src="${png}"`);
+    for (const chart of ['loss.png', 'accuracy.png', 'confusion.png']) expect(html).toContain(`<figure id="${chart}"><svg `);
+    const tiles = readFileSync(join(out, 'first-layer.png')).toString('base64');
+    expect(html).toContain(`<figure id="first-layer.png"><img src="data:image/png;base64,${tiles}"`);
+    // nothing outside the file: no links to pictures, scripts or style sheets
+    expect(html).not.toMatch(/(src|href)="(?!data:)/);
     expect(html).toContain(`${metrics.final.testAccuracy.toFixed(4)} (${metrics.final.testCorrect}/300)`);
     expect(html).toMatch(/<th>optimizer<\/th><td>sgd<\/td>/);
   });

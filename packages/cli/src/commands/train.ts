@@ -317,10 +317,9 @@ async function train(options: TrainOptions, { io, signal, command = 'tapegrad tr
   // --out as it was, a complete earlier set or nothing.
   await yieldToEventLoop();
   if (signal?.aborted) return interruptedAfterTraining();
-  folder.stage();
-  folder.write(MODEL_FILE, serializeParameters(model.parameters(), metadata));
   const firstLayer = model.denseLayers()[0].W;
-  const report = renderReport({
+  // drawn before staging (Vega renders asynchronously): a Ctrl-C meanwhile stages nothing
+  const report = await renderReport({
     command,
     settings,
     dataDescription: data.description,
@@ -338,6 +337,9 @@ async function train(options: TrainOptions, { io, signal, command = 'tapegrad tr
     firstLayer: { initial: initialFirstLayer, trained: firstLayer.data, units: firstLayer.shape[0], inputs: firstLayer.shape[1] },
     startedAt: started,
   });
+  if (signal?.aborted) return interruptedAfterTraining();
+  folder.stage();
+  folder.write(MODEL_FILE, serializeParameters(model.parameters(), metadata));
   for (const [file, contents] of Object.entries(report.files)) folder.write(file, contents);
   await yieldToEventLoop();
   if (signal?.aborted) return interruptedAfterTraining();

@@ -19,9 +19,9 @@ export interface TextOptions {
 }
 
 /**
- * An RGBA image to draw the report's charts into, then encode with pngjs. Coordinates are
- * pixels from the top-left corner; whatever falls outside the image is clipped, so the
- * chart code never has to check.
+ * An RGBA image to draw the report's pixel pictures (weight tiles) into, then encode with
+ * pngjs. Coordinates are pixels from the top-left corner; whatever falls outside the image is
+ * clipped, so the drawing code never has to check.
  */
 export class Bitmap {
   readonly width: number;
@@ -63,49 +63,6 @@ export class Bitmap {
     this.fillRect(x + width - 1, y, 1, height, color);
   }
 
-  /** A straight line, `thickness` pixels wide (a square brush along Bresenham's path). */
-  line(x0: number, y0: number, x1: number, y1: number, color: Rgb, thickness = 1): void {
-    let x = Math.round(x0);
-    let y = Math.round(y0);
-    const xEnd = Math.round(x1);
-    const yEnd = Math.round(y1);
-    const dx = Math.abs(xEnd - x);
-    const dy = -Math.abs(yEnd - y);
-    const sx = x < xEnd ? 1 : -1;
-    const sy = y < yEnd ? 1 : -1;
-    const half = Math.floor((thickness - 1) / 2);
-    let err = dx + dy;
-    for (;;) {
-      this.fillRect(x - half, y - half, thickness, thickness, color);
-      if (x === xEnd && y === yEnd) break;
-      const e2 = 2 * err;
-      if (e2 >= dy) {
-        err += dy;
-        x += sx;
-      }
-      if (e2 <= dx) {
-        err += dx;
-        y += sy;
-      }
-    }
-  }
-
-  /** A dashed horizontal line: grid lines that stay behind the data. */
-  dashedHLine(x0: number, x1: number, y: number, color: Rgb, dash = 4): void {
-    for (let x = Math.round(x0); x <= x1; x++) if (Math.floor((x - x0) / dash) % 2 === 0) this.setPixel(x, y, color);
-  }
-
-  dashedVLine(x: number, y0: number, y1: number, color: Rgb, dash = 4): void {
-    for (let y = Math.round(y0); y <= y1; y++) if (Math.floor((y - y0) / dash) % 2 === 0) this.setPixel(x, y, color);
-  }
-
-  /** A filled disc: the markers on a curve's data points. */
-  disc(cx: number, cy: number, radius: number, color: Rgb): void {
-    for (let dy = -radius; dy <= radius; dy++) {
-      for (let dx = -radius; dx <= radius; dx++) if (dx * dx + dy * dy <= radius * radius + radius) this.setPixel(cx + dx, cy + dy, color);
-    }
-  }
-
   /** Text in the built-in 5×7 font, anchored at (x, y) by `align` and `valign`. */
   text(x: number, y: number, text: string, options: TextOptions = {}): void {
     const { color = BLACK, scale = 2, align = 'left', valign = 'top' } = options;
@@ -120,25 +77,6 @@ export class Bitmap {
         for (let gx = 0; gx < GLYPH_WIDTH; gx++) if (rows[gy][gx] === '#') this.fillRect(left + gx * scale, top + gy * scale, scale, scale, color);
       }
       left += GLYPH_ADVANCE * scale;
-    }
-  }
-
-  /**
-   * Text turned 90° counter-clockwise, reading bottom to top (a y-axis title), centred on
-   * (x, y).
-   */
-  verticalText(x: number, y: number, text: string, options: Omit<TextOptions, 'align' | 'valign'> = {}): void {
-    const { color = BLACK, scale = 2 } = options;
-    const length = textWidth(text, scale);
-    const left = Math.round(x - (GLYPH_HEIGHT * scale) / 2);
-    let bottom = Math.round(y + length / 2);
-    for (const char of text) {
-      const rows = glyph(char);
-      // glyph pixel (gx, gy) lands at column gy, gx pixels up from the character's baseline end
-      for (let gy = 0; gy < GLYPH_HEIGHT; gy++) {
-        for (let gx = 0; gx < GLYPH_WIDTH; gx++) if (rows[gy][gx] === '#') this.fillRect(left + gy * scale, bottom - (gx + 1) * scale, scale, scale, color);
-      }
-      bottom -= GLYPH_ADVANCE * scale;
     }
   }
 

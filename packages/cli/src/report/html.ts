@@ -1,4 +1,8 @@
-/** report.html: the run's pictures, settings and numbers on one self-contained page (the PNGs sit beside it). */
+/**
+ * report.html: the run's pictures, settings and numbers on one self-contained page. Charts are
+ * inline SVG (vector, selectable text), other pictures PNG data URLs: the file opens anywhere
+ * alone, copied or mailed without the PNGs beside it.
+ */
 
 export interface ReportEpoch {
   epoch: number;
@@ -10,12 +14,22 @@ export interface ReportEpoch {
   examplesPerSecond: number;
 }
 
+export interface ReportImage {
+  /** The PNG file beside the page that shows the same picture. */
+  file: string;
+  caption: string;
+  /** The picture's PNG bytes: inlined as a data URL when there is no SVG. */
+  png: Uint8Array;
+  /** The picture as SVG, inlined as it is (a chart). */
+  svg?: string;
+}
+
 export interface ReportInput {
   title: string;
   settings: Record<string, string | number | boolean | null>;
   final: Record<string, string | number>;
   epochs: readonly ReportEpoch[];
-  images: ReadonlyArray<{ file: string; caption: string }>;
+  images: readonly ReportImage[];
   command: string;
 }
 
@@ -37,7 +51,13 @@ export function reportHtml(input: ReportInput): string {
   const epochRows = input.epochs.map((e) => `<tr>${[
     String(e.epoch), e.loss.toFixed(4), e.trainAccuracy.toFixed(4), e.testLoss.toFixed(4), e.testAccuracy.toFixed(4), e.seconds.toFixed(2), String(Math.round(e.examplesPerSecond)),
   ].map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n');
-  const figures = input.images.map((img) => `<figure><img src="${escape(img.file)}" alt="${escape(img.caption)}"><figcaption>${escape(img.caption)}</figcaption></figure>`).join('\n');
+  const figures = input.images.map((img) => {
+    // the SVG's own <?xml?> prologue, if any, is not allowed inside HTML
+    const picture = img.svg !== undefined
+      ? img.svg.replace(/^<\?xml[^>]*>\s*/, '').replace('<svg ', `<svg role="img" aria-label="${escape(img.caption)}" `)
+      : `<img src="data:image/png;base64,${Buffer.from(img.png).toString('base64')}" alt="${escape(img.caption)}">`;
+    return `<figure id="${escape(img.file)}">${picture}<figcaption>${escape(img.caption)} <span class="file">(${escape(img.file)})</span></figcaption></figure>`;
+  }).join('\n');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -50,8 +70,10 @@ export function reportHtml(input: ReportInput): string {
   th, td { border: 1px solid #ddd; padding: 0.25em 0.7em; text-align: left; font-variant-numeric: tabular-nums; }
   th { background: #f5f5f5; font-weight: 600; }
   .columns { display: flex; gap: 2em; flex-wrap: wrap; align-items: flex-start; }
-  figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-  figcaption { color: #555; font-size: 0.9em; }
+  .pictures { display: flex; flex-wrap: wrap; gap: 0 2em; align-items: flex-start; }
+  figure { margin: 1em 0; max-width: 100%; } figure img, figure svg { display: block; max-width: 100%; height: auto; border: 1px solid #eee; }
+  .file { color: #999; }
+  figcaption { color: #555; font-size: 0.9em; max-width: 640px; }
   code { background: #f5f5f5; padding: 0.1em 0.3em; }
 </style>
 </head>
@@ -71,7 +93,9 @@ ${epochRows}
 </table>
 <p>Train loss and accuracy are the epoch's running figures: each batch is scored just before its own step. Test figures are measured after the epoch.</p>
 <h2>Pictures</h2>
+<div class="pictures">
 ${figures}
+</div>
 </body>
 </html>
 `;

@@ -1,9 +1,15 @@
 import { METRICS_FILE } from '../model-file.js';
 import { cliVersion, fixed4 } from '../io.js';
-import { confusionChart, lineChart, weightTiles } from './charts.js';
-import { type ReportEpoch, reportHtml } from './html.js';
+import type { TopLevelSpec } from '@tapegrad/charts';
+import { weightTiles } from './charts.js';
+import { type ReportEpoch, type ReportImage, reportHtml } from './html.js';
 
-/** What a finished training run leaves besides the model: metrics.json, four PNGs, report.html. */
+/**
+ * What a finished training run leaves besides the model: metrics.json, four PNGs, report.html.
+ * The charts (curves, confusion matrix) are @tapegrad/charts' Vega-Lite specs, drawn to SVG
+ * (inline in report.html) and to PNG by resvg; the weight tiles are pixels, drawn by
+ * ./charts.ts's weightTiles. report.html holds everything itself: it opens anywhere alone.
+ */
 
 export interface RunSettings {
   layers: string;
@@ -52,33 +58,47 @@ export interface RunRecord {
 export const REPORT_IMAGES = ['loss.png', 'accuracy.png', 'first-layer.png', 'confusion.png'] as const;
 
 export interface RenderedReport {
-  /** Contents by file name, in the order to write them (report.html last: it shows the others). */
+  /** Contents by file name, in the order to write them (report.html last, the page that gathers the rest). */
   files: Record<string, string | Uint8Array>;
   wallSeconds: number;
 }
 
-export function renderReport(run: RunRecord): RenderedReport {
+export async function renderReport(run: RunRecord): Promise<RenderedReport> {
+  // loaded here, not at the top: Vega and resvg take a second or two to load, which every
+  // other command (evaluate, predict, --help) would pay for nothing
+  const [{ confusionChartSpec, lineChartSpec, renderSvg }, { svgToPng }] = await Promise.all([import('@tapegrad/charts'), import('./svg-png.js')]);
+  /** The chart as SVG text and as the PNG file's bytes. */
+  const chart = async (spec: TopLevelSpec): Promise<{ svg: string; png: Uint8Array }> => {
+    const svg = await renderSvg(spec);
+    return { svg, png: svgToPng(svg) };
+  };
   const { settings, epochs, final, confusion, firstLayer } = run;
   const curve = (pick: (e: ReportEpoch) => number) => epochs.map((e) => [e.epoch, pick(e)] as const);
   const { units, inputs } = firstLayer;
   // after a few epochs from He init the learned part of W¹ is small next to the initial noise:
   // the difference is where the stroke detectors show
   const change = Float64Array.from({ length: units * inputs }, (_, i) => firstLayer.trained[i] - firstLayer.initial[i]);
+  const [loss, accuracy, confusionMatrix] = await Promise.all([
+    chart(lineChartSpec({
+      title: 'Loss per epoch', xLabel: 'epoch', yLabel: `${settings.loss} loss (mean per example)`, integerX: true,
+      series: [{ name: 'train (running)', points: curve((e) => e.loss) }, { name: 'test', points: curve((e) => e.testLoss) }],
+      yInclude: [0], width: 540, height: 320,
+    })),
+    chart(lineChartSpec({
+      title: 'Accuracy per epoch', xLabel: 'epoch', yLabel: 'accuracy', integerX: true,
+      series: [{ name: 'train (running)', points: curve((e) => e.trainAccuracy) }, { name: 'test', points: curve((e) => e.testAccuracy) }],
+      width: 540, height: 320,
+    })),
+    chart(confusionChartSpec(confusion, `Confusion matrix, test set (${final.testCorrect}/${final.testExamples} = ${fixed4(final.testAccuracy)})`)),
+  ]);
   const images: Record<(typeof REPORT_IMAGES)[number], Uint8Array> = {
-    'loss.png': lineChart({
-      title: 'LOSS PER EPOCH', xLabel: 'EPOCH', yLabel: `${settings.loss.toUpperCase()} LOSS (MEAN PER EXAMPLE)`, integerX: true,
-      series: [{ name: 'TRAIN (RUNNING)', points: curve((e) => e.loss) }, { name: 'TEST', points: curve((e) => e.testLoss) }],
-      yInclude: [0],
-    }).toPng(),
-    'accuracy.png': lineChart({
-      title: 'ACCURACY PER EPOCH', xLabel: 'EPOCH', yLabel: 'ACCURACY', integerX: true,
-      series: [{ name: 'TRAIN (RUNNING)', points: curve((e) => e.trainAccuracy) }, { name: 'TEST', points: curve((e) => e.testAccuracy) }],
-    }).toPng(),
+    'loss.png': loss.png,
+    'accuracy.png': accuracy.png,
     'first-layer.png': weightTiles([
       { label: 'THE WEIGHTS W1 AFTER TRAINING', weights: firstLayer.trained },
       { label: 'WHAT TRAINING CHANGED: W1 - W1 AT INITIALISATION', weights: change },
     ], units, inputs, `FIRST LAYER: ${units} UNITS x ${inputs} INPUTS. RED +, BLUE -, EACH TILE SCALED TO ITS MAX |W|`).toPng(),
-    'confusion.png': confusionChart(confusion, `CONFUSION MATRIX, TEST SET (${final.testCorrect}/${final.testExamples} = ${fixed4(final.testAccuracy)})`).toPng(),
+    'confusion.png': confusionMatrix.png,
   };
   const wallSeconds = Math.round(performance.now() - run.startedAt) / 1000;
   const metrics = {
@@ -109,12 +129,12 @@ export function renderReport(run: RunRecord): RenderedReport {
       'examples/s (last epoch)': Math.round(last.examplesPerSecond),
     },
     epochs,
-    images: [
-      { file: 'loss.png', caption: 'Loss per epoch: the training figure is the mean over the epoch\'s batches, each scored before its step; the test figure is measured after the epoch.' },
-      { file: 'accuracy.png', caption: 'Accuracy per epoch, training (running) and test.' },
-      { file: 'confusion.png', caption: 'Test-set confusion matrix: rows are the true class, columns the prediction; shade is the share of the row (square-root scale), the number the count; recall at the right.' },
+    images: ([
+      { file: 'loss.png', svg: loss.svg, caption: 'Loss per epoch: the training figure is the mean over the epoch\'s batches, each scored before its step; the test figure is measured after the epoch.' },
+      { file: 'accuracy.png', svg: accuracy.svg, caption: 'Accuracy per epoch, training (running) and test.' },
+      { file: 'confusion.png', svg: confusionMatrix.svg, caption: 'Test-set confusion matrix: rows are the true class, columns the prediction; shade is the share of the row (square-root scale), the number the count; recall at the right.' },
       { file: 'first-layer.png', caption: 'Incoming weights of every first-layer unit as an image, each tile scaled to its own largest |w| (red positive, blue negative, white 0): above, the weights themselves; below, what training added to the random initial weights, where the learned stroke detectors show.' },
-    ],
+    ] as const).map((image): ReportImage => ({ ...image, png: images[image.file] })),
   });
   return { files: { [METRICS_FILE]: `${JSON.stringify(metrics, null, 2)}\n`, ...images, 'report.html': html }, wallSeconds };
 }

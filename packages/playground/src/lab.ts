@@ -1,0 +1,200 @@
+import { Tape, Tensor, add, matmul } from '@tapegrad/core';
+import { type GradcheckReport, gradcheck } from '@tapegrad/core/testing';
+import { type Activation, Adam, type Optimizer, SGD, type Sequential, activate, cost, manualBackprop, mlp } from '@tapegrad/nn';
+import { type BinaryDataset, moons, twoSpirals, xor } from '@tapegrad/datasets';
+
+/**
+ * The playground's model, data and training, free of the DOM: a two-input network with a
+ * sigmoid output and binary cross-entropy, trained full-batch in float32 (on the wasm backend
+ * once it is registered). The inspections (Δˡ tape vs BP1–BP4, gradcheck, the tape's graph)
+ * run on a float64 copy of the current weights, where the witnesses agree to rounding.
+ */
+
+export const DATASETS = ['xor', 'moons', 'spirals'] as const;
+export type DatasetName = (typeof DATASETS)[number];
+export const HIDDEN_ACTIVATIONS: readonly Activation[] = ['tanh', 'relu', 'sigmoid'];
+export const OPTIMIZER_NAMES = ['adam', 'sgd'] as const;
+export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
+
+export interface LabSettings {
+  dataset: DatasetName;
+  /** Hidden layer sizes; the input (2) and the output (1) are fixed by the data. */
+  hidden: number[];
+  activation: Activation;
+  optimizer: OptimizerName;
+  lr: number;
+  seed: number;
+}
+
+export const DEFAULT_SETTINGS: LabSettings = { dataset: 'xor', hidden: [4], activation: 'tanh', optimizer: 'adam', lr: 0.05, seed: 1 };
+
+/** Parses "8, 8" into [8, 8]: positive integers, at most 6 layers of at most 64 units. */
+export function parseHidden(text: string): number[] {
+  const parts = text.split(/[\s,]+/).filter((p) => p.length > 0);
+  const sizes = parts.map(Number);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 64)) throw new Error(`hidden layers: whole numbers from 1 to 64, comma-separated (got "${text}")`);
+  if (sizes.length > 6) throw new Error(`hidden layers: at most 6 (got ${sizes.length})`);
+  return sizes;
+}
+
+export function loadDataset(name: DatasetName, dtype: 'float32' | 'float64'): BinaryDataset {
+  switch (name) {
+    case 'xor': return xor({ dtype });
+    case 'moons': return moons(200, { noise: 0.1, seed: 7, dtype });
+    case 'spirals': return twoSpirals(200, { noise: 0.05, seed: 7, turns: 1.5, dtype });
+  }
+}
+
+/** The box the decision boundary is drawn over: the data's extent, padded. */
+export function extent(x: Tensor): { x0: number; x1: number; y0: number; y1: number } {
+  const n = x.shape[1];
+  const xs = Array.from(x.data.subarray(0, n));
+  const ys = Array.from(x.data.subarray(n, 2 * n));
+  const pad = (lo: number, hi: number) => Math.max(0.25, 0.15 * (hi - lo));
+  const [xl, xh, yl, yh] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  return { x0: xl - pad(xl, xh), x1: xh + pad(xl, xh), y0: yl - pad(yl, yh), y1: yh + pad(yl, yh) };
+}
+
+export interface DeltaRow {
+  /** 1-based layer index l. */
+  layer: number;
+  /** Which equation gives Δˡ by hand: BP1 at the output, BP2 below it. */
+  rule: 'BP1' | 'BP2';
+  shape: readonly number[];
+  /** Δˡ = ∂C/∂Zˡ from the tape and from BP1–BP4, row-major. */
+  tape: Float64Array;
+  manual: Float64Array;
+  /** max |Δ_tape − Δ_BP| over the layer, and the same for ∂C/∂Wˡ (BP3) and ∂C/∂bˡ (BP4). */
+  maxDifference: number;
+  dWDifference: number;
+  dbDifference: number;
+}
+
+function maxAbsDifference(a: Tensor, b: Tensor): number {
+  let worst = 0;
+  for (let i = 0; i < a.size; i++) worst = Math.max(worst, Math.abs(a.data[i] - b.data[i]));
+  return worst;
+}
+
+export class Lab {
+  readonly settings: LabSettings;
+  readonly data: BinaryDataset;
+  readonly model: Sequential;
+  readonly sizes: number[];
+  private readonly optimizer: Optimizer;
+  /** (step, cost) after every training step. */
+  readonly history: Array<[number, number]> = [];
+  steps = 0;
+
+  constructor(settings: LabSettings) {
+    this.settings = settings;
+    this.data = loadDataset(settings.dataset, 'float32');
+    this.sizes = [2, ...settings.hidden, 1];
+    this.model = mlp(this.sizes, { hidden: settings.activation, output: 'sigmoid', dtype: 'float32', seed: settings.seed });
+    this.optimizer = settings.optimizer === 'adam' ? new Adam({ lr: settings.lr }) : new SGD({ lr: settings.lr });
+  }
+
+  /** How many weights and biases the network has. */
+  parameterCount(): number {
+    return Object.values(this.model.parameters()).reduce((n, p) => n + p.size, 0);
+  }
+
+  /** One full-batch step of gradient descent on the tape; returns the cost before the step. */
+  step(): number {
+    const tape = new Tape();
+    const traced = tape.record(() => this.model.trace(this.data.x));
+    const C = tape.record(() => cost('bce', { ...traced.layers[traced.layers.length - 1], activation: 'sigmoid' }, this.data.y));
+    const params = Object.values(this.model.parameters());
+    const grads = tape.gradient(C, params);
+    this.optimizer.step(params, grads);
+    const value = C.item();
+    this.steps++;
+    this.history.push([this.steps, value]);
+    return value;
+  }
+
+  /** P(class 1) over the data and its accuracy at 0.5. */
+  accuracy(): number {
+    const p = this.model.forward(this.data.x);
+    let right = 0;
+    for (let i = 0; i < p.size; i++) if ((p.data[i] > 0.5 ? 1 : 0) === this.data.labels[i]) right++;
+    return right / p.size;
+  }
+
+  /** P(class 1) on a side × side grid over the box, row 0 at the top (y1). */
+  probabilityGrid(box: { x0: number; x1: number; y0: number; y1: number }, side: number): Float32Array {
+    const grid = new Float32Array(2 * side * side);
+    for (let r = 0; r < side; r++) {
+      for (let c = 0; c < side; c++) {
+        const i = r * side + c;
+        grid[i] = box.x0 + ((c + 0.5) / side) * (box.x1 - box.x0);
+        grid[side * side + i] = box.y1 - ((r + 0.5) / side) * (box.y1 - box.y0);
+      }
+    }
+    return Float32Array.from(this.model.forward(new Tensor(grid, [2, side * side], 'float32')).data);
+  }
+
+  /** The current weights in a float64 network of the same shape (for the inspections). */
+  float64Copy(): { model: Sequential; x: Tensor; y: Tensor } {
+    const copy = mlp(this.sizes, { hidden: this.settings.activation, output: 'sigmoid', dtype: 'float64', seed: this.settings.seed });
+    const target = copy.parameters();
+    for (const [name, p] of Object.entries(this.model.parameters())) target[name].data.set(p.data);
+    const data = loadDataset(this.settings.dataset, 'float64');
+    return { model: copy, x: data.x, y: data.y };
+  }
+
+  /**
+   * One training step looked at layer by layer: Δˡ = ∂C/∂Zˡ from the tape beside Δˡ from
+   * the hand-written BP1–BP4 (nn's manualBackprop), on the current weights in float64.
+   */
+  deltas(): { cost: number; rows: DeltaRow[] } {
+    const { model, x, y } = this.float64Copy();
+    const layers = model.denseLayers();
+    const tape = new Tape();
+    const traced = tape.record(() => model.trace(x));
+    const C = tape.record(() => cost('bce', { ...traced.layers[traced.layers.length - 1], activation: 'sigmoid' }, y));
+    const L = layers.length;
+    const grads = tape.gradient(C, [...traced.layers.map((t) => t.z), ...layers.map((l) => l.W), ...layers.map((l) => l.b)]);
+    const manual = manualBackprop(model, x, y, 'bce');
+    const rows = layers.map((_, l): DeltaRow => ({
+      layer: l + 1,
+      rule: l === L - 1 ? 'BP1' : 'BP2',
+      shape: [...grads[l].shape],
+      tape: Float64Array.from(grads[l].data),
+      manual: Float64Array.from(manual.layers[l].delta.data),
+      maxDifference: maxAbsDifference(grads[l], manual.layers[l].delta),
+      dWDifference: maxAbsDifference(grads[L + l], manual.layers[l].dW),
+      dbDifference: maxAbsDifference(grads[2 * L + l], manual.layers[l].db),
+    }));
+    return { cost: C.item(), rows };
+  }
+
+  /**
+   * core's gradcheck on the cost as a function of every Wˡ and bˡ (float64 copy): the tape's
+   * gradient against central differences, element by element.
+   */
+  gradcheck(): GradcheckReport & { names: string[] } {
+    const { model, x, y } = this.float64Copy();
+    const layers = model.denseLayers();
+    const names = layers.flatMap((_, l) => [`W${l + 1}`, `b${l + 1}`]);
+    const f = (...params: Tensor[]) => {
+      let a = x;
+      let z = x;
+      layers.forEach((layer, l) => {
+        z = add(matmul(params[2 * l], a), params[2 * l + 1]);
+        a = activate(layer.activation, z);
+      });
+      return cost('bce', { z, a, activation: 'sigmoid' }, y);
+    };
+    return { ...gradcheck(f, layers.flatMap((l) => [l.W, l.b]), { raise: false }), names };
+  }
+
+  /** The recorded graph of one step's cost (float64 copy) and the model to name parameters by. */
+  recordedCost(): { cost: Tensor; model: Sequential; x: Tensor; y: Tensor } {
+    const { model, x, y } = this.float64Copy();
+    const tape = new Tape();
+    const traced = tape.record(() => model.trace(x));
+    const C = tape.record(() => cost('bce', { ...traced.layers[traced.layers.length - 1], activation: 'sigmoid' }, y));
+    return { cost: C, model, x, y };
+  }
+}

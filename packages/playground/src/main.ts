@@ -1,0 +1,234 @@
+import { initWasmBackendAsync } from '@tapegrad/backend-wasm';
+import { renderGraph } from '@tapegrad/core';
+import { lineChartSpec, renderSvg } from '@tapegrad/charts';
+import { type Activation } from '@tapegrad/nn';
+import {
+  DATASETS, DEFAULT_SETTINGS, type DatasetName, type DeltaRow, HIDDEN_ACTIVATIONS, Lab, type LabSettings, OPTIMIZER_NAMES, type OptimizerName,
+  extent, parseHidden,
+} from './lab.js';
+
+/** The page: settings → a Lab; train in slices of an animation frame; draw; inspect. */
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const ui = {
+  status: $('status'), error: $('error'), architecture: $('architecture'),
+  dataset: $<HTMLSelectElement>('dataset'), hidden: $<HTMLInputElement>('hidden'), activation: $<HTMLSelectElement>('activation'),
+  optimizer: $<HTMLSelectElement>('optimizer'), lr: $<HTMLInputElement>('lr'), seed: $<HTMLInputElement>('seed'),
+  reset: $<HTMLButtonElement>('reset'), train: $<HTMLButtonElement>('train'), step: $<HTMLButtonElement>('step'),
+  gradcheck: $<HTMLButtonElement>('gradcheck'), graph: $<HTMLButtonElement>('graph'),
+  boundary: $<HTMLCanvasElement>('boundary'), chart: $('loss-chart'), steps: $('steps'), loss: $('loss'), accuracy: $('accuracy'),
+  deltas: $('deltas'), deltaTable: $('delta-table'), gradcheckPanel: $('gradcheck-panel'), gradcheckResult: $('gradcheck-result'),
+  graphPanel: $('graph-panel'), graphPicture: $('graph-picture'),
+};
+
+const fill = (select: HTMLSelectElement, values: readonly string[], chosen: string) => {
+  select.replaceChildren(...values.map((v) => new Option(v, v, v === chosen, v === chosen)));
+};
+fill(ui.dataset, DATASETS, DEFAULT_SETTINGS.dataset);
+fill(ui.activation, HIDDEN_ACTIVATIONS, DEFAULT_SETTINGS.activation);
+fill(ui.optimizer, OPTIMIZER_NAMES, DEFAULT_SETTINGS.optimizer);
+
+let lab: Lab;
+let running = false;
+let lastDrawn = 0;
+
+function readSettings(): LabSettings {
+  const lr = Number(ui.lr.value);
+  if (!(lr > 0 && lr < 100)) throw new Error(`learning rate: a number between 0 and 100 (got "${ui.lr.value}")`);
+  const seed = Number(ui.seed.value);
+  if (!Number.isInteger(seed)) throw new Error(`seed: a whole number (got "${ui.seed.value}")`);
+  return {
+    dataset: ui.dataset.value as DatasetName, hidden: parseHidden(ui.hidden.value), activation: ui.activation.value as Activation,
+    optimizer: ui.optimizer.value as OptimizerName, lr, seed,
+  };
+}
+
+function showError(error: unknown): void {
+  ui.error.textContent = error instanceof Error ? error.message : String(error);
+}
+
+function reset(): void {
+  try {
+    const settings = readSettings();
+    setRunning(false);
+    lab = new Lab(settings);
+    ui.error.textContent = '';
+    ui.architecture.textContent = `network ${lab.sizes.join('-')}: ${settings.activation} hidden, sigmoid output, binary cross-entropy; `
+      + `${settings.optimizer} lr ${settings.lr}, full batch of ${lab.data.labels.length} examples, float32`;
+    for (const panel of [ui.deltas, ui.gradcheckPanel, ui.graphPanel]) panel.hidden = true;
+    void draw(true);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function setRunning(on: boolean): void {
+  running = on;
+  ui.train.textContent = on ? 'pause' : 'train';
+  ui.train.classList.toggle('running', on);
+  if (on) requestAnimationFrame(trainSlice);
+}
+
+/** Steps for about 12 ms, then lets the page draw: training stays smooth at any model size. */
+function trainSlice(): void {
+  if (!running) return;
+  const start = performance.now();
+  try {
+    do lab.step(); while (performance.now() - start < 12);
+  } catch (error) {
+    setRunning(false);
+    showError(error);
+    return;
+  }
+  void draw(false);
+  requestAnimationFrame(trainSlice);
+}
+
+let chartBusy = false;
+
+/** The numbers every time; the chart and the boundary at most 5 times a second. */
+async function draw(force: boolean): Promise<void> {
+  const last = lab.history[lab.history.length - 1];
+  ui.steps.textContent = String(lab.steps);
+  ui.loss.textContent = last ? last[1].toFixed(4) : '–';
+  const now = performance.now();
+  if (!force && now - lastDrawn < 200) return;
+  lastDrawn = now;
+  ui.accuracy.textContent = lab.accuracy().toFixed(3);
+  drawBoundary();
+  if (chartBusy && !force) return;
+  chartBusy = true;
+  try {
+    const svg = await renderSvg(lineChartSpec({
+      title: 'Training loss', xLabel: 'step', yLabel: 'binary cross-entropy (log scale)', logY: lab.history.length > 0,
+      series: [{ name: 'train (full batch)', points: thin(lab.history, 400) }], width: 560, height: 260, points: false,
+    }));
+    ui.chart.innerHTML = svg;
+  } catch (error) {
+    showError(error);
+  } finally {
+    chartBusy = false;
+  }
+}
+
+/** At most `count` points, evenly spaced, always keeping the last. */
+function thin(points: ReadonlyArray<[number, number]>, count: number): Array<[number, number]> {
+  if (points.length <= count) return [...points];
+  const every = points.length / count;
+  const out = Array.from({ length: count }, (_, i) => points[Math.floor(i * every)]);
+  out.push(points[points.length - 1]);
+  return out;
+}
+
+const GRID = 80;
+
+function drawBoundary(): void {
+  const canvas = ui.boundary;
+  const context = canvas.getContext('2d')!;
+  const box = extent(lab.data.x);
+  const p = lab.probabilityGrid(box, GRID);
+  const image = context.createImageData(GRID, GRID);
+  for (let i = 0; i < GRID * GRID; i++) {
+    // orange for class 1, blue for class 0, paler near ½
+    const t = Math.min(1, Math.abs(p[i] - 0.5) * 2);
+    const [r, g, b] = p[i] > 0.5 ? [255, 127, 14] : [31, 119, 180];
+    image.data.set([255 - (255 - r) * t * 0.55, 255 - (255 - g) * t * 0.55, 255 - (255 - b) * t * 0.55, 255], 4 * i);
+  }
+  const offscreen = document.createElement('canvas');
+  offscreen.width = GRID;
+  offscreen.height = GRID;
+  offscreen.getContext('2d')!.putImageData(image, 0, 0);
+  context.imageSmoothingEnabled = true;
+  context.drawImage(offscreen, 0, 0, canvas.width, canvas.height);
+  const n = lab.data.labels.length;
+  const radius = n <= 10 ? 9 : 4;
+  for (let i = 0; i < n; i++) {
+    const x = ((lab.data.x.data[i] - box.x0) / (box.x1 - box.x0)) * canvas.width;
+    const y = ((box.y1 - lab.data.x.data[n + i]) / (box.y1 - box.y0)) * canvas.height;
+    context.beginPath();
+    context.arc(x, y, radius, 0, 2 * Math.PI);
+    context.fillStyle = lab.data.labels[i] === 1 ? '#ff7f0e' : '#1f77b4';
+    context.fill();
+    context.lineWidth = 1.5;
+    context.strokeStyle = 'white';
+    context.stroke();
+  }
+}
+
+const exp = (v: number) => (v === 0 ? '0' : v.toExponential(2));
+
+function valuesColumn(values: Float64Array, cols: number, rows: number): string {
+  // the first example's column of Δˡ: one value per unit of the layer
+  return Array.from({ length: Math.min(rows, 8) }, (_, r) => values[r * cols].toExponential(6).padStart(14)).join('\n') + (rows > 8 ? `\n  … ${rows - 8} more` : '');
+}
+
+function showDeltas(cost: number, rows: DeltaRow[]): void {
+  const body = rows.map((row) => {
+    const [units, examples] = row.shape;
+    const worst = Math.max(row.maxDifference, row.dWDifference, row.dbDifference);
+    return `<tr><td class="name">${row.layer} (${row.rule})</td><td>${units} × ${examples}</td>`
+      + `<td class="values">${valuesColumn(row.tape, examples, units)}</td><td class="values">${valuesColumn(row.manual, examples, units)}</td>`
+      + `<td class="${row.maxDifference < 1e-6 ? 'ok' : 'bad'} delta-difference">${exp(row.maxDifference)}</td>`
+      + `<td class="${worst < 1e-6 ? 'ok' : 'bad'}">${exp(row.dWDifference)} / ${exp(row.dbDifference)}</td></tr>`;
+  }).join('');
+  ui.deltaTable.innerHTML = `<p>cost C = ${cost.toFixed(6)} before the step</p><table><thead><tr><th>layer l</th><th>Δ<sup>l</sup> shape</th>`
+    + '<th>Δ<sup>l</sup> from the tape<br>(example 1)</th><th>Δ<sup>l</sup> by BP1/BP2<br>(example 1)</th><th>max |Δ<sub>tape</sub> − Δ<sub>BP</sub>|</th>'
+    + `<th>max difference<br>∂C/∂W (BP3) / ∂C/∂b (BP4)</th></tr></thead><tbody>${body}</tbody></table>`;
+  ui.deltas.hidden = false;
+}
+
+ui.reset.addEventListener('click', reset);
+for (const input of [ui.dataset, ui.activation, ui.optimizer]) input.addEventListener('change', reset);
+for (const input of [ui.hidden, ui.lr, ui.seed]) input.addEventListener('change', reset);
+ui.train.addEventListener('click', () => setRunning(!running));
+ui.step.addEventListener('click', () => {
+  setRunning(false);
+  try {
+    const { cost, rows } = lab.deltas();
+    lab.step();
+    showDeltas(cost, rows);
+    void draw(true);
+  } catch (error) {
+    showError(error);
+  }
+});
+ui.gradcheck.addEventListener('click', async () => {
+  setRunning(false);
+  try {
+    // two evaluations of the cost per weight: say so before the page is busy
+    ui.gradcheckResult.innerHTML = `<p>checking ${lab.parameterCount()} partial derivatives…</p>`;
+    ui.gradcheckPanel.hidden = false;
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const report = lab.gradcheck();
+    const w = report.worst;
+    const where = w ? `${report.names[w.input]}[${w.index.join(', ')}]` : '–';
+    ui.gradcheckResult.innerHTML = `<p class="${report.ok ? 'ok' : 'bad'}" id="gradcheck-verdict">${report.ok ? 'ok' : 'FAILED'}: ${report.checked} partial derivatives of C `
+      + `with respect to every weight and bias, the tape's against central differences (float64).</p>`
+      + (w ? `<table><tr><th>worst element</th><th>tape (analytic)</th><th>finite difference</th><th>abs error</th><th>rel error</th></tr>`
+        + `<tr><td class="name">${where}</td><td>${w.analytic.toPrecision(10)}</td><td>${w.numeric.toPrecision(10)}</td><td>${exp(w.absError)}</td><td>${exp(w.relError)}</td></tr></table>` : '');
+  } catch (error) {
+    showError(error);
+  }
+});
+ui.graph.addEventListener('click', async () => {
+  setRunning(false);
+  try {
+    const { cost, model, x, y } = lab.recordedCost();
+    const svg = await renderGraph(cost, { format: 'svg', gradients: true, names: [model, { X: x, Y: y }], title: `one step: ${lab.sizes.join('-')} on ${lab.settings.dataset}` });
+    ui.graphPicture.innerHTML = svg.replace(/^<\?xml[^>]*>\s*/, '');
+    ui.graphPanel.hidden = false;
+  } catch (error) {
+    showError(error);
+  }
+});
+
+try {
+  const backend = await initWasmBackendAsync();
+  ui.status.textContent = `backend: wasm (${backend.variant}), float32 kernels in WebAssembly SIMD`;
+} catch (error) {
+  // the js reference kernels still work everywhere: say so and go on
+  ui.status.textContent = `backend: js (the wasm backend did not load: ${error instanceof Error ? error.message : String(error)})`;
+}
+reset();
+for (const button of [ui.train, ui.step, ui.gradcheck, ui.graph]) button.disabled = false;
+document.body.dataset.ready = 'true';
