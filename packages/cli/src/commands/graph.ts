@@ -81,6 +81,9 @@ function syntheticStep(options: GraphCommandOptions): Step {
 /** A saved model and one batch of its test examples (embedded MNIST, spread evenly over the classes). */
 function savedModelStep(path: string, batch: number): Step {
   const { model, architecture } = loadModelFile(path);
+  if (architecture.kind === 'cnn') {
+    throw new UsageError(`--model: ${path} holds a CNN (LeNet-5); graph draws MLPs (saved with --model mlp, or --layers for a fresh one)`);
+  }
   const data = loadData({});
   if (data.test.x.shape[0] !== architecture.layers[0]) {
     throw new UsageError(`--model: the network takes ${architecture.layers[0]} inputs but MNIST images have ${data.test.x.shape[0]}`);
