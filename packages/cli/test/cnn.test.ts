@@ -358,10 +358,20 @@ describe('tapegrad train --model cnn (2 epochs on 1000 of the embedded digits)',
     expect(loaded.architecture).toEqual({ kind: 'mlp', ...architecture, layers: [4, 3, 2] });
   });
 
-  it('graph --model on a CNN says it draws MLPs (exit 2)', async () => {
-    const result = await cli(['graph', '--model', out, '--out', join(scratch.dir, 'g.html')]);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^tapegrad graph: --model: .* holds a CNN \(LeNet-5\); graph draws MLPs/);
+  it('graph --model draws one training step of the CNN, each layer a box with --fold', async () => {
+    const svg = join(scratch.dir, 'cnn-step.svg');
+    const result = await cli(['graph', '--model', out, '--batch', '2', '--out', svg]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/: LeNet-5 CNN relu\/softmax \+ cce, 2 test images; cost \d\.\d+; wrote /);
+    const text = readFileSync(svg, 'utf8');
+    for (const name of ['>conv1.W<', '>conv2.b<', '>dense3.W<', '>X<', '>Y<', '>relu<', '>exp<', '[2,1,28,28] float32']) expect(text).toContain(name);
+    const dot = join(scratch.dir, 'cnn-step.dot');
+    expect((await cli(['graph', '--model', out, '--batch', '2', '--fold', '--out', dot])).code).toBe(0);
+    const folded = readFileSync(dot, 'utf8');
+    for (const [layer, shape] of [['conv1', '[2,6,28,28]'], ['pool1', '[2,6,14,14]'], ['conv2', '[2,16,10,10]'], ['pool2', '[2,16,5,5]'], ['flatten', '[400,2]'], ['dense3', '[10,2]']]) {
+      expect(folded).toMatch(new RegExp(`${layer} \\(\\d+ ops?: [^)]*\\)\\\\n${shape.replace(/[[\]]/g, '\\$&')} float32`));
+    }
   });
 
   it('an MLP run may replace the CNN run\'s outputs in the same --out, and the other way round', async () => {
