@@ -103,7 +103,7 @@ describe('the CNN (BENCH-PROTOCOL T4)', () => {
     expect(() => parseTrainOptions({ model: 'rnn' })).toThrow("--model must be one of mlp, cnn, got 'rnn'");
   });
 
-  it('refuses data whose examples are not square images big enough for LeNet-5, naming the sizes', async () => {
+  it('refuses data whose examples are not square images of side ≥ 12, or so large the network would pass the parameter cap, naming the sizes', async () => {
     const dir = join(scratch.dir, 'idx8');
     mkdirSync(dir);
     for (const [prefix, count] of [['train', 20], ['t10k', 10]] as const) {
@@ -113,6 +113,16 @@ describe('the CNN (BENCH-PROTOCOL T4)', () => {
     const result = await cli(['train', '--model', 'cnn', '--data', dir, '--backend', 'js', '--out', join(scratch.dir, 'never')]);
     expect(result.code).toBe(2);
     expect(result.stderr).toBe('tapegrad train: --model cnn takes square images of side ≥ 12 (28×28 for MNIST), but the data has 64 values per example\n');
+    // images so big that dense1 alone would pass the 2²⁸-parameter cap (gzip keeps the files small)
+    const huge = join(scratch.dir, 'idx-huge');
+    mkdirSync(huge);
+    for (const prefix of ['train', 't10k']) {
+      writeIdx(join(huge, `${prefix}-images-idx3-ubyte.gz`), { type: 'uint8', dims: [1, 1600, 1600], data: new Uint8Array(1600 * 1600) });
+      writeIdx(join(huge, `${prefix}-labels-idx1-ubyte.gz`), { type: 'uint8', dims: [1], data: [3] });
+    }
+    const big = await cli(['train', '--model', 'cnn', '--data', huge, '--backend', 'js', '--out', join(scratch.dir, 'never')]);
+    expect(big.code).toBe(2);
+    expect(big.stderr).toMatch(/^tapegrad train: --model cnn on 1600×1600 images makes [\d,]+ parameters; tapegrad train allows at most 268,435,456 \(1 GiB of float32 weights\)\n$/);
     const layers = await cli(['train', '--model', 'cnn', '--layers', '784,10', '--out', join(scratch.dir, 'never')]);
     expect(layers.code).toBe(2);
     expect(layers.stderr).toMatch(/^tapegrad train: --layers shapes an MLP; --model cnn is BENCH-PROTOCOL T4's fixed LeNet-5 .*drop --layers\n$/);
