@@ -245,7 +245,11 @@ describe('tapegrad train --model cnn (2 epochs on 1000 of the embedded digits)',
 
   it('report.html shows the conv1 pictures and no first-layer.png', () => {
     const html = readFileSync(join(out, 'report.html'), 'utf8');
-    for (const png of ['loss.png', 'accuracy.png', 'confusion.png', 'conv1-kernels.png', 'conv1-feature-maps.png']) expect(html).toContain(`<img src="${png}"`);
+    // one self-contained page: the charts inline as SVG, the conv1 pictures as the PNG files' own bytes
+    for (const chart of ['loss.png', 'accuracy.png', 'confusion.png']) expect(html).toContain(`<figure id="${chart}"><svg`);
+    for (const png of ['conv1-kernels.png', 'conv1-feature-maps.png']) {
+      expect(html).toContain(`<figure id="${png}"><img src="data:image/png;base64,${readFileSync(join(out, png)).toString('base64')}"`);
+    }
     expect(html).not.toContain('first-layer.png');
     expect(html).toContain('<title>tapegrad: LeNet-5 CNN on MNIST, test accuracy');
     expect(html).toMatch(/<th>model<\/th><td>cnn<\/td>/);
