@@ -55,7 +55,7 @@ const expected: Record<string, RegExp[][]> = {
     [/conv2 \(Conv2d\)     \[1, 16, 10, 10\]        2416\n/, /Parameters: 51914\nBuffers: 12\n\[ 'conv1\.W', 'conv1\.b', 'bn1\.gamma', 'bn1\.beta' \]/],
     [/loss 0\.741 → 0\.0\d\d/],
     [/\s+1\s+\S+e-1[5-9]\s+\S+e-1[5-9]/, /ok: 2 layers agree \(tape = BP1–BP4 = augmented form = finite differences\)/],
-    [/a 4-3-2 network true/],
+    [/a 4-3-2 network true\n\d+ bytes; in memory/],
   ],
   'README.md': [[/^0\.\d{4} \[ 4, 2 \] \[ 4, 1 \] \[ 1, 4 \] \[ 1, 1 \]/]],
 };

@@ -11,6 +11,8 @@
  *   import { initNativeBackendOrWarn } from '@tapegrad/backend-native';
  *   initWasmBackend();
  *   initNativeBackendOrWarn(); // native when built, else one warning and wasm stays the default
+ *
+ * @module @tapegrad/backend-native
  */
 import { getBackend, registerBackend } from '@tapegrad/core';
 import { DEFAULT_ADDON_PATH, loadAddon } from './addon.js';

@@ -3,7 +3,7 @@
  * benchmark protocol's order, and input normalisation. Examples are columns throughout:
  * x is [features, N], y is [classes, N]. This is the universal entry (what a browser bundle
  * gets); Node's `@tapegrad/datasets` is `@tapegrad/datasets/node`, which adds the file readers.
- * @packageDocumentation
+ * @module @tapegrad/datasets
  */
 export { type LabelledSplit, type Dataset, type DTypeOptions } from './types.js';
 export { mnistFromDigits, type MnistDigitData, type MnistFromDigitsOptions } from './mnist.js';

@@ -3,7 +3,7 @@
  * digits read from the `mnist` package's files, IDX files read from and written to disk, and
  * gzip. Node's plain `import '@tapegrad/datasets'` resolves here too, so only a bundle for the
  * browser (the `browser` export condition) goes without these.
- * @packageDocumentation
+ * @module @tapegrad/datasets/node
  */
 export * from './index.js';
 // an explicit export wins over the star's: Node's parseIdx also reads gzipped bytes

@@ -2,7 +2,7 @@
  * @tapegrad/nn: dense, convolutional, normalisation and attention layers, losses, initialisers,
  * optimisers and training, built from core ops. This is the universal entry (what a browser
  * bundle gets); Node's `@tapegrad/nn` is `@tapegrad/nn/node`, which adds the file helpers.
- * @packageDocumentation
+ * @module @tapegrad/nn
  */
 export { type Activation, ACTIVATIONS, activate } from './activations.js';
 export { type Initializer, INITIALIZERS, initWeights, initTensor, fans, type InitOptions } from './init.js';

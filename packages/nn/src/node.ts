@@ -3,7 +3,7 @@
  * and loaded from files, atomic file writes, and `fit` with a terminal progress bar. Node's
  * plain `import '@tapegrad/nn'` resolves here too, so only a bundle for the browser (the
  * `browser` export condition) goes without these.
- * @packageDocumentation
+ * @module @tapegrad/nn/node
  */
 export * from './index.js';
 // an explicit export wins over the star's: Node's fit draws its progress on the terminal

@@ -3,7 +3,7 @@
  * gradcheck (the tape's gradient against central finite differences), backend conformance,
  * and the per-property seeds. The fast-check properties and arbitraries (checkGradients,
  * gradcheckProperty, `arb`) are in `@tapegrad/core/testing/properties`, which needs fast-check.
- * @packageDocumentation
+ * @module @tapegrad/core/testing
  */
 export { gradcheck, GradcheckError, type GradcheckOptions, type GradcheckReport, type GradcheckMismatch } from './gradcheck.js';
 export { propertySeed } from './seed.js';

@@ -2,7 +2,7 @@
  * @tapegrad/core/testing/properties: everything in `@tapegrad/core/testing`, plus gradient
  * checks as fast-check properties (checkGradients, gradcheckProperty) and the tensor and
  * shape arbitraries they draw from. Needs fast-check (an optional peer dependency of core).
- * @packageDocumentation
+ * @module @tapegrad/core/testing/properties
  */
 export * from './index.js';
 export { gradcheckProperty, checkGradients } from './property.js';

@@ -90,7 +90,7 @@ export class MultiHeadAttention implements Module {
     return this.bo === null ? out : add(out, this.bo);
   }
 
-  /** [T, T]: 0 where the key's position ≤ the query's, −∞ after it (softmax gives those weight 0). */
+  /** `[T, T]`: 0 where the key's position ≤ the query's, −∞ after it (softmax gives those weight 0). */
   private causalMask(T: number, dtype: DType): Tensor {
     const key = `${T}:${dtype}`;
     let mask = this.masks.get(key);
