@@ -25,6 +25,7 @@ export { DEFAULT_THREAD_THRESHOLD, type NativeBackend, type NativeBackendOptions
 /** Where 'native' ranks when core picks its default backend: above wasm (20) and js (10). */
 export const NATIVE_BACKEND_PRIORITY = 30;
 
+/** Options of initNativeBackend: the backend's, and which addon file to load. */
 export interface LoadNativeOptions extends NativeBackendOptions {
   /** The .node file to load (default: build/Release/tapegrad_native.node in this package). */
   addonPath?: string;

@@ -7,8 +7,10 @@ import { type Dataset, type DTypeOptions, checkDType, splitFromExamples } from '
  * the values, big-endian, row-major.
  */
 export type IdxType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
+/** The typed array an IDX file decodes to, by its value type. */
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 
+/** A decoded IDX file: its value type, dimensions and values (row-major). */
 export interface IdxArray {
   type: IdxType;
   dims: number[];
@@ -37,11 +39,13 @@ const TYPE_BY_CODE = new Map(Object.entries(TYPES).map(([type, info]) => [info.c
 
 /** The magic numbers of MNIST's files: unsigned bytes, 3 dimensions (images) or 1 (labels). */
 export const IDX_IMAGES_MAGIC = 0x00000803;
+/** The magic number of MNIST's label files: unsigned bytes, 1 dimension. */
 export const IDX_LABELS_MAGIC = 0x00000801;
 
 export const hex = (magic: number) => `0x${(magic >>> 0).toString(16).padStart(8, '0')}`;
 export const plural = (n: number, word: string) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
 
+/** The magic number of an IDX file of values of `type` with `rank` dimensions. */
 export function idxMagic(type: IdxType, rank: number): number {
   return (TYPES[type].code << 8) | rank;
 }
@@ -141,6 +145,7 @@ export function encodeIdx(array: { type?: IdxType; dims: readonly number[]; data
   return bytes;
 }
 
+/** Options of loadIdxDataset and idxDataset: dtype and number of classes. */
 export interface IdxDatasetOptions extends DTypeOptions {
   /** Number of classes for the one-hot targets; labels must lie in [0, classes). Default 10. */
   classes?: number;

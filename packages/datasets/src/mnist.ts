@@ -17,6 +17,7 @@ export interface MnistDigitData {
   data: ArrayLike<number>;
 }
 
+/** Options of mnistFromDigits: dtype and a per-digit subset. */
 export interface MnistFromDigitsOptions extends DTypeOptions {
   /**
    * Images of each digit to use, the first ones in order (an in-memory subset for a page or a

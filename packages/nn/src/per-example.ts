@@ -12,6 +12,7 @@ import { Sequential } from './sequential.js';
  */
 export type PerExampleLoss = LossName | ((output: Tensor, y: Tensor) => Tensor);
 
+/** Options of perExampleGradients: the method (vectorised, loop or auto). */
 export interface PerExampleOptions {
   /** 'auto' (default): the vectorised path when every layer is Dense, else the loop. */
   method?: 'auto' | 'vectorised' | 'loop';

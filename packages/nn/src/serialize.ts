@@ -135,6 +135,7 @@ export function serializeParameters(parameters: NamedParameters, metadata?: Safe
   return out;
 }
 
+/** Options of deserializeParameters, restoreParameters and deserializeModel. */
 export interface DeserializeOptions {
   /** Names the bytes' origin in error messages (a file path, a URL). */
   source?: string;
@@ -295,6 +296,7 @@ function apply(op: string, model: Module, parameters: NamedParameters, source: s
   for (const name of ownNames) own[name].assign(parameters[name]);
 }
 
+/** Options of saveModel and serializeModel. */
 export interface SaveOptions {
   /** Write parameters holding NaN or ±∞ anyway (a diverged model, kept to be inspected). Default false. */
   allowNonFinite?: boolean;
@@ -342,6 +344,7 @@ export function modelBytes(op: string, model: Module, metadata: SafetensorsMetad
   return serializeParameters(parameters, metadata);
 }
 
+/** Options of loadModel and deserializeModel. */
 export interface LoadOptions {
   /**
    * Called with a message when the file's parameters hold NaN or ±∞ (the model still loads,

@@ -59,12 +59,14 @@ export type LossFn = (yHat: Tensor, y: Tensor) => Tensor;
 /** Metrics by name (`['accuracy']`) or as named functions (`{ acc: accuracy, p: (p, y) => … }`). */
 export type MetricsSpec = readonly MetricName[] | Readonly<Record<string, MetricName | MetricFn>>;
 
+/** Loss and metrics on a data set, as evaluate and fit's validation compute them. */
 export interface EvaluationLog {
   /** Mean cost per example (without any L2 penalty). */
   loss: number;
   metrics: Record<string, number>;
 }
 
+/** What fit records after each epoch. */
 export interface EpochLog {
   /** 1 for the first epoch. */
   epoch: number;
@@ -82,8 +84,10 @@ export interface EpochLog {
   validation?: EvaluationLog;
 }
 
+/** What fit returns: one log per finished epoch. */
 export type History = EpochLog[];
 
+/** Options of fit. */
 export interface FitOptions {
   loss: LossName | LossFn;
   optimizer: Optimizer;
@@ -141,6 +145,7 @@ export interface BatchProgress {
   loss: number;
 }
 
+/** Options of evaluate. */
 export interface EvaluateOptions {
   loss?: LossName | LossFn;
   metrics?: MetricsSpec;
@@ -150,12 +155,14 @@ export interface EvaluateOptions {
   layout?: ExampleLayout;
 }
 
+/** What evaluate returns: the loss (when asked) and the metrics. */
 export interface EvaluateResult {
   /** Present when a loss was given. */
   loss?: number;
   metrics: Record<string, number>;
 }
 
+/** Options of predict. */
 export interface PredictOptions {
   /** Examples per forward pass; only memory depends on it. Default 256. */
   batchSize?: number | 'full';

@@ -6,6 +6,7 @@
  */
 export * from './index.js';
 export { gradcheckProperty, checkGradients } from './property.js';
+/** fast-check arbitraries for tensors, shapes and broadcastable pairs; a failing case shrinks to the smallest shape and simplest values. */
 export * as arb from './arbitraries.js';
 export {
   shape, broadcastablePair, tensor as tensorArbitrary, tensorOf, broadcastableTensors, matmulPair,

@@ -4,6 +4,7 @@ import {
 import { type Initializer, initTensor } from '../init.js';
 import type { Module, NamedParameters } from '../module.js';
 
+/** Options of MultiHeadAttention: masking, initialiser, bias, dtype, seed. */
 export interface MultiHeadAttentionOptions {
   /** Each position attends only to itself and earlier positions (a decoder's mask). Default false. */
   causal?: boolean;
