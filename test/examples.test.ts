@@ -44,9 +44,12 @@ describe('examples', () => {
     expect(out).toMatch(/analytic 1 vs numeric 2/);
   });
 
-  it('autodiff-vs-manual: every witness agrees layer by layer and both methods are timed', () => {
-    const out = runExample('examples/autodiff-vs-manual/main.ts', ['--layers', '20,12,8,5', '--batch', '7', '--repeats', '2']);
-    const rows = out.split('\n').filter((line) => /^\s+\d+\s/.test(line));
+  it('autodiff-vs-manual: every witness agrees layer by layer and both methods are timed, for an MLP and a CNN', () => {
+    const out = runExample('examples/autodiff-vs-manual/main.ts', ['--layers', '20,12,8,5', '--batch', '7', '--repeats', '2', '--images', '2']);
+    const cnnStart = out.indexOf('\nCNN: LeNet-5');
+    expect(cnnStart, out).toBeGreaterThan(0);
+    const [mlpPart, cnnPart] = [out.slice(0, cnnStart), out.slice(cnnStart)];
+    const rows = mlpPart.split('\n').filter((line) => /^\s+\d+\s/.test(line));
     expect(rows).toHaveLength(3);
     for (const row of rows) {
       const [, ...diffs] = row.trim().split(/\s+/).map(Number);
@@ -54,8 +57,27 @@ describe('examples', () => {
       for (const d of diffs.slice(0, 3)) expect(d).toBeLessThan(1e-12);
       expect(diffs[3]).toBeLessThan(1e-6);
     }
-    expect(out).toMatch(/tape [\d.]+ ms, BP1–BP4 by hand [\d.]+ ms/);
-    expect(out).toMatch(/all witnesses agree/);
+    expect(mlpPart).toMatch(/tape [\d.]+ ms, BP1–BP4 by hand [\d.]+ ms/);
+    expect(mlpPart).toMatch(/all witnesses agree/);
+    // LeNet-5: one row per layer, named, with — where a column does not apply
+    const cnnRows = cnnPart.split('\n').filter((line) => /^\s+\d+\s/.test(line)).map((line) => line.trim().split(/\s+/));
+    expect(cnnRows.map(([, name, kind]) => `${name} ${kind}`)).toEqual([
+      'conv1 Conv2d', 'relu1 ReLU', 'pool1 MaxPool2d', 'conv2 Conv2d', 'relu2 ReLU', 'pool2 MaxPool2d', 'flat Flatten', 'fc1 Dense', 'fc2 Dense', 'fc3 Dense',
+    ]);
+    for (const [, , kind, ...cells] of cnnRows) {
+      expect(cells).toHaveLength(5);
+      const [delta, dW, db, fd, augmented] = cells.map(Number);
+      expect(delta).toBeLessThan(1e-12);
+      if (kind === 'Conv2d' || kind === 'Dense') {
+        expect(Math.max(dW, db)).toBeLessThan(1e-12);
+        expect(fd).toBeLessThan(1e-6);
+      } else {
+        expect(cells.slice(1)).toEqual(['—', '—', '—', '—']);
+      }
+      if (kind === 'Dense') expect(augmented).toBeLessThan(1e-12);
+    }
+    expect(cnnPart).toMatch(/tape [\d.]+ ms, CNN backprop by hand [\d.]+ ms/);
+    expect(cnnPart).toMatch(/CNN: all witnesses agree/);
   });
 
   it('custom-architecture: the weight-tied autoencoder passes gradcheck and learns the 8-3-8 code', () => {

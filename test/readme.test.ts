@@ -55,6 +55,11 @@ const expected: Record<string, RegExp[][]> = {
     [/conv2 \(Conv2d\)     \[1, 16, 10, 10\]        2416\n/, /Parameters: 51914\nBuffers: 12\n\[ 'conv1\.W', 'conv1\.b', 'bn1\.gamma', 'bn1\.beta' \]/],
     [/loss 0\.741 → 0\.0\d\d/],
     [/\s+1\s+\S+e-1[5-9]\s+\S+e-1[5-9]/, /ok: 2 layers agree \(tape = BP1–BP4 = augmented form = finite differences\)/],
+    [
+      /Δ 1 0 0 2 \| ∂C\/∂K 10 13 16 22 25 28 34 37 40\n∂C\/∂X 1 2 3 0 4 7 10 6 7 16 19 12 0 14 16 18\n/,
+      /\n\s+1\s+conv1\s+Conv2d(\s+\d\.\d\de[-+]\d+){4}\s+—\n\s+2\s+relu1\s+ReLU\s/,
+      /ok: 7 layers agree \(tape = hand-derived CNN backprop and BP1–BP4 = augmented form = finite differences\)/,
+    ],
     [/a 4-3-2 network true\n\d+ bytes; in memory/],
   ],
   'README.md': [[/^0\.\d{4} \[ 4, 2 \] \[ 4, 1 \] \[ 1, 4 \] \[ 1, 1 \]/]],

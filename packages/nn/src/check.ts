@@ -1,16 +1,21 @@
 import {
   type Tensor, Tape, ValueError, concat, matmul, noGrad, ones, slice,
 } from '@tapegrad/core';
-import { activate } from './activations.js';
+import { type Activation, activate } from './activations.js';
+import { Conv2d } from './layers/conv.js';
+import { Dense } from './layers/dense.js';
 import { type LossName, cost } from './losses.js';
-import { manualBackprop } from './manual/backprop.js';
+import { type ManualStage, type ManualStageKind, manualCostAndKinks } from './manual/cnn.js';
+import { manualBackprop } from './manual/index.js';
+import type { Module } from './module.js';
 import type { Sequential } from './sequential.js';
 
 /**
  * Three witnesses for one network's gradients, layer by layer: the tape, the hand-written
- * BP1–BP4 engine, and central finite differences (seed 000's "Why Backpropagation?"),
- * plus seed 001's augmented form [b W][1; A] and the batch-vs-mean-of-examples identity.
- * Exported so that a test suite can assert them for its own networks.
+ * BP1–BP4 engine (with the CNN equations of manual/cnn.ts for Conv2d, pools, Flatten and
+ * activation layers), and central finite differences (seed 000's "Why Backpropagation?"),
+ * plus seed 001's augmented form [b W][1; A] (Dense layers) and the batch-vs-mean-of-examples
+ * identity. Exported so that a test suite can assert them for its own networks.
  */
 
 /**
@@ -19,18 +24,26 @@ import type { Sequential } from './sequential.js';
  * round-off per operation as a small one.
  */
 export interface BackpropCheckRow {
-  /** 1-based layer index l. */
+  /** 1-based layer index l (the layer's position in the model). */
   layer: number;
-  /** max difference tape vs BP1/BP2 over Δˡ = ∂C/∂Zˡ. */
+  /** The layer's name in the model (its index, or its key when built from an object). */
+  name: string;
+  /** Its kind: 'Dense', 'Conv2d', 'MaxPool2d', 'AvgPool2d', 'Flatten', 'ReLU', … */
+  kind: ManualStageKind;
+  /**
+   * max difference tape vs hand derivation over the layer's error: Δˡ = ∂C/∂Zˡ (BP1/BP2) for
+   * Dense and Conv2d, ∂C/∂(output) for the layers without parameters.
+   */
   delta: number;
-  /** max difference tape vs BP3 over ∂C/∂Wˡ and tape vs BP4 over ∂C/∂bˡ. */
+  /** max difference tape vs BP3 over ∂C/∂Wˡ (Dense) or BP3-conv over ∂C/∂Kˡ (Conv2d); NaN for a layer without weights. */
   dW: number;
+  /** tape vs BP4 (BP4-conv) over ∂C/∂bˡ; NaN for a layer without a bias. */
   db: number;
-  /** max difference tape vs finite differences over the checked entries of Wˡ and bˡ (NaN if skipped). */
+  /** max difference tape vs finite differences over the checked entries of Wˡ (Kˡ) and bˡ (NaN if skipped or no parameters). */
   finiteDifference: number;
-  /** Entries left out of the finite differences because ±ε switched a relu unit on or off. */
+  /** Entries left out of the finite differences because ±ε switched a relu unit on or off or moved a max-pool's maximum. */
   finiteDifferenceSkipped: number;
-  /** max difference tape vs augmented form over the split-back ∂C/∂Wˡ and ∂C/∂bˡ. */
+  /** max difference tape vs augmented form over the split-back ∂C/∂Wˡ and ∂C/∂bˡ (Dense layers; NaN otherwise). */
   augmented: number;
 }
 
@@ -76,56 +89,99 @@ function maxDifference(a: Tensor, b: Tensor): number {
   return worst;
 }
 
-/** The tape's gradients of C with respect to every Zˡ, Wˡ and bˡ. */
-function tapeGradients(model: Sequential, X: Tensor, Y: Tensor, loss: LossName) {
-  const layers = model.denseLayers();
-  const tape = new Tape();
-  const traced = tape.record(() => model.trace(X));
-  const last = layers[layers.length - 1];
-  const C = tape.record(() => cost(loss, { ...traced.layers[traced.layers.length - 1], activation: last.activation }, Y));
-  const grads = tape.gradient(C, [...traced.layers.map((t) => t.z), ...layers.map((l) => l.W), ...layers.map((l) => l.b)]);
-  const L = layers.length;
-  return { cost: C.item(), dZ: grads.slice(0, L), dW: grads.slice(L, 2 * L), db: grads.slice(2 * L) };
+/** A layer's weights (W of Dense, the kernel of Conv2d) and bias, where it has them. */
+function parametersOf(layer: Module): { W: Tensor | null; b: Tensor | null } {
+  if (layer instanceof Dense || layer instanceof Conv2d) return { W: layer.W, b: layer.b };
+  return { W: null, b: null };
 }
 
-/** Seed 001's augmented form: Zˡ = [bˡ Wˡ] [𝟙ᵀ; Aˡ⁻¹], differentiated, split back into ∂C/∂bˡ and ∂C/∂Wˡ. */
-function augmentedGradients(model: Sequential, X: Tensor, Y: Tensor, loss: LossName) {
-  const layers = model.denseLayers();
-  const augmented = layers.map((l) => noGrad(() => concat([l.b, l.W], 1)).detach());
+const present = (t: Tensor | null): t is Tensor => t !== null;
+
+/**
+ * The tape's gradients of C with respect to every layer's output (Zˡ for Dense, whose
+ * activation is inside it) and every layer's weights and bias.
+ */
+function tapeGradients(model: Sequential, X: Tensor, Y: Tensor, loss: LossName) {
+  const tape = new Tape();
+  const outputs: Tensor[] = [];
+  const C = tape.record(() => {
+    let a = X;
+    let head: { z: Tensor; a: Tensor; activation: Activation } | null = null;
+    model.layers.forEach((layer, l) => {
+      if (layer instanceof Dense) {
+        const traced = layer.trace(a);
+        outputs.push(traced.z);
+        a = traced.a;
+        if (l === model.layers.length - 1) head = { ...traced, activation: layer.activation };
+      } else {
+        a = layer.forward(a);
+        outputs.push(a);
+      }
+    });
+    // a Dense output pairs its activation with the loss; any other last layer is scored as it is
+    return cost(loss, head ?? { z: a, a, activation: 'identity' }, Y);
+  });
+  const params = model.layers.map(parametersOf);
+  const grads = tape.gradient(C, [...outputs, ...params.flatMap((p) => [p.W, p.b].filter(present))]);
+  let next = outputs.length;
+  const layers = params.map((p) => ({ dW: p.W ? grads[next++] : null, db: p.b ? grads[next++] : null }));
+  return { cost: C.item(), dOutput: grads.slice(0, outputs.length), layers };
+}
+
+/**
+ * Seed 001's augmented form for the Dense layers: Zˡ = [bˡ Wˡ] [𝟙ᵀ; Aˡ⁻¹], differentiated,
+ * split back into ∂C/∂bˡ and ∂C/∂Wˡ (null for the other layers, which run as they are).
+ */
+function augmentedGradients(model: Sequential, X: Tensor, Y: Tensor, loss: LossName): Array<{ dW: Tensor; db: Tensor } | null> {
+  const augmented = model.layers.map((l) => (l instanceof Dense ? noGrad(() => concat([l.b, l.W], 1)).detach() : null));
   const tape = new Tape();
   const C = tape.record(() => {
     let a = X;
     let z = X;
-    layers.forEach((layer, i) => {
-      const withOnes = concat([ones([1, a.shape[1]], { dtype: a.dtype }), a], 0);
-      z = matmul(augmented[i], withOnes);
-      a = activate(layer.activation, z);
+    let activation: Activation = 'identity';
+    model.layers.forEach((layer, i) => {
+      const bW = augmented[i];
+      if (layer instanceof Dense && bW) {
+        const withOnes = concat([ones([1, a.shape[1]], { dtype: a.dtype }), a], 0);
+        z = matmul(bW, withOnes);
+        a = activate(layer.activation, z);
+        activation = layer.activation;
+      } else {
+        a = z = layer.forward(a);
+        activation = 'identity';
+      }
     });
-    return cost(loss, { z, a, activation: layers[layers.length - 1].activation }, Y);
+    return cost(loss, { z, a, activation }, Y);
   });
-  const grads = tape.gradient(C, augmented);
-  return grads.map((g) => ({ db: slice(g, [0, 0], [g.shape[0], 1]), dW: slice(g, [0, 1], [g.shape[0], g.shape[1] - 1]) }));
+  const grads = tape.gradient(C, augmented.filter(present));
+  let next = 0;
+  return augmented.map((t) => {
+    if (t === null) return null;
+    const g = grads[next++];
+    return { db: slice(g, [0, 0], [g.shape[0], 1]), dW: slice(g, [0, 1], [g.shape[0], g.shape[1] - 1]) };
+  });
 }
 
 /**
- * Central differences of the cost with respect to chosen entries of each Wˡ and bˡ.
- * relu is not differentiable at 0: where moving θⱼ by ±ε switches a relu unit on or off
- * (a z crosses 0, or leaves an exact 0 such as a dead layer hands a zero-bias layer), the
+ * Central differences of the cost with respect to chosen entries of each layer's weights and
+ * bias. relu is not differentiable at 0, nor max-pooling where two elements tie: where moving
+ * θⱼ by ±ε switches a relu unit on or off (a z crosses 0, or leaves an exact 0 such as a dead
+ * layer hands a zero-bias layer) or hands a pool window's maximum to another element, the
  * quotient blends two slopes and says nothing about ∂C/∂θⱼ, so that entry is skipped.
  * Elsewhere C is smooth on [θ−ε, θ+ε] and the quotient is exact to O(ε²).
  */
 function finiteDifferenceError(model: Sequential, X: Tensor, Y: Tensor, loss: LossName, tape: ReturnType<typeof tapeGradients>, eps: number, samples: number | undefined): Array<{ worst: number; skipped: number }> {
-  const layers = model.denseLayers();
-  const evaluate = () => {
-    const pass = manualBackprop(model, X, Y, loss);
-    const reluOn = pass.layers.map((p, l) => (layers[l].activation === 'relu' ? Array.from(p.z.data, (z) => (z > 0 ? 1 : 0)).join('') : '')).join('|');
-    return { cost: pass.cost, reluOn };
-  };
-  const unperturbed = evaluate().reluOn;
-  return layers.map((layer, l) => {
+  const evaluate = () => manualCostAndKinks(model, X, Y, loss);
+  const unperturbed = evaluate().kinks;
+  return model.layers.map((layer, l) => {
+    const { W, b } = parametersOf(layer);
+    if (W === null && b === null) return { worst: NaN, skipped: 0 };
     let worst = 0;
     let skipped = 0;
-    for (const [param, grad] of [[layer.W, tape.dW[l]], [layer.b, tape.db[l]]] as const) {
+    const pairs: Array<[Tensor, Tensor]> = [];
+    if (W && tape.layers[l].dW) pairs.push([W, tape.layers[l].dW!]);
+    if (b && tape.layers[l].db) pairs.push([b, tape.layers[l].db!]);
+    for (const [param, grad] of pairs) {
       const data = param.data;
       const stride = samples && samples < data.length ? data.length / samples : 1;
       for (let k = 0; k < data.length; k += stride) {
@@ -136,7 +192,7 @@ function finiteDifferenceError(model: Sequential, X: Tensor, Y: Tensor, loss: Lo
         data[j] = original - eps;
         const minus = evaluate();
         data[j] = original;
-        if (plus.reluOn !== unperturbed || minus.reluOn !== unperturbed) {
+        if (plus.kinks !== unperturbed || minus.kinks !== unperturbed) {
           skipped++;
           continue;
         }
@@ -148,65 +204,119 @@ function finiteDifferenceError(model: Sequential, X: Tensor, Y: Tensor, loss: Lo
   });
 }
 
+/** A stage's weight (∂C/∂W or ∂C/∂K) and bias gradients, null where the layer has none. */
+function stageParameterGradients(stage: ManualStage): [Tensor | null, Tensor | null] {
+  if (stage.kind === 'Dense') return [stage.dW, stage.db];
+  if (stage.kind === 'Conv2d') return [stage.dK, stage.db];
+  return [null, null];
+}
+
+/** Example m alone: column m of a matrix [features, M], or image m of a batch [M, C, H, W]. */
+function example(X: Tensor, m: number): Tensor {
+  if (X.rank === 2) return slice(X, [0, m], [X.shape[0], 1]);
+  return slice(X, [m, ...X.shape.slice(1).map(() => 0)], [1, ...X.shape.slice(1)]);
+}
+
 /**
- * Compares the tape with BP1–BP4, finite differences and the augmented form for a
- * Sequential of Dense layers on a batch (X: [features, M], Y: [outputs, M]).
+ * Compares the tape with the hand derivation, finite differences and the augmented form,
+ * layer by layer: for a Sequential of Dense layers on a batch X [features, M], or a CNN
+ * (Conv2d, MaxPool2d, AvgPool2d, Flatten, activation layers, Dense head; manual/cnn.ts) on
+ * images X [M, C, H, W]; Y is [outputs, M] either way. A layer the hand derivation does not
+ * cover raises UnsupportedLayerError.
  */
 export function checkBackprop(model: Sequential, X: Tensor, Y: Tensor, loss: LossName, options: BackpropCheckOptions = {}): BackpropCheckReport {
   const float64 = X.dtype === 'float64';
   const { atol = float64 ? 1e-10 : 1e-4, fdAtol = 1e-6, eps = 1e-6, fdSamples, batchMean = true, raise = true } = options;
-  const layers = model.denseLayers();
-  const fromTape = tapeGradients(model, X, Y, loss);
   const manual = manualBackprop(model, X, Y, loss);
+  const fromTape = tapeGradients(model, X, Y, loss);
   const augmented = augmentedGradients(model, X, Y, loss);
-  const fd = float64 ? finiteDifferenceError(model, X, Y, loss, fromTape, eps, fdSamples) : layers.map(() => ({ worst: NaN, skipped: 0 }));
-  const rows: BackpropCheckRow[] = layers.map((_, l) => ({
-    layer: l + 1,
-    delta: maxDifference(fromTape.dZ[l], manual.layers[l].delta),
-    dW: maxDifference(fromTape.dW[l], manual.layers[l].dW),
-    db: maxDifference(fromTape.db[l], manual.layers[l].db),
-    finiteDifference: fd[l].worst,
-    finiteDifferenceSkipped: fd[l].skipped,
-    augmented: Math.max(maxDifference(fromTape.dW[l], augmented[l].dW), maxDifference(fromTape.db[l], augmented[l].db)),
-  }));
+  const fd = float64 ? finiteDifferenceError(model, X, Y, loss, fromTape, eps, fdSamples) : model.layers.map(() => ({ worst: NaN, skipped: 0 }));
+  const compare = (tape: Tensor | null, hand: Tensor | null) => (tape && hand ? maxDifference(tape, hand) : NaN);
+  const rows: BackpropCheckRow[] = manual.stages.map((stage, l) => {
+    const [dW, db] = stageParameterGradients(stage);
+    const aug = augmented[l];
+    return {
+      layer: l + 1,
+      name: stage.name,
+      kind: stage.kind,
+      delta: maxDifference(fromTape.dOutput[l], stage.delta),
+      dW: compare(fromTape.layers[l].dW, dW),
+      db: compare(fromTape.layers[l].db, db),
+      finiteDifference: fd[l].worst,
+      finiteDifferenceSkipped: fd[l].skipped,
+      augmented: aug ? Math.max(maxDifference(fromTape.layers[l].dW!, aug.dW), maxDifference(fromTape.layers[l].db!, aug.db)) : NaN,
+    };
+  });
 
+  // every parameter's tape gradient, in order, for the batch identity
+  const tapeParameters = fromTape.layers.flatMap((p) => [p.dW, p.db].filter(present));
   let batchVsExamples = 0;
-  const M = X.shape[1];
+  const M = Y.shape[1];
   if (batchMean && M > 1) {
     // seed 001: the gradient of J is the average of the gradients of the individual losses
-    const sums = [...fromTape.dW, ...fromTape.db].map((g) => new Float64Array(g.size));
+    const sums = tapeParameters.map((g) => new Float64Array(g.size));
     for (let m = 0; m < M; m++) {
-      const single = manualBackprop(model, slice(X, [0, m], [X.shape[0], 1]), slice(Y, [0, m], [Y.shape[0], 1]), loss);
-      [...single.layers.map((s) => s.dW), ...single.layers.map((s) => s.db)].forEach((g, i) => {
+      const single = manualBackprop(model, example(X, m), slice(Y, [0, m], [Y.shape[0], 1]), loss);
+      single.stages.flatMap((s) => stageParameterGradients(s).filter(present)).forEach((g, i) => {
         for (let j = 0; j < g.size; j++) sums[i][j] += g.data[j] / M;
       });
     }
-    [...fromTape.dW, ...fromTape.db].forEach((g, i) => {
+    tapeParameters.forEach((g, i) => {
       for (let j = 0; j < g.size; j++) batchVsExamples = Math.max(batchVsExamples, difference(g.data[j], sums[i][j]));
     });
   }
 
+  const allDense = rows.every((r) => r.kind === 'Dense');
   const failures: string[] = [];
   for (const r of rows) {
+    const where = allDense ? `layer ${r.layer}` : `layer ${r.layer} ('${r.name}', ${r.kind})`;
+    const conv = r.kind === 'Conv2d';
+    const labels = {
+      delta: r.kind === 'Dense' ? 'BP1/BP2 Δ' : conv ? 'Δ = ∂C/∂Z' : 'Δ = ∂C/∂(output)',
+      dW: conv ? 'BP3-conv ∂C/∂K' : 'BP3 ∂C/∂W',
+      db: conv ? 'BP4-conv ∂C/∂b' : 'BP4 ∂C/∂b',
+      augmented: 'augmented form',
+    };
+    // a column that does not apply to the layer holds NaN and is not a failure
+    const { W, b } = parametersOf(model.layers[r.layer - 1]);
+    const applies = { delta: true, dW: W !== null, db: b !== null, augmented: r.kind === 'Dense' };
     for (const key of ['delta', 'dW', 'db', 'augmented'] as const) {
-      if (!(r[key] <= atol)) failures.push(`layer ${r.layer}: tape vs ${key === 'augmented' ? 'augmented form' : key === 'delta' ? 'BP1/BP2 Δ' : key === 'dW' ? 'BP3 ∂C/∂W' : 'BP4 ∂C/∂b'} differ by ${r[key]}`);
+      if (applies[key] && !(r[key] <= atol)) failures.push(`${where}: tape vs ${labels[key]} differ by ${r[key]}`);
     }
-    if (float64 && !(r.finiteDifference <= fdAtol)) failures.push(`layer ${r.layer}: tape vs finite differences differ by ${r.finiteDifference}`);
+    if (float64 && W !== null && !(r.finiteDifference <= fdAtol)) failures.push(`${where}: tape vs finite differences differ by ${r.finiteDifference}`);
   }
   if (!(batchVsExamples <= atol)) failures.push(`batch gradient vs mean of single-example gradients differ by ${batchVsExamples}`);
   const ok = failures.length === 0;
-  const message = ok
-    ? `ok: ${rows.length} layers agree (tape = BP1–BP4 = augmented form${float64 ? ' = finite differences' : ''})`
-    : `checkBackprop: ${failures.join('; ')}`;
+  const hasDense = rows.some((r) => r.kind === 'Dense');
+  const witnesses = allDense
+    ? `tape = BP1–BP4 = augmented form${float64 ? ' = finite differences' : ''}`
+    : `tape = hand-derived CNN backprop${hasDense ? ' and BP1–BP4 = augmented form' : ''}${float64 ? ' = finite differences' : ''}`;
+  const message = ok ? `ok: ${rows.length} layers agree (${witnesses})` : `checkBackprop: ${failures.join('; ')}`;
   const report: BackpropCheckReport = { ok, rows, batchVsExamples, bp1: manual.bp1, tolerance: { exact: atol, finiteDifference: fdAtol }, message };
   if (!ok && raise) throw new ValueError('checkBackprop', failures.join('; '));
   return report;
 }
 
-/** Formats a report as the per-layer table the examples and CLI print. */
+/**
+ * Formats a report as the per-layer table the examples and CLI print: for a Sequential of
+ * Dense layers BP1–BP4's columns; with other layers, one row per layer with its name and
+ * kind ('—' where a column does not apply: no weights, no bias, not Dense).
+ */
 export function formatBackpropTable(report: BackpropCheckReport): string {
-  const head = 'layer   Δ (BP1/BP2)   ∂C/∂W (BP3)   ∂C/∂b (BP4)   finite diff   augmented';
-  const cell = (v: number) => (Number.isNaN(v) ? 'skipped' : v.toExponential(2)).padStart(11);
-  const lines = report.rows.map((r) => `${String(r.layer).padStart(5)}   ${cell(r.delta)}   ${cell(r.dW)}   ${cell(r.db)}   ${cell(r.finiteDifference)}   ${cell(r.augmented)}`);
-  return [head, ...lines, `batch gradient vs mean of per-example gradients: ${report.batchVsExamples.toExponential(2)}   (BP1: ${report.bp1})`].join('\n');
+  const footer = `batch gradient vs mean of per-example gradients: ${report.batchVsExamples.toExponential(2)}   (BP1: ${report.bp1})`;
+  if (report.rows.every((r) => r.kind === 'Dense')) {
+    const head = 'layer   Δ (BP1/BP2)   ∂C/∂W (BP3)   ∂C/∂b (BP4)   finite diff   augmented';
+    const cell = (v: number) => (Number.isNaN(v) ? 'skipped' : v.toExponential(2)).padStart(11);
+    const lines = report.rows.map((r) => `${String(r.layer).padStart(5)}   ${cell(r.delta)}   ${cell(r.dW)}   ${cell(r.db)}   ${cell(r.finiteDifference)}   ${cell(r.augmented)}`);
+    return [head, ...lines, footer].join('\n');
+  }
+  const nameWidth = Math.max(4, ...report.rows.map((r) => r.name.length));
+  const kindWidth = Math.max(4, ...report.rows.map((r) => r.kind.length));
+  const cell = (v: number, missing: string) => (Number.isNaN(v) ? missing : v.toExponential(2)).padStart(11);
+  const head = `layer   ${'name'.padEnd(nameWidth)}   ${'kind'.padEnd(kindWidth)}   ${'Δ'.padStart(11)}   ${'∂C/∂W, ∂C/∂K'.padStart(12)}   ${'∂C/∂b'.padStart(11)}   finite diff   augmented`;
+  const lines = report.rows.map((r) => {
+    const hasWeights = r.kind === 'Dense' || r.kind === 'Conv2d';
+    return `${String(r.layer).padStart(5)}   ${r.name.padEnd(nameWidth)}   ${r.kind.padEnd(kindWidth)}   ${cell(r.delta, '—')}   ${cell(r.dW, '—').padStart(12)}   ${cell(r.db, '—')}   ${cell(r.finiteDifference, hasWeights ? 'skipped' : '—')}   ${cell(r.augmented, '—')}`;
+  });
+  return [head, ...lines, footer].join('\n');
 }

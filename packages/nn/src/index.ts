@@ -16,14 +16,18 @@ export { BatchNorm1d, BatchNorm2d, LayerNorm, type BatchNormOptions, type LayerN
 export { Embedding, type EmbeddingOptions } from './layers/embedding.js';
 export { MultiHeadAttention, type MultiHeadAttentionOptions } from './layers/attention.js';
 export { Residual, residual } from './layers/residual.js';
-export { ReLU, GELU, Tanh } from './layers/activation.js';
+export { ReLU, GELU, Tanh, Sigmoid } from './layers/activation.js';
 export { Linear, type LinearOptions } from './layers/linear.js';
 export { Sequential, sequential, mlp, type MlpOptions, type TraceableLayer, type SummaryRow } from './sequential.js';
 export {
   type LossName, LOSSES, binaryCrossEntropy, binaryCrossEntropyFromLogits, categoricalCrossEntropy,
   categoricalCrossEntropyFromLogits, meanSquaredError, l2Penalty, cost,
 } from './losses.js';
-export { manualBackprop, type ManualBackpropResult, type ManualLayerGradients, type ManualBackpropOptions } from './manual/backprop.js';
+export { manualBackprop } from './manual/index.js';
+export { type ManualBackpropResult, type ManualLayerGradients, type ManualBackpropOptions } from './manual/backprop.js';
+export {
+  UnsupportedLayerError, type ManualStage, type ManualStageKind, type ManualDenseStage, type ManualConvStage, type ManualPassStage,
+} from './manual/cnn.js';
 export { perExampleGradients, type PerExampleLoss, type PerExampleOptions } from './per-example.js';
 export { checkBackprop, formatBackpropTable, type BackpropCheckReport, type BackpropCheckRow, type BackpropCheckOptions } from './check.js';
 export type { Optimizer, Objective } from './optim/optimizer.js';

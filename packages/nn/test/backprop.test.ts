@@ -1,6 +1,6 @@
 import { ShapeError, Tape, type Tensor, ValueError, createRng, tensor } from '@tapegrad/core';
 import {
-  Dense, type LossName, type Sequential, checkBackprop, cost, formatBackpropTable, l2Penalty, manualBackprop, mlp, sequential,
+  Dense, type LossName, type Sequential, UnsupportedLayerError, checkBackprop, cost, formatBackpropTable, l2Penalty, manualBackprop, mlp, sequential,
 } from '@tapegrad/nn';
 import { describe, expect, it } from 'vitest';
 
@@ -135,9 +135,11 @@ describe('manualBackprop rejects what it cannot differentiate, saying why', () =
     expect(() => manualBackprop(float32, X, Y, 'mse')).toThrow("manualBackprop: X is float64 but a layer's weights are float32");
   });
 
-  it('a model that is not a stack of Dense layers', () => {
-    const notDense = { parameters: () => ({}), forward: (x: Tensor) => x };
-    expect(() => manualBackprop(sequential(new Dense(3, 1, { seed: 1, dtype: 'float64' }), notDense), X, Y, 'mse')).toThrow('Sequential: layer 1 is not Dense');
+  it('a layer it has no equations for, named (an UnsupportedLayerError)', () => {
+    const custom = { parameters: () => ({}), forward: (x: Tensor) => x };
+    const model = sequential(new Dense(3, 1, { seed: 1, dtype: 'float64' }), custom);
+    expect(() => manualBackprop(model, X, Y, 'mse')).toThrow(UnsupportedLayerError);
+    expect(() => manualBackprop(model, X, Y, 'mse')).toThrow("manualBackprop: layer '1' (Object) has no hand-derived backprop; supported: Conv2d, MaxPool2d, AvgPool2d, Flatten, Dense, ReLU, Tanh, Sigmoid, GELU and Dropout in evaluation mode");
   });
 });
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  type Tensor, ShapeError, Tape, ValueError, matmul, randn, reshape, softmax, tensor, transpose,
+  type Tensor, ShapeError, Tape, ValueError, matmul, randn, reshape, softmax, tensor, tidy, transpose,
 } from '@tapegrad/core';
 import { gradcheck } from '@tapegrad/core/testing';
 import {
@@ -147,6 +147,15 @@ describe('MultiHeadAttention', () => {
     const params = mha.parameters();
     const inputs = [randn([1, 3, 4], { seed: 6, dtype: 'float64' }), ...names.map((n, i) => (n.startsWith('b') ? randn([4], { seed: 7 + i, dtype: 'float64' }) : params[n]))];
     expect(gradcheck(withParameters(mha, names), inputs, { order: 2 }).ok).toBe(true);
+  });
+
+  it('keeps its cached causal mask alive across tidy() scopes (a second training step reuses it)', () => {
+    const mha = new MultiHeadAttention(4, 2, { causal: true, seed: 3, dtype: 'float64' });
+    const x = randn([2, 5, 4], { seed: 4, dtype: 'float64' });
+    const first = tidy(() => mha.forward(x).toFlatArray());
+    const second = tidy(() => mha.forward(x).toFlatArray());
+    expect(second).toEqual(first);
+    expect(mha.forward(x).toFlatArray()).toEqual(first);
   });
 
   it('refuses a dim that heads do not divide and input that is not [N, T, dim]', () => {

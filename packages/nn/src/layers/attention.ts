@@ -1,5 +1,5 @@
 import {
-  type DType, type Rng, type Tensor, ShapeError, add, createRng, matmul, matmulT, mul, reshape, softmax, tensor, transpose, zeros,
+  type DType, type Rng, type Tensor, ShapeError, add, createRng, keep, matmul, matmulT, mul, reshape, softmax, tensor, transpose, zeros,
 } from '@tapegrad/core';
 import { type Initializer, initTensor } from '../init.js';
 import type { Module, NamedParameters } from '../module.js';
@@ -98,7 +98,8 @@ export class MultiHeadAttention implements Module {
     if (!mask) {
       const values = new Float64Array(T * T);
       for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) values[i * T + j] = -Infinity;
-      mask = tensor(values, { shape: [T, T], dtype });
+      // cached across calls, so it must outlive the tidy() a training step (fit's) runs in
+      mask = keep(tensor(values, { shape: [T, T], dtype }));
       this.masks.set(key, mask);
     }
     return mask;

@@ -4,7 +4,7 @@ import {
 import type { Activation } from '../activations.js';
 import type { Dense } from '../layers/dense.js';
 import type { LossName } from '../losses.js';
-import type { Sequential } from '../sequential.js';
+import type { ManualStage } from './cnn.js';
 
 /**
  * Backpropagation written out by hand, BP1–BP4 of BACKPROP.md, on the backend's matrix
@@ -17,7 +17,8 @@ import type { Sequential } from '../sequential.js';
  *   BP3       ∂C/∂Wˡ = Δˡ (Aˡ⁻¹)ᵀ
  *   BP4       ∂C/∂bˡ = Δˡ 𝟙
  *
- * This is the one place in @tapegrad/nn with gradient math, on purpose.
+ * This (with its convolutional half, manual/cnn.ts) is the one place in @tapegrad/nn with
+ * gradient math, on purpose.
  */
 
 export interface ManualLayerGradients {
@@ -35,32 +36,39 @@ export interface ManualLayerGradients {
 export interface ManualBackpropResult {
   /** The cost C, computed by hand too (the third witness, finite differences, needs it). */
   cost: number;
-  /** One entry per layer, l = 1..L. */
+  /** One entry per Dense layer, l = 1..L (for a CNN: its dense head, in order). */
   layers: ManualLayerGradients[];
+  /**
+   * One entry per layer of the model, in order, whatever its kind (Conv2d, pools, Flatten,
+   * activation layers, Dense), each with its Δ and its parameters' gradients: see manual/cnn.ts.
+   */
+  stages: ManualStage[];
+  /** ∂C/∂X, the error handed down to the input itself (X's shape; for images, a saliency map). */
+  dX: Tensor;
   /** Which BP1 was used: a closed form of BACKPROP.md, or the general Hadamard (Jacobian) form. */
   bp1: 'sigmoid+bce' | 'softmax+cce' | 'mse' | 'general';
 }
 
 /** Options of manualBackprop: an L2 penalty, and BP1's closed or general form. */
 export interface ManualBackpropOptions {
-  /** Weight decay λ of `l2Penalty` (applied to the weights, not the biases): adds λWˡ to BP3. */
+  /** Weight decay λ of `l2Penalty` (applied to the weights W and kernels K, not the biases): adds λWˡ to BP3 (λK to ∂C/∂K). */
   l2?: number;
   /** Force the general form of BP1 even where a closed form applies (to test one against the other). */
   bp1?: 'closed' | 'general';
 }
 
 /** Buffers plus the one shape they carry: [rows, columns]. */
-interface Matrix {
+export interface Matrix {
   data: TypedArray;
   rows: number;
   cols: number;
 }
 
-function alloc(dtype: DType, rows: number, cols: number): Matrix {
+export function alloc(dtype: DType, rows: number, cols: number): Matrix {
   return { data: dtype === 'float64' ? new Float64Array(rows * cols) : new Float32Array(rows * cols), rows, cols };
 }
 
-function toTensor(m: Matrix, dtype: DType): Tensor {
+export function toTensor(m: Matrix, dtype: DType): Tensor {
   return new TensorClass(m.data, [m.rows, m.cols], dtype);
 }
 
@@ -84,7 +92,7 @@ function derivative(kernels: Backend, f: Activation, z: Matrix, a: Matrix, dtype
  * product g ⊙ f′(Z) for element-wise f; for softmax (one column's units couple) the
  * product with diag(s) − s sᵀ, i.e. s ⊙ (g − ⟨s, g⟩).
  */
-function applyActivationVjp(kernels: Backend, f: Activation, g: Matrix, z: Matrix, a: Matrix, dtype: DType): Matrix {
+export function applyActivationVjp(kernels: Backend, f: Activation, g: Matrix, z: Matrix, a: Matrix, dtype: DType): Matrix {
   const out = alloc(dtype, g.rows, g.cols);
   if (f !== 'softmax') {
     kernels.binary('mul', g.data, [g.rows, g.cols], derivative(kernels, f, z, a, dtype).data, [g.rows, g.cols], out.data, [g.rows, g.cols]);
@@ -99,7 +107,7 @@ function applyActivationVjp(kernels: Backend, f: Activation, g: Matrix, z: Matri
   return out;
 }
 
-function forwardActivation(kernels: Backend, f: Activation, z: Matrix, dtype: DType): Matrix {
+export function forwardActivation(kernels: Backend, f: Activation, z: Matrix, dtype: DType): Matrix {
   const a = alloc(dtype, z.rows, z.cols);
   switch (f) {
     case 'sigmoid': case 'relu': case 'tanh': kernels.unary(f, z.data, a.data, 0); break;
@@ -126,7 +134,7 @@ const epsilonOf = (dtype: DType) => (dtype === 'float64' ? 1e-12 : 1e-7);
  * The per-example loss summed over the batch (C·M), and ∂L/∂A for the general BP1 (the sum
  * over examples of ∂Lᵐ/∂aᵐ, not yet divided by M).
  */
-function lossAndGradient(loss: LossName, output: Activation, z: Matrix, a: Matrix, y: Matrix, dtype: DType): { total: number; dA: Matrix } {
+export function lossAndGradient(loss: LossName, output: Activation, z: Matrix, a: Matrix, y: Matrix, dtype: DType): { total: number; dA: Matrix } {
   const dA = alloc(dtype, a.rows, a.cols);
   const eps = epsilonOf(dtype);
   let total = 0;
@@ -177,17 +185,65 @@ function lossAndGradient(loss: LossName, output: Activation, z: Matrix, a: Matri
   return { total, dA };
 }
 
-function matrixOf(t: Tensor, what: string): Matrix {
+export function matrixOf(t: Tensor, what: string): Matrix {
   if (t.rank !== 2) throw new ShapeError('manualBackprop', `${what} must be a matrix, got [${t.shape.join(',')}]`);
   return { data: t.data, rows: t.shape[0], cols: t.shape[1] };
 }
 
+/** The forward pass of one Dense layer: Zˡ = Wˡ Aˡ⁻¹ + bˡ, Aˡ = fₗ(Zˡ). */
+export function denseForward(kernels: Backend, layer: Dense, prev: Matrix, dtype: DType): { z: Matrix; a: Matrix } {
+  const M = prev.cols;
+  const z = alloc(dtype, layer.outFeatures, M);
+  kernels.matmul(layer.W.data, prev.data, z.data, layer.outFeatures, layer.inFeatures, M, false, false);
+  kernels.binary('add', z.data, [z.rows, M], layer.b.data, [layer.outFeatures, 1], z.data, [z.rows, M]);
+  return { z, a: forwardActivation(kernels, layer.activation, z, dtype) };
+}
+
+export type Bp1Form = ManualBackpropResult['bp1'];
+
 /**
- * BP1–BP4 for a plain MLP (a Sequential of Dense layers), on input X ∈ R^{d₀×M} and
- * targets Y ∈ R^{d_L×M}: every layer's Δˡ, ∂C/∂Wˡ and ∂C/∂bˡ, with no tape involved.
+ * BP1: the output layer's error Δᴸ from its Zᴸ and Aᴸ (activation f), and the per-example
+ * losses summed over the batch (C·M).
  */
-export function manualBackprop(model: Sequential | readonly Dense[], X: Tensor, Y: Tensor, loss: LossName, options: ManualBackpropOptions = {}): ManualBackpropResult {
-  const layers = Array.isArray(model) ? (model as readonly Dense[]) : (model as Sequential).denseLayers();
+export function outputError(kernels: Backend, loss: LossName, f: Activation, zL: Matrix, aL: Matrix, y: Matrix, dtype: DType, form: ManualBackpropOptions['bp1']): { total: number; delta: Matrix; bp1: Bp1Form } {
+  const M = zL.cols;
+  const { total, dA } = lossAndGradient(loss, f, zL, aL, y, dtype);
+  const closed = form !== 'general';
+  if (closed && ((f === 'sigmoid' && loss === 'bce') || (f === 'softmax' && loss === 'cce'))) {
+    // f′ cancels against ∂L/∂A: Δᴸ = (Aᴸ − Y)/M
+    const delta = alloc(dtype, zL.rows, M);
+    for (let i = 0; i < delta.data.length; i++) delta.data[i] = (aL.data[i] - y.data[i]) / M;
+    return { total, delta, bp1: f === 'sigmoid' ? 'sigmoid+bce' : 'softmax+cce' };
+  }
+  // general form: Δᴸ = (1/M) Jᵀ ∂L/∂Aᴸ, the Hadamard product for element-wise f
+  // (for MSE this is BACKPROP.md's closed form (Aᴸ − Y) ⊙ f′(Zᴸ)/M)
+  for (let i = 0; i < dA.data.length; i++) dA.data[i] /= M;
+  const delta = applyActivationVjp(kernels, f, dA, zL, aL, dtype);
+  return { total, delta, bp1: loss === 'mse' && f !== 'softmax' && closed ? 'mse' : 'general' };
+}
+
+/**
+ * BP3 and BP4 at one Dense layer from its Δˡ and input Aˡ⁻¹ (plus λWˡ for weight decay), and
+ * (Wˡ)ᵀ Δˡ = ∂C/∂Aˡ⁻¹, the error handed down before BP2's Hadamard product with f′ₗ₋₁.
+ */
+export function denseBackward(kernels: Backend, layer: Dense, delta: Matrix, prev: Matrix, dtype: DType, l2: number | undefined): { dW: Matrix; db: Matrix; back: Matrix } {
+  const M = delta.cols;
+  const dW = alloc(dtype, layer.outFeatures, layer.inFeatures);
+  kernels.matmul(delta.data, prev.data, dW.data, layer.outFeatures, M, layer.inFeatures, false, true); // BP3: Δˡ (Aˡ⁻¹)ᵀ
+  if (l2) for (let i = 0; i < dW.data.length; i++) dW.data[i] += l2 * layer.W.data[i];
+  const db = alloc(dtype, layer.outFeatures, 1);
+  kernels.reduce('sum', delta.data, [layer.outFeatures, M], [1], db.data); // BP4: Δˡ 𝟙
+  const back = alloc(dtype, layer.inFeatures, M);
+  kernels.matmul(layer.W.data, delta.data, back.data, layer.inFeatures, layer.outFeatures, M, true, false); // (Wˡ)ᵀ Δˡ
+  return { dW, db, back };
+}
+
+/**
+ * BP1–BP4 for a plain MLP (Dense layers only), on input X ∈ R^{d₀×M} and targets
+ * Y ∈ R^{d_L×M}: every layer's Δˡ, ∂C/∂Wˡ and ∂C/∂bˡ, with no tape involved.
+ * `manualBackprop` (manual/index.ts) sends every other Sequential to manual/cnn.ts.
+ */
+export function denseBackprop(layers: readonly Dense[], names: readonly string[], X: Tensor, Y: Tensor, loss: LossName, options: ManualBackpropOptions = {}): ManualBackpropResult {
   const kernels = getBackend();
   const dtype = X.dtype;
   const M = X.shape[1];
@@ -204,52 +260,24 @@ export function manualBackprop(model: Sequential | readonly Dense[], X: Tensor, 
   const zs: Matrix[] = [];
   const as: Matrix[] = [x];
   for (const layer of layers) {
-    const prev = as[as.length - 1];
-    const z = alloc(dtype, layer.outFeatures, M);
-    kernels.matmul(layer.W.data, prev.data, z.data, layer.outFeatures, layer.inFeatures, M, false, false);
-    kernels.binary('add', z.data, [z.rows, M], layer.b.data, [layer.outFeatures, 1], z.data, [z.rows, M]);
+    const { z, a } = denseForward(kernels, layer, as[as.length - 1], dtype);
     zs.push(z);
-    as.push(forwardActivation(kernels, layer.activation, z, dtype));
+    as.push(a);
   }
 
   // BP1: the output layer's error
   const L = layers.length;
-  const zL = zs[L - 1];
-  const aL = as[L];
-  const outputActivation = last.activation;
-  const { total, dA } = lossAndGradient(loss, outputActivation, zL, aL, y, dtype);
-  let bp1: ManualBackpropResult['bp1'];
-  let delta: Matrix;
-  const closed = options.bp1 !== 'general';
-  if (closed && ((outputActivation === 'sigmoid' && loss === 'bce') || (outputActivation === 'softmax' && loss === 'cce'))) {
-    // f′ cancels against ∂L/∂A: Δᴸ = (Aᴸ − Y)/M
-    bp1 = outputActivation === 'sigmoid' ? 'sigmoid+bce' : 'softmax+cce';
-    delta = alloc(dtype, zL.rows, M);
-    for (let i = 0; i < delta.data.length; i++) delta.data[i] = (aL.data[i] - y.data[i]) / M;
-  } else {
-    // general form: Δᴸ = (1/M) Jᵀ ∂L/∂Aᴸ, the Hadamard product for element-wise f
-    // (for MSE this is BACKPROP.md's closed form (Aᴸ − Y) ⊙ f′(Zᴸ)/M)
-    bp1 = loss === 'mse' && outputActivation !== 'softmax' && closed ? 'mse' : 'general';
-    for (let i = 0; i < dA.data.length; i++) dA.data[i] /= M;
-    delta = applyActivationVjp(kernels, outputActivation, dA, zL, aL, dtype);
-  }
+  const { total, delta: deltaL, bp1 } = outputError(kernels, loss, last.activation, zs[L - 1], as[L], y, dtype, options.bp1);
+  let delta = deltaL;
+  let dX: Matrix = x;
 
   // BP2 down the layers, BP3 and BP4 at each
   const result: ManualLayerGradients[] = new Array(L);
   for (let l = L - 1; l >= 0; l--) {
-    const layer = layers[l];
-    const prev = as[l];
-    const dW = alloc(dtype, layer.outFeatures, layer.inFeatures);
-    kernels.matmul(delta.data, prev.data, dW.data, layer.outFeatures, M, layer.inFeatures, false, true); // BP3: Δˡ (Aˡ⁻¹)ᵀ
-    if (options.l2) for (let i = 0; i < dW.data.length; i++) dW.data[i] += options.l2 * layer.W.data[i];
-    const db = alloc(dtype, layer.outFeatures, 1);
-    kernels.reduce('sum', delta.data, [layer.outFeatures, M], [1], db.data); // BP4: Δˡ 𝟙
+    const { dW, db, back } = denseBackward(kernels, layers[l], delta, as[l], dtype, options.l2);
     result[l] = { z: toTensor(zs[l], dtype), a: toTensor(as[l + 1], dtype), delta: toTensor(delta, dtype), dW: toTensor(dW, dtype), db: toTensor(db, dtype) };
-    if (l > 0) {
-      const back = alloc(dtype, layer.inFeatures, M);
-      kernels.matmul(layer.W.data, delta.data, back.data, layer.inFeatures, layer.outFeatures, M, true, false); // (Wˡ)ᵀ Δˡ
-      delta = applyActivationVjp(kernels, layers[l - 1].activation, back, zs[l - 1], as[l], dtype); // BP2
-    }
+    if (l > 0) delta = applyActivationVjp(kernels, layers[l - 1].activation, back, zs[l - 1], as[l], dtype); // BP2
+    else dX = back;
   }
 
   let cost = total / M;
@@ -258,5 +286,6 @@ export function manualBackprop(model: Sequential | readonly Dense[], X: Tensor, 
     for (const layer of layers) for (const w of layer.W.data) squares += w * w;
     cost += (options.l2 / 2) * squares;
   }
-  return { cost, layers: result, bp1 };
+  const stages: ManualStage[] = result.map((r, l) => ({ kind: 'Dense', index: l, name: names[l], output: r.a, ...r }));
+  return { cost, layers: result, stages, dX: toTensor(dX, dtype), bp1 };
 }
