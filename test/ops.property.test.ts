@@ -24,7 +24,7 @@ import {
 import { reluGrad, sigmoidGrad, tanhGrad } from '../packages/core/src/ops/math.js';
 import {
   GradcheckError, type GradcheckOptions, arb, checkGradients, gradcheck, gradcheckProperty, propertySeed,
-} from '@tapegrad/core/testing';
+} from '@tapegrad/core/testing/properties';
 
 const SEED = 42;
 

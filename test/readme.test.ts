@@ -62,7 +62,7 @@ const expected: Record<string, RegExp[][]> = {
       /ok: 7 layers agree \(tape = hand-derived CNN backprop and BP1–BP4 = augmented form = finite differences\)/,
     ],
     [/\[ 5, 4, 1, 3, 3 \] \[ 5, 4 \] \[ 5, 3, 64 \]\n\[ 4 \]/],
-    [/a 4-3-2 network true/],
+        [/a 4-3-2 network true\n\d+ bytes; in memory/],
   ],
   'README.md': [[/^0\.\d{4} \[ 4, 2 \] \[ 4, 1 \] \[ 1, 4 \] \[ 1, 1 \]/]],
   'packages/charts/README.md': [[/^<svg true\n$/]],

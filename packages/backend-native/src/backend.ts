@@ -1,6 +1,7 @@
 import { type Backend, type BinaryKernel, type ConvGeometry, type FallbackReport, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, countJsFallbacks } from '@tapegrad/core';
 import { FLAG_ALWAYS_TWO, FLAG_PORTABLE, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures, type ThreadStats } from './addon.js';
 
+/** Options of the native backend: its registered name, threading, and AVX2-FMA or portable kernels. */
 export interface NativeBackendOptions {
   /** The name it registers under; 'native' unless two instances must coexist (tests, benchmarks). */
   name?: string;
@@ -49,6 +50,7 @@ export interface NativeBackend extends Backend {
    * elements they covered: what ran at js speed. Counted in the fallback only.
    */
   fallbacks(): FallbackReport;
+  /** Sets the fallback counts back to zero. */
   resetFallbacks(): void;
 }
 

@@ -7,6 +7,7 @@ import { type WasmMemory, wasmApi } from './wasm-api.js';
 /** Which compiled build runs: fused multiply-add (relaxed SIMD) or multiply then add. */
 export type WasmVariant = 'relaxed-simd' | 'simd';
 
+/** Options of the wasm backend: which build, its registered name, threading, and whether small calls stay in js. */
 export interface WasmBackendOptions {
   /**
    * 'auto' (the default) enables relaxed SIMD where it can (see {@link enableRelaxedSimd})
@@ -62,6 +63,7 @@ export interface WasmBackend extends Backend {
    * element-wise calls js runs faster (`smallCallsInJs`). Counted in the fallback only.
    */
   fallbacks(): FallbackReport;
+  /** Sets the fallback counts back to zero. */
   resetFallbacks(): void;
 }
 

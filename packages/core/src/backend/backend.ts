@@ -81,7 +81,9 @@ export interface ConvGeometry {
  */
 export interface Backend {
   readonly name: string;
+  /** out[i] = kernel(x[i]) (with `scalar` for the kernels that take one, e.g. pow's exponent). */
   unary(kernel: UnaryKernel, x: TypedArray, out: TypedArray, scalar: number): void;
+  /** out = kernel(a, b), both broadcast to outShape. */
   binary(kernel: BinaryKernel, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void;
   /** out = cond ≠ 0 ? a : b, all three broadcast to outShape. */
   where(cond: TypedArray, condShape: Shape, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void;

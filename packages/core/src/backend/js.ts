@@ -260,6 +260,7 @@ function reduceContiguous(kernel: ReduceKernel, x: TypedArray, shape: Shape, axe
   return true;
 }
 
+/** The reference backend: every kernel in plain TypeScript, exact in float64; what faster backends fall back on and are tested against. */
 export const jsBackend: Backend = {
   name: 'js',
 
