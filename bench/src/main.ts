@@ -29,7 +29,7 @@ import {
 type Kind = TaskId | 'matmul' | 'ops';
 const KINDS: readonly Kind[] = [...TASK_IDS, 'matmul', 'ops'];
 /** Execution order: cheap first, T2 (the long one) last. */
-const RUN_ORDER: readonly Kind[] = ['matmul', 'ops', 'T1', 'T3', 'T2'];
+const RUN_ORDER: readonly Kind[] = ['matmul', 'ops', 'T1', 'T3', 'T4', 'T2'];
 const FAMILIES = ['tapegrad', 'tfjs', 'jax', 'plain'] as const;
 type Family = (typeof FAMILIES)[number];
 const FRAMEWORK_ORDER = ['tfjs-cpu', 'tfjs-wasm', 'jax-wasm', 'plain-js'];
@@ -131,8 +131,8 @@ function parseOptions(argv: string[]): Options | 'help' {
     }
   }
   const defaults: Record<Kind, number> = mode === 'full'
-    ? { T1: Infinity, T2: 300, T3: Infinity, matmul: 120, ops: 120 }
-    : { T1: 20, T2: 15, T3: 20, matmul: 4, ops: 8 };
+    ? { T1: Infinity, T2: 300, T3: Infinity, T4: 300, matmul: 120, ops: 120 }
+    : { T1: 20, T2: 15, T3: 20, T4: 20, matmul: 4, ops: 8 };
   const budgets = v.budget === undefined ? defaults : parseBudget(v.budget, defaults);
   return { mode, kinds: KINDS.filter((k) => kinds.includes(k)), frameworks, skip, budgets, json: v.json ?? null };
 }
@@ -333,6 +333,11 @@ async function main(argv: string[]): Promise<number> {
       }
       if (isSkipped(opts.skip, fw.id, kind)) {
         rows.push(unavailableTaskRow(fw, 'skipped', 'skipped (--skip)'));
+        continue;
+      }
+      const unsupported = fw.unsupported?.(task);
+      if (unsupported) {
+        rows.push(unavailableTaskRow(fw, 'unavailable', unsupported));
         continue;
       }
       rows.push(await runTask(fw, task, data, layers, orders, plan, log));

@@ -7,6 +7,7 @@
  *
  *   npx tsx bench/src/profile.ts                          # T1 on the fastest backend, 3000 steps
  *   npx tsx bench/src/profile.ts --task T3 --backend wasm --steps 8000
+ *   npx tsx bench/src/profile.ts --task T4 --backend native --steps 200 --top 15   # and the 15 costliest functions
  *
  * The profiler adds a few per cent to each step; the µs/step printed first is from a separate
  * unprofiled run of the same steps. Only the calling thread is sampled: a matmul's time is
@@ -46,7 +47,7 @@ function post<T>(session: Session, method: string, params: object = {}): Promise
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { task: { type: 'string', default: 'T1' }, backend: { type: 'string' }, steps: { type: 'string', default: '3000' } } });
+  const { values } = parseArgs({ options: { task: { type: 'string', default: 'T1' }, backend: { type: 'string' }, steps: { type: 'string', default: '3000' }, top: { type: 'string', default: '0' } } });
   const taskId = values.task as TaskId;
   if (!TASK_IDS.includes(taskId)) throw new Error(`--task must be one of ${TASK_IDS.join(', ')}`);
   const steps = Number(values.steps);
@@ -111,6 +112,20 @@ async function main(): Promise<void> {
   console.log(`${taskId} on ${backend}: ${microseconds.toFixed(0)} µs/step unprofiled (${((microseconds * Math.ceil(mnist.train.n / task.batch)) / 1e6).toFixed(4)} s/epoch); profile of ${steps} more steps:`);
   for (const [name, time] of totals) {
     console.log(`  ${name.padEnd(44)} ${((100 * time) / all).toFixed(1).padStart(5)} %  ${(time / steps).toFixed(1).padStart(7)} µs/step`);
+  }
+  const top = Number(values.top);
+  if (top > 0) {
+    // self time by function (native frames charged to their JS caller), the largest first
+    const byFunction = new Map<string, number>();
+    profile.samples.forEach((id, i) => {
+      const { functionName: fn, url } = frameOf(id);
+      const key = `${fn || '(anonymous)'} ${url.replace(/^.*\/(packages|bench)\//, '$1/')}`;
+      byFunction.set(key, (byFunction.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    });
+    console.log(`top ${top} functions by self time (µs/step):`);
+    for (const [key, time] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+      console.log(`  ${(time / steps).toFixed(1).padStart(8)}  ${((100 * time) / all).toFixed(1).padStart(5)} %  ${key}`);
+    }
   }
 }
 

@@ -70,6 +70,8 @@ export interface Framework {
   /** Makes this framework current before its runs (TF.js and tapegrad switch a global backend). */
   activate(): Promise<void>;
   createTrainer(task: TaskSpec, data: TrainData, layers: Layer[]): Promise<Trainer>;
+  /** Why this framework does not run `task` (its row then reads `unavailable` with the reason), or undefined when it does. */
+  unsupported?(task: TaskSpec): string | undefined;
   matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun>;
   /** The ops grid's case on this framework, or a reason it cannot run it (an op it lacks). */
   op?(c: OpCase, operands: Float32Array[]): Promise<OpRun | string>;
