@@ -1,7 +1,7 @@
 /**
  * tapegrad on T4 (BENCH-PROTOCOL's LeNet-5 style CNN) as a user writes a training loop with
  * core's ops on a Tape: images [N, 1, 28, 28] (PyTorch's layout) gathered with core's
- * `rowSampler`, `conv2d` + bias + `relu` + `maxPool2d` twice, the flattened 400 features
+ * `rowSampler`, `conv2d` (with its bias option) + `relu` + `maxPool2d` twice, the flattened 400 features
  * through three dense layers as rows (z = a·Wᵀ + b, W [out, in] as the protocol fills it),
  * softmax cross-entropy from the logits, `tape.gradient`, and @tapegrad/nn's `Momentum`
  * (PyTorch's heavy-ball SGD: v ← μ·v + g, θ ← θ − η·v). Parameters are the protocol's initial
@@ -18,7 +18,7 @@ const SIDE = 28;
 
 interface ConvParams {
   W: Tensor;
-  /** [O, 1, 1]: broadcasts over the image's rows and columns. */
+  /** [O]: conv2d's bias option. */
   b: Tensor;
   padding: number;
 }
@@ -35,7 +35,7 @@ export class TapegradCnnTrainer implements Trainer {
     const f32 = (values: Float32Array, shape: number[]) => tensor(Float32Array.from(values), { shape, dtype: 'float32' });
     this.convs = layers.filter((l) => l.conv).map((l) => {
       const c = l.conv!;
-      return { W: f32(l.W, [c.outChannels, c.inChannels, c.kernel, c.kernel]), b: f32(l.b, [c.outChannels, 1, 1]), padding: c.padding };
+      return { W: f32(l.W, [c.outChannels, c.inChannels, c.kernel, c.kernel]), b: f32(l.b, [c.outChannels]), padding: c.padding };
     });
     this.dense = layers.filter((l) => !l.conv).map((l) => ({ W: f32(l.W, [l.outputs, l.inputs]), b: f32(l.b, [l.outputs]) }));
     this.params = [...this.convs.flatMap((c) => [c.W, c.b]), ...this.dense.flatMap((d) => [d.W, d.b])];
@@ -49,7 +49,7 @@ export class TapegradCnnTrainer implements Trainer {
   private logits(x: Tensor): Tensor {
     let h = x;
     for (const c of this.convs) {
-      h = maxPool2d(relu(add(conv2d(h, c.W, { padding: c.padding }), c.b)), { kernelSize: 2 });
+      h = maxPool2d(relu(conv2d(h, c.W, { padding: c.padding, bias: c.b })), { kernelSize: 2 });
     }
     let a = reshape(h, [h.shape[0], -1]);
     this.dense.forEach((d, l) => {

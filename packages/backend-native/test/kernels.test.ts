@@ -345,7 +345,7 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
         }
       });
 
-      it('unfold and fold (im2col, col2im) are bit-identical on random geometries (strides, paddings, dilations, a −∞ pad)', () => {
+      it('unfold and fold (im2col, col2im) are bit-identical on random geometries (strides, paddings, dilations, a −∞ pad, both column layouts)', () => {
         fc.assert(fc.property(
           fc.record({
             N: fc.integer({ min: 1, max: 2 }), C: fc.integer({ min: 1, max: 3 }), H: fc.integer({ min: 1, max: 9 }), W: fc.integer({ min: 1, max: 9 }),
@@ -354,17 +354,18 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
             outH: fc.integer({ min: 1, max: 8 }), outW: fc.integer({ min: 1, max: 8 }),
           }),
           fc.constantFrom(0, -Infinity),
-          (g, padValue) => {
+          fc.boolean(),
+          (g, padValue, batched) => {
             // outH/outW drawn freely: windows past the image read padding (fold drops them)
             const image = random(g.N * g.C * g.H * g.W), cols = g.N * g.C * g.kH * g.kW * g.outH * g.outW;
             const expected = new Float32Array(cols), actual = new Float32Array(cols).fill(NaN);
-            jsBackend.unfold(image, g, padValue, expected);
-            backend.unfold(image, g, padValue, actual);
+            jsBackend.unfold(image, g, padValue, expected, batched);
+            backend.unfold(image, g, padValue, actual, batched);
             expectBitIdentical(actual, expected, 'unfold');
             const columns = random(cols), folded = new Float32Array(image.length), foldedJs = new Float32Array(image.length);
             folded.fill(NaN);
-            jsBackend.fold(columns, g, foldedJs);
-            backend.fold(columns, g, folded);
+            jsBackend.fold(columns, g, foldedJs, batched);
+            backend.fold(columns, g, folded, batched);
             expectBitIdentical(folded, foldedJs, 'fold');
           },
         ), { numRuns: 200, seed: 42 });
@@ -554,9 +555,10 @@ describe.runIf(built)('the addon checks what it is given', () => {
     expect(() => backend.unary('neg', buffer.subarray(0, 8), buffer.subarray(1, 9), 0)).toThrow(/overlaps/);
     expect(() => backend.binary('add', buffer.subarray(0, 8), [8], buffer.subarray(0, 1), [1], buffer.subarray(0, 8), [8])).toThrow(/overlaps/);
     const g = { N: 1, C: 1, H: 3, W: 3, kH: 2, kW: 2, strideH: 1, strideW: 1, padH: 0, padW: 0, dilationH: 1, dilationW: 1, outH: 2, outW: 2 };
-    expect(() => backend.unfold(random(9), g, 0, new Float32Array(15))).toThrow(/out has 15 elements, needs 16/);
-    expect(() => backend.fold(random(16), { ...g, H: 4 }, new Float32Array(9))).toThrow(/out has 9 elements, needs 12/);
-    expect(() => backend.unfold(random(9), { ...g, strideW: 0 }, 0, new Float32Array(16))).toThrow(/strides and dilations/);
+    expect(() => backend.unfold(random(9), g, 0, new Float32Array(15), false)).toThrow(/out has 15 elements, needs 16/);
+    expect(() => backend.fold(random(16), { ...g, H: 4 }, new Float32Array(9), true)).toThrow(/out has 9 elements, needs 12/);
+    expect(() => backend.unfold(random(9), { ...g, strideW: 0 }, 0, new Float32Array(16), false)).toThrow(/strides and dilations/);
+    expect(() => backend.maxPoolScatter(random(4), random(9), g, new Float32Array(8))).toThrow(/out has 8 elements, needs 9/);
     // and nothing was written by the refused calls
     expect(buffer[2]).not.toBe(0);
   });

@@ -5,6 +5,7 @@
 // convolution is the matmul that follows, which runs in gemm.cc.
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include "kernels.h"
 
 namespace tg {
@@ -19,19 +20,183 @@ inline void validRange(long offset, long stride, long size, long count, long* fi
   *end = e;
 }
 
+// Where column row r of image n starts: [N, K, L] per image, or [K, N·L] batched (core's js-conv.ts).
+inline void columnStrides(const ConvGeometry& g, bool batched, long* imageStride, long* rowStride) {
+  const long L = g.outH * g.outW, K = g.C * g.kH * g.kW;
+  *imageStride = batched ? L : K * L;
+  *rowStride = batched ? g.N * L : L;
+}
+
+// A window's maximum (NaN if it holds one) and its ties (positions outside the image count
+// when the maximum is −∞), visiting (i, j) in order and skipping the outside, as js does.
+struct WindowMax {
+  float max;
+  long ties;
+};
+
+inline WindowMax windowMax(const float* base, const ConvGeometry& g, long oh, long ow) {
+  float m = -std::numeric_limits<float>::infinity();
+  bool nan = false;
+  long inside = 0;
+  for (long i = 0; i < g.kH; i++) {
+    const long ih = oh * g.strideH - g.padH + i * g.dilationH;
+    if (ih < 0 || ih >= g.H) continue;
+    for (long j = 0; j < g.kW; j++) {
+      const long iw = ow * g.strideW - g.padW + j * g.dilationW;
+      if (iw < 0 || iw >= g.W) continue;
+      const float v = base[ih * g.W + iw];
+      inside++;
+      if (v > m) m = v;
+      else if (v != v) nan = true;
+    }
+  }
+  if (nan) return {std::numeric_limits<float>::quiet_NaN(), 0};
+  long ties = m == -std::numeric_limits<float>::infinity() ? g.kH * g.kW - inside : 0;
+  for (long i = 0; i < g.kH; i++) {
+    const long ih = oh * g.strideH - g.padH + i * g.dilationH;
+    if (ih < 0 || ih >= g.H) continue;
+    for (long j = 0; j < g.kW; j++) {
+      const long iw = ow * g.strideW - g.padW + j * g.dilationW;
+      if (iw >= 0 && iw < g.W && base[ih * g.W + iw] == m) ties++;
+    }
+  }
+  return {m, ties};
+}
+
+// Calls visit(element offset, share) for each element of the window that takes a share.
+template <typename Visit>
+inline void eachShare(const float* base, const ConvGeometry& g, long oh, long ow, const WindowMax& w, Visit visit) {
+  const bool nan = w.max != w.max;
+  const float share = nan ? std::numeric_limits<float>::quiet_NaN() : 1.0f / static_cast<float>(w.ties);
+  for (long i = 0; i < g.kH; i++) {
+    const long ih = oh * g.strideH - g.padH + i * g.dilationH;
+    if (ih < 0 || ih >= g.H) continue;
+    for (long j = 0; j < g.kW; j++) {
+      const long iw = ow * g.strideW - g.padW + j * g.dilationW;
+      if (iw < 0 || iw >= g.W) continue;
+      const long e = ih * g.W + iw;
+      if (nan || base[e] == w.max) visit(e, share);
+    }
+  }
+}
+
+// The common pool, 2×2 windows of stride 2 inside the image: no bounds tests.
+inline bool plain2x2(const ConvGeometry& g) {
+  return g.kH == 2 && g.kW == 2 && g.strideH == 2 && g.strideW == 2 && g.padH == 0 && g.padW == 0 && g.dilationH == 1 &&
+         g.dilationW == 1 && 2 * g.outH <= g.H && 2 * g.outW <= g.W;
+}
+
 }  // namespace
 
-void unfold(const float* x, const ConvGeometry& g, float padValue, float* out) {
+void maxPool(const float* x, const ConvGeometry& g, float* out) {
   const long plane = g.H * g.W;
   float* o = out;
   for (long image = 0; image < g.N * g.C; image++) {
     const float* base = x + image * plane;
+    if (plain2x2(g)) {
+      for (long oh = 0; oh < g.outH; oh++) {
+        const float* r0 = base + 2 * oh * g.W;
+        const float* r1 = r0 + g.W;
+        for (long ow = 0; ow < g.outW; ow++) {
+          const float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+          // the window order (i, j): NaN anywhere wins, else the largest
+          float m = a;
+          if (b > m) m = b;
+          if (c > m) m = c;
+          if (d > m) m = d;
+          *o++ = (a != a || b != b || c != c || d != d) ? std::numeric_limits<float>::quiet_NaN() : m;
+        }
+      }
+      continue;
+    }
+    for (long oh = 0; oh < g.outH; oh++) {
+      for (long ow = 0; ow < g.outW; ow++) {
+        float m = -std::numeric_limits<float>::infinity();
+        bool nan = false;
+        for (long i = 0; i < g.kH; i++) {
+          const long ih = oh * g.strideH - g.padH + i * g.dilationH;
+          if (ih < 0 || ih >= g.H) continue;
+          for (long j = 0; j < g.kW; j++) {
+            const long iw = ow * g.strideW - g.padW + j * g.dilationW;
+            if (iw < 0 || iw >= g.W) continue;
+            const float v = base[ih * g.W + iw];
+            if (v > m) m = v;
+            else if (v != v) nan = true;
+          }
+        }
+        *o++ = nan ? std::numeric_limits<float>::quiet_NaN() : m;
+      }
+    }
+  }
+}
+
+void maxPoolScatter(const float* dy, const float* x, const ConvGeometry& g, float* out) {
+  const long plane = g.H * g.W;
+  std::fill(out, out + g.N * g.C * plane, 0.0f);
+  const float* d = dy;
+  for (long image = 0; image < g.N * g.C; image++) {
+    const float* base = x + image * plane;
+    float* target = out + image * plane;
+    if (plain2x2(g)) {
+      // windows side by side: each element in at most one, read and written once
+      for (long oh = 0; oh < g.outH; oh++) {
+        for (long ow = 0; ow < g.outW; ow++, d++) {
+          const long e[4] = {2 * oh * g.W + 2 * ow, 2 * oh * g.W + 2 * ow + 1, (2 * oh + 1) * g.W + 2 * ow, (2 * oh + 1) * g.W + 2 * ow + 1};
+          const float v[4] = {base[e[0]], base[e[1]], base[e[2]], base[e[3]]};
+          float m = v[0];
+          for (int k = 1; k < 4; k++) if (v[k] > m) m = v[k];
+          const float grad = *d;
+          if (v[0] != v[0] || v[1] != v[1] || v[2] != v[2] || v[3] != v[3]) {
+            const float share = std::numeric_limits<float>::quiet_NaN();
+            for (int k = 0; k < 4; k++) target[e[k]] += grad * share;
+            continue;
+          }
+          const int ties = (v[0] == m) + (v[1] == m) + (v[2] == m) + (v[3] == m);
+          const float share = 1.0f / static_cast<float>(ties);
+          for (int k = 0; k < 4; k++) if (v[k] == m) target[e[k]] += grad * share;
+        }
+      }
+      continue;
+    }
+    for (long oh = 0; oh < g.outH; oh++) {
+      for (long ow = 0; ow < g.outW; ow++, d++) {
+        const float grad = *d;
+        eachShare(base, g, oh, ow, windowMax(base, g, oh, ow), [&](long e, float share) { target[e] += grad * share; });
+      }
+    }
+  }
+}
+
+void maxPoolGather(const float* v, const float* x, const ConvGeometry& g, float* out) {
+  const long plane = g.H * g.W;
+  float* o = out;
+  for (long image = 0; image < g.N * g.C; image++) {
+    const float* base = x + image * plane;
+    const float* values = v + image * plane;
+    for (long oh = 0; oh < g.outH; oh++) {
+      for (long ow = 0; ow < g.outW; ow++) {
+        float total = 0;
+        eachShare(base, g, oh, ow, windowMax(base, g, oh, ow), [&](long e, float share) { total += values[e] * share; });
+        *o++ = total;
+      }
+    }
+  }
+}
+
+void unfold(const float* x, const ConvGeometry& g, float padValue, float* out, bool batched) {
+  const long plane = g.H * g.W;
+  long imageStride, rowStride;
+  columnStrides(g, batched, &imageStride, &rowStride);
+  for (long image = 0; image < g.N * g.C; image++) {
+    const float* base = x + image * plane;
+    const long n = image / g.C, c = image % g.C;
     for (long i = 0; i < g.kH; i++) {
       const long rowOffset = i * g.dilationH - g.padH;
       for (long j = 0; j < g.kW; j++) {
         const long colOffset = j * g.dilationW - g.padW;
         long first, end;
         validRange(colOffset, g.strideW, g.W, g.outW, &first, &end);
+        float* o = out + n * imageStride + ((c * g.kH + i) * g.kW + j) * rowStride;
         for (long oh = 0; oh < g.outH; oh++, o += g.outW) {
           const long ih = oh * g.strideH + rowOffset;
           if (ih < 0 || ih >= g.H) {
@@ -52,18 +217,21 @@ void unfold(const float* x, const ConvGeometry& g, float padValue, float* out) {
   }
 }
 
-void fold(const float* cols, const ConvGeometry& g, float* out) {
+void fold(const float* cols, const ConvGeometry& g, float* out, bool batched) {
   const long plane = g.H * g.W;
   std::fill(out, out + g.N * g.C * plane, 0.0f);
-  const float* c = cols;
+  long imageStride, rowStride;
+  columnStrides(g, batched, &imageStride, &rowStride);
   for (long image = 0; image < g.N * g.C; image++) {
     float* base = out + image * plane;
+    const long n = image / g.C, ch = image % g.C;
     for (long i = 0; i < g.kH; i++) {
       const long rowOffset = i * g.dilationH - g.padH;
       for (long j = 0; j < g.kW; j++) {
         const long colOffset = j * g.dilationW - g.padW;
         long first, end;
         validRange(colOffset, g.strideW, g.W, g.outW, &first, &end);
+        const float* c = cols + n * imageStride + ((ch * g.kH + i) * g.kW + j) * rowStride;
         for (long oh = 0; oh < g.outH; oh++, c += g.outW) {
           const long ih = oh * g.strideH + rowOffset;
           if (ih < 0 || ih >= g.H) continue;
@@ -75,6 +243,54 @@ void fold(const float* cols, const ConvGeometry& g, float* out) {
           }
         }
       }
+    }
+  }
+}
+
+}  // namespace tg
+
+namespace tg {
+
+void transpose(const float* x, const long* shape, const long* perm, long rank, float* out) {
+  // the output's axes with their strides in x, adjacent ones merged where x holds them contiguously
+  long size[16], stride[16], in[16];
+  long s = 1;
+  for (long a = rank - 1; a >= 0; a--) {
+    in[a] = s;
+    s *= shape[a];
+  }
+  if (s == 0) return;
+  long r = 0;
+  for (long i = 0; i < rank; i++) {
+    const long n = shape[perm[i]], st = in[perm[i]];
+    if (n == 1) continue;
+    if (r > 0 && stride[r - 1] == st * n) {
+      size[r - 1] *= n;
+      stride[r - 1] = st;
+    } else {
+      size[r] = n;
+      stride[r] = st;
+      r++;
+    }
+  }
+  if (r == 0) {
+    out[0] = x[0];
+    return;
+  }
+  // the innermost axis: a contiguous run (memcpy) or a strided walk
+  const long run = size[r - 1], runStride = stride[r - 1];
+  long index[16] = {0};
+  long offset = 0;
+  const long outer = s / run;
+  for (long k = 0; k < outer; k++) {
+    if (runStride == 1) std::memcpy(out, x + offset, run * sizeof(float));
+    else for (long j = 0; j < run; j++) out[j] = x[offset + j * runStride];
+    out += run;
+    for (long a = r - 2; a >= 0; a--) {
+      offset += stride[a];
+      if (++index[a] < size[a]) break;
+      offset -= stride[a] * size[a];
+      index[a] = 0;
     }
   }
 }
