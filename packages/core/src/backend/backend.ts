@@ -71,7 +71,7 @@ export interface ConvGeometry {
  * inputs first (as a backend computing in its own memory does anyway).
  *
  * `unary`, `binary`, the optimiser kernels, `matmul` (k = 0 included: zeros), `gather`,
- * `cumsum`, `argReduce`, `unfold`, `fold` and the max-pool kernels must write every element of `out`: inside tidy()
+ * `cumsum`, `argReduce`, `transpose`, `unfold`, `fold` and the max-pool kernels must write every element of `out`: inside tidy()
  * their `out` is a reused buffer that still holds an earlier tensor's values (not zeroing it
  * saves a pass over memory). The other kernels get zero-filled buffers; `pad` and
  * `scatterAdd` rely on that.

@@ -1,11 +1,11 @@
 import type { ConvGeometry } from '../backend/backend.js';
 import { allocateForOverwrite } from '../dtype.js';
 import { ShapeError, ValueError, fmt } from '../errors.js';
-import { apply, assertTensor, defineOp } from '../op.js';
+import { type OpDef, apply, assertTensor, defineOp } from '../op.js';
 import { type Shape, sameShape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { add } from './arithmetic.js';
-import { reshape, transpose } from './layout.js';
+import { reshape } from './layout.js';
 import { matmul, matmulT } from './matmul.js';
 
 /**
@@ -115,6 +115,49 @@ export const foldOp = defineOp<{ geometry: ConvGeometry; batched: boolean }>({
   },
   // fold is linear and unfold's transpose, so its adjoint is unfold (padding reads 0)
   vjp: (dy, { attrs: { geometry, batched } }) => [() => unfoldWith(dy, geometry, 0, batched)],
+});
+
+// ---- the batched product's layout and the image's -----------------------------------------
+// conv2d's product gives [O, N·L] (a row per output channel, the batch's windows along it);
+// the image layout is [N, O, outH, outW]. Moving between them is one transpose each way; as
+// two primitives (each the other's adjoint) the reshapes around the transpose cost no copies.
+
+interface ChannelsAttrs {
+  N: number;
+  O: number;
+  outH: number;
+  outW: number;
+}
+
+/** [O, N·L] → [N, O, outH, outW]. */
+export const channelsToImagesOp: OpDef<ChannelsAttrs> = defineOp<ChannelsAttrs>({
+  name: 'channelsToImages',
+  shape([rows], { N, O, outH, outW }) {
+    if (!sameShape(rows, [O, N * outH * outW])) throw new ShapeError('channelsToImages', `expects [${O},${N * outH * outW}], got ${fmt(rows)}`);
+    return [N, O, outH, outW];
+  },
+  forward(backend, [rows], _shapes, outShape, dtype, { N, O, outH, outW }) {
+    const out = allocateForOverwrite(dtype, sizeOf(outShape));
+    backend.transpose(rows, [O, N, outH * outW], [1, 0, 2], out);
+    return out;
+  },
+  // a permutation of the elements: its adjoint is the inverse permutation
+  vjp: (dy, { attrs }) => [() => apply(imagesToChannelsOp, [dy], attrs)],
+});
+
+/** [N, O, outH, outW] → [O, N·L]: channelsToImages's inverse and adjoint. */
+export const imagesToChannelsOp: OpDef<ChannelsAttrs> = defineOp<ChannelsAttrs>({
+  name: 'imagesToChannels',
+  shape([images], { N, O, outH, outW }) {
+    if (!sameShape(images, [N, O, outH, outW])) throw new ShapeError('imagesToChannels', `expects [${N},${O},${outH},${outW}], got ${fmt(images)}`);
+    return [O, N * outH * outW];
+  },
+  forward(backend, [images], _shapes, outShape, dtype, { N, O, outH, outW }) {
+    const out = allocateForOverwrite(dtype, sizeOf(outShape));
+    backend.transpose(images, [N, O, outH * outW], [1, 0, 2], out);
+    return out;
+  },
+  vjp: (dy, { attrs }) => [() => apply(channelsToImagesOp, [dy], attrs)],
 });
 
 /** unfold for a geometry already computed and checked (the composites and the VJPs). */
@@ -242,7 +285,7 @@ function convolve(op: string, x: Tensor, w: Tensor, options: Conv2dOptions, shap
   if (G === 1 && !pointwise) {
     const rows = matmul(reshape(w, [O, K]), unfoldWith(x, g, 0, true));
     const biased = bias === undefined ? rows : add(rows, reshape(bias, [O, 1]));
-    return reshape(transpose(reshape(biased, [O, N, L]), [1, 0, 2]), [N, O, g.outH, g.outW]);
+    return apply(channelsToImagesOp, [biased], { N, O, outH: g.outH, outW: g.outW });
   }
   const cols = pointwise ? reshape(x, [N, C, L]) : unfoldWith(x, g, 0);
   const y = G === 1
