@@ -4,6 +4,7 @@
 // order, one float32 addition at a time: bit-identical to js. The heavy part of a
 // convolution is the matmul that follows, which runs in gemm.cc.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include "kernels.h"
@@ -130,32 +131,55 @@ void maxPool(const float* x, const ConvGeometry& g, float* out) {
   }
 }
 
+// v where e is 1, +0 where it is 0, by masking the bits (no branch, and ±∞ never meets a 0·)
+inline float keepIf(int e, float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  bits &= 0u - static_cast<uint32_t>(e);
+  std::memcpy(&v, &bits, sizeof bits);
+  return v;
+}
+
+// 1/t for t ties of a 2×2 window (t ≥ 1 without NaN), rounded to float as js's fround(1/t)
+constexpr float kInverse[5] = {0.0f, 1.0f, 0.5f, 1.0f / 3.0f, 0.25f};
+
 void maxPoolScatter(const float* dy, const float* x, const ConvGeometry& g, float* out) {
   const long plane = g.H * g.W;
-  std::fill(out, out + g.N * g.C * plane, 0.0f);
+  const bool fast = plain2x2(g);
+  // the 2×2 windows lie side by side: each element is written once below (0 + its share, as
+  // js's += onto a zeroed buffer gives), so only the rows and columns past them need zeros
+  if (!fast) std::fill(out, out + g.N * g.C * plane, 0.0f);
   const float* d = dy;
   for (long image = 0; image < g.N * g.C; image++) {
     const float* base = x + image * plane;
     float* target = out + image * plane;
-    if (plain2x2(g)) {
-      // windows side by side: each element in at most one, read and written once
+    if (fast) {
       for (long oh = 0; oh < g.outH; oh++) {
+        float* t0 = target + 2 * oh * g.W;
+        float* t1 = t0 + g.W;
+        const float* r0 = base + 2 * oh * g.W;
+        const float* r1 = r0 + g.W;
         for (long ow = 0; ow < g.outW; ow++, d++) {
-          const long e[4] = {2 * oh * g.W + 2 * ow, 2 * oh * g.W + 2 * ow + 1, (2 * oh + 1) * g.W + 2 * ow, (2 * oh + 1) * g.W + 2 * ow + 1};
-          const float v[4] = {base[e[0]], base[e[1]], base[e[2]], base[e[3]]};
-          float m = v[0];
-          for (int k = 1; k < 4; k++) if (v[k] > m) m = v[k];
+          const long c = 2 * ow;
+          const float v0 = r0[c], v1 = r0[c + 1], v2 = r1[c], v3 = r1[c + 1];
           const float grad = *d;
-          if (v[0] != v[0] || v[1] != v[1] || v[2] != v[2] || v[3] != v[3]) {
-            const float share = std::numeric_limits<float>::quiet_NaN();
-            for (int k = 0; k < 4; k++) target[e[k]] += grad * share;
+          if (v0 != v0 || v1 != v1 || v2 != v2 || v3 != v3) {
+            const float nan = grad * std::numeric_limits<float>::quiet_NaN();
+            t0[c] = t0[c + 1] = t1[c] = t1[c + 1] = 0.0f + nan;
             continue;
           }
-          const int ties = (v[0] == m) + (v[1] == m) + (v[2] == m) + (v[3] == m);
-          const float share = 1.0f / static_cast<float>(ties);
-          for (int k = 0; k < 4; k++) if (v[k] == m) target[e[k]] += grad * share;
+          // branch-free: which element wins is data, so branches on it would mispredict
+          const float m = std::max(std::max(v0, v1), std::max(v2, v3));
+          const int e0 = v0 == m, e1 = v1 == m, e2 = v2 == m, e3 = v3 == m;
+          const float share = 0.0f + grad * kInverse[e0 + e1 + e2 + e3];
+          t0[c] = keepIf(e0, share);
+          t0[c + 1] = keepIf(e1, share);
+          t1[c] = keepIf(e2, share);
+          t1[c + 1] = keepIf(e3, share);
         }
+        for (long w = 2 * g.outW; w < g.W; w++) t0[w] = t1[w] = 0.0f;
       }
+      std::fill(target + 2 * g.outH * g.W, target + plane, 0.0f);
       continue;
     }
     for (long oh = 0; oh < g.outH; oh++) {
@@ -183,38 +207,51 @@ void maxPoolGather(const float* v, const float* x, const ConvGeometry& g, float*
   }
 }
 
+// One (n, c, i, j) row of the columns: its outH·outW entries. In the batched layout the
+// rows are walked row by row and, inside each, image by image, so the columns are written
+// (or read) front to back; either order adds each image element's terms in the same order
+// (i, j, oh: only its own image's rows touch it), so fold's sums are js's bit for bit.
+template <typename Segment>
+void eachColumnRow(const ConvGeometry& g, bool batched, Segment segment) {
+  if (batched) {
+    for (long c = 0; c < g.C; c++)
+      for (long i = 0; i < g.kH; i++)
+        for (long j = 0; j < g.kW; j++)
+          for (long n = 0; n < g.N; n++) segment(n, c, i, j);
+  } else {
+    for (long n = 0; n < g.N; n++)
+      for (long c = 0; c < g.C; c++)
+        for (long i = 0; i < g.kH; i++)
+          for (long j = 0; j < g.kW; j++) segment(n, c, i, j);
+  }
+}
+
 void unfold(const float* x, const ConvGeometry& g, float padValue, float* out, bool batched) {
   const long plane = g.H * g.W;
   long imageStride, rowStride;
   columnStrides(g, batched, &imageStride, &rowStride);
-  for (long image = 0; image < g.N * g.C; image++) {
-    const float* base = x + image * plane;
-    const long n = image / g.C, c = image % g.C;
-    for (long i = 0; i < g.kH; i++) {
-      const long rowOffset = i * g.dilationH - g.padH;
-      for (long j = 0; j < g.kW; j++) {
-        const long colOffset = j * g.dilationW - g.padW;
-        long first, end;
-        validRange(colOffset, g.strideW, g.W, g.outW, &first, &end);
-        float* o = out + n * imageStride + ((c * g.kH + i) * g.kW + j) * rowStride;
-        for (long oh = 0; oh < g.outH; oh++, o += g.outW) {
-          const long ih = oh * g.strideH + rowOffset;
-          if (ih < 0 || ih >= g.H) {
-            std::fill(o, o + g.outW, padValue);
-            continue;
-          }
-          std::fill(o, o + first, padValue);
-          const float* row = base + ih * g.W + colOffset;
-          if (g.strideW == 1) {
-            if (end > first) std::memcpy(o + first, row + first, (end - first) * sizeof(float));
-          } else {
-            for (long ow = first; ow < end; ow++) o[ow] = row[ow * g.strideW];
-          }
-          std::fill(o + end, o + g.outW, padValue);
-        }
+  eachColumnRow(g, batched, [&](long n, long c, long i, long j) {
+    const float* base = x + (n * g.C + c) * plane;
+    const long rowOffset = i * g.dilationH - g.padH, colOffset = j * g.dilationW - g.padW;
+    long first, end;
+    validRange(colOffset, g.strideW, g.W, g.outW, &first, &end);
+    float* o = out + n * imageStride + ((c * g.kH + i) * g.kW + j) * rowStride;
+    for (long oh = 0; oh < g.outH; oh++, o += g.outW) {
+      const long ih = oh * g.strideH + rowOffset;
+      if (ih < 0 || ih >= g.H) {
+        for (long ow = 0; ow < g.outW; ow++) o[ow] = padValue;
+        continue;
       }
+      for (long ow = 0; ow < first; ow++) o[ow] = padValue;
+      const float* row = base + ih * g.W + colOffset;
+      if (g.strideW == 1) {
+        for (long ow = first; ow < end; ow++) o[ow] = row[ow];
+      } else {
+        for (long ow = first; ow < end; ow++) o[ow] = row[ow * g.strideW];
+      }
+      for (long ow = end; ow < g.outW; ow++) o[ow] = padValue;
     }
-  }
+  });
 }
 
 void fold(const float* cols, const ConvGeometry& g, float* out, bool batched) {
@@ -222,29 +259,23 @@ void fold(const float* cols, const ConvGeometry& g, float* out, bool batched) {
   std::fill(out, out + g.N * g.C * plane, 0.0f);
   long imageStride, rowStride;
   columnStrides(g, batched, &imageStride, &rowStride);
-  for (long image = 0; image < g.N * g.C; image++) {
-    float* base = out + image * plane;
-    const long n = image / g.C, ch = image % g.C;
-    for (long i = 0; i < g.kH; i++) {
-      const long rowOffset = i * g.dilationH - g.padH;
-      for (long j = 0; j < g.kW; j++) {
-        const long colOffset = j * g.dilationW - g.padW;
-        long first, end;
-        validRange(colOffset, g.strideW, g.W, g.outW, &first, &end);
-        const float* c = cols + n * imageStride + ((ch * g.kH + i) * g.kW + j) * rowStride;
-        for (long oh = 0; oh < g.outH; oh++, c += g.outW) {
-          const long ih = oh * g.strideH + rowOffset;
-          if (ih < 0 || ih >= g.H) continue;
-          float* row = base + ih * g.W + colOffset;
-          if (g.strideW == 1) {
-            for (long ow = first; ow < end; ow++) row[ow] += c[ow];
-          } else {
-            for (long ow = first; ow < end; ow++) row[ow * g.strideW] += c[ow];
-          }
-        }
+  eachColumnRow(g, batched, [&](long n, long c, long i, long j) {
+    float* base = out + (n * g.C + c) * plane;
+    const long rowOffset = i * g.dilationH - g.padH, colOffset = j * g.dilationW - g.padW;
+    long first, end;
+    validRange(colOffset, g.strideW, g.W, g.outW, &first, &end);
+    const float* src = cols + n * imageStride + ((c * g.kH + i) * g.kW + j) * rowStride;
+    for (long oh = 0; oh < g.outH; oh++, src += g.outW) {
+      const long ih = oh * g.strideH + rowOffset;
+      if (ih < 0 || ih >= g.H) continue;
+      float* row = base + ih * g.W + colOffset;
+      if (g.strideW == 1) {
+        for (long ow = first; ow < end; ow++) row[ow] += src[ow];
+      } else {
+        for (long ow = first; ow < end; ow++) row[ow * g.strideW] += src[ow];
       }
     }
-  }
+  });
 }
 
 }  // namespace tg
