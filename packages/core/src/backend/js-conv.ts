@@ -92,10 +92,10 @@ export function fold(cols: TypedArray, g: ConvGeometry, out: TypedArray, batched
 // Each window is visited in the order (i, j) of its rows and columns, skipping the positions
 // outside the image (they read −∞, so they never win; they only count as ties of a −∞ maximum).
 
-/** A window's maximum (NaN if the window holds one) and its number of ties, padding included. */
-function windowMax(x: TypedArray, base: number, g: ConvGeometry, oh: number, ow: number): { max: number; ties: number } {
+/** A window's maximum, NaN if the window holds one. */
+function windowMax(x: TypedArray, base: number, g: ConvGeometry, oh: number, ow: number): number {
   const { H, W, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW } = g;
-  let max = -Infinity, nan = false, inside = 0;
+  let max = -Infinity, nan = false;
   for (let i = 0; i < kH; i++) {
     const ih = oh * strideH - padH + i * dilationH;
     if (ih < 0 || ih >= H) continue;
@@ -103,28 +103,57 @@ function windowMax(x: TypedArray, base: number, g: ConvGeometry, oh: number, ow:
       const iw = ow * strideW - padW + j * dilationW;
       if (iw < 0 || iw >= W) continue;
       const v = x[base + ih * W + iw];
-      inside++;
       if (v > max) max = v;
       else if (v !== v) nan = true;
     }
   }
-  if (nan) return { max: NaN, ties: 0 };
-  let ties = max === -Infinity ? kH * kW - inside : 0;
+  return nan ? NaN : max;
+}
+
+/** How many of the window's elements equal its maximum, positions outside the image counted when it is −∞. */
+function windowTies(x: TypedArray, base: number, g: ConvGeometry, oh: number, ow: number, max: number): number {
+  const { H, W, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW } = g;
+  let ties = 0, inside = 0;
   for (let i = 0; i < kH; i++) {
     const ih = oh * strideH - padH + i * dilationH;
     if (ih < 0 || ih >= H) continue;
     for (let j = 0; j < kW; j++) {
       const iw = ow * strideW - padW + j * dilationW;
-      if (iw >= 0 && iw < W && x[base + ih * W + iw] === max) ties++;
+      if (iw < 0 || iw >= W) continue;
+      inside++;
+      if (x[base + ih * W + iw] === max) ties++;
     }
   }
-  return { max, ties };
+  return max === -Infinity ? ties + kH * kW - inside : ties;
 }
 
-/** Calls visit(element, share) for each element of the window that takes a share of its gradient. */
-function eachShare(x: TypedArray, base: number, g: ConvGeometry, oh: number, ow: number, max: number, share: number, visit: (element: number, share: number) => void): void {
+/** 1/t rounded to the output's dtype (NaN for a NaN window, which has no ties). */
+function shareOf(ties: number, f32: boolean): number {
+  const share = ties === 0 ? NaN : 1 / ties;
+  return f32 ? Math.fround(share) : share;
+}
+
+export function maxPool(x: TypedArray, g: ConvGeometry, out: TypedArray): void {
+  const { N, C, H, W, outH, outW } = g;
+  let o = 0;
+  for (let image = 0; image < N * C; image++) {
+    const base = image * H * W;
+    for (let oh = 0; oh < outH; oh++) {
+      for (let ow = 0; ow < outW; ow++, o++) out[o] = windowMax(x, base, g, oh, ow);
+    }
+  }
+}
+
+/**
+ * Adds `d`'s shares to the window's maximal elements (every element, NaN, when the maximum
+ * is NaN): out[e] += d·share, the product rounded to the dtype first.
+ */
+function scatterWindow(x: TypedArray, base: number, g: ConvGeometry, oh: number, ow: number, d: number, out: TypedArray, f32: boolean): void {
   const { H, W, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW } = g;
+  const max = windowMax(x, base, g, oh, ow);
   const nan = max !== max;
+  const product = d * shareOf(nan ? 0 : windowTies(x, base, g, oh, ow, max), f32);
+  const add = f32 ? Math.fround(product) : product;
   for (let i = 0; i < kH; i++) {
     const ih = oh * strideH - padH + i * dilationH;
     if (ih < 0 || ih >= H) continue;
@@ -132,73 +161,46 @@ function eachShare(x: TypedArray, base: number, g: ConvGeometry, oh: number, ow:
       const iw = ow * strideW - padW + j * dilationW;
       if (iw < 0 || iw >= W) continue;
       const e = base + ih * W + iw;
-      if (nan || x[e] === max) visit(e, share);
-    }
-  }
-}
-
-/** 1/t rounded to the output's dtype (NaN for a NaN window). */
-function shareOf(ties: number, out: TypedArray): number {
-  const share = ties === 0 ? NaN : 1 / ties;
-  return out instanceof Float32Array ? Math.fround(share) : share;
-}
-
-export function maxPool(x: TypedArray, g: ConvGeometry, out: TypedArray): void {
-  const { N, C, H, W, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW } = g;
-  let o = 0;
-  for (let image = 0; image < N * C; image++) {
-    const base = image * H * W;
-    for (let oh = 0; oh < outH; oh++) {
-      for (let ow = 0; ow < outW; ow++, o++) {
-        let max = -Infinity, nan = false;
-        for (let i = 0; i < kH; i++) {
-          const ih = oh * strideH - padH + i * dilationH;
-          if (ih < 0 || ih >= H) continue;
-          for (let j = 0; j < kW; j++) {
-            const iw = ow * strideW - padW + j * dilationW;
-            if (iw < 0 || iw >= W) continue;
-            const v = x[base + ih * W + iw];
-            if (v > max) max = v;
-            else if (v !== v) nan = true;
-          }
-        }
-        out[o] = nan ? NaN : max;
-      }
+      if (nan || x[e] === max) out[e] += add;
     }
   }
 }
 
 export function maxPoolScatter(dy: TypedArray, x: TypedArray, g: ConvGeometry, out: TypedArray): void {
   const { N, C, H, W, outH, outW } = g;
-  const round = out instanceof Float32Array ? Math.fround : (v: number) => v;
+  const f32 = out instanceof Float32Array;
   out.fill(0);
   let o = 0;
   for (let image = 0; image < N * C; image++) {
     const base = image * H * W;
     for (let oh = 0; oh < outH; oh++) {
-      for (let ow = 0; ow < outW; ow++, o++) {
-        const d = dy[o];
-        const { max, ties } = windowMax(x, base, g, oh, ow);
-        eachShare(x, base, g, oh, ow, max, shareOf(ties, out), (e, s) => {
-          out[e] += round(d * s);
-        });
-      }
+      for (let ow = 0; ow < outW; ow++, o++) scatterWindow(x, base, g, oh, ow, dy[o], out, f32);
     }
   }
 }
 
 export function maxPoolGather(v: TypedArray, x: TypedArray, g: ConvGeometry, out: TypedArray): void {
-  const { N, C, H, W, outH, outW } = g;
+  const { N, C, H, W, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW } = g;
+  const f32 = out instanceof Float32Array;
   let o = 0;
   for (let image = 0; image < N * C; image++) {
     const base = image * H * W;
     for (let oh = 0; oh < outH; oh++) {
       for (let ow = 0; ow < outW; ow++, o++) {
-        const { max, ties } = windowMax(x, base, g, oh, ow);
+        const max = windowMax(x, base, g, oh, ow);
+        const nan = max !== max;
+        const share = shareOf(nan ? 0 : windowTies(x, base, g, oh, ow, max), f32);
         let total = 0;
-        eachShare(x, base, g, oh, ow, max, shareOf(ties, out), (e, s) => {
-          total += v[e] * s;
-        });
+        for (let i = 0; i < kH; i++) {
+          const ih = oh * strideH - padH + i * dilationH;
+          if (ih < 0 || ih >= H) continue;
+          for (let j = 0; j < kW; j++) {
+            const iw = ow * strideW - padW + j * dilationW;
+            if (iw < 0 || iw >= W) continue;
+            const e = base + ih * W + iw;
+            if (nan || x[e] === max) total += v[e] * share;
+          }
+        }
         out[o] = total;
       }
     }
