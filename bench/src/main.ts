@@ -275,12 +275,13 @@ async function main(argv: string[]): Promise<number> {
             continue;
           }
           // predict from the previous size's speed only when that size was not dominated by call overhead
+          // (≥ 10 ms a call and ≥ 10 MFLOP: a tiny product's time under load says nothing about a larger one's)
           const speed = lastSpeed.get(fw.id);
           const predicted = speed ? (2 * size.m * size.k * size.n) / (speed * 1e9) : null;
           const row = await runMatmul(fw, size, a, b, plan, predicted, log);
           const peak = fw.matmulPeak?.(size);
           if (peak && row.gflops !== null) row.peak = { ...peak, percent: (100 * row.gflops) / peak.gflops };
-          if (row.gflops !== null && row.medianSeconds! >= 0.01) lastSpeed.set(fw.id, row.gflops);
+          if (row.gflops !== null && row.medianSeconds! >= 0.01 && 2 * size.m * size.k * size.n >= 1e7) lastSpeed.set(fw.id, row.gflops);
           rows.push(row);
         }
         compareMatmulRows(rows);
