@@ -213,7 +213,11 @@ void gemmDispatch(const KernelSet& ks, const Problem& P, const float* packedB = 
     for (long i = 0; i < P.m; i++) std::fill(P.c + i * P.ldc, P.c + i * P.ldc + P.n, 0.0f);
     return;
   }
-  if (!packedB && ks.microDirect && ks.mr == 6 && ks.nr == 16 && P.k <= KC_MAX && P.k * P.n <= kDirectMaxB) {
+  // Also a few rows against a wide row-major B (a convolution's W·cols: m = O output
+  // channels, n = the batch's windows): each element of B is used by at most four row
+  // panels, so packing it (one more write and read of all of B) costs more than it saves.
+  const bool fewRows = P.m <= 4 * ks.mr && P.bCol == 1;
+  if (!packedB && ks.microDirect && ks.mr == 6 && ks.nr == 16 && P.k <= KC_MAX && (P.k * P.n <= kDirectMaxB || fewRows)) {
     gemmDirect<6, 16>(ks, P);
     return;
   }
