@@ -49,7 +49,7 @@ ${EXIT_CODES}`);
       + 'BENCH-PROTOCOL.md\'s task T1 exactly (784-128-10, relu, softmax + cross-entropy, SGD 0.1, batch 64, 5 epochs, '
       + 'He init from mulberry32(1001), epoch order from mulberry32(42)), which reaches test accuracy 0.9117 on the embedded MNIST. '
       + 'With --model cnn they are task T4\'s (LeNet-5: conv 5×5 1→6 pad 2, relu, maxpool 2, conv 5×5 6→16, relu, maxpool 2, dense 400-120-84-10; '
-      + 'SGD with momentum 0.9 at 0.01, batch 64, 10 epochs, He init from mulberry32(1004)), which reaches test accuracy 0.9491 (1902/2004) on the native backend, 0.9531 on wasm, 0.9561 on js (PyTorch: 0.9536; float32 runs drift apart after the first epoch).')
+      + 'SGD with momentum 0.9 at 0.01, batch 64, 10 epochs, He init from mulberry32(1004)), which reaches test accuracy 0.9551 (1914/2004) on the native and wasm backends (PyTorch: 0.9536; float32 runs drift apart after the first epoch).')
     .option('--model <kind>', `${MODEL_KINDS.join(' or ')}: the multilayer perceptron --layers describes (T1), or T4's fixed LeNet-5 CNN on the 28×28 images (its own defaults for --optimizer, --epochs and --seed; --layers, --activation, --loss and --output do not apply)`, TRAIN_DEFAULTS.model)
     .option('--layers <sizes>', 'layer sizes of the MLP, input first, comma-separated', TRAIN_DEFAULTS.layers)
     .option('--activation <name>', `activation of every hidden layer of the MLP: ${HIDDEN_ACTIVATIONS.join(', ')}`, TRAIN_DEFAULTS.activation)

@@ -28,8 +28,8 @@ import { type RunFinal, type RunSettings, renderReport } from '../report/index.j
  *
  * `--model cnn` is task T4 with its own defaults: the LeNet-5 of cnn.ts, SGD with momentum 0.9
  * (PyTorch's form) at 0.01, batches of 64, 10 epochs, weights from mulberry32(1004), the same
- * epoch order. PyTorch reaches 0.9536 on that; this 0.9491 on the native backend, 0.9531 on wasm
- * and 0.9561 on js (float32 runs drift apart after the first epoch; in float64 this and PyTorch
+ * epoch order. PyTorch reaches 0.9536 on that; this 0.9551 on the native and wasm backends
+ * (float32 runs drift apart after the first epoch; in float64 this and PyTorch
  * agree on every epoch).
  */
 
