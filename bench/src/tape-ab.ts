@@ -32,10 +32,10 @@ function option(name: string, fallback: string): string {
 const compare = option('compare', 'tape');
 if (compare !== 'tape' && compare !== 'anomaly' && compare !== 'same') throw new Error(`--compare must be tape, anomaly or same, got ${compare}`);
 const tasks = option('tasks', 'T3,T1').split(',') as TaskId[];
-for (const t of tasks) if (!(t in TASKS)) throw new Error(`unknown task ${t}`);
+for (const t of tasks) if (!(t in TASKS) || t === 'T4') throw new Error(`unknown task ${t} (the A/B runs the MLP tasks T1–T3)`);
 const rounds = Number(option('rounds', '1000'));
 /** Steps per build per round: a round of a few milliseconds, so one burst of load rarely hits one build alone. */
-const stepsPerRound: Record<TaskId, number> = { T1: 4, T2: 1, T3: 16 };
+const stepsPerRound: Record<TaskId, number> = { T1: 4, T2: 1, T3: 16, T4: 1 };
 for (const spec of option('steps', '').split(',').filter(Boolean)) {
   const [id, count] = spec.split('=');
   stepsPerRound[id as TaskId] = Number(count);
