@@ -30,6 +30,8 @@ using MicroKernel = void (*)(long kc, const float* Ap, const float* Bp, float* C
 // C[MR×NR] = Σ_p A(r, p)·B(p, c) read in place, A(r, p) at A[r·aRow + p·aCol] and B(p, c)
 // at B[p·ldb + c]: the same operations in the same order as MicroKernel over packed panels
 // (accumulate false), so the same bits, without packing (small products: gemm.cc).
+// MicroKernel over float64 panels (MR rows × NR columns of doubles).
+using MicroKernelF64 = void (*)(long kc, const double* Ap, const double* Bp, double* C, long ldc, bool accumulate);
 using DirectKernel = void (*)(long kc, const float* A, long aRow, long aCol, const float* B, long ldb, float* C, long ldc);
 
 struct KernelSet {
@@ -51,6 +53,9 @@ struct KernelSet {
   void (*subScaled)(const float* y, const float* x, float s, float* out, long n);
   // null where the set has none (the portable one: the compiler's SSE2 code gains nothing)
   DirectKernel microDirect;
+  // float64 matmul: its micro-kernel's MR × NR (MR a divisor of gemm.cc's MC, NR of its NC)
+  int mrF64, nrF64;
+  MicroKernelF64 microF64;
 };
 
 extern const KernelSet scalarKernels;
@@ -90,6 +95,14 @@ void sgemm(const KernelSet& ks, const float* a, long aRow, long aCol, const floa
 void sgemmBatched(const KernelSet& ks, const float* a, long aRow, long aCol, const int32_t* aOffsets,
                   const float* b, long bRow, long bCol, const int32_t* bOffsets,
                   float* c, long count, long m, long k, long n, int threads);
+
+// sgemm / sgemmBatched in float64: the same loop nest and thread split over 6×8 (AVX2) or
+// 4×8 (portable) double tiles. Bit-identical to one thread either way.
+void dgemm(const KernelSet& ks, const double* a, long aRow, long aCol, const double* b, long bRow, long bCol,
+           double* c, long ldc, long m, long k, long n, int threads);
+void dgemmBatched(const KernelSet& ks, const double* a, long aRow, long aCol, const int32_t* aOffsets,
+                  const double* b, long bRow, long bCol, const int32_t* bOffsets,
+                  double* c, long count, long m, long k, long n, int threads);
 
 struct ThreadStats {
   double twoThreadCalls, declined, backoffs, blocks, workerBlocks;
