@@ -32,7 +32,8 @@ export interface NativeAddon {
   /** geometry: core's ConvGeometry as 14 numbers (N, C, H, W, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW). */
   unfold(x: Float32Array, geometry: Int32Array, padValue: number, out: Float32Array): void;
   fold(cols: Float32Array, geometry: Int32Array, out: Float32Array): void;
-  fmaPeakGflops(threads: number, seconds: number): number;
+  /** float64 true: 4-wide double FMAs (the float64 peak), else 8-wide float. */
+  fmaPeakGflops(threads: number, seconds: number, float64: boolean): number;
   features(): NativeFeatures;
   threadStats(): ThreadStats;
 }

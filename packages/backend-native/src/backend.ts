@@ -40,10 +40,11 @@ export interface NativeBackend extends Backend {
   readonly threads: 1 | 2;
   readonly features: NativeFeatures;
   /**
-   * The machine's fp32 FMA throughput in GFLOP/s: `threads` cores running independent
-   * 8-wide FMAs on registers for about `seconds` (best of the repetitions). 0 without AVX2 + FMA.
+   * The machine's FMA throughput in GFLOP/s: `threads` cores running independent 8-wide
+   * float32 FMAs (`dtype` 'float64': 4-wide double ones) on registers for about `seconds`
+   * (best of the repetitions). 0 without AVX2 + FMA.
    */
-  fmaPeakGflops(threads?: number, seconds?: number): number;
+  fmaPeakGflops(threads?: number, seconds?: number, dtype?: 'float32' | 'float64'): number;
   /** How the two-thread matmul has fared in this process (shared by every native backend). */
   threadStats(): ThreadStats;
   /**
@@ -222,7 +223,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     kernel: portable ? features.portableKernel : features.kernel,
     threads: twoCores && mode !== 'off' ? 2 : 1,
     features,
-    fmaPeakGflops: (threads = 1, seconds = 0.05) => addon.fmaPeakGflops(threads, seconds),
+    fmaPeakGflops: (threads = 1, seconds = 0.05, dtype: 'float32' | 'float64' = 'float32') => addon.fmaPeakGflops(threads, seconds, dtype === 'float64'),
     threadStats: () => addon.threadStats(),
     fallbacks: fallbacks.report,
     resetFallbacks: fallbacks.reset,

@@ -410,11 +410,11 @@ napi_value Fold(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-// fmaPeakGflops(threads, seconds)
+// fmaPeakGflops(threads, seconds, float64)
 napi_value FmaPeak(napi_env env, napi_callback_info info) {
   const char* fn = "fmaPeakGflops";
-  napi_value argv[2];
-  if (!args(env, info, 2, argv, fn)) return nullptr;
+  napi_value argv[3];
+  if (!args(env, info, 3, argv, fn)) return nullptr;
   int64_t threads;
   double seconds = 0.05;
   if (!getInt(env, argv[0], fn, "threads", &threads)) return nullptr;
@@ -422,7 +422,7 @@ napi_value FmaPeak(napi_env env, napi_callback_info info) {
   if (threads < 1 || threads > 64) return fail(env, true, fn, "threads must be in [1, 64]"), nullptr;
   if (!(seconds > 0 && seconds <= 10)) seconds = 0.05;
   napi_value result;
-  napi_create_double(env, tg::fmaPeakGflops(static_cast<int>(threads), seconds), &result);
+  napi_create_double(env, tg::fmaPeakGflops(static_cast<int>(threads), seconds, getBool(env, argv[2])), &result);
   return result;
 }
 

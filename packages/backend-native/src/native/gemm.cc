@@ -123,9 +123,17 @@ void packB(const Problem<T>& P, long p0, long kc, long j0, long nc, T* Bp) {
   }
 }
 
-// Equal k blocks of at most KC_MAX (784 = 4 × 196) rather than 256+256+256+16.
+// The k depth of a block for element type T: K_C floats, or the same bytes of doubles (half
+// as deep), so that a float64 A block, B panel and B block fill the caches as float32's do.
+template <typename T>
+constexpr long kcMax() {
+  return KC_MAX * static_cast<long>(sizeof(float)) / static_cast<long>(sizeof(T));
+}
+
+// Equal k blocks of at most kcMax<T>() (784 = 4 × 196) rather than 256+256+256+16.
+template <typename T>
 long kcStepFor(long k) {
-  const long kBlocks = (k + KC_MAX - 1) / KC_MAX;
+  const long kBlocks = (k + kcMax<T>() - 1) / kcMax<T>();
   return (k + kBlocks - 1) / kBlocks;
 }
 
@@ -145,7 +153,7 @@ template <typename T, int MR, int NR>
 void gemmSingle(const KernelSet& ks, const Problem<T>& P, const T* packedB) {
   Scratch<T>& s = scratch<T>();
   const auto micro = Gemm<T>::micro(ks);
-  const long kcStep = kcStepFor(P.k);
+  const long kcStep = kcStepFor<T>(P.k);
   alignas(64) T tile[MR * NR];
   for (long jc = 0; jc < P.n; jc += NC) {
     const long nc = std::min(NC, P.n - jc);
@@ -269,7 +277,7 @@ void packUnit(const KernelSet& ks, const Problem<T>& P, const PackUnit<T>& u) {
 template <typename T>
 void packUnits(const KernelSet& ks, const Problem<T>& P, T* out, long wanted, std::vector<PackUnit<T>>& units) {
   units.clear();
-  const long nr = Gemm<T>::nr(ks), kcStep = kcStepFor(P.k);
+  const long nr = Gemm<T>::nr(ks), kcStep = kcStepFor<T>(P.k);
   const long kBlocks = (P.k + kcStep - 1) / kcStep, panels = (P.n + nr - 1) / nr;
   const long perUnit = std::max(1L, (panels * kBlocks + wanted - 1) / wanted);
   for (long jc = 0; jc < P.n; jc += NC) {
@@ -630,23 +638,25 @@ ThreadStats threadStats() {
           s.workerBlocks + d.workerBlocks};
 }
 
-double fmaPeakGflops(int threads, double seconds) {
+double fmaPeakGflops(int threads, double seconds, bool float64) {
 #if defined(__x86_64__) || defined(__i386__)
   if (!cpuHasAvx2Fma()) return 0;
   threads = std::max(1, threads);
-  auto measure = [seconds]() {
+  auto measure = [seconds, float64]() {
     float sink = 0;
+    double sinkF64 = 0;
     long iterations = 1 << 16;
     double best = 0;
     const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
     while (std::chrono::steady_clock::now() < end) {
       const auto t0 = std::chrono::steady_clock::now();
-      avx2FmaLoop(iterations, &sink);
+      if (float64) avx2FmaLoopF64(iterations, &sinkF64);
+      else avx2FmaLoop(iterations, &sink);
       const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      best = std::max(best, iterations * 12.0 * 8 * 2 / dt / 1e9);
+      best = std::max(best, iterations * 12.0 * (float64 ? 4 : 8) * 2 / dt / 1e9);
       if (dt < 2e-3) iterations *= 2;
     }
-    return best + sink * 0;  // sink keeps the loop's result live
+    return best + sink * 0 + sinkF64 * 0;  // the sinks keep the loop's result live
   };
   if (threads == 1) return measure();
   std::vector<double> results(threads, 0.0);
@@ -660,6 +670,7 @@ double fmaPeakGflops(int threads, double seconds) {
 #else
   (void)threads;
   (void)seconds;
+  (void)float64;
   return 0;
 #endif
 }

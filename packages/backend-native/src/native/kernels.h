@@ -74,6 +74,8 @@ inline float extremumRun(bool max, const float* x, long n, float acc) {
 extern const KernelSet avx2Kernels;
 // `iterations` × 12 independent 8-wide FMAs on registers (the peak probe's loop).
 void avx2FmaLoop(long iterations, float* sink);
+// The same over 4-wide double FMAs (the float64 peak).
+void avx2FmaLoopF64(long iterations, double* sink);
 #endif
 
 // The set this CPU runs best (AVX2 + FMA when __builtin_cpu_supports says so), or the
@@ -119,7 +121,8 @@ void unfold(const float* x, const ConvGeometry& g, float padValue, float* out);
 // col2im, unfold's adjoint: out [N, C, H, W] = the sum of the columns' entries over each pixel.
 void fold(const float* cols, const ConvGeometry& g, float* out);
 
-// Peak fp32 FMA throughput (GFLOP/s) of `threads` cores running independent FMAs on registers.
-double fmaPeakGflops(int threads, double seconds);
+// Peak FMA throughput (GFLOP/s) of `threads` cores running independent FMAs on registers,
+// in float32 (8 lanes) or, with `float64`, in float64 (4 lanes).
+double fmaPeakGflops(int threads, double seconds, bool float64 = false);
 
 }  // namespace tg

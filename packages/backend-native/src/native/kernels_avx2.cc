@@ -555,6 +555,22 @@ void avx2FmaLoop(long iterations, float* sink) {
   *sink = lanes[0] + lanes[7];
 }
 
+// avx2FmaLoop over doubles (4 lanes): the float64 peak probe's loop.
+void avx2FmaLoopF64(long iterations, double* sink) {
+  __m256d acc[12];
+  for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_pd(1.0 + i * 1e-3);
+  const __m256d m = _mm256_set1_pd(0.999999), c = _mm256_set1_pd(1e-6);
+  for (long it = 0; it < iterations; it++) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_pd(acc[i], m, c);
+  }
+  __m256d s = acc[0];
+  for (int i = 1; i < 12; i++) s = _mm256_add_pd(s, acc[i]);
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, s);
+  *sink = lanes[0] + lanes[3];
+}
+
 const KernelSet avx2Kernels = {"avx2-fma 6x16", 6, 16, micro6x16, unaryAvx2, binaryAvx2, sumRowsAvx2, sumMiddleAvx2, extremumAvx2,
                                 subScaledAvx2, micro6x16Direct, 6, 8, micro6x8F64};
 
