@@ -9,9 +9,11 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@tapegrad\/core\/testing$/, replacement: src('./packages/core/src/testing/index.ts') },
+      { find: /^@tapegrad\/core\/testing\/properties$/, replacement: src('./packages/core/src/testing/properties.ts') },
       { find: /^@tapegrad\/core$/, replacement: src('./packages/core/src/index.ts') },
-      { find: /^@tapegrad\/nn$/, replacement: src('./packages/nn/src/index.ts') },
-      { find: /^@tapegrad\/datasets$/, replacement: src('./packages/datasets/src/index.ts') },
+      // Node resolves the packages' plain names to their node entries (universal + file helpers)
+      { find: /^@tapegrad\/nn(\/node)?$/, replacement: src('./packages/nn/src/node.ts') },
+      { find: /^@tapegrad\/datasets(\/node)?$/, replacement: src('./packages/datasets/src/node.ts') },
       { find: /^@tapegrad\/charts$/, replacement: src('./packages/charts/src/index.ts') },
     ],
   },

@@ -13,7 +13,7 @@ import {
   relu, reshape, sigmoid, slice, softmax, softplus, sqrt, square, stack, sub, sum, tanh, tensor, transpose, vjp, where,
   greater, ShapeError, hvp,
 } from '@tapegrad/core';
-import { arb } from '@tapegrad/core/testing';
+import { arb } from '@tapegrad/core/testing/properties';
 
 const SEED = 42;
 const RUNS = 25;

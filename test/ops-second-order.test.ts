@@ -11,7 +11,7 @@ import {
   Tensor, add, exp, grad, hvp, log, logSigmoid, logSumExp, matmul, mul, pow, reciprocal, relu, sigmoid, softplus, sqrt,
   square, sum, tanh, tensor,
 } from '@tapegrad/core';
-import { arb } from '@tapegrad/core/testing';
+import { arb } from '@tapegrad/core/testing/properties';
 
 const SEED = 42;
 

@@ -50,7 +50,7 @@ import {
   split, std, take, tile, variance, conv1d, conv2d, convTranspose2d, unfold, fold, maxPool2d, avgPool2d,
   adaptiveAvgPool2d,
 } from '@tapegrad/core';
-import { arb } from '@tapegrad/core/testing';
+import { arb } from '@tapegrad/core/testing/properties';
 import { createWasmBackend, initWasmBackend } from '../packages/backend-wasm/src/index.js';
 import { initNativeBackendOrWarn } from '../packages/backend-native/src/index.js';
 // the activations' VJPs as primitives: not re-exported by the package

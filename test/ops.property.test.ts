@@ -24,7 +24,7 @@ import {
 import { reluGrad, sigmoidGrad, tanhGrad } from '../packages/core/src/ops/math.js';
 import {
   GradcheckError, type GradcheckOptions, arb, checkGradients, gradcheck, gradcheckProperty, propertySeed,
-} from '@tapegrad/core/testing';
+} from '@tapegrad/core/testing/properties';
 
 const SEED = 42;
 
@@ -1407,6 +1407,17 @@ describe('convolution and pooling', () => {
     checkOpGradients(cases, (opts) => (x, w) => conv2d(x, w, opts), { order: 2, numRuns: 25 });
   });
 
+  it("conv2d's bias option adds it to each output channel (as a [O, 1, 1] tensor would) and differentiates to second order in x, w and the bias", () => {
+    const cases = convCases(4).chain((c) => fc.tuple(fc.constant(c), convInputs(c), arb.tensorOf([c.G * c.oPer])));
+    fc.assert(fc.property(cases, ([c, [x, w], bias]) => {
+      const withBias = conv2d(x, w, { ...convOptions(c), bias }).toFlatArray();
+      const added = add(conv2d(x, w, convOptions(c)), reshape(bias, [c.G * c.oPer, 1, 1])).toFlatArray();
+      withBias.forEach((v, i) => expect(v).toBeCloseTo(added[i], 12));
+    }), { numRuns: 30, seed: SEED });
+    checkOpGradients(cases.map(([c, [x, w], bias]) => [convOptions(c), [x, w, bias]] as const),
+      (opts) => (x, w, bias) => conv2d(x, w, { ...opts, bias }), { order: 2, numRuns: 20 });
+  });
+
   it('conv1d is conv2d on images of height 1, and differentiates to second order', () => {
     const cases = convCases(5).map((c) => ({ ...c, H: 1, kH: 1, stride: [1, c.stride[1]] as [number, number], dilation: [1, c.dilation[1]] as [number, number],
       padding: (Array.isArray(c.padding) ? [0, c.padding[1]] : c.padding) as Pad }))
@@ -1579,6 +1590,7 @@ describe('convolution and pooling', () => {
       throw new Error('expected an error');
     };
     expect(message(() => conv2d(z(2, 3, 7, 6), z(5, 4, 3, 3)), ShapeError)).toBe('conv2d: input has 3 channels but the weight expects 4 (groups 1): [2,3,7,6] * [5,4,3,3]');
+    expect(message(() => conv2d(z(2, 3, 7, 6), z(5, 3, 3, 3), { bias: z(4) }), ShapeError)).toBe('conv2d: bias [4] must be [5], one per output channel: [2,3,7,6] * [5,3,3,3]');
     expect(message(() => conv2d(z(2, 4, 7, 6), z(6, 1, 3, 3), { groups: 3 }), ShapeError)).toBe('conv2d: input has 4 channels but the weight expects 3 (groups 3): [2,4,7,6] * [6,1,3,3]');
     expect(message(() => conv2d(z(2, 4, 7, 6), z(5, 2, 3, 3), { groups: 2 }), ShapeError)).toBe('conv2d: 5 output channels are not divisible by groups 2: [2,4,7,6] * [5,2,3,3]');
     expect(message(() => conv2d(z(1, 1, 4, 4), z(1, 1, 5, 5)), ShapeError)).toBe('conv2d: the kernel 5×5 is larger than the padded input 4×4: [1,1,4,4] * [1,1,5,5]');

@@ -109,7 +109,7 @@ describe('safetensors loader fuzz', () => {
     fc.assert(fc.property(mutated(cliValid), (bytes) => {
       writeFileSync(file, bytes);
       const loaded = typedOrResult(() => loadModelFile(file, silent), (e) => e instanceof UsageError);
-      if (loaded) expect(loaded.architecture.layers.length).toBeGreaterThanOrEqual(2);
+      if (loaded) expect(loaded.architecture.kind === 'cnn' || loaded.architecture.layers.length >= 2).toBe(true);
     }), { numRuns: 150, seed: SEED });
   });
 });

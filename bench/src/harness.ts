@@ -108,6 +108,14 @@ async function trainOnce(
 ): Promise<{ epochSeconds: number[]; evaluation: { loss: number; accuracy: number } | null; stoppedEarly: boolean; allocation: Allocation | null }> {
   const n = data.train.n;
   const fullBatches = Math.ceil(n / task.batch);
+  if (fw.train) {
+    // the framework runs the plan in its own process (PyTorch): same plan, same probe, its own clock
+    const external = await fw.train(task, data, layers, plan, log);
+    if ('overBudget' in external) throw new OverBudget(external.overBudget.secondsPerBatch, external.overBudget.probeBatches, external.overBudget.estimate);
+    external.epochSeconds.forEach((s, e) => log(`  ${task.id} ${fw.id}: epoch ${e + 1}/${plan.epochs} ${s.toFixed(3)} s${plan.batches < fullBatches ? ` (${plan.batches}/${fullBatches} batches)` : ''}`));
+    const evaluation = external.stoppedEarly || plan.label === 'over budget' ? null : external.evaluation;
+    return { epochSeconds: external.epochSeconds, evaluation, stoppedEarly: external.stoppedEarly, allocation: null };
+  }
   const trainer = await fw.createTrainer(task, data, layers);
   try {
     const epochSeconds: number[] = [];
@@ -262,6 +270,7 @@ export async function runMatmul(
     return row;
   }
   await fw.activate();
+  if (!fw.matmul) throw new Error(`${fw.id} has no matmul row`);
   const run = await fw.matmul(size, a, b);
   try {
     const timed = await timeCalls(() => run.run(), plan, flop);

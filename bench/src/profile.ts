@@ -7,6 +7,7 @@
  *
  *   npx tsx bench/src/profile.ts                          # T1 on the fastest backend, 3000 steps
  *   npx tsx bench/src/profile.ts --task T3 --backend wasm --steps 8000
+ *   npx tsx bench/src/profile.ts --task T4 --backend native --steps 200 --top 15   # and the 15 costliest functions
  *
  * The profiler adds a few per cent to each step; the µs/step printed first is from a separate
  * unprofiled run of the same steps. Only the calling thread is sampled: a matmul's time is
@@ -14,6 +15,7 @@
  * thread), since the addon's own frames are charged to their JS caller.
  */
 import { Session } from 'node:inspector';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { getBackend, setBackend } from '@tapegrad/core';
 import { loadTapegrad } from './frameworks/tapegrad.js';
@@ -21,7 +23,7 @@ import { epochOrders, initialWeights, loadProtocolMnist, TASK_IDS, TASKS, type T
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string };
+  callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
 
@@ -46,7 +48,7 @@ function post<T>(session: Session, method: string, params: object = {}): Promise
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { task: { type: 'string', default: 'T1' }, backend: { type: 'string' }, steps: { type: 'string', default: '3000' } } });
+  const { values } = parseArgs({ options: { task: { type: 'string', default: 'T1' }, backend: { type: 'string' }, steps: { type: 'string', default: '3000' }, top: { type: 'string', default: '0' } } });
   const taskId = values.task as TaskId;
   if (!TASK_IDS.includes(taskId)) throw new Error(`--task must be one of ${TASK_IDS.join(', ')}`);
   const steps = Number(values.steps);
@@ -70,8 +72,12 @@ async function main(): Promise<void> {
 
   await run(Math.min(steps, 500)); // warm-up: V8 tiers the code up
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await run(steps);
   const microseconds = ((performance.now() - started) * 1000) / steps;
+  // CPU time of this process (all its threads): on a loaded machine steadier than the wall clock
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuMicroseconds = (cpu.user + cpu.system) / steps;
 
   const session = new Session();
   session.connect();
@@ -87,6 +93,11 @@ async function main(): Promise<void> {
   // time inside the native addon is sampled as a nameless frame: charge it to its JS caller
   const parentOf = new Map<number, number>();
   for (const n of profile.nodes) for (const child of n.children ?? []) parentOf.set(child, n.id);
+  const frameLine = (id: number) => {
+    let node = byId.get(id)!;
+    while (node.callFrame.functionName === '' && node.callFrame.url === '' && parentOf.has(node.id)) node = byId.get(parentOf.get(node.id)!)!;
+    return node.callFrame.lineNumber + 1;
+  };
   const frameOf = (id: number) => {
     let node = byId.get(id)!;
     while (node.callFrame.functionName === '' && node.callFrame.url === '' && parentOf.has(node.id)) node = byId.get(parentOf.get(node.id)!)!;
@@ -108,9 +119,23 @@ async function main(): Promise<void> {
   });
   totals.set('garbage collector', gc);
   totals.set('other (bench loop, engine)', other + idle);
-  console.log(`${taskId} on ${backend}: ${microseconds.toFixed(0)} µs/step unprofiled (${((microseconds * Math.ceil(mnist.train.n / task.batch)) / 1e6).toFixed(4)} s/epoch); profile of ${steps} more steps:`);
+  console.log(`${taskId} on ${backend}: ${microseconds.toFixed(0)} µs/step unprofiled (${((microseconds * Math.ceil(mnist.train.n / task.batch)) / 1e6).toFixed(4)} s/epoch; CPU time ${cpuMicroseconds.toFixed(0)} µs/step, load average ${loadavg()[0].toFixed(1)}); profile of ${steps} more steps:`);
   for (const [name, time] of totals) {
     console.log(`  ${name.padEnd(44)} ${((100 * time) / all).toFixed(1).padStart(5)} %  ${(time / steps).toFixed(1).padStart(7)} µs/step`);
+  }
+  const top = Number(values.top);
+  if (top > 0) {
+    // self time by function (native frames charged to their JS caller), the largest first
+    const byFunction = new Map<string, number>();
+    profile.samples.forEach((id, i) => {
+      const { functionName: fn, url } = frameOf(id);
+      const key = `${fn || '(anonymous)'}:${frameLine(id)} ${url.replace(/^.*\/(packages|bench)\//, '$1/')}`;
+      byFunction.set(key, (byFunction.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    });
+    console.log(`top ${top} functions by self time (µs/step):`);
+    for (const [key, time] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+      console.log(`  ${(time / steps).toFixed(1).padStart(8)}  ${((100 * time) / all).toFixed(1).padStart(5)} %  ${key}`);
+    }
   }
 }
 

@@ -62,56 +62,94 @@ export function protocolCheck(): { ok: boolean; expected: number[]; got: number[
 
 // ---- tasks -----------------------------------------------------------------------------
 
-export type TaskId = 'T1' | 'T2' | 'T3';
-export const TASK_IDS: readonly TaskId[] = ['T1', 'T2', 'T3'];
+export type TaskId = 'T1' | 'T2' | 'T3' | 'T4';
+export const TASK_IDS: readonly TaskId[] = ['T1', 'T2', 'T3', 'T4'];
+
+/** One convolution of a CNN task: kernels [out, in, k, k], stride 1, then relu and a 2×2 max-pool of stride 2. */
+export interface ConvSpec {
+  inChannels: number;
+  outChannels: number;
+  kernel: number;
+  padding: number;
+}
 
 export interface TaskSpec {
   id: TaskId;
   name: string;
+  /**
+   * The dense layers' sizes, input first. For a CNN task the input is the flattened
+   * (channel, row, column) output of the last pooling, and `conv` lists the convolutions before it.
+   */
   sizes: readonly number[];
+  /** The convolutions (each: conv, relu, max-pool 2×2 stride 2) before the dense layers; absent for an MLP. */
+  conv?: readonly ConvSpec[];
   hidden: 'relu' | 'sigmoid';
   /** softmax + categorical CE (mean over batch), or sigmoid + BCE summed over units (mean over batch). */
   output: 'softmax-cce' | 'sigmoid-bce';
   lr: number;
+  /** PyTorch's SGD momentum (v ← μ·v + g, θ ← θ − η·v, v starts at 0); absent: plain SGD. */
+  momentum?: number;
   batch: number;
   epochs: number;
   init: 'he' | 'classic';
   seed: number;
+  /** How far frameworks' test accuracies may differ after a full run (BENCH-PROTOCOL). */
+  accuracyTolerance: number;
 }
 
 export const TASKS: Readonly<Record<TaskId, TaskSpec>> = {
-  T1: { id: 'T1', name: 'mlp-small', sizes: [784, 128, 10], hidden: 'relu', output: 'softmax-cce', lr: 0.1, batch: 64, epochs: 5, init: 'he', seed: 1001 },
-  T2: { id: 'T2', name: 'mlp-wide', sizes: [784, 1024, 1024, 10], hidden: 'relu', output: 'softmax-cce', lr: 0.05, batch: 256, epochs: 3, init: 'he', seed: 1002 },
-  T3: { id: 'T3', name: 'seed-faithful', sizes: [784, 30, 10], hidden: 'sigmoid', output: 'sigmoid-bce', lr: 0.5, batch: 10, epochs: 10, init: 'classic', seed: 1003 },
+  T1: { id: 'T1', name: 'mlp-small', sizes: [784, 128, 10], hidden: 'relu', output: 'softmax-cce', lr: 0.1, batch: 64, epochs: 5, init: 'he', seed: 1001, accuracyTolerance: 0.005 },
+  T2: { id: 'T2', name: 'mlp-wide', sizes: [784, 1024, 1024, 10], hidden: 'relu', output: 'softmax-cce', lr: 0.05, batch: 256, epochs: 3, init: 'he', seed: 1002, accuracyTolerance: 0.005 },
+  T3: { id: 'T3', name: 'seed-faithful', sizes: [784, 30, 10], hidden: 'sigmoid', output: 'sigmoid-bce', lr: 0.5, batch: 10, epochs: 10, init: 'classic', seed: 1003, accuracyTolerance: 0.005 },
+  // LeNet-5 style: [N,1,28,28] → conv 5×5 pad 2 → 6×28×28 → pool → 6×14×14 → conv 5×5 → 16×10×10 → pool → 16×5×5 = 400
+  T4: {
+    id: 'T4', name: 'cnn', sizes: [400, 120, 84, 10],
+    conv: [{ inChannels: 1, outChannels: 6, kernel: 5, padding: 2 }, { inChannels: 6, outChannels: 16, kernel: 5, padding: 0 }],
+    hidden: 'relu', output: 'softmax-cce', lr: 0.01, momentum: 0.9, batch: 64, epochs: 10, init: 'he', seed: 1004,
+    // float32 and float64 PyTorch runs differ by up to ≈ 0.003 per epoch on T4 (BENCH-PROTOCOL)
+    accuracyTolerance: 0.01,
+  },
 };
 
 export function describeTask(t: TaskSpec): string {
   const out = t.output === 'softmax-cce' ? 'softmax+CE' : 'sigmoid+BCE(sum)';
-  return `${t.id} ${t.name} ${t.sizes.join('-')} ${t.hidden}/${out}, batch ${t.batch}, lr ${t.lr}, ${t.init} init (seed ${t.seed})`;
+  const opt = t.momentum ? `SGD momentum ${t.momentum}` : 'SGD';
+  const arch = t.conv
+    ? `${t.conv.map((c) => `conv${c.kernel}×${c.kernel} ${c.inChannels}→${c.outChannels}${c.padding ? ` pad ${c.padding}` : ''}+pool2`).join(', ')}, ${t.sizes.join('-')}`
+    : t.sizes.join('-');
+  return `${t.id} ${t.name} ${arch} ${t.hidden}/${out}, batch ${t.batch}, lr ${t.lr} (${opt}), ${t.init} init (seed ${t.seed})`;
 }
 
 export interface Layer {
-  /** Row-major [out, in]. */
+  /** Row-major [out, in] (a convolution: [out, inChannels, k, k], i.e. [out, in] with in = inChannels·k·k). */
   W: Float32Array;
   /** [out]. */
   b: Float32Array;
+  /** Fan-in: a dense layer's inputs, a convolution's inChannels·k·k. */
   inputs: number;
   outputs: number;
+  /** Set for a convolution. */
+  conv?: ConvSpec;
 }
 
-/** Initial weights, layer by layer from one generator: W¹, (b¹), W², (b²), … as the protocol fixes. */
+/**
+ * Initial weights, layer by layer from one generator: W¹, (b¹), W², (b²), … as the protocol
+ * fixes; for a CNN task the convolutions come first, each filled row-major as [out, in, k, k].
+ */
 export function initialWeights(task: TaskSpec): Layer[] {
   const rng = mulberry32(task.seed);
+  const shapes: { inputs: number; outputs: number; conv?: ConvSpec }[] = [
+    ...(task.conv ?? []).map((c) => ({ inputs: c.inChannels * c.kernel * c.kernel, outputs: c.outChannels, conv: c })),
+    ...task.sizes.slice(1).map((outputs, l) => ({ inputs: task.sizes[l], outputs })),
+  ];
   const layers: Layer[] = [];
-  for (let l = 1; l < task.sizes.length; l++) {
-    const inputs = task.sizes[l - 1];
-    const outputs = task.sizes[l];
+  for (const { inputs, outputs, conv } of shapes) {
     const sd = task.init === 'he' ? Math.sqrt(2 / inputs) : 1;
     const W = new Float32Array(outputs * inputs);
     for (let i = 0; i < W.length; i++) W[i] = normal(rng) * sd;
     const b = new Float32Array(outputs);
     if (task.init === 'classic') for (let i = 0; i < outputs; i++) b[i] = normal(rng);
-    layers.push({ W, b, inputs, outputs });
+    layers.push({ W, b, inputs, outputs, ...(conv ? { conv } : {}) });
   }
   return layers;
 }

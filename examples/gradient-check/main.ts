@@ -8,7 +8,7 @@
  *    smallest input and gradcheck names the element that disagrees.
  */
 import { add, customGrad, exp, log, matmul, mul, sigmoid, sum, tensor } from '@tapegrad/core';
-import { arb, checkGradients, gradcheck } from '@tapegrad/core/testing';
+import { arb, checkGradients, gradcheck } from '@tapegrad/core/testing/properties';
 import fc from 'fast-check';
 
 // 1. C = sum(σ(W·X + b)) in float64

@@ -100,6 +100,117 @@ class JaxTrainer implements Trainer {
   }
 }
 
+type CnnParams = { convs: { W: JArray; b: JArray }[]; dense: { W: JArray; b: JArray }[] };
+
+/**
+ * T4 in jax-js, NCHW/OIHW (JAX's default layout): `lax.conv` with the protocol's padding,
+ * bias [O, 1, 1], relu, and the 2×2 stride-2 max-pool as a max over the axes of a
+ * [B, C, H/2, 2, W/2, 2] reshape (the windows do not overlap, so this is the pool; jax-js's
+ * `lax.reduceWindow` is the general form); the flattened features are in (channel, row,
+ * column) order already. One `jit` step: valueAndGrad, then v ← μ·v + g, θ ← θ − η·v.
+ */
+class JaxCnnTrainer implements Trainer {
+  private params: CnnParams;
+  private velocity: CnnParams;
+  private readonly step_: (params: CnnParams, velocity: CnnParams, x: JArray, y: JArray) => [CnnParams, CnnParams, JArray];
+
+  constructor(private readonly jax: Jax, private readonly task: TaskSpec, private readonly data: TrainData, layers: Layer[]) {
+    const { numpy: np, jit, valueAndGrad, tree } = jax;
+    const convLayers = layers.filter((l) => l.conv), denseLayers = layers.filter((l) => !l.conv);
+    const make = (zeros: boolean): CnnParams => ({
+      convs: convLayers.map((l) => {
+        const c = l.conv!;
+        return {
+          W: np.array(zeros ? new Float32Array(l.W.length) : Float32Array.from(l.W), { shape: [c.outChannels, c.inChannels, c.kernel, c.kernel] }),
+          b: np.array(zeros ? new Float32Array(l.outputs) : Float32Array.from(l.b), { shape: [c.outChannels, 1, 1] }),
+        };
+      }),
+      dense: denseLayers.map((l) => ({
+        W: np.array(zeros ? new Float32Array(l.W.length) : transposed(l), { shape: [l.inputs, l.outputs] }),
+        b: np.array(zeros ? new Float32Array(l.outputs) : Float32Array.from(l.b), { shape: [l.outputs] }),
+      })),
+    });
+    this.params = make(false);
+    this.velocity = make(true);
+    const { lr } = task;
+    const mu = task.momentum ?? 0;
+    const loss = (p: CnnParams, x: JArray, y: JArray) => np.sum(jax.nn.logSoftmax(this.logits(p, x), -1).mul(y)).mul(-1 / x.shape[0]);
+    this.step_ = jit((p: CnnParams, v: CnnParams, x: JArray, y: JArray) => {
+      const [value, grads] = valueAndGrad(loss)(tree.ref(p), x, y);
+      const nextV = tree.map((vi: JArray, g: JArray) => vi.mul(mu).add(g), v, grads as unknown as CnnParams) as unknown as CnnParams;
+      const next = tree.map((w: JArray, vi: JArray) => w.sub(vi.mul(lr)), p, tree.ref(nextV)) as unknown as CnnParams;
+      return [next, nextV, value];
+    }) as unknown as (params: CnnParams, velocity: CnnParams, x: JArray, y: JArray) => [CnnParams, CnnParams, JArray];
+  }
+
+  /** Logits [B, 10] of images [B, 1, 28, 28]; consumes both. */
+  private logits(p: CnnParams, x: JArray): JArray {
+    const { numpy: np, nn, lax } = this.jax;
+    let h = x;
+    p.convs.forEach((c, i) => {
+      const pad = this.task.conv![i].padding;
+      const y = nn.relu(lax.conv(h, c.W, [1, 1], [[pad, pad], [pad, pad]]).add(c.b));
+      const [B, C, H, W] = y.shape;
+      h = np.max(y.reshape([B, C, H / 2, 2, W / 2, 2]), [3, 5]);
+    });
+    let a = h.reshape([h.shape[0], -1]);
+    p.dense.forEach((d, l) => {
+      const z = np.matmul(a, d.W).add(d.b);
+      a = l < p.dense.length - 1 ? nn.relu(z) : z;
+    });
+    return a;
+  }
+
+  async step(indices: Int32Array): Promise<void> {
+    const { numpy: np } = this.jax;
+    const rows = indices.length;
+    const { train } = this.data;
+    const xb = gatherRows(train.images, PIXELS, indices, new Float32Array(rows * PIXELS));
+    const yb = new Float32Array(rows * CLASSES);
+    for (let i = 0; i < rows; i++) yb[i * CLASSES + train.labels[indices[i]]] = 1;
+    const [next, nextV, value] = this.step_(this.params, this.velocity, np.array(xb, { shape: [rows, 1, 28, 28] }), np.array(yb, { shape: [rows, CLASSES] }));
+    this.params = next;
+    this.velocity = nextV;
+    value.dispose();
+    await this.jax.blockUntilReady([this.params, this.velocity]);
+  }
+
+  async sync(): Promise<void> {
+    await this.jax.blockUntilReady([this.params, this.velocity]);
+  }
+
+  async evaluate(): Promise<{ loss: number; accuracy: number }> {
+    const { numpy: np, tree } = this.jax;
+    const ev = this.data.eval;
+    const logits = new Float32Array(ev.n * CLASSES);
+    for (let start = 0; start < ev.n; start += 500) {
+      const end = Math.min(ev.n, start + 500);
+      const x = np.array(ev.images.slice(start * PIXELS, end * PIXELS), { shape: [end - start, 1, 28, 28] });
+      logits.set(await this.logits(tree.ref(this.params), x).data(), start * CLASSES);
+    }
+    return { loss: softmaxLoss(logits, ev.labels), accuracy: argmaxRows(logits, ev.n, CLASSES, ev.labels) };
+  }
+
+  dispose(): void {
+    this.jax.tree.dispose([this.params, this.velocity]);
+    (this.step_ as unknown as { dispose?: () => void }).dispose?.();
+  }
+}
+
+/** Mean softmax cross-entropy of logit rows [n, 10], in float64. */
+function softmaxLoss(logits: ArrayLike<number>, labels: ArrayLike<number>): number {
+  let loss = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const o = i * CLASSES;
+    let max = -Infinity;
+    for (let j = 0; j < CLASSES; j++) max = Math.max(max, logits[o + j]);
+    let s = 0;
+    for (let j = 0; j < CLASSES; j++) s += Math.exp(logits[o + j] - max);
+    loss += max + Math.log(s) - logits[o + labels[i]];
+  }
+  return loss / labels.length;
+}
+
 /**
  * The ops grid in jax-js, jitted as its training step is: batched `np.matmul`; `lax.conv`
  * (NCHW/OIHW, JAX's default layout) under `valueAndGrad` with the forward value returned as
@@ -203,7 +314,7 @@ export async function loadJax(): Promise<{ frameworks: Framework[]; unavailable:
       jax.defaultDevice('wasm');
     },
     async createTrainer(task, data, layers) {
-      return new JaxTrainer(jax, task, data, layers);
+      return task.conv ? new JaxCnnTrainer(jax, task, data, layers) : new JaxTrainer(jax, task, data, layers);
     },
     async op(c: OpCase, operands: Float32Array[]): Promise<OpRun> {
       return jaxOp(jax, c, operands);

@@ -183,6 +183,7 @@ export function plainFramework(): Framework {
     isTapegrad: false,
     details: 'hand-written Float32Array loops, i-k-j matmul, manual backprop, 1 thread',
     async activate() {},
+    unsupported: (task) => (task.conv ? 'the plain-JS loop is written for the MLP tasks (T1–T3) only: no hand-written convolution backprop' : undefined),
     async createTrainer(task, data, layers) {
       return new PlainTrainer(task, data, layers);
     },

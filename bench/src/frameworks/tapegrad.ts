@@ -15,6 +15,7 @@ import { type ColumnSampler, columnSampler } from '@tapegrad/datasets';
 import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec } from '../protocol.js';
 import { type Framework, type JsKernelCounter, type MatmulRun, type OpRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
 import { type OpCase, convOutShape } from '../ops.js';
+import { TapegradCnnTrainer } from './tapegrad-cnn.js';
 
 /** Rows [n, width] → columns [width, n] (tapegrad's examples-as-columns layout). */
 function columnsOf(rows: Float32Array, n: number, width: number): Float32Array {
@@ -128,7 +129,7 @@ function tapegradFramework(backend: string, details: string, peak?: PeakProbe, o
     },
     async createTrainer(task, data, layers) {
       setBackend(backend);
-      return new TapegradTrainer(task, data, layers);
+      return task.conv ? new TapegradCnnTrainer(task, data, layers) : new TapegradTrainer(task, data, layers);
     },
     async op(c: OpCase, operands: Float32Array[]): Promise<OpRun | string> {
       setBackend(backend);

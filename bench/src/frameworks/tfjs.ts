@@ -79,6 +79,107 @@ class TfTrainer implements Trainer {
 }
 
 /**
+ * T4 in TF.js: images NHWC [B, 28, 28, 1], kernels HWIO (the protocol's OIHW transposed),
+ * `tf.conv2d` + bias + relu + `tf.maxPool` twice, then the flattened features in the
+ * protocol's (channel, row, column) order (a transpose to NCHW first), dense layers as X·W
+ * with W [in, out], `tf.train.momentum(lr, 0.9)` (accum ← μ·accum + g, θ ← θ − η·accum:
+ * PyTorch's rule). The wasm backend has no Conv2DBackpropFilter kernel (tfjs-backend-wasm
+ * 4.22), so there each convolution runs as a conv3d of depth 1, whose gradient kernels it has.
+ */
+class TfCnnTrainer implements Trainer {
+  private readonly convs: { W: Var; b: Var; padding: number; kernel: number }[];
+  private readonly dense: { W: Var; b: Var }[];
+  private readonly vars: Var[];
+  private readonly optimizer: import('@tensorflow/tfjs').Optimizer;
+  private readonly via3d: boolean;
+
+  constructor(private readonly tf: TF, private readonly task: TaskSpec, private readonly data: TrainData, layers: Layer[]) {
+    this.via3d = tf.getBackend() === 'wasm';
+    this.convs = layers.filter((l) => l.conv).map((l, i) => {
+      const c = l.conv!;
+      const W = tf.tidy(() => {
+        const hwio = tf.transpose(tf.tensor4d(l.W, [c.outChannels, c.inChannels, c.kernel, c.kernel]), [2, 3, 1, 0]);
+        return this.via3d ? tf.reshape(hwio, [1, c.kernel, c.kernel, c.inChannels, c.outChannels]) : hwio;
+      });
+      if (c.padding !== 0 && 2 * c.padding !== c.kernel - 1) throw new Error(`T4 in TF.js: padding ${c.padding} of a ${c.kernel}×${c.kernel} kernel is neither 'valid' nor 'same'`);
+      return { W: tf.variable(W, true, `conv${i + 1}W`), b: tf.variable(tf.tensor1d(Float32Array.from(l.b)), true, `conv${i + 1}b`), padding: c.padding, kernel: c.kernel };
+    });
+    this.dense = layers.filter((l) => !l.conv).map((l, i) => ({
+      W: tf.variable(tf.tensor2d(transposed(l), [l.inputs, l.outputs]), true, `dense${i + 1}W`),
+      b: tf.variable(tf.tensor1d(Float32Array.from(l.b)), true, `dense${i + 1}b`),
+    }));
+    this.vars = [...this.convs.flatMap((c) => [c.W, c.b]), ...this.dense.flatMap((d) => [d.W, d.b])];
+    this.optimizer = tf.train.momentum(task.lr, task.momentum ?? 0);
+  }
+
+  private logits(x: import('@tensorflow/tfjs').Tensor4D): T2 {
+    const { tf } = this;
+    let h: import('@tensorflow/tfjs').Tensor4D = x;
+    for (const c of this.convs) {
+      const pad = c.padding === 0 ? 'valid' : 'same';
+      const [B, H, W, C] = h.shape;
+      const y = this.via3d
+        ? tf.reshape(tf.conv3d(tf.reshape(h, [B, 1, H, W, C]) as import('@tensorflow/tfjs').Tensor5D, c.W as unknown as import('@tensorflow/tfjs').Tensor5D, 1, pad), [B, H - (pad === 'valid' ? c.kernel - 1 : 0), W - (pad === 'valid' ? c.kernel - 1 : 0), -1]) as import('@tensorflow/tfjs').Tensor4D
+        : tf.conv2d(h, c.W as unknown as import('@tensorflow/tfjs').Tensor4D, 1, pad);
+      h = tf.maxPool(tf.relu(tf.add(y, c.b)) as import('@tensorflow/tfjs').Tensor4D, 2, 2, 'valid') as import('@tensorflow/tfjs').Tensor4D;
+    }
+    // the protocol flattens in (channel, row, column) order: NHWC → NCHW first
+    let a = tf.reshape(tf.transpose(h, [0, 3, 1, 2]), [h.shape[0], -1]) as T2;
+    this.dense.forEach((d, l) => {
+      const z = tf.add(tf.matMul(a, d.W as unknown as T2), d.b) as T2;
+      a = l < this.dense.length - 1 ? tf.relu(z) : z;
+    });
+    return a;
+  }
+
+  private loss(x: import('@tensorflow/tfjs').Tensor4D, y: T2): { loss: import('@tensorflow/tfjs').Scalar; logits: T2 } {
+    const { tf } = this;
+    const z = this.logits(x);
+    return { loss: tf.mean(tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(z)), 1))) as import('@tensorflow/tfjs').Scalar, logits: z };
+  }
+
+  step(indices: Int32Array): void {
+    const { tf } = this;
+    const rows = indices.length;
+    const { train } = this.data;
+    const xb = gatherRows(train.images, PIXELS, indices, new Float32Array(rows * PIXELS));
+    const yb = new Float32Array(rows * CLASSES);
+    for (let i = 0; i < rows; i++) yb[i * CLASSES + train.labels[indices[i]]] = 1;
+    tf.tidy(() => {
+      const x = tf.tensor4d(xb, [rows, 28, 28, 1]);
+      const y = tf.tensor2d(yb, [rows, CLASSES]);
+      this.optimizer.minimize(() => this.loss(x, y).loss, false, this.vars);
+    });
+  }
+
+  async sync(): Promise<void> {}
+
+  async evaluate(): Promise<{ loss: number; accuracy: number }> {
+    const { tf } = this;
+    const ev = this.data.eval;
+    const logits = new Float32Array(ev.n * CLASSES);
+    let loss = 0;
+    for (let start = 0; start < ev.n; start += 500) {
+      const end = Math.min(ev.n, start + 500);
+      const out = tf.tidy(() => this.loss(
+        tf.tensor4d(ev.images.slice(start * PIXELS, end * PIXELS), [end - start, 28, 28, 1]),
+        tf.tensor2d(oneHotRows(ev.labels.subarray(start, end)), [end - start, CLASSES]),
+      ));
+      loss += (await out.loss.data())[0] * (end - start);
+      logits.set(await out.logits.data(), start * CLASSES);
+      out.loss.dispose();
+      out.logits.dispose();
+    }
+    return { loss: loss / ev.n, accuracy: argmaxRows(logits, ev.n, CLASSES, ev.labels) };
+  }
+
+  dispose(): void {
+    this.vars.forEach((v) => v.dispose());
+    this.optimizer.dispose();
+  }
+}
+
+/**
  * The ops grid in TF.js's own layouts: batched `tf.matMul`; conv2d on NHWC images and HWIO
  * filters (converted once from NCHW/OIHW, outside the timed region; converted back for the
  * check), y and its VJP at the cotangent r through one `tf.valueAndGrads` call.
@@ -171,7 +272,7 @@ function tfFramework(tf: TF, backend: 'cpu' | 'wasm', details: string): Framewor
     activate,
     async createTrainer(task, data, layers) {
       await activate();
-      return new TfTrainer(tf, task, data, layers);
+      return task.conv ? new TfCnnTrainer(tf, task, data, layers) : new TfTrainer(tf, task, data, layers);
     },
     async op(c: OpCase, operands: Float32Array[]): Promise<OpRun> {
       await activate();

@@ -70,7 +70,16 @@ export interface Framework {
   /** Makes this framework current before its runs (TF.js and tapegrad switch a global backend). */
   activate(): Promise<void>;
   createTrainer(task: TaskSpec, data: TrainData, layers: Layer[]): Promise<Trainer>;
-  matmul(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun>;
+  /** Why this framework does not run `task` (its row then reads `unavailable` with the reason), or undefined when it does. */
+  unsupported?(task: TaskSpec): string | undefined;
+  /** Absent: no row in the matmul grid (PyTorch's rows are the training tasks only). */
+  matmul?(size: MatmulSize, a: Float32Array, b: Float32Array): Promise<MatmulRun>;
+  /**
+   * A framework that runs a whole plan itself (in its own process: PyTorch) instead of the
+   * harness's step-by-step loop: the same epochs, batches, order and budget probe, timed on
+   * its side; the harness then does not call createTrainer.
+   */
+  train?(task: TaskSpec, data: TrainData, layers: Layer[], plan: { epochs: number; batches: number; budget: number }, log: (line: string) => void): Promise<ExternalRun>;
   /** The ops grid's case on this framework, or a reason it cannot run it (an op it lacks). */
   op?(c: OpCase, operands: Float32Array[]): Promise<OpRun | string>;
   /**
@@ -86,6 +95,11 @@ export interface Framework {
    */
   matmulOnly?: boolean;
 }
+
+/** What an external plan run reports: its epoch times and evaluation, or the budget probe's verdict. */
+export type ExternalRun =
+  | { epochSeconds: number[]; stoppedEarly: boolean; evaluation: Evaluation | null }
+  | { overBudget: { secondsPerBatch: number; probeBatches: number; estimate: number } };
 
 /** A framework that could not be loaded: its rows say why. */
 export interface Unavailable {

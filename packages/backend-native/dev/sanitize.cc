@@ -1,5 +1,5 @@
-// Dev check (not part of the addon, nor of the test suite): the matmul kernels and the
-// two-thread pool built with a sanitizer, run over batched and single products, one and two
+// Dev check (not part of the addon, nor of the test suite): the matmul kernels, the
+// convolution family (conv.cc) and the two-thread pool built with a sanitizer, run over batched and single products, one and two
 // threads, all transpose variants and edge sizes, checking one thread's bits against two's
 // and every element against a double-precision reference; in float32 and float64. Run by sanitize.sh.
 #include <cmath>
@@ -12,6 +12,7 @@
 
 namespace {
 int failures = 0;
+int runsDone = 0;
 
 void check(bool ok, const char* what, long count, long m, long k, long n, bool tA, bool tB) {
   if (ok) return;
@@ -81,6 +82,38 @@ void batch(const tg::KernelSet& ks, long count, long m, long k, long n, bool tA,
   check(std::memcmp(s1.data(), c1.data(), s1.size() * sizeof(T)) == 0 && std::memcmp(s1.data(), s2.data(), s1.size() * sizeof(T)) == 0,
         "single product", 1, m, k, n, tA, tB);
 }
+// The convolution family (conv.cc) under the sanitizers: unfold and fold in both column
+// layouts, the max-pool kernels (the 2×2 path and the general one, with padding and
+// dilation), and transpose, each on arrays sized exactly, so any read or write past them shows.
+void convolutions(std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-1, 1);
+  auto filled = [&](long n) {
+    std::vector<float> v(n);
+    for (auto& x : v) x = u(rng);
+    return v;
+  };
+  const long geometries[][14] = {
+      {2, 3, 7, 6, 3, 2, 1, 2, 1, 0, 1, 1, 7, 3}, {1, 1, 5, 5, 5, 5, 1, 1, 2, 2, 1, 1, 5, 5}, {3, 2, 9, 9, 2, 2, 2, 2, 0, 0, 1, 1, 4, 4},
+      {2, 2, 8, 7, 3, 3, 2, 1, 1, 1, 2, 2, 3, 5}, {1, 2, 4, 4, 1, 1, 1, 1, 0, 0, 1, 1, 4, 4}, {2, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 4, 4},
+  };
+  for (const auto& q : geometries) {
+    const tg::ConvGeometry g{q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8], q[9], q[10], q[11], q[12], q[13]};
+    const long image = g.N * g.C * g.H * g.W, cols = g.N * g.C * g.kH * g.kW * g.outH * g.outW, pooled = g.N * g.C * g.outH * g.outW;
+    std::vector<float> x = filled(image), c(cols), back(image);
+    for (bool batched : {false, true}) {
+      tg::unfold(x.data(), g, 0.0f, c.data(), batched);
+      tg::fold(c.data(), g, back.data(), batched);
+    }
+    // max-pooling reads −∞ outside the image; every window here has an element inside
+    std::vector<float> y(pooled), dy = filled(pooled), dx(image), v = filled(image);
+    tg::maxPool(x.data(), g, y.data());
+    tg::maxPoolScatter(dy.data(), x.data(), g, dx.data());
+    tg::maxPoolGather(v.data(), x.data(), g, y.data());
+    const long shape[4] = {g.N, g.C, g.H, g.W}, perm[4] = {1, 0, 3, 2};
+    tg::transpose(x.data(), shape, perm, 4, back.data());
+    runsDone++;
+  }
+}
 }  // namespace
 
 int main() {
@@ -96,6 +129,7 @@ int main() {
           batch<double>(*ks, s[0], s[1], s[2], s[3], t & 1, t & 2, broadcastA, rng);
           runs += 2;
         }
-  std::printf("%d batches, %d failures\n", runs, failures);
+  convolutions(rng);
+  std::printf("%d batches, %d failures; %d convolution geometries\n", runs, failures, runsDone);
   return failures ? 1 : 0;
 }

@@ -30,8 +30,13 @@ export interface NativeAddon {
   extremum(max: boolean, x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number, flags: number): void;
   subScaled(y: Float32Array, x: Float32Array, s: number, out: Float32Array, flags: number): void;
   /** geometry: core's ConvGeometry as 14 numbers (N, C, H, W, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW). */
-  unfold(x: Float32Array, geometry: Int32Array, padValue: number, out: Float32Array): void;
-  fold(cols: Float32Array, geometry: Int32Array, out: Float32Array): void;
+  unfold(x: Float32Array, geometry: Int32Array, padValue: number, out: Float32Array, batched: boolean): void;
+  fold(cols: Float32Array, geometry: Int32Array, out: Float32Array, batched: boolean): void;
+  /** out = x [shape] with its axes permuted (out axis i is x axis perm[i]); rank ≤ 16. */
+  transpose(x: Float32Array, shape: Int32Array, perm: Int32Array, out: Float32Array): void;
+  maxPool(x: Float32Array, geometry: Int32Array, out: Float32Array): void;
+  maxPoolScatter(dy: Float32Array, x: Float32Array, geometry: Int32Array, out: Float32Array): void;
+  maxPoolGather(v: Float32Array, x: Float32Array, geometry: Int32Array, out: Float32Array): void;
   /** float64 true: 4-wide double FMAs (the float64 peak), else 8-wide float. */
   fmaPeakGflops(threads: number, seconds: number, float64: boolean): number;
   features(): NativeFeatures;

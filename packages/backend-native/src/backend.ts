@@ -1,6 +1,7 @@
 import { type Backend, type BinaryKernel, type ConvGeometry, type FallbackReport, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, countJsFallbacks } from '@tapegrad/core';
 import { FLAG_ALWAYS_TWO, FLAG_PORTABLE, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures, type ThreadStats } from './addon.js';
 
+/** Options of the native backend: its registered name, threading, and AVX2-FMA or portable kernels. */
 export interface NativeBackendOptions {
   /** The name it registers under; 'native' unless two instances must coexist (tests, benchmarks). */
   name?: string;
@@ -53,6 +54,7 @@ export interface NativeBackend extends Backend {
    * elements they covered: what ran at js speed. Counted in the fallback only.
    */
   fallbacks(): FallbackReport;
+  /** Sets the fallback counts back to zero. */
   resetFallbacks(): void;
 }
 
@@ -183,20 +185,54 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     },
 
     // convolution: im2col and col2im, float32 in the addon (conv.cc), bit-identical to js's
-    unfold(x: TypedArray, geometry: ConvGeometry, padValue: number, out: TypedArray): void {
+    unfold(x: TypedArray, geometry: ConvGeometry, padValue: number, out: TypedArray, batched: boolean): void {
       if (!(x instanceof Float32Array) || !(out instanceof Float32Array)) {
-        js.unfold(x, geometry, padValue, out);
+        js.unfold(x, geometry, padValue, out, batched);
         return;
       }
-      addon.unfold(x, geometryArray(geometry), padValue, out);
+      addon.unfold(x, geometryArray(geometry), padValue, out, batched);
     },
 
-    fold(cols: TypedArray, geometry: ConvGeometry, out: TypedArray): void {
+    fold(cols: TypedArray, geometry: ConvGeometry, out: TypedArray, batched: boolean): void {
       if (!(cols instanceof Float32Array) || !(out instanceof Float32Array)) {
-        js.fold(cols, geometry, out);
+        js.fold(cols, geometry, out, batched);
         return;
       }
-      addon.fold(cols, geometryArray(geometry), out);
+      addon.fold(cols, geometryArray(geometry), out, batched);
+    },
+
+    // a copy with the axes permuted: contiguous runs of x copied whole (conv2d's [O, N, L] → [N, O, L])
+    transpose(x: TypedArray, shape: Shape, perm: readonly number[], out: TypedArray): void {
+      if (!(x instanceof Float32Array) || !(out instanceof Float32Array) || shape.length > 16) {
+        js.transpose(x, shape, perm, out);
+        return;
+      }
+      addon.transpose(x, Int32Array.from(shape), Int32Array.from(perm), out);
+    },
+
+    // max-pooling: one pass over each window (conv.cc), the same comparisons as js's
+    maxPool(x: TypedArray, geometry: ConvGeometry, out: TypedArray): void {
+      if (!(x instanceof Float32Array) || !(out instanceof Float32Array)) {
+        js.maxPool(x, geometry, out);
+        return;
+      }
+      addon.maxPool(x, geometryArray(geometry), out);
+    },
+
+    maxPoolScatter(dy: TypedArray, x: TypedArray, geometry: ConvGeometry, out: TypedArray): void {
+      if (!(dy instanceof Float32Array) || !(x instanceof Float32Array) || !(out instanceof Float32Array)) {
+        js.maxPoolScatter(dy, x, geometry, out);
+        return;
+      }
+      addon.maxPoolScatter(dy, x, geometryArray(geometry), out);
+    },
+
+    maxPoolGather(v: TypedArray, x: TypedArray, geometry: ConvGeometry, out: TypedArray): void {
+      if (!(v instanceof Float32Array) || !(x instanceof Float32Array) || !(out instanceof Float32Array)) {
+        js.maxPoolGather(v, x, geometry, out);
+        return;
+      }
+      addon.maxPoolGather(v, x, geometryArray(geometry), out);
     },
 
     reduce(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void {

@@ -11,6 +11,8 @@
  *   import { initNativeBackendOrWarn } from '@tapegrad/backend-native';
  *   initWasmBackend();
  *   initNativeBackendOrWarn(); // native when built, else one warning and wasm stays the default
+ *
+ * @module @tapegrad/backend-native
  */
 import { getBackend, registerBackend } from '@tapegrad/core';
 import { DEFAULT_ADDON_PATH, loadAddon } from './addon.js';
@@ -23,6 +25,7 @@ export { DEFAULT_THREAD_THRESHOLD, type NativeBackend, type NativeBackendOptions
 /** Where 'native' ranks when core picks its default backend: above wasm (20) and js (10). */
 export const NATIVE_BACKEND_PRIORITY = 30;
 
+/** Options of initNativeBackend: the backend's, and which addon file to load. */
 export interface LoadNativeOptions extends NativeBackendOptions {
   /** The .node file to load (default: build/Release/tapegrad_native.node in this package). */
   addonPath?: string;

@@ -348,7 +348,7 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
         }
       });
 
-      it('unfold and fold (im2col, col2im) are bit-identical on random geometries (strides, paddings, dilations, a −∞ pad)', () => {
+      it('unfold and fold (im2col, col2im) are bit-identical on random geometries (strides, paddings, dilations, a −∞ pad, both column layouts)', () => {
         fc.assert(fc.property(
           fc.record({
             N: fc.integer({ min: 1, max: 2 }), C: fc.integer({ min: 1, max: 3 }), H: fc.integer({ min: 1, max: 9 }), W: fc.integer({ min: 1, max: 9 }),
@@ -357,17 +357,18 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
             outH: fc.integer({ min: 1, max: 8 }), outW: fc.integer({ min: 1, max: 8 }),
           }),
           fc.constantFrom(0, -Infinity),
-          (g, padValue) => {
+          fc.boolean(),
+          (g, padValue, batched) => {
             // outH/outW drawn freely: windows past the image read padding (fold drops them)
             const image = random(g.N * g.C * g.H * g.W), cols = g.N * g.C * g.kH * g.kW * g.outH * g.outW;
             const expected = new Float32Array(cols), actual = new Float32Array(cols).fill(NaN);
-            jsBackend.unfold(image, g, padValue, expected);
-            backend.unfold(image, g, padValue, actual);
+            jsBackend.unfold(image, g, padValue, expected, batched);
+            backend.unfold(image, g, padValue, actual, batched);
             expectBitIdentical(actual, expected, 'unfold');
             const columns = random(cols), folded = new Float32Array(image.length), foldedJs = new Float32Array(image.length);
             folded.fill(NaN);
-            jsBackend.fold(columns, g, foldedJs);
-            backend.fold(columns, g, folded);
+            jsBackend.fold(columns, g, foldedJs, batched);
+            backend.fold(columns, g, folded, batched);
             expectBitIdentical(folded, foldedJs, 'fold');
           },
         ), { numRuns: 200, seed: 42 });
@@ -425,13 +426,70 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
         }
       });
 
+      it('transpose is bit-identical to js on random shapes and permutations (size-1 axes, merged runs, rank 1–5)', () => {
+        fc.assert(fc.property(
+          fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 5 }).chain((shape) =>
+            fc.tuple(fc.constant(shape), fc.shuffledSubarray(shape.map((_, i) => i), { minLength: shape.length, maxLength: shape.length }))),
+          ([shape, perm]) => {
+            const size = shape.reduce((p, d) => p * d, 1);
+            const x = random(size), expected = new Float32Array(size), actual = new Float32Array(size).fill(NaN);
+            jsBackend.transpose(x, shape, perm, expected);
+            backend.transpose(x, shape, perm, actual);
+            expectBitIdentical(actual, expected, `transpose [${shape}] by [${perm}]`);
+          },
+        ), { numRuns: 200, seed: 42 });
+      });
+
+      it('maxPool, maxPoolScatter and maxPoolGather agree with js (ties, NaN, −∞, overlapping windows, padding, the 2×2 fast path)', () => {
+        fc.assert(fc.property(
+          fc.record({
+            N: fc.integer({ min: 1, max: 2 }), C: fc.integer({ min: 1, max: 3 }), H: fc.integer({ min: 2, max: 9 }), W: fc.integer({ min: 2, max: 9 }),
+            kH: fc.integer({ min: 1, max: 3 }), kW: fc.integer({ min: 1, max: 3 }), strideH: fc.integer({ min: 1, max: 3 }), strideW: fc.integer({ min: 1, max: 3 }),
+            padH: fc.integer({ min: 0, max: 1 }), padW: fc.integer({ min: 0, max: 1 }), dilationH: fc.integer({ min: 1, max: 2 }), dilationW: fc.integer({ min: 1, max: 2 }),
+          }),
+          fc.boolean(),
+          fc.constantFrom('plain', 'ties', 'special'),
+          (win, twoByTwo, values) => {
+            const g0 = twoByTwo ? { ...win, kH: 2, kW: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, dilationH: 1, dilationW: 1 } : win;
+            const padH = Math.min(g0.padH, g0.kH >> 1), padW = Math.min(g0.padW, g0.kW >> 1);
+            const outH = Math.floor((g0.H + 2 * padH - g0.dilationH * (g0.kH - 1) - 1) / g0.strideH) + 1;
+            const outW = Math.floor((g0.W + 2 * padW - g0.dilationW * (g0.kW - 1) - 1) / g0.strideW) + 1;
+            if (outH < 1 || outW < 1) return;
+            const g = { ...g0, padH, padW, outH, outW };
+            const image = g.N * g.C * g.H * g.W, pooled = g.N * g.C * outH * outW;
+            // ties: values from {0, 1}; special: NaN, ±∞ and −0 among them
+            const x = values === 'plain' ? random(image)
+              : random(image).map((v, i) => (values === 'ties' ? (v > 0 ? 1 : 0) : [v, NaN, -Infinity, Infinity, -0, v][i % 6]));
+            const check = (name: string, run: (k: typeof jsBackend, out: Float32Array) => void, size: number) => {
+              const expected = new Float32Array(size), actual = new Float32Array(size).fill(NaN);
+              run(jsBackend, expected);
+              run(backend, actual);
+              expectBitIdentical(actual, expected, name);
+            };
+            check('maxPool', (k, out) => k.maxPool(x, g, out), pooled);
+            const dy = random(pooled), v = random(image);
+            check('maxPoolScatter', (k, out) => k.maxPoolScatter(dy, x, g, out), image);
+            // the gather sums up to kH·kW shares: float32 on native, float64 then rounded in js
+            const expected = new Float32Array(pooled), actual = new Float32Array(pooled);
+            jsBackend.maxPoolGather(v, x, g, expected);
+            backend.maxPoolGather(v, x, g, actual);
+            expected.forEach((e, i) => {
+              if (Number.isNaN(e)) expect(actual[i]).toBeNaN();
+              else expect(Math.abs(actual[i] - e)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(e)));
+            });
+          },
+        ), { numRuns: 200, seed: 42 });
+      });
+
       it('counts what it hands to js, by kernel, and nothing for native calls', () => {
         const b = make();
         b.reduce('max', random(60), [5, 12], [0], new Float32Array(12));
         b.binary('add', random(6), [2, 3], random(6), [2, 3], new Float32Array(6), [2, 3]);
         expect(b.fallbacks()).toEqual({});
         b.transpose(random(12), [3, 4], [1, 0], new Float32Array(12));
-        b.transpose(random(20), [4, 5], [1, 0], new Float32Array(20));
+        expect(b.fallbacks()).toEqual({});
+        b.transpose(new Float64Array(12), [3, 4], [1, 0], new Float64Array(12));
+        b.transpose(new Float64Array(20), [4, 5], [1, 0], new Float64Array(20));
         b.reduce('max', random(24), [2, 3, 4], [0, 2], new Float32Array(3)); // axes not adjacent: js's walk
         b.gather(random(12), 3, 4, 1, Int32Array.of(0, 3), new Float32Array(6));
         b.reduce('sum', new Float64Array(10), [10], [0], new Float64Array(1));
@@ -623,9 +681,10 @@ describe.runIf(built)('the addon checks what it is given', () => {
     expect(() => backend.unary('neg', buffer.subarray(0, 8), buffer.subarray(1, 9), 0)).toThrow(/overlaps/);
     expect(() => backend.binary('add', buffer.subarray(0, 8), [8], buffer.subarray(0, 1), [1], buffer.subarray(0, 8), [8])).toThrow(/overlaps/);
     const g = { N: 1, C: 1, H: 3, W: 3, kH: 2, kW: 2, strideH: 1, strideW: 1, padH: 0, padW: 0, dilationH: 1, dilationW: 1, outH: 2, outW: 2 };
-    expect(() => backend.unfold(random(9), g, 0, new Float32Array(15))).toThrow(/out has 15 elements, needs 16/);
-    expect(() => backend.fold(random(16), { ...g, H: 4 }, new Float32Array(9))).toThrow(/out has 9 elements, needs 12/);
-    expect(() => backend.unfold(random(9), { ...g, strideW: 0 }, 0, new Float32Array(16))).toThrow(/strides and dilations/);
+    expect(() => backend.unfold(random(9), g, 0, new Float32Array(15), false)).toThrow(/out has 15 elements, needs 16/);
+    expect(() => backend.fold(random(16), { ...g, H: 4 }, new Float32Array(9), true)).toThrow(/out has 9 elements, needs 12/);
+    expect(() => backend.unfold(random(9), { ...g, strideW: 0 }, 0, new Float32Array(16), false)).toThrow(/strides and dilations/);
+    expect(() => backend.maxPoolScatter(random(4), random(9), g, new Float32Array(8))).toThrow(/out has 8 elements, needs 9/);
     // and nothing was written by the refused calls
     expect(buffer[2]).not.toBe(0);
   });

@@ -781,19 +781,23 @@ export function sumMiddle(x: usize, out: usize, outer: i32, mid: i32, inner: i32
 }
 
 export function unfold(x: usize, out: usize, padValue: f32, N: i32, C: i32, H: i32, W: i32, kH: i32, kW: i32,
-  strideH: i32, strideW: i32, padH: i32, padW: i32, dilationH: i32, dilationW: i32, outH: i32, outW: i32): void {
+  strideH: i32, strideW: i32, padH: i32, padW: i32, dilationH: i32, dilationW: i32, outH: i32, outW: i32, batched: i32): void {
   const plane = <usize>(H * W) << 2;
   const rowBytes = <usize>outW << 2;
-  let o = out;
   const images = N * C;
+  // where column row r of image n starts: [N, K, L] per image, or [K, N·L] batched (core's js-conv.ts)
+  const L = <usize>(outH * outW), K = <usize>(C * kH * kW);
+  const imageStride = (batched ? L : K * L) << 2, rowStride = (batched ? <usize>N * L : L) << 2;
   for (let image = 0; image < images; image++) {
     const base = x + <usize>image * plane;
+    const n = image / C, ch = image % C;
     for (let i = 0; i < kH; i++) {
       const rowOffset = i * dilationH - padH;
       for (let j = 0; j < kW; j++) {
         const colOffset = j * dilationW - padW;
         const first = firstValid(colOffset, strideW, outW);
         const end = endValid(colOffset, strideW, W, outW, first);
+        let o = out + <usize>n * imageStride + <usize>((ch * kH + i) * kW + j) * rowStride;
         for (let oh = 0; oh < outH; oh++, o += rowBytes) {
           const ih = oh * strideH + rowOffset;
           if (ih < 0 || ih >= H) {
@@ -820,20 +824,23 @@ export function unfold(x: usize, out: usize, padValue: f32, N: i32, C: i32, H: i
 }
 
 export function fold(cols: usize, out: usize, N: i32, C: i32, H: i32, W: i32, kH: i32, kW: i32,
-  strideH: i32, strideW: i32, padH: i32, padW: i32, dilationH: i32, dilationW: i32, outH: i32, outW: i32): void {
+  strideH: i32, strideW: i32, padH: i32, padW: i32, dilationH: i32, dilationW: i32, outH: i32, outW: i32, batched: i32): void {
   const plane = <usize>(H * W) << 2;
   const images = N * C;
   memory.fill(out, 0, <usize>images * plane);
   const rowBytes = <usize>outW << 2;
-  let c = cols;
+  const L = <usize>(outH * outW), K = <usize>(C * kH * kW);
+  const imageStride = (batched ? L : K * L) << 2, rowStride = (batched ? <usize>N * L : L) << 2;
   for (let image = 0; image < images; image++) {
     const base = out + <usize>image * plane;
+    const n = image / C, ch = image % C;
     for (let i = 0; i < kH; i++) {
       const rowOffset = i * dilationH - padH;
       for (let j = 0; j < kW; j++) {
         const colOffset = j * dilationW - padW;
         const first = firstValid(colOffset, strideW, outW);
         const end = endValid(colOffset, strideW, W, outW, first);
+        let c = cols + <usize>n * imageStride + <usize>((ch * kH + i) * kW + j) * rowStride;
         for (let oh = 0; oh < outH; oh++, c += rowBytes) {
           const ih = oh * strideH + rowOffset;
           if (ih < 0 || ih >= H) continue;

@@ -7,6 +7,7 @@ import { type WasmMemory, wasmApi } from './wasm-api.js';
 /** Which compiled build runs: fused multiply-add (relaxed SIMD) or multiply then add. */
 export type WasmVariant = 'relaxed-simd' | 'simd';
 
+/** Options of the wasm backend: which build, its registered name, threading, and whether small calls stay in js. */
 export interface WasmBackendOptions {
   /**
    * 'auto' (the default) enables relaxed SIMD where it can (see {@link enableRelaxedSimd})
@@ -62,6 +63,7 @@ export interface WasmBackend extends Backend {
    * element-wise calls js runs faster (`smallCallsInJs`). Counted in the fallback only.
    */
   fallbacks(): FallbackReport;
+  /** Sets the fallback counts back to zero. */
   resetFallbacks(): void;
 }
 
@@ -96,9 +98,9 @@ interface Exports {
   sumRows(x: number, out: number, rows: number, cols: number): void;
   sumMiddle(x: number, out: number, outer: number, mid: number, inner: number): void;
   unfold(x: number, out: number, padValue: number, N: number, C: number, H: number, W: number, kH: number, kW: number,
-    strideH: number, strideW: number, padH: number, padW: number, dilationH: number, dilationW: number, outH: number, outW: number): void;
+    strideH: number, strideW: number, padH: number, padW: number, dilationH: number, dilationW: number, outH: number, outW: number, batched: number): void;
   fold(cols: number, out: number, N: number, C: number, H: number, W: number, kH: number, kW: number,
-    strideH: number, strideW: number, padH: number, padW: number, dilationH: number, dilationW: number, outH: number, outW: number): void;
+    strideH: number, strideW: number, padH: number, padW: number, dilationH: number, dilationW: number, outH: number, outW: number, batched: number): void;
 }
 
 function decodeBase64(text: string): Uint8Array {
@@ -467,6 +469,10 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
     },
 
     transpose: jsBackend.transpose,
+    // max-pooling: one pass over the image each, memory-bound: js's loops
+    maxPool: js.maxPool,
+    maxPoolScatter: js.maxPoolScatter,
+    maxPoolGather: js.maxPoolGather,
     broadcastTo: jsBackend.broadcastTo,
     slice: jsBackend.slice,
     pad: jsBackend.pad,
@@ -477,38 +483,38 @@ function wrap(wasm: Exports, variant: WasmVariant, options: WasmBackendOptions, 
     cumsum: jsBackend.cumsum,
     argReduce: jsBackend.argReduce,
     // im2col and col2im: js's loops in wasm, so the same copies and float32 sums
-    unfold(x, g, padValue, out): void {
+    unfold(x, g, padValue, out, batched): void {
       const images = g.N * g.C, size = images * g.kH * g.kW * g.outH * g.outW;
       if (!(x instanceof Float32Array) || !(out instanceof Float32Array) || size < unfoldBelow) {
-        js.unfold(x, g, padValue, out);
+        js.unfold(x, g, padValue, out, batched);
         return;
       }
       if (size === 0) return;
       const imageSize = images * g.H * g.W;
       const px = heap, po = px + padded(imageSize);
       if (!reserve(po + padded(size))) {
-        js.unfold(x, g, padValue, out);
+        js.unfold(x, g, padValue, out, batched);
         return;
       }
       f32.set(x.subarray(0, imageSize), px >>> 2);
-      wasm.unfold(px, po, padValue, g.N, g.C, g.H, g.W, g.kH, g.kW, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.outH, g.outW);
+      wasm.unfold(px, po, padValue, g.N, g.C, g.H, g.W, g.kH, g.kW, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.outH, g.outW, batched ? 1 : 0);
       out.set(f32.subarray(po >>> 2, (po >>> 2) + size));
     },
 
-    fold(cols, g, out): void {
+    fold(cols, g, out, batched): void {
       const images = g.N * g.C, size = images * g.kH * g.kW * g.outH * g.outW, imageSize = images * g.H * g.W;
       if (!(cols instanceof Float32Array) || !(out instanceof Float32Array) || size < foldBelow) {
-        js.fold(cols, g, out);
+        js.fold(cols, g, out, batched);
         return;
       }
       if (imageSize === 0) return;
       const pc = heap, po = pc + padded(size);
       if (!reserve(po + padded(imageSize))) {
-        js.fold(cols, g, out);
+        js.fold(cols, g, out, batched);
         return;
       }
       f32.set(cols.subarray(0, size), pc >>> 2);
-      wasm.fold(pc, po, g.N, g.C, g.H, g.W, g.kH, g.kW, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.outH, g.outW);
+      wasm.fold(pc, po, g.N, g.C, g.H, g.W, g.kH, g.kW, g.strideH, g.strideW, g.padH, g.padW, g.dilationH, g.dilationW, g.outH, g.outW, batched ? 1 : 0);
       out.set(f32.subarray(po >>> 2, (po >>> 2) + imageSize));
     },
 

@@ -8,6 +8,8 @@
  *
  *   import { initWasmBackend } from '@tapegrad/backend-wasm';
  *   initWasmBackend();     // compiles, registers 'wasm'; every op runs on it from now on
+ *
+ * @module @tapegrad/backend-wasm
  */
 import { registerBackend } from '@tapegrad/core';
 import { type WasmBackend, type WasmBackendOptions, createWasmBackend, createWasmBackendAsync } from './backend.js';

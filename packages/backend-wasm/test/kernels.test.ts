@@ -446,14 +446,16 @@ for (const backend of backends) {
     /** Runs both kernels on one geometry, wasm against js, bit for bit (Object.is: −0, NaN, ±∞ count). */
     function checkGeometry(g: ConvGeometry, padValue: number, scale = 2): void {
       const image = random(g.N * g.C * g.H * g.W, scale), cols = g.N * g.C * g.kH * g.kW * g.outH * g.outW;
-      const expected = new Float32Array(cols), actual = new Float32Array(cols).fill(NaN);
-      jsBackend.unfold(image, g, padValue, expected);
-      backend.unfold(image, g, padValue, actual);
-      expectBitIdentical(actual, expected);
-      const columns = random(cols, scale), foldedJs = new Float32Array(image.length), folded = new Float32Array(image.length).fill(NaN);
-      jsBackend.fold(columns, g, foldedJs);
-      backend.fold(columns, g, folded);
-      expectBitIdentical(folded, foldedJs);
+      for (const batched of [false, true]) {
+        const expected = new Float32Array(cols), actual = new Float32Array(cols).fill(NaN);
+        jsBackend.unfold(image, g, padValue, expected, batched);
+        backend.unfold(image, g, padValue, actual, batched);
+        expectBitIdentical(actual, expected);
+        const columns = random(cols, scale), foldedJs = new Float32Array(image.length), folded = new Float32Array(image.length).fill(NaN);
+        jsBackend.fold(columns, g, foldedJs, batched);
+        backend.fold(columns, g, folded, batched);
+        expectBitIdentical(folded, foldedJs);
+      }
     }
 
     it('bit-identical on random geometries (strides, paddings, dilations, windows past the image, a −∞ pad)', () => {
@@ -489,12 +491,12 @@ for (const backend of backends) {
       const image = random(60), cols = new Float32Array(2 * 6 * 20).map((_, i) => [NaN, Infinity, -Infinity, -0, 1.5][i % 5]);
       image[3] = NaN; image[17] = Infinity; image[40] = -Infinity; image[41] = -0;
       const expected = new Float32Array(cols.length), actual = new Float32Array(cols.length);
-      jsBackend.unfold(image, g, -Infinity, expected);
-      backend.unfold(image, g, -Infinity, actual);
+      jsBackend.unfold(image, g, -Infinity, expected, false);
+      backend.unfold(image, g, -Infinity, actual, false);
       expectBitIdentical(actual, expected);
       const foldedJs = new Float32Array(60), folded = new Float32Array(60);
-      jsBackend.fold(cols, g, foldedJs);
-      backend.fold(cols, g, folded);
+      jsBackend.fold(cols, g, foldedJs, false);
+      backend.fold(cols, g, folded, false);
       expectBitIdentical(folded, foldedJs);
     });
 
@@ -508,12 +510,12 @@ for (const backend of backends) {
       const g: ConvGeometry = { N: 1, C: 2, H: 6, W: 7, kH: 3, kW: 3, strideH: 2, strideW: 1, padH: 1, padW: 2, dilationH: 1, dilationW: 2, outH: 3, outW: 5 };
       const image = Float64Array.from(random(84)), cols = Float64Array.from(random(2 * 9 * 15));
       const expected = new Float64Array(cols.length), actual = new Float64Array(cols.length);
-      jsBackend.unfold(image, g, 0, expected);
-      backend.unfold(image, g, 0, actual);
+      jsBackend.unfold(image, g, 0, expected, false);
+      backend.unfold(image, g, 0, actual, false);
       expectBitIdentical(actual, expected);
       const foldedJs = new Float64Array(84), folded = new Float64Array(84);
-      jsBackend.fold(cols, g, foldedJs);
-      backend.fold(cols, g, folded);
+      jsBackend.fold(cols, g, foldedJs, false);
+      backend.fold(cols, g, folded, false);
       expectBitIdentical(folded, foldedJs);
     });
   });
@@ -627,12 +629,12 @@ describe('the default backend runs small calls in js and larger ones in wasm, wi
       const g: ConvGeometry = { N: 1, C: 2, H, W: H, kH: k, kW: k, strideH: 1, strideW: 1, padH: 1, padW: 0, dilationH: 1, dilationW: 1, outH: H + 3 - k, outW: H + 1 - k };
       const image = random(2 * H * H), cols = 2 * k * k * g.outH * g.outW;
       const expected = new Float32Array(cols), actual = new Float32Array(cols);
-      jsBackend.unfold(image, g, 0, expected);
-      byDefault.unfold(image, g, 0, actual);
+      jsBackend.unfold(image, g, 0, expected, false);
+      byDefault.unfold(image, g, 0, actual, false);
       expectBitIdentical(actual, expected);
       const columns = random(cols), foldedJs = new Float32Array(image.length), folded = new Float32Array(image.length);
-      jsBackend.fold(columns, g, foldedJs);
-      byDefault.fold(columns, g, folded);
+      jsBackend.fold(columns, g, foldedJs, false);
+      byDefault.fold(columns, g, folded, false);
       expectBitIdentical(folded, foldedJs);
     }
   });
@@ -691,12 +693,12 @@ describe('fallbacks(): the calls handed to js, by kernel', () => {
     const b = createWasmBackend({ variant: 'simd', name: 'wasm-fallbacks-conv', threads: 'off' });
     const geometry = (H: number): ConvGeometry => ({ N: 1, C: 1, H, W: H, kH: 2, kW: 2, strideH: 1, strideW: 1, padH: 0, padW: 0, dilationH: 1, dilationW: 1, outH: H - 1, outW: H - 1 });
     const large = geometry(9), small = geometry(4); // 4·64 = 256 and 4·9 = 36 column elements
-    b.unfold(random(81), large, 0, new Float32Array(256));
-    b.fold(random(256), large, new Float32Array(81));
+    b.unfold(random(81), large, 0, new Float32Array(256), false);
+    b.fold(random(256), large, new Float32Array(81), false);
     expect(b.fallbacks()).toEqual({});
-    b.unfold(random(16), small, 0, new Float32Array(36));
-    b.fold(random(36), small, new Float32Array(16));
-    b.unfold(new Float64Array(81), large, 0, new Float64Array(256));
+    b.unfold(random(16), small, 0, new Float32Array(36), false);
+    b.fold(random(36), small, new Float32Array(16), false);
+    b.unfold(new Float64Array(81), large, 0, new Float64Array(256), false);
     expect(b.fallbacks()).toEqual({ unfold: { calls: 2, elements: 36 + 256 }, fold: { calls: 1, elements: 36 } });
   });
 });

@@ -13,6 +13,21 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * A model file that cannot be used: unreadable, not safetensors, or metadata that does not
+ * describe a network tapegrad builds (a damaged or foreign file). A UsageError (exit 2): the
+ * file is the user's input. The message starts with `--model: ` and names the file.
+ */
+export class ModelFileError extends UsageError {
+  /** The file read. */
+  readonly path: string;
+  constructor(path: string, message: string) {
+    super(`--model: ${message}`);
+    this.name = 'ModelFileError';
+    this.path = path;
+  }
+}
+
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;

@@ -4,7 +4,7 @@ import { cli } from './helpers.js';
 // --help explains every option of every command, with its default where it has one.
 const options: Record<string, string[]> = {
   train: [
-    '--layers <sizes>', '--activation <name>', '--loss <name>', '--output <name>', '--optimizer <name>', '--lr <rate>',
+    '--model <kind>', '--layers <sizes>', '--activation <name>', '--loss <name>', '--output <name>', '--optimizer <name>', '--lr <rate>',
     '--batch-size <n>', '--epochs <n>', '--seed <n>', '--shuffle-seed <n>', '--init <name>', '--data <dir>', '--out <dir>',
     '--backend <name>', '--limit-train <n>', '--limit-test <n>', '--quiet', '-h, --help',
   ],
@@ -40,10 +40,14 @@ describe('--help', () => {
     expect(stdout).toMatch(/Examples:/);
   });
 
-  it('train --help gives T1 as the defaults and says how the seeds map', async () => {
+  it('train --help gives T1 as the defaults, T4\'s for --model cnn, and says how the seeds map', async () => {
     const { stdout } = await cli(['help', 'train']);
     const text = stdout.replace(/\s+/g, ' ');
-    for (const fragment of ['(default: "784,128,10")', '(default: "relu")', '(default: "cce")', '(default: "sgd")', 'sgd 0.1', '(default: "64")', '(default: "5")', '(default: "1001")', '(default: "42")', '(default: "out/run")', '(default: "auto")']) {
+    for (const fragment of [
+      '(default: "mlp")', '(default: "784,128,10")', '(default: "relu")', '(default: "cce")', '(default: "sgd" for the MLP, "momentum" for the CNN)', 'sgd 0.1',
+      'with --model cnn sgd 0.01, momentum 0.01, nesterov 0.01', '(default: "64")', '(default: "5" for the MLP, "10" for the CNN)',
+      '(default: "1001", T1\'s, for the MLP; "1004", T4\'s, for the CNN)', '(default: "42")', '(default: "out/run")', '(default: "auto")',
+    ]) {
       expect(text).toContain(fragment);
     }
     expect(text).toMatch(/mulberry32\(n\) draws W¹ row-major, then W²/);

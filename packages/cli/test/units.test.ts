@@ -18,7 +18,7 @@ afterAll(scratch.cleanup);
 describe('train options', () => {
   it('default to BENCH-PROTOCOL task T1', () => {
     expect(parseTrainOptions({})).toEqual({
-      layers: [784, 128, 10], activation: 'relu', output: 'softmax', loss: 'cce', optimizer: 'sgd', lr: 0.1, batchSize: 64, epochs: 5,
+      model: 'mlp', layers: [784, 128, 10], activation: 'relu', output: 'softmax', loss: 'cce', optimizer: 'sgd', lr: 0.1, batchSize: 64, epochs: 5,
       seed: 1001, shuffleSeed: 42, init: 'heNormal', data: undefined, out: 'out/run', backend: 'auto', quiet: false, limitTrain: 0, limitTest: 0,
     });
   });

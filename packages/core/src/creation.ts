@@ -4,6 +4,7 @@ import { type Rng, createRng } from './random.js';
 import { type Shape, checkShape, sizeOf } from './shape.js';
 import { type NestedArray, Tensor } from './tensor.js';
 
+/** Options of tensor(): dtype and, for flat data, the shape. */
 export interface TensorOptions {
   dtype?: DType;
   /** Required for flat data of more than one dimension; checked against nested data. */
@@ -12,6 +13,7 @@ export interface TensorOptions {
   requiresGrad?: boolean;
 }
 
+/** Options of the random creators (rand, randn): dtype, and a seed or generator. */
 export interface RandomOptions {
   dtype?: DType;
   /** A seed or a generator to draw from; a seed makes the draw reproducible on its own. */
@@ -141,6 +143,7 @@ export function scalar(value: number, dtype: DType = 'float32'): Tensor {
   return tensor(value, { dtype });
 }
 
+/** A tensor of `shape` with every element `value`. */
 export function full(shape: Shape, value: number, options?: Omit<TensorOptions, 'shape'>): Tensor {
   return filled('full', shape, value, options);
 }
@@ -154,18 +157,22 @@ function filled(op: string, shape: Shape, value: number, options?: Omit<TensorOp
   return finish(new Tensor(data, dims, dtype), options);
 }
 
+/** A tensor of `shape` filled with zeros. */
 export function zeros(shape: Shape, options?: Omit<TensorOptions, 'shape'>): Tensor {
   return filled('zeros', shape, 0, options);
 }
 
+/** A tensor of `shape` filled with ones. */
 export function ones(shape: Shape, options?: Omit<TensorOptions, 'shape'>): Tensor {
   return filled('ones', shape, 1, options);
 }
 
+/** Zeros of `t`'s shape and dtype. */
 export function zerosLike(t: Tensor): Tensor {
   return zeros(t.shape, { dtype: t.dtype });
 }
 
+/** Ones of `t`'s shape and dtype. */
 export function onesLike(t: Tensor): Tensor {
   return ones(t.shape, { dtype: t.dtype });
 }

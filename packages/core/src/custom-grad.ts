@@ -4,6 +4,7 @@ import { type OpDef, assertTensor, commonDType, defineOp, record } from './op.js
 import { noGrad } from './recording.js';
 import { Tensor } from './tensor.js';
 
+/** What customGrad needs: a name, the forward computation and its vector-Jacobian product. */
 export interface CustomGradSpec<Args extends Tensor[]> {
   /** Names the op in errors and graph printing. */
   name: string;

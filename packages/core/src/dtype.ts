@@ -3,6 +3,7 @@ import { allocateBuffer } from './memory.js';
 
 /** float32 is the default; float64 exists for gradient checks and for users who want it. */
 export type DType = 'float32' | 'float64';
+/** The storage of a tensor: Float32Array for float32, Float64Array for float64. */
 export type TypedArray = Float32Array | Float64Array;
 
 export function isDType(value: unknown): value is DType {

@@ -72,6 +72,7 @@ export function jvp(f: (...xs: Tensor[]) => Tensor, primals: readonly Tensor[], 
   return [output, push(tangents)];
 }
 
+/** Options of jacobian: reverse or forward mode. */
 export interface JacobianOptions {
   /**
    * 'rev' (default): one reverse pass per output element, the cheaper choice when the

@@ -2,6 +2,7 @@ import { ValueError } from './errors.js';
 import { type GraphModel, type GraphOptions, type GraphVertex, graphModel, vertexLines } from './graph.js';
 import type { Tensor } from './tensor.js';
 
+/** Options of renderGraph: toDot's, plus the output format. */
 export interface RenderGraphOptions extends GraphOptions {
   /** 'svg': a standalone SVG document; 'html' (default): a page holding it, with a legend. */
   format?: 'svg' | 'html';

@@ -15,8 +15,14 @@ import { Tensor } from './tensor.js';
 export type GraphNames =
   | ReadonlyMap<Tensor, string>
   | Readonly<Record<string, Tensor>>
-  | { parameters(): Readonly<Record<string, Tensor>> }
-  | { named(): Readonly<Record<string, Tensor>> | Iterable<readonly [string, Tensor]> };
+  | {
+      /** A module's parameters by name. */
+      parameters(): Readonly<Record<string, Tensor>>;
+    }
+  | {
+      /** Named tensors, as a record or as [name, tensor] pairs. */
+      named(): Readonly<Record<string, Tensor>> | Iterable<readonly [string, Tensor]>;
+    };
 
 /** Folds the ops between a module's inputs and its output into one box labelled `name`. */
 export interface GraphFold {
@@ -27,6 +33,7 @@ export interface GraphFold {
   inputs: readonly Tensor[];
 }
 
+/** Options of toDot, toMermaid and graphModel: names, gradients, highlights. */
 export interface GraphOptions {
   /** Labels for leaves (and any tensor), e.g. a model: its parameters appear as `0.W`, `1.b`; or several sources. */
   names?: GraphNames | readonly GraphNames[];
@@ -50,6 +57,7 @@ export interface TensorStats {
   negInf: number;
 }
 
+/** A vertex of the graph model: an op, a leaf tensor, or a fold of repeated ops. */
 export interface GraphVertex {
   /** n0, n1, … in topological order (inputs first): stable across runs. */
   id: string;
@@ -67,18 +75,21 @@ export interface GraphVertex {
   highlighted: boolean;
 }
 
+/** An edge of the graph model: from an input vertex to the op vertex that used it. */
 export interface GraphEdge {
   from: string;
   to: string;
   highlighted: boolean;
 }
 
+/** The recorded graph as vertices and edges, what toDot, toMermaid and renderGraph draw. */
 export interface GraphModel {
   vertices: GraphVertex[];
   edges: GraphEdge[];
   title?: string;
 }
 
+/** Minimum, maximum, mean and counts of NaN and ±∞ over a tensor's values, as the graph labels show them. */
 export function tensorStats(t: Tensor): TensorStats {
   const data = t.data;
   let min = Infinity, max = -Infinity, total = 0, finite = 0, nan = 0, posInf = 0, negInf = 0;

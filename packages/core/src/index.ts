@@ -1,6 +1,8 @@
 /**
  * @tapegrad/core: tensors, differentiable ops and a reverse-mode tape.
  * This file only re-exports; every op lives, with its VJP, in src/ops/.
+ *
+ * @module @tapegrad/core
  */
 import './chain.js';
 

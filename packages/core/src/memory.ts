@@ -243,6 +243,7 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
+/** What memoryStats reports: the pool's idle buffers, buffers reused and allocated, tensors released, open tidy scopes. */
 export interface MemoryStats {
   /** Bytes of idle buffers the pool holds for reuse. */
   pooledBytes: number;

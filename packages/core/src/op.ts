@@ -40,6 +40,7 @@ export interface OpDef<A = undefined> {
   vjp?(dy: Tensor, ctx: VjpContext<A>): VjpResult;
 }
 
+/** Declares a primitive op (name, forward kernel call, VJP) with its attribute type checked; returns it unchanged. */
 export function defineOp<A = undefined>(def: OpDef<A>): OpDef<A> {
   return def;
 }

@@ -11,6 +11,7 @@ export interface Rng {
   normal(): number;
 }
 
+/** The mulberry32 generator the benchmark protocol fixes: a function returning uniform numbers in [0, 1) from a 32-bit seed. */
 export function mulberry32(seed: number): () => number {
   let a = seed | 0;
   return () => {

@@ -1,5 +1,6 @@
 import { ShapeError, ValueError, fmt } from './errors.js';
 
+/** A tensor's dimensions, outermost first (row-major). */
 export type Shape = readonly number[];
 
 export function sizeOf(shape: Shape): number {

@@ -116,6 +116,7 @@ function seedCotangent(op: string, y: Tensor, dy: Tensor | undefined): Tensor {
   return dy;
 }
 
+/** Options of a Tape. */
 export interface TapeOptions {
   /** Keep the recording after `gradient()`, to take several gradients of one recording. */
   persistent?: boolean;
@@ -249,6 +250,7 @@ export function gradientOfRecording(tape: Tape, y: Tensor, sources: Tensor[], dy
   return sources.map(zerosLike);
 }
 
+/** Options of grad and valueAndGrad: which arguments to differentiate. */
 export interface GradOptions {
   /** Which positional arguments to differentiate: one index (a tensor back) or several (an array back). Default 0. */
   argnums?: number | readonly number[];

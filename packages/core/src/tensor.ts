@@ -17,42 +17,77 @@ export type NestedArray = number | readonly NestedArray[];
  * internal module, and exported Tensor as a bare type without these methods.
  */
 export interface Tensor {
+  /** this + other, broadcast: {@link "@tapegrad/core"!add}. */
   add(other: TensorLike): Tensor;
+  /** this − other, broadcast: {@link "@tapegrad/core"!sub}. */
   sub(other: TensorLike): Tensor;
+  /** this · other element-wise, broadcast: {@link "@tapegrad/core"!mul}. */
   mul(other: TensorLike): Tensor;
+  /** this / other, broadcast: {@link "@tapegrad/core"!div}. */
   div(other: TensorLike): Tensor;
+  /** −this: {@link "@tapegrad/core"!neg}. */
   neg(): Tensor;
+  /** eˣ element-wise: {@link "@tapegrad/core"!exp}. */
   exp(): Tensor;
+  /** Natural logarithm element-wise: {@link "@tapegrad/core"!log}. */
   log(): Tensor;
+  /** Square root element-wise: {@link "@tapegrad/core"!sqrt}. */
   sqrt(): Tensor;
+  /** |x| element-wise: {@link "@tapegrad/core"!abs}. */
   abs(): Tensor;
+  /** x² element-wise: {@link "@tapegrad/core"!square}. */
   square(): Tensor;
+  /** x to a constant power: {@link "@tapegrad/core"!pow}. */
   pow(exponent: number): Tensor;
+  /** 1 / (1 + e⁻ˣ) element-wise: {@link "@tapegrad/core"!sigmoid}. */
   sigmoid(): Tensor;
+  /** Hyperbolic tangent element-wise: {@link "@tapegrad/core"!tanh}. */
   tanh(): Tensor;
+  /** max(x, 0) element-wise: {@link "@tapegrad/core"!relu}. */
   relu(): Tensor;
+  /** Matrix product this · other (batched over leading axes): {@link "@tapegrad/core"!matmul}. */
   matmul(other: Tensor): Tensor;
+  /** Sum over `axes` (all by default): {@link "@tapegrad/core"!sum}. */
   sum(axes?: number | readonly number[], keepDims?: boolean): Tensor;
+  /** Mean over `axes` (all by default): {@link "@tapegrad/core"!mean}. */
   mean(axes?: number | readonly number[], keepDims?: boolean): Tensor;
+  /** Maximum over `axes` (all by default): {@link "@tapegrad/core"!max}. */
   max(axes?: number | readonly number[], keepDims?: boolean): Tensor;
+  /** Minimum over `axes` (all by default): {@link "@tapegrad/core"!min}. */
   min(axes?: number | readonly number[], keepDims?: boolean): Tensor;
+  /** Index of the maximum along `axis`: {@link "@tapegrad/core"!argmax}. */
   argmax(axis?: number, keepDims?: boolean): Tensor;
+  /** Index of the minimum along `axis`: {@link "@tapegrad/core"!argmin}. */
   argmin(axis?: number, keepDims?: boolean): Tensor;
+  /** Element-wise maximum with other, broadcast: {@link "@tapegrad/core"!maximum}. */
   maximum(other: TensorLike): Tensor;
+  /** Element-wise minimum with other, broadcast: {@link "@tapegrad/core"!minimum}. */
   minimum(other: TensorLike): Tensor;
+  /** Values clamped to [lo, hi]: {@link "@tapegrad/core"!clip}. */
   clip(lo: number, hi: number): Tensor;
+  /** Axes permuted by `perm` (reversed by default): {@link "@tapegrad/core"!transpose}. */
   transpose(perm?: readonly number[]): Tensor;
   /** The transpose of a matrix. */
   readonly T: Tensor;
+  /** The same values in another shape: {@link "@tapegrad/core"!reshape}. */
   reshape(shape: readonly number[]): Tensor;
+  /** The values as one axis: {@link "@tapegrad/core"!flatten}. */
   flatten(): Tensor;
+  /** A new axis of size 1 at `axis`: {@link "@tapegrad/core"!expandDims}. */
   expandDims(axis: number): Tensor;
+  /** Axes of size 1 removed: {@link "@tapegrad/core"!squeeze}. */
   squeeze(axes?: number | readonly number[]): Tensor;
+  /** Broadcast to `shape`: {@link "@tapegrad/core"!broadcastTo}. */
   broadcastTo(shape: readonly number[]): Tensor;
+  /** The block starting at `begin` of `size`: {@link "@tapegrad/core"!slice}. */
   slice(begin: readonly number[], size?: readonly number[]): Tensor;
+  /** Softmax along `axis`: {@link "@tapegrad/core"!softmax}. */
   softmax(axis?: number): Tensor;
+  /** log(softmax) along `axis`, computed stably: {@link "@tapegrad/core"!logSoftmax}. */
   logSoftmax(axis?: number): Tensor;
+  /** log Σ eˣ over `axes`, computed stably: {@link "@tapegrad/core"!logSumExp}. */
   logSumExp(axes?: number | readonly number[], keepDims?: boolean): Tensor;
+  /** The values in another dtype: {@link "@tapegrad/core"!cast}. */
   cast(dtype: DType): Tensor;
   /** Accumulates ∂this/∂leaf into `.grad` of every leaf created with requiresGrad. */
   backward(dy?: Tensor, options?: BackwardOptions): void;
@@ -232,6 +267,7 @@ export class Tensor {
     return this;
   }
 
+  /** `Tensor(dtype, [shape])` and the values, NumPy-style (`op=` names the op that made it). */
   toString(): string {
     const head = `Tensor(${this.dtype}, ${fmt(this.shape)}${this.node ? `, op=${this.node.def.name}` : ''})`;
     if (this.#state === RELEASED) return `${head}\n<released when tidy() returned>`;
@@ -284,6 +320,7 @@ function formatValues(t: Tensor): string {
   return render(0, 0, t.size, '');
 }
 
+/** Whether `value` is a Tensor (of this copy of core). */
 export function isTensor(value: unknown): value is Tensor {
   return value instanceof Tensor;
 }

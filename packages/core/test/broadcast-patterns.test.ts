@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ShapeError, type Tensor, add, broadcastShapes, mul, reshape, sum, tensor, unbroadcast, vjp } from '@tapegrad/core';
-import { arb, everyBroadcastPair, incompatiblePair, operandPatterns, patternedPair, propertySeed, zeroLengthPair } from '@tapegrad/core/testing';
+import { arb, everyBroadcastPair, incompatiblePair, operandPatterns, patternedPair, propertySeed, zeroLengthPair } from '@tapegrad/core/testing/properties';
 
 const f64 = (data: ArrayLike<number>, shape: number[]) => tensor(Float64Array.from(data), { shape, dtype: 'float64' });
 

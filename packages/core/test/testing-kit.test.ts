@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { type Tensor, ValueError, exp, log, mul, sum, tanh, tensor } from '@tapegrad/core';
-import { arb, checkGradients, gradcheck, propertySeed } from '@tapegrad/core/testing';
+import { arb, checkGradients, gradcheck, propertySeed } from '@tapegrad/core/testing/properties';
 
 const f64 = (data: number[], shape?: number[]) => tensor(data, { dtype: 'float64', shape });
 

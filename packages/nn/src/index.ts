@@ -1,4 +1,9 @@
-/** @tapegrad/nn: dense, convolutional, normalisation and attention layers, losses, initialisers, optimisers and training, built from core ops. */
+/**
+ * @tapegrad/nn: dense, convolutional, normalisation and attention layers, losses, initialisers,
+ * optimisers and training, built from core ops. This is the universal entry (what a browser
+ * bundle gets); Node's `@tapegrad/nn` is `@tapegrad/nn/node`, which adds the file helpers.
+ * @module @tapegrad/nn
+ */
 export { type Activation, ACTIVATIONS, activate } from './activations.js';
 export { type Initializer, INITIALIZERS, initWeights, initTensor, fans, type InitOptions } from './init.js';
 export { type Module, type NamedParameters, type LayerTrace, type ForwardTrace, setTrainingMode, modelState } from './module.js';
@@ -33,9 +38,8 @@ export { RProp, type RPropOptions } from './optim/rprop.js';
 export { LBFGS, type LBFGSOptions, type LineSearch, LINE_SEARCHES } from './optim/lbfgs.js';
 export { NewtonCG, type NewtonCGOptions } from './optim/newton-cg.js';
 export { optimizer, OPTIMIZERS, type OptimizerName, type OptimizerOptionsByName } from './optim/factory.js';
-export { writeFileAtomic } from './atomic.js';
 export {
-  serializeParameters, deserializeParameters, restoreParameters, saveModel, loadModel, nonFiniteParameters, type SaveOptions, type LoadOptions,
+  serializeParameters, deserializeParameters, restoreParameters, serializeModel, deserializeModel, nonFiniteParameters, type SaveOptions, type LoadOptions,
   type SafetensorsMetadata, type DeserializeOptions, type DeserializedParameters,
 } from './serialize.js';
 export {
@@ -45,5 +49,5 @@ export {
 export {
   fit, evaluate, predict, formatEpochLog, NonFiniteError,
   type Examples, type LossFn, type MetricsSpec, type EpochLog, type EvaluationLog, type History,
-  type FitOptions, type EvaluateOptions, type EvaluateResult, type PredictOptions, type ExampleLayout,
+  type FitOptions, type BatchProgress, type EvaluateOptions, type EvaluateResult, type PredictOptions, type ExampleLayout,
 } from './train.js';

@@ -14,8 +14,10 @@ export type Initializer =
   | 'standardNormal'                   // N(0, 1): the seeds' "classic" init
   | { constant: number };
 
+/** Every initialiser name, for validation and command-line choices. */
 export const INITIALIZERS = ['zeros', 'xavierUniform', 'xavierNormal', 'heNormal', 'heUniform', 'lecunNormal', 'lecunUniform', 'standardNormal'] as const;
 
+/** Options of initWeights and initTensor: dtype and the generator (or seed) to draw from. */
 export interface InitOptions {
   dtype?: DType;
   rng?: Rng;

@@ -10,6 +10,7 @@ import type { Activation } from './activations.js';
  */
 
 export type LossName = 'bce' | 'cce' | 'mse';
+/** Every loss name, for validation and command-line choices. */
 export const LOSSES: readonly LossName[] = ['bce', 'cce', 'mse'];
 
 function checkPair(op: string, yHat: Tensor, y: Tensor): void {

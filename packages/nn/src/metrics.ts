@@ -195,6 +195,7 @@ export type MetricFn = (yHat: Tensor, y: Tensor) => number;
 /** Metrics `fit` and `evaluate` know by name (binary ones at threshold 0.5, class 1 positive). */
 export type MetricName = 'accuracy' | 'precision' | 'recall' | 'f1';
 
+/** The built-in metrics by name, as fit and evaluate look them up. */
 export const METRICS: Readonly<Record<MetricName, MetricFn>> = {
   accuracy: (yHat, y) => accuracy(yHat, y),
   precision: (yHat, y) => precisionRecallF1(yHat, y).precision,

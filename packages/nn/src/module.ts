@@ -9,7 +9,9 @@ export type NamedParameters = Record<string, Tensor>;
  * gradient code. Parameters are leaf tensors that optimisers update in place (assign).
  */
 export interface Module {
+  /** The trainable tensors by name (`'0.W'`, `'conv1.b'`), in a fixed order. */
   parameters(): NamedParameters;
+  /** The output for input `x`, computed with core ops (so the tape can differentiate it). */
   forward(x: Tensor): Tensor;
   /**
    * Training mode (true) or evaluation mode (false); layers whose forward differs between the

@@ -13,6 +13,7 @@ import { Sequential } from './sequential.js';
  */
 export type PerExampleLoss = LossName | ((output: Tensor, y: Tensor) => Tensor);
 
+/** Options of perExampleGradients: the method (vectorised, loop or auto). */
 export interface PerExampleOptions {
   /** 'auto' (default): the vectorised path when every layer is Dense, Conv2d or has no parameters, else the loop. */
   method?: 'auto' | 'vectorised' | 'loop';

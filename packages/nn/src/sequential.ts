@@ -6,6 +6,7 @@ import { type ForwardTrace, type LayerTrace, type Module, type NamedParameters, 
 
 /** A layer whose forward pass can report its Zˡ and Aˡ. */
 export interface TraceableLayer extends Module {
+  /** forward(a), returning also the pre-activation Zˡ and the activation Aˡ. */
   trace(a: Tensor): LayerTrace;
 }
 
@@ -167,6 +168,7 @@ function isModule(value: unknown): value is Module {
   return typeof (value as Partial<Module>)?.forward === 'function';
 }
 
+/** Options of mlp: activations, initialisers, dtype, seed. */
 export interface MlpOptions {
   /** Activation of every hidden layer, or one per hidden layer. Default 'relu'. */
   hidden?: Activation | readonly Activation[];

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { type DType, DTypeError, ShapeError, Tensor, ValueError } from '@tapegrad/core';
-import { writeFileAtomic } from './atomic.js';
 import { type Module, type NamedParameters, modelState } from './module.js';
+import { emitWarning } from './warn.js';
 
 /**
  * Model parameters on disk, in the safetensors format, so a file written here opens in
@@ -136,6 +135,7 @@ export function serializeParameters(parameters: NamedParameters, metadata?: Safe
   return out;
 }
 
+/** Options of deserializeParameters, restoreParameters and deserializeModel. */
 export interface DeserializeOptions {
   /** Names the bytes' origin in error messages (a file path, a URL). */
   source?: string;
@@ -296,6 +296,7 @@ function apply(op: string, model: Module, parameters: NamedParameters, source: s
   for (const name of ownNames) own[name].assign(parameters[name]);
 }
 
+/** Options of saveModel and serializeModel. */
 export interface SaveOptions {
   /** Write parameters holding NaN or ±∞ anyway (a diverged model, kept to be inspected). Default false. */
   allowNonFinite?: boolean;
@@ -321,84 +322,61 @@ function describeNonFinite(found: ReturnType<typeof nonFiniteParameters>): strin
 }
 
 /**
- * Writes the model's parameters and buffers (BatchNorm's running statistics) to `path` as
- * safetensors, each under its name (`0.W`, `1.runningMean`). Atomic: the bytes go to a
- * temporary file in the same directory, which is flushed to disk (fsync) and then renamed
- * over `path`, so a crash leaves either the old file or the new one, never half of one.
- * The temporary file is removed if anything fails. Parameters holding NaN or ±∞ (a diverged
- * run) are refused with a ValueError naming them, unless `{ allowNonFinite: true }`; a file
- * system error (a missing directory, a full disk) is a ValueError naming the path.
+ * The model's parameters and buffers (BatchNorm's running statistics) as the bytes of a
+ * safetensors file, each under its name (`0.W`, `1.runningMean`): what saveModel writes, for
+ * any place bytes can go (a download, IndexedDB, a request body). Parameters holding NaN or
+ * ±∞ (a diverged run) are refused with a ValueError naming them, unless `{ allowNonFinite: true }`.
  */
-export async function saveModel(model: Module, path: string, metadata?: SafetensorsMetadata, options: SaveOptions = {}): Promise<void> {
+export function serializeModel(model: Module, metadata?: SafetensorsMetadata, options: SaveOptions = {}): Uint8Array {
+  return modelBytes('serializeModel', model, metadata, options, undefined);
+}
+
+/** serializeModel's work, with the op and the destination (a path) its errors name. */
+export function modelBytes(op: string, model: Module, metadata: SafetensorsMetadata | undefined, options: SaveOptions, destination: string | undefined): Uint8Array {
   const parameters = modelState(model);
   if (options.allowNonFinite !== true) {
     const found = nonFiniteParameters(parameters);
     if (found.length > 0) {
-      throw new ValueError('saveModel', `${path}: not written: parameters ${describeNonFinite(found)} are not finite (training diverged?); pass { allowNonFinite: true } to save them anyway`);
+      const where = destination === undefined ? '' : `${destination}: not written: `;
+      throw new ValueError(op, `${where}parameters ${describeNonFinite(found)} are not finite (training diverged?); pass { allowNonFinite: true } to save them anyway`);
     }
   }
-  const bytes = serializeParameters(parameters, metadata);
-  try {
-    await writeFileAtomic(path, bytes);
-  } catch (error) {
-    throw fileError('saveModel', path, error, 'write');
-  }
+  return serializeParameters(parameters, metadata);
 }
 
-/** A file system error as a ValueError naming the op and the path (ENOENT, EISDIR, ENOSPC…); anything else as it is. */
-export function fileError(op: string, path: string, error: unknown, verb: 'read' | 'write'): unknown {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof code !== 'string') return error;
-  const reasons: Record<string, string> = {
-    ENOENT: verb === 'read' ? 'no such file' : 'its directory does not exist',
-    EISDIR: 'is a directory, not a file',
-    ENOTDIR: 'a part of the path is not a directory',
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    ENOSPC: 'no space left on the device',
-    EDQUOT: 'disk quota exceeded',
-    EROFS: 'read-only file system',
-    EMFILE: 'too many open files',
-    ENAMETOOLONG: 'the name is too long',
-    EIO: 'input/output error',
-  };
-  const reason = reasons[code] ?? `${(error as Error).message}`;
-  return new ValueError(op, `${path}: cannot ${verb}: ${reason} (${code})`);
-}
-
+/** Options of loadModel and deserializeModel. */
 export interface LoadOptions {
   /**
    * Called with a message when the file's parameters hold NaN or ±∞ (the model still loads,
-   * to be inspected). Default: a process warning naming the parameters.
+   * to be inspected). Default: a warning naming the parameters (process.emitWarning in Node,
+   * console.warn elsewhere).
    */
   onNonFinite?: (message: string) => void;
 }
 
 /**
- * Reads a safetensors file written by saveModel (or by Python's safetensors) into the
- * model's parameters and buffers, in place, and returns the file's metadata. Everything is checked
- * before the model is touched: a truncated or corrupt file, an unsupported dtype, missing
- * or extra names, a shape or dtype that differs from the model's. Each error names the
- * file and the tensor, and leaves the model as it was.
+ * Reads the bytes of a safetensors file (from serializeModel, saveModel or Python's
+ * safetensors) into the model's parameters and buffers, in place, and returns the file's
+ * metadata: loadModel for bytes you fetched or stored yourself. Everything is checked before
+ * the model is touched (see loadModel); each error names `options.source` when given.
  */
-export async function loadModel(model: Module, path: string, options: LoadOptions = {}): Promise<SafetensorsMetadata> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    throw fileError('loadModel', path, error, 'read');
-  }
-  const { parameters, metadata } = parse('loadModel', new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
-  apply('loadModel', model, parameters, path);
-  warnNonFinite('loadModel', path, parameters, options.onNonFinite);
+export function deserializeModel(model: Module, bytes: Uint8Array, options: LoadOptions & DeserializeOptions = {}): SafetensorsMetadata {
+  return restoreModel('deserializeModel', model, bytes, options.source, options.onNonFinite);
+}
+
+/** deserializeModel's work, with the op and the source its errors name. */
+export function restoreModel(op: string, model: Module, bytes: Uint8Array, source: string | undefined, onNonFinite?: (message: string) => void): SafetensorsMetadata {
+  const { parameters, metadata } = parse(op, bytes, source);
+  apply(op, model, parameters, source);
+  warnNonFinite(op, source, parameters, onNonFinite);
   return metadata;
 }
 
 /** Warns (once per call) when loaded parameters hold NaN or ±∞: such a model predicts nothing useful. */
-export function warnNonFinite(op: string, path: string, parameters: NamedParameters, onNonFinite?: (message: string) => void): void {
+export function warnNonFinite(op: string, source: string | undefined, parameters: NamedParameters, onNonFinite?: (message: string) => void): void {
   const found = nonFiniteParameters(parameters);
   if (found.length === 0) return;
-  const message = `${op}: ${path}: parameters ${describeNonFinite(found)} are not finite; the model was saved from a diverged run`;
+  const message = `${op}: ${source === undefined ? '' : `${source}: `}parameters ${describeNonFinite(found)} are not finite; the model was saved from a diverged run`;
   if (onNonFinite) onNonFinite(message);
-  else process.emitWarning(message, { code: 'TAPEGRAD_NON_FINITE' });
+  else emitWarning(message, 'TAPEGRAD_NON_FINITE');
 }

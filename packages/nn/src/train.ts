@@ -7,6 +7,7 @@ import { METRICS, type MetricFn, type MetricName } from './metrics.js';
 import { type Module, type NamedParameters, setTrainingMode } from './module.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { Sequential } from './sequential.js';
+import { emitWarning } from './warn.js';
 
 /**
  * Training loops: `fit` runs epochs of gradient steps, `evaluate` measures a model on data,
@@ -58,12 +59,14 @@ export type LossFn = (yHat: Tensor, y: Tensor) => Tensor;
 /** Metrics by name (`['accuracy']`) or as named functions (`{ acc: accuracy, p: (p, y) => … }`). */
 export type MetricsSpec = readonly MetricName[] | Readonly<Record<string, MetricName | MetricFn>>;
 
+/** Loss and metrics on a data set, as evaluate and fit's validation compute them. */
 export interface EvaluationLog {
   /** Mean cost per example (without any L2 penalty). */
   loss: number;
   metrics: Record<string, number>;
 }
 
+/** What fit records after each epoch. */
 export interface EpochLog {
   /** 1 for the first epoch. */
   epoch: number;
@@ -81,8 +84,10 @@ export interface EpochLog {
   validation?: EvaluationLog;
 }
 
+/** What fit returns: one log per finished epoch. */
 export type History = EpochLog[];
 
+/** Options of fit. */
 export interface FitOptions {
   loss: LossName | LossFn;
   optimizer: Optimizer;
@@ -92,6 +97,8 @@ export interface FitOptions {
   metrics?: MetricsSpec;
   /** Called after each epoch; returning false (or a promise of false) stops training. */
   onEpoch?: (log: EpochLog) => boolean | void | Promise<boolean | void>;
+  /** Called after each step with the epoch's running mean loss: a progress display of your own (a page's loss curve). */
+  onBatch?: (progress: BatchProgress) => void;
   /** Stops training between two batches once aborted; fit then returns the finished epochs. */
   signal?: AbortSignal;
   /** Seed of the epoch shuffle. Default 42, the benchmark protocol's, so runs repeat exactly. */
@@ -119,11 +126,26 @@ export interface FitOptions {
   /**
    * Progress on stderr. true: a live bar per epoch when stderr is a terminal, one plain line
    * per epoch otherwise (logs, CI). 'auto': the bar on a terminal outside CI, else nothing.
-   * Default false.
+   * Default false. The bar (cli-progress) is Node's: from the browser entry, true logs one
+   * line per epoch on the console and 'auto' shows nothing; use `onBatch` and `onEpoch` for a
+   * display of your own.
    */
   progress?: boolean | 'auto';
 }
 
+/** What `onBatch` receives after each step. */
+export interface BatchProgress {
+  /** 1 for the first epoch. */
+  epoch: number;
+  /** Steps done in this epoch, 1 after the first. */
+  batch: number;
+  /** Steps in an epoch. */
+  batches: number;
+  /** Mean training cost per example over the epoch's steps so far. */
+  loss: number;
+}
+
+/** Options of evaluate. */
 export interface EvaluateOptions {
   loss?: LossName | LossFn;
   metrics?: MetricsSpec;
@@ -133,12 +155,14 @@ export interface EvaluateOptions {
   layout?: ExampleLayout;
 }
 
+/** What evaluate returns: the loss (when asked) and the metrics. */
 export interface EvaluateResult {
   /** Present when a loss was given. */
   loss?: number;
   metrics: Record<string, number>;
 }
 
+/** Options of predict. */
 export interface PredictOptions {
   /** Examples per forward pass; only memory depends on it. Default 256. */
   batchSize?: number | 'full';
@@ -388,19 +412,20 @@ function computeMetrics(metrics: Array<[string, MetricFn]>, yHat: Tensor, y: Ten
 
 // ---- progress --------------------------------------------------------------------------
 
-interface Reporter {
+/** How fit shows progress; fit's `progress` option picks one (see ReporterFactory). */
+export interface Reporter {
   startEpoch(epoch: number, batches: number): void;
   batch(done: number, loss: number): void;
   endEpoch(log: EpochLog): void;
   close(): void;
 }
 
-function formatNumber(v: number): string {
+export function formatNumber(v: number): string {
   return Number.isFinite(v) && Math.abs(v) >= 1e-3 && Math.abs(v) < 1e5 ? v.toFixed(4) : v.toPrecision(4);
 }
 
 /** `accuracy 0.7500  val_loss 0.5012  0.12s  33333 examples/s`: what follows the loss on an epoch's line. */
-function epochSummary(log: EpochLog): string {
+export function epochSummary(log: EpochLog): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(log.metrics)) parts.push(`${k} ${formatNumber(v)}`);
   if (log.validation) {
@@ -416,58 +441,16 @@ export function formatEpochLog(log: EpochLog, epochs: number): string {
   return `epoch ${log.epoch}/${epochs}  loss ${formatNumber(log.loss)}  ${epochSummary(log)}`;
 }
 
-function plainReporter(epochs: number): Reporter {
-  return {
-    startEpoch() {},
-    batch() {},
-    endEpoch(log) {
-      process.stderr.write(`${formatEpochLog(log, epochs)}\n`);
-    },
-    close() {},
-  };
-}
+/** Picks the progress display for fit's `progress` option: the console's here, the terminal's in the Node entry. */
+export type ReporterFactory = (progress: FitOptions['progress'], epochs: number) => Reporter | null | Promise<Reporter | null>;
 
-/** A cli-progress bar per epoch, left on screen with the epoch's summary when it ends. */
-async function barReporter(epochs: number): Promise<Reporter> {
-  // a CommonJS package: its exports arrive as `default` under ESM interop, as the namespace under require
-  const mod = await import('cli-progress');
-  const { SingleBar, Presets } = (mod.default ?? mod) as typeof import('cli-progress');
-  let bar: InstanceType<typeof SingleBar> | null = null;
-  return {
-    startEpoch(epoch, batches) {
-      bar = new SingleBar({
-        stream: process.stderr,
-        format: `epoch ${epoch}/${epochs} |{bar}| {value}/{total} batches  loss {loss}{summary}`,
-        hideCursor: true,
-        clearOnComplete: false,
-        barsize: 24,
-      }, Presets.shades_classic);
-      bar.start(batches, 0, { loss: '–', summary: '' });
-    },
-    batch(done, loss) {
-      bar?.update(done, { loss: formatNumber(loss) });
-    },
-    endEpoch(log) {
-      bar?.update({ loss: formatNumber(log.loss), summary: `  ${epochSummary(log)}` });
-      bar?.stop();
-      bar = null;
-    },
-    close() {
-      bar?.stop();
-      bar = null;
-    },
-  };
-}
-
-async function reporterFor(progress: FitOptions['progress'], epochs: number): Promise<Reporter | null> {
-  if (!progress) return null;
-  const tty = process.stderr.isTTY === true;
-  if (progress === 'auto') return tty && !process.env.CI ? barReporter(epochs) : null;
-  return tty ? barReporter(epochs) : plainReporter(epochs);
-}
+/** The universal display: one console line per epoch for `progress: true`; 'auto' has no terminal to look for. */
+const consoleReporter: ReporterFactory = (progress, epochs) =>
+  progress === true ? { startEpoch() {}, batch() {}, endEpoch: (log) => console.log(formatEpochLog(log, epochs)), close() {} } : null;
 
 function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  // setImmediate runs before timers in Node; a browser has only setTimeout (≥ 4 ms once nested)
+  return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 }
 
 // ---- fit, evaluate, predict ------------------------------------------------------------
@@ -494,7 +477,12 @@ function yieldToEventLoop(): Promise<void> {
  * const history = await fit(model, { x, y }, { loss: 'bce', optimizer: sgd, epochs: 100, batchSize: 4, metrics: ['accuracy'] });
  * ```
  */
-export async function fit(model: Module, data: Examples, options: FitOptions): Promise<History> {
+export function fit(model: Module, data: Examples, options: FitOptions): Promise<History> {
+  return fitWith(consoleReporter, model, data, options);
+}
+
+/** fit with the progress display that `reporterFor` picks (the Node entry passes the terminal's). */
+export async function fitWith(reporterFor: ReporterFactory, model: Module, data: Examples, options: FitOptions): Promise<History> {
   const op = 'fit';
   const { x, y, examples, xLayout } = checkDataset(op, 'data', data, options?.layout);
   if (!options || typeof options.optimizer?.step !== 'function') throw new ValueError(op, 'options.optimizer must be an Optimizer (with step(params, grads, objective))');
@@ -508,7 +496,7 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
   if (!Number.isInteger(seed)) throw new ValueError(op, `seed must be an integer, got ${String(seed)}`);
   const metrics = resolveMetrics(op, options.metrics);
   const validation = options.validation === undefined ? undefined : checkDataset(op, 'validation', options.validation, xLayout);
-  const { optimizer, signal, onEpoch } = options;
+  const { optimizer, signal, onEpoch, onBatch } = options;
   const onNonFinite = options.onNonFinite ?? 'stop';
   if (!['stop', 'warn', 'ignore'].includes(onNonFinite)) throw new ValueError(op, `onNonFinite must be 'stop', 'warn' or 'ignore', got ${String(onNonFinite)}`);
   let warned = false;
@@ -516,7 +504,7 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
     if (onNonFinite === 'stop') throw new NonFiniteError(epoch, step, quantity, value, history);
     if (!warned) {
       warned = true;
-      process.emitWarning(`fit: ${quantity} is ${value} in epoch ${epoch}${step === null ? '' : `, step ${step}`}; training goes on (onNonFinite: 'warn')`, { code: 'TAPEGRAD_NON_FINITE' });
+      emitWarning(`fit: ${quantity} is ${value} in epoch ${epoch}${step === null ? '' : `, step ${step}`}; training goes on (onNonFinite: 'warn')`, 'TAPEGRAD_NON_FINITE');
     }
   };
 
@@ -595,6 +583,7 @@ export async function fit(model: Module, data: Examples, options: FitOptions): P
         });
         lossSum += batchLoss * (end - start);
         reporter?.batch(b + 1, lossSum / end);
+        onBatch?.({ epoch, batch: b + 1, batches, loss: lossSum / end });
       }
       seconds = (seconds + performance.now() - started) / 1000;
       if (aborted) break;

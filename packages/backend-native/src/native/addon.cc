@@ -378,11 +378,11 @@ bool getGeometry(napi_env env, napi_value v, const char* fn, tg::ConvGeometry* g
   return true;
 }
 
-// unfold(x, geometry, padValue, out)
+// unfold(x, geometry, padValue, out, batched)
 napi_value Unfold(napi_env env, napi_callback_info info) {
   const char* fn = "unfold";
-  napi_value argv[4];
-  if (!args(env, info, 4, argv, fn)) return nullptr;
+  napi_value argv[5];
+  if (!args(env, info, 5, argv, fn)) return nullptr;
   F32 x, out;
   tg::ConvGeometry g;
   double padValue = 0;
@@ -391,24 +391,90 @@ napi_value Unfold(napi_env env, napi_callback_info info) {
   const int64_t image = g.N * g.C * g.H * g.W, cols = g.N * g.C * g.kH * g.kW * g.outH * g.outW;
   if (!needLength(env, fn, "x", x, image) || !needLength(env, fn, "out", out, cols)) return nullptr;
   if (overlap(out.data, cols, x.data, image)) return fail(env, true, fn, "out must not share memory with x"), nullptr;
-  tg::unfold(x.data, g, static_cast<float>(padValue), out.data);
+  tg::unfold(x.data, g, static_cast<float>(padValue), out.data, getBool(env, argv[4]));
   return undefined(env);
 }
 
-// fold(cols, geometry, out)
+// fold(cols, geometry, out, batched)
 napi_value Fold(napi_env env, napi_callback_info info) {
   const char* fn = "fold";
-  napi_value argv[3];
-  if (!args(env, info, 3, argv, fn)) return nullptr;
+  napi_value argv[4];
+  if (!args(env, info, 4, argv, fn)) return nullptr;
   F32 c, out;
   tg::ConvGeometry g;
   if (!getF32(env, argv[0], fn, "cols", &c) || !getGeometry(env, argv[1], fn, &g) || !getF32(env, argv[2], fn, "out", &out)) return nullptr;
   const int64_t image = g.N * g.C * g.H * g.W, cols = g.N * g.C * g.kH * g.kW * g.outH * g.outW;
   if (!needLength(env, fn, "cols", c, cols) || !needLength(env, fn, "out", out, image)) return nullptr;
   if (overlap(out.data, image, c.data, cols)) return fail(env, true, fn, "out must not share memory with cols"), nullptr;
-  tg::fold(c.data, g, out.data);
+  tg::fold(c.data, g, out.data, getBool(env, argv[3]));
   return undefined(env);
 }
+
+// transpose(x, shape, perm, out): shape and perm Int32Arrays of one rank ≤ 16, perm a permutation
+napi_value Transpose(napi_env env, napi_callback_info info) {
+  const char* fn = "transpose";
+  napi_value argv[4];
+  if (!args(env, info, 4, argv, fn)) return nullptr;
+  F32 x, out;
+  I32 shape, perm;
+  if (!getF32(env, argv[0], fn, "x", &x) || !getI32(env, argv[1], fn, "shape", &shape) || !getI32(env, argv[2], fn, "perm", &perm) ||
+      !getF32(env, argv[3], fn, "out", &out)) return nullptr;
+  const long rank = static_cast<long>(shape.length);
+  if (rank > 16 || perm.length != shape.length) return fail(env, true, fn, "shape and perm must have one rank ≤ 16"), nullptr;
+  long dims[16], order[16];
+  bool seen[16] = {false};
+  int64_t size = 1;
+  for (long a = 0; a < rank; a++) {
+    if (shape.data[a] < 0 || perm.data[a] < 0 || perm.data[a] >= rank || seen[perm.data[a]]) return fail(env, true, fn, "bad shape or perm"), nullptr;
+    seen[perm.data[a]] = true;
+    dims[a] = shape.data[a];
+    order[a] = perm.data[a];
+    size *= dims[a];
+  }
+  if (size >= 2147483648LL) return fail(env, true, fn, "x is too large"), nullptr;
+  if (!needLength(env, fn, "x", x, size) || !needLength(env, fn, "out", out, size)) return nullptr;
+  if (overlap(out.data, size, x.data, size)) return fail(env, true, fn, "out must not share memory with x"), nullptr;
+  tg::transpose(x.data, dims, order, rank, out.data);
+  return undefined(env);
+}
+
+// maxPool(x, geometry, out)
+napi_value MaxPool(napi_env env, napi_callback_info info) {
+  const char* fn = "maxPool";
+  napi_value argv[3];
+  if (!args(env, info, 3, argv, fn)) return nullptr;
+  F32 x, out;
+  tg::ConvGeometry g;
+  if (!getF32(env, argv[0], fn, "x", &x) || !getGeometry(env, argv[1], fn, &g) || !getF32(env, argv[2], fn, "out", &out)) return nullptr;
+  const int64_t image = g.N * g.C * g.H * g.W, pooled = g.N * g.C * g.outH * g.outW;
+  if (!needLength(env, fn, "x", x, image) || !needLength(env, fn, "out", out, pooled)) return nullptr;
+  if (overlap(out.data, pooled, x.data, image)) return fail(env, true, fn, "out must not share memory with x"), nullptr;
+  tg::maxPool(x.data, g, out.data);
+  return undefined(env);
+}
+
+// maxPoolScatter(dy, x, geometry, out) and maxPoolGather(v, x, geometry, out)
+napi_value MaxPoolPair(napi_env env, napi_callback_info info, bool scatter) {
+  const char* fn = scatter ? "maxPoolScatter" : "maxPoolGather";
+  napi_value argv[4];
+  if (!args(env, info, 4, argv, fn)) return nullptr;
+  F32 a, x, out;
+  tg::ConvGeometry g;
+  if (!getF32(env, argv[0], fn, scatter ? "dy" : "v", &a) || !getF32(env, argv[1], fn, "x", &x) || !getGeometry(env, argv[2], fn, &g) ||
+      !getF32(env, argv[3], fn, "out", &out)) return nullptr;
+  const int64_t image = g.N * g.C * g.H * g.W, pooled = g.N * g.C * g.outH * g.outW;
+  const int64_t aSize = scatter ? pooled : image, outSize = scatter ? image : pooled;
+  if (!needLength(env, fn, scatter ? "dy" : "v", a, aSize) || !needLength(env, fn, "x", x, image) || !needLength(env, fn, "out", out, outSize))
+    return nullptr;
+  if (overlap(out.data, outSize, a.data, aSize) || overlap(out.data, outSize, x.data, image))
+    return fail(env, true, fn, "out must not share memory with its inputs"), nullptr;
+  if (scatter) tg::maxPoolScatter(a.data, x.data, g, out.data);
+  else tg::maxPoolGather(a.data, x.data, g, out.data);
+  return undefined(env);
+}
+
+napi_value MaxPoolScatter(napi_env env, napi_callback_info info) { return MaxPoolPair(env, info, true); }
+napi_value MaxPoolGather(napi_env env, napi_callback_info info) { return MaxPoolPair(env, info, false); }
 
 // fmaPeakGflops(threads, seconds, float64)
 napi_value FmaPeak(napi_env env, napi_callback_info info) {
@@ -473,6 +539,10 @@ NAPI_MODULE_INIT() {
       {"subScaled", nullptr, SubScaled, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unfold", nullptr, Unfold, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"fold", nullptr, Fold, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPoolScatter", nullptr, MaxPoolScatter, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPoolGather", nullptr, MaxPoolGather, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"fmaPeakGflops", nullptr, FmaPeak, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"features", nullptr, Features, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threadStats", nullptr, ThreadStatsJs, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -250,7 +250,11 @@ void gemmDispatch(const KernelSet& ks, const Problem<T>& P, const T* packedB = n
     if (ks.mrF64 == 6 && ks.nrF64 == 8) gemmSingle<double, 6, 8>(ks, P, packedB);
     else gemmSingle<double, 4, 8>(ks, P, packedB);
   } else {
-    if (!packedB && ks.microDirect && ks.mr == 6 && ks.nr == 16 && P.k <= KC_MAX && P.k * P.n <= kDirectMaxB) {
+    // Also a few rows against a wide row-major B (a convolution's W·cols: m = O output
+    // channels, n = the batch's windows): each element of B is used by at most four row
+    // panels, so packing it (one more write and read of all of B) costs more than it saves.
+    const bool fewRows = P.m <= 4 * ks.mr && P.bCol == 1;
+    if (!packedB && ks.microDirect && ks.mr == 6 && ks.nr == 16 && P.k <= KC_MAX && (P.k * P.n <= kDirectMaxB || fewRows)) {
       gemmDirect<6, 16>(ks, P);
       return;
     }

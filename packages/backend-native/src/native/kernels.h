@@ -116,10 +116,19 @@ ThreadStats threadStats();
 struct ConvGeometry {
   long N, C, H, W, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW;
 };
-// im2col: out [N, C·kH·kW, outH·outW], padValue outside the image; every element written.
-void unfold(const float* x, const ConvGeometry& g, float padValue, float* out);
+// im2col: out [N, C·kH·kW, outH·outW] (or, batched, [C·kH·kW, N·outH·outW]), padValue outside
+// the image; every element written.
+void unfold(const float* x, const ConvGeometry& g, float padValue, float* out, bool batched);
 // col2im, unfold's adjoint: out [N, C, H, W] = the sum of the columns' entries over each pixel.
-void fold(const float* cols, const ConvGeometry& g, float* out);
+void fold(const float* cols, const ConvGeometry& g, float* out, bool batched);
+// out = x [shape] with its axes permuted (out axis i is x axis perm[i]); rank ≤ 16.
+void transpose(const float* x, const long* shape, const long* perm, long rank, float* out);
+// Max-pooling over unfold's windows (outside the image: −∞; NaN wins): out [N, C, outH, outW].
+void maxPool(const float* x, const ConvGeometry& g, float* out);
+// Its VJP: each window's dy shared by the window's maxima of x (ties equally), into out [N, C, H, W].
+void maxPoolScatter(const float* dy, const float* x, const ConvGeometry& g, float* out);
+// The scatter's adjoint: out [N, C, outH, outW] = Σ v·(1/t) over each window's t maxima of x.
+void maxPoolGather(const float* v, const float* x, const ConvGeometry& g, float* out);
 
 // Peak FMA throughput (GFLOP/s) of `threads` cores running independent FMAs on registers,
 // in float32 (8 lanes) or, with `float64`, in float64 (4 lanes).

@@ -5,7 +5,7 @@ import { type BackendChoice, BACKEND_CHOICES, selectBackend } from '../backend.j
 import { loadData } from '../data.js';
 import { EXIT_OK, UsageError } from '../errors.js';
 import { type Io, fixed4 } from '../io.js';
-import { METRICS_FILE, loadModelFile } from '../model-file.js';
+import { METRICS_FILE, describeArchitecture, inputFeatures, loadModelFile, modelInput, outputCount } from '../model-file.js';
 import { parseChoice, parseNonNegativeInteger } from '../options.js';
 import type { RawOptions } from './train.js';
 
@@ -65,11 +65,11 @@ export async function runEvaluate(options: EvaluateOptions, io: Io): Promise<num
   }
   const data = loadData({ data: dataDir, limitTest: limitTest ?? 0, limitTrain: 1 });
   const features = data.test.x.shape[0];
-  if (features !== architecture.layers[0]) throw new UsageError(`the model takes ${architecture.layers[0]} inputs but the data has ${features} features per example`);
-  const outputs = architecture.layers[architecture.layers.length - 1];
+  if (features !== inputFeatures(architecture)) throw new UsageError(`the model takes ${inputFeatures(architecture)} inputs but the data has ${features} features per example`);
+  const outputs = outputCount(architecture);
   if (outputs !== data.test.y.shape[0]) throw new UsageError(`the model has ${outputs} outputs but the data has ${data.test.y.shape[0]} classes`);
 
-  const result = evaluate(model, data.test, { loss: architecture.loss, metrics: ['accuracy'] });
+  const result = evaluate(model, { x: modelInput(architecture, data.test.x), y: data.test.y }, { loss: architecture.loss, metrics: ['accuracy'] });
   const accuracy = result.metrics.accuracy;
   const examples = data.test.labels.length;
   const correct = Math.round(accuracy * examples);
@@ -79,7 +79,7 @@ export async function runEvaluate(options: EvaluateOptions, io: Io): Promise<num
     return EXIT_OK;
   }
   io.err(backend.message);
-  io.out(`model: ${loaded.path} (${architecture.layers.join('-')}, ${architecture.activation} hidden, ${architecture.output} output + ${architecture.loss})`);
+  io.out(`model: ${loaded.path} (${describeArchitecture(architecture)})`);
   io.out(`data: ${data.description.replace(/\(\d+ train, /, '(')}`);
   io.out(`test accuracy ${fixed4(accuracy)} (${correct}/${examples}), loss ${fixed4(result.loss!)}`);
   if (recorded !== undefined) {

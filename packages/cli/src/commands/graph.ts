@@ -1,10 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { Tape, Tensor, createRng, renderGraph, toDot, toMermaid } from '@tapegrad/core';
-import { type Activation, LOSSES, type LossName, type Sequential, cost, mlp } from '@tapegrad/nn';
+import { type Activation, type LayerTrace, LOSSES, type LossName, type Sequential, type TraceableLayer, cost, mlp } from '@tapegrad/nn';
 import { evenSubset, loadData } from '../data.js';
 import { UsageError } from '../errors.js';
 import type { Io } from '../io.js';
-import { OUTPUT_FOR_LOSS, loadModelFile } from '../model-file.js';
+import { OUTPUT_FOR_LOSS, inputFeatures, loadModelFile, modelInput } from '../model-file.js';
 import { parseChoice, parseLayers, parsePositiveInteger, parseSeed } from '../options.js';
 import { HIDDEN_ACTIVATIONS, type RawOptions } from './train.js';
 
@@ -82,28 +82,54 @@ function syntheticStep(options: GraphCommandOptions): Step {
 function savedModelStep(path: string, batch: number): Step {
   const { model, architecture } = loadModelFile(path);
   const data = loadData({});
-  if (data.test.x.shape[0] !== architecture.layers[0]) {
-    throw new UsageError(`--model: the network takes ${architecture.layers[0]} inputs but MNIST images have ${data.test.x.shape[0]}`);
+  if (data.test.x.shape[0] !== inputFeatures(architecture)) {
+    throw new UsageError(`--model: the network takes ${inputFeatures(architecture)} inputs but MNIST images have ${data.test.x.shape[0]}`);
   }
   const split = evenSubset(data.test, batch);
+  const network = architecture.kind === 'cnn' ? 'LeNet-5 CNN relu/softmax + cce' : `${architecture.layers.join('-')} ${architecture.activation}/${architecture.output} + ${architecture.loss}`;
   return {
-    model, loss: architecture.loss, output: architecture.output, x: split.x, y: split.y,
-    title: `${path}: ${architecture.layers.join('-')} ${architecture.activation}/${architecture.output} + ${architecture.loss}, ${batch} test images`,
+    model, loss: architecture.loss, output: architecture.output, x: modelInput(architecture, split.x), y: split.y,
+    title: `${path}: ${network}, ${batch} test images`,
   };
+}
+
+/**
+ * Every layer's output, named for --fold ('dense 1', … for an MLP; the layer's own name,
+ * 'conv1', 'pool1', …, for the CNN), and the last layer's Z and A, which the cost pairs with
+ * the output activation (softmax + cce from logits).
+ */
+function forwardLayers(model: Sequential, x: Tensor): { outputs: Array<{ name: string; a: Tensor }>; last: LayerTrace } {
+  if (model.layers.every((layer) => typeof (layer as Partial<TraceableLayer>).trace === 'function')) {
+    const trace = model.trace(x);
+    return { outputs: trace.layers.map((layer, l) => ({ name: `dense ${l + 1}`, a: layer.a })), last: trace.layers[trace.layers.length - 1] };
+  }
+  const outputs: Array<{ name: string; a: Tensor }> = [];
+  let a = x;
+  let last: LayerTrace | undefined;
+  model.layers.forEach((layer, i) => {
+    if (i === model.layers.length - 1 && typeof (layer as Partial<TraceableLayer>).trace === 'function') {
+      last = (layer as TraceableLayer).trace(a);
+      a = last.a;
+    } else {
+      a = layer.forward(a);
+    }
+    outputs.push({ name: model.names[i], a });
+  });
+  if (!last) throw new UsageError('--model: the network\'s last layer is not a Dense layer, so its cost cannot be drawn');
+  return { outputs, last };
 }
 
 export async function runGraph(options: GraphCommandOptions, io: Io): Promise<number> {
   const step = options.model !== undefined ? savedModelStep(options.model, options.batch) : syntheticStep(options);
   const { model, x, y, loss, output } = step;
   const tape = new Tape();
-  const trace = tape.record(() => model.trace(x));
-  const last = trace.layers[trace.layers.length - 1];
+  const { outputs, last } = tape.record(() => forwardLayers(model, x));
   const C = tape.record(() => cost(loss, { ...last, activation: output }, y));
   let previous = x;
   const fold = options.fold
-    ? trace.layers.map((layer, l) => {
-      const f = { name: `dense ${l + 1}`, output: layer.a, inputs: [previous] };
-      previous = layer.a;
+    ? outputs.map(({ name, a }) => {
+      const f = { name, output: a, inputs: [previous] };
+      previous = a;
       return f;
     })
     : undefined;

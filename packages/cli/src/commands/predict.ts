@@ -7,7 +7,7 @@ import { type BackendChoice, BACKEND_CHOICES, selectBackend } from '../backend.j
 import { EXIT_OK, UsageError } from '../errors.js';
 import type { Io } from '../io.js';
 import { isPng, pngToInput } from '../image.js';
-import { loadModelFile } from '../model-file.js';
+import { inputFeatures, loadModelFile, modelInput } from '../model-file.js';
 import { parseChoice, parseNonNegativeInteger } from '../options.js';
 import type { RawOptions } from './train.js';
 
@@ -90,7 +90,7 @@ function columns(yHat: Tensor): number[][] {
 export async function runPredict(options: PredictOptions, io: Io): Promise<number> {
   const { model, architecture } = loadModelFile(options.model, (line) => io.err(line));
   const backend = await selectBackend(options.backend);
-  const features = architecture.layers[0];
+  const features = inputFeatures(architecture);
   const side = Math.round(Math.sqrt(features));
   const what = architecture.output === 'softmax' ? 'probabilities' : architecture.output === 'sigmoid' ? 'sigmoid outputs' : 'outputs';
   const format = (p: Prediction) => {
@@ -111,7 +111,7 @@ export async function runPredict(options: PredictOptions, io: Io): Promise<numbe
       } catch (error) {
         throw new UsageError(`${input}: not a readable PNG (${(error as Error).message})`);
       }
-      const yHat = predict(model, new Tensor(prepared.pixels, [features, 1], 'float32'));
+      const yHat = predict(model, modelInput(architecture, new Tensor(prepared.pixels, [features, 1], 'float32')));
       const probabilities = columns(yHat)[0];
       const note = [`${prepared.width}×${prepared.height}`, prepared.resized ? `resized to ${side}×${side}` : '', prepared.inverted ? 'inverted (light background)' : ''].filter(Boolean).join(', ');
       results.push({ input, kind: 'png', total: 1, note, predictions: [{ source: input, predicted: argmax(probabilities), probabilities }] });
@@ -125,7 +125,7 @@ export async function runPredict(options: PredictOptions, io: Io): Promise<numbe
       throw error;
     }
     const x = idxColumns(array, input, features);
-    const all = columns(predict(model, x));
+    const all = columns(predict(model, modelInput(architecture, x)));
     let labels: ArrayLike<number> | undefined;
     const labelsPath = labelsFileFor(resolve(input));
     if (labelsPath) {

@@ -2,16 +2,21 @@ import { METRICS_FILE } from '../model-file.js';
 import { cliVersion, fixed4 } from '../io.js';
 import type { TopLevelSpec } from '@tapegrad/charts';
 import { weightTiles } from './charts.js';
+import { CNN_IMAGE_CAPTIONS, type CnnPictures, cnnImages } from './conv-images.js';
 import { type ReportEpoch, type ReportImage, reportHtml } from './html.js';
 
 /**
- * What a finished training run leaves besides the model: metrics.json, four PNGs, report.html.
- * The charts (curves, confusion matrix) are @tapegrad/charts' Vega-Lite specs, drawn to SVG
- * (inline in report.html) and to PNG by resvg; the weight tiles are pixels, drawn by
- * ./charts.ts's weightTiles. report.html holds everything itself: it opens anywhere alone.
+ * What a finished training run leaves besides the model: metrics.json, the PNGs and
+ * report.html. The charts (curves, confusion matrix) are @tapegrad/charts' Vega-Lite specs,
+ * drawn to SVG (inline in report.html) and to PNG by resvg; the layer pictures are pixels: an
+ * MLP's first-layer weights (./charts.ts's weightTiles, first-layer.png), a CNN's first
+ * convolution's kernels and feature maps (conv-images.ts). report.html holds everything
+ * itself: it opens anywhere alone.
  */
 
 export interface RunSettings {
+  /** 'mlp' or 'cnn'; absent means mlp. */
+  model?: string;
   layers: string;
   activation: string;
   output: string;
@@ -49,8 +54,10 @@ export interface RunRecord {
   final: RunFinal;
   /** counts[true][predicted] on the test set. */
   confusion: number[][];
-  /** W¹ before and after training, [units, inputs] row-major. */
-  firstLayer: { initial: ArrayLike<number>; trained: ArrayLike<number>; units: number; inputs: number };
+  /** An MLP's W¹ before and after training, [units, inputs] row-major: first-layer.png. */
+  firstLayer?: { initial: ArrayLike<number>; trained: ArrayLike<number>; units: number; inputs: number };
+  /** A CNN's conv1 kernels and feature maps: conv1-kernels.png, conv1-feature-maps.png. */
+  cnn?: CnnPictures;
   /** performance.now() when the command started: wall seconds are counted up to the drawn report. */
   startedAt: number;
 }
@@ -63,6 +70,20 @@ export interface RenderedReport {
   wallSeconds: number;
 }
 
+const FIRST_LAYER_CAPTION = 'Incoming weights of every first-layer unit as an image, each tile scaled to its own largest |w| (red positive, blue negative, white 0): above, the weights themselves; below, what training added to the random initial weights, where the learned stroke detectors show.';
+
+/** first-layer.png: an MLP's W¹ and what training changed in it, as tiles. */
+function firstLayerImage(firstLayer: NonNullable<RunRecord['firstLayer']>): Uint8Array {
+  const { units, inputs } = firstLayer;
+  // after a few epochs from He init the learned part of W¹ is small next to the initial noise:
+  // the difference is where the stroke detectors show
+  const change = Float64Array.from({ length: units * inputs }, (_, i) => firstLayer.trained[i] - firstLayer.initial[i]);
+  return weightTiles([
+    { label: 'THE WEIGHTS W1 AFTER TRAINING', weights: firstLayer.trained },
+    { label: 'WHAT TRAINING CHANGED: W1 - W1 AT INITIALISATION', weights: change },
+  ], units, inputs, `FIRST LAYER: ${units} UNITS x ${inputs} INPUTS. RED +, BLUE -, EACH TILE SCALED TO ITS MAX |W|`).toPng();
+}
+
 export async function renderReport(run: RunRecord): Promise<RenderedReport> {
   // loaded here, not at the top: Vega and resvg take a second or two to load, which every
   // other command (evaluate, predict, --help) would pay for nothing
@@ -72,12 +93,8 @@ export async function renderReport(run: RunRecord): Promise<RenderedReport> {
     const svg = await renderSvg(spec);
     return { svg, png: svgToPng(svg) };
   };
-  const { settings, epochs, final, confusion, firstLayer } = run;
+  const { settings, epochs, final, confusion, firstLayer, cnn } = run;
   const curve = (pick: (e: ReportEpoch) => number) => epochs.map((e) => [e.epoch, pick(e)] as const);
-  const { units, inputs } = firstLayer;
-  // after a few epochs from He init the learned part of W¹ is small next to the initial noise:
-  // the difference is where the stroke detectors show
-  const change = Float64Array.from({ length: units * inputs }, (_, i) => firstLayer.trained[i] - firstLayer.initial[i]);
   const [loss, accuracy, confusionMatrix] = await Promise.all([
     chart(lineChartSpec({
       title: 'Loss per epoch', xLabel: 'epoch', yLabel: `${settings.loss} loss (mean per example)`, integerX: true,
@@ -91,13 +108,15 @@ export async function renderReport(run: RunRecord): Promise<RenderedReport> {
     })),
     chart(confusionChartSpec(confusion, `Confusion matrix, test set (${final.testCorrect}/${final.testExamples} = ${fixed4(final.testAccuracy)})`)),
   ]);
-  const images: Record<(typeof REPORT_IMAGES)[number], Uint8Array> = {
+  const layerImages: Record<string, Uint8Array> = {
+    ...(firstLayer ? { 'first-layer.png': firstLayerImage(firstLayer) } : {}),
+    ...(cnn ? cnnImages(cnn) : {}),
+  };
+  const layerCaptions: Record<string, string> = { 'first-layer.png': FIRST_LAYER_CAPTION, ...CNN_IMAGE_CAPTIONS };
+  const images: Record<string, Uint8Array> = {
     'loss.png': loss.png,
     'accuracy.png': accuracy.png,
-    'first-layer.png': weightTiles([
-      { label: 'THE WEIGHTS W1 AFTER TRAINING', weights: firstLayer.trained },
-      { label: 'WHAT TRAINING CHANGED: W1 - W1 AT INITIALISATION', weights: change },
-    ], units, inputs, `FIRST LAYER: ${units} UNITS x ${inputs} INPUTS. RED +, BLUE -, EACH TILE SCALED TO ITS MAX |W|`).toPng(),
+    ...layerImages,
     'confusion.png': confusionMatrix.png,
   };
   const wallSeconds = Math.round(performance.now() - run.startedAt) / 1000;
@@ -116,7 +135,7 @@ export async function renderReport(run: RunRecord): Promise<RenderedReport> {
   };
   const last = epochs[epochs.length - 1];
   const html = reportHtml({
-    title: `tapegrad: ${settings.layers.replaceAll(',', '-')} on ${settings.data === 'mnist' ? 'MNIST' : settings.data}, test accuracy ${fixed4(final.testAccuracy)}`,
+    title: `tapegrad: ${settings.model === 'cnn' ? 'LeNet-5 CNN' : settings.layers.replaceAll(',', '-')} on ${settings.data === 'mnist' ? 'MNIST' : settings.data}, test accuracy ${fixed4(final.testAccuracy)}`,
     command: run.command,
     settings: { ...settings },
     final: {
@@ -133,8 +152,8 @@ export async function renderReport(run: RunRecord): Promise<RenderedReport> {
       { file: 'loss.png', svg: loss.svg, caption: 'Loss per epoch: the training figure is the mean over the epoch\'s batches, each scored before its step; the test figure is measured after the epoch.' },
       { file: 'accuracy.png', svg: accuracy.svg, caption: 'Accuracy per epoch, training (running) and test.' },
       { file: 'confusion.png', svg: confusionMatrix.svg, caption: 'Test-set confusion matrix: rows are the true class, columns the prediction; shade is the share of the row (square-root scale), the number the count; recall at the right.' },
-      { file: 'first-layer.png', caption: 'Incoming weights of every first-layer unit as an image, each tile scaled to its own largest |w| (red positive, blue negative, white 0): above, the weights themselves; below, what training added to the random initial weights, where the learned stroke detectors show.' },
-    ] as const).map((image): ReportImage => ({ ...image, png: images[image.file] })),
+      ...Object.keys(layerImages).map((file) => ({ file, caption: layerCaptions[file] })),
+    ] as { file: string; svg?: string; caption: string }[]).map((image): ReportImage => ({ ...image, png: images[image.file] })),
   });
   return { files: { [METRICS_FILE]: `${JSON.stringify(metrics, null, 2)}\n`, ...images, 'report.html': html }, wallSeconds };
 }

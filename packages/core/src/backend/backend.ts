@@ -71,7 +71,7 @@ export interface ConvGeometry {
  * inputs first (as a backend computing in its own memory does anyway).
  *
  * `unary`, `binary`, the optimiser kernels, `matmul` (k = 0 included: zeros), `gather`,
- * `cumsum`, `argReduce`, `unfold` and `fold` must write every element of `out`: inside tidy()
+ * `cumsum`, `argReduce`, `transpose`, `unfold`, `fold` and the max-pool kernels must write every element of `out`: inside tidy()
  * their `out` is a reused buffer that still holds an earlier tensor's values (not zeroing it
  * saves a pass over memory). The other kernels get zero-filled buffers; `pad` and
  * `scatterAdd` rely on that.
@@ -81,7 +81,9 @@ export interface ConvGeometry {
  */
 export interface Backend {
   readonly name: string;
+  /** out[i] = kernel(x[i]) (with `scalar` for the kernels that take one, e.g. pow's exponent). */
   unary(kernel: UnaryKernel, x: TypedArray, out: TypedArray, scalar: number): void;
+  /** out = kernel(a, b), both broadcast to outShape. */
   binary(kernel: BinaryKernel, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void;
   /** out = cond ≠ 0 ? a : b, all three broadcast to outShape. */
   where(cond: TypedArray, condShape: Shape, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void;
@@ -99,16 +101,40 @@ export interface Backend {
   /**
    * im2col: out[n, (c·kH + i)·kW + j, oh·outW + ow] = x[n, c, oh·strideH − padH + i·dilationH,
    * ow·strideW − padW + j·dilationW], or `padValue` where that position lies outside the
-   * image. x is [N, C, H, W]; out is [N, C·kH·kW, outH·outW], and every element is written.
+   * image. x is [N, C, H, W]; out is [N, C·kH·kW, outH·outW] or, when `batched`, the same
+   * columns as one matrix [C·kH·kW, N·outH·outW] (row (c·kH + i)·kW + j, column
+   * n·outH·outW + oh·outW + ow: a convolution of the whole batch is then one matrix product).
+   * Every element is written.
    */
-  unfold(x: TypedArray, geometry: ConvGeometry, padValue: number, out: TypedArray): void;
+  unfold(x: TypedArray, geometry: ConvGeometry, padValue: number, out: TypedArray, batched: boolean): void;
   /**
    * col2im, unfold's adjoint: out[n, c, h, w] = Σ cols[n, (c·kH + i)·kW + j, oh·outW + ow] over
    * the (i, j, oh, ow) that unfold reads from (h, w); positions in the padding are dropped.
-   * cols is [N, C·kH·kW, outH·outW]; out is [N, C, H, W], and every element is written
-   * (zeros where no column lands).
+   * cols is [N, C·kH·kW, outH·outW] (or, when `batched`, [C·kH·kW, N·outH·outW] as unfold
+   * writes it); out is [N, C, H, W], and every element is written (zeros where no column lands).
    */
-  fold(cols: TypedArray, geometry: ConvGeometry, out: TypedArray): void;
+  fold(cols: TypedArray, geometry: ConvGeometry, out: TypedArray, batched: boolean): void;
+  /**
+   * Max-pooling: out[n, c, oh, ow] = the maximum of x over the window unfold reads for
+   * (oh, ow), positions outside the image reading −∞; a NaN in the window is the result.
+   * out is [N, C, outH, outW]; every element is written.
+   */
+  maxPool(x: TypedArray, geometry: ConvGeometry, out: TypedArray): void;
+  /**
+   * Max-pooling's VJP: each window's dy[n, c, oh, ow] shared equally by the window's
+   * elements equal to its maximum (positions outside the image count as ties when the
+   * maximum is −∞, and their shares are dropped), added up where windows overlap; a window
+   * whose maximum is NaN gives NaN to each of its elements. Each share is dy·(1/t) for t
+   * ties, 1/t rounded to the dtype first. dy is [N, C, outH, outW], x and out [N, C, H, W];
+   * every element of out is written.
+   */
+  maxPoolScatter(dy: TypedArray, x: TypedArray, geometry: ConvGeometry, out: TypedArray): void;
+  /**
+   * maxPoolScatter's adjoint (in its first argument): out[n, c, oh, ow] = Σ v·(1/t) over the
+   * window's elements equal to its maximum of x (t ties, counted as there; NaN when the
+   * maximum is NaN). v and x are [N, C, H, W], out [N, C, outH, outW]; every element is written.
+   */
+  maxPoolGather(v: TypedArray, x: TypedArray, geometry: ConvGeometry, out: TypedArray): void;
   /** Reduces the given (sorted, positive) axes; out has the keepDims shape's size. */
   reduce(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void;
   /** out = x with its axes permuted: out axis i is x axis perm[i]. */

@@ -23,6 +23,7 @@ export interface JsFallbacks {
   readonly js: BackendKernels;
   /** A copy of the counts since creation or the last {@link JsFallbacks.reset}. */
   report(): FallbackReport;
+  /** Sets the counts back to zero. */
   reset(): void;
 }
 

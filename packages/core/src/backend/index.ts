@@ -7,6 +7,7 @@ export { jsBackend } from './js.js';
 export { matmulEachBatch } from './batched.js';
 export { type BackendKernels, type FallbackCount, type FallbackReport, type JsFallbacks, countJsFallbacks } from './fallbacks.js';
 
+/** Options of registerBackend. */
 export interface RegisterBackendOptions {
   /**
    * Rank when core picks the default: until `setBackend` is called, ops run on the

@@ -5,7 +5,7 @@ import { matmulEachBatch } from './batched.js';
 import { erf, roundHalfEven } from './js-special.js';
 import { gather, scatterAdd } from './js-indexing.js';
 import { argReduce, cumsum } from './js-scan.js';
-import { fold, unfold } from './js-conv.js';
+import { fold, maxPool, maxPoolGather, maxPoolScatter, unfold } from './js-conv.js';
 import { type OperandLayout, OperandMode, binaryLayout, operandLayout } from './operands.js';
 
 /**
@@ -260,6 +260,7 @@ function reduceContiguous(kernel: ReduceKernel, x: TypedArray, shape: Shape, axe
   return true;
 }
 
+/** The reference backend: every kernel in plain TypeScript, exact in float64; what faster backends fall back on and are tested against. */
 export const jsBackend: Backend = {
   name: 'js',
 
@@ -350,6 +351,9 @@ export const jsBackend: Backend = {
   // convolution (js-conv.ts)
   unfold,
   fold,
+  maxPool,
+  maxPoolScatter,
+  maxPoolGather,
 
   reduce(kernel: ReduceKernel, x, shape, axes, out): void {
     if (axes.length > 0 && x.length > 0 && reduceContiguous(kernel, x, shape, axes, out)) return;

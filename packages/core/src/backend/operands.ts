@@ -15,6 +15,7 @@ import type { Shape } from '../shape.js';
 export const OperandMode = { full: 0, row: 1, column: 2, scalar: 3 } as const;
 export type OperandMode = (typeof OperandMode)[keyof typeof OperandMode];
 
+/** How a broadcast operand of a binary kernel lies against the output, so a backend can pick a loop without index arithmetic. */
 export interface OperandLayout {
   mode: OperandMode;
   /** Rows of the [rows, cols] view the mode needs; -1 for full and scalar (any view). */

@@ -17,6 +17,7 @@ const SQRT1_2 = Math.SQRT1_2;
 /** √(2/π), PyTorch's kBeta of the tanh approximation. */
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
+/** Options of gelu: exact or tanh approximation. */
 export interface GeluOptions {
   /**
    * 'none' (the default): the exact x·Φ(x) = ½x(1 + erf(x/√2)); 'tanh': Hendrycks and

@@ -18,6 +18,7 @@ export const castOp = defineOp<{ dtype: DType }>({
   vjp: (dy, { inputs: [x] }) => [() => cast(dy, x.dtype)],
 });
 
+/** x's values in another dtype (x itself when it already has it); the gradient is cast back. */
 export function cast(x: Tensor, dtype: DType): Tensor {
   assertDType('cast', dtype);
   if (x.dtype === dtype) return x;

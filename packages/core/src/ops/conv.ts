@@ -1,9 +1,10 @@
 import type { ConvGeometry } from '../backend/backend.js';
 import { allocateForOverwrite } from '../dtype.js';
 import { ShapeError, ValueError, fmt } from '../errors.js';
-import { apply, assertTensor, defineOp } from '../op.js';
+import { type OpDef, apply, assertTensor, defineOp } from '../op.js';
 import { type Shape, sameShape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { add } from './arithmetic.js';
 import { reshape } from './layout.js';
 import { matmul, matmulT } from './matmul.js';
 
@@ -70,8 +71,10 @@ export function geometry(op: string, [N, C, H, W]: Shape, win: ConvWindow, shape
   return { N, C, H, W, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW };
 }
 
-function unfoldedShape(g: ConvGeometry): Shape {
-  return [g.N, g.C * g.kH * g.kW, g.outH * g.outW];
+/** unfold's output: [N, C·kH·kW, L] per image, or one matrix [C·kH·kW, N·L] when batched. */
+function unfoldedShape(g: ConvGeometry, batched: boolean): Shape {
+  const K = g.C * g.kH * g.kW, L = g.outH * g.outW;
+  return batched ? [K, g.N * L] : [g.N, K, L];
 }
 
 // ---- the two primitives ----------------------------------------------------------------
@@ -79,47 +82,92 @@ function unfoldedShape(g: ConvGeometry): Shape {
 interface UnfoldAttrs {
   geometry: ConvGeometry;
   padValue: number;
+  /** The columns as one matrix [C·kH·kW, N·L] (conv2d's layout: one product for the batch) instead of [N, C·kH·kW, L]. */
+  batched: boolean;
 }
 
 export const unfoldOp = defineOp<UnfoldAttrs>({
   name: 'unfold',
-  shape([x], { geometry: g }) {
+  shape([x], { geometry: g, batched }) {
     if (!sameShape(x, [g.N, g.C, g.H, g.W])) throw new ShapeError('unfold', `expects an image [${g.N},${g.C},${g.H},${g.W}], got ${fmt(x)}`);
-    return unfoldedShape(g);
+    return unfoldedShape(g, batched);
   },
-  forward(backend, [x], _shapes, outShape, dtype, { geometry, padValue }) {
+  forward(backend, [x], _shapes, outShape, dtype, { geometry, padValue, batched }) {
     const out = allocateForOverwrite(dtype, sizeOf(outShape));
-    backend.unfold(x, geometry, padValue, out);
+    backend.unfold(x, geometry, padValue, out, batched);
     return out;
   },
   // unfold copies each pixel into the columns that read it, so its adjoint adds each
   // column entry back onto its pixel: fold. A pad value is a constant and gets nothing.
-  vjp: (dy, { attrs: { geometry } }) => [() => foldWith(dy, geometry)],
+  vjp: (dy, { attrs: { geometry, batched } }) => [() => foldWith(dy, geometry, batched)],
 });
 
-export const foldOp = defineOp<{ geometry: ConvGeometry }>({
+export const foldOp = defineOp<{ geometry: ConvGeometry; batched: boolean }>({
   name: 'fold',
-  shape([cols], { geometry: g }) {
-    if (!sameShape(cols, unfoldedShape(g))) throw new ShapeError('fold', `expects columns ${fmt(unfoldedShape(g))}, got ${fmt(cols)}`);
+  shape([cols], { geometry: g, batched }) {
+    if (!sameShape(cols, unfoldedShape(g, batched))) throw new ShapeError('fold', `expects columns ${fmt(unfoldedShape(g, batched))}, got ${fmt(cols)}`);
     return [g.N, g.C, g.H, g.W];
   },
-  forward(backend, [cols], _shapes, outShape, dtype, { geometry }) {
+  forward(backend, [cols], _shapes, outShape, dtype, { geometry, batched }) {
     const out = allocateForOverwrite(dtype, sizeOf(outShape));
-    backend.fold(cols, geometry, out);
+    backend.fold(cols, geometry, out, batched);
     return out;
   },
   // fold is linear and unfold's transpose, so its adjoint is unfold (padding reads 0)
-  vjp: (dy, { attrs: { geometry } }) => [() => unfoldWith(dy, geometry, 0)],
+  vjp: (dy, { attrs: { geometry, batched } }) => [() => unfoldWith(dy, geometry, 0, batched)],
+});
+
+// ---- the batched product's layout and the image's -----------------------------------------
+// conv2d's product gives [O, N·L] (a row per output channel, the batch's windows along it);
+// the image layout is [N, O, outH, outW]. Moving between them is one transpose each way; as
+// two primitives (each the other's adjoint) the reshapes around the transpose cost no copies.
+
+interface ChannelsAttrs {
+  N: number;
+  O: number;
+  outH: number;
+  outW: number;
+}
+
+/** [O, N·L] → [N, O, outH, outW]. */
+export const channelsToImagesOp: OpDef<ChannelsAttrs> = defineOp<ChannelsAttrs>({
+  name: 'channelsToImages',
+  shape([rows], { N, O, outH, outW }) {
+    if (!sameShape(rows, [O, N * outH * outW])) throw new ShapeError('channelsToImages', `expects [${O},${N * outH * outW}], got ${fmt(rows)}`);
+    return [N, O, outH, outW];
+  },
+  forward(backend, [rows], _shapes, outShape, dtype, { N, O, outH, outW }) {
+    const out = allocateForOverwrite(dtype, sizeOf(outShape));
+    backend.transpose(rows, [O, N, outH * outW], [1, 0, 2], out);
+    return out;
+  },
+  // a permutation of the elements: its adjoint is the inverse permutation
+  vjp: (dy, { attrs }) => [() => apply(imagesToChannelsOp, [dy], attrs)],
+});
+
+/** [N, O, outH, outW] → [O, N·L]: channelsToImages's inverse and adjoint. */
+export const imagesToChannelsOp: OpDef<ChannelsAttrs> = defineOp<ChannelsAttrs>({
+  name: 'imagesToChannels',
+  shape([images], { N, O, outH, outW }) {
+    if (!sameShape(images, [N, O, outH, outW])) throw new ShapeError('imagesToChannels', `expects [${N},${O},${outH},${outW}], got ${fmt(images)}`);
+    return [O, N * outH * outW];
+  },
+  forward(backend, [images], _shapes, outShape, dtype, { N, O, outH, outW }) {
+    const out = allocateForOverwrite(dtype, sizeOf(outShape));
+    backend.transpose(images, [N, O, outH * outW], [1, 0, 2], out);
+    return out;
+  },
+  vjp: (dy, { attrs }) => [() => apply(channelsToImagesOp, [dy], attrs)],
 });
 
 /** unfold for a geometry already computed and checked (the composites and the VJPs). */
-export function unfoldWith(x: Tensor, geometry: ConvGeometry, padValue = 0): Tensor {
-  return apply(unfoldOp, [x], { geometry, padValue });
+export function unfoldWith(x: Tensor, geometry: ConvGeometry, padValue = 0, batched = false): Tensor {
+  return apply(unfoldOp, [x], { geometry, padValue, batched });
 }
 
 /** fold for a geometry already computed and checked (the composites and the VJPs). */
-export function foldWith(cols: Tensor, geometry: ConvGeometry): Tensor {
-  return apply(foldOp, [cols], { geometry });
+export function foldWith(cols: Tensor, geometry: ConvGeometry, batched = false): Tensor {
+  return apply(foldOp, [cols], { geometry, batched });
 }
 
 export function imageShape(op: string, x: Tensor, what = 'an image [N, C, H, W]'): void {
@@ -186,8 +234,10 @@ export function fold(cols: Tensor, options: FoldOptions): Tensor {
 
 // ---- convolutions ----------------------------------------------------------------------
 
-/** Options of {@link conv2d} (PyTorch's, without bias: add it). */
+/** Options of {@link conv2d} (PyTorch's F.conv2d's). */
 export interface Conv2dOptions {
+  /** [O]: added to every output channel (PyTorch's bias). Default none. */
+  bias?: Tensor;
   /** Default 1. */
   stride?: Size2;
   /** Default 0. 'valid' is 0; 'same' keeps H×W (stride 1), the odd pixel at the bottom/right. */
@@ -205,8 +255,14 @@ function groupsOf(op: string, groups: number | undefined): number {
 }
 
 /**
- * The 2-D convolution behind conv2d and conv1d: unfold, then one batched matmul of each
- * group's kernels [O/G, (C/G)·kH·kW] with that group's columns [(C/G)·kH·kW, L].
+ * The 2-D convolution behind conv2d and conv1d. Without groups: the batch's columns as one
+ * matrix [C·kH·kW, N·L] (unfold's batched layout), one product W·cols = [O, N·L] for the
+ * whole batch, the bias added down its rows, and the result brought to [N, O, L] by one
+ * transpose. The gradients are one product each too: dW = dY·colsᵀ sums over the batch
+ * inside the product (k = N·L), dcols = Wᵀ·dY, and the bias's is a row sum — where the
+ * per-image layout would form N products and then sum N kernel gradients. With groups (and
+ * for a 1×1 kernel that reads the image as it is): one batched matmul of each group's
+ * kernels [O/G, (C/G)·kH·kW] with that group's columns [(C/G)·kH·kW, L].
  */
 function convolve(op: string, x: Tensor, w: Tensor, options: Conv2dOptions, shapes: string): Tensor {
   const G = groupsOf(op, options.groups);
@@ -221,22 +277,36 @@ function convolve(op: string, x: Tensor, w: Tensor, options: Conv2dOptions, shap
   const K = perGroup * kH * kW;
   // a 1×1 kernel with stride 1 and no padding reads each pixel once: the image is its own columns
   const pointwise = kH === 1 && kW === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0 && L === g.H * g.W;
+  const { bias } = options;
+  if (bias !== undefined) {
+    assertTensor(op, bias, 2);
+    if (bias.rank !== 1 || bias.shape[0] !== O) throw new ShapeError(op, `bias ${fmt(bias.shape)} must be [${O}], one per output channel: ${shapes}`);
+  }
+  if (G === 1 && !pointwise) {
+    const rows = matmul(reshape(w, [O, K]), unfoldWith(x, g, 0, true));
+    const biased = bias === undefined ? rows : add(rows, reshape(bias, [O, 1]));
+    return apply(channelsToImagesOp, [biased], { N, O, outH: g.outH, outW: g.outW });
+  }
   const cols = pointwise ? reshape(x, [N, C, L]) : unfoldWith(x, g, 0);
   const y = G === 1
     ? matmul(reshape(w, [O, K]), cols)
     : matmul(reshape(w, [G, O / G, K]), reshape(cols, [N, G, K, L]));
-  return reshape(y, [N, O, g.outH, g.outW]);
+  const image = reshape(y, [N, O, g.outH, g.outW]);
+  return bias === undefined ? image : add(image, reshape(bias, [O, 1, 1]));
 }
 
 /**
  * 2-D convolution (cross-correlation, as in PyTorch): x [N, C, H, W], w [O, C/groups, kH, kW]
- * → [N, O, outH, outW], outH = ⌊(H + 2·padH − dilationH·(kH − 1) − 1) / strideH⌋ + 1.
- * Computed as unfold(x) followed by a batched matmul, so it differentiates to any order in
- * both x and w. No bias: add one of shape [O, 1, 1].
+ * → [N, O, outH, outW], outH = ⌊(H + 2·padH − dilationH·(kH − 1) − 1) / strideH⌋ + 1,
+ * plus `bias` [O] on each output channel if given (PyTorch's F.conv2d bias; cheaper than
+ * adding a [O, 1, 1] tensor afterwards: it is added inside the convolution's product layout).
+ * Computed as unfold(x) followed by a matmul, so it differentiates to any order in x, w and
+ * the bias.
  *
  * ```ts
  * const y = conv2d(x, w, { stride: 2, padding: 1 });          // [N, O, H/2, W/2] for a 3×3 kernel
  * const z = conv2d(x, w, { padding: 'same', groups: 2 });     // w: [O, C/2, kH, kW]
+ * const b = conv2d(x, w, { padding: 1, bias });               // bias: [O]
  * ```
  */
 export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {

@@ -24,6 +24,7 @@ export const cumsumOp: OpDef<CumsumAttrs> = defineOp<CumsumAttrs>({
   vjp: (dy, { attrs }) => [() => apply(cumsumOp, [dy], { ...attrs, reverse: !attrs.reverse })],
 });
 
+/** Options of cumsum: reverse and exclusive sums. */
 export interface CumsumOptions {
   /** Sum from the end of the axis: y_k = Σ_{j ≥ k} x_j. Default false. */
   reverse?: boolean;

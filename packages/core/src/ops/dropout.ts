@@ -5,6 +5,7 @@ import { type Rng, createRng } from '../random.js';
 import { Tensor } from '../tensor.js';
 import { mul } from './arithmetic.js';
 
+/** Options of dropout: where the mask comes from. */
 export interface DropoutOptions {
   /** Seeds the mask: the same seed gives the same mask, on every backend. */
   seed?: number;

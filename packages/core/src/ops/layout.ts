@@ -1,4 +1,4 @@
-import { allocate } from '../dtype.js';
+import { allocate, allocateForOverwrite } from '../dtype.js';
 import { ShapeError, ValueError, fmt } from '../errors.js';
 import { apply, assertTensor, defineOp } from '../op.js';
 import { type Shape, broadcastShapes, checkShape, normalizeAxis, sameShape, sizeOf } from '../shape.js';
@@ -20,9 +20,9 @@ export const reshapeOp = defineOp<{ shape: Shape }>({
     return shape;
   },
   // a copy, not a view: no two tensors share a buffer, so assign() stays safe; through
-  // allocate(), so inside tidy() the copy reuses a pooled buffer
+  // allocateForOverwrite(), so inside tidy() the copy reuses a pooled buffer without zeroing it first
   forward: (_backend, [x], _shapes, _outShape, dtype) => {
-    const out = allocate(dtype, x.length);
+    const out = allocateForOverwrite(dtype, x.length);
     out.set(x);
     return out;
   },
@@ -73,7 +73,7 @@ export const transposeOp = defineOp<{ perm: readonly number[] }>({
   name: 'transpose',
   shape: ([x], { perm }) => perm.map((p) => x[p]),
   forward(backend, [x], [shape], _outShape, dtype, { perm }) {
-    const out = allocate(dtype, x.length);
+    const out = allocateForOverwrite(dtype, x.length);
     backend.transpose(x, shape, perm, out);
     return out;
   },

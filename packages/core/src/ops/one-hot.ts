@@ -2,6 +2,7 @@ import { type DType, allocate } from '../dtype.js';
 import { ValueError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 
+/** Options of oneHot: dtype and where the class axis goes. */
 export interface OneHotOptions {
   dtype?: DType;
   /**

@@ -1,18 +1,22 @@
 import type { ConvGeometry } from '../backend/backend.js';
-import { type DType, allocate } from '../dtype.js';
+import { type DType, allocate, allocateForOverwrite } from '../dtype.js';
 import { ShapeError, ValueError, fmt } from '../errors.js';
-import { assertTensor } from '../op.js';
+import { type OpDef, apply, assertTensor, defineOp } from '../op.js';
+import { sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { div } from './arithmetic.js';
 import { type Size2, geometry, imageShape, pair, unfoldWith, windowOf } from './conv.js';
 import { reshape } from './layout.js';
 import { matmul, matmulT } from './matmul.js';
-import { max, mean, sum } from './reduce.js';
+import { mean, sum } from './reduce.js';
 
 /**
- * Pooling over images [N, C, H, W], as composites: the windows come from `unfold` (the
- * im2col primitive of ops/conv.ts), and the pool is a reduction over the window axis, so
- * the gradients are unfold's and the reduction's, to any order.
+ * Pooling over images [N, C, H, W]. avgPool2d is a composite: the windows come from
+ * `unfold` (the im2col primitive of ops/conv.ts) and the pool is a mean over the window
+ * axis, so its gradients are unfold's and the reduction's, to any order. maxPool2d is a
+ * primitive with a pair of linear companions (below): one pass over the image forward and
+ * one backward, where the composite (unfold, max, and max's VJP of a mask, a tie count and
+ * a broadcast, then fold) took seven.
  */
 
 /** Options of {@link maxPool2d}. */
@@ -63,6 +67,72 @@ function poolGeometry(op: string, x: Tensor, options: MaxPool2dOptions | AvgPool
   return g;
 }
 
+// ---- max-pooling: a primitive and its two linear companions ------------------------------
+// maxPool2d(x) picks each window's maximum. Its VJP sends dy to the window's maximal
+// elements (ties share equally): maxPoolScatter(dy; x), linear in dy. That one's adjoint in
+// dy is maxPoolGather(v; x) (each window's Σ v·(1/t) over its ties), and gather's is scatter
+// again, so every order of derivative is these two. x only says where the maxima are: a
+// piecewise-constant choice, so neither companion has a gradient in x.
+
+function pooledShape(g: ConvGeometry): number[] {
+  return [g.N, g.C, g.outH, g.outW];
+}
+
+function checkImage(op: string, shape: readonly number[], g: ConvGeometry, what: string): void {
+  const want = [g.N, g.C, g.H, g.W];
+  if (shape.length !== 4 || shape.some((d, i) => d !== want[i])) throw new ShapeError(op, `expects ${what} [${want.join(',')}], got ${fmt(shape)}`);
+}
+
+type PoolAttrs = { geometry: ConvGeometry };
+
+export const maxPoolOp: OpDef<PoolAttrs> = defineOp<PoolAttrs>({
+  name: 'maxPool2d',
+  shape([x], { geometry: g }) {
+    checkImage('maxPool2d', x, g, 'an image');
+    return pooledShape(g);
+  },
+  forward(backend, [x], _shapes, outShape, dtype, { geometry }) {
+    const out = allocateForOverwrite(dtype, sizeOf(outShape));
+    backend.maxPool(x, geometry, out);
+    return out;
+  },
+  // only each window's maximum moves its output: dy goes there, ties sharing it equally
+  vjp: (dy, { inputs: [x], attrs: { geometry } }) => [() => apply(maxPoolScatterOp, [dy, x], { geometry })],
+});
+
+export const maxPoolScatterOp: OpDef<PoolAttrs> = defineOp<PoolAttrs>({
+  name: 'maxPoolScatter',
+  shape([dy, x], { geometry: g }) {
+    const pooled = pooledShape(g);
+    if (dy.length !== 4 || dy.some((d, i) => d !== pooled[i])) throw new ShapeError('maxPoolScatter', `expects a gradient [${pooled.join(',')}], got ${fmt(dy)}`);
+    checkImage('maxPoolScatter', x, g, 'an image');
+    return [g.N, g.C, g.H, g.W];
+  },
+  forward(backend, [dy, x], _shapes, outShape, dtype, { geometry }) {
+    const out = allocateForOverwrite(dtype, sizeOf(outShape));
+    backend.maxPoolScatter(dy, x, geometry, out);
+    return out;
+  },
+  // linear in dy, whose adjoint is the gather; the choice of maxima is constant in x
+  vjp: (g, { inputs: [, x], attrs: { geometry } }) => [() => apply(maxPoolGatherOp, [g, x], { geometry }), null],
+});
+
+export const maxPoolGatherOp: OpDef<PoolAttrs> = defineOp<PoolAttrs>({
+  name: 'maxPoolGather',
+  shape([v, x], { geometry: g }) {
+    checkImage('maxPoolGather', v, g, 'values');
+    checkImage('maxPoolGather', x, g, 'an image');
+    return pooledShape(g);
+  },
+  forward(backend, [v, x], _shapes, outShape, dtype, { geometry }) {
+    const out = allocateForOverwrite(dtype, sizeOf(outShape));
+    backend.maxPoolGather(v, x, geometry, out);
+    return out;
+  },
+  // linear in v, whose adjoint is the scatter; constant in x as above
+  vjp: (g, { inputs: [, x], attrs: { geometry } }) => [() => apply(maxPoolScatterOp, [g, x], { geometry }), null],
+});
+
 /**
  * The windows of x as [N, C, kH·kW, outH·outW]: each window's values down axis 2. unfold's
  * rows run channel-major, so splitting them into [C, kH·kW] keeps each channel's window together.
@@ -83,8 +153,7 @@ function windows(x: Tensor, g: ConvGeometry, padValue: number): Tensor {
  */
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
   const g = poolGeometry('maxPool2d', x, options, options?.dilation);
-  const y = max(windows(x, g, -Infinity), 2);
-  return reshape(y, [g.N, g.C, g.outH, g.outW]);
+  return apply(maxPoolOp, [x], { geometry: g });
 }
 
 /** How many of a window's rows (or columns) fall inside the image, per output position. */

@@ -186,6 +186,7 @@ export function axes(rank: number): fc.Arbitrary<number[] | undefined> {
   );
 }
 
+/** What arb.tensor draws: shape, value range (and values to keep away from), distinctness, dtype. */
 export interface TensorConstraints {
   /** A fixed shape or an arbitrary of shapes. Default: `shape()`. */
   shape?: readonly number[] | fc.Arbitrary<number[]>;

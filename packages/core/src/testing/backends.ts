@@ -18,6 +18,7 @@ export interface CheckBackendsOptions {
   seed?: number;
 }
 
+/** One backend's largest difference from the reference on one result (the output or an input's gradient). */
 export interface ConformanceRow {
   backend: string;
   /** 'output', or 'grad 0', 'grad 1', … (∂⟨f, r⟩/∂input k). */
@@ -33,6 +34,7 @@ export interface ConformanceRow {
   mismatch?: string;
 }
 
+/** What checkBackends returns: one row per backend and result, against the reference backend. */
 export interface ConformanceReport {
   reference: string;
   rows: ConformanceRow[];

@@ -9,6 +9,7 @@ import { stridesOf } from '../shape.js';
 import { vjp } from '../tape.js';
 import { Tensor } from '../tensor.js';
 
+/** Options of gradcheck: step, tolerances, order, the cotangent's seed, whether to throw. */
 export interface GradcheckOptions {
   /** Central-difference step. Default 1e-6. */
   eps?: number;
@@ -40,6 +41,7 @@ export interface GradcheckMismatch {
   order: 1 | 2;
 }
 
+/** What gradcheck found: whether the tape agrees with finite differences, and the worst element if not. */
 export interface GradcheckReport {
   ok: boolean;
   /** How many (input, element) derivatives were compared. */

@@ -1,13 +1,10 @@
 /**
- * @tapegrad/core/testing: gradient checking as a tool for your own CI. Needs fast-check
- * (a peer dependency) for the arbitraries and properties; gradcheck itself does not.
+ * @tapegrad/core/testing: gradient checking as a tool for your own CI, without fast-check:
+ * gradcheck (the tape's gradient against central finite differences), backend conformance,
+ * and the per-property seeds. The fast-check properties and arbitraries (checkGradients,
+ * gradcheckProperty, `arb`) are in `@tapegrad/core/testing/properties`, which needs fast-check.
+ * @module @tapegrad/core/testing
  */
 export { gradcheck, GradcheckError, type GradcheckOptions, type GradcheckReport, type GradcheckMismatch } from './gradcheck.js';
-export { gradcheckProperty, checkGradients, propertySeed } from './property.js';
+export { propertySeed } from './seed.js';
 export { checkBackends, type CheckBackendsOptions, type ConformanceReport, type ConformanceRow } from './backends.js';
-export * as arb from './arbitraries.js';
-export {
-  shape, broadcastablePair, tensor as tensorArbitrary, tensorOf, broadcastableTensors, matmulPair,
-  operandPatterns, applyPattern, everyBroadcastPair, patternedPair, zeroLengthPair, incompatiblePair,
-  type OperandPattern, type ShapeConstraints, type TensorConstraints,
-} from './arbitraries.js';

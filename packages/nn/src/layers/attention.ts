@@ -4,6 +4,7 @@ import {
 import { type Initializer, initTensor } from '../init.js';
 import type { Module, NamedParameters } from '../module.js';
 
+/** Options of MultiHeadAttention: masking, initialiser, bias, dtype, seed. */
 export interface MultiHeadAttentionOptions {
   /** Each position attends only to itself and earlier positions (a decoder's mask). Default false. */
   causal?: boolean;
@@ -90,7 +91,7 @@ export class MultiHeadAttention implements Module {
     return this.bo === null ? out : add(out, this.bo);
   }
 
-  /** [T, T]: 0 where the key's position ≤ the query's, −∞ after it (softmax gives those weight 0). */
+  /** `[T, T]`: 0 where the key's position ≤ the query's, −∞ after it (softmax gives those weight 0). */
   private causalMask(T: number, dtype: DType): Tensor {
     const key = `${T}:${dtype}`;
     let mask = this.masks.get(key);

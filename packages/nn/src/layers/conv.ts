@@ -4,6 +4,7 @@ import {
 import { type Initializer, initTensor } from '../init.js';
 import type { Module, NamedParameters } from '../module.js';
 
+/** Options of the Conv2d layer: stride, padding, dilation, groups, bias, initialiser, dtype, seed. */
 export interface Conv2dLayerOptions {
   /** Default 1. */
   stride?: Size2;

@@ -3,6 +3,7 @@ import { type Activation, activate, checkActivation } from '../activations.js';
 import { type Initializer, initWeights } from '../init.js';
 import type { LayerTrace, Module, NamedParameters } from '../module.js';
 
+/** Options of the Dense layer: activation, initialisers, dtype, seed. */
 export interface DenseOptions {
   activation?: Activation;
   /** Weight initialiser. Default 'xavierUniform' (or 'heNormal' for relu). */

@@ -1,6 +1,7 @@
 import { type Rng, type Tensor, ValueError, createRng, dropout } from '@tapegrad/core';
 import type { Module, NamedParameters } from '../module.js';
 
+/** Options of the Dropout layer: where its masks come from. */
 export interface DropoutLayerOptions {
   /** Seed of the layer's own generator, which draws a fresh mask at every training forward pass. */
   seed?: number;

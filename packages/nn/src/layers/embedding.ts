@@ -2,6 +2,7 @@ import { type DType, type Rng, type Tensor, ShapeError, type Indices, take } fro
 import { type Initializer, initTensor } from '../init.js';
 import type { Module, NamedParameters } from '../module.js';
 
+/** Options of the Embedding layer: initialisation, dtype, seed. */
 export interface EmbeddingOptions {
   /** Default 'standardNormal' (N(0, 1), as PyTorch's). */
   init?: Initializer;

@@ -2,6 +2,7 @@ import { type DType, type Rng, type Tensor, ShapeError, add, matmulT, zeros } fr
 import { type Initializer, initTensor } from '../init.js';
 import type { Module, NamedParameters } from '../module.js';
 
+/** Options of the Linear layer: bias, initialiser, dtype, seed. */
 export interface LinearOptions {
   /** Default 'xavierUniform'. */
   init?: Initializer;

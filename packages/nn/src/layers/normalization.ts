@@ -3,6 +3,7 @@ import {
 } from '@tapegrad/core';
 import type { Module, NamedParameters } from '../module.js';
 
+/** Options of BatchNorm1d and BatchNorm2d: ε, momentum of the running statistics, affine parameters, dtype. */
 export interface BatchNormOptions {
   /** Weight of the newest batch in the running statistics: running = (1 − momentum)·running + momentum·batch. Default 0.1. */
   momentum?: number;
@@ -150,6 +151,7 @@ export class BatchNorm1d extends BatchNorm {
   }
 }
 
+/** Options of LayerNorm: ε, affine parameters, dtype. */
 export interface LayerNormOptions {
   /** Default 1e-5. */
   eps?: number;

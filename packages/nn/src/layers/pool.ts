@@ -1,6 +1,7 @@
 import { type Size2, type Tensor, ShapeError, avgPool2d, maxPool2d } from '@tapegrad/core';
 import type { Module, NamedParameters } from '../module.js';
 
+/** Options of the MaxPool2d and AvgPool2d layers: stride and padding. */
 export interface Pool2dLayerOptions {
   /** Default: the kernel size (windows side by side). */
   stride?: Size2;

@@ -32,6 +32,7 @@ export interface ManualLayerGradients {
   db: Tensor;
 }
 
+/** What manualBackprop returns: the cost and, per layer, Δˡ and the gradients from BP1–BP4. */
 export interface ManualBackpropResult {
   /** The cost C, computed by hand too (the third witness, finite differences, needs it). */
   cost: number;
@@ -48,6 +49,7 @@ export interface ManualBackpropResult {
   bp1: 'sigmoid+bce' | 'softmax+cce' | 'mse' | 'general';
 }
 
+/** Options of manualBackprop: an L2 penalty, and BP1's closed or general form. */
 export interface ManualBackpropOptions {
   /** Weight decay λ of `l2Penalty` (applied to the weights W and kernels K, not the biases): adds λWˡ to BP3 (λK to ∂C/∂K). */
   l2?: number;

@@ -81,6 +81,7 @@ export interface ManualPassStage extends StageCommon {
   kind: Exclude<ManualStageKind, 'Dense' | 'Conv2d'>;
 }
 
+/** One layer of the hand derivation, with what it computed: a Dense, Conv2d or pass-through stage. */
 export type ManualStage = ManualDenseStage | ManualConvStage | ManualPassStage;
 
 /** A layer the hand derivation does not cover (BatchNorm, attention, Dropout in training mode, …). */

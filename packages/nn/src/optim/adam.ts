@@ -3,6 +3,7 @@ import { checkParamsAndGrads, decayRate, positive } from './checks.js';
 import { InPlace, Scratch } from './inplace.js';
 import type { Optimizer } from './optimizer.js';
 
+/** Options of Adam: learning rate, β₁, β₂, ε. */
 export interface AdamOptions {
   /** Step size η. Default 1e-3. */
   lr?: number;

@@ -18,7 +18,9 @@ export interface OptimizerOptionsByName {
   'newton-cg': NewtonCGOptions;
 }
 
+/** The name of a built-in optimiser, as optimizer() takes it. */
 export type OptimizerName = keyof OptimizerOptionsByName;
+/** Every optimiser name the optimizer() factory knows. */
 export const OPTIMIZERS: readonly OptimizerName[] = ['sgd', 'momentum', 'nesterov', 'adam', 'rprop', 'lbfgs', 'newton-cg'];
 
 /**

@@ -3,9 +3,12 @@ import { checkParamsAndGrads, nonNegative, positive, positiveInteger } from './c
 import type { Objective, Optimizer } from './optimizer.js';
 import { assignValues, axpy, concatValues, dot, maxAbs, sameTensors, scaled } from './vector.js';
 
+/** How LBFGS picks its step length along a direction. */
 export type LineSearch = 'strongWolfe' | 'armijo' | 'none';
+/** Every line search LBFGS offers. */
 export const LINE_SEARCHES: readonly LineSearch[] = ['strongWolfe', 'armijo', 'none'];
 
+/** Options of LBFGS: history size, line search, tolerances. */
 export interface LBFGSOptions {
   /** Initial trial step along the quasi-Newton direction (1 is the Newton step). Default 1. */
   lr?: number;

@@ -3,6 +3,7 @@ import { checkParamsAndGrads, decayRate, positive } from './checks.js';
 import { InPlace, Scratch } from './inplace.js';
 import type { Optimizer } from './optimizer.js';
 
+/** Options of Momentum: learning rate, momentum, Nesterov. */
 export interface MomentumOptions {
   lr: number;
   /** μ in [0, 1): how much of the previous velocity survives a step. Default 0.9. */

@@ -3,6 +3,7 @@ import { checkParamsAndGrads, nonNegative, positive, positiveInteger } from './c
 import type { Objective, Optimizer } from './optimizer.js';
 import { assignValues, axpy, concatValues, dot, maxAbs, sameTensors, scaled, splitValues } from './vector.js';
 
+/** Options of NewtonCG: learning rate, conjugate-gradient iterations, damping, tolerances, trust region. */
 export interface NewtonCGOptions {
   /** Fraction of the trust-region step to take. Default 1 (the whole step). */
   lr?: number;

@@ -15,6 +15,7 @@ export type Objective = () => Tensor;
  */
 export interface Optimizer {
   readonly name: string;
+  /** One update of `params` in place from `grads` (∂C/∂θ, same order); `objective` recomputes C where the method needs it. */
   step(params: readonly Tensor[], grads: readonly Tensor[], objective?: Objective): void;
   /** Forgets accumulated state (moments, histories). */
   reset(): void;

@@ -2,6 +2,7 @@ import { type Tensor, ValueError, noGrad } from '@tapegrad/core';
 import { checkParamsAndGrads, positive } from './checks.js';
 import type { Optimizer } from './optimizer.js';
 
+/** Options of RProp: step sizes and their growth and shrink factors. */
 export interface RPropOptions {
   /** Every coordinate's initial step size Δ₀. Default 0.01. */
   lr?: number;

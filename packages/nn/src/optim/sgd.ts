@@ -3,6 +3,7 @@ import { checkParamsAndGrads, positive } from './checks.js';
 import { InPlace } from './inplace.js';
 import type { Optimizer } from './optimizer.js';
 
+/** Options of SGD: the learning rate. */
 export interface SGDOptions {
   /** Learning rate η: no default, because no value suits every cost's scale. */
   lr: number;

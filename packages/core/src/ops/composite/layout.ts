@@ -19,6 +19,7 @@ const range = (n: number, at: (i: number) => number = (i) => i): Int32Array => I
 /** A pair [before, after] per axis, or one number for every side of every axis. */
 export type Pads = number | readonly (readonly [number, number])[];
 
+/** Options of pad: the mode and the constant value. */
 export interface PadOptions {
   /**
    * 'constant' (default) fills with `value`; 'reflect' mirrors the edge without repeating

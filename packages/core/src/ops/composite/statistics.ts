@@ -41,6 +41,7 @@ export function prod(x: Tensor, axes?: number | readonly number[], keepDims = fa
   return reshape(rows, outShape);
 }
 
+/** Options of variance and std: the correction (ddof) and keepDims. */
 export interface VarianceOptions {
   /**
    * Subtracted from the count in the divisor: 1 (default) is the unbiased sample variance,
