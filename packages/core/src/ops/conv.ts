@@ -236,7 +236,7 @@ export function fold(cols: Tensor, options: FoldOptions): Tensor {
 
 /** Options of {@link conv2d} (PyTorch's F.conv2d's). */
 export interface Conv2dOptions {
-  /** [O]: added to every output channel (PyTorch's bias). Default none. */
+  /** Shape [O], added to every output channel (PyTorch's bias). Default none. */
   bias?: Tensor;
   /** Default 1. */
   stride?: Size2;
