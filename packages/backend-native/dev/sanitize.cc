@@ -1,7 +1,7 @@
 // Dev check (not part of the addon, nor of the test suite): the matmul kernels, the
 // convolution family (conv.cc) and the two-thread pool built with a sanitizer, run over batched and single products, one and two
 // threads, all transpose variants and edge sizes, checking one thread's bits against two's
-// and every element against a double-precision reference. Run by sanitize.sh.
+// and every element against a double-precision reference; in float32 and float64. Run by sanitize.sh.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -20,11 +20,31 @@ void check(bool ok, const char* what, long count, long m, long k, long n, bool t
   std::fprintf(stderr, "FAIL %s: %ld × %ld×%ld×%ld tA=%d tB=%d\n", what, count, m, k, n, tA, tB);
 }
 
+// The float32 or float64 entry points, by element type.
+void gemmBatched(const tg::KernelSet& ks, const float* a, long aRow, long aCol, const int32_t* aOff, const float* b, long bRow, long bCol,
+                 const int32_t* bOff, float* c, long count, long m, long k, long n, int threads) {
+  tg::sgemmBatched(ks, a, aRow, aCol, aOff, b, bRow, bCol, bOff, c, count, m, k, n, threads);
+}
+void gemmBatched(const tg::KernelSet& ks, const double* a, long aRow, long aCol, const int32_t* aOff, const double* b, long bRow, long bCol,
+                 const int32_t* bOff, double* c, long count, long m, long k, long n, int threads) {
+  tg::dgemmBatched(ks, a, aRow, aCol, aOff, b, bRow, bCol, bOff, c, count, m, k, n, threads);
+}
+void gemm(const tg::KernelSet& ks, const float* a, long aRow, long aCol, const float* b, long bRow, long bCol, float* c, long ldc, long m,
+          long k, long n, int threads) {
+  tg::sgemm(ks, a, aRow, aCol, b, bRow, bCol, c, ldc, m, k, n, threads);
+}
+void gemm(const tg::KernelSet& ks, const double* a, long aRow, long aCol, const double* b, long bRow, long bCol, double* c, long ldc, long m,
+          long k, long n, int threads) {
+  tg::dgemm(ks, a, aRow, aCol, b, bRow, bCol, c, ldc, m, k, n, threads);
+}
+
+template <typename T>
 void batch(const tg::KernelSet& ks, long count, long m, long k, long n, bool tA, bool tB, bool broadcastA, std::mt19937& rng) {
-  std::uniform_real_distribution<float> d(-2, 2);
+  std::uniform_real_distribution<T> d(-2, 2);
+  const double u = std::ldexp(1.0, sizeof(T) == 4 ? -24 : -53);
   const long aMats = broadcastA ? 1 : count;
   // exact-size arrays: one element too far is a heap-buffer-overflow under ASan
-  std::vector<float> a(aMats * m * k + 1), b(count * k * n + 1);
+  std::vector<T> a(aMats * m * k + 1), b(count * k * n + 1);
   for (auto& x : a) x = d(rng);
   for (auto& x : b) x = d(rng);
   std::vector<int32_t> aOff(count), bOff(count);
@@ -32,14 +52,14 @@ void batch(const tg::KernelSet& ks, long count, long m, long k, long n, bool tA,
     aOff[i] = static_cast<int32_t>(1 + (broadcastA ? 0 : (count - 1 - i) * m * k));
     bOff[i] = static_cast<int32_t>(1 + i * k * n);
   }
-  std::vector<float> c1(count * m * n, NAN), c2(count * m * n, NAN);
+  std::vector<T> c1(count * m * n, NAN), c2(count * m * n, NAN);
   const long aRow = tA ? 1 : k, aCol = tA ? m : 1, bRow = tB ? 1 : n, bCol = tB ? k : 1;
-  tg::sgemmBatched(ks, a.data(), aRow, aCol, aOff.data(), b.data(), bRow, bCol, bOff.data(), c1.data(), count, m, k, n, 1);
-  tg::sgemmBatched(ks, a.data(), aRow, aCol, aOff.data(), b.data(), bRow, bCol, bOff.data(), c2.data(), count, m, k, n, 3);
-  check(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)) == 0, "1 vs 2 threads", count, m, k, n, tA, tB);
+  gemmBatched(ks, a.data(), aRow, aCol, aOff.data(), b.data(), bRow, bCol, bOff.data(), c1.data(), count, m, k, n, 1);
+  gemmBatched(ks, a.data(), aRow, aCol, aOff.data(), b.data(), bRow, bCol, bOff.data(), c2.data(), count, m, k, n, 3);
+  check(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(T)) == 0, "1 vs 2 threads", count, m, k, n, tA, tB);
   for (long p = 0; p < count; p++) {
-    const float* A = a.data() + aOff[p];
-    const float* B = b.data() + bOff[p];
+    const T* A = a.data() + aOff[p];
+    const T* B = b.data() + bOff[p];
     for (long i = 0; i < m; i++)
       for (long j = 0; j < n; j++) {
         double s = 0, mag = 0;
@@ -49,17 +69,17 @@ void batch(const tg::KernelSet& ks, long count, long m, long k, long n, bool tA,
           mag += std::fabs(v);
         }
         const double got = c1[p * m * n + i * n + j];
-        if (!(std::fabs(got - s) <= 16 * std::ldexp(1.0, -24) * std::sqrt(static_cast<double>(k)) * mag + 1e-30)) {
+        if (!(std::fabs(got - s) <= 16 * u * std::sqrt(static_cast<double>(k)) * mag + 1e-30)) {
           check(false, "against double", count, m, k, n, tA, tB);
           return;
         }
       }
   }
   // and single products through sgemm, split or not
-  std::vector<float> s1(m * n, NAN), s2(m * n, NAN);
-  tg::sgemm(ks, a.data() + aOff[0], aRow, aCol, b.data() + bOff[0], bRow, bCol, s1.data(), n, m, k, n, 1);
-  tg::sgemm(ks, a.data() + aOff[0], aRow, aCol, b.data() + bOff[0], bRow, bCol, s2.data(), n, m, k, n, 3);
-  check(std::memcmp(s1.data(), c1.data(), s1.size() * sizeof(float)) == 0 && std::memcmp(s1.data(), s2.data(), s1.size() * sizeof(float)) == 0,
+  std::vector<T> s1(m * n, NAN), s2(m * n, NAN);
+  gemm(ks, a.data() + aOff[0], aRow, aCol, b.data() + bOff[0], bRow, bCol, s1.data(), n, m, k, n, 1);
+  gemm(ks, a.data() + aOff[0], aRow, aCol, b.data() + bOff[0], bRow, bCol, s2.data(), n, m, k, n, 3);
+  check(std::memcmp(s1.data(), c1.data(), s1.size() * sizeof(T)) == 0 && std::memcmp(s1.data(), s2.data(), s1.size() * sizeof(T)) == 0,
         "single product", 1, m, k, n, tA, tB);
 }
 // The convolution family (conv.cc) under the sanitizers: unfold and fold in both column
@@ -105,8 +125,9 @@ int main() {
     for (const auto& s : shapes)
       for (int t = 0; t < 4; t++)
         for (bool broadcastA : {false, true}) {
-          batch(*ks, s[0], s[1], s[2], s[3], t & 1, t & 2, broadcastA, rng);
-          runs++;
+          batch<float>(*ks, s[0], s[1], s[2], s[3], t & 1, t & 2, broadcastA, rng);
+          batch<double>(*ks, s[0], s[1], s[2], s[3], t & 1, t & 2, broadcastA, rng);
+          runs += 2;
         }
   convolutions(rng);
   std::printf("%d batches, %d failures; %d convolution geometries\n", runs, failures, runsDone);

@@ -17,10 +17,12 @@ export interface NativeFeatures {
 
 /** The addon's functions (src/native/addon.cc); every array is read and written in place. */
 export interface NativeAddon {
-  matmul(a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, flags: number): void;
-  /** out[i·m·n …] = op(A_i)·op(B_i) with A_i at a[aOffsets[i]], B_i at b[bOffsets[i]]; every offset is range-checked first. */
-  matmulBatched(a: Float32Array, b: Float32Array, out: Float32Array, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean,
-    aOffsets: Int32Array, bOffsets: Int32Array, flags: number): void;
+  /** All three Float32Array, or all three Float64Array (the type of `a` decides; the others must match). */
+  matmul(a: Float32Array | Float64Array, b: Float32Array | Float64Array, out: Float32Array | Float64Array, m: number, k: number, n: number,
+    transposeA: boolean, transposeB: boolean, flags: number): void;
+  /** out[i·m·n …] = op(A_i)·op(B_i) with A_i at a[aOffsets[i]], B_i at b[bOffsets[i]]; every offset is range-checked first. Float32 or float64, as matmul. */
+  matmulBatched(a: Float32Array | Float64Array, b: Float32Array | Float64Array, out: Float32Array | Float64Array, m: number, k: number, n: number,
+    transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array, flags: number): void;
   unary(op: number, x: Float32Array, out: Float32Array, scalar: number, flags: number): void;
   binary(op: number, a: Float32Array, aMode: number, b: Float32Array, bMode: number, out: Float32Array, rows: number, cols: number, flags: number): void;
   sum(x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number, flags: number): void;
@@ -35,7 +37,8 @@ export interface NativeAddon {
   maxPool(x: Float32Array, geometry: Int32Array, out: Float32Array): void;
   maxPoolScatter(dy: Float32Array, x: Float32Array, geometry: Int32Array, out: Float32Array): void;
   maxPoolGather(v: Float32Array, x: Float32Array, geometry: Int32Array, out: Float32Array): void;
-  fmaPeakGflops(threads: number, seconds: number): number;
+  /** float64 true: 4-wide double FMAs (the float64 peak), else 8-wide float. */
+  fmaPeakGflops(threads: number, seconds: number, float64: boolean): number;
   features(): NativeFeatures;
   threadStats(): ThreadStats;
 }

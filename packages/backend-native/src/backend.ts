@@ -30,7 +30,10 @@ export interface NativeBackendOptions {
  */
 export const DEFAULT_THREAD_THRESHOLD = 4_000_000;
 
-/** A {@link Backend} whose float32 kernels run in the C++ addon; the rest is `jsBackend`'s. */
+/**
+ * A {@link Backend} whose float32 kernels (and float64 matmul / matmulBatched) run in the C++
+ * addon; the rest is `jsBackend`'s.
+ */
 export interface NativeBackend extends Backend {
   /** The kernel set that runs: 'avx2-fma 6x16' or 'portable 4x8'. */
   readonly kernel: string;
@@ -38,10 +41,11 @@ export interface NativeBackend extends Backend {
   readonly threads: 1 | 2;
   readonly features: NativeFeatures;
   /**
-   * The machine's fp32 FMA throughput in GFLOP/s: `threads` cores running independent
-   * 8-wide FMAs on registers for about `seconds` (best of the repetitions). 0 without AVX2 + FMA.
+   * The machine's FMA throughput in GFLOP/s: `threads` cores running independent 8-wide
+   * float32 FMAs (`dtype` 'float64': 4-wide double ones) on registers for about `seconds`
+   * (best of the repetitions). 0 without AVX2 + FMA.
    */
-  fmaPeakGflops(threads?: number, seconds?: number): number;
+  fmaPeakGflops(threads?: number, seconds?: number, dtype?: 'float32' | 'float64'): number;
   /** How the two-thread matmul has fared in this process (shared by every native backend). */
   threadStats(): ThreadStats;
   /**
@@ -74,7 +78,9 @@ function geometryArray(g: ConvGeometry): Int32Array {
  * Wraps the loaded addon as a backend, without registering it. The object starts as a copy
  * of `jsBackend`'s kernels (each counting its calls, for `fallbacks()`), so every kernel not
  * replaced here (where, transpose, broadcastTo, slice, pad, gather, …, and any kernel core
- * adds later) is js's; so are float64 and mixed dtypes, which keeps float64 bit-identical to js.
+ * adds later) is js's; so are mixed dtypes and float64 except matmul and matmulBatched (the
+ * float64 block below): float64 is bit-identical to js except those two, which agree with js
+ * within float64 rounding (a blocked, FMA-contracted sum instead of js's in-order one).
  */
 export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}): NativeBackend {
   const features = addon.features();
@@ -85,6 +91,28 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
   const threshold = options.threadThreshold ?? DEFAULT_THREAD_THRESHOLD;
   // jsBackend's kernels, counting each call: everything below that is not native goes there
   const fallbacks = countJsFallbacks(), js = fallbacks.js;
+
+  // ---- float64: matmul and matmulBatched in the addon (gemm.cc's loop nest over double
+  // tiles), split over two threads as float32's are; every other float64 kernel is js's
+  const float64Flags = (work: number): number => {
+    const two = twoCores && (mode === 'always' || (mode === 'auto' && work >= threshold));
+    return flags | (two ? FLAG_TWO_THREADS | (mode === 'always' ? FLAG_ALWAYS_TWO : 0) : 0);
+  };
+  const allFloat64 = (a: TypedArray, b: TypedArray, out: TypedArray): boolean =>
+    a instanceof Float64Array && b instanceof Float64Array && out instanceof Float64Array;
+  const float64Kernels = {
+    matmul(a: Float64Array, b: Float64Array, out: Float64Array, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void {
+      addon.matmul(a, b, out, m, k, n, transposeA, transposeB, float64Flags(m * k * n));
+    },
+    matmulBatched(a: Float64Array, b: Float64Array, out: Float64Array, m: number, k: number, n: number,
+      transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void {
+      // the same split rule as float32's matmulBatched below
+      const count = aOffsets.length;
+      const work = count === 2 || count >= 4 ? count * m * k * n : m * k * n;
+      addon.matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets, float64Flags(work));
+    },
+  };
+  // ---- end of float64
 
   const kernels = {
     unary(kernel: UnaryKernel, x: TypedArray, out: TypedArray, scalar: number): void {
@@ -115,6 +143,10 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
 
     matmul(a: TypedArray, b: TypedArray, out: TypedArray,
       m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void {
+      if (allFloat64(a, b, out)) {
+        float64Kernels.matmul(a as Float64Array, b as Float64Array, out as Float64Array, m, k, n, transposeA, transposeB);
+        return;
+      }
       if (!(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)) {
         js.matmul(a, b, out, m, k, n, transposeA, transposeB);
         return;
@@ -125,6 +157,10 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
 
     matmulBatched(a: TypedArray, b: TypedArray, out: TypedArray, m: number, k: number, n: number,
       transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void {
+      if (allFloat64(a, b, out)) {
+        float64Kernels.matmulBatched(a as Float64Array, b as Float64Array, out as Float64Array, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
+        return;
+      }
       if (!(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)) {
         js.matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
         return;
@@ -223,7 +259,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     kernel: portable ? features.portableKernel : features.kernel,
     threads: twoCores && mode !== 'off' ? 2 : 1,
     features,
-    fmaPeakGflops: (threads = 1, seconds = 0.05) => addon.fmaPeakGflops(threads, seconds),
+    fmaPeakGflops: (threads = 1, seconds = 0.05, dtype: 'float32' | 'float64' = 'float32') => addon.fmaPeakGflops(threads, seconds, dtype === 'float64'),
     threadStats: () => addon.threadStats(),
     fallbacks: fallbacks.report,
     resetFallbacks: fallbacks.reset,

@@ -96,9 +96,9 @@ export function initNativeBackendOrWarn(options: Omit<LoadNativeOptions, 'name'>
 }
 
 /**
- * The machine's fp32 FMA peak in GFLOP/s over `threads` cores (see
+ * The machine's FMA peak in GFLOP/s over `threads` cores, float32 or float64 (see
  * {@link NativeBackend.fmaPeakGflops}); undefined when the addon is unavailable.
  */
-export function fmaPeakGflops(threads = 1, seconds = 0.05): number | undefined {
-  return loadNativeBackend().backend?.fmaPeakGflops(threads, seconds);
+export function fmaPeakGflops(threads = 1, seconds = 0.05, dtype: 'float32' | 'float64' = 'float32'): number | undefined {
+  return loadNativeBackend().backend?.fmaPeakGflops(threads, seconds, dtype);
 }

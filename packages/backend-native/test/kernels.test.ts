@@ -1,6 +1,7 @@
 import { type Backend, type BinaryKernel, type UnaryKernel, createRng, jsBackend } from '@tapegrad/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { loadAddon } from '../src/addon.js';
 import { built, missingReason, nativeBackend, toolchainPresent } from './native.js';
 
 /**
@@ -27,7 +28,9 @@ import { built, missingReason, nativeBackend, toolchainPresent } from './native.
  *   element, so −0 and NaN count).
  * - sums over leading/middle axes add in float32 in js's order: bit-identical; sums ending on
  *   the last axis accumulate in float64 (js: per innermost row): ≤ 1 ulp of the float64 sum.
- * - float64, and kernels the addon lacks, are jsBackend itself: bit-identical.
+ * - float64 matmul and matmulBatched run in the addon (the same blocked loop nest over double
+ *   tiles): the float32 bound with u = 2⁻⁵³ and η = 2⁻¹⁰⁷⁴, 16·u·√k·Σₚ|A[i,p]·B[p,j]| + k·η.
+ * - the rest of float64, and kernels the addon lacks, are jsBackend itself: bit-identical.
  */
 
 const u = 2 ** -24;
@@ -500,18 +503,84 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
   }
 });
 
-describe.runIf(built)('float64 and mixed dtypes go to jsBackend: bit-identical', () => {
-  it('matmul, unary, binary and sum in float64', () => {
+describe.runIf(built)('float64 matmul in the addon', () => {
+  const r = createRng(64);
+  const f64 = (n: number) => Float64Array.from({ length: n }, () => r.next() * 4 - 2);
+  const u64 = 2 ** -53, eta64 = 2 ** -1074;
+  /** Σₚ|A[i,p]·B[p,j]| of one product (a, b read from `aAt`, `bAt`). */
+  function magnitudes64(a: Float64Array, b: Float64Array, m: number, k: number, n: number, tA: boolean, tB: boolean): Float64Array {
+    const out = new Float64Array(m * n);
+    jsBackend.matmul(a.map(Math.abs), b.map(Math.abs), out, m, k, n, tA, tB);
+    return out;
+  }
+  function expectClose64(actual: Float64Array, expected: Float64Array, mag: Float64Array, k: number, what: string): void {
+    const rtol = 16 * u64 * Math.sqrt(k);
+    for (let i = 0; i < expected.length; i++) {
+      const allowed = rtol * mag[i] + k * eta64;
+      if (!(Math.abs(actual[i] - expected[i]) <= allowed)) throw new Error(`${what}: C[${i}] = ${actual[i]}, js ${expected[i]}, allowed ±${allowed}`);
+    }
+  }
+
+  it('agrees with js within float64 rounding on both kernel sets, every transpose, edges, several k and n blocks; two threads give one thread\'s bits', () => {
+    const sets = [nativeBackend({ name: 'native-f64-1', threads: 'off' }), nativeBackend({ name: 'native-f64-portable', threads: 'off', kernels: 'portable' })];
+    const twos = [nativeBackend({ name: 'native-f64-2', threads: 'always' }), nativeBackend({ name: 'native-f64-portable-2', threads: 'always', kernels: 'portable' })];
+    // 1×1×1, micro-tile edges (6×8, 4×8), k past one K_C block (300, 520), n past N_C (2100), m < 2 tiles (column cuts)
+    for (const [m, k, n] of [[1, 1, 1], [7, 13, 5], [6, 8, 8], [13, 300, 17], [61, 257, 90], [150, 520, 33], [3, 40, 2100], [0, 3, 4], [4, 0, 3]] as const) {
+      for (const tA of [false, true]) for (const tB of [false, true]) {
+        const a = f64(m * k), b = f64(k * n), expected = new Float64Array(m * n);
+        jsBackend.matmul(a, b, expected, m, k, n, tA, tB);
+        const mag = magnitudes64(a, b, m, k, n, tA, tB);
+        sets.forEach((backend, s) => {
+          const one = new Float64Array(m * n).fill(NaN), two = new Float64Array(m * n).fill(NaN);
+          backend.matmul(a, b, one, m, k, n, tA, tB);
+          expectClose64(one, expected, mag, k, `${backend.kernel} ${m}×${k}×${n} tA=${tA} tB=${tB}`);
+          twos[s].matmul(a, b, two, m, k, n, tA, tB);
+          expectBitIdentical(two, one, `${backend.kernel} two threads ${m}×${k}×${n} tA=${tA} tB=${tB}`);
+        });
+      }
+    }
+    expect(sets[0].fallbacks()).toEqual({});
+  });
+
+  it('matmulBatched: each product within float64 rounding of js, broadcast operands read in place, two threads bit-identical', () => {
+    const one = nativeBackend({ name: 'native-f64-batch-1', threads: 'off' }), two = nativeBackend({ name: 'native-f64-batch-2', threads: 'always' });
+    for (const [count, m, k, n] of [[1, 5, 7, 9], [3, 20, 30, 40], [8, 33, 65, 17], [2, 13, 290, 40]] as const) {
+      for (const tA of [false, true]) for (const tB of [false, true]) {
+        const a = f64(count * m * k), b = f64(2 * k * n);
+        const aOffsets = Int32Array.from({ length: count }, (_, i) => i * m * k), bOffsets = Int32Array.from({ length: count }, (_, i) => (i % 2) * k * n);
+        const expected = new Float64Array(count * m * n), c1 = new Float64Array(count * m * n).fill(NaN), c2 = new Float64Array(count * m * n).fill(NaN);
+        jsBackend.matmulBatched(a, b, expected, m, k, n, tA, tB, aOffsets, bOffsets);
+        one.matmulBatched(a, b, c1, m, k, n, tA, tB, aOffsets, bOffsets);
+        two.matmulBatched(a, b, c2, m, k, n, tA, tB, aOffsets, bOffsets);
+        for (let p = 0; p < count; p++) {
+          const mag = magnitudes64(a.subarray(aOffsets[p], aOffsets[p] + m * k), b.subarray(bOffsets[p], bOffsets[p] + k * n), m, k, n, tA, tB);
+          const at = (x: Float64Array) => x.subarray(p * m * n, (p + 1) * m * n);
+          expectClose64(at(c1), at(expected), mag, k, `batch of ${count} × ${m}×${k}×${n} tA=${tA} tB=${tB}, product ${p}`);
+        }
+        expectBitIdentical(c2, c1, `batch of ${count} × ${m}×${k}×${n} tA=${tA} tB=${tB}, two threads`);
+      }
+    }
+    expect(one.fallbacks()).toEqual({});
+  });
+
+  it('the addon refuses operands of mixed float types (the backend hands those to js)', () => {
+    const { addon } = loadAddon();
+    expect(() => addon!.matmul(f64(6), new Float32Array(6), new Float64Array(4), 2, 3, 2, false, false, 0)).toThrow(/b must be a Float64Array/);
+    expect(() => addon!.matmul(new Float32Array(6), new Float32Array(6), new Float64Array(4), 2, 3, 2, false, false, 0)).toThrow(/out must be a Float32Array/);
+    const backend = nativeBackend({ name: 'native-f64-mixed' });
+    const a = f64(6), b = Float32Array.from(f64(6)), expected = new Float64Array(4), actual = new Float64Array(4);
+    jsBackend.matmul(a, b, expected, 2, 3, 2, false, false);
+    backend.matmul(a, b, actual, 2, 3, 2, false, false);
+    expectBitIdentical(actual, expected, 'mixed matmul');
+    expect(backend.fallbacks().matmul?.calls).toBe(1);
+  });
+});
+
+describe.runIf(built)('float64 (other than matmul) and mixed dtypes go to jsBackend: bit-identical', () => {
+  it('unary, binary and sum in float64', () => {
     const backend = nativeBackend({ name: 'native-f64' });
     const r = createRng(7);
     const f64 = (n: number) => Float64Array.from({ length: n }, () => r.next() * 4 - 2);
-    const [m, k, n] = [9, 23, 14];
-    for (const tA of [false, true]) for (const tB of [false, true]) {
-      const a = f64(m * k), b = f64(k * n), expected = new Float64Array(m * n), actual = new Float64Array(m * n);
-      jsBackend.matmul(a, b, expected, m, k, n, tA, tB);
-      backend.matmul(a, b, actual, m, k, n, tA, tB);
-      expectBitIdentical(actual, expected, `float64 matmul tA=${tA} tB=${tB}`);
-    }
     const x = f64(200);
     for (const kernel of ['exp', 'sigmoid', 'tanh', 'relu', 'log', 'sqrt', 'powScalar'] as UnaryKernel[]) {
       const expected = new Float64Array(200), actual = new Float64Array(200);

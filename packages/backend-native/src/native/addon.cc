@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include "kernels.h"
 
@@ -17,10 +18,13 @@ constexpr int FLAG_TWO_THREADS = 1;
 constexpr int FLAG_PORTABLE = 2;
 constexpr int FLAG_ALWAYS_TWO = 4;  // with FLAG_TWO_THREADS: split even while the second core is busy
 
-struct F32 {
-  float* data = nullptr;
+template <typename T>
+struct Typed {
+  T* data = nullptr;
   int64_t length = 0;
 };
+using F32 = Typed<float>;
+using F64 = Typed<double>;
 
 bool fail(napi_env env, bool range, const char* fn, const char* what) {
   char message[256];
@@ -30,25 +34,42 @@ bool fail(napi_env env, bool range, const char* fn, const char* what) {
   return false;
 }
 
-bool getF32(napi_env env, napi_value v, const char* fn, const char* name, F32* out) {
+template <typename T>
+bool getTyped(napi_env env, napi_value v, const char* fn, const char* name, Typed<T>* out) {
+  constexpr bool f64 = std::is_same_v<T, double>;
+  const char* kind = f64 ? "Float64Array" : "Float32Array";
   bool isTyped = false;
   napi_is_typedarray(env, v, &isTyped);
   char what[128];
   if (!isTyped) {
-    std::snprintf(what, sizeof what, "%s must be a Float32Array", name);
+    std::snprintf(what, sizeof what, "%s must be a %s", name, kind);
     return fail(env, false, fn, what);
   }
   napi_typedarray_type type;
   size_t length;
   void* data;
   napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr);
-  if (type != napi_float32_array) {
-    std::snprintf(what, sizeof what, "%s must be a Float32Array", name);
+  if (type != (f64 ? napi_float64_array : napi_float32_array)) {
+    std::snprintf(what, sizeof what, "%s must be a %s", name, kind);
     return fail(env, false, fn, what);
   }
-  out->data = static_cast<float*>(data);
+  out->data = static_cast<T*>(data);
   out->length = static_cast<int64_t>(length);
   return true;
+}
+
+bool getF32(napi_env env, napi_value v, const char* fn, const char* name, F32* out) { return getTyped(env, v, fn, name, out); }
+
+// true if v is a Float64Array (matmul's operands are then all float64)
+bool isFloat64Array(napi_env env, napi_value v) {
+  bool isTyped = false;
+  napi_is_typedarray(env, v, &isTyped);
+  if (!isTyped) return false;
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr);
+  return type == napi_float64_array;
 }
 
 struct I32 {
@@ -75,7 +96,8 @@ bool getI32(napi_env env, napi_value v, const char* fn, const char* name, I32* o
 
 // Every offset puts a whole matrix of `size` elements inside x: 0 ≤ offset ≤ length − size.
 // Sets [lo, hi) to the elements the batch reads (for the overlap check).
-bool offsetsInside(napi_env env, const char* fn, const char* offsetsName, const I32& offsets, const char* name, const F32& x,
+template <typename T>
+bool offsetsInside(napi_env env, const char* fn, const char* offsetsName, const I32& offsets, const char* name, const Typed<T>& x,
                    int64_t size, int64_t* lo, int64_t* hi) {
   *lo = x.length;
   *hi = 0;
@@ -123,14 +145,16 @@ bool getBool(napi_env env, napi_value v) {
   return b;
 }
 
-bool needLength(napi_env env, const char* fn, const char* name, const F32& x, int64_t need) {
+template <typename T>
+bool needLength(napi_env env, const char* fn, const char* name, const Typed<T>& x, int64_t need) {
   if (x.length >= need) return true;
   char what[160];
   std::snprintf(what, sizeof what, "%s has %lld elements, needs %lld", name, static_cast<long long>(x.length), static_cast<long long>(need));
   return fail(env, true, fn, what);
 }
 
-bool overlap(const float* p, int64_t n, const float* q, int64_t m) {
+template <typename T>
+bool overlap(const T* p, int64_t n, const T* q, int64_t m) {
   return n > 0 && m > 0 && p < q + m && q < p + n;
 }
 
@@ -154,14 +178,14 @@ napi_value undefined(napi_env env) {
   return u;
 }
 
-// matmul(a, b, out, m, k, n, transposeA, transposeB, flags)
-napi_value Matmul(napi_env env, napi_callback_info info) {
+// matmul(a, b, out, m, k, n, transposeA, transposeB, flags): all three Float32Arrays, or
+// (a a Float64Array) all three Float64Arrays
+template <typename T>
+napi_value MatmulOf(napi_env env, napi_value* argv) {
   const char* fn = "matmul";
-  napi_value argv[9];
-  if (!args(env, info, 9, argv, fn)) return nullptr;
-  F32 a, b, c;
+  Typed<T> a, b, c;
   int64_t m, k, n, flags;
-  if (!getF32(env, argv[0], fn, "a", &a) || !getF32(env, argv[1], fn, "b", &b) || !getF32(env, argv[2], fn, "out", &c)) return nullptr;
+  if (!getTyped(env, argv[0], fn, "a", &a) || !getTyped(env, argv[1], fn, "b", &b) || !getTyped(env, argv[2], fn, "out", &c)) return nullptr;
   if (!getInt(env, argv[3], fn, "m", &m) || !getInt(env, argv[4], fn, "k", &k) || !getInt(env, argv[5], fn, "n", &n) ||
       !getInt(env, argv[8], fn, "flags", &flags)) return nullptr;
   const bool tA = getBool(env, argv[6]), tB = getBool(env, argv[7]);
@@ -171,22 +195,31 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
-  tg::sgemm(ks, a.data, tA ? 1 : k, tA ? m : 1, b.data, tB ? 1 : n, tB ? k : 1, c.data, n, m, k, n,
-            (flags & FLAG_TWO_THREADS) ? ((flags & FLAG_ALWAYS_TWO) ? 3 : 2) : 1);
+  const int threads = (flags & FLAG_TWO_THREADS) ? ((flags & FLAG_ALWAYS_TWO) ? 3 : 2) : 1;
+  if constexpr (std::is_same_v<T, double>)
+    tg::dgemm(ks, a.data, tA ? 1 : k, tA ? m : 1, b.data, tB ? 1 : n, tB ? k : 1, c.data, n, m, k, n, threads);
+  else
+    tg::sgemm(ks, a.data, tA ? 1 : k, tA ? m : 1, b.data, tB ? 1 : n, tB ? k : 1, c.data, n, m, k, n, threads);
   return undefined(env);
+}
+
+napi_value Matmul(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
+  if (!args(env, info, 9, argv, "matmul")) return nullptr;
+  return isFloat64Array(env, argv[0]) ? MatmulOf<double>(env, argv) : MatmulOf<float>(env, argv);
 }
 
 // matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets, flags):
 // out[i·m·n …] = op(A_i)·op(B_i), A_i at a[aOffsets[i]], B_i at b[bOffsets[i]]. Every offset
 // is checked before anything is read or written.
-napi_value MatmulBatched(napi_env env, napi_callback_info info) {
+// Float32Arrays or Float64Arrays, as matmul.
+template <typename T>
+napi_value MatmulBatchedOf(napi_env env, napi_value* argv) {
   const char* fn = "matmulBatched";
-  napi_value argv[11];
-  if (!args(env, info, 11, argv, fn)) return nullptr;
-  F32 a, b, c;
+  Typed<T> a, b, c;
   I32 aOffsets, bOffsets;
   int64_t m, k, n, flags;
-  if (!getF32(env, argv[0], fn, "a", &a) || !getF32(env, argv[1], fn, "b", &b) || !getF32(env, argv[2], fn, "out", &c)) return nullptr;
+  if (!getTyped(env, argv[0], fn, "a", &a) || !getTyped(env, argv[1], fn, "b", &b) || !getTyped(env, argv[2], fn, "out", &c)) return nullptr;
   if (!getInt(env, argv[3], fn, "m", &m) || !getInt(env, argv[4], fn, "k", &k) || !getInt(env, argv[5], fn, "n", &n) ||
       !getI32(env, argv[8], fn, "aOffsets", &aOffsets) || !getI32(env, argv[9], fn, "bOffsets", &bOffsets) ||
       !getInt(env, argv[10], fn, "flags", &flags)) return nullptr;
@@ -207,9 +240,20 @@ napi_value MatmulBatched(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
-  tg::sgemmBatched(ks, a.data, tA ? 1 : k, tA ? m : 1, aOffsets.data, b.data, tB ? 1 : n, tB ? k : 1, bOffsets.data, c.data, count, m, k,
-                   n, (flags & FLAG_TWO_THREADS) ? ((flags & FLAG_ALWAYS_TWO) ? 3 : 2) : 1);
+  const int threads = (flags & FLAG_TWO_THREADS) ? ((flags & FLAG_ALWAYS_TWO) ? 3 : 2) : 1;
+  if constexpr (std::is_same_v<T, double>)
+    tg::dgemmBatched(ks, a.data, tA ? 1 : k, tA ? m : 1, aOffsets.data, b.data, tB ? 1 : n, tB ? k : 1, bOffsets.data, c.data, count, m, k,
+                     n, threads);
+  else
+    tg::sgemmBatched(ks, a.data, tA ? 1 : k, tA ? m : 1, aOffsets.data, b.data, tB ? 1 : n, tB ? k : 1, bOffsets.data, c.data, count, m, k,
+                     n, threads);
   return undefined(env);
+}
+
+napi_value MatmulBatched(napi_env env, napi_callback_info info) {
+  napi_value argv[11];
+  if (!args(env, info, 11, argv, "matmulBatched")) return nullptr;
+  return isFloat64Array(env, argv[0]) ? MatmulBatchedOf<double>(env, argv) : MatmulBatchedOf<float>(env, argv);
 }
 
 // unary(op, x, out, scalar, flags): out may be x itself
@@ -432,11 +476,11 @@ napi_value MaxPoolPair(napi_env env, napi_callback_info info, bool scatter) {
 napi_value MaxPoolScatter(napi_env env, napi_callback_info info) { return MaxPoolPair(env, info, true); }
 napi_value MaxPoolGather(napi_env env, napi_callback_info info) { return MaxPoolPair(env, info, false); }
 
-// fmaPeakGflops(threads, seconds)
+// fmaPeakGflops(threads, seconds, float64)
 napi_value FmaPeak(napi_env env, napi_callback_info info) {
   const char* fn = "fmaPeakGflops";
-  napi_value argv[2];
-  if (!args(env, info, 2, argv, fn)) return nullptr;
+  napi_value argv[3];
+  if (!args(env, info, 3, argv, fn)) return nullptr;
   int64_t threads;
   double seconds = 0.05;
   if (!getInt(env, argv[0], fn, "threads", &threads)) return nullptr;
@@ -444,7 +488,7 @@ napi_value FmaPeak(napi_env env, napi_callback_info info) {
   if (threads < 1 || threads > 64) return fail(env, true, fn, "threads must be in [1, 64]"), nullptr;
   if (!(seconds > 0 && seconds <= 10)) seconds = 0.05;
   napi_value result;
-  napi_create_double(env, tg::fmaPeakGflops(static_cast<int>(threads), seconds), &result);
+  napi_create_double(env, tg::fmaPeakGflops(static_cast<int>(threads), seconds, getBool(env, argv[2])), &result);
   return result;
 }
 

@@ -1,4 +1,5 @@
-// Float32 matrix product, GotoBLAS/BLIS loop nest: B packed into NR-wide panels KC deep (in
+// Float32 and float64 matrix products, one GotoBLAS/BLIS loop nest templated on the element
+// type: B packed into NR-wide panels KC deep (in
 // L2/L3), A packed into MR-high panels of MC rows (in L2), and the micro-kernel running
 // MR×NR of C in registers over one A and one B panel (in L1). Packing reads A and B through
 // their strides, so the transposed variants cost one strided read per element and never
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 #include "kernels.h"
 
@@ -31,13 +33,31 @@ constexpr long KC_MAX = TG_KC;
 constexpr long MC = TG_MC;  // a multiple of both MRs (6 and 4): A block 144 × 256 × 4 B = 144 KiB
 constexpr long NC = TG_NC;  // a multiple of both NRs (16 and 8): B block ≤ 2 MiB
 
-// Packing buffers, one set per thread (the caller and the worker), never shrunk.
+// The micro-kernel of a kernel set for element type T: float32's 6×16 (or 4×8), float64's
+// 6×8 (or 4×8), the same twelve accumulator registers holding half as many lanes each.
+template <typename T>
+struct Gemm;
+template <>
+struct Gemm<float> {
+  static int mr(const KernelSet& ks) { return ks.mr; }
+  static int nr(const KernelSet& ks) { return ks.nr; }
+  static MicroKernel micro(const KernelSet& ks) { return ks.micro; }
+};
+template <>
+struct Gemm<double> {
+  static int mr(const KernelSet& ks) { return ks.mrF64; }
+  static int nr(const KernelSet& ks) { return ks.nrF64; }
+  static MicroKernelF64 micro(const KernelSet& ks) { return ks.microF64; }
+};
+
+// Packing buffers, one set per thread (the caller and the worker) and element type, never shrunk.
+template <typename T>
 struct Scratch {
-  float* a = nullptr;
-  float* b = nullptr;
+  T* a = nullptr;
+  T* b = nullptr;
   Scratch() {
-    a = static_cast<float*>(std::aligned_alloc(64, MC * KC_MAX * sizeof(float)));
-    b = static_cast<float*>(std::aligned_alloc(64, KC_MAX * NC * sizeof(float)));
+    a = static_cast<T*>(std::aligned_alloc(64, MC * KC_MAX * sizeof(T)));
+    b = static_cast<T*>(std::aligned_alloc(64, KC_MAX * NC * sizeof(T)));
   }
   ~Scratch() {
     std::free(a);
@@ -45,27 +65,29 @@ struct Scratch {
   }
 };
 
-Scratch& scratch() {
-  thread_local Scratch s;
+template <typename T>
+Scratch<T>& scratch() {
+  thread_local Scratch<T> s;
   return s;
 }
 
+template <typename T>
 struct Problem {
-  const float* a;
+  const T* a;
   long aRow, aCol;
-  const float* b;
+  const T* b;
   long bRow, bCol;
-  float* c;
+  T* c;
   long ldc, m, k, n;
 };
 
 // Ap[panel][p][r] = A(i0 + panel·MR + r, p0 + p), zero past the last row.
-template <int MR>
-void packA(const Problem& P, long i0, long mc, long p0, long kc, float* Ap) {
+template <typename T, int MR>
+void packA(const Problem<T>& P, long i0, long mc, long p0, long kc, T* Ap) {
   for (long ir = 0; ir < mc; ir += MR) {
     const long rows = std::min<long>(MR, mc - ir);
-    float* dst = Ap + ir * kc;
-    const float* src = P.a + (i0 + ir) * P.aRow + p0 * P.aCol;
+    T* dst = Ap + ir * kc;
+    const T* src = P.a + (i0 + ir) * P.aRow + p0 * P.aCol;
     if (P.aCol == 1) {  // A row-major: each panel row is contiguous in p
       for (long p = 0; p < kc; p++)
         for (int r = 0; r < MR; r++) dst[p * MR + r] = r < rows ? src[r * P.aRow + p] : 0.0f;
@@ -77,21 +99,21 @@ void packA(const Problem& P, long i0, long mc, long p0, long kc, float* Ap) {
 }
 
 // Bp[panel][p][j] = B(p0 + p, j0 + panel·NR + j), zero past the last column.
-template <int NR>
-void packB(const Problem& P, long p0, long kc, long j0, long nc, float* Bp) {
+template <typename T, int NR>
+void packB(const Problem<T>& P, long p0, long kc, long j0, long nc, T* Bp) {
   for (long jr = 0; jr < nc; jr += NR) {
     const long cols = std::min<long>(NR, nc - jr);
-    float* dst = Bp + jr * kc;
-    const float* src = P.b + p0 * P.bRow + (j0 + jr) * P.bCol;
+    T* dst = Bp + jr * kc;
+    const T* src = P.b + p0 * P.bRow + (j0 + jr) * P.bCol;
     if (P.bCol == 1) {
       for (long p = 0; p < kc; p++) {
-        const float* row = src + p * P.bRow;
+        const T* row = src + p * P.bRow;
         for (int j = 0; j < NR; j++) dst[p * NR + j] = j < cols ? row[j] : 0.0f;
       }
     } else {  // Bᵀ stored: walk each column of B down p (contiguous), write across the panel
       for (int j = 0; j < NR; j++) {
         if (j < cols) {
-          const float* col = src + j * P.bCol;
+          const T* col = src + j * P.bCol;
           for (long p = 0; p < kc; p++) dst[p * NR + j] = col[p * P.bRow];
         } else {
           for (long p = 0; p < kc; p++) dst[p * NR + j] = 0.0f;
@@ -101,9 +123,17 @@ void packB(const Problem& P, long p0, long kc, long j0, long nc, float* Bp) {
   }
 }
 
-// Equal k blocks of at most KC_MAX (784 = 4 × 196) rather than 256+256+256+16.
+// The k depth of a block for element type T: K_C floats, or the same bytes of doubles (half
+// as deep), so that a float64 A block, B panel and B block fill the caches as float32's do.
+template <typename T>
+constexpr long kcMax() {
+  return KC_MAX * static_cast<long>(sizeof(float)) / static_cast<long>(sizeof(T));
+}
+
+// Equal k blocks of at most kcMax<T>() (784 = 4 × 196) rather than 256+256+256+16.
+template <typename T>
 long kcStepFor(long k) {
-  const long kBlocks = (k + KC_MAX - 1) / KC_MAX;
+  const long kBlocks = (k + kcMax<T>() - 1) / kcMax<T>();
   return (k + kBlocks - 1) / kBlocks;
 }
 
@@ -119,32 +149,33 @@ constexpr long kDirectMaxB = TG_DIRECT_MAX_B;
 // jc·k + pc·roundUp(nc, NR): what gemmSingle reads as `packedB`.
 
 // `packedB`: B packed as packUnits lays it out, or null to pack each block here.
-template <int MR, int NR>
-void gemmSingle(const KernelSet& ks, const Problem& P, const float* packedB) {
-  Scratch& s = scratch();
-  const long kcStep = kcStepFor(P.k);
-  alignas(64) float tile[MR * NR];
+template <typename T, int MR, int NR>
+void gemmSingle(const KernelSet& ks, const Problem<T>& P, const T* packedB) {
+  Scratch<T>& s = scratch<T>();
+  const auto micro = Gemm<T>::micro(ks);
+  const long kcStep = kcStepFor<T>(P.k);
+  alignas(64) T tile[MR * NR];
   for (long jc = 0; jc < P.n; jc += NC) {
     const long nc = std::min(NC, P.n - jc);
     for (long pc = 0; pc < P.k; pc += kcStep) {
       const long kc = std::min(kcStep, P.k - pc);
       const bool accumulate = pc > 0;
-      const float* Bblock = packedB ? packedB + jc * P.k + pc * roundUp(nc, NR) : s.b;
-      if (!packedB) packB<NR>(P, pc, kc, jc, nc, s.b);
+      const T* Bblock = packedB ? packedB + jc * P.k + pc * roundUp(nc, NR) : s.b;
+      if (!packedB) packB<T, NR>(P, pc, kc, jc, nc, s.b);
       for (long ic = 0; ic < P.m; ic += MC) {
         const long mc = std::min(MC, P.m - ic);
-        packA<MR>(P, ic, mc, pc, kc, s.a);
+        packA<T, MR>(P, ic, mc, pc, kc, s.a);
         for (long jr = 0; jr < nc; jr += NR) {
           const long cols = std::min<long>(NR, nc - jr);
-          const float* Bp = Bblock + jr * kc;
+          const T* Bp = Bblock + jr * kc;
           for (long ir = 0; ir < mc; ir += MR) {
             const long rows = std::min<long>(MR, mc - ir);
-            float* C = P.c + (ic + ir) * P.ldc + jc + jr;
-            const float* Ap = s.a + ir * kc;
+            T* C = P.c + (ic + ir) * P.ldc + jc + jr;
+            const T* Ap = s.a + ir * kc;
             if (rows == MR && cols == NR) {
-              ks.micro(kc, Ap, Bp, C, P.ldc, accumulate);
+              micro(kc, Ap, Bp, C, P.ldc, accumulate);
             } else {
-              ks.micro(kc, Ap, Bp, tile, NR, false);
+              micro(kc, Ap, Bp, tile, NR, false);
               for (long r = 0; r < rows; r++)
                 for (long j = 0; j < cols; j++) C[r * P.ldc + j] = accumulate ? C[r * P.ldc + j] + tile[r * NR + j] : tile[r * NR + j];
             }
@@ -162,14 +193,14 @@ void gemmSingle(const KernelSet& ks, const Problem& P, const float* packedB) {
 // A or the last columns of B into a small tile. Every element gets the packed loop nest's
 // operations in its order (one k block, not accumulated): the same bits.
 template <int MR, int NR>
-void gemmDirect(const KernelSet& ks, const Problem& P) {
-  Scratch& s = scratch();
+void gemmDirect(const KernelSet& ks, const Problem<float>& P) {
+  Scratch<float>& s = scratch<float>();
   alignas(64) float tile[MR * NR];
   const long k = P.k;
   const bool packed = P.bCol != 1;
   const long nEdge = packed ? 0 : P.n % NR, nFull = packed ? roundUp(P.n, NR) : P.n - nEdge;
   float* bEdge = s.b;  // row-major B: its last nEdge columns, k × NR, zero-padded
-  if (packed) packB<NR>(P, 0, k, 0, P.n, s.b);  // panel j at s.b + j·k, zero-padded past n
+  if (packed) packB<float, NR>(P, 0, k, 0, P.n, s.b);  // panel j at s.b + j·k, zero-padded past n
   if (nEdge) {
     for (long p = 0; p < k; p++)
       for (long j = 0; j < NR; j++) bEdge[p * NR + j] = j < nEdge ? P.b[p * P.bRow + nFull + j] : 0.0f;
@@ -207,47 +238,57 @@ void gemmDirect(const KernelSet& ks, const Problem& P) {
   }
 }
 
-void gemmDispatch(const KernelSet& ks, const Problem& P, const float* packedB = nullptr) {
+template <typename T>
+void gemmDispatch(const KernelSet& ks, const Problem<T>& P, const T* packedB = nullptr) {
   if (P.m == 0 || P.n == 0) return;
   if (P.k == 0) {
     for (long i = 0; i < P.m; i++) std::fill(P.c + i * P.ldc, P.c + i * P.ldc + P.n, 0.0f);
     return;
   }
-  // Also a few rows against a wide row-major B (a convolution's W·cols: m = O output
-  // channels, n = the batch's windows): each element of B is used by at most four row
-  // panels, so packing it (one more write and read of all of B) costs more than it saves.
-  const bool fewRows = P.m <= 4 * ks.mr && P.bCol == 1;
-  if (!packedB && ks.microDirect && ks.mr == 6 && ks.nr == 16 && P.k <= KC_MAX && (P.k * P.n <= kDirectMaxB || fewRows)) {
-    gemmDirect<6, 16>(ks, P);
-    return;
+  if constexpr (std::is_same_v<T, double>) {
+    // float64: the packed loop nest always (no direct kernel yet)
+    if (ks.mrF64 == 6 && ks.nrF64 == 8) gemmSingle<double, 6, 8>(ks, P, packedB);
+    else gemmSingle<double, 4, 8>(ks, P, packedB);
+  } else {
+    // Also a few rows against a wide row-major B (a convolution's W·cols: m = O output
+    // channels, n = the batch's windows): each element of B is used by at most four row
+    // panels, so packing it (one more write and read of all of B) costs more than it saves.
+    const bool fewRows = P.m <= 4 * ks.mr && P.bCol == 1;
+    if (!packedB && ks.microDirect && ks.mr == 6 && ks.nr == 16 && P.k <= KC_MAX && (P.k * P.n <= kDirectMaxB || fewRows)) {
+      gemmDirect<6, 16>(ks, P);
+      return;
+    }
+    if (ks.mr == 6 && ks.nr == 16) gemmSingle<float, 6, 16>(ks, P, packedB);
+    else gemmSingle<float, 4, 8>(ks, P, packedB);
   }
-  if (ks.mr == 6 && ks.nr == 16) gemmSingle<6, 16>(ks, P, packedB);
-  else gemmSingle<4, 8>(ks, P, packedB);
 }
 
 // One share of packing all of B: the NR-panels [j0, j0 + nc) of the k block at p0.
+template <typename T>
 struct PackUnit {
   long p0, kc, j0, nc;
-  float* dst;
+  T* dst;
 };
 
-void packUnit(const KernelSet& ks, const Problem& P, const PackUnit& u) {
-  if (ks.nr == 16) packB<16>(P, u.p0, u.kc, u.j0, u.nc, u.dst);
-  else packB<8>(P, u.p0, u.kc, u.j0, u.nc, u.dst);
+template <typename T>
+void packUnit(const KernelSet& ks, const Problem<T>& P, const PackUnit<T>& u) {
+  if (Gemm<T>::nr(ks) == 16) packB<T, 16>(P, u.p0, u.kc, u.j0, u.nc, u.dst);
+  else packB<T, 8>(P, u.p0, u.kc, u.j0, u.nc, u.dst);
 }
 
 // Cuts the packing of all of B into about `wanted` units of whole panels (each within one
 // (jc, pc) block), so that both threads can pack it.
-void packUnits(const KernelSet& ks, const Problem& P, float* out, long wanted, std::vector<PackUnit>& units) {
+template <typename T>
+void packUnits(const KernelSet& ks, const Problem<T>& P, T* out, long wanted, std::vector<PackUnit<T>>& units) {
   units.clear();
-  const long nr = ks.nr, kcStep = kcStepFor(P.k);
+  const long nr = Gemm<T>::nr(ks), kcStep = kcStepFor<T>(P.k);
   const long kBlocks = (P.k + kcStep - 1) / kcStep, panels = (P.n + nr - 1) / nr;
   const long perUnit = std::max(1L, (panels * kBlocks + wanted - 1) / wanted);
   for (long jc = 0; jc < P.n; jc += NC) {
     const long nc = std::min(NC, P.n - jc);
     for (long pc = 0; pc < P.k; pc += kcStep) {
       const long kc = std::min(kcStep, P.k - pc);
-      float* block = out + jc * P.k + pc * roundUp(nc, nr);
+      T* block = out + jc * P.k + pc * roundUp(nc, nr);
       for (long j = 0; j < nc; j += perUnit * nr) {
         const long cols = std::min(perUnit * nr, nc - j);
         units.push_back({pc, kc, jc + j, cols, block + j * kc});
@@ -274,23 +315,25 @@ struct Batch {
   long count, perBlock;
 };
 
+template <typename T>
 struct Job {
   const KernelSet* ks;
-  Problem P;
+  Problem<T> P;
   bool byRows;
   long step;  // rows or columns per block
-  const float* packedB;  // cutting by rows: B packed once for both threads
+  const T* packedB;  // cutting by rows: B packed once for both threads
   long packCount = 0;  // cutting by rows: the first packCount claims pack B, the rest compute
-  const PackUnit* pack = nullptr;
+  const PackUnit<T>* pack = nullptr;
   const Batch* batch = nullptr;  // set: blocks are products of this batch (byRows false)
 };
 
 // Products [first, last) of a batch, each the whole single-thread loop nest on its own: the
 // bits of product i do not depend on which thread computes it, nor on the blocks.
-void computeProducts(const KernelSet& ks, const Problem& shape, const Batch& batch, long first, long last) {
+template <typename T>
+void computeProducts(const KernelSet& ks, const Problem<T>& shape, const Batch& batch, long first, long last) {
   const long cSize = shape.m * shape.n;
   for (long i = first; i < last; i++) {
-    Problem P = shape;
+    Problem<T> P = shape;
     P.a = shape.a + batch.aOffsets[i];
     P.b = shape.b + batch.bOffsets[i];
     P.c = shape.c + i * cSize;
@@ -298,11 +341,15 @@ void computeProducts(const KernelSet& ks, const Problem& shape, const Batch& bat
   }
 }
 
+// One pool (and worker thread) per element type: a float32 and a float64 product never
+// share a job's buffers; only one JS thread calls either at a time, so the two workers
+// never compute at once.
+template <typename T>
 class Pool {
  public:
   // true if the product ran on two threads; false: the caller should compute it alone.
   // `adaptive`: decline while the second core has lately done little of the work (below).
-  bool run(const Job& job, long blocks, bool adaptive) {
+  bool run(const Job<T>& job, long blocks, bool adaptive) {
     std::unique_lock<std::mutex> busy(runMutex_, std::try_to_lock);
     if (!busy.owns_lock() || !ensureWorker()) return false;  // another JS thread is using it
     if (adaptive && backoff_ > 0) {
@@ -315,7 +362,7 @@ class Pool {
     if (job.byRows) {
       // B is packed by both threads too: claims 0 … packCount − 1 are its units, and no
       // block is computed before every unit is packed (packed_ counts them)
-      const long floats = job.P.k * roundUp(job.P.n, job.ks->nr);
+      const long floats = job.P.k * roundUp(job.P.n, static_cast<long>(Gemm<T>::nr(*job.ks)));
       if (!reservePackedB(floats)) return false;
       packUnits(*job.ks, job.P, packedB_, 8, units_);
       if (static_cast<long>(units_.size()) + blocks >= 65536) return false;
@@ -418,13 +465,13 @@ class Pool {
 #endif
   }
 
-  static void computeBlock(const Job& job, long index) {
+  static void computeBlock(const Job<T>& job, long index) {
     if (job.batch) {
       computeProducts(*job.ks, job.P, *job.batch, index * job.batch->perBlock,
                       std::min(job.batch->count, (index + 1) * job.batch->perBlock));
       return;
     }
-    Problem P = job.P;
+    Problem<T> P = job.P;
     const long start = index * job.step;
     if (job.byRows) {
       P.m = std::min(job.step, job.P.m - start);
@@ -475,7 +522,7 @@ class Pool {
   // Grows the shared packed-B buffer (never shrinks: the largest product's k × n).
   bool reservePackedB(long floats) {
     if (floats <= packedBFloats_) return true;
-    float* grown = static_cast<float*>(std::aligned_alloc(64, roundUp(floats * sizeof(float), 64)));
+    T* grown = static_cast<T*>(std::aligned_alloc(64, roundUp(floats * sizeof(T), 64)));
     if (!grown) return false;
     std::free(packedB_);
     packedB_ = grown;
@@ -489,12 +536,12 @@ class Pool {
   double share_ = 0.5;
   long backoff_ = 0;
   ThreadStats stats_{};
-  float* packedB_ = nullptr;
+  T* packedB_ = nullptr;
   long packedBFloats_ = 0;
-  Job job_{};
+  Job<T> job_{};
   std::atomic<long> done_{0};
   std::atomic<long> packed_{0};
-  std::vector<PackUnit> units_;  // the current job's units of B (written before it is posted)
+  std::vector<PackUnit<T>> units_;  // the current job's units of B (written before it is posted)
   std::atomic<uint64_t> state_{0};
   uint64_t generation_ = 0;
   std::mutex mutex_;
@@ -504,42 +551,44 @@ class Pool {
 
 // Leaked on purpose: the detached worker sleeps on its members until the process exits,
 // so they must never be destroyed.
-Pool& pool() {
-  static Pool* p = new Pool();
+template <typename T>
+Pool<T>& pool() {
+  static Pool<T>* p = new Pool<T>();
   return *p;
 }
 
-}  // namespace
-
-void sgemm(const KernelSet& ks, const float* a, long aRow, long aCol, const float* b, long bRow, long bCol,
-           float* c, long ldc, long m, long k, long n, int threads) {
-  const Problem P{a, aRow, aCol, b, bRow, bCol, c, ldc, m, k, n};
+template <typename T>
+void gemm(const KernelSet& ks, const T* a, long aRow, long aCol, const T* b, long bRow, long bCol,
+          T* c, long ldc, long m, long k, long n, int threads) {
+  const Problem<T> P{a, aRow, aCol, b, bRow, bCol, c, ldc, m, k, n};
+  const long mr = Gemm<T>::mr(ks), nr = Gemm<T>::nr(ks);
   if (threads >= 2 && k > 0 && std::thread::hardware_concurrency() >= 2) {
     // By rows where C has at least two micro-tiles of them: B is packed once (≤ 256 MiB)
     // and the rows are cut into about eight blocks of whole micro-tiles, each packing only
     // its own rows of A, so blocks cost nothing extra and a thread that the OS holds back
     // (the other core busy) leaves the rest of the work to the caller. Otherwise (a few
     // wide rows) by columns in 2–4 blocks, each packing all of the short A.
-    const bool byRows = m >= 2 * ks.mr && static_cast<double>(k) * n <= 64.0 * 1024 * 1024;
+    const bool byRows = m >= 2 * mr && static_cast<double>(k) * n <= 64.0 * 1024 * 1024;
     long step;
     if (byRows) {
-      step = std::min(roundUp(std::max(1L, (m + 7) / 8), ks.mr), MC);
+      step = std::min(roundUp(std::max(1L, (m + 7) / 8), mr), MC);
     } else {
       const long wanted = std::max(2L, std::min(4L, static_cast<long>(static_cast<double>(m) * k * n / 2097152.0)));
       step = (n + wanted - 1) / wanted;
-      if (n >= 2 * ks.nr) step = roundUp(step, ks.nr);
+      if (n >= 2 * nr) step = roundUp(step, nr);
     }
     const long blocks = ((byRows ? m : n) + step - 1) / step;
-    if (blocks >= 2 && blocks < 65536 && pool().run(Job{&ks, P, byRows, step, nullptr}, blocks, threads == 2)) return;
+    if (blocks >= 2 && blocks < 65536 && pool<T>().run(Job<T>{&ks, P, byRows, step, nullptr}, blocks, threads == 2)) return;
   }
   gemmDispatch(ks, P);
 }
 
-void sgemmBatched(const KernelSet& ks, const float* a, long aRow, long aCol, const int32_t* aOffsets,
-                  const float* b, long bRow, long bCol, const int32_t* bOffsets,
-                  float* c, long count, long m, long k, long n, int threads) {
+template <typename T>
+void gemmBatched(const KernelSet& ks, const T* a, long aRow, long aCol, const int32_t* aOffsets,
+                 const T* b, long bRow, long bCol, const int32_t* bOffsets,
+                 T* c, long count, long m, long k, long n, int threads) {
   if (count == 0 || m == 0 || n == 0) return;
-  const Problem shape{a, aRow, aCol, b, bRow, bCol, c, n, m, k, n};
+  const Problem<T> shape{a, aRow, aCol, b, bRow, bCol, c, n, m, k, n};
   if (threads >= 2 && k > 0 && (count == 2 || count >= 4) && std::thread::hardware_concurrency() >= 2) {
     // Whole products are the blocks: no shared packing, no waiting for one, and each
     // product gets exactly the single-thread operations. Up to 64 blocks, so that a thread
@@ -548,39 +597,70 @@ void sgemmBatched(const KernelSet& ks, const float* a, long aRow, long aCol, con
     const long blocks = std::min(count, 64L);
     const long perBlock = (count + blocks - 1) / blocks;
     const Batch batch{aOffsets, bOffsets, count, perBlock};
-    Job job{&ks, shape, false, 0, nullptr};
+    Job<T> job{&ks, shape, false, 0, nullptr};
     job.batch = &batch;
-    if (pool().run(job, (count + perBlock - 1) / perBlock, threads == 2)) return;
+    if (pool<T>().run(job, (count + perBlock - 1) / perBlock, threads == 2)) return;
     threads = 1;  // declined ('auto' while the second core is busy): all on this thread
   }
   if (threads >= 2) {
     for (long i = 0; i < count; i++)
-      sgemm(ks, a + aOffsets[i], aRow, aCol, b + bOffsets[i], bRow, bCol, c + i * m * n, n, m, k, n, threads);
+      gemm(ks, a + aOffsets[i], aRow, aCol, b + bOffsets[i], bRow, bCol, c + i * m * n, n, m, k, n, threads);
     return;
   }
   const Batch batch{aOffsets, bOffsets, count, count};
   computeProducts(ks, shape, batch, 0, count);
 }
 
-ThreadStats threadStats() { return pool().stats(); }
+}  // namespace
 
-double fmaPeakGflops(int threads, double seconds) {
+void sgemm(const KernelSet& ks, const float* a, long aRow, long aCol, const float* b, long bRow, long bCol,
+           float* c, long ldc, long m, long k, long n, int threads) {
+  gemm<float>(ks, a, aRow, aCol, b, bRow, bCol, c, ldc, m, k, n, threads);
+}
+
+void dgemm(const KernelSet& ks, const double* a, long aRow, long aCol, const double* b, long bRow, long bCol,
+           double* c, long ldc, long m, long k, long n, int threads) {
+  gemm<double>(ks, a, aRow, aCol, b, bRow, bCol, c, ldc, m, k, n, threads);
+}
+
+void sgemmBatched(const KernelSet& ks, const float* a, long aRow, long aCol, const int32_t* aOffsets,
+                  const float* b, long bRow, long bCol, const int32_t* bOffsets,
+                  float* c, long count, long m, long k, long n, int threads) {
+  gemmBatched<float>(ks, a, aRow, aCol, aOffsets, b, bRow, bCol, bOffsets, c, count, m, k, n, threads);
+}
+
+void dgemmBatched(const KernelSet& ks, const double* a, long aRow, long aCol, const int32_t* aOffsets,
+                  const double* b, long bRow, long bCol, const int32_t* bOffsets,
+                  double* c, long count, long m, long k, long n, int threads) {
+  gemmBatched<double>(ks, a, aRow, aCol, aOffsets, b, bRow, bCol, bOffsets, c, count, m, k, n, threads);
+}
+
+// Both element types' pools, summed.
+ThreadStats threadStats() {
+  const ThreadStats s = pool<float>().stats(), d = pool<double>().stats();
+  return {s.twoThreadCalls + d.twoThreadCalls, s.declined + d.declined, s.backoffs + d.backoffs, s.blocks + d.blocks,
+          s.workerBlocks + d.workerBlocks};
+}
+
+double fmaPeakGflops(int threads, double seconds, bool float64) {
 #if defined(__x86_64__) || defined(__i386__)
   if (!cpuHasAvx2Fma()) return 0;
   threads = std::max(1, threads);
-  auto measure = [seconds]() {
+  auto measure = [seconds, float64]() {
     float sink = 0;
+    double sinkF64 = 0;
     long iterations = 1 << 16;
     double best = 0;
     const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
     while (std::chrono::steady_clock::now() < end) {
       const auto t0 = std::chrono::steady_clock::now();
-      avx2FmaLoop(iterations, &sink);
+      if (float64) avx2FmaLoopF64(iterations, &sinkF64);
+      else avx2FmaLoop(iterations, &sink);
       const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      best = std::max(best, iterations * 12.0 * 8 * 2 / dt / 1e9);
+      best = std::max(best, iterations * 12.0 * (float64 ? 4 : 8) * 2 / dt / 1e9);
       if (dt < 2e-3) iterations *= 2;
     }
-    return best + sink * 0;  // sink keeps the loop's result live
+    return best + sink * 0 + sinkF64 * 0;  // the sinks keep the loop's result live
   };
   if (threads == 1) return measure();
   std::vector<double> results(threads, 0.0);
@@ -594,6 +674,7 @@ double fmaPeakGflops(int threads, double seconds) {
 #else
   (void)threads;
   (void)seconds;
+  (void)float64;
   return 0;
 #endif
 }

@@ -30,6 +30,8 @@ using MicroKernel = void (*)(long kc, const float* Ap, const float* Bp, float* C
 // C[MR×NR] = Σ_p A(r, p)·B(p, c) read in place, A(r, p) at A[r·aRow + p·aCol] and B(p, c)
 // at B[p·ldb + c]: the same operations in the same order as MicroKernel over packed panels
 // (accumulate false), so the same bits, without packing (small products: gemm.cc).
+// MicroKernel over float64 panels (MR rows × NR columns of doubles).
+using MicroKernelF64 = void (*)(long kc, const double* Ap, const double* Bp, double* C, long ldc, bool accumulate);
 using DirectKernel = void (*)(long kc, const float* A, long aRow, long aCol, const float* B, long ldb, float* C, long ldc);
 
 struct KernelSet {
@@ -51,6 +53,9 @@ struct KernelSet {
   void (*subScaled)(const float* y, const float* x, float s, float* out, long n);
   // null where the set has none (the portable one: the compiler's SSE2 code gains nothing)
   DirectKernel microDirect;
+  // float64 matmul: its micro-kernel's MR × NR (MR a divisor of gemm.cc's MC, NR of its NC)
+  int mrF64, nrF64;
+  MicroKernelF64 microF64;
 };
 
 extern const KernelSet scalarKernels;
@@ -69,6 +74,8 @@ inline float extremumRun(bool max, const float* x, long n, float acc) {
 extern const KernelSet avx2Kernels;
 // `iterations` × 12 independent 8-wide FMAs on registers (the peak probe's loop).
 void avx2FmaLoop(long iterations, float* sink);
+// The same over 4-wide double FMAs (the float64 peak).
+void avx2FmaLoopF64(long iterations, double* sink);
 #endif
 
 // The set this CPU runs best (AVX2 + FMA when __builtin_cpu_supports says so), or the
@@ -90,6 +97,14 @@ void sgemm(const KernelSet& ks, const float* a, long aRow, long aCol, const floa
 void sgemmBatched(const KernelSet& ks, const float* a, long aRow, long aCol, const int32_t* aOffsets,
                   const float* b, long bRow, long bCol, const int32_t* bOffsets,
                   float* c, long count, long m, long k, long n, int threads);
+
+// sgemm / sgemmBatched in float64: the same loop nest and thread split over 6×8 (AVX2) or
+// 4×8 (portable) double tiles. Bit-identical to one thread either way.
+void dgemm(const KernelSet& ks, const double* a, long aRow, long aCol, const double* b, long bRow, long bCol,
+           double* c, long ldc, long m, long k, long n, int threads);
+void dgemmBatched(const KernelSet& ks, const double* a, long aRow, long aCol, const int32_t* aOffsets,
+                  const double* b, long bRow, long bCol, const int32_t* bOffsets,
+                  double* c, long count, long m, long k, long n, int threads);
 
 struct ThreadStats {
   double twoThreadCalls, declined, backoffs, blocks, workerBlocks;
@@ -115,7 +130,8 @@ void maxPoolScatter(const float* dy, const float* x, const ConvGeometry& g, floa
 // The scatter's adjoint: out [N, C, outH, outW] = Σ v·(1/t) over each window's t maxima of x.
 void maxPoolGather(const float* v, const float* x, const ConvGeometry& g, float* out);
 
-// Peak fp32 FMA throughput (GFLOP/s) of `threads` cores running independent FMAs on registers.
-double fmaPeakGflops(int threads, double seconds);
+// Peak FMA throughput (GFLOP/s) of `threads` cores running independent FMAs on registers,
+// in float32 (8 lanes) or, with `float64`, in float64 (4 lanes).
+double fmaPeakGflops(int threads, double seconds, bool float64 = false);
 
 }  // namespace tg

@@ -96,6 +96,48 @@ void micro6x16Direct(long kc, const float* A, long aRow, long aCol, const float*
   _mm256_storeu_ps(C, c50); _mm256_storeu_ps(C + 8, c51);
 }
 
+// micro6x16 in float64: 6×8 doubles in the same twelve ymm accumulators (4 lanes each), two
+// for the B row, one for the broadcast A value, so the same 8 loads per 12 FMAs per k step.
+void micro6x8F64(long kc, const double* A, const double* B, double* C, long ldc, bool accumulate) {
+  __m256d c00 = _mm256_setzero_pd(), c01 = _mm256_setzero_pd();
+  __m256d c10 = _mm256_setzero_pd(), c11 = _mm256_setzero_pd();
+  __m256d c20 = _mm256_setzero_pd(), c21 = _mm256_setzero_pd();
+  __m256d c30 = _mm256_setzero_pd(), c31 = _mm256_setzero_pd();
+  __m256d c40 = _mm256_setzero_pd(), c41 = _mm256_setzero_pd();
+  __m256d c50 = _mm256_setzero_pd(), c51 = _mm256_setzero_pd();
+#pragma GCC unroll 4
+  for (long p = 0; p < kc; ++p) {
+    const __m256d b0 = _mm256_load_pd(B), b1 = _mm256_load_pd(B + 4);
+    __m256d a = _mm256_broadcast_sd(A + 0);
+    c00 = _mm256_fmadd_pd(a, b0, c00); c01 = _mm256_fmadd_pd(a, b1, c01);
+    a = _mm256_broadcast_sd(A + 1);
+    c10 = _mm256_fmadd_pd(a, b0, c10); c11 = _mm256_fmadd_pd(a, b1, c11);
+    a = _mm256_broadcast_sd(A + 2);
+    c20 = _mm256_fmadd_pd(a, b0, c20); c21 = _mm256_fmadd_pd(a, b1, c21);
+    a = _mm256_broadcast_sd(A + 3);
+    c30 = _mm256_fmadd_pd(a, b0, c30); c31 = _mm256_fmadd_pd(a, b1, c31);
+    a = _mm256_broadcast_sd(A + 4);
+    c40 = _mm256_fmadd_pd(a, b0, c40); c41 = _mm256_fmadd_pd(a, b1, c41);
+    a = _mm256_broadcast_sd(A + 5);
+    c50 = _mm256_fmadd_pd(a, b0, c50); c51 = _mm256_fmadd_pd(a, b1, c51);
+    A += 6;
+    B += 8;
+  }
+#define TG_STORE_ROW(r, lo, hi)                                              \
+  {                                                                          \
+    double* row = C + (r) * ldc;                                             \
+    if (accumulate) {                                                        \
+      lo = _mm256_add_pd(_mm256_loadu_pd(row), lo);                          \
+      hi = _mm256_add_pd(_mm256_loadu_pd(row + 4), hi);                      \
+    }                                                                        \
+    _mm256_storeu_pd(row, lo);                                               \
+    _mm256_storeu_pd(row + 4, hi);                                           \
+  }
+  TG_STORE_ROW(0, c00, c01) TG_STORE_ROW(1, c10, c11) TG_STORE_ROW(2, c20, c21)
+  TG_STORE_ROW(3, c30, c31) TG_STORE_ROW(4, c40, c41) TG_STORE_ROW(5, c50, c51)
+#undef TG_STORE_ROW
+}
+
 // ---- element-wise helpers ------------------------------------------------------------------
 
 inline __m256 ones() { return _mm256_set1_ps(1.0f); }
@@ -513,8 +555,24 @@ void avx2FmaLoop(long iterations, float* sink) {
   *sink = lanes[0] + lanes[7];
 }
 
+// avx2FmaLoop over doubles (4 lanes): the float64 peak probe's loop.
+void avx2FmaLoopF64(long iterations, double* sink) {
+  __m256d acc[12];
+  for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_pd(1.0 + i * 1e-3);
+  const __m256d m = _mm256_set1_pd(0.999999), c = _mm256_set1_pd(1e-6);
+  for (long it = 0; it < iterations; it++) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_pd(acc[i], m, c);
+  }
+  __m256d s = acc[0];
+  for (int i = 1; i < 12; i++) s = _mm256_add_pd(s, acc[i]);
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, s);
+  *sink = lanes[0] + lanes[3];
+}
+
 const KernelSet avx2Kernels = {"avx2-fma 6x16", 6, 16, micro6x16, unaryAvx2, binaryAvx2, sumRowsAvx2, sumMiddleAvx2, extremumAvx2,
-                                subScaledAvx2, micro6x16Direct};
+                                subScaledAvx2, micro6x16Direct, 6, 8, micro6x8F64};
 
 }  // namespace tg
 #endif

@@ -27,6 +27,23 @@ void micro4x8(long kc, const float* A, const float* B, float* C, long ldc, bool 
   }
 }
 
+// micro4x8 in float64.
+void micro4x8F64(long kc, const double* A, const double* B, double* C, long ldc, bool accumulate) {
+  double c[MR][NR] = {};
+  for (long p = 0; p < kc; ++p) {
+    for (int r = 0; r < MR; r++) {
+      const double a = A[r];
+      for (int j = 0; j < NR; j++) c[r][j] += a * B[j];
+    }
+    A += MR;
+    B += NR;
+  }
+  for (int r = 0; r < MR; r++) {
+    double* row = C + r * ldc;
+    for (int j = 0; j < NR; j++) row[j] = accumulate ? row[j] + c[r][j] : c[r][j];
+  }
+}
+
 double jsPow(double x, double y) {
   // JS's Math.pow is NaN where the exponent is NaN, or ±∞ with |x| = 1; C's pow says 1
   if (std::isnan(y) || (std::isinf(y) && std::fabs(x) == 1.0)) return NAN;
@@ -177,6 +194,6 @@ void extremumScalar(bool max, const float* x, float* out, long outer, long mid, 
 }  // namespace
 
 const KernelSet scalarKernels = {"portable 4x8", MR, NR, micro4x8, unaryScalar, binaryScalar, sumRowsScalar, sumMiddleScalar, extremumScalar,
-                                 subScaledScalar, nullptr};
+                                 subScaledScalar, nullptr, MR, NR, micro4x8F64};
 
 }  // namespace tg
