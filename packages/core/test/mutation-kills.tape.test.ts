@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  GradientError, ShapeError, Tape, type Tensor, ValueError, add, backward, grad, graphModel, hvp, mul, sum, tensor,
+  GradientError, ReleasedTensorError, ShapeError, Tape, type Tensor, ValueError, add, backward, customGrad, grad, graphModel, hvp, mul,
+  ones, sum, tensor, tidy,
 } from '@tapegrad/core';
 
 const f64 = (data: number[]) => tensor(data, { dtype: 'float64' });
@@ -53,6 +54,19 @@ describe('the output is itself a source that no op produced', () => {
     const model = graphModel(y, { gradients: true });
     const leafVertex = model.vertices.find((v) => v.kind === 'leaf')!;
     expect(leafVertex.gradient).toMatchObject({ min: 6, mean: 6, max: 6 });
+  });
+});
+
+describe('backward() and tidy', () => {
+  it('a customGrad VJP handing back a tensor an earlier tidy released: backward() completes, reading .grad names the release', () => {
+    let stale: Tensor | undefined;
+    tidy(() => {
+      stale = ones([2], { dtype: 'float64' });
+    });
+    const f = customGrad({ name: 'staleVjp', forward: (x: Tensor) => mul(x, 2), vjp: () => [stale!] });
+    const p = tensor([1, 2], { dtype: 'float64', requiresGrad: true });
+    sum(f(p)).backward();
+    expect(() => p.grad!.toFlatArray()).toThrow(ReleasedTensorError);
   });
 });
 
