@@ -3,7 +3,9 @@
  * (scripts/mutation.sh; docs/mutation.md): each pins down a behaviour the suite did not check.
  */
 import { describe, expect, it } from 'vitest';
-import { ShapeError, ValueError, add, argmax, argmin, broadcastTo, div, mean, mul, sub, tensor, zeros } from '@tapegrad/core';
+import {
+  ShapeError, ValueError, add, argmax, argmin, broadcastTo, clip, div, maximum, mean, minimum, mul, sub, tensor, where, zeros,
+} from '@tapegrad/core';
 
 const f64 = (data: number[]) => tensor(data, { dtype: 'float64' });
 
@@ -33,7 +35,35 @@ describe('ops/reduce.ts: empty axes', () => {
     expect(() => mean(empty, 1)).toThrow(new ShapeError('mean', 'cannot average over an empty axis of [2,0]'));
     expect(() => argmax(empty, 1)).toThrow(new ShapeError('argmax', 'cannot take the argmax over axis 1 of length 0 in [2,0]'));
     expect(() => argmin(empty, -1)).toThrow(new ShapeError('argmin', 'cannot take the argmin over axis 1 of length 0 in [2,0]'));
+    // argmin keeps no axis unless asked, as argmax
+    const x = f64([3, 1, 2, 0, 5, 4]).reshape([2, 3]);
+    expect(argmin(x, 1).shape).toEqual([2]);
+    expect(Array.from(argmin(x, 1).data)).toEqual([1, 0]);
+    expect(argmin(x, 1, true).shape).toEqual([2, 1]);
     // over the other axis there is nothing to refuse: a [0]-shaped sum-like result
     expect(mean(empty, 0).shape).toEqual([0]);
+  });
+});
+
+describe('ops/where.ts', () => {
+  const x = f64([1, 2, 3]);
+  const cond = f64([1, 0, 1]);
+
+  it('where: operands that do not broadcast, or are not tensors or numbers, are errors naming where', () => {
+    expect(() => where(f64([1, 0]), x, x)).toThrow(new ShapeError('where', 'shapes [2] and [3] cannot be broadcast together (axis -1: 2 vs 3)'));
+    expect(() => where(cond, x, f64([1, 2]))).toThrow(new ShapeError('where', 'shapes [3] and [2] cannot be broadcast together (axis -1: 3 vs 2)'));
+    expect(() => where(cond, 'a' as never, x)).toThrow(new ValueError('where', 'expected a Tensor or a number, got string'));
+    expect(() => where(cond, x, 'b' as never)).toThrow(new ValueError('where', 'expected a Tensor or a number, got string'));
+    expect(() => where(true as never, x, x)).toThrow(new ValueError('where', 'expected a Tensor or a number, got boolean'));
+  });
+
+  it('maximum and minimum name themselves for a bad operand', () => {
+    expect(() => maximum(x, 'a' as never)).toThrow(new ValueError('maximum', 'expected a Tensor or a number, got string'));
+    expect(() => minimum('a' as never, x)).toThrow(new ValueError('minimum', 'expected a Tensor or a number, got string'));
+  });
+
+  it('clip accepts lo = hi (everything becomes that value) and refuses lo > hi', () => {
+    expect(Array.from(clip(x, 2, 2).data)).toEqual([2, 2, 2]);
+    expect(() => clip(x, 3, 2)).toThrow(new ValueError('clip', 'needs lo ≤ hi, got lo=3, hi=2'));
   });
 });
