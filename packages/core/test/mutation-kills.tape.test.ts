@@ -94,7 +94,7 @@ describe('errors of the functional doors name what was wrong', () => {
   });
 
   it('grad: a function that returns no tensor', () => {
-    expect(() => grad(() => 3 as unknown as Tensor)(x)).toThrow(new ValueError('grad', 'the function must return a Tensor, got number'));
+    expect(() => grad((_x: Tensor) => 3 as unknown as Tensor)(x)).toThrow(new ValueError('grad', 'the function must return a Tensor, got number'));
   });
 
   it('Tape.gradient: an output or a source that is not a tensor', () => {
