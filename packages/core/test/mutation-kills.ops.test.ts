@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  ShapeError, ValueError, add, argmax, argmin, broadcastTo, clip, div, maximum, mean, minimum, mul, sub, tensor, where, zeros,
+  ShapeError, type Tensor, ValueError, add, argmax, argmin, broadcastTo, clip, div, elu, gelu, leakyRelu, maximum, mean, minimum, mul, silu, sub,
+  tensor, where, zeros,
 } from '@tapegrad/core';
 
 const f64 = (data: number[]) => tensor(data, { dtype: 'float64' });
@@ -65,5 +66,23 @@ describe('ops/where.ts', () => {
   it('clip accepts lo = hi (everything becomes that value) and refuses lo > hi', () => {
     expect(Array.from(clip(x, 2, 2).data)).toEqual([2, 2, 2]);
     expect(() => clip(x, 3, 2)).toThrow(new ValueError('clip', 'needs lo ≤ hi, got lo=3, hi=2'));
+  });
+});
+
+describe('ops/activations.ts', () => {
+  it('silu, elu and leakyRelu name themselves for an input that is not a tensor', () => {
+    const notTensor = [1, 2] as unknown as Tensor;
+    expect(() => silu(notTensor)).toThrow(new ValueError('silu', 'input 0 is an array, not a Tensor'));
+    expect(() => elu(notTensor)).toThrow(new ValueError('elu', 'input 0 is an array, not a Tensor'));
+    expect(() => leakyRelu(notTensor)).toThrow(new ValueError('leakyRelu', 'input 0 is an array, not a Tensor'));
+    expect(() => gelu(notTensor, { approximate: 'tanh' })).toThrow(new ValueError('gelu', 'input 0 is an array, not a Tensor'));
+  });
+
+  it('elu and leakyRelu refuse a parameter that is not a finite number, showing it', () => {
+    const x = f64([1, -1]);
+    expect(() => elu(x, Infinity)).toThrow(new ValueError('elu', 'alpha must be a finite number, got Infinity'));
+    expect(() => elu(x, '1' as never)).toThrow(new ValueError('elu', 'alpha must be a finite number, got 1'));
+    expect(() => leakyRelu(x, NaN)).toThrow(new ValueError('leakyRelu', 'slope must be a finite number, got NaN'));
+    expect(() => leakyRelu(x, '0.1' as never)).toThrow(new ValueError('leakyRelu', 'slope must be a finite number, got 0.1'));
   });
 });
