@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ShapeError, type Tensor, ValueError, add, argmax, argmin, broadcastTo, clip, div, elu, gelu, leakyRelu, maximum, mean, minimum, mul, silu, sub,
-  tensor, where, zeros,
+  cumsum, scatterAdd, take, tensor, where, zeros,
 } from '@tapegrad/core';
 
 const f64 = (data: number[]) => tensor(data, { dtype: 'float64' });
@@ -84,5 +84,26 @@ describe('ops/activations.ts', () => {
     expect(() => elu(x, '1' as never)).toThrow(new ValueError('elu', 'alpha must be a finite number, got 1'));
     expect(() => leakyRelu(x, NaN)).toThrow(new ValueError('leakyRelu', 'slope must be a finite number, got NaN'));
     expect(() => leakyRelu(x, '0.1' as never)).toThrow(new ValueError('leakyRelu', 'slope must be a finite number, got 0.1'));
+  });
+});
+
+describe('ops/cumsum.ts and ops/indexing.ts: errors name the op', () => {
+  const notTensor = [1, 2] as unknown as Tensor;
+  const x = f64([1, 2, 3]);
+
+  it('cumsum, take and scatterAdd: a non-tensor input or an axis out of range', () => {
+    expect(() => cumsum(notTensor, 0)).toThrow(new ValueError('cumsum', 'input 0 is an array, not a Tensor'));
+    expect(() => cumsum(x, 1)).toThrow(new ShapeError('cumsum', 'axis 1 is out of range for a tensor of rank 1'));
+    expect(() => take(notTensor, [0])).toThrow(new ValueError('take', 'input 0 is an array, not a Tensor'));
+    expect(() => take(x, [0], 1)).toThrow(new ShapeError('take', 'axis 1 is out of range for a tensor of rank 1'));
+    expect(() => scatterAdd(notTensor, [0], 0, 3)).toThrow(new ValueError('scatterAdd', 'input 0 is an array, not a Tensor'));
+    expect(() => scatterAdd(x, [0, 1, 2], 1, 3)).toThrow(new ShapeError('scatterAdd', 'axis 1 is out of range for a tensor of rank 1'));
+  });
+
+  it('scatterAdd: size must be a non-negative integer; 0 is allowed for no indices', () => {
+    expect(() => scatterAdd(x, [0, 1, 2], 0, -1)).toThrow(new ValueError('scatterAdd', 'size must be a non-negative integer, got -1'));
+    expect(() => scatterAdd(x, [0, 1, 2], 0, 2.5)).toThrow(new ValueError('scatterAdd', 'size must be a non-negative integer, got 2.5'));
+    expect(scatterAdd(f64([]), [], 0, 0).shape).toEqual([0]);
+    expect(Array.from(scatterAdd(x, [2, 0, 2], 0, 3).data)).toEqual([2, 0, 4]);
   });
 });
