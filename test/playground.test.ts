@@ -157,7 +157,6 @@ describe('the playground in headless Chromium', () => {
       await page.waitForFunction(`Number(document.getElementById('steps').textContent) >= 61`);
       const last = Number(await page.textContent('#loss'));
       const accuracy = Number(await page.textContent('#accuracy'));
-      console.log(`MNIST: loss ${first} -> ${last}, test accuracy ${startAccuracy} -> ${accuracy} after ${await page.textContent('#steps')} steps`);
       expect(last).toBeLessThan(first / 2);
       expect(accuracy).toBeGreaterThan(0.6);
       expect(await page.textContent('#loss-chart')).toContain('categorical cross-entropy');
@@ -166,6 +165,10 @@ describe('the playground in headless Chromium', () => {
       await page.click('#gradcheck');
       await page.waitForSelector('#gradcheck-verdict');
       expect(await page.textContent('#gradcheck-verdict')).toMatch(/^ok: 24 partial derivatives of C with respect to 6 sampled entries/);
+
+      await page.click('#graph');
+      await page.waitForSelector('#graph-panel:not([hidden]) svg g.vertex');
+      expect(await page.locator('#graph-picture svg g.vertex').count()).toBeGreaterThan(8);
 
       // a stroke on the draw box, with the mouse: a "7"
       const box = (await page.locator('#digit').boundingBox())!;
@@ -187,7 +190,6 @@ describe('the playground in headless Chromium', () => {
         return n;
       })()`)) as number;
       expect(inked).toBeGreaterThan(20);
-      console.log(`drawn 7: probabilities ${probabilities.join(' ')}`);
 
       const dir = fileURLToPath(new URL('./.playground-screenshots/', import.meta.url));
       mkdirSync(dir, { recursive: true });
