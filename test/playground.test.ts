@@ -178,10 +178,12 @@ describe('the playground in headless Chromium', () => {
       for (const [fx, fy] of [[0.5, 0.25], [0.7, 0.25], [0.6, 0.45], [0.5, 0.65], [0.45, 0.8]] as const) await page.mouse.move(...at(fx, fy), { steps: 6 });
       await page.mouse.up();
       await page.waitForFunction(`document.querySelectorAll('#digit-probabilities .prob').length === 10`);
-      const probabilities = (await page.evaluate(`[...document.querySelectorAll('#digit-probabilities .prob')].map((s) => Number(s.textContent))`)) as number[];
+      // the unrounded values the bars are drawn from (the text shows 3 decimals): a softmax in float32
+      const probabilities = (await page.evaluate(`[...document.querySelectorAll('#digit-probabilities .row')].map((r) => Number(r.dataset.probability))`)) as number[];
       expect(probabilities).toHaveLength(10);
       for (const p of probabilities) expect(p).toBeGreaterThanOrEqual(0);
-      expect(probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 2);
+      expect(probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      expect(await page.locator('#digit-probabilities .row.best').count()).toBe(1);
       // the 28 × 28 the model sees has ink in it
       const inked = (await page.evaluate(`(() => {
         const d = document.getElementById('digit-input').getContext('2d').getImageData(0, 0, 28, 28).data;

@@ -331,6 +331,7 @@ function predictDrawing(): void {
     const row = document.createElement('div');
     row.className = digit === best ? 'row best' : 'row';
     row.dataset.digit = String(digit);
+    row.dataset.probability = String(value);
     row.innerHTML = `<span>${digit}</span><div class="bar"><div style="width:${(100 * value).toFixed(1)}%"></div></div><span class="prob">${value.toFixed(3)}</span>`;
     return row;
   }));
