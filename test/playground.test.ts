@@ -9,13 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * The playground, built by Vite and opened in headless Chromium (Debian's, as in
  * graph.test.ts): it loads without errors, XOR trains to a small loss with the curve and the
  * decision boundary drawn, the Δ table shows the tape and BP1–BP4 agreeing, gradcheck passes
- * and the tape's graph is drawn. A screenshot is left in test/.playground-screenshots/.
+ * and the tape's graph is drawn; the MNIST subset trains (loss falls, test accuracy rises)
+ * and a digit drawn with the mouse gets ten probabilities. Screenshots are left in
+ * test/.playground-screenshots/.
  */
 
 const CHROMIUM = '/usr/bin/chromium';
 const root = fileURLToPath(new URL('../packages/playground/', import.meta.url));
 const dist = join(root, 'dist');
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.wasm': 'application/wasm' };
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.wasm': 'application/wasm', '.bin': 'application/octet-stream' };
+const BROWSER_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let server: Server;
 let url: string;
@@ -45,7 +48,7 @@ describe('the playground in headless Chromium', () => {
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       timeout: 30_000,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: BROWSER_ARGS,
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
@@ -115,4 +118,91 @@ describe('the playground in headless Chromium', () => {
       await browser.close();
     }
   }, 90_000);
+
+  it('MNIST subset: a 784-32-10 net trains (loss falls, test accuracy up); a drawn digit gets ten probabilities summing to 1', async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, timeout: 30_000, args: BROWSER_ARGS });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      page.setDefaultTimeout(20_000);
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      await page.goto(url, { waitUntil: 'load' });
+      await page.waitForSelector('body[data-ready="true"]');
+
+      await page.selectOption('#dataset', 'mnist');
+      await page.waitForSelector('#digit-figure:not([hidden])');
+      expect(await page.textContent('#architecture')).toMatch(/^network 784-32-10: relu hidden, softmax output, categorical cross-entropy; adam lr 0\.01, full batch of 1000 training digits \(250 held out/);
+      expect(await page.isHidden('#boundary-figure')).toBe(true);
+      expect(await page.textContent('#accuracy-label')).toBe('test accuracy');
+      // ten classes at random: the fresh network's test accuracy is near 0.1
+      const startAccuracy = Number(await page.textContent('#accuracy'));
+      expect(startAccuracy).toBeLessThan(0.3);
+
+      // the first step's cost is the starting point (softmax over 10 classes: ≈ ln 10 = 2.3)
+      await page.click('#step');
+      await page.waitForSelector('#deltas:not([hidden])');
+      const first = Number(await page.textContent('#loss'));
+      expect(first).toBeGreaterThan(1.5);
+      const differences = (await page.evaluate(`[...document.querySelectorAll('.delta-difference')].map((td) => Number(td.textContent))`)) as number[];
+      expect(differences).toHaveLength(2);
+      for (const d of differences) expect(d).toBeLessThan(1e-6);
+
+      await page.click('#train');
+      await page.waitForFunction(`Number(document.getElementById('steps').textContent) >= 60`, undefined, { timeout: 30_000 });
+      await page.click('#train');
+      // the accuracy is refreshed at most 5 times a second while training: redraw it by stepping once
+      await page.click('#step');
+      await page.waitForFunction(`Number(document.getElementById('steps').textContent) >= 61`);
+      const last = Number(await page.textContent('#loss'));
+      const accuracy = Number(await page.textContent('#accuracy'));
+      expect(last).toBeLessThan(first / 2);
+      expect(accuracy).toBeGreaterThan(0.6);
+      expect(await page.textContent('#loss-chart')).toContain('categorical cross-entropy');
+
+      // sampled gradcheck: 6 entries of each of W1, b1, W2, b2
+      await page.click('#gradcheck');
+      await page.waitForSelector('#gradcheck-verdict');
+      expect(await page.textContent('#gradcheck-verdict')).toMatch(/^ok: 24 partial derivatives of C with respect to 6 sampled entries/);
+
+      await page.click('#graph');
+      await page.waitForSelector('#graph-panel:not([hidden]) svg g.vertex');
+      expect(await page.locator('#graph-picture svg g.vertex').count()).toBeGreaterThan(8);
+
+      // a stroke on the draw box, with the mouse: a "7"
+      const box = (await page.locator('#digit').boundingBox())!;
+      const at = (fx: number, fy: number) => [box.x + fx * box.width, box.y + fy * box.height] as const;
+      await page.mouse.move(...at(0.3, 0.25));
+      await page.mouse.down();
+      for (const [fx, fy] of [[0.5, 0.25], [0.7, 0.25], [0.6, 0.45], [0.5, 0.65], [0.45, 0.8]] as const) await page.mouse.move(...at(fx, fy), { steps: 6 });
+      await page.mouse.up();
+      await page.waitForFunction(`document.querySelectorAll('#digit-probabilities .prob').length === 10`);
+      // the unrounded values the bars are drawn from (the text shows 3 decimals): a softmax in float32
+      const probabilities = (await page.evaluate(`[...document.querySelectorAll('#digit-probabilities .row')].map((r) => Number(r.dataset.probability))`)) as number[];
+      expect(probabilities).toHaveLength(10);
+      for (const p of probabilities) expect(p).toBeGreaterThanOrEqual(0);
+      expect(probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      expect(await page.locator('#digit-probabilities .row.best').count()).toBe(1);
+      // the 28 × 28 the model sees has ink in it
+      const inked = (await page.evaluate(`(() => {
+        const d = document.getElementById('digit-input').getContext('2d').getImageData(0, 0, 28, 28).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 64) n++;
+        return n;
+      })()`)) as number;
+      expect(inked).toBeGreaterThan(20);
+
+      const dir = fileURLToPath(new URL('./.playground-screenshots/', import.meta.url));
+      mkdirSync(dir, { recursive: true });
+      const png = await page.screenshot({ path: `${dir}mnist.png`, fullPage: true, timeout: 15_000 });
+      expect(png.length).toBeGreaterThan(20_000);
+
+      await page.click('#clear');
+      expect(await page.locator('#digit-probabilities .prob').count()).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 });

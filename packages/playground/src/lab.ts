@@ -1,16 +1,18 @@
-import { Tape, Tensor, add, matmul } from '@tapegrad/core';
+import { Tape, Tensor, add, matmul, reshape } from '@tapegrad/core';
 import { type GradcheckReport, gradcheck } from '@tapegrad/core/testing';
-import { type Activation, Adam, type Optimizer, SGD, type Sequential, activate, cost, manualBackprop, mlp } from '@tapegrad/nn';
-import { type BinaryDataset, moons, twoSpirals, xor } from '@tapegrad/datasets';
+import { type Activation, Adam, type LossName, type Optimizer, SGD, type Sequential, activate, cost, manualBackprop, mlp } from '@tapegrad/nn';
+import { type LabelledSplit, type MnistDigitData, mnistFromDigits, moons, twoSpirals, xor } from '@tapegrad/datasets';
 
 /**
- * The playground's model, data and training, free of the DOM: a two-input network with a
- * sigmoid output and binary cross-entropy, trained full-batch in float32 (on the wasm backend
- * once it is registered). The inspections (Δˡ tape vs BP1–BP4, gradcheck, the tape's graph)
+ * The playground's model, data and training, free of the DOM: on a toy set a two-input network
+ * with a sigmoid output and binary cross-entropy, on the MNIST subset a 784-input network with
+ * a softmax output and categorical cross-entropy; trained full-batch in float32 (on the wasm
+ * backend once it is registered). The inspections (Δˡ tape vs BP1–BP4, gradcheck, the tape's graph)
  * run on a float64 copy of the current weights, where the witnesses agree to rounding.
  */
 
-export const DATASETS = ['xor', 'moons', 'spirals'] as const;
+export const DATASETS = ['xor', 'moons', 'spirals', 'mnist'] as const;
+export const DATASET_LABELS: Record<DatasetName, string> = { xor: 'XOR', moons: 'two moons', spirals: 'two spirals', mnist: 'MNIST subset' };
 export type DatasetName = (typeof DATASETS)[number];
 export const HIDDEN_ACTIVATIONS: readonly Activation[] = ['tanh', 'relu', 'sigmoid'];
 export const OPTIMIZER_NAMES = ['adam', 'sgd'] as const;
@@ -18,7 +20,7 @@ export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
 
 export interface LabSettings {
   dataset: DatasetName;
-  /** Hidden layer sizes; the input (2) and the output (1) are fixed by the data. */
+  /** Hidden layer sizes; the input (2 or 784) and the output (1 or 10) are fixed by the data. */
   hidden: number[];
   activation: Activation;
   optimizer: OptimizerName;
@@ -37,12 +39,40 @@ export function parseHidden(text: string): number[] {
   return sizes;
 }
 
-export function loadDataset(name: DatasetName, dtype: 'float32' | 'float64'): BinaryDataset {
+let mnistDigits: MnistDigitData[] | null = null;
+
+/** Hands the lab the MNIST subset's ten digits (the page fetches them once, on first use). */
+export function provideMnist(digits: MnistDigitData[]): void {
+  mnistDigits = digits;
+}
+
+export function mnistProvided(): boolean {
+  return mnistDigits !== null;
+}
+
+/** The training examples (as columns) and, for MNIST, the held-out test examples. */
+export interface LabData extends LabelledSplit {
+  test?: LabelledSplit;
+}
+
+export function loadDataset(name: DatasetName, dtype: 'float32' | 'float64'): LabData {
   switch (name) {
     case 'xor': return xor({ dtype });
     case 'moons': return moons(200, { noise: 0.1, seed: 7, dtype });
     case 'spirals': return twoSpirals(200, { noise: 0.05, seed: 7, turns: 1.5, dtype });
+    case 'mnist': {
+      if (!mnistDigits) throw new Error('the MNIST subset is not loaded yet');
+      const { train, test } = mnistFromDigits(mnistDigits, { dtype });
+      return { ...train, test };
+    }
   }
+}
+
+/** A few distinct indices in [0, n), spread out and reproducible (a fixed-step walk). */
+function sampleIndices(n: number, count: number): number[] {
+  if (n <= count) return Array.from({ length: n }, (_, i) => i);
+  const step = Math.floor(n / count);
+  return Array.from({ length: count }, (_, i) => (i * step + ((i * 7919) % step)) % n);
 }
 
 /** The box the decision boundary is drawn over: the data's extent, padded. */
@@ -78,9 +108,12 @@ function maxAbsDifference(a: Tensor, b: Tensor): number {
 
 export class Lab {
   readonly settings: LabSettings;
-  readonly data: BinaryDataset;
+  readonly data: LabData;
   readonly model: Sequential;
   readonly sizes: number[];
+  readonly mnist: boolean;
+  readonly output: Activation;
+  readonly loss: LossName;
   private readonly optimizer: Optimizer;
   /** (step, cost) after every training step. */
   readonly history: Array<[number, number]> = [];
@@ -89,8 +122,11 @@ export class Lab {
   constructor(settings: LabSettings) {
     this.settings = settings;
     this.data = loadDataset(settings.dataset, 'float32');
-    this.sizes = [2, ...settings.hidden, 1];
-    this.model = mlp(this.sizes, { hidden: settings.activation, output: 'sigmoid', dtype: 'float32', seed: settings.seed });
+    this.mnist = settings.dataset === 'mnist';
+    this.output = this.mnist ? 'softmax' : 'sigmoid';
+    this.loss = this.mnist ? 'cce' : 'bce';
+    this.sizes = this.mnist ? [784, ...settings.hidden, 10] : [2, ...settings.hidden, 1];
+    this.model = mlp(this.sizes, { hidden: settings.activation, output: this.output, dtype: 'float32', seed: settings.seed });
     this.optimizer = settings.optimizer === 'adam' ? new Adam({ lr: settings.lr }) : new SGD({ lr: settings.lr });
   }
 
@@ -103,7 +139,7 @@ export class Lab {
   step(): number {
     const tape = new Tape();
     const traced = tape.record(() => this.model.trace(this.data.x));
-    const C = tape.record(() => cost('bce', { ...traced.layers[traced.layers.length - 1], activation: 'sigmoid' }, this.data.y));
+    const C = tape.record(() => cost(this.loss, { ...traced.layers[traced.layers.length - 1], activation: this.output }, this.data.y));
     const params = Object.values(this.model.parameters());
     const grads = tape.gradient(C, params);
     this.optimizer.step(params, grads);
@@ -113,8 +149,20 @@ export class Lab {
     return value;
   }
 
-  /** P(class 1) over the data and its accuracy at 0.5. */
+  /** Toy sets: P(class 1) over the data and its accuracy at 0.5. MNIST: the test set's accuracy (most probable digit). */
   accuracy(): number {
+    if (this.data.test) {
+      const { x, labels } = this.data.test;
+      const p = this.model.forward(x);
+      const n = labels.length;
+      let right = 0;
+      for (let m = 0; m < n; m++) {
+        let best = 0;
+        for (let k = 1; k < 10; k++) if (p.data[k * n + m] > p.data[best * n + m]) best = k;
+        if (best === labels[m]) right++;
+      }
+      return right / n;
+    }
     const p = this.model.forward(this.data.x);
     let right = 0;
     for (let i = 0; i < p.size; i++) if ((p.data[i] > 0.5 ? 1 : 0) === this.data.labels[i]) right++;
@@ -134,9 +182,14 @@ export class Lab {
     return Float32Array.from(this.model.forward(new Tensor(grid, [2, side * side], 'float32')).data);
   }
 
+  /** MNIST: the ten digits' probabilities for one 28 × 28 image (784 values in [0, 1], row-major). */
+  predict(pixels: Float32Array): Float64Array {
+    return Float64Array.from(this.model.forward(new Tensor(Float32Array.from(pixels), [784, 1], 'float32')).data);
+  }
+
   /** The current weights in a float64 network of the same shape (for the inspections). */
   float64Copy(): { model: Sequential; x: Tensor; y: Tensor } {
-    const copy = mlp(this.sizes, { hidden: this.settings.activation, output: 'sigmoid', dtype: 'float64', seed: this.settings.seed });
+    const copy = mlp(this.sizes, { hidden: this.settings.activation, output: this.output, dtype: 'float64', seed: this.settings.seed });
     const target = copy.parameters();
     for (const [name, p] of Object.entries(this.model.parameters())) target[name].data.set(p.data);
     const data = loadDataset(this.settings.dataset, 'float64');
@@ -152,10 +205,10 @@ export class Lab {
     const layers = model.denseLayers();
     const tape = new Tape();
     const traced = tape.record(() => model.trace(x));
-    const C = tape.record(() => cost('bce', { ...traced.layers[traced.layers.length - 1], activation: 'sigmoid' }, y));
+    const C = tape.record(() => cost(this.loss, { ...traced.layers[traced.layers.length - 1], activation: this.output }, y));
     const L = layers.length;
     const grads = tape.gradient(C, [...traced.layers.map((t) => t.z), ...layers.map((l) => l.W), ...layers.map((l) => l.b)]);
-    const manual = manualBackprop(model, x, y, 'bce');
+    const manual = manualBackprop(model, x, y, this.loss);
     const rows = layers.map((_, l): DeltaRow => ({
       layer: l + 1,
       rule: l === L - 1 ? 'BP1' : 'BP2',
@@ -171,22 +224,39 @@ export class Lab {
 
   /**
    * core's gradcheck on the cost as a function of every Wˡ and bˡ (float64 copy): the tape's
-   * gradient against central differences, element by element.
+   * gradient against central differences, element by element. On MNIST, where that is tens of
+   * thousands of weights, two cost evaluations each: a few sampled entries of every Wˡ and bˡ
+   * on the first 100 training examples (see sampledParameters).
    */
-  gradcheck(): GradcheckReport & { names: string[] } {
+  gradcheck(): GradcheckReport & { names: string[]; sampled: boolean } {
     const { model, x, y } = this.float64Copy();
     const layers = model.denseLayers();
     const names = layers.flatMap((_, l) => [`W${l + 1}`, `b${l + 1}`]);
-    const f = (...params: Tensor[]) => {
-      let a = x;
-      let z = x;
+    const network = (params: Tensor[], input: Tensor, target: Tensor) => {
+      let a = input;
+      let z = input;
       layers.forEach((layer, l) => {
         z = add(matmul(params[2 * l], a), params[2 * l + 1]);
         a = activate(layer.activation, z);
       });
-      return cost('bce', { z, a, activation: 'sigmoid' }, y);
+      return cost(this.loss, { z, a, activation: this.output }, target);
     };
-    return { ...gradcheck(f, layers.flatMap((l) => [l.W, l.b]), { raise: false }), names };
+    const full = layers.flatMap((l) => [l.W, l.b]);
+    if (!this.mnist) return { ...gradcheck((...params: Tensor[]) => network(params, x, y), full, { raise: false }), names, sampled: false };
+    const examples = 100;
+    const n = x.shape[1];
+    const head = (t: Tensor) => {
+      const rows = t.shape[0];
+      const out = new Float64Array(rows * examples);
+      for (let r = 0; r < rows; r++) out.set(t.data.subarray(r * n, r * n + examples), r * examples);
+      return new Tensor(out, [rows, examples], 'float64');
+    };
+    const [xs, ys] = [head(x), head(y)];
+    const sampled = full.map((p) => sampledParameters(p, 6));
+    const report = gradcheck((...picked: Tensor[]) => network(picked.map((s, i) => sampled[i].rebuild(s)), xs, ys), sampled.map((s) => s.values), { raise: false });
+    // name the worst element by its place in Wˡ or bˡ, not its place among the sampled ones
+    const worst = report.worst && { ...report.worst, index: sampled[report.worst.input].where(report.worst.index[0]) };
+    return { ...report, worst, names, sampled: true };
   }
 
   /** The recorded graph of one step's cost (float64 copy) and the model to name parameters by. */
@@ -194,7 +264,31 @@ export class Lab {
     const { model, x, y } = this.float64Copy();
     const tape = new Tape();
     const traced = tape.record(() => model.trace(x));
-    const C = tape.record(() => cost('bce', { ...traced.layers[traced.layers.length - 1], activation: 'sigmoid' }, y));
+    const C = tape.record(() => cost(this.loss, { ...traced.layers[traced.layers.length - 1], activation: this.output }, y));
     return { cost: C, model, x, y };
   }
+}
+
+/**
+ * A parameter p as a function of k of its entries s: p = rest + reshape(P s), where rest is p
+ * with those entries zeroed and P the [size, k] matrix placing s back. gradcheck on s then
+ * checks ∂C/∂p at exactly those entries, through the same tape ops (matmul's VJP gives Pᵀ ∂C/∂p).
+ */
+function sampledParameters(p: Tensor, count: number): { values: Tensor; rebuild: (s: Tensor) => Tensor; where: (k: number) => number[] } {
+  const picked = sampleIndices(p.size, count);
+  const rest = Float64Array.from(p.data);
+  const placement = new Float64Array(p.size * picked.length);
+  picked.forEach((at, k) => {
+    rest[at] = 0;
+    placement[at * picked.length + k] = 1;
+  });
+  const restTensor = new Tensor(rest, [...p.shape], 'float64');
+  const P = new Tensor(placement, [p.size, picked.length], 'float64');
+  const values = new Tensor(Float64Array.from(picked, (at) => p.data[at]), [picked.length, 1], 'float64');
+  const cols = p.shape[1] ?? 1;
+  return {
+    values,
+    rebuild: (s) => add(restTensor, reshape(matmul(P, s), [...p.shape])),
+    where: (k) => (p.shape.length === 2 ? [Math.floor(picked[k] / cols), picked[k] % cols] : [picked[k]]),
+  };
 }

@@ -1,11 +1,16 @@
+// core's chain.ts puts the methods (t.neg(), …) on Tensor.prototype. Reached through the source
+// aliases, the bundler drops it (core's index.ts only re-exports, so nothing pulls it in), and nn's
+// categorical cross-entropy (`.neg()`) fails; importing it from the entry keeps it.
+import '../../core/src/chain.js';
 import { initWasmBackendAsync } from '@tapegrad/backend-wasm';
 import { renderGraph } from '@tapegrad/core';
 import { lineChartSpec, renderSvg } from '@tapegrad/charts';
 import { type Activation } from '@tapegrad/nn';
 import {
-  DATASETS, DEFAULT_SETTINGS, type DatasetName, type DeltaRow, HIDDEN_ACTIVATIONS, Lab, type LabSettings, OPTIMIZER_NAMES, type OptimizerName,
-  extent, parseHidden,
+  DATASETS, DATASET_LABELS, DEFAULT_SETTINGS, type DatasetName, type DeltaRow, HIDDEN_ACTIVATIONS, Lab, type LabSettings, OPTIMIZER_NAMES, type OptimizerName,
+  extent, mnistProvided, parseHidden, provideMnist,
 } from './lab.js';
+import { SIDE, toMnistInput, unpackMnistSubset } from './digit.js';
 
 /** The page: settings → a Lab; train in slices of an animation frame; draw; inspect. */
 
@@ -19,12 +24,15 @@ const ui = {
   boundary: $<HTMLCanvasElement>('boundary'), chart: $('loss-chart'), steps: $('steps'), loss: $('loss'), accuracy: $('accuracy'),
   deltas: $('deltas'), deltaTable: $('delta-table'), gradcheckPanel: $('gradcheck-panel'), gradcheckResult: $('gradcheck-result'),
   graphPanel: $('graph-panel'), graphPicture: $('graph-picture'),
+  boundaryFigure: $('boundary-figure'), digitFigure: $('digit-figure'), digit: $<HTMLCanvasElement>('digit'),
+  digitInput: $<HTMLCanvasElement>('digit-input'), clear: $<HTMLButtonElement>('clear'), probabilities: $('digit-probabilities'),
+  accuracyLabel: $('accuracy-label'),
 };
 
 const fill = (select: HTMLSelectElement, values: readonly string[], chosen: string) => {
   select.replaceChildren(...values.map((v) => new Option(v, v, v === chosen, v === chosen)));
 };
-fill(ui.dataset, DATASETS, DEFAULT_SETTINGS.dataset);
+ui.dataset.replaceChildren(...DATASETS.map((v) => new Option(DATASET_LABELS[v], v, v === DEFAULT_SETTINGS.dataset, v === DEFAULT_SETTINGS.dataset)));
 fill(ui.activation, HIDDEN_ACTIVATIONS, DEFAULT_SETTINGS.activation);
 fill(ui.optimizer, OPTIMIZER_NAMES, DEFAULT_SETTINGS.optimizer);
 
@@ -47,15 +55,32 @@ function showError(error: unknown): void {
   ui.error.textContent = error instanceof Error ? error.message : String(error);
 }
 
-function reset(): void {
+/** The MNIST subset (mnist-subset.bin, written by the vite plugin) is fetched the first time it is chosen. */
+async function ensureMnist(): Promise<void> {
+  if (mnistProvided()) return;
+  ui.architecture.textContent = 'loading the MNIST subset…';
+  const response = await fetch(new URL('./mnist-subset.bin', document.baseURI));
+  if (!response.ok) throw new Error(`mnist-subset.bin: HTTP ${response.status}`);
+  provideMnist(unpackMnistSubset(new Uint8Array(await response.arrayBuffer())));
+}
+
+async function reset(): Promise<void> {
   try {
     const settings = readSettings();
     setRunning(false);
+    if (settings.dataset === 'mnist') await ensureMnist();
     lab = new Lab(settings);
     ui.error.textContent = '';
-    ui.architecture.textContent = `network ${lab.sizes.join('-')}: ${settings.activation} hidden, sigmoid output, binary cross-entropy; `
-      + `${settings.optimizer} lr ${settings.lr}, full batch of ${lab.data.labels.length} examples, float32`;
+    const examples = lab.data.test
+      ? `full batch of ${lab.data.labels.length} training digits (${lab.data.test.labels.length} held out for the test accuracy)`
+      : `full batch of ${lab.data.labels.length} examples`;
+    ui.architecture.textContent = `network ${lab.sizes.join('-')}: ${settings.activation} hidden, ${lab.output} output, `
+      + `${lab.mnist ? 'categorical' : 'binary'} cross-entropy; ${settings.optimizer} lr ${settings.lr}, ${examples}, float32`;
     for (const panel of [ui.deltas, ui.gradcheckPanel, ui.graphPanel]) panel.hidden = true;
+    ui.boundaryFigure.hidden = lab.mnist;
+    ui.digitFigure.hidden = !lab.mnist;
+    ui.accuracyLabel.textContent = lab.mnist ? 'test accuracy' : 'accuracy';
+    ui.gradcheck.title = lab.mnist ? '6 sampled entries of every W and b, on 100 training digits' : 'every weight and bias';
     void draw(true);
   } catch (error) {
     showError(error);
@@ -95,12 +120,13 @@ async function draw(force: boolean): Promise<void> {
   if (!force && now - lastDrawn < 200) return;
   lastDrawn = now;
   ui.accuracy.textContent = lab.accuracy().toFixed(3);
-  drawBoundary();
+  if (lab.mnist) predictDrawing();
+  else drawBoundary();
   if (chartBusy && !force) return;
   chartBusy = true;
   try {
     const svg = await renderSvg(lineChartSpec({
-      title: 'Training loss', xLabel: 'step', yLabel: 'binary cross-entropy (log scale)', logY: lab.history.length > 0,
+      title: 'Training loss', xLabel: 'step', yLabel: `${lab.mnist ? 'categorical' : 'binary'} cross-entropy (log scale)`, logY: lab.history.length > 0,
       series: [{ name: 'train (full batch)', points: thin(lab.history, 400) }], width: 560, height: 260, points: false,
     }));
     ui.chart.innerHTML = svg;
@@ -177,9 +203,24 @@ function showDeltas(cost: number, rows: DeltaRow[]): void {
   ui.deltas.hidden = false;
 }
 
-ui.reset.addEventListener('click', reset);
-for (const input of [ui.dataset, ui.activation, ui.optimizer]) input.addEventListener('change', reset);
-for (const input of [ui.hidden, ui.lr, ui.seed]) input.addEventListener('change', reset);
+const TOY_DEFAULTS = { hidden: '4', activation: 'tanh', lr: '0.05' };
+const MNIST_DEFAULTS = { hidden: '32', activation: 'relu', lr: '0.01' };
+
+ui.reset.addEventListener('click', () => void reset());
+ui.dataset.addEventListener('change', () => {
+  // a 784-input net wants other defaults than a 2-input one: switch them when the kind of data changes
+  const wasMnist = lab?.mnist ?? false;
+  const isMnist = ui.dataset.value === 'mnist';
+  if (wasMnist !== isMnist) {
+    const defaults = isMnist ? MNIST_DEFAULTS : TOY_DEFAULTS;
+    ui.hidden.value = defaults.hidden;
+    ui.activation.value = defaults.activation;
+    ui.lr.value = defaults.lr;
+  }
+  void reset();
+});
+for (const input of [ui.activation, ui.optimizer]) input.addEventListener('change', () => void reset());
+for (const input of [ui.hidden, ui.lr, ui.seed]) input.addEventListener('change', () => void reset());
 ui.train.addEventListener('click', () => setRunning(!running));
 ui.step.addEventListener('click', () => {
   setRunning(false);
@@ -196,14 +237,17 @@ ui.gradcheck.addEventListener('click', async () => {
   setRunning(false);
   try {
     // two evaluations of the cost per weight: say so before the page is busy
-    ui.gradcheckResult.innerHTML = `<p>checking ${lab.parameterCount()} partial derivatives…</p>`;
+    ui.gradcheckResult.innerHTML = lab.mnist ? '<p>checking sampled partial derivatives…</p>' : `<p>checking ${lab.parameterCount()} partial derivatives…</p>`;
     ui.gradcheckPanel.hidden = false;
     await new Promise((resolve) => setTimeout(resolve, 30));
     const report = lab.gradcheck();
     const w = report.worst;
     const where = w ? `${report.names[w.input]}[${w.index.join(', ')}]` : '–';
+    const which = report.sampled
+      ? `with respect to 6 sampled entries of every W<sup>l</sup> and b<sup>l</sup> (of ${lab.parameterCount()} parameters: all of them would take two cost evaluations each), on the first 100 training digits`
+      : 'with respect to every weight and bias';
     ui.gradcheckResult.innerHTML = `<p class="${report.ok ? 'ok' : 'bad'}" id="gradcheck-verdict">${report.ok ? 'ok' : 'FAILED'}: ${report.checked} partial derivatives of C `
-      + `with respect to every weight and bias, the tape's against central differences (float64).</p>`
+      + `${which}, the tape's against central differences (float64).</p>`
       + (w ? `<table><tr><th>worst element</th><th>tape (analytic)</th><th>finite difference</th><th>abs error</th><th>rel error</th></tr>`
         + `<tr><td class="name">${where}</td><td>${w.analytic.toPrecision(10)}</td><td>${w.numeric.toPrecision(10)}</td><td>${exp(w.absError)}</td><td>${exp(w.relError)}</td></tr></table>` : '');
   } catch (error) {
@@ -214,13 +258,102 @@ ui.graph.addEventListener('click', async () => {
   setRunning(false);
   try {
     const { cost, model, x, y } = lab.recordedCost();
-    const svg = await renderGraph(cost, { format: 'svg', gradients: true, names: [model, { X: x, Y: y }], title: `one step: ${lab.sizes.join('-')} on ${lab.settings.dataset}` });
+    const svg = await renderGraph(cost, { format: 'svg', gradients: true, names: [model, { X: x, Y: y }], title: `one step: ${lab.sizes.join('-')} on ${DATASET_LABELS[lab.settings.dataset]}` });
     ui.graphPicture.innerHTML = svg.replace(/^<\?xml[^>]*>\s*/, '');
     ui.graphPanel.hidden = false;
   } catch (error) {
     showError(error);
   }
 });
+
+
+// ---- the draw-a-digit box (MNIST) ----
+
+const BRUSH = 20;
+const pen = ui.digit.getContext('2d', { willReadFrequently: true })!;
+let drawing = false;
+let last: [number, number] | null = null;
+let predictQueued = false;
+
+function clearDrawing(): void {
+  pen.fillStyle = '#000';
+  pen.fillRect(0, 0, ui.digit.width, ui.digit.height);
+  ui.digitInput.getContext('2d')!.clearRect(0, 0, SIDE, SIDE);
+  ui.probabilities.replaceChildren();
+}
+
+function canvasPoint(event: PointerEvent): [number, number] {
+  const box = ui.digit.getBoundingClientRect();
+  return [((event.clientX - box.left) / box.width) * ui.digit.width, ((event.clientY - box.top) / box.height) * ui.digit.height];
+}
+
+/** A soft round brush: a white line with a blurred edge, like a pen stroke photographed and scanned. */
+function strokeTo(point: [number, number]): void {
+  const from = last ?? point;
+  pen.strokeStyle = '#fff';
+  pen.lineWidth = BRUSH;
+  pen.lineCap = 'round';
+  pen.lineJoin = 'round';
+  pen.shadowColor = '#fff';
+  pen.shadowBlur = 8;
+  pen.beginPath();
+  pen.moveTo(from[0], from[1]);
+  pen.lineTo(point[0] + (from === point ? 0.01 : 0), point[1]);
+  pen.stroke();
+  last = point;
+  if (!predictQueued) {
+    predictQueued = true;
+    requestAnimationFrame(() => {
+      predictQueued = false;
+      predictDrawing();
+    });
+  }
+}
+
+/** The drawing as MNIST's 28 × 28 (shown small beside it) and the model's ten probabilities as bars. */
+function predictDrawing(): void {
+  const { width, height } = ui.digit;
+  const rgba = pen.getImageData(0, 0, width, height).data;
+  const ink = new Float32Array(width * height);
+  for (let i = 0; i < ink.length; i++) ink[i] = rgba[4 * i] / 255;
+  const input = toMnistInput(ink, width, height);
+  if (!input || !lab?.mnist) return;
+  const preview = ui.digitInput.getContext('2d')!;
+  const image = preview.createImageData(SIDE, SIDE);
+  for (let i = 0; i < SIDE * SIDE; i++) {
+    const v = Math.round(input[i] * 255);
+    image.data.set([v, v, v, 255], 4 * i);
+  }
+  preview.putImageData(image, 0, 0);
+  const p = lab.predict(input);
+  const best = p.indexOf(Math.max(...p));
+  ui.probabilities.replaceChildren(...Array.from(p, (value, digit) => {
+    const row = document.createElement('div');
+    row.className = digit === best ? 'row best' : 'row';
+    row.dataset.digit = String(digit);
+    row.dataset.probability = String(value);
+    row.innerHTML = `<span>${digit}</span><div class="bar"><div style="width:${(100 * value).toFixed(1)}%"></div></div><span class="prob">${value.toFixed(3)}</span>`;
+    return row;
+  }));
+}
+
+ui.digit.addEventListener('pointerdown', (event) => {
+  drawing = true;
+  last = null;
+  ui.digit.setPointerCapture(event.pointerId);
+  strokeTo(canvasPoint(event));
+});
+ui.digit.addEventListener('pointermove', (event) => {
+  if (drawing) strokeTo(canvasPoint(event));
+});
+for (const type of ['pointerup', 'pointercancel'] as const) {
+  ui.digit.addEventListener(type, () => {
+    drawing = false;
+    last = null;
+  });
+}
+ui.clear.addEventListener('click', clearDrawing);
+clearDrawing();
 
 try {
   const backend = await initWasmBackendAsync();
@@ -229,6 +362,6 @@ try {
   // the js reference kernels still work everywhere: say so and go on
   ui.status.textContent = `backend: js (the wasm backend did not load: ${error instanceof Error ? error.message : String(error)})`;
 }
-reset();
+await reset();
 for (const button of [ui.train, ui.step, ui.gradcheck, ui.graph]) button.disabled = false;
 document.body.dataset.ready = 'true';
