@@ -1,7 +1,3 @@
-// core's chain.ts puts the methods (t.neg(), …) on Tensor.prototype. Reached through the source
-// aliases, the bundler drops it (core's index.ts only re-exports, so nothing pulls it in), and nn's
-// categorical cross-entropy (`.neg()`) fails; importing it from the entry keeps it.
-import '../../core/src/chain.js';
 import { initWasmBackendAsync } from '@tapegrad/backend-wasm';
 import { renderGraph } from '@tapegrad/core';
 import { lineChartSpec, renderSvg } from '@tapegrad/charts';
