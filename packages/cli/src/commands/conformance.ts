@@ -60,6 +60,9 @@ function worst(rows: readonly ConformanceRow[]): ConformanceRow | undefined {
   return rows.reduce<ConformanceRow | undefined>((w, r) => (!w || r.maxUlps > w.maxUlps ? r : w), undefined);
 }
 
+/** float64 distance a reassociated sum may show: native's GEMM adds in its own blocked order (≈ 16·2⁻⁵³·√k at these sizes). */
+const F64_TOLERANCE = 1e-12;
+
 export function runConformance(io: Io): number {
   const notes: string[] = [];
   try {
@@ -72,23 +75,31 @@ export function runConformance(io: Io): number {
   io.out(`conformance: forward and VJPs (at a seeded random cotangent) of ${CASES.length} ops on ${backends.join(', ') || 'no other backend'} against js`);
   for (const note of notes) io.out(`  ${note}`);
   if (backends.length === 0) return 0;
-  io.out('float32: the largest distance over the output and every gradient, in ulps and relative; float64: bit-identical or not');
-  const header = ['op'.padEnd(18), ...backends.map((b) => `${b} f32 ulps`.padStart(16) + '  relative'.padStart(11) + `  f64`.padStart(6))].join('');
+  io.out(`float32: the largest distance over the output and every gradient, in ulps and relative; float64: 'same' when bit-identical, else the largest relative distance (native's float64 GEMM reassociates sums: within ${F64_TOLERANCE.toExponential(0)} passes, more is DIFF)`);
+  const header = ['op'.padEnd(18), ...backends.map((b) => `${b} f32 ulps`.padStart(16) + '  relative'.padStart(11) + `f64`.padStart(9))].join('');
   io.out(header);
-  let allExact64 = true;
+  const inexact64: string[] = [];
+  let allWithin64 = true;
   CASES.forEach((c, k) => {
     const r32 = checkBackends(c.fn, inputsFor(c, 'float32', 100 + k), { backends });
     const r64 = checkBackends(c.fn, inputsFor(c, 'float64', 100 + k), { backends });
     const cells = backends.map((b) => {
       const w = worst(r32.rows.filter((r) => r.backend === b))!;
       const relative = Math.max(...r32.rows.filter((r) => r.backend === b).map((r) => r.maxRelative));
-      const exact = r64.rows.filter((r) => r.backend === b).every((r) => r.maxUlps === 0);
-      if (!exact) allExact64 = false;
+      const rows64 = r64.rows.filter((r) => r.backend === b);
+      const exact = rows64.every((r) => r.maxUlps === 0);
+      const relative64 = Math.max(...rows64.map((r) => r.maxRelative));
+      const within = !rows64.some((r) => r.mismatch) && relative64 <= F64_TOLERANCE;
+      if (!exact) inexact64.push(`${c.name} on ${b}`);
+      if (!within) allWithin64 = false;
       const ulps = w.mismatch ? 'MISMATCH' : `${w.maxUlps} (${w.what})`;
-      return ulps.padStart(16) + relative.toExponential(1).padStart(11) + (exact ? 'same' : 'DIFF').padStart(6);
+      const f64 = exact ? 'same' : within ? relative64.toExponential(0) : 'DIFF';
+      return ulps.padStart(16) + relative.toExponential(1).padStart(11) + f64.padStart(9);
     });
     io.out([c.name.padEnd(18), ...cells].join(''));
   });
-  io.out(allExact64 ? 'float64: every backend bit-identical to js' : 'float64: some backends differ from js (DIFF above)');
+  if (inexact64.length === 0) io.out('float64: every backend bit-identical to js');
+  else if (allWithin64) io.out(`float64: bit-identical to js except ${inexact64.join(', ')}: within ${F64_TOLERANCE.toExponential(0)} relative`);
+  else io.out(`float64: some backends differ from js beyond ${F64_TOLERANCE.toExponential(0)} relative (DIFF above)`);
   return 0;
 }
