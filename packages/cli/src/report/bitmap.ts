@@ -8,8 +8,8 @@ export const BLACK: Rgb = [0, 0, 0];
 
 /**
  * An RGBA image to draw the report's pixel pictures (weight tiles) into, then encode with
- * pngjs (their text is SVG on top: see Picture). Coordinates are pixels from the top-left corner; whatever falls outside the image is
- * clipped, so the drawing code never has to check.
+ * pngjs (their text is SVG on top: see Picture). Coordinates are pixels from the top-left
+ * corner; whatever falls outside the image is clipped, so the drawing code never has to check.
  */
 export class Bitmap {
   readonly width: number;
