@@ -1,44 +1,42 @@
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { Bitmap, WHITE } from '../src/report/bitmap.js';
+import { Bitmap, Picture, WHITE } from '../src/report/bitmap.js';
 import { tileShape, weightTiles } from '../src/report/charts.js';
-import { FONT_CHARACTERS, GLYPH_HEIGHT, GLYPH_WIDTH, glyph, textWidth } from '../src/report/font.js';
 import { reportHtml } from '../src/report/html.js';
 import { svgToPng } from '../src/report/svg-png.js';
 
-function inked(image: Bitmap, x0: number, y0: number, x1: number, y1: number): number {
-  let count = 0;
-  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (image.data[4 * (y * image.width + x)] < 128) count++;
-  return count;
-}
-
-describe('the 5×7 font', () => {
-  it('has a well-formed glyph for every character, digits and capitals included', () => {
-    for (const c of '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.,:-+=/()%|') expect(FONT_CHARACTERS).toContain(c);
-    for (const c of FONT_CHARACTERS) {
-      const rows = glyph(c);
-      expect(rows, c).toHaveLength(GLYPH_HEIGHT);
-      for (const row of rows) expect(row, c).toMatch(new RegExp(`^[ #]{${GLYPH_WIDTH}}$`));
+describe('layer pictures: pixels with SVG text on top', () => {
+  it('keep every drawn pixel exactly at zoom 1 and set their words in DejaVu Sans', () => {
+    const pixels = new Bitmap(120, 60, WHITE);
+    pixels.fillRect(70, 30, 10, 10, [178, 24, 43]);
+    pixels.fillRect(80, 30, 10, 10, [33, 102, 172]);
+    const picture = new Picture(pixels);
+    picture.label({ x: 4, y: 20, text: 'Map 1 <w>' });
+    const svg = picture.svg();
+    expect(svg).toContain('>Map 1 &lt;w&gt;</text>');
+    expect(svg).toContain('href="data:image/png;base64,');
+    const png = PNG.sync.read(Buffer.from(svgToPng(svg, 1)));
+    expect([png.width, png.height]).toEqual([120, 60]);
+    const at = (x: number, y: number) => Array.from(png.data.subarray(4 * (y * 120 + x), 4 * (y * 120 + x) + 3));
+    // the squares' every pixel, edges included: nothing smoothed across the boundary
+    for (let y = 30; y < 40; y++) {
+      for (let x = 70; x < 80; x++) expect(at(x, y)).toEqual([178, 24, 43]);
+      for (let x = 80; x < 90; x++) expect(at(x, y)).toEqual([33, 102, 172]);
+      expect(at(69, y)).toEqual([255, 255, 255]);
+      expect(at(90, y)).toEqual([255, 255, 255]);
     }
-  });
-
-  it('draws lower case as capitals and an unknown character as ?', () => {
-    expect(glyph('e')).toBe(glyph('E'));
-    expect(glyph('€')).toBe(glyph('?'));
-  });
-
-  it('gives every digit a distinct glyph', () => {
-    const shapes = new Set('0123456789'.split('').map((d) => glyph(d).join('')));
-    expect(shapes.size).toBe(10);
-  });
-
-  it('renders text where it is told, scaled', () => {
-    const image = new Bitmap(100, 40, WHITE);
-    image.text(10, 10, 'E', { scale: 2 });
-    // E's top bar: 5 font pixels, 10 image pixels wide, 2 high
-    expect(inked(image, 10, 10, 20, 12)).toBe(20);
-    expect(inked(image, 0, 0, 100, 10)).toBe(0);
-    expect(textWidth('AB', 2)).toBe(22);
+    // the text is there, anti-aliased (a missing font draws nothing), above its baseline
+    let dark = 0;
+    let grey = 0;
+    for (let y = 0; y < 24; y++) {
+      for (let x = 0; x < 70; x++) {
+        const [r] = at(x, y);
+        if (r < 100) dark++;
+        else if (r < 230) grey++;
+      }
+    }
+    expect(dark).toBeGreaterThan(40);
+    expect(grey).toBeGreaterThan(20);
   });
 });
 
@@ -62,7 +60,7 @@ describe('charts', () => {
     expect(tileShape(784)).toEqual({ rows: 28, cols: 28 });
     expect(tileShape(10)).toEqual({ rows: 3, cols: 4 });
     // two units of 4 inputs (2×2 tiles): a tiny unit and a huge one both reach full colour
-    const image = weightTiles([{ label: 'W', weights: [0.001, -0.001, 0, 0, 1000, -1000, 0, 0] }], 2, 4, 'T');
+    const image = weightTiles([{ label: 'W', weights: [0.001, -0.001, 0, 0, 1000, -1000, 0, 0] }], 2, 4, 'T').pixels;
     const reds: number[] = [];
     for (let i = 0; i < image.data.length; i += 4) if (image.data[i] === 178 && image.data[i + 1] === 24) reds.push(i);
     expect(reds.length).toBeGreaterThanOrEqual(2 * 9);

@@ -1,5 +1,4 @@
 import { PNG } from 'pngjs';
-import { GLYPH_ADVANCE, GLYPH_HEIGHT, GLYPH_WIDTH, glyph, textWidth } from './font.js';
 
 /** An opaque colour: [red, green, blue], each 0..255. */
 export type Rgb = readonly [number, number, number];
@@ -7,21 +6,10 @@ export type Rgb = readonly [number, number, number];
 export const WHITE: Rgb = [255, 255, 255];
 export const BLACK: Rgb = [0, 0, 0];
 
-export type HorizontalAlign = 'left' | 'center' | 'right';
-export type VerticalAlign = 'top' | 'middle' | 'bottom';
-
-export interface TextOptions {
-  color?: Rgb;
-  /** Each font pixel becomes scale × scale image pixels. Default 2. */
-  scale?: number;
-  align?: HorizontalAlign;
-  valign?: VerticalAlign;
-}
-
 /**
  * An RGBA image to draw the report's pixel pictures (weight tiles) into, then encode with
- * pngjs. Coordinates are pixels from the top-left corner; whatever falls outside the image is
- * clipped, so the drawing code never has to check.
+ * pngjs (their text is SVG on top: see Picture). Coordinates are pixels from the top-left
+ * corner; whatever falls outside the image is clipped, so the drawing code never has to check.
  */
 export class Bitmap {
   readonly width: number;
@@ -63,27 +51,82 @@ export class Bitmap {
     this.fillRect(x + width - 1, y, 1, height, color);
   }
 
-  /** Text in the built-in 5×7 font, anchored at (x, y) by `align` and `valign`. */
-  text(x: number, y: number, text: string, options: TextOptions = {}): void {
-    const { color = BLACK, scale = 2, align = 'left', valign = 'top' } = options;
-    const width = textWidth(text, scale);
-    const height = GLYPH_HEIGHT * scale;
-    let left = align === 'left' ? x : align === 'center' ? x - width / 2 : x - width;
-    const top = Math.round(valign === 'top' ? y : valign === 'middle' ? y - height / 2 : y - height);
-    left = Math.round(left);
-    for (const char of text) {
-      const rows = glyph(char);
-      for (let gy = 0; gy < GLYPH_HEIGHT; gy++) {
-        for (let gx = 0; gx < GLYPH_WIDTH; gx++) if (rows[gy][gx] === '#') this.fillRect(left + gx * scale, top + gy * scale, scale, scale, color);
-      }
-      left += GLYPH_ADVANCE * scale;
-    }
-  }
-
   /** The image as PNG bytes (8-bit RGBA). */
   toPng(): Buffer {
     const png = new PNG({ width: this.width, height: this.height });
     png.data = Buffer.from(this.data.buffer, this.data.byteOffset, this.data.byteLength);
     return PNG.sync.write(png);
+  }
+}
+
+export type HorizontalAlign = 'left' | 'center' | 'right';
+
+/** A line of text on a Picture: DejaVu Sans, `size` px, its baseline at y. */
+export interface Label {
+  x: number;
+  /** The baseline. */
+  y: number;
+  text: string;
+  align?: HorizontalAlign;
+  color?: Rgb;
+  size?: number;
+  bold?: boolean;
+}
+
+/** The label size of the layer pictures, px. */
+export const LABEL_SIZE = 13;
+/** Room a label line takes: its size and the descenders. */
+export const LABEL_LINE = 16;
+/** From a label line's top to its baseline (DejaVu Sans's ascent, ≈ 0.76 em, rounded up). */
+export const LABEL_ASCENT = 11;
+
+/**
+ * A width no line of DejaVu Sans at `size` px exceeds for ordinary text (its widest common
+ * glyphs, capitals such as M and W, are ≈ 0.8 em; sentence case averages ≈ 0.55 em): the
+ * layouts leave this much room so a label never runs past the image.
+ */
+export function labelRoom(text: string, size = LABEL_SIZE): number {
+  return Math.ceil(text.length * 0.62 * size);
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/**
+ * A layer picture: the pixels (tiles, borders, background) as a Bitmap, the words as SVG
+ * text in DejaVu Sans on top. svg() embeds the bitmap as a PNG data URL at one SVG unit per
+ * pixel, so svgToPng(svg, 1) gives back every tile pixel exactly (the image sits on whole
+ * pixels at scale 1: nothing to resample) with real, anti-aliased text around it.
+ */
+export class Picture {
+  readonly labels: Label[] = [];
+  constructor(readonly pixels: Bitmap) {}
+
+  get width(): number {
+    return this.pixels.width;
+  }
+
+  get height(): number {
+    return this.pixels.height;
+  }
+
+  label(label: Label): void {
+    this.labels.push(label);
+  }
+
+  svg(): string {
+    const { width, height } = this.pixels;
+    const href = `data:image/png;base64,${this.pixels.toPng().toString('base64')}`;
+    const texts = this.labels.map(({ x, y, text, align = 'left', color = BLACK, size = LABEL_SIZE, bold = false }) => {
+      const anchor = align === 'left' ? 'start' : align === 'center' ? 'middle' : 'end';
+      return `<text x="${x}" y="${y}" text-anchor="${anchor}" font-size="${size}"${bold ? ' font-weight="bold"' : ''} fill="rgb(${color.join(',')})">${escapeXml(text)}</text>`;
+    });
+    return [
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans">`,
+      `<image x="0" y="0" width="${width}" height="${height}" image-rendering="optimizeSpeed" style="image-rendering:pixelated" href="${href}"/>`,
+      ...texts,
+      '</svg>',
+    ].join('\n');
   }
 }

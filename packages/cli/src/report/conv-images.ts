@@ -1,9 +1,8 @@
-import { Bitmap, type Rgb, WHITE } from './bitmap.js';
-import { GLYPH_HEIGHT, textWidth } from './font.js';
+import { Bitmap, LABEL_ASCENT, LABEL_LINE, Picture, type Rgb, WHITE, labelRoom } from './bitmap.js';
 
 /**
- * The CNN report's two pictures of its first convolution layer, drawn into a Bitmap like
- * the other charts but kept apart from them (charts.ts may be redrawn by other means):
+ * The CNN report's two pictures of its first convolution layer: the tiles drawn pixel by
+ * pixel into a Bitmap, the words SVG text in DejaVu Sans on top (a Picture, see bitmap.ts):
  *
  * - conv1-kernels.png: each of conv1's kernels (6 of 5×5 for LeNet-5) as a tile, one panel
  *   after training and one at initialisation, on a diverging scale (red +, blue −, white 0)
@@ -32,8 +31,9 @@ const POSITIVE: Rgb = [178, 24, 43];
 const BORDER: Rgb = [150, 150, 150];
 const MUTED: Rgb = [110, 110, 110];
 
-const TEXT_SCALE = 2;
-const LINE = GLYPH_HEIGHT * TEXT_SCALE;
+const LINE = LABEL_LINE;
+/** A label line's baseline, given the line's top. */
+const baseline = (top: number): number => top + LABEL_ASCENT;
 const MARGIN = 16;
 /** Between tiles, wide enough for a tile's label. */
 const GAP = 14;
@@ -82,7 +82,7 @@ export interface KernelTilesLayout {
   tile(panel: number, kernel: number, channel: number): TilePosition;
 }
 
-const KERNEL_TITLE = 'FIRST CONVOLUTION LAYER: THE KERNELS';
+const KERNEL_TITLE = 'First convolution layer: the kernels';
 
 /**
  * The geometry of conv1-kernels.png: a title, then per panel a label line and one row of
@@ -95,7 +95,7 @@ export function kernelTilesLayout(channels: number, inChannels: number, height: 
   const titleHeight = MARGIN + LINE + 10;
   const panelHeight = LINE + 10 + inChannels * (rowHeight + GAP);
   const gridWidth = channels * tileWidth + (channels - 1) * GAP;
-  const widest = Math.max(...PANEL_LABELS.map((l) => textWidth(l, TEXT_SCALE)), textWidth(KERNEL_TITLE, TEXT_SCALE), textWidth(KERNEL_SCALE_NOTE, TEXT_SCALE));
+  const widest = Math.max(...PANEL_LABELS.map((l) => labelRoom(`${l} (largest |w| 0.000)`)), labelRoom(KERNEL_TITLE), labelRoom(KERNEL_SCALE_NOTE));
   const imageWidth = 2 * MARGIN + Math.max(gridWidth, widest);
   const imageHeight = titleHeight + 2 * panelHeight + LINE + MARGIN;
   const left = Math.round((imageWidth - gridWidth) / 2);
@@ -109,31 +109,32 @@ export function kernelTilesLayout(channels: number, inChannels: number, height: 
   };
 }
 
-const PANEL_LABELS = ['AFTER TRAINING', 'AT INITIALISATION (HE NORMAL)'];
-const KERNEL_SCALE_NOTE = 'RED +, BLUE -, WHITE 0; ONE SCALE PER PANEL, ENDS AT ITS LARGEST |W|';
+const PANEL_LABELS = ['After training', 'At initialisation (He normal)'];
+const KERNEL_SCALE_NOTE = 'Red +, blue −, white 0; one scale per panel, its ends at the panel\'s largest |w|';
 
 /** conv1's kernels after training and at initialisation, as tiles. */
-export function kernelTiles(kernels: CnnPictures['kernels']): Bitmap {
+export function kernelTiles(kernels: CnnPictures['kernels']): Picture {
   const { channels, inChannels, height, width } = kernels;
   const layout = kernelTilesLayout(channels, inChannels, height, width);
-  const image = new Bitmap(layout.width, layout.height);
-  image.text(layout.width / 2, MARGIN, KERNEL_TITLE, { align: 'center', scale: TEXT_SCALE });
+  const pixels = new Bitmap(layout.width, layout.height);
+  const image = new Picture(pixels);
+  image.label({ x: layout.width / 2, y: baseline(MARGIN), text: KERNEL_TITLE, align: 'center', bold: true });
   const size = height * width;
   [kernels.trained, kernels.initial].forEach((weights, panel) => {
     let largest = 0;
     for (let i = 0; i < channels * inChannels * size; i++) largest = Math.max(largest, Math.abs(weights[i]));
     const first = layout.tile(panel, 0, 0);
-    image.text(first.x, first.y - LINE - 6 - LINE - 10, `${PANEL_LABELS[panel]} (LARGEST |W| ${largest.toPrecision(3)})`, { scale: TEXT_SCALE, color: MUTED });
+    image.label({ x: first.x, y: baseline(first.y - LINE - 6 - LINE - 10), text: `${PANEL_LABELS[panel]} (largest |w| ${largest.toPrecision(3)})`, color: MUTED });
     for (let k = 0; k < channels; k++) {
       for (let c = 0; c < inChannels; c++) {
         const at = layout.tile(panel, k, c);
         const offset = (k * inChannels + c) * size;
-        image.text(at.x + (width * KERNEL_ZOOM + 2) / 2, at.y - 6, inChannels === 1 ? String(k + 1) : `${k + 1}.${c + 1}`, { align: 'center', valign: 'bottom', scale: TEXT_SCALE });
-        drawTile(image, at, height, width, (r, col) => divergingColor(weights[offset + r * width + col], largest));
+        image.label({ x: at.x + (width * KERNEL_ZOOM + 2) / 2, y: baseline(at.y - 6 - LINE), text: inChannels === 1 ? String(k + 1) : `${k + 1}.${c + 1}`, align: 'center' });
+        drawTile(pixels, at, height, width, (r, col) => divergingColor(weights[offset + r * width + col], largest));
       }
     }
   });
-  image.text(layout.width / 2, layout.height - MARGIN, KERNEL_SCALE_NOTE, { align: 'center', valign: 'bottom', scale: TEXT_SCALE, color: MUTED });
+  image.label({ x: layout.width / 2, y: baseline(layout.height - MARGIN - LINE), text: KERNEL_SCALE_NOTE, align: 'center', color: MUTED });
   return image;
 }
 
@@ -148,8 +149,9 @@ export interface FeatureMapsLayout {
   map(k: number): TilePosition;
 }
 
-const MAPS_TITLE = 'FIRST CONVOLUTION LAYER: FEATURE MAPS AFTER RELU';
-const MAPS_NOTE = 'EACH MAP: BLACK 0, WHITE ITS LARGEST VALUE';
+const MAPS_TITLE = 'First convolution layer: feature maps after relu';
+const MAPS_NOTE = 'Each map: black 0, white its largest value';
+const MAPS_CAPTION_ROOM = 'Test digit #00000: label 0, predicted 0 (wrong)';
 
 /**
  * The geometry of conv1-feature-maps.png: a title, a caption line, then one row: the digit,
@@ -162,7 +164,7 @@ export function featureMapsLayout(digitSide: number, channels: number, height: n
   const rowWidth = digitTile + 3 * GAP + channels * mapWidth + (channels - 1) * GAP;
   const titleHeight = MARGIN + LINE + 10 + LINE + 14;
   const top = titleHeight + LINE + 6;
-  const widest = Math.max(textWidth(MAPS_TITLE, TEXT_SCALE), textWidth(MAPS_NOTE, TEXT_SCALE));
+  const widest = Math.max(labelRoom(MAPS_TITLE), labelRoom(MAPS_NOTE), labelRoom(MAPS_CAPTION_ROOM));
   const imageWidth = 2 * MARGIN + Math.max(rowWidth, widest);
   const imageHeight = top + Math.max(digitTile, mapHeight) + 14 + LINE + MARGIN;
   const left = Math.round((imageWidth - rowWidth) / 2);
@@ -176,33 +178,34 @@ export function featureMapsLayout(digitSide: number, channels: number, height: n
 }
 
 /** The digit and conv1's feature maps for it, after relu. */
-export function featureMaps(digit: CnnPictures['digit'], maps: CnnPictures['maps']): Bitmap {
+export function featureMaps(digit: CnnPictures['digit'], maps: CnnPictures['maps']): Picture {
   const { channels, height, width } = maps;
   const layout = featureMapsLayout(digit.side, channels, height, width);
-  const image = new Bitmap(layout.width, layout.height);
-  image.text(layout.width / 2, MARGIN, MAPS_TITLE, { align: 'center', scale: TEXT_SCALE });
-  const verdict = digit.label === digit.predicted ? 'RIGHT' : 'WRONG';
-  image.text(layout.width / 2, MARGIN + LINE + 10, `TEST DIGIT #${digit.index}: LABEL ${digit.label}, PREDICTED ${digit.predicted} (${verdict})`, { align: 'center', scale: TEXT_SCALE, color: MUTED });
+  const pixels = new Bitmap(layout.width, layout.height);
+  const image = new Picture(pixels);
+  image.label({ x: layout.width / 2, y: baseline(MARGIN), text: MAPS_TITLE, align: 'center', bold: true });
+  const verdict = digit.label === digit.predicted ? 'right' : 'wrong';
+  image.label({ x: layout.width / 2, y: baseline(MARGIN + LINE + 10), text: `Test digit #${digit.index}: label ${digit.label}, predicted ${digit.predicted} (${verdict})`, align: 'center', color: MUTED });
   const { digit: at } = layout;
-  image.text(at.x + (digit.side * MAP_ZOOM + 2) / 2, at.y - 6, 'INPUT', { align: 'center', valign: 'bottom', scale: TEXT_SCALE });
-  drawTile(image, at, digit.side, digit.side, (r, c) => greyColor(digit.pixels[r * digit.side + c], 1));
+  image.label({ x: at.x + (digit.side * MAP_ZOOM + 2) / 2, y: baseline(at.y - 6 - LINE), text: 'Input', align: 'center' });
+  drawTile(pixels, at, digit.side, digit.side, (r, c) => greyColor(digit.pixels[r * digit.side + c], 1));
   const size = height * width;
   for (let k = 0; k < channels; k++) {
     let largest = 0;
     for (let i = 0; i < size; i++) largest = Math.max(largest, maps.values[k * size + i]);
     const tile = layout.map(k);
-    image.text(tile.x + (width * MAP_ZOOM + 2) / 2, tile.y - 6, `MAP ${k + 1}`, { align: 'center', valign: 'bottom', scale: TEXT_SCALE });
-    drawTile(image, tile, height, width, (r, c) => greyColor(maps.values[k * size + r * width + c], largest));
+    image.label({ x: tile.x + (width * MAP_ZOOM + 2) / 2, y: baseline(tile.y - 6 - LINE), text: `Map ${k + 1}`, align: 'center' });
+    drawTile(pixels, tile, height, width, (r, c) => greyColor(maps.values[k * size + r * width + c], largest));
   }
-  image.text(layout.width / 2, layout.height - MARGIN, MAPS_NOTE, { align: 'center', valign: 'bottom', scale: TEXT_SCALE, color: MUTED });
+  image.label({ x: layout.width / 2, y: baseline(layout.height - MARGIN - LINE), text: MAPS_NOTE, align: 'center', color: MUTED });
   return image;
 }
 
 /** Both pictures, by file name. */
-export function cnnImages(pictures: CnnPictures): Record<(typeof CNN_REPORT_IMAGES)[number], Uint8Array> {
+export function cnnImages(pictures: CnnPictures): Record<(typeof CNN_REPORT_IMAGES)[number], Picture> {
   return {
-    'conv1-kernels.png': kernelTiles(pictures.kernels).toPng(),
-    'conv1-feature-maps.png': featureMaps(pictures.digit, pictures.maps).toPng(),
+    'conv1-kernels.png': kernelTiles(pictures.kernels),
+    'conv1-feature-maps.png': featureMaps(pictures.digit, pictures.maps),
   };
 }
 

@@ -1,6 +1,7 @@
 import { METRICS_FILE } from '../model-file.js';
 import { cliVersion, fixed4 } from '../io.js';
 import type { TopLevelSpec } from '@tapegrad/charts';
+import type { Picture } from './bitmap.js';
 import { weightTiles } from './charts.js';
 import { CNN_IMAGE_CAPTIONS, type CnnPictures, cnnImages } from './conv-images.js';
 import { type ReportEpoch, type ReportImage, reportHtml } from './html.js';
@@ -8,9 +9,10 @@ import { type ReportEpoch, type ReportImage, reportHtml } from './html.js';
 /**
  * What a finished training run leaves besides the model: metrics.json, the PNGs and
  * report.html. The charts (curves, confusion matrix) are @tapegrad/charts' Vega-Lite specs,
- * drawn to SVG (inline in report.html) and to PNG by resvg; the layer pictures are pixels: an
- * MLP's first-layer weights (./charts.ts's weightTiles, first-layer.png), a CNN's first
- * convolution's kernels and feature maps (conv-images.ts). report.html holds everything
+ * drawn to SVG (inline in report.html) and to PNG by resvg; the layer pictures are pixels with
+ * SVG text on top, drawn to PNG by resvg at one pixel per pixel: an MLP's first-layer weights
+ * (./charts.ts's weightTiles, first-layer.png), a CNN's first convolution's kernels and
+ * feature maps (conv-images.ts). report.html holds everything
  * itself: it opens anywhere alone.
  */
 
@@ -73,15 +75,15 @@ export interface RenderedReport {
 const FIRST_LAYER_CAPTION = 'Incoming weights of every first-layer unit as an image, each tile scaled to its own largest |w| (red positive, blue negative, white 0): above, the weights themselves; below, what training added to the random initial weights, where the learned stroke detectors show.';
 
 /** first-layer.png: an MLP's W¹ and what training changed in it, as tiles. */
-function firstLayerImage(firstLayer: NonNullable<RunRecord['firstLayer']>): Uint8Array {
+function firstLayerImage(firstLayer: NonNullable<RunRecord['firstLayer']>): Picture {
   const { units, inputs } = firstLayer;
   // after a few epochs from He init the learned part of W¹ is small next to the initial noise:
   // the difference is where the stroke detectors show
   const change = Float64Array.from({ length: units * inputs }, (_, i) => firstLayer.trained[i] - firstLayer.initial[i]);
   return weightTiles([
-    { label: 'THE WEIGHTS W1 AFTER TRAINING', weights: firstLayer.trained },
-    { label: 'WHAT TRAINING CHANGED: W1 - W1 AT INITIALISATION', weights: change },
-  ], units, inputs, `FIRST LAYER: ${units} UNITS x ${inputs} INPUTS. RED +, BLUE -, EACH TILE SCALED TO ITS MAX |W|`).toPng();
+    { label: 'The weights W¹ after training', weights: firstLayer.trained },
+    { label: 'What training changed: W¹ − W¹ at initialisation', weights: change },
+  ], units, inputs, `First layer: ${units} units × ${inputs} inputs. Red +, blue −, each tile scaled to its largest |w|`);
 }
 
 export async function renderReport(run: RunRecord): Promise<RenderedReport> {
@@ -108,10 +110,12 @@ export async function renderReport(run: RunRecord): Promise<RenderedReport> {
     })),
     chart(confusionChartSpec(confusion, `Confusion matrix, test set (${final.testCorrect}/${final.testExamples} = ${fixed4(final.testAccuracy)})`)),
   ]);
-  const layerImages: Record<string, Uint8Array> = {
+  const layerPictures: Record<string, Picture> = {
     ...(firstLayer ? { 'first-layer.png': firstLayerImage(firstLayer) } : {}),
     ...(cnn ? cnnImages(cnn) : {}),
   };
+  // zoom 1: one PNG pixel per picture pixel, so every tile pixel comes out exactly as drawn
+  const layerImages: Record<string, Uint8Array> = Object.fromEntries(Object.entries(layerPictures).map(([file, picture]) => [file, svgToPng(picture.svg(), 1)]));
   const layerCaptions: Record<string, string> = { 'first-layer.png': FIRST_LAYER_CAPTION, ...CNN_IMAGE_CAPTIONS };
   const images: Record<string, Uint8Array> = {
     'loss.png': loss.png,
