@@ -1,3 +1,4 @@
+import { boxResize } from '@tapegrad/datasets';
 import { PNG } from 'pngjs';
 
 /**
@@ -46,37 +47,6 @@ function borderMean(values: Float64Array, width: number, height: number): number
     }
   }
   return sum / count;
-}
-
-/**
- * Area-weighted box filter from a width × height image to side × side: each output pixel
- * is the mean of the source area it covers, with partial pixels weighted by their overlap.
- * Works both ways (down and up), and leaves a same-size image unchanged.
- */
-export function boxResize(values: ArrayLike<number>, width: number, height: number, side: number): Float64Array {
-  const out = new Float64Array(side * side);
-  const sx = width / side;
-  const sy = height / side;
-  for (let oy = 0; oy < side; oy++) {
-    const y0 = oy * sy;
-    const y1 = y0 + sy;
-    for (let ox = 0; ox < side; ox++) {
-      const x0 = ox * sx;
-      const x1 = x0 + sx;
-      let sum = 0;
-      let area = 0;
-      for (let y = Math.floor(y0); y < Math.min(height, Math.ceil(y1)); y++) {
-        const wy = Math.min(y + 1, y1) - Math.max(y, y0);
-        for (let x = Math.floor(x0); x < Math.min(width, Math.ceil(x1)); x++) {
-          const w = wy * (Math.min(x + 1, x1) - Math.max(x, x0));
-          sum += w * values[y * width + x];
-          area += w;
-        }
-      }
-      out[oy * side + ox] = area > 0 ? sum / area : 0;
-    }
-  }
-  return out;
 }
 
 /**

@@ -1,13 +1,13 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { loadMnist } from '@tapegrad/datasets';
+import { boxResize, loadMnist } from '@tapegrad/datasets';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { writeFileAtomic } from '@tapegrad/nn';
 import { DEFAULT_LR, parseTrainOptions } from '../src/commands/train.js';
 import { evenSubset } from '../src/data.js';
 import { UsageError } from '../src/errors.js';
-import { boxResize, isPng, pngToInput } from '../src/image.js';
+import { isPng, pngToInput } from '../src/image.js';
 import { parseLayers, parsePositiveNumber, parseSeed } from '../src/options.js';
 import { run } from '../src/program.js';
 import { scratchDir } from './helpers.js';

@@ -17,5 +17,5 @@ export {
 } from './batching.js';
 // the repeated column gather lives in core (nn's fit uses it too); offered here as before
 export { type ColumnSampler, columnSampler } from '@tapegrad/core';
-export { type StandardizeStats, type MinMaxStats, standardize, minMaxScale } from './preprocess.js';
+export { type StandardizeStats, type MinMaxStats, standardize, minMaxScale, boxResize } from './preprocess.js';
 export { type BinaryDataset, type NoisyToyOptions, type SportsDay, xor, sports, twoSpirals, moons } from './toy.js';

@@ -1,4 +1,4 @@
-import { type MnistDigitData } from '@tapegrad/datasets';
+import { type MnistDigitData, boxResize } from '@tapegrad/datasets';
 
 /**
  * The MNIST side of the page without the DOM: unpacking the bundled subset, and turning a
@@ -19,36 +19,6 @@ export function unpackMnistSubset(packed: Uint8Array): MnistDigitData[] {
   for (let i = 0; i < pixels; i++) values[i] = ((i % 2 === 0 ? packed[i >> 1] >> 4 : packed[i >> 1] & 15) / 15);
   const size = perDigit * SIDE * SIDE;
   return Array.from({ length: 10 }, (_, d) => ({ data: values.subarray(d * size, (d + 1) * size) }));
-}
-
-/**
- * Area-weighted box filter from width × height to side × side: each output pixel is the mean
- * of the source area it covers (partial pixels weighted by overlap), as in the CLI.
- */
-export function boxResize(values: ArrayLike<number>, width: number, height: number, side: number): Float64Array {
-  const out = new Float64Array(side * side);
-  const sx = width / side;
-  const sy = height / side;
-  for (let oy = 0; oy < side; oy++) {
-    const y0 = oy * sy;
-    const y1 = y0 + sy;
-    for (let ox = 0; ox < side; ox++) {
-      const x0 = ox * sx;
-      const x1 = x0 + sx;
-      let sum = 0;
-      let area = 0;
-      for (let y = Math.floor(y0); y < Math.min(height, Math.ceil(y1)); y++) {
-        const wy = Math.min(y + 1, y1) - Math.max(y, y0);
-        for (let x = Math.floor(x0); x < Math.min(width, Math.ceil(x1)); x++) {
-          const w = wy * (Math.min(x + 1, x1) - Math.max(x, x0));
-          sum += w * values[y * width + x];
-          area += w;
-        }
-      }
-      out[oy * side + ox] = area > 0 ? sum / area : 0;
-    }
-  }
-  return out;
 }
 
 /**
