@@ -1,0 +1,200 @@
+import { type GpuArray, type GpuContext, type KernelSource } from '../context.js';
+import type { GpuInput } from './types.js';
+
+/**
+ * Matrix products in WGSL: out[m,n] = op(A)·op(B), one workgroup per BM×BN block of out.
+ *
+ * Each k-step the workgroup stages a BM×BK slab of op(A) and a BK×BN slab of op(B) in
+ * workgroup memory; each of its 16×16 threads then accumulates a TM×TN register block of
+ * out, its rows ty, ty + 16, … and columns tx, tx + 16, … (interleaved, so neighbouring
+ * threads read neighbouring shared words and write neighbouring output words). The next
+ * slab's global loads are issued into registers before the current slab is consumed, so
+ * memory latency overlaps the arithmetic. The transposes are parameters (one compiled kernel
+ * per tiling; they only change the slab loads, a small share of the work): each slab is read
+ * from global memory along its contiguous dimension either way.
+ * Products accumulate in float32 in order of k (the js reference sums in float64, so the
+ * two differ by float32 rounding growing with k).
+ */
+
+/** A workgroup's share of the product; the threads are always 16×16 (256, WebGPU's guaranteed maximum). */
+export interface MatmulTiling {
+  readonly name: string;
+  /** Rows and columns of out per workgroup (multiples of 16). */
+  readonly blockM: number;
+  readonly blockN: number;
+  /** The k-extent of a staged slab. */
+  readonly blockK: number;
+}
+
+const THREADS_X = 16;
+const THREADS_Y = 16;
+const THREADS = THREADS_X * THREADS_Y;
+/** One padding word per shared row: a column-wise store by 16 threads would hit one bank otherwise. */
+const SHARED_PAD = 1;
+
+/** 64×64 blocks, 4×4 per thread: enough workgroups for mid-sized products. */
+export const SMALL_TILING: MatmulTiling = { name: 'small', blockM: 64, blockN: 64, blockK: 16 };
+/** 128×128 blocks, 8×8 per thread: twice the arithmetic per shared load, for large products. */
+export const LARGE_TILING: MatmulTiling = { name: 'large', blockM: 128, blockN: 128, blockK: 8 };
+/** The tilings, for tests and the speed probe. */
+export const MATMUL_TILINGS: readonly MatmulTiling[] = [SMALL_TILING, LARGE_TILING];
+
+/** Below this many 128×128 blocks (over all batches) a GPU would sit partly idle with the large tiling. */
+const LARGE_TILING_MIN_BLOCKS = 96;
+
+/** WebGPU's guaranteed limit on workgroups along z (the batch dimension). */
+const MAX_BATCHES_PER_DISPATCH = 65535;
+
+function sharedBytes(t: MatmulTiling): number {
+  return 4 * t.blockK * (t.blockM + SHARED_PAD + t.blockN + SHARED_PAD);
+}
+
+function matmulSource(t: MatmulTiling): KernelSource {
+  const { blockM: BM, blockN: BN, blockK: BK } = t;
+  const TM = BM / THREADS_Y, TN = BN / THREADS_X;
+  const SA = BM + SHARED_PAD, SB = BN + SHARED_PAD;
+  const loadsA = (BM * BK) / THREADS, loadsB = (BK * BN) / THREADS;
+  if (!Number.isInteger(TM) || !Number.isInteger(TN) || !Number.isInteger(loadsA) || !Number.isInteger(loadsB)) {
+    throw new Error(`matmul tiling ${t.name}: blocks must split evenly over 16×16 threads`);
+  }
+  if (sharedBytes(t) > 16384) throw new Error(`matmul tiling ${t.name}: ${sharedBytes(t)} bytes of workgroup memory exceed 16 KiB`);
+  const range = (count: number) => Array.from({ length: count }, (_, i) => i);
+  const rows = range(TM), cols = range(TN);
+
+  const code = () => /* wgsl */ `
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read> aOffsets: array<u32>;
+@group(0) @binding(3) var<storage, read> bOffsets: array<u32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read> params: array<u32>;
+var<workgroup> tileA: array<f32, ${BK * SA}>;
+var<workgroup> tileB: array<f32, ${BK * SB}>;
+
+// Slot s of a thread's share of a slab: (row or column within the block, p within the
+// slab), the stored matrix's contiguous dimension varying fastest across threads so that
+// global reads coalesce whichever way the operand is stored.
+fn slotA(s: u32, transposed: bool) -> vec2<u32> {
+  return select(vec2<u32>(s / ${BK}u, s % ${BK}u), vec2<u32>(s % ${BM}u, s / ${BM}u), transposed);
+}
+fn slotB(s: u32, transposed: bool) -> vec2<u32> {
+  return select(vec2<u32>(s % ${BN}u, s / ${BN}u), vec2<u32>(s / ${BK}u, s % ${BK}u), transposed);
+}
+
+@compute @workgroup_size(${THREADS_X}, ${THREADS_Y})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let M = params[0];
+  let K = params[1];
+  let N = params[2];
+  let transposeA = params[4] != 0u;
+  let transposeB = params[5] != 0u;
+  // A[i, p] = a[aBase + i·aRow + p·aCol], B[p, j] = b[bBase + p·bRow + j·bCol]
+  let aRow = select(K, 1u, transposeA);
+  let aCol = select(1u, M, transposeA);
+  let bRow = select(N, 1u, transposeB);
+  let bCol = select(1u, K, transposeB);
+  let tx = lid.x;
+  let ty = lid.y;
+  let tid = ty * ${THREADS_X}u + tx;
+  let row0 = wid.y * ${BM}u;
+  let col0 = wid.x * ${BN}u;
+  let aBase = aOffsets[wid.z];
+  let bBase = bOffsets[wid.z];
+  let outBase = (params[3] + wid.z) * M * N;
+  ${range(loadsA).map((s) => `let sa${s} = slotA(tid + ${s * THREADS}u, transposeA);`).join('\n  ')}
+  ${range(loadsB).map((s) => `let sb${s} = slotB(tid + ${s * THREADS}u, transposeB);`).join('\n  ')}
+  ${rows.flatMap((r) => cols.map((c) => `var c${r}_${c} = 0.0;`)).join(' ')}
+  ${range(loadsA).map((s) => `var la${s} = 0.0;`).join(' ')}
+  ${range(loadsB).map((s) => `var lb${s} = 0.0;`).join(' ')}
+  for (var kt = 0u; kt < K; kt += ${BK}u) {
+    if (kt == 0u) {
+      ${range(loadsA).map((s) => `la${s} = loadA(row0 + sa${s}.x, sa${s}.y, M, K, aBase, aRow, aCol);`).join('\n      ')}
+      ${range(loadsB).map((s) => `lb${s} = loadB(sb${s}.y, col0 + sb${s}.x, K, N, bBase, bRow, bCol);`).join('\n      ')}
+    }
+    ${range(loadsA).map((s) => `tileA[sa${s}.y * ${SA}u + sa${s}.x] = la${s};`).join(' ')}
+    ${range(loadsB).map((s) => `tileB[sb${s}.y * ${SB}u + sb${s}.x] = lb${s};`).join(' ')}
+    workgroupBarrier();
+    // the next slab's loads are in flight while this one is multiplied
+    let k1 = kt + ${BK}u;
+    if (k1 < K) {
+      ${range(loadsA).map((s) => `la${s} = loadA(row0 + sa${s}.x, k1 + sa${s}.y, M, K, aBase, aRow, aCol);`).join('\n      ')}
+      ${range(loadsB).map((s) => `lb${s} = loadB(k1 + sb${s}.y, col0 + sb${s}.x, K, N, bBase, bRow, bCol);`).join('\n      ')}
+    }
+    for (var p = 0u; p < ${BK}u; p++) {
+      ${rows.map((r) => `let a${r} = tileA[p * ${SA}u + ty + ${r * THREADS_Y}u];`).join(' ')}
+      ${cols.map((c) => `let b${c} = tileB[p * ${SB}u + tx + ${c * THREADS_X}u];`).join(' ')}
+      ${rows.map((r) => cols.map((c) => `c${r}_${c} += a${r} * b${c};`).join(' ')).join('\n      ')}
+    }
+    workgroupBarrier();
+  }
+  ${rows.map((r) => `{ let row = row0 + ty + ${r * THREADS_Y}u;
+  if (row < M) {
+    ${cols.map((c) => `{ let col = col0 + tx + ${c * THREADS_X}u; if (col < N) { out[outBase + row * N + col] = c${r}_${c}; } }`).join('\n    ')}
+  } }`).join('\n  ')}
+}
+
+fn loadA(i: u32, p: u32, M: u32, K: u32, base: u32, rowStride: u32, colStride: u32) -> f32 {
+  if (i < M && p < K) { return a[base + i * rowStride + p * colStride]; }
+  return 0.0;
+}
+fn loadB(p: u32, j: u32, K: u32, N: u32, base: u32, rowStride: u32, colStride: u32) -> f32 {
+  if (p < K && j < N) { return b[base + p * rowStride + j * colStride]; }
+  return 0.0;
+}`;
+  return { name: `matmul.${t.name}`, code };
+}
+
+const sources = new Map<MatmulTiling, KernelSource>();
+
+function sourceFor(t: MatmulTiling): KernelSource {
+  let source = sources.get(t);
+  if (source === undefined) sources.set(t, (source = matmulSource(t)));
+  return source;
+}
+
+/** A single product is a batch of one at offsets 0 (one compiled kernel per tiling serves both). */
+const ZERO_OFFSET = new Int32Array(1);
+
+/** The tiling for a product of this size: large blocks only when there are enough of them to fill a GPU. */
+export function chooseTiling(m: number, n: number, batches: number): MatmulTiling {
+  const largeBlocks = Math.ceil(m / LARGE_TILING.blockM) * Math.ceil(n / LARGE_TILING.blockN) * batches;
+  return largeBlocks >= LARGE_TILING_MIN_BLOCKS ? LARGE_TILING : SMALL_TILING;
+}
+
+/** out[m,n] = op(A)·op(B), op = transpose when the flag is set; A is stored [m,k] or [k,m]. k = 0 writes zeros. */
+export function matmul(context: GpuContext, a: GpuInput, b: GpuInput, out: GpuArray, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void {
+  matmulTiled(context, chooseTiling(m, n, 1), a, b, out, m, k, n, transposeA, transposeB);
+}
+
+/** {@link matmul} with a given tiling (tests cover each; the speed probe compares them). */
+export function matmulTiled(context: GpuContext, tiling: MatmulTiling, a: GpuInput, b: GpuInput, out: GpuArray, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void {
+  matmulBatchedTiled(context, tiling, a, b, out, m, k, n, transposeA, transposeB, ZERO_OFFSET, ZERO_OFFSET);
+}
+
+/**
+ * A batch of matmuls: out[i·m·n …] = op(A_i)·op(B_i), A_i the matrix at element aOffsets[i] of
+ * a, B_i at bOffsets[i] of b (offsets may repeat: a broadcast operand is read in place).
+ * One dispatch per 65535 batches, the batch along the grid's z dimension.
+ */
+export function matmulBatched(context: GpuContext, a: GpuInput, b: GpuInput, out: GpuArray, m: number, k: number, n: number,
+  transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void {
+  matmulBatchedTiled(context, chooseTiling(m, n, aOffsets.length), a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
+}
+
+/** {@link matmulBatched} with a given tiling and batches per dispatch (tests lower it to cover the split). */
+export function matmulBatchedTiled(context: GpuContext, tiling: MatmulTiling, a: GpuInput, b: GpuInput, out: GpuArray, m: number, k: number, n: number,
+  transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array, batchesPerDispatch = MAX_BATCHES_PER_DISPATCH): void {
+  const batches = aOffsets.length;
+  if (m === 0 || n === 0 || batches === 0) return;
+  const perDispatch = Math.min(batchesPerDispatch, MAX_BATCHES_PER_DISPATCH);
+  const source = sourceFor(tiling);
+  for (let first = 0; first < batches; first += perDispatch) {
+    const count = Math.min(perDispatch, batches - first);
+    context.run(source, {
+      inputs: [a, b, aOffsets.subarray(first, first + count), bOffsets.subarray(first, first + count)],
+      outputs: [out],
+      ints: [m, k, n, first, transposeA ? 1 : 0, transposeB ? 1 : 0],
+      workgroups: [Math.ceil(n / tiling.blockN), Math.ceil(m / tiling.blockM), count],
+    });
+  }
+}
