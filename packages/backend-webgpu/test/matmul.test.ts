@@ -4,15 +4,19 @@ import { describe, expect, it } from 'vitest';
 import { gpu, onDevice } from './gpu.js';
 import { LARGE_TILING, MATMUL_TILINGS, SMALL_TILING, type MatmulTiling, matmul, matmulBatched, matmulBatchedTiled, matmulTiled } from '../src/kernels/matmul.js';
 
-/** mulberry32: reproducible values in [−2, 2) from a seed the property draws (shrinking then acts on the sizes). */
-function filled(length: number, seed: number): Float32Array {
+/**
+ * mulberry32: reproducible values in [−2, 2) from a seed the property draws (shrinking then
+ * acts on the sizes); with `specials`, about 1 in 40 is NaN, ∞ or −∞.
+ */
+function filled(length: number, seed: number, specials = false): Float32Array {
   let s = seed;
   const values = new Float32Array(length);
   for (let i = 0; i < length; i++) {
     s = (s + 0x6d2b79f5) | 0;
     let t = Math.imul(s ^ (s >>> 15), 1 | s);
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    values[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 4 - 2;
+    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    values[i] = specials && u < 0.025 ? [NaN, Infinity, -Infinity][Math.floor(u * 120)] : u * 4 - 2;
   }
   return values;
 }
@@ -20,10 +24,15 @@ function filled(length: number, seed: number): Float32Array {
 /**
  * The GPU sums k float32 products in float32, js in float64: each element may differ by
  * about k·ε·Σ|a||b| (the bound of a recursive sum), ε = 2⁻²⁴. `magnitudes` is |A|·|B|.
+ * Non-finite results (a NaN or ∞ among the terms) must match exactly.
  */
 function firstOutsideBound(actual: Float32Array, expected: Float32Array, magnitudes: Float32Array, k: number): number {
   if (actual.length !== expected.length) return 0;
   for (let i = 0; i < expected.length; i++) {
+    if (!Number.isFinite(expected[i])) {
+      if (!(Object.is(actual[i], expected[i]) || (Number.isNaN(expected[i]) && Number.isNaN(actual[i])))) return i;
+      continue;
+    }
     const bound = (k + 2) * 2 ** -24 * magnitudes[i] + 1e-30;
     if (!(Math.abs(actual[i] - expected[i]) <= bound)) return i;
   }
@@ -37,6 +46,7 @@ interface Case {
   transposeA: boolean;
   transposeB: boolean;
   seed: number;
+  specials?: boolean;
 }
 
 const sizes = fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 70 }) }, { weight: 1, arbitrary: fc.constantFrom(0, 1, 16, 63, 64, 65, 128, 129) });
@@ -58,7 +68,7 @@ function expectedProduct(a: Float32Array, b: Float32Array, c: Case): { values: F
 
 async function checkMatmul(c: Case, tiling: MatmulTiling | undefined): Promise<void> {
   const context = await gpu();
-  const a = filled(c.m * c.k, c.seed), b = filled(c.k * c.n, c.seed ^ 0x5bd1e995);
+  const a = filled(c.m * c.k, c.seed, c.specials), b = filled(c.k * c.n, c.seed ^ 0x5bd1e995, c.specials);
   // out starts as garbage, as a reused buffer would: every element must be written
   const out = onDevice(context, new Float32Array(c.m * c.n).fill(NaN));
   if (tiling) matmulTiled(context, tiling, onDevice(context, a), onDevice(context, b), out, c.m, c.k, c.n, c.transposeA, c.transposeB);
@@ -75,6 +85,12 @@ describe('webgpu matmul agrees with js', () => {
       await fc.assert(fc.asyncProperty(cases, (c) => checkMatmul(c, tiling)), { seed: 42, numRuns: 40 });
     });
   }
+
+  it('NaN and ±∞ in random places reach exactly the outputs they should (padding adds no 0·∞)', async () => {
+    const small = fc.integer({ min: 1, max: 40 });
+    const special = fc.record({ m: small, k: small, n: small, transposeA: fc.boolean(), transposeB: fc.boolean(), seed: fc.integer(), specials: fc.constant(true) });
+    await fc.assert(fc.asyncProperty(special, fc.constantFrom(...MATMUL_TILINGS), (c, tiling) => checkMatmul(c, tiling)), { seed: 42, numRuns: 30 });
+  });
 
   it('matmul() picks a tiling and takes CPU inputs', async () => {
     await fc.assert(fc.asyncProperty(cases, (c) => checkMatmul(c, undefined)), { seed: 7, numRuns: 15 });
