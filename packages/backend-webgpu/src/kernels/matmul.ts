@@ -6,8 +6,9 @@ import type { GpuInput } from './types.js';
  *
  * Each k-step the workgroup stages a BM×BK slab of op(A) and a BK×BN slab of op(B) in
  * workgroup memory; each of its 16×16 threads then accumulates a TM×TN register block of
- * out, its rows ty, ty + 16, … and columns tx, tx + 16, … (interleaved, so neighbouring
- * threads read neighbouring shared words and write neighbouring output words). The next
+ * out (rows ty·TM …, columns tx·TN …), reading its slab rows and columns from workgroup
+ * memory as vec4s: per k one vec4 load feeds 16 multiply-adds (TM = TN = 8: 4 loads, 64
+ * FMAs), where scalar loads would make the kernel bound by workgroup-memory bandwidth. The next
  * slab's global loads are issued into registers before the current slab is consumed, so
  * memory latency overlaps the arithmetic. The transposes are parameters (one compiled kernel
  * per tiling; they only change the slab loads, a small share of the work): each slab is read
@@ -29,8 +30,6 @@ export interface MatmulTiling {
 const THREADS_X = 16;
 const THREADS_Y = 16;
 const THREADS = THREADS_X * THREADS_Y;
-/** One padding word per shared row: a column-wise store by 16 threads would hit one bank otherwise. */
-const SHARED_PAD = 1;
 
 /** 64×64 blocks, 4×4 per thread: enough workgroups for mid-sized products. */
 export const SMALL_TILING: MatmulTiling = { name: 'small', blockM: 64, blockN: 64, blockK: 16 };
@@ -46,15 +45,16 @@ const LARGE_TILING_MIN_BLOCKS = 96;
 const MAX_BATCHES_PER_DISPATCH = 65535;
 
 function sharedBytes(t: MatmulTiling): number {
-  return 4 * t.blockK * (t.blockM + SHARED_PAD + t.blockN + SHARED_PAD);
+  return 4 * t.blockK * (t.blockM + t.blockN);
 }
 
 function matmulSource(t: MatmulTiling): KernelSource {
   const { blockM: BM, blockN: BN, blockK: BK } = t;
   const TM = BM / THREADS_Y, TN = BN / THREADS_X;
-  const SA = BM + SHARED_PAD, SB = BN + SHARED_PAD;
+  // slab rows in vec4s
+  const SA = BM / 4, SB = BN / 4;
   const loadsA = (BM * BK) / THREADS, loadsB = (BK * BN) / THREADS;
-  if (!Number.isInteger(TM) || !Number.isInteger(TN) || !Number.isInteger(loadsA) || !Number.isInteger(loadsB)) {
+  if (TM % 4 !== 0 || TN % 4 !== 0 || !Number.isInteger(loadsA) || !Number.isInteger(loadsB)) {
     throw new Error(`matmul tiling ${t.name}: blocks must split evenly over 16×16 threads`);
   }
   if (sharedBytes(t) > 16384) throw new Error(`matmul tiling ${t.name}: ${sharedBytes(t)} bytes of workgroup memory exceed 16 KiB`);
@@ -68,8 +68,9 @@ function matmulSource(t: MatmulTiling): KernelSource {
 @group(0) @binding(3) var<storage, read> bOffsets: array<u32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read> params: array<u32>;
-var<workgroup> tileA: array<f32, ${BK * SA}>;
-var<workgroup> tileB: array<f32, ${BK * SB}>;
+// op(A)[row0 + i, k0 + p] at tileA[p·BM/4 + i/4][i % 4]; op(B)[k0 + p, col0 + j] at tileB[p·BN/4 + j/4][j % 4]
+var<workgroup> tileA: array<vec4<f32>, ${BK * SA}>;
+var<workgroup> tileB: array<vec4<f32>, ${BK * SB}>;
 
 // Slot s of a thread's share of a slab: (row or column within the block, p within the
 // slab), the stored matrix's contiguous dimension varying fastest across threads so that
@@ -111,8 +112,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       ${range(loadsA).map((s) => `la${s} = loadA(row0 + sa${s}.x, sa${s}.y, M, K, aBase, aRow, aCol);`).join('\n      ')}
       ${range(loadsB).map((s) => `lb${s} = loadB(sb${s}.y, col0 + sb${s}.x, K, N, bBase, bRow, bCol);`).join('\n      ')}
     }
-    ${range(loadsA).map((s) => `tileA[sa${s}.y * ${SA}u + sa${s}.x] = la${s};`).join(' ')}
-    ${range(loadsB).map((s) => `tileB[sb${s}.y * ${SB}u + sb${s}.x] = lb${s};`).join(' ')}
+    ${range(loadsA).map((s) => `tileA[sa${s}.y * ${SA}u + sa${s}.x / 4u][sa${s}.x % 4u] = la${s};`).join('\n    ')}
+    ${range(loadsB).map((s) => `tileB[sb${s}.y * ${SB}u + sb${s}.x / 4u][sb${s}.x % 4u] = lb${s};`).join('\n    ')}
     workgroupBarrier();
     // the next slab's loads are in flight while this one is multiplied
     let k1 = kt + ${BK}u;
@@ -121,15 +122,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       ${range(loadsB).map((s) => `lb${s} = loadB(k1 + sb${s}.y, col0 + sb${s}.x, K, N, bBase, bRow, bCol);`).join('\n      ')}
     }
     for (var p = 0u; p < ${BK}u; p++) {
-      ${rows.map((r) => `let a${r} = tileA[p * ${SA}u + ty + ${r * THREADS_Y}u];`).join(' ')}
-      ${cols.map((c) => `let b${c} = tileB[p * ${SB}u + tx + ${c * THREADS_X}u];`).join(' ')}
-      ${rows.map((r) => cols.map((c) => `c${r}_${c} += a${r} * b${c};`).join(' ')).join('\n      ')}
+      ${range(TM / 4).map((q) => `let a${q} = tileA[p * ${SA}u + ty * ${TM / 4}u + ${q}u];`).join(' ')}
+      ${range(TN / 4).map((q) => `let b${q} = tileB[p * ${SB}u + tx * ${TN / 4}u + ${q}u];`).join(' ')}
+      ${rows.map((r) => cols.map((c) => `c${r}_${c} += a${r >> 2}[${r & 3}] * b${c >> 2}[${c & 3}];`).join(' ')).join('\n      ')}
     }
     workgroupBarrier();
   }
-  ${rows.map((r) => `{ let row = row0 + ty + ${r * THREADS_Y}u;
+  ${rows.map((r) => `{ let row = row0 + ty * ${TM}u + ${r}u;
   if (row < M) {
-    ${cols.map((c) => `{ let col = col0 + tx + ${c * THREADS_X}u; if (col < N) { out[outBase + row * N + col] = c${r}_${c}; } }`).join('\n    ')}
+    ${cols.map((c) => `{ let col = col0 + tx * ${TN}u + ${c}u; if (col < N) { out[outBase + row * N + col] = c${r}_${c}; } }`).join('\n    ')}
   } }`).join('\n  ')}
 }
 
