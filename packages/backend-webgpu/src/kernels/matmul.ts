@@ -41,8 +41,8 @@ export const MATMUL_TILINGS: readonly MatmulTiling[] = [SMALL_TILING, LARGE_TILI
 /** Below this many 128×128 blocks (over all batches) a GPU would sit partly idle with the large tiling. */
 const LARGE_TILING_MIN_BLOCKS = 96;
 
-/** WebGPU's guaranteed limit on workgroups along z (the batch dimension). */
-const MAX_BATCHES_PER_DISPATCH = 65535;
+/** WebGPU's guaranteed limit on workgroups along each dimension of a dispatch. */
+const MAX_WORKGROUPS_PER_DIMENSION = 65535;
 
 function sharedBytes(t: MatmulTiling): number {
   return 4 * t.blockK * (t.blockM + t.blockN);
@@ -97,8 +97,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let tx = lid.x;
   let ty = lid.y;
   let tid = ty * ${THREADS_X}u + tx;
-  let row0 = wid.y * ${BM}u;
-  let col0 = wid.x * ${BN}u;
+  let row0 = params[6] + wid.y * ${BM}u;
+  let col0 = params[7] + wid.x * ${BN}u;
   let aBase = aOffsets[wid.z];
   let bBase = bOffsets[wid.z];
   let outBase = (params[3] + wid.z) * M * N;
@@ -175,27 +175,37 @@ export function matmulTiled(context: GpuContext, tiling: MatmulTiling, a: GpuInp
 /**
  * A batch of matmuls: out[i·m·n …] = op(A_i)·op(B_i), A_i the matrix at element aOffsets[i] of
  * a, B_i at bOffsets[i] of b (offsets may repeat: a broadcast operand is read in place).
- * One dispatch per 65535 batches, the batch along the grid's z dimension.
+ * The batch runs along the grid's z dimension (split into several dispatches past 65535).
  */
 export function matmulBatched(context: GpuContext, a: GpuInput, b: GpuInput, out: GpuArray, m: number, k: number, n: number,
   transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void {
   matmulBatchedTiled(context, chooseTiling(m, n, aOffsets.length), a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
 }
 
-/** {@link matmulBatched} with a given tiling and batches per dispatch (tests lower it to cover the split). */
+/**
+ * {@link matmulBatched} with a given tiling. Past `maxWorkgroupsPerDimension` (WebGPU's
+ * 65535; tests lower it) blocks of rows, blocks of columns or batches, the product is split
+ * into several dispatches, each told where its blocks start.
+ */
 export function matmulBatchedTiled(context: GpuContext, tiling: MatmulTiling, a: GpuInput, b: GpuInput, out: GpuArray, m: number, k: number, n: number,
-  transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array, batchesPerDispatch = MAX_BATCHES_PER_DISPATCH): void {
+  transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array, maxWorkgroupsPerDimension = MAX_WORKGROUPS_PER_DIMENSION): void {
   const batches = aOffsets.length;
   if (m === 0 || n === 0 || batches === 0) return;
-  const perDispatch = Math.min(batchesPerDispatch, MAX_BATCHES_PER_DISPATCH);
+  const most = Math.min(maxWorkgroupsPerDimension, MAX_WORKGROUPS_PER_DIMENSION);
   const source = sourceFor(tiling);
-  for (let first = 0; first < batches; first += perDispatch) {
-    const count = Math.min(perDispatch, batches - first);
-    context.run(source, {
-      inputs: [a, b, aOffsets.subarray(first, first + count), bOffsets.subarray(first, first + count)],
-      outputs: [out],
-      ints: [m, k, n, first, transposeA ? 1 : 0, transposeB ? 1 : 0],
-      workgroups: [Math.ceil(n / tiling.blockN), Math.ceil(m / tiling.blockM), count],
-    });
+  const rowBlocks = Math.ceil(m / tiling.blockM), colBlocks = Math.ceil(n / tiling.blockN);
+  for (let first = 0; first < batches; first += most) {
+    const count = Math.min(most, batches - first);
+    const aChunk = aOffsets.subarray(first, first + count), bChunk = bOffsets.subarray(first, first + count);
+    for (let rowBlock = 0; rowBlock < rowBlocks; rowBlock += most) {
+      for (let colBlock = 0; colBlock < colBlocks; colBlock += most) {
+        context.run(source, {
+          inputs: [a, b, aChunk, bChunk],
+          outputs: [out],
+          ints: [m, k, n, first, transposeA ? 1 : 0, transposeB ? 1 : 0, rowBlock * tiling.blockM, colBlock * tiling.blockN],
+          workgroups: [Math.min(most, colBlocks - colBlock), Math.min(most, rowBlocks - rowBlock), count],
+        });
+      }
+    }
   }
 }
