@@ -59,14 +59,14 @@ function firstSumMismatch(actual: Float32Array, expected: Float32Array, magnitud
 
 describe('webgpu reduce agrees with js', () => {
   for (const kernel of ['sum', 'max', 'min'] as ReduceKernel[]) {
-    it(`${kernel}: random shapes (rank 0–5, sizes 0–5) and axis subsets, each strategy${kernel === 'sum' ? '' : ', NaN and ±∞'}`, async () => {
+    it(`${kernel}: random shapes (rank 0–5, sizes 0–5) and axis subsets, each strategy, terms split in parts, NaN and ±∞`, async () => {
       const context = await gpu();
       await fc.assert(
-        fc.asyncProperty(reduceCases(true), fc.constantFrom(...STRATEGIES), async ({ shape, axes, x }, strategy) => {
+        fc.asyncProperty(reduceCases(true), fc.constantFrom(...STRATEGIES), fc.integer({ min: 1, max: 4 }), async ({ shape, axes, x }, strategy, parts) => {
           const outSize = shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1);
           const terms = axes.reduce((p, a) => p * shape[a], 1);
           const out = onDevice(context, new Float32Array(outSize).fill(12345));
-          reduceUsing({ strategy, maxWorkgroupsX: MAX_WORKGROUPS_X }, context, kernel, onDevice(context, x), shape, axes, out);
+          reduceUsing({ strategy, maxWorkgroupsX: MAX_WORKGROUPS_X, parts }, context, kernel, onDevice(context, x), shape, axes, out);
           const actual = await out.read();
           const expected = new Float32Array(outSize);
           jsBackend.reduce(kernel, x, shape, axes, expected);
@@ -76,14 +76,14 @@ describe('webgpu reduce agrees with js', () => {
             jsBackend.reduce('sum', x.map(Math.abs), shape, axes, magnitudes);
             at = firstSumMismatch(actual, expected, magnitudes, terms);
           } else at = firstUnequal(actual, expected);
-          expect(at, `${kernel} ${strategy} [${shape}] axes [${axes}]: out[${at}] = ${actual[at]}, js ${expected[at]}`).toBe(-1);
+          expect(at, `${kernel} ${strategy} (${parts} parts) [${shape}] axes [${axes}]: out[${at}] = ${actual[at]}, js ${expected[at]}`).toBe(-1);
         }),
         { seed: 42, numRuns: 60 },
       );
     });
   }
 
-  it('long sums stay within a few ε of the float64 sum: 100 000 terms of one output, 300 outputs of 1000 terms', async () => {
+  it('long sums stay within a few ε of the float64 sum: 100 000 terms of one output (split in parts by default), 300 outputs of 1000 terms', async () => {
     const context = await gpu();
     const cases: [number[], number[]][] = [[[100_000], [0]], [[300, 1000], [1]], [[1000, 300], [0]]];
     for (const [shape, axes] of cases) {
@@ -96,7 +96,7 @@ describe('webgpu reduce agrees with js', () => {
       jsBackend.reduce('sum', Float64Array.from(x), shape, axes, exact);
       for (const strategy of STRATEGIES) {
         const out = context.allocate(outSize);
-        reduceUsing({ strategy }, context, 'sum', x, shape, axes, out);
+        reduceUsing({ strategy, parts: strategy === 'workgroup' ? 1 : undefined }, context, 'sum', x, shape, axes, out);
         const actual = await out.read();
         for (let i = 0; i < outSize; i++) expect(Math.abs(actual[i] - exact[i]) / exact[i], `${strategy} [${shape}] out[${i}]`).toBeLessThanOrEqual(16 * EPSILON);
       }

@@ -14,7 +14,9 @@ import type { GpuInput } from './types.js';
  *   neighbouring words when the innermost axis is kept, and a sum is compensated (Kahan),
  *   so its error does not grow with the number of terms.
  * - 'workgroup': 256 threads per output, each a compensated partial over every 256th term,
- *   then a tree in workgroup memory: for few outputs with many terms each.
+ *   then a tree in workgroup memory: for few outputs with many terms each. When even that
+ *   gives too few workgroups (a sum of a whole large tensor), each output's terms are split
+ *   into parts reduced by one workgroup each, and a second pass reduces the parts.
  * max/min propagate NaN and are exact either way; argReduce's tree keeps the lowest index
  * among equals, so the first NaN, else the first extreme, wins as in the js reference.
  *
@@ -45,21 +47,21 @@ fn kahanAdd(state: vec2<f32>, x: f32) -> vec2<f32> {
 
 /** The offset in x of an output's first term, and of a term after it. */
 const OFFSETS = /* wgsl */ `
-// params: [outputs, terms, kept dims, reduced dims, kept sizes…, kept strides…, reduced sizes…, reduced strides…]
+// params: [outputs, terms, kept dims, reduced dims, parts, part length, kept sizes…, kept strides…, reduced sizes…, reduced strides…]
 fn keptOffset(o: u32) -> u32 {
   let dims = params[2];
   var rest = o;
   var offset = 0u;
   for (var d = dims; d > 0u; d--) {
-    let size = params[3u + d];
-    offset += (rest % size) * params[3u + dims + d];
+    let size = params[5u + d];
+    offset += (rest % size) * params[5u + dims + d];
     rest /= size;
   }
   return offset;
 }
 fn termOffset(r: u32) -> u32 {
   let dims = params[3];
-  let at = 4u + 2u * params[2];
+  let at = 6u + 2u * params[2];
   if (dims == 1u) { return r * params[at + 1u]; }
   var rest = r;
   var offset = 0u;
@@ -139,13 +141,17 @@ fn better(v: f32, j: u32, b: f32, i: u32) -> bool {
 }` : ''}
 @compute @workgroup_size(${WORKGROUP_SIZE})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let o = wid.x + wid.y * nwg.x;
-  if (o >= params[0]) { return; }
-  let base = keptOffset(o);
+  // workgroup w reduces part w % parts of output w / parts (one part unless the terms are split)
+  let w = wid.x + wid.y * nwg.x;
+  let parts = params[4];
+  if (w >= params[0] * parts) { return; }
+  let base = keptOffset(w / parts);
+  let first = (w % parts) * params[5];
+  let end = min(first + params[5], params[1]);
   var state = vec2<f32>(0.0, 0.0);
   var best = ${identity(op)};
   var at = ${NONE};
-  for (var r = t; r < params[1]; r += ${WORKGROUP_SIZE}u) {
+  for (var r = first + t; r < end; r += ${WORKGROUP_SIZE}u) {
     let v = x[base + termOffset(r)];
     ${step}
   }
@@ -157,7 +163,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       ${combine}
     }
   }
-  if (t == 0u) { out[o] = ${arg ? 'f32(indices[0])' : 'values[0]'}; }
+  if (t == 0u) { out[w] = ${arg ? 'f32(indices[0])' : 'values[0]'}; }
 }`,
   };
 }
@@ -198,7 +204,7 @@ function describe(shape: Shape, reduced: (axis: number) => boolean): Reduction {
   return {
     outputs,
     terms: count,
-    params: [outputs, count, kept.length, terms.length, ...kept.map((d) => d.size), ...kept.map((d) => d.stride), ...terms.map((d) => d.size), ...terms.map((d) => d.stride)],
+    params: [outputs, count, kept.length, terms.length, 1, count, ...kept.map((d) => d.size), ...kept.map((d) => d.stride), ...terms.map((d) => d.size), ...terms.map((d) => d.stride)],
     innermostKept: dims.length > 0 && !dims[dims.length - 1].reduced,
   };
 }
@@ -207,15 +213,44 @@ function chooseStrategy(r: Reduction): ReductionStrategy {
   return r.terms <= FEW_TERMS || (r.innermostKept && r.outputs >= MANY_OUTPUTS) ? 'thread' : 'workgroup';
 }
 
-function runReduction(context: GpuContext, op: ReductionOp, x: GpuInput, out: GpuArray, r: Reduction, strategy: ReductionStrategy, maxWorkgroupsX: number): void {
+/**
+ * Terms per output beyond which an output gets several workgroups (when there are too few
+ * outputs to fill a GPU): each reduces one part, a second pass reduces the parts.
+ */
+const TERMS_PER_PART = 4096;
+/** The workgroups a split reduction aims at. */
+const SPLIT_WORKGROUPS = 256;
+
+function partsFor(r: Reduction): number {
+  if (r.outputs >= SPLIT_WORKGROUPS || r.terms < 2 * TERMS_PER_PART) return 1;
+  return Math.min(Math.ceil(SPLIT_WORKGROUPS / r.outputs), Math.floor(r.terms / TERMS_PER_PART));
+}
+
+function runReduction(context: GpuContext, op: ReductionOp, x: GpuInput, out: GpuArray, r: Reduction, options: ReductionOptions): void {
   if (r.outputs === 0) return;
+  const strategy = options.strategy ?? chooseStrategy(r);
+  const maxX = Math.min(options.maxWorkgroupsX ?? MAX_WORKGROUPS_PER_DIMENSION, MAX_WORKGROUPS_PER_DIMENSION);
   const source = sourceFor(op, strategy);
   if (strategy === 'thread') {
     context.run(source, { inputs: [x], outputs: [out], ints: r.params, threads: r.outputs });
     return;
   }
-  const groupsX = Math.min(r.outputs, maxWorkgroupsX, MAX_WORKGROUPS_PER_DIMENSION);
-  context.run(source, { inputs: [x], outputs: [out], ints: r.params, workgroups: [groupsX, Math.ceil(r.outputs / groupsX), 1] });
+  // an arg-reduction's parts would need their indices too: never split
+  const parts = op === 'argmax' || op === 'argmin' ? 1 : Math.max(1, Math.min(options.parts ?? partsFor(r), r.terms));
+  const partLength = Math.ceil(r.terms / parts);
+  const groups = r.outputs * parts, groupsX = Math.min(groups, maxX);
+  const ints = [...r.params];
+  ints[4] = parts;
+  ints[5] = partLength;
+  if (parts === 1) {
+    context.run(source, { inputs: [x], outputs: [out], ints, workgroups: [groupsX, Math.ceil(groups / groupsX), 1] });
+    return;
+  }
+  const partial = context.allocate(groups, false);
+  context.run(source, { inputs: [x], outputs: [partial], ints, workgroups: [groupsX, Math.ceil(groups / groupsX), 1] });
+  // max and min of the parts' results are the block's; sums of compensated partials lose nothing notable
+  runReduction(context, op, partial, out, describe([r.outputs, parts], (axis) => axis === 1), { maxWorkgroupsX: options.maxWorkgroupsX });
+  partial.dispose(); // safe at once: whatever reuses it is submitted after the dispatch reading it
 }
 
 /** How tests pin a kernel's strategy and grid; the defaults choose by size. */
@@ -223,6 +258,8 @@ export interface ReductionOptions {
   readonly strategy?: ReductionStrategy;
   /** Workgroups along x before the grid spills into y (tests lower it). */
   readonly maxWorkgroupsX?: number;
+  /** 'workgroup' strategy of reduce: workgroups per output (its terms split in parts, then a second pass). */
+  readonly parts?: number;
 }
 
 /**
@@ -236,7 +273,7 @@ export function reduce(context: GpuContext, kernel: ReduceKernel, x: GpuInput, s
 /** {@link reduce} with a pinned strategy or grid. */
 export function reduceUsing(options: ReductionOptions, context: GpuContext, kernel: ReduceKernel, x: GpuInput, shape: Shape, axes: readonly number[], out: GpuArray): void {
   const r = describe(shape, (axis) => axes.includes(axis));
-  runReduction(context, kernel, x, out, r, options.strategy ?? chooseStrategy(r), options.maxWorkgroupsX ?? MAX_WORKGROUPS_PER_DIMENSION);
+  runReduction(context, kernel, x, out, r, options);
 }
 
 /** out[o, i] = the index along the axis of the extreme of x[o, :, i] (the first NaN, else the first extreme). */
@@ -247,7 +284,7 @@ export function argReduce(context: GpuContext, kernel: ArgReduceKernel, x: GpuIn
 /** {@link argReduce} with a pinned strategy or grid. */
 export function argReduceUsing(options: ReductionOptions, context: GpuContext, kernel: ArgReduceKernel, x: GpuInput, outer: number, axisSize: number, inner: number, out: GpuArray): void {
   const r = describe([outer, axisSize, inner], (axis) => axis === 1);
-  runReduction(context, kernel, x, out, r, options.strategy ?? chooseStrategy(r), options.maxWorkgroupsX ?? MAX_WORKGROUPS_PER_DIMENSION);
+  runReduction(context, kernel, x, out, r, options);
 }
 
 // ---- cumsum ----
