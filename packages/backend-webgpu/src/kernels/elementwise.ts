@@ -232,7 +232,7 @@ export function binary(context: GpuContext, kernel: BinaryKernel, a: GpuInput, a
 }
 
 const WHERE: KernelSource = {
-  name: 'where',
+  name: 'elementwise.where',
   code: () => /* wgsl */ `${PRELUDE}${FLOAT_BITS}
 @group(0) @binding(0) var<storage, read> condition: array<f32>;
 @group(0) @binding(1) var<storage, read> left: array<f32>;
@@ -258,7 +258,7 @@ export function where(context: GpuContext, cond: GpuInput, condShape: Shape, a: 
 }
 
 const SUB_SCALED: KernelSource = {
-  name: 'subScaled',
+  name: 'elementwise.subScaled',
   code: () => /* wgsl */ `${PRELUDE}
 @group(0) @binding(0) var<storage, read> y: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
