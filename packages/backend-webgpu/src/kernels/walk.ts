@@ -63,18 +63,22 @@ export function walkParams(shape: Shape, strides: readonly (readonly number[])[]
  */
 export function walkFunction(operands: number): string {
   const axes = ['x', 'y', 'z'].slice(0, operands);
+  const step = (coordinate: string, k: string) => axes.map((axis, i) => `o.${axis} += ${coordinate} * params[5u + ${i + 1}u * rank + ${k}];`).join(' ');
+  // the outermost coordinate is what remains: one division and remainder fewer per thread,
+  // none at all for the rank-1 walk of same-shape operands
   return /* wgsl */ `
 fn offsets(t: u32) -> vec3<u32> {
   let rank = params[1];
   var rem = t;
   var o = vec3<u32>(params[2], params[3], params[4]);
-  for (var d = rank; d > 0u; d--) {
+  for (var d = rank; d > 1u; d--) {
     let k = d - 1u;
     let size = params[5u + k];
     let c = rem % size;
     rem = rem / size;
-${axes.map((axis, i) => `    o.${axis} += c * params[5u + ${i + 1}u * rank + k];`).join('\n')}
+    ${step('c', 'k')}
   }
+  if (rank > 0u) { ${step('rem', '0u')} }
   return o;
 }
 `;
