@@ -305,4 +305,18 @@ describe('webgpu convolution kernels agree with js', () => {
     expect(() => maxPoolScatter(context, new Float32Array(4), new Float32Array(9), g, context.allocate(8))).toThrow('webgpu: maxPoolScatter: out has 8 elements, needs 9');
     expect(() => maxPoolGather(context, new Float32Array(9), new Float32Array(9), g, context.allocate(5))).toThrow('webgpu: maxPoolGather: out has 5 elements, needs 4');
   });
+
+  it('an empty batch dispatches nothing and leaves the device usable', async () => {
+    const context = await gpu();
+    const g: ConvGeometry = { N: 0, C: 2, H: 3, W: 3, kH: 2, kW: 2, strideH: 1, strideW: 1, padH: 0, padW: 0, dilationH: 1, dilationW: 1, outH: 2, outW: 2 };
+    const empty = () => context.allocate(0);
+    unfold(context, empty(), g, 0, empty(), true);
+    fold(context, empty(), g, empty(), false);
+    maxPool(context, empty(), g, empty());
+    maxPoolScatter(context, empty(), empty(), g, empty());
+    maxPoolGather(context, empty(), empty(), g, empty());
+    const out = garbage(context, 9);
+    fold(context, new Float32Array(16).fill(1), { ...g, N: 1, C: 1 }, out, false);
+    expect(Array.from(await out.read())).toEqual([1, 2, 1, 2, 4, 2, 1, 2, 1]);
+  });
 });
