@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { broadcastOperandArb, firstDifference, gpu, onDevice, shapeArb, sizeOf, valuesArb } from './gpu.js';
 import type { GpuArray } from '../src/context.js';
 import { broadcastTo, pad, slice, transpose } from '../src/kernels/layout.js';
+import { broadcastStrides, contiguousStrides, walkParams } from '../src/kernels/walk.js';
 
 /**
  * Layout kernels copy bits, so every float32 is fair: subnormals, NaN, ±0 and ±∞ included,
@@ -124,5 +125,17 @@ describe('webgpu layout kernels agree with js, bit for bit', () => {
     const expectedP = new Float32Array(padded.length);
     jsBackend.pad(x, shape, [1, 2, 3], expectedP, [72, 5, 53]);
     await check(padded, expectedP);
+  });
+});
+
+describe('the strided walk', () => {
+  it('drops size-1 axes and merges axes every operand steps through contiguously', () => {
+    // [threads, rank, 3 bases, shape…, strides per operand…]
+    const same = [2, 1, 3, 4];
+    expect(walkParams(same, [contiguousStrides(same), contiguousStrides(same)])).toEqual([24, 1, 0, 0, 0, 24, 1, 1]);
+    const out = [4, 1, 5, 6];
+    expect(walkParams(out, [contiguousStrides(out), broadcastStrides([1, 1, 1, 6], out)])).toEqual([120, 2, 0, 0, 0, 20, 6, 6, 1, 0, 1]);
+    expect(walkParams([], [[], []], [3, 7])).toEqual([1, 0, 3, 7, 0]);
+    expect(walkParams([3, 0, 2], [contiguousStrides([3, 0, 2])])[0]).toBe(0);
   });
 });
