@@ -1,6 +1,7 @@
-import type { UnaryKernel } from '@tapegrad/core';
+import type { BinaryKernel, Shape, UnaryKernel } from '@tapegrad/core';
 import { type GpuArray, type GpuContext, type KernelSource, PRELUDE, WORKGROUP_SIZE } from '../context.js';
 import type { GpuInput } from './types.js';
+import { broadcastStrides, walkFunction, walkParams } from './walk.js';
 
 /**
  * Element-wise kernels in WGSL. Each line is the kernel's float32 formula; where WGSL's
@@ -173,4 +174,106 @@ export function unary(context: GpuContext, kernel: UnaryKernel, x: GpuInput, out
   let source = unaryKernels.get(kernel);
   if (source === undefined) unaryKernels.set(kernel, (source = unarySource(kernel)));
   context.run(source, { inputs: [x], outputs: [out], ints: [out.length], floats: [scalar], threads: out.length });
+}
+
+const BINARY: Record<BinaryKernel, string> = {
+  add: 'a + b',
+  sub: 'a - b',
+  mul: 'a * b',
+  div: 'a / b',
+  // NaN compares false, written out in case a compiler assumes there are none
+  greater: 'select(0.0, 1.0, a > b && ordered(a, b))',
+  greaterEqual: 'select(0.0, 1.0, a >= b && ordered(a, b))',
+  less: 'select(0.0, 1.0, a < b && ordered(a, b))',
+  lessEqual: 'select(0.0, 1.0, a <= b && ordered(a, b))',
+  equal: 'select(0.0, 1.0, a == b && ordered(a, b))',
+  // (a, b) = (y, dy): dy·(y·(1 − y)), dy·(1 − y·y), dy·(x > 0 ? 1 : 0) — a product, so ∞ or NaN dy at x ≤ 0 gives NaN as mul(dy, step(x))
+  sigmoidGrad: 'b * (a * (1.0 - a))',
+  tanhGrad: 'b * (1.0 - a * a)',
+  reluGrad: 'b * select(0.0, 1.0, a > 0.0)',
+  // WGSL's max/min leave NaN and signed zeros open: a on ties, NaN from either side
+  maximum: 'select(b, a, a >= b || isNan(a))',
+  minimum: 'select(b, a, a <= b || isNan(a))',
+};
+
+const ORDERED = /* wgsl */ `
+fn ordered(a: f32, b: f32) -> bool { return !isNan(a) && !isNan(b); }
+`;
+
+function binarySource(kernel: BinaryKernel): KernelSource {
+  return {
+    name: `binary.${kernel}`,
+    code: () => /* wgsl */ `${PRELUDE}${FLOAT_BITS}${ORDERED}
+@group(0) @binding(0) var<storage, read> left: array<f32>;
+@group(0) @binding(1) var<storage, read> right: array<f32>;
+@group(0) @binding(2) var<storage, read_write> output: array<f32>;
+@group(0) @binding(3) var<storage, read> params: array<u32>;
+${walkFunction(2)}
+@compute @workgroup_size(${WORKGROUP_SIZE})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= params[0]) { return; }
+  let o = offsets(i);
+  let a = left[o.x];
+  let b = right[o.y];
+  output[i] = ${BINARY[kernel]};
+}`,
+  };
+}
+
+const binaryKernels = new Map<BinaryKernel, KernelSource>();
+
+/** out = kernel(a, b), both broadcast to outShape (their shapes right-aligned to its rank). */
+export function binary(context: GpuContext, kernel: BinaryKernel, a: GpuInput, aShape: Shape, b: GpuInput, bShape: Shape, out: GpuArray, outShape: Shape): void {
+  let source = binaryKernels.get(kernel);
+  if (source === undefined) binaryKernels.set(kernel, (source = binarySource(kernel)));
+  const ints = walkParams(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
+  context.run(source, { inputs: [a, b], outputs: [out], ints, threads: out.length });
+}
+
+const WHERE: KernelSource = {
+  name: 'elementwise.where',
+  code: () => /* wgsl */ `${PRELUDE}${FLOAT_BITS}
+@group(0) @binding(0) var<storage, read> condition: array<f32>;
+@group(0) @binding(1) var<storage, read> left: array<f32>;
+@group(0) @binding(2) var<storage, read> right: array<f32>;
+@group(0) @binding(3) var<storage, read_write> output: array<f32>;
+@group(0) @binding(4) var<storage, read> params: array<u32>;
+${walkFunction(3)}
+@compute @workgroup_size(${WORKGROUP_SIZE})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= params[0]) { return; }
+  let o = offsets(i);
+  let c = condition[o.x];
+  // a NaN condition is ≠ 0, so it picks a
+  output[i] = select(right[o.z], left[o.y], c != 0.0 || isNan(c));
+}`,
+};
+
+/** out = cond ≠ 0 ? a : b, all three broadcast to outShape. */
+export function where(context: GpuContext, cond: GpuInput, condShape: Shape, a: GpuInput, aShape: Shape, b: GpuInput, bShape: Shape, out: GpuArray, outShape: Shape): void {
+  const ints = walkParams(outShape, [broadcastStrides(condShape, outShape), broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
+  context.run(WHERE, { inputs: [cond, a, b], outputs: [out], ints, threads: out.length });
+}
+
+const SUB_SCALED: KernelSource = {
+  name: 'elementwise.subScaled',
+  code: () => /* wgsl */ `${PRELUDE}
+@group(0) @binding(0) var<storage, read> y: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> output: array<f32>;
+@group(0) @binding(3) var<storage, read> params: array<u32>;
+@group(0) @binding(4) var<storage, read> scalars: array<f32>;
+@compute @workgroup_size(${WORKGROUP_SIZE})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= params[0]) { return; }
+  output[i] = y[i] - scalars[0] * x[i];
+}`,
+};
+
+/** out = y − s·x (s rounded to float32 on upload); `out` may be y or x. */
+export function subScaled(context: GpuContext, y: GpuInput, x: GpuInput, s: number, out: GpuArray): void {
+  context.run(SUB_SCALED, { inputs: [y, x], outputs: [out], ints: [out.length], floats: [s], threads: out.length });
 }
