@@ -15,7 +15,7 @@
  */
 import { GpuContext } from '../src/context.js';
 import { requestGpuDevice } from '../src/device.js';
-import { type MatmulTiling, MATMUL_TILINGS, chooseTiling, matmulTiled } from '../src/kernels/matmul.js';
+import { type MatmulTiling, MATMUL_TILINGS, chooseTiling, matmulUsing } from '../src/kernels/matmul.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -50,7 +50,7 @@ for (const n of sizes) {
   const a = context.upload(aValues), b = context.upload(bValues), c = context.allocate(n * n, false);
   const picked = chooseTiling(n, n, 1);
   for (const tiling of MATMUL_TILINGS) {
-    const call = (t: MatmulTiling) => matmulTiled(context, t, a, b, c, n, n, n, false, false);
+    const call = (t: MatmulTiling) => matmulUsing({ tiling: t }, context, a, b, c, n, n, n, false, false);
     call(tiling);
     const values = await c.read();
     for (const [i, j] of [[0, 0], [n - 1, n - 1], [n >> 1, (n >> 2) + 1]]) {

@@ -2,7 +2,7 @@ import { jsBackend } from '@tapegrad/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { gpu, onDevice } from './gpu.js';
-import { LARGE_TILING, MATMUL_TILINGS, SMALL_TILING, type MatmulTiling, matmul, matmulBatched, matmulBatchedTiled, matmulTiled } from '../src/kernels/matmul.js';
+import { LARGE_TILING, MATMUL_TILINGS, type MatmulOptions, SMALL_TILING, chooseSplitK, matmul, matmulBatched, matmulBatchedUsing, matmulUsing } from '../src/kernels/matmul.js';
 
 /**
  * mulberry32: reproducible values in [−2, 2) from a seed the property draws (shrinking then
@@ -66,30 +66,42 @@ function expectedProduct(a: Float32Array, b: Float32Array, c: Case): { values: F
   return { values, magnitudes };
 }
 
-async function checkMatmul(c: Case, tiling: MatmulTiling | undefined): Promise<void> {
+async function checkMatmul(c: Case, options: MatmulOptions | undefined): Promise<void> {
   const context = await gpu();
   const a = filled(c.m * c.k, c.seed, c.specials), b = filled(c.k * c.n, c.seed ^ 0x5bd1e995, c.specials);
   // out starts as garbage, as a reused buffer would: every element must be written
   const out = onDevice(context, new Float32Array(c.m * c.n).fill(NaN));
-  if (tiling) matmulTiled(context, tiling, onDevice(context, a), onDevice(context, b), out, c.m, c.k, c.n, c.transposeA, c.transposeB);
+  if (options) matmulUsing(options, context, onDevice(context, a), onDevice(context, b), out, c.m, c.k, c.n, c.transposeA, c.transposeB);
   else matmul(context, onDevice(context, a), b /* a CPU input, uploaded for the call */, out, c.m, c.k, c.n, c.transposeA, c.transposeB);
   const actual = await out.read();
   const { values, magnitudes } = expectedProduct(a, b, c);
   const at = firstOutsideBound(actual, values, magnitudes, c.k);
-  expect(at, `${JSON.stringify(c)} ${tiling?.name}: out[${at}] = ${actual[at]}, js ${values[at]}`).toBe(-1);
+  expect(at, `${JSON.stringify(c)} ${JSON.stringify(options)}: out[${at}] = ${actual[at]}, js ${values[at]}`).toBe(-1);
 }
 
 describe('webgpu matmul agrees with js', () => {
   for (const tiling of MATMUL_TILINGS) {
     it(`${tiling.name} tiling (${tiling.blockM}×${tiling.blockN}): random sizes across block edges, transposes, k = 0`, async () => {
-      await fc.assert(fc.asyncProperty(cases, (c) => checkMatmul(c, tiling)), { seed: 42, numRuns: 40 });
+      await fc.assert(fc.asyncProperty(cases, (c) => checkMatmul(c, { tiling, parts: 1 })), { seed: 42, numRuns: 40 });
     });
   }
 
   it('NaN and ±∞ in random places reach exactly the outputs they should (padding adds no 0·∞)', async () => {
     const small = fc.integer({ min: 1, max: 40 });
     const special = fc.record({ m: small, k: small, n: small, transposeA: fc.boolean(), transposeB: fc.boolean(), seed: fc.integer(), specials: fc.constant(true) });
-    await fc.assert(fc.asyncProperty(special, fc.constantFrom(...MATMUL_TILINGS), (c, tiling) => checkMatmul(c, tiling)), { seed: 42, numRuns: 30 });
+    await fc.assert(fc.asyncProperty(special, fc.constantFrom(...MATMUL_TILINGS), fc.integer({ min: 1, max: 3 }), (c, tiling, parts) => checkMatmul(c, { tiling, parts })), { seed: 42, numRuns: 30 });
+  });
+
+  it('split-k: each output block\'s k-range over several workgroups, then the parts summed', async () => {
+    await fc.assert(
+      fc.asyncProperty(cases, fc.constantFrom(...MATMUL_TILINGS), fc.integer({ min: 2, max: 6 }), (c, tiling, parts) => checkMatmul(c, { tiling, parts })),
+      { seed: 44, numRuns: 30 },
+    );
+  });
+
+  it('matmul() splits a long k over few output blocks by itself (20×5000·5000×30)', async () => {
+    expect(chooseSplitK(SMALL_TILING, 20, 5000, 30, 1)).toBeGreaterThan(1);
+    await checkMatmul({ m: 20, k: 5000, n: 30, transposeA: true, transposeB: false, seed: 5 }, undefined);
   });
 
   it('matmul() picks a tiling and takes CPU inputs', async () => {
@@ -97,7 +109,7 @@ describe('webgpu matmul agrees with js', () => {
   });
 
   it('a product over several k-slabs and blocks (300×200·200×260)', async () => {
-    for (const tiling of MATMUL_TILINGS) await checkMatmul({ m: 300, k: 200, n: 260, transposeA: false, transposeB: true, seed: 3 }, tiling);
+    for (const tiling of MATMUL_TILINGS) await checkMatmul({ m: 300, k: 200, n: 260, transposeA: false, transposeB: true, seed: 3 }, { tiling, parts: 1 });
   });
 
   it('k = 0 writes zeros over a garbage-filled out', async () => {
@@ -151,33 +163,41 @@ const batchCases: fc.Arbitrary<BatchCase> = fc
     })),
   );
 
-async function checkBatched(c: BatchCase, tiling: MatmulTiling | undefined, maxWorkgroupsPerDimension?: number): Promise<void> {
+async function checkBatched(c: BatchCase, options: MatmulOptions | undefined): Promise<void> {
   const context = await gpu();
   const a = filled(c.aMatrices * c.m * c.k + 3, c.seed), b = filled(c.bMatrices * c.k * c.n, c.seed ^ 0x5bd1e995);
   const aOffsets = Int32Array.from(c.aOffsets), bOffsets = Int32Array.from(c.bOffsets);
   const out = onDevice(context, new Float32Array(aOffsets.length * c.m * c.n).fill(NaN));
-  if (tiling) matmulBatchedTiled(context, tiling, onDevice(context, a), onDevice(context, b), out, c.m, c.k, c.n, c.transposeA, c.transposeB, aOffsets, bOffsets, maxWorkgroupsPerDimension);
+  if (options) matmulBatchedUsing(options, context, onDevice(context, a), onDevice(context, b), out, c.m, c.k, c.n, c.transposeA, c.transposeB, aOffsets, bOffsets);
   else matmulBatched(context, onDevice(context, a), onDevice(context, b), out, c.m, c.k, c.n, c.transposeA, c.transposeB, aOffsets, bOffsets);
   const actual = await out.read();
   const values = new Float32Array(out.length), magnitudes = new Float32Array(out.length);
   jsBackend.matmulBatched(a, b, values, c.m, c.k, c.n, c.transposeA, c.transposeB, aOffsets, bOffsets);
   jsBackend.matmulBatched(a.map(Math.abs), b.map(Math.abs), magnitudes, c.m, c.k, c.n, c.transposeA, c.transposeB, aOffsets, bOffsets);
   const at = firstOutsideBound(actual, values, magnitudes, c.k);
-  expect(at, `${JSON.stringify(c)} ${tiling?.name}/${maxWorkgroupsPerDimension}: out[${at}] = ${actual[at]}, js ${values[at]}`).toBe(-1);
+  expect(at, `${JSON.stringify(c)} ${JSON.stringify(options)}: out[${at}] = ${actual[at]}, js ${values[at]}`).toBe(-1);
 }
 
 describe('webgpu matmulBatched agrees with js', () => {
   it('random batches with repeated and broadcast offsets, both tilings', async () => {
     await fc.assert(
-      fc.asyncProperty(batchCases, fc.constantFrom(undefined, SMALL_TILING, LARGE_TILING), (c, tiling) => checkBatched(c, tiling)),
+      fc.asyncProperty(batchCases, fc.constantFrom(undefined, SMALL_TILING, LARGE_TILING), (c, tiling) => checkBatched(c, tiling && { tiling, parts: 1 })),
       { seed: 42, numRuns: 40 },
+    );
+  });
+
+  it('split-k of a batch, with repeated offsets and the batch·parts split over dispatches', async () => {
+    await fc.assert(
+      fc.asyncProperty(batchCases, fc.integer({ min: 2, max: 4 }), fc.integer({ min: 4, max: 9 }), (c, parts, most) =>
+        checkBatched(c, { tiling: SMALL_TILING, parts, maxWorkgroupsPerDimension: most })),
+      { seed: 45, numRuns: 20 },
     );
   });
 
   it('splits batches, row blocks and column blocks over several dispatches past the per-dimension limit', async () => {
     const wide = batchCases.map((c) => ({ ...c, m: c.m * 4, n: c.n * 4 }));
     await fc.assert(
-      fc.asyncProperty(wide, fc.integer({ min: 1, max: 2 }), (c, most) => checkBatched(c, SMALL_TILING, most)),
+      fc.asyncProperty(wide, fc.integer({ min: 1, max: 2 }), (c, most) => checkBatched(c, { tiling: SMALL_TILING, parts: 1, maxWorkgroupsPerDimension: most })),
       { seed: 43, numRuns: 15 },
     );
   });

@@ -1,4 +1,5 @@
 import { type GpuArray, type GpuContext, type KernelSource } from '../context.js';
+import { reduce } from './reduce.js';
 import type { GpuInput } from './types.js';
 
 /**
@@ -85,22 +86,28 @@ fn slotB(s: u32, transposed: bool) -> vec2<u32> {
 @compute @workgroup_size(${THREADS_X}, ${THREADS_Y})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let M = params[0];
-  let K = params[1];
+  let fullK = params[1];
   let N = params[2];
   let transposeA = params[4] != 0u;
   let transposeB = params[5] != 0u;
   // A[i, p] = a[aBase + i·aRow + p·aCol], B[p, j] = b[bBase + p·bRow + j·bCol]
-  let aRow = select(K, 1u, transposeA);
+  let aRow = select(fullK, 1u, transposeA);
   let aCol = select(1u, M, transposeA);
   let bRow = select(N, 1u, transposeB);
-  let bCol = select(1u, K, transposeB);
+  let bCol = select(1u, fullK, transposeB);
+  // split-k: z = batch·parts + part, and this workgroup sums the part's k-range only
+  let parts = params[8];
+  let part = wid.z % parts;
+  let batch = wid.z / parts;
+  let kStart = part * params[9];
+  let K = min(params[9], fullK - kStart);
   let tx = lid.x;
   let ty = lid.y;
   let tid = ty * ${THREADS_X}u + tx;
   let row0 = params[6] + wid.y * ${BM}u;
   let col0 = params[7] + wid.x * ${BN}u;
-  let aBase = aOffsets[wid.z];
-  let bBase = bOffsets[wid.z];
+  let aBase = aOffsets[batch] + kStart * aCol;
+  let bBase = bOffsets[batch] + kStart * bRow;
   let outBase = (params[3] + wid.z) * M * N;
   ${range(loadsA).map((s) => `let sa${s} = slotA(tid + ${s * THREADS}u, transposeA);`).join('\n  ')}
   ${range(loadsB).map((s) => `let sb${s} = slotB(tid + ${s * THREADS}u, transposeB);`).join('\n  ')}
@@ -162,14 +169,43 @@ export function chooseTiling(m: number, n: number, batches: number): MatmulTilin
   return largeBlocks >= LARGE_TILING_MIN_BLOCKS ? LARGE_TILING : SMALL_TILING;
 }
 
-/** out[m,n] = op(A)·op(B), op = transpose when the flag is set; A is stored [m,k] or [k,m]. k = 0 writes zeros. */
-export function matmul(context: GpuContext, a: GpuInput, b: GpuInput, out: GpuArray, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void {
-  matmulTiled(context, chooseTiling(m, n, 1), a, b, out, m, k, n, transposeA, transposeB);
+/** Below this many output blocks a long k is split over several workgroups per block. */
+const SPLIT_K_BELOW_BLOCKS = 64;
+/** The workgroups a split-k product aims at. */
+const SPLIT_K_WORKGROUPS = 128;
+/** The shortest k-range worth a workgroup of its own. */
+const SPLIT_K_MIN_PART = 512;
+
+/**
+ * Into how many k-ranges a product is split: few output blocks with a long k (a convolution's
+ * weight gradient, [C_out, N·H·W]·[N·H·W, C·kH·kW]) would otherwise leave most of a GPU idle.
+ */
+export function chooseSplitK(tiling: MatmulTiling, m: number, k: number, n: number, batches: number): number {
+  const blocks = Math.ceil(m / tiling.blockM) * Math.ceil(n / tiling.blockN) * batches;
+  if (blocks >= SPLIT_K_BELOW_BLOCKS || k < 2 * SPLIT_K_MIN_PART) return 1;
+  return Math.min(Math.ceil(SPLIT_K_WORKGROUPS / blocks), Math.floor(k / SPLIT_K_MIN_PART));
 }
 
-/** {@link matmul} with a given tiling (tests cover each; the speed probe compares them). */
-export function matmulTiled(context: GpuContext, tiling: MatmulTiling, a: GpuInput, b: GpuInput, out: GpuArray, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void {
-  matmulBatchedTiled(context, tiling, a, b, out, m, k, n, transposeA, transposeB, ZERO_OFFSET, ZERO_OFFSET);
+/** How tests and the speed probe pin a product's kernel; the defaults choose by size. */
+export interface MatmulOptions {
+  readonly tiling?: MatmulTiling;
+  /**
+   * k-ranges per output block (split-k): each part's product goes to a scratch array, then
+   * reduce('sum') adds the parts (compensated, so no accuracy is lost).
+   */
+  readonly parts?: number;
+  /** Workgroups per grid dimension before a product is split over dispatches (WebGPU's 65535; tests lower it). */
+  readonly maxWorkgroupsPerDimension?: number;
+}
+
+/** out[m,n] = op(A)·op(B), op = transpose when the flag is set; A is stored [m,k] or [k,m]. k = 0 writes zeros. */
+export function matmul(context: GpuContext, a: GpuInput, b: GpuInput, out: GpuArray, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void {
+  matmulBatchedUsing({}, context, a, b, out, m, k, n, transposeA, transposeB, ZERO_OFFSET, ZERO_OFFSET);
+}
+
+/** {@link matmul} with a pinned tiling, split or grid. */
+export function matmulUsing(options: MatmulOptions, context: GpuContext, a: GpuInput, b: GpuInput, out: GpuArray, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void {
+  matmulBatchedUsing(options, context, a, b, out, m, k, n, transposeA, transposeB, ZERO_OFFSET, ZERO_OFFSET);
 }
 
 /**
@@ -179,31 +215,50 @@ export function matmulTiled(context: GpuContext, tiling: MatmulTiling, a: GpuInp
  */
 export function matmulBatched(context: GpuContext, a: GpuInput, b: GpuInput, out: GpuArray, m: number, k: number, n: number,
   transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void {
-  matmulBatchedTiled(context, chooseTiling(m, n, aOffsets.length), a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
+  matmulBatchedUsing({}, context, a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets);
+}
+
+/** {@link matmulBatched} with a pinned tiling, split or grid. */
+export function matmulBatchedUsing(options: MatmulOptions, context: GpuContext, a: GpuInput, b: GpuInput, out: GpuArray, m: number, k: number, n: number,
+  transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void {
+  const batches = aOffsets.length;
+  if (m === 0 || n === 0 || batches === 0) return;
+  const tiling = options.tiling ?? chooseTiling(m, n, batches);
+  const most = Math.min(options.maxWorkgroupsPerDimension ?? MAX_WORKGROUPS_PER_DIMENSION, MAX_WORKGROUPS_PER_DIMENSION);
+  // parts ≤ most, so that a dispatch holds at least one whole batch; every part non-empty
+  const requested = Math.max(1, Math.min(options.parts ?? chooseSplitK(tiling, m, k, n, batches), k, most));
+  const partLength = Math.ceil(k / requested);
+  const parts = partLength === 0 ? 1 : Math.ceil(k / partLength);
+  if (parts === 1) {
+    dispatchProducts(context, tiling, a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets, 1, k, most);
+    return;
+  }
+  const partial = context.allocate(batches * parts * m * n, false);
+  dispatchProducts(context, tiling, a, b, partial, m, k, n, transposeA, transposeB, aOffsets, bOffsets, parts, partLength, most);
+  reduce(context, 'sum', partial, [batches, parts, m * n], [1], out);
+  partial.dispose(); // safe at once: whatever reuses it is submitted after the dispatch reading it
 }
 
 /**
- * {@link matmulBatched} with a given tiling. Past `maxWorkgroupsPerDimension` (WebGPU's
- * 65535; tests lower it) blocks of rows, blocks of columns or batches, the product is split
+ * The product's dispatches: out (or the split-k scratch, [batches, parts, m, n]) block by
+ * block. Past `most` blocks of rows, blocks of columns or batches·parts, the product is split
  * into several dispatches, each told where its blocks start.
  */
-export function matmulBatchedTiled(context: GpuContext, tiling: MatmulTiling, a: GpuInput, b: GpuInput, out: GpuArray, m: number, k: number, n: number,
-  transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array, maxWorkgroupsPerDimension = MAX_WORKGROUPS_PER_DIMENSION): void {
-  const batches = aOffsets.length;
-  if (m === 0 || n === 0 || batches === 0) return;
-  const most = Math.min(maxWorkgroupsPerDimension, MAX_WORKGROUPS_PER_DIMENSION);
+function dispatchProducts(context: GpuContext, tiling: MatmulTiling, a: GpuInput, b: GpuInput, out: GpuArray, m: number, k: number, n: number,
+  transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array, parts: number, partLength: number, most: number): void {
   const source = sourceFor(tiling);
+  const batches = aOffsets.length, batchesPerDispatch = Math.floor(most / parts);
   const rowBlocks = Math.ceil(m / tiling.blockM), colBlocks = Math.ceil(n / tiling.blockN);
-  for (let first = 0; first < batches; first += most) {
-    const count = Math.min(most, batches - first);
+  for (let first = 0; first < batches; first += batchesPerDispatch) {
+    const count = Math.min(batchesPerDispatch, batches - first);
     const aChunk = aOffsets.subarray(first, first + count), bChunk = bOffsets.subarray(first, first + count);
     for (let rowBlock = 0; rowBlock < rowBlocks; rowBlock += most) {
       for (let colBlock = 0; colBlock < colBlocks; colBlock += most) {
         context.run(source, {
           inputs: [a, b, aChunk, bChunk],
           outputs: [out],
-          ints: [m, k, n, first, transposeA ? 1 : 0, transposeB ? 1 : 0, rowBlock * tiling.blockM, colBlock * tiling.blockN],
-          workgroups: [Math.min(most, colBlocks - colBlock), Math.min(most, rowBlocks - rowBlock), count],
+          ints: [m, k, n, first * parts, transposeA ? 1 : 0, transposeB ? 1 : 0, rowBlock * tiling.blockM, colBlock * tiling.blockN, parts, partLength],
+          workgroups: [Math.min(most, colBlocks - colBlock), Math.min(most, rowBlocks - rowBlock), count * parts],
         });
       }
     }
