@@ -15,7 +15,9 @@ import type { GpuInput } from './types.js';
  * per tiling; they only change the slab loads, a small share of the work): each slab is read
  * from global memory along its contiguous dimension either way.
  * Products accumulate in float32 in order of k (the js reference sums in float64, so the
- * two differ by float32 rounding growing with k).
+ * two differ by float32 rounding growing with k). When there are few output blocks and a
+ * long k, the k-range is split over several workgroups per block (split-k) into a scratch
+ * array whose parts reduce('sum') then adds.
  */
 
 /** A workgroup's share of the product; the threads are always 16×16 (256, WebGPU's guaranteed maximum). */
