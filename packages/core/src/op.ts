@@ -80,8 +80,9 @@ export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Te
   const buffers = new Array<Storage>(n);
   for (let i = 0; i < n; i++) buffers[i] = inputs[i].storage;
   const backend = getBackend();
-  // a CPU backend cannot read device values; the test costs nothing until a device backend exists
-  if (backend.memory === undefined && deviceBackendRegistered()) assertOnCpu(def.name, backend.name, inputs, buffers);
+  // a CPU backend cannot read device values; until a device backend exists this is one flag
+  // test (backend.memory is then read once per op, by the forward's outputStorage)
+  if (deviceBackendRegistered() && backend.memory === undefined) assertOnCpu(def.name, backend.name, inputs, buffers);
   const data = def.forward(backend, buffers, shapes, outShape, dtype, attrs);
   const output = new Tensor(data, outShape, dtype);
   if (def.vjp) record(def, inputs, output, attrs);
