@@ -186,6 +186,7 @@ export class Tensor {
 
   /** The value of a tensor with exactly one element, on every tensor (item() on a device). */
   async itemAsync(): Promise<number> {
+    this.#live('itemAsync');
     this.#oneElement('itemAsync');
     return (await this.dataAsync())[0];
   }
