@@ -35,15 +35,23 @@ export const MAX_TENSOR_ELEMENTS = 2 ** 32 - 1;
  * shape and the bytes it would take.
  */
 function storageFor(op: string, dtype: DType, shape: readonly number[], size: number, place = true): TypedArray {
-  const bytes = size * (dtype === 'float64' ? 8 : 4);
-  const describe = () => `${fmt(shape)} of ${dtype} holds ${size.toLocaleString('en-US')} elements (${(bytes / 2 ** 30).toFixed(1)} GiB)`;
-  if (size > MAX_TENSOR_ELEMENTS) throw new ValueError(op, `${describe()}; a tensor holds at most ${MAX_TENSOR_ELEMENTS.toLocaleString('en-US')} elements`);
+  checkSize(op, dtype, shape, size);
   try {
     return place ? stagingBuffer(getBackend(), dtype, size) : allocate(dtype, size);
   } catch (error) {
-    if (error instanceof RangeError) throw new ValueError(op, `${describe()}, more than this process can allocate (${error.message})`);
+    if (error instanceof RangeError) throw new ValueError(op, `${describeSize(dtype, shape, size)}, more than this process can allocate (${error.message})`);
     throw error;
   }
+}
+
+function describeSize(dtype: DType, shape: readonly number[], size: number): string {
+  const bytes = size * (dtype === 'float64' ? 8 : 4);
+  return `${fmt(shape)} of ${dtype} holds ${size.toLocaleString('en-US')} elements (${(bytes / 2 ** 30).toFixed(1)} GiB)`;
+}
+
+/** A ValueError naming the op, the shape and the bytes, for more elements than one tensor may hold. */
+function checkSize(op: string, dtype: DType, shape: readonly number[], size: number): void {
+  if (size > MAX_TENSOR_ELEMENTS) throw new ValueError(op, `${describeSize(dtype, shape, size)}; a tensor holds at most ${MAX_TENSOR_ELEMENTS.toLocaleString('en-US')} elements`);
 }
 
 /**
@@ -175,6 +183,17 @@ export function full(shape: Shape, value: number, options?: Omit<TensorOptions, 
 }
 
 function filled(op: string, shape: Shape, value: number, options?: Omit<TensorOptions, 'shape'>): Tensor {
+  const memory = getBackend().memory;
+  if (value === 0 && memory !== undefined) {
+    // zeros on a device: zeroed device memory, nothing to upload
+    const dims = checkShape(op, shape);
+    const dtype = assertDType(op, options?.dtype ?? 'float32');
+    const size = sizeOf(dims);
+    checkSize(op, dtype, dims, size);
+    const t = new Tensor(memory.allocate(dtype, size, true), dims, dtype);
+    if (options?.requiresGrad) t.requireGrad();
+    return t;
+  }
   const data = filledValues(op, shape, value, options?.dtype);
   return finish(data, checkShape(op, shape), dtypeOfArray(data), options);
 }

@@ -51,6 +51,16 @@ describe('placement', () => {
     expect(await values(made.randn)).toEqual(randn([3], { seed: 2 }).toFlatArray());
   });
 
+  it('zeros are zeroed device memory (nothing uploaded); other values are uploaded once', async () => {
+    const z = zeros([2, 2], { requiresGrad: true });
+    expect(device.counts).toMatchObject({ allocated: 1, uploaded: 0 });
+    expect(z.requiresGrad).toBe(true);
+    expect(await values(z)).toEqual([0, 0, 0, 0]);
+    ones([3]);
+    expect(device.counts).toMatchObject({ allocated: 1, uploaded: 1 });
+    expect(() => zeros([2 ** 20, 2 ** 20])).toThrow('zeros: [1048576,1048576] of float32 holds 1,099,511,627,776 elements (4096.0 GiB); a tensor holds at most 4,294,967,295 elements');
+  });
+
   it('new Tensor(typedArray) stays on the CPU; a device op uploads it for the call and leaves its result on the device', async () => {
     const x = new Tensor(Float32Array.from([1, 2, 3]), [3]);
     expect(x.device).toBe('cpu');
