@@ -80,9 +80,9 @@ export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Te
   const buffers = new Array<Storage>(n);
   for (let i = 0; i < n; i++) buffers[i] = inputs[i].storage;
   const backend = getBackend();
-  // a CPU backend cannot read device values; until a device backend exists this is one flag
-  // test (backend.memory is then read once per op, by the forward's outputStorage)
-  if (deviceBackendRegistered() && backend.memory === undefined) assertOnCpu(def.name, backend.name, inputs, buffers);
+  // until a device backend exists this is one flag test (backend.memory is then read once
+  // per op, by the forward's outputStorage)
+  if (deviceBackendRegistered()) checkPlacement(def.name, backend, inputs, buffers);
   const data = def.forward(backend, buffers, shapes, outShape, dtype, attrs);
   const output = new Tensor(data, outShape, dtype);
   if (def.vjp) record(def, inputs, output, attrs);
@@ -117,13 +117,18 @@ export function assertTensor(op: string, value: unknown, index = 0): asserts val
   if (!(value instanceof Tensor)) throw new ValueError(op, `input ${index} is ${describe(value)}, not a Tensor`);
 }
 
-/** Refuses device values on the CPU backend `backendName`: its kernels would read a DeviceArray as garbage. */
-function assertOnCpu(op: string, backendName: string, inputs: readonly Tensor[], buffers: readonly Storage[]): void {
+/**
+ * Refuses device values the active backend cannot reach: any on a CPU backend (its kernels
+ * would read a DeviceArray as garbage), another device's on a device backend. CPU values are
+ * fine everywhere (a device backend uploads them for the call).
+ */
+function checkPlacement(op: string, backend: Backend, inputs: readonly Tensor[], buffers: readonly Storage[]): void {
+  const onCpu = backend.memory === undefined;
   for (let i = 0; i < buffers.length; i++) {
     const s = buffers[i];
-    if (isDeviceArray(s)) {
-      throw new DeviceTensorError(op, `input ${i} ${fmt(inputs[i].shape)} lives on the '${s.device}' device but the active backend '${backendName}' computes on the CPU; setBackend('${s.device}'), or bring it over with \`tensor(await t.dataAsync(), { shape: t.shape })\``);
-    }
+    if (!isDeviceArray(s) || (!onCpu && s.device === backend.name)) continue;
+    const computes = onCpu ? 'computes on the CPU' : `keeps values on its own device`;
+    throw new DeviceTensorError(op, `input ${i} ${fmt(inputs[i].shape)} lives on the '${s.device}' device but the active backend '${backend.name}' ${computes}; setBackend('${s.device}'), or bring it over with \`tensor(await t.dataAsync(), { shape: t.shape })\``);
   }
 }
 

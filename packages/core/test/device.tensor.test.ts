@@ -87,6 +87,15 @@ describe('placement', () => {
       "add: input 1 [1,2] lives on the 'fake-gpu' device but the active backend 'js' computes on the CPU; setBackend('fake-gpu'), or bring it over with `tensor(await t.dataAsync(), { shape: t.shape })`",
     );
   });
+
+  it('another device\'s tensor is a DeviceTensorError too; CPU tensors are welcome everywhere', () => {
+    const x = tensor([1, 2]);
+    setBackend(createFakeDevice('other-gpu'));
+    expect(() => add(new Tensor(Float32Array.from([1, 1]), [2]), x)).toThrow(
+      "add: input 1 [2] lives on the 'fake-gpu' device but the active backend 'other-gpu' keeps values on its own device; setBackend('fake-gpu'), or bring it over with `tensor(await t.dataAsync(), { shape: t.shape })`",
+    );
+    expect(exp(new Tensor(Float32Array.from([0]), [1])).device).toBe('other-gpu');
+  });
 });
 
 describe('reading values', () => {
