@@ -407,6 +407,8 @@ function nest(data: TypedArray, shape: readonly number[]): NestedArray {
 function assignOnDevice(target: DeviceArray, source: Storage): void {
   const memory = deviceMemoryOf('assign', target.device);
   if (!isDeviceArray(source)) memory.write(target, source);
+  // t.assign(t) is a no-op (and a GPU refuses a copy from a buffer onto itself)
+  else if (source === target) return;
   else if (source.device === target.device) memory.copy(source, target);
   else throw new DeviceTensorError('assign', `the value lives on the '${source.device}' device and the target on the '${target.device}' device; read it with \`await value.dataAsync()\` and assign that`);
 }

@@ -171,6 +171,11 @@ describe('detach and assign on the device', () => {
     w.assign([7, 8, 9]);
     expect(await values(w)).toEqual([7, 8, 9]);
     expect(w.version).toBe(4);
+    const copies = device.counts.copied;
+    w.assign(w);
+    expect(device.counts.copied).toBe(copies);
+    expect(await values(w)).toEqual([7, 8, 9]);
+    expect(w.version).toBe(5);
     expect(() => w.assign(tensor([1, 2], { dtype: 'float64' }))).toThrow(DTypeError);
     expect(() => w.assign([1, 2])).toThrow(ShapeError);
   });
