@@ -194,18 +194,18 @@ function filled(op: string, shape: Shape, value: number, options?: Omit<TensorOp
     if (options?.requiresGrad) t.requireGrad();
     return t;
   }
-  const data = filledValues(op, shape, value, options?.dtype);
-  return finish(data, checkShape(op, shape), dtypeOfArray(data), options);
+  const { data, dims } = filledValues(op, shape, value, options?.dtype);
+  return finish(data, dims, dtypeOfArray(data), options);
 }
 
-/** The CPU values of `filled`: checked shape and dtype, every element `value`. */
-function filledValues(op: string, shape: Shape, value: number, dtypeOption: DType | undefined): TypedArray {
+/** The CPU values of `filled`, every element `value`, and the checked shape. */
+function filledValues(op: string, shape: Shape, value: number, dtypeOption: DType | undefined): { data: TypedArray; dims: number[] } {
   const dims = checkShape(op, shape);
   const dtype = assertDType(op, dtypeOption ?? 'float32');
   if (typeof value !== 'number') throw new ValueError(op, `the fill value must be a number, got ${typeof value}`);
   const data = storageFor(op, dtype, dims, sizeOf(dims));
   if (value !== 0) data.fill(value);
-  return data;
+  return { data, dims };
 }
 
 /** A tensor of `shape` filled with zeros. */
@@ -230,10 +230,9 @@ export function onesLike(t: Tensor): Tensor {
 
 /** The n×m identity (m defaults to n). */
 export function eye(n: number, m: number = n, options?: Omit<TensorOptions, 'shape'>): Tensor {
-  const shape = checkShape('eye', [n, m]);
-  const data = filledValues('eye', shape, 0, options?.dtype);
+  const { data, dims } = filledValues('eye', [n, m], 0, options?.dtype);
   for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = 1;
-  return finish(data, shape, assertDType('eye', options?.dtype ?? 'float32'), options);
+  return finish(data, dims, dtypeOfArray(data), options);
 }
 
 /** start, start+step, … up to but excluding stop, as a rank-1 tensor. */
@@ -275,9 +274,9 @@ export function rand(shape: Shape, options: RandomOptions & { min?: number; max?
   const max = finiteOption('rand', 'max', options.max ?? 1);
   if (min > max) throw new ValueError('rand', `min ${min} is greater than max ${max}`);
   const dtype = assertDType('rand', options.dtype ?? 'float32');
-  const data = filledValues('rand', shape, 0, dtype);
+  const { data, dims } = filledValues('rand', shape, 0, dtype);
   for (let i = 0; i < data.length; i++) data[i] = min + (max - min) * rng.next();
-  return placedTensor(data, checkShape('rand', shape), dtype);
+  return placedTensor(data, dims, dtype);
 }
 
 /** Normal samples (mean, std), drawn row-major from a seeded generator. */
@@ -287,7 +286,7 @@ export function randn(shape: Shape, options: RandomOptions & { mean?: number; st
   const std = finiteOption('randn', 'std', options.std ?? 1);
   if (std < 0) throw new ValueError('randn', `std must be ≥ 0, got ${std}`);
   const dtype = assertDType('randn', options.dtype ?? 'float32');
-  const data = filledValues('randn', shape, 0, dtype);
+  const { data, dims } = filledValues('randn', shape, 0, dtype);
   for (let i = 0; i < data.length; i++) data[i] = mean + std * rng.normal();
-  return placedTensor(data, checkShape('randn', shape), dtype);
+  return placedTensor(data, dims, dtype);
 }
