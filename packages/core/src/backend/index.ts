@@ -48,6 +48,7 @@ export function deviceBackendRegistered(): boolean {
 const PROVIDERS: Readonly<Record<string, string>> = {
   wasm: "initWasmBackend() from '@tapegrad/backend-wasm' registers it",
   native: "initNativeBackend() from '@tapegrad/backend-native' registers it",
+  webgpu: "await initWebGpuBackend() from '@tapegrad/backend-webgpu' registers it",
 };
 
 function fastestRegistered(): Backend {
