@@ -39,6 +39,11 @@ export interface TaskRow {
    * plain-JS loop); null for the others and for rows not run. See allocation.ts.
    */
   allocation: Allocation | null;
+  /**
+   * For a companion row (Framework.companionOf): the row it is printed beside and this row's
+   * s/epoch ÷ that row's (filled in later; null when either has no time).
+   */
+  companion: { of: string; kind: 'userloop' | 'engine'; ratio: number | null } | null;
   note: string;
 }
 
@@ -90,15 +95,18 @@ class OverBudget extends Error {
   }
 }
 
-function emptyRow(fw: { id: string; label: string; isTapegrad: boolean }, status: RowStatus, note: string, batchesPerEpoch = 0): TaskRow {
+type RowSource = Pick<Framework, 'id' | 'label' | 'isTapegrad' | 'companionOf'>;
+
+function emptyRow(fw: RowSource, status: RowStatus, note: string, batchesPerEpoch = 0): TaskRow {
   return {
     framework: fw.id, label: fw.label, isTapegrad: fw.isTapegrad, status, secondsPerEpoch: null, examplesPerSecond: null,
     testAccuracy: null, testLoss: null, epochSeconds: [], epochsRun: 0, batchesRun: 0, batchesPerEpoch, extrapolated: false,
-    tapegradSpeedup: null, accuracyDelta: null, accuracyAgrees: null, allocation: null, note,
+    tapegradSpeedup: null, accuracyDelta: null, accuracyAgrees: null, allocation: null,
+    companion: fw.companionOf ? { of: fw.companionOf.framework, kind: fw.companionOf.kind, ratio: null } : null, note,
   };
 }
 
-export function unavailableTaskRow(fw: { id: string; label: string; isTapegrad: boolean }, status: RowStatus, note: string): TaskRow {
+export function unavailableTaskRow(fw: RowSource, status: RowStatus, note: string): TaskRow {
   return emptyRow(fw, status, note);
 }
 

@@ -34,6 +34,12 @@ const FAMILIES = ['tapegrad', 'tfjs', 'jax', 'pytorch', 'plain'] as const;
 type Family = (typeof FAMILIES)[number];
 const FRAMEWORK_ORDER = ['tfjs-cpu', 'tfjs-wasm', 'jax-wasm', 'pytorch-1thread', 'pytorch-2threads', 'plain-js'];
 const PEERS_FOR_AGREEMENT = ['tfjs-cpu', 'tfjs-wasm', 'jax-wasm', 'pytorch-1thread', 'pytorch-2threads'];
+/** Row order: tapegrad's backends (js first), their companions (user loop, engine), then the peers. */
+const COMPANIONS = ['tapegrad-userloop', 'tapegrad-engine'];
+function rankOf(id: string): number {
+  if (COMPANIONS.includes(id)) return 1.5 + COMPANIONS.indexOf(id) / 10;
+  return id.startsWith('tapegrad-') ? (id === 'tapegrad-js' ? 0 : 1) : 2 + FRAMEWORK_ORDER.indexOf(id);
+}
 /** Rows of the training tasks only (no matmul grid or ops grid rows, not even 'unavailable' ones). */
 const taskOnly = (id: string) => id.startsWith('pytorch-');
 
@@ -181,7 +187,7 @@ async function loadFrameworks(tokens: string[], log: (s: string) => void): Promi
   if (want('pytorch')) add(await timed('PyTorch', async () => (await import('./frameworks/pytorch.js')).loadPytorch()));
   if (want('plain')) add({ frameworks: [(await import('./frameworks/plain.js')).plainFramework()], unavailable: [] });
   const keep = (id: string) => tokens.some((t) => selected(t, id));
-  const rank = (id: string) => (id.startsWith('tapegrad-') ? (id === 'tapegrad-js' ? 0 : 1) : 2 + FRAMEWORK_ORDER.indexOf(id));
+  const rank = (id: string) => rankOf(id);
   const byRank = <T extends { id: string }>(a: T, b: T) => rank(a.id) - rank(b.id);
   const fws = frameworks.filter((f) => keep(f.id)).sort(byRank);
   const missing = unavailable.filter((u) => keep(u.id));
@@ -235,7 +241,7 @@ async function main(argv: string[]): Promise<number> {
   const { frameworks, unavailable } = await loadFrameworks(opts.frameworks, log);
   for (const u of unavailable) log(`unavailable: ${u.label}: ${u.reason}`);
   const all = [...frameworks, ...unavailable].sort((a, b) => {
-    const rank = (id: string) => (id.startsWith('tapegrad-') ? (id === 'tapegrad-js' ? 0 : 1) : 2 + FRAMEWORK_ORDER.indexOf(id));
+    const rank = (id: string) => rankOf(id);
     return rank(a.id) - rank(b.id);
   });
 
