@@ -113,7 +113,7 @@ export function unavailableTaskRow(fw: RowSource, status: RowStatus, note: strin
 /** One plan run: trains from the protocol's initial weights and times each epoch. */
 async function trainOnce(
   fw: Framework, task: TaskSpec, data: TrainData, layers: Layer[], orders: Int32Array[], plan: TrainPlan, log: Log,
-): Promise<{ epochSeconds: number[]; evaluation: { loss: number; accuracy: number } | null; stoppedEarly: boolean; allocation: Allocation | null }> {
+): Promise<{ epochSeconds: number[]; evaluation: { loss: number; accuracy: number } | null; stoppedEarly: boolean; allocation: Allocation | null; facts?: string }> {
   const n = data.train.n;
   const fullBatches = Math.ceil(n / task.batch);
   if (fw.train) {
@@ -122,7 +122,7 @@ async function trainOnce(
     if ('overBudget' in external) throw new OverBudget(external.overBudget.secondsPerBatch, external.overBudget.probeBatches, external.overBudget.estimate);
     external.epochSeconds.forEach((s, e) => log(`  ${task.id} ${fw.id}: epoch ${e + 1}/${plan.epochs} ${s.toFixed(3)} s${plan.batches < fullBatches ? ` (${plan.batches}/${fullBatches} batches)` : ''}`));
     const evaluation = external.stoppedEarly || plan.label === 'over budget' ? null : external.evaluation;
-    return { epochSeconds: external.epochSeconds, evaluation, stoppedEarly: external.stoppedEarly, allocation: null };
+    return { epochSeconds: external.epochSeconds, evaluation, stoppedEarly: external.stoppedEarly, allocation: null, facts: external.facts };
   }
   const trainer = await fw.createTrainer(task, data, layers);
   try {
@@ -184,7 +184,7 @@ export async function runTask(
   let note = plan.batches < fullBatches ? `${plan.label}: ${plan.batches}/${fullBatches} batches × ${plan.epochs} epochs, extrapolated` : '';
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const { epochSeconds, evaluation, stoppedEarly, allocation } = await trainOnce(fw, task, data, layers, orders, current, log);
+      const { epochSeconds, evaluation, stoppedEarly, allocation, facts } = await trainOnce(fw, task, data, layers, orders, current, log);
       const timed = epochSeconds.length > 1 ? epochSeconds.slice(1) : epochSeconds;
       const examplesRun = Math.min(current.batches * task.batch, data.train.n);
       const scale = data.train.n / examplesRun;
@@ -197,6 +197,7 @@ export async function runTask(
       row.epochsRun = epochSeconds.length;
       row.batchesRun = current.batches;
       row.extrapolated = current.batches < fullBatches;
+      if (facts) row.note = `${facts}${row.note ? '; ' : ''}${row.note}`;
       if (epochSeconds.length < 2) row.note = `${row.note}${row.note ? '; ' : ''}only one epoch timed: it includes warm-up`;
       if (stoppedEarly) row.note = `${row.note}${row.note ? '; ' : ''}stopped after ${epochSeconds.length}/${current.epochs} epochs (budget ${current.budget} s): accuracy not run to the end`;
       if (evaluation) {

@@ -8,6 +8,7 @@
  *   npx tsx bench/src/profile.ts                          # T1 on the fastest backend, 3000 steps
  *   npx tsx bench/src/profile.ts --task T3 --backend wasm --steps 8000
  *   npx tsx bench/src/profile.ts --task T4 --backend native --steps 200 --top 15   # and the 15 costliest functions
+ *   npx tsx bench/src/profile.ts --loop userloop --top 15    # the user loop's step (or --loop engine: nn's BP1–BP4), on the fastest backend
  *
  * The profiler adds a few per cent to each step; the µs/step printed first is from a separate
  * unprofiled run of the same steps. Only the calling thread is sampled: a matmul's time is
@@ -48,7 +49,9 @@ function post<T>(session: Session, method: string, params: object = {}): Promise
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { task: { type: 'string', default: 'T1' }, backend: { type: 'string' }, steps: { type: 'string', default: '3000' }, top: { type: 'string', default: '0' } } });
+  const { values } = parseArgs({ options: { task: { type: 'string', default: 'T1' }, backend: { type: 'string' }, steps: { type: 'string', default: '3000' }, top: { type: 'string', default: '0' }, loop: { type: 'string', default: 'fit' } } });
+  const loop = values.loop!;
+  if (!['fit', 'userloop', 'engine'].includes(loop)) throw new Error('--loop must be fit, userloop or engine');
   const taskId = values.task as TaskId;
   if (!TASK_IDS.includes(taskId)) throw new Error(`--task must be one of ${TASK_IDS.join(', ')}`);
   const steps = Number(values.steps);
@@ -58,8 +61,11 @@ async function main(): Promise<void> {
   // loadTapegrad leaves 'js' selected: 'auto' returns to the fastest registered backend
   setBackend(values.backend ?? 'auto');
   const backend = getBackend().name;
-  const framework = frameworks.find((f) => f.id === `tapegrad-${backend}`);
-  if (!framework) throw new Error(`no tapegrad backend '${backend}' (have ${frameworks.map((f) => f.id).join(', ')})`);
+  const framework = loop === 'fit'
+    ? frameworks.find((f) => f.id === `tapegrad-${backend}`)
+    : frameworks.find((f) => f.id === `tapegrad-${loop}` && f.companionOf?.framework === `tapegrad-${backend}`);
+  if (!framework) throw new Error(`no tapegrad ${loop === 'fit' ? 'backend' : `${loop} row on the backend`} '${backend}' (have ${frameworks.map((f) => f.label).join(', ')})`);
+  await framework.activate();
   const task = TASKS[taskId];
   const mnist = loadProtocolMnist();
   const trainer = await framework.createTrainer(task, { train: mnist.train, eval: mnist.test }, initialWeights(task));
@@ -119,7 +125,7 @@ async function main(): Promise<void> {
   });
   totals.set('garbage collector', gc);
   totals.set('other (bench loop, engine)', other + idle);
-  console.log(`${taskId} on ${backend}: ${microseconds.toFixed(0)} µs/step unprofiled (${((microseconds * Math.ceil(mnist.train.n / task.batch)) / 1e6).toFixed(4)} s/epoch; CPU time ${cpuMicroseconds.toFixed(0)} µs/step, load average ${loadavg()[0].toFixed(1)}); profile of ${steps} more steps:`);
+  console.log(`${taskId}${loop === 'fit' ? '' : ` (${loop})`} on ${backend}: ${microseconds.toFixed(0)} µs/step unprofiled (${((microseconds * Math.ceil(mnist.train.n / task.batch)) / 1e6).toFixed(4)} s/epoch; CPU time ${cpuMicroseconds.toFixed(0)} µs/step, load average ${loadavg()[0].toFixed(1)}); profile of ${steps} more steps:`);
   for (const [name, time] of totals) {
     console.log(`  ${name.padEnd(44)} ${((100 * time) / all).toFixed(1).padStart(5)} %  ${(time / steps).toFixed(1).padStart(7)} µs/step`);
   }

@@ -94,7 +94,7 @@ function accuracyText(r: TaskRow, best: TaskRow | null): string {
  * engine, the tape's step (fit's row) ÷ the engine's, the way issue 13's target reads.
  */
 export function companionText(r: TaskRow, rows: readonly TaskRow[]): string {
-  if (!r.companion) return '';
+  if (!r.companion || r.secondsPerEpoch === null) return '';
   const partner = rows.find((x) => x.framework === r.companion!.of);
   const name = partner?.label ?? r.companion.of;
   if (r.companion.ratio === null) return `beside ${name}: no ratio`;

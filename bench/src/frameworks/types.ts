@@ -105,7 +105,7 @@ export interface Framework {
 
 /** What an external plan run reports: its epoch times and evaluation, or the budget probe's verdict. */
 export type ExternalRun =
-  | { epochSeconds: number[]; stoppedEarly: boolean; evaluation: Evaluation | null }
+  | { epochSeconds: number[]; stoppedEarly: boolean; evaluation: Evaluation | null; /** Facts of the run for the row's note (the BLAS library NumPy loaded). */ facts?: string }
   | { overBudget: { secondsPerBatch: number; probeBatches: number; estimate: number } };
 
 /** A framework that could not be loaded: its rows say why. */
