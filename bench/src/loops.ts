@@ -50,27 +50,40 @@ async function main(): Promise<void> {
     const perEpoch = Math.floor(mnist.train.n / task.batch);
     let cursor = 0;
     const times: Record<Kind, number[]> = { fit: [], userloop: [], engine: [] };
+    // CPU time of the process (its threads: GC helpers, the native backend's second thread): on a
+    // loaded machine steadier than the wall clock, which also counts time spent descheduled
+    const cpuTimes: Record<Kind, number[]> = { fit: [], userloop: [], engine: [] };
     const runSteps = (trainer: Trainer, from: number) => {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       for (let s = 0; s < steps; s++) {
         const b = (from + s) % perEpoch;
         trainer.step(order.subarray(b * task.batch, (b + 1) * task.batch));
       }
-      return ((performance.now() - t0) * 1000) / steps;
+      const cpu = process.cpuUsage(c0);
+      return { wall: ((performance.now() - t0) * 1000) / steps, cpu: (cpu.user + cpu.system) / steps };
     };
     for (let r = -20; r < rounds; r++) { // 20 rounds of warm-up
       for (let k = 0; k < KINDS.length; k++) {
         const kind = KINDS[(((r % 3) + 3) % 3 + k) % 3];
-        const us = runSteps(trainers[kind], cursor);
-        if (r >= 0) times[kind].push(us);
+        const { wall, cpu } = runSteps(trainers[kind], cursor);
+        if (r >= 0) {
+          times[kind].push(wall);
+          cpuTimes[kind].push(cpu);
+        }
       }
       cursor += steps;
     }
     const ratio = (a: Kind, b: Kind) => quantile(times[a].map((t, i) => t / times[b][i]), 0.5);
+    const cpuRatio = (a: Kind, b: Kind) => quantile(cpuTimes[a], 0.5) / quantile(cpuTimes[b], 0.5);
     console.log(`${id}: ${steps} steps per trainer per round`);
-    for (const kind of KINDS) console.log(`  ${kind.padEnd(9)} median ${quantile(times[kind], 0.5).toFixed(0).padStart(6)} µs/step   p10 ${quantile(times[kind], 0.1).toFixed(0).padStart(6)} µs/step`);
-    console.log(`  user loop ÷ fit: median of per-round ratios ${ratio('userloop', 'fit').toFixed(3)}, ratio of p10s ${(quantile(times.userloop, 0.1) / quantile(times.fit, 0.1)).toFixed(3)}   (target ≤ 1.15)`);
-    console.log(`  tape (fit) ÷ engine: median of per-round ratios ${ratio('fit', 'engine').toFixed(3)}, ratio of p10s ${(quantile(times.fit, 0.1) / quantile(times.engine, 0.1)).toFixed(3)}   (target ≤ 1.1)`);
+    for (const kind of KINDS) {
+      console.log(`  ${kind.padEnd(9)} wall: median ${quantile(times[kind], 0.5).toFixed(0).padStart(6)} µs/step, p10 ${quantile(times[kind], 0.1).toFixed(0).padStart(6)};  CPU: median ${quantile(cpuTimes[kind], 0.5).toFixed(0).padStart(6)} µs/step`);
+    }
+    const line = (what: string, a: Kind, b: Kind, target: number) =>
+      console.log(`  ${what}: median of per-round ratios ${ratio(a, b).toFixed(3)}, ratio of p10s ${(quantile(times[a], 0.1) / quantile(times[b], 0.1)).toFixed(3)}, ratio of CPU medians ${cpuRatio(a, b).toFixed(3)}   (target ≤ ${target})`);
+    line('user loop ÷ fit', 'userloop', 'fit', 1.15);
+    line('tape (fit) ÷ engine', 'fit', 'engine', 1.1);
     for (const kind of KINDS) trainers[kind].dispose();
   }
   console.log(`load average ${loadavg()[0].toFixed(1)} at end`);
