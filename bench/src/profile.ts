@@ -38,7 +38,8 @@ interface CpuProfile {
 const CATEGORIES: ReadonlyArray<[string, (fn: string, url: string) => boolean]> = [
   ['matmul kernels', (fn, url) => fn === 'matmul' && /backend-(native|wasm)\/(src|dist)|core\/(src|dist)\/backend/.test(url)],
   ['other kernels (element-wise, sums, update)', (_fn, url) => /backend-(native|wasm)\/(src|dist)|core\/(src|dist)\/backend|^wasm/.test(url)],
-  ['batch gather', (_fn, url) => /datasets\/(src|dist)/.test(url)],
+  // columnSampler lives in core now (datasets re-exports it)
+  ['batch gather', (_fn, url) => /datasets\/(src|dist)|core\/src\/columns/.test(url)],
   ['buffer pool, tidy', (_fn, url) => /core\/src\/memory/.test(url)],
   ['tape, ops, tensors (plumbing)', (_fn, url) => /core\/(src|dist)/.test(url)],
   ['nn (layers, losses, optimisers)', (_fn, url) => /nn\/(src|dist)/.test(url)],
