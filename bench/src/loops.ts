@@ -14,9 +14,11 @@ import { parseArgs } from 'node:util';
 import { getBackend, setBackend } from '@tapegrad/core';
 import { loadTapegrad } from './frameworks/tapegrad.js';
 import type { Trainer } from './frameworks/types.js';
+import { UserLoopTrainer } from './frameworks/tapegrad-loops.js';
 import { TASKS, type TaskId, epochOrders, initialWeights, loadProtocolMnist } from './protocol.js';
 
-const KINDS = ['fit', 'userloop', 'engine'] as const;
+/** 'userloop+tidy': the user loop's step inside tidy — the control that shows what its fresh buffers cost. */
+const KINDS = ['fit', 'userloop', 'engine', 'userloop+tidy'] as const;
 type Kind = (typeof KINDS)[number];
 
 function quantile(values: number[], q: number): number {
@@ -39,6 +41,10 @@ async function main(): Promise<void> {
     const steps = Number(values.steps ?? (id === 'T3' ? 16 : 4));
     const trainers = {} as Record<Kind, Trainer>;
     for (const kind of KINDS) {
+      if (kind === 'userloop+tidy') {
+        trainers[kind] = new UserLoopTrainer(task, { train: mnist.train, eval: mnist.test }, initialWeights(task), true);
+        continue;
+      }
       const fw = kind === 'fit'
         ? frameworks.find((f) => f.id === `tapegrad-${backend}`)
         : frameworks.find((f) => f.id === `tapegrad-${kind}` && f.companionOf?.framework === `tapegrad-${backend}`);
@@ -49,10 +55,10 @@ async function main(): Promise<void> {
     const order = epochOrders(mnist.train.n, 1)[0];
     const perEpoch = Math.floor(mnist.train.n / task.batch);
     let cursor = 0;
-    const times: Record<Kind, number[]> = { fit: [], userloop: [], engine: [] };
+    const times: Record<Kind, number[]> = { fit: [], userloop: [], engine: [], 'userloop+tidy': [] };
     // CPU time of the process (its threads: GC helpers, the native backend's second thread): on a
     // loaded machine steadier than the wall clock, which also counts time spent descheduled
-    const cpuTimes: Record<Kind, number[]> = { fit: [], userloop: [], engine: [] };
+    const cpuTimes: Record<Kind, number[]> = { fit: [], userloop: [], engine: [], 'userloop+tidy': [] };
     const runSteps = (trainer: Trainer, from: number) => {
       const t0 = performance.now();
       const c0 = process.cpuUsage();
@@ -65,7 +71,7 @@ async function main(): Promise<void> {
     };
     for (let r = -20; r < rounds; r++) { // 20 rounds of warm-up
       for (let k = 0; k < KINDS.length; k++) {
-        const kind = KINDS[(((r % 3) + 3) % 3 + k) % 3];
+        const kind = KINDS[((((r % KINDS.length) + KINDS.length) % KINDS.length) + k) % KINDS.length];
         const { wall, cpu } = runSteps(trainers[kind], cursor);
         if (r >= 0) {
           times[kind].push(wall);
@@ -78,12 +84,13 @@ async function main(): Promise<void> {
     const cpuRatio = (a: Kind, b: Kind) => quantile(cpuTimes[a], 0.5) / quantile(cpuTimes[b], 0.5);
     console.log(`${id}: ${steps} steps per trainer per round`);
     for (const kind of KINDS) {
-      console.log(`  ${kind.padEnd(9)} wall: median ${quantile(times[kind], 0.5).toFixed(0).padStart(6)} µs/step, p10 ${quantile(times[kind], 0.1).toFixed(0).padStart(6)};  CPU: median ${quantile(cpuTimes[kind], 0.5).toFixed(0).padStart(6)} µs/step`);
+      console.log(`  ${kind.padEnd(13)} wall: median ${quantile(times[kind], 0.5).toFixed(0).padStart(6)} µs/step, p10 ${quantile(times[kind], 0.1).toFixed(0).padStart(6)};  CPU: median ${quantile(cpuTimes[kind], 0.5).toFixed(0).padStart(6)} µs/step`);
     }
     const line = (what: string, a: Kind, b: Kind, target: number) =>
       console.log(`  ${what}: median of per-round ratios ${ratio(a, b).toFixed(3)}, ratio of p10s ${(quantile(times[a], 0.1) / quantile(times[b], 0.1)).toFixed(3)}, ratio of CPU medians ${cpuRatio(a, b).toFixed(3)}   (target ≤ ${target})`);
     line('user loop ÷ fit', 'userloop', 'fit', 1.15);
     line('tape (fit) ÷ engine', 'fit', 'engine', 1.1);
+    line('user loop in tidy ÷ fit (control)', 'userloop+tidy', 'fit', 1.15);
     for (const kind of KINDS) trainers[kind].dispose();
   }
   console.log(`load average ${loadavg()[0].toFixed(1)} at end`);

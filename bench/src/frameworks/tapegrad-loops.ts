@@ -29,12 +29,16 @@ const COMPANION_TASKS = ['T1', 'T3'];
  * `logSoftmax`; sigmoid + BCE in its logits form, softplus(z) − y·z), SGD as
  * `W = sub(W, mul(dW, lr))`. Nothing is tidied: every tensor is left to the garbage collector.
  */
-class UserLoopTrainer implements Trainer {
+export class UserLoopTrainer implements Trainer {
   private weights: Tensor[] = [];
   private readonly xs;
   private readonly ys;
 
-  constructor(private readonly task: TaskSpec, private readonly data: TrainData, layers: Layer[]) {
+  /**
+   * `inTidy`: the same step inside `tidy`, returning the new weights — not what the row runs,
+   * but bench/src/loops.ts's control: what the loop costs once its buffers are pooled.
+   */
+  constructor(private readonly task: TaskSpec, private readonly data: TrainData, layers: Layer[], private readonly inTidy = false) {
     for (let l = 0; l < layers.length; l++) {
       const [inputs, outputs] = [task.sizes[l], task.sizes[l + 1]];
       this.weights.push(tensor(layers[l].W.slice(), { shape: [outputs, inputs], dtype: 'float32' }));
@@ -64,12 +68,17 @@ class UserLoopTrainer implements Trainer {
   }
 
   step(indices: Int32Array): void {
+    if (this.inTidy) this.weights = tidy(() => this.update(indices));
+    else this.weights = this.update(indices);
+  }
+
+  private update(indices: Int32Array): Tensor[] {
     const xb = this.xs.take(indices);
     const yb = this.ys.take(indices);
     const tape = new Tape();
     const c = tape.record(() => this.cost(this.logits(xb), yb));
     const grads = tape.gradient(c, this.weights);
-    this.weights = this.weights.map((w, i) => sub(w, mul(grads[i], this.task.lr)));
+    return this.weights.map((w, i) => sub(w, mul(grads[i], this.task.lr)));
   }
 
   async sync(): Promise<void> {}
