@@ -63,9 +63,9 @@ describe('bench (pnpm bench --quick --tiny)', () => {
     dir = mkdtempSync(join(tmpdir(), 'tapegrad-bench-'));
     const json = join(dir, 'out.json');
     const args = [...tsx, '--quick', '--tiny', '--tasks', 'matmul,ops,T1,T4', '--frameworks', 'tapegrad,plain-js,tfjs-cpu,pytorch-1thread,numpy-1thread', '--skip', 'tfjs-cpu:T4', '--json', json];
-    stdout = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 170_000 });
+    stdout = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
     report = JSON.parse(readFileSync(json, 'utf8')) as Report;
-  }, 180_000);
+  }, 250_000);
 
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
