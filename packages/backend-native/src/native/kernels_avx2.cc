@@ -10,6 +10,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #pragma GCC target("avx2,fma")
 #include <immintrin.h>
+#include "elementwise.h"  // float64's element-wise templates, instantiated below for this target
 
 namespace tg {
 namespace {
@@ -571,8 +572,12 @@ void avx2FmaLoopF64(long iterations, double* sink) {
   *sink = lanes[0] + lanes[3];
 }
 
+// the float64 element-wise kernels vectorised by the compiler for AVX2 (four doubles a
+// vector; -ffp-contract=off: no FMA contraction, so the bits of the portable set and js)
+const Float64Kernels avx2Float64Kernels = float64Kernels();
+
 const KernelSet avx2Kernels = {"avx2-fma 6x16", 6, 16, micro6x16, unaryAvx2, binaryAvx2, sumRowsAvx2, sumMiddleAvx2, extremumAvx2,
-                                subScaledAvx2, micro6x16Direct, 6, 8, micro6x8F64};
+                                subScaledAvx2, micro6x16Direct, 6, 8, micro6x8F64, &avx2Float64Kernels};
 
 }  // namespace tg
 #endif

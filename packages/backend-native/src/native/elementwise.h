@@ -1,0 +1,236 @@
+// The element-wise and reduction kernels written once over the element type T: the portable
+// float32 kernels and both float64 sets (kernels_scalar.cc for the baseline target,
+// kernels_avx2.cc compiled for AVX2) are instantiations of these templates.
+// Plain C++ that the compiler vectorises; -ffp-contract=off (binding.gyp) keeps every
+// product and sum rounded on its own, so each element gets the operations of core's js
+// kernels (packages/core/src/backend/js.ts) in js's order: in float64, the same bits.
+//
+// Everything sits in an anonymous namespace: each translation unit that includes this file,
+// compiled for its own target, keeps its own copy (an AVX2 instantiation must never be the
+// one a CPU without AVX2 calls; see kernels_avx2.cc).
+#pragma once
+#include <cmath>
+#include "kernels.h"
+
+namespace tg {
+namespace {
+
+// ---- unary: the kernels js computes exactly (no Math.exp & co, whose last bit is V8's) -----
+
+// False for a kernel that is not one of them (the caller hands it elsewhere).
+template <typename T>
+bool unaryExact(int op, const T* x, T* out, long n, double scalar) {
+  const T zero = T(0), one = T(1);
+  switch (op) {
+    // !(x ≤ 0): x > 0 or NaN, kept (PyTorch's relu); −0 gives +0
+    case U_RELU: for (long i = 0; i < n; i++) out[i] = !(x[i] <= zero) ? x[i] : zero; return true;
+    case U_STEP: for (long i = 0; i < n; i++) out[i] = x[i] > zero ? one : zero; return true;
+    case U_NEG: for (long i = 0; i < n; i++) out[i] = -x[i]; return true;
+    case U_ABS: for (long i = 0; i < n; i++) out[i] = std::fabs(x[i]); return true;
+    case U_SIGN: for (long i = 0; i < n; i++) out[i] = x[i] > zero ? one : x[i] < zero ? -one : zero; return true;
+    // correctly rounded in both: Math.sqrt, and fround(Math.sqrt(x)) for a float
+    case U_SQRT: for (long i = 0; i < n; i++) out[i] = std::sqrt(x[i]); return true;
+    // floor, ceil and round are exact; nearbyint rounds half to even in the default mode,
+    // as js's roundHalfEven (−0.5 → −0, 2.5 → 2)
+    case U_FLOOR: for (long i = 0; i < n; i++) out[i] = std::floor(x[i]); return true;
+    case U_CEIL: for (long i = 0; i < n; i++) out[i] = std::ceil(x[i]); return true;
+    case U_ROUND: for (long i = 0; i < n; i++) out[i] = std::nearbyint(x[i]); return true;
+    case U_ISNAN: for (long i = 0; i < n; i++) out[i] = x[i] != x[i] ? one : zero; return true;
+    case U_ISFINITE: for (long i = 0; i < n; i++) out[i] = std::isfinite(x[i]) ? one : zero; return true;
+    case U_POW:
+      if (scalar != 2.0) return false;  // Math.pow: V8's own
+      for (long i = 0; i < n; i++) out[i] = x[i] * x[i];
+      return true;
+    default: return false;
+  }
+}
+
+// ---- binary ---------------------------------------------------------------------------------
+
+template <typename T, int OP>
+inline T applyBinary(T a, T b) {
+  const T zero = T(0), one = T(1);
+  switch (OP) {
+    case B_ADD: return a + b;
+    case B_SUB: return a - b;
+    case B_MUL: return a * b;
+    case B_DIV: return a / b;
+    case B_GT: return a > b ? one : zero;
+    case B_GE: return a >= b ? one : zero;
+    case B_LT: return a < b ? one : zero;
+    case B_LE: return a <= b ? one : zero;
+    case B_EQ: return a == b ? one : zero;
+    // js's order of operations, each step rounded to T: dy·(y·(1 − y)), dy·(1 − y·y)
+    case B_SIGMOID_GRAD: { const T t = one - a; const T u = a * t; return b * u; }
+    case B_TANH_GRAD: { const T t = a * a; const T u = one - t; return b * u; }
+    // NaN where either is NaN, else a on ties
+    case B_MAXIMUM: return a >= b || a != a ? a : b;
+    case B_MINIMUM: return a <= b || a != a ? a : b;
+    // a product with 1 or 0, not a select: dy = ±Inf or NaN where x ≤ 0 gives NaN, as js
+    default: return b * (a > zero ? one : zero);
+  }
+}
+
+// One output row of n; AV/BV: the operand advances with the row (else its one value repeats,
+// read once: a streamed operand may be empty when n = 0, a repeated one never is).
+template <typename T, int OP, bool AV, bool BV>
+inline void binaryRun(const T* a, const T* b, T* o, long n) {
+  if (n <= 0) return;
+  const T as = a[0], bs = b[0];
+  for (long i = 0; i < n; i++) o[i] = applyBinary<T, OP>(AV ? a[i] : as, BV ? b[i] : bs);
+}
+
+template <typename T, int OP>
+void binaryOfOp(const T* a, int aMode, const T* b, int bMode, T* out, long rows, long cols) {
+  const bool aFlat = aMode == M_FULL || aMode == M_SCALAR, bFlat = bMode == M_FULL || bMode == M_SCALAR;
+  if (aFlat && bFlat) {  // one long row
+    const long n = rows * cols;
+    if (aMode == M_FULL && bMode == M_FULL) binaryRun<T, OP, true, true>(a, b, out, n);
+    else if (aMode == M_FULL) binaryRun<T, OP, true, false>(a, b, out, n);
+    else if (bMode == M_FULL) binaryRun<T, OP, false, true>(a, b, out, n);
+    else binaryRun<T, OP, false, false>(a, b, out, n);
+    return;
+  }
+  const bool av = aMode == M_FULL || aMode == M_ROW, bv = bMode == M_FULL || bMode == M_ROW;
+  for (long r = 0; r < rows; r++) {
+    const T* pa = aMode == M_FULL ? a + r * cols : aMode == M_COLUMN ? a + r : a;
+    const T* pb = bMode == M_FULL ? b + r * cols : bMode == M_COLUMN ? b + r : b;
+    T* po = out + r * cols;
+    if (av && bv) binaryRun<T, OP, true, true>(pa, pb, po, cols);
+    else if (av) binaryRun<T, OP, true, false>(pa, pb, po, cols);
+    else if (bv) binaryRun<T, OP, false, true>(pa, pb, po, cols);
+    else binaryRun<T, OP, false, false>(pa, pb, po, cols);
+  }
+}
+
+template <typename T>
+void binaryOf(int op, const T* a, int aMode, const T* b, int bMode, T* out, long rows, long cols) {
+  switch (op) {
+    case B_ADD: binaryOfOp<T, B_ADD>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_SUB: binaryOfOp<T, B_SUB>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_MUL: binaryOfOp<T, B_MUL>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_DIV: binaryOfOp<T, B_DIV>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_GT: binaryOfOp<T, B_GT>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_GE: binaryOfOp<T, B_GE>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_LT: binaryOfOp<T, B_LT>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_LE: binaryOfOp<T, B_LE>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_EQ: binaryOfOp<T, B_EQ>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_SIGMOID_GRAD: binaryOfOp<T, B_SIGMOID_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_TANH_GRAD: binaryOfOp<T, B_TANH_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_RELU_GRAD: binaryOfOp<T, B_RELU_GRAD>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_MAXIMUM: binaryOfOp<T, B_MAXIMUM>(a, aMode, b, bMode, out, rows, cols); return;
+    case B_MINIMUM: binaryOfOp<T, B_MINIMUM>(a, aMode, b, bMode, out, rows, cols); return;
+  }
+}
+
+// out = c ≠ 0 ? a : b over [rows, cols], each operand read according to its Mode (js: NaN ≠ 0
+// picks a, −0 picks b).
+template <typename T>
+void whereOf(const T* c, int cMode, const T* a, int aMode, const T* b, int bMode, T* out, long rows, long cols) {
+  const auto rowOf = [cols](const T* p, int mode, long r) { return mode == M_FULL ? p + r * cols : mode == M_COLUMN ? p + r : p; };
+  const auto step = [](int mode) -> long { return mode == M_FULL || mode == M_ROW ? 1 : 0; };
+  const long sc = step(cMode), sa = step(aMode), sb = step(bMode);
+  const bool flat = (cMode == M_FULL || cMode == M_SCALAR) && (aMode == M_FULL || aMode == M_SCALAR) && (bMode == M_FULL || bMode == M_SCALAR);
+  if (flat) {
+    cols *= rows;
+    rows = 1;
+  }
+  for (long r = 0; r < rows; r++) {
+    const T *pc = rowOf(c, cMode, r), *pa = rowOf(a, aMode, r), *pb = rowOf(b, bMode, r);
+    T* po = out + r * cols;
+    if (sc && sa && sb) {
+      for (long j = 0; j < cols; j++) po[j] = pc[j] != T(0) ? pa[j] : pb[j];
+    } else {
+      for (long j = 0; j < cols; j++) po[j] = pc[j * sc] != T(0) ? pa[j * sa] : pb[j * sb];
+    }
+  }
+}
+
+// out = y − s·x, s·x rounded before the subtraction (never fused); out may be y or x.
+template <typename T>
+void subScaledOf(const T* y, const T* x, T s, T* out, long n) {
+  for (long i = 0; i < n; i++) {
+    const T scaled = s * x[i];
+    out[i] = y[i] - scaled;
+  }
+}
+
+// ---- reductions -----------------------------------------------------------------------------
+
+// x seen as [outer, mid, inner], mid summed away, in js's order (packages/core/src/backend/
+// js.ts, reduceContiguous): with inner = 1 each output's mid values come as mid / run runs of
+// `run` (the shape's last axis), each summed from 0 in order, then added in order to the
+// output, which starts at 0 (so a sum of −0s is +0, as js); with inner > 1, each value goes
+// straight into its output, in order of mid. Four outputs at a time where each is one run:
+// independent chains, the same additions.
+template <typename T>
+void sumOf(const T* x, T* out, long outer, long mid, long inner, long run) {
+  const T zero = T(0);
+  if (inner == 1) {
+    if (run <= 0 || mid % run != 0) run = mid;
+    long o = 0;
+    if (run == mid) {
+      for (; o + 4 <= outer; o += 4) {
+        const T *r0 = x + o * mid, *r1 = r0 + mid, *r2 = r1 + mid, *r3 = r2 + mid;
+        T s0 = zero, s1 = zero, s2 = zero, s3 = zero;
+        for (long p = 0; p < mid; p++) {
+          s0 += r0[p];
+          s1 += r1[p];
+          s2 += r2[p];
+          s3 += r3[p];
+        }
+        out[o] = zero + s0;
+        out[o + 1] = zero + s1;
+        out[o + 2] = zero + s2;
+        out[o + 3] = zero + s3;
+      }
+    }
+    for (; o < outer; o++) {
+      const T* block = x + o * mid;
+      T total = zero;
+      for (long start = 0; start < mid; start += run) {
+        T acc = zero;
+        for (long p = start; p < start + run; p++) acc += block[p];
+        total += acc;
+      }
+      out[o] = total;
+    }
+    return;
+  }
+  for (long o = 0; o < outer; o++) {
+    T* dst = out + o * inner;
+    for (long q = 0; q < inner; q++) dst[q] = zero;
+    for (long p = 0; p < mid; p++) {
+      const T* row = x + (o * mid + p) * inner;
+      for (long q = 0; q < inner; q++) dst[q] += row[q];
+    }
+  }
+}
+
+// max (or min) over mid: js's steps from ∓∞ in js's order (NaN wins, ties keep the first).
+template <typename T>
+void extremumOf(bool max, const T* x, T* out, long outer, long mid, long inner) {
+  const T start = max ? -INFINITY : INFINITY;
+  for (long o = 0; o < outer; o++) {
+    const T* block = x + o * mid * inner;
+    T* dst = out + o * inner;
+    if (inner == 1) {
+      dst[0] = extremumRun(max, block, mid, start);
+      continue;
+    }
+    for (long q = 0; q < inner; q++) dst[q] = start;
+    for (long p = 0; p < mid; p++) {
+      const T* row = block + p * inner;
+      if (max) for (long q = 0; q < inner; q++) dst[q] = extremumStep(true, dst[q], row[q]);
+      else for (long q = 0; q < inner; q++) dst[q] = extremumStep(false, dst[q], row[q]);
+    }
+  }
+}
+
+// The float64 set of one translation unit (its target's instantiations).
+inline Float64Kernels float64Kernels() {
+  return {unaryExact<double>, binaryOf<double>, whereOf<double>, subScaledOf<double>, sumOf<double>, extremumOf<double>};
+}
+
+}  // namespace
+}  // namespace tg
