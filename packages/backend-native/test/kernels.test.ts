@@ -1,4 +1,4 @@
-import { type Backend, type BinaryKernel, type UnaryKernel, columnSampler, createRng, jsBackend, setBackend, tensor } from '@tapegrad/core';
+import { type Backend, type BinaryKernel, type UnaryKernel, createRng, jsBackend } from '@tapegrad/core';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { loadAddon } from '../src/addon.js';
@@ -767,36 +767,6 @@ describe.runIf(built)('float64 element-wise, reductions, where, transpose, unfol
     jsBackend.binary('mul', a, [3, 4], b, [3, 4], expected, [3, 4]);
     backend.binary('mul', a, [3, 4], b, [3, 4], actual, [3, 4]);
     expectBitIdentical(actual, expected, 'mixed mul');
-  });
-});
-
-describe.runIf(built)('columnSampler (a training loop\'s batch gather) on native: its gather and transpose kernels', () => {
-  it('take gives js\'s values, shape and dtype (repeats, out of order, odd and empty batches, float32 and float64), and runs no js kernel', () => {
-    const backend = nativeBackend({ name: 'native-sampler' });
-    const rng = createRng(11);
-    for (const dtype of ['float32', 'float64'] as const) {
-      for (let trial = 0; trial < 20; trial++) {
-        const rows = 1 + Math.floor(rng.next() * 70), n = 1 + Math.floor(rng.next() * 90);
-        const x = tensor(Float64Array.from({ length: rows * n }, () => rng.normal() * 1e3), { shape: [rows, n], dtype });
-        const sampler = columnSampler(x);
-        for (let draw = 0; draw < 4; draw++) {
-          const b = Math.floor(rng.next() * 40);
-          const indices = Int32Array.from({ length: b }, () => Math.floor(rng.next() * n));
-          setBackend('js');
-          const want = sampler.take(indices);
-          setBackend(backend);
-          try {
-            const got = sampler.take(draw % 2 ? Array.from(indices) : indices);
-            expect(got.shape).toEqual(want.shape);
-            expect(got.dtype).toBe(dtype);
-            expectBitIdentical(got.data, want.data, `take [${rows}, ${n}] ${dtype} × ${b}`);
-          } finally {
-            setBackend('js');
-          }
-        }
-      }
-    }
-    expect(backend.fallbacks()).toEqual({});
   });
 });
 

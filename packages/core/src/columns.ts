@@ -1,6 +1,4 @@
-import { getBackend } from './backend/index.js';
-import { jsBackend } from './backend/js.js';
-import { type DType, type TypedArray, allocate } from './dtype.js';
+import { type DType, allocate } from './dtype.js';
 import { ShapeError, ValueError } from './errors.js';
 import { Tensor, isTensor } from './tensor.js';
 
@@ -36,11 +34,6 @@ export interface ColumnSampler {
  * takeColumns is bound by memory latency (≈ 0.5 ms per MNIST batch of 64). In the copy each
  * example is one contiguous run (3 KB for MNIST) that the hardware streams; the result,
  * [rows, B], is small enough to stay in cache while it is filled.
- *
- * On a backend with its own gather kernel (native), take is that backend's gather of the B
- * examples into [B, rows] (one copy per example) and its transpose into [rows, B]: ≈ 2.7×
- * the js loop below for MNIST's batches of 64 (a scratch [B, rows] buffer is kept with the
- * copy). Elsewhere (js, wasm: both use js's gather) the js loop runs. Same values either way.
  */
 export function columnSampler(x: Tensor): ColumnSampler {
   if (!isTensor(x) || x.rank !== 2) {
@@ -60,7 +53,6 @@ export function columnSampler(x: Tensor): ColumnSampler {
       }
     }
   }
-  let scratch: TypedArray | undefined;
   const take = (indices: ArrayLike<number>): Tensor => {
     const b = indices.length;
     for (let k = 0; k < b; k++) {
@@ -71,15 +63,6 @@ export function columnSampler(x: Tensor): ColumnSampler {
     }
     const out = allocate(dtype, rows * b);
     const result = new Tensor(out, [rows, b], dtype);
-    const backend = getBackend();
-    if (backend.gather !== jsBackend.gather && b > 0 && rows > 0) {
-      // the backend's own kernels: the examples' rows of the copy, then [B, rows] → [rows, B]
-      if (!scratch || scratch.length < rows * b) scratch = dtype === 'float64' ? new Float64Array(rows * b) : new Float32Array(rows * b);
-      const gathered = scratch.length === rows * b ? scratch : scratch.subarray(0, rows * b);
-      backend.gather(copy, 1, n, rows, indices instanceof Int32Array ? indices : Int32Array.from(indices), gathered);
-      backend.transpose(gathered, [b, rows], [1, 0], out);
-      return result;
-    }
     let k = 0;
     // SAMPLE_COLUMNS examples at a time: as many sequential streams read, each output row written in a run
     for (; k + SAMPLE_COLUMNS <= b; k += SAMPLE_COLUMNS) {
