@@ -138,10 +138,17 @@ void whereOf(const T* c, int cMode, const T* a, int aMode, const T* b, int bMode
   for (long r = 0; r < rows; r++) {
     const T *pc = rowOf(c, cMode, r), *pa = rowOf(a, aMode, r), *pb = rowOf(b, bMode, r);
     T* po = out + r * cols;
+    // both sides read before the choice: a blend, not the masked loads a conditional read becomes
     if (sc && sa && sb) {
-      for (long j = 0; j < cols; j++) po[j] = pc[j] != T(0) ? pa[j] : pb[j];
+      for (long j = 0; j < cols; j++) {
+        const T x = pa[j], y = pb[j];
+        po[j] = pc[j] != T(0) ? x : y;
+      }
     } else {
-      for (long j = 0; j < cols; j++) po[j] = pc[j * sc] != T(0) ? pa[j * sa] : pb[j * sb];
+      for (long j = 0; j < cols; j++) {
+        const T x = pa[j * sa], y = pb[j * sb];
+        po[j] = pc[j * sc] != T(0) ? x : y;
+      }
     }
   }
 }
