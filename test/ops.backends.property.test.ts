@@ -53,7 +53,7 @@ import {
 } from '@tapegrad/core';
 import { arb } from '@tapegrad/core/testing/properties';
 import { createWasmBackend, initWasmBackend } from '../packages/backend-wasm/src/index.js';
-import { initNativeBackendOrWarn } from '../packages/backend-native/src/index.js';
+import { initNativeBackendOrWarn, loadNativeBackend } from '../packages/backend-native/src/index.js';
 // the activations' VJPs as primitives: not re-exported by the package
 import { reluGrad, sigmoidGrad, tanhGrad } from '../packages/core/src/ops/math.js';
 
@@ -66,7 +66,7 @@ const eta = 2 ** -149;
 const u64 = 2 ** -53;
 const eta64 = 2 ** -1074;
 /** Backends whose float64 matmul and matmulBatched are their own (native's GEMM), not js's bits. */
-const ownFloat64 = new Set(['native']);
+const ownFloat64 = new Set(['native', 'native-every-size']);
 
 const wasm = initWasmBackend();
 // The registered wasm backend runs calls below a few dozen elements in js (cheaper than the
@@ -77,13 +77,19 @@ registerBackend(createWasmBackend({ name: 'wasm-every-size', smallCallsInJs: fal
 // wherever a C++ toolchain exists); elsewhere one warning says why and wasm stays.
 initNativeBackendOrWarn();
 
+// The registered native backend runs float64 calls below a few hundred elements in js (the
+// same bits, cheaper than an addon call); this one sends every float64 call its addon covers
+// to the addon, so the small cases here test its float64 kernels.
+const nativeEverySize = listBackends().includes('native') ? loadNativeBackend({ name: 'native-every-size', smallFloat64InJs: false }).backend : undefined;
+if (nativeEverySize) registerBackend(nativeEverySize);
+
 /**
  * The float64 GEMM calls native made since the last reset: a case without any must be
- * bit-identical to js in float64. Counted by wrapping the registered backend's two GEMM kernels.
+ * bit-identical to js in float64. Counted by wrapping the registered backends' two GEMM kernels.
  */
 const float64Gemm = { calls: 0 };
-if (listBackends().includes('native')) {
-  setBackend('native');
+for (const name of ['native', 'native-every-size'].filter((b) => listBackends().includes(b))) {
+  setBackend(name);
   const native = getBackend() as { -readonly [K in 'matmul' | 'matmulBatched']: Backend[K] };
   setBackend('js');
   const { matmul: single, matmulBatched: batched } = native;

@@ -20,6 +20,12 @@ export interface NativeBackendOptions {
    * ones; 'portable' forces the portable C++ kernels (to test them on an AVX2 machine).
    */
   kernels?: 'auto' | 'portable';
+  /**
+   * true (the default): float64 calls below {@link FLOAT64_NATIVE_FROM} elements (reductions:
+   * {@link FLOAT64_NATIVE_REDUCE_FROM}) run js's kernels, which are faster there and give the
+   * same bits; false sends every float64 call the addon covers to the addon (tests).
+   */
+  smallFloat64InJs?: boolean;
 }
 
 /**
@@ -77,10 +83,23 @@ const EXACT_FLOAT64_UNARY: ReadonlySet<UnaryKernel> = new Set(['relu', 'step', '
 
 type Float = Float32Array | Float64Array;
 
-/** True when every array is a Float32Array, or every one a Float64Array: one addon call takes them. */
-function sameFloat(a: TypedArray, b: TypedArray, c?: TypedArray): boolean {
+/**
+ * float64 calls smaller than this stay on js (the same bits either way): an addon call costs
+ * ≈ 0.2–0.3 µs of Node-API overhead, while js's loop does 16 elements of mul in ≈ 80 ns and 64
+ * in ≈ 140 ns; native wins from ≈ 256 (mul 0.30 vs 0.50 µs, relu 0.21 vs 0.41 µs; 1024: 4–5×).
+ * gradcheck's and the property tests' float64 tensors are mostly far below it.
+ */
+export const FLOAT64_NATIVE_FROM = 256;
+/** The same for float64 reductions: js's in-order sum is latency-bound like the addon's (1024 elements: 0.78 vs 0.88 µs). */
+export const FLOAT64_NATIVE_REDUCE_FROM = 1024;
+
+/**
+ * True when every array is a Float32Array, or every one a Float64Array with `size` ≥
+ * `float64From` (smaller float64 calls are cheaper in js): one addon call takes them.
+ */
+function sameFloat(size: number, float64From: number, a: TypedArray, b: TypedArray, c?: TypedArray): boolean {
   if (a instanceof Float32Array) return b instanceof Float32Array && (c === undefined || c instanceof Float32Array);
-  return a instanceof Float64Array && b instanceof Float64Array && (c === undefined || c instanceof Float64Array);
+  return a instanceof Float64Array && b instanceof Float64Array && (c === undefined || c instanceof Float64Array) && size >= float64From;
 }
 
 // The operand modes of the addon's binary kernel are core's OperandMode (as in addon.cc).
@@ -108,6 +127,8 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
   const threshold = options.threadThreshold ?? DEFAULT_THREAD_THRESHOLD;
   // jsBackend's kernels, counting each call: everything below that is not native goes there
   const fallbacks = countJsFallbacks(), js = fallbacks.js;
+  const smallInJs = options.smallFloat64InJs ?? true;
+  const float64From = smallInJs ? FLOAT64_NATIVE_FROM : 0, float64ReduceFrom = smallInJs ? FLOAT64_NATIVE_REDUCE_FROM : 0;
 
   // ---- float64: matmul and matmulBatched in the addon (gemm.cc's loop nest over double
   // tiles), split over two threads as float32's are; every other float64 kernel is js's
@@ -135,7 +156,8 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     unary(kernel: UnaryKernel, x: TypedArray, out: TypedArray, scalar: number): void {
       const op = UNARY[kernel];
       const native = op !== undefined && (x instanceof Float32Array ? out instanceof Float32Array
-        : x instanceof Float64Array && out instanceof Float64Array && (EXACT_FLOAT64_UNARY.has(kernel) || (kernel === 'powScalar' && scalar === 2)));
+        : x instanceof Float64Array && out instanceof Float64Array && x.length >= float64From
+          && (EXACT_FLOAT64_UNARY.has(kernel) || (kernel === 'powScalar' && scalar === 2)));
       if (!native) {
         js.unary(kernel, x, out, scalar);
         return;
@@ -146,7 +168,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     binary(kernel: BinaryKernel, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape,
       out: TypedArray, outShape: Shape): void {
       const op = BINARY[kernel];
-      if (op === undefined || !sameFloat(a, b, out)) {
+      if (op === undefined || !sameFloat(out.length, float64From, a, b, out)) {
         js.binary(kernel, a, aShape, b, bShape, out, outShape);
         return;
       }
@@ -164,7 +186,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     // view of one [rows, cols] output, as binary's; other broadcasts go to js
     where(cond: TypedArray, condShape: Shape, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void {
       const total = out.length;
-      if (total > 0 && cond instanceof Float64Array && sameFloat(a, b, out) && a instanceof Float64Array) {
+      if (total >= float64From && total > 0 && cond instanceof Float64Array && a instanceof Float64Array && sameFloat(total, float64From, a, b, out)) {
         const c = operandLayout(condShape, outShape, cond.length, total);
         const l = operandLayout(aShape, outShape, a.length, total);
         const r = operandLayout(bShape, outShape, b.length, total);
@@ -214,7 +236,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     },
 
     subScaled(y: TypedArray, x: TypedArray, s: number, out: TypedArray): void {
-      if (!sameFloat(y, x, out)) {
+      if (!sameFloat(out.length, float64From, y, x, out)) {
         js.subScaled(y, x, s, out);
         return;
       }
@@ -224,7 +246,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
 
     // convolution: im2col and col2im, float32 and float64 in the addon (conv.cc), bit-identical to js's
     unfold(x: TypedArray, geometry: ConvGeometry, padValue: number, out: TypedArray, batched: boolean): void {
-      if (!sameFloat(x, out)) {
+      if (!sameFloat(out.length, float64From, x, out)) {
         js.unfold(x, geometry, padValue, out, batched);
         return;
       }
@@ -232,7 +254,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     },
 
     fold(cols: TypedArray, geometry: ConvGeometry, out: TypedArray, batched: boolean): void {
-      if (!sameFloat(cols, out)) {
+      if (!sameFloat(cols.length, float64From, cols, out)) {
         js.fold(cols, geometry, out, batched);
         return;
       }
@@ -241,7 +263,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
 
     // a copy with the axes permuted: contiguous runs of x copied whole (conv2d's [O, N, L] → [N, O, L])
     transpose(x: TypedArray, shape: Shape, perm: readonly number[], out: TypedArray): void {
-      if (!sameFloat(x, out) || shape.length > 16) {
+      if (!sameFloat(out.length, float64From, x, out) || shape.length > 16) {
         js.transpose(x, shape, perm, out);
         return;
       }
@@ -250,7 +272,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
 
     // take, and a training loop's batch gather (core's columnSampler): one memcpy per index
     gather(x: TypedArray, outer: number, axisSize: number, inner: number, indices: Int32Array, out: TypedArray): void {
-      if (!sameFloat(x, out)) {
+      if (!sameFloat(out.length, float64From, x, out)) {
         js.gather(x, outer, axisSize, inner, indices, out);
         return;
       }
@@ -283,7 +305,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     },
 
     reduce(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void {
-      if (!sameFloat(x, out) || x.length === 0) {
+      if (!sameFloat(x.length, float64ReduceFrom, x, out) || x.length === 0) {
         js.reduce(kernel, x, shape, axes, out);
         return;
       }

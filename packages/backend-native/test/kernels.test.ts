@@ -2,6 +2,7 @@ import { type Backend, type BinaryKernel, type UnaryKernel, createRng, jsBackend
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { loadAddon } from '../src/addon.js';
+import { FLOAT64_NATIVE_FROM, FLOAT64_NATIVE_REDUCE_FROM } from '../src/backend.js';
 import { built, missingReason, nativeBackend, toolchainPresent } from './native.js';
 
 /**
@@ -155,8 +156,9 @@ function specials(extra: number): Float32Array {
 }
 
 const kernelSets = built ? [
-  { label: 'avx2-fma (this CPU\'s choice)', make: () => nativeBackend({ name: 'native-auto' }) },
-  { label: 'portable (forced)', make: () => nativeBackend({ name: 'native-portable', kernels: 'portable' }) },
+  // every float64 call the addon covers goes to it, whatever its size (small ones go to js by default)
+  { label: 'avx2-fma (this CPU\'s choice)', make: () => nativeBackend({ name: 'native-auto', smallFloat64InJs: false }) },
+  { label: 'portable (forced)', make: () => nativeBackend({ name: 'native-portable', kernels: 'portable', smallFloat64InJs: false }) },
 ] : [];
 
 describe.runIf(built)('native kernels agree with jsBackend', () => {
@@ -759,6 +761,22 @@ describe.runIf(built)('float64 element-wise, reductions, where, transpose, unfol
       });
     });
   }
+
+  it('by default, float64 calls below FLOAT64_NATIVE_FROM elements (reductions: FLOAT64_NATIVE_REDUCE_FROM) run js\'s kernels, larger ones the addon\'s', () => {
+    const backend = nativeBackend({ name: 'native-default' });
+    const small = FLOAT64_NATIVE_FROM - 1, large = FLOAT64_NATIVE_REDUCE_FROM;
+    for (const n of [small, large]) {
+      const a = f64(n), b = f64(n);
+      backend.binary('add', a, [n], b, [n], new Float64Array(n), [n]);
+      backend.unary('relu', a, new Float64Array(n), 0);
+      backend.reduce('sum', a, [n], [0], new Float64Array(1));
+    }
+    backend.reduce('max', f64(large - 1), [large - 1], [0], new Float64Array(1));
+    expect(backend.fallbacks()).toEqual({
+      'binary add': { calls: 1, elements: small }, 'unary relu': { calls: 1, elements: small },
+      'reduce sum': { calls: 1, elements: small }, 'reduce max': { calls: 1, elements: large - 1 },
+    });
+  });
 
   it('a float32 input with a float64 out (or the reverse) is js\'s job too', () => {
     const backend = nativeBackend({ name: 'native-mixed' });
