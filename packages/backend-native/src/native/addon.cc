@@ -376,7 +376,7 @@ napi_value Sum(napi_env env, napi_callback_info info) {
   napi_value argv[7];
   size_t argc = 7;
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (!args(env, info, 6, argv, "sum")) return nullptr;
+  if (argc < 6) return fail(env, false, "sum", "expects 6 or 7 arguments"), nullptr;
   const bool hasRun = argc >= 7;
   return isFloat64Array(env, argv[0]) ? SumOf<double>(env, argv, hasRun) : SumOf<float>(env, argv, hasRun);
 }
