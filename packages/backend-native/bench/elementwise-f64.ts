@@ -1,9 +1,9 @@
 /**
  * float64 element-wise and reduction kernels on 1M elements: jsBackend against the native
  * backend (AVX2 set and portable set), ms per call, in one process. add (a full-size sum),
- * add of a bias row ([1000, 1000] + [1000]), relu, exp (native hands it to js: V8's Math.exp
- * is the reference), sum of all, sum over rows ([1000, 1000] → [1000]), max over axis 0,
- * subScaled and where.
+ * add of a bias row ([1000, 1000] + [1000]), relu, exp and sigmoid (V8's exp algorithm,
+ * ported), tanh (native hands it to js: V8's Math.tanh is the reference), sum of all, sum
+ * over rows ([1000, 1000] → [1000]), max over axis 0, subScaled and where.
  *
  *   pnpm build
  *   cd packages/backend-native && pnpm exec tsx bench/elementwise-f64.ts [--reps 15]
@@ -38,7 +38,9 @@ const cases: Array<[string, (k: Backend) => void]> = [
   ['add', (k) => k.binary('add', a, [n], b, [n], out, [n])],
   ['add bias row', (k) => k.binary('add', a, [1000, 1000], row, [1, 1000], out, [1000, 1000])],
   ['relu', (k) => k.unary('relu', a, out, 0)],
-  ['exp (js on both)', (k) => k.unary('exp', a, out, 0)],
+  ['exp', (k) => k.unary('exp', a, out, 0)],
+  ['sigmoid', (k) => k.unary('sigmoid', a, out, 0)],
+  ['tanh (js on both)', (k) => k.unary('tanh', a, out, 0)],
   ['sum all', (k) => k.reduce('sum', a, [n], [0], one)],
   ['sum rows', (k) => k.reduce('sum', a, [1000, 1000], [1], small)],
   ['max axis 0', (k) => k.reduce('max', a, [1000, 1000], [0], small)],

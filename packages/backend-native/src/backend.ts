@@ -75,11 +75,12 @@ const BINARY: Partial<Record<BinaryKernel, number>> = {
 };
 
 /**
- * The unary kernels js computes exactly in float64, which the addon then computes too (the
- * same bits); exp, log, tanh, sigmoid, softplus, log1p, expm1, erf, sin, cos and pow other
- * than x² stay on js in float64, since C's libm and V8's Math may differ in the last bit.
+ * The float64 unary kernels the addon computes with js's bits: those js computes exactly, and
+ * exp and sigmoid (V8's exp algorithm ported: elementwise.h, jsExp). log, tanh, softplus,
+ * log1p, expm1, erf, sin, cos and pow other than x² stay on js in float64, since C's libm and
+ * V8's Math differ in the last bit (README, "float64").
  */
-const EXACT_FLOAT64_UNARY: ReadonlySet<UnaryKernel> = new Set(['relu', 'step', 'neg', 'abs', 'sign', 'sqrt', 'floor', 'ceil', 'round', 'isNaN', 'isFinite']);
+const EXACT_FLOAT64_UNARY: ReadonlySet<UnaryKernel> = new Set(['relu', 'step', 'neg', 'abs', 'sign', 'sqrt', 'floor', 'ceil', 'round', 'isNaN', 'isFinite', 'exp', 'sigmoid']);
 
 type Float = Float32Array | Float64Array;
 

@@ -4,7 +4,9 @@
 // an inline library function instantiated here would carry AVX2 code into the shared copy
 // that the portable code may call (one-definition rule), and crash a CPU without it.
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include "kernels.h"
 
 #if defined(__x86_64__) || defined(__i386__)
