@@ -76,11 +76,11 @@ const BINARY: Partial<Record<BinaryKernel, number>> = {
 
 /**
  * The float64 unary kernels the addon computes with js's bits: those js computes exactly, and
- * exp and sigmoid (V8's exp algorithm ported: elementwise.h, jsExp). log, tanh, softplus,
+ * exp, sigmoid and log (V8's exp and log algorithms ported: elementwise.h, jsExp, jsLog). tanh, softplus,
  * log1p, expm1, erf, sin, cos and pow other than x² stay on js in float64, since C's libm and
  * V8's Math differ in the last bit (README, "float64").
  */
-const EXACT_FLOAT64_UNARY: ReadonlySet<UnaryKernel> = new Set(['relu', 'step', 'neg', 'abs', 'sign', 'sqrt', 'floor', 'ceil', 'round', 'isNaN', 'isFinite', 'exp', 'sigmoid']);
+const EXACT_FLOAT64_UNARY: ReadonlySet<UnaryKernel> = new Set(['relu', 'step', 'neg', 'abs', 'sign', 'sqrt', 'floor', 'ceil', 'round', 'isNaN', 'isFinite', 'exp', 'sigmoid', 'log']);
 
 type Float = Float32Array | Float64Array;
 

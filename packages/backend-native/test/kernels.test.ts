@@ -31,7 +31,7 @@ import { built, missingReason, nativeBackend, toolchainPresent } from './native.
  *   the last axis accumulate in float64 (js: per innermost row): ≤ 1 ulp of the float64 sum.
  * - float64 matmul and matmulBatched run in the addon (the same blocked loop nest over double
  *   tiles): the float32 bound with u = 2⁻⁵³ and η = 2⁻¹⁰⁷⁴, 16·u·√k·Σₚ|A[i,p]·B[p,j]| + k·η.
- * - float64 element-wise kernels (but log, tanh, softplus, log1p, expm1, erf,
+ * - float64 element-wise kernels (exp, sigmoid and log by V8's own algorithms, ported; but tanh, softplus, log1p, expm1, erf,
  *   sin, cos and pow ≠ x², which stay on js: libm's last bit is not V8's), where, subScaled,
  *   sum/max/min, transpose, unfold, fold and gather run in the addon with js's operations in
  *   js's order: bit-identical. The rest of float64, and kernels the addon lacks, are
@@ -605,7 +605,7 @@ describe.runIf(built)('float64 element-wise, reductions, where, transpose, unfol
       it('exact unary kernels (relu, step, neg, abs, sign, sqrt, x², floor, ceil, round, isNaN, isFinite) and exp, sigmoid (V8\'s exp ported) run natively, in place too; log & co stay on js', () => {
         const x = specials64(1000);
         x.set([2.5, -2.5, 1.5, -1.5, 0.5, -0.5, -0.4, 8388607.5, 2 ** 53 - 1, -1e9, 709.78, 709.79, -745.13, -745.14, -708.4, -720, 0.5 * Math.LN2, 1.5 * Math.LN2], 1000);
-        for (const kernel of ['relu', 'step', 'neg', 'abs', 'sign', 'sqrt', 'powScalar', 'floor', 'ceil', 'round', 'isNaN', 'isFinite', 'exp', 'sigmoid'] as UnaryKernel[]) {
+        for (const kernel of ['relu', 'step', 'neg', 'abs', 'sign', 'sqrt', 'powScalar', 'floor', 'ceil', 'round', 'isNaN', 'isFinite', 'exp', 'sigmoid', 'log'] as UnaryKernel[]) {
           const expected = new Float64Array(x.length), actual = new Float64Array(x.length).fill(7);
           jsBackend.unary(kernel, x, expected, 2);
           backend.unary(kernel, x, actual, 2);
@@ -615,16 +615,16 @@ describe.runIf(built)('float64 element-wise, reductions, where, transpose, unfol
           expectBitIdentical(inPlace, expected, `float64 ${kernel} in place`);
         }
         expect(backend.fallbacks()).toEqual({});
-        for (const [kernel, scalar] of [['log', 0], ['tanh', 0], ['softplus', 0], ['powScalar', 3], ['erf', 0]] as [UnaryKernel, number][]) {
+        for (const [kernel, scalar] of [['tanh', 0], ['softplus', 0], ['powScalar', 3], ['erf', 0], ['log1p', 0]] as [UnaryKernel, number][]) {
           const expected = new Float64Array(x.length), actual = new Float64Array(x.length);
           jsBackend.unary(kernel, x, expected, scalar);
           backend.unary(kernel, x, actual, scalar);
           expectBitIdentical(actual, expected, `float64 ${kernel} (js's)`);
         }
-        expect(backend.fallbacks()['unary log']?.calls).toBe(1);
+        expect(backend.fallbacks()['unary tanh']?.calls).toBe(1);
       });
 
-      it('float64 exp and sigmoid are Math.exp\'s bits (and core\'s sigmoid\'s) over 200 000 values: [−20, 20], [−750, 710], tiny |x|', () => {
+      it('float64 exp, sigmoid and log are Math.exp\'s and Math.log\'s bits (and core\'s sigmoid\'s) over 200 000 values: [−20, 20], [−750, 710], tiny |x|; log also of 2^[−1000, 1000], 1 ± tiny, subnormals', () => {
         const n = 200_000;
         const x = Float64Array.from({ length: n }, (_, i) => {
           const v = r.next();
@@ -636,6 +636,14 @@ describe.runIf(built)('float64 element-wise, reductions, where, transpose, unfol
           backend.unary(kernel, x, actual, 0);
           expectBitIdentical(actual, expected, `float64 ${kernel}`);
         }
+        const y = Float64Array.from({ length: n }, (_, i) => {
+          const v = r.next();
+          return i % 4 === 0 ? 2 ** (v * 2000 - 1000) : i % 4 === 1 ? 1 + (v - 0.5) * 2 ** -(r.next() * 50) : i % 4 === 2 ? v * 1e-310 : v * 40 - 5;
+        });
+        const expected = new Float64Array(n), actual = new Float64Array(n);
+        jsBackend.unary('log', y, expected, 0);
+        backend.unary('log', y, actual, 0);
+        expectBitIdentical(actual, expected, 'float64 log');
         expect(backend.fallbacks()).toEqual({});
       });
 
