@@ -1,7 +1,7 @@
 /**
  * float64 element-wise and reduction kernels on 1M elements: jsBackend against the native
  * backend (AVX2 set and portable set), ms per call, in one process. add (a full-size sum),
- * add of a bias row ([1000, 1000] + [1000]), relu, exp and sigmoid (V8's exp algorithm,
+ * add of a bias row ([1000, 1000] + [1000]), relu, exp, sigmoid and log (V8's algorithms,
  * ported), tanh (native hands it to js: V8's Math.tanh is the reference), sum of all, sum
  * over rows ([1000, 1000] → [1000]), max over axis 0, subScaled and where.
  *
@@ -33,6 +33,7 @@ let seed = 12345;
 const random = () => Float64Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 4 - 2);
 const a = random(), b = random(), row = random().subarray(0, 1000), out = new Float64Array(n), small = new Float64Array(1000), one = new Float64Array(1);
 const cond = a.map((v) => (v > 0 ? 1 : 0));
+const positive = a.map(Math.abs);
 
 const cases: Array<[string, (k: Backend) => void]> = [
   ['add', (k) => k.binary('add', a, [n], b, [n], out, [n])],
@@ -40,6 +41,7 @@ const cases: Array<[string, (k: Backend) => void]> = [
   ['relu', (k) => k.unary('relu', a, out, 0)],
   ['exp', (k) => k.unary('exp', a, out, 0)],
   ['sigmoid', (k) => k.unary('sigmoid', a, out, 0)],
+  ['log', (k) => k.unary('log', positive, out, 0)],
   ['tanh (js on both)', (k) => k.unary('tanh', a, out, 0)],
   ['sum all', (k) => k.reduce('sum', a, [n], [0], one)],
   ['sum rows', (k) => k.reduce('sum', a, [1000, 1000], [1], small)],
