@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -67,7 +69,13 @@ const expected: Record<string, RegExp[][]> = {
   ],
   'README.md': [[/^0\.\d{4} \[ 4, 2 \] \[ 4, 1 \] \[ 1, 4 \] \[ 1, 1 \]/]],
   'packages/charts/README.md': [[/^<svg true\n$/]],
+  'packages/backend-webgpu/README.md': [[/^SwiftShader \(a CPU: right answers, no GPU speed\)\nwebgpu 1\.125 \[ \[ 1, 0\.25 \], \[ -0\.5, 0\.5 \] \]\nDeviceTensorError\n$/]],
 };
+
+// the WebGPU README runs on SwiftShader, the CPU Vulkan driver of Debian's chromium (as its tests)
+const snippetEnv = { ...process.env };
+snippetEnv.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
+snippetEnv.XDG_RUNTIME_DIR ??= mkdtempSync(join(tmpdir(), 'tapegrad-xdg-'));
 
 for (const readme of Object.keys(expected)) {
   describe(readme, () => {
@@ -78,7 +86,7 @@ for (const readme of Object.keys(expected)) {
         mkdirSync(scratch, { recursive: true });
         const file = `${scratch}${readme.replace(/\W+/g, '_')}_${i + 1}.ts`;
         writeFileSync(file, code);
-        const out = execFileSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8' });
+        const out = execFileSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8', env: snippetEnv });
         for (const pattern of expected[readme][i] ?? [/^$/]) expect(out).toMatch(pattern);
       });
     });
