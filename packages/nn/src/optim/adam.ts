@@ -1,6 +1,6 @@
 import { type Tensor, keep, zerosLike } from '@tapegrad/core';
 import { checkParamsAndGrads, decayRate, positive } from './checks.js';
-import { InPlace, Scratch } from './inplace.js';
+import { InPlace, Scratch, updateInPlace } from './inplace.js';
 import type { Optimizer } from './optimizer.js';
 
 /** Options of Adam: learning rate, β₁, β₂, ε. */
@@ -55,7 +55,7 @@ export class Adam implements Optimizer {
     checkParamsAndGrads(this.name, params, grads);
     const { lr, beta1, beta2, eps } = this;
     params.forEach((p, i) => {
-      const g = grads[i].data;
+      const g = grads[i].storage;
       const k = new InPlace(p.dtype, p.shape);
       // kept: a step may run inside tidy(), and the moments must outlive it
       const s = this.#moments.get(p) ?? { m: keep(zerosLike(p)), v: keep(zerosLike(p)), t: 0 };
@@ -68,23 +68,23 @@ export class Adam implements Optimizer {
       // and the intermediates live in two scratch buffers shared by all parameters.
       const a = this.#scratch.get(p.dtype, p.size, 0);
       const b = this.#scratch.get(p.dtype, p.size, 1);
-      s.m.assignInPlace((m) => {
+      updateInPlace(this.name, s.m, (m) => {
         k.scalarRight('mul', g, 1 - beta1, a);
         k.scalarRight('mul', m, beta1, m);
         k.binary('add', m, a, m);
       });
-      s.v.assignInPlace((v) => {
+      updateInPlace(this.name, s.v, (v) => {
         k.binary('mul', g, g, a); // square(g) is mul(g, g)
         k.scalarRight('mul', a, 1 - beta2, a);
         k.scalarRight('mul', v, beta2, v);
         k.binary('add', v, a, v);
       });
-      k.scalarRight('div', s.m.data, 1 - beta1 ** s.t, a); // m̂
-      k.scalarRight('div', s.v.data, 1 - beta2 ** s.t, b); // v̂
+      k.scalarRight('div', s.m.storage, 1 - beta1 ** s.t, a); // m̂
+      k.scalarRight('div', s.v.storage, 1 - beta2 ** s.t, b); // v̂
       k.unary('sqrt', b, b);
       k.scalarRight('add', b, eps, b);
       k.binary('div', a, b, a);
-      p.assignInPlace((theta) => k.subScaled(theta, a, lr, theta)); // sub(θ, mul(·, η)) in one call
+      updateInPlace(this.name, p, (theta) => k.subScaled(theta, a, lr, theta)); // sub(θ, mul(·, η)) in one call
     });
   }
 

@@ -1,4 +1,6 @@
-import { type Backend, type DType, type TypedArray, getBackend } from '@tapegrad/core';
+import {
+  type Backend, type DType, type Storage, type Tensor, DeviceTensorError, ValueError, getBackend, isDeviceArray,
+} from '@tapegrad/core';
 
 /**
  * The element-wise kernels of the ops an optimiser's update formula is written in, run
@@ -23,17 +25,17 @@ export class InPlace {
   }
 
   /** out = a ⊙ s for the ops' `kernel(a, s)` with a number s. */
-  scalarRight(kernel: 'add' | 'sub' | 'mul' | 'div', a: TypedArray, s: number, out: TypedArray): void {
+  scalarRight(kernel: 'add' | 'sub' | 'mul' | 'div', a: Storage, s: number, out: Storage): void {
     this.#scalar[0] = s;
     this.#backend.binary(kernel, a, this.#shape, this.#scalar, [], out, this.#shape);
   }
 
   /** out = a ⊙ b for two full-size operands. */
-  binary(kernel: 'add' | 'sub' | 'mul' | 'div', a: TypedArray, b: TypedArray, out: TypedArray): void {
+  binary(kernel: 'add' | 'sub' | 'mul' | 'div', a: Storage, b: Storage, out: Storage): void {
     this.#backend.binary(kernel, a, this.#shape, b, this.#shape, out, this.#shape);
   }
 
-  unary(kernel: 'sqrt', x: TypedArray, out: TypedArray): void {
+  unary(kernel: 'sqrt', x: Storage, out: Storage): void {
     this.#backend.unary(kernel, x, out, 0);
   }
 
@@ -42,8 +44,56 @@ export class InPlace {
    * contract rounds as those two kernels do, and never fuses), one pass instead of two and
    * no buffer for s·x.
    */
-  subScaled(y: TypedArray, x: TypedArray, s: number, out: TypedArray): void {
+  subScaled(y: Storage, x: Storage, s: number, out: Storage): void {
     this.#backend.subScaled(y, x, s, out);
+  }
+}
+
+/**
+ * Overwrites the leaf `t`'s values in place by `fn` on its storage, as `assignInPlace` does
+ * on the CPU; on a device, where `assignInPlace` cannot hand over a typed array, fn gets the
+ * device array (for backend kernels) and the version is bumped as `assign` bumps it, so a
+ * recording that read the old values still fails.
+ */
+export function updateInPlace(optimizer: string, t: Tensor, fn: (storage: Storage) => void): void {
+  const storage = t.storage;
+  if (!isDeviceArray(storage)) {
+    t.assignInPlace(fn);
+    return;
+  }
+  if (t.node) throw new ValueError(optimizer, `only leaf tensors can be updated; this [${t.shape.join(',')}] tensor was produced by '${t.node.def.name}'`);
+  const backend = getBackend();
+  if (backend.name !== storage.device) {
+    throw new DeviceTensorError(optimizer, `parameter [${t.shape.join(',')}] lives on the '${storage.device}' device but the active backend is '${backend.name}'; switch back with setBackend('${storage.device}')`);
+  }
+  try {
+    fn(storage);
+  } finally {
+    t.version++;
+  }
+}
+
+/** Copies all of `source` into `target` (same length), on the CPU or on the active backend's device. */
+export function copyInto(source: Storage, target: Storage): void {
+  if (!isDeviceArray(target)) {
+    if (isDeviceArray(source)) throw new DeviceTensorError('copyInto', `a '${source.device}' device array cannot be copied into CPU memory synchronously`);
+    target.set(source);
+    return;
+  }
+  const memory = getBackend().memory;
+  if (memory === undefined) throw new DeviceTensorError('copyInto', `the active backend '${getBackend().name}' has no device memory to copy into`);
+  if (isDeviceArray(source)) memory.copy(source, target);
+  else memory.write(target, source);
+}
+
+/**
+ * The typed error of an optimiser that reads values on the CPU (a line search's loss, an
+ * element-wise branch per coordinate) when a parameter lives on a device.
+ */
+export function refuseDevice(optimizer: string, params: readonly Tensor[], alternative: string): void {
+  const onDevice = params.find((p) => p.device !== 'cpu');
+  if (onDevice) {
+    throw new DeviceTensorError(optimizer, `parameter [${onDevice.shape.join(',')}] lives on the '${onDevice.device}' device, but ${optimizer} reads values on the CPU at every step; ${alternative}`);
   }
 }
 
@@ -55,9 +105,29 @@ export class InPlace {
  */
 export class Scratch {
   #buffers: Record<'float32' | 'float64', Array<Float32Array | Float64Array>> = { float32: [], float64: [] };
+  /**
+   * On a device backend: device arrays by backend, dtype, slot and size. A device array
+   * cannot be viewed at a smaller size, so each parameter size has its own set (still a few
+   * copies of each distinct shape, allocated on the first step only).
+   */
+  #device = new Map<string, Storage>();
 
-  /** Buffer `slot` (0, 1, …) viewed at `size` elements of `dtype`; its contents are garbage. */
-  get(dtype: DType, size: number, slot: number): TypedArray {
+  /**
+   * Buffer `slot` (0, 1, …) of `size` elements of `dtype` where the active backend computes
+   * (its device memory, else a typed array); its contents are garbage.
+   */
+  get(dtype: DType, size: number, slot: number): Storage {
+    const backend: Backend = getBackend();
+    const memory = backend.memory;
+    if (memory !== undefined) {
+      const key = `${backend.name}:${dtype}:${slot}:${size}`;
+      let array = this.#device.get(key);
+      if (!array) {
+        array = memory.allocate(dtype, size, false);
+        this.#device.set(key, array);
+      }
+      return array;
+    }
     const kind = dtype === 'float64' ? 'float64' : 'float32';
     const list = this.#buffers[kind];
     let buffer = list[slot];
@@ -70,5 +140,7 @@ export class Scratch {
 
   clear(): void {
     this.#buffers = { float32: [], float64: [] };
+    for (const array of this.#device.values()) if (isDeviceArray(array)) array.dispose();
+    this.#device.clear();
   }
 }

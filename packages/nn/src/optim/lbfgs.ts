@@ -1,6 +1,7 @@
 import { Tape, type Tensor, ValueError, noGrad } from '@tapegrad/core';
 import { checkParamsAndGrads, nonNegative, positive, positiveInteger } from './checks.js';
 import type { Objective, Optimizer } from './optimizer.js';
+import { refuseDevice } from './inplace.js';
 import { assignValues, axpy, concatValues, dot, maxAbs, sameTensors, scaled } from './vector.js';
 
 /** How LBFGS picks its step length along a direction. */
@@ -100,6 +101,7 @@ export class LBFGS implements Optimizer {
 
   step(params: readonly Tensor[], grads: readonly Tensor[], objective?: Objective): void {
     checkParamsAndGrads(this.name, params, grads);
+    refuseDevice(this.name, params, 'train on a CPU backend (js, wasm, native), or use SGD, Momentum or Adam, which update on the device');
     if (this.lineSearch !== 'none' && typeof objective !== 'function') {
       throw new ValueError(this.name, `lineSearch '${this.lineSearch}' evaluates the cost at trial points: pass step(params, grads, objective), or choose lineSearch: 'none'`);
     }

@@ -1,6 +1,6 @@
 import { type Tensor, keep, zerosLike } from '@tapegrad/core';
 import { checkParamsAndGrads, decayRate, positive } from './checks.js';
-import { InPlace, Scratch } from './inplace.js';
+import { InPlace, Scratch, copyInto, updateInPlace } from './inplace.js';
 import type { Optimizer } from './optimizer.js';
 
 /** Options of Momentum: learning rate, momentum, Nesterov. */
@@ -41,7 +41,7 @@ export class Momentum implements Optimizer {
     checkParamsAndGrads(this.name, params, grads);
     const { lr, momentum } = this;
     params.forEach((p, i) => {
-      const g = grads[i].data;
+      const g = grads[i].storage;
       const k = new InPlace(p.dtype, p.shape);
       // The kernels of v ← add(mul(v, μ), g), then sub(θ, mul(direction, η)) as one subScaled
       // call, so the numbers are those of the ops; but v is the optimiser's own buffer,
@@ -49,25 +49,27 @@ export class Momentum implements Optimizer {
       // direction lives in a scratch shared by all parameters.
       let velocity = this.#velocity.get(p);
       if (velocity) {
-        velocity.assignInPlace((v) => {
+        updateInPlace(this.name, velocity, (v) => {
           k.scalarRight('mul', v, momentum, v);
           k.binary('add', v, g, v);
         });
       } else {
         // a copy: the velocity must not alias a gradient buffer the caller may reuse
         // kept: a step may run inside tidy(), and the velocity must outlive it
-        velocity = keep(zerosLike(p)).assignInPlace((v) => v.set(g));
+        const fresh = keep(zerosLike(p));
+        updateInPlace(this.name, fresh, (v) => copyInto(g, v));
+        velocity = fresh;
         this.#velocity.set(p, velocity);
       }
-      const v = velocity.data;
+      const v = velocity.storage;
       if (this.nesterov) {
         // g + μ·v, in the order add(g, mul(v, μ)) takes its operands, then θ − η·(g + μ·v)
         const direction = this.#scratch.get(p.dtype, p.size, 0);
         k.scalarRight('mul', v, momentum, direction);
         k.binary('add', g, direction, direction);
-        p.assignInPlace((theta) => k.subScaled(theta, direction, lr, theta));
+        updateInPlace(this.name, p, (theta) => k.subScaled(theta, direction, lr, theta));
       } else {
-        p.assignInPlace((theta) => k.subScaled(theta, v, lr, theta));
+        updateInPlace(this.name, p, (theta) => k.subScaled(theta, v, lr, theta));
       }
     });
   }

@@ -1,6 +1,7 @@
 import { type Tensor, ValueError, hvp, noGrad } from '@tapegrad/core';
 import { checkParamsAndGrads, nonNegative, positive, positiveInteger } from './checks.js';
 import type { Objective, Optimizer } from './optimizer.js';
+import { refuseDevice } from './inplace.js';
 import { assignValues, axpy, concatValues, dot, maxAbs, sameTensors, scaled, splitValues } from './vector.js';
 
 /** Options of NewtonCG: learning rate, conjugate-gradient iterations, damping, tolerances, trust region. */
@@ -108,6 +109,7 @@ export class NewtonCG implements Optimizer {
 
   step(params: readonly Tensor[], grads: readonly Tensor[], objective?: Objective): void {
     checkParamsAndGrads(this.name, params, grads);
+    refuseDevice(this.name, params, 'train on a CPU backend (js, wasm, native), or use SGD, Momentum or Adam, which update on the device');
     if (typeof objective !== 'function') {
       throw new ValueError(this.name, 'needs the objective to compute Hessian-vector products: call step(params, grads, objective)');
     }

@@ -1,6 +1,7 @@
 import { type Tensor, ValueError, noGrad } from '@tapegrad/core';
 import { checkParamsAndGrads, positive } from './checks.js';
 import type { Optimizer } from './optimizer.js';
+import { refuseDevice } from './inplace.js';
 
 /** Options of RProp: step sizes and their growth and shrink factors. */
 export interface RPropOptions {
@@ -61,6 +62,7 @@ export class RProp implements Optimizer {
 
   step(params: readonly Tensor[], grads: readonly Tensor[]): void {
     checkParamsAndGrads(this.name, params, grads);
+    refuseDevice(this.name, params, 'train on a CPU backend (js, wasm, native), or use SGD, Momentum or Adam, which update on the device');
     noGrad(() => params.forEach((p, i) => {
       const g = grads[i].data;
       let s = this.#state.get(p);

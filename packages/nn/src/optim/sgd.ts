@@ -1,6 +1,6 @@
 import type { Tensor } from '@tapegrad/core';
 import { checkParamsAndGrads, positive } from './checks.js';
-import { InPlace } from './inplace.js';
+import { InPlace, updateInPlace } from './inplace.js';
 import type { Optimizer } from './optimizer.js';
 
 /** Options of SGD: the learning rate. */
@@ -28,9 +28,9 @@ export class SGD implements Optimizer {
     params.forEach((p, i) => {
       // One backend call, θ ← θ − η·g written into θ: the numbers of sub(p, mul(g, η)) on
       // every backend (subScaled rounds as mul then sub do), no output tensor, no copy by
-      // assign, no scratch.
+      // assign, no scratch. On a device the same call is enqueued on θ's device array.
       const k = new InPlace(p.dtype, p.shape);
-      p.assignInPlace((theta) => k.subScaled(theta, grads[i].data, this.lr, theta));
+      updateInPlace(this.name, p, (theta) => k.subScaled(theta, grads[i].storage, this.lr, theta));
     });
   }
 
