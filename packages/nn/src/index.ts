@@ -47,7 +47,7 @@ export {
   type MetricFn, type MetricName, type ThresholdOptions, type PrecisionRecallOptions, type PrecisionRecallF1,
 } from './metrics.js';
 export {
-  fit, evaluate, predict, formatEpochLog, NonFiniteError,
+  fit, evaluate, predict, fitAsync, evaluateAsync, predictAsync, formatEpochLog, NonFiniteError,
   type Examples, type LossFn, type MetricsSpec, type EpochLog, type EvaluationLog, type History,
   type FitOptions, type BatchProgress, type EvaluateOptions, type EvaluateResult, type PredictOptions, type ExampleLayout,
 } from './train.js';

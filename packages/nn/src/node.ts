@@ -7,6 +7,6 @@
  */
 export * from './index.js';
 // an explicit export wins over the star's: Node's fit draws its progress on the terminal
-export { fit } from './node/fit.js';
+export { fit, fitAsync } from './node/fit.js';
 export { saveModel, loadModel } from './node/files.js';
 export { writeFileAtomic } from './node/atomic.js';

@@ -1,5 +1,6 @@
 import {
-  type Rng, Tape, TapegradError, Tensor, ValueError, add, columnSampler, createRng, rowSampler, noGrad, outsideTidy, shuffleInPlace, tidy,
+  DeviceTensorError, type Rng, Tape, TapegradError, Tensor, type TypedArray, ValueError, add, columnSampler, createRng, getBackend, keep, mul, noGrad,
+  outsideTidy, rowSampler, scalar, shuffleInPlace, sum, tidy, zeros,
 } from '@tapegrad/core';
 import { ACTIVATIONS, type Activation } from './activations.js';
 import { type LossName, LOSSES, cost, l2Penalty } from './losses.js';
@@ -378,10 +379,16 @@ function exampleRange(t: Tensor, layout: ExampleLayout, start: number, end: numb
   return layout === 'columns' ? columnRange(t, start, end) : rowRange(t, start, end);
 }
 
+/** A batch's values on the CPU and their shape: a CPU tensor, or what a device's read returned. */
+interface BatchValues {
+  readonly shape: readonly number[];
+  readonly data: TypedArray;
+}
+
 /** Writes a batch's [B, …] values into the examples order[start..] of an [N, …] buffer. */
-function scatterRows(target: Float64Array, batch: Tensor, order: Int32Array, start: number): void {
+function scatterRows(target: Float64Array, batch: BatchValues, order: Int32Array, start: number): void {
   const width = batch.shape[0];
-  const perExample = batch.size / width;
+  const perExample = batch.data.length / width;
   const src = batch.data;
   for (let j = 0; j < width; j++) {
     const to = order[start + j] * perExample;
@@ -390,7 +397,7 @@ function scatterRows(target: Float64Array, batch: Tensor, order: Int32Array, sta
 }
 
 /** Writes a batch's [rows, width] values into the columns order[start..] of a [rows, columns] buffer. */
-function scatterColumns(target: Float64Array, columns: number, batch: Tensor, order: Int32Array, start: number): void {
+function scatterColumns(target: Float64Array, columns: number, batch: BatchValues, order: Int32Array, start: number): void {
   const [rows, width] = batch.shape;
   const src = batch.data;
   for (let r = 0; r < rows; r++) for (let j = 0; j < width; j++) target[r * columns + order[start + j]] = src[r * width + j];
@@ -481,9 +488,28 @@ export function fit(model: Module, data: Examples, options: FitOptions): Promise
   return fitWith(consoleReporter, model, data, options);
 }
 
-/** fit with the progress display that `reporterFor` picks (the Node entry passes the terminal's). */
-export async function fitWith(reporterFor: ReporterFactory, model: Module, data: Examples, options: FitOptions): Promise<History> {
-  const op = 'fit';
+/** fit's checked options and what every step needs, shared by fit and fitAsync. */
+interface FitPlan {
+  x: Tensor;
+  y: Tensor;
+  examples: number;
+  xLayout: ExampleLayout;
+  loss: LossName | LossFn;
+  epochs: number;
+  batchSize: number;
+  l2: number;
+  seed: number;
+  metrics: Array<[string, MetricFn]>;
+  validation: Dataset | undefined;
+  onNonFinite: 'stop' | 'warn' | 'ignore';
+  parameters: NamedParameters;
+  params: Tensor[];
+  weights: Tensor[];
+  forward: (x: Tensor, y: Tensor) => Forward;
+  objectiveOf: (xb: Tensor, yb: Tensor) => Tensor;
+}
+
+function planFit(op: string, model: Module, data: Examples, options: FitOptions): FitPlan {
   const { x, y, examples, xLayout } = checkDataset(op, 'data', data, options?.layout);
   if (!options || typeof options.optimizer?.step !== 'function') throw new ValueError(op, 'options.optimizer must be an Optimizer (with step(params, grads, objective))');
   const loss = checkLoss(op, options.loss);
@@ -496,17 +522,8 @@ export async function fitWith(reporterFor: ReporterFactory, model: Module, data:
   if (!Number.isInteger(seed)) throw new ValueError(op, `seed must be an integer, got ${String(seed)}`);
   const metrics = resolveMetrics(op, options.metrics);
   const validation = options.validation === undefined ? undefined : checkDataset(op, 'validation', options.validation, xLayout);
-  const { optimizer, signal, onEpoch, onBatch } = options;
   const onNonFinite = options.onNonFinite ?? 'stop';
   if (!['stop', 'warn', 'ignore'].includes(onNonFinite)) throw new ValueError(op, `onNonFinite must be 'stop', 'warn' or 'ignore', got ${String(onNonFinite)}`);
-  let warned = false;
-  const nonFinite = (epoch: number, step: number | null, quantity: string, value: number): void => {
-    if (onNonFinite === 'stop') throw new NonFiniteError(epoch, step, quantity, value, history);
-    if (!warned) {
-      warned = true;
-      emitWarning(`fit: ${quantity} is ${value} in epoch ${epoch}${step === null ? '' : `, step ${step}`}; training goes on (onNonFinite: 'warn')`, 'TAPEGRAD_NON_FINITE');
-    }
-  };
 
   const parameters = model.parameters();
   const params = Object.values(parameters);
@@ -518,6 +535,41 @@ export async function fitWith(reporterFor: ReporterFactory, model: Module, data:
     const c = forward(xb, yb).cost;
     return l2 > 0 ? add(c, l2Penalty(weights, l2)) : c;
   };
+  return { x, y, examples, xLayout, loss, epochs, batchSize, l2, seed, metrics, validation, onNonFinite, parameters, params, weights, forward, objectiveOf };
+}
+
+/** What fit does with a NaN or ±∞ under `onNonFinite`: throw, warn once, or nothing. */
+function nonFiniteHandler(op: string, onNonFinite: FitPlan['onNonFinite'], history: History): (epoch: number, step: number | null, quantity: string, value: number) => void {
+  let warned = false;
+  return (epoch, step, quantity, value) => {
+    if (onNonFinite === 'stop') throw new NonFiniteError(epoch, step, quantity, value, history);
+    if (!warned) {
+      warned = true;
+      emitWarning(`${op}: ${quantity} is ${value} in epoch ${epoch}${step === null ? '' : `, step ${step}`}; training goes on (onNonFinite: 'warn')`, 'TAPEGRAD_NON_FINITE');
+    }
+  };
+}
+
+/**
+ * The typed error of a synchronous loop (fit, evaluate, predict) while a device backend is
+ * active: it reads values on the CPU at every batch, which a device's memory only allows
+ * asynchronously. Names the async counterpart, which runs on every backend.
+ */
+function refuseDeviceBackend(op: string, asyncName: string): void {
+  const backend = getBackend();
+  if (backend.memory !== undefined) {
+    throw new DeviceTensorError(op, `the active backend '${backend.name}' keeps tensors on its device, where ${op} cannot read values synchronously; use \`await ${asyncName}(…)\` (same options and results, on every backend)`);
+  }
+}
+
+/** fit with the progress display that `reporterFor` picks (the Node entry passes the terminal's). */
+export async function fitWith(reporterFor: ReporterFactory, model: Module, data: Examples, options: FitOptions): Promise<History> {
+  const op = 'fit';
+  refuseDeviceBackend(op, 'fitAsync');
+  const { x, y, examples, xLayout, epochs, batchSize, l2, seed, metrics, validation, onNonFinite, parameters, params, weights, forward, objectiveOf, loss } = planFit(op, model, data, options);
+  const { optimizer, signal, onEpoch, onBatch } = options;
+  const history: History = [];
+  const nonFinite = nonFiniteHandler(op, onNonFinite, history);
 
   const rng = options.shuffle === false ? null : createRng(seed);
   const batches = Math.ceil(examples / batchSize);
@@ -527,7 +579,6 @@ export async function fitWith(reporterFor: ReporterFactory, model: Module, data:
   const sampleX = samplerOf(x, xLayout);
   const sampleY = samplerOf(y, outputLayout(y));
   const reporter = await reporterFor(options.progress, epochs);
-  const history: History = [];
   let lastYield = performance.now();
   // training mode for the steps (Dropout drops, BatchNorm uses batch statistics); the mode the
   // model was in comes back when fit returns or throws
@@ -618,6 +669,232 @@ export async function fitWith(reporterFor: ReporterFactory, model: Module, data:
   return history;
 }
 
+// ---- the asynchronous loops: every backend, devices included ----------------------------
+
+/** A tensor the CPU can read: t itself, or a copy of a device tensor's values read back once. */
+async function onCpu(t: Tensor): Promise<Tensor> {
+  return t.device === 'cpu' ? t : new Tensor(await t.dataAsync(), t.shape, t.dtype);
+}
+
+/** data with both tensors on the CPU, where the checks and the batch samplers read them. */
+async function examplesOnCpu(data: Examples): Promise<Examples> {
+  if (!data || !(data.x instanceof Tensor) || !(data.y instanceof Tensor)) return data;
+  return { x: await onCpu(data.x), y: await onCpu(data.y) };
+}
+
+/** A CPU batch uploaded once to the active backend's device, so every op of the step reads the same device copy. */
+function uploaded(t: Tensor): Tensor {
+  const memory = getBackend().memory;
+  return memory === undefined ? t : new Tensor(memory.upload(t.data), t.shape, t.dtype);
+}
+
+/**
+ * `fit` for every backend, a device's (`@tapegrad/backend-webgpu`) included: the same
+ * options, training and History. On a CPU backend it is `fit`, step for step. On a device
+ * backend each batch is uploaded once, the whole step (forward, backward, optimiser) only
+ * enqueues work, and the CPU waits once per epoch, for the epoch's loss summed on the device
+ * (and the training predictions when `metrics` are asked for, read without stalling the
+ * steps). Hence on a device:
+ * - `onBatch` and the progress bar get `loss: NaN` (it is not read per step);
+ * - non-finite values are checked once per epoch, on the summed loss and the parameters
+ *   (a NonFiniteError's `step` is then null), so 'stop' throws after the epoch's steps;
+ * - data given as device tensors is read back once (the batch samplers work on the CPU);
+ * - only optimisers that update on the device work: SGD, Momentum/Nesterov and Adam (RProp,
+ *   L-BFGS and Newton-CG throw a DeviceTensorError).
+ *
+ * ```ts
+ * const history = await fitAsync(model, { x, y }, { loss: 'cce', optimizer: new Adam({ lr: 0.01 }), epochs: 5 });
+ * ```
+ */
+export function fitAsync(model: Module, data: Examples, options: FitOptions): Promise<History> {
+  return fitAsyncWith(consoleReporter, model, data, options);
+}
+
+/** fitAsync with the progress display that `reporterFor` picks (the Node entry passes the terminal's). */
+export async function fitAsyncWith(reporterFor: ReporterFactory, model: Module, data: Examples, options: FitOptions): Promise<History> {
+  if (getBackend().memory === undefined) return fitWith(reporterFor, model, data, options);
+  const op = 'fitAsync';
+  const cpuData = await examplesOnCpu(data);
+  const cpuOptions = options?.validation === undefined ? options : { ...options, validation: await examplesOnCpu(options.validation) };
+  const { x, y, examples, xLayout, epochs, batchSize, l2, seed, metrics, validation, onNonFinite, parameters, params, weights, forward, objectiveOf, loss } = planFit(op, model, cpuData, cpuOptions);
+  const { optimizer, signal, onEpoch, onBatch } = options;
+  const history: History = [];
+  const nonFinite = nonFiniteHandler(op, onNonFinite, history);
+  const rng = options.shuffle === false ? null : createRng(seed);
+  const batches = Math.ceil(examples / batchSize);
+  const samplerOf = (t: Tensor, layout: ExampleLayout) => (layout === 'columns' ? columnSampler(t) : rowSampler(t));
+  const sampleX = samplerOf(x, xLayout);
+  const sampleY = samplerOf(y, outputLayout(y));
+  const reporter = await reporterFor(options.progress, epochs);
+  let lastYield = performance.now();
+  const wasTraining = setTrainingMode(model, true);
+  try {
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      if (signal?.aborted) break;
+      const order = epochOrder(examples, rng);
+      // each batch's predictions, read back as the device gets to them, placed at the epoch's end
+      const outputs: Array<{ read: Promise<TypedArray>; shape: readonly number[]; start: number }> = [];
+      // Σ batch cost × batch size, summed on the device: one read per epoch instead of one per step
+      const lossSum = zeros([], { dtype: params[0].dtype });
+      let aborted = false;
+      let seconds = 0;
+      reporter?.startEpoch(epoch, batches);
+      let started = performance.now();
+      for (let b = 0; b < batches; b++) {
+        if (performance.now() - lastYield > YIELD_EVERY_MS) {
+          seconds += performance.now() - started;
+          await yieldToEventLoop();
+          lastYield = started = performance.now();
+        }
+        if (signal?.aborted) {
+          aborted = true;
+          break;
+        }
+        const start = b * batchSize;
+        const end = Math.min(start + batchSize, examples);
+        tidy(() => {
+          const xb = uploaded(sampleX.take(order.subarray(start, end)));
+          const yb = uploaded(sampleY.take(order.subarray(start, end)));
+          const tape = new Tape();
+          const { cost: batchCost, output } = tape.record(() => forward(xb, yb));
+          const objective = l2 > 0 ? tape.record(() => add(batchCost, l2Penalty(weights, l2))) : batchCost;
+          const grads = tape.gradient(objective, params);
+          noGrad(() => lossSum.assign(add(lossSum, mul(batchCost, end - start))));
+          // the read is enqueued now (a copy after this step's forward), awaited at the epoch's end
+          if (metrics.length > 0) outputs.push({ read: output.dataAsync(), shape: output.shape, start });
+          outsideTidy(() => optimizer.step(params, grads, () => objectiveOf(xb, yb)));
+        });
+        reporter?.batch(b + 1, NaN);
+        onBatch?.({ epoch, batch: b + 1, batches, loss: NaN });
+      }
+      if (aborted) break;
+      // 0 when every parameter is finite, NaN otherwise (0·±∞ is NaN): one number to read, not the parameters
+      const probe = onNonFinite === 'ignore' ? null : tidy(() => noGrad(() => params.reduce((acc, p) => add(acc, sum(mul(p, 0))), scalar(0, params[0].dtype))));
+      const [lossTotal, probed] = await Promise.all([lossSum.itemAsync(), probe?.itemAsync() ?? 0]);
+      seconds = (seconds + performance.now() - started) / 1000;
+      if (onNonFinite !== 'ignore') {
+        if (!Number.isFinite(lossTotal)) nonFinite(epoch, null, 'loss', lossTotal);
+        else if (!Number.isFinite(probed)) {
+          for (const [name, p] of Object.entries(parameters)) {
+            const values = await p.dataAsync();
+            const bad = values.find((v) => !Number.isFinite(v));
+            if (bad !== undefined) {
+              nonFinite(epoch, null, `parameter '${name}'`, bad);
+              break;
+            }
+          }
+        }
+      }
+      let epochMetrics: Record<string, number> = {};
+      if (outputs.length > 0) {
+        const reads = await Promise.all(outputs.map((o) => o.read));
+        const first = outputs[0].shape;
+        const columns = first.length === 2;
+        const shape = columns ? [first[0], examples] : [examples, ...first.slice(1)];
+        const values = new Float64Array(reads[0].length / (first[columns ? 1 : 0]) * examples);
+        outputs.forEach((o, i) => {
+          const batch = { shape: o.shape, data: reads[i] };
+          if (columns) scatterColumns(values, examples, batch, order, o.start);
+          else scatterRows(values, batch, order, o.start);
+        });
+        epochMetrics = computeMetrics(metrics, new Tensor(values, shape, 'float64'), y);
+      }
+      const log: EpochLog = { epoch, loss: lossTotal / examples, metrics: epochMetrics, seconds, examplesPerSecond: seconds > 0 ? examples / seconds : Infinity };
+      if (validation) {
+        const result = await evaluateAsync(model, validation, { loss, metrics: options.metrics, layout: xLayout });
+        log.validation = { loss: result.loss!, metrics: result.metrics };
+      }
+      history.push(log);
+      reporter?.endEpoch(log);
+      if (onEpoch && (await onEpoch(log)) === false) break;
+    }
+  } finally {
+    reporter?.close();
+    setTrainingMode(model, wasTraining);
+  }
+  return history;
+}
+
+/**
+ * `evaluate` for every backend: the same options and result. On a CPU backend it is
+ * `evaluate`; on a device backend each batch is uploaded once, the loss is summed on the
+ * device and read once, and the predictions are read back for the metrics (computed on the
+ * CPU, as `evaluate` computes them).
+ */
+export async function evaluateAsync(model: Module, data: Examples, options: EvaluateOptions = {}): Promise<EvaluateResult> {
+  if (getBackend().memory === undefined) return evaluate(model, data, options);
+  const op = 'evaluateAsync';
+  const { x, y, examples, xLayout, yLayout } = checkDataset(op, 'data', await examplesOnCpu(data), options.layout);
+  const loss = options.loss === undefined ? undefined : checkLoss(op, options.loss);
+  const metrics = resolveMetrics(op, options.metrics);
+  const batchSize = batchSizeOf(op, options.batchSize, DEFAULT_EVAL_BATCH_SIZE, examples);
+  if (loss === undefined && metrics.length === 0) throw new ValueError(op, 'nothing to compute: give a loss, metrics, or both');
+  const forward = loss === undefined ? null : forwardFor(model, loss);
+  // created at the first batch, in the cost's dtype
+  let lossSum: Tensor | null = null;
+  const reads: Array<{ read: Promise<TypedArray>; shape: readonly number[]; dtype: Tensor['dtype'] }> = [];
+  const wasTraining = setTrainingMode(model, false);
+  try {
+    for (let start = 0; start < examples; start += batchSize) {
+      const end = Math.min(start + batchSize, examples);
+      tidy(() => noGrad(() => {
+        const xb = uploaded(exampleRange(x, xLayout, start, end));
+        let output: Tensor;
+        if (forward) {
+          const result = forward(xb, uploaded(exampleRange(y, yLayout, start, end)));
+          output = result.output;
+          const weighted = mul(result.cost, end - start);
+          if (lossSum === null) lossSum = keep(weighted);
+          else lossSum.assign(add(lossSum, weighted));
+        } else {
+          output = model.forward(xb);
+        }
+        if (metrics.length > 0) reads.push({ read: output.dataAsync(), shape: output.shape, dtype: output.dtype });
+      }));
+    }
+  } finally {
+    setTrainingMode(model, wasTraining);
+  }
+  // assigned inside the tidy callbacks, which narrowing does not see
+  const total = lossSum as Tensor | null;
+  const [lossTotal, values] = await Promise.all([total === null ? 0 : total.itemAsync(), Promise.all(reads.map((r) => r.read))]);
+  const result: EvaluateResult = {
+    metrics: metrics.length > 0 ? computeMetrics(metrics, concatValues(reads.map((r, i) => ({ values: values[i], shape: r.shape, dtype: r.dtype })), examples), y) : {},
+  };
+  if (loss !== undefined) result.loss = lossTotal / examples;
+  return result;
+}
+
+/**
+ * `predict` for every backend: the same options, and Ŷ as a CPU tensor (on a device backend
+ * each batch is uploaded once and its prediction read back; on a CPU backend it is `predict`).
+ */
+export async function predictAsync(model: Module, x: Tensor, options: PredictOptions = {}): Promise<Tensor> {
+  if (getBackend().memory === undefined) return predict(model, x, options);
+  const op = 'predictAsync';
+  if (!(x instanceof Tensor)) throw new ValueError(op, `x must be a tensor, [features, N] (examples as columns) or [N, …] of rank ≥ 3 (examples on axis 0), got ${typeof x}`);
+  const layout = inputLayout(op, '', x, options.layout);
+  const examples = examplesIn(x, layout);
+  if (examples === 0) throw new ValueError(op, `x has no examples: [${x.shape.join(',')}]`);
+  const batchSize = batchSizeOf(op, options.batchSize, DEFAULT_EVAL_BATCH_SIZE, examples);
+  const cpuX = await onCpu(x);
+  const reads: Array<{ read: Promise<TypedArray>; shape: readonly number[]; dtype: Tensor['dtype'] }> = [];
+  const wasTraining = setTrainingMode(model, false);
+  try {
+    for (let start = 0; start < examples; start += batchSize) {
+      const end = Math.min(start + batchSize, examples);
+      tidy(() => noGrad(() => {
+        const output = model.forward(uploaded(exampleRange(cpuX, layout, start, end)));
+        reads.push({ read: output.dataAsync(), shape: output.shape, dtype: output.dtype });
+      }));
+    }
+  } finally {
+    setTrainingMode(model, wasTraining);
+  }
+  const values = await Promise.all(reads.map((r) => r.read));
+  return concatValues(reads.map((r, i) => ({ values: values[i], shape: r.shape, dtype: r.dtype })), examples);
+}
+
 /**
  * The mean cost per example (when a loss is given) and the metrics of the model on data,
  * without recording anything, in evaluation mode (Dropout off, BatchNorm's running statistics;
@@ -626,6 +903,7 @@ export async function fitWith(reporterFor: ReporterFactory, model: Module, data:
  */
 export function evaluate(model: Module, data: Examples, options: EvaluateOptions = {}): EvaluateResult {
   const op = 'evaluate';
+  refuseDeviceBackend(op, 'evaluateAsync');
   const { x, y, examples, xLayout, yLayout } = checkDataset(op, 'data', data, options.layout);
   const loss = options.loss === undefined ? undefined : checkLoss(op, options.loss);
   const metrics = resolveMetrics(op, options.metrics);
@@ -662,30 +940,43 @@ function inEvaluationMode<T>(model: Module, f: () => T): T {
   }
 }
 
+/** A batch's output values as the CPU has them: the typed array, its shape and dtype. */
+interface OutputValues {
+  values: TypedArray;
+  shape: readonly number[];
+  dtype: Tensor['dtype'];
+}
+
 /** Batches' outputs joined along their examples: columns side by side, [N, …] rows stacked. */
 function concatExamples(parts: readonly Tensor[], examples: number): Tensor {
-  if (parts.length === 1 || outputLayout(parts[0]) === 'columns') return concatColumns(parts, examples);
-  const perExample = parts[0].size / parts[0].shape[0];
+  if (parts.length === 1) return parts[0];
+  return concatValues(parts.map((t) => ({ values: t.data, shape: t.shape, dtype: t.dtype })), examples);
+}
+
+/** concatExamples of values read back (from a device), always into a new CPU tensor. */
+function concatValues(parts: readonly OutputValues[], examples: number): Tensor {
+  // rank 2 is [outputs, N] (outputLayout's rule)
+  if (parts[0].shape.length === 2) return concatColumns(parts, examples);
+  const perExample = parts[0].values.length / parts[0].shape[0];
   const dtype = parts[0].dtype;
   const out = dtype === 'float64' ? new Float64Array(perExample * examples) : new Float32Array(perExample * examples);
   let offset = 0;
   for (const part of parts) {
-    out.set(part.data, offset);
-    offset += part.size;
+    out.set(part.values, offset);
+    offset += part.values.length;
   }
   return new Tensor(out, [examples, ...parts[0].shape.slice(1)], dtype);
 }
 
 /** Side by side, [rows, Σ widths]. */
-function concatColumns(parts: readonly Tensor[], examples: number): Tensor {
-  if (parts.length === 1) return parts[0];
+function concatColumns(parts: readonly OutputValues[], examples: number): Tensor {
   const rows = parts[0].shape[0];
   const dtype = parts[0].dtype;
   const out = dtype === 'float64' ? new Float64Array(rows * examples) : new Float32Array(rows * examples);
   let offset = 0;
   for (const part of parts) {
     const width = part.shape[1];
-    for (let r = 0; r < rows; r++) out.set(part.data.subarray(r * width, (r + 1) * width), r * examples + offset);
+    for (let r = 0; r < rows; r++) out.set(part.values.subarray(r * width, (r + 1) * width), r * examples + offset);
     offset += width;
   }
   return new Tensor(out, [rows, examples], dtype);
@@ -698,6 +989,7 @@ function concatColumns(parts: readonly Tensor[], examples: number): Tensor {
  */
 export function predict(model: Module, x: Tensor, options: PredictOptions = {}): Tensor {
   const op = 'predict';
+  refuseDeviceBackend(op, 'predictAsync');
   if (!(x instanceof Tensor)) throw new ValueError(op, `x must be a tensor, [features, N] (examples as columns) or [N, …] of rank ≥ 3 (examples on axis 0), got ${typeof x}`);
   const layout = inputLayout(op, '', x, options.layout);
   const examples = examplesIn(x, layout);

@@ -1,7 +1,7 @@
 import type { Module } from '../module.js';
 import {
   type EpochLog, type Examples, type FitOptions, type History, type Reporter, type ReporterFactory,
-  epochSummary, fitWith, formatEpochLog, formatNumber,
+  epochSummary, fitAsyncWith, fitWith, formatEpochLog, formatNumber,
 } from '../train.js';
 
 function plainReporter(epochs: number): Reporter {
@@ -33,7 +33,8 @@ async function barReporter(epochs: number): Promise<Reporter> {
       bar.start(batches, 0, { loss: '–', summary: '' });
     },
     batch(done, loss) {
-      bar?.update(done, { loss: formatNumber(loss) });
+      // NaN: fitAsync on a device reads the loss once per epoch, not per batch
+      bar?.update(done, { loss: Number.isNaN(loss) ? '–' : formatNumber(loss) });
     },
     endEpoch(log) {
       bar?.update({ loss: formatNumber(log.loss), summary: `  ${epochSummary(log)}` });
@@ -65,4 +66,12 @@ const terminalReporter: ReporterFactory = (progress, epochs) => {
  */
 export function fit(model: Module, data: Examples, options: FitOptions): Promise<History> {
   return fitWith(terminalReporter, model, data, options);
+}
+
+/**
+ * Node's fitAsync: the universal fitAsync (every backend, a GPU's included), with `progress`
+ * drawn on stderr as Node's fit draws it.
+ */
+export function fitAsync(model: Module, data: Examples, options: FitOptions): Promise<History> {
+  return fitAsyncWith(terminalReporter, model, data, options);
 }
