@@ -1,0 +1,135 @@
+/**
+ * nn's training on the WebGPU backend (SwiftShader in tests): fitAsync, evaluateAsync and
+ * predictAsync on the device give the js backend's numbers within float32 tolerance, for
+ * the optimisers that update on the device; the synchronous loops and the CPU-only
+ * optimisers refuse a device with a DeviceTensorError naming the alternative.
+ */
+import { DeviceTensorError, type Tensor, getBackend, setBackend } from '@tapegrad/core';
+import { moons } from '@tapegrad/datasets';
+import {
+  type EpochLog, type Optimizer, Adam, LBFGS, Momentum, RProp, SGD, evaluate, evaluateAsync, fit, fitAsync, mlp, predict, predictAsync,
+} from '@tapegrad/nn';
+import { afterAll, describe, expect, it } from 'vitest';
+import '../../backend-webgpu/test/gpu.js';
+import { initWebGpuBackend } from '@tapegrad/backend-webgpu';
+
+await initWebGpuBackend();
+afterAll(() => setBackend('js'));
+
+// built on the CPU: `new Tensor` data, whatever backend trains on it
+setBackend('js');
+const data = moons(48, { noise: 0.1, seed: 3, dtype: 'float32' });
+setBackend('webgpu');
+
+interface Run {
+  history: EpochLog[];
+  evaluation: { loss?: number; metrics: Record<string, number> };
+  prediction: Float32Array | Float64Array;
+  predictionShape: readonly number[];
+  parameters: Array<Float32Array | Float64Array>;
+  devices: string[];
+}
+
+/** A 2-8-1 tanh/sigmoid net trained for a few epochs on `backend`, from the same seeded weights. */
+async function train(backend: 'js' | 'webgpu', makeOptimizer: () => Optimizer): Promise<Run> {
+  setBackend(backend);
+  try {
+    const model = mlp([2, 8, 1], { hidden: 'tanh', output: 'sigmoid', seed: 1, dtype: 'float32' });
+    const history = await fitAsync(model, data, {
+      loss: 'bce', optimizer: makeOptimizer(), epochs: 4, batchSize: 16, metrics: ['accuracy'], validation: data,
+    });
+    const evaluation = await evaluateAsync(model, data, { loss: 'bce', metrics: ['accuracy'], batchSize: 20 });
+    const predicted = await predictAsync(model, data.x, { batchSize: 20 });
+    const params = Object.values(model.parameters());
+    return {
+      history,
+      evaluation,
+      prediction: predicted.data,
+      predictionShape: predicted.shape,
+      parameters: await Promise.all(params.map((p) => p.dataAsync())),
+      devices: params.map((p) => p.device),
+    };
+  } finally {
+    setBackend('webgpu');
+  }
+}
+
+/** float32 closeness: relative for large values, absolute near 0. */
+function expectClose(actual: number, expected: number, tolerance = 1e-4): void {
+  expect(Math.abs(actual - expected)).toBeLessThanOrEqual(tolerance * Math.max(1, Math.abs(expected)));
+}
+
+function expectAllClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance = 1e-4): void {
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) expectClose(actual[i], expected[i], tolerance);
+}
+
+const optimisers: Array<[string, () => Optimizer]> = [
+  ['SGD', () => new SGD({ lr: 0.5 })],
+  ['Momentum', () => new Momentum({ lr: 0.1, momentum: 0.9 })],
+  ['Nesterov', () => new Momentum({ lr: 0.1, momentum: 0.9, nesterov: true })],
+  ['Adam', () => new Adam({ lr: 0.05 })],
+];
+
+describe('fitAsync on WebGPU trains as on the js backend', () => {
+  it.each(optimisers)('%s: epoch losses, accuracy, validation, parameters, evaluateAsync and predictAsync agree', async (_name, makeOptimizer) => {
+    const gpu = await train('webgpu', makeOptimizer);
+    const cpu = await train('js', makeOptimizer);
+    expect(gpu.devices.every((d) => d === 'webgpu')).toBe(true);
+    expect(cpu.devices.every((d) => d === 'cpu')).toBe(true);
+    expect(gpu.history.map((h) => h.epoch)).toEqual([1, 2, 3, 4]);
+    // it trained: the loss went down over the epochs
+    expect(cpu.history[3].loss).toBeLessThan(cpu.history[0].loss);
+    gpu.history.forEach((log, e) => {
+      expectClose(log.loss, cpu.history[e].loss);
+      expectClose(log.metrics.accuracy, cpu.history[e].metrics.accuracy);
+      expectClose(log.validation!.loss, cpu.history[e].validation!.loss);
+      expectClose(log.validation!.metrics.accuracy, cpu.history[e].validation!.metrics.accuracy);
+    });
+    gpu.parameters.forEach((p, i) => expectAllClose(p, cpu.parameters[i]));
+    expectClose(gpu.evaluation.loss!, cpu.evaluation.loss!);
+    expectClose(gpu.evaluation.metrics.accuracy, cpu.evaluation.metrics.accuracy);
+    expect(gpu.predictionShape).toEqual([1, 48]);
+    expectAllClose(gpu.prediction, cpu.prediction);
+    // the last epoch's validation is evaluateAsync on the same parameters
+    expectClose(gpu.evaluation.loss!, gpu.history[3].validation!.loss, 1e-5);
+  });
+});
+
+describe('on a device backend, what reads values synchronously says what to use instead', () => {
+  const model = () => mlp([2, 4, 1], { output: 'sigmoid', seed: 2, dtype: 'float32' });
+
+  it('fit rejects with a DeviceTensorError naming fitAsync; evaluate and predict throw naming theirs', async () => {
+    expect(getBackend().name).toBe('webgpu');
+    const m = model();
+    await expect(fit(m, data, { loss: 'bce', optimizer: new SGD({ lr: 0.1 }), epochs: 1 })).rejects.toThrow(DeviceTensorError);
+    await expect(fit(m, data, { loss: 'bce', optimizer: new SGD({ lr: 0.1 }), epochs: 1 })).rejects.toThrow(/webgpu.*await fitAsync/);
+    expect(() => evaluate(m, data, { loss: 'bce' })).toThrow(DeviceTensorError);
+    expect(() => evaluate(m, data, { loss: 'bce' })).toThrow(/await evaluateAsync/);
+    expect(() => predict(m, data.x)).toThrow(/await predictAsync/);
+  });
+
+  it('L-BFGS and RProp refuse device parameters, naming the optimisers that work there', async () => {
+    for (const optimizer of [new LBFGS(), new RProp()]) {
+      const fitting = fitAsync(model(), data, { loss: 'bce', optimizer, epochs: 1, batchSize: 'full' });
+      await expect(fitting).rejects.toThrow(DeviceTensorError);
+      await expect(fitAsync(model(), data, { loss: 'bce', optimizer, epochs: 1, batchSize: 'full' })).rejects.toThrow(/SGD, Momentum or Adam/);
+    }
+  });
+
+  it('data given as device tensors is read back once and trains as CPU data does', async () => {
+    const { tensor } = await import('@tapegrad/core');
+    const onDevice = { x: tensor(data.x.toArray() as number[][]), y: tensor(data.y.toArray() as number[][]) };
+    expect(onDevice.x.device).toBe('webgpu');
+    const fromDevice = await fitAsync(model(), onDevice, { loss: 'bce', optimizer: new SGD({ lr: 0.5 }), epochs: 2, batchSize: 16 });
+    const fromCpu = await fitAsync(model(), data, { loss: 'bce', optimizer: new SGD({ lr: 0.5 }), epochs: 2, batchSize: 16 });
+    fromDevice.forEach((log, e) => expect(log.loss).toBe(fromCpu[e].loss));
+  });
+
+  it('a non-finite loss stops training after the epoch, with step null', async () => {
+    const m = model();
+    const bad = { x: data.x, y: data.y };
+    const history = fitAsync(m, bad, { loss: (yHat: Tensor) => yHat.log().sum().mul(Infinity), optimizer: new SGD({ lr: 0.1 }), epochs: 3, batchSize: 16 });
+    await expect(history).rejects.toMatchObject({ epoch: 1, step: null, quantity: 'loss' });
+  });
+});
