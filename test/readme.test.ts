@@ -66,6 +66,7 @@ const expected: Record<string, RegExp[][]> = {
     ],
     [/\[ 5, 4, 1, 3, 3 \] \[ 5, 4 \] \[ 5, 3, 64 \]\n\[ 4 \]/],
         [/a 4-3-2 network true\n\d+ bytes; in memory/],
+    [/^loss 0\.686 → 0\.00\d, accuracy 1\n0\.00\d 1 cpu \[ 1, 6 \]\n$/],
   ],
   'README.md': [[/^0\.\d{4} \[ 4, 2 \] \[ 4, 1 \] \[ 1, 4 \] \[ 1, 1 \]/]],
   'packages/charts/README.md': [[/^<svg true\n$/]],
