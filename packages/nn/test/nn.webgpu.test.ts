@@ -4,7 +4,9 @@
  * the optimisers that update on the device; the synchronous loops and the CPU-only
  * optimisers refuse a device with a DeviceTensorError naming the alternative.
  */
-import { DeviceTensorError, type Tensor, getBackend, setBackend } from '@tapegrad/core';
+import {
+  DeviceTensorError, type Tensor, add, div, getBackend, mul, noGrad, setBackend, sqrt, square, sub, tensor, zerosLike,
+} from '@tapegrad/core';
 import { moons } from '@tapegrad/datasets';
 import {
   type EpochLog, type Optimizer, Adam, LBFGS, Momentum, RProp, SGD, evaluate, evaluateAsync, fit, fitAsync, mlp, predict, predictAsync,
@@ -93,6 +95,69 @@ describe('fitAsync on WebGPU trains as on the js backend', () => {
     expectAllClose(gpu.prediction, cpu.prediction);
     // the last epoch's validation is evaluateAsync on the same parameters
     expectClose(gpu.evaluation.loss!, gpu.history[3].validation!.loss, 1e-5);
+  });
+});
+
+/** The update rules written as ops (as test/optim.inplace.backends.test.ts states them for the CPU backends). */
+type Reference = (params: Tensor[], grads: Tensor[]) => void;
+
+function sgdByOps(lr: number): Reference {
+  return (params, grads) => noGrad(() => params.forEach((p, i) => p.assign(sub(p, mul(grads[i], lr)))));
+}
+
+function momentumByOps(lr: number, momentum: number, nesterov: boolean): Reference {
+  const velocity = new Map<Tensor, Tensor>();
+  return (params, grads) => noGrad(() => params.forEach((p, i) => {
+    const g = grads[i];
+    const previous = velocity.get(p);
+    const v = previous ? add(mul(previous, momentum), g) : g.detach();
+    velocity.set(p, v);
+    p.assign(sub(p, mul(nesterov ? add(g, mul(v, momentum)) : v, lr)));
+  }));
+}
+
+function adamByOps(lr: number, beta1: number, beta2: number, eps: number): Reference {
+  const moments = new Map<Tensor, { m: Tensor; v: Tensor; t: number }>();
+  return (params, grads) => noGrad(() => params.forEach((p, i) => {
+    const g = grads[i];
+    const s = moments.get(p) ?? { m: zerosLike(p), v: zerosLike(p), t: 0 };
+    s.t += 1;
+    s.m = add(mul(s.m, beta1), mul(g, 1 - beta1));
+    s.v = add(mul(s.v, beta2), mul(square(g), 1 - beta2));
+    moments.set(p, s);
+    p.assign(sub(p, mul(div(div(s.m, 1 - beta1 ** s.t), add(sqrt(div(s.v, 1 - beta2 ** s.t)), eps)), lr)));
+  }));
+}
+
+describe('on WebGPU the optimisers update on the device, bit for bit the formula built from ops', () => {
+  const shapes = [[7, 43], [1, 3], [5]];
+  const cases: Array<[string, () => Optimizer, () => Reference]> = [
+    ['SGD', () => new SGD({ lr: 0.3 }), () => sgdByOps(0.3)],
+    ['Momentum', () => new Momentum({ lr: 0.1, momentum: 0.9 }), () => momentumByOps(0.1, 0.9, false)],
+    ['Nesterov', () => new Momentum({ lr: 0.03, momentum: 0.7, nesterov: true }), () => momentumByOps(0.03, 0.7, true)],
+    ['Adam', () => new Adam({ lr: 0.05, beta1: 0.8, beta2: 0.99, eps: 1e-6 }), () => adamByOps(0.05, 0.8, 0.99, 1e-6)],
+  ];
+  it.each(cases)('%s: three steps, θ keeps its device array and its version moves', async (_name, make, reference) => {
+    let seed = 11;
+    const next = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 4 - 2;
+    const initial = shapes.map((shape) => Array.from({ length: shape.reduce((a, b) => a * b, 1) }, next));
+    const params = shapes.map((shape, j) => tensor(initial[j], { shape }));
+    const expected = shapes.map((shape, j) => tensor(initial[j], { shape }));
+    const storages = params.map((p) => p.storage);
+    const optimizer = make();
+    const byOps = reference();
+    for (let t = 1; t <= 3; t++) {
+      const grads = shapes.map((shape, j) => tensor(initial[j].map((_, e) => (e % 17 === 3 ? 0 : next() * 10 ** ((e % 5) - 2))), { shape }));
+      const versions = params.map((p) => p.version);
+      optimizer.step(params, grads);
+      byOps(expected, grads);
+      for (let j = 0; j < params.length; j++) {
+        expect(params[j].device).toBe('webgpu');
+        expect(params[j].storage).toBe(storages[j]);
+        expect(params[j].version).toBe(versions[j] + 1);
+        expect(Array.from(await params[j].dataAsync()), `step ${t} parameter ${j}`).toEqual(Array.from(await expected[j].dataAsync()));
+      }
+    }
   });
 });
 
