@@ -480,6 +480,9 @@ function yieldToEventLoop(): Promise<void> {
  * Divergence: by default a NaN or ±∞ loss (checked every step) or parameter (checked every
  * epoch) stops training with a NonFiniteError naming the epoch and step; see `onNonFinite`.
  *
+ * On a device backend (a GPU's memory) fit cannot read the loss at every step and rejects
+ * with a DeviceTensorError: use `fitAsync`, the same options and results on every backend.
+ *
  * ```ts
  * const history = await fit(model, { x, y }, { loss: 'bce', optimizer: sgd, epochs: 100, batchSize: 4, metrics: ['accuracy'] });
  * ```
@@ -899,7 +902,7 @@ export async function predictAsync(model: Module, x: Tensor, options: PredictOpt
  * The mean cost per example (when a loss is given) and the metrics of the model on data,
  * without recording anything, in evaluation mode (Dropout off, BatchNorm's running statistics;
  * the model's mode is restored afterwards). Batches only bound memory: the result is the same
- * for any batch size, up to rounding.
+ * for any batch size, up to rounding. On a device backend: a DeviceTensorError, use `evaluateAsync`.
  */
 export function evaluate(model: Module, data: Examples, options: EvaluateOptions = {}): EvaluateResult {
   const op = 'evaluate';
@@ -985,7 +988,7 @@ function concatColumns(parts: readonly OutputValues[], examples: number): Tensor
 /**
  * model.forward(x) in batches without recording, in evaluation mode: Ŷ as [outputs, N] when
  * the model outputs rank 2 (Dense last), else [N, …]. x is [features, N] or [N, …] of rank
- * ≥ 3 (see ExampleLayout).
+ * ≥ 3 (see ExampleLayout). On a device backend: a DeviceTensorError, use `predictAsync`.
  */
 export function predict(model: Module, x: Tensor, options: PredictOptions = {}): Tensor {
   const op = 'predict';
