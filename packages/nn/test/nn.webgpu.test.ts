@@ -15,7 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import '../../backend-webgpu/test/gpu.js';
 import { initWebGpuBackend } from '@tapegrad/backend-webgpu';
 
-await initWebGpuBackend();
+const backend = await initWebGpuBackend();
 afterAll(() => setBackend('js'));
 
 // built on the CPU: `new Tensor` data, whatever backend trains on it
@@ -180,6 +180,36 @@ describe('on a device backend, what reads values synchronously says what to use 
       await expect(fitting).rejects.toThrow(DeviceTensorError);
       await expect(fitAsync(model(), data, { loss: 'bce', optimizer, epochs: 1, batchSize: 'full' })).rejects.toThrow(/SGD, Momentum or Adam/);
     }
+  });
+
+  it('the CPU waits once per epoch, not per batch: one read of the summed loss (and one of the non-finite probe)', async () => {
+    const reads = async (onNonFinite: 'stop' | 'ignore') => {
+      const before = backend.context.stats.reads;
+      const history = await fitAsync(model(), data, { loss: 'bce', optimizer: new Adam({ lr: 0.01 }), epochs: 3, batchSize: 8, onNonFinite });
+      expect(history).toHaveLength(3);
+      return backend.context.stats.reads - before;
+    };
+    // 6 batches an epoch, 3 epochs
+    expect(await reads('ignore')).toBe(3);
+    expect(await reads('stop')).toBe(6);
+  });
+
+  it('onEpoch returning false and an aborted signal stop fitAsync as they stop fit', async () => {
+    const stopped = await fitAsync(model(), data, { loss: 'bce', optimizer: new SGD({ lr: 0.1 }), epochs: 5, batchSize: 16, onEpoch: (log) => log.epoch < 2 });
+    expect(stopped.map((log) => log.epoch)).toEqual([1, 2]);
+    const controller = new AbortController();
+    let batches = 0;
+    const aborted = await fitAsync(model(), data, {
+      loss: 'bce', optimizer: new SGD({ lr: 0.1 }), epochs: 5, batchSize: 16, signal: controller.signal,
+      onBatch: (progress) => {
+        batches++;
+        // not read per step on a device
+        expect(progress.loss).toBeNaN();
+        if (progress.epoch === 2 && progress.batch === 1) controller.abort();
+      },
+    });
+    expect(aborted.map((log) => log.epoch)).toEqual([1]);
+    expect(batches).toBe(4);
   });
 
   it('data given as device tensors is read back once and trains as CPU data does', async () => {
