@@ -194,6 +194,28 @@ describe('on a device backend, what reads values synchronously says what to use 
     expect(await reads('stop')).toBe(6);
   });
 
+  it('an optimiser of your own written with ops and assign (the README\'s NaiveMomentum) trains on the device as Momentum does', async () => {
+    class NaiveMomentum implements Optimizer {
+      readonly name = 'NaiveMomentum';
+      #velocity = new Map<Tensor, Tensor>();
+      constructor(readonly lr: number, readonly momentum = 0.9) {}
+      step(params: readonly Tensor[], grads: readonly Tensor[]): void {
+        params.forEach((p, i) => {
+          const v = add(mul(this.#velocity.get(p) ?? zerosLike(p), this.momentum), grads[i]);
+          this.#velocity.set(p, v);
+          p.assign(sub(p, mul(v, this.lr)));
+        });
+      }
+      reset(): void {
+        this.#velocity.clear();
+      }
+    }
+    const options = { loss: 'bce' as const, epochs: 3, batchSize: 16 };
+    const naive = await fitAsync(model(), data, { ...options, optimizer: new NaiveMomentum(0.1) });
+    const builtIn = await fitAsync(model(), data, { ...options, optimizer: new Momentum({ lr: 0.1 }) });
+    naive.forEach((log, e) => expectClose(log.loss, builtIn[e].loss, 1e-6));
+  });
+
   it('onEpoch returning false and an aborted signal stop fitAsync as they stop fit', async () => {
     const stopped = await fitAsync(model(), data, { loss: 'bce', optimizer: new SGD({ lr: 0.1 }), epochs: 5, batchSize: 16, onEpoch: (log) => log.epoch < 2 });
     expect(stopped.map((log) => log.epoch)).toEqual([1, 2]);
