@@ -9,7 +9,7 @@ import {
 } from '@tapegrad/core';
 import { moons } from '@tapegrad/datasets';
 import {
-  type EpochLog, type Optimizer, Adam, LBFGS, Momentum, RProp, SGD, evaluate, evaluateAsync, fit, fitAsync, mlp, predict, predictAsync,
+  type EpochLog, type Optimizer, Adam, LBFGS, Momentum, NewtonCG, RProp, SGD, evaluate, evaluateAsync, fit, fitAsync, mlp, predict, predictAsync,
 } from '@tapegrad/nn';
 import { afterAll, describe, expect, it } from 'vitest';
 import '../../backend-webgpu/test/gpu.js';
@@ -71,6 +71,7 @@ const optimisers: Array<[string, () => Optimizer]> = [
   ['Momentum', () => new Momentum({ lr: 0.1, momentum: 0.9 })],
   ['Nesterov', () => new Momentum({ lr: 0.1, momentum: 0.9, nesterov: true })],
   ['Adam', () => new Adam({ lr: 0.05 })],
+  ['RProp', () => new RProp({ lr: 0.01 })],
 ];
 
 describe('fitAsync on WebGPU trains as on the js backend', () => {
@@ -174,11 +175,31 @@ describe('on a device backend, what reads values synchronously says what to use 
     expect(() => predict(m, data.x)).toThrow(/await predictAsync/);
   });
 
-  it('L-BFGS and RProp refuse device parameters, naming the optimisers that work there', async () => {
-    for (const optimizer of [new LBFGS(), new RProp()]) {
+  it('L-BFGS and Newton-CG refuse device parameters, naming the optimisers that work there', async () => {
+    for (const optimizer of [new LBFGS(), new NewtonCG()]) {
       const fitting = fitAsync(model(), data, { loss: 'bce', optimizer, epochs: 1, batchSize: 'full' });
       await expect(fitting).rejects.toThrow(DeviceTensorError);
-      await expect(fitAsync(model(), data, { loss: 'bce', optimizer, epochs: 1, batchSize: 'full' })).rejects.toThrow(/SGD, Momentum or Adam/);
+      await expect(fitAsync(model(), data, { loss: 'bce', optimizer, epochs: 1, batchSize: 'full' })).rejects.toThrow(/SGD, Momentum, Adam or RProp/);
+    }
+  });
+
+  it("RProp's step sizes on the device: stepSizes says to read them with stepSizesAsync, which matches the js backend's", async () => {
+    const run = async () => {
+      const m = model();
+      const rprop = new RProp({ lr: 0.01 });
+      await fitAsync(m, data, { loss: 'bce', optimizer: rprop, epochs: 3, batchSize: 'full' });
+      return { rprop, w: m.parameters()['0.W'] };
+    };
+    const gpu = await run();
+    expect(() => gpu.rprop.stepSizes(gpu.w)).toThrow(/await rprop.stepSizesAsync/);
+    setBackend('js');
+    try {
+      const cpu = await run();
+      expectAllClose((await gpu.rprop.stepSizesAsync(gpu.w))!, cpu.rprop.stepSizes(cpu.w)!, 1e-6);
+      // Δ moved from its initial 0.01 (grew while the signs held): the comparison is not of initial values
+      expect(cpu.rprop.stepSizes(cpu.w)!.some((v) => Math.abs(v - 0.01) > 1e-6)).toBe(true);
+    } finally {
+      setBackend('webgpu');
     }
   });
 

@@ -101,7 +101,7 @@ export class LBFGS implements Optimizer {
 
   step(params: readonly Tensor[], grads: readonly Tensor[], objective?: Objective): void {
     checkParamsAndGrads(this.name, params, grads);
-    refuseDevice(this.name, params, 'train on a CPU backend (js, wasm, native), or use SGD, Momentum or Adam, which update on the device');
+    refuseDevice(this.name, params, 'train on a CPU backend (js, wasm, native), or use SGD, Momentum, Adam or RProp, which update on the device');
     if (this.lineSearch !== 'none' && typeof objective !== 'function') {
       throw new ValueError(this.name, `lineSearch '${this.lineSearch}' evaluates the cost at trial points: pass step(params, grads, objective), or choose lineSearch: 'none'`);
     }

@@ -109,7 +109,7 @@ export class NewtonCG implements Optimizer {
 
   step(params: readonly Tensor[], grads: readonly Tensor[], objective?: Objective): void {
     checkParamsAndGrads(this.name, params, grads);
-    refuseDevice(this.name, params, 'train on a CPU backend (js, wasm, native), or use SGD, Momentum or Adam, which update on the device');
+    refuseDevice(this.name, params, 'train on a CPU backend (js, wasm, native), or use SGD, Momentum, Adam or RProp, which update on the device');
     if (typeof objective !== 'function') {
       throw new ValueError(this.name, 'needs the objective to compute Hessian-vector products: call step(params, grads, objective)');
     }

@@ -1,7 +1,8 @@
-import { type Tensor, ValueError, noGrad } from '@tapegrad/core';
+import {
+  DeviceTensorError, type Tensor, ValueError, full, greater, keep, less, maximum, minimum, mul, noGrad, sign, sub, tidy, where, zerosLike,
+} from '@tapegrad/core';
 import { checkParamsAndGrads, positive } from './checks.js';
 import type { Optimizer } from './optimizer.js';
-import { refuseDevice } from './inplace.js';
 
 /** Options of RProp: step sizes and their growth and shrink factors. */
 export interface RPropOptions {
@@ -37,8 +38,10 @@ interface RPropState {
  *   θ ← θ − sign(gₜ)·Δ
  *
  * Meant for full-batch gradients: mini-batch noise flips signs at random and shrinks Δ.
- * Element-wise branching per coordinate, so it runs as a loop over the values rather than
- * as tensor ops.
+ * Element-wise branching per coordinate, so on the CPU it runs as a loop over the values
+ * (Δ and the previous gradient in float64); on a device, where the CPU cannot reach the
+ * values, as the same rule in ops (`where` on the sign of the product), with Δ and the
+ * previous gradient kept on the device in the parameter's dtype.
  */
 export class RProp implements Optimizer {
   readonly name = 'RProp';
@@ -48,6 +51,8 @@ export class RProp implements Optimizer {
   readonly stepMin: number;
   readonly stepMax: number;
   #state = new WeakMap<Tensor, RPropState>();
+  /** Δ and the previous gradient of parameters that live on a device, as tensors there. */
+  #deviceState = new WeakMap<Tensor, { step: Tensor; previous: Tensor }>();
 
   constructor(options: RPropOptions = {}) {
     this.lr = positive(this.name, 'learning rate (initial step size)', options.lr ?? 0.01);
@@ -62,8 +67,11 @@ export class RProp implements Optimizer {
 
   step(params: readonly Tensor[], grads: readonly Tensor[]): void {
     checkParamsAndGrads(this.name, params, grads);
-    refuseDevice(this.name, params, 'train on a CPU backend (js, wasm, native), or use SGD, Momentum or Adam, which update on the device');
     noGrad(() => params.forEach((p, i) => {
+      if (p.device !== 'cpu') {
+        this.#stepOnDevice(p, grads[i]);
+        return;
+      }
       const g = grads[i].data;
       let s = this.#state.get(p);
       if (!s) {
@@ -87,12 +95,44 @@ export class RProp implements Optimizer {
     }));
   }
 
-  /** The current step sizes Δ of a parameter (a copy), or undefined before its first step. */
+  /** The CPU loop's rule as ops, for a parameter on a device; the step's temporaries go back to the device's pool. */
+  #stepOnDevice(p: Tensor, g: Tensor): void {
+    tidy(() => {
+      let s = this.#deviceState.get(p);
+      if (!s) {
+        // kept: they must outlive this tidy
+        s = { step: keep(full(p.shape, this.lr, { dtype: p.dtype })), previous: keep(zerosLike(p)) };
+        this.#deviceState.set(p, s);
+      }
+      const product = mul(g, s.previous);
+      const flipped = less(product, 0);
+      const step = where(greater(product, 0), minimum(mul(s.step, this.etaPlus), this.stepMax), where(flipped, maximum(mul(s.step, this.etaMinus), this.stepMin), s.step));
+      const gk = where(flipped, 0, g);
+      s.step.assign(step);
+      s.previous.assign(gk);
+      p.assign(sub(p, mul(sign(gk), step)));
+    });
+  }
+
+  /**
+   * The current step sizes Δ of a parameter (a copy), or undefined before its first step.
+   * For a parameter on a device, read them with `stepSizesAsync`.
+   */
   stepSizes(param: Tensor): Float64Array | undefined {
+    const onDevice = this.#deviceState.get(param);
+    if (onDevice) throw new DeviceTensorError('RProp.stepSizes', `the step sizes of parameter [${param.shape.join(',')}] live on the '${param.device}' device; read them with \`await rprop.stepSizesAsync(param)\``);
     return this.#state.get(param)?.step.slice();
+  }
+
+  /** stepSizes on every backend: a device's step sizes are read back. */
+  async stepSizesAsync(param: Tensor): Promise<Float64Array | undefined> {
+    const onDevice = this.#deviceState.get(param);
+    if (onDevice) return Float64Array.from(await onDevice.step.dataAsync());
+    return this.stepSizes(param);
   }
 
   reset(): void {
     this.#state = new WeakMap();
+    this.#deviceState = new WeakMap();
   }
 }
