@@ -9,7 +9,7 @@ import {
 } from '@tapegrad/core';
 import { moons } from '@tapegrad/datasets';
 import {
-  type EpochLog, type Optimizer, Adam, LBFGS, Momentum, NewtonCG, RProp, SGD, evaluate, evaluateAsync, fit, fitAsync, mlp, predict, predictAsync,
+  type EpochLog, type Optimizer, Adam, BatchNorm1d, Dense, LBFGS, Sequential, Momentum, NewtonCG, RProp, SGD, evaluate, evaluateAsync, fit, fitAsync, mlp, predict, predictAsync,
 } from '@tapegrad/nn';
 import { afterAll, describe, expect, it } from 'vitest';
 import '../../backend-webgpu/test/gpu.js';
@@ -198,6 +198,27 @@ describe('on a device backend, what reads values synchronously says what to use 
       expectAllClose((await gpu.rprop.stepSizesAsync(gpu.w))!, cpu.rprop.stepSizes(cpu.w)!, 1e-6);
       // Δ moved from its initial 0.01 (grew while the signs held): the comparison is not of initial values
       expect(cpu.rprop.stepSizes(cpu.w)!.some((v) => Math.abs(v - 0.01) > 1e-6)).toBe(true);
+    } finally {
+      setBackend('webgpu');
+    }
+  });
+
+  it('a net with BatchNorm1d trains on the device: its running statistics move as on the js backend', async () => {
+    const run = async () => {
+      const m = new Sequential([new Dense(2, 6, { activation: 'relu', seed: 1 }), new BatchNorm1d(6), new Dense(6, 1, { activation: 'sigmoid', seed: 2 })]);
+      const history = await fitAsync(m, data, { loss: 'bce', optimizer: new Adam({ lr: 0.02 }), epochs: 2, batchSize: 16 });
+      const buffers = Object.values(m.buffers?.() ?? {});
+      return { history, buffers: await Promise.all(buffers.map((b) => b.dataAsync())) };
+    };
+    const gpu = await run();
+    setBackend('js');
+    try {
+      const cpu = await run();
+      expect(gpu.buffers).toHaveLength(2);
+      gpu.history.forEach((log, e) => expectClose(log.loss, cpu.history[e].loss));
+      gpu.buffers.forEach((b, i) => expectAllClose(b, cpu.buffers[i]));
+      // the running mean left its zeros
+      expect(cpu.buffers[0].some((v) => v !== 0)).toBe(true);
     } finally {
       setBackend('webgpu');
     }

@@ -89,6 +89,13 @@ abstract class BatchNorm implements Module {
       sigma2 = variance(x, axes, { correction: 0, keepDims: true });
       const m = this.momentum;
       noGrad(() => {
+        if (this.runningMean.device !== 'cpu') {
+          // on a device the CPU cannot read the batch statistics: the same update as ops (float32 rounding per op)
+          const flat = [this.numFeatures];
+          this.runningMean.assign(add(mul(this.runningMean, 1 - m), mul(reshape(mu, flat), m)));
+          this.runningVar.assign(add(mul(this.runningVar, 1 - m), mul(reshape(sigma2, flat), m * count / (count - 1))));
+          return;
+        }
         const batchMean = mu.data;
         const batchVar = sigma2.data;
         const rm = this.runningMean.data;
