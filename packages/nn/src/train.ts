@@ -7,6 +7,7 @@ import { type LossName, LOSSES, cost, l2Penalty } from './losses.js';
 import { METRICS, type MetricFn, type MetricName } from './metrics.js';
 import { type Module, type NamedParameters, setTrainingMode } from './module.js';
 import type { Optimizer } from './optim/optimizer.js';
+import { Embedding } from './layers/embedding.js';
 import { Sequential } from './sequential.js';
 import { emitWarning } from './warn.js';
 
@@ -691,6 +692,11 @@ function uploaded(t: Tensor): Tensor {
   return memory === undefined ? t : new Tensor(memory.upload(t.data), t.shape, t.dtype);
 }
 
+/** Whether the model reads its input as indices (an Embedding first), which `take` needs on the CPU: x then stays there. */
+function takesIndices(model: Module): boolean {
+  return model instanceof Embedding || (model instanceof Sequential && model.layers[0] instanceof Embedding);
+}
+
 /**
  * `fit` for every backend, a device's (`@tapegrad/backend-webgpu`) included: the same
  * options, training and History. On a CPU backend it is `fit`, step for step. On a device
@@ -702,6 +708,8 @@ function uploaded(t: Tensor): Tensor {
  * - non-finite values are checked once per epoch, on the summed loss and the parameters
  *   (a NonFiniteError's `step` is then null), so 'stop' throws after the epoch's steps;
  * - data given as device tensors is read back once (the batch samplers work on the CPU);
+ * - a model that starts with an Embedding gets its batch of ids on the CPU (`take` reads
+ *   indices there); every other batch is uploaded once;
  * - only optimisers that update on the device work: SGD, Momentum/Nesterov and Adam (RProp,
  *   L-BFGS and Newton-CG throw a DeviceTensorError).
  *
@@ -730,6 +738,7 @@ export async function fitAsyncWith(reporterFor: ReporterFactory, model: Module, 
   const sampleY = samplerOf(y, outputLayout(y));
   const reporter = await reporterFor(options.progress, epochs);
   let lastYield = performance.now();
+  const placeX = takesIndices(model) ? (t: Tensor) => t : uploaded;
   const wasTraining = setTrainingMode(model, true);
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
@@ -756,7 +765,7 @@ export async function fitAsyncWith(reporterFor: ReporterFactory, model: Module, 
         const start = b * batchSize;
         const end = Math.min(start + batchSize, examples);
         tidy(() => {
-          const xb = uploaded(sampleX.take(order.subarray(start, end)));
+          const xb = placeX(sampleX.take(order.subarray(start, end)));
           const yb = uploaded(sampleY.take(order.subarray(start, end)));
           const tape = new Tape();
           const { cost: batchCost, output } = tape.record(() => forward(xb, yb));
@@ -836,12 +845,13 @@ export async function evaluateAsync(model: Module, data: Examples, options: Eval
   // created at the first batch, in the cost's dtype
   let lossSum: Tensor | null = null;
   const reads: Array<{ read: Promise<TypedArray>; shape: readonly number[]; dtype: Tensor['dtype'] }> = [];
+  const placeX = takesIndices(model) ? (t: Tensor) => t : uploaded;
   const wasTraining = setTrainingMode(model, false);
   try {
     for (let start = 0; start < examples; start += batchSize) {
       const end = Math.min(start + batchSize, examples);
       tidy(() => noGrad(() => {
-        const xb = uploaded(exampleRange(x, xLayout, start, end));
+        const xb = placeX(exampleRange(x, xLayout, start, end));
         let output: Tensor;
         if (forward) {
           const result = forward(xb, uploaded(exampleRange(y, yLayout, start, end)));
@@ -881,13 +891,14 @@ export async function predictAsync(model: Module, x: Tensor, options: PredictOpt
   if (examples === 0) throw new ValueError(op, `x has no examples: [${x.shape.join(',')}]`);
   const batchSize = batchSizeOf(op, options.batchSize, DEFAULT_EVAL_BATCH_SIZE, examples);
   const cpuX = await onCpu(x);
+  const placeX = takesIndices(model) ? (t: Tensor) => t : uploaded;
   const reads: Array<{ read: Promise<TypedArray>; shape: readonly number[]; dtype: Tensor['dtype'] }> = [];
   const wasTraining = setTrainingMode(model, false);
   try {
     for (let start = 0; start < examples; start += batchSize) {
       const end = Math.min(start + batchSize, examples);
       tidy(() => noGrad(() => {
-        const output = model.forward(uploaded(exampleRange(cpuX, layout, start, end)));
+        const output = model.forward(placeX(exampleRange(cpuX, layout, start, end)));
         reads.push({ read: output.dataAsync(), shape: output.shape, dtype: output.dtype });
       }));
     }

@@ -5,11 +5,11 @@
  * optimisers refuse a device with a DeviceTensorError naming the alternative.
  */
 import {
-  DeviceTensorError, type Tensor, add, div, getBackend, mul, noGrad, setBackend, sqrt, square, sub, tensor, zerosLike,
+  DeviceTensorError, Tensor, add, div, getBackend, mean, mul, noGrad, setBackend, sqrt, square, sub, tensor, zerosLike,
 } from '@tapegrad/core';
 import { moons } from '@tapegrad/datasets';
 import {
-  type EpochLog, type Optimizer, Adam, BatchNorm1d, Dense, LBFGS, Sequential, Momentum, NewtonCG, RProp, SGD, evaluate, evaluateAsync, fit, fitAsync, mlp, predict, predictAsync,
+  type EpochLog, type Optimizer, Adam, BatchNorm1d, Dense, Embedding, LBFGS, Sequential, Momentum, NewtonCG, RProp, SGD, evaluate, evaluateAsync, fit, fitAsync, mlp, predict, predictAsync,
 } from '@tapegrad/nn';
 import { afterAll, describe, expect, it } from 'vitest';
 import '../../backend-webgpu/test/gpu.js';
@@ -219,6 +219,29 @@ describe('on a device backend, what reads values synchronously says what to use 
       gpu.buffers.forEach((b, i) => expectAllClose(b, cpu.buffers[i]));
       // the running mean left its zeros
       expect(cpu.buffers[0].some((v) => v !== 0)).toBe(true);
+    } finally {
+      setBackend('webgpu');
+    }
+  });
+
+  it('an Embedding model keeps its ids on the CPU (take reads them there) and trains as on the js backend', async () => {
+    const n = 12;
+    const ids = new Tensor(Float32Array.from({ length: n }, (_, i) => i % 5), [n, 1]);
+    const targets = new Tensor(Float32Array.from({ length: n * 2 }, (_, i) => Math.sin(i)), [n, 1, 2]);
+    const run = async () => {
+      const m = new Embedding(5, 2, { seed: 4 });
+      const options = { loss: (yHat: Tensor, y: Tensor) => mean(square(sub(yHat, y))), optimizer: new SGD({ lr: 0.5 }), epochs: 3, batchSize: 4, layout: 'rows' as const };
+      const history = await fitAsync(m, { x: ids, y: targets }, options);
+      const predicted = await predictAsync(m, ids, { layout: 'rows' });
+      return { history, predicted: predicted.data };
+    };
+    const gpu = await run();
+    setBackend('js');
+    try {
+      const cpu = await run();
+      gpu.history.forEach((log, e) => expectClose(log.loss, cpu.history[e].loss));
+      expect(cpu.history[2].loss).toBeLessThan(cpu.history[0].loss);
+      expectAllClose(gpu.predicted, cpu.predicted);
     } finally {
       setBackend('webgpu');
     }
