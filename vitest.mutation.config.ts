@@ -15,6 +15,9 @@ const TESTS: Record<string, string[]> = {
   manual: [
     'packages/nn/test/backprop.test.ts',
     'test/backprop.property.test.ts',
+    'packages/nn/test/manual-cnn.test.ts',
+    'test/manual-cnn.property.test.ts',
+    'packages/nn/test/mutation-kills.*.test.ts',
   ],
 };
 

@@ -1,0 +1,52 @@
+/**
+ * Tests written for the mutants of core/src/ops/{elementwise,compare,rounding,cast,dropout,
+ * one-hot,lift}.ts that survived a StrykerJS run (docs/mutation.md): op names in errors,
+ * the bounds of dropout's p, and options that are missing altogether.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  DTypeError, ValueError, cast, dropout, equal, greater, greaterEqual, less, lessEqual, tensor,
+} from '@tapegrad/core';
+
+const f64 = (data: number[]) => tensor(data, { dtype: 'float64' });
+
+describe('ops/compare.ts', () => {
+  it('each comparison names itself for an operand that is neither a tensor nor a number', () => {
+    const x = f64([1, 2]);
+    const ops = { greater, greaterEqual, less, lessEqual, equal };
+    for (const [name, op] of Object.entries(ops)) {
+      expect(() => op(x, 'a' as never), name).toThrow(new ValueError(name, 'expected a Tensor or a number, got string'));
+      expect(() => op(null as never, x), name).toThrow(new ValueError(name, 'expected a Tensor or a number, got null'));
+    }
+  });
+
+  it('two plain numbers compare as float32 scalars', () => {
+    const gt = greater(2, 1);
+    expect(gt.dtype).toBe('float32');
+    expect(gt.shape).toEqual([]);
+    expect(gt.toFlatArray()).toEqual([1]);
+  });
+});
+
+describe('ops/cast.ts', () => {
+  it('an unknown dtype is a DTypeError naming cast', () => {
+    expect(() => cast(f64([1]), 'int32' as never)).toThrow(new DTypeError('cast', "unknown dtype int32: expected 'float32' or 'float64'"));
+  });
+});
+
+describe('ops/dropout.ts', () => {
+  const x = f64([1, 2, 3, 4]);
+
+  it('names itself for an input that is not a tensor', () => {
+    expect(() => dropout(null as never, 0.5, { seed: 1 })).toThrow(new ValueError('dropout', 'input 0 is null, not a Tensor'));
+  });
+
+  it('p must be a number in [0, 1]: below 0 and numeric strings are refused', () => {
+    expect(() => dropout(x, -0.5, { seed: 1 })).toThrow(new ValueError('dropout', 'p must be a probability in [0, 1], got -0.5'));
+    expect(() => dropout(x, '0.5' as never, { seed: 1 })).toThrow(new ValueError('dropout', 'p must be a probability in [0, 1], got 0.5'));
+  });
+
+  it('no options at all is the missing-seed error, not a TypeError', () => {
+    expect(() => dropout(x, 0.5, undefined as never)).toThrow(new ValueError('dropout', 'needs a seed or an rng: tapegrad never draws unseeded randomness'));
+  });
+});
