@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  DTypeError, ValueError, cast, dropout, equal, greater, greaterEqual, less, lessEqual, tensor,
+  DTypeError, ValueError, cast, createRng, dropout, equal, greater, greaterEqual, less, lessEqual, tensor,
 } from '@tapegrad/core';
 
 const f64 = (data: number[]) => tensor(data, { dtype: 'float64' });
@@ -44,6 +44,23 @@ describe('ops/dropout.ts', () => {
   it('p must be a number in [0, 1]: below 0 and numeric strings are refused', () => {
     expect(() => dropout(x, -0.5, { seed: 1 })).toThrow(new ValueError('dropout', 'p must be a probability in [0, 1], got -0.5'));
     expect(() => dropout(x, '0.5' as never, { seed: 1 })).toThrow(new ValueError('dropout', 'p must be a probability in [0, 1], got 0.5'));
+  });
+
+  it('draws exactly one uniform per element from the rng, and none for p = 0 or p = 1', () => {
+    const stream = createRng(7);
+    const fresh = Array.from({ length: 5 }, () => stream.next());
+    for (const p of [0, 0.5, 1]) {
+      const rng = createRng(7);
+      dropout(x, p, { rng });
+      // the next draw is the stream's fifth after 4 elements, its first after p = 0 or 1
+      expect(rng.next(), `p ${p}`).toBe(p === 0.5 ? fresh[4] : fresh[0]);
+    }
+  });
+
+  it('keeps an element whose uniform equals p exactly (kept where u ≥ p)', () => {
+    const u = createRng(3).next();
+    const y = dropout(x, u, { seed: 3 });
+    expect(y.toFlatArray()[0]).toBe(1 / (1 - u));
   });
 
   it('no options at all is the missing-seed error, not a TypeError', () => {
