@@ -171,7 +171,8 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
 export const padOp = defineOp<{ begin: readonly number[]; shape: Shape }>({
   name: 'pad',
   shape([x], { begin, shape }) {
-    if (x.length !== shape.length || x.some((d, i) => begin[i] < 0 || begin[i] + d > shape[i])) {
+    // an offset that is NaN or fractional fails every comparison below: refuse it by name
+    if (x.length !== shape.length || begin.length !== x.length || x.some((d, i) => !Number.isInteger(begin[i]) || begin[i] < 0 || begin[i] + d > shape[i])) {
       throw new ShapeError('pad', `cannot place ${fmt(x)} at [${begin.join(',')}] inside ${fmt(shape)}`);
     }
     return shape;
