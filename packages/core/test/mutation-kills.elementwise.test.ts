@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  DTypeError, ValueError, cast, createRng, dropout, equal, greater, greaterEqual, less, lessEqual, tensor,
+  DTypeError, ValueError, cast, ceil, createRng, dropout, equal, floor, grad, greater, greaterEqual, less, lessEqual, oneHot, round, sign, sum,
+  tensor,
 } from '@tapegrad/core';
 
 const f64 = (data: number[]) => tensor(data, { dtype: 'float64' });
@@ -65,5 +66,26 @@ describe('ops/dropout.ts', () => {
 
   it('no options at all is the missing-seed error, not a TypeError', () => {
     expect(() => dropout(x, 0.5, undefined as never)).toThrow(new ValueError('dropout', 'needs a seed or an rng: tapegrad never draws unseeded randomness'));
+  });
+});
+
+describe('ops/rounding.ts', () => {
+  it('floor, ceil, round (halves to even) and sign, each with a zero gradient', () => {
+    const x = f64([-1.5, -0.5, 0.5, 1.5, 2.5]);
+    expect(floor(x).toFlatArray()).toEqual([-2, -1, 0, 1, 2]);
+    expect(ceil(x).toFlatArray()).toEqual([-1, -0, 1, 2, 3]);
+    expect(round(x).toFlatArray()).toEqual([-2, -0, 0, 2, 2]);
+    expect(sign(x).toFlatArray()).toEqual([-1, -1, 1, 1, 1]);
+    for (const op of [floor, ceil, round, sign]) {
+      const g = grad((t: typeof x) => sum(op(t)))(x);
+      expect(g.shape, op.name).toEqual([5]);
+      expect(g.toFlatArray(), op.name).toEqual([0, 0, 0, 0, 0]);
+    }
+  });
+});
+
+describe('ops/one-hot.ts', () => {
+  it('labels in a tensor of rank 2 are refused, naming oneHot and the shape', () => {
+    expect(() => oneHot(tensor([0, 1, 1, 0], { shape: [2, 2] }), 3)).toThrow(new ValueError('oneHot', 'expects a rank-1 tensor of labels, got shape [2,2]'));
   });
 });
