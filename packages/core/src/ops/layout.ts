@@ -185,7 +185,10 @@ export const padOp = defineOp<{ begin: readonly number[]; shape: Shape }>({
   vjp: (dy, { inputs: [x], attrs: { begin } }) => [() => slice(dy, begin, x.shape)],
 });
 
-/** Places x at offset `begin` inside zeros of `shape`: slice's adjoint. */
+/**
+ * Places x at offset `begin` (one integer ≥ 0 per axis, x fitting inside) in zeros of
+ * `shape`: slice's adjoint. Anything else is a ShapeError naming pad.
+ */
 export function padTo(x: Tensor, begin: readonly number[], shape: readonly number[]): Tensor {
   return apply(padOp, [x], { begin: [...begin], shape: checkShape('pad', [...shape]) });
 }
