@@ -1,0 +1,18 @@
+/**
+ * Tests written for the mutants of core/src/shape.ts that survived a StrykerJS run against
+ * core's unit tests (docs/mutation.md).
+ */
+import { describe, expect, it } from 'vitest';
+import { ValueError, mean, sum, tensor, zeros } from '@tapegrad/core';
+
+describe('shape.ts', () => {
+  it('a shape that is not an array is a ValueError naming the op and the value', () => {
+    expect(() => zeros(3 as never)).toThrow(new ValueError('zeros', 'shape must be an array of integers, got 3'));
+  });
+
+  it('a scalar reduces over axis 0, itself', () => {
+    const s = tensor(5, { dtype: 'float64' });
+    expect(sum(s, 0).toFlatArray()).toEqual([5]);
+    expect(mean(s, [0]).shape).toEqual([]);
+  });
+});
