@@ -15,6 +15,7 @@ export default defineConfig({
       { find: /^@tapegrad\/nn(\/node)?$/, replacement: src('./packages/nn/src/node.ts') },
       { find: /^@tapegrad\/datasets(\/node)?$/, replacement: src('./packages/datasets/src/node.ts') },
       { find: /^@tapegrad\/charts$/, replacement: src('./packages/charts/src/index.ts') },
+      { find: /^@tapegrad\/backend-webgpu$/, replacement: src('./packages/backend-webgpu/src/index.ts') },
     ],
   },
   test: {

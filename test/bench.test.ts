@@ -30,6 +30,7 @@ interface Row {
   tapegradSpeedup: number | null;
   accuracyAgrees: boolean | null;
   allocation: { bytesPerStep: number; jsHeapBytes: number; arrayBufferBytes: number; steps: number; stepsWithGc: number } | null;
+  companion: { of: string; kind: string; ratio: number | null } | null;
   note: string;
 }
 
@@ -61,10 +62,10 @@ describe('bench (pnpm bench --quick --tiny)', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'tapegrad-bench-'));
     const json = join(dir, 'out.json');
-    const args = [...tsx, '--quick', '--tiny', '--tasks', 'matmul,ops,T1,T4', '--frameworks', 'tapegrad,plain-js,tfjs-cpu,pytorch-1thread', '--skip', 'tfjs-cpu:T4', '--json', json];
-    stdout = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 170_000 });
+    const args = [...tsx, '--quick', '--tiny', '--tasks', 'matmul,ops,T1,T4', '--frameworks', 'tapegrad,plain-js,tfjs-cpu,pytorch-1thread,numpy-1thread', '--skip', 'tfjs-cpu:T4', '--json', json];
+    stdout = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
     report = JSON.parse(readFileSync(json, 'utf8')) as Report;
-  }, 180_000);
+  }, 250_000);
 
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -99,7 +100,7 @@ describe('bench (pnpm bench --quick --tiny)', () => {
         expect(r.note).toMatch(/backend-wasm/);
         continue;
       }
-      if (r.framework.startsWith('pytorch') && r.status === 'unavailable') continue; // python3 without torch: its own test below
+      if (/^(pytorch|numpy)/.test(r.framework) && r.status === 'unavailable') continue; // python3 without torch or numpy: their own tests below
       expect(r.status, `${r.framework}: ${r.note}`).toBe('extrapolated');
       expect(r.extrapolated).toBe(true);
       expect(r.batchesRun).toBe(2);
@@ -116,7 +117,7 @@ describe('bench (pnpm bench --quick --tiny)', () => {
     // steady-state allocation per step: measured for tapegrad and the plain-JS loop (JS heap), not for TF.js
     for (const r of t1.rows) {
       if (r.status === 'unavailable') continue;
-      if (r.framework === 'tfjs-cpu' || r.framework.startsWith('pytorch')) {
+      if (r.framework === 'tfjs-cpu' || r.framework.startsWith('pytorch') || r.framework.startsWith('numpy')) {
         expect(r.allocation).toBeNull();
         continue;
       }
@@ -180,6 +181,63 @@ describe('bench (pnpm bench --quick --tiny)', () => {
     // no PyTorch rows in the matmul and ops grids
     for (const m of report.matmul) expect(m.rows.some((r) => r.framework.startsWith('pytorch'))).toBe(false);
   });
+
+  it('has NumPy rows (the seeds\' loop by hand) where python3 has numpy, with the same loss on T1, else unavailable rows that say why; none on T4', () => {
+    const rows = report.tasks.T1.rows;
+    const numpy = rows.find((r) => r.framework === 'numpy-1thread')!;
+    if (numpy.status === 'unavailable') {
+      expect(numpy.note).toMatch(/Python with numpy/);
+    } else {
+      expect(numpy.status, numpy.note).toBe('extrapolated');
+      expect(numpy.batchesRun).toBe(2);
+      const reference = rows.find((r) => r.framework === 'tapegrad-js')!.testLoss!;
+      expect(Math.abs(numpy.testLoss! - reference) / reference).toBeLessThan(1e-5);
+      expect(numpy.note).toMatch(/^BLAS /);
+      expect(numpy.allocation).toBeNull();
+    }
+    const t4 = report.tasks.T4.rows.find((r) => r.framework === 'numpy-1thread')!;
+    expect(t4.status).toBe('unavailable');
+    expect(t4.note).toMatch(/Python with numpy|no convolution/);
+    for (const m of report.matmul) expect(m.rows.some((r) => r.framework.startsWith('numpy'))).toBe(false);
+    for (const o of report.ops) expect(o.rows.some((r) => r.framework.startsWith('numpy'))).toBe(false);
+  });
+
+  it("prints the user loop's and nn's BP1–BP4 engine's rows beside fit's (tapegrad's row on the same backend), with the ratio and the same loss", () => {
+    const rows = report.tasks.T1.rows;
+    const reference = rows.find((r) => r.framework === 'tapegrad-js')!.testLoss!;
+    for (const id of ['tapegrad-userloop', 'tapegrad-engine']) {
+      const r = rows.find((x) => x.framework === id)!;
+      expect(r.status, `${id}: ${r.note}`).toBe('extrapolated');
+      expect(r.companion?.of).toMatch(/^tapegrad-(native|wasm|js)$/);
+      const partner = rows.find((x) => x.framework === r.companion!.of)!;
+      expect(r.companion!.ratio).toBeCloseTo(r.secondsPerEpoch! / partner.secondsPerEpoch!, 10);
+      // a companion is never the reference of the "tapegrad ×" ratios
+      expect(report.tasks.T1.bestTapegrad).not.toBe(id);
+      expect(Math.abs(r.testLoss! - reference) / reference, id).toBeLessThan(1e-5);
+      expect(r.allocation).not.toBeNull();
+      // on T4 they say they are not run
+      const t4 = report.tasks.T4.rows.find((x) => x.framework === id)!;
+      expect(t4.status).toBe('unavailable');
+      expect(t4.note).toMatch(/T1 and T3 only/);
+    }
+    expect(stdout).toMatch(/^tapegrad user loop \((native|wasm|js)\)\s+extrapolated\s.*user loop ÷ fit \(tapegrad \((native|wasm|js)\)\): [\d.]+×/m);
+    expect(stdout).toMatch(/^nn BP1–BP4 engine \((native|wasm|js)\)\s+extrapolated\s.*tape step \(tapegrad \((native|wasm|js)\)\) ÷ engine: [\d.]+×/m);
+  });
+
+  it('without a Python, the PyTorch and NumPy rows read unavailable with the reason, and the run still succeeds', () => {
+    const json = join(dir, 'no-python.json');
+    const r = spawnSync(process.execPath, [...tsx, '--quick', '--tiny', '--tasks', 'T1', '--frameworks', 'pytorch,numpy', '--json', json], {
+      cwd: root, encoding: 'utf8', env: { ...process.env, TAPEGRAD_BENCH_PYTHON: join(dir, 'no-such-python') }, timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const rows = (JSON.parse(readFileSync(json, 'utf8')) as Report).tasks.T1.rows;
+    expect(rows.map((x) => x.framework)).toEqual(['pytorch-1thread', 'pytorch-2threads', 'numpy-1thread', 'numpy-2threads']);
+    for (const row of rows) {
+      expect(row.status).toBe('unavailable');
+      expect(row.note).toMatch(new RegExp(`^no Python with (torch and numpy|numpy) \\(${join(dir, 'no-such-python').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not exist\\)$`));
+    }
+    expect(r.stdout).toMatch(/^NumPy \(1 thread\)\s+unavailable\s/m);
+  }, 60_000);
 
   it('measures matmul GFLOP/s with correct products for every framework and size', () => {
     expect(report.matmul.map((m) => m.label)).toEqual(['16×32×8', '64×784×128']);

@@ -3,14 +3,14 @@
  * pass and VJPs on every registered backend against js, in ulps and relative terms.
  */
 import { describe, expect, it } from 'vitest';
-import { type Backend, getBackend, jsBackend, matmul, registerBackend, sigmoid, sum, tensor, exp } from '@tapegrad/core';
+import { type CpuBackend, getBackend, jsBackend, matmul, registerBackend, sigmoid, sum, tensor, exp } from '@tapegrad/core';
 import { checkBackends } from '@tapegrad/core/testing';
 import { initWasmBackend, createWasmBackend } from '../packages/backend-wasm/src/index.js';
 
 initWasmBackend();
 registerBackend(createWasmBackend({ name: 'wasm-every-size', smallCallsInJs: false, threads: 'off' }));
 // js with a float32 exp off by one part in 2¹⁰: the report must single it out
-const broken: Backend = {
+const broken: CpuBackend = {
   ...jsBackend,
   name: 'js-broken-exp',
   unary(kernel, x, out, scalar) {
@@ -46,7 +46,7 @@ describe('checkBackends', () => {
   });
 
   it('a result that turns NaN on one backend is a mismatch, not a number', () => {
-    const nanBackend: Backend = { ...jsBackend, name: 'js-nan-exp', unary(kernel, x, out, s) { jsBackend.unary(kernel, x, out, s); if (kernel === 'exp') out[0] = NaN; } };
+    const nanBackend: CpuBackend = { ...jsBackend, name: 'js-nan-exp', unary(kernel, x, out, s) { jsBackend.unary(kernel, x, out, s); if (kernel === 'exp') out[0] = NaN; } };
     registerBackend(nanBackend);
     const report = checkBackends(f, [A, B], { backends: ['js-nan-exp'] });
     expect(report.rows[0].mismatch).toMatch(/^element 0: NaN vs /);

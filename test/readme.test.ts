@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -35,6 +37,7 @@ const expected: Record<string, RegExp[][]> = {
     [/true 16 ok: 16 derivatives agree/],
     [/softplus: VJP agrees/],
     [/0\.1108 → 0\.0411\n100 steps: fresh buffers 0 \| reused \d+\n\[ 4, 8 \] \[ 4, 8 \] true\nTensor\.data: tensor \[4,8\] was released when tidy\(\) returned/],
+    [/^cpu js true\n\[ '1\.000', '2\.718', '7\.389', '20\.086' \]\n\[ \[ 1, 2\.71828\d* \], \[ 7\.38905\d*, 20\.0855\d* \] \] 7\.7982\nitem: tensor \[\] lives on the 'webgpu' device; read it with `await t\.itemAsync\(\)`\n$/],
     [
       /forward log - \[ 1 \] -Infinity\nlog: 'log' produced -Infinity at index \[1\] of its \[3\] output \(input shapes \[3\]\) in the forward pass at <anonymous> \(<this file>\)/,
       /backward div sqrt \[ 1 \] Infinity\ndiv: 'div' produced Infinity at index \[1\] of its \[3\] output \(input shapes \[3\], \[3\]\) while computing the gradient of 'sqrt', recorded at <anonymous> \(<this file>\)/,
@@ -66,7 +69,13 @@ const expected: Record<string, RegExp[][]> = {
   ],
   'README.md': [[/^0\.\d{4} \[ 4, 2 \] \[ 4, 1 \] \[ 1, 4 \] \[ 1, 1 \]/]],
   'packages/charts/README.md': [[/^<svg true\n$/]],
+  'packages/backend-webgpu/README.md': [[/^SwiftShader \(a CPU: right answers, no GPU speed\)\nwebgpu 1\.125 \[ \[ 1, 0\.25 \], \[ -0\.5, 0\.5 \] \]\nDeviceTensorError\n$/]],
 };
+
+// the WebGPU README runs on SwiftShader, the CPU Vulkan driver of Debian's chromium (as its tests)
+const snippetEnv = { ...process.env };
+snippetEnv.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';
+snippetEnv.XDG_RUNTIME_DIR ??= mkdtempSync(join(tmpdir(), 'tapegrad-xdg-'));
 
 for (const readme of Object.keys(expected)) {
   describe(readme, () => {
@@ -77,7 +86,7 @@ for (const readme of Object.keys(expected)) {
         mkdirSync(scratch, { recursive: true });
         const file = `${scratch}${readme.replace(/\W+/g, '_')}_${i + 1}.ts`;
         writeFileSync(file, code);
-        const out = execFileSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8' });
+        const out = execFileSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8', env: snippetEnv });
         for (const pattern of expected[readme][i] ?? [/^$/]) expect(out).toMatch(pattern);
       });
     });

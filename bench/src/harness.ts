@@ -39,6 +39,11 @@ export interface TaskRow {
    * plain-JS loop); null for the others and for rows not run. See allocation.ts.
    */
   allocation: Allocation | null;
+  /**
+   * For a companion row (Framework.companionOf): the row it is printed beside and this row's
+   * s/epoch ÷ that row's (filled in later; null when either has no time).
+   */
+  companion: { of: string; kind: 'userloop' | 'engine'; ratio: number | null } | null;
   note: string;
 }
 
@@ -90,22 +95,25 @@ class OverBudget extends Error {
   }
 }
 
-function emptyRow(fw: { id: string; label: string; isTapegrad: boolean }, status: RowStatus, note: string, batchesPerEpoch = 0): TaskRow {
+type RowSource = Pick<Framework, 'id' | 'label' | 'isTapegrad' | 'companionOf'>;
+
+function emptyRow(fw: RowSource, status: RowStatus, note: string, batchesPerEpoch = 0): TaskRow {
   return {
     framework: fw.id, label: fw.label, isTapegrad: fw.isTapegrad, status, secondsPerEpoch: null, examplesPerSecond: null,
     testAccuracy: null, testLoss: null, epochSeconds: [], epochsRun: 0, batchesRun: 0, batchesPerEpoch, extrapolated: false,
-    tapegradSpeedup: null, accuracyDelta: null, accuracyAgrees: null, allocation: null, note,
+    tapegradSpeedup: null, accuracyDelta: null, accuracyAgrees: null, allocation: null,
+    companion: fw.companionOf ? { of: fw.companionOf.framework, kind: fw.companionOf.kind, ratio: null } : null, note,
   };
 }
 
-export function unavailableTaskRow(fw: { id: string; label: string; isTapegrad: boolean }, status: RowStatus, note: string): TaskRow {
+export function unavailableTaskRow(fw: RowSource, status: RowStatus, note: string): TaskRow {
   return emptyRow(fw, status, note);
 }
 
 /** One plan run: trains from the protocol's initial weights and times each epoch. */
 async function trainOnce(
   fw: Framework, task: TaskSpec, data: TrainData, layers: Layer[], orders: Int32Array[], plan: TrainPlan, log: Log,
-): Promise<{ epochSeconds: number[]; evaluation: { loss: number; accuracy: number } | null; stoppedEarly: boolean; allocation: Allocation | null }> {
+): Promise<{ epochSeconds: number[]; evaluation: { loss: number; accuracy: number } | null; stoppedEarly: boolean; allocation: Allocation | null; facts?: string }> {
   const n = data.train.n;
   const fullBatches = Math.ceil(n / task.batch);
   if (fw.train) {
@@ -114,7 +122,7 @@ async function trainOnce(
     if ('overBudget' in external) throw new OverBudget(external.overBudget.secondsPerBatch, external.overBudget.probeBatches, external.overBudget.estimate);
     external.epochSeconds.forEach((s, e) => log(`  ${task.id} ${fw.id}: epoch ${e + 1}/${plan.epochs} ${s.toFixed(3)} s${plan.batches < fullBatches ? ` (${plan.batches}/${fullBatches} batches)` : ''}`));
     const evaluation = external.stoppedEarly || plan.label === 'over budget' ? null : external.evaluation;
-    return { epochSeconds: external.epochSeconds, evaluation, stoppedEarly: external.stoppedEarly, allocation: null };
+    return { epochSeconds: external.epochSeconds, evaluation, stoppedEarly: external.stoppedEarly, allocation: null, facts: external.facts };
   }
   const trainer = await fw.createTrainer(task, data, layers);
   try {
@@ -176,7 +184,7 @@ export async function runTask(
   let note = plan.batches < fullBatches ? `${plan.label}: ${plan.batches}/${fullBatches} batches × ${plan.epochs} epochs, extrapolated` : '';
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const { epochSeconds, evaluation, stoppedEarly, allocation } = await trainOnce(fw, task, data, layers, orders, current, log);
+      const { epochSeconds, evaluation, stoppedEarly, allocation, facts } = await trainOnce(fw, task, data, layers, orders, current, log);
       const timed = epochSeconds.length > 1 ? epochSeconds.slice(1) : epochSeconds;
       const examplesRun = Math.min(current.batches * task.batch, data.train.n);
       const scale = data.train.n / examplesRun;
@@ -189,6 +197,7 @@ export async function runTask(
       row.epochsRun = epochSeconds.length;
       row.batchesRun = current.batches;
       row.extrapolated = current.batches < fullBatches;
+      if (facts) row.note = `${facts}${row.note ? '; ' : ''}${row.note}`;
       if (epochSeconds.length < 2) row.note = `${row.note}${row.note ? '; ' : ''}only one epoch timed: it includes warm-up`;
       if (stoppedEarly) row.note = `${row.note}${row.note ? '; ' : ''}stopped after ${epochSeconds.length}/${current.epochs} epochs (budget ${current.budget} s): accuracy not run to the end`;
       if (evaluation) {

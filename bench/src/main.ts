@@ -30,12 +30,18 @@ type Kind = TaskId | 'matmul' | 'ops';
 const KINDS: readonly Kind[] = [...TASK_IDS, 'matmul', 'ops'];
 /** Execution order: cheap first, T2 (the long one) last. */
 const RUN_ORDER: readonly Kind[] = ['matmul', 'ops', 'T1', 'T3', 'T4', 'T2'];
-const FAMILIES = ['tapegrad', 'tfjs', 'jax', 'pytorch', 'plain'] as const;
+const FAMILIES = ['tapegrad', 'tfjs', 'jax', 'pytorch', 'numpy', 'plain'] as const;
 type Family = (typeof FAMILIES)[number];
-const FRAMEWORK_ORDER = ['tfjs-cpu', 'tfjs-wasm', 'jax-wasm', 'pytorch-1thread', 'pytorch-2threads', 'plain-js'];
-const PEERS_FOR_AGREEMENT = ['tfjs-cpu', 'tfjs-wasm', 'jax-wasm', 'pytorch-1thread', 'pytorch-2threads'];
+const FRAMEWORK_ORDER = ['tfjs-cpu', 'tfjs-wasm', 'jax-wasm', 'pytorch-1thread', 'pytorch-2threads', 'numpy-1thread', 'numpy-2threads', 'plain-js'];
+const PEERS_FOR_AGREEMENT = ['tfjs-cpu', 'tfjs-wasm', 'jax-wasm', 'pytorch-1thread', 'pytorch-2threads', 'numpy-1thread', 'numpy-2threads'];
+/** Row order: tapegrad's backends (js first), their companions (user loop, engine), then the peers. */
+const COMPANIONS = ['tapegrad-userloop', 'tapegrad-engine'];
+function rankOf(id: string): number {
+  if (COMPANIONS.includes(id)) return 1.5 + COMPANIONS.indexOf(id) / 10;
+  return id.startsWith('tapegrad-') ? (id === 'tapegrad-js' ? 0 : 1) : 2 + FRAMEWORK_ORDER.indexOf(id);
+}
 /** Rows of the training tasks only (no matmul grid or ops grid rows, not even 'unavailable' ones). */
-const taskOnly = (id: string) => id.startsWith('pytorch-');
+const taskOnly = (id: string) => id.startsWith('pytorch-') || id.startsWith('numpy-');
 
 const HELP = `usage: pnpm bench [options]   (or: tsx bench/src/main.ts [options])
 
@@ -45,7 +51,10 @@ const HELP = `usage: pnpm bench [options]   (or: tsx bench/src/main.ts [options]
   --tasks LIST          any of T1,T2,T3,T4,matmul,ops (default: all); T4 = the LeNet-5 style CNN; ops = the ops grid (batched matmul,
                         conv2d forward + backward at LeNet and ResNet shapes: src/ops.ts)
   --frameworks LIST     any of tapegrad, tapegrad-<backend> (js, wasm, native, wasm-1thread, native-1thread), tfjs, tfjs-cpu, tfjs-wasm,
-                        jax, jax-wasm, pytorch, pytorch-1thread, pytorch-2threads (where python3 has torch), plain, plain-js, all (default: all)
+                        tapegrad-userloop (the README's loop: new Tape per step, functional SGD, no tidy), tapegrad-engine (nn's BP1–BP4),
+                        jax, jax-wasm, pytorch, pytorch-1thread, pytorch-2threads (where python3 has torch),
+                        numpy, numpy-1thread, numpy-2threads (the seeds' hand-written backprop, where python3 has numpy; T1–T3),
+                        plain, plain-js, all (default: all)
   --skip LIST           framework:task pairs not to run, e.g. tfjs-cpu:T2,plain-js:T2 (rows say "skipped (--skip)")
   --budget SPEC         seconds one framework may spend on one task: N for all, or T2=600,matmul=30,…
                         ('none' = no limit). Defaults: full T2=300, T4=300, matmul=120 per size, ops=120 per case,
@@ -70,7 +79,7 @@ function list(value: string, what: string): string[] {
   return items;
 }
 
-const FRAMEWORK_TOKEN = /^(all|tapegrad|tapegrad-[a-z0-9_-]+|tfjs|tfjs-cpu|tfjs-wasm|jax|jax-wasm|pytorch|pytorch-1thread|pytorch-2threads|plain|plain-js)$/;
+const FRAMEWORK_TOKEN = /^(all|tapegrad|tapegrad-[a-z0-9_-]+|tfjs|tfjs-cpu|tfjs-wasm|jax|jax-wasm|pytorch|pytorch-1thread|pytorch-2threads|numpy|numpy-1thread|numpy-2threads|plain|plain-js)$/;
 
 function parseBudget(value: string, base: Record<Kind, number>): Record<Kind, number> {
   const out = { ...base };
@@ -121,7 +130,7 @@ function parseOptions(argv: string[]): Options | 'help' {
   const kinds = v.tasks === undefined ? [...KINDS] : list(v.tasks, 'tasks');
   for (const k of kinds) if (!KINDS.includes(k as Kind)) throw new UsageError(`--tasks: unknown task '${k}' (choose from ${KINDS.join(', ')})`);
   const frameworks = v.frameworks === undefined ? ['all'] : list(v.frameworks, 'frameworks');
-  for (const f of frameworks) if (!FRAMEWORK_TOKEN.test(f)) throw new UsageError(`--frameworks: unknown framework '${f}' (choose from tapegrad, tapegrad-js, tapegrad-wasm, tapegrad-native, tfjs, tfjs-cpu, tfjs-wasm, jax, jax-wasm, pytorch, pytorch-1thread, pytorch-2threads, plain, plain-js, all)`);
+  for (const f of frameworks) if (!FRAMEWORK_TOKEN.test(f)) throw new UsageError(`--frameworks: unknown framework '${f}' (choose from tapegrad, tapegrad-js, tapegrad-wasm, tapegrad-native, tapegrad-userloop, tapegrad-engine, tfjs, tfjs-cpu, tfjs-wasm, jax, jax-wasm, pytorch, pytorch-1thread, pytorch-2threads, numpy, numpy-1thread, numpy-2threads, plain, plain-js, all)`);
   const skip = new Set<string>();
   if (v.skip !== undefined) {
     for (const item of list(v.skip, 'skip')) {
@@ -178,10 +187,11 @@ async function loadFrameworks(tokens: string[], log: (s: string) => void): Promi
   if (want('tapegrad')) add(await timed('tapegrad', async () => (await import('./frameworks/tapegrad.js')).loadTapegrad()));
   if (want('tfjs')) add(await timed('TF.js', async () => (await import('./frameworks/tfjs.js')).loadTfjs()));
   if (want('jax')) add(await timed('jax-js', async () => (await import('./frameworks/jax.js')).loadJax()));
-  if (want('pytorch')) add(await timed('PyTorch', async () => (await import('./frameworks/pytorch.js')).loadPytorch()));
+  if (want('pytorch')) add(await timed('PyTorch', async () => (await import('./frameworks/python.js')).loadPytorch()));
+  if (want('numpy')) add(await timed('NumPy', async () => (await import('./frameworks/python.js')).loadNumpy()));
   if (want('plain')) add({ frameworks: [(await import('./frameworks/plain.js')).plainFramework()], unavailable: [] });
   const keep = (id: string) => tokens.some((t) => selected(t, id));
-  const rank = (id: string) => (id.startsWith('tapegrad-') ? (id === 'tapegrad-js' ? 0 : 1) : 2 + FRAMEWORK_ORDER.indexOf(id));
+  const rank = (id: string) => rankOf(id);
   const byRank = <T extends { id: string }>(a: T, b: T) => rank(a.id) - rank(b.id);
   const fws = frameworks.filter((f) => keep(f.id)).sort(byRank);
   const missing = unavailable.filter((u) => keep(u.id));
@@ -235,7 +245,7 @@ async function main(argv: string[]): Promise<number> {
   const { frameworks, unavailable } = await loadFrameworks(opts.frameworks, log);
   for (const u of unavailable) log(`unavailable: ${u.label}: ${u.reason}`);
   const all = [...frameworks, ...unavailable].sort((a, b) => {
-    const rank = (id: string) => (id.startsWith('tapegrad-') ? (id === 'tapegrad-js' ? 0 : 1) : 2 + FRAMEWORK_ORDER.indexOf(id));
+    const rank = (id: string) => rankOf(id);
     return rank(a.id) - rank(b.id);
   });
 
@@ -352,7 +362,7 @@ async function main(argv: string[]): Promise<number> {
     taskResults[kind] = { rows, best: best?.framework ?? null, plan, evalExamples: data.eval.n };
   }
 
-  // ---- accuracy agreement: tapegrad (best backend) against TF.js, jax-js and PyTorch, each task within its tolerance
+  // ---- accuracy agreement: tapegrad (best backend) against TF.js, jax-js, PyTorch and NumPy, each task within its tolerance
   const agreement: AgreementCheck[] = [];
   for (const id of ['T1', 'T3', 'T4', 'T2'] as const) {
     const res = taskResults[id];
@@ -399,7 +409,7 @@ async function main(argv: string[]): Promise<number> {
   if (agreement.length) {
     out.push('');
     const verdict = agreementOk === null ? 'not judged (no accuracies)' : agreementOk ? 'PASS' : 'FAIL';
-    out.push(`accuracy agreement (tapegrad best backend vs TF.js, jax-js and PyTorch, |Δ| ≤ the task's tolerance)${opts.mode === 'full' ? '' : ' — after shortened training'}: ${verdict}`);
+    out.push(`accuracy agreement (tapegrad best backend vs TF.js, jax-js, PyTorch and NumPy, |Δ| ≤ the task's tolerance)${opts.mode === 'full' ? '' : ' — after shortened training'}: ${verdict}`);
     for (const a of agreement) out.push(`  ${a.task} ${a.peer.padEnd(16)} tapegrad ${a.tapegradAccuracy?.toFixed(4) ?? '–'}  peer ${a.peerAccuracy?.toFixed(4) ?? '–'}  ${a.agrees === null ? 'n/a' : `${a.agrees ? 'agrees' : 'DISAGREES'} (|Δ| ${Math.abs((a.peerAccuracy ?? 0) - (a.tapegradAccuracy ?? 0)).toFixed(4)} ≤ ${a.tolerance}?)`}`);
   }
   out.push('');

@@ -8,6 +8,8 @@
  *   npx tsx bench/src/profile.ts                          # T1 on the fastest backend, 3000 steps
  *   npx tsx bench/src/profile.ts --task T3 --backend wasm --steps 8000
  *   npx tsx bench/src/profile.ts --task T4 --backend native --steps 200 --top 15   # and the 15 costliest functions
+ *   npx tsx bench/src/profile.ts --loop userloop --top 15    # the user loop's step (or --loop engine: nn's BP1–BP4,
+ *                                                            # userloop+tidy: the user loop inside tidy), on the fastest backend
  *
  * The profiler adds a few per cent to each step; the µs/step printed first is from a separate
  * unprofiled run of the same steps. Only the calling thread is sampled: a matmul's time is
@@ -19,6 +21,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { getBackend, setBackend } from '@tapegrad/core';
 import { loadTapegrad } from './frameworks/tapegrad.js';
+import { UserLoopTrainer } from './frameworks/tapegrad-loops.js';
 import { epochOrders, initialWeights, loadProtocolMnist, TASK_IDS, TASKS, type TaskId } from './protocol.js';
 
 interface ProfileNode {
@@ -37,7 +40,8 @@ interface CpuProfile {
 const CATEGORIES: ReadonlyArray<[string, (fn: string, url: string) => boolean]> = [
   ['matmul kernels', (fn, url) => fn === 'matmul' && /backend-(native|wasm)\/(src|dist)|core\/(src|dist)\/backend/.test(url)],
   ['other kernels (element-wise, sums, update)', (_fn, url) => /backend-(native|wasm)\/(src|dist)|core\/(src|dist)\/backend|^wasm/.test(url)],
-  ['batch gather', (_fn, url) => /datasets\/(src|dist)/.test(url)],
+  // columnSampler lives in core now (datasets re-exports it)
+  ['batch gather', (_fn, url) => /datasets\/(src|dist)|core\/src\/columns/.test(url)],
   ['buffer pool, tidy', (_fn, url) => /core\/src\/memory/.test(url)],
   ['tape, ops, tensors (plumbing)', (_fn, url) => /core\/(src|dist)/.test(url)],
   ['nn (layers, losses, optimisers)', (_fn, url) => /nn\/(src|dist)/.test(url)],
@@ -48,7 +52,9 @@ function post<T>(session: Session, method: string, params: object = {}): Promise
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { task: { type: 'string', default: 'T1' }, backend: { type: 'string' }, steps: { type: 'string', default: '3000' }, top: { type: 'string', default: '0' } } });
+  const { values } = parseArgs({ options: { task: { type: 'string', default: 'T1' }, backend: { type: 'string' }, steps: { type: 'string', default: '3000' }, top: { type: 'string', default: '0' }, loop: { type: 'string', default: 'fit' } } });
+  const loop = values.loop!;
+  if (!['fit', 'userloop', 'engine', 'userloop+tidy'].includes(loop)) throw new Error('--loop must be fit, userloop, engine or userloop+tidy');
   const taskId = values.task as TaskId;
   if (!TASK_IDS.includes(taskId)) throw new Error(`--task must be one of ${TASK_IDS.join(', ')}`);
   const steps = Number(values.steps);
@@ -58,11 +64,16 @@ async function main(): Promise<void> {
   // loadTapegrad leaves 'js' selected: 'auto' returns to the fastest registered backend
   setBackend(values.backend ?? 'auto');
   const backend = getBackend().name;
-  const framework = frameworks.find((f) => f.id === `tapegrad-${backend}`);
-  if (!framework) throw new Error(`no tapegrad backend '${backend}' (have ${frameworks.map((f) => f.id).join(', ')})`);
+  const framework = loop === 'fit'
+    ? frameworks.find((f) => f.id === `tapegrad-${backend}`)
+    : frameworks.find((f) => f.id === `tapegrad-${loop.replace('+tidy', '')}` && f.companionOf?.framework === `tapegrad-${backend}`);
+  if (!framework) throw new Error(`no tapegrad ${loop === 'fit' ? 'backend' : `${loop} row on the backend`} '${backend}' (have ${frameworks.map((f) => f.label).join(', ')})`);
+  await framework.activate();
   const task = TASKS[taskId];
   const mnist = loadProtocolMnist();
-  const trainer = await framework.createTrainer(task, { train: mnist.train, eval: mnist.test }, initialWeights(task));
+  const data = { train: mnist.train, eval: mnist.test };
+  // userloop+tidy: the user loop's step inside tidy, the control that shows what its fresh buffers cost
+  const trainer = loop === 'userloop+tidy' ? new UserLoopTrainer(task, data, initialWeights(task), true) : await framework.createTrainer(task, data, initialWeights(task));
   const order = epochOrders(mnist.train.n, 1)[0];
   const perEpoch = Math.floor(mnist.train.n / task.batch);
   const batch = (s: number) => order.subarray((s % perEpoch) * task.batch, (s % perEpoch + 1) * task.batch);
@@ -119,7 +130,7 @@ async function main(): Promise<void> {
   });
   totals.set('garbage collector', gc);
   totals.set('other (bench loop, engine)', other + idle);
-  console.log(`${taskId} on ${backend}: ${microseconds.toFixed(0)} µs/step unprofiled (${((microseconds * Math.ceil(mnist.train.n / task.batch)) / 1e6).toFixed(4)} s/epoch; CPU time ${cpuMicroseconds.toFixed(0)} µs/step, load average ${loadavg()[0].toFixed(1)}); profile of ${steps} more steps:`);
+  console.log(`${taskId}${loop === 'fit' ? '' : ` (${loop})`} on ${backend}: ${microseconds.toFixed(0)} µs/step unprofiled (${((microseconds * Math.ceil(mnist.train.n / task.batch)) / 1e6).toFixed(4)} s/epoch; CPU time ${cpuMicroseconds.toFixed(0)} µs/step, load average ${loadavg()[0].toFixed(1)}); profile of ${steps} more steps:`);
   for (const [name, time] of totals) {
     console.log(`  ${name.padEnd(44)} ${((100 * time) / all).toFixed(1).padStart(5)} %  ${(time / steps).toFixed(1).padStart(7)} µs/step`);
   }

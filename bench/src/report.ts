@@ -13,16 +13,21 @@ export const ACCURACY_TOLERANCE = 0.005;
 export function bestTapegrad(rows: readonly TaskRow[]): TaskRow | null {
   let best: TaskRow | null = null;
   for (const r of rows) {
-    if (!r.isTapegrad || r.secondsPerEpoch === null) continue;
+    if (!r.isTapegrad || r.companion || r.secondsPerEpoch === null) continue;
     if (!best || r.secondsPerEpoch < best.secondsPerEpoch!) best = r;
   }
   return best;
 }
 
-/** Fills tapegradSpeedup (row s/epoch ÷ best tapegrad s/epoch) and the accuracy comparison. */
+/**
+ * Fills tapegradSpeedup (row s/epoch ÷ best tapegrad s/epoch), the accuracy comparison, and
+ * each companion row's ratio to the row it sits beside.
+ */
 export function compareTaskRows(rows: TaskRow[], tolerance = ACCURACY_TOLERANCE): TaskRow | null {
   const best = bestTapegrad(rows);
   for (const r of rows) {
+    const partner = r.companion ? rows.find((x) => x.framework === r.companion!.of) : undefined;
+    if (r.companion && partner?.secondsPerEpoch && r.secondsPerEpoch !== null) r.companion.ratio = r.secondsPerEpoch / partner.secondsPerEpoch;
     if (best && r.secondsPerEpoch !== null) r.tapegradSpeedup = r.secondsPerEpoch / best.secondsPerEpoch!;
     if (best && best.testAccuracy !== null && r.testAccuracy !== null) {
       r.accuracyDelta = r.testAccuracy - best.testAccuracy;
@@ -84,11 +89,26 @@ function accuracyText(r: TaskRow, best: TaskRow | null): string {
   return `${r.accuracyAgrees ? 'yes' : 'NO'} (${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(4)})`;
 }
 
+/**
+ * A companion row's ratio, as its note says it: the user loop's time ÷ fit's row; for the
+ * engine, the tape's step (fit's row) ÷ the engine's, the way issue 13's target reads.
+ */
+export function companionText(r: TaskRow, rows: readonly TaskRow[]): string {
+  if (!r.companion || r.secondsPerEpoch === null) return '';
+  const partner = rows.find((x) => x.framework === r.companion!.of);
+  const name = partner?.label ?? r.companion.of;
+  if (r.companion.ratio === null) return `beside ${name}: no ratio`;
+  return r.companion.kind === 'userloop'
+    ? `user loop ÷ fit (${name}): ${r.companion.ratio.toFixed(3)}×`
+    : `tape step (${name}) ÷ engine: ${(1 / r.companion.ratio).toFixed(3)}×`;
+}
+
 export function formatTaskTable(rows: TaskRow[], best: TaskRow | null): string {
   const header = ['framework', 'status', 's/epoch', 'examples/s', 'test acc', 'test loss', 'tapegrad ×', 'acc agrees', 'KB alloc/step', 'note'];
   const body = rows.map((r) => [
     r.label, statusText(r), fmtSeconds(r.secondsPerEpoch), fmtInt(r.examplesPerSecond), fmt(r.testAccuracy, 4), fmt(r.testLoss, 4),
-    fmtRatio(r.tapegradSpeedup), accuracyText(r, best), r.allocation ? (r.allocation.bytesPerStep / 1024).toFixed(1) : '–', r.note,
+    fmtRatio(r.tapegradSpeedup), accuracyText(r, best), r.allocation ? (r.allocation.bytesPerStep / 1024).toFixed(1) : '–',
+    [companionText(r, rows), r.note].filter(Boolean).join('; '),
   ]);
   return table(header, body, [false, false, true, true, true, true, true, false, true, false]);
 }

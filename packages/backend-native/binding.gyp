@@ -7,6 +7,7 @@
         "src/native/cpu.cc",
         "src/native/gemm.cc",
         "src/native/conv.cc",
+        "src/native/indexing.cc",
         "src/native/kernels_scalar.cc",
         "src/native/kernels_avx2.cc"
       ],

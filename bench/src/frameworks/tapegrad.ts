@@ -16,22 +16,23 @@ import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec } from '../
 import { type Framework, type JsKernelCounter, type MatmulRun, type OpRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
 import { type OpCase, convOutShape } from '../ops.js';
 import { TapegradCnnTrainer } from './tapegrad-cnn.js';
+import { tapegradCompanions } from './tapegrad-loops.js';
 
 /** Rows [n, width] → columns [width, n] (tapegrad's examples-as-columns layout). */
-function columnsOf(rows: Float32Array, n: number, width: number): Float32Array {
+export function columnsOf(rows: Float32Array, n: number, width: number): Float32Array {
   const out = new Float32Array(n * width);
   for (let r = 0; r < n; r++) for (let f = 0; f < width; f++) out[f * n + r] = rows[r * width + f];
   return out;
 }
 
-function oneHotColumns(labels: ArrayLike<number>): Float32Array {
+export function oneHotColumns(labels: ArrayLike<number>): Float32Array {
   const n = labels.length;
   const out = new Float32Array(CLASSES * n);
   for (let m = 0; m < n; m++) out[labels[m] * n + m] = 1;
   return out;
 }
 
-function buildModel(task: TaskSpec, layers: Layer[]): Sequential {
+export function buildModel(task: TaskSpec, layers: Layer[]): Sequential {
   const model = mlp(task.sizes, {
     hidden: task.hidden,
     output: task.output === 'softmax-cce' ? 'softmax' : 'sigmoid',
@@ -355,6 +356,9 @@ export async function loadTapegrad(): Promise<{ frameworks: Framework[]; unavail
     const twin = oneThread.get(name);
     return tapegradFramework(name, twin?.details ?? details.get(name) ?? 'registered backend', peaks.get(name), twin?.of);
   });
+  // the user loop and the engine, beside the fastest backend's row
+  const fastest = ['native', 'wasm', 'js'].find((name) => listBackends().includes(name));
+  if (fastest) frameworks.push(...tapegradCompanions(fastest));
   setBackend('js');
   return { frameworks, unavailable };
 }

@@ -90,6 +90,13 @@ export interface Framework {
    */
   matmulPeak?(size: MatmulSize): { gflops: number; cores: number };
   /**
+   * A second way of training with tapegrad on one backend, printed beside that backend's row
+   * (`framework`, which trains as nn's `fit` does) with the ratio of their times: the loop a
+   * user writes from the README (`userloop`), or nn's hand-written BP1–BP4 engine (`engine`).
+   * Never the reference of the "tapegrad ×" ratios.
+   */
+  companionOf?: { framework: string; kind: 'userloop' | 'engine' };
+  /**
    * Rows in the matmul grid only: a backend's one-thread twin (threads off), so the grid shows
    * one thread and both cores side by side; the training tasks run the backend as configured.
    */
@@ -98,7 +105,7 @@ export interface Framework {
 
 /** What an external plan run reports: its epoch times and evaluation, or the budget probe's verdict. */
 export type ExternalRun =
-  | { epochSeconds: number[]; stoppedEarly: boolean; evaluation: Evaluation | null }
+  | { epochSeconds: number[]; stoppedEarly: boolean; evaluation: Evaluation | null; /** Facts of the run for the row's note (the BLAS library NumPy loaded). */ facts?: string }
   | { overBudget: { secondsPerBatch: number; probeBatches: number; estimate: number } };
 
 /** A framework that could not be loaded: its rows say why. */

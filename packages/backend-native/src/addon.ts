@@ -23,17 +23,26 @@ export interface NativeAddon {
   /** out[i·m·n …] = op(A_i)·op(B_i) with A_i at a[aOffsets[i]], B_i at b[bOffsets[i]]; every offset is range-checked first. Float32 or float64, as matmul. */
   matmulBatched(a: Float32Array | Float64Array, b: Float32Array | Float64Array, out: Float32Array | Float64Array, m: number, k: number, n: number,
     transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array, flags: number): void;
-  unary(op: number, x: Float32Array, out: Float32Array, scalar: number, flags: number): void;
-  binary(op: number, a: Float32Array, aMode: number, b: Float32Array, bMode: number, out: Float32Array, rows: number, cols: number, flags: number): void;
-  sum(x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number, flags: number): void;
+  /** Float32Arrays, or Float64Arrays for the kernels js computes exactly (relu, step, neg, abs, sign, sqrt, floor, ceil, round, isNaN, isFinite, x²; others throw). */
+  unary(op: number, x: Float32Array | Float64Array, out: Float32Array | Float64Array, scalar: number, flags: number): void;
+  /** Float32Arrays or Float64Arrays (the type of `a` decides). */
+  binary(op: number, a: Float32Array | Float64Array, aMode: number, b: Float32Array | Float64Array, bMode: number, out: Float32Array | Float64Array,
+    rows: number, cols: number, flags: number): void;
+  /** out = cond ≠ 0 ? a : b over [rows, cols], each operand read in its mode (core's OperandMode); Float64Arrays. */
+  where(cond: Float64Array, cMode: number, a: Float64Array, aMode: number, b: Float64Array, bMode: number, out: Float64Array,
+    rows: number, cols: number, flags: number): void;
+  /** x seen as [outer, mid, inner], mid summed away; float64 with inner = 1 in runs of `run` (the shape's last axis), as js. */
+  sum(x: Float32Array | Float64Array, out: Float32Array | Float64Array, outer: number, mid: number, inner: number, flags: number, run?: number): void;
   /** x seen as [outer, mid, inner], mid reduced away by max (`max` true) or min; NaN wins, ties keep the first (js's rule). */
-  extremum(max: boolean, x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number, flags: number): void;
-  subScaled(y: Float32Array, x: Float32Array, s: number, out: Float32Array, flags: number): void;
+  extremum(max: boolean, x: Float32Array | Float64Array, out: Float32Array | Float64Array, outer: number, mid: number, inner: number, flags: number): void;
+  subScaled(y: Float32Array | Float64Array, x: Float32Array | Float64Array, s: number, out: Float32Array | Float64Array, flags: number): void;
   /** geometry: core's ConvGeometry as 14 numbers (N, C, H, W, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW). */
-  unfold(x: Float32Array, geometry: Int32Array, padValue: number, out: Float32Array, batched: boolean): void;
-  fold(cols: Float32Array, geometry: Int32Array, out: Float32Array, batched: boolean): void;
+  unfold(x: Float32Array | Float64Array, geometry: Int32Array, padValue: number, out: Float32Array | Float64Array, batched: boolean): void;
+  fold(cols: Float32Array | Float64Array, geometry: Int32Array, out: Float32Array | Float64Array, batched: boolean): void;
   /** out = x [shape] with its axes permuted (out axis i is x axis perm[i]); rank ≤ 16. */
-  transpose(x: Float32Array, shape: Int32Array, perm: Int32Array, out: Float32Array): void;
+  transpose(x: Float32Array | Float64Array, shape: Int32Array, perm: Int32Array, out: Float32Array | Float64Array): void;
+  /** out [outer, indices.length, inner] = x [outer, axisSize, inner] at `indices` along the middle axis; every index is range-checked. */
+  gather(x: Float32Array | Float64Array, outer: number, axisSize: number, inner: number, indices: Int32Array, out: Float32Array | Float64Array): void;
   maxPool(x: Float32Array, geometry: Int32Array, out: Float32Array): void;
   maxPoolScatter(dy: Float32Array, x: Float32Array, geometry: Int32Array, out: Float32Array): void;
   maxPoolGather(v: Float32Array, x: Float32Array, geometry: Int32Array, out: Float32Array): void;

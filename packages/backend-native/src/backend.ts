@@ -1,4 +1,4 @@
-import { type Backend, type BinaryKernel, type ConvGeometry, type FallbackReport, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, countJsFallbacks } from '@tapegrad/core';
+import { type Backend, type BinaryKernel, type ConvGeometry, type FallbackReport, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, countJsFallbacks, operandLayout } from '@tapegrad/core';
 import { FLAG_ALWAYS_TWO, FLAG_PORTABLE, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures, type ThreadStats } from './addon.js';
 
 /** Options of the native backend: its registered name, threading, and AVX2-FMA or portable kernels. */
@@ -20,6 +20,12 @@ export interface NativeBackendOptions {
    * ones; 'portable' forces the portable C++ kernels (to test them on an AVX2 machine).
    */
   kernels?: 'auto' | 'portable';
+  /**
+   * true (the default): float64 calls below {@link FLOAT64_NATIVE_FROM} elements (reductions:
+   * {@link FLOAT64_NATIVE_REDUCE_FROM}) run js's kernels, which are faster there and give the
+   * same bits; false sends every float64 call the addon covers to the addon (tests).
+   */
+  smallFloat64InJs?: boolean;
 }
 
 /**
@@ -31,8 +37,9 @@ export interface NativeBackendOptions {
 export const DEFAULT_THREAD_THRESHOLD = 4_000_000;
 
 /**
- * A {@link Backend} whose float32 kernels (and float64 matmul / matmulBatched) run in the C++
- * addon; the rest is `jsBackend`'s.
+ * A {@link Backend} whose float32 kernels, and float64 matmul, element-wise kernels (but
+ * those js computes with V8's Math), reductions, where, subScaled, transpose, unfold, fold
+ * and gather, run in the C++ addon; the rest is `jsBackend`'s.
  */
 export interface NativeBackend extends Backend {
   /** The kernel set that runs: 'avx2-fma 6x16' or 'portable 4x8'. */
@@ -67,6 +74,35 @@ const BINARY: Partial<Record<BinaryKernel, number>> = {
   sigmoidGrad: 9, tanhGrad: 10, reluGrad: 11, maximum: 12, minimum: 13,
 };
 
+/**
+ * The float64 unary kernels the addon computes with js's bits: those js computes exactly, and
+ * exp, sigmoid and log (V8's exp and log algorithms ported: elementwise.h, jsExp, jsLog). tanh, softplus,
+ * log1p, expm1, erf, sin, cos and pow other than x² stay on js in float64, since C's libm and
+ * V8's Math differ in the last bit (README, "float64").
+ */
+const EXACT_FLOAT64_UNARY: ReadonlySet<UnaryKernel> = new Set(['relu', 'step', 'neg', 'abs', 'sign', 'sqrt', 'floor', 'ceil', 'round', 'isNaN', 'isFinite', 'exp', 'sigmoid', 'log']);
+
+type Float = Float32Array | Float64Array;
+
+/**
+ * float64 calls smaller than this stay on js (the same bits either way): an addon call costs
+ * ≈ 0.2–0.3 µs of Node-API overhead, while js's loop does 16 elements of mul in ≈ 80 ns and 64
+ * in ≈ 140 ns; native wins from ≈ 256 (mul 0.30 vs 0.50 µs, relu 0.21 vs 0.41 µs; 1024: 4–5×).
+ * gradcheck's and the property tests' float64 tensors are mostly far below it.
+ */
+export const FLOAT64_NATIVE_FROM = 256;
+/** The same for float64 reductions: js's in-order sum is latency-bound like the addon's (1024 elements: 0.78 vs 0.88 µs). */
+export const FLOAT64_NATIVE_REDUCE_FROM = 1024;
+
+/**
+ * True when every array is a Float32Array, or every one a Float64Array with `size` ≥
+ * `float64From` (smaller float64 calls are cheaper in js): one addon call takes them.
+ */
+function sameFloat(size: number, float64From: number, a: TypedArray, b: TypedArray, c?: TypedArray): boolean {
+  if (a instanceof Float32Array) return b instanceof Float32Array && (c === undefined || c instanceof Float32Array);
+  return a instanceof Float64Array && b instanceof Float64Array && (c === undefined || c instanceof Float64Array) && size >= float64From;
+}
+
 // The operand modes of the addon's binary kernel are core's OperandMode (as in addon.cc).
 
 /** A ConvGeometry as the addon reads it: 14 numbers in a fixed order. */
@@ -77,10 +113,11 @@ function geometryArray(g: ConvGeometry): Int32Array {
 /**
  * Wraps the loaded addon as a backend, without registering it. The object starts as a copy
  * of `jsBackend`'s kernels (each counting its calls, for `fallbacks()`), so every kernel not
- * replaced here (where, transpose, broadcastTo, slice, pad, gather, …, and any kernel core
- * adds later) is js's; so are mixed dtypes and float64 except matmul and matmulBatched (the
- * float64 block below): float64 is bit-identical to js except those two, which agree with js
- * within float64 rounding (a blocked, FMA-contracted sum instead of js's in-order one).
+ * replaced here (broadcastTo, slice, pad, scatterAdd, …, float32 where, and any kernel core
+ * adds later) is js's; so are mixed dtypes and the float64 kernels listed in
+ * EXACT_FLOAT64_UNARY's comment. float64 is bit-identical to js except matmul and
+ * matmulBatched, which agree with js within float64 rounding (a blocked, FMA-contracted sum
+ * instead of js's in-order one).
  */
 export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}): NativeBackend {
   const features = addon.features();
@@ -91,6 +128,8 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
   const threshold = options.threadThreshold ?? DEFAULT_THREAD_THRESHOLD;
   // jsBackend's kernels, counting each call: everything below that is not native goes there
   const fallbacks = countJsFallbacks(), js = fallbacks.js;
+  const smallInJs = options.smallFloat64InJs ?? true;
+  const float64From = smallInJs ? FLOAT64_NATIVE_FROM : 0, float64ReduceFrom = smallInJs ? FLOAT64_NATIVE_REDUCE_FROM : 0;
 
   // ---- float64: matmul and matmulBatched in the addon (gemm.cc's loop nest over double
   // tiles), split over two threads as float32's are; every other float64 kernel is js's
@@ -117,17 +156,20 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
   const kernels = {
     unary(kernel: UnaryKernel, x: TypedArray, out: TypedArray, scalar: number): void {
       const op = UNARY[kernel];
-      if (op === undefined || !(x instanceof Float32Array) || !(out instanceof Float32Array)) {
+      const native = op !== undefined && (x instanceof Float32Array ? out instanceof Float32Array
+        : x instanceof Float64Array && out instanceof Float64Array && x.length >= float64From
+          && (EXACT_FLOAT64_UNARY.has(kernel) || (kernel === 'powScalar' && scalar === 2)));
+      if (!native) {
         js.unary(kernel, x, out, scalar);
         return;
       }
-      addon.unary(op, x, out, scalar, flags);
+      addon.unary(op, x as Float, out as Float, scalar, flags);
     },
 
     binary(kernel: BinaryKernel, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape,
       out: TypedArray, outShape: Shape): void {
       const op = BINARY[kernel];
-      if (op === undefined || !(a instanceof Float32Array) || !(b instanceof Float32Array) || !(out instanceof Float32Array)) {
+      if (op === undefined || !sameFloat(out.length, float64From, a, b, out)) {
         js.binary(kernel, a, aShape, b, bShape, out, outShape);
         return;
       }
@@ -138,7 +180,26 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
         js.binary(kernel, a, aShape, b, bShape, out, outShape);
         return;
       }
-      addon.binary(op, a, layout.left.mode, b, layout.right.mode, out, layout.rows, layout.cols, flags);
+      addon.binary(op, a as Float, layout.left.mode, b as Float, layout.right.mode, out as Float, layout.rows, layout.cols, flags);
+    },
+
+    // float64 only (float32's is js's): the three operands each a full, row, column or scalar
+    // view of one [rows, cols] output, as binary's; other broadcasts go to js
+    where(cond: TypedArray, condShape: Shape, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void {
+      const total = out.length;
+      if (total >= float64From && total > 0 && cond instanceof Float64Array && a instanceof Float64Array && sameFloat(total, float64From, a, b, out)) {
+        const c = operandLayout(condShape, outShape, cond.length, total);
+        const l = operandLayout(aShape, outShape, a.length, total);
+        const r = operandLayout(bShape, outShape, b.length, total);
+        if (c && l && r) {
+          const rows = Math.max(c.rows, l.rows, r.rows, 1);
+          if ((c.rows < 0 || c.rows === rows) && (l.rows < 0 || l.rows === rows) && (r.rows < 0 || r.rows === rows)) {
+            addon.where(cond, c.mode, a, l.mode, b as Float64Array, r.mode, out as Float64Array, rows, total / rows, flags);
+            return;
+          }
+        }
+      }
+      js.where(cond, condShape, a, aShape, b, bShape, out, outShape);
     },
 
     matmul(a: TypedArray, b: TypedArray, out: TypedArray,
@@ -176,38 +237,47 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     },
 
     subScaled(y: TypedArray, x: TypedArray, s: number, out: TypedArray): void {
-      if (!(y instanceof Float32Array) || !(x instanceof Float32Array) || !(out instanceof Float32Array)) {
+      if (!sameFloat(out.length, float64From, y, x, out)) {
         js.subScaled(y, x, s, out);
         return;
       }
-      // s is rounded to float32 in the addon, as a lifted scalar (and js's kernel) is
-      addon.subScaled(y, x, s, out, flags);
+      // float32: s is rounded to float32 in the addon, as a lifted scalar (and js's kernel) is
+      addon.subScaled(y as Float, x as Float, s, out as Float, flags);
     },
 
-    // convolution: im2col and col2im, float32 in the addon (conv.cc), bit-identical to js's
+    // convolution: im2col and col2im, float32 and float64 in the addon (conv.cc), bit-identical to js's
     unfold(x: TypedArray, geometry: ConvGeometry, padValue: number, out: TypedArray, batched: boolean): void {
-      if (!(x instanceof Float32Array) || !(out instanceof Float32Array)) {
+      if (!sameFloat(out.length, float64From, x, out)) {
         js.unfold(x, geometry, padValue, out, batched);
         return;
       }
-      addon.unfold(x, geometryArray(geometry), padValue, out, batched);
+      addon.unfold(x as Float, geometryArray(geometry), padValue, out as Float, batched);
     },
 
     fold(cols: TypedArray, geometry: ConvGeometry, out: TypedArray, batched: boolean): void {
-      if (!(cols instanceof Float32Array) || !(out instanceof Float32Array)) {
+      if (!sameFloat(cols.length, float64From, cols, out)) {
         js.fold(cols, geometry, out, batched);
         return;
       }
-      addon.fold(cols, geometryArray(geometry), out, batched);
+      addon.fold(cols as Float, geometryArray(geometry), out as Float, batched);
     },
 
     // a copy with the axes permuted: contiguous runs of x copied whole (conv2d's [O, N, L] → [N, O, L])
     transpose(x: TypedArray, shape: Shape, perm: readonly number[], out: TypedArray): void {
-      if (!(x instanceof Float32Array) || !(out instanceof Float32Array) || shape.length > 16) {
+      if (!sameFloat(out.length, float64From, x, out) || shape.length > 16) {
         js.transpose(x, shape, perm, out);
         return;
       }
-      addon.transpose(x, Int32Array.from(shape), Int32Array.from(perm), out);
+      addon.transpose(x as Float, Int32Array.from(shape), Int32Array.from(perm), out as Float);
+    },
+
+    // take, and a training loop's batch gather (core's columnSampler): one memcpy per index
+    gather(x: TypedArray, outer: number, axisSize: number, inner: number, indices: Int32Array, out: TypedArray): void {
+      if (!sameFloat(out.length, float64From, x, out)) {
+        js.gather(x, outer, axisSize, inner, indices, out);
+        return;
+      }
+      addon.gather(x as Float, outer, axisSize, inner, indices, out as Float);
     },
 
     // max-pooling: one pass over each window (conv.cc), the same comparisons as js's
@@ -236,7 +306,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     },
 
     reduce(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void {
-      if (!(x instanceof Float32Array) || !(out instanceof Float32Array)) {
+      if (!sameFloat(x.length, float64ReduceFrom, x, out) || x.length === 0) {
         js.reduce(kernel, x, shape, axes, out);
         return;
       }
@@ -247,8 +317,9 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
         return;
       }
       const { outer, mid, inner } = collapsed;
-      if (kernel === 'sum') addon.sum(x, out, outer, mid, inner, flags);
-      else addon.extremum(kernel === 'max', x, out, outer, mid, inner, flags);
+      // float64 sums js's way: with inner = 1, in runs of the last axis (reduceContiguous)
+      if (kernel === 'sum') addon.sum(x as Float, out as Float, outer, mid, inner, flags, shape[shape.length - 1]);
+      else addon.extremum(kernel === 'max', x as Float, out as Float, outer, mid, inner, flags);
     },
   };
 

@@ -1,7 +1,8 @@
 import { type Backend, type BinaryKernel, type UnaryKernel, createRng, jsBackend } from '@tapegrad/core';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { loadAddon } from '../src/addon.js';
+import { FLOAT64_NATIVE_FROM, FLOAT64_NATIVE_REDUCE_FROM } from '../src/backend.js';
 import { built, missingReason, nativeBackend, toolchainPresent } from './native.js';
 
 /**
@@ -30,7 +31,11 @@ import { built, missingReason, nativeBackend, toolchainPresent } from './native.
  *   the last axis accumulate in float64 (js: per innermost row): ≤ 1 ulp of the float64 sum.
  * - float64 matmul and matmulBatched run in the addon (the same blocked loop nest over double
  *   tiles): the float32 bound with u = 2⁻⁵³ and η = 2⁻¹⁰⁷⁴, 16·u·√k·Σₚ|A[i,p]·B[p,j]| + k·η.
- * - the rest of float64, and kernels the addon lacks, are jsBackend itself: bit-identical.
+ * - float64 element-wise kernels (exp, sigmoid and log by V8's own algorithms, ported; but tanh, softplus, log1p, expm1, erf,
+ *   sin, cos and pow ≠ x², which stay on js: libm's last bit is not V8's), where, subScaled,
+ *   sum/max/min, transpose, unfold, fold and gather run in the addon with js's operations in
+ *   js's order: bit-identical. The rest of float64, and kernels the addon lacks, are
+ *   jsBackend itself: bit-identical.
  */
 
 const u = 2 ** -24;
@@ -151,8 +156,9 @@ function specials(extra: number): Float32Array {
 }
 
 const kernelSets = built ? [
-  { label: 'avx2-fma (this CPU\'s choice)', make: () => nativeBackend({ name: 'native-auto' }) },
-  { label: 'portable (forced)', make: () => nativeBackend({ name: 'native-portable', kernels: 'portable' }) },
+  // every float64 call the addon covers goes to it, whatever its size (small ones go to js by default)
+  { label: 'avx2-fma (this CPU\'s choice)', make: () => nativeBackend({ name: 'native-auto', smallFloat64InJs: false }) },
+  { label: 'portable (forced)', make: () => nativeBackend({ name: 'native-portable', kernels: 'portable', smallFloat64InJs: false }) },
 ] : [];
 
 describe.runIf(built)('native kernels agree with jsBackend', () => {
@@ -488,13 +494,14 @@ describe.runIf(built)('native kernels agree with jsBackend', () => {
         expect(b.fallbacks()).toEqual({});
         b.transpose(random(12), [3, 4], [1, 0], new Float32Array(12));
         expect(b.fallbacks()).toEqual({});
-        b.transpose(new Float64Array(12), [3, 4], [1, 0], new Float64Array(12));
-        b.transpose(new Float64Array(20), [4, 5], [1, 0], new Float64Array(20));
+        // mixed dtypes (a float32 x, a float64 out) are js's
+        b.transpose(random(12), [3, 4], [1, 0], new Float64Array(12));
+        b.transpose(random(20), [4, 5], [1, 0], new Float64Array(20));
         b.reduce('max', random(24), [2, 3, 4], [0, 2], new Float32Array(3)); // axes not adjacent: js's walk
-        b.gather(random(12), 3, 4, 1, Int32Array.of(0, 3), new Float32Array(6));
-        b.reduce('sum', new Float64Array(10), [10], [0], new Float64Array(1));
+        b.gather(random(12), 3, 4, 1, Int32Array.of(0, 3), new Float64Array(6));
+        b.reduce('sum', new Float64Array(24), [2, 3, 4], [0, 2], new Float64Array(3));
         expect(b.fallbacks()).toMatchObject({
-          transpose: { calls: 2, elements: 32 }, 'reduce max': { calls: 1, elements: 24 }, gather: { calls: 1, elements: 12 }, 'reduce sum': { calls: 1, elements: 10 },
+          transpose: { calls: 2, elements: 32 }, 'reduce max': { calls: 1, elements: 24 }, gather: { calls: 1, elements: 12 }, 'reduce sum': { calls: 1, elements: 24 },
         });
         b.resetFallbacks();
         expect(b.fallbacks()).toEqual({});
@@ -576,26 +583,221 @@ describe.runIf(built)('float64 matmul in the addon', () => {
   });
 });
 
-describe.runIf(built)('float64 (other than matmul) and mixed dtypes go to jsBackend: bit-identical', () => {
-  it('unary, binary and sum in float64', () => {
-    const backend = nativeBackend({ name: 'native-f64' });
-    const r = createRng(7);
-    const f64 = (n: number) => Float64Array.from({ length: n }, () => r.next() * 4 - 2);
-    const x = f64(200);
-    for (const kernel of ['exp', 'sigmoid', 'tanh', 'relu', 'log', 'sqrt', 'powScalar'] as UnaryKernel[]) {
-      const expected = new Float64Array(200), actual = new Float64Array(200);
-      jsBackend.unary(kernel, x, expected, 3);
-      backend.unary(kernel, x, actual, 3);
-      expectBitIdentical(actual, expected, `float64 ${kernel}`);
+describe.runIf(built)('float64 element-wise, reductions, where, transpose, unfold, fold and gather in the addon: bit-identical to js', () => {
+  const r = createRng(7);
+  const f64 = (n: number, scale = 4) => Float64Array.from({ length: n }, () => (r.next() * 2 - 1) * scale);
+  /** float64's own specials (subnormals, the largest values, halves past 2⁵², ±0, NaN, ±∞) and float32's, then random values. */
+  function specials64(extra: number): Float64Array {
+    const values = [5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, -1.7976931348623157e308, 4503599627370495.5, -4503599627370495.5,
+      4503599627370497, 0.49999999999999994, -0.49999999999999994, 1e300, -1e-300, 1 / 3, ...specials(0)];
+    const out = new Float64Array(values.length + extra);
+    out.set(values);
+    out.set(f64(extra, 12), values.length);
+    return out;
+  }
+  const size = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
+
+  for (const { label, make } of kernelSets) {
+    describe(label, () => {
+      const backend = make();
+      beforeEach(() => backend.resetFallbacks());
+
+      it('exact unary kernels (relu, step, neg, abs, sign, sqrt, x², floor, ceil, round, isNaN, isFinite) and exp, sigmoid (V8\'s exp ported) run natively, in place too; log & co stay on js', () => {
+        const x = specials64(1000);
+        x.set([2.5, -2.5, 1.5, -1.5, 0.5, -0.5, -0.4, 8388607.5, 2 ** 53 - 1, -1e9, 709.78, 709.79, -745.13, -745.14, -708.4, -720, 0.5 * Math.LN2, 1.5 * Math.LN2], 1000);
+        for (const kernel of ['relu', 'step', 'neg', 'abs', 'sign', 'sqrt', 'powScalar', 'floor', 'ceil', 'round', 'isNaN', 'isFinite', 'exp', 'sigmoid', 'log'] as UnaryKernel[]) {
+          const expected = new Float64Array(x.length), actual = new Float64Array(x.length).fill(7);
+          jsBackend.unary(kernel, x, expected, 2);
+          backend.unary(kernel, x, actual, 2);
+          expectBitIdentical(actual, expected, `float64 ${kernel}`);
+          const inPlace = x.slice();
+          backend.unary(kernel, inPlace, inPlace, 2);
+          expectBitIdentical(inPlace, expected, `float64 ${kernel} in place`);
+        }
+        expect(backend.fallbacks()).toEqual({});
+        for (const [kernel, scalar] of [['tanh', 0], ['softplus', 0], ['powScalar', 3], ['erf', 0], ['log1p', 0]] as [UnaryKernel, number][]) {
+          const expected = new Float64Array(x.length), actual = new Float64Array(x.length);
+          jsBackend.unary(kernel, x, expected, scalar);
+          backend.unary(kernel, x, actual, scalar);
+          expectBitIdentical(actual, expected, `float64 ${kernel} (js's)`);
+        }
+        expect(backend.fallbacks()['unary tanh']?.calls).toBe(1);
+      });
+
+      it('float64 exp, sigmoid and log are Math.exp\'s and Math.log\'s bits (and core\'s sigmoid\'s) over 200 000 values: [−20, 20], [−750, 710], tiny |x|; log also of 2^[−1000, 1000], 1 ± tiny, subnormals', () => {
+        const n = 200_000;
+        const x = Float64Array.from({ length: n }, (_, i) => {
+          const v = r.next();
+          return i % 3 === 0 ? v * 40 - 20 : i % 3 === 1 ? v * 1460 - 750 : (v - 0.5) * 2 ** -(r.next() * 60);
+        });
+        for (const kernel of ['exp', 'sigmoid'] as UnaryKernel[]) {
+          const expected = new Float64Array(n), actual = new Float64Array(n);
+          jsBackend.unary(kernel, x, expected, 0);
+          backend.unary(kernel, x, actual, 0);
+          expectBitIdentical(actual, expected, `float64 ${kernel}`);
+        }
+        const y = Float64Array.from({ length: n }, (_, i) => {
+          const v = r.next();
+          return i % 4 === 0 ? 2 ** (v * 2000 - 1000) : i % 4 === 1 ? 1 + (v - 0.5) * 2 ** -(r.next() * 50) : i % 4 === 2 ? v * 1e-310 : v * 40 - 5;
+        });
+        const expected = new Float64Array(n), actual = new Float64Array(n);
+        jsBackend.unary('log', y, expected, 0);
+        backend.unary('log', y, actual, 0);
+        expectBitIdentical(actual, expected, 'float64 log');
+        expect(backend.fallbacks()).toEqual({});
+      });
+
+      it('binary kernels on every broadcast pattern, and in place', () => {
+        const patterns: [number[], number[], number[]][] = [
+          [[5, 37], [5, 37], [5, 37]], [[5, 37], [1], [5, 37]], [[1], [5, 37], [5, 37]], [[5, 37], [1, 37], [5, 37]],
+          [[37], [5, 37], [5, 37]], [[5, 37], [5, 1], [5, 37]], [[5, 1], [5, 37], [5, 37]], [[5, 1], [1, 37], [5, 37]],
+          [[2, 3, 13], [13], [2, 3, 13]], [[2, 3, 13], [2, 3, 1], [2, 3, 13]], [[2, 3, 13], [2, 1, 13], [2, 3, 13]], [[3], [3], [3]], [[], [], []],
+        ];
+        const kernels: BinaryKernel[] = ['add', 'sub', 'mul', 'div', 'greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'sigmoidGrad', 'tanhGrad', 'reluGrad',
+          'maximum', 'minimum'];
+        for (const [aShape, bShape, outShape] of patterns) {
+          const a = f64(size(aShape)), b = f64(size(bShape));
+          a.set(specials64(0).subarray(0, Math.min(a.length, 40)));
+          if (b.length > 3) b[3] = a[3 % a.length];
+          for (const kernel of kernels) {
+            const expected = new Float64Array(size(outShape)), actual = new Float64Array(size(outShape)).fill(7);
+            jsBackend.binary(kernel, a, aShape, b, bShape, expected, outShape);
+            backend.binary(kernel, a, aShape, b, bShape, actual, outShape);
+            expectBitIdentical(actual, expected, `float64 ${kernel} [${aShape}] ∘ [${bShape}]`);
+            if (size(aShape) === size(outShape)) {
+              const inPlace = a.slice();
+              backend.binary(kernel, inPlace, aShape, b, bShape, inPlace, outShape);
+              expectBitIdentical(inPlace, expected, `float64 ${kernel} [${aShape}] ∘ [${bShape}] into a`);
+            }
+          }
+        }
+        // only [2, 3, 13] ∘ [2, 1, 13] (no [rows, cols] view) went to js: twice per kernel, 78 elements each
+        const fallbacks = Object.entries(backend.fallbacks());
+        expect(fallbacks.length).toBe(kernels.length);
+        for (const [, count] of fallbacks) expect(count).toEqual({ calls: 2, elements: 156 });
+      });
+
+      it('where on full, row, column and scalar operands (NaN picks a, −0 picks b); other broadcasts go to js', () => {
+        const patterns: number[][][] = [
+          [[4, 9], [4, 9], [4, 9], [4, 9]], [[4, 9], [1], [4, 9], [4, 9]], [[1, 9], [4, 9], [1], [4, 9]], [[4, 1], [1, 9], [4, 9], [4, 9]],
+          [[4, 9], [4, 1], [1, 9], [4, 9]], [[1], [1], [1], [4, 9]], [[2, 3, 5], [2, 3, 1], [5], [2, 3, 5]], [[3, 1, 5], [1, 4, 1], [3, 4, 5], [3, 4, 5]],
+        ];
+        for (const [cShape, aShape, bShape, outShape] of patterns) {
+          const cond = Float64Array.from({ length: size(cShape) }, (_, i) => [0, 1, -0, NaN, -2, 0.5][i % 6]);
+          const a = f64(size(aShape)), b = f64(size(bShape));
+          const expected = new Float64Array(size(outShape)), actual = new Float64Array(size(outShape)).fill(7);
+          jsBackend.where(cond, cShape, a, aShape, b, bShape, expected, outShape);
+          backend.where(cond, cShape, a, aShape, b, bShape, actual, outShape);
+          expectBitIdentical(actual, expected, `float64 where [${cShape}] ? [${aShape}] : [${bShape}]`);
+        }
+        // the last pattern (a [1, 4, 1] among [3, 1, 5]s) is no [rows, cols] view: js's walk
+        expect(backend.fallbacks()).toEqual({ where: { calls: 1, elements: 60 } });
+        backend.resetFallbacks();
+      });
+
+      it('subScaled, into a separate out, into y and into x', () => {
+        const y = specials64(500), x = f64(y.length, 3);
+        for (const s of [0.1, 0.3, -2.5, 1e-8]) {
+          const expected = new Float64Array(y.length), actual = new Float64Array(y.length);
+          jsBackend.subScaled(y, x, s, expected);
+          backend.subScaled(y, x, s, actual);
+          expectBitIdentical(actual, expected, `float64 subScaled s=${s}`);
+          const intoY = y.slice(), intoX = x.slice();
+          backend.subScaled(intoY, x, s, intoY);
+          backend.subScaled(y, intoX, s, intoX);
+          expectBitIdentical(intoY, expected, `float64 subScaled s=${s} into y`);
+          expectBitIdentical(intoX, expected, `float64 subScaled s=${s} into x`);
+        }
+      });
+
+      it('sum, max and min over contiguous axes in js\'s order (runs of the last axis, −0 sums to +0, NaN wins), random shapes', () => {
+        const value = fc.constantFrom(NaN, 0, -0, Infinity, -Infinity, 1, -1, 0.1, 1e16, -1e16, 1 / 3, 5e-324);
+        fc.assert(fc.property(
+          fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 4 }).chain((shape) => fc.tuple(
+            fc.constant(shape),
+            fc.integer({ min: 0, max: shape.length - 1 }).chain((first) => fc.tuple(fc.constant(first), fc.integer({ min: first, max: shape.length - 1 }))),
+            fc.array(fc.oneof(value, fc.double({ noNaN: true })), { minLength: size(shape), maxLength: size(shape) }),
+          )),
+          ([shape, [first, last], values]) => {
+            const axes = Array.from({ length: last - first + 1 }, (_, i) => first + i);
+            const x = Float64Array.from(values);
+            const outSize = shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1);
+            for (const kernel of ['sum', 'max', 'min'] as const) {
+              const expected = new Float64Array(outSize), actual = new Float64Array(outSize).fill(7);
+              jsBackend.reduce(kernel, x, shape, axes, expected);
+              backend.reduce(kernel, x, shape, axes, actual);
+              expectBitIdentical(actual, expected, `float64 ${kernel} [${shape}] over [${axes}]`);
+            }
+          },
+        ), { numRuns: 300, seed: 42 });
+        // long rows (the four-rows-at-once path) and a sum of many runs
+        for (const [shape, axes] of [[[9, 1000], [1]], [[3, 40, 25], [1, 2]], [[1, 5000], [1]], [[16, 7, 3], [1]]] as [number[], number[]][]) {
+          const x = f64(size(shape), 1e3);
+          const outSize = shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1);
+          const expected = new Float64Array(outSize), actual = new Float64Array(outSize);
+          jsBackend.reduce('sum', x, shape, axes, expected);
+          backend.reduce('sum', x, shape, axes, actual);
+          expectBitIdentical(actual, expected, `float64 sum [${shape}] over [${axes}]`);
+        }
+        expect(backend.fallbacks()).toEqual({});
+      });
+
+      it('transpose, unfold, fold and gather', () => {
+        fc.assert(fc.property(
+          fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 5 }).chain((shape) =>
+            fc.tuple(fc.constant(shape), fc.shuffledSubarray(shape.map((_, i) => i), { minLength: shape.length, maxLength: shape.length }))),
+          ([shape, perm]) => {
+            const x = f64(size(shape)), expected = new Float64Array(size(shape)), actual = new Float64Array(size(shape)).fill(NaN);
+            jsBackend.transpose(x, shape, perm, expected);
+            backend.transpose(x, shape, perm, actual);
+            expectBitIdentical(actual, expected, `float64 transpose [${shape}] by [${perm}]`);
+          },
+        ), { numRuns: 100, seed: 42 });
+        for (const g of [
+          { N: 2, C: 3, H: 7, W: 6, kH: 3, kW: 2, strideH: 1, strideW: 2, padH: 1, padW: 1, dilationH: 1, dilationW: 2, outH: 7, outW: 3 },
+          { N: 1, C: 2, H: 5, W: 5, kH: 2, kW: 2, strideH: 2, strideW: 2, padH: 0, padW: 0, dilationH: 1, dilationW: 1, outH: 2, outW: 2 },
+        ]) {
+          for (const batched of [false, true]) {
+            const image = f64(g.N * g.C * g.H * g.W), cols = g.N * g.C * g.kH * g.kW * g.outH * g.outW;
+            const expected = new Float64Array(cols), actual = new Float64Array(cols).fill(NaN);
+            jsBackend.unfold(image, g, -Infinity, expected, batched);
+            backend.unfold(image, g, -Infinity, actual, batched);
+            expectBitIdentical(actual, expected, 'float64 unfold');
+            const columns = f64(cols), folded = new Float64Array(image.length).fill(NaN), foldedJs = new Float64Array(image.length);
+            jsBackend.fold(columns, g, foldedJs, batched);
+            backend.fold(columns, g, folded, batched);
+            expectBitIdentical(folded, foldedJs, 'float64 fold');
+          }
+        }
+        for (const [outer, axisSize, inner] of [[1, 50, 784], [3, 7, 1], [2, 5, 3], [4, 6, 40]]) {
+          const indices = Int32Array.from({ length: 9 }, (_, j) => (j * 5 + 3) % axisSize);
+          for (const x of [f64(outer * axisSize * inner), random(outer * axisSize * inner)]) {
+            const expected = new (x.constructor as Float64ArrayConstructor)(outer * 9 * inner), actual = expected.slice().fill(NaN);
+            jsBackend.gather(x, outer, axisSize, inner, indices, expected);
+            backend.gather(x, outer, axisSize, inner, indices, actual);
+            expectBitIdentical(actual, expected, `${x.constructor.name} gather [${outer}, ${axisSize}, ${inner}]`);
+          }
+        }
+        expect(backend.fallbacks()).toEqual({});
+        expect(() => loadAddon().addon!.gather(f64(10), 1, 10, 1, Int32Array.of(3, 10), new Float64Array(2))).toThrow(/indices\[1\] = 10 is outside \[0, 10\)/);
+      });
+    });
+  }
+
+  it('by default, float64 calls below FLOAT64_NATIVE_FROM elements (reductions: FLOAT64_NATIVE_REDUCE_FROM) run js\'s kernels, larger ones the addon\'s', () => {
+    const backend = nativeBackend({ name: 'native-default' });
+    const small = FLOAT64_NATIVE_FROM - 1, large = FLOAT64_NATIVE_REDUCE_FROM;
+    for (const n of [small, large]) {
+      const a = f64(n), b = f64(n);
+      backend.binary('add', a, [n], b, [n], new Float64Array(n), [n]);
+      backend.unary('relu', a, new Float64Array(n), 0);
+      backend.reduce('sum', a, [n], [0], new Float64Array(1));
     }
-    const y = f64(20), expected = new Float64Array(200), actual = new Float64Array(200);
-    jsBackend.binary('div', x, [10, 20], y, [20], expected, [10, 20]);
-    backend.binary('div', x, [10, 20], y, [20], actual, [10, 20]);
-    expectBitIdentical(actual, expected, 'float64 div');
-    const sums = [new Float64Array(10), new Float64Array(10)];
-    jsBackend.reduce('sum', x, [10, 20], [1], sums[0]);
-    backend.reduce('sum', x, [10, 20], [1], sums[1]);
-    expectBitIdentical(sums[1], sums[0], 'float64 sum');
+    backend.reduce('max', f64(large - 1), [large - 1], [0], new Float64Array(1));
+    expect(backend.fallbacks()).toEqual({
+      'binary add': { calls: 1, elements: small }, 'unary relu': { calls: 1, elements: small },
+      'reduce sum': { calls: 1, elements: small }, 'reduce max': { calls: 1, elements: large - 1 },
+    });
   });
 
   it('a float32 input with a float64 out (or the reverse) is js\'s job too', () => {

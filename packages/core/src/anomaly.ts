@@ -1,5 +1,5 @@
 import type { TypedArray } from './dtype.js';
-import { TapegradError, fmt } from './errors.js';
+import { DeviceTensorError, TapegradError, fmt } from './errors.js';
 import type { Node } from './recording.js';
 import type { Tensor } from './tensor.js';
 
@@ -9,7 +9,8 @@ import type { Tensor } from './tensor.js';
  * scanned for NaN and ±∞, and the first one raises an AnomalyError naming the op, where it
  * ran and — in a backward pass — the forward op whose gradient went bad and the user's line
  * that recorded it. Off, the cost is one boolean test per op (`anomalyDetection` in apply)
- * and one per backward sweep.
+ * and one per backward sweep. The scan reads values synchronously, so it needs them on the
+ * CPU: an op that leaves its output on a device raises a DeviceTensorError instead.
  */
 
 /** Read by apply() and the backward sweep; written only through setDetectAnomalies. */
@@ -127,7 +128,7 @@ export function noteRecordSite(node: Node): void {
  */
 export function watchOutput(op: string, inputs: readonly Tensor[], output: Tensor): void {
   if (output.node) noteRecordSite(output.node);
-  const at = firstNonFinite(output.data);
+  const at = firstNonFinite(cpuValues(op, output));
   if (at < 0) return;
   const inVjp = vjpInProgress;
   throw new AnomalyError({
@@ -144,7 +145,7 @@ export function watchOutput(op: string, inputs: readonly Tensor[], output: Tenso
 
 /** @internal the backward sweep calls it on each gradient a VJP returns (it may return dy itself). */
 export function checkGradient(node: Node, inputIndex: number, contribution: Tensor): void {
-  const at = firstNonFinite(contribution.data);
+  const at = firstNonFinite(cpuValues(`${node.def.name} (vjp, input ${inputIndex})`, contribution));
   if (at < 0) return;
   throw new AnomalyError({
     phase: 'backward',
@@ -156,6 +157,14 @@ export function checkGradient(node: Node, inputIndex: number, contribution: Tens
     gradientOf: node.def.name,
     source: recordedAt.get(node),
   });
+}
+
+/** The values to scan, or why they cannot be scanned where they are. */
+function cpuValues(op: string, t: Tensor): TypedArray {
+  if (t.device !== 'cpu') {
+    throw new DeviceTensorError('detectAnomalies', `'${op}' left its ${fmt(t.shape)} output on the '${t.device}' device, where NaN hunting cannot read it synchronously; hunt NaNs on a CPU backend (setBackend('js')), or check results with \`await t.dataAsync()\``);
+  }
+  return t.data;
 }
 
 function firstNonFinite(data: TypedArray): number {

@@ -1,5 +1,5 @@
 import { type DType, allocate } from './dtype.js';
-import { ShapeError, ValueError } from './errors.js';
+import { DeviceTensorError, ShapeError, ValueError } from './errors.js';
 import { Tensor, isTensor } from './tensor.js';
 
 /*
@@ -39,6 +39,7 @@ export function columnSampler(x: Tensor): ColumnSampler {
   if (!isTensor(x) || x.rank !== 2) {
     throw new ShapeError('columnSampler', `expects a [rows, N] matrix${isTensor(x) ? `, got shape [${x.shape.join(',')}]` : ''}`);
   }
+  onCpu('columnSampler', x);
   const [rows, n] = x.shape;
   const dtype = x.dtype;
   const source = x.data;
@@ -108,6 +109,7 @@ export function rowSampler(x: Tensor): RowSampler {
   if (!isTensor(x) || x.rank < 1) {
     throw new ShapeError('rowSampler', `expects a tensor [N, …] of rank ≥ 1${isTensor(x) ? `, got shape [${x.shape.join(',')}]` : ''}`);
   }
+  onCpu('rowSampler', x);
   const n = x.shape[0];
   const rest = x.shape.slice(1);
   const rowSize = rest.reduce((a, b) => a * b, 1);
@@ -126,4 +128,11 @@ export function rowSampler(x: Tensor): RowSampler {
     return new Tensor(out, [b, ...rest], dtype);
   };
   return { shape: x.shape.slice(), dtype, take };
+}
+
+/** Samplers copy examples out of a dataset in memory: its values must be on the CPU (their batches then go to a device by the first op). */
+function onCpu(op: string, x: Tensor): void {
+  if (x.device !== 'cpu') {
+    throw new DeviceTensorError(op, `the dataset [${x.shape.join(',')}] lives on the '${x.device}' device; keep datasets on the CPU (\`new Tensor(values, shape)\` is always a CPU tensor): each batch is uploaded by the op that reads it`);
+  }
 }

@@ -1,7 +1,9 @@
+import { getBackend } from './backend/index.js';
 import { type DType, type TypedArray, allocate, assertDType, dtypeOfArray } from './dtype.js';
 import { ShapeError, ValueError, fmt } from './errors.js';
 import { type Rng, createRng } from './random.js';
 import { type Shape, checkShape, sizeOf } from './shape.js';
+import { placed, stagingBuffer } from './storage.js';
 import { type NestedArray, Tensor } from './tensor.js';
 
 /** Options of tensor(): dtype and, for flat data, the shape. */
@@ -27,20 +29,42 @@ export interface RandomOptions {
  */
 export const MAX_TENSOR_ELEMENTS = 2 ** 32 - 1;
 
-/** Storage for `size` elements, or a ValueError naming the op, the shape and the bytes it would take. */
-function storageFor(op: string, dtype: DType, shape: readonly number[], size: number): TypedArray {
-  const bytes = size * (dtype === 'float64' ? 8 : 4);
-  const describe = () => `${fmt(shape)} of ${dtype} holds ${size.toLocaleString('en-US')} elements (${(bytes / 2 ** 30).toFixed(1)} GiB)`;
-  if (size > MAX_TENSOR_ELEMENTS) throw new ValueError(op, `${describe()}; a tensor holds at most ${MAX_TENSOR_ELEMENTS.toLocaleString('en-US')} elements`);
+/**
+ * A CPU buffer of `size` elements to build values in (pooled when they stay on the CPU, a
+ * plain one when they are only staged for an upload), or a ValueError naming the op, the
+ * shape and the bytes it would take.
+ */
+function storageFor(op: string, dtype: DType, shape: readonly number[], size: number, place = true): TypedArray {
+  checkSize(op, dtype, shape, size);
   try {
-    return allocate(dtype, size);
+    return place ? stagingBuffer(getBackend(), dtype, size) : allocate(dtype, size);
   } catch (error) {
-    if (error instanceof RangeError) throw new ValueError(op, `${describe()}, more than this process can allocate (${error.message})`);
+    if (error instanceof RangeError) throw new ValueError(op, `${describeSize(dtype, shape, size)}, more than this process can allocate (${error.message})`);
     throw error;
   }
 }
 
-function finish(t: Tensor, options: TensorOptions | undefined): Tensor {
+function describeSize(dtype: DType, shape: readonly number[], size: number): string {
+  const bytes = size * (dtype === 'float64' ? 8 : 4);
+  return `${fmt(shape)} of ${dtype} holds ${size.toLocaleString('en-US')} elements (${(bytes / 2 ** 30).toFixed(1)} GiB)`;
+}
+
+/** A ValueError naming the op, the shape and the bytes, for more elements than one tensor may hold. */
+function checkSize(op: string, dtype: DType, shape: readonly number[], size: number): void {
+  if (size > MAX_TENSOR_ELEMENTS) throw new ValueError(op, `${describeSize(dtype, shape, size)}; a tensor holds at most ${MAX_TENSOR_ELEMENTS.toLocaleString('en-US')} elements`);
+}
+
+/**
+ * A tensor of values built on the CPU, where the active backend keeps memory: uploaded to its
+ * device if it has one (the placement rule of every creation function and of the constants
+ * ops build), else adopting `data` as it is.
+ */
+export function placedTensor(data: TypedArray, shape: Shape, dtype: DType): Tensor {
+  return new Tensor(placed(getBackend(), data), shape, dtype);
+}
+
+function finish(data: TypedArray, shape: Shape, dtype: DType, options: TensorOptions | undefined): Tensor {
+  const t = placedTensor(data, shape, dtype);
   if (options?.requiresGrad) t.requireGrad();
   return t;
 }
@@ -99,6 +123,15 @@ function flattenNested(value: NestedArray): { shape: number[]; values: number[] 
  * ```
  */
 export function tensor(data: NestedArray | TypedArray | ArrayLike<number>, options?: TensorOptions): Tensor {
+  return build(data, options, true);
+}
+
+/** @internal tensor() kept on the CPU whatever the backend: values core itself reads (indices). */
+export function cpuTensor(data: NestedArray | TypedArray | ArrayLike<number>, options?: TensorOptions): Tensor {
+  return build(data, options, false);
+}
+
+function build(data: NestedArray | TypedArray | ArrayLike<number>, options: TensorOptions | undefined, place: boolean): Tensor {
   let dtype: DType = options?.dtype !== undefined ? assertDType('tensor', options.dtype) : 'float32';
   let shape: number[];
   let values: ArrayLike<number>;
@@ -129,13 +162,14 @@ export function tensor(data: NestedArray | TypedArray | ArrayLike<number>, optio
   if (sizeOf(shape) !== values.length) {
     throw new ShapeError('tensor', `${values.length} values do not fill shape ${fmt(shape)} (${sizeOf(shape)} elements)`);
   }
-  const storage = storageFor('tensor', dtype, shape, values.length);
+  const storage = storageFor('tensor', dtype, shape, values.length, place);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (typeof v !== 'number') throw new ValueError('tensor', `element ${i} is ${typeof v}, not a number`);
     storage[i] = v;
   }
-  return finish(new Tensor(storage, shape, dtype), options);
+  if (!place) return new Tensor(storage, shape, dtype);
+  return finish(storage, shape, dtype, options);
 }
 
 /** A rank-0 tensor. */
@@ -149,12 +183,29 @@ export function full(shape: Shape, value: number, options?: Omit<TensorOptions, 
 }
 
 function filled(op: string, shape: Shape, value: number, options?: Omit<TensorOptions, 'shape'>): Tensor {
+  const memory = getBackend().memory;
+  if (value === 0 && memory !== undefined) {
+    // zeros on a device: zeroed device memory, nothing to upload
+    const dims = checkShape(op, shape);
+    const dtype = assertDType(op, options?.dtype ?? 'float32');
+    const size = sizeOf(dims);
+    checkSize(op, dtype, dims, size);
+    const t = new Tensor(memory.allocate(dtype, size, true), dims, dtype);
+    if (options?.requiresGrad) t.requireGrad();
+    return t;
+  }
+  const { data, dims } = filledValues(op, shape, value, options?.dtype);
+  return finish(data, dims, dtypeOfArray(data), options);
+}
+
+/** The CPU values of `filled`, every element `value`, and the checked shape. */
+function filledValues(op: string, shape: Shape, value: number, dtypeOption: DType | undefined): { data: TypedArray; dims: number[] } {
   const dims = checkShape(op, shape);
-  const dtype = assertDType(op, options?.dtype ?? 'float32');
+  const dtype = assertDType(op, dtypeOption ?? 'float32');
   if (typeof value !== 'number') throw new ValueError(op, `the fill value must be a number, got ${typeof value}`);
   const data = storageFor(op, dtype, dims, sizeOf(dims));
   if (value !== 0) data.fill(value);
-  return finish(new Tensor(data, dims, dtype), options);
+  return { data, dims };
 }
 
 /** A tensor of `shape` filled with zeros. */
@@ -179,9 +230,9 @@ export function onesLike(t: Tensor): Tensor {
 
 /** The n×m identity (m defaults to n). */
 export function eye(n: number, m: number = n, options?: Omit<TensorOptions, 'shape'>): Tensor {
-  const t = zeros(checkShape('eye', [n, m]), options);
-  for (let i = 0; i < Math.min(n, m); i++) t.data[i * m + i] = 1;
-  return t;
+  const { data, dims } = filledValues('eye', [n, m], 0, options?.dtype);
+  for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = 1;
+  return finish(data, dims, dtypeOfArray(data), options);
 }
 
 /** start, start+step, … up to but excluding stop, as a rank-1 tensor. */
@@ -192,9 +243,9 @@ export function arange(start: number, stop?: number, step = 1, options?: Omit<Te
   }
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const dtype = assertDType('arange', options?.dtype ?? 'float32');
-  const data = allocate(dtype, n);
+  const data = storageFor('arange', dtype, [n], n);
   for (let i = 0; i < n; i++) data[i] = start + i * step;
-  return finish(new Tensor(data, [n], dtype), options);
+  return finish(data, [n], dtype, options);
 }
 
 function rngOf(op: string, options: RandomOptions | undefined): Rng {
@@ -222,9 +273,10 @@ export function rand(shape: Shape, options: RandomOptions & { min?: number; max?
   const min = finiteOption('rand', 'min', options.min ?? 0);
   const max = finiteOption('rand', 'max', options.max ?? 1);
   if (min > max) throw new ValueError('rand', `min ${min} is greater than max ${max}`);
-  const t = filled('rand', shape, 0, { dtype: options.dtype ?? 'float32' });
-  for (let i = 0; i < t.size; i++) t.data[i] = min + (max - min) * rng.next();
-  return t;
+  const dtype = assertDType('rand', options.dtype ?? 'float32');
+  const { data, dims } = filledValues('rand', shape, 0, dtype);
+  for (let i = 0; i < data.length; i++) data[i] = min + (max - min) * rng.next();
+  return placedTensor(data, dims, dtype);
 }
 
 /** Normal samples (mean, std), drawn row-major from a seeded generator. */
@@ -233,7 +285,8 @@ export function randn(shape: Shape, options: RandomOptions & { mean?: number; st
   const mean = finiteOption('randn', 'mean', options.mean ?? 0);
   const std = finiteOption('randn', 'std', options.std ?? 1);
   if (std < 0) throw new ValueError('randn', `std must be ≥ 0, got ${std}`);
-  const t = filled('randn', shape, 0, { dtype: options.dtype ?? 'float32' });
-  for (let i = 0; i < t.size; i++) t.data[i] = mean + std * rng.normal();
-  return t;
+  const dtype = assertDType('randn', options.dtype ?? 'float32');
+  const { data, dims } = filledValues('randn', shape, 0, dtype);
+  for (let i = 0; i < data.length; i++) data[i] = mean + std * rng.normal();
+  return placedTensor(data, dims, dtype);
 }

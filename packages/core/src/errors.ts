@@ -29,3 +29,10 @@ export class GradientError extends TapegradError {}
 export function fmt(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;
 }
+
+/**
+ * A synchronous read of values that live on a device (a GPU backend's memory), or device
+ * values handed to something that needs them on the CPU (indices, a CPU backend's kernel).
+ * The message names the asynchronous way in, e.g. `await t.dataAsync()`.
+ */
+export class DeviceTensorError extends TapegradError {}

@@ -1,9 +1,11 @@
-import { zeros, zerosLike } from './creation.js';
+import { getBackend } from './backend/index.js';
+import { placedTensor, zeros, zerosLike } from './creation.js';
 import { ShapeError, ValueError, fmt } from './errors.js';
 import { add, mul } from './ops/arithmetic.js';
 import { reshape, stack } from './ops/layout.js';
 import { sum } from './ops/reduce.js';
 import { sameShape } from './shape.js';
+import { stagingBuffer } from './storage.js';
 import { Tape, gradientOfRecording, grad as reverseGrad } from './tape.js';
 import { Tensor } from './tensor.js';
 
@@ -83,9 +85,10 @@ export interface JacobianOptions {
 }
 
 function oneHotLike(like: Tensor, position: number): Tensor {
-  const t = zerosLike(like);
-  t.data[position] = 1;
-  return t;
+  // set on the CPU, then placed as zerosLike would be (on the device, if the backend has one)
+  const data = stagingBuffer(getBackend(), like.dtype, like.size);
+  data[position] = 1;
+  return placedTensor(data, like.shape, like.dtype);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ValueError } from './errors.js';
+import { DeviceTensorError, ValueError, fmt } from './errors.js';
 import { cotangentsOf } from './tape.js';
 import { Tensor } from './tensor.js';
 
@@ -68,7 +68,9 @@ export interface GraphVertex {
   ops?: readonly string[];
   shape: readonly number[];
   dtype: string;
-  values: TensorStats;
+  /** Absent when the values live on a device: a graph is drawn synchronously and cannot read them. */
+  values?: TensorStats;
+  /** With `gradients`, the cotangent's statistics (absent on a device, as values). */
   gradient?: TensorStats;
   /** A leaf that requires gradients or a module named: a parameter. */
   parameter: boolean;
@@ -89,8 +91,12 @@ export interface GraphModel {
   title?: string;
 }
 
-/** Minimum, maximum, mean and counts of NaN and ±∞ over a tensor's values, as the graph labels show them. */
+/**
+ * Minimum, maximum, mean and counts of NaN and ±∞ over a tensor's values, as the graph labels
+ * show them. A DeviceTensorError for a tensor on a device (the values are not readable synchronously).
+ */
 export function tensorStats(t: Tensor): TensorStats {
+  if (t.device !== 'cpu') throw new DeviceTensorError('tensorStats', `tensor ${fmt(t.shape)} lives on the '${t.device}' device; compute on its values from \`await t.dataAsync()\``);
   const data = t.data;
   let min = Infinity, max = -Infinity, total = 0, finite = 0, nan = 0, posInf = 0, negInf = 0;
   for (let i = 0; i < data.length; i++) {
@@ -216,7 +222,7 @@ export function graphModel(y: Tensor, options: GraphOptions = {}): GraphModel {
     if (fold !== undefined) {
       let v = foldVertex.get(fold);
       if (!v) {
-        v = { id: `n${vertices.length}`, kind: 'fold', label: options.fold![fold].name, ops: [], shape: [], dtype: t.dtype, values: tensorStats(t), parameter: false, highlighted: false };
+        v = { id: `n${vertices.length}`, kind: 'fold', label: options.fold![fold].name, ops: [], shape: [], dtype: t.dtype, values: statsOf(t), parameter: false, highlighted: false };
         foldVertex.set(fold, v);
         vertices.push(v);
       }
@@ -225,9 +231,9 @@ export function graphModel(y: Tensor, options: GraphOptions = {}): GraphModel {
       // activation) — the last of its tensors that y does read
       if (t === options.fold![fold].output || (!collected.has(options.fold![fold].output) && t.node)) {
         v.shape = t.shape;
-        v.values = tensorStats(t);
+        v.values = statsOf(t);
         const g = cotangents.get(t);
-        if (g) v.gradient = tensorStats(g);
+        if (g) v.gradient = statsOf(g);
       }
       if (leadsToTarget.has(t)) v.highlighted = true;
       vertexOf.set(t, v.id);
@@ -240,8 +246,8 @@ export function graphModel(y: Tensor, options: GraphOptions = {}): GraphModel {
       label: t.node ? t.node.def.name : names.get(t) ?? (t.size === 1 ? 'constant' : 'leaf'),
       shape: t.shape,
       dtype: t.dtype,
-      values: tensorStats(t),
-      gradient: g ? tensorStats(g) : undefined,
+      values: statsOf(t),
+      gradient: g ? statsOf(g) : undefined,
       parameter: !t.node && (t.requiresGrad || parameters.has(t)),
       highlighted: leadsToTarget.has(t),
     };
@@ -275,7 +281,13 @@ export function formatStat(v: number): string {
   return String(Number(v.toPrecision(4)));
 }
 
-function statsLine(prefix: string, s: TensorStats): string {
+/** A vertex's statistics: none for values on a device, which a synchronous drawing cannot read. */
+function statsOf(t: Tensor): TensorStats | undefined {
+  return t.device === 'cpu' ? tensorStats(t) : undefined;
+}
+
+function statsLine(prefix: string, s: TensorStats | undefined): string {
+  if (s === undefined) return `${prefix} on the device`;
   const bad = [s.nan ? `NaN ${s.nan}` : '', s.posInf ? `+∞ ${s.posInf}` : '', s.negInf ? `−∞ ${s.negInf}` : ''].filter(Boolean).join(' ');
   return `${prefix} ${formatStat(s.min)} / ${formatStat(s.mean)} / ${formatStat(s.max)}${bad ? `  ${bad}` : ''}`;
 }

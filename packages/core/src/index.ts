@@ -8,8 +8,9 @@ import './chain.js';
 
 export { Tensor, isTensor, type NestedArray } from './tensor.js';
 export { type DType, type TypedArray } from './dtype.js';
+export { type DeviceArray, type Storage, isDeviceArray, outputStorage } from './storage.js';
 export { type Shape, broadcastShapes } from './shape.js';
-export { TapegradError, ShapeError, DTypeError, ValueError, GradientError } from './errors.js';
+export { TapegradError, ShapeError, DTypeError, ValueError, GradientError, DeviceTensorError } from './errors.js';
 export {
   tensor, scalar, zeros, ones, full, eye, arange, rand, randn, zerosLike, onesLike,
   type TensorOptions, type RandomOptions,
@@ -63,7 +64,7 @@ export { customGrad, type CustomGradSpec } from './custom-grad.js';
 export { defineOp, apply, type OpDef, type VjpContext, type VjpResult } from './op.js';
 
 export {
-  type Backend, type UnaryKernel, type BinaryKernel, type ReduceKernel, type ArgReduceKernel, type ConvGeometry,
+  type Backend, type CpuBackend, type DeviceMemory, type UnaryKernel, type BinaryKernel, type ReduceKernel, type ArgReduceKernel, type ConvGeometry,
   type RegisterBackendOptions, JS_BACKEND_PRIORITY,
   jsBackend, matmulEachBatch, getBackend, setBackend, registerBackend, listBackends,
   type BackendKernels, type FallbackCount, type FallbackReport, type JsFallbacks, countJsFallbacks,

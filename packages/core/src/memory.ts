@@ -1,5 +1,6 @@
 import type { DType, TypedArray } from './dtype.js';
 import { TapegradError, ValueError, fmt } from './errors.js';
+import { type Storage, isDeviceArray } from './storage.js';
 import type { Tensor } from './tensor.js';
 
 /**
@@ -22,6 +23,9 @@ import type { Tensor } from './tensor.js';
  * - Reused buffers are zeroed, as fresh typed arrays are: kernels may rely on zero-filled
  *   outputs (padTo, oneHot, accumulating reductions), and a memset is far cheaper than a
  *   fresh allocation plus its garbage collection.
+ * - A released tensor whose values live on a device (a GPU backend's DeviceArray) hands
+ *   them back with `dispose()`, to that backend's own pool: the device reuses its memory
+ *   the same way, without waiting for the garbage collector to notice a small JS object.
  */
 
 /** A read of a tensor that tidy() released: its buffer may already hold another tensor's values. */
@@ -37,6 +41,7 @@ let pooledBuffers = 0;
 let reusedCount = 0;
 let allocatedCount = 0;
 let releasedCount = 0;
+let disposedCount = 0;
 
 /** The buffer allocate() handed out last inside a scope, until a Tensor adopts it. */
 let lastPooled: TypedArray | null = null;
@@ -78,7 +83,7 @@ export function allocateBuffer(dtype: DType, size: number, zeroed = true): Typed
  * its buffer as the pool's (it is the buffer allocate() handed out last, and no tensor took
  * it yet), so that releasing the tensor may recycle the buffer.
  */
-export function track(t: Tensor, data: TypedArray): boolean {
+export function track(t: Tensor, data: Storage): boolean {
   current!.push(t);
   if (data !== lastPooled) return false;
   lastPooled = null;
@@ -99,8 +104,8 @@ function recycle(buffer: TypedArray): void {
 /** Hooks into Tensor's private state, installed by tensor.ts (which imports this module). */
 export interface TensorHooks {
   isTensor(value: unknown): value is Tensor;
-  /** Marks t released; returns its buffer if t owned it as the pool's, else null. */
-  release(t: Tensor): TypedArray | null;
+  /** Marks t released; returns its storage if t owned it (a pooled buffer or a DeviceArray), else null. */
+  release(t: Tensor): Storage | null;
   isKept(t: Tensor): boolean;
   isReleased(t: Tensor): boolean;
   markKept(t: Tensor): void;
@@ -165,9 +170,13 @@ function closeScope(result: unknown, threw: boolean): void {
       if (current !== null) current.push(t);
       continue;
     }
-    const buffer = h.release(t);
+    const storage = h.release(t);
     releasedCount++;
-    if (buffer !== null) recycle(buffer);
+    if (storage === null) continue;
+    if (isDeviceArray(storage)) {
+      storage.dispose();
+      disposedCount++;
+    } else recycle(storage);
   }
 }
 
@@ -243,7 +252,7 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
-/** What memoryStats reports: the pool's idle buffers, buffers reused and allocated, tensors released, open tidy scopes. */
+/** What memoryStats reports: the pool's idle buffers, buffers reused and allocated, tensors released, device arrays disposed, open tidy scopes. */
 export interface MemoryStats {
   /** Bytes of idle buffers the pool holds for reuse. */
   pooledBytes: number;
@@ -255,6 +264,8 @@ export interface MemoryStats {
   allocated: number;
   /** Tensors released by tidy (and by backward sweeps' own scopes). */
   released: number;
+  /** Device arrays (values on a GPU backend) that releasing handed back to their backend with dispose(). */
+  disposed: number;
   /** How many tidy scopes are open now. */
   openScopes: number;
 }
@@ -262,15 +273,17 @@ export interface MemoryStats {
 /** Counters of the buffer pool, for tests and for seeing that a loop reuses its buffers. */
 export function memoryStats(): MemoryStats {
   return {
-    pooledBytes, pooledBuffers, reused: reusedCount, allocated: allocatedCount, released: releasedCount, openScopes: scopes.length,
+    pooledBytes, pooledBuffers, reused: reusedCount, allocated: allocatedCount, released: releasedCount, disposed: disposedCount,
+    openScopes: scopes.length,
   };
 }
 
-/** Zeroes the counters `reused`, `allocated` and `released` (the pool itself stays). */
+/** Zeroes the counters `reused`, `allocated`, `released` and `disposed` (the pool itself stays). */
 export function resetMemoryStats(): void {
   reusedCount = 0;
   allocatedCount = 0;
   releasedCount = 0;
+  disposedCount = 0;
 }
 
 /** Lets go of every idle buffer (the garbage collector frees them), as PyTorch's empty_cache. */

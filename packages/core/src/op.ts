@@ -1,10 +1,11 @@
 import { anomalyDetection, watchOutput } from './anomaly.js';
-import { type Backend, getBackend } from './backend/index.js';
-import { type DType, type TypedArray } from './dtype.js';
-import { DTypeError, ValueError, fmt } from './errors.js';
+import { type Backend, deviceBackendRegistered, getBackend } from './backend/index.js';
+import type { DType } from './dtype.js';
+import { DTypeError, DeviceTensorError, ValueError, fmt } from './errors.js';
 import { ReleasedTensorError } from './memory.js';
 import { type Node, hasActiveRecorders, isGradEnabled, notifyRecorders } from './recording.js';
 import type { Shape } from './shape.js';
+import { type Storage, isDeviceArray } from './storage.js';
 import { Tensor } from './tensor.js';
 
 /** What a VJP sees of the recorded call: the inputs, the output and the op's attributes. */
@@ -34,8 +35,13 @@ export interface OpDef<A = undefined> {
    * The tensor is labelled with it, so it must be a rule here, not a choice the kernel makes.
    */
   dtype?(inputDType: DType, attrs: A): DType;
-  /** Computes the output buffer (of the output dtype) through the backend. */
-  forward(backend: Backend, inputs: readonly TypedArray[], shapes: readonly Shape[], outShape: Shape, dtype: DType, attrs: A): TypedArray;
+  /**
+   * Computes the output (of the output dtype) through the backend, into storage from
+   * `outputStorage(backend, …)`: on the backend's device if it has memory, else on the CPU.
+   * Inputs are CPU typed arrays on a CPU backend; on a device backend, its DeviceArrays or
+   * CPU typed arrays (which its kernels upload for the call).
+   */
+  forward(backend: Backend, inputs: readonly Storage[], shapes: readonly Shape[], outShape: Shape, dtype: DType, attrs: A): Storage;
   /** Absent for ops with no useful derivative (comparisons): their outputs are constants. */
   vjp?(dy: Tensor, ctx: VjpContext<A>): VjpResult;
 }
@@ -71,9 +77,13 @@ export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Te
   const inputDType = commonDType(def.name, inputs);
   const dtype = def.dtype ? def.dtype(inputDType, attrs) : inputDType;
   const outShape = def.shape(shapes, attrs);
-  const buffers = new Array<TypedArray>(n);
-  for (let i = 0; i < n; i++) buffers[i] = inputs[i].data;
-  const data = def.forward(getBackend(), buffers, shapes, outShape, dtype, attrs);
+  const buffers = new Array<Storage>(n);
+  for (let i = 0; i < n; i++) buffers[i] = inputs[i].storage;
+  const backend = getBackend();
+  // until a device backend exists this is one flag test (backend.memory is then read once
+  // per op, by the forward's outputStorage)
+  if (deviceBackendRegistered()) checkPlacement(def.name, backend, inputs, buffers);
+  const data = def.forward(backend, buffers, shapes, outShape, dtype, attrs);
   const output = new Tensor(data, outShape, dtype);
   if (def.vjp) record(def, inputs, output, attrs);
   // NaN hunting's one test per op while it is off (its record-site capture included)
@@ -105,6 +115,21 @@ export function record<A>(def: OpDef<A>, inputs: readonly Tensor[], output: Tens
  */
 export function assertTensor(op: string, value: unknown, index = 0): asserts value is Tensor {
   if (!(value instanceof Tensor)) throw new ValueError(op, `input ${index} is ${describe(value)}, not a Tensor`);
+}
+
+/**
+ * Refuses device values the active backend cannot reach: any on a CPU backend (its kernels
+ * would read a DeviceArray as garbage), another device's on a device backend. CPU values are
+ * fine everywhere (a device backend uploads them for the call).
+ */
+function checkPlacement(op: string, backend: Backend, inputs: readonly Tensor[], buffers: readonly Storage[]): void {
+  const onCpu = backend.memory === undefined;
+  for (let i = 0; i < buffers.length; i++) {
+    const s = buffers[i];
+    if (!isDeviceArray(s) || (!onCpu && s.device === backend.name)) continue;
+    const computes = onCpu ? 'computes on the CPU' : `keeps values on its own device`;
+    throw new DeviceTensorError(op, `input ${i} ${fmt(inputs[i].shape)} lives on the '${s.device}' device but the active backend '${backend.name}' ${computes}; setBackend('${s.device}'), or bring it over with \`tensor(await t.dataAsync(), { shape: t.shape })\``);
+  }
 }
 
 function describe(value: unknown): string {

@@ -1,8 +1,10 @@
+import { deviceMemoryOf } from './backend/index.js';
 import { type DType, type TypedArray, allocate, dtypeOfArray } from './dtype.js';
-import { DTypeError, ShapeError, ValueError, fmt } from './errors.js';
+import { DTypeError, DeviceTensorError, ShapeError, ValueError, fmt } from './errors.js';
 import { ReleasedTensorError, inScope, installTensorHooks, track } from './memory.js';
 import type { Node } from './recording.js';
-import { type Shape, sameShape, sizeOf } from './shape.js';
+import { type Shape, sameShape } from './shape.js';
+import { type DeviceArray, type Storage, isDeviceArray } from './storage.js';
 import type { TensorLike } from './ops/lift.js';
 import type { BackwardOptions } from './tape.js';
 
@@ -96,9 +98,11 @@ export interface Tensor {
 let nextId = 0;
 
 /**
- * An immutable n-dimensional array stored row-major in a typed array of its own (no two
- * tensors share a buffer, so `assign` on one can never change another behind the tape's
- * back). Ops are plain functions (`add(a, b)`) and chainable methods (`a.add(b)`).
+ * An immutable n-dimensional array stored row-major in storage of its own (no two tensors
+ * share a buffer, so `assign` on one can never change another behind the tape's back): a
+ * typed array on the CPU, or a DeviceArray when a device backend (a GPU) computed or
+ * created it — then read the values with the async readers (`await t.dataAsync()`). Ops
+ * are plain functions (`add(a, b)`) and chainable methods (`a.add(b)`).
  */
 export class Tensor {
   readonly shape: readonly number[];
@@ -113,14 +117,18 @@ export class Tensor {
   grad: Tensor | null = null;
   /** Incremented by `assign`, so a gradient through a stale recording is an error. */
   version = 0;
-  #data: TypedArray;
+  #data: Storage;
   /** LIVE, KEPT (by keep(): tidy never releases it) or RELEASED (by tidy: every read throws). */
   #state = LIVE;
   /** Whether #data came from the buffer pool for this tensor alone, so releasing may recycle it. */
   #pooled = false;
 
-  /** Takes ownership of `data` without copying or checking: ops and creation functions call it. */
-  constructor(data: TypedArray, shape: Shape, dtype: DType = dtypeOfArray(data)) {
+  /**
+   * Takes ownership of `data` without copying or checking: ops and creation functions call
+   * it. A typed array makes a CPU tensor whatever backend is active (datasets, batch
+   * slicing); a DeviceArray a tensor on its device.
+   */
+  constructor(data: Storage, shape: Shape, dtype: DType = isDeviceArray(data) ? data.dtype : dtypeOfArray(data)) {
     this.#data = data;
     // a frozen shape (an input's, returned as is by an element-wise op's shape rule) cannot
     // change under us, so it is shared instead of copied
@@ -135,7 +143,8 @@ export class Tensor {
       isTensor: (value: unknown): value is Tensor => value instanceof Tensor,
       release(t: Tensor) {
         t.#state = RELEASED;
-        return t.#pooled ? t.#data : null;
+        // a tensor owns its device array (ops and creation functions make one per tensor)
+        return t.#pooled || isDeviceArray(t.#data) ? t.#data : null;
       },
       isKept: (t: Tensor) => t.#state === KEPT,
       isReleased: (t: Tensor) => t.#state === RELEASED,
@@ -145,10 +154,51 @@ export class Tensor {
     });
   }
 
-  /** The row-major storage. Treat it as read-only: change a tensor with `assign`. */
+  /**
+   * The row-major values on the CPU. Treat them as read-only: change a tensor with `assign`.
+   * A DeviceTensorError for a tensor on a device: read it with `await t.dataAsync()`.
+   */
   get data(): TypedArray {
-    if (this.#state === RELEASED) throw releasedError('Tensor.data', this);
+    return this.#cpu('Tensor.data', 'dataAsync()');
+  }
+
+  /**
+   * Where the values are, as they are: a typed array on the CPU or a DeviceArray on a device.
+   * For backends and ops, which hand it to kernels without reading it.
+   */
+  get storage(): Storage {
+    if (this.#state === RELEASED) throw releasedError('Tensor.storage', this);
     return this.#data;
+  }
+
+  /** 'cpu', or the name of the device backend whose memory holds the values (e.g. 'webgpu'). */
+  get device(): string {
+    const data = this.#data;
+    return isDeviceArray(data) ? data.device : 'cpu';
+  }
+
+  /** A copy of the values on the CPU, on every tensor: a device's are read back once its queued work is done. */
+  async dataAsync(): Promise<TypedArray> {
+    const data = this.#live('dataAsync');
+    // read() is called now, before any await: the copy is of the values as they are at this call
+    return isDeviceArray(data) ? data.read() : data.slice();
+  }
+
+  /** The value of a tensor with exactly one element, on every tensor (item() on a device). */
+  async itemAsync(): Promise<number> {
+    this.#live('itemAsync');
+    this.#oneElement('itemAsync');
+    return (await this.dataAsync())[0];
+  }
+
+  /** The values as nested arrays (a plain number for a scalar), on every tensor. */
+  async toArrayAsync(): Promise<NestedArray> {
+    return nest(await this.dataAsync(), this.shape);
+  }
+
+  /** A plain copy of the values in a new array, on every tensor. */
+  async toFlatArrayAsync(): Promise<number[]> {
+    return Array.from(await this.dataAsync());
   }
 
   /** True once the tidy() that created this tensor returned without keeping it: its values are gone. */
@@ -157,16 +207,27 @@ export class Tensor {
   }
 
   /** The storage of a live leaf, which `op` (assign, assignInPlace) may overwrite. */
-  #assignable(op: string): TypedArray {
+  #assignable(op: string): Storage {
     const data = this.#live(op);
     if (this.node) throw new ValueError(op, `only leaf tensors can be assigned; this ${fmt(this.shape)} tensor was produced by '${this.node.def.name}'`);
     return data;
   }
 
   /** The storage, or the released-tensor error naming `op`. */
-  #live(op: string): TypedArray {
+  #live(op: string): Storage {
     if (this.#state === RELEASED) throw releasedError(op, this);
     return this.#data;
+  }
+
+  /** The values on the CPU for the synchronous reader `op`, or an error naming the async reader to use instead. */
+  #cpu(op: string, asyncReader: string): TypedArray {
+    const data = this.#live(op);
+    if (isDeviceArray(data)) throw new DeviceTensorError(op, `tensor ${fmt(this.shape)} lives on the '${data.device}' device; read it with \`await t.${asyncReader}\``);
+    return data;
+  }
+
+  #oneElement(op: string): void {
+    if (this.#data.length !== 1) throw new ShapeError(op, `expects a tensor with one element, got shape ${fmt(this.shape)}`);
   }
 
   get size(): number {
@@ -179,36 +240,30 @@ export class Tensor {
 
   /** The value of a tensor with exactly one element. */
   item(): number {
-    const data = this.#live('item');
-    if (data.length !== 1) throw new ShapeError('item', `expects a tensor with one element, got shape ${fmt(this.shape)}`);
+    const data = this.#cpu('item', 'itemAsync()');
+    this.#oneElement('item');
     return data[0];
   }
 
   /** The values as nested arrays (a plain number for a scalar). */
   toArray(): NestedArray {
-    const data = this.#live('toArray');
-    const shape = this.shape;
-    if (shape.length === 0) return data[0];
-    const build = (axis: number, offset: number, stride: number): NestedArray[] => {
-      const n = shape[axis];
-      const inner = stride / Math.max(n, 1);
-      const out: NestedArray[] = [];
-      for (let i = 0; i < n; i++) {
-        out.push(axis === shape.length - 1 ? data[offset + i] : build(axis + 1, offset + i * inner, inner));
-      }
-      return out;
-    };
-    return build(0, 0, this.size);
+    return nest(this.#cpu('toArray', 'toArrayAsync()'), this.shape);
   }
 
   /** A plain copy of the values in a new array. */
   toFlatArray(): number[] {
-    return Array.from(this.#live('toFlatArray'));
+    return Array.from(this.#cpu('toFlatArray', 'toFlatArrayAsync()'));
   }
 
-  /** A copy that the tape does not see: gradients stop here. */
+  /** A copy that the tape does not see: gradients stop here. On a device, a copy on that device. */
   detach(): Tensor {
     const source = this.#live('detach');
+    if (isDeviceArray(source)) {
+      const memory = deviceMemoryOf('detach', source.device);
+      const copy = memory.allocate(this.dtype, source.length, false);
+      memory.copy(source, copy);
+      return new Tensor(copy, this.shape, this.dtype);
+    }
     // through allocate(), not slice(): inside tidy the copy reuses a pooled buffer
     const copy = allocate(this.dtype, source.length);
     copy.set(source);
@@ -221,11 +276,15 @@ export class Tensor {
    * new values silently.
    */
   assign(value: Tensor | ArrayLike<number>): this {
-    this.#assignable('assign');
+    const target = this.#assignable('assign');
     if (value instanceof Tensor) {
       if (value.dtype !== this.dtype) throw new DTypeError('assign', `dtype ${value.dtype} differs from the target's ${this.dtype}`);
       if (!sameShape(value.shape, this.shape)) throw new ShapeError('assign', `shape ${fmt(value.shape)} differs from the target's ${fmt(this.shape)}`);
-      this.#data.set(value.data);
+      const source = value.#live('assign');
+      if (isDeviceArray(target)) assignOnDevice(target, source);
+      else if (isDeviceArray(source)) {
+        throw new DeviceTensorError('assign', `the value ${fmt(value.shape)} lives on the '${source.device}' device and the target on the CPU; read it with \`await value.dataAsync()\` and assign that`);
+      } else target.set(source);
     } else {
       if (value === null || typeof value !== 'object' || typeof value.length !== 'number') {
         throw new ValueError('assign', `expects a Tensor or an array of numbers, got ${value === null ? 'null' : typeof value}`);
@@ -237,7 +296,11 @@ export class Tensor {
           if (typeof value[i] !== 'number') throw new ValueError('assign', `element ${i} is ${typeof value[i]}, not a number`);
         }
       }
-      this.#data.set(value);
+      if (isDeviceArray(target)) {
+        const values = this.dtype === 'float64' ? new Float64Array(this.size) : new Float32Array(this.size);
+        values.set(value);
+        deviceMemoryOf('assign', target.device).write(target, values);
+      } else target.set(value);
     }
     this.version++;
     return this;
@@ -252,6 +315,9 @@ export class Tensor {
    */
   assignInPlace(fn: (data: TypedArray) => void): this {
     const data = this.#assignable('assignInPlace');
+    if (isDeviceArray(data)) {
+      throw new DeviceTensorError('assignInPlace', `tensor ${fmt(this.shape)} lives on the '${data.device}' device, where fn cannot reach its values; update it with \`t.assign(value)\` (a copy on the device), or read it with \`await t.dataAsync()\``);
+    }
     try {
       fn(data);
     } finally {
@@ -271,7 +337,9 @@ export class Tensor {
   toString(): string {
     const head = `Tensor(${this.dtype}, ${fmt(this.shape)}${this.node ? `, op=${this.node.def.name}` : ''})`;
     if (this.#state === RELEASED) return `${head}\n<released when tidy() returned>`;
-    return `${head}\n${formatValues(this)}`;
+    const data = this.#data;
+    if (isDeviceArray(data)) return `${head}\n<values on the '${data.device}' device: await t.toArrayAsync()>`;
+    return `${head}\n${formatValues(this.shape, data)}`;
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](): string {
@@ -281,6 +349,7 @@ export class Tensor {
   /** Full values as code that rebuilds the tensor: fast-check prints counterexamples this way. */
   [Symbol.for('fast-check/toStringMethod')](): string {
     if (this.#state === RELEASED) return `/* released ${fmt(this.shape)} tensor */`;
+    if (isDeviceArray(this.#data)) return `/* ${this.dtype} ${fmt(this.shape)} tensor on the '${this.#data.device}' device */`;
     const values = JSON.stringify(this.toArray());
     return `tensor(${values}, { dtype: '${this.dtype}' }) /* ${fmt(this.shape)} */`;
   }
@@ -304,8 +373,7 @@ function formatNumber(v: number): string {
 }
 
 /** NumPy-like printing, eliding the middle of long axes so a 784×128 weight stays readable. */
-function formatValues(t: Tensor): string {
-  const { shape, data } = t;
+function formatValues(shape: readonly number[], data: TypedArray): string {
   if (shape.length === 0) return formatNumber(data[0]);
   const render = (axis: number, offset: number, stride: number, indent: string): string => {
     const n = shape[axis];
@@ -317,7 +385,32 @@ function formatValues(t: Tensor): string {
     const rows = picks.map((i) => (i === null ? '…' : render(axis + 1, offset + i * inner, inner, indent + ' ')));
     return `[${rows.join(`,\n${indent} `)}]`;
   };
-  return render(0, 0, t.size, '');
+  return render(0, 0, data.length, '');
+}
+
+/** Row-major values as nested arrays of `shape` (a plain number for a scalar). */
+function nest(data: TypedArray, shape: readonly number[]): NestedArray {
+  if (shape.length === 0) return data[0];
+  const build = (axis: number, offset: number, stride: number): NestedArray[] => {
+    const n = shape[axis];
+    const inner = stride / Math.max(n, 1);
+    const out: NestedArray[] = [];
+    for (let i = 0; i < n; i++) {
+      out.push(axis === shape.length - 1 ? data[offset + i] : build(axis + 1, offset + i * inner, inner));
+    }
+    return out;
+  };
+  return build(0, 0, data.length);
+}
+
+/** assign's copy into a device array: device to device, or an upload of CPU values. */
+function assignOnDevice(target: DeviceArray, source: Storage): void {
+  const memory = deviceMemoryOf('assign', target.device);
+  if (!isDeviceArray(source)) memory.write(target, source);
+  // t.assign(t) is a no-op (and a GPU refuses a copy from a buffer onto itself)
+  else if (source === target) return;
+  else if (source.device === target.device) memory.copy(source, target);
+  else throw new DeviceTensorError('assign', `the value lives on the '${source.device}' device and the target on the '${target.device}' device; read it with \`await value.dataAsync()\` and assign that`);
 }
 
 /** Whether `value` is a Tensor (of this copy of core). */
@@ -325,7 +418,3 @@ export function isTensor(value: unknown): value is Tensor {
   return value instanceof Tensor;
 }
 
-/** Internal: a fresh zero tensor of a shape, the starting point of every op's output. */
-export function emptyTensor(shape: Shape, dtype: DType): Tensor {
-  return new Tensor(allocate(dtype, sizeOf(shape)), shape, dtype);
-}

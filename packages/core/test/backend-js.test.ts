@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  type Backend, type BinaryKernel, JS_BACKEND_PRIORITY, ValueError, add, broadcastTo, createRng, getBackend, jsBackend, listBackends, matmul,
+  type Backend, type CpuBackend, type BinaryKernel, JS_BACKEND_PRIORITY, ValueError, add, broadcastTo, createRng, getBackend, jsBackend, listBackends, matmul,
   max, mul, padTo, registerBackend, setBackend, slice, sum, tensor, transpose, where,
 } from '@tapegrad/core';
 
@@ -477,7 +477,7 @@ describe('backend registry', () => {
 
   it('runs every op through the chosen backend, selectable by object or by name', () => {
     const calls: string[] = [];
-    const counting: Backend = {
+    const counting: CpuBackend = {
       ...jsBackend,
       name: 'counting',
       matmul(...args) {

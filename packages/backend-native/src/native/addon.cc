@@ -256,22 +256,34 @@ napi_value MatmulBatched(napi_env env, napi_callback_info info) {
   return isFloat64Array(env, argv[0]) ? MatmulBatchedOf<double>(env, argv) : MatmulBatchedOf<float>(env, argv);
 }
 
-// unary(op, x, out, scalar, flags): out may be x itself
-napi_value Unary(napi_env env, napi_callback_info info) {
+// unary(op, x, out, scalar, flags): out may be x itself. Float32Arrays, or Float64Arrays for
+// the kernels js computes exactly (elementwise.h: the others throw)
+template <typename T>
+napi_value UnaryOf(napi_env env, napi_value* argv) {
   const char* fn = "unary";
-  napi_value argv[5];
-  if (!args(env, info, 5, argv, fn)) return nullptr;
   int64_t op, flags;
-  F32 x, out;
+  Typed<T> x, out;
   double scalar = 0;
-  if (!getInt(env, argv[0], fn, "op", &op) || !getF32(env, argv[1], fn, "x", &x) || !getF32(env, argv[2], fn, "out", &out) ||
+  if (!getInt(env, argv[0], fn, "op", &op) || !getTyped(env, argv[1], fn, "x", &x) || !getTyped(env, argv[2], fn, "out", &out) ||
       !getInt(env, argv[4], fn, "flags", &flags)) return nullptr;
   getDouble(env, argv[3], &scalar);
   if (op >= tg::U_COUNT) return fail(env, true, fn, "unknown kernel"), nullptr;
   if (!needLength(env, fn, "out", out, x.length)) return nullptr;
   if (out.data != x.data && overlap(out.data, x.length, x.data, x.length)) return fail(env, true, fn, "out overlaps x without being x"), nullptr;
-  tg::kernels(flags & FLAG_PORTABLE).unary(static_cast<int>(op), x.data, out.data, x.length, scalar);
+  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
+  if constexpr (std::is_same_v<T, double>) {
+    if (!ks.f64->unary(static_cast<int>(op), x.data, out.data, x.length, scalar))
+      return fail(env, true, fn, "this kernel has no float64 version (js computes it with V8's Math)"), nullptr;
+  } else {
+    ks.unary(static_cast<int>(op), x.data, out.data, x.length, scalar);
+  }
   return undefined(env);
+}
+
+napi_value Unary(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!args(env, info, 5, argv, "unary")) return nullptr;
+  return isFloat64Array(env, argv[1]) ? UnaryOf<double>(env, argv) : UnaryOf<float>(env, argv);
 }
 
 int64_t operandLength(int64_t mode, int64_t rows, int64_t cols) {
@@ -283,15 +295,15 @@ int64_t operandLength(int64_t mode, int64_t rows, int64_t cols) {
   }
 }
 
-// binary(op, a, aMode, b, bMode, out, rows, cols, flags): out may be a or b when they are full-size
-napi_value Binary(napi_env env, napi_callback_info info) {
+// binary(op, a, aMode, b, bMode, out, rows, cols, flags): out may be a or b when they are
+// full-size; Float32Arrays or Float64Arrays
+template <typename T>
+napi_value BinaryOf(napi_env env, napi_value* argv) {
   const char* fn = "binary";
-  napi_value argv[9];
-  if (!args(env, info, 9, argv, fn)) return nullptr;
   int64_t op, aMode, bMode, rows, cols, flags;
-  F32 a, b, out;
-  if (!getInt(env, argv[0], fn, "op", &op) || !getF32(env, argv[1], fn, "a", &a) || !getInt(env, argv[2], fn, "aMode", &aMode) ||
-      !getF32(env, argv[3], fn, "b", &b) || !getInt(env, argv[4], fn, "bMode", &bMode) || !getF32(env, argv[5], fn, "out", &out) ||
+  Typed<T> a, b, out;
+  if (!getInt(env, argv[0], fn, "op", &op) || !getTyped(env, argv[1], fn, "a", &a) || !getInt(env, argv[2], fn, "aMode", &aMode) ||
+      !getTyped(env, argv[3], fn, "b", &b) || !getInt(env, argv[4], fn, "bMode", &bMode) || !getTyped(env, argv[5], fn, "out", &out) ||
       !getInt(env, argv[6], fn, "rows", &rows) || !getInt(env, argv[7], fn, "cols", &cols) || !getInt(env, argv[8], fn, "flags", &flags)) return nullptr;
   if (op >= tg::B_COUNT || aMode > tg::M_SCALAR || bMode > tg::M_SCALAR) return fail(env, true, fn, "unknown kernel or operand mode"), nullptr;
   const int64_t total = rows * cols, aLen = operandLength(aMode, rows, cols), bLen = operandLength(bMode, rows, cols);
@@ -301,61 +313,122 @@ napi_value Binary(napi_env env, napi_callback_info info) {
   const bool aOk = !overlap(out.data, total, a.data, aLen) || (aMode == tg::M_FULL && a.data == out.data);
   const bool bOk = !overlap(out.data, total, b.data, bLen) || (bMode == tg::M_FULL && b.data == out.data);
   if (!aOk || !bOk) return fail(env, true, fn, "out overlaps an operand without being that operand"), nullptr;
-  tg::kernels(flags & FLAG_PORTABLE).binary(static_cast<int>(op), a.data, static_cast<int>(aMode), b.data, static_cast<int>(bMode), out.data, rows, cols);
+  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
+  if constexpr (std::is_same_v<T, double>)
+    ks.f64->binary(static_cast<int>(op), a.data, static_cast<int>(aMode), b.data, static_cast<int>(bMode), out.data, rows, cols);
+  else
+    ks.binary(static_cast<int>(op), a.data, static_cast<int>(aMode), b.data, static_cast<int>(bMode), out.data, rows, cols);
   return undefined(env);
 }
 
-// sum(x, out, outer, mid, inner, flags): x seen as [outer, mid, inner], mid summed away
-napi_value Sum(napi_env env, napi_callback_info info) {
+napi_value Binary(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
+  if (!args(env, info, 9, argv, "binary")) return nullptr;
+  return isFloat64Array(env, argv[1]) ? BinaryOf<double>(env, argv) : BinaryOf<float>(env, argv);
+}
+
+// where(cond, cMode, a, aMode, b, bMode, out, rows, cols, flags): out = cond ≠ 0 ? a : b,
+// all four Float64Arrays; out shares memory with none of them
+napi_value Where(napi_env env, napi_callback_info info) {
+  const char* fn = "where";
+  napi_value argv[10];
+  if (!args(env, info, 10, argv, fn)) return nullptr;
+  int64_t cMode, aMode, bMode, rows, cols, flags;
+  F64 c, a, b, out;
+  if (!getTyped(env, argv[0], fn, "cond", &c) || !getInt(env, argv[1], fn, "cMode", &cMode) || !getTyped(env, argv[2], fn, "a", &a) ||
+      !getInt(env, argv[3], fn, "aMode", &aMode) || !getTyped(env, argv[4], fn, "b", &b) || !getInt(env, argv[5], fn, "bMode", &bMode) ||
+      !getTyped(env, argv[6], fn, "out", &out) || !getInt(env, argv[7], fn, "rows", &rows) || !getInt(env, argv[8], fn, "cols", &cols) ||
+      !getInt(env, argv[9], fn, "flags", &flags)) return nullptr;
+  if (cMode > tg::M_SCALAR || aMode > tg::M_SCALAR || bMode > tg::M_SCALAR) return fail(env, true, fn, "unknown operand mode"), nullptr;
+  const int64_t total = rows * cols, cLen = operandLength(cMode, rows, cols), aLen = operandLength(aMode, rows, cols),
+                bLen = operandLength(bMode, rows, cols);
+  if (total == 0) return undefined(env);
+  if (!needLength(env, fn, "cond", c, cLen) || !needLength(env, fn, "a", a, aLen) || !needLength(env, fn, "b", b, bLen) ||
+      !needLength(env, fn, "out", out, total)) return nullptr;
+  if (overlap(out.data, total, c.data, cLen) || overlap(out.data, total, a.data, aLen) || overlap(out.data, total, b.data, bLen))
+    return fail(env, true, fn, "out must not share memory with its inputs"), nullptr;
+  tg::kernels(flags & FLAG_PORTABLE).f64->where(c.data, static_cast<int>(cMode), a.data, static_cast<int>(aMode), b.data, static_cast<int>(bMode),
+                                                out.data, rows, cols);
+  return undefined(env);
+}
+
+// sum(x, out, outer, mid, inner, flags[, run]): x seen as [outer, mid, inner], mid summed
+// away; float64 with inner = 1 sums runs of `run` (the shape's last axis; default mid) as js does
+template <typename T>
+napi_value SumOf(napi_env env, napi_value* argv, bool hasRun) {
   const char* fn = "sum";
-  napi_value argv[6];
-  if (!args(env, info, 6, argv, fn)) return nullptr;
-  F32 x, out;
-  int64_t outer, mid, inner, flags;
-  if (!getF32(env, argv[0], fn, "x", &x) || !getF32(env, argv[1], fn, "out", &out) || !getInt(env, argv[2], fn, "outer", &outer) ||
-      !getInt(env, argv[3], fn, "mid", &mid) || !getInt(env, argv[4], fn, "inner", &inner) || !getInt(env, argv[5], fn, "flags", &flags)) return nullptr;
+  Typed<T> x, out;
+  int64_t outer, mid, inner, flags, run = 0;
+  if (!getTyped(env, argv[0], fn, "x", &x) || !getTyped(env, argv[1], fn, "out", &out) || !getInt(env, argv[2], fn, "outer", &outer) ||
+      !getInt(env, argv[3], fn, "mid", &mid) || !getInt(env, argv[4], fn, "inner", &inner) || !getInt(env, argv[5], fn, "flags", &flags) ||
+      (hasRun && !getInt(env, argv[6], fn, "run", &run))) return nullptr;
+  if (!hasRun) run = mid;
   if (!needLength(env, fn, "x", x, outer * mid * inner) || !needLength(env, fn, "out", out, outer * inner)) return nullptr;
   if (overlap(out.data, outer * inner, x.data, outer * mid * inner)) return fail(env, true, fn, "out must not share memory with x"), nullptr;
   const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
-  if (inner == 1) ks.sumRows(x.data, out.data, outer, mid);
+  if constexpr (std::is_same_v<T, double>) ks.f64->sum(x.data, out.data, outer, mid, inner, run);
+  else if (inner == 1) ks.sumRows(x.data, out.data, outer, mid);
   else ks.sumMiddle(x.data, out.data, outer, mid, inner);
   return undefined(env);
 }
 
+napi_value Sum(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  size_t argc = 7;
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < 6) return fail(env, false, "sum", "expects 6 or 7 arguments"), nullptr;
+  const bool hasRun = argc >= 7;
+  return isFloat64Array(env, argv[0]) ? SumOf<double>(env, argv, hasRun) : SumOf<float>(env, argv, hasRun);
+}
+
 // extremum(max, x, out, outer, mid, inner, flags): x seen as [outer, mid, inner], mid reduced
 // away by max (max true) or min, NaN winning as in js
-napi_value Extremum(napi_env env, napi_callback_info info) {
+template <typename T>
+napi_value ExtremumOf(napi_env env, napi_value* argv) {
   const char* fn = "extremum";
-  napi_value argv[7];
-  if (!args(env, info, 7, argv, fn)) return nullptr;
-  F32 x, out;
+  Typed<T> x, out;
   int64_t outer, mid, inner, flags;
   const bool max = getBool(env, argv[0]);
-  if (!getF32(env, argv[1], fn, "x", &x) || !getF32(env, argv[2], fn, "out", &out) || !getInt(env, argv[3], fn, "outer", &outer) ||
+  if (!getTyped(env, argv[1], fn, "x", &x) || !getTyped(env, argv[2], fn, "out", &out) || !getInt(env, argv[3], fn, "outer", &outer) ||
       !getInt(env, argv[4], fn, "mid", &mid) || !getInt(env, argv[5], fn, "inner", &inner) || !getInt(env, argv[6], fn, "flags", &flags)) return nullptr;
   if (!needLength(env, fn, "x", x, outer * mid * inner) || !needLength(env, fn, "out", out, outer * inner)) return nullptr;
   if (overlap(out.data, outer * inner, x.data, outer * mid * inner)) return fail(env, true, fn, "out must not share memory with x"), nullptr;
-  tg::kernels(flags & FLAG_PORTABLE).extremum(max, x.data, out.data, outer, mid, inner);
+  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
+  if constexpr (std::is_same_v<T, double>) ks.f64->extremum(max, x.data, out.data, outer, mid, inner);
+  else ks.extremum(max, x.data, out.data, outer, mid, inner);
   return undefined(env);
 }
 
-// subScaled(y, x, s, out, flags): out = y − fround(s)·x; out may be y or x
-napi_value SubScaled(napi_env env, napi_callback_info info) {
+napi_value Extremum(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  if (!args(env, info, 7, argv, "extremum")) return nullptr;
+  return isFloat64Array(env, argv[1]) ? ExtremumOf<double>(env, argv) : ExtremumOf<float>(env, argv);
+}
+
+// subScaled(y, x, s, out, flags): out = y − s·x (float32: s rounded to float first); out may be y or x
+template <typename T>
+napi_value SubScaledOf(napi_env env, napi_value* argv) {
   const char* fn = "subScaled";
-  napi_value argv[5];
-  if (!args(env, info, 5, argv, fn)) return nullptr;
-  F32 y, x, out;
+  Typed<T> y, x, out;
   double s = 0;
   int64_t flags;
-  if (!getF32(env, argv[0], fn, "y", &y) || !getF32(env, argv[1], fn, "x", &x) || !getF32(env, argv[3], fn, "out", &out) ||
+  if (!getTyped(env, argv[0], fn, "y", &y) || !getTyped(env, argv[1], fn, "x", &x) || !getTyped(env, argv[3], fn, "out", &out) ||
       !getInt(env, argv[4], fn, "flags", &flags)) return nullptr;
   getDouble(env, argv[2], &s);
   const int64_t n = out.length;
   if (!needLength(env, fn, "y", y, n) || !needLength(env, fn, "x", x, n)) return nullptr;
   if ((y.data != out.data && overlap(out.data, n, y.data, n)) || (x.data != out.data && overlap(out.data, n, x.data, n)))
     return fail(env, true, fn, "out overlaps y or x without being it"), nullptr;
-  tg::kernels(flags & FLAG_PORTABLE).subScaled(y.data, x.data, static_cast<float>(s), out.data, n);
+  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
+  if constexpr (std::is_same_v<T, double>) ks.f64->subScaled(y.data, x.data, s, out.data, n);
+  else ks.subScaled(y.data, x.data, static_cast<float>(s), out.data, n);
   return undefined(env);
+}
+
+napi_value SubScaled(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!args(env, info, 5, argv, "subScaled")) return nullptr;
+  return isFloat64Array(env, argv[0]) ? SubScaledOf<double>(env, argv) : SubScaledOf<float>(env, argv);
 }
 
 // The 14 numbers of a ConvGeometry from an Int32Array (N, C, H, W, kH, kW, strideH, strideW,
@@ -378,47 +451,57 @@ bool getGeometry(napi_env env, napi_value v, const char* fn, tg::ConvGeometry* g
   return true;
 }
 
-// unfold(x, geometry, padValue, out, batched)
-napi_value Unfold(napi_env env, napi_callback_info info) {
+// unfold(x, geometry, padValue, out, batched): Float32Arrays or Float64Arrays
+template <typename T>
+napi_value UnfoldOf(napi_env env, napi_value* argv) {
   const char* fn = "unfold";
-  napi_value argv[5];
-  if (!args(env, info, 5, argv, fn)) return nullptr;
-  F32 x, out;
+  Typed<T> x, out;
   tg::ConvGeometry g;
   double padValue = 0;
-  if (!getF32(env, argv[0], fn, "x", &x) || !getGeometry(env, argv[1], fn, &g) || !getF32(env, argv[3], fn, "out", &out)) return nullptr;
+  if (!getTyped(env, argv[0], fn, "x", &x) || !getGeometry(env, argv[1], fn, &g) || !getTyped(env, argv[3], fn, "out", &out)) return nullptr;
   getDouble(env, argv[2], &padValue);
   const int64_t image = g.N * g.C * g.H * g.W, cols = g.N * g.C * g.kH * g.kW * g.outH * g.outW;
   if (!needLength(env, fn, "x", x, image) || !needLength(env, fn, "out", out, cols)) return nullptr;
   if (overlap(out.data, cols, x.data, image)) return fail(env, true, fn, "out must not share memory with x"), nullptr;
-  tg::unfold(x.data, g, static_cast<float>(padValue), out.data, getBool(env, argv[4]));
+  tg::unfold<T>(x.data, g, static_cast<T>(padValue), out.data, getBool(env, argv[4]));
   return undefined(env);
 }
 
-// fold(cols, geometry, out, batched)
-napi_value Fold(napi_env env, napi_callback_info info) {
+napi_value Unfold(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!args(env, info, 5, argv, "unfold")) return nullptr;
+  return isFloat64Array(env, argv[0]) ? UnfoldOf<double>(env, argv) : UnfoldOf<float>(env, argv);
+}
+
+// fold(cols, geometry, out, batched): Float32Arrays or Float64Arrays
+template <typename T>
+napi_value FoldOf(napi_env env, napi_value* argv) {
   const char* fn = "fold";
-  napi_value argv[4];
-  if (!args(env, info, 4, argv, fn)) return nullptr;
-  F32 c, out;
+  Typed<T> c, out;
   tg::ConvGeometry g;
-  if (!getF32(env, argv[0], fn, "cols", &c) || !getGeometry(env, argv[1], fn, &g) || !getF32(env, argv[2], fn, "out", &out)) return nullptr;
+  if (!getTyped(env, argv[0], fn, "cols", &c) || !getGeometry(env, argv[1], fn, &g) || !getTyped(env, argv[2], fn, "out", &out)) return nullptr;
   const int64_t image = g.N * g.C * g.H * g.W, cols = g.N * g.C * g.kH * g.kW * g.outH * g.outW;
   if (!needLength(env, fn, "cols", c, cols) || !needLength(env, fn, "out", out, image)) return nullptr;
   if (overlap(out.data, image, c.data, cols)) return fail(env, true, fn, "out must not share memory with cols"), nullptr;
-  tg::fold(c.data, g, out.data, getBool(env, argv[3]));
+  tg::fold<T>(c.data, g, out.data, getBool(env, argv[3]));
   return undefined(env);
 }
 
-// transpose(x, shape, perm, out): shape and perm Int32Arrays of one rank ≤ 16, perm a permutation
-napi_value Transpose(napi_env env, napi_callback_info info) {
-  const char* fn = "transpose";
+napi_value Fold(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (!args(env, info, 4, argv, fn)) return nullptr;
-  F32 x, out;
+  if (!args(env, info, 4, argv, "fold")) return nullptr;
+  return isFloat64Array(env, argv[0]) ? FoldOf<double>(env, argv) : FoldOf<float>(env, argv);
+}
+
+// transpose(x, shape, perm, out): shape and perm Int32Arrays of one rank ≤ 16, perm a
+// permutation; Float32Arrays or Float64Arrays
+template <typename T>
+napi_value TransposeOf(napi_env env, napi_value* argv) {
+  const char* fn = "transpose";
+  Typed<T> x, out;
   I32 shape, perm;
-  if (!getF32(env, argv[0], fn, "x", &x) || !getI32(env, argv[1], fn, "shape", &shape) || !getI32(env, argv[2], fn, "perm", &perm) ||
-      !getF32(env, argv[3], fn, "out", &out)) return nullptr;
+  if (!getTyped(env, argv[0], fn, "x", &x) || !getI32(env, argv[1], fn, "shape", &shape) || !getI32(env, argv[2], fn, "perm", &perm) ||
+      !getTyped(env, argv[3], fn, "out", &out)) return nullptr;
   const long rank = static_cast<long>(shape.length);
   if (rank > 16 || perm.length != shape.length) return fail(env, true, fn, "shape and perm must have one rank ≤ 16"), nullptr;
   long dims[16], order[16];
@@ -434,8 +517,45 @@ napi_value Transpose(napi_env env, napi_callback_info info) {
   if (size >= 2147483648LL) return fail(env, true, fn, "x is too large"), nullptr;
   if (!needLength(env, fn, "x", x, size) || !needLength(env, fn, "out", out, size)) return nullptr;
   if (overlap(out.data, size, x.data, size)) return fail(env, true, fn, "out must not share memory with x"), nullptr;
-  tg::transpose(x.data, dims, order, rank, out.data);
+  tg::transpose<T>(x.data, dims, order, rank, out.data);
   return undefined(env);
+}
+
+napi_value Transpose(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!args(env, info, 4, argv, "transpose")) return nullptr;
+  return isFloat64Array(env, argv[0]) ? TransposeOf<double>(env, argv) : TransposeOf<float>(env, argv);
+}
+
+// gather(x, outer, axisSize, inner, indices, out): out [outer, n, inner] = x [outer, axisSize,
+// inner] at the n indices; Float32Arrays or Float64Arrays. Every index is checked first.
+template <typename T>
+napi_value GatherOf(napi_env env, napi_value* argv) {
+  const char* fn = "gather";
+  Typed<T> x, out;
+  I32 indices;
+  int64_t outer, axisSize, inner;
+  if (!getTyped(env, argv[0], fn, "x", &x) || !getInt(env, argv[1], fn, "outer", &outer) || !getInt(env, argv[2], fn, "axisSize", &axisSize) ||
+      !getInt(env, argv[3], fn, "inner", &inner) || !getI32(env, argv[4], fn, "indices", &indices) || !getTyped(env, argv[5], fn, "out", &out))
+    return nullptr;
+  const int64_t n = indices.length, size = outer * axisSize * inner, outSize = outer * n * inner;
+  if (!needLength(env, fn, "x", x, size) || !needLength(env, fn, "out", out, outSize)) return nullptr;
+  for (int64_t j = 0; j < n; j++) {
+    if (indices.data[j] < 0 || indices.data[j] >= axisSize) {
+      char what[160];
+      std::snprintf(what, sizeof what, "indices[%lld] = %d is outside [0, %lld)", static_cast<long long>(j), indices.data[j], static_cast<long long>(axisSize));
+      return fail(env, true, fn, what), nullptr;
+    }
+  }
+  if (overlap(out.data, outSize, x.data, size)) return fail(env, true, fn, "out must not share memory with x"), nullptr;
+  tg::gather<T>(x.data, outer, axisSize, inner, indices.data, n, out.data);
+  return undefined(env);
+}
+
+napi_value Gather(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  if (!args(env, info, 6, argv, "gather")) return nullptr;
+  return isFloat64Array(env, argv[0]) ? GatherOf<double>(env, argv) : GatherOf<float>(env, argv);
 }
 
 // maxPool(x, geometry, out)
@@ -537,9 +657,11 @@ NAPI_MODULE_INIT() {
       {"sum", nullptr, Sum, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"extremum", nullptr, Extremum, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"subScaled", nullptr, SubScaled, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"where", nullptr, Where, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unfold", nullptr, Unfold, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"fold", nullptr, Fold, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gather", nullptr, Gather, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolScatter", nullptr, MaxPoolScatter, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGather", nullptr, MaxPoolGather, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -226,16 +226,17 @@ void eachColumnRow(const ConvGeometry& g, bool batched, Segment segment) {
   }
 }
 
-void unfold(const float* x, const ConvGeometry& g, float padValue, float* out, bool batched) {
+template <typename T>
+void unfold(const T* x, const ConvGeometry& g, T padValue, T* out, bool batched) {
   const long plane = g.H * g.W;
   long imageStride, rowStride;
   columnStrides(g, batched, &imageStride, &rowStride);
   eachColumnRow(g, batched, [&](long n, long c, long i, long j) {
-    const float* base = x + (n * g.C + c) * plane;
+    const T* base = x + (n * g.C + c) * plane;
     const long rowOffset = i * g.dilationH - g.padH, colOffset = j * g.dilationW - g.padW;
     long first, end;
     validRange(colOffset, g.strideW, g.W, g.outW, &first, &end);
-    float* o = out + n * imageStride + ((c * g.kH + i) * g.kW + j) * rowStride;
+    T* o = out + n * imageStride + ((c * g.kH + i) * g.kW + j) * rowStride;
     for (long oh = 0; oh < g.outH; oh++, o += g.outW) {
       const long ih = oh * g.strideH + rowOffset;
       if (ih < 0 || ih >= g.H) {
@@ -243,7 +244,7 @@ void unfold(const float* x, const ConvGeometry& g, float padValue, float* out, b
         continue;
       }
       for (long ow = 0; ow < first; ow++) o[ow] = padValue;
-      const float* row = base + ih * g.W + colOffset;
+      const T* row = base + ih * g.W + colOffset;
       if (g.strideW == 1) {
         for (long ow = first; ow < end; ow++) o[ow] = row[ow];
       } else {
@@ -254,21 +255,22 @@ void unfold(const float* x, const ConvGeometry& g, float padValue, float* out, b
   });
 }
 
-void fold(const float* cols, const ConvGeometry& g, float* out, bool batched) {
+template <typename T>
+void fold(const T* cols, const ConvGeometry& g, T* out, bool batched) {
   const long plane = g.H * g.W;
-  std::fill(out, out + g.N * g.C * plane, 0.0f);
+  std::fill(out, out + g.N * g.C * plane, T(0));
   long imageStride, rowStride;
   columnStrides(g, batched, &imageStride, &rowStride);
   eachColumnRow(g, batched, [&](long n, long c, long i, long j) {
-    float* base = out + (n * g.C + c) * plane;
+    T* base = out + (n * g.C + c) * plane;
     const long rowOffset = i * g.dilationH - g.padH, colOffset = j * g.dilationW - g.padW;
     long first, end;
     validRange(colOffset, g.strideW, g.W, g.outW, &first, &end);
-    const float* src = cols + n * imageStride + ((c * g.kH + i) * g.kW + j) * rowStride;
+    const T* src = cols + n * imageStride + ((c * g.kH + i) * g.kW + j) * rowStride;
     for (long oh = 0; oh < g.outH; oh++, src += g.outW) {
       const long ih = oh * g.strideH + rowOffset;
       if (ih < 0 || ih >= g.H) continue;
-      float* row = base + ih * g.W + colOffset;
+      T* row = base + ih * g.W + colOffset;
       if (g.strideW == 1) {
         for (long ow = first; ow < end; ow++) row[ow] += src[ow];
       } else {
@@ -282,7 +284,8 @@ void fold(const float* cols, const ConvGeometry& g, float* out, bool batched) {
 
 namespace tg {
 
-void transpose(const float* x, const long* shape, const long* perm, long rank, float* out) {
+template <typename T>
+void transpose(const T* x, const long* shape, const long* perm, long rank, T* out) {
   // the output's axes with their strides in x, adjacent ones merged where x holds them contiguously
   long size[16], stride[16], in[16];
   long s = 1;
@@ -314,7 +317,7 @@ void transpose(const float* x, const long* shape, const long* perm, long rank, f
   long offset = 0;
   const long outer = s / run;
   for (long k = 0; k < outer; k++) {
-    if (runStride == 1) std::memcpy(out, x + offset, run * sizeof(float));
+    if (runStride == 1) std::memcpy(out, x + offset, run * sizeof(T));
     else for (long j = 0; j < run; j++) out[j] = x[offset + j * runStride];
     out += run;
     for (long a = r - 2; a >= 0; a--) {
@@ -325,5 +328,12 @@ void transpose(const float* x, const long* shape, const long* perm, long rank, f
     }
   }
 }
+
+template void unfold<float>(const float*, const ConvGeometry&, float, float*, bool);
+template void unfold<double>(const double*, const ConvGeometry&, double, double*, bool);
+template void fold<float>(const float*, const ConvGeometry&, float*, bool);
+template void fold<double>(const double*, const ConvGeometry&, double*, bool);
+template void transpose<float>(const float*, const long*, const long*, long, float*);
+template void transpose<double>(const double*, const long*, const long*, long, double*);
 
 }  // namespace tg

@@ -34,6 +34,21 @@ using MicroKernel = void (*)(long kc, const float* Ap, const float* Bp, float* C
 using MicroKernelF64 = void (*)(long kc, const double* Ap, const double* Bp, double* C, long ldc, bool accumulate);
 using DirectKernel = void (*)(long kc, const float* A, long aRow, long aCol, const float* B, long ldb, float* C, long ldc);
 
+// The float64 element-wise and reduction kernels (elementwise.h, instantiated for double):
+// the same operations in the same order as core's js kernels, so the same bits.
+struct Float64Kernels {
+  // false (nothing written) for a kernel js computes with V8's own Math functions (exp, log,
+  // tanh, sigmoid, softplus, log1p, expm1, erf, sin, cos, pow other than x²)
+  bool (*unary)(int op, const double* x, double* out, long n, double scalar);
+  void (*binary)(int op, const double* a, int aMode, const double* b, int bMode, double* out, long rows, long cols);
+  // out = c ≠ 0 ? a : b, the three read according to their Mode
+  void (*where)(const double* c, int cMode, const double* a, int aMode, const double* b, int bMode, double* out, long rows, long cols);
+  void (*subScaled)(const double* y, const double* x, double s, double* out, long n);
+  // x [outer, mid, inner], mid summed away; with inner = 1 in runs of `run` (the shape's last axis), as js
+  void (*sum)(const double* x, double* out, long outer, long mid, long inner, long run);
+  void (*extremum)(bool max, const double* x, double* out, long outer, long mid, long inner);
+};
+
 struct KernelSet {
   const char* name;
   int mr, nr;
@@ -56,22 +71,28 @@ struct KernelSet {
   // float64 matmul: its micro-kernel's MR × NR (MR a divisor of gemm.cc's MC, NR of its NC)
   int mrF64, nrF64;
   MicroKernelF64 microF64;
+  // float64 element-wise and reductions: this set's target's instantiation of elementwise.h
+  const Float64Kernels* f64;
 };
 
 extern const KernelSet scalarKernels;
+extern const Float64Kernels portableFloat64Kernels;
 
 namespace {
 // js's max/min step, in one place for both kernel sets (internal linkage: each translation
 // unit, compiled for its own target, keeps its own copy)
-inline float extremumStep(bool max, float acc, float v) { return (max ? v > acc : v < acc) || v != v ? v : acc; }
+template <typename T>
+inline T extremumStep(bool max, T acc, T v) { return (max ? v > acc : v < acc) || v != v ? v : acc; }
 // One run of n values (stride 1) folded into acc, in order.
-inline float extremumRun(bool max, const float* x, long n, float acc) {
+template <typename T>
+inline T extremumRun(bool max, const T* x, long n, T acc) {
   for (long p = 0; p < n; p++) acc = extremumStep(max, acc, x[p]);
   return acc;
 }
 }  // namespace
 #if defined(__x86_64__) || defined(__i386__)
 extern const KernelSet avx2Kernels;
+extern const Float64Kernels avx2Float64Kernels;
 // `iterations` × 12 independent 8-wide FMAs on registers (the peak probe's loop).
 void avx2FmaLoop(long iterations, float* sink);
 // The same over 4-wide double FMAs (the float64 peak).
@@ -118,11 +139,19 @@ struct ConvGeometry {
 };
 // im2col: out [N, C·kH·kW, outH·outW] (or, batched, [C·kH·kW, N·outH·outW]), padValue outside
 // the image; every element written.
-void unfold(const float* x, const ConvGeometry& g, float padValue, float* out, bool batched);
+// unfold, fold and transpose are templates over float and double (conv.cc instantiates both).
+template <typename T>
+void unfold(const T* x, const ConvGeometry& g, T padValue, T* out, bool batched);
 // col2im, unfold's adjoint: out [N, C, H, W] = the sum of the columns' entries over each pixel.
-void fold(const float* cols, const ConvGeometry& g, float* out, bool batched);
+template <typename T>
+void fold(const T* cols, const ConvGeometry& g, T* out, bool batched);
 // out = x [shape] with its axes permuted (out axis i is x axis perm[i]); rank ≤ 16.
-void transpose(const float* x, const long* shape, const long* perm, long rank, float* out);
+template <typename T>
+void transpose(const T* x, const long* shape, const long* perm, long rank, T* out);
+// out [outer, n, inner] = x [outer, axisSize, inner] at the n indices along the middle axis
+// (each in [0, axisSize): the caller checks); indexing.cc, float and double.
+template <typename T>
+void gather(const T* x, long outer, long axisSize, long inner, const int32_t* indices, long n, T* out);
 // Max-pooling over unfold's windows (outside the image: −∞; NaN wins): out [N, C, outH, outW].
 void maxPool(const float* x, const ConvGeometry& g, float* out);
 // Its VJP: each window's dy shared by the window's maxima of x (ties equally), into out [N, C, H, W].

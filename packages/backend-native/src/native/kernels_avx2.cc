@@ -4,12 +4,15 @@
 // an inline library function instantiated here would carry AVX2 code into the shared copy
 // that the portable code may call (one-definition rule), and crash a CPU without it.
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include "kernels.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #pragma GCC target("avx2,fma")
 #include <immintrin.h>
+#include "elementwise.h"  // float64's element-wise templates, instantiated below for this target
 
 namespace tg {
 namespace {
@@ -571,8 +574,12 @@ void avx2FmaLoopF64(long iterations, double* sink) {
   *sink = lanes[0] + lanes[3];
 }
 
+// the float64 element-wise kernels vectorised by the compiler for AVX2 (four doubles a
+// vector; -ffp-contract=off: no FMA contraction, so the bits of the portable set and js)
+const Float64Kernels avx2Float64Kernels = float64Kernels();
+
 const KernelSet avx2Kernels = {"avx2-fma 6x16", 6, 16, micro6x16, unaryAvx2, binaryAvx2, sumRowsAvx2, sumMiddleAvx2, extremumAvx2,
-                                subScaledAvx2, micro6x16Direct, 6, 8, micro6x8F64};
+                                subScaledAvx2, micro6x16Direct, 6, 8, micro6x8F64, &avx2Float64Kernels};
 
 }  // namespace tg
 #endif

@@ -1,5 +1,6 @@
-import type { TypedArray } from '../dtype.js';
+import type { DType, TypedArray } from '../dtype.js';
 import type { Shape } from '../shape.js';
+import type { DeviceArray, Storage } from '../storage.js';
 
 /**
  * Element-wise kernels of one input. `step` is 1 where x > 0, else 0 (relu's derivative);
@@ -78,24 +79,38 @@ export interface ConvGeometry {
  *
  * Shapes passed to a kernel are already validated and, for broadcasting kernels, already
  * right-aligned to the output's rank.
+ *
+ * Buffers are {@link Storage}: a CPU backend (js, wasm, native; no `memory`) only ever gets
+ * typed arrays, since core refuses device values before calling it, and may declare its
+ * parameters as TypedArray. A device backend (with `memory`) gets its own DeviceArrays and
+ * CPU typed arrays as inputs (it uploads those for the call), and its `out` is always one of
+ * its own DeviceArrays. Indices (gather, scatterAdd, matmulBatched's offsets) are always CPU
+ * Int32Arrays. `Buffer` narrows the kernels' arrays for an implementation: a CPU backend is
+ * a {@link CpuBackend}.
  */
-export interface Backend {
+export interface Backend<Buffer extends Storage = Storage> {
   readonly name: string;
+  /**
+   * Present only on a device backend: the memory its kernels compute in. Op outputs are then
+   * allocated here, creation functions upload here, and tensors hold DeviceArrays that are
+   * read back with `await t.dataAsync()`.
+   */
+  readonly memory?: DeviceMemory;
   /** out[i] = kernel(x[i]) (with `scalar` for the kernels that take one, e.g. pow's exponent). */
-  unary(kernel: UnaryKernel, x: TypedArray, out: TypedArray, scalar: number): void;
+  unary(kernel: UnaryKernel, x: Buffer, out: Buffer, scalar: number): void;
   /** out = kernel(a, b), both broadcast to outShape. */
-  binary(kernel: BinaryKernel, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void;
+  binary(kernel: BinaryKernel, a: Buffer, aShape: Shape, b: Buffer, bShape: Shape, out: Buffer, outShape: Shape): void;
   /** out = cond ≠ 0 ? a : b, all three broadcast to outShape. */
-  where(cond: TypedArray, condShape: Shape, a: TypedArray, aShape: Shape, b: TypedArray, bShape: Shape, out: TypedArray, outShape: Shape): void;
+  where(cond: Buffer, condShape: Shape, a: Buffer, aShape: Shape, b: Buffer, bShape: Shape, out: Buffer, outShape: Shape): void;
   /** out[m,n] = op(A)·op(B), op = transpose when the flag is set; A is stored [m,k] or [k,m]. */
-  matmul(a: TypedArray, b: TypedArray, out: TypedArray, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void;
+  matmul(a: Buffer, b: Buffer, out: Buffer, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): void;
   /**
    * A batch of matmuls: for i < aOffsets.length, out[i·m·n …] = op(A_i)·op(B_i), where A_i is
    * the m×k (or k×m) matrix starting at element aOffsets[i] of a, and B_i the one at
    * bOffsets[i] of b. Offsets may repeat (a broadcast operand is read in place, never
    * copied per batch). Writes every element of out.
    */
-  matmulBatched(a: TypedArray, b: TypedArray, out: TypedArray, m: number, k: number, n: number,
+  matmulBatched(a: Buffer, b: Buffer, out: Buffer, m: number, k: number, n: number,
     transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void;
   // convolution
   /**
@@ -106,20 +121,20 @@ export interface Backend {
    * n·outH·outW + oh·outW + ow: a convolution of the whole batch is then one matrix product).
    * Every element is written.
    */
-  unfold(x: TypedArray, geometry: ConvGeometry, padValue: number, out: TypedArray, batched: boolean): void;
+  unfold(x: Buffer, geometry: ConvGeometry, padValue: number, out: Buffer, batched: boolean): void;
   /**
    * col2im, unfold's adjoint: out[n, c, h, w] = Σ cols[n, (c·kH + i)·kW + j, oh·outW + ow] over
    * the (i, j, oh, ow) that unfold reads from (h, w); positions in the padding are dropped.
    * cols is [N, C·kH·kW, outH·outW] (or, when `batched`, [C·kH·kW, N·outH·outW] as unfold
    * writes it); out is [N, C, H, W], and every element is written (zeros where no column lands).
    */
-  fold(cols: TypedArray, geometry: ConvGeometry, out: TypedArray, batched: boolean): void;
+  fold(cols: Buffer, geometry: ConvGeometry, out: Buffer, batched: boolean): void;
   /**
    * Max-pooling: out[n, c, oh, ow] = the maximum of x over the window unfold reads for
    * (oh, ow), positions outside the image reading −∞; a NaN in the window is the result.
    * out is [N, C, outH, outW]; every element is written.
    */
-  maxPool(x: TypedArray, geometry: ConvGeometry, out: TypedArray): void;
+  maxPool(x: Buffer, geometry: ConvGeometry, out: Buffer): void;
   /**
    * Max-pooling's VJP: each window's dy[n, c, oh, ow] shared equally by the window's
    * elements equal to its maximum (positions outside the image count as ties when the
@@ -128,46 +143,68 @@ export interface Backend {
    * ties, 1/t rounded to the dtype first. dy is [N, C, outH, outW], x and out [N, C, H, W];
    * every element of out is written.
    */
-  maxPoolScatter(dy: TypedArray, x: TypedArray, geometry: ConvGeometry, out: TypedArray): void;
+  maxPoolScatter(dy: Buffer, x: Buffer, geometry: ConvGeometry, out: Buffer): void;
   /**
    * maxPoolScatter's adjoint (in its first argument): out[n, c, oh, ow] = Σ v·(1/t) over the
    * window's elements equal to its maximum of x (t ties, counted as there; NaN when the
    * maximum is NaN). v and x are [N, C, H, W], out [N, C, outH, outW]; every element is written.
    */
-  maxPoolGather(v: TypedArray, x: TypedArray, geometry: ConvGeometry, out: TypedArray): void;
+  maxPoolGather(v: Buffer, x: Buffer, geometry: ConvGeometry, out: Buffer): void;
   /** Reduces the given (sorted, positive) axes; out has the keepDims shape's size. */
-  reduce(kernel: ReduceKernel, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void;
+  reduce(kernel: ReduceKernel, x: Buffer, shape: Shape, axes: readonly number[], out: Buffer): void;
   /** out = x with its axes permuted: out axis i is x axis perm[i]. */
-  transpose(x: TypedArray, shape: Shape, perm: readonly number[], out: TypedArray): void;
+  transpose(x: Buffer, shape: Shape, perm: readonly number[], out: Buffer): void;
   /** Repeats x (already right-aligned to outShape's rank) along its size-1 axes. */
-  broadcastTo(x: TypedArray, shape: Shape, out: TypedArray, outShape: Shape): void;
+  broadcastTo(x: Buffer, shape: Shape, out: Buffer, outShape: Shape): void;
   /** Copies the box [begin, begin + outShape) of x into out. */
-  slice(x: TypedArray, shape: Shape, begin: readonly number[], out: TypedArray, outShape: Shape): void;
-  /** Writes x into a zero-filled out at offset `begin` (slice's adjoint). */
-  pad(x: TypedArray, shape: Shape, begin: readonly number[], out: TypedArray, outShape: Shape): void;
+  slice(x: Buffer, shape: Shape, begin: readonly number[], out: Buffer, outShape: Shape): void;
+  /**
+   * Writes x into a zero-filled out at offset `begin` (slice's adjoint), touching nothing
+   * outside that box: concat places each of its inputs with one call into the same out.
+   */
+  pad(x: Buffer, shape: Shape, begin: readonly number[], out: Buffer, outShape: Shape): void;
   // indexing: x is seen as [outer, axisSize, inner] (the axis being indexed in the middle),
   // `indices` are already checked to lie in [0, axisSize)
   /** out[o, j, i] = x[o, indices[j], i]; out is [outer, indices.length, inner]. */
-  gather(x: TypedArray, outer: number, axisSize: number, inner: number, indices: Int32Array, out: TypedArray): void;
+  gather(x: Buffer, outer: number, axisSize: number, inner: number, indices: Int32Array, out: Buffer): void;
   /**
    * gather's adjoint: out[o, indices[j], i] += dy[o, j, i], into a zero-filled out of
    * [outer, axisSize, inner]; repeated indices accumulate, in order of j.
    */
-  scatterAdd(dy: TypedArray, outer: number, axisSize: number, inner: number, indices: Int32Array, out: TypedArray): void;
+  scatterAdd(dy: Buffer, outer: number, axisSize: number, inner: number, indices: Int32Array, out: Buffer): void;
   // scans and arg-reductions along one axis, x seen as [outer, axisSize, inner]
   /**
    * Running sums along the axis: inclusive (out[k] = Σ_{j ≤ k} x[j]) or exclusive
    * (Σ_{j < k}); `reverse` runs from the far end (Σ_{j ≥ k}, resp. Σ_{j > k}). Sums
    * accumulate in double precision and are rounded once per written element.
    */
-  cumsum(x: TypedArray, outer: number, axisSize: number, inner: number, reverse: boolean, exclusive: boolean, out: TypedArray): void;
+  cumsum(x: Buffer, outer: number, axisSize: number, inner: number, reverse: boolean, exclusive: boolean, out: Buffer): void;
   /** out[o, i] = the index along the axis of the extreme of x[o, :, i] (axisSize ≥ 1). */
-  argReduce(kernel: ArgReduceKernel, x: TypedArray, outer: number, axisSize: number, inner: number, out: TypedArray): void;
+  argReduce(kernel: ArgReduceKernel, x: Buffer, outer: number, axisSize: number, inner: number, out: Buffer): void;
   /**
    * out = y − s·x over arrays of one size and dtype (an optimiser's θ ← θ − η·g, in one call
    * instead of mul then sub). Bit for bit what binary('mul', x, [s]) then binary('sub', y, ·)
    * give: s is rounded to the dtype as a lifted scalar is, s·x is rounded to the dtype, then
    * subtracted; never a fused multiply-add. `out` may be y or x.
    */
-  subScaled(y: TypedArray, x: TypedArray, s: number, out: TypedArray): void;
+  subScaled(y: Buffer, x: Buffer, s: number, out: Buffer): void;
 }
+
+/**
+ * A device backend's memory: where its DeviceArrays come from. Core calls it to allocate op
+ * outputs, to upload values built on the CPU (creation functions, constants, casts), and for
+ * `detach` and `assign`. Every call only enqueues work; reads go through DeviceArray.read().
+ */
+export interface DeviceMemory {
+  /** A new device array; `zeroed` false promises that a kernel writes every element before any read. */
+  allocate(dtype: DType, size: number, zeroed: boolean): DeviceArray;
+  /** A new device array holding a copy of `data` (its dtype: Float64Array is float64). */
+  upload(data: TypedArray): DeviceArray;
+  /** Overwrites all of target's values with data (same length): `assign` of CPU values. */
+  write(target: DeviceArray, data: TypedArray): void;
+  /** Copies all of source into target, device to device (same length): `detach`, `assign`, reshape. */
+  copy(source: DeviceArray, target: DeviceArray): void;
+}
+
+/** A backend that computes on the CPU: every buffer it is handed is a typed array (js, wasm, native). */
+export type CpuBackend = Backend<TypedArray>;

@@ -1,8 +1,8 @@
 import { ValueError } from '../errors.js';
-import type { Backend } from './backend.js';
+import type { Backend, DeviceMemory } from './backend.js';
 import { jsBackend } from './js.js';
 
-export type { ArgReduceKernel, Backend, BinaryKernel, ConvGeometry, ReduceKernel, UnaryKernel } from './backend.js';
+export type { ArgReduceKernel, Backend, BinaryKernel, ConvGeometry, CpuBackend, DeviceMemory, ReduceKernel, UnaryKernel } from './backend.js';
 export { jsBackend } from './js.js';
 export { matmulEachBatch } from './batched.js';
 export { type BackendKernels, type FallbackCount, type FallbackReport, type JsFallbacks, countJsFallbacks } from './fallbacks.js';
@@ -33,11 +33,22 @@ let registrations = 1;
 let current: Backend = jsBackend;
 /** True once the user picked a backend: later registrations then change nothing. */
 let chosen = false;
+/**
+ * True once a backend with device memory was registered: only then can a tensor hold a
+ * DeviceArray, so only then must an op on a CPU backend check that its inputs are on the CPU.
+ */
+let deviceRegistered = false;
+
+/** @internal Whether a device backend was ever registered (apply()'s one test before checking inputs). */
+export function deviceBackendRegistered(): boolean {
+  return deviceRegistered;
+}
 
 /** Where each known backend comes from, for the error that names an unregistered one. */
 const PROVIDERS: Readonly<Record<string, string>> = {
   wasm: "initWasmBackend() from '@tapegrad/backend-wasm' registers it",
   native: "initNativeBackend() from '@tapegrad/backend-native' registers it",
+  webgpu: "await initWebGpuBackend() from '@tapegrad/backend-webgpu' registers it",
 };
 
 function fastestRegistered(): Backend {
@@ -56,6 +67,7 @@ function fastestRegistered(): Backend {
 export function registerBackend(backend: Backend, options: RegisterBackendOptions = {}): void {
   if (backend.name === 'auto') throw new ValueError('registerBackend', "'auto' is reserved: setBackend('auto') returns to the fastest registered backend");
   const previous = registry.get(backend.name);
+  if (backend.memory !== undefined) deviceRegistered = true;
   registry.set(backend.name, { backend, priority: options.priority ?? 0, order: previous?.order ?? registrations++ });
   if (!chosen) current = fastestRegistered();
   else if (current.name === backend.name) current = backend;
@@ -94,4 +106,19 @@ export function getBackend(): Backend {
 /** Names of the registered backends, in registration order. */
 export function listBackends(): string[] {
   return [...registry.keys()];
+}
+
+/**
+ * @internal The memory of the registered device backend called `device` (a DeviceArray's
+ * owner), for detach and assign; a ValueError naming `op` when it is gone.
+ */
+export function deviceMemoryOf(op: string, device: string): DeviceMemory {
+  const memory = current.name === device ? current.memory : registry.get(device)?.backend.memory;
+  if (memory === undefined) throw new ValueError(op, `the values live on the '${device}' device, but no registered backend of that name has device memory`);
+  return memory;
+}
+
+/** @internal Whether the registered backend `name` keeps values on a device (has `memory`). */
+export function isDeviceBackend(name: string): boolean {
+  return registry.get(name)?.backend.memory !== undefined;
 }

@@ -1,6 +1,6 @@
 import type { TypedArray } from '../dtype.js';
 import { type Shape, sizeOf, stridesOf } from '../shape.js';
-import type { Backend, BinaryKernel, ReduceKernel, UnaryKernel } from './backend.js';
+import type { BinaryKernel, CpuBackend, ReduceKernel, UnaryKernel } from './backend.js';
 import { matmulEachBatch } from './batched.js';
 import { erf, roundHalfEven } from './js-special.js';
 import { gather, scatterAdd } from './js-indexing.js';
@@ -261,7 +261,7 @@ function reduceContiguous(kernel: ReduceKernel, x: TypedArray, shape: Shape, axe
 }
 
 /** The reference backend: every kernel in plain TypeScript, exact in float64; what faster backends fall back on and are tested against. */
-export const jsBackend: Backend = {
+export const jsBackend: CpuBackend = {
   name: 'js',
 
   unary(kernel: UnaryKernel, x: TypedArray, out: TypedArray, scalar: number): void {

@@ -1,5 +1,7 @@
-import { type DType, allocate, assertDType } from '../dtype.js';
+import { type DType, assertDType } from '../dtype.js';
+import { DeviceTensorError } from '../errors.js';
 import { apply, defineOp } from '../op.js';
+import { isDeviceArray, placed, stagingBuffer } from '../storage.js';
 import type { Tensor } from '../tensor.js';
 
 /** Changes dtype: the one explicit way to mix float32 and float64. Its VJP casts back. */
@@ -10,10 +12,14 @@ export const castOp = defineOp<{ dtype: DType }>({
   // of a float64 x would hold a Float32Array yet claim float64, and the VJP's cast back
   // would then be a no-op
   dtype: (_inputDType, { dtype }) => dtype,
-  forward(_backend, [x], _shapes, _outShape, dtype) {
-    const out = allocate(dtype, x.length);
+  // converted on the CPU (no backend has a cast kernel) and uploaded when the backend has a device
+  forward(backend, [x], [shape], _outShape, dtype) {
+    if (isDeviceArray(x)) {
+      throw new DeviceTensorError('cast', `the input [${shape.join(',')}] lives on the '${x.device}' device, which has no cast kernel; cast on the CPU: \`tensor(await x.dataAsync(), { shape: x.shape, dtype })\``);
+    }
+    const out = stagingBuffer(backend, dtype, x.length);
     out.set(x);
-    return out;
+    return placed(backend, out);
   },
   vjp: (dy, { inputs: [x] }) => [() => cast(dy, x.dtype)],
 });

@@ -1,5 +1,5 @@
 import type { ConvGeometry } from '../backend/backend.js';
-import { allocateForOverwrite } from '../dtype.js';
+import { outputStorage } from '../storage.js';
 import { ShapeError, ValueError, fmt } from '../errors.js';
 import { type OpDef, apply, assertTensor, defineOp } from '../op.js';
 import { type Shape, sameShape, sizeOf } from '../shape.js';
@@ -93,7 +93,7 @@ export const unfoldOp = defineOp<UnfoldAttrs>({
     return unfoldedShape(g, batched);
   },
   forward(backend, [x], _shapes, outShape, dtype, { geometry, padValue, batched }) {
-    const out = allocateForOverwrite(dtype, sizeOf(outShape));
+    const out = outputStorage(backend, dtype, sizeOf(outShape), false);
     backend.unfold(x, geometry, padValue, out, batched);
     return out;
   },
@@ -109,7 +109,7 @@ export const foldOp = defineOp<{ geometry: ConvGeometry; batched: boolean }>({
     return [g.N, g.C, g.H, g.W];
   },
   forward(backend, [cols], _shapes, outShape, dtype, { geometry, batched }) {
-    const out = allocateForOverwrite(dtype, sizeOf(outShape));
+    const out = outputStorage(backend, dtype, sizeOf(outShape), false);
     backend.fold(cols, geometry, out, batched);
     return out;
   },
@@ -137,7 +137,7 @@ export const channelsToImagesOp: OpDef<ChannelsAttrs> = defineOp<ChannelsAttrs>(
     return [N, O, outH, outW];
   },
   forward(backend, [rows], _shapes, outShape, dtype, { N, O, outH, outW }) {
-    const out = allocateForOverwrite(dtype, sizeOf(outShape));
+    const out = outputStorage(backend, dtype, sizeOf(outShape), false);
     backend.transpose(rows, [O, N, outH * outW], [1, 0, 2], out);
     return out;
   },
@@ -153,7 +153,7 @@ export const imagesToChannelsOp: OpDef<ChannelsAttrs> = defineOp<ChannelsAttrs>(
     return [O, N * outH * outW];
   },
   forward(backend, [images], _shapes, outShape, dtype, { N, O, outH, outW }) {
-    const out = allocateForOverwrite(dtype, sizeOf(outShape));
+    const out = outputStorage(backend, dtype, sizeOf(outShape), false);
     backend.transpose(images, [N, O, outH * outW], [1, 0, 2], out);
     return out;
   },

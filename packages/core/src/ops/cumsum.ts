@@ -1,4 +1,4 @@
-import { allocateForOverwrite } from '../dtype.js';
+import { outputStorage } from '../storage.js';
 import { type OpDef, apply, assertTensor, defineOp } from '../op.js';
 import { aroundAxis, normalizeAxis, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -15,7 +15,7 @@ export const cumsumOp: OpDef<CumsumAttrs> = defineOp<CumsumAttrs>({
   name: 'cumsum',
   shape: ([x]) => x,
   forward(backend, [x], [shape], outShape, dtype, { axis, reverse, exclusive }) {
-    const out = allocateForOverwrite(dtype, sizeOf(outShape)); // cumsum writes every element
+    const out = outputStorage(backend, dtype, sizeOf(outShape), false); // cumsum writes every element
     backend.cumsum(x, ...aroundAxis(shape, axis), reverse, exclusive, out);
     return out;
   },

@@ -1,8 +1,10 @@
-import { allocate } from '../dtype.js';
+import { getBackend } from '../backend/index.js';
+import { placedTensor } from '../creation.js';
 import { ValueError } from '../errors.js';
 import { assertTensor } from '../op.js';
 import { type Rng, createRng } from '../random.js';
-import { Tensor } from '../tensor.js';
+import { stagingBuffer } from '../storage.js';
+import type { Tensor } from '../tensor.js';
 import { mul } from './arithmetic.js';
 
 /** Options of dropout: where the mask comes from. */
@@ -32,7 +34,8 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor {
   if (p === 0) return x;
   if (p === 1) return mul(x, 0);
   const scale = 1 / (1 - p);
-  const mask = allocate(x.dtype, x.size);
+  // drawn on the CPU (the same mask on every backend), placed on the device if there is one
+  const mask = stagingBuffer(getBackend(), x.dtype, x.size);
   for (let i = 0; i < mask.length; i++) mask[i] = rng.next() >= p ? scale : 0;
-  return mul(x, new Tensor(mask, x.shape, x.dtype));
+  return mul(x, placedTensor(mask, x.shape, x.dtype));
 }

@@ -1,5 +1,5 @@
 import type { BinaryKernel, UnaryKernel } from '../backend/index.js';
-import { allocateForOverwrite } from '../dtype.js';
+import { outputStorage } from '../storage.js';
 import { ShapeError, fmt } from '../errors.js';
 import { defineOp, type OpDef, type VjpContext, type VjpResult } from '../op.js';
 import { broadcastShapes, sameShape, sizeOf } from '../shape.js';
@@ -20,7 +20,7 @@ export function unaryOp<A = undefined>(name: string, kernel: UnaryKernel, vjp?: 
     name,
     shape: ([x]) => x,
     forward(backend, [x], _shapes, _outShape, dtype, attrs) {
-      const out = allocateForOverwrite(dtype, x.length);
+      const out = outputStorage(backend, dtype, x.length, false);
       backend.unary(kernel, x, out, scalarOf(attrs));
       return out;
     },
@@ -34,7 +34,7 @@ export function binaryOp(name: string, kernel: BinaryKernel, vjp?: Vjp<undefined
     name,
     shape: ([a, b]) => broadcastShapes(name, a, b),
     forward(backend, [a, b], [aShape, bShape], outShape, dtype) {
-      const out = allocateForOverwrite(dtype, sizeOf(outShape));
+      const out = outputStorage(backend, dtype, sizeOf(outShape), false);
       backend.binary(kernel, a, aShape, b, bShape, out, outShape);
       return out;
     },
@@ -51,7 +51,7 @@ export function sameShapeBinaryOp(name: string, kernel: BinaryKernel, vjp?: Vjp<
       return a;
     },
     forward(backend, [a, b], [aShape, bShape], outShape, dtype) {
-      const out = allocateForOverwrite(dtype, a.length);
+      const out = outputStorage(backend, dtype, a.length, false);
       backend.binary(kernel, a, aShape, b, bShape, out, outShape);
       return out;
     },

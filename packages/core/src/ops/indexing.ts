@@ -1,6 +1,6 @@
-import { tensor } from '../creation.js';
-import { allocate, allocateForOverwrite } from '../dtype.js';
-import { ShapeError, TapegradError, ValueError, fmt } from '../errors.js';
+import { cpuTensor } from '../creation.js';
+import { outputStorage } from '../storage.js';
+import { DeviceTensorError, ShapeError, TapegradError, ValueError, fmt } from '../errors.js';
 import { type OpDef, apply, assertTensor, defineOp } from '../op.js';
 import { type Shape, aroundAxis, normalizeAxis, sizeOf } from '../shape.js';
 import { type NestedArray, Tensor } from '../tensor.js';
@@ -33,10 +33,16 @@ function position(flat: number, shape: Shape): string {
 /** The values and shape of indices given in any of the accepted forms (nothing checked yet). */
 function parseIndices(op: string, indices: Indices): { source: ArrayLike<number>; shape: Shape } {
   if (indices instanceof Int32Array) return { source: indices, shape: [indices.length] };
-  if (indices instanceof Tensor) return { source: indices.data, shape: indices.shape };
+  if (indices instanceof Tensor) {
+    // indices steer the kernel from the CPU (checked, then handed over as an Int32Array)
+    if (indices.device !== 'cpu') {
+      throw new DeviceTensorError(op, `the indices ${fmt(indices.shape)} live on the '${indices.device}' device; pass CPU indices (read them with \`await indices.dataAsync()\`)`);
+    }
+    return { source: indices.data, shape: indices.shape };
+  }
   if (typeof indices === 'number' || Array.isArray(indices)) {
     try {
-      const parsed = tensor(indices, { dtype: 'float64' });
+      const parsed = cpuTensor(indices, { dtype: 'float64' });
       return { source: parsed.data, shape: parsed.shape };
     } catch (e) {
       throw e instanceof TapegradError ? new ValueError(op, `indices: ${e.message}`) : e;
@@ -68,7 +74,7 @@ export const takeOp: OpDef<IndexAttrs> = defineOp<IndexAttrs>({
   shape: ([x], { axis, indexShape }) => [...x.slice(0, axis), ...indexShape, ...x.slice(axis + 1)],
   forward(backend, [x], [shape], outShape, dtype, { axis, indices }) {
     // gather writes every element: no need to zero a reused buffer first
-    const out = allocateForOverwrite(dtype, sizeOf(outShape));
+    const out = outputStorage(backend, dtype, sizeOf(outShape), false);
     const [outer, axisSize, inner] = aroundAxis(shape, axis);
     backend.gather(x, outer, axisSize, inner, indices, out);
     return out;
@@ -88,7 +94,7 @@ export const scatterAddOp: OpDef<IndexAttrs & { axisSize: number }> = defineOp<I
     return [...dy.slice(0, axis), axisSize, ...dy.slice(axis + k)];
   },
   forward(backend, [dy], _shapes, outShape, dtype, { axis, indices }) {
-    const out = allocate(dtype, sizeOf(outShape));
+    const out = outputStorage(backend, dtype, sizeOf(outShape), true);
     const [outer, axisSize, inner] = aroundAxis(outShape, axis);
     backend.scatterAdd(dy, outer, axisSize, inner, indices, out);
     return out;

@@ -1,4 +1,4 @@
-import { allocate, allocateForOverwrite } from '../dtype.js';
+import { copyStorage, outputStorage } from '../storage.js';
 import { ShapeError, ValueError, fmt } from '../errors.js';
 import { apply, assertTensor, defineOp } from '../op.js';
 import { type Shape, broadcastShapes, checkShape, normalizeAxis, sameShape, sizeOf } from '../shape.js';
@@ -19,11 +19,11 @@ export const reshapeOp = defineOp<{ shape: Shape }>({
     if (sizeOf(shape) !== sizeOf(x)) throw new ShapeError('reshape', `cannot reshape ${fmt(x)} (${sizeOf(x)} elements) to ${fmt(shape)} (${sizeOf(shape)} elements)`);
     return shape;
   },
-  // a copy, not a view: no two tensors share a buffer, so assign() stays safe; through
-  // allocateForOverwrite(), so inside tidy() the copy reuses a pooled buffer without zeroing it first
-  forward: (_backend, [x], _shapes, _outShape, dtype) => {
-    const out = allocateForOverwrite(dtype, x.length);
-    out.set(x);
+  // a copy, not a view: no two tensors share a buffer, so assign() stays safe; not zeroed,
+  // so inside tidy() the copy reuses a pooled buffer without a memset first
+  forward: (backend, [x], _shapes, _outShape, dtype) => {
+    const out = outputStorage(backend, dtype, x.length, false);
+    copyStorage(backend, x, out);
     return out;
   },
   vjp: (dy, { inputs: [x] }) => [() => reshape(dy, x.shape)],
@@ -73,7 +73,7 @@ export const transposeOp = defineOp<{ perm: readonly number[] }>({
   name: 'transpose',
   shape: ([x], { perm }) => perm.map((p) => x[p]),
   forward(backend, [x], [shape], _outShape, dtype, { perm }) {
-    const out = allocateForOverwrite(dtype, x.length);
+    const out = outputStorage(backend, dtype, x.length, false);
     backend.transpose(x, shape, perm, out);
     return out;
   },
@@ -105,7 +105,7 @@ export const broadcastToOp = defineOp<{ shape: Shape }>({
     return shape;
   },
   forward(backend, [x], [shape], outShape, dtype) {
-    const out = allocate(dtype, sizeOf(outShape));
+    const out = outputStorage(backend, dtype, sizeOf(outShape), true);
     backend.broadcastTo(x, shape, out, outShape);
     return out;
   },
@@ -141,7 +141,7 @@ export const sliceOp = defineOp<{ begin: readonly number[]; size: Shape }>({
   name: 'slice',
   shape: (_shapes, { size }) => size,
   forward(backend, [x], [shape], outShape, dtype, { begin }) {
-    const out = allocate(dtype, sizeOf(outShape));
+    const out = outputStorage(backend, dtype, sizeOf(outShape), true);
     backend.slice(x, shape, begin, out, outShape);
     return out;
   },
@@ -178,7 +178,7 @@ export const padOp = defineOp<{ begin: readonly number[]; shape: Shape }>({
     return shape;
   },
   forward(backend, [x], [xShape], outShape, dtype, { begin }) {
-    const out = allocate(dtype, sizeOf(outShape));
+    const out = outputStorage(backend, dtype, sizeOf(outShape), true);
     backend.pad(x, xShape, begin, out, outShape);
     return out;
   },
@@ -209,7 +209,7 @@ export const concatOp = defineOp<{ axis: number }>({
     return first.map((d, i) => (i === axis ? total : d));
   },
   forward(backend, inputs, shapes, outShape, dtype, { axis }) {
-    const out = allocate(dtype, sizeOf(outShape));
+    const out = outputStorage(backend, dtype, sizeOf(outShape), true);
     let offset = 0;
     inputs.forEach((x, k) => {
       const begin = outShape.map((_, i) => (i === axis ? offset : 0));

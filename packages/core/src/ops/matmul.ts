@@ -1,4 +1,4 @@
-import { allocateForOverwrite } from '../dtype.js';
+import { outputStorage } from '../storage.js';
 import { ShapeError, fmt } from '../errors.js';
 import { apply, assertTensor, defineOp } from '../op.js';
 import { type Shape, broadcastShapes, sizeOf, stridesOf } from '../shape.js';
@@ -69,7 +69,7 @@ export const matmulOp = defineOp<MatmulAttrs>({
   forward(backend, [a, b], [aShape, bShape], outShape, dtype, { transposeA, transposeB }) {
     const [m, k] = matrixOf(aShape, transposeA);
     const n = outShape[outShape.length - 1];
-    const out = allocateForOverwrite(dtype, sizeOf(outShape));
+    const out = outputStorage(backend, dtype, sizeOf(outShape), false);
     if (outShape.length === 2) {
       backend.matmul(a, b, out, m, k, n, transposeA, transposeB);
       return out;

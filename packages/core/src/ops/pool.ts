@@ -1,9 +1,12 @@
 import type { ConvGeometry } from '../backend/backend.js';
-import { type DType, allocate, allocateForOverwrite } from '../dtype.js';
+import { getBackend } from '../backend/index.js';
+import { placedTensor } from '../creation.js';
+import type { DType } from '../dtype.js';
 import { ShapeError, ValueError, fmt } from '../errors.js';
 import { type OpDef, apply, assertTensor, defineOp } from '../op.js';
 import { sizeOf } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import { outputStorage, stagingBuffer } from '../storage.js';
+import type { Tensor } from '../tensor.js';
 import { div } from './arithmetic.js';
 import { type Size2, geometry, imageShape, pair, unfoldWith, windowOf } from './conv.js';
 import { reshape } from './layout.js';
@@ -92,7 +95,7 @@ export const maxPoolOp: OpDef<PoolAttrs> = defineOp<PoolAttrs>({
     return pooledShape(g);
   },
   forward(backend, [x], _shapes, outShape, dtype, { geometry }) {
-    const out = allocateForOverwrite(dtype, sizeOf(outShape));
+    const out = outputStorage(backend, dtype, sizeOf(outShape), false);
     backend.maxPool(x, geometry, out);
     return out;
   },
@@ -109,7 +112,7 @@ export const maxPoolScatterOp: OpDef<PoolAttrs> = defineOp<PoolAttrs>({
     return [g.N, g.C, g.H, g.W];
   },
   forward(backend, [dy, x], _shapes, outShape, dtype, { geometry }) {
-    const out = allocateForOverwrite(dtype, sizeOf(outShape));
+    const out = outputStorage(backend, dtype, sizeOf(outShape), false);
     backend.maxPoolScatter(dy, x, geometry, out);
     return out;
   },
@@ -125,7 +128,7 @@ export const maxPoolGatherOp: OpDef<PoolAttrs> = defineOp<PoolAttrs>({
     return pooledShape(g);
   },
   forward(backend, [v, x], _shapes, outShape, dtype, { geometry }) {
-    const out = allocateForOverwrite(dtype, sizeOf(outShape));
+    const out = outputStorage(backend, dtype, sizeOf(outShape), false);
     backend.maxPoolGather(v, x, geometry, out);
     return out;
   },
@@ -165,9 +168,9 @@ function insideCounts(outSize: number, stride: number, pad: number, kernel: numb
 }
 
 function constant(dtype: DType, shape: readonly number[], values: ArrayLike<number>): Tensor {
-  const data = allocate(dtype, values.length);
+  const data = stagingBuffer(getBackend(), dtype, values.length);
   data.set(values as ArrayLike<number>);
-  return new Tensor(data, shape, dtype);
+  return placedTensor(data, shape, dtype);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { ArgReduceKernel, ReduceKernel } from '../backend/index.js';
-import { allocate, allocateForOverwrite } from '../dtype.js';
+import { outputStorage } from '../storage.js';
 import { ShapeError, fmt } from '../errors.js';
 import { apply, assertTensor, defineOp, type OpDef } from '../op.js';
 import { type Shape, aroundAxis, normalizeAxes, normalizeAxis, sizeOf } from '../shape.js';
@@ -29,7 +29,7 @@ function reduceOp(name: string, kernel: ReduceKernel, vjp: NonNullable<OpDef<Red
       return keepDims ? keptShape(x, axes) : x.filter((_, i) => !axes.includes(i));
     },
     forward(backend, [x], [shape], outShape, dtype, { axes }) {
-      const out = allocate(dtype, sizeOf(outShape));
+      const out = outputStorage(backend, dtype, sizeOf(outShape), true);
       backend.reduce(kernel, x, shape, axes, out);
       return out;
     },
@@ -102,7 +102,7 @@ const argOp = (kernel: ArgReduceKernel) => defineOp<{ axis: number; keepDims: bo
     return keepDims ? keptShape(x, [axis]) : x.filter((_, i) => i !== axis);
   },
   forward(backend, [x], [shape], outShape, dtype, { axis }) {
-    const out = allocateForOverwrite(dtype, sizeOf(outShape)); // argReduce writes every element
+    const out = outputStorage(backend, dtype, sizeOf(outShape), false); // argReduce writes every element
     backend.argReduce(kernel, x, ...aroundAxis(shape, axis), out);
     return out;
   },

@@ -1,4 +1,4 @@
-import { allocate } from '../dtype.js';
+import { outputStorage } from '../storage.js';
 import { ValueError } from '../errors.js';
 import { type VjpResult, apply, defineOp } from '../op.js';
 import { broadcastShapes, sizeOf } from '../shape.js';
@@ -17,7 +17,7 @@ export const whereOp = defineOp({
   name: 'where',
   shape: ([c, a, b]) => broadcastShapes('where', broadcastShapes('where', c, a), b),
   forward(backend, [c, a, b], [cShape, aShape, bShape], outShape, dtype) {
-    const out = allocate(dtype, sizeOf(outShape));
+    const out = outputStorage(backend, dtype, sizeOf(outShape), true);
     backend.where(c, cShape, a, aShape, b, bShape, out, outShape);
     return out;
   },

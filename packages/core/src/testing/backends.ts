@@ -1,6 +1,6 @@
-import { getBackend, listBackends, setBackend } from '../backend/index.js';
+import { getBackend, isDeviceBackend, listBackends, setBackend } from '../backend/index.js';
 import { createRng } from '../random.js';
-import { ValueError } from '../errors.js';
+import { DeviceTensorError, ValueError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { vjp } from '../tape.js';
 
@@ -10,7 +10,7 @@ import { vjp } from '../tape.js';
  */
 
 export interface CheckBackendsOptions {
-  /** Backends to compare (default: every registered one but the reference). */
+  /** Backends to compare (default: every registered one but the reference and device backends, whose values are read asynchronously). */
   backends?: readonly string[];
   /** The backend the others are compared with. Default 'js'. */
   reference?: string;
@@ -101,20 +101,30 @@ export function checkBackends(fn: (...xs: Tensor[]) => Tensor, inputs: readonly 
   const reference = options.reference ?? 'js';
   const registered = listBackends();
   if (!registered.includes(reference)) throw new ValueError('checkBackends', `reference backend '${reference}' is not registered (registered: ${registered.join(', ')})`);
-  const backends = options.backends ?? registered.filter((name) => name !== reference);
+  // device backends are read asynchronously: only named ones are tried (and refused)
+  const backends = options.backends ?? registered.filter((name) => name !== reference && !isDeviceBackend(name));
   const seed = options.seed ?? 42;
   const previous = getBackend();
   try {
     setBackend(reference);
+    onCpu(reference);
     const expected = run(fn, inputs, seed);
     const rows: ConformanceRow[] = [];
     for (const name of backends) {
       setBackend(name);
+      onCpu(name);
       const got = run(fn, inputs, seed);
       got.forEach((t, k) => rows.push(compare(name, k === 0 ? 'output' : `grad ${k - 1}`, expected[k], t)));
     }
     return { reference, rows };
   } finally {
     setBackend(previous);
+  }
+}
+
+/** checkBackends compares values synchronously: a device backend's stay out of its reach. */
+function onCpu(name: string): void {
+  if (getBackend().memory !== undefined) {
+    throw new DeviceTensorError('checkBackends', `backend '${name}' keeps values on its device, which a synchronous comparison cannot read; leave it out with the \`backends\` option`);
   }
 }

@@ -1,5 +1,6 @@
+import { getBackend } from '../backend/index.js';
 import { tensor } from '../creation.js';
-import { DTypeError, TapegradError, ValueError, fmt } from '../errors.js';
+import { DTypeError, DeviceTensorError, TapegradError, ValueError, fmt } from '../errors.js';
 import { add } from '../ops/arithmetic.js';
 import { mul } from '../ops/arithmetic.js';
 import { sum } from '../ops/reduce.js';
@@ -91,7 +92,12 @@ export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: readonly T
     if (t.dtype !== 'float64') {
       throw new DTypeError('gradcheck', `input ${i} ${fmt(t.shape)} is ${t.dtype}: finite differences need float64 (cast it, or create it with { dtype: 'float64' })`);
     }
+    if (t.device !== 'cpu') throw new DeviceTensorError('gradcheck', `input ${i} ${fmt(t.shape)} lives on the '${t.device}' device: finite differences perturb and read values synchronously, on the CPU`);
   });
+  const backend = getBackend();
+  if (backend.memory !== undefined) {
+    throw new DeviceTensorError('gradcheck', `the active backend '${backend.name}' keeps values on its device, and finite differences read every value synchronously; run gradcheck on a CPU backend (setBackend('js'))`);
+  }
   const rng = createRng(seed);
   const probe = noGrad(() => f(...inputs));
   if (!(probe instanceof Tensor)) throw new ValueError('gradcheck', `f must return a Tensor, got ${typeof probe}`);

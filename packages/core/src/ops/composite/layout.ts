@@ -1,8 +1,8 @@
-import { allocate } from '../../dtype.js';
+import { ones } from '../../creation.js';
 import { ShapeError, ValueError, fmt } from '../../errors.js';
 import { assertTensor } from '../../op.js';
 import { normalizeAxes, normalizeAxis } from '../../shape.js';
-import { Tensor } from '../../tensor.js';
+import type { Tensor } from '../../tensor.js';
 import { take } from '../indexing.js';
 import { broadcastTo, padTo, reshape, slice, transpose } from '../layout.js';
 import { where } from '../where.js';
@@ -56,7 +56,7 @@ export function pad(x: Tensor, pads: Pads, options: PadOptions = {}): Tensor {
     const padded = padTo(x, begin, shape);
     if (value === 0) return padded;
     // a mask rather than "+ value outside": value = ±∞ must not turn the inside into NaN
-    const inside = padTo(new Tensor(allocate(x.dtype, x.size).fill(1), x.shape, x.dtype), begin, shape);
+    const inside = padTo(ones(x.shape, { dtype: x.dtype }), begin, shape);
     return where(inside, padded, value);
   }
   if (mode !== 'reflect' && mode !== 'replicate') throw new ValueError('pad', `mode must be 'constant', 'reflect' or 'replicate', got ${String(mode)}`);
