@@ -106,22 +106,10 @@ for (const name of ['native', 'native-every-size'].filter((b) => listBackends().
 afterEach(() => setBackend('js'));
 
 import { type OpSpec, specs, toDType } from './helpers/op-specs.js';
-import { absTensor, expectBitIdentical, expectClose, maxAbs } from './helpers/agreement.js';
+import { absTensor, evaluate, expectBitIdentical, expectClose, maxAbs } from './helpers/agreement.js';
 
 // ---- the comparison --------------------------------------------------------------------
 
-interface Evaluation { value: Tensor; grads: Tensor[] }
-
-/** f's value and its VJP at cotangent r, with the given backend selected (js restored after). */
-function evaluate(backend: string, f: (...xs: Tensor[]) => Tensor, xs: Tensor[], r: Tensor): Evaluation {
-  setBackend(backend);
-  try {
-    const [value, pullback] = vjp(f, ...xs);
-    return { value, grads: pullback(r) };
-  } finally {
-    setBackend('js');
-  }
-}
 
 
 /** One case's property: forward and VJP on `backend` against js, in `dtype`. */

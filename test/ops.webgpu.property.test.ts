@@ -17,7 +17,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import '../packages/backend-webgpu/test/gpu.js';
 import { initWebGpuBackend } from '../packages/backend-webgpu/src/index.js';
-import { absTensor, expectClose, maxAbs } from './helpers/agreement.js';
+import { absTensor, evaluate, expectClose, maxAbs } from './helpers/agreement.js';
 import { type OpSpec, specs, toDType } from './helpers/op-specs.js';
 
 const SEED = 42;
@@ -34,17 +34,6 @@ await initWebGpuBackend();
 setBackend('js');
 afterEach(() => setBackend('js'));
 
-interface Evaluation { value: Tensor; grads: Tensor[] }
-
-function evaluate(backend: string, f: (...xs: Tensor[]) => Tensor, xs: Tensor[], r: Tensor): Evaluation {
-  setBackend(backend);
-  try {
-    const [value, pullback] = vjp(f, ...xs);
-    return { value, grads: pullback(r) };
-  } finally {
-    setBackend('js');
-  }
-}
 
 /** A device tensor's values as a CPU tensor (a CPU one as it is). */
 async function onCpu(t: Tensor): Promise<Tensor> {

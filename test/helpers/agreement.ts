@@ -2,7 +2,7 @@
  * How the backend property tests compare a backend's tensors with js's (the bound is derived
  * in test/ops.backends.property.test.ts's header).
  */
-import { type Tensor } from '@tapegrad/core';
+import { type Tensor, setBackend, vjp } from '@tapegrad/core';
 import { expect } from 'vitest';
 import { f64 } from './op-specs.js';
 
@@ -44,3 +44,17 @@ export function expectClose(what: string, actual: Tensor, expected: Tensor, magn
 }
 
 export const absTensor = (t: Tensor) => f64(Array.from(t.data as ArrayLike<number>, Math.abs), t.shape);
+
+/** A function's value and its VJP at a cotangent. */
+export interface Evaluation { value: Tensor; grads: Tensor[] }
+
+/** f's value and its VJP at cotangent r, with the given backend selected (js restored after). */
+export function evaluate(backend: string, f: (...xs: Tensor[]) => Tensor, xs: Tensor[], r: Tensor): Evaluation {
+  setBackend(backend);
+  try {
+    const [value, pullback] = vjp(f, ...xs);
+    return { value, grads: pullback(r) };
+  } finally {
+    setBackend('js');
+  }
+}

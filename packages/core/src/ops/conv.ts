@@ -339,15 +339,17 @@ export function conv1d(x: Tensor, w: Tensor, options: Conv1dOptions = {}): Tenso
   const shapes = `${fmt(x.shape)} * ${fmt(w.shape)}`;
   if (x.rank !== 3 || w.rank !== 3) throw new ShapeError('conv1d', `expects an input [N, C, L] and a weight [O, C/groups, k], got ${shapes}`);
   const { stride = 1, padding = 0, dilation = 1, groups } = options ?? {};
-  // the height axis has size 1: stride and dilation 1 there, no padding
-  const along = (name: string, v: unknown, height: number): [number, number] => {
+  // the height axis has size 1: stride and dilation 1 there, no padding. The length's value
+  // is checked here: conv2d's check would show the user the [height, length] pair, e.g. [1,0]
+  const along = (name: string, v: unknown, height: number, min: number): [number, number] => {
     if (typeof v !== 'number') throw new ValueError('conv1d', `${name} must be a number, got ${Array.isArray(v) ? `[${v.join(',')}]` : String(v)}`);
+    if (!Number.isInteger(v) || v < min) throw new ValueError('conv1d', `${name} must be a ${min === 1 ? 'positive' : 'non-negative'} integer, got ${v}`);
     return [height, v];
   };
-  const padding2: Padding2 = padding === 'same' || padding === 'valid' ? padding : along('padding', padding, 0);
+  const padding2: Padding2 = padding === 'same' || padding === 'valid' ? padding : along('padding', padding, 0, 0);
   const [N, C, L] = x.shape, [O, perGroup, k] = w.shape;
   const y = convolve('conv1d', reshape(x, [N, C, 1, L]), reshape(w, [O, perGroup, 1, k]),
-    { stride: along('stride', stride, 1), dilation: along('dilation', dilation, 1), padding: padding2, groups }, shapes);
+    { stride: along('stride', stride, 1, 1), dilation: along('dilation', dilation, 1, 1), padding: padding2, groups }, shapes);
   return reshape(y, [N, O, y.shape[3]]);
 }
 

@@ -171,7 +171,8 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
 export const padOp = defineOp<{ begin: readonly number[]; shape: Shape }>({
   name: 'pad',
   shape([x], { begin, shape }) {
-    if (x.length !== shape.length || x.some((d, i) => begin[i] < 0 || begin[i] + d > shape[i])) {
+    // an offset that is NaN or fractional fails every comparison below: refuse it by name
+    if (x.length !== shape.length || begin.length !== x.length || x.some((d, i) => !Number.isInteger(begin[i]) || begin[i] < 0 || begin[i] + d > shape[i])) {
       throw new ShapeError('pad', `cannot place ${fmt(x)} at [${begin.join(',')}] inside ${fmt(shape)}`);
     }
     return shape;
@@ -184,7 +185,10 @@ export const padOp = defineOp<{ begin: readonly number[]; shape: Shape }>({
   vjp: (dy, { inputs: [x], attrs: { begin } }) => [() => slice(dy, begin, x.shape)],
 });
 
-/** Places x at offset `begin` inside zeros of `shape`: slice's adjoint. */
+/**
+ * Places x at offset `begin` (one integer ≥ 0 per axis, x fitting inside) in zeros of
+ * `shape`: slice's adjoint. Anything else is a ShapeError naming pad.
+ */
 export function padTo(x: Tensor, begin: readonly number[], shape: readonly number[]): Tensor {
   return apply(padOp, [x], { begin: [...begin], shape: checkShape('pad', [...shape]) });
 }
