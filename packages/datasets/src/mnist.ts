@@ -1,5 +1,5 @@
-import { type DType, ValueError, oneHot } from '@tapegrad/core';
-import { type Dataset, type DTypeOptions, type LabelledSplit, blank, checkDType } from './types.js';
+import { type DType, ValueError } from '@tapegrad/core';
+import { type Dataset, type DTypeOptions, type LabelledSplit, blank, checkDType, oneHotOnCpu } from './types.js';
 
 const PIXELS = 784;
 const DIGITS = 10;
@@ -70,7 +70,7 @@ export function materialize(split: CachedSplit, dtype: DType): LabelledSplit {
   const { tensor: x, data } = blank([PIXELS, n], dtype);
   data.set(split.columns);
   const labels = split.labels.slice();
-  return { x, y: oneHot(labels, DIGITS, { classAxis: 'first', dtype }), labels };
+  return { x, y: oneHotOnCpu(labels, DIGITS, dtype), labels };
 }
 
 /** The protocol's split of the ten digits' images (each digit's pixels back to back). */

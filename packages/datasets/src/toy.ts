@@ -1,5 +1,5 @@
-import { type DType, type Rng, type Tensor, ValueError, createRng, oneHot } from '@tapegrad/core';
-import { type DTypeOptions, blank, checkDType } from './types.js';
+import { type DType, type Rng, type Tensor, ValueError, createRng } from '@tapegrad/core';
+import { type DTypeOptions, blank, checkDType, oneHotOnCpu } from './types.js';
 
 /**
  * A two-class toy set, examples as columns: `x` [features, N], `y` the binary targets
@@ -30,7 +30,7 @@ function binary(rows: number[][], labels: Uint8Array, dtype: DType): BinaryDatas
   return {
     x: x.tensor,
     y: y.tensor,
-    yOneHot: oneHot(labels, 2, { classAxis: 'first', dtype }),
+    yOneHot: oneHotOnCpu(labels, 2, dtype),
     labels,
   };
 }

@@ -1,4 +1,4 @@
-import { type DType, DTypeError, type Tensor, type TypedArray, ValueError, oneHot, zeros } from '@tapegrad/core';
+import { type DType, DTypeError, Tensor, type TypedArray, ValueError, oneHot } from '@tapegrad/core';
 
 /**
  * One split of a labelled data set, examples as columns: `x` is [features, N], `y` is the
@@ -31,11 +31,26 @@ export function checkDType(op: string, dtype: unknown): DType {
 
 /**
  * A new zero tensor and its storage, for the caller to fill before anyone else sees it:
- * `tensor(typedArray)` would copy the data once more, which for MNIST is tens of MB.
+ * `tensor(typedArray)` would copy the data once more, which for MNIST is tens of MB. Always
+ * on the CPU, whatever the backend: a dataset is read by the batch samplers there (and a GPU
+ * backend uploads each batch), so loading after `initWebGpuBackend()` works too.
  */
 export function blank(shape: number[], dtype: DType): { tensor: Tensor; data: TypedArray } {
-  const t = zeros(shape, { dtype });
-  return { tensor: t, data: t.data };
+  const size = shape.reduce((n, d) => n * d, 1);
+  const data = dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+  return { tensor: new Tensor(data, shape, dtype), data };
+}
+
+/**
+ * core's `oneHot` (classes along the first axis, its checks and messages), kept on the CPU
+ * as {@link blank} keeps x: on a GPU backend `oneHot` would place its result on the device.
+ */
+export function oneHotOnCpu(labels: ArrayLike<number>, classes: number, dtype: DType): Tensor {
+  const y = oneHot(labels, classes, { classAxis: 'first', dtype });
+  if (y.device === 'cpu') return y;
+  const { tensor, data } = blank([classes, labels.length], dtype);
+  for (let m = 0; m < labels.length; m++) data[labels[m] * labels.length + m] = 1;
+  return tensor;
 }
 
 /**
@@ -68,7 +83,7 @@ export function splitFromExamples(
   }
   return {
     x,
-    y: oneHot(labels, classes, { classAxis: 'first', dtype }),
+    y: oneHotOnCpu(labels, classes, dtype),
     labels,
   };
 }
