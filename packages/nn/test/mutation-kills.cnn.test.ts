@@ -19,6 +19,14 @@ describe('nn/src/manual/cnn.ts', () => {
     expect(() => manualBackprop(valid, X, Y, 'mse')).toThrow("manualBackprop: layer '0': the window 5×5 does not fit the padded input 4×6");
   });
 
+  it("refuses padding 'same' with a stride other than 1 on either axis", () => {
+    const X = tensor(new Array(16).fill(1), { shape: [1, 1, 4, 4], dtype: 'float64' });
+    for (const stride of [[1, 2], [2, 1]] as [number, number][]) {
+      const model = sequential(new Conv2d(1, 1, 3, { padding: 'same', stride, seed: 1, dtype: 'float64' }), new Flatten());
+      expect(() => manualBackprop(model, X, f64([0], [1, 1]), 'mse')).toThrow(`manualBackprop: layer '0': padding 'same' needs stride 1, got stride [${stride}]`);
+    }
+  });
+
   it('refuses a pool fed a matrix, a Flatten fed a vector, and targets that are not a matrix', () => {
     const X = f64([1, 2, 3, 4], [1, 1, 2, 2]);
     expect(() => manualBackprop(sequential(new Flatten(), new MaxPool2d(2)), X, f64([0], [1, 1]), 'mse'))
