@@ -17,6 +17,8 @@ describe('nn/src/manual/cnn.ts', () => {
     expect(() => manualBackprop(padded, X, Y, 'mse')).toThrow("manualBackprop: layer '0': the window 7×7 does not fit the padded input 6×8");
     const valid = sequential(new Conv2d(1, 1, 5, { padding: 'valid', seed: 1, dtype: 'float64' }), new Flatten());
     expect(() => manualBackprop(valid, X, Y, 'mse')).toThrow("manualBackprop: layer '0': the window 5×5 does not fit the padded input 4×6");
+    const tall = tensor(new Array(24).fill(1), { shape: [1, 1, 6, 4], dtype: 'float64' });
+    expect(() => manualBackprop(valid, tall, Y, 'mse')).toThrow("manualBackprop: layer '0': the window 5×5 does not fit the padded input 6×4");
   });
 
   it("refuses padding 'same' with a stride other than 1 on either axis", () => {
