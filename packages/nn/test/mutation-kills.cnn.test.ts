@@ -3,7 +3,7 @@
  * by) a StrykerJS run against the manual backprop tests (docs/mutation.md).
  */
 import { tensor, type Tensor } from '@tapegrad/core';
-import { AvgPool2d, Conv2d, Dense, Flatten, MaxPool2d, manualBackprop, sequential } from '@tapegrad/nn';
+import { AvgPool2d, Conv2d, Dense, Flatten, MaxPool2d, checkBackprop, manualBackprop, sequential } from '@tapegrad/nn';
 import { describe, expect, it } from 'vitest';
 
 const f64 = (values: number[], shape: number[]) => tensor(values, { shape, dtype: 'float64' });
@@ -62,5 +62,17 @@ describe('nn/src/manual/cnn.ts', () => {
     const result = manualBackprop(sequential(conv, new Flatten()), tensor([3], { shape: [1, 1, 1, 1] }), tensor([1], { shape: [1, 1] }), 'mse');
     expect(result.cost).toBe(15.125);
     for (const stage of result.stages) expect(stage.delta.data).toBeInstanceOf(Float32Array);
+  });
+
+  it('a grouped conv with two output channels per group sends its error to the right input channels', () => {
+    const model = sequential(
+      new Conv2d(1, 2, 1, { seed: 1, dtype: 'float64' }),
+      new Conv2d(2, 4, 1, { groups: 2, seed: 2, dtype: 'float64' }),
+      new Flatten(),
+      new Dense(16, 1, { seed: 3, dtype: 'float64' }),
+    );
+    const report = checkBackprop(model, f64([1, -2, 0.5, 3], [1, 1, 2, 2]), f64([1], [1, 1]), 'mse', { raise: false });
+    expect(report.ok).toBe(true);
+    for (const row of report.rows) expect(row.delta).toBeLessThan(1e-12);
   });
 });
