@@ -3,7 +3,7 @@
  * by) a StrykerJS run against the manual backprop tests (docs/mutation.md).
  */
 import { tensor, type Tensor } from '@tapegrad/core';
-import { AvgPool2d, Conv2d, Dense, Flatten, MaxPool2d, checkBackprop, manualBackprop, sequential } from '@tapegrad/nn';
+import { AvgPool2d, Conv2d, Dense, Flatten, MaxPool2d, type Module, UnsupportedLayerError, checkBackprop, manualBackprop, sequential } from '@tapegrad/nn';
 import { describe, expect, it } from 'vitest';
 
 const f64 = (values: number[], shape: number[]) => tensor(values, { shape, dtype: 'float64' });
@@ -74,5 +74,13 @@ describe('nn/src/manual/cnn.ts', () => {
     const report = checkBackprop(model, f64([1, -2, 0.5, 3], [1, 1, 2, 2]), f64([1], [1, 1]), 'mse', { raise: false });
     expect(report.ok).toBe(true);
     for (const row of report.rows) expect(row.delta).toBeLessThan(1e-12);
+  });
+
+  it('a layer object without a constructor is called a Module in the refusal', () => {
+    const bare: Module = Object.assign(Object.create(null) as object, { parameters: () => ({}), forward: (x: Tensor) => x });
+    const model = sequential({ bare, flat: new Flatten() });
+    const run = () => manualBackprop(model, f64([1], [1, 1, 1, 1]), f64([1], [1, 1]), 'mse');
+    expect(run).toThrow(UnsupportedLayerError);
+    expect(run).toThrow(/^manualBackprop: layer 'bare' \(Module\) has no hand-derived backprop; supported: Conv2d/);
   });
 });
