@@ -23,6 +23,10 @@ const TESTS: Record<string, string[]> = {
     'test/manual-cnn.property.test.ts',
     'packages/nn/test/mutation-kills.*.test.ts',
   ],
+  // the op property files, for composites core's unit tests do not reach; narrow them to the
+  // cases of the file being mutated with MUTATION_TEST_NAMES (a vitest -t pattern), e.g.
+  // 'softplus|logSigmoid|prod, zeros|variance and std' for composite/statistics.ts and softplus.ts
+  ops: ['test/ops.property.test.ts', 'test/ops-second-order.test.ts'],
 };
 
 const selected = (process.env.MUTATION_TESTS ?? 'core').split(',').flatMap((name) => {
@@ -31,5 +35,7 @@ const selected = (process.env.MUTATION_TESTS ?? 'core').split(',').flatMap((name
   return files;
 });
 
+const testNamePattern = process.env.MUTATION_TEST_NAMES;
+
 // spread, not mergeConfig: that would append to the base's include list instead of replacing it
-export default defineConfig({ ...base, test: { ...base.test, include: selected } });
+export default defineConfig({ ...base, test: { ...base.test, include: selected, ...(testNamePattern ? { testNamePattern } : {}) } });
