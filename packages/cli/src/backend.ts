@@ -1,13 +1,17 @@
 import { type Backend, getBackend, matmul, ones, setBackend } from '@tapegrad/core';
 import { initNativeBackend, nativeUnavailableReason } from '@tapegrad/backend-native';
 import { initWasmBackend } from '@tapegrad/backend-wasm';
+import { initWebGpuBackend } from '@tapegrad/backend-webgpu';
 import { UsageError, firstLine } from './errors.js';
 
-export type BackendChoice = 'js' | 'wasm' | 'native' | 'auto';
+export type BackendChoice = 'js' | 'wasm' | 'native' | 'auto' | 'webgpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['js', 'wasm', 'native', 'auto'];
+/** `train` also runs on a GPU (its values read back asynchronously, once per epoch); the other commands are CPU-only. */
+export const TRAIN_BACKEND_CHOICES: readonly BackendChoice[] = [...BACKEND_CHOICES, 'webgpu'];
 
 export const WASM_PACKAGE = '@tapegrad/backend-wasm';
 export const NATIVE_PACKAGE = '@tapegrad/backend-native';
+export const WEBGPU_PACKAGE = '@tapegrad/backend-webgpu';
 
 export interface SelectedBackend {
   /** The backend the run uses: 'js', 'wasm' or 'native'. */
@@ -69,6 +73,7 @@ function use(candidate: { backend: Backend; detail: string }, note = ''): Select
  * one; naming 'native' or 'wasm' insists (a UsageError if it is unavailable).
  */
 export async function selectBackend(choice: BackendChoice): Promise<SelectedBackend> {
+  if (choice === 'webgpu') return webgpu();
   if (choice === 'js') {
     setBackend('js');
     return { name: 'js', message: 'backend: js' };
@@ -84,4 +89,32 @@ export async function selectBackend(choice: BackendChoice): Promise<SelectedBack
   if (next.backend) return use(next, `; auto: native unavailable: ${fastest.reason}`);
   setBackend('js');
   return { name: 'js', message: `backend: js (auto: native unavailable: ${fastest.reason}; wasm unavailable: ${next.reason})` };
+}
+
+/**
+ * WebGPU: a GPU through Dawn (Node's `webgpu` package). Never chosen by 'auto' (its reads are
+ * asynchronous, so only `train` runs on it); the self-test reads its product asynchronously.
+ */
+async function webgpu(): Promise<SelectedBackend> {
+  let backend: Awaited<ReturnType<typeof initWebGpuBackend>>;
+  try {
+    backend = await initWebGpuBackend();
+    setBackend(backend);
+    const product = await matmul(ones([2, 3]), ones([3, 2])).toFlatArrayAsync();
+    if (product.length !== 4 || product.some((v) => v !== 3)) throw new Error(`self-test failed: ones(2,3)·ones(3,2) gave [${product.join(', ')}]`);
+  } catch (error) {
+    throw new UsageError(`--backend webgpu: ${WEBGPU_PACKAGE} is not available: ${firstLine(error instanceof Error ? error.message : String(error))}`);
+  }
+  const adapter = backend.adapter.swiftShader
+    ? 'SwiftShader, a CPU driver: right answers, no GPU speed'
+    : [backend.adapter.vendor, backend.adapter.description || backend.adapter.device].filter(Boolean).join(' ');
+  return { name: 'webgpu', message: `backend: webgpu (${WEBGPU_PACKAGE}, ${adapter})` };
+}
+
+/**
+ * The fastest CPU backend that loads, made current without a message: where a GPU run's
+ * trained model is copied for the figures, the report and the model file.
+ */
+export async function selectCpuBackend(): Promise<string> {
+  return (await selectBackend('auto')).name;
 }

@@ -1,10 +1,10 @@
 import { Tensor, noGrad } from '@tapegrad/core';
 import {
   type Activation, type EpochLog, type LossName, LOSSES, NonFiniteError, type Optimizer, type OptimizerName, OPTIMIZERS,
-  type SafetensorsMetadata, type Sequential, confusionMatrix, evaluate, fit, mlp, nonFiniteParameters, optimizer as makeOptimizer, predict,
+  type SafetensorsMetadata, type Sequential, confusionMatrix, evaluate, fitAsync, mlp, nonFiniteParameters, optimizer as makeOptimizer, predict,
   serializeParameters,
 } from '@tapegrad/nn';
-import { type BackendChoice, BACKEND_CHOICES, selectBackend } from '../backend.js';
+import { type BackendChoice, TRAIN_BACKEND_CHOICES, selectBackend, selectCpuBackend } from '../backend.js';
 import { CNN_MIN_SIDE, buildCnn, cnnParameterCount, describeCnn, squareSide } from '../cnn.js';
 import { type LoadedData, loadData } from '../data.js';
 import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.js';
@@ -133,7 +133,7 @@ export function parseTrainOptions(raw: RawOptions): TrainOptions {
     init: typeof raw.init === 'string' ? parseChoice(raw.init, '--init', INIT_CHOICES) : activation === 'relu' ? 'heNormal' : 'xavierUniform',
     data: typeof raw.data === 'string' ? raw.data : undefined,
     out: text(raw, 'out', TRAIN_DEFAULTS.out),
-    backend: parseChoice(text(raw, 'backend', TRAIN_DEFAULTS.backend), '--backend', BACKEND_CHOICES),
+    backend: parseChoice(text(raw, 'backend', TRAIN_DEFAULTS.backend), '--backend', TRAIN_BACKEND_CHOICES),
     quiet: raw.quiet === true,
     limitTrain: typeof raw.limitTrain === 'string' ? parseNonNegativeInteger(raw.limitTrain, '--limit-train') : 0,
     limitTest: typeof raw.limitTest === 'string' ? parseNonNegativeInteger(raw.limitTest, '--limit-test') : 0,
@@ -280,7 +280,7 @@ async function train(options: TrainOptions, architecture: Architecture, { io, si
   say(backend.message);
   say(`data: ${data.description}`);
 
-  const model = initialModel(options, architecture);
+  let model = initialModel(options, architecture);
   const optimizer = countingOptimizer(makeOptimizer(options.optimizer, { lr: options.lr } as never));
   const batches = Math.ceil(data.train.labels.length / Math.min(options.batchSize, data.train.labels.length));
   const network = architecture.kind === 'cnn'
@@ -295,7 +295,7 @@ async function train(options: TrainOptions, architecture: Architecture, { io, si
 
   // kept to draw what training changed: after a few epochs from He init, the learned part of
   // W¹ is small next to the initial noise, and only the difference shows the stroke detectors
-  const initialFirstLayer = Float32Array.from(firstWeights(model, architecture).data);
+  const initialFirstLayer = Float32Array.from(await firstWeights(model, architecture).dataAsync());
   const trainingStarted = performance.now();
   if (signal?.aborted) {
     io.err(`interrupted before training: ${folder.nothingWritten()}`);
@@ -309,7 +309,8 @@ async function train(options: TrainOptions, architecture: Architecture, { io, si
   };
   let history: EpochLog[];
   try {
-    history = await fit(model, trainSet, {
+    // fitAsync is fit on a CPU backend; on WebGPU it reads the loss once per epoch
+    history = await fitAsync(model, trainSet, {
       loss: options.loss,
       optimizer,
       epochs: options.epochs,
@@ -342,6 +343,13 @@ async function train(options: TrainOptions, architecture: Architecture, { io, si
     return EXIT_INTERRUPTED;
   };
   if (signal?.aborted) return interruptedAfterTraining();
+  // a GPU run's figures, report and model file come from a CPU copy of the trained weights
+  if (backend.name === 'webgpu') {
+    const trained = model.parameters();
+    await selectCpuBackend();
+    model = initialModel(options, architecture);
+    for (const [name, parameter] of Object.entries(model.parameters())) parameter.assign(await trained[name].dataAsync());
+  }
   const badParameters = nonFiniteParameters(model.parameters());
   if (badParameters.length > 0) {
     const [first] = badParameters;
