@@ -64,7 +64,7 @@ ${EXIT_CODES}`);
     .option('--init <name>', `weight initialiser of every layer: ${INIT_CHOICES.join(', ')}; biases start at 0 (default: heNormal, sd √(2/in), with relu; else xavierUniform)`)
     .option('--data <dir>', 'a directory with MNIST-format IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally .gz) (default: the 10,000 digits embedded in the mnist package, split 7,996 train / 2,004 test)')
     .option('--out <dir>', `where to write ${OUTPUT_FILES.join(', ')} (the CNN: ${cnnOnlyFiles.join(', ')} instead of first-layer.png)`, TRAIN_DEFAULTS.out)
-    .option('--backend <name>', 'kernels: js, wasm, native, or auto (the fastest that loads and passes a self-test: native, then wasm, then js; the choice is printed)', TRAIN_DEFAULTS.backend)
+    .option('--backend <name>', 'kernels: js, wasm, native, auto (the fastest CPU backend that loads and passes a self-test: native, then wasm, then js; the choice is printed), or webgpu (a GPU through WebGPU; never picked by auto)', TRAIN_DEFAULTS.backend)
     .option('--limit-train <n>', 'use n training examples spread evenly over the set (0: all), for quick runs', '0')
     .option('--limit-test <n>', 'use n test examples spread evenly over the set (0: all); evaluate repeats the same subset', '0')
     .option('--quiet', 'no progress bar and no per-epoch lines: print only the final result line (and errors)')

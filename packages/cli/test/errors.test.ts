@@ -28,7 +28,7 @@ const cases: Array<[string, string[], RegExp]> = [
   ['an unknown optimizer', ['train', '--optimizer', 'sgdd'], /^tapegrad train: --optimizer must be one of sgd, momentum, nesterov, adam, rprop, lbfgs, newton-cg, got 'sgdd'$/],
   ['an unknown loss', ['train', '--loss', 'hinge'], /^tapegrad train: --loss must be one of bce, cce, mse, got 'hinge'$/],
   ['softmax as a hidden activation', ['train', '--activation', 'softmax'], /^tapegrad train: --activation must be one of relu, sigmoid, tanh, identity, got 'softmax'$/],
-  ['an unknown backend', ['train', '--backend', 'gpu'], /^tapegrad train: --backend must be one of js, wasm, native, auto, got 'gpu'$/],
+  ['an unknown backend', ['train', '--backend', 'gpu'], /^tapegrad train: --backend must be one of js, wasm, native, auto, webgpu, got 'gpu'$/],
   ['a negative subset', ['train', '--limit-train', '-5'], /^tapegrad train: --limit-train must be a non-negative integer, got '-5'$/],
   ['an output directory that is a file', ['train', '--out', aFile, '--limit-train', '10'], /^tapegrad train: --out: '.*a-file\.txt' exists and is not a directory$/],
   ['an output directory that cannot be created', ['train', '--out', join(aFile, 'run')], /^tapegrad train: --out: cannot create '.*a-file\.txt\/run': '.*a-file\.txt' is not a directory$/],
