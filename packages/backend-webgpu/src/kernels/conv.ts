@@ -44,9 +44,11 @@ fn columnIndex(g: Geometry, n: i32, row: i32, l: i32) -> i32 {
  * tie count t, positions outside the image counted as ties of a −∞ maximum. Comparisons
  * are written out: WGSL's max() need not keep NaN, nor the first of −0 and +0.
  */
-const WINDOW = /* wgsl */ `
-struct Window { max: f32, nan: bool, ties: i32 }
-fn windowOf(g: Geometry, base: i32, oh: i32, ow: i32) -> Window {
+// a window's maximum (positions outside the image read −∞) and whether it holds a NaN,
+// with the count of its positions inside the image; every pooling kernel walks windows so
+const WINDOW_MAX = /* wgsl */ `
+struct WindowMax { max: f32, nan: bool, inside: i32 }
+fn windowMaxOf(g: Geometry, base: i32, oh: i32, ow: i32) -> WindowMax {
   var m = -infF32();
   var nan = false;
   var inside = 0;
@@ -61,8 +63,17 @@ fn windowOf(g: Geometry, base: i32, oh: i32, ow: i32) -> Window {
       if (isNan(v)) { nan = true; } else if (v > m) { m = v; }
     }
   }
+  return WindowMax(m, nan, inside);
+}
+`;
+
+const WINDOW = /* wgsl */ `${WINDOW_MAX}
+struct Window { max: f32, nan: bool, ties: i32 }
+fn windowOf(g: Geometry, base: i32, oh: i32, ow: i32) -> Window {
+  let w = windowMaxOf(g, base, oh, ow);
+  let m = w.max;
   var ties = 0;
-  if (!nan) {
+  if (!w.nan) {
     for (var i = 0; i < g.kH; i++) {
       let ih = oh * g.strideH - g.padH + i * g.dilationH;
       if (ih < 0 || ih >= g.H) { continue; }
@@ -72,9 +83,9 @@ fn windowOf(g: Geometry, base: i32, oh: i32, ow: i32) -> Window {
         if (x[base + ih * g.W + iw] == m) { ties++; }
       }
     }
-    if (isInf(m) && m < 0.0) { ties += g.kH * g.kW - inside; }
+    if (isInf(m) && m < 0.0) { ties += g.kH * g.kW - w.inside; }
   }
-  return Window(m, nan, ties);
+  return Window(m, w.nan, ties);
 }
 // 1/t rounded to float32, from the table the host computed (WGSL's division may be 2.5 ulp off)
 fn shareOf(t: i32) -> f32 { return shares[max(t, 1) - 1]; }
@@ -168,25 +179,14 @@ const MAX_POOL: KernelSource = {
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<u32>;
+${WINDOW_MAX}
 ${entry(/* wgsl */ `
   let L = g.outH * g.outW;
   let image = o / L;
   let oh = (o - image * L) / g.outW;
   let ow = o - image * L - oh * g.outW;
-  let base = image * g.H * g.W;
-  var m = -infF32();
-  var nan = false;
-  for (var i = 0; i < g.kH; i++) {
-    let ih = oh * g.strideH - g.padH + i * g.dilationH;
-    if (ih < 0 || ih >= g.H) { continue; }
-    for (var j = 0; j < g.kW; j++) {
-      let iw = ow * g.strideW - g.padW + j * g.dilationW;
-      if (iw < 0 || iw >= g.W) { continue; }
-      let v = x[base + ih * g.W + iw];
-      if (isNan(v)) { nan = true; } else if (v > m) { m = v; }
-    }
-  }
-  out[o] = select(m, nanF32(), nan);`)}`,
+  let w = windowMaxOf(g, image * g.H * g.W, oh, ow);
+  out[o] = select(w.max, nanF32(), w.nan);`)}`,
 };
 
 // maxPoolScatter, pass 1: per window, its maximum and what each of its ties receives
