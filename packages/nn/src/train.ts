@@ -1,5 +1,5 @@
 import {
-  DeviceTensorError, type Rng, Tape, TapegradError, Tensor, type TypedArray, ValueError, add, columnSampler, createRng, getBackend, keep, mul, noGrad,
+  type ColumnSampler, DeviceTensorError, type Rng, type RowSampler, Tape, TapegradError, Tensor, type TypedArray, ValueError, add, columnSampler, createRng, getBackend, keep, mul, noGrad,
   outsideTidy, rowSampler, scalar, shuffleInPlace, sum, tidy, zeros,
 } from '@tapegrad/core';
 import { ACTIVATIONS, type Activation } from './activations.js';
@@ -511,6 +511,9 @@ interface FitPlan {
   weights: Tensor[];
   forward: (x: Tensor, y: Tensor) => Forward;
   objectiveOf: (xb: Tensor, yb: Tensor) => Tensor;
+  /** Batches gathered in the epoch's order whatever the layout (see planFit). */
+  sampleX: ColumnSampler | RowSampler;
+  sampleY: ColumnSampler | RowSampler;
 }
 
 function planFit(op: string, model: Module, data: Examples, options: FitOptions): FitPlan {
@@ -539,7 +542,12 @@ function planFit(op: string, model: Module, data: Examples, options: FitOptions)
     const c = forward(xb, yb).cost;
     return l2 > 0 ? add(c, l2Penalty(weights, l2)) : c;
   };
-  return { x, y, examples, xLayout, loss, epochs, batchSize, l2, seed, metrics, validation, onNonFinite, parameters, params, weights, forward, objectiveOf };
+  // batches gathered in the same seeded order whatever the layout: columns from row-major
+  // copies of x and y (one more copy of each, freed when training returns), rows straight from them
+  const samplerOf = (t: Tensor, layout: ExampleLayout) => (layout === 'columns' ? columnSampler(t) : rowSampler(t));
+  const sampleX = samplerOf(x, xLayout);
+  const sampleY = samplerOf(y, outputLayout(y));
+  return { x, y, examples, xLayout, loss, epochs, batchSize, l2, seed, metrics, validation, onNonFinite, parameters, params, weights, forward, objectiveOf, sampleX, sampleY };
 }
 
 /** What fit does with a NaN or ±∞ under `onNonFinite`: throw, warn once, or nothing. */
@@ -566,22 +574,38 @@ function refuseDeviceBackend(op: string, asyncName: string): void {
   }
 }
 
-/** fit with the progress display that `reporterFor` picks (the Node entry passes the terminal's). */
-export async function fitWith(reporterFor: ReporterFactory, model: Module, data: Examples, options: FitOptions): Promise<History> {
-  const op = 'fit';
-  refuseDeviceBackend(op, 'fitAsync');
-  const { x, y, examples, xLayout, epochs, batchSize, l2, seed, metrics, validation, onNonFinite, parameters, params, weights, forward, objectiveOf, loss } = planFit(op, model, data, options);
-  const { optimizer, signal, onEpoch, onBatch } = options;
+/**
+ * One epoch's steps, as fit (a CPU backend: the loss read at every step) or fitAsync (a
+ * device: the loss summed where it is and read once) takes them; `trainEpochs` runs the loop
+ * around them — the order, progress, yields, abort, timing, validation and History.
+ */
+interface EpochSteps {
+  /** Trains on the examples order[start, end); returns the running mean loss to report (NaN when it is not read per step). */
+  step(start: number, end: number, batch: number): number;
+  /** After the last step, once its work is done: Σ batch cost × batch size. The epoch's time stops here. */
+  lossTotal(): Promise<number>;
+  /** The epoch-end checks for non-finite values, then the metrics of the epoch's training predictions. */
+  finish(lossTotal: number): Promise<Record<string, number>>;
+}
+
+type EpochStepsFactory = (epoch: number, order: Int32Array, nonFinite: ReturnType<typeof nonFiniteHandler>) => EpochSteps;
+
+/** The epoch loop of fit and fitAsync; `stepsOf` says how one epoch's steps run, `validate` how the validation set is scored. */
+async function trainEpochs(
+  op: string,
+  reporterFor: ReporterFactory,
+  model: Module,
+  plan: FitPlan,
+  options: FitOptions,
+  stepsOf: EpochStepsFactory,
+  validate: (validation: Dataset) => Promise<EvaluateResult>,
+): Promise<History> {
+  const { examples, epochs, batchSize, seed, validation, onNonFinite } = plan;
+  const { signal, onEpoch, onBatch } = options;
   const history: History = [];
   const nonFinite = nonFiniteHandler(op, onNonFinite, history);
-
   const rng = options.shuffle === false ? null : createRng(seed);
   const batches = Math.ceil(examples / batchSize);
-  // batches gathered in the same seeded order whatever the layout: columns from row-major
-  // copies of x and y (one more copy of each, freed when fit returns), rows straight from them
-  const samplerOf = (t: Tensor, layout: ExampleLayout) => (layout === 'columns' ? columnSampler(t) : rowSampler(t));
-  const sampleX = samplerOf(x, xLayout);
-  const sampleY = samplerOf(y, outputLayout(y));
   const reporter = await reporterFor(options.progress, epochs);
   let lastYield = performance.now();
   // training mode for the steps (Dropout drops, BatchNorm uses batch statistics); the mode the
@@ -591,9 +615,7 @@ export async function fitWith(reporterFor: ReporterFactory, model: Module, data:
     for (let epoch = 1; epoch <= epochs; epoch++) {
       if (signal?.aborted) break;
       const order = epochOrder(examples, rng);
-      // the epoch's predictions, each example in its own place (column or row), for the metrics
-      const outputs = metrics.length > 0 ? { values: null as Float64Array | null, shape: [] as number[] } : null;
-      let lossSum = 0;
+      const steps = stepsOf(epoch, order, nonFinite);
       let aborted = false;
       let seconds = 0;
       reporter?.startEpoch(epoch, batches);
@@ -610,6 +632,54 @@ export async function fitWith(reporterFor: ReporterFactory, model: Module, data:
         }
         const start = b * batchSize;
         const end = Math.min(start + batchSize, examples);
+        const meanLoss = steps.step(start, end, b + 1);
+        reporter?.batch(b + 1, meanLoss);
+        onBatch?.({ epoch, batch: b + 1, batches, loss: meanLoss });
+      }
+      if (aborted) break;
+      const lossTotal = await steps.lossTotal();
+      seconds = (seconds + performance.now() - started) / 1000;
+      const metrics = await steps.finish(lossTotal);
+      const log: EpochLog = { epoch, loss: lossTotal / examples, metrics, seconds, examplesPerSecond: seconds > 0 ? examples / seconds : Infinity };
+      if (validation) {
+        const result = await validate(validation);
+        log.validation = { loss: result.loss!, metrics: result.metrics };
+      }
+      history.push(log);
+      reporter?.endEpoch(log);
+      if (onEpoch && (await onEpoch(log)) === false) break;
+    }
+  } finally {
+    reporter?.close();
+    setTrainingMode(model, wasTraining);
+  }
+  return history;
+}
+
+/** The first non-finite parameter, by name, reported through `nonFinite` (values read synchronously: a CPU backend). */
+function checkParameters(parameters: NamedParameters, epoch: number, nonFinite: ReturnType<typeof nonFiniteHandler>): void {
+  for (const [name, p] of Object.entries(parameters)) {
+    const bad = firstNonFinite(p);
+    if (bad) {
+      nonFinite(epoch, null, `parameter '${name}'`, bad[1]);
+      return;
+    }
+  }
+}
+
+/** fit with the progress display that `reporterFor` picks (the Node entry passes the terminal's). */
+export async function fitWith(reporterFor: ReporterFactory, model: Module, data: Examples, options: FitOptions): Promise<History> {
+  const op = 'fit';
+  refuseDeviceBackend(op, 'fitAsync');
+  const plan = planFit(op, model, data, options);
+  const { examples, l2, metrics, onNonFinite, parameters, params, weights, forward, objectiveOf, loss, sampleX, sampleY, xLayout } = plan;
+  const { optimizer } = options;
+  const stepsOf: EpochStepsFactory = (epoch, order, nonFinite) => {
+    // the epoch's predictions, each example in its own place (column or row), for the metrics
+    const outputs = metrics.length > 0 ? { values: null as Float64Array | null, shape: [] as number[] } : null;
+    let lossSum = 0;
+    return {
+      step(start, end, batch) {
         // each step in a tidy: its batch, activations, cotangents and gradients go back to the
         // buffer pool when it ends, and the next step reuses them instead of allocating
         const batchLoss = tidy(() => {
@@ -621,7 +691,7 @@ export async function fitWith(reporterFor: ReporterFactory, model: Module, data:
           const grads = tape.gradient(objective, params);
           const value = batchCost.item();
           // checked before the step, so 'stop' leaves the parameters the loss was computed at
-          if (onNonFinite !== 'ignore' && !Number.isFinite(value)) nonFinite(epoch, b + 1, 'loss', value);
+          if (onNonFinite !== 'ignore' && !Number.isFinite(value)) nonFinite(epoch, batch, 'loss', value);
           if (outputs) {
             const columns = outputLayout(output) === 'columns';
             if (!outputs.values) {
@@ -637,40 +707,16 @@ export async function fitWith(reporterFor: ReporterFactory, model: Module, data:
           return value;
         });
         lossSum += batchLoss * (end - start);
-        reporter?.batch(b + 1, lossSum / end);
-        onBatch?.({ epoch, batch: b + 1, batches, loss: lossSum / end });
-      }
-      seconds = (seconds + performance.now() - started) / 1000;
-      if (aborted) break;
-      if (onNonFinite !== 'ignore') {
-        for (const [name, p] of Object.entries(parameters)) {
-          const bad = firstNonFinite(p);
-          if (bad) {
-            nonFinite(epoch, null, `parameter '${name}'`, bad[1]);
-            break;
-          }
-        }
-      }
-      const log: EpochLog = {
-        epoch,
-        loss: lossSum / examples,
-        metrics: outputs?.values ? computeMetrics(metrics, new Tensor(outputs.values, outputs.shape, 'float64'), y) : {},
-        seconds,
-        examplesPerSecond: seconds > 0 ? examples / seconds : Infinity,
-      };
-      if (validation) {
-        const result = evaluate(model, validation, { loss, metrics: options.metrics, layout: xLayout });
-        log.validation = { loss: result.loss!, metrics: result.metrics };
-      }
-      history.push(log);
-      reporter?.endEpoch(log);
-      if (onEpoch && (await onEpoch(log)) === false) break;
-    }
-  } finally {
-    reporter?.close();
-    setTrainingMode(model, wasTraining);
-  }
-  return history;
+        return lossSum / end;
+      },
+      lossTotal: async () => lossSum,
+      async finish() {
+        if (onNonFinite !== 'ignore') checkParameters(parameters, epoch, nonFinite);
+        return outputs?.values ? computeMetrics(metrics, new Tensor(outputs.values, outputs.shape, 'float64'), plan.y) : {};
+      },
+    };
+  };
+  return trainEpochs(op, reporterFor, model, plan, options, stepsOf, async (validation) => evaluate(model, validation, { loss, metrics: options.metrics, layout: xLayout }));
 }
 
 // ---- the asynchronous loops: every backend, devices included ----------------------------
@@ -727,43 +773,17 @@ export async function fitAsyncWith(reporterFor: ReporterFactory, model: Module, 
   const op = 'fitAsync';
   const cpuData = await examplesOnCpu(data);
   const cpuOptions = options?.validation === undefined ? options : { ...options, validation: await examplesOnCpu(options.validation) };
-  const { x, y, examples, xLayout, epochs, batchSize, l2, seed, metrics, validation, onNonFinite, parameters, params, weights, forward, objectiveOf, loss } = planFit(op, model, cpuData, cpuOptions);
-  const { optimizer, signal, onEpoch, onBatch } = options;
-  const history: History = [];
-  const nonFinite = nonFiniteHandler(op, onNonFinite, history);
-  const rng = options.shuffle === false ? null : createRng(seed);
-  const batches = Math.ceil(examples / batchSize);
-  const samplerOf = (t: Tensor, layout: ExampleLayout) => (layout === 'columns' ? columnSampler(t) : rowSampler(t));
-  const sampleX = samplerOf(x, xLayout);
-  const sampleY = samplerOf(y, outputLayout(y));
-  const reporter = await reporterFor(options.progress, epochs);
-  let lastYield = performance.now();
+  const plan = planFit(op, model, cpuData, cpuOptions);
+  const { examples, l2, metrics, onNonFinite, parameters, params, weights, forward, objectiveOf, loss, sampleX, sampleY, xLayout } = plan;
+  const { optimizer } = options;
   const placeX = takesIndices(model) ? (t: Tensor) => t : uploaded;
-  const wasTraining = setTrainingMode(model, true);
-  try {
-    for (let epoch = 1; epoch <= epochs; epoch++) {
-      if (signal?.aborted) break;
-      const order = epochOrder(examples, rng);
-      // each batch's predictions, read back as the device gets to them, placed at the epoch's end
-      const outputs: Array<{ read: Promise<TypedArray>; shape: readonly number[]; start: number }> = [];
-      // Σ batch cost × batch size, summed on the device: one read per epoch instead of one per step
-      const lossSum = zeros([], { dtype: params[0].dtype });
-      let aborted = false;
-      let seconds = 0;
-      reporter?.startEpoch(epoch, batches);
-      let started = performance.now();
-      for (let b = 0; b < batches; b++) {
-        if (performance.now() - lastYield > YIELD_EVERY_MS) {
-          seconds += performance.now() - started;
-          await yieldToEventLoop();
-          lastYield = started = performance.now();
-        }
-        if (signal?.aborted) {
-          aborted = true;
-          break;
-        }
-        const start = b * batchSize;
-        const end = Math.min(start + batchSize, examples);
+  const stepsOf: EpochStepsFactory = (epoch, order, nonFinite) => {
+    // each batch's predictions, read back as the device gets to them, placed at the epoch's end
+    const outputs: Array<{ read: Promise<TypedArray>; shape: readonly number[]; start: number }> = [];
+    // Σ batch cost × batch size, summed on the device: one read per epoch instead of one per step
+    const lossSum = zeros([], { dtype: params[0].dtype });
+    return {
+      step(start, end) {
         tidy(() => {
           const xb = placeX(sampleX.take(order.subarray(start, end)));
           const yb = uploaded(sampleY.take(order.subarray(start, end)));
@@ -776,29 +796,26 @@ export async function fitAsyncWith(reporterFor: ReporterFactory, model: Module, 
           if (metrics.length > 0) outputs.push({ read: output.dataAsync(), shape: output.shape, start });
           outsideTidy(() => optimizer.step(params, grads, () => objectiveOf(xb, yb)));
         });
-        reporter?.batch(b + 1, NaN);
-        onBatch?.({ epoch, batch: b + 1, batches, loss: NaN });
-      }
-      if (aborted) break;
-      // 0 when every parameter is finite, NaN otherwise (0·±∞ is NaN): one number to read, not the parameters
-      const probe = onNonFinite === 'ignore' ? null : tidy(() => noGrad(() => params.reduce((acc, p) => add(acc, sum(mul(p, 0))), scalar(0, params[0].dtype))));
-      const [lossTotal, probed] = await Promise.all([lossSum.itemAsync(), probe?.itemAsync() ?? 0]);
-      seconds = (seconds + performance.now() - started) / 1000;
-      if (onNonFinite !== 'ignore') {
-        if (!Number.isFinite(lossTotal)) nonFinite(epoch, null, 'loss', lossTotal);
-        else if (!Number.isFinite(probed)) {
-          for (const [name, p] of Object.entries(parameters)) {
-            const values = await p.dataAsync();
-            const bad = values.find((v) => !Number.isFinite(v));
-            if (bad !== undefined) {
-              nonFinite(epoch, null, `parameter '${name}'`, bad);
-              break;
+        return NaN;
+      },
+      lossTotal: () => lossSum.itemAsync(),
+      async finish(lossTotal) {
+        if (onNonFinite !== 'ignore') {
+          if (!Number.isFinite(lossTotal)) nonFinite(epoch, null, 'loss', lossTotal);
+          // 0 when every parameter is finite, NaN otherwise (0·±∞ is NaN): one number to read, not the parameters
+          const probed = await tidy(() => noGrad(() => params.reduce((acc, p) => add(acc, sum(mul(p, 0))), scalar(0, params[0].dtype)))).itemAsync();
+          if (!Number.isFinite(probed)) {
+            for (const [name, p] of Object.entries(parameters)) {
+              const values = await p.dataAsync();
+              const bad = values.find((v) => !Number.isFinite(v));
+              if (bad !== undefined) {
+                nonFinite(epoch, null, `parameter '${name}'`, bad);
+                break;
+              }
             }
           }
         }
-      }
-      let epochMetrics: Record<string, number> = {};
-      if (outputs.length > 0) {
+        if (outputs.length === 0) return {};
         const reads = await Promise.all(outputs.map((o) => o.read));
         const first = outputs[0].shape;
         const columns = first.length === 2;
@@ -809,22 +826,11 @@ export async function fitAsyncWith(reporterFor: ReporterFactory, model: Module, 
           if (columns) scatterColumns(values, examples, batch, order, o.start);
           else scatterRows(values, batch, order, o.start);
         });
-        epochMetrics = computeMetrics(metrics, new Tensor(values, shape, 'float64'), y);
-      }
-      const log: EpochLog = { epoch, loss: lossTotal / examples, metrics: epochMetrics, seconds, examplesPerSecond: seconds > 0 ? examples / seconds : Infinity };
-      if (validation) {
-        const result = await evaluateAsync(model, validation, { loss, metrics: options.metrics, layout: xLayout });
-        log.validation = { loss: result.loss!, metrics: result.metrics };
-      }
-      history.push(log);
-      reporter?.endEpoch(log);
-      if (onEpoch && (await onEpoch(log)) === false) break;
-    }
-  } finally {
-    reporter?.close();
-    setTrainingMode(model, wasTraining);
-  }
-  return history;
+        return computeMetrics(metrics, new Tensor(values, shape, 'float64'), plan.y);
+      },
+    };
+  };
+  return trainEpochs(op, reporterFor, model, plan, options, stepsOf, (validation) => evaluateAsync(model, validation, { loss, metrics: options.metrics, layout: xLayout }));
 }
 
 /**
