@@ -36,7 +36,8 @@ fill(ui.optimizer, OPTIMIZER_NAMES, DEFAULT_SETTINGS.optimizer);
 
 let lab: Lab;
 let running = false;
-let lastDrawn = 0;
+/** When the figures may next be drawn: 200 ms after the last, or 4 × its duration when that is longer. */
+let nextFigures = 0;
 
 // ---- backends: a CPU one (wasm, else js) and WebGPU when the browser gives an adapter ----
 
@@ -180,7 +181,8 @@ async function trainSlice(): Promise<void> {
     slicing = false;
     showTraining();
   }
-  if (current === lab) void draw(false);
+  // paused while these steps ran: they are the last, so their figures are drawn now
+  if (current === lab) void draw(!running);
   if (running) requestAnimationFrame(() => void trainSlice());
 }
 
@@ -188,7 +190,11 @@ async function trainSlice(): Promise<void> {
 let figuresBusy = false;
 let figuresAgain = false;
 
-/** The numbers every time; the accuracy, the chart and the boundary (or the digit's bars) at most 5 times a second. */
+/**
+ * The numbers every time; the accuracy, the chart and the boundary (or the digit's bars) at
+ * most 5 times a second, and at most a fifth of the time: on a software GPU (SwiftShader) the
+ * boundary's 6,400-point forward pass alone can take longer than a training step.
+ */
 async function draw(force: boolean): Promise<void> {
   const shown = lab;
   const last = shown.history[shown.history.length - 1];
@@ -196,13 +202,12 @@ async function draw(force: boolean): Promise<void> {
   ui.loss.textContent = last ? last[1].toFixed(4) : '–';
   ui.loss.dataset.value = last ? String(last[1]) : '';
   const now = performance.now();
-  if (!force && now - lastDrawn < 200) return;
+  if (!force && now < nextFigures) return;
   if (figuresBusy) {
     figuresAgain ||= force;
     return;
   }
   figuresBusy = true;
-  lastDrawn = now;
   try {
     const steps = shown.steps;
     const accuracy = await shown.accuracy();
@@ -222,6 +227,8 @@ async function draw(force: boolean): Promise<void> {
     showError(error);
   } finally {
     figuresBusy = false;
+    const end = performance.now();
+    nextFigures = end + Math.max(200, 4 * (end - now));
     if (figuresAgain) {
       figuresAgain = false;
       void draw(true);
