@@ -129,6 +129,8 @@ async function reset(): Promise<void> {
     ui.architecture.textContent = `network ${lab.sizes.join('-')}: ${settings.activation} hidden, ${lab.output} output, `
       + `${lab.mnist ? 'categorical' : 'binary'} cross-entropy; ${settings.optimizer} lr ${settings.lr}, ${examples}, float32 on ${settings.backend}`;
     for (const panel of [ui.deltas, ui.gradcheckPanel, ui.graphPanel]) panel.hidden = true;
+    delete ui.deltas.dataset.step;
+    delete ui.accuracy.dataset.step;
     ui.boundaryFigure.hidden = lab.mnist;
     ui.digitFigure.hidden = !lab.mnist;
     ui.accuracyLabel.textContent = lab.mnist ? 'test accuracy' : 'accuracy';
