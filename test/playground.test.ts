@@ -177,7 +177,7 @@ describe('the playground in headless Chromium', () => {
 
   it('WebGPU (SwiftShader): the switch offers it, XOR trains on the device with the js backend\'s costs, and back on wasm it trains again', async () => {
     // the reference: the page's Lab, the same settings, on the js backend in this process
-    const reference = await new Lab({ ...DEFAULT_SETTINGS, backend: 'js' }, 'js').train(60);
+    const reference = await new Lab({ ...DEFAULT_SETTINGS, backend: 'js' }, 'js').train(400);
     // the XOR test's page (on wasm, trained) when it passed; a fresh one when this test runs alone
     const { page, errors } = xorPage ?? (await openPlayground(gpuBrowser));
     try {

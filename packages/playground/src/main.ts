@@ -36,6 +36,10 @@ fill(ui.optimizer, OPTIMIZER_NAMES, DEFAULT_SETTINGS.optimizer);
 
 let lab: Lab;
 let running = false;
+/** Steps per slice of training: grown or shrunk so that a slice (its steps and the read of their costs) takes 12–30 ms. */
+let stepsPerSlice = 1;
+/** A slice is awaiting its read (on WebGPU, the device's work): none other starts meanwhile. */
+let slicing = false;
 /** When the figures may next be drawn: 200 ms after the last, or 4 × its duration when that is longer. */
 let nextFigures = 0;
 
@@ -131,6 +135,8 @@ async function reset(): Promise<void> {
     for (const panel of [ui.deltas, ui.gradcheckPanel, ui.graphPanel]) panel.hidden = true;
     delete ui.deltas.dataset.step;
     delete ui.accuracy.dataset.step;
+    // a slice's size was fitted to the old network and backend: start small again
+    stepsPerSlice = 1;
     ui.boundaryFigure.hidden = lab.mnist;
     ui.digitFigure.hidden = !lab.mnist;
     ui.accuracyLabel.textContent = lab.mnist ? 'test accuracy' : 'accuracy';
@@ -140,11 +146,6 @@ async function reset(): Promise<void> {
     showError(error);
   }
 }
-
-/** Steps per slice of training: grown or shrunk so that a slice (its steps and the read of their costs) takes 12–30 ms. */
-let stepsPerSlice = 1;
-/** A slice is awaiting its read (on WebGPU, the device's work): none other starts meanwhile. */
-let slicing = false;
 
 function setRunning(on: boolean): void {
   running = on;
