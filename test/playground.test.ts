@@ -214,6 +214,11 @@ describe('the playground in headless Chromium', () => {
       await page.click('#gradcheck');
       await page.waitForSelector('#gradcheck-verdict');
       expect(await page.textContent('#gradcheck-verdict')).toMatch(/^ok: 17 partial derivatives/);
+      // the tape graph of one step, recorded on that float64 copy with the CPU backend active
+      await page.click('#graph');
+      await page.waitForSelector('#graph-panel:not([hidden]) svg g.vertex');
+      expect(await page.textContent('#graph-picture')).toContain('one step: 2-4-1 on XOR');
+      expect(await page.locator('#graph-picture svg g.vertex').count()).toBeGreaterThan(8);
 
       // back to the CPU: a fresh network on wasm trains as before
       await page.selectOption('#backend', 'wasm');
