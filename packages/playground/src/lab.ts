@@ -112,10 +112,6 @@ function placed(t: Tensor): Tensor {
   return getBackend().memory === undefined ? t : tensor(t.data, { shape: [...t.shape], dtype: t.dtype });
 }
 
-/** The model's forward pass on `x`, its values read back (the pass's intermediates released at once). */
-function forwardValues(model: Sequential, x: Tensor): Promise<TypedArray> {
-  return tidy(() => model.forward(x)).dataAsync();
-}
 
 function maxAbsDifference(a: Tensor, b: Tensor): number {
   let worst = 0;
@@ -172,15 +168,29 @@ export class Lab {
     return run;
   }
 
-  /** fn with the CPU backend active when the network lives on a device (float64 work), else as is. */
-  private onCpu<T>(fn: () => T): T {
-    if (!this.onDevice) return fn();
-    setBackend(this.inspectOn);
+  /**
+   * fn (synchronous: ops only enqueue) with `backend` active, then the previous one again: a
+   * call still queued when the page switched to another backend runs on this network's own.
+   */
+  private runOn<T>(backend: string, fn: () => T): T {
+    const previous = getBackend().name;
+    if (previous === backend) return fn();
+    setBackend(backend);
     try {
       return fn();
     } finally {
-      setBackend(this.backend);
+      setBackend(previous);
     }
+  }
+
+  /** fn on the backend the network lives on. */
+  private onOwn<T>(fn: () => T): T {
+    return this.runOn(this.backend, fn);
+  }
+
+  /** fn on a CPU backend (float64 work): the inspection backend when the network lives on a device. */
+  private onCpu<T>(fn: () => T): T {
+    return this.runOn(this.onDevice ? this.inspectOn : this.backend, fn);
   }
 
   /** How many weights and biases the network has. */
@@ -210,11 +220,16 @@ export class Lab {
    */
   train(count: number): Promise<number[]> {
     return this.exclusive(async () => {
-      const costs = tidy(() => stack(Array.from({ length: count }, () => tidy(() => this.enqueueStep()))));
+      const costs = this.onOwn(() => tidy(() => stack(Array.from({ length: count }, () => tidy(() => this.enqueueStep())))));
       const values = Array.from(await costs.dataAsync());
       for (const value of values) this.history.push([++this.steps, value]);
       return values;
     });
+  }
+
+  /** The model's forward pass on `x`, its values read back (the pass's intermediates released at once). */
+  private forwardValues(x: Tensor): Promise<TypedArray> {
+    return this.onOwn(() => tidy(() => this.model.forward(x))).dataAsync();
   }
 
   /** Toy sets: P(class 1) over the data and its accuracy at 0.5. MNIST: the test set's accuracy (most probable digit). */
@@ -222,7 +237,7 @@ export class Lab {
     return this.exclusive(async () => {
       if (this.data.test && this.testX) {
         const { labels } = this.data.test;
-        const p = await forwardValues(this.model, this.testX);
+        const p = await this.forwardValues(this.testX);
         const n = labels.length;
         let right = 0;
         for (let m = 0; m < n; m++) {
@@ -232,7 +247,7 @@ export class Lab {
         }
         return right / n;
       }
-      const p = await forwardValues(this.model, this.x);
+      const p = await this.forwardValues(this.x);
       let right = 0;
       for (let i = 0; i < p.length; i++) if ((p[i] > 0.5 ? 1 : 0) === this.data.labels[i]) right++;
       return right / p.length;
@@ -249,12 +264,12 @@ export class Lab {
         grid[side * side + i] = box.y1 - ((r + 0.5) / side) * (box.y1 - box.y0);
       }
     }
-    return this.exclusive(async () => Float32Array.from(await forwardValues(this.model, new Tensor(grid, [2, side * side], 'float32'))));
+    return this.exclusive(async () => Float32Array.from(await this.forwardValues(new Tensor(grid, [2, side * side], 'float32'))));
   }
 
   /** MNIST: the ten digits' probabilities for one 28 × 28 image (784 values in [0, 1], row-major). */
   predict(pixels: Float32Array): Promise<Float64Array> {
-    return this.exclusive(async () => Float64Array.from(await forwardValues(this.model, new Tensor(Float32Array.from(pixels), [784, 1], 'float32'))));
+    return this.exclusive(async () => Float64Array.from(await this.forwardValues(new Tensor(Float32Array.from(pixels), [784, 1], 'float32'))));
   }
 
   /**
