@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, Lab } from '../packages/playground/src/lab.js';
 
 /**
  * The playground, built by Vite and opened in headless Chromium (Debian's, as in
@@ -177,6 +176,8 @@ describe('the playground in headless Chromium', () => {
 
   it('WebGPU (SwiftShader): the switch offers it, XOR trains on the device with the js backend\'s costs, and back on wasm it trains again', async () => {
     // the reference: the page's Lab, the same settings, on the js backend in this process
+    // (imported here: core, nn and datasets' sources are loaded only when this test runs)
+    const { DEFAULT_SETTINGS, Lab } = await import('../packages/playground/src/lab.js');
     const reference = await new Lab({ ...DEFAULT_SETTINGS, backend: 'js' }, 'js').train(400);
     // the XOR test's page (on wasm, trained) when it passed; a fresh one when this test runs alone
     const { page, errors } = xorPage ?? (await openPlayground(gpuBrowser));
