@@ -49,7 +49,6 @@ let nextFigures = 0;
 let cpuBackend = 'js';
 /** What the status line says of each backend that trains here. */
 const backendStatus = new Map<string, string>([['js', 'js, the reference kernels in JavaScript']]);
-let webgpu: WebGpuBackend | null = null;
 
 /** The adapter in words; SwiftShader (Chromium's Vulkan on the CPU) says that it is a CPU. */
 function adapterText(backend: WebGpuBackend): string {
@@ -74,8 +73,7 @@ async function probeWebGpu(): Promise<void> {
   const option = ui.backend.querySelector<HTMLOptionElement>('option[value="webgpu"]')!;
   try {
     const { initWebGpuBackend } = await import('@tapegrad/backend-webgpu');
-    webgpu = await initWebGpuBackend();
-    const adapter = adapterText(webgpu);
+    const adapter = adapterText(await initWebGpuBackend());
     backendStatus.set('webgpu', `webgpu on ${adapter} (WGSL compute shaders; values stay on the device, read once per frame)`);
     option.disabled = false;
     option.textContent = 'webgpu';
