@@ -62,6 +62,7 @@ export default defineConfig({
       { find: /^@tapegrad\/datasets$/, replacement: src('datasets/src/index.ts') },
       { find: /^@tapegrad\/charts$/, replacement: src('charts/src/index.ts') },
       { find: /^@tapegrad\/backend-wasm$/, replacement: src('backend-wasm/src/index.ts') },
+      { find: /^@tapegrad\/backend-webgpu$/, replacement: src('backend-webgpu/src/index.ts') },
     ],
   },
   build: { target: 'es2022', outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 2000 },

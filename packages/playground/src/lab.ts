@@ -1,4 +1,4 @@
-import { Tape, Tensor, add, matmul, reshape } from '@tapegrad/core';
+import { Tape, Tensor, type TypedArray, add, getBackend, matmul, outsideTidy, reshape, setBackend, stack, tensor, tidy } from '@tapegrad/core';
 import { type GradcheckReport, gradcheck } from '@tapegrad/core/testing';
 import { type Activation, Adam, type LossName, type Optimizer, SGD, type Sequential, activate, cost, manualBackprop, mlp } from '@tapegrad/nn';
 import { type LabelledSplit, type MnistDigitData, mnistFromDigits, moons, twoSpirals, xor } from '@tapegrad/datasets';
@@ -6,9 +6,14 @@ import { type LabelledSplit, type MnistDigitData, mnistFromDigits, moons, twoSpi
 /**
  * The playground's model, data and training, free of the DOM: on a toy set a two-input network
  * with a sigmoid output and binary cross-entropy, on the MNIST subset a 784-input network with
- * a softmax output and categorical cross-entropy; trained full-batch in float32 (on the wasm
- * backend once it is registered). The inspections (Δˡ tape vs BP1–BP4, gradcheck, the tape's graph)
- * run on a float64 copy of the current weights, where the witnesses agree to rounding.
+ * a softmax output and categorical cross-entropy; trained full-batch in float32 on the backend
+ * active when the Lab is made (wasm, js, or webgpu). The inspections (Δˡ tape vs BP1–BP4,
+ * gradcheck, the tape's graph) run on a float64 copy of the current weights, on a CPU backend,
+ * where the witnesses agree to rounding.
+ *
+ * One program for every backend: values are read with the asynchronous readers, which on a CPU
+ * backend resolve at once and on WebGPU wait for the device, so training enqueues a batch of
+ * steps and reads their costs once (one read per animation frame, not one per op or step).
  */
 
 export const DATASETS = ['xor', 'moons', 'spirals', 'mnist'] as const;
@@ -20,6 +25,8 @@ export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
 
 export interface LabSettings {
   dataset: DatasetName;
+  /** The registered backend the network trains on ('wasm', 'js' or 'webgpu'); the page makes it active. */
+  backend: string;
   /** Hidden layer sizes; the input (2 or 784) and the output (1 or 10) are fixed by the data. */
   hidden: number[];
   activation: Activation;
@@ -28,7 +35,7 @@ export interface LabSettings {
   seed: number;
 }
 
-export const DEFAULT_SETTINGS: LabSettings = { dataset: 'xor', hidden: [4], activation: 'tanh', optimizer: 'adam', lr: 0.05, seed: 1 };
+export const DEFAULT_SETTINGS: LabSettings = { dataset: 'xor', backend: 'wasm', hidden: [4], activation: 'tanh', optimizer: 'adam', lr: 0.05, seed: 1 };
 
 /** Parses "8, 8" into [8, 8]: positive integers, at most 6 layers of at most 64 units. */
 export function parseHidden(text: string): number[] {
@@ -100,6 +107,12 @@ export interface DeltaRow {
   dbDifference: number;
 }
 
+/** `t` where the active backend keeps its values: uploaded once on a device, itself on the CPU. */
+function placed(t: Tensor): Tensor {
+  return getBackend().memory === undefined ? t : tensor(t.data, { shape: [...t.shape], dtype: t.dtype });
+}
+
+
 function maxAbsDifference(a: Tensor, b: Tensor): number {
   let worst = 0;
   for (let i = 0; i < a.size; i++) worst = Math.max(worst, Math.abs(a.data[i] - b.data[i]));
@@ -118,9 +131,24 @@ export class Lab {
   /** (step, cost) after every training step. */
   readonly history: Array<[number, number]> = [];
   steps = 0;
+  /** The backend the network trains on, and whether it keeps the values in device memory (WebGPU). */
+  readonly backend: string;
+  readonly onDevice: boolean;
+  /** The CPU backend the float64 inspections run on (WebGPU has no float64). */
+  readonly inspectOn: string;
+  /** The training inputs and targets (and test inputs) where the backend computes: uploaded once on a device. */
+  private readonly x: Tensor;
+  private readonly y: Tensor;
+  private readonly testX: Tensor | undefined;
+  /** Every public async method runs after the previous one: reads never interleave with a batch of steps. */
+  private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(settings: LabSettings) {
+  /** Builds the network on the active backend; `inspectOn` names a registered CPU backend for the float64 inspections. */
+  constructor(settings: LabSettings, inspectOn = 'js') {
     this.settings = settings;
+    this.backend = getBackend().name;
+    this.onDevice = getBackend().memory !== undefined;
+    this.inspectOn = inspectOn;
     this.data = loadDataset(settings.dataset, 'float32');
     this.mnist = settings.dataset === 'mnist';
     this.output = this.mnist ? 'softmax' : 'sigmoid';
@@ -128,6 +156,41 @@ export class Lab {
     this.sizes = this.mnist ? [784, ...settings.hidden, 10] : [2, ...settings.hidden, 1];
     this.model = mlp(this.sizes, { hidden: settings.activation, output: this.output, dtype: 'float32', seed: settings.seed });
     this.optimizer = settings.optimizer === 'adam' ? new Adam({ lr: settings.lr }) : new SGD({ lr: settings.lr });
+    this.x = placed(this.data.x);
+    this.y = placed(this.data.y);
+    this.testX = this.data.test && placed(this.data.test.x);
+  }
+
+  /** Runs fn after every earlier call has finished (a failure does not block the ones after it). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * fn (synchronous: ops only enqueue) with `backend` active, then the previous one again: a
+   * call still queued when the page switched to another backend runs on this network's own.
+   */
+  private runOn<T>(backend: string, fn: () => T): T {
+    const previous = getBackend().name;
+    if (previous === backend) return fn();
+    setBackend(backend);
+    try {
+      return fn();
+    } finally {
+      setBackend(previous);
+    }
+  }
+
+  /** fn on the backend the network lives on. */
+  private onOwn<T>(fn: () => T): T {
+    return this.runOn(this.backend, fn);
+  }
+
+  /** fn on a CPU backend (float64 work): the inspection backend when the network lives on a device. */
+  private onCpu<T>(fn: () => T): T {
+    return this.runOn(this.onDevice ? this.inspectOn : this.backend, fn);
   }
 
   /** How many weights and biases the network has. */
@@ -135,42 +198,64 @@ export class Lab {
     return Object.values(this.model.parameters()).reduce((n, p) => n + p.size, 0);
   }
 
-  /** One full-batch step of gradient descent on the tape; returns the cost before the step. */
-  step(): number {
+  /**
+   * One full-batch step of gradient descent on the tape, enqueued (on a device nothing waits);
+   * returns the cost before the step, detached from the step's graph so a tidy can release it.
+   */
+  private enqueueStep(): Tensor {
     const tape = new Tape();
-    const traced = tape.record(() => this.model.trace(this.data.x));
-    const C = tape.record(() => cost(this.loss, { ...traced.layers[traced.layers.length - 1], activation: this.output }, this.data.y));
+    const traced = tape.record(() => this.model.trace(this.x));
+    const C = tape.record(() => cost(this.loss, { ...traced.layers[traced.layers.length - 1], activation: this.output }, this.y));
     const params = Object.values(this.model.parameters());
     const grads = tape.gradient(C, params);
-    this.optimizer.step(params, grads);
-    const value = C.item();
-    this.steps++;
-    this.history.push([this.steps, value]);
-    return value;
+    const before = C.detach();
+    // the optimiser's state (Adam's moments) outlives the step
+    outsideTidy(() => this.optimizer.step(params, grads));
+    return before;
+  }
+
+  /**
+   * `count` training steps, then one read of their costs (stacked where they were computed):
+   * on WebGPU the CPU waits once here, not at every step. Returns the costs before each step.
+   */
+  train(count: number): Promise<number[]> {
+    return this.exclusive(async () => {
+      const costs = this.onOwn(() => tidy(() => stack(Array.from({ length: count }, () => tidy(() => this.enqueueStep())))));
+      const values = Array.from(await costs.dataAsync());
+      for (const value of values) this.history.push([++this.steps, value]);
+      return values;
+    });
+  }
+
+  /** The model's forward pass on `x`, its values read back (the pass's intermediates released at once). */
+  private forwardValues(x: Tensor): Promise<TypedArray> {
+    return this.onOwn(() => tidy(() => this.model.forward(x))).dataAsync();
   }
 
   /** Toy sets: P(class 1) over the data and its accuracy at 0.5. MNIST: the test set's accuracy (most probable digit). */
-  accuracy(): number {
-    if (this.data.test) {
-      const { x, labels } = this.data.test;
-      const p = this.model.forward(x);
-      const n = labels.length;
-      let right = 0;
-      for (let m = 0; m < n; m++) {
-        let best = 0;
-        for (let k = 1; k < 10; k++) if (p.data[k * n + m] > p.data[best * n + m]) best = k;
-        if (best === labels[m]) right++;
+  accuracy(): Promise<number> {
+    return this.exclusive(async () => {
+      if (this.data.test && this.testX) {
+        const { labels } = this.data.test;
+        const p = await this.forwardValues(this.testX);
+        const n = labels.length;
+        let right = 0;
+        for (let m = 0; m < n; m++) {
+          let best = 0;
+          for (let k = 1; k < 10; k++) if (p[k * n + m] > p[best * n + m]) best = k;
+          if (best === labels[m]) right++;
+        }
+        return right / n;
       }
-      return right / n;
-    }
-    const p = this.model.forward(this.data.x);
-    let right = 0;
-    for (let i = 0; i < p.size; i++) if ((p.data[i] > 0.5 ? 1 : 0) === this.data.labels[i]) right++;
-    return right / p.size;
+      const p = await this.forwardValues(this.x);
+      let right = 0;
+      for (let i = 0; i < p.length; i++) if ((p[i] > 0.5 ? 1 : 0) === this.data.labels[i]) right++;
+      return right / p.length;
+    });
   }
 
   /** P(class 1) on a side × side grid over the box, row 0 at the top (y1). */
-  probabilityGrid(box: { x0: number; x1: number; y0: number; y1: number }, side: number): Float32Array {
+  probabilityGrid(box: { x0: number; x1: number; y0: number; y1: number }, side: number): Promise<Float32Array> {
     const grid = new Float32Array(2 * side * side);
     for (let r = 0; r < side; r++) {
       for (let c = 0; c < side; c++) {
@@ -179,29 +264,43 @@ export class Lab {
         grid[side * side + i] = box.y1 - ((r + 0.5) / side) * (box.y1 - box.y0);
       }
     }
-    return Float32Array.from(this.model.forward(new Tensor(grid, [2, side * side], 'float32')).data);
+    return this.exclusive(async () => Float32Array.from(await this.forwardValues(new Tensor(grid, [2, side * side], 'float32'))));
   }
 
   /** MNIST: the ten digits' probabilities for one 28 × 28 image (784 values in [0, 1], row-major). */
-  predict(pixels: Float32Array): Float64Array {
-    return Float64Array.from(this.model.forward(new Tensor(Float32Array.from(pixels), [784, 1], 'float32')).data);
+  predict(pixels: Float32Array): Promise<Float64Array> {
+    return this.exclusive(async () => Float64Array.from(await this.forwardValues(new Tensor(Float32Array.from(pixels), [784, 1], 'float32'))));
   }
 
-  /** The current weights in a float64 network of the same shape (for the inspections). */
-  float64Copy(): { model: Sequential; x: Tensor; y: Tensor } {
-    const copy = mlp(this.sizes, { hidden: this.settings.activation, output: this.output, dtype: 'float64', seed: this.settings.seed });
-    const target = copy.parameters();
-    for (const [name, p] of Object.entries(this.model.parameters())) target[name].data.set(p.data);
-    const data = loadDataset(this.settings.dataset, 'float64');
-    return { model: copy, x: data.x, y: data.y };
+  /**
+   * fn on the current weights in a float64 network of the same shape, on a CPU backend (the
+   * inspections): the weights are read (asynchronously: they may be on the device), then fn
+   * runs synchronously with the CPU backend active. A promise fn returns is the caller's to
+   * await, after the synchronous part of fn ran on the CPU backend.
+   */
+  private inspect<T>(fn: (copy: { model: Sequential; x: Tensor; y: Tensor }) => T): Promise<T> {
+    return this.exclusive(async () => {
+      const params = Object.entries(this.model.parameters());
+      const values = await Promise.all(params.map(([, p]) => p.dataAsync()));
+      return this.onCpu(() => {
+        const copy = mlp(this.sizes, { hidden: this.settings.activation, output: this.output, dtype: 'float64', seed: this.settings.seed });
+        const target = copy.parameters();
+        params.forEach(([name], i) => target[name].data.set(values[i]));
+        const data = loadDataset(this.settings.dataset, 'float64');
+        return fn({ model: copy, x: data.x, y: data.y });
+      });
+    });
   }
 
   /**
    * One training step looked at layer by layer: Δˡ = ∂C/∂Zˡ from the tape beside Δˡ from
    * the hand-written BP1–BP4 (nn's manualBackprop), on the current weights in float64.
    */
-  deltas(): { cost: number; rows: DeltaRow[] } {
-    const { model, x, y } = this.float64Copy();
+  deltas(): Promise<{ cost: number; rows: DeltaRow[] }> {
+    return this.inspect(({ model, x, y }) => this.deltasOf(model, x, y));
+  }
+
+  private deltasOf(model: Sequential, x: Tensor, y: Tensor): { cost: number; rows: DeltaRow[] } {
     const layers = model.denseLayers();
     const tape = new Tape();
     const traced = tape.record(() => model.trace(x));
@@ -228,8 +327,11 @@ export class Lab {
    * thousands of weights, two cost evaluations each: a few sampled entries of every Wˡ and bˡ
    * on the first 100 training examples (see sampledParameters).
    */
-  gradcheck(): GradcheckReport & { names: string[]; sampled: boolean } {
-    const { model, x, y } = this.float64Copy();
+  gradcheck(): Promise<GradcheckReport & { names: string[]; sampled: boolean }> {
+    return this.inspect(({ model, x, y }) => this.gradcheckOf(model, x, y));
+  }
+
+  private gradcheckOf(model: Sequential, x: Tensor, y: Tensor): GradcheckReport & { names: string[]; sampled: boolean } {
     const layers = model.denseLayers();
     const names = layers.flatMap((_, l) => [`W${l + 1}`, `b${l + 1}`]);
     const network = (params: Tensor[], input: Tensor, target: Tensor) => {
@@ -259,13 +361,17 @@ export class Lab {
     return { ...report, worst, names, sampled: true };
   }
 
-  /** The recorded graph of one step's cost (float64 copy) and the model to name parameters by. */
-  recordedCost(): { cost: Tensor; model: Sequential; x: Tensor; y: Tensor } {
-    const { model, x, y } = this.float64Copy();
-    const tape = new Tape();
-    const traced = tape.record(() => model.trace(x));
-    const C = tape.record(() => cost(this.loss, { ...traced.layers[traced.layers.length - 1], activation: this.output }, y));
-    return { cost: C, model, x, y };
+  /**
+   * draw(the recorded graph of one step's cost, the model to name parameters by, X, Y), on the
+   * float64 copy: draw's synchronous part (a graph drawing's gradients) runs on the CPU backend.
+   */
+  recordedCost<T>(draw: (recorded: { cost: Tensor; model: Sequential; x: Tensor; y: Tensor }) => T): Promise<T> {
+    return this.inspect(({ model, x, y }) => {
+      const tape = new Tape();
+      const traced = tape.record(() => model.trace(x));
+      const C = tape.record(() => cost(this.loss, { ...traced.layers[traced.layers.length - 1], activation: this.output }, y));
+      return draw({ cost: C, model, x, y });
+    });
   }
 }
 
