@@ -48,7 +48,7 @@ const median = (list: number[]) => [...list].sort((x, y) => x - y)[Math.floor(li
 for (const n of sizes) {
   const aValues = filled(n * n, 1), bValues = filled(n * n, 2);
   const a = context.upload(aValues), b = context.upload(bValues), c = context.allocate(n * n, false);
-  const picked = chooseTiling(n, n, 1);
+  const picked = chooseTiling(n, n, 1, n);
   for (const tiling of MATMUL_TILINGS) {
     const call = (t: MatmulTiling) => matmulUsing({ tiling: t }, context, a, b, c, n, n, n, false, false);
     call(tiling);

@@ -2,7 +2,7 @@ import { jsBackend } from '@tapegrad/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { gpu, onDevice } from './gpu.js';
-import { LARGE_TILING, MATMUL_TILINGS, type MatmulOptions, SMALL_TILING, chooseSplitK, matmul, matmulBatched, matmulBatchedUsing, matmulUsing } from '../src/kernels/matmul.js';
+import { DIRECT_TILING, LARGE_TILING, MATMUL_TILINGS, type MatmulOptions, SMALL_TILING, chooseSplitK, chooseTiling, matmul, matmulBatched, matmulBatchedUsing, matmulUsing } from '../src/kernels/matmul.js';
 
 /**
  * mulberry32: reproducible values in [−2, 2) from a seed the property draws (shrinking then
@@ -104,6 +104,17 @@ describe('webgpu matmul agrees with js', () => {
     await checkMatmul({ m: 20, k: 5000, n: 30, transposeA: true, transposeB: false, seed: 5 }, undefined);
   });
 
+  it('matmul() runs products with at most 16 rows, columns or k on the direct kernel, splitting a long k over threads', async () => {
+    expect([chooseTiling(16, 5000, 1, 300), chooseTiling(300, 16, 1, 300), chooseTiling(300, 300, 1, 16), chooseTiling(6, 50176, 1, 25)]).toEqual([DIRECT_TILING, DIRECT_TILING, DIRECT_TILING, DIRECT_TILING]);
+    expect([chooseTiling(17, 300, 1, 17), chooseTiling(2048, 2048, 1, 2048)]).toEqual([SMALL_TILING, LARGE_TILING]);
+    // a convolution's weight gradient, [C_out, N·H·W]·[N·H·W, C·kH·kW]: 150 outputs, k-ranges of ≥ 512
+    expect(chooseSplitK(DIRECT_TILING, 6, 6000, 25, 1)).toBe(11);
+    expect(chooseSplitK(DIRECT_TILING, 6, 1000, 25, 1)).toBe(1);
+    expect(chooseSplitK(DIRECT_TILING, 128, 6000, 128, 1)).toBe(1);
+    await checkMatmul({ m: 6, k: 6000, n: 25, transposeA: false, transposeB: true, seed: 8 }, undefined);
+    await checkMatmul({ m: 3, k: 7, n: 700, transposeA: true, transposeB: false, seed: 9 }, undefined);
+  });
+
   it('matmul() picks a tiling and takes CPU inputs', async () => {
     await fc.assert(fc.asyncProperty(cases, (c) => checkMatmul(c, undefined)), { seed: 7, numRuns: 15 });
   });
@@ -179,17 +190,17 @@ async function checkBatched(c: BatchCase, options: MatmulOptions | undefined): P
 }
 
 describe('webgpu matmulBatched agrees with js', () => {
-  it('random batches with repeated and broadcast offsets, both tilings', async () => {
+  it('random batches with repeated and broadcast offsets, every tiling', async () => {
     await fc.assert(
-      fc.asyncProperty(batchCases, fc.constantFrom(undefined, SMALL_TILING, LARGE_TILING), (c, tiling) => checkBatched(c, tiling && { tiling, parts: 1 })),
+      fc.asyncProperty(batchCases, fc.constantFrom(undefined, ...MATMUL_TILINGS), (c, tiling) => checkBatched(c, tiling && { tiling, parts: 1 })),
       { seed: 42, numRuns: 40 },
     );
   });
 
   it('split-k of a batch, with repeated offsets and the batch·parts split over dispatches', async () => {
     await fc.assert(
-      fc.asyncProperty(batchCases, fc.integer({ min: 2, max: 4 }), fc.integer({ min: 4, max: 9 }), (c, parts, most) =>
-        checkBatched(c, { tiling: SMALL_TILING, parts, maxWorkgroupsPerDimension: most })),
+      fc.asyncProperty(batchCases, fc.constantFrom(SMALL_TILING, DIRECT_TILING), fc.integer({ min: 2, max: 4 }), fc.integer({ min: 4, max: 9 }), (c, tiling, parts, most) =>
+        checkBatched(c, { tiling, parts, maxWorkgroupsPerDimension: most })),
       { seed: 45, numRuns: 20 },
     );
   });

@@ -1,4 +1,4 @@
-import { type GpuArray, type GpuContext, type KernelSource } from '../context.js';
+import { type GpuArray, type GpuContext, type KernelSource, PRELUDE, WORKGROUP_SIZE } from '../context.js';
 import { reduce } from './reduce.js';
 import type { GpuInput } from './types.js';
 
@@ -18,6 +18,12 @@ import type { GpuInput } from './types.js';
  * two differ by float32 rounding growing with k). When there are few output blocks and a
  * long k, the k-range is split over several workgroups per block (split-k) into a scratch
  * array whose parts reduce('sum') then adds.
+ *
+ * Products with at most 16 rows, columns or k (a convolution's [C_out, C·kH·kW] weights times
+ * its columns, a batch of a few examples, a layer with few inputs) skip the blocks: one thread
+ * per output walks its k-range directly ('direct' tiling), since a 64-row block would mostly
+ * compute padding or stage slabs used once — and on SwiftShader every workgroup barrier costs
+ * about a millisecond.
  */
 
 /** A workgroup's share of the product; the threads are always 16×16 (256, WebGPU's guaranteed maximum). */
@@ -28,6 +34,8 @@ export interface MatmulTiling {
   readonly blockN: number;
   /** The k-extent of a staged slab. */
   readonly blockK: number;
+  /** One thread per output, nothing staged in workgroup memory (the blocks are then 1×1). */
+  readonly direct?: true;
 }
 
 const THREADS_X = 16;
@@ -38,8 +46,16 @@ const THREADS = THREADS_X * THREADS_Y;
 export const SMALL_TILING: MatmulTiling = { name: 'small', blockM: 64, blockN: 64, blockK: 16 };
 /** 128×128 blocks, 8×8 per thread: twice the arithmetic per shared load, for large products. */
 export const LARGE_TILING: MatmulTiling = { name: 'large', blockM: 128, blockN: 128, blockK: 8 };
+/** One output per thread, its k-range read straight from global memory: for products with few rows or columns. */
+export const DIRECT_TILING: MatmulTiling = { name: 'direct', blockM: 1, blockN: 1, blockK: 1, direct: true };
 /** The tilings, for tests and the speed probe. */
-export const MATMUL_TILINGS: readonly MatmulTiling[] = [SMALL_TILING, LARGE_TILING];
+export const MATMUL_TILINGS: readonly MatmulTiling[] = [SMALL_TILING, LARGE_TILING, DIRECT_TILING];
+
+/**
+ * At most this many rows, columns or k and a product runs on the direct kernel: a block
+ * would mostly compute padding, or (short k) stage slabs that are used once.
+ */
+const DIRECT_AT_MOST = 16;
 
 /** Below this many 128×128 blocks (over all batches) a GPU would sit partly idle with the large tiling. */
 const LARGE_TILING_MIN_BLOCKS = 96;
@@ -154,6 +170,53 @@ fn loadB(p: u32, j: u32, K: u32, N: u32, base: u32, rowStride: u32, colStride: u
   return { name: `matmul.${t.name}`, code };
 }
 
+/**
+ * The direct kernel: thread i computes output i of out (or of the split-k scratch),
+ * [batches·parts, m, n] row-major, summing its k-range in order of k as the tiled kernel does.
+ */
+const DIRECT: KernelSource = {
+  name: 'matmul.direct',
+  code: () => /* wgsl */ `${PRELUDE}
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read> aOffsets: array<u32>;
+@group(0) @binding(3) var<storage, read> bOffsets: array<u32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read> params: array<u32>;
+
+@compute @workgroup_size(${WORKGROUP_SIZE})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= params[7]) { return; }
+  let M = params[0];
+  let fullK = params[1];
+  let N = params[2];
+  let transposeA = params[3] != 0u;
+  let transposeB = params[4] != 0u;
+  let parts = params[5];
+  let col = i % N;
+  let row = (i / N) % M;
+  let z = i / (M * N);
+  let batch = z / parts;
+  let kStart = (z % parts) * params[6];
+  let K = min(params[6], fullK - kStart);
+  // A[row, p] = a[aOffset + row·aRow + p·aCol], B[p, col] = b[bOffset + p·bRow + col·bCol]
+  let aRow = select(fullK, 1u, transposeA);
+  let aCol = select(1u, M, transposeA);
+  let bRow = select(N, 1u, transposeB);
+  let bCol = select(1u, fullK, transposeB);
+  var ai = aOffsets[batch] + row * aRow + kStart * aCol;
+  var bi = bOffsets[batch] + col * bCol + kStart * bRow;
+  var sum = 0.0;
+  for (var p = 0u; p < K; p++) {
+    sum += a[ai] * b[bi];
+    ai += aCol;
+    bi += bRow;
+  }
+  out[i] = sum;
+}`,
+};
+
 const sources = new Map<MatmulTiling, KernelSource>();
 
 function sourceFor(t: MatmulTiling): KernelSource {
@@ -166,7 +229,8 @@ function sourceFor(t: MatmulTiling): KernelSource {
 const ZERO_OFFSET = new Int32Array(1);
 
 /** The tiling for a product of this size: large blocks only when there are enough of them to fill a GPU. */
-export function chooseTiling(m: number, n: number, batches: number): MatmulTiling {
+export function chooseTiling(m: number, n: number, batches: number, k = Infinity): MatmulTiling {
+  if (m <= DIRECT_AT_MOST || n <= DIRECT_AT_MOST || k <= DIRECT_AT_MOST) return DIRECT_TILING;
   const largeBlocks = Math.ceil(m / LARGE_TILING.blockM) * Math.ceil(n / LARGE_TILING.blockN) * batches;
   return largeBlocks >= LARGE_TILING_MIN_BLOCKS ? LARGE_TILING : SMALL_TILING;
 }
@@ -175,14 +239,21 @@ export function chooseTiling(m: number, n: number, batches: number): MatmulTilin
 const SPLIT_K_BELOW_BLOCKS = 64;
 /** The workgroups a split-k product aims at. */
 const SPLIT_K_WORKGROUPS = 128;
-/** The shortest k-range worth a workgroup of its own. */
+/** The shortest k-range worth a workgroup (or, in the direct kernel, a thread) of its own. */
 const SPLIT_K_MIN_PART = 512;
+/** The direct kernel splits k when its outputs give fewer threads than this, aiming at twice as many. */
+const DIRECT_SPLIT_K_BELOW_THREADS = 16384;
 
 /**
  * Into how many k-ranges a product is split: few output blocks with a long k (a convolution's
  * weight gradient, [C_out, N·H·W]·[N·H·W, C·kH·kW]) would otherwise leave most of a GPU idle.
  */
 export function chooseSplitK(tiling: MatmulTiling, m: number, k: number, n: number, batches: number): number {
+  if (tiling.direct) {
+    const outputs = m * n * batches;
+    if (outputs >= DIRECT_SPLIT_K_BELOW_THREADS || k < 2 * SPLIT_K_MIN_PART) return 1;
+    return Math.min(Math.ceil((2 * DIRECT_SPLIT_K_BELOW_THREADS) / outputs), Math.floor(k / SPLIT_K_MIN_PART));
+  }
   const blocks = Math.ceil(m / tiling.blockM) * Math.ceil(n / tiling.blockN) * batches;
   if (blocks >= SPLIT_K_BELOW_BLOCKS || k < 2 * SPLIT_K_MIN_PART) return 1;
   return Math.min(Math.ceil(SPLIT_K_WORKGROUPS / blocks), Math.floor(k / SPLIT_K_MIN_PART));
@@ -225,7 +296,7 @@ export function matmulBatchedUsing(options: MatmulOptions, context: GpuContext, 
   transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array): void {
   const batches = aOffsets.length;
   if (m === 0 || n === 0 || batches === 0) return;
-  const tiling = options.tiling ?? chooseTiling(m, n, batches);
+  const tiling = options.tiling ?? chooseTiling(m, n, batches, k);
   const most = Math.min(options.maxWorkgroupsPerDimension ?? MAX_WORKGROUPS_PER_DIMENSION, MAX_WORKGROUPS_PER_DIMENSION);
   // parts ≤ most, so that a dispatch holds at least one whole batch; every part non-empty
   const requested = Math.max(1, Math.min(options.parts ?? chooseSplitK(tiling, m, k, n, batches), k, most));
@@ -248,6 +319,12 @@ export function matmulBatchedUsing(options: MatmulOptions, context: GpuContext, 
  */
 function dispatchProducts(context: GpuContext, tiling: MatmulTiling, a: GpuInput, b: GpuInput, out: GpuArray, m: number, k: number, n: number,
   transposeA: boolean, transposeB: boolean, aOffsets: Int32Array, bOffsets: Int32Array, parts: number, partLength: number, most: number): void {
+  if (tiling.direct) {
+    // one thread per output over the whole batch: the 1-D grid spills into y by itself
+    const threads = aOffsets.length * parts * m * n;
+    context.run(DIRECT, { inputs: [a, b, aOffsets, bOffsets], outputs: [out], ints: [m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0, parts, partLength, threads], threads });
+    return;
+  }
   const source = sourceFor(tiling);
   const batches = aOffsets.length, batchesPerDispatch = Math.floor(most / parts);
   const rowBlocks = Math.ceil(m / tiling.blockM), colBlocks = Math.ceil(n / tiling.blockN);
