@@ -63,6 +63,9 @@ export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 60_000,
+    // beforeAll/afterAll get the tests' allowance, not vitest's 10 s: a hook that loads MNIST or
+    // starts a process is as slow as a test when the other worker (and other work) share the cores
+    hookTimeout: 60_000,
     // vitest's default for `run` is one worker less than the cores: on the 2-core CI machine one
     // worker, so the files ran one after another (307 s). Most of the suite's time is CPU in the
     // worker or in the processes its tests start, so two workers keep both cores busy.
