@@ -57,6 +57,7 @@ export function createWebGpuBackend(context: GpuContext, adapter: GpuAdapterDesc
       const from = input('copy', source);
       context.copy(from instanceof GpuArray ? from : context.upload(from), output('copy', target));
     },
+    settled: () => context.settled(),
   };
   return {
     name,

@@ -92,6 +92,8 @@ export interface GpuMemoryStats {
   uploads: number;
   /** Reads back to the CPU. */
   reads: number;
+  /** Waits for the queue to finish (memory.settled()): fences, no transfer. */
+  fences: number;
   /** Idle pooled bytes now. */
   pooledBytes: number;
 }
@@ -145,7 +147,7 @@ export class GpuContext {
   readonly #layouts = new Map<string, GPUBindGroupLayout>();
   readonly #idle = new Map<number, GPUBuffer[]>();
   readonly #collector: FinalizationRegistry<BufferRecord>;
-  #stats: GpuMemoryStats = { created: 0, reused: 0, released: 0, collected: 0, uploads: 0, reads: 0, pooledBytes: 0 };
+  #stats: GpuMemoryStats = { created: 0, reused: 0, released: 0, collected: 0, uploads: 0, reads: 0, fences: 0, pooledBytes: 0 };
   /** The first validation or out-of-memory error the device reported; reads rethrow it. */
   #fault: string | null = null;
   #lost: string | null = null;
@@ -218,6 +220,14 @@ export class GpuContext {
     const encoder = this.device.createCommandEncoder();
     encoder.copyBufferToBuffer(source.buffer, 0, target.buffer, 0, source.length * 4);
     this.device.queue.submit([encoder.finish()]);
+  }
+
+  /** Resolves once the queue has finished everything submitted so far (every dispatch is submitted when it is run). */
+  async settled(): Promise<void> {
+    this.#assertUsable();
+    this.#stats.fences++;
+    await this.device.queue.onSubmittedWorkDone();
+    this.#assertUsable();
   }
 
   /** @internal GpuArray.read. */

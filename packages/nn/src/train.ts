@@ -209,6 +209,12 @@ const DEFAULT_BATCH_SIZE = 32;
 const DEFAULT_EVAL_BATCH_SIZE = 256;
 /** How long fit may hold the event loop before yielding, so an abort() from a timer or a signal handler gets through. */
 const YIELD_EVERY_MS = 25;
+/**
+ * How many steps fitAsync enqueues ahead of the device's progress: enough to keep it busy
+ * (the next step is queued while one runs), few enough that the progress bar, onBatch and an
+ * abort (Ctrl-C) follow the device within two steps and the queued work stays bounded.
+ */
+const DEVICE_STEPS_AHEAD = 2;
 
 // ---- checks ----------------------------------------------------------------------------
 
@@ -580,8 +586,11 @@ function refuseDeviceBackend(op: string, asyncName: string): void {
  * around them — the order, progress, yields, abort, timing, validation and History.
  */
 interface EpochSteps {
-  /** Trains on the examples order[start, end); returns the running mean loss to report (NaN when it is not read per step). */
-  step(start: number, end: number, batch: number): number;
+  /**
+   * Trains on the examples order[start, end); returns the running mean loss to report (NaN
+   * when it is not read per step), or a promise of it when the step must wait for a device.
+   */
+  step(start: number, end: number, batch: number): number | Promise<number>;
   /** After the last step, once its work is done: Σ batch cost × batch size. The epoch's time stops here. */
   lossTotal(): Promise<number>;
   /** The epoch-end checks for non-finite values, then the metrics of the epoch's training predictions. */
@@ -632,7 +641,8 @@ async function trainEpochs(
         }
         const start = b * batchSize;
         const end = Math.min(start + batchSize, examples);
-        const meanLoss = steps.step(start, end, b + 1);
+        const stepped = steps.step(start, end, b + 1);
+        const meanLoss = typeof stepped === 'number' ? stepped : await stepped;
         reporter?.batch(b + 1, meanLoss);
         onBatch?.({ epoch, batch: b + 1, batches, loss: meanLoss });
       }
@@ -747,9 +757,11 @@ function takesIndices(model: Module): boolean {
  * `fit` for every backend, a device's (`@tapegrad/backend-webgpu`) included: the same
  * options, training and History. On a CPU backend it is `fit`, step for step. On a device
  * backend each batch is uploaded once, the whole step (forward, backward, optimiser) only
- * enqueues work, and the CPU waits once per epoch, for the epoch's loss summed on the device
+ * enqueues work, and values are read once per epoch: the epoch's loss summed on the device
  * (and the training predictions when `metrics` are asked for, read without stalling the
- * steps). Hence on a device:
+ * steps). The loop stays at most two steps ahead of the device (it waits on a fence, no
+ * transfer), so the progress, `onBatch` and an abort follow the device and the queued work
+ * stays bounded. Hence on a device:
  * - `onBatch` and the progress bar get `loss: NaN` (it is not read per step);
  * - non-finite values are checked once per epoch, on the summed loss and the parameters
  *   (a NonFiniteError's `step` is then null), so 'stop' throws after the epoch's steps;
@@ -769,7 +781,8 @@ export function fitAsync(model: Module, data: Examples, options: FitOptions): Pr
 
 /** fitAsync with the progress display that `reporterFor` picks (the Node entry passes the terminal's). */
 export async function fitAsyncWith(reporterFor: ReporterFactory, model: Module, data: Examples, options: FitOptions): Promise<History> {
-  if (getBackend().memory === undefined) return fitWith(reporterFor, model, data, options);
+  const memory = getBackend().memory;
+  if (memory === undefined) return fitWith(reporterFor, model, data, options);
   const op = 'fitAsync';
   const cpuData = await examplesOnCpu(data);
   const cpuOptions = options?.validation === undefined ? options : { ...options, validation: await examplesOnCpu(options.validation) };
@@ -782,8 +795,10 @@ export async function fitAsyncWith(reporterFor: ReporterFactory, model: Module, 
     const outputs: Array<{ read: Promise<TypedArray>; shape: readonly number[]; start: number }> = [];
     // Σ batch cost × batch size, summed on the device: one read per epoch instead of one per step
     const lossSum = zeros([], { dtype: params[0].dtype });
+    // fences of the last steps enqueued (no transfer): the loop waits on the oldest
+    const ahead: Array<Promise<void>> = [];
     return {
-      step(start, end) {
+      async step(start, end) {
         tidy(() => {
           const xb = placeX(sampleX.take(order.subarray(start, end)));
           const yb = uploaded(sampleY.take(order.subarray(start, end)));
@@ -796,6 +811,8 @@ export async function fitAsyncWith(reporterFor: ReporterFactory, model: Module, 
           if (metrics.length > 0) outputs.push({ read: output.dataAsync(), shape: output.shape, start });
           outsideTidy(() => optimizer.step(params, grads, () => objectiveOf(xb, yb)));
         });
+        ahead.push(memory.settled());
+        if (ahead.length > DEVICE_STEPS_AHEAD) await ahead.shift();
         return NaN;
       },
       lossTotal: () => lossSum.itemAsync(),

@@ -289,6 +289,14 @@ describe('on a device backend, what reads values synchronously says what to use 
     expect(await reads('stop')).toBe(6);
   });
 
+  it('waits on one fence per step (no transfer), so it runs at most two steps ahead of the device', async () => {
+    const before = backend.context.stats;
+    await fitAsync(model(), data, { loss: 'bce', optimizer: new Adam({ lr: 0.01 }), epochs: 2, batchSize: 8, onNonFinite: 'ignore' });
+    const after = backend.context.stats;
+    // 6 batches an epoch, 2 epochs: 12 fences, and reads only for the 2 epochs' losses
+    expect([after.fences - before.fences, after.reads - before.reads]).toEqual([12, 2]);
+  });
+
   it('an optimiser of your own written with ops and assign (the README\'s NaiveMomentum) trains on the device as Momentum does', async () => {
     class NaiveMomentum implements Optimizer {
       readonly name = 'NaiveMomentum';

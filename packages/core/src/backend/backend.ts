@@ -204,6 +204,12 @@ export interface DeviceMemory {
   write(target: DeviceArray, data: TypedArray): void;
   /** Copies all of source into target, device to device (same length): `detach`, `assign`, reshape. */
   copy(source: DeviceArray, target: DeviceArray): void;
+  /**
+   * Resolves once the device has finished all the work enqueued before the call: a fence,
+   * no transfer. Loops that only enqueue (nn's fitAsync) wait on it to stay a few steps ahead
+   * of the device instead of queueing a whole epoch.
+   */
+  settled(): Promise<void>;
 }
 
 /** A backend that computes on the CPU: every buffer it is handed is a typed array (js, wasm, native). */

@@ -23,6 +23,9 @@ export interface FakeDeviceCounts {
   disposed: number;
   /** Kernel calls that got a CPU typed array as an input (uploaded for the call). */
   cpuInputs: number;
+  /** Fences asked for (memory.settled()), and the most of them ever pending at once. */
+  settled: number;
+  maxPendingFences: number;
 }
 
 export class FakeDeviceArray implements DeviceArray {
@@ -81,7 +84,8 @@ export interface FakeDevice extends Backend {
 
 /** A fake device backend named `name` (register it with setBackend(device) or registerBackend). */
 export function createFakeDevice(name = 'fake-gpu'): FakeDevice {
-  const counts: FakeDeviceCounts = { allocated: 0, uploaded: 0, written: 0, copied: 0, read: 0, disposed: 0, cpuInputs: 0 };
+  const counts: FakeDeviceCounts = { allocated: 0, uploaded: 0, written: 0, copied: 0, read: 0, disposed: 0, cpuInputs: 0, settled: 0, maxPendingFences: 0 };
+  let pendingFences = 0;
   const own = (s: Storage, use: string): TypedArray => {
     if (!(s instanceof FakeDeviceArray)) throw new Error(`${name}: ${use} got ${ArrayBuffer.isView(s) ? 'a CPU typed array' : typeof s} where one of its own arrays belongs`);
     if (s.device !== name) throw new Error(`${name}: ${use} got an array of device '${s.device}'`);
@@ -103,6 +107,16 @@ export function createFakeDevice(name = 'fake-gpu'): FakeDevice {
       const values = own(target, 'write');
       if (data.length !== values.length) throw new Error(`${name}: write of ${data.length} values into ${values.length}`);
       values.set(data);
+    },
+    // the fake device computes at once, but its fences resolve a timer later, as a real
+    // device's would after the queued work: how far a loop runs ahead shows in maxPendingFences
+    settled() {
+      counts.settled++;
+      counts.maxPendingFences = Math.max(counts.maxPendingFences, ++pendingFences);
+      return new Promise<void>((resolve) => setTimeout(() => {
+        pendingFences--;
+        resolve();
+      }, 1));
     },
     copy(source, target) {
       counts.copied++;
