@@ -207,7 +207,8 @@ export class Tensor {
   }
 
   /**
-   * The row-major values on the CPU. Treat them as read-only: change a tensor with `assign`.
+   * The row-major values on the CPU. Treat them as read-only: change a tensor with `assign`
+   * (which may give the tensor a new array: read `.data` again after it).
    * A DeviceTensorError for a tensor on a device: read it with `await t.dataAsync()`.
    */
   get data(): TypedArray {
