@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  type DType, type Tensor, add, div, mul, noGrad, setBackend, sqrt, square, sub, tensor, zerosLike,
+  type DType, type Tensor, add, div, mul, noGrad, setBackend, sqrt, square, sub, tensor, tidy, zerosLike,
 } from '@tapegrad/core';
 import { Adam, Momentum, type Optimizer, SGD } from '@tapegrad/nn';
 import { initWasmBackend } from '../packages/backend-wasm/src/index.js';
@@ -24,7 +24,9 @@ interface Reference {
 }
 
 function sgdByOps(lr: number): Reference {
-  return { step: (params, grads) => noGrad(() => params.forEach((p, i) => p.assign(sub(p, mul(grads[i], lr))))) };
+  // inside tidy: mul then sub run as two kernels (outside it, sub folds mul's product into
+  // the same subScaled call the optimiser makes, and the reference would be no reference)
+  return { step: (params, grads) => noGrad(() => params.forEach((p, i) => tidy(() => p.assign(sub(p, mul(grads[i], lr)))))) };
 }
 
 function momentumByOps(lr: number, momentum: number, nesterov: boolean): Reference {

@@ -63,8 +63,15 @@ export function commonDType(op: string, inputs: readonly Tensor[]): DType {
   return dtype;
 }
 
-/** Runs a primitive: validate, compute, and record a node if anyone is listening. */
-export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Tensor {
+/**
+ * Runs a primitive: validate, compute, and record a node if anyone is listening.
+ *
+ * `fused`, for an op's own file only: computes the output in place of `def.forward`, from
+ * the input tensors (which it may read without computing a deferred input's values). It
+ * must give exactly def.forward's values, on CPU inputs and a CPU backend (the caller checks
+ * both: the device placement check is skipped). The node recorded is def's, as always.
+ */
+export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A, fused?: (backend: Backend, outShape: Shape, dtype: DType) => Storage): Tensor {
   // plain loops, no closures: this runs for every op, and small-batch steps are bound by it
   const n = inputs.length;
   const shapes = new Array<Shape>(n);
@@ -77,13 +84,16 @@ export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Te
   const inputDType = commonDType(def.name, inputs);
   const dtype = def.dtype ? def.dtype(inputDType, attrs) : inputDType;
   const outShape = def.shape(shapes, attrs);
-  const buffers = new Array<Storage>(n);
-  for (let i = 0; i < n; i++) buffers[i] = inputs[i].storage;
   const backend = getBackend();
-  // until a device backend exists this is one flag test (backend.memory is then read once
-  // per op, by the forward's outputStorage)
-  if (deviceBackendRegistered()) checkPlacement(def.name, backend, inputs, buffers);
-  const data = def.forward(backend, buffers, shapes, outShape, dtype, attrs);
+  let data: Storage;
+  if (fused === undefined) {
+    const buffers = new Array<Storage>(n);
+    for (let i = 0; i < n; i++) buffers[i] = inputs[i].storage;
+    // until a device backend exists this is one flag test (backend.memory is then read once
+    // per op, by the forward's outputStorage)
+    if (deviceBackendRegistered()) checkPlacement(def.name, backend, inputs, buffers);
+    data = def.forward(backend, buffers, shapes, outShape, dtype, attrs);
+  } else data = fused(backend, outShape, dtype);
   const output = new Tensor(data, outShape, dtype);
   if (def.vjp) record(def, inputs, output, attrs);
   // NaN hunting's one test per op while it is off (its record-site capture included)

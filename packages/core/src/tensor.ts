@@ -95,6 +95,32 @@ export interface Tensor {
   backward(dy?: Tensor, options?: BackwardOptions): void;
 }
 
+/**
+ * @internal Values a tensor computes on its first read instead of when it is created: an
+ * op's output that a later op may never need as such (ops/arithmetic.ts: `mul(g, lr)`, which
+ * `sub(w, ·)` folds into one kernel call). `compute` returns a fresh CPU buffer of `size`
+ * elements, exactly what the op would have computed when called; it must not depend on state
+ * that can change before then (the buffers it reads are lent: see lendValues).
+ */
+export interface DeferredValues {
+  readonly size: number;
+  compute(): TypedArray;
+}
+
+/** @internal A tensor whose values are computed on first read: see DeferredValues. */
+export let deferredTensor: (values: DeferredValues, shape: Shape, dtype: DType) => Tensor;
+/** @internal t's deferred values, if they were not computed yet (null for a released tensor). */
+export let deferredValuesOf: (t: Tensor) => DeferredValues | null;
+/**
+ * @internal t's CPU values, for deferred values to read later: from now on t's buffer stays
+ * as it is (an assign to t writes into a copy; tidy does not recycle it).
+ */
+export let lendValues: (t: Tensor) => TypedArray;
+
+/** Placeholder storage of a deferred tensor (never read: its values are computed first). */
+const NO_VALUES_32 = new Float32Array(0);
+const NO_VALUES_64 = new Float64Array(0);
+
 let nextId = 0;
 
 /**
@@ -122,6 +148,14 @@ export class Tensor {
   #state = LIVE;
   /** Whether #data came from the buffer pool for this tensor alone, so releasing may recycle it. */
   #pooled = false;
+  /** Values not computed yet (a deferred op's output): computed into #data on the first read. */
+  #deferred: DeferredValues | null = null;
+  /**
+   * Whether #data is also read by deferred values (another tensor's, not yet computed): the
+   * buffer must then stay as it is — assign gives this tensor a copy first, release does not
+   * recycle it.
+   */
+  #lent = false;
 
   /**
    * Takes ownership of `data` without copying or checking: ops and creation functions call
@@ -143,6 +177,13 @@ export class Tensor {
       isTensor: (value: unknown): value is Tensor => value instanceof Tensor,
       release(t: Tensor) {
         t.#state = RELEASED;
+        // never computed: nothing to give back (and the operands it held are let go)
+        if (t.#deferred !== null) {
+          t.#deferred = null;
+          return null;
+        }
+        // lent to deferred values that may still be read: the pool must not hand it out again
+        if (t.#lent) return null;
         // a tensor owns its device array (ops and creation functions make one per tensor)
         return t.#pooled || isDeviceArray(t.#data) ? t.#data : null;
       },
@@ -152,10 +193,22 @@ export class Tensor {
         t.#state = KEPT;
       },
     });
+    deferredTensor = (values, shape, dtype) => {
+      const t = new Tensor(dtype === 'float64' ? NO_VALUES_64 : NO_VALUES_32, shape, dtype);
+      t.#deferred = values;
+      return t;
+    };
+    deferredValuesOf = (t) => (t.#state === RELEASED ? null : t.#deferred);
+    lendValues = (t) => {
+      const data = t.#live('lend');
+      t.#lent = true;
+      return data as TypedArray;
+    };
   }
 
   /**
-   * The row-major values on the CPU. Treat them as read-only: change a tensor with `assign`.
+   * The row-major values on the CPU. Treat them as read-only: change a tensor with `assign`
+   * (which may give the tensor a new array: read `.data` again after it).
    * A DeviceTensorError for a tensor on a device: read it with `await t.dataAsync()`.
    */
   get data(): TypedArray {
@@ -168,11 +221,13 @@ export class Tensor {
    */
   get storage(): Storage {
     if (this.#state === RELEASED) throw releasedError('Tensor.storage', this);
+    if (this.#deferred !== null) this.#compute();
     return this.#data;
   }
 
   /** 'cpu', or the name of the device backend whose memory holds the values (e.g. 'webgpu'). */
   get device(): string {
+    if (this.#deferred !== null) return 'cpu';
     const data = this.#data;
     return isDeviceArray(data) ? data.device : 'cpu';
   }
@@ -210,13 +265,27 @@ export class Tensor {
   #assignable(op: string): Storage {
     const data = this.#live(op);
     if (this.node) throw new ValueError(op, `only leaf tensors can be assigned; this ${fmt(this.shape)} tensor was produced by '${this.node.def.name}'`);
-    return data;
+    if (!this.#lent) return data;
+    // deferred values still read the current buffer: they keep it, this tensor writes into a
+    // copy of its own (only CPU buffers are ever lent)
+    const copy = (data as TypedArray).slice();
+    this.#data = copy;
+    this.#lent = false;
+    this.#pooled = false;
+    return copy;
   }
 
-  /** The storage, or the released-tensor error naming `op`. */
+  /** The storage (computed now if it was deferred), or the released-tensor error naming `op`. */
   #live(op: string): Storage {
     if (this.#state === RELEASED) throw releasedError(op, this);
+    if (this.#deferred !== null) this.#compute();
     return this.#data;
+  }
+
+  #compute(): void {
+    const values = this.#deferred!;
+    this.#data = values.compute();
+    this.#deferred = null;
   }
 
   /** The values on the CPU for the synchronous reader `op`, or an error naming the async reader to use instead. */
@@ -227,11 +296,12 @@ export class Tensor {
   }
 
   #oneElement(op: string): void {
-    if (this.#data.length !== 1) throw new ShapeError(op, `expects a tensor with one element, got shape ${fmt(this.shape)}`);
+    if (this.size !== 1) throw new ShapeError(op, `expects a tensor with one element, got shape ${fmt(this.shape)}`);
   }
 
   get size(): number {
-    return this.#data.length;
+    const deferred = this.#deferred;
+    return deferred === null ? this.#data.length : deferred.size;
   }
 
   get rank(): number {
@@ -337,7 +407,7 @@ export class Tensor {
   toString(): string {
     const head = `Tensor(${this.dtype}, ${fmt(this.shape)}${this.node ? `, op=${this.node.def.name}` : ''})`;
     if (this.#state === RELEASED) return `${head}\n<released when tidy() returned>`;
-    const data = this.#data;
+    const data = this.#live('toString');
     if (isDeviceArray(data)) return `${head}\n<values on the '${data.device}' device: await t.toArrayAsync()>`;
     return `${head}\n${formatValues(this.shape, data)}`;
   }
@@ -349,7 +419,7 @@ export class Tensor {
   /** Full values as code that rebuilds the tensor: fast-check prints counterexamples this way. */
   [Symbol.for('fast-check/toStringMethod')](): string {
     if (this.#state === RELEASED) return `/* released ${fmt(this.shape)} tensor */`;
-    if (isDeviceArray(this.#data)) return `/* ${this.dtype} ${fmt(this.shape)} tensor on the '${this.#data.device}' device */`;
+    if (this.#deferred === null && isDeviceArray(this.#data)) return `/* ${this.dtype} ${fmt(this.shape)} tensor on the '${this.#data.device}' device */`;
     const values = JSON.stringify(this.toArray());
     return `tensor(${values}, { dtype: '${this.dtype}' }) /* ${fmt(this.shape)} */`;
   }
