@@ -61,6 +61,10 @@ const HELP = `usage: pnpm bench [options]   (or: tsx bench/src/main.ts [options]
                         ('none' = no limit). Defaults: full T2=300, T4=300, matmul=120 per size, ops=120 per case,
                         others none; quick T1=20,T2=15,T3=20,T4=20,matmul=4,ops=8
   --json FILE           also write the results as JSON
+  --gpu-report [FILE]   instead of the tables: the WebGPU report for a machine with a GPU (default FILE gpu-report.json):
+                        adapter and limits, a probe shader's fp32 peak, matmul up to 4096³ (% of that peak), T1–T4 on
+                        WebGPU against the native CPU backend, and issue 14's two goals; --tasks, --quick, --tiny and
+                        --budget apply (see bench/README.md, "A real-GPU run")
   -h, --help            this text`;
 
 class UsageError extends Error {}
@@ -72,6 +76,13 @@ interface Options {
   skip: Set<string>;
   budgets: Record<Kind, number>;
   json: string | null;
+  gpuReport: string | null;
+}
+
+/** `--gpu-report` takes an optional file: given none (the last argument, or another option next), the default. */
+export const GPU_REPORT_DEFAULT = 'gpu-report.json';
+function withGpuReportFile(argv: string[]): string[] {
+  return argv.flatMap((arg, i) => (arg === '--gpu-report' && (i + 1 === argv.length || argv[i + 1].startsWith('-')) ? [arg, GPU_REPORT_DEFAULT] : [arg]));
 }
 
 function list(value: string, what: string): string[] {
@@ -107,7 +118,7 @@ function parseOptions(argv: string[]): Options | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: withGpuReportFile(argv),
       options: {
         quick: { type: 'boolean', default: false },
         tiny: { type: 'boolean', default: false },
@@ -116,6 +127,7 @@ function parseOptions(argv: string[]): Options | 'help' {
         skip: { type: 'string' },
         budget: { type: 'string' },
         json: { type: 'string' },
+        'gpu-report': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -146,7 +158,12 @@ function parseOptions(argv: string[]): Options | 'help' {
     ? { T1: Infinity, T2: 300, T3: Infinity, T4: 300, matmul: 120, ops: 120 }
     : { T1: 20, T2: 15, T3: 20, T4: 20, matmul: 4, ops: 8 };
   const budgets = v.budget === undefined ? defaults : parseBudget(v.budget, defaults);
-  return { mode, kinds: KINDS.filter((k) => kinds.includes(k)), frameworks, skip, budgets, json: v.json ?? null };
+  const gpuReport = v['gpu-report'] ?? null;
+  if (gpuReport !== null) {
+    if (v.frameworks !== undefined || v.skip !== undefined || v.json !== undefined) throw new UsageError('--gpu-report runs WebGPU and the native backend only and writes its own file: no --frameworks, --skip or --json');
+    if (v.tasks !== undefined && kinds.includes('ops')) throw new UsageError('--gpu-report: the ops grid is not part of the report (choose from T1, T2, T3, T4, matmul)');
+  }
+  return { mode, kinds: KINDS.filter((k) => kinds.includes(k)), frameworks, skip, budgets, json: v.json ?? null, gpuReport };
 }
 
 // ---- framework selection -----------------------------------------------------------------
@@ -258,6 +275,12 @@ async function main(argv: string[]): Promise<number> {
   }
   const opts = options;
   const log = (s: string) => process.stderr.write(`${s}\n`);
+  if (opts.gpuReport !== null) {
+    const { runGpuReport } = await import('./gpu-report.js');
+    return runGpuReport({
+      file: opts.gpuReport, mode: opts.mode, tasks: TASK_IDS.filter((id) => opts.kinds.includes(id)), matmul: opts.kinds.includes('matmul'), budgets: opts.budgets, log,
+    });
+  }
   const started = Date.now();
   const loadAtStart = loadavg()[0].toFixed(2);
 
