@@ -410,8 +410,8 @@ async function main(argv: string[]): Promise<number> {
       // the protocol's plan is out of reach for this framework (WebGPU on SwiftShader): the
       // shortened one, stated in the row, and the fastest CPU backend on the same plan as its
       // accuracy reference
-      const reduction = `${shortened.label}: ${shortened.batches}/${fullBatches} batches × ${shortened.epochs} epochs instead of ${plan.batches} × ${plan.epochs}, extrapolated`;
-      log(`  ${task.id} ${fw.id}: ${reduction}`);
+      const reduction = `${shortened.label} (the run's: ${plan.batches} batches × ${plan.epochs} epochs)`;
+      log(`  ${task.id} ${fw.id}: ${reduction}: ${shortened.batches}/${fullBatches} batches × ${shortened.epochs} epochs`);
       const row = await runTask(fw, task, data, layers, epochOrders(mnist!.train.n, shortened.epochs), { ...shortened, label: reduction }, log);
       rows.push(row);
       if (cpuTwin) {
@@ -452,7 +452,8 @@ async function main(argv: string[]): Promise<number> {
   for (const fw of all) out.push(`  ${fw.label.padEnd(27)} ${'reason' in fw ? `UNAVAILABLE: ${fw.reason}` : fw.details}`);
   if (webgpu?.software) {
     out.push(`WebGPU rows: ${SOFTWARE_MARKING} — the adapter is SwiftShader, a CPU emulating a GPU: their results are checked, their times are not a GPU's`);
-    out.push('  and give no ratios (no speed claim); a full run trains them on the quick plan, each beside the fastest CPU backend on the same plan (its accuracy reference).');
+    out.push('  and give no ratios (no speed claim); a plan longer than the SwiftShader plan (2 epochs × max(2, ⌈128 / batch⌉) batches) is shortened to it, each such row');
+    out.push('  beside the fastest CPU backend on the same plan (its accuracy reference).');
   }
   out.push('"tapegrad ×" = this row\'s time ÷ the best tapegrad backend\'s (s/epoch; for matmul, tapegrad GFLOP/s ÷ this row\'s): > 1 means tapegrad is faster.');
   out.push(`"acc agrees" = |test accuracy − best tapegrad backend's| ≤ the task's tolerance (${TASK_IDS.map((id) => `${id} ${TASKS[id].accuracyTolerance}`).join(', ')}).`);
@@ -480,7 +481,7 @@ async function main(argv: string[]): Promise<number> {
   if (agreement.length) {
     out.push('');
     const verdict = agreementOk === null ? 'not judged (no accuracies)' : agreementOk ? 'PASS' : 'FAIL';
-    out.push(`accuracy agreement (tapegrad best backend vs TF.js, jax-js, PyTorch and NumPy, |Δ| ≤ the task's tolerance)${opts.mode === 'full' ? '' : ' — after shortened training'}: ${verdict}`);
+    out.push(`accuracy agreement (tapegrad best backend vs TF.js, jax-js, PyTorch and NumPy; WebGPU vs its accuracy reference; |Δ| ≤ the task's tolerance)${opts.mode === 'full' ? '' : ' — after shortened training'}: ${verdict}`);
     for (const a of agreement) out.push(`  ${a.task} ${a.peer.padEnd(16)} tapegrad ${a.tapegradAccuracy?.toFixed(4) ?? '–'}  peer ${a.peerAccuracy?.toFixed(4) ?? '–'}  ${a.agrees === null ? 'n/a' : `${a.agrees ? 'agrees' : 'DISAGREES'} (|Δ| ${Math.abs((a.peerAccuracy ?? 0) - (a.tapegradAccuracy ?? 0)).toFixed(4)} ≤ ${a.tolerance}?)`}`);
   }
   out.push('');
