@@ -398,11 +398,13 @@ describe('bench (pnpm bench --quick --tiny)', () => {
     expect(report.goals.matmul4096PercentOfPeak).toMatchObject({ measured: null, met: 'not evaluated: software adapter' });
     expect(report.goals.matmul4096PercentOfPeak.threshold).toMatch(/4096³ .*≥ 50 %/);
     expect(r.stdout).toContain('SwiftShader (CPU): correctness only');
-    // without an adapter the file says why, and the exit code is 1
-    const none = join(dir, 'none.json');
-    const off = spawnSync(process.execPath, [...tsx, '--gpu-report', none, '--quick', '--tiny', '--tasks', 'matmul'], { cwd: root, encoding: 'utf8', env: { ...process.env, TAPEGRAD_BENCH_WEBGPU: 'off' }, timeout: 60_000 });
+    // without an adapter the file says why, and the exit code is 1 (it stops before loading any backend)
+    const none = join(dir, 'none', 'gpu.json');
+    const off = spawnSync(process.execPath, [...tsx, '--gpu-report', none, '--quick', '--tiny', '--tasks', 'T1,matmul'], { cwd: root, encoding: 'utf8', env: { ...process.env, TAPEGRAD_BENCH_WEBGPU: 'off' }, timeout: 60_000 });
     expect(off.status).toBe(1);
-    expect(JSON.parse(readFileSync(none, 'utf8'))).toMatchObject({ available: false, reason: 'no WebGPU adapter (TAPEGRAD_BENCH_WEBGPU=off)' });
+    expect(off.stderr.trim()).toBe(`bench --gpu-report: no WebGPU adapter (TAPEGRAD_BENCH_WEBGPU=off); wrote ${none}`);
+    expect(JSON.parse(readFileSync(none, 'utf8'))).toMatchObject({ kind: 'tapegrad gpu-report', available: false, reason: 'no WebGPU adapter (TAPEGRAD_BENCH_WEBGPU=off)' });
+    expect(readdirSync(join(dir, 'none'))).toEqual(['gpu.json']);
   }, 120_000);
 
   it('profiles a training step: µs/step, then where the time goes, in shares that add up', () => {
