@@ -210,7 +210,8 @@ export async function loadWebGpu(): Promise<{ loaded: LoadedWebGpu | null; unava
     if (product.length !== 4 || Array.from(product).some((v) => v !== 3)) throw new Error(`self-test failed: ones(2,3)·ones(3,2) gave [${Array.from(product).join(', ')}]`);
   } catch (error) {
     const reason = (error as Error).message.split('\n')[0];
-    const hint = !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD) ? ` (for SwiftShader: VK_ICD_FILENAMES=${SWIFTSHADER_ICD})` : '';
+    // the backend's own reason names SwiftShader's manifest when Dawn found no adapter
+    const hint = !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD) && !reason.includes(SWIFTSHADER_ICD) ? ` (for SwiftShader: VK_ICD_FILENAMES=${SWIFTSHADER_ICD})` : '';
     return missing(`@tapegrad/backend-webgpu unavailable: ${reason}${hint}`);
   } finally {
     setBackend('js');
