@@ -14,7 +14,7 @@
  *
  * On SwiftShader (Google's CPU implementation of Vulkan) every number is a CPU emulating a
  * GPU: the rows are marked "SwiftShader (CPU): correctness only", their ratios are not speed
- * claims, and in a full run they train on the quick plan (see `softwarePlan`).
+ * claims, and a plan longer than the SwiftShader plan is shortened to it (`softwarePlan`).
  */
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
