@@ -78,9 +78,9 @@ describe('bench (pnpm bench --quick --tiny)', () => {
     const json = join(dir, 'out.json');
     // 'tapegrad' includes WebGPU; its T4 on SwiftShader takes ≈ 15 s a batch here: skipped
     const args = [...tsx, '--quick', '--tiny', '--tasks', 'matmul,ops,T1,T4', '--frameworks', 'tapegrad,plain-js,tfjs-cpu,pytorch-1thread,numpy-1thread', '--skip', 'tfjs-cpu:T4,tapegrad-webgpu:T4', '--json', json];
-    stdout = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 360_000, env: gpuEnv(dir) });
+    stdout = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000, env: gpuEnv(dir) });
     report = JSON.parse(readFileSync(json, 'utf8')) as Report;
-  }, 370_000);
+  }, 610_000);
 
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
