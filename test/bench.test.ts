@@ -7,7 +7,7 @@
  * No timing is asserted.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tsx = ['--import', 'tsx', join(root, 'bench/src/main.ts')];
+
+// WebGPU on SwiftShader, the CPU Vulkan driver of Debian's chromium (CI installs it): the
+// WebGPU rows are then run and marked; without it they must read unavailable
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+const hasSwiftShader = existsSync(SWIFTSHADER_ICD);
+const MARKING = 'SwiftShader (CPU): correctness only';
+function gpuEnv(dir: string): NodeJS.ProcessEnv {
+  return { ...process.env, VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES ?? SWIFTSHADER_ICD, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? dir };
+}
 
 interface Row {
   framework: string;
@@ -31,6 +40,8 @@ interface Row {
   accuracyAgrees: boolean | null;
   allocation: { bytesPerStep: number; jsHeapBytes: number; arrayBufferBytes: number; steps: number; stepsWithGc: number } | null;
   companion: { of: string; kind: string; ratio: number | null } | null;
+  marking: string | null;
+  label: string;
   note: string;
 }
 
@@ -41,6 +52,8 @@ interface MatmulRow {
   reps: number;
   maxRelError: number | null;
   tapegradSpeedup: number | null;
+  marking?: string;
+  note: string;
 }
 
 interface Report {
@@ -51,7 +64,8 @@ interface Report {
   tasks: Record<string, { bestTapegrad: string | null; evalExamples: number; rows: Row[] }>;
   matmul: { label: string; size: { m: number; k: number; n: number }; rows: MatmulRow[] }[];
   ops: { case: { id: string }; flops: number; rows: (MatmulRow & { note: string })[] }[];
-  accuracyAgreement: { ok: boolean | null };
+  accuracyAgreement: { ok: boolean | null; checks: { task: string; peer: string; agrees: boolean | null }[] };
+  webgpu: { adapterIsSoftware: boolean; marking: string | null; adapter: { description: string } } | null;
 }
 
 describe('bench (pnpm bench --quick --tiny)', () => {
@@ -62,10 +76,11 @@ describe('bench (pnpm bench --quick --tiny)', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'tapegrad-bench-'));
     const json = join(dir, 'out.json');
-    const args = [...tsx, '--quick', '--tiny', '--tasks', 'matmul,ops,T1,T4', '--frameworks', 'tapegrad,plain-js,tfjs-cpu,pytorch-1thread,numpy-1thread', '--skip', 'tfjs-cpu:T4', '--json', json];
-    stdout = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
+    // 'tapegrad' includes WebGPU; its T4 on SwiftShader takes ≈ 15 s a batch here: skipped
+    const args = [...tsx, '--quick', '--tiny', '--tasks', 'matmul,ops,T1,T4', '--frameworks', 'tapegrad,plain-js,tfjs-cpu,pytorch-1thread,numpy-1thread', '--skip', 'tfjs-cpu:T4,tapegrad-webgpu:T4', '--json', json];
+    stdout = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000, env: gpuEnv(dir) });
     report = JSON.parse(readFileSync(json, 'utf8')) as Report;
-  }, 250_000);
+  }, 610_000);
 
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -108,7 +123,9 @@ describe('bench (pnpm bench --quick --tiny)', () => {
       expect(r.epochSeconds).toHaveLength(2);
       expect(r.secondsPerEpoch).toBeGreaterThan(0);
       expect(r.examplesPerSecond).toBeGreaterThan(0);
-      expect(r.tapegradSpeedup).toBeGreaterThan(0);
+      // a SwiftShader row's time is no speed claim: no ratio
+      if (r.marking) expect(r.tapegradSpeedup).toBeNull();
+      else expect(r.tapegradSpeedup).toBeGreaterThan(0);
       expect(r.testAccuracy).toBeGreaterThanOrEqual(0);
       expect(r.testAccuracy).toBeLessThanOrEqual(1);
       expect(Number.isFinite(r.testLoss)).toBe(true);
@@ -117,7 +134,7 @@ describe('bench (pnpm bench --quick --tiny)', () => {
     // steady-state allocation per step: measured for tapegrad and the plain-JS loop (JS heap), not for TF.js
     for (const r of t1.rows) {
       if (r.status === 'unavailable') continue;
-      if (r.framework === 'tfjs-cpu' || r.framework.startsWith('pytorch') || r.framework.startsWith('numpy')) {
+      if (r.framework === 'tfjs-cpu' || r.framework.startsWith('pytorch') || r.framework.startsWith('numpy') || r.framework === 'tapegrad-webgpu') {
         expect(r.allocation).toBeNull();
         continue;
       }
@@ -226,11 +243,18 @@ describe('bench (pnpm bench --quick --tiny)', () => {
 
   it('without a Python, the PyTorch and NumPy rows read unavailable with the reason, and the run still succeeds', () => {
     const json = join(dir, 'no-python.json');
-    const r = spawnSync(process.execPath, [...tsx, '--quick', '--tiny', '--tasks', 'T1', '--frameworks', 'pytorch,numpy', '--json', json], {
-      cwd: root, encoding: 'utf8', env: { ...process.env, TAPEGRAD_BENCH_PYTHON: join(dir, 'no-such-python') }, timeout: 60_000,
+    const r = spawnSync(process.execPath, [...tsx, '--quick', '--tiny', '--tasks', 'T1', '--frameworks', 'pytorch,numpy,tapegrad-webgpu', '--json', json], {
+      cwd: root, encoding: 'utf8', env: { ...process.env, TAPEGRAD_BENCH_PYTHON: join(dir, 'no-such-python'), TAPEGRAD_BENCH_WEBGPU: 'off' }, timeout: 60_000,
     });
     expect(r.status, r.stderr).toBe(0);
-    const rows = (JSON.parse(readFileSync(json, 'utf8')) as Report).tasks.T1.rows;
+    const all = (JSON.parse(readFileSync(json, 'utf8')) as Report).tasks.T1.rows;
+    // no WebGPU adapter: its row is skipped with a one-line note, never a failure
+    const gpu = all.find((x) => x.framework === 'tapegrad-webgpu')!;
+    expect(gpu.status).toBe('unavailable');
+    expect(gpu.note).toBe('no WebGPU adapter (TAPEGRAD_BENCH_WEBGPU=off)');
+    expect(r.stderr).toContain('unavailable: tapegrad (webgpu): no WebGPU adapter');
+    expect(r.stdout).toMatch(/^tapegrad \(webgpu\)\s+unavailable\s/m);
+    const rows = all.filter((x) => x !== gpu);
     expect(rows.map((x) => x.framework)).toEqual(['pytorch-1thread', 'pytorch-2threads', 'numpy-1thread', 'numpy-2threads']);
     for (const row of rows) {
       expect(row.status).toBe('unavailable');
@@ -248,9 +272,44 @@ describe('bench (pnpm bench --quick --tiny)', () => {
         expect(r.gflops).toBeGreaterThan(0);
         expect(r.reps).toBeGreaterThanOrEqual(3);
         expect(r.maxRelError).toBeLessThan(1e-5);
-        expect(r.tapegradSpeedup).toBeGreaterThan(0);
+        if (r.marking) expect(r.tapegradSpeedup).toBeNull();
+        else expect(r.tapegradSpeedup).toBeGreaterThan(0);
       }
     }
+  });
+
+  it('has WebGPU rows on SwiftShader, marked "correctness only" with no ratios, training to the CPU backends\' loss; else unavailable rows that say why', () => {
+    const t1 = report.tasks.T1.rows.find((r) => r.framework === 'tapegrad-webgpu')!;
+    if (!hasSwiftShader) {
+      expect(t1.status).toBe('unavailable');
+      expect(t1.note).toMatch(/webgpu/i);
+      return;
+    }
+    expect(report.webgpu).toMatchObject({ adapterIsSoftware: true, marking: MARKING });
+    expect(t1.status, t1.note).toBe('extrapolated');
+    expect(t1.marking).toBe(MARKING);
+    expect(t1.label).toContain(MARKING);
+    expect(t1.batchesRun).toBe(2);
+    expect(t1.epochSeconds).toHaveLength(2);
+    expect(t1.secondsPerEpoch).toBeGreaterThan(0);
+    expect(t1.tapegradSpeedup).toBeNull();
+    // fitAsync on the device from the protocol's weights and batches: the js backend's loss, to float32 rounding
+    const reference = report.tasks.T1.rows.find((r) => r.framework === 'tapegrad-js')!.testLoss!;
+    expect(Math.abs(t1.testLoss! - reference) / reference).toBeLessThan(1e-5);
+    expect(t1.accuracyAgrees).toBe(true);
+    expect(report.accuracyAgreement.checks).toContainEqual(expect.objectContaining({ task: 'T1', peer: 'tapegrad-webgpu', agrees: true }));
+    expect(stdout).toMatch(/^tapegrad \(webgpu\) \[SwiftShader \(CPU\): correctness only\]\s+extrapolated\s.*\s–\s+yes \(/m);
+    expect(stdout).toContain(`WebGPU rows: ${MARKING}`);
+    expect(report.tasks.T4.rows.find((r) => r.framework === 'tapegrad-webgpu')!.note).toBe('skipped (--skip)');
+    for (const m of report.matmul) {
+      const r = m.rows.find((x) => x.framework === 'tapegrad-webgpu')!;
+      expect(r.status, `${m.label}: ${r.note}`).toBe('ok');
+      expect(r.marking).toBe(MARKING);
+      expect(r.gflops).toBeGreaterThan(0);
+      expect(r.maxRelError).toBeLessThan(1e-5);
+    }
+    // a marked row is never the reference of the ratios
+    for (const m of report.matmul) for (const r of m.rows) if (r.tapegradSpeedup === 1) expect(r.marking).toBeUndefined();
   });
 
   it('runs the ops grid (batched matmul, conv2d forward and forward + backward) against a float64 oracle', () => {
@@ -291,6 +350,63 @@ describe('bench (pnpm bench --quick --tiny)', () => {
     expect(stdout).toMatch(/% of FMA peak/);
   });
 
+  it('writes the gpu-report: adapter, limits, the probe\'s fp32 peak, matmul as % of it, T1 on WebGPU against native, the goals (not evaluated on SwiftShader)', () => {
+    const file = join(dir, 'reports', 'gpu.json');
+    const r = spawnSync(process.execPath, [...tsx, '--gpu-report', file, '--quick', '--tiny', '--tasks', 'T1,matmul'], { cwd: root, encoding: 'utf8', env: gpuEnv(dir), timeout: 120_000 });
+    const report = JSON.parse(readFileSync(file, 'utf8'));
+    // written through a temporary file and a rename: nothing else is left in the folder
+    expect(readdirSync(join(dir, 'reports'))).toEqual(['gpu.json']);
+    if (!hasSwiftShader) {
+      expect(r.status).toBe(1);
+      expect(report.available).toBe(false);
+      return;
+    }
+    expect(r.status, r.stderr).toBe(0);
+    expect(report).toMatchObject({ kind: 'tapegrad gpu-report', mode: 'tiny', available: true, adapterIsSoftware: true });
+    expect(report.adapter.description).toMatch(/SwiftShader/);
+    for (const name of ['maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxStorageBufferBindingSize', 'maxBufferSize']) {
+      expect(report.adapter.limits[name], name).toBeGreaterThan(0);
+    }
+    const { peak } = report;
+    expect(peak.sinkFinite).toBe(true);
+    expect(peak.flopsPerDispatch).toBe(2 * 4 * 8 * 4 * peak.iterations * peak.invocations);
+    expect(peak.invocations).toBe(peak.workgroups * 256);
+    expect(peak.gflops).toBeCloseTo(peak.flopsPerDispatch / peak.medianSeconds / 1e9, 6);
+    expect(peak.gflops).toBeGreaterThan(0);
+    expect(report.matmul.map((m: { label: string }) => m.label)).toEqual(['16×32×8', '64×64×64']);
+    for (const m of report.matmul) {
+      expect(m.status, m.note).toBe('ok');
+      expect(m.maxRelError).toBeLessThan(1e-5);
+      expect(m.gflops).toBeCloseTo((2 * m.size.m * m.size.k * m.size.n) / m.medianSeconds / 1e9, 6);
+      expect(m.percentOfPeak).toBeCloseTo((100 * m.gflops) / peak.gflops, 6);
+      expect(Number.isFinite(m.percentOfPeak) && m.percentOfPeak > 0).toBe(true);
+    }
+    const [t1] = report.tasks;
+    expect(t1.task).toBe('T1');
+    expect(t1.plan).toMatchObject({ epochs: 2, batches: 2, batchesPerEpoch: 125, evalExamples: 256 });
+    expect(t1.native.framework).toMatch(/^tapegrad-(native|wasm|js)$/);
+    for (const side of [t1.webgpu, t1.native]) {
+      expect(side.secondsPerEpoch).toBeGreaterThan(0);
+      expect(side.epochSeconds).toHaveLength(2);
+    }
+    expect(t1.speedup).toBeCloseTo(t1.native.secondsPerEpoch / t1.webgpu.secondsPerEpoch, 10);
+    // the same batches from the same weights: the same loss to float32 rounding
+    expect(Math.abs(t1.webgpu.testLoss - t1.native.testLoss) / t1.native.testLoss).toBeLessThan(1e-5);
+    expect(t1.accuracyAgrees).toBe(true);
+    expect(report.goals.t2SpeedupOverNative).toMatchObject({ measured: null, met: 'not evaluated: software adapter' });
+    expect(report.goals.t2SpeedupOverNative.threshold).toMatch(/≥ 10$/);
+    expect(report.goals.matmul4096PercentOfPeak).toMatchObject({ measured: null, met: 'not evaluated: software adapter' });
+    expect(report.goals.matmul4096PercentOfPeak.threshold).toMatch(/4096³ .*≥ 50 %/);
+    expect(r.stdout).toContain('SwiftShader (CPU): correctness only');
+    // without an adapter the file says why, and the exit code is 1 (it stops before loading any backend)
+    const none = join(dir, 'none', 'gpu.json');
+    const off = spawnSync(process.execPath, [...tsx, '--gpu-report', none, '--quick', '--tiny', '--tasks', 'T1,matmul'], { cwd: root, encoding: 'utf8', env: { ...process.env, TAPEGRAD_BENCH_WEBGPU: 'off' }, timeout: 60_000 });
+    expect(off.status).toBe(1);
+    expect(off.stderr.trim()).toBe(`bench --gpu-report: no WebGPU adapter (TAPEGRAD_BENCH_WEBGPU=off); wrote ${none}`);
+    expect(JSON.parse(readFileSync(none, 'utf8'))).toMatchObject({ kind: 'tapegrad gpu-report', available: false, reason: 'no WebGPU adapter (TAPEGRAD_BENCH_WEBGPU=off)' });
+    expect(readdirSync(join(dir, 'none'))).toEqual(['gpu.json']);
+  }, 120_000);
+
   it('profiles a training step: µs/step, then where the time goes, in shares that add up', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench/src/profile.ts'), '--task', 'T3', '--steps', '200'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
@@ -303,7 +419,7 @@ describe('bench (pnpm bench --quick --tiny)', () => {
   }, 60_000);
 
   it('rejects bad options with one line and exit code 2', () => {
-    for (const bad of [['--tasks', 'T9'], ['--frameworks', 'torch'], ['--budget', 'T2=-1'], ['--bogus'], ['--tiny']]) {
+    for (const bad of [['--tasks', 'T9'], ['--frameworks', 'torch'], ['--budget', 'T2=-1'], ['--bogus'], ['--tiny'], ['--gpu-report', '--frameworks', 'tapegrad']]) {
       const r = spawnSync(process.execPath, [...tsx, ...bad], { cwd: root, encoding: 'utf8' });
       expect(r.status, bad.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n'), bad.join(' ')).toHaveLength(1);

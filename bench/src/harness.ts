@@ -43,7 +43,15 @@ export interface TaskRow {
    * For a companion row (Framework.companionOf): the row it is printed beside and this row's
    * s/epoch ÷ that row's (filled in later; null when either has no time).
    */
-  companion: { of: string; kind: 'userloop' | 'engine'; ratio: number | null } | null;
+  companion: { of: string; kind: 'userloop' | 'engine' | 'plan'; ratio: number | null } | null;
+  /** Framework.marking: "SwiftShader (CPU): correctness only" on WebGPU rows run on SwiftShader, else null. */
+  marking: string | null;
+  /**
+   * Whose accuracy this row's is compared with: null for the fastest tapegrad backend's, a
+   * framework id for a row that ran the same shortened plan (a WebGPU row on SwiftShader and
+   * its CPU twin), 'none' for no comparison.
+   */
+  accuracyReference: string | null;
   note: string;
 }
 
@@ -64,6 +72,8 @@ export interface MatmulRow {
   tapegradSpeedup: number | null;
   /** The FMA peak of the cores the product ran on and GFLOP/s as a % of it, where the framework measures it. */
   peak?: { gflops: number; cores: number; percent: number };
+  /** Framework.marking, where set: the GFLOP/s are right answers' times on a CPU driver, not a speed claim. */
+  marking?: string;
   note: string;
 }
 
@@ -95,14 +105,15 @@ class OverBudget extends Error {
   }
 }
 
-type RowSource = Pick<Framework, 'id' | 'label' | 'isTapegrad' | 'companionOf'>;
+type RowSource = Pick<Framework, 'id' | 'label' | 'isTapegrad' | 'companionOf' | 'marking'>;
 
 function emptyRow(fw: RowSource, status: RowStatus, note: string, batchesPerEpoch = 0): TaskRow {
   return {
     framework: fw.id, label: fw.label, isTapegrad: fw.isTapegrad, status, secondsPerEpoch: null, examplesPerSecond: null,
     testAccuracy: null, testLoss: null, epochSeconds: [], epochsRun: 0, batchesRun: 0, batchesPerEpoch, extrapolated: false,
     tapegradSpeedup: null, accuracyDelta: null, accuracyAgrees: null, allocation: null,
-    companion: fw.companionOf ? { of: fw.companionOf.framework, kind: fw.companionOf.kind, ratio: null } : null, note,
+    companion: fw.companionOf ? { of: fw.companionOf.framework, kind: fw.companionOf.kind, ratio: null } : null,
+    marking: fw.marking ?? null, accuracyReference: null, note,
   };
 }
 
@@ -270,7 +281,7 @@ export async function runMatmul(
 ): Promise<MatmulRow> {
   const row: MatmulRow = {
     framework: fw.id, label: fw.label, isTapegrad: fw.isTapegrad, status: 'ok', gflops: null, medianSeconds: null, reps: 0,
-    maxRelError: null, tapegradSpeedup: null, note: '',
+    maxRelError: null, tapegradSpeedup: null, ...(fw.marking ? { marking: fw.marking } : {}), note: '',
   };
   const flop = 2 * size.m * size.k * size.n;
   if (predictedSeconds !== null && predictedSeconds * (plan.minReps + 1) > plan.budget) {
@@ -288,8 +299,10 @@ export async function runMatmul(
       row.note = timed.skipped;
       return row;
     }
-    row.medianSeconds = timed.seconds;
-    row.gflops = flop / timed.seconds / 1e9;
+    const calls = run.callsPerRun ?? 1;
+    row.medianSeconds = timed.seconds / calls;
+    if (calls > 1) row.note = `${calls} products enqueued per timed call, then one wait for the device`;
+    row.gflops = flop / row.medianSeconds / 1e9;
     row.reps = timed.reps;
     row.maxRelError = matmulError(size, a, b, await run.result());
     if (row.maxRelError > 1e-4) {

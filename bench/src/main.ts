@@ -20,8 +20,9 @@ import {
   loadProtocolMnist, matmulOperands, protocolCheck, sizeLabel,
 } from './protocol.js';
 import type { Framework, TrainData, Unavailable } from './frameworks/types.js';
+import { type AdapterFacts, SOFTWARE_MARKING, adapterText } from './frameworks/webgpu-facts.js';
 import {
-  ACCURACY_TOLERANCE, type AgreementCheck, type MatmulResult, compareMatmulRows, compareTaskRows, formatMatmulTables, formatOpTables, formatTaskTable,
+  ACCURACY_TOLERANCE, type AgreementCheck, type MatmulResult, accuracyReferenceOf, compareMatmulRows, compareTaskRows, formatMatmulTables, formatOpTables, formatTaskTable,
 } from './report.js';
 
 // ---- options ---------------------------------------------------------------------------
@@ -60,6 +61,10 @@ const HELP = `usage: pnpm bench [options]   (or: tsx bench/src/main.ts [options]
                         ('none' = no limit). Defaults: full T2=300, T4=300, matmul=120 per size, ops=120 per case,
                         others none; quick T1=20,T2=15,T3=20,T4=20,matmul=4,ops=8
   --json FILE           also write the results as JSON
+  --gpu-report [FILE]   instead of the tables: the WebGPU report for a machine with a GPU (default FILE gpu-report.json):
+                        adapter and limits, a probe shader's fp32 peak, matmul up to 4096³ (% of that peak), T1–T4 on
+                        WebGPU against the native CPU backend, and issue 14's two goals; --tasks, --quick, --tiny and
+                        --budget apply (see bench/README.md, "A real-GPU run")
   -h, --help            this text`;
 
 class UsageError extends Error {}
@@ -71,6 +76,13 @@ interface Options {
   skip: Set<string>;
   budgets: Record<Kind, number>;
   json: string | null;
+  gpuReport: string | null;
+}
+
+/** `--gpu-report` takes an optional file: given none (the last argument, or another option next), the default. */
+export const GPU_REPORT_DEFAULT = 'gpu-report.json';
+function withGpuReportFile(argv: string[]): string[] {
+  return argv.flatMap((arg, i) => (arg === '--gpu-report' && (i + 1 === argv.length || argv[i + 1].startsWith('-')) ? [arg, GPU_REPORT_DEFAULT] : [arg]));
 }
 
 function list(value: string, what: string): string[] {
@@ -106,7 +118,7 @@ function parseOptions(argv: string[]): Options | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: withGpuReportFile(argv),
       options: {
         quick: { type: 'boolean', default: false },
         tiny: { type: 'boolean', default: false },
@@ -115,6 +127,7 @@ function parseOptions(argv: string[]): Options | 'help' {
         skip: { type: 'string' },
         budget: { type: 'string' },
         json: { type: 'string' },
+        'gpu-report': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -145,7 +158,12 @@ function parseOptions(argv: string[]): Options | 'help' {
     ? { T1: Infinity, T2: 300, T3: Infinity, T4: 300, matmul: 120, ops: 120 }
     : { T1: 20, T2: 15, T3: 20, T4: 20, matmul: 4, ops: 8 };
   const budgets = v.budget === undefined ? defaults : parseBudget(v.budget, defaults);
-  return { mode, kinds: KINDS.filter((k) => kinds.includes(k)), frameworks, skip, budgets, json: v.json ?? null };
+  const gpuReport = v['gpu-report'] ?? null;
+  if (gpuReport !== null) {
+    if (v.frameworks !== undefined || v.skip !== undefined || v.json !== undefined) throw new UsageError('--gpu-report runs WebGPU and the native backend only and writes its own file: no --frameworks, --skip or --json');
+    if (v.tasks !== undefined && kinds.includes('ops')) throw new UsageError('--gpu-report: the ops grid is not part of the report (choose from T1, T2, T3, T4, matmul)');
+  }
+  return { mode, kinds: KINDS.filter((k) => kinds.includes(k)), frameworks, skip, budgets, json: v.json ?? null, gpuReport };
 }
 
 // ---- framework selection -----------------------------------------------------------------
@@ -169,7 +187,16 @@ function isSkipped(skip: Set<string>, id: string, kind: Kind): boolean {
   return false;
 }
 
-async function loadFrameworks(tokens: string[], log: (s: string) => void): Promise<{ frameworks: Framework[]; unavailable: Unavailable[] }> {
+interface Loaded {
+  frameworks: Framework[];
+  unavailable: Unavailable[];
+  /** The adapter the WebGPU rows ran on, when they did. */
+  webgpu: AdapterFacts | null;
+  /** The fastest CPU backend's framework: the accuracy reference of a WebGPU row on a shortened plan. */
+  cpuTwin: Framework | null;
+}
+
+async function loadFrameworks(tokens: string[], log: (s: string) => void): Promise<Loaded> {
   const families = new Set(tokens.map(familyOf));
   const want = (f: Family) => families.has('all') || families.has(f);
   const frameworks: Framework[] = [];
@@ -184,7 +211,20 @@ async function loadFrameworks(tokens: string[], log: (s: string) => void): Promi
     log(`loaded ${what} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
     return r;
   };
-  if (want('tapegrad')) add(await timed('tapegrad', async () => (await import('./frameworks/tapegrad.js')).loadTapegrad()));
+  let cpuTwin: Framework | null = null;
+  let webgpu: AdapterFacts | null = null;
+  if (want('tapegrad')) {
+    const loaded = await timed('tapegrad', async () => (await import('./frameworks/tapegrad.js')).loadTapegrad());
+    add(loaded);
+    cpuTwin = ['native', 'wasm', 'js'].map((b) => loaded.frameworks.find((f) => f.id === `tapegrad-${b}`)).find(Boolean) ?? null;
+    // Dawn is loaded only when the WebGPU rows are asked for
+    if (tokens.some((t) => selected(t, 'tapegrad-webgpu'))) {
+      const gpu = await timed('WebGPU', async () => (await import('./frameworks/tapegrad-webgpu.js')).loadWebGpu());
+      add({ frameworks: gpu.loaded ? [gpu.loaded.framework] : [], unavailable: gpu.unavailable });
+      webgpu = gpu.loaded?.adapter ?? null;
+      if (webgpu) log(`WebGPU adapter: ${adapterText(webgpu)}`);
+    }
+  }
   if (want('tfjs')) add(await timed('TF.js', async () => (await import('./frameworks/tfjs.js')).loadTfjs()));
   if (want('jax')) add(await timed('jax-js', async () => (await import('./frameworks/jax.js')).loadJax()));
   if (want('pytorch')) add(await timed('PyTorch', async () => (await import('./frameworks/python.js')).loadPytorch()));
@@ -201,7 +241,7 @@ async function loadFrameworks(tokens: string[], log: (s: string) => void): Promi
       missing.push({ id: t, label: `tapegrad (${t.slice(9)})`, isTapegrad: true, reason: `no tapegrad backend '${t.slice(9)}' is registered` });
     }
   }
-  return { frameworks: fws, unavailable: missing.sort(byRank) };
+  return { frameworks: fws, unavailable: missing.sort(byRank), webgpu, cpuTwin };
 }
 
 // ---- machine facts -----------------------------------------------------------------------
@@ -235,6 +275,12 @@ async function main(argv: string[]): Promise<number> {
   }
   const opts = options;
   const log = (s: string) => process.stderr.write(`${s}\n`);
+  if (opts.gpuReport !== null) {
+    const { runGpuReport } = await import('./gpu-report.js');
+    return runGpuReport({
+      file: opts.gpuReport, mode: opts.mode, tasks: TASK_IDS.filter((id) => opts.kinds.includes(id)), matmul: opts.kinds.includes('matmul'), budgets: opts.budgets, log,
+    });
+  }
   const started = Date.now();
   const loadAtStart = loadavg()[0].toFixed(2);
 
@@ -242,7 +288,7 @@ async function main(argv: string[]): Promise<number> {
   log(`protocol check (first five indices of epoch 0, seed 42): ${check.got.join(', ')} ${check.ok ? 'ok' : `WRONG, expected ${check.expected.join(', ')}`}`);
   if (!check.ok) return 1;
 
-  const { frameworks, unavailable } = await loadFrameworks(opts.frameworks, log);
+  const { frameworks, unavailable, webgpu, cpuTwin } = await loadFrameworks(opts.frameworks, log);
   for (const u of unavailable) log(`unavailable: ${u.label}: ${u.reason}`);
   const all = [...frameworks, ...unavailable].sort((a, b) => {
     const rank = (id: string) => rankOf(id);
@@ -356,7 +402,27 @@ async function main(argv: string[]): Promise<number> {
         rows.push(unavailableTaskRow(fw, 'unavailable', unsupported));
         continue;
       }
-      rows.push(await runTask(fw, task, data, layers, orders, plan, log));
+      const shortened = fw.planFor?.(task, plan);
+      if (!shortened) {
+        rows.push(await runTask(fw, task, data, layers, orders, plan, log));
+        continue;
+      }
+      // the protocol's plan is out of reach for this framework (WebGPU on SwiftShader): the
+      // shortened one, stated in the row, and the fastest CPU backend on the same plan as its
+      // accuracy reference
+      const reduction = `${shortened.label} (the run's: ${plan.batches} batches × ${plan.epochs} epochs)`;
+      log(`  ${task.id} ${fw.id}: ${reduction}: ${shortened.batches}/${fullBatches} batches × ${shortened.epochs} epochs`);
+      const row = await runTask(fw, task, data, layers, epochOrders(mnist!.train.n, shortened.epochs), { ...shortened, label: reduction }, log);
+      rows.push(row);
+      if (cpuTwin) {
+        const twin: Framework = {
+          ...cpuTwin, id: `${fw.id}-twin`, label: `${cpuTwin.label}, ${shortened.label}`, companionOf: { framework: fw.id, kind: 'plan' },
+        };
+        const twinRow = await runTask(twin, task, data, layers, epochOrders(mnist!.train.n, shortened.epochs), { ...shortened, label: reduction }, log);
+        twinRow.accuracyReference = 'none';
+        row.accuracyReference = twin.id;
+        rows.push(twinRow);
+      }
     }
     const best = compareTaskRows(rows, task.accuracyTolerance);
     taskResults[kind] = { rows, best: best?.framework ?? null, plan, evalExamples: data.eval.n };
@@ -369,8 +435,9 @@ async function main(argv: string[]): Promise<number> {
     if (!res) continue;
     const best = res.rows.find((r) => r.framework === res.best) ?? null;
     for (const r of res.rows) {
-      if (!PEERS_FOR_AGREEMENT.includes(r.framework)) continue;
-      agreement.push({ task: id, peer: r.framework, tapegradAccuracy: best?.testAccuracy ?? null, peerAccuracy: r.testAccuracy, agrees: r.accuracyAgrees, tolerance: TASKS[id].accuracyTolerance });
+      if (!PEERS_FOR_AGREEMENT.includes(r.framework) && r.framework !== 'tapegrad-webgpu') continue;
+      const reference = accuracyReferenceOf(r, res.rows, best);
+      agreement.push({ task: id, peer: r.framework, tapegradAccuracy: reference?.testAccuracy ?? null, peerAccuracy: r.testAccuracy, agrees: r.accuracyAgrees, tolerance: TASKS[id].accuracyTolerance });
     }
   }
   const judged = agreement.filter((a) => a.agrees !== null);
@@ -383,6 +450,11 @@ async function main(argv: string[]): Promise<number> {
   out.push(`protocol check: epoch 0 starts ${check.got.join(', ')} — ${check.ok ? 'ok' : 'WRONG'}`);
   out.push('frameworks:');
   for (const fw of all) out.push(`  ${fw.label.padEnd(27)} ${'reason' in fw ? `UNAVAILABLE: ${fw.reason}` : fw.details}`);
+  if (webgpu?.software) {
+    out.push(`WebGPU rows: ${SOFTWARE_MARKING} — the adapter is SwiftShader, a CPU emulating a GPU: their results are checked, their times are not a GPU's`);
+    out.push('  and give no ratios (no speed claim); a plan longer than the SwiftShader plan (2 epochs × max(2, ⌈128 / batch⌉) batches) is shortened to it, each such row');
+    out.push('  beside the fastest CPU backend on the same plan (its accuracy reference).');
+  }
   out.push('"tapegrad ×" = this row\'s time ÷ the best tapegrad backend\'s (s/epoch; for matmul, tapegrad GFLOP/s ÷ this row\'s): > 1 means tapegrad is faster.');
   out.push(`"acc agrees" = |test accuracy − best tapegrad backend's| ≤ the task's tolerance (${TASK_IDS.map((id) => `${id} ${TASKS[id].accuracyTolerance}`).join(', ')}).`);
   out.push('"KB alloc/step" = steady-state KB one training step allocates (JS heap + ArrayBuffer backing stores; median of up to 20 steps after training, each after a full GC and with none during it); tapegrad and the plain-JS loop only.');
@@ -409,7 +481,7 @@ async function main(argv: string[]): Promise<number> {
   if (agreement.length) {
     out.push('');
     const verdict = agreementOk === null ? 'not judged (no accuracies)' : agreementOk ? 'PASS' : 'FAIL';
-    out.push(`accuracy agreement (tapegrad best backend vs TF.js, jax-js, PyTorch and NumPy, |Δ| ≤ the task's tolerance)${opts.mode === 'full' ? '' : ' — after shortened training'}: ${verdict}`);
+    out.push(`accuracy agreement (tapegrad best backend vs TF.js, jax-js, PyTorch and NumPy; WebGPU vs its accuracy reference; |Δ| ≤ the task's tolerance)${opts.mode === 'full' ? '' : ' — after shortened training'}: ${verdict}`);
     for (const a of agreement) out.push(`  ${a.task} ${a.peer.padEnd(16)} tapegrad ${a.tapegradAccuracy?.toFixed(4) ?? '–'}  peer ${a.peerAccuracy?.toFixed(4) ?? '–'}  ${a.agrees === null ? 'n/a' : `${a.agrees ? 'agrees' : 'DISAGREES'} (|Δ| ${Math.abs((a.peerAccuracy ?? 0) - (a.tapegradAccuracy ?? 0)).toFixed(4)} ≤ ${a.tolerance}?)`}`);
   }
   out.push('');
@@ -425,6 +497,7 @@ async function main(argv: string[]): Promise<number> {
       command: process.argv.slice(2),
       machine: { node: process.version, cpu: cpus()[0]?.model ?? null, cpuFlags: cpuFlags(), cores: cpus().length, loadAverageAtStart: Number(loadAtStart), loadAverageAtEnd: loadavg()[0] },
       protocolCheck: check,
+      webgpu: webgpu ? { adapter: webgpu, adapterIsSoftware: webgpu.software, marking: webgpu.software ? SOFTWARE_MARKING : null } : null,
       frameworks: all.map((f) => ({ id: f.id, label: f.label, isTapegrad: f.isTapegrad, available: !('reason' in f), details: 'reason' in f ? f.reason : f.details })),
       budgets: Object.fromEntries(Object.entries(opts.budgets).map(([k, v]) => [k, Number.isFinite(v) ? v : null])),
       tasks: Object.fromEntries(Object.entries(taskResults).map(([id, res]) => [id, {

@@ -13,7 +13,7 @@ export const ACCURACY_TOLERANCE = 0.005;
 export function bestTapegrad(rows: readonly TaskRow[]): TaskRow | null {
   let best: TaskRow | null = null;
   for (const r of rows) {
-    if (!r.isTapegrad || r.companion || r.secondsPerEpoch === null) continue;
+    if (!r.isTapegrad || r.companion || r.marking || r.secondsPerEpoch === null) continue;
     if (!best || r.secondsPerEpoch < best.secondsPerEpoch!) best = r;
   }
   return best;
@@ -27,21 +27,31 @@ export function compareTaskRows(rows: TaskRow[], tolerance = ACCURACY_TOLERANCE)
   const best = bestTapegrad(rows);
   for (const r of rows) {
     const partner = r.companion ? rows.find((x) => x.framework === r.companion!.of) : undefined;
-    if (r.companion && partner?.secondsPerEpoch && r.secondsPerEpoch !== null) r.companion.ratio = r.secondsPerEpoch / partner.secondsPerEpoch;
-    if (best && r.secondsPerEpoch !== null) r.tapegradSpeedup = r.secondsPerEpoch / best.secondsPerEpoch!;
-    if (best && best.testAccuracy !== null && r.testAccuracy !== null) {
-      r.accuracyDelta = r.testAccuracy - best.testAccuracy;
+    // a marked row's (or its twin's) time is no speed claim: no ratios
+    const speedClaim = !r.marking && !partner?.marking;
+    if (r.companion && partner?.secondsPerEpoch && r.secondsPerEpoch !== null && speedClaim) r.companion.ratio = r.secondsPerEpoch / partner.secondsPerEpoch;
+    if (best && r.secondsPerEpoch !== null && speedClaim) r.tapegradSpeedup = r.secondsPerEpoch / best.secondsPerEpoch!;
+    const reference = accuracyReferenceOf(r, rows, best);
+    if (reference && reference !== r && reference.testAccuracy !== null && r.testAccuracy !== null) {
+      r.accuracyDelta = r.testAccuracy - reference.testAccuracy;
       r.accuracyAgrees = Math.abs(r.accuracyDelta) <= tolerance;
     }
   }
   return best;
 }
 
+/** The row whose accuracy `r`'s is compared with: TaskRow.accuracyReference's, or the fastest tapegrad backend's. */
+export function accuracyReferenceOf(r: TaskRow, rows: readonly TaskRow[], best: TaskRow | null): TaskRow | null {
+  if (r.accuracyReference === 'none') return null;
+  if (r.accuracyReference !== null) return rows.find((x) => x.framework === r.accuracyReference) ?? null;
+  return best;
+}
+
 /** Fills tapegradSpeedup = best tapegrad GFLOP/s ÷ row GFLOP/s, per size. */
 export function compareMatmulRows(rows: MatmulRow[]): MatmulRow | null {
   let best: MatmulRow | null = null;
-  for (const r of rows) if (r.isTapegrad && r.gflops !== null && (!best || r.gflops > best.gflops!)) best = r;
-  for (const r of rows) if (best && r.gflops !== null) r.tapegradSpeedup = best.gflops! / r.gflops;
+  for (const r of rows) if (r.isTapegrad && !r.marking && r.gflops !== null && (!best || r.gflops > best.gflops!)) best = r;
+  for (const r of rows) if (best && !r.marking && r.gflops !== null) r.tapegradSpeedup = best.gflops! / r.gflops;
   return best;
 }
 
@@ -83,7 +93,7 @@ function statusText(r: TaskRow | MatmulRow): string {
 
 function accuracyText(r: TaskRow, best: TaskRow | null): string {
   if (r.testAccuracy === null) return '–';
-  if (best === r) return 'reference';
+  if (best === r || r.accuracyReference === 'none') return 'reference';
   if (r.accuracyAgrees === null) return '–';
   const d = r.accuracyDelta!;
   return `${r.accuracyAgrees ? 'yes' : 'NO'} (${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(4)})`;
@@ -97,6 +107,7 @@ export function companionText(r: TaskRow, rows: readonly TaskRow[]): string {
   if (!r.companion || r.secondsPerEpoch === null) return '';
   const partner = rows.find((x) => x.framework === r.companion!.of);
   const name = partner?.label ?? r.companion.of;
+  if (r.companion.kind === 'plan') return `${name}'s plan on this CPU backend: its accuracy reference`;
   if (r.companion.ratio === null) return `beside ${name}: no ratio`;
   return r.companion.kind === 'userloop'
     ? `user loop ÷ fit (${name}): ${r.companion.ratio.toFixed(3)}×`

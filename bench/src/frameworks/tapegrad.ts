@@ -227,7 +227,7 @@ function tapegradOp(c: OpCase, operands: Float32Array[]): OpRun | string {
  * An optional tapegrad package (a backend): by name, else the workspace folder's build — so
  * the bench runs whether or not the package is linked into its node_modules.
  */
-async function importWorkspacePackage(name: string, folder: string): Promise<Record<string, unknown>> {
+export async function importWorkspacePackage(name: string, folder: string): Promise<Record<string, unknown>> {
   const errors: string[] = [];
   try {
     return (await import(name)) as Record<string, unknown>;

@@ -1,5 +1,6 @@
 import type { Layer, MatmulSize, Split, TaskSpec } from '../protocol.js';
 import type { OpCase } from '../ops.js';
+import type { TrainPlan } from '../harness.js';
 
 /** What a trainer is given: the training split (batches index into it) and the split it is evaluated on. */
 export interface TrainData {
@@ -35,6 +36,11 @@ export interface MatmulRun {
   /** The last product, row-major [m, n], for the correctness check. */
   result(): Promise<ArrayLike<number>>;
   dispose(): void;
+  /**
+   * Products one `run` makes (default 1): a device enqueues several and waits once, so one
+   * round trip does not dominate a small product; the harness divides the time by it.
+   */
+  callsPerRun?: number;
 }
 
 /**
@@ -95,7 +101,19 @@ export interface Framework {
    * user writes from the README (`userloop`), or nn's hand-written BP1–BP4 engine (`engine`).
    * Never the reference of the "tapegrad ×" ratios.
    */
-  companionOf?: { framework: string; kind: 'userloop' | 'engine' };
+  companionOf?: { framework: string; kind: 'userloop' | 'engine' | 'plan' };
+  /**
+   * Set when this framework's numbers are right but its times say nothing about its speed
+   * (WebGPU on SwiftShader, a CPU emulating a GPU): every row of it carries this text, is
+   * never the reference of the "tapegrad ×" ratios and gets no ratio of its own.
+   */
+  marking?: string;
+  /**
+   * The plan this framework runs instead of the task's (WebGPU on SwiftShader runs the quick
+   * plan: a CPU emulating a GPU cannot run the protocol in time), or undefined for the task's.
+   * Its accuracy is then compared with the fastest CPU backend's on the same plan.
+   */
+  planFor?(task: TaskSpec, plan: TrainPlan): TrainPlan | undefined;
   /**
    * Rows in the matmul grid only: a backend's one-thread twin (threads off), so the grid shows
    * one thread and both cores side by side; the training tasks run the backend as configured.
