@@ -6,8 +6,11 @@ import { UsageError, firstLine } from './errors.js';
 
 export type BackendChoice = 'js' | 'wasm' | 'native' | 'auto' | 'webgpu';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['js', 'wasm', 'native', 'auto'];
-/** `train` also runs on a GPU (its values read back asynchronously, once per epoch); the other commands are CPU-only. */
-export const TRAIN_BACKEND_CHOICES: readonly BackendChoice[] = [...BACKEND_CHOICES, 'webgpu'];
+/**
+ * `train`, `evaluate` and `predict` also run on a GPU (nn's fitAsync, evaluateAsync and
+ * predictAsync: values read back asynchronously); graph, gradcheck and conformance are CPU-only.
+ */
+export const GPU_BACKEND_CHOICES: readonly BackendChoice[] = [...BACKEND_CHOICES, 'webgpu'];
 
 export const WASM_PACKAGE = '@tapegrad/backend-wasm';
 export const NATIVE_PACKAGE = '@tapegrad/backend-native';

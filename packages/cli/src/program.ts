@@ -134,7 +134,7 @@ ${EXIT_CODES}`)
     .option('--model <path>', 'a model.safetensors written by train, or the --out directory that holds it (required)')
     .option('--data <dir>', 'evaluate on the test files of this IDX directory instead (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; the train files must be there too)')
     .option('--limit-test <n>', 'use n test examples spread evenly over the set (0: all) (default: the subset the model was trained with)')
-    .option('--backend <name>', 'kernels: js, wasm, native or auto', 'auto')
+    .option('--backend <name>', 'kernels: js, wasm, native, auto (the fastest CPU backend), or webgpu (a GPU through WebGPU)', 'auto')
     .option('--json', 'print the result as one JSON object')
     .addHelpText('after', `
 Examples:
@@ -151,7 +151,7 @@ ${EXIT_CODES}`)
     .argument('<inputs...>', 'PNG images and/or IDX images files (e.g. t10k-images-idx3-ubyte[.gz]); with the labels file beside an IDX file, its accuracy is printed too')
     .option('--model <path>', 'a model.safetensors written by train, or the directory that holds it (required)')
     .option('--limit <n>', 'print the first n images of an IDX file (0: all)', '10')
-    .option('--backend <name>', 'kernels: js, wasm, native or auto', 'auto')
+    .option('--backend <name>', 'kernels: js, wasm, native, auto (the fastest CPU backend), or webgpu (a GPU through WebGPU)', 'auto')
     .option('--json', 'print the results as one JSON object')
     .addHelpText('after', `
 Examples:

@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadMnist, writeIdx } from '@tapegrad/datasets';
 import { afterAll, describe, expect, it } from 'vitest';
 // SwiftShader (the CPU Vulkan driver of Debian's chromium) for the child processes, as the WebGPU tests use it
 import '../../backend-webgpu/test/gpu.js';
@@ -35,9 +36,42 @@ describe('tapegrad train --backend webgpu (SwiftShader)', () => {
     expect(evaluated.stdout).toMatch(/matches the \d\.\d{4} recorded/);
   }, 120_000);
 
-  it('names WebGPU as train-only for the other commands', async () => {
-    const result = await cli(['evaluate', '--model', 'nothing.safetensors', '--backend', 'webgpu']);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/--backend/);
-  });
+  it('evaluates and predicts on the GPU as on js: the same accuracy, loss and probabilities (float32 tolerance)', async () => {
+    const { out } = await run('js');
+    const model = join(out, 'model.safetensors');
+    const evaluate = async (backend: string) => {
+      const result = await cli(['evaluate', '--model', model, '--limit-test', '200', '--backend', backend, '--json']);
+      expect(result.code).toBe(0);
+      return JSON.parse(result.stdout) as { backend: string; testAccuracy: number; testCorrect: number; testLoss: number; recordedTestAccuracy: number };
+    };
+    const [onGpu, onJs] = [await evaluate('webgpu'), await evaluate('js')];
+    expect([onGpu.backend, onJs.backend]).toEqual(['webgpu', 'js']);
+    expect(onJs.testAccuracy).toBe(onJs.recordedTestAccuracy);
+    expect(Math.abs(onGpu.testCorrect - onJs.testCorrect)).toBeLessThanOrEqual(1);
+    expect(onGpu.testLoss).toBeCloseTo(onJs.testLoss, 4);
+
+    // three test digits as an IDX file, with their labels beside it
+    const { test } = loadMnist();
+    const n = test.labels.length;
+    const picks = [5, 400, 900];
+    const images = new Uint8Array(picks.length * 784);
+    picks.forEach((m, k) => {
+      for (let i = 0; i < 784; i++) images[k * 784 + i] = Math.round(255 * test.x.data[i * n + m]);
+    });
+    const dir = join(scratch.dir, 'predict');
+    mkdirSync(dir);
+    writeIdx(join(dir, 't10k-images-idx3-ubyte'), { type: 'uint8', dims: [picks.length, 28, 28], data: images });
+    writeIdx(join(dir, 't10k-labels-idx1-ubyte'), { type: 'uint8', dims: [picks.length], data: picks.map((m) => test.labels[m]) });
+    type Prediction = { predicted: number; probabilities: number[]; label?: number };
+    const predict = async (backend: string) => {
+      const result = await cli(['predict', '--model', model, '--backend', backend, '--json', join(dir, 't10k-images-idx3-ubyte')]);
+      expect(result.code).toBe(0);
+      return (JSON.parse(result.stdout) as { backend: string; results: Array<{ predictions: Prediction[] }> });
+    };
+    const [gpu, js] = [await predict('webgpu'), await predict('js')];
+    expect(gpu.backend).toBe('webgpu');
+    const [gpuPredictions, jsPredictions] = [gpu.results[0].predictions, js.results[0].predictions];
+    expect(gpuPredictions.map((p) => [p.predicted, p.label])).toEqual(jsPredictions.map((p) => [p.predicted, p.label]));
+    gpuPredictions.forEach((p, m) => p.probabilities.forEach((v, i) => expect(v).toBeCloseTo(jsPredictions[m].probabilities[i], 5)));
+  }, 120_000);
 });

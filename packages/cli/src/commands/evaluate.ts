@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { evaluate } from '@tapegrad/nn';
-import { type BackendChoice, BACKEND_CHOICES, selectBackend } from '../backend.js';
+import { evaluateAsync } from '@tapegrad/nn';
+import { type BackendChoice, GPU_BACKEND_CHOICES, selectBackend } from '../backend.js';
 import { loadData } from '../data.js';
 import { EXIT_OK, UsageError } from '../errors.js';
 import { type Io, fixed4 } from '../io.js';
@@ -31,7 +31,7 @@ export function parseEvaluateOptions(raw: RawOptions): EvaluateOptions {
     model: raw.model,
     data: typeof raw.data === 'string' ? raw.data : undefined,
     limitTest: typeof raw.limitTest === 'string' ? parseNonNegativeInteger(raw.limitTest, '--limit-test') : undefined,
-    backend: parseChoice(typeof raw.backend === 'string' ? raw.backend : 'auto', '--backend', BACKEND_CHOICES),
+    backend: parseChoice(typeof raw.backend === 'string' ? raw.backend : 'auto', '--backend', GPU_BACKEND_CHOICES),
     json: raw.json === true,
   };
 }
@@ -49,8 +49,9 @@ function recordedAccuracy(modelPath: string): number | undefined {
 }
 
 export async function runEvaluate(options: EvaluateOptions, io: Io): Promise<number> {
-  const loaded = loadModelFile(options.model, (line) => io.err(line));
+  // the backend first, so that on a GPU the model's parameters are made on the device
   const backend = await selectBackend(options.backend);
+  const loaded = loadModelFile(options.model, (line) => io.err(line));
   const { metadata, architecture, model } = loaded;
   let dataDir = options.data;
   let limitTest = options.limitTest;
@@ -69,7 +70,8 @@ export async function runEvaluate(options: EvaluateOptions, io: Io): Promise<num
   const outputs = outputCount(architecture);
   if (outputs !== data.test.y.shape[0]) throw new UsageError(`the model has ${outputs} outputs but the data has ${data.test.y.shape[0]} classes`);
 
-  const result = evaluate(model, { x: modelInput(architecture, data.test.x), y: data.test.y }, { loss: architecture.loss, metrics: ['accuracy'] });
+  // evaluate itself on a CPU backend; on a GPU the batches are uploaded and the loss read once
+  const result = await evaluateAsync(model, { x: modelInput(architecture, data.test.x), y: data.test.y }, { loss: architecture.loss, metrics: ['accuracy'] });
   const accuracy = result.metrics.accuracy;
   const examples = data.test.labels.length;
   const correct = Math.round(accuracy * examples);

@@ -2,8 +2,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Tensor, TapegradError } from '@tapegrad/core';
 import { type IdxArray, parseIdx } from '@tapegrad/datasets';
-import { predict } from '@tapegrad/nn';
-import { type BackendChoice, BACKEND_CHOICES, selectBackend } from '../backend.js';
+import { predictAsync } from '@tapegrad/nn';
+import { type BackendChoice, GPU_BACKEND_CHOICES, selectBackend } from '../backend.js';
 import { EXIT_OK, UsageError } from '../errors.js';
 import type { Io } from '../io.js';
 import { isPng, pngToInput } from '../image.js';
@@ -34,7 +34,7 @@ export function parsePredictOptions(raw: RawOptions, inputs: string[]): PredictO
     model: raw.model,
     inputs,
     limit: typeof raw.limit === 'string' ? parseNonNegativeInteger(raw.limit, '--limit') : 10,
-    backend: parseChoice(typeof raw.backend === 'string' ? raw.backend : 'auto', '--backend', BACKEND_CHOICES),
+    backend: parseChoice(typeof raw.backend === 'string' ? raw.backend : 'auto', '--backend', GPU_BACKEND_CHOICES),
     json: raw.json === true,
   };
 }
@@ -88,8 +88,9 @@ function columns(yHat: Tensor): number[][] {
 }
 
 export async function runPredict(options: PredictOptions, io: Io): Promise<number> {
-  const { model, architecture } = loadModelFile(options.model, (line) => io.err(line));
+  // the backend first, so that on a GPU the model's parameters are made on the device
   const backend = await selectBackend(options.backend);
+  const { model, architecture } = loadModelFile(options.model, (line) => io.err(line));
   const features = inputFeatures(architecture);
   const side = Math.round(Math.sqrt(features));
   const what = architecture.output === 'softmax' ? 'probabilities' : architecture.output === 'sigmoid' ? 'sigmoid outputs' : 'outputs';
@@ -111,7 +112,8 @@ export async function runPredict(options: PredictOptions, io: Io): Promise<numbe
       } catch (error) {
         throw new UsageError(`${input}: not a readable PNG (${(error as Error).message})`);
       }
-      const yHat = predict(model, modelInput(architecture, new Tensor(prepared.pixels, [features, 1], 'float32')));
+      // predict itself on a CPU backend; on a GPU the outputs are read back once (a CPU tensor either way)
+      const yHat = await predictAsync(model, modelInput(architecture, new Tensor(prepared.pixels, [features, 1], 'float32')));
       const probabilities = columns(yHat)[0];
       const note = [`${prepared.width}×${prepared.height}`, prepared.resized ? `resized to ${side}×${side}` : '', prepared.inverted ? 'inverted (light background)' : ''].filter(Boolean).join(', ');
       results.push({ input, kind: 'png', total: 1, note, predictions: [{ source: input, predicted: argmax(probabilities), probabilities }] });
@@ -125,7 +127,7 @@ export async function runPredict(options: PredictOptions, io: Io): Promise<numbe
       throw error;
     }
     const x = idxColumns(array, input, features);
-    const all = columns(predict(model, modelInput(architecture, x)));
+    const all = columns(await predictAsync(model, modelInput(architecture, x)));
     let labels: ArrayLike<number> | undefined;
     const labelsPath = labelsFileFor(resolve(input));
     if (labelsPath) {

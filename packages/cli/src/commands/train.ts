@@ -4,7 +4,7 @@ import {
   type SafetensorsMetadata, type Sequential, confusionMatrix, evaluate, fitAsync, mlp, nonFiniteParameters, optimizer as makeOptimizer, predict,
   serializeParameters,
 } from '@tapegrad/nn';
-import { type BackendChoice, TRAIN_BACKEND_CHOICES, selectBackend, selectCpuBackend } from '../backend.js';
+import { type BackendChoice, GPU_BACKEND_CHOICES, selectBackend, selectCpuBackend } from '../backend.js';
 import { CNN_MIN_SIDE, buildCnn, cnnParameterCount, describeCnn, squareSide } from '../cnn.js';
 import { type LoadedData, loadData } from '../data.js';
 import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.js';
@@ -133,7 +133,7 @@ export function parseTrainOptions(raw: RawOptions): TrainOptions {
     init: typeof raw.init === 'string' ? parseChoice(raw.init, '--init', INIT_CHOICES) : activation === 'relu' ? 'heNormal' : 'xavierUniform',
     data: typeof raw.data === 'string' ? raw.data : undefined,
     out: text(raw, 'out', TRAIN_DEFAULTS.out),
-    backend: parseChoice(text(raw, 'backend', TRAIN_DEFAULTS.backend), '--backend', TRAIN_BACKEND_CHOICES),
+    backend: parseChoice(text(raw, 'backend', TRAIN_DEFAULTS.backend), '--backend', GPU_BACKEND_CHOICES),
     quiet: raw.quiet === true,
     limitTrain: typeof raw.limitTrain === 'string' ? parseNonNegativeInteger(raw.limitTrain, '--limit-train') : 0,
     limitTest: typeof raw.limitTest === 'string' ? parseNonNegativeInteger(raw.limitTest, '--limit-test') : 0,
