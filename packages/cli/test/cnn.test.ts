@@ -13,7 +13,7 @@ import { architectureMetadata, buildModel, loadModelFile } from '../src/model-fi
 import {
   KERNEL_ZOOM, MAP_ZOOM, divergingColor, featureMapsLayout, greyColor, kernelTilesLayout,
 } from '../src/report/conv-images.js';
-import { cli, lines, scratchDir } from './helpers.js';
+import { cli, lines, scratchDir, writeTestDigits } from './helpers.js';
 
 // `tapegrad train --model cnn` at a reduced size (2 epochs on 1000 of the embedded digits,
 // --backend js so that evaluate re-measures exactly what train recorded), then evaluate,
@@ -269,16 +269,9 @@ describe('tapegrad train --model cnn (2 epochs on 1000 of the embedded digits)',
 
   it('predict reads a PNG and an IDX file with the CNN, the PNG as the same digit the IDX file holds', async () => {
     const { test } = loadMnist();
-    const n = test.labels.length;
     const picks = [3, 700, 1300, 1900];
-    const images = new Uint8Array(picks.length * 784);
-    picks.forEach((m, k) => {
-      for (let i = 0; i < 784; i++) images[k * 784 + i] = Math.round(255 * test.x.data[i * n + m]);
-    });
     const dir = join(scratch.dir, 'cnn-predict');
-    mkdirSync(dir);
-    writeIdx(join(dir, 't10k-images-idx3-ubyte'), { type: 'uint8', dims: [picks.length, 28, 28], data: images });
-    writeIdx(join(dir, 't10k-labels-idx1-ubyte'), { type: 'uint8', dims: [picks.length], data: picks.map((m) => test.labels[m]) });
+    const images = writeTestDigits(dir, picks);
     // digit 2 of the file, dark on white and blown up 3×
     const png = new PNG({ width: 84, height: 84 });
     for (let y = 0; y < 84; y++) {

@@ -1,8 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadMnist, writeIdx } from '@tapegrad/datasets';
 
 /** The built executable: these tests run the CLI the way users do (`pnpm test` builds first). */
 export const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -56,4 +57,21 @@ export function scratchDir(prefix: string): { dir: string; cleanup: () => void }
 /** The lines of a stream's text, without the trailing empty one. */
 export function lines(text: string): string[] {
   return text.split('\n').filter((l, i, all) => l !== '' || i < all.length - 1);
+}
+
+/**
+ * Test digits `picks` of the embedded MNIST written as an IDX images file and its labels file
+ * (t10k-*-ubyte) in `dir`, which is created; returns the images' bytes (28×28 each, in order).
+ */
+export function writeTestDigits(dir: string, picks: readonly number[]): Uint8Array {
+  const { test } = loadMnist();
+  const n = test.labels.length;
+  const images = new Uint8Array(picks.length * 784);
+  picks.forEach((m, k) => {
+    for (let i = 0; i < 784; i++) images[k * 784 + i] = Math.round(255 * test.x.data[i * n + m]);
+  });
+  mkdirSync(dir);
+  writeIdx(join(dir, 't10k-images-idx3-ubyte'), { type: 'uint8', dims: [picks.length, 28, 28], data: images });
+  writeIdx(join(dir, 't10k-labels-idx1-ubyte'), { type: 'uint8', dims: [picks.length], data: picks.map((m) => test.labels[m]) });
+  return images;
 }

@@ -5,7 +5,7 @@ import { mulberry32 } from '@tapegrad/core';
 import { loadMnist, writeIdx } from '@tapegrad/datasets';
 import { deserializeParameters } from '@tapegrad/nn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, lines, scratchDir, startCli } from './helpers.js';
+import { cli, lines, scratchDir, startCli, writeTestDigits } from './helpers.js';
 
 // A reduced training run of the built CLI, then evaluate and predict on what it wrote.
 // --backend js throughout: the recorded and the re-measured accuracy must agree exactly.
@@ -128,16 +128,9 @@ describe('tapegrad train (1 epoch on 800 of the embedded digits)', () => {
 
   it('predict reads a PNG (any size, light background) as the same digit an IDX file holds', async () => {
     const { test } = loadMnist();
-    const n = test.labels.length;
     const picks = [5, 400, 900, 1500];
-    const images = new Uint8Array(picks.length * 784);
-    picks.forEach((m, k) => {
-      for (let i = 0; i < 784; i++) images[k * 784 + i] = Math.round(255 * test.x.data[i * n + m]);
-    });
     const dir = join(scratch.dir, 'predict');
-    mkdirSync(dir);
-    writeIdx(join(dir, 't10k-images-idx3-ubyte'), { type: 'uint8', dims: [picks.length, 28, 28], data: images });
-    writeIdx(join(dir, 't10k-labels-idx1-ubyte'), { type: 'uint8', dims: [picks.length], data: picks.map((m) => test.labels[m]) });
+    const images = writeTestDigits(dir, picks);
     // digit 1 of the file, dark on white, blown up 4× (112×112): the CLI inverts and box-filters it back
     const png = new PNG({ width: 112, height: 112 });
     for (let y = 0; y < 112; y++) {

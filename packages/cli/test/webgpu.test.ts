@@ -1,10 +1,9 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadMnist, writeIdx } from '@tapegrad/datasets';
 import { afterAll, describe, expect, it } from 'vitest';
 // SwiftShader (the CPU Vulkan driver of Debian's chromium) for the child processes, as the WebGPU tests use it
 import '../../backend-webgpu/test/gpu.js';
-import { cli, scratchDir } from './helpers.js';
+import { cli, scratchDir, writeTestDigits } from './helpers.js';
 
 const scratch = scratchDir('webgpu');
 afterAll(scratch.cleanup);
@@ -51,17 +50,9 @@ describe('tapegrad train --backend webgpu (SwiftShader)', () => {
     expect(onGpu.testLoss).toBeCloseTo(onJs.testLoss, 4);
 
     // three test digits as an IDX file, with their labels beside it
-    const { test } = loadMnist();
-    const n = test.labels.length;
     const picks = [5, 400, 900];
-    const images = new Uint8Array(picks.length * 784);
-    picks.forEach((m, k) => {
-      for (let i = 0; i < 784; i++) images[k * 784 + i] = Math.round(255 * test.x.data[i * n + m]);
-    });
     const dir = join(scratch.dir, 'predict');
-    mkdirSync(dir);
-    writeIdx(join(dir, 't10k-images-idx3-ubyte'), { type: 'uint8', dims: [picks.length, 28, 28], data: images });
-    writeIdx(join(dir, 't10k-labels-idx1-ubyte'), { type: 'uint8', dims: [picks.length], data: picks.map((m) => test.labels[m]) });
+    writeTestDigits(dir, picks);
     type Prediction = { predicted: number; probabilities: number[]; label?: number };
     const predict = async (backend: string) => {
       const result = await cli(['predict', '--model', model, '--backend', backend, '--json', join(dir, 't10k-images-idx3-ubyte')]);
