@@ -768,8 +768,8 @@ function takesIndices(model: Module): boolean {
  * - data given as device tensors is read back once (the batch samplers work on the CPU);
  * - a model that starts with an Embedding gets its batch of ids on the CPU (`take` reads
  *   indices there); every other batch is uploaded once;
- * - only optimisers that update on the device work: SGD, Momentum/Nesterov and Adam (RProp,
- *   L-BFGS and Newton-CG throw a DeviceTensorError).
+ * - only optimisers that update on the device work: SGD, Momentum/Nesterov, Adam and RProp
+ *   (L-BFGS and Newton-CG, whose line searches read values, throw a DeviceTensorError).
  *
  * ```ts
  * const history = await fitAsync(model, { x, y }, { loss: 'cce', optimizer: new Adam({ lr: 0.01 }), epochs: 5 });
