@@ -1,10 +1,10 @@
-import { jsBackend } from '@tapegrad/core';
+import { jsBackend, stridesOf } from '@tapegrad/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { broadcastOperandArb, firstDifference, gpu, onDevice, shapeArb, sizeOf, valuesArb } from './gpu.js';
 import type { GpuArray } from '../src/context.js';
 import { broadcastTo, pad, slice, transpose } from '../src/kernels/layout.js';
-import { broadcastStrides, contiguousStrides, walkParams } from '../src/kernels/walk.js';
+import { broadcastStrides, walkParams } from '../src/kernels/walk.js';
 
 /**
  * Layout kernels copy bits, so every float32 is fair: subnormals, NaN, ±0 and ±∞ included,
@@ -132,10 +132,10 @@ describe('the strided walk', () => {
   it('drops size-1 axes and merges axes every operand steps through contiguously', () => {
     // [threads, rank, 3 bases, shape…, strides per operand…]
     const same = [2, 1, 3, 4];
-    expect(walkParams(same, [contiguousStrides(same), contiguousStrides(same)])).toEqual([24, 1, 0, 0, 0, 24, 1, 1]);
+    expect(walkParams(same, [stridesOf(same), stridesOf(same)])).toEqual([24, 1, 0, 0, 0, 24, 1, 1]);
     const out = [4, 1, 5, 6];
-    expect(walkParams(out, [contiguousStrides(out), broadcastStrides([1, 1, 1, 6], out)])).toEqual([120, 2, 0, 0, 0, 20, 6, 6, 1, 0, 1]);
+    expect(walkParams(out, [stridesOf(out), broadcastStrides([1, 1, 1, 6], out)])).toEqual([120, 2, 0, 0, 0, 20, 6, 6, 1, 0, 1]);
     expect(walkParams([], [[], []], [3, 7])).toEqual([1, 0, 3, 7, 0]);
-    expect(walkParams([3, 0, 2], [contiguousStrides([3, 0, 2])])[0]).toBe(0);
+    expect(walkParams([3, 0, 2], [stridesOf([3, 0, 2])])[0]).toBe(0);
   });
 });

@@ -9,7 +9,7 @@ import './chain.js';
 export { Tensor, isTensor, type NestedArray } from './tensor.js';
 export { type DType, type TypedArray } from './dtype.js';
 export { type DeviceArray, type Storage, isDeviceArray, outputStorage } from './storage.js';
-export { type Shape, broadcastShapes } from './shape.js';
+export { type Shape, broadcastShapes, stridesOf } from './shape.js';
 export { TapegradError, ShapeError, DTypeError, ValueError, GradientError, DeviceTensorError } from './errors.js';
 export {
   tensor, scalar, zeros, ones, full, eye, arange, rand, randn, zerosLike, onesLike,

@@ -1,7 +1,7 @@
-import type { Shape } from '@tapegrad/core';
+import { type Shape, stridesOf } from '@tapegrad/core';
 import { type GpuArray, type GpuContext, type KernelSource, PRELUDE, WORKGROUP_SIZE } from '../context.js';
 import type { GpuInput } from './types.js';
-import { broadcastStrides, contiguousStrides, walkFunction, walkParams } from './walk.js';
+import { broadcastStrides, walkFunction, walkParams } from './walk.js';
 
 /**
  * The layout kernels: each is one strided copy, out[base + Σ cᵢ·outStrideᵢ] =
@@ -34,25 +34,25 @@ function stridedCopy(context: GpuContext, x: GpuInput, out: GpuArray, shape: Sha
 /** out = x with its axes permuted: out axis i is x axis perm[i]. */
 export function transpose(context: GpuContext, x: GpuInput, shape: Shape, perm: readonly number[], out: GpuArray): void {
   const outShape = perm.map((p) => shape[p]);
-  const xStrides = contiguousStrides(shape);
-  stridedCopy(context, x, out, outShape, contiguousStrides(outShape), perm.map((p) => xStrides[p]), 0, 0);
+  const xStrides = stridesOf(shape);
+  stridedCopy(context, x, out, outShape, stridesOf(outShape), perm.map((p) => xStrides[p]), 0, 0);
 }
 
 /** Repeats x (already right-aligned to outShape's rank) along its size-1 axes. */
 export function broadcastTo(context: GpuContext, x: GpuInput, shape: Shape, out: GpuArray, outShape: Shape): void {
-  stridedCopy(context, x, out, outShape, contiguousStrides(outShape), broadcastStrides(shape, outShape), 0, 0);
+  stridedCopy(context, x, out, outShape, stridesOf(outShape), broadcastStrides(shape, outShape), 0, 0);
 }
 
 /** Copies the box [begin, begin + outShape) of x into out. */
 export function slice(context: GpuContext, x: GpuInput, shape: Shape, begin: readonly number[], out: GpuArray, outShape: Shape): void {
-  const xStrides = contiguousStrides(shape);
-  stridedCopy(context, x, out, outShape, contiguousStrides(outShape), xStrides, 0, offsetOf(begin, xStrides));
+  const xStrides = stridesOf(shape);
+  stridedCopy(context, x, out, outShape, stridesOf(outShape), xStrides, 0, offsetOf(begin, xStrides));
 }
 
 /** Writes x into the zero-filled out at offset `begin` (slice's adjoint): only that box is written. */
 export function pad(context: GpuContext, x: GpuInput, shape: Shape, begin: readonly number[], out: GpuArray, outShape: Shape): void {
-  const outStrides = contiguousStrides(outShape);
-  stridedCopy(context, x, out, shape, outStrides, contiguousStrides(shape), offsetOf(begin, outStrides), 0);
+  const outStrides = stridesOf(outShape);
+  stridedCopy(context, x, out, shape, outStrides, stridesOf(shape), offsetOf(begin, outStrides), 0);
 }
 
 function offsetOf(begin: readonly number[], strides: readonly number[]): number {

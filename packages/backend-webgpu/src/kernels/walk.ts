@@ -1,4 +1,4 @@
-import type { Shape } from '@tapegrad/core';
+import { type Shape, stridesOf } from '@tapegrad/core';
 
 /**
  * The strided walk shared by the broadcasting element-wise kernels and the layout copies:
@@ -8,24 +8,13 @@ import type { Shape } from '@tapegrad/core';
  * so same-shape operands walk as one flat axis and a bias as two, whatever the rank.
  */
 
-/** Row-major strides of a contiguous array of `shape`. */
-export function contiguousStrides(shape: Shape): number[] {
-  const strides = new Array<number>(shape.length);
-  let stride = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = stride;
-    stride *= shape[i];
-  }
-  return strides;
-}
-
 /**
  * Strides reading an operand of `shape` broadcast to `outShape`: 0 along its size-1 axes.
  * A shape of lower rank is right-aligned (leading axes of size 1).
  */
 export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
   const padded = new Array<number>(outShape.length - shape.length).fill(1).concat(shape);
-  const strides = contiguousStrides(padded);
+  const strides = stridesOf(padded);
   for (let i = 0; i < outShape.length; i++) if (padded[i] === 1 && outShape[i] !== 1) strides[i] = 0;
   return strides;
 }
