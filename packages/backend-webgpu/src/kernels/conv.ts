@@ -39,14 +39,17 @@ fn columnIndex(g: Geometry, n: i32, row: i32, l: i32) -> i32 {
 }
 `;
 
-/**
- * A max-pool window's maximum (NaN if it holds one; −∞ if it lies in the padding) and its
- * tie count t, positions outside the image counted as ties of a −∞ maximum. Comparisons
- * are written out: WGSL's max() need not keep NaN, nor the first of −0 and +0.
- */
 // a window's maximum (positions outside the image read −∞) and whether it holds a NaN,
-// with the count of its positions inside the image; every pooling kernel walks windows so
+// with the count of its positions inside the image; every pooling kernel walks windows so.
+// Comparisons are written out: WGSL's max() need not keep NaN, nor the first of −0 and +0.
 const WINDOW_MAX = /* wgsl */ `
+// pooled output o of [N·C, outH, outW]: (where its image starts in x, oh, ow)
+fn pooledPosition(g: Geometry, o: i32) -> vec3<i32> {
+  let L = g.outH * g.outW;
+  let image = o / L;
+  let oh = (o - image * L) / g.outW;
+  return vec3<i32>(image * g.H * g.W, oh, o - image * L - oh * g.outW);
+}
 struct WindowMax { max: f32, nan: bool, inside: i32 }
 fn windowMaxOf(g: Geometry, base: i32, oh: i32, ow: i32) -> WindowMax {
   var m = -infF32();
@@ -67,6 +70,7 @@ fn windowMaxOf(g: Geometry, base: i32, oh: i32, ow: i32) -> WindowMax {
 }
 `;
 
+// the window's maximum and its tie count t (positions outside the image count as ties of a −∞ maximum)
 const WINDOW = /* wgsl */ `${WINDOW_MAX}
 struct Window { max: f32, nan: bool, ties: i32 }
 fn windowOf(g: Geometry, base: i32, oh: i32, ow: i32) -> Window {
@@ -181,11 +185,8 @@ const MAX_POOL: KernelSource = {
 @group(0) @binding(2) var<storage, read> params: array<u32>;
 ${WINDOW_MAX}
 ${entry(/* wgsl */ `
-  let L = g.outH * g.outW;
-  let image = o / L;
-  let oh = (o - image * L) / g.outW;
-  let ow = o - image * L - oh * g.outW;
-  let w = windowMaxOf(g, image * g.H * g.W, oh, ow);
+  let at = pooledPosition(g, o);
+  let w = windowMaxOf(g, at.x, at.y, at.z);
   out[o] = select(w.max, nanF32(), w.nan);`)}`,
 };
 
@@ -202,11 +203,8 @@ const POOL_SHARES: KernelSource = {
 @group(0) @binding(5) var<storage, read> shares: array<f32>;
 ${WINDOW}
 ${entry(/* wgsl */ `
-  let L = g.outH * g.outW;
-  let image = o / L;
-  let oh = (o - image * L) / g.outW;
-  let ow = o - image * L - oh * g.outW;
-  let win = windowOf(g, image * g.H * g.W, oh, ow);
+  let at = pooledPosition(g, o);
+  let win = windowOf(g, at.x, at.y, at.z);
   let d = dy[o];
   windowMax[o] = select(win.max, nanF32(), win.nan);
   windowShare[o] = select(d * shareOf(win.ties), nanF32(), win.nan || isNan(d));`)}`,
@@ -261,11 +259,10 @@ const POOL_GATHER: KernelSource = {
 @group(0) @binding(4) var<storage, read> shares: array<f32>;
 ${WINDOW}
 ${entry(/* wgsl */ `
-  let L = g.outH * g.outW;
-  let image = o / L;
-  let oh = (o - image * L) / g.outW;
-  let ow = o - image * L - oh * g.outW;
-  let base = image * g.H * g.W;
+  let at = pooledPosition(g, o);
+  let base = at.x;
+  let oh = at.y;
+  let ow = at.z;
   let win = windowOf(g, base, oh, ow);
   let share = shareOf(win.ties);
   var total = 0.0;
