@@ -14,6 +14,7 @@ import {
 import { afterAll, describe, expect, it } from 'vitest';
 import '../../backend-webgpu/test/gpu.js';
 import { initWebGpuBackend } from '@tapegrad/backend-webgpu';
+import { NaiveMomentum } from './helpers/naive-momentum.js';
 
 const backend = await initWebGpuBackend();
 afterAll(() => setBackend('js'));
@@ -298,21 +299,6 @@ describe('on a device backend, what reads values synchronously says what to use 
   });
 
   it('an optimiser of your own written with ops and assign (the README\'s NaiveMomentum) trains on the device as Momentum does', async () => {
-    class NaiveMomentum implements Optimizer {
-      readonly name = 'NaiveMomentum';
-      #velocity = new Map<Tensor, Tensor>();
-      constructor(readonly lr: number, readonly momentum = 0.9) {}
-      step(params: readonly Tensor[], grads: readonly Tensor[]): void {
-        params.forEach((p, i) => {
-          const v = add(mul(this.#velocity.get(p) ?? zerosLike(p), this.momentum), grads[i]);
-          this.#velocity.set(p, v);
-          p.assign(sub(p, mul(v, this.lr)));
-        });
-      }
-      reset(): void {
-        this.#velocity.clear();
-      }
-    }
     const options = { loss: 'bce' as const, epochs: 3, batchSize: 16 };
     const naive = await fitAsync(model(), data, { ...options, optimizer: new NaiveMomentum(0.1) });
     const builtIn = await fitAsync(model(), data, { ...options, optimizer: new Momentum({ lr: 0.1 }) });

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { ReleasedTensorError, Tape, type Tensor, ValueError, add, matmul, mul, randn, square, sub, sum, tensor, tidy, zerosLike } from '@tapegrad/core';
+import { ReleasedTensorError, Tape, ValueError, matmul, randn, square, sum, tensor, tidy } from '@tapegrad/core';
 import { Momentum, NonFiniteError, type Optimizer, SGD, fit, loadModel, mlp, saveModel } from '@tapegrad/nn';
+import { NaiveMomentum } from './helpers/naive-momentum.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'tapegrad-nn-reliability-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -13,22 +14,6 @@ const xor = () => ({
   y: tensor([[0, 1, 1, 0]], { dtype: 'float64' }),
 });
 
-/** The nn README's "write your own optimiser": momentum with ops and assign, no keep(). */
-class NaiveMomentum implements Optimizer {
-  readonly name = 'NaiveMomentum';
-  #velocity = new Map<Tensor, Tensor>();
-  constructor(readonly lr: number, readonly momentum = 0.9) {}
-  step(params: readonly Tensor[], grads: readonly Tensor[]): void {
-    params.forEach((p, i) => {
-      const v = add(mul(this.#velocity.get(p) ?? zerosLike(p), this.momentum), grads[i]);
-      this.#velocity.set(p, v);
-      p.assign(sub(p, mul(v, this.lr)));
-    });
-  }
-  reset(): void {
-    this.#velocity.clear();
-  }
-}
 
 describe("a user's optimiser needs no keep()", () => {
   it('the naive momentum optimiser trains under fit, step for step as the built-in Momentum', async () => {
