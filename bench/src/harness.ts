@@ -147,7 +147,10 @@ async function trainOnce(
       let firstBatch = 0;
       for (let b = 0; b < plan.batches; b++) {
         const start = b * task.batch;
-        const pending = trainer.step(order.subarray(start, Math.min(start + task.batch, n)));
+        // the next batch too: this epoch's next, or the next epoch's first
+        const next = b + 1 < plan.batches ? order.subarray(start + task.batch, Math.min(start + 2 * task.batch, n))
+          : e + 1 < plan.epochs ? orders[e + 1].subarray(0, Math.min(task.batch, n)) : undefined;
+        const pending = trainer.step(order.subarray(start, Math.min(start + task.batch, n)), next);
         if (pending) await pending;
         if (e === 0 && Number.isFinite(plan.budget)) {
           // the probe: estimate the whole plan from the first batches and stop early when it cannot fit

@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   const perEpoch = Math.floor(mnist.train.n / task.batch);
   const batch = (s: number) => order.subarray((s % perEpoch) * task.batch, (s % perEpoch + 1) * task.batch);
   const run = async (count: number) => {
-    for (let s = 0; s < count; s++) await trainer.step(batch(s));
+    for (let s = 0; s < count; s++) await trainer.step(batch(s), batch(s + 1));
   };
 
   await run(Math.min(steps, 500)); // warm-up: V8 tiers the code up

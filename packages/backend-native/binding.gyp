@@ -8,6 +8,7 @@
         "src/native/gemm.cc",
         "src/native/conv.cc",
         "src/native/indexing.cc",
+        "src/native/background.cc",
         "src/native/kernels_scalar.cc",
         "src/native/kernels_avx2.cc"
       ],

@@ -80,13 +80,15 @@ class TapegradTrainer implements Trainer {
     return { cost: cost(this.loss, { z: last.z, a: last.a, activation: this.activation }, yb), output: trace.output };
   }
 
-  step(indices: Int32Array): void {
+  step(indices: Int32Array, next?: Int32Array): void {
     // as nn's fit: the step's tensors go back to core's buffer pool when tidy returns
     tidy(() => {
       const xb = this.xs.take(indices);
       const yb = this.ys.take(indices);
       const tape = new Tape();
       const c = tape.record(() => this.batchCost(xb, yb).cost);
+      // as fit: the next batch is gathered on another thread (native) while the backward pass runs
+      if (next) this.xs.prefetch(next);
       const grads = tape.gradient(c, this.params);
       this.sgd.step(this.params, grads);
     });

@@ -20,8 +20,12 @@ export interface Evaluation {
  * and `sync` before it stops an epoch's clock.
  */
 export interface Trainer {
-  /** One plain-SGD step on the training examples `indices` (the batch, in order). */
-  step(indices: Int32Array): void | Promise<void>;
+  /**
+   * One plain-SGD step on the training examples `indices` (the batch, in order). `next`: the
+   * batch the following step will get (none after the last of the run), for a trainer that
+   * gathers it ahead, as a data loader does; the time it takes is still inside the loop's.
+   */
+  step(indices: Int32Array, next?: Int32Array): void | Promise<void>;
   /** Waits until every queued step has run (asynchronous frameworks); a no-op for synchronous ones. */
   sync(): Promise<void>;
   /** Loss and accuracy on `data.eval` after training; not timed. */

@@ -43,6 +43,16 @@ export interface NativeAddon {
   transpose(x: Float32Array | Float64Array, shape: Int32Array, perm: Int32Array, out: Float32Array | Float64Array): void;
   /** out [outer, indices.length, inner] = x [outer, axisSize, inner] at `indices` along the middle axis; every index is range-checked. */
   gather(x: Float32Array | Float64Array, outer: number, axisSize: number, inner: number, indices: Int32Array, out: Float32Array | Float64Array): void;
+  /**
+   * out [rowLength, n] = the rows `indices` of the row-major x [N, rowLength] as columns, on
+   * the addon's background thread when flags has FLAG_TWO_THREADS (else now); returns a ticket
+   * for backgroundWait (0: already done). Everything is checked before the job starts; x and out
+   * must stay alive and untouched until the wait returns. One job at a time, process-wide: a
+   * second start waits for the first job to finish.
+   */
+  gatherColumnsStart(x: Float32Array | Float64Array, rowLength: number, indices: Int32Array, out: Float32Array | Float64Array, flags: number): number;
+  /** Returns once the job of that ticket is done. */
+  backgroundWait(ticket: number): void;
   maxPool(x: Float32Array, geometry: Int32Array, out: Float32Array): void;
   maxPoolScatter(dy: Float32Array, x: Float32Array, geometry: Int32Array, out: Float32Array): void;
   maxPoolGather(v: Float32Array, x: Float32Array, geometry: Int32Array, out: Float32Array): void;

@@ -65,6 +65,9 @@ export interface NativeBackend extends Backend {
   resetFallbacks(): void;
 }
 
+/** The arrays of the background gather in flight (at most one: the addon runs one at a time), kept from the garbage collector. */
+let backgroundJob: { x: TypedArray; out: TypedArray } | null = null;
+
 const UNARY: Partial<Record<UnaryKernel, number>> = {
   relu: 0, step: 1, neg: 2, abs: 3, sign: 4, sqrt: 5, exp: 6, sigmoid: 7, tanh: 8, log: 9, powScalar: 10, softplus: 11,
   log1p: 12, expm1: 13, erf: 14, sin: 15, cos: 16, floor: 17, ceil: 18, round: 19, isNaN: 20, isFinite: 21,
@@ -278,6 +281,21 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
         return;
       }
       addon.gather(x as Float, outer, axisSize, inner, indices, out as Float);
+    },
+
+    // a training loop's next batch (core's columnSampler.prefetch), gathered on the addon's
+    // background thread while the current step runs; on this thread when threads are 'off'
+    gatherColumnsAsync(x: TypedArray, rowLength: number, indices: Int32Array, out: TypedArray): () => void {
+      const ticket = addon.gatherColumnsStart(x as Float, rowLength, indices, out as Float, twoCores && mode !== 'off' ? FLAG_TWO_THREADS : 0);
+      if (ticket === 0) return () => {};
+      // the job's arrays stay reachable until it is done: here until it is waited for, or
+      // until the next start (which the addon lets begin only once this job is finished)
+      const job = { x, out };
+      backgroundJob = job;
+      return () => {
+        addon.backgroundWait(ticket);
+        if (backgroundJob === job) backgroundJob = null;
+      };
     },
 
     // max-pooling: one pass over each window (conv.cc), the same comparisons as js's

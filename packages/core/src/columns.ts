@@ -1,5 +1,7 @@
-import { type DType, allocate } from './dtype.js';
+import { getBackend } from './backend/index.js';
+import { type DType, type TypedArray, allocate } from './dtype.js';
 import { DeviceTensorError, ShapeError, ValueError } from './errors.js';
+import { adoptReserved, reserveBuffer, unreserve } from './memory.js';
 import { Tensor, isTensor } from './tensor.js';
 
 /*
@@ -11,6 +13,12 @@ import { Tensor, isTensor } from './tensor.js';
 const SAMPLE_COLUMNS = 8;
 /** Side of the square tiles columnSampler transposes x in. */
 const TRANSPOSE_TILE = 32;
+/**
+ * Batches (rows × B values) below which prefetch does nothing: the js gather of a few
+ * thousand values takes a microsecond or two, about what starting a job on another thread
+ * and waiting for it costs.
+ */
+const PREFETCH_MIN_VALUES = 4096;
 
 /** Gathers batches of columns of one fixed matrix: see `columnSampler`. */
 export interface ColumnSampler {
@@ -19,6 +27,16 @@ export interface ColumnSampler {
   readonly dtype: DType;
   /** Exactly `takeColumns(x, indices)` (same values, shape and dtype), from the row-major copy. */
   take(indices: ArrayLike<number>): Tensor;
+  /**
+   * Says that the next `take` will be `indices` (a training loop knows its next batch). On a
+   * backend that can gather on another thread (`gatherColumnsAsync`: native, unless its
+   * threads are 'off') that gather starts now, and the `take` then only waits for it: the
+   * copy runs while the current step computes. Elsewhere, and for batches of fewer than
+   * 4,096 values, it does nothing and `take` gathers as usual. A `take` of other indices
+   * drops the prefetched batch and gathers its own: the values are exactly takeColumns'
+   * either way. Checks the indices as take does.
+   */
+  prefetch(indices: ArrayLike<number>): void;
 }
 
 /**
@@ -54,13 +72,47 @@ export function columnSampler(x: Tensor): ColumnSampler {
       }
     }
   }
-  const take = (indices: ArrayLike<number>): Tensor => {
-    const b = indices.length;
-    for (let k = 0; k < b; k++) {
+  const check = (op: string, indices: ArrayLike<number>): void => {
+    for (let k = 0; k < indices.length; k++) {
       const j = indices[k];
       if (!Number.isInteger(j) || j < 0 || j >= n) {
-        throw new ValueError('columnSampler.take', `index ${j} at position ${k} is not a column of a [${rows},${n}] matrix`);
+        throw new ValueError(op, `index ${j} at position ${k} is not a column of a [${rows},${n}] matrix`);
       }
+    }
+  };
+  // the batch being gathered on another thread: its indices, its buffer (reserved from the
+  // pool, tracked by no scope until take hands it to a tensor) and the wait for it
+  let ahead: { indices: Int32Array; out: TypedArray; wait: () => void } | null = null;
+  const dropAhead = (): void => {
+    if (ahead === null) return;
+    const { out, wait } = ahead;
+    ahead = null;
+    wait();
+    unreserve(out);
+  };
+  const prefetch = (indices: ArrayLike<number>): void => {
+    check('columnSampler.prefetch', indices);
+    dropAhead();
+    const backend = getBackend();
+    if (backend.gatherColumnsAsync === undefined || rows * indices.length < PREFETCH_MIN_VALUES) return;
+    const ids = Int32Array.from(indices);
+    const out = reserveBuffer(dtype, rows * ids.length);
+    ahead = { indices: ids, out, wait: backend.gatherColumnsAsync(copy, rows, ids, out) };
+  };
+  const take = (indices: ArrayLike<number>): Tensor => {
+    const b = indices.length;
+    check('columnSampler.take', indices);
+    if (ahead !== null) {
+      const prefetched = ahead;
+      let same = prefetched.indices.length === b;
+      for (let k = 0; same && k < b; k++) same = prefetched.indices[k] === indices[k];
+      if (same) {
+        ahead = null;
+        prefetched.wait();
+        adoptReserved(prefetched.out);
+        return new Tensor(prefetched.out, [rows, b], dtype);
+      }
+      dropAhead();
     }
     const out = allocate(dtype, rows * b);
     const result = new Tensor(out, [rows, b], dtype);
@@ -86,7 +138,7 @@ export function columnSampler(x: Tensor): ColumnSampler {
     }
     return result;
   };
-  return { shape: [rows, n], dtype, take };
+  return { shape: [rows, n], dtype, take, prefetch };
 }
 
 

@@ -79,6 +79,39 @@ export function allocateBuffer(dtype: DType, size: number, zeroed = true): Typed
 }
 
 /**
+ * A buffer for work that fills it before any tensor holds it (a sampler's gather running on
+ * another thread): an idle one of the pool, in or out of a scope, or a fresh one. No scope
+ * tracks it; hand it to a tensor with {@link adoptReserved}, or back with {@link unreserve}.
+ * Not zeroed: the work must write every element.
+ */
+export function reserveBuffer(dtype: DType, size: number): TypedArray {
+  const idle = pools[dtype].get(size);
+  if (idle !== undefined && idle.length > 0) {
+    const buffer = idle.pop()!;
+    pooledBytes -= buffer.byteLength;
+    pooledBuffers--;
+    reusedCount++;
+    return buffer;
+  }
+  allocatedCount++;
+  return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+}
+
+/**
+ * Makes the next tensor created on `buffer` (a {@link reserveBuffer} one) its owner as
+ * allocate() makes it for its buffers: inside a scope the buffer goes back to the pool when
+ * the tensor is released; outside, it is an ordinary garbage-collected buffer.
+ */
+export function adoptReserved(buffer: TypedArray): void {
+  if (current !== null) lastPooled = buffer;
+}
+
+/** Gives a {@link reserveBuffer} buffer that no tensor took back to the pool. */
+export function unreserve(buffer: TypedArray): void {
+  recycle(buffer);
+}
+
+/**
  * Called by the Tensor constructor inside a scope: tracks the tensor and says whether it owns
  * its buffer as the pool's (it is the buffer allocate() handed out last, and no tensor took
  * it yet), so that releasing the tensor may recycle the buffer.

@@ -118,6 +118,16 @@ describe('columnSampler', () => {
     expect(sampler.take([2, 0]).toArray()).toEqual([[2, 0], [12, 10]]);
   });
 
+  it('prefetch is a hint: on js it changes nothing (take after it, of the same or other indices, equals takeColumns) and checks indices as take does', () => {
+    const x = tensor(Float64Array.from({ length: 600 * 9 }, (_, i) => (i * 37) % 101), { shape: [600, 9], dtype: 'float32' });
+    const sampler = columnSampler(x);
+    sampler.prefetch([8, 0, 3, 3, 1, 2, 7, 5, 4, 6]);
+    expect(Array.from(sampler.take([8, 0, 3, 3, 1, 2, 7, 5, 4, 6]).data)).toEqual(Array.from(takeColumns(x, [8, 0, 3, 3, 1, 2, 7, 5, 4, 6]).data));
+    sampler.prefetch([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(Array.from(sampler.take([2, 1]).data)).toEqual(Array.from(takeColumns(x, [2, 1]).data));
+    expect(() => sampler.prefetch([0, 9])).toThrow(new ValueError('columnSampler.prefetch', 'index 9 at position 1 is not a column of a [600,9] matrix'));
+  });
+
   it('refuses indices outside the columns (naming the function and the index) and non-matrices', () => {
     const sampler = columnSampler(tensor([[0, 1, 2, 3], [10, 11, 12, 13], [20, 21, 22, 23]]));
     expect(() => sampler.take([0, 4])).toThrow(new ValueError('columnSampler.take', 'index 4 at position 1 is not a column of a [3,4] matrix'));

@@ -682,7 +682,7 @@ export async function fitWith(reporterFor: ReporterFactory, model: Module, data:
   const op = 'fit';
   refuseDeviceBackend(op, 'fitAsync');
   const plan = planFit(op, model, data, options);
-  const { examples, l2, metrics, onNonFinite, parameters, params, weights, forward, objectiveOf, loss, sampleX, sampleY, xLayout } = plan;
+  const { examples, batchSize, l2, metrics, onNonFinite, parameters, params, weights, forward, objectiveOf, loss, sampleX, sampleY, xLayout } = plan;
   const { optimizer } = options;
   const stepsOf: EpochStepsFactory = (epoch, order, nonFinite) => {
     // the epoch's predictions, each example in its own place (column or row), for the metrics
@@ -698,6 +698,9 @@ export async function fitWith(reporterFor: ReporterFactory, model: Module, data:
           const tape = new Tape();
           const { cost: batchCost, output } = tape.record(() => forward(xb, yb));
           const objective = l2 > 0 ? tape.record(() => add(batchCost, l2Penalty(weights, l2))) : batchCost;
+          // the next batch of x is gathered on another thread (native backend) while the
+          // backward pass and the update run: its take then only waits for it
+          if (end < examples && 'prefetch' in sampleX) sampleX.prefetch(order.subarray(end, Math.min(end + batchSize, examples)));
           const grads = tape.gradient(objective, params);
           const value = batchCost.item();
           // checked before the step, so 'stop' leaves the parameters the loss was computed at
@@ -787,7 +790,7 @@ export async function fitAsyncWith(reporterFor: ReporterFactory, model: Module, 
   const cpuData = await examplesOnCpu(data);
   const cpuOptions = options?.validation === undefined ? options : { ...options, validation: await examplesOnCpu(options.validation) };
   const plan = planFit(op, model, cpuData, cpuOptions);
-  const { examples, l2, metrics, onNonFinite, parameters, params, weights, forward, objectiveOf, loss, sampleX, sampleY, xLayout } = plan;
+  const { examples, batchSize, l2, metrics, onNonFinite, parameters, params, weights, forward, objectiveOf, loss, sampleX, sampleY, xLayout } = plan;
   const { optimizer } = options;
   const placeX = takesIndices(model) ? (t: Tensor) => t : uploaded;
   const stepsOf: EpochStepsFactory = (epoch, order, nonFinite) => {

@@ -558,6 +558,58 @@ napi_value Gather(napi_env env, napi_callback_info info) {
   return isFloat64Array(env, argv[0]) ? GatherOf<double>(env, argv) : GatherOf<float>(env, argv);
 }
 
+// gatherColumnsStart(x, rowLength, indices, out, flags) → ticket: out [rowLength, n] = rows
+// `indices` of the row-major x [N, rowLength] as columns (core's columnSampler), on the
+// background thread when flags has FLAG_TWO_THREADS, else now. Everything is checked here,
+// before the job starts; the caller keeps x and out alive and untouched until
+// backgroundWait(ticket) returns (the indices are copied). Ticket 0: already done.
+template <typename T>
+napi_value GatherColumnsStartOf(napi_env env, napi_value* argv) {
+  const char* fn = "gatherColumnsStart";
+  Typed<T> x, out;
+  I32 indices;
+  int64_t rowLength, flags;
+  if (!getTyped(env, argv[0], fn, "x", &x) || !getInt(env, argv[1], fn, "rowLength", &rowLength) || !getI32(env, argv[2], fn, "indices", &indices) ||
+      !getTyped(env, argv[3], fn, "out", &out) || !getInt(env, argv[4], fn, "flags", &flags))
+    return nullptr;
+  if (rowLength < 1 || x.length % rowLength != 0) return fail(env, true, fn, "rowLength must be a positive divisor of x's length"), nullptr;
+  const int64_t rows = x.length / rowLength, n = indices.length, outSize = rowLength * n;
+  if (!needLength(env, fn, "out", out, outSize)) return nullptr;
+  for (int64_t j = 0; j < n; j++) {
+    if (indices.data[j] < 0 || indices.data[j] >= rows) {
+      char what[160];
+      std::snprintf(what, sizeof what, "indices[%lld] = %d is outside [0, %lld)", static_cast<long long>(j), indices.data[j], static_cast<long long>(rows));
+      return fail(env, true, fn, what), nullptr;
+    }
+  }
+  if (overlap(out.data, outSize, x.data, x.length)) return fail(env, true, fn, "out must not share memory with x"), nullptr;
+  const uint64_t ticket = tg::gatherColumnsStart(x.data, static_cast<long>(rowLength), indices.data, static_cast<long>(n), out.data,
+                                                 std::is_same_v<T, double>, (flags & FLAG_TWO_THREADS) != 0);
+  napi_value result;
+  napi_create_double(env, static_cast<double>(ticket), &result);
+  return result;
+}
+
+napi_value GatherColumnsStart(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!args(env, info, 5, argv, "gatherColumnsStart")) return nullptr;
+  return isFloat64Array(env, argv[0]) ? GatherColumnsStartOf<double>(env, argv) : GatherColumnsStartOf<float>(env, argv);
+}
+
+// backgroundWait(ticket): returns once that job is done.
+napi_value BackgroundWait(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!args(env, info, 1, argv, "backgroundWait")) return nullptr;
+  double ticket = -1;
+  napi_valuetype t;
+  napi_typeof(env, argv[0], &t);
+  if (t == napi_number) napi_get_value_double(env, argv[0], &ticket);
+  if (!(ticket >= 0 && ticket <= 9007199254740991.0) || ticket != static_cast<double>(static_cast<uint64_t>(ticket)))
+    return fail(env, false, "backgroundWait", "ticket must be what gatherColumnsStart returned"), nullptr;
+  tg::backgroundWait(static_cast<uint64_t>(ticket));
+  return undefined(env);
+}
+
 // maxPool(x, geometry, out)
 napi_value MaxPool(napi_env env, napi_callback_info info) {
   const char* fn = "maxPool";
@@ -662,6 +714,8 @@ NAPI_MODULE_INIT() {
       {"fold", nullptr, Fold, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gather", nullptr, Gather, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gatherColumnsStart", nullptr, GatherColumnsStart, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"backgroundWait", nullptr, BackgroundWait, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolScatter", nullptr, MaxPoolScatter, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGather", nullptr, MaxPoolGather, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -11,7 +11,12 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -352,6 +357,7 @@ class Pool {
   bool run(const Job<T>& job, long blocks, bool adaptive) {
     std::unique_lock<std::mutex> busy(runMutex_, std::try_to_lock);
     if (!busy.owns_lock() || !ensureWorker()) return false;  // another JS thread is using it
+    keepOffCallersCpu();
     if (adaptive && backoff_ > 0) {
       backoff_--;
       stats_.declined++;
@@ -372,14 +378,19 @@ class Pool {
     }
     done_.store(0, std::memory_order_relaxed);
     packed_.store(0, std::memory_order_relaxed);
+    // a side job queued or running keeps the worker from this product: its share then says
+    // nothing about the second core, so this product is left out of the pause rule
+    const bool sideBusy = sideDone_.load(std::memory_order_acquire) != sidePosted_.load(std::memory_order_acquire);
     const uint64_t gen = ++generation_ & 0xffffffffu;
     const uint64_t claims = static_cast<uint64_t>(job_.packCount + blocks);
     state_.store(gen << 32 | claims << 16, std::memory_order_release);
+    bool wake;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       posted_ = gen;
+      wake = sleeping_;
     }
-    wake_.notify_one();
+    if (wake) wake_.notify_one();
     const long mine = work(gen);
     // only blocks the worker claimed remain: they are being computed. Spin a little (the
     // worker is usually about to finish), then sleep until it signals the last block, so a
@@ -390,8 +401,44 @@ class Pool {
       std::unique_lock<std::mutex> lock(mutex_);
       finished_.wait(lock, [&] { return done_.load(std::memory_order_acquire) >= blocks; });
     }
-    account(blocks, mine, adaptive);
+    account(blocks, mine, adaptive && !sideBusy);
     return true;
+  }
+
+  // Queues fn for the worker (one side job at a time: the previous one is finished first)
+  // and returns its ticket for waitSide; a worker spinning between products starts it at
+  // once, a sleeping one is woken. Runs fn here (ticket 0) when no worker can start.
+  uint64_t postSide(std::function<void()> fn) {
+    waitSide(sidePosted_.load(std::memory_order_acquire));
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!ensureWorkerLocked()) {
+      lock.unlock();
+      fn();
+      return 0;
+    }
+    keepOffCallersCpu();
+    side_ = std::move(fn);
+    const uint64_t ticket = sidePosted_.load(std::memory_order_relaxed) + 1;
+    sidePosted_.store(ticket, std::memory_order_release);
+    const bool wake = sleeping_;
+    lock.unlock();
+    if (wake) wake_.notify_one();
+    return ticket;
+  }
+
+  // Returns once side job `ticket` is done. If the worker has not started it (busy with a
+  // product, or held back by the OS while other processes have its core), the caller runs
+  // it itself, as it computes a product's blocks itself: waiting for a late worker would
+  // cost more than the job. Otherwise the worker is running it: spin a little, then sleep.
+  void waitSide(uint64_t ticket) {
+    if (sideDone_.load(std::memory_order_acquire) >= ticket) return;
+    if (runSide(ticket)) return;
+    for (int spins = 0; spins < 4000; spins++) {
+      if (sideDone_.load(std::memory_order_acquire) >= ticket) return;
+      pause();
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    finished_.wait(lock, [&] { return sideDone_.load(std::memory_order_acquire) >= ticket; });
   }
 
   ThreadStats stats() {
@@ -486,10 +533,38 @@ class Pool {
   }
 
   bool ensureWorker() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return ensureWorkerLocked();
+  }
+
+  // Keeps the worker off the calling thread's core. When the other core is busy (another
+  // process there, even at nice 19), Linux places a woken worker on the caller's core and
+  // leaves it there: worker and caller then take turns on one core (measured: a side job
+  // finished ≈ 1 ms after it was posted, the worker's whole spin) and a split product runs
+  // slower than on one thread. One affinity call each time the caller has moved.
+  void keepOffCallersCpu() {
+#if defined(__linux__)
+    const int cpu = sched_getcpu();
+    if (cpu < 0 || cpu == callerCpu_.load(std::memory_order_relaxed) || cpu >= CPU_SETSIZE) return;
+    callerCpu_.store(cpu, std::memory_order_relaxed);
+    const int cpus = static_cast<int>(std::thread::hardware_concurrency());
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < cpus && i < CPU_SETSIZE; i++)
+      if (i != cpu) CPU_SET(i, &set);
+    if (CPU_COUNT(&set) > 0) pthread_setaffinity_np(handle_, sizeof set, &set);
+#endif
+  }
+
+  bool ensureWorkerLocked() {
     if (started_) return workerOk_;
     started_ = true;
     try {
-      std::thread([this] { loop(); }).detach();
+      std::thread worker([this] { loop(); });
+#if defined(__linux__)
+      handle_ = worker.native_handle();
+#endif
+      worker.detach();
       workerOk_ = true;
     } catch (...) {
       workerOk_ = false;  // no threads here: every product runs on the caller
@@ -497,25 +572,64 @@ class Pool {
     return workerOk_;
   }
 
+  bool sidePending() const { return sidePosted_.load(std::memory_order_acquire) != sideClaimed_.load(std::memory_order_acquire); }
+
+  // Claims side job `ticket` for this thread (the worker, or a caller that found it not yet
+  // started) and runs it; false if it is not the next unclaimed job.
+  bool runSide(uint64_t ticket) {
+    std::function<void()> fn;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (sideClaimed_.load(std::memory_order_relaxed) + 1 != ticket || sidePosted_.load(std::memory_order_relaxed) < ticket) return false;
+      sideClaimed_.store(ticket, std::memory_order_release);
+      fn = std::move(side_);
+    }
+    fn();
+    {
+      // under the mutex, so that a waiter cannot miss the signal between its check and its wait
+      std::lock_guard<std::mutex> lock(mutex_);
+      sideDone_.store(ticket, std::memory_order_release);
+    }
+    finished_.notify_all();
+    return true;
+  }
+
   void loop() {
     uint64_t seen = 0;
     for (;;) {
-      // spin ~50 µs first: a training step issues its matmuls a few tens of microseconds
-      // apart, and a futex wake-up costs a good part of a T1-sized product (≈ 0.1 ms)
+      // spin first, for kSpinMicroseconds after the last job: a training step issues its
+      // products and its side job (the next batch's gather) a few hundred microseconds
+      // apart, and waking a sleeping thread costs the caller 15–25 µs on this machine (a
+      // futex wake; when the second core is busy, the woken thread can even land on the
+      // caller's core and preempt it), more than the gather it would run
       uint64_t gen = state_.load(std::memory_order_acquire) >> 32;
-      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
-      for (int i = 0; gen == seen; i++) {
+      auto last = std::chrono::steady_clock::now();
+      const auto until = last + std::chrono::microseconds(kSpinMicroseconds);
+      for (int i = 0; gen == seen && !sidePending(); i++) {
         pause();
         gen = state_.load(std::memory_order_acquire) >> 32;
-        if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) break;
+        if ((i & 63) == 63) {
+          // stop spinning at the end, or as soon as the OS has taken the core away for a
+          // while (another thread wants it: the caller, or another process): spinning on
+          // would take turns with it, and the caller is better off alone
+          const auto now = std::chrono::steady_clock::now();
+          if (now > until || now - last > std::chrono::microseconds(30)) break;
+          last = now;
+        }
       }
-      if (gen == seen) {
+      if (gen == seen && !sidePending()) {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return posted_ != seen; });
+        sleeping_ = true;
+        wake_.wait(lock, [&] { return posted_ != seen || sidePending(); });
+        sleeping_ = false;
         gen = posted_;
       }
-      seen = gen;
-      work(gen);
+      // a product first (its caller is computing it too), then the side job
+      if (gen != seen) {
+        seen = gen;
+        work(gen);
+      }
+      if (sidePending()) runSide(sidePosted_.load(std::memory_order_acquire));
     }
   }
 
@@ -531,6 +645,19 @@ class Pool {
   }
 
   static constexpr double kMinShare = 0.25;
+  // How long the worker spins after its last job before it sleeps: a T1 step's two large
+  // products and its side job come 100–300 µs apart, T3's side jobs every ≈ 70 µs (bench
+  // README, "Two threads and the next batch": 300 µs measured as fast as 1,000 and faster
+  // than 50 on both, interleaved in one process)
+  static constexpr long kSpinMicroseconds = 300;
+
+  std::function<void()> side_;          // under mutex_
+  std::atomic<uint64_t> sidePosted_{0}, sideClaimed_{0}, sideDone_{0};  // written under mutex_
+  bool sleeping_ = false;               // under mutex_
+  std::atomic<int> callerCpu_{-1};
+#if defined(__linux__)
+  pthread_t handle_{};
+#endif
   std::mutex runMutex_;
   bool started_ = false, workerOk_ = false;
   double share_ = 0.5;
@@ -633,6 +760,12 @@ void dgemmBatched(const KernelSet& ks, const double* a, long aRow, long aCol, co
                   const double* b, long bRow, long bCol, const int32_t* bOffsets,
                   double* c, long count, long m, long k, long n, int threads) {
   gemmBatched<double>(ks, a, aRow, aCol, aOffsets, b, bRow, bCol, bOffsets, c, count, m, k, n, threads);
+}
+
+uint64_t postSideJob(std::function<void()> fn) { return pool<float>().postSide(std::move(fn)); }
+
+void waitSideJob(uint64_t ticket) {
+  if (ticket != 0) pool<float>().waitSide(ticket);
 }
 
 // Both element types' pools, summed.

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 namespace tg {
 
@@ -152,6 +153,18 @@ void transpose(const T* x, const long* shape, const long* perm, long rank, T* ou
 // (each in [0, axisSize): the caller checks); indexing.cc, float and double.
 template <typename T>
 void gather(const T* x, long outer, long axisSize, long inner, const int32_t* indices, long n, T* out);
+// out [rowLength, n] = the rows `indices` (each in [0, N): the caller checks) of the row-major
+// [N, rowLength] x, as columns (background.cc, float and double).
+template <typename T>
+void gatherColumns(const T* x, long rowLength, const int32_t* indices, long n, T* out);
+// gatherColumns on the background thread (`async`; else here, now): the indices are copied, x
+// and out must stay put until backgroundWait(ticket) returns. Ticket 0: already done.
+uint64_t gatherColumnsStart(const void* x, long rowLength, const int32_t* indices, long n, void* out, bool f64, bool async);
+void backgroundWait(uint64_t ticket);
+// A side job for the two-thread matmul's worker (gemm.cc): queued after the previous one is
+// done, started as soon as the worker is free; run here (ticket 0) when no worker can start.
+uint64_t postSideJob(std::function<void()> fn);
+void waitSideJob(uint64_t ticket);
 // Max-pooling over unfold's windows (outside the image: −∞; NaN wins): out [N, C, outH, outW].
 void maxPool(const float* x, const ConvGeometry& g, float* out);
 // Its VJP: each window's dy shared by the window's maxima of x (ties equally), into out [N, C, H, W].

@@ -168,6 +168,16 @@ export interface Backend<Buffer extends Storage = Storage> {
   /** out[o, j, i] = x[o, indices[j], i]; out is [outer, indices.length, inner]. */
   gather(x: Buffer, outer: number, axisSize: number, inner: number, indices: Int32Array, out: Buffer): void;
   /**
+   * Optional, for CPU backends with a thread to spare (native): starts writing
+   * out[r·B + k] = x[indices[k]·rowLength + r] for r < rowLength, k < B = indices.length —
+   * rows of the row-major [N, rowLength] matrix x as the columns of [rowLength, B] — on
+   * another thread, and returns a function that waits until every element of out is written.
+   * Until it returns, x and out must not be written, nor out read. Indices are already
+   * checked. `columnSampler`'s `prefetch` uses it; without it the sampler gathers in js when
+   * `take` is called.
+   */
+  gatherColumnsAsync?(x: Buffer, rowLength: number, indices: Int32Array, out: Buffer): () => void;
+  /**
    * gather's adjoint: out[o, indices[j], i] += dy[o, j, i], into a zero-filled out of
    * [outer, axisSize, inner]; repeated indices accumulate, in order of j.
    */

@@ -1,0 +1,131 @@
+import { type Tensor, columnSampler, createRng, memoryStats, registerBackend, setBackend, tensor, tidy } from '@tapegrad/core';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadAddon } from '../src/addon.js';
+import { built, nativeBackend } from './native.js';
+
+/**
+ * The batch gather a training loop starts ahead (core's columnSampler.prefetch): the addon's
+ * gatherColumnsStart on the matmul worker's side-job slot, against a plain loop, and the
+ * sampler on the native backend against takeColumns.
+ */
+
+/** out[r·n + k] = x[indices[k]·rowLength + r], written out plainly. */
+function reference(x: Float32Array | Float64Array, rowLength: number, indices: Int32Array): Float32Array | Float64Array {
+  const out = new (x.constructor as Float32ArrayConstructor)(rowLength * indices.length);
+  for (let k = 0; k < indices.length; k++) for (let r = 0; r < rowLength; r++) out[r * indices.length + k] = x[indices[k] * rowLength + r];
+  return out;
+}
+
+/** datasets' takeColumns, written out: columns `indices` of x [rows, N]. */
+function takeColumns(x: Tensor, indices: ArrayLike<number>): { data: ArrayLike<number> } {
+  const [rows, n] = x.shape;
+  const out: number[] = [];
+  for (let r = 0; r < rows; r++) for (let k = 0; k < indices.length; k++) out.push(x.data[r * n + indices[k]]);
+  return { data: out };
+}
+
+function randomArray(type: 'float32' | 'float64', length: number, seed: number): Float32Array | Float64Array {
+  const rng = createRng(seed);
+  const values = Float64Array.from({ length }, () => rng.normal() * 1e3);
+  return type === 'float32' ? Float32Array.from(values) : values;
+}
+
+afterEach(() => setBackend('js'));
+
+describe.runIf(built)('gatherColumnsAsync (the next batch, gathered on the worker thread)', () => {
+  for (const threads of ['auto', 'off'] as const) {
+    it(`writes exactly the rows at indices as columns, float32 and float64, any batch size (threads '${threads}')`, () => {
+      const backend = nativeBackend({ name: `native-prefetch-${threads}`, threads });
+      fc.assert(fc.property(
+        fc.constantFrom('float32' as const, 'float64' as const), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 40 }),
+        fc.array(fc.nat(), { maxLength: 37 }), fc.integer(),
+        (type, rowLength, rows, raw, seed) => {
+          const x = randomArray(type, rows * rowLength, seed);
+          const indices = Int32Array.from(raw, (i) => i % rows);
+          const out = new (x.constructor as Float32ArrayConstructor)(rowLength * indices.length).fill(NaN);
+          const wait = backend.gatherColumnsAsync!(x, rowLength, indices, out);
+          wait();
+          wait(); // a second wait returns at once
+          expect(Array.from(out)).toEqual(Array.from(reference(x, rowLength, indices)));
+        },
+      ), { numRuns: 40, seed: 42 });
+    });
+  }
+
+  it('jobs posted back to back without waits each complete (a start waits for the job before it), while two-thread products run', () => {
+    const backend = nativeBackend({ name: 'native-prefetch-queue', threads: 'always' });
+    const x = randomArray('float32', 200 * 784, 3) as Float32Array;
+    const a = randomArray('float32', 128 * 784, 4) as Float32Array, b = randomArray('float32', 784 * 64, 5) as Float32Array;
+    const product = new Float32Array(128 * 64), alone = new Float32Array(128 * 64);
+    nativeBackend({ name: 'native-prefetch-one', threads: 'off' }).matmul(a, b, alone, 128, 784, 64, false, false);
+    const jobs = Array.from({ length: 12 }, (_, j) => {
+      const indices = Int32Array.from({ length: 64 }, (_, k) => (k * 37 + j * 11) % 200);
+      const out = new Float32Array(784 * 64).fill(NaN);
+      return { indices, out, wait: backend.gatherColumnsAsync!(x, 784, indices, out) };
+    });
+    backend.matmul(a, b, product, 128, 784, 64, false, false);
+    for (const { wait } of jobs.slice().reverse()) wait();
+    for (const { indices, out } of jobs) expect(Array.from(out)).toEqual(Array.from(reference(x, 784, indices)));
+    // one thread and two give the same bits, side job or not
+    expect(Array.from(product)).toEqual(Array.from(alone));
+  });
+
+  it('refuses bad arguments before starting: an index outside the rows, a short out, out inside x, mixed types', () => {
+    const { addon } = loadAddon();
+    const x = new Float32Array(40);
+    expect(() => addon!.gatherColumnsStart(x, 8, Int32Array.of(0, 5), new Float32Array(16), 1)).toThrow(/indices\[1\] = 5 is outside \[0, 5\)/);
+    expect(() => addon!.gatherColumnsStart(x, 8, Int32Array.of(0, 4), new Float32Array(15), 1)).toThrow(RangeError);
+    expect(() => addon!.gatherColumnsStart(x, 8, Int32Array.of(1), x.subarray(0, 8), 1)).toThrow(/out must not share memory with x/);
+    expect(() => addon!.gatherColumnsStart(x, 7, Int32Array.of(1), new Float32Array(7), 1)).toThrow(/rowLength must be a positive divisor/);
+    expect(() => addon!.gatherColumnsStart(x, 8, Int32Array.of(1), new Float64Array(8), 1)).toThrow(TypeError);
+    expect(() => addon!.backgroundWait(-1)).toThrow(TypeError);
+  });
+});
+
+describe.runIf(built)('columnSampler.prefetch on the native backend', () => {
+  it('take after prefetch equals takeColumns; a take of other indices drops the prefetched batch; float32 and float64', () => {
+    registerBackend(nativeBackend({ name: 'native-sampler' }));
+    setBackend('native-sampler');
+    const rng = createRng(11);
+    for (const dtype of ['float32', 'float64'] as const) {
+      const rows = 300, n = 50;
+      const x = tensor(Float64Array.from({ length: rows * n }, () => rng.normal()), { shape: [rows, n], dtype });
+      const sampler = columnSampler(x);
+      const batchOf = (b: number) => Int32Array.from({ length: b }, () => Math.floor(rng.next() * n));
+      for (let step = 0; step < 30; step++) {
+        const next = batchOf(14 + (step % 5)); // 300 × 14…18 values: above prefetch's minimum
+        sampler.prefetch(next);
+        // every third step takes something else first: the prefetched batch is dropped
+        const indices = step % 3 === 2 ? batchOf(15) : next;
+        const got = sampler.take(indices);
+        expect(got.dtype).toBe(dtype);
+        expect(got.shape).toEqual([rows, indices.length]);
+        expect(Array.from(got.data)).toEqual(Array.from(takeColumns(x, indices).data));
+      }
+      // prefetch twice, then take the second; prefetch checks indices as take does
+      sampler.prefetch([1, 2, 3]);
+      sampler.prefetch(Int32Array.from({ length: 20 }, (_, k) => (k * 7) % n));
+      expect(Array.from(sampler.take(Int32Array.from({ length: 20 }, (_, k) => (k * 7) % n)).data)).toEqual(Array.from(takeColumns(x, Int32Array.from({ length: 20 }, (_, k) => (k * 7) % n)).data));
+      expect(() => sampler.prefetch([0, n])).toThrow(`columnSampler.prefetch: index ${n} at position 1 is not a column of a [${rows},${n}] matrix`);
+    }
+  });
+
+  it('inside tidy the prefetched batch is a pool buffer: steps reuse it, none allocated once warm', () => {
+    registerBackend(nativeBackend({ name: 'native-sampler-pool' }));
+    setBackend('native-sampler-pool');
+    const rows = 784, n = 40;
+    const x = tensor(Float32Array.from({ length: rows * n }, (_, i) => i % 977), { shape: [rows, n], dtype: 'float32' });
+    const sampler = columnSampler(x);
+    const batch = (s: number) => Int32Array.from({ length: 16 }, (_, k) => (s * 16 + k * 3) % n);
+    const step = (s: number) => tidy(() => {
+      const xb = sampler.take(batch(s));
+      sampler.prefetch(batch(s + 1));
+      return xb.data[0];
+    });
+    for (let s = 0; s < 4; s++) step(s);
+    const before = memoryStats().allocated;
+    for (let s = 4; s < 24; s++) expect(step(s)).toBe(x.data[batch(s)[0]]);
+    expect(memoryStats().allocated).toBe(before);
+  });
+});
