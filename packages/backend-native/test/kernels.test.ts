@@ -826,9 +826,10 @@ describe.runIf(built)('two threads', () => {
         expectBitIdentical(c2, c1, `${m}×${k}×${n} tA=${tA} tB=${tB}`);
       }
     }
-    // small products (k ≤ 256, B ≤ 64 KiB, not transposed) skip packing on one thread; the
-    // row cut of two threads packs B for both: the same bits
-    for (const [m, k, n] of [[12, 1, 1], [13, 7, 17], [64, 32, 64], [100, 256, 64], [37, 200, 33], [18, 64, 256]] as const) {
+    // small products (B ≤ 64 KiB) skip packing on one thread, in k blocks when k > 256 (T3's
+    // 30×784×10: four of 196; 600: three of 200); the row cut of two threads packs B for both:
+    // the same bits
+    for (const [m, k, n] of [[12, 1, 1], [13, 7, 17], [64, 32, 64], [100, 256, 64], [37, 200, 33], [18, 64, 256], [30, 784, 10], [19, 600, 21], [13, 257, 3]] as const) {
       for (const tA of [false, true]) for (const tB of [false, true]) {
         const a = random(m * k), b = random(k * n);
         const c1 = new Float32Array(m * n), c2 = new Float32Array(m * n).fill(NaN);

@@ -191,54 +191,61 @@ void gemmSingle(const KernelSet& ks, const Problem<T>& P, const T* packedB) {
   }
 }
 
-// A product small enough that packing costs a good part of the arithmetic (k ≤ K_C, B ≤ 64
-// KiB, so it stays in L1/L2): A is read in place (DirectKernel), and so is B when it is
+// A product small enough that packing costs a good part of the arithmetic (B ≤ 64 KiB, so
+// that it stays in L1/L2): A is read in place (DirectKernel), and so is B when it is
 // row-major; a transposed B (a column-major one) is packed into NR-wide panels as usual, which
 // DirectKernel reads as rows NR apart. Edge tiles read a zero-padded copy of the last rows of
-// A or the last columns of B into a small tile. Every element gets the packed loop nest's
-// operations in its order (one k block, not accumulated): the same bits.
+// A or the last columns of B into a small tile. k deeper than K_C (T3's 30×784×10) runs in
+// the packed loop nest's k blocks, each block's sums added to C as the packed micro-kernel
+// adds them: every element gets the packed loop nest's operations in its order, so the
+// same bits.
 template <int MR, int NR>
 void gemmDirect(const KernelSet& ks, const Problem<float>& P) {
   Scratch<float>& s = scratch<float>();
   alignas(64) float tile[MR * NR];
-  const long k = P.k;
+  const long kcStep = kcStepFor<float>(P.k);
   const bool packed = P.bCol != 1;
   const long nEdge = packed ? 0 : P.n % NR, nFull = packed ? roundUp(P.n, NR) : P.n - nEdge;
-  float* bEdge = s.b;  // row-major B: its last nEdge columns, k × NR, zero-padded
-  if (packed) packB<float, NR>(P, 0, k, 0, P.n, s.b);  // panel j at s.b + j·k, zero-padded past n
-  if (nEdge) {
-    for (long p = 0; p < k; p++)
-      for (long j = 0; j < NR; j++) bEdge[p * NR + j] = j < nEdge ? P.b[p * P.bRow + nFull + j] : 0.0f;
-  }
-  auto writeBack = [&](float* C, long rows, long cols) {
+  // C = tile (the first k block) or C + tile (the later ones), as the packed kernel stores
+  auto writeBack = [&](float* C, long rows, long cols, bool accumulate) {
     for (long r = 0; r < rows; r++)
-      for (long j = 0; j < cols; j++) C[r * P.ldc + j] = tile[r * NR + j];
+      for (long j = 0; j < cols; j++) C[r * P.ldc + j] = accumulate ? C[r * P.ldc + j] + tile[r * NR + j] : tile[r * NR + j];
   };
-  for (long i = 0; i < P.m; i += MR) {
-    const long rows = std::min<long>(MR, P.m - i);
-    const float* A = P.a + i * P.aRow;
-    long aRow = P.aRow, aCol = P.aCol;
-    if (rows < MR) {  // the last rows of A, row-major and zero-padded to MR rows
-      for (long r = 0; r < MR; r++)
-        for (long p = 0; p < k; p++) s.a[r * k + p] = r < rows ? A[r * P.aRow + p * P.aCol] : 0.0f;
-      A = s.a;
-      aRow = k;
-      aCol = 1;
-    }
-    float* C = P.c + i * P.ldc;
-    for (long j = 0; j < nFull; j += NR) {
-      const float* B = packed ? s.b + j * k : P.b + j;
-      const long ldb = packed ? NR : P.bRow, cols = std::min<long>(NR, P.n - j);
-      if (rows == MR && cols == NR) {
-        ks.microDirect(k, A, aRow, aCol, B, ldb, C + j, P.ldc);
-      } else {
-        ks.microDirect(k, A, aRow, aCol, B, ldb, tile, NR);
-        writeBack(C + j, rows, cols);
-      }
-    }
+  for (long pc = 0; pc < P.k; pc += kcStep) {
+    const long kc = std::min(kcStep, P.k - pc);
+    const bool accumulate = pc > 0;
+    float* bEdge = s.b;  // row-major B: its last nEdge columns of this k block, kc × NR, zero-padded
+    if (packed) packB<float, NR>(P, pc, kc, 0, P.n, s.b);  // panel j at s.b + j·kc, zero-padded past n
     if (nEdge) {
-      ks.microDirect(k, A, aRow, aCol, bEdge, NR, tile, NR);
-      writeBack(C + nFull, rows, nEdge);
+      for (long p = 0; p < kc; p++)
+        for (long j = 0; j < NR; j++) bEdge[p * NR + j] = j < nEdge ? P.b[(pc + p) * P.bRow + nFull + j] : 0.0f;
+    }
+    for (long i = 0; i < P.m; i += MR) {
+      const long rows = std::min<long>(MR, P.m - i);
+      const float* A = P.a + i * P.aRow + pc * P.aCol;
+      long aRow = P.aRow, aCol = P.aCol;
+      if (rows < MR) {  // the last rows of A, row-major and zero-padded to MR rows
+        for (long r = 0; r < MR; r++)
+          for (long p = 0; p < kc; p++) s.a[r * kc + p] = r < rows ? A[r * P.aRow + p * P.aCol] : 0.0f;
+        A = s.a;
+        aRow = kc;
+        aCol = 1;
+      }
+      float* C = P.c + i * P.ldc;
+      for (long j = 0; j < nFull; j += NR) {
+        const float* B = packed ? s.b + j * kc : P.b + pc * P.bRow + j;
+        const long ldb = packed ? NR : P.bRow, cols = std::min<long>(NR, P.n - j);
+        if (rows == MR && cols == NR && !accumulate) {
+          ks.microDirect(kc, A, aRow, aCol, B, ldb, C + j, P.ldc);
+        } else {
+          ks.microDirect(kc, A, aRow, aCol, B, ldb, tile, NR);
+          writeBack(C + j, rows, cols, accumulate);
+        }
+      }
+      if (nEdge) {
+        ks.microDirect(kc, A, aRow, aCol, bEdge, NR, tile, NR);
+        writeBack(C + nFull, rows, nEdge, accumulate);
+      }
     }
   }
 }
@@ -259,7 +266,7 @@ void gemmDispatch(const KernelSet& ks, const Problem<T>& P, const T* packedB = n
     // channels, n = the batch's windows): each element of B is used by at most four row
     // panels, so packing it (one more write and read of all of B) costs more than it saves.
     const bool fewRows = P.m <= 4 * ks.mr && P.bCol == 1;
-    if (!packedB && ks.microDirect && ks.mr == 6 && ks.nr == 16 && P.k <= KC_MAX && (P.k * P.n <= kDirectMaxB || fewRows)) {
+    if (!packedB && ks.microDirect && ks.mr == 6 && ks.nr == 16 && (P.k * P.n <= kDirectMaxB || (fewRows && P.k <= KC_MAX))) {
       gemmDirect<6, 16>(ks, P);
       return;
     }
