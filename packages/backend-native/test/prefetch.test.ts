@@ -85,16 +85,19 @@ describe.runIf(built)('gatherColumnsAsync (the next batch, gathered on the worke
 
 describe.runIf(built)('columnSampler.prefetch on the native backend', () => {
   it('take after prefetch equals takeColumns; a take of other indices drops the prefetched batch; float32 and float64', () => {
-    registerBackend(nativeBackend({ name: 'native-sampler' }));
+    // the native backend, counting the gathers started on the worker
+    const native = nativeBackend({ name: 'native-sampler' });
+    let started = 0;
+    registerBackend({ ...native, gatherColumnsAsync: (...args: Parameters<NonNullable<typeof native.gatherColumnsAsync>>) => (started++, native.gatherColumnsAsync!(...args)) });
     setBackend('native-sampler');
     const rng = createRng(11);
     for (const dtype of ['float32', 'float64'] as const) {
-      const rows = 300, n = 50;
+      const rows = 1100, n = 50;
       const x = tensor(Float64Array.from({ length: rows * n }, () => rng.normal()), { shape: [rows, n], dtype });
       const sampler = columnSampler(x);
       const batchOf = (b: number) => Int32Array.from({ length: b }, () => Math.floor(rng.next() * n));
       for (let step = 0; step < 30; step++) {
-        const next = batchOf(14 + (step % 5)); // 300 × 14…18 values: above prefetch's minimum
+        const next = batchOf(15 + (step % 5)); // 1100 × 15…19 values: above prefetch's minimum (16,384)
         sampler.prefetch(next);
         // every third step takes something else first: the prefetched batch is dropped
         const indices = step % 3 === 2 ? batchOf(15) : next;
@@ -104,11 +107,17 @@ describe.runIf(built)('columnSampler.prefetch on the native backend', () => {
         expect(Array.from(got.data)).toEqual(Array.from(takeColumns(x, indices).data));
       }
       // prefetch twice, then take the second; prefetch checks indices as take does
-      sampler.prefetch([1, 2, 3]);
+      sampler.prefetch(Int32Array.from({ length: 20 }, (_, k) => (k * 3) % n));
       sampler.prefetch(Int32Array.from({ length: 20 }, (_, k) => (k * 7) % n));
       expect(Array.from(sampler.take(Int32Array.from({ length: 20 }, (_, k) => (k * 7) % n)).data)).toEqual(Array.from(takeColumns(x, Int32Array.from({ length: 20 }, (_, k) => (k * 7) % n)).data));
       expect(() => sampler.prefetch([0, n])).toThrow(`columnSampler.prefetch: index ${n} at position 1 is not a column of a [${rows},${n}] matrix`);
     }
+    expect(started).toBe(2 * 32);
+    // a batch below 16,384 values is gathered at take: nothing started
+    const small = columnSampler(tensor(new Float32Array(1100 * 50), { shape: [1100, 50], dtype: 'float32' }));
+    small.prefetch([1, 2, 3]);
+    expect(Array.from(small.take([1, 2, 3]).data)).toEqual(new Array(3300).fill(0));
+    expect(started).toBe(2 * 32);
   });
 
   it('inside tidy the prefetched batch is a pool buffer: steps reuse it, none allocated once warm', () => {
@@ -117,7 +126,7 @@ describe.runIf(built)('columnSampler.prefetch on the native backend', () => {
     const rows = 784, n = 40;
     const x = tensor(Float32Array.from({ length: rows * n }, (_, i) => i % 977), { shape: [rows, n], dtype: 'float32' });
     const sampler = columnSampler(x);
-    const batch = (s: number) => Int32Array.from({ length: 16 }, (_, k) => (s * 16 + k * 3) % n);
+    const batch = (s: number) => Int32Array.from({ length: 24 }, (_, k) => (s * 24 + k * 3) % n); // 784 × 24 values: prefetched
     const step = (s: number) => tidy(() => {
       const xb = sampler.take(batch(s));
       sampler.prefetch(batch(s + 1));

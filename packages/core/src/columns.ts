@@ -14,11 +14,13 @@ const SAMPLE_COLUMNS = 8;
 /** Side of the square tiles columnSampler transposes x in. */
 const TRANSPOSE_TILE = 32;
 /**
- * Batches (rows × B values) below which prefetch does nothing: the js gather of a few
- * thousand values takes a microsecond or two, about what starting a job on another thread
- * and waiting for it costs.
+ * Batches (rows × B values) below which prefetch does nothing. Measured on the native backend
+ * (bench/src/prefetch-ab.ts, runs of 1,000–4,000 steps): T1's batch (784 × 64 = 50,176 values)
+ * trains 1.22× faster gathered ahead, T3's (784 × 10 = 7,840) 6 % slower — its gather takes
+ * ≈ 10 µs, and a step every 70 µs keeps the worker spinning beside the caller for the whole
+ * run.
  */
-const PREFETCH_MIN_VALUES = 4096;
+const PREFETCH_MIN_VALUES = 16384;
 
 /** Gathers batches of columns of one fixed matrix: see `columnSampler`. */
 export interface ColumnSampler {
@@ -32,7 +34,7 @@ export interface ColumnSampler {
    * backend that can gather on another thread (`gatherColumnsAsync`: native, unless its
    * threads are 'off') that gather starts now, and the `take` then only waits for it: the
    * copy runs while the current step computes. Elsewhere, and for batches of fewer than
-   * 4,096 values, it does nothing and `take` gathers as usual. A `take` of other indices
+   * 16,384 values, it does nothing and `take` gathers as usual. A `take` of other indices
    * drops the prefetched batch and gathers its own: the values are exactly takeColumns'
    * either way. Checks the indices as take does.
    */
