@@ -332,11 +332,12 @@ struct Job {
   const KernelSet* ks;
   Problem<T> P;
   bool byRows;
-  long step;  // rows or columns per block
+  long step;  // columns per block (cutting by columns)
   const T* packedB;  // cutting by rows: B packed once for both threads
   long packCount = 0;  // cutting by rows: the first packCount claims pack B, the rest compute
   const PackUnit<T>* pack = nullptr;
   const Batch* batch = nullptr;  // set: blocks are products of this batch (byRows false)
+  long panels = 0, rowBlocks = 0;  // cutting by rows: C's MR-row panels, shared out over rowBlocks blocks
 };
 
 // Products [first, last) of a batch, each the whole single-thread loop nest on its own: the
@@ -526,12 +527,15 @@ class Pool {
       return;
     }
     Problem<T> P = job.P;
-    const long start = index * job.step;
     if (job.byRows) {
-      P.m = std::min(job.step, job.P.m - start);
+      // block i: panels [i·panels/blocks, (i+1)·panels/blocks), so blocks differ by at most one panel
+      const long mr = Gemm<T>::mr(*job.ks);
+      const long start = index * job.panels / job.rowBlocks * mr;
+      P.m = std::min((index + 1) * job.panels / job.rowBlocks * mr, job.P.m) - start;
       P.a = job.P.a + start * job.P.aRow;
       P.c = job.P.c + start * job.P.ldc;
     } else {
+      const long start = index * job.step;
       P.n = std::min(job.step, job.P.n - start);
       P.b = job.P.b + start * job.P.bCol;
       P.c = job.P.c + start;
@@ -703,16 +707,23 @@ void gemm(const KernelSet& ks, const T* a, long aRow, long aCol, const T* b, lon
     // (the other core busy) leaves the rest of the work to the caller. Otherwise (a few
     // wide rows) by columns in 2–4 blocks, each packing all of the short A.
     const bool byRows = m >= 2 * mr && static_cast<double>(k) * n <= 64.0 * 1024 * 1024;
-    long step;
+    Job<T> job{&ks, P, byRows, 0, nullptr};
+    long blocks;
     if (byRows) {
-      step = std::min(roundUp(std::max(1L, (m + 7) / 8), mr), MC);
+      // about eight blocks of whole panels (at most MC rows each), as equal as panels allow:
+      // T1's 128 rows are 22 panels, cut 2,3,3,3,2,3,3,3 (a fixed 18-row step cut 7 × 18 + 2,
+      // and one thread then computed 72 rows to the other's 56)
+      job.panels = (m + mr - 1) / mr;
+      blocks = std::max(std::min(8L, job.panels), (job.panels * mr + MC - 1) / MC);
+      job.rowBlocks = blocks;
     } else {
       const long wanted = std::max(2L, std::min(4L, static_cast<long>(static_cast<double>(m) * k * n / 2097152.0)));
-      step = (n + wanted - 1) / wanted;
+      long step = (n + wanted - 1) / wanted;
       if (n >= 2 * nr) step = roundUp(step, nr);
+      job.step = step;
+      blocks = (n + step - 1) / step;
     }
-    const long blocks = ((byRows ? m : n) + step - 1) / step;
-    if (blocks >= 2 && blocks < 65536 && pool<T>().run(Job<T>{&ks, P, byRows, step, nullptr}, blocks, threads == 2)) return;
+    if (blocks >= 2 && blocks < 65536 && pool<T>().run(job, blocks, threads == 2)) return;
   }
   gemmDispatch(ks, P);
 }
