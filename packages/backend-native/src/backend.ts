@@ -65,6 +65,13 @@ export interface NativeBackend extends Backend {
   resetFallbacks(): void;
 }
 
+/**
+ * Values from which an optimiser's update (`subScaled`) runs in two halves, the second on the
+ * matmul worker (the addon's threshold too): T1's W¹ (100,352 values) reads 800 KB that
+ * mostly sit in the other core's cache or beyond.
+ */
+export const SPLIT_UPDATE_FROM = 65536;
+
 /** The arrays of the background gather in flight (at most one: the addon runs one at a time), kept from the garbage collector. */
 let backgroundJob: { x: TypedArray; out: TypedArray } | null = null;
 
@@ -244,8 +251,10 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
         js.subScaled(y, x, s, out);
         return;
       }
-      // float32: s is rounded to float32 in the addon, as a lifted scalar (and js's kernel) is
-      addon.subScaled(y as Float, x as Float, s, out as Float, flags);
+      // float32: s is rounded to float32 in the addon, as a lifted scalar (and js's kernel) is;
+      // a large update in two halves, one on the worker (SPLIT_UPDATE_FROM)
+      const two = twoCores && mode !== 'off' && out.length >= SPLIT_UPDATE_FROM;
+      addon.subScaled(y as Float, x as Float, s, out as Float, flags | (two ? FLAG_TWO_THREADS : 0));
     },
 
     // convolution: im2col and col2im, float32 and float64 in the addon (conv.cc), bit-identical to js's

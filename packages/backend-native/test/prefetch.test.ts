@@ -1,4 +1,5 @@
-import { type Tensor, columnSampler, createRng, memoryStats, registerBackend, setBackend, tensor, tidy } from '@tapegrad/core';
+import { type Tensor, columnSampler, createRng, jsBackend, memoryStats, registerBackend, setBackend, tensor, tidy } from '@tapegrad/core';
+import { SPLIT_UPDATE_FROM } from '../src/backend.js';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadAddon } from '../src/addon.js';
@@ -80,6 +81,24 @@ describe.runIf(built)('gatherColumnsAsync (the next batch, gathered on the worke
     expect(() => addon!.gatherColumnsStart(x, 7, Int32Array.of(1), new Float32Array(7), 1)).toThrow(/rowLength must be a positive divisor/);
     expect(() => addon!.gatherColumnsStart(x, 8, Int32Array.of(1), new Float64Array(8), 1)).toThrow(TypeError);
     expect(() => addon!.backgroundWait(-1)).toThrow(TypeError);
+  });
+});
+
+describe.runIf(built)('a large update in two halves (subScaled from SPLIT_UPDATE_FROM values, half on the worker)', () => {
+  it('is bit-identical to js, float32 and float64, into out, y or x, at odd lengths around the threshold', () => {
+    const backend = nativeBackend({ name: 'native-split-update', smallFloat64InJs: false });
+    for (const type of ['float32', 'float64'] as const) {
+      for (const n of [SPLIT_UPDATE_FROM - 1, SPLIT_UPDATE_FROM, 100_352, 131_075]) {
+        const y = randomArray(type, n, n), x = randomArray(type, n, n + 1);
+        const expected = y.slice();
+        jsBackend.subScaled(y, x, 0.1, expected);
+        const out = y.slice().fill(NaN), intoY = y.slice(), intoX = x.slice();
+        backend.subScaled(y, x, 0.1, out);
+        backend.subScaled(intoY, x, 0.1, intoY);
+        backend.subScaled(y, intoX, 0.1, intoX);
+        for (const got of [out, intoY, intoX]) expect(got.every((v, i) => Object.is(v, expected[i]))).toBe(true);
+      }
+    }
   });
 });
 

@@ -17,6 +17,8 @@ namespace {
 constexpr int FLAG_TWO_THREADS = 1;
 constexpr int FLAG_PORTABLE = 2;
 constexpr int FLAG_ALWAYS_TWO = 4;  // with FLAG_TWO_THREADS: split even while the second core is busy
+// Values from which subScaled with FLAG_TWO_THREADS updates half on the matmul worker.
+constexpr int64_t kSplitUpdateFrom = 65536;
 
 template <typename T>
 struct Typed {
@@ -420,8 +422,20 @@ napi_value SubScaledOf(napi_env env, napi_value* argv) {
   if ((y.data != out.data && overlap(out.data, n, y.data, n)) || (x.data != out.data && overlap(out.data, n, x.data, n)))
     return fail(env, true, fn, "out overlaps y or x without being it"), nullptr;
   const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
-  if constexpr (std::is_same_v<T, double>) ks.f64->subScaled(y.data, x.data, s, out.data, n);
-  else ks.subScaled(y.data, x.data, static_cast<float>(s), out.data, n);
+  auto update = [&ks, s, y = y.data, x = x.data, out = out.data](int64_t from, int64_t to) {
+    if constexpr (std::is_same_v<T, double>) ks.f64->subScaled(y + from, x + from, s, out + from, to - from);
+    else ks.subScaled(y + from, x + from, static_cast<float>(s), out + from, to - from);
+  };
+  if ((flags & FLAG_TWO_THREADS) && n >= kSplitUpdateFrom) {
+    // a large parameter's update (T1's W¹, 100,352 values) in two halves, the second on the
+    // matmul worker: each element's operations are the same, so are the bits
+    const int64_t mid = n / 2 / 16 * 16;
+    const uint64_t ticket = tg::postSideJob([update, mid, n] { update(mid, n); });
+    update(0, mid);
+    tg::waitSideJob(ticket);
+  } else {
+    update(0, n);
+  }
   return undefined(env);
 }
 
