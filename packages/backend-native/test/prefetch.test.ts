@@ -1,5 +1,6 @@
 import { type Tensor, columnSampler, createRng, jsBackend, memoryStats, registerBackend, setBackend, tensor, tidy } from '@tapegrad/core';
 import { SPLIT_UPDATE_FROM } from '../src/backend.js';
+import { SGD, fit, mlp } from '@tapegrad/nn';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadAddon } from '../src/addon.js';
@@ -155,5 +156,27 @@ describe.runIf(built)('columnSampler.prefetch on the native backend', () => {
     const before = memoryStats().allocated;
     for (let s = 4; s < 24; s++) expect(step(s)).toBe(x.data[batch(s)[0]]);
     expect(memoryStats().allocated).toBe(before);
+  });
+});
+
+describe.runIf(built)('fit on the native backend gathers each next batch ahead', () => {
+  it('and trains to exactly the weights it reaches with every batch gathered at take', async () => {
+    const native = nativeBackend({ name: 'native-fit' });
+    let started = 0;
+    registerBackend({ ...native, name: 'native-fit-ahead', gatherColumnsAsync: (...args: Parameters<NonNullable<typeof native.gatherColumnsAsync>>) => (started++, native.gatherColumnsAsync!(...args)) });
+    registerBackend({ ...native, name: 'native-fit-at-take', gatherColumnsAsync: undefined });
+    const rng = createRng(5);
+    const n = 96, features = 700; // batches of 32 columns: 22,400 values, gathered ahead
+    const x = tensor(Float64Array.from({ length: features * n }, () => rng.next()), { shape: [features, n], dtype: 'float32' });
+    const y = tensor(Float64Array.from({ length: 3 * n }, (_, i) => (i % 3 === Math.floor(i / n) ? 1 : 0)), { shape: [3, n], dtype: 'float32' });
+    const train = async (backend: string) => {
+      setBackend(backend);
+      const model = mlp([features, 16, 3], { hidden: 'relu', output: 'softmax', rng: createRng(9), dtype: 'float32' });
+      await fit(model, { x, y }, { loss: 'cce', optimizer: new SGD({ lr: 0.1 }), epochs: 2, batchSize: 32, seed: 4, progress: false });
+      return Object.values(model.parameters()).map((p) => Array.from(p.data));
+    };
+    const ahead = await train('native-fit-ahead');
+    expect(started).toBe(2 * 2); // per epoch: batches 2 and 3 (the first is gathered at take)
+    expect(await train('native-fit-at-take')).toEqual(ahead);
   });
 });
