@@ -56,6 +56,38 @@ export function inScope(): boolean {
 }
 
 /**
+ * How many scopes are open: tidy's, and a backward sweep's own (tape.ts). A backward sweep
+ * that sees 1 runs in no tidy of the user's (ops/matmul.ts defers weight gradients there).
+ */
+export function scopeDepth(): number {
+  return scopes.length;
+}
+
+/**
+ * @internal An idle buffer of the pool (fresh if it has none of that size), inside a scope or
+ * not, for values needed during one kernel call only: ops/arithmetic.ts computes a deferred
+ * weight gradient into one and folds it into the update. Its contents are arbitrary; hand it
+ * back with {@link returnScratch} as soon as the call is done (no tensor ever owns it). Outside
+ * tidy this is the one use of the pool: a loop with no tidy then reuses that buffer every step
+ * instead of creating (and leaving V8 to sweep) a new one.
+ */
+export function borrowScratch(dtype: DType, size: number): TypedArray {
+  const idle = pools[dtype].get(size);
+  if (idle !== undefined && idle.length > 0) {
+    const buffer = idle.pop()!;
+    pooledBytes -= buffer.byteLength;
+    pooledBuffers--;
+    return buffer;
+  }
+  return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+}
+
+/** @internal Gives a {@link borrowScratch} buffer back to the pool. */
+export function returnScratch(buffer: TypedArray): void {
+  recycle(buffer);
+}
+
+/**
  * A zero-filled buffer: a fresh one outside every scope (exactly as before pooling existed);
  * inside a scope, an idle buffer of that exact length when the pool has one. `zeroed`
  * false skips zeroing a reused buffer, for kernels that write every element anyway.
