@@ -122,11 +122,13 @@ function multiplyInto(backend: Backend, a: Storage, b: Storage, [aShape, bShape]
  * pool never gets it back) — T1's 784×128 W¹ makes 392 KB a step that V8 must create, count
  * as external memory and sweep, and that pressure sets off its collections; the scratch is the
  * same buffer every step. The values are matmul's own kernel on the same operands, so bit for
- * bit what they were. Not deferred, exactly as before: inside a user's tidy (the pool already
- * recycles the gradient there), under a recording tape (grad-of-grad, hvp: the product must be
- * recorded), where an operand requires gradients (it would get a node), an input that is not a
- * leaf (its cotangent feeds the next VJP at once), anomaly detection, a device backend, and a
- * product that would be summed over broadcast batch axes.
+ * bit what they were; the price is a second product for a dW read after its update (read
+ * before it, as gradient clipping does, dW is computed once and the update folds its values).
+ * Not deferred, exactly as before: inside a user's tidy (the pool recycles the gradient
+ * there), under a recording tape (grad-of-grad, hvp: the product must be recorded), where an
+ * operand requires gradients (it would get a node), for an input that is not a leaf (its
+ * cotangent feeds the next VJP at once), with anomaly detection on, on a device backend, and
+ * for a product that would be summed over broadcast batch axes.
  */
 
 /** op(x)·op(y), the gradient of `input` in matmul's VJP: deferred where the note above allows, else matmulT's. */
