@@ -56,7 +56,7 @@ export function inScope(): boolean {
 }
 
 /**
- * How many scopes are open: tidy's, and a backward sweep's own (tape.ts). A backward sweep
+ * @internal How many scopes are open: tidy's, and a backward sweep's own (tape.ts). A sweep
  * that sees 1 runs in no tidy of the user's (ops/matmul.ts defers weight gradients there).
  */
 export function scopeDepth(): number {
