@@ -5,10 +5,16 @@
  * ±∞, ±0, subnormals, float32 overflow and scalars float32 cannot hold included — and a
  * deferred product read later is that backend's mul. Sizes reach past the native and wasm
  * backends' small-array thresholds, so their own kernels run, not js's.
+ *
+ * The same for a parameter's deferred matmul gradient (packages/core/src/ops/matmul.ts): the
+ * README's loop outside tidy — a new Tape per step, `tape.gradient`, `sub(W, mul(dW, lr))`,
+ * the product computed into a scratch buffer by the update — trains bit for bit the weights
+ * the same loop trains inside tidy (where nothing is deferred), and dW read afterwards is the
+ * backend's matmul, in all four transpose variants and both dtypes.
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type DType, type Tensor, add, mul, setBackend, sub, tensor } from '@tapegrad/core';
+import { type DType, Tape, type Tensor, add, keep, matmulT, mean, mul, randn, setBackend, sigmoid, square, sub, tensor, tidy } from '@tapegrad/core';
 import { deferredValuesOf } from '../packages/core/src/tensor.js';
 import { initWasmBackend } from '../packages/backend-wasm/src/index.js';
 import { initNativeBackendOrWarn } from '../packages/backend-native/src/index.js';
@@ -59,5 +65,46 @@ for (const backend of backends) {
         );
       });
     }
+  });
+}
+
+for (const backend of backends) {
+  describe(`${backend}: the user loop with deferred matmul gradients trains the weights it trains inside tidy`, () => {
+    it('two layers, three steps, float32 and float64, every transpose variant: weights and the gradients read afterwards, bit for bit', () => {
+      setBackend(backend);
+      fc.assert(
+        fc.property(fc.boolean(), fc.boolean(), fc.constantFrom<DType>('float32', 'float64'), fc.integer({ min: 1, max: 1000 }), (tA, tB, dtype, seed) => {
+          // Z¹ = op(W¹)·op(X) with W¹ 40×48 and X 48×24, then a 10×40 layer: past the fast backends' thresholds
+          const init = [randn(tA ? [48, 40] : [40, 48], { seed, dtype }), randn([40, 1], { seed: seed + 1, dtype }), randn([10, 40], { seed: seed + 2, dtype })];
+          const X = randn(tB ? [24, 48] : [48, 24], { seed: seed + 3, dtype });
+          const Y = randn([10, 24], { seed: seed + 4, dtype });
+          const step = (w: Tensor[]) => {
+            const tape = new Tape();
+            const c = tape.record(() => mean(square(sub(matmulT(w[2], sigmoid(add(matmulT(w[0], X, tA, tB), w[1]))), Y))));
+            const g = tape.gradient(c, w);
+            return { g, next: w.map((p, i) => sub(p, mul(g[i], 0.05))) };
+          };
+          let free = init;
+          let tidied = init;
+          let lastFree: Tensor[] = [];
+          let lastTidied: Tensor[] = [];
+          for (let s = 0; s < 3; s++) {
+            const f = step(free);
+            free = f.next;
+            lastFree = f.g;
+            const t = tidy(() => {
+              const r = step(tidied);
+              return { g: r.g.map((x) => keep(x)), next: r.next };
+            });
+            tidied = t.next;
+            lastTidied = t.g;
+          }
+          expect(deferredValuesOf(lastFree[0]), 'W¹\'s gradient was folded into the update uncomputed').not.toBeNull();
+          free.forEach((p, i) => expect(bits(p), `parameter ${i}`).toEqual(bits(tidied[i])));
+          lastFree.forEach((g, i) => expect(bits(g), `gradient ${i}`).toEqual(bits(lastTidied[i])));
+        }),
+        { seed: SEED, numRuns: 8 },
+      );
+    });
   });
 }

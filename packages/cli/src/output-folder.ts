@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  accessSync, closeSync, constants, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync,
+  accessSync, closeSync, constants, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync,
   statSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
@@ -106,10 +106,30 @@ export function refuseSpecialPath(path: string, option = '--out'): void {
   }
 }
 
+/**
+ * Where `path` leads when its last part is a symbolic link (followed even when it dangles, as a
+ * link to a folder does in the moment between publishing's two renames): a symlinked --out
+ * keeps its link, and the folder it points to is what gets replaced.
+ */
+function followLinks(path: string): string {
+  let current = path;
+  for (let hop = 0; hop < 40; hop++) {
+    try {
+      if (!lstatSync(current).isSymbolicLink()) return current;
+      current = resolve(dirname(current), readlinkSync(current));
+    } catch {
+      return current;
+    }
+  }
+  return current;
+}
+
 interface LockInfo {
   pid: number;
   startedAt: string;
   command: string;
+  /** Which process held `pid` (see processIdentity); absent in locks of older versions and off Linux. */
+  process?: string;
 }
 
 function processAlive(pid: number): boolean {
@@ -122,12 +142,40 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * The boot and the start time (clock ticks since boot, /proc/PID/stat's 22nd field) of the
+ * process that has `pid` now, or null where /proc cannot tell (other systems). Pids are reused:
+ * a lock left by a killed run may name a pid that a later, unrelated process holds, and only
+ * this pair tells the two apart.
+ */
+export function processIdentity(pid: number): string | null {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the command name (field 2) is in parentheses and may hold spaces and ')': fields 3… follow the last ')'
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const startTime = fields[22 - 3];
+    return boot && startTime && /^\d+$/.test(startTime) ? `${boot}/${startTime}` : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the run that wrote `holder` still runs: its pid is alive and, where the lock says which process that was, still that process. */
+function holderRuns(holder: LockInfo): 'runs' | 'gone' | 'pid reused' {
+  if (!processAlive(holder.pid)) return 'gone';
+  if (holder.process === undefined) return 'runs';
+  const now = processIdentity(holder.pid);
+  return now === null || now === holder.process ? 'runs' : 'pid reused';
+}
+
 function readLock(path: string): LockInfo | null {
   try {
     const info = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockInfo>;
-    return typeof info.pid === 'number' && Number.isInteger(info.pid) && info.pid > 0
-      ? { pid: info.pid, startedAt: String(info.startedAt ?? '?'), command: String(info.command ?? '?') }
-      : null;
+    if (typeof info.pid !== 'number' || !Number.isInteger(info.pid) || info.pid <= 0) return null;
+    const holder: LockInfo = { pid: info.pid, startedAt: String(info.startedAt ?? '?'), command: String(info.command ?? '?') };
+    if (typeof info.process === 'string') holder.process = info.process;
+    return holder;
   } catch {
     return null;
   }
@@ -184,7 +232,7 @@ export class OutputFolder {
 
   constructor(given: string, options: OutputFolderOptions) {
     this.given = given;
-    this.dir = resolve(given);
+    this.dir = followLinks(resolve(given));
     this.#option = options.option ?? '--out';
     this.#outputs = new Set([...options.outputs, MANIFEST_FILE]);
     this.#writer = options.writer ?? diskWriter;
@@ -245,6 +293,8 @@ export class OutputFolder {
 
   #lock(): void {
     const info: LockInfo = { pid: process.pid, startedAt: new Date().toISOString(), command: this.#command };
+    const identity = processIdentity(process.pid);
+    if (identity !== null) info.process = identity;
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fd = openSync(this.lockPath, 'wx');
@@ -260,11 +310,16 @@ export class OutputFolder {
         if (code !== 'EEXIST') throw new UsageError(`${this.#option}: cannot create the lock file ${this.lockPath}: ${describeFsError(error)}`);
       }
       const holder = readLock(this.lockPath);
-      if (holder && holder.pid !== process.pid && processAlive(holder.pid)) {
+      const state = holder && holder.pid !== process.pid ? holderRuns(holder) : 'gone';
+      if (holder && state === 'runs') {
         throw new UsageError(`${this.#option}: '${this.given}' is in use by another run (pid ${holder.pid}, started ${holder.startedAt}: ${holder.command}); wait for it or give another --out (lock file ${this.lockPath})`);
       }
       // the holder is gone (killed): its lock is stale, take it over
-      this.recovered.push(holder ? `took over the lock of pid ${holder.pid}, which no longer runs` : 'removed an unreadable lock file');
+      this.recovered.push(
+        !holder ? 'removed an unreadable lock file'
+          : state === 'pid reused' ? `took over the lock of pid ${holder.pid}, which no longer runs (another process has that pid now)`
+            : `took over the lock of pid ${holder.pid}, which no longer runs`,
+      );
       rmSync(this.lockPath, { force: true });
     }
     throw new UsageError(`${this.#option}: could not take the lock ${this.lockPath}: another run keeps taking it`);
@@ -412,12 +467,12 @@ function syncDirectory(dir: string): void {
 
 /** Used by evaluate and predict: finishes a publish a killed run left halfway (no DIR, a complete staged set beside it). */
 export function recoverForReading(dir: string): void {
-  const full = resolve(dir);
+  const full = followLinks(resolve(dir));
   if (existsSync(full)) return;
   const parent = dirname(full);
   if (!existsSync(parent)) return;
   const lock = readLock(join(parent, `.${basename(full)}.lock`));
-  if (lock && processAlive(lock.pid)) return;
+  if (lock && holderRuns(lock) === 'runs') return;
   const prefix = `.${basename(full)}.staging-`;
   const complete = readdirSync(parent).filter((n) => n.startsWith(prefix)).map((n) => join(parent, n)).find((s) => {
     try {

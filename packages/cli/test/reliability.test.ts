@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TrainOptions, parseTrainOptions, runTrain } from '../src/commands/train.js';
 import { UsageError } from '../src/errors.js';
 import type { Io } from '../src/io.js';
-import { type FileWriter, type Manifest, OutputFolder, diskWriter, recoverForReading, verifyManifest } from '../src/output-folder.js';
+import { type FileWriter, type Manifest, OutputFolder, diskWriter, processIdentity, recoverForReading, verifyManifest } from '../src/output-folder.js';
 import { OUTPUT_FILES } from '../src/commands/train.js';
 import { run } from '../src/program.js';
 import { buildModel, loadModelFile } from '../src/model-file.js';
@@ -148,6 +148,56 @@ describe('the output folder is one unit', () => {
     expect(leftovers(dir)).toEqual([]);
     expect(same(snapshot(dir), base)).toBe(true);
     outcomes.push('second run while the first holds the lock: first run\'s folder untouched (exit 2)');
+  }, 30_000);
+
+  it('a lock whose pid now belongs to another process is stale: taken over, and a live holder\'s identity still counts', async () => {
+    const lockPath = join(dirname(dir), `.${basename(dir)}.lock`);
+    const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => sleeper.once('spawn', resolve));
+      const identity = processIdentity(sleeper.pid!);
+      expect(identity).toMatch(/^[0-9a-f-]{36}\/\d+$/);
+      // the same pid and the same process (boot, start time): still running
+      writeFileSync(lockPath, JSON.stringify({ pid: sleeper.pid, startedAt: '2026-01-01T00:00:00.000Z', command: 'tapegrad train --out unit', process: identity }));
+      expect(() => new OutputFolder(dir, { outputs: OUTPUT_FILES }).acquire()).toThrow(/is in use by another run \(pid \d+/);
+      // the pid reused after a reboot, or by a process started later: the run that locked is gone
+      for (const other of [`00000000-0000-0000-0000-000000000000/${identity!.split('/')[1]}`, `${identity!.split('/')[0]}/1`]) {
+        writeFileSync(lockPath, JSON.stringify({ pid: sleeper.pid, startedAt: '2026-01-01T00:00:00.000Z', command: 'tapegrad train --out unit', process: other }));
+        const folder = new OutputFolder(dir, { outputs: OUTPUT_FILES });
+        folder.acquire();
+        expect(folder.recovered).toEqual([`took over the lock of pid ${sleeper.pid}, which no longer runs (another process has that pid now)`]);
+        // the lock it wrote names this process
+        expect(JSON.parse(readFileSync(lockPath, 'utf8'))).toMatchObject({ pid: process.pid, process: processIdentity(process.pid) });
+        folder.release();
+      }
+    } finally {
+      sleeper.kill('SIGKILL');
+      await new Promise((resolve) => sleeper.once('exit', resolve));
+    }
+    expect(leftovers(dir)).toEqual([]);
+    expect(same(snapshot(dir), base)).toBe(true);
+    outcomes.push('a killed run\'s lock whose pid another process took: taken over, folder untouched');
+  }, 30_000);
+
+  it('a symlinked --out keeps its link: the folder it points to is replaced as one unit', async () => {
+    const target = join(scratch.dir, 'linked-target');
+    const link = join(scratch.dir, 'linked');
+    const first = await earlierRun(target);
+    symlinkSync(target, link);
+    const { io } = capture();
+    expect(await runTrain(tinyOptions(link, { seed: '9' }), { io })).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(link)).toBe(target);
+    const now = snapshot(target);
+    expect(same(now, first)).toBe(false);
+    expect(same(snapshot(link), now)).toBe(true);
+    expect(leftovers(target)).toEqual([]);
+    expect(leftovers(link)).toEqual([]);
+    // the moment between publishing's two renames, through the link: no target, the staged set beside it
+    renameSync(target, join(scratch.dir, '.linked-target.staging-1-feed'));
+    recoverForReading(link);
+    expect(same(snapshot(link), now)).toBe(true);
+    outcomes.push('--out a symbolic link to a folder: the link kept, the folder it points to holds the new set');
   }, 30_000);
 
   it('refuses /proc, /sys and a folder holding files of its own, up front', async () => {

@@ -1,7 +1,7 @@
 import { getBackend } from './backend/index.js';
 import { type DType, type TypedArray, allocate } from './dtype.js';
 import { DeviceTensorError, ShapeError, ValueError } from './errors.js';
-import { adoptReserved, reserveBuffer, unreserve } from './memory.js';
+import { adoptScratch, borrowScratch, returnScratch } from './memory.js';
 import { Tensor, isTensor } from './tensor.js';
 
 /*
@@ -82,7 +82,7 @@ export function columnSampler(x: Tensor): ColumnSampler {
       }
     }
   };
-  // the batch being gathered on another thread: its indices, its buffer (reserved from the
+  // the batch being gathered on another thread: its indices, its buffer (borrowed from the
   // pool, tracked by no scope until take hands it to a tensor) and the wait for it
   let ahead: { indices: Int32Array; out: TypedArray; wait: () => void } | null = null;
   const dropAhead = (): void => {
@@ -90,7 +90,7 @@ export function columnSampler(x: Tensor): ColumnSampler {
     const { out, wait } = ahead;
     ahead = null;
     wait();
-    unreserve(out);
+    returnScratch(out);
   };
   const prefetch = (indices: ArrayLike<number>): void => {
     check('columnSampler.prefetch', indices);
@@ -98,7 +98,7 @@ export function columnSampler(x: Tensor): ColumnSampler {
     const backend = getBackend();
     if (backend.gatherColumnsAsync === undefined || rows * indices.length < PREFETCH_MIN_VALUES) return;
     const ids = Int32Array.from(indices);
-    const out = reserveBuffer(dtype, rows * ids.length);
+    const out = borrowScratch(dtype, rows * ids.length);
     ahead = { indices: ids, out, wait: backend.gatherColumnsAsync(copy, rows, ids, out) };
   };
   const take = (indices: ArrayLike<number>): Tensor => {
@@ -111,7 +111,7 @@ export function columnSampler(x: Tensor): ColumnSampler {
       if (same) {
         ahead = null;
         prefetched.wait();
-        adoptReserved(prefetched.out);
+        adoptScratch(prefetched.out);
         return new Tensor(prefetched.out, [rows, b], dtype);
       }
       dropAhead();

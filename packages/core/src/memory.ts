@@ -56,6 +56,39 @@ export function inScope(): boolean {
 }
 
 /**
+ * @internal How many scopes are open: tidy's, and a backward sweep's own (tape.ts). A sweep
+ * that sees 1 runs in no tidy of the user's (ops/matmul.ts defers weight gradients there).
+ */
+export function scopeDepth(): number {
+  return scopes.length;
+}
+
+/**
+ * @internal An idle buffer of the pool (fresh if it has none of that size), inside a scope or
+ * not, for values needed during one kernel call only: ops/arithmetic.ts computes a deferred
+ * weight gradient into one and folds it into the update. Its contents are arbitrary; hand it
+ * back with {@link returnScratch} as soon as the call is done, or to a tensor with
+ * {@link adoptScratch} (columns.ts: a batch gathered on another thread meanwhile). Outside
+ * tidy this is the one use of the pool: a loop with no tidy then reuses that buffer every step
+ * instead of creating (and leaving V8 to sweep) a new one.
+ */
+export function borrowScratch(dtype: DType, size: number): TypedArray {
+  const idle = pools[dtype].get(size);
+  if (idle !== undefined && idle.length > 0) {
+    const buffer = idle.pop()!;
+    pooledBytes -= buffer.byteLength;
+    pooledBuffers--;
+    return buffer;
+  }
+  return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+}
+
+/** @internal Gives a {@link borrowScratch} buffer back to the pool. */
+export function returnScratch(buffer: TypedArray): void {
+  recycle(buffer);
+}
+
+/**
  * A zero-filled buffer: a fresh one outside every scope (exactly as before pooling existed);
  * inside a scope, an idle buffer of that exact length when the pool has one. `zeroed`
  * false skips zeroing a reused buffer, for kernels that write every element anyway.
@@ -79,36 +112,13 @@ export function allocateBuffer(dtype: DType, size: number, zeroed = true): Typed
 }
 
 /**
- * A buffer for work that fills it before any tensor holds it (a sampler's gather running on
- * another thread): an idle one of the pool, in or out of a scope, or a fresh one. No scope
- * tracks it; hand it to a tensor with {@link adoptReserved}, or back with {@link unreserve}.
- * Not zeroed: the work must write every element.
+ * @internal Makes the next tensor created on `buffer` (a {@link borrowScratch} one, filled
+ * meanwhile: columnSampler's prefetched batch) its owner as allocate() makes it for its
+ * buffers: inside a scope the buffer goes back to the pool when the tensor is released;
+ * outside, it is an ordinary garbage-collected buffer.
  */
-export function reserveBuffer(dtype: DType, size: number): TypedArray {
-  const idle = pools[dtype].get(size);
-  if (idle !== undefined && idle.length > 0) {
-    const buffer = idle.pop()!;
-    pooledBytes -= buffer.byteLength;
-    pooledBuffers--;
-    reusedCount++;
-    return buffer;
-  }
-  allocatedCount++;
-  return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
-}
-
-/**
- * Makes the next tensor created on `buffer` (a {@link reserveBuffer} one) its owner as
- * allocate() makes it for its buffers: inside a scope the buffer goes back to the pool when
- * the tensor is released; outside, it is an ordinary garbage-collected buffer.
- */
-export function adoptReserved(buffer: TypedArray): void {
+export function adoptScratch(buffer: TypedArray): void {
   if (current !== null) lastPooled = buffer;
-}
-
-/** Gives a {@link reserveBuffer} buffer that no tensor took back to the pool. */
-export function unreserve(buffer: TypedArray): void {
-  recycle(buffer);
 }
 
 /**

@@ -105,6 +105,12 @@ export interface Tensor {
 export interface DeferredValues {
   readonly size: number;
   compute(): TypedArray;
+  /**
+   * Writes exactly compute()'s values into `out` (`size` elements, any contents), for an op
+   * that folds them into its own kernel call and needs them for that call only (ops/matmul.ts:
+   * a weight gradient, computed into a pooled scratch buffer by the update that consumes it).
+   */
+  computeInto?(out: TypedArray): void;
 }
 
 /** @internal A tensor whose values are computed on first read: see DeferredValues. */
@@ -116,6 +122,13 @@ export let deferredValuesOf: (t: Tensor) => DeferredValues | null;
  * as it is (an assign to t writes into a copy; tidy does not recycle it).
  */
 export let lendValues: (t: Tensor) => TypedArray;
+/**
+ * @internal As lendValues, except that a tensor whose values are still deferred and can be
+ * computed into a buffer (computeInto) lends those deferred values instead, uncomputed: a
+ * consumer folding them into its kernel call then needs no buffer of t's (t computes its
+ * own values only if something reads t itself).
+ */
+export let lendSource: (t: Tensor) => TypedArray | DeferredValues;
 
 /** Placeholder storage of a deferred tensor (never read: its values are computed first). */
 const NO_VALUES_32 = new Float32Array(0);
@@ -203,6 +216,11 @@ export class Tensor {
       const data = t.#live('lend');
       t.#lent = true;
       return data as TypedArray;
+    };
+    lendSource = (t) => {
+      const deferred = t.#state === RELEASED ? null : t.#deferred;
+      // the deferred values read only buffers lent to them: nothing of t's to protect
+      return deferred !== null && deferred.computeInto !== undefined ? deferred : lendValues(t);
     };
   }
 

@@ -1,12 +1,12 @@
 import { anomalyDetection } from '../anomaly.js';
 import { type Backend, getBackend } from '../backend/index.js';
 import type { DType, TypedArray } from '../dtype.js';
-import { inScope, outsideTidy } from '../memory.js';
+import { borrowScratch, inScope, outsideTidy, returnScratch } from '../memory.js';
 import { apply } from '../op.js';
 import { hasActiveRecorders } from '../recording.js';
 import { type Shape, sameShape } from '../shape.js';
 import { outputStorage } from '../storage.js';
-import { type DeferredValues, Tensor, deferredTensor, deferredValuesOf, lendValues } from '../tensor.js';
+import { type DeferredValues, Tensor, deferredTensor, deferredValuesOf, lendSource } from '../tensor.js';
 import { binaryOp, unaryOp } from './elementwise.js';
 import { type TensorLike, liftPair } from './lift.js';
 import { unbroadcast } from './layout.js';
@@ -93,24 +93,43 @@ export function neg(x: Tensor): Tensor {
  * none, so the tape (grad-of-grad included) never sees a difference.
  */
 
-/** mul(x, s) (or mul(s, x) when scalarFirst) of a number s, computed when first read. */
+/**
+ * mul(x, s) (or mul(s, x) when scalarFirst) of a number s, computed when first read. x is
+ * x's lent buffer, or x's own deferred values when x is a weight gradient not computed yet
+ * (ops/matmul.ts): then they are computed into a pooled scratch buffer for the one kernel call
+ * that reads them, and the update `sub(W, mul(dW, lr))` creates no gradient buffer at all.
+ */
 class ScaledValues implements DeferredValues {
   constructor(
-    readonly backend: Backend, readonly x: TypedArray, readonly shape: Shape, readonly scalar: number,
+    readonly backend: Backend, readonly x: TypedArray | DeferredValues, readonly shape: Shape, readonly scalar: number,
     readonly scalarFirst: boolean, readonly dtype: DType,
   ) {}
 
   get size(): number {
-    return this.x.length;
+    const x = this.x;
+    return ArrayBuffer.isView(x) ? x.length : x.size;
   }
 
   compute(): TypedArray {
-    const { backend, x, shape, dtype } = this;
+    const { backend, shape, dtype } = this;
     const s = dtype === 'float64' ? Float64Array.of(this.scalar) : Float32Array.of(this.scalar); // the lifted scalar
     // mul's own forward; outside tidy (as the call was): the buffer is this tensor's own, never the pool's
-    return outsideTidy(() => (this.scalarFirst
+    return withValuesOf(this, (x) => outsideTidy(() => (this.scalarFirst
       ? mulOp.forward(backend, [s, x], [[], shape], shape, dtype, undefined)
-      : mulOp.forward(backend, [x, s], [shape, []], shape, dtype, undefined))) as TypedArray;
+      : mulOp.forward(backend, [x, s], [shape, []], shape, dtype, undefined))) as TypedArray);
+  }
+}
+
+/** use(x's values): x's lent buffer, or its deferred values computed into a scratch buffer lent for the call. */
+function withValuesOf<T>(values: ScaledValues, use: (x: TypedArray) => T): T {
+  const x = values.x;
+  if (ArrayBuffer.isView(x)) return use(x);
+  const scratch = borrowScratch(values.dtype, x.size);
+  try {
+    x.computeInto!(scratch);
+    return use(scratch);
+  } finally {
+    returnScratch(scratch);
   }
 }
 
@@ -119,7 +138,7 @@ function deferScaled(x: Tensor, s: number, scalarFirst: boolean): Tensor | null 
   if (inScope() || hasActiveRecorders() || x.requiresGrad || anomalyDetection || x.released || x.device !== 'cpu') return null;
   const backend = getBackend();
   if (backend.memory !== undefined) return null;
-  return deferredTensor(new ScaledValues(backend, lendValues(x), x.shape, s, scalarFirst, x.dtype), x.shape, x.dtype);
+  return deferredTensor(new ScaledValues(backend, lendSource(x), x.shape, s, scalarFirst, x.dtype), x.shape, x.dtype);
 }
 
 /**
@@ -139,7 +158,9 @@ function subtractScaled(backend: Backend, y: Tensor, values: ScaledValues, s: nu
   // y's values first: if y is deferred too, computing them must not come between the output's
   // allocation and its tensor (the pool matches the two)
   const ys = y.storage;
-  const out = outputStorage(backend, dtype, values.x.length, false) as TypedArray;
-  backend.subScaled(ys, values.x, s, out);
-  return out;
+  return withValuesOf(values, (x) => {
+    const out = outputStorage(backend, dtype, x.length, false) as TypedArray;
+    backend.subScaled(ys, x, s, out);
+    return out;
+  });
 }
