@@ -12,6 +12,7 @@ export interface NativeFeatures {
   kernel: string;
   /** The portable set's name (what `{ kernels: 'portable' }` runs). */
   portableKernel: string;
+  /** The cores this process may run on (its affinity mask: `taskset`, a container's cpuset), not the machine's count. */
   hardwareThreads: number;
 }
 

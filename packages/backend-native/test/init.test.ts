@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { getBackend, listBackends, matmul, setBackend, tensor } from '@tapegrad/core';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -84,5 +85,19 @@ describe.runIf(built)('the built bundles', () => {
     let expected = 0;
     for (let p = 0; p < 200; p++) expected += ((p % 7) - 3) * (((p * 100) % 5) - 2);
     for (const out of [esm, cjs]) expect(JSON.parse(out)).toEqual({ name: 'native', threads: 2, c0: expected });
+  });
+
+  const taskset = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
+  it.runIf(taskset !== undefined && availableParallelism() >= 2)('a process held to one core (taskset -c 0) counts one core and keeps every product on the calling thread', () => {
+    const code = `
+      const native = require('${dist('backend-native/dist/index.cjs')}'); const core = require('${dist('core/dist/index.cjs')}');
+      const auto = native.loadNativeBackend({ name: 'auto' }).backend, always = native.loadNativeBackend({ name: 'always', threads: 'always' }).backend;
+      const a = new Float32Array(300 * 200).map((_, i) => (i % 7) - 3), b = new Float32Array(200 * 100).map((_, i) => (i % 5) - 2), c = new Float32Array(300 * 100);
+      always.matmul(a, b, c, 300, 200, 100, false, false);
+      console.log(JSON.stringify({ cores: auto.features.hardwareThreads, auto: auto.threads, c0: c[0], split: always.threadStats().twoThreadCalls }));`;
+    const out = JSON.parse(execFileSync(taskset!, ['-c', '0', process.execPath, '--input-type=commonjs', '-e', code], { cwd: root, encoding: 'utf8', timeout: 30_000 }));
+    let expected = 0;
+    for (let p = 0; p < 200; p++) expected += ((p % 7) - 3) * (((p * 100) % 5) - 2);
+    expect(out).toEqual({ cores: 1, auto: 1, c0: expected, split: 0 });
   });
 });

@@ -707,7 +707,7 @@ napi_value Features(napi_env env, napi_callback_info) {
   setProperty(env, obj, "kernel", v);
   napi_create_string_utf8(env, tg::scalarKernels.name, NAPI_AUTO_LENGTH, &v);
   setProperty(env, obj, "portableKernel", v);
-  napi_create_uint32(env, std::thread::hardware_concurrency(), &v);
+  napi_create_uint32(env, static_cast<uint32_t>(tg::usableCores()), &v);
   setProperty(env, obj, "hardwareThreads", v);
   return obj;
 }

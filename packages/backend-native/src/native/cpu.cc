@@ -2,6 +2,10 @@
 // AVX2 + FMA kernels only where the CPU (and the OS, which __builtin_cpu_supports checks
 // through XGETBV for the AVX state) supports them.
 #include <cstdlib>
+#include <thread>
+#if defined(__linux__)
+#include <sched.h>
+#endif
 #include "kernels.h"
 
 namespace tg {
@@ -25,6 +29,21 @@ bool cpuHasAvx512f() {
 #else
   return false;
 #endif
+}
+
+// The cores this process may run on: its affinity mask (taskset, a container's cpuset), not
+// the machine's count that std::thread::hardware_concurrency() gives — a second thread on a
+// process held to one core only takes turns with the first. Read once, at load.
+int usableCores() {
+  static const int cores = [] {
+#if defined(__linux__)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
+    return static_cast<int>(std::thread::hardware_concurrency());
+  }();
+  return cores;
 }
 
 const KernelSet& kernels(bool portable) {

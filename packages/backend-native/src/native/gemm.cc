@@ -558,11 +558,11 @@ class Pool {
     const int cpu = sched_getcpu();
     if (cpu < 0 || cpu == callerCpu_.load(std::memory_order_relaxed) || cpu >= CPU_SETSIZE) return;
     callerCpu_.store(cpu, std::memory_order_relaxed);
-    const int cpus = static_cast<int>(std::thread::hardware_concurrency());
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    for (int i = 0; i < cpus && i < CPU_SETSIZE; i++)
-      if (i != cpu) CPU_SET(i, &set);
+    // only within the cores the program may use (taskset, a container's cpuset): the caller's
+    // mask when the worker started, never widened
+    if (!allowedKnown_ || !CPU_ISSET(cpu, &allowed_)) return;
+    cpu_set_t set = allowed_;
+    CPU_CLR(cpu, &set);
     if (CPU_COUNT(&set) > 0) pthread_setaffinity_np(handle_, sizeof set, &set);
 #endif
   }
@@ -570,6 +570,10 @@ class Pool {
   bool ensureWorkerLocked() {
     if (started_) return workerOk_;
     started_ = true;
+#if defined(__linux__)
+    CPU_ZERO(&allowed_);
+    allowedKnown_ = pthread_getaffinity_np(pthread_self(), sizeof allowed_, &allowed_) == 0;
+#endif
     try {
       std::thread worker([this] { loop(); });
 #if defined(__linux__)
@@ -668,6 +672,8 @@ class Pool {
   std::atomic<int> callerCpu_{-1};
 #if defined(__linux__)
   pthread_t handle_{};
+  cpu_set_t allowed_{};       // the cores the caller could use when the worker started
+  bool allowedKnown_ = false;
 #endif
   std::mutex runMutex_;
   bool started_ = false, workerOk_ = false;
@@ -700,7 +706,7 @@ void gemm(const KernelSet& ks, const T* a, long aRow, long aCol, const T* b, lon
           T* c, long ldc, long m, long k, long n, int threads) {
   const Problem<T> P{a, aRow, aCol, b, bRow, bCol, c, ldc, m, k, n};
   const long mr = Gemm<T>::mr(ks), nr = Gemm<T>::nr(ks);
-  if (threads >= 2 && k > 0 && std::thread::hardware_concurrency() >= 2) {
+  if (threads >= 2 && k > 0 && usableCores() >= 2) {
     // By rows where C has at least two micro-tiles of them: B is packed once (≤ 256 MiB)
     // and the rows are cut into about eight blocks of whole micro-tiles, each packing only
     // its own rows of A, so blocks cost nothing extra and a thread that the OS holds back
@@ -734,7 +740,7 @@ void gemmBatched(const KernelSet& ks, const T* a, long aRow, long aCol, const in
                  T* c, long count, long m, long k, long n, int threads) {
   if (count == 0 || m == 0 || n == 0) return;
   const Problem<T> shape{a, aRow, aCol, b, bRow, bCol, c, n, m, k, n};
-  if (threads >= 2 && k > 0 && (count == 2 || count >= 4) && std::thread::hardware_concurrency() >= 2) {
+  if (threads >= 2 && k > 0 && (count == 2 || count >= 4) && usableCores() >= 2) {
     // Whole products are the blocks: no shared packing, no waiting for one, and each
     // product gets exactly the single-thread operations. Up to 64 blocks, so that a thread
     // the OS holds back leaves little for the other to wait on. (Three products would split

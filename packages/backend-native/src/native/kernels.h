@@ -105,6 +105,7 @@ void avx2FmaLoopF64(long iterations, double* sink);
 const KernelSet& kernels(bool portable);
 bool cpuHasAvx2Fma();
 bool cpuHasAvx512f();
+int usableCores();
 
 // C = op(A)·op(B) for row-major C [m, n]; A(i, p) = a[i·aRow + p·aCol], B(p, j) = b[p·bRow + j·bCol].
 // threads: 1; 2 to split C between the calling thread and one persistent worker while the
