@@ -54,7 +54,7 @@ export function pad(x: Tensor, pads: Pads, options: PadOptions = {}): Tensor {
     const begin = perAxis.map(([b]) => b);
     const shape = x.shape.map((d, i) => d + perAxis[i][0] + perAxis[i][1]);
     const padded = padTo(x, begin, shape);
-    if (value === 0) return padded;
+    if (Object.is(value, 0)) return padded; // not −0: a fill of −0 keeps its sign, as NumPy's
     // a mask rather than "+ value outside": value = ±∞ must not turn the inside into NaN
     const inside = padTo(ones(x.shape, { dtype: x.dtype }), begin, shape);
     return where(inside, padded, value);
