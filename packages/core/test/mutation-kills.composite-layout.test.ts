@@ -56,6 +56,10 @@ describe('ops/composite/layout.ts', () => {
     const x = f64([1, 2, 3, 4, 5, 6], [2, 3]);
     expect(() => pad(x, 1, { value: 'a' as never })).toThrow(new ValueError('pad', 'value must be a number, got string'));
     expect(() => pad(x, 1, { mode: 'wrap' as never })).toThrow(new ValueError('pad', "mode must be 'constant', 'reflect' or 'replicate', got wrap"));
+    // also where there is nothing to pad
+    expect(() => pad(x, 0, { mode: 'wrap' as never })).toThrow(new ValueError('pad', "mode must be 'constant', 'reflect' or 'replicate', got wrap"));
+    expect(() => pad(x, [[0, 0]], { value: 'a' as never })).toThrow(new ValueError('pad', 'value must be a number, got string'));
+    expect(pad(x, 0, { mode: 'reflect' })).toBe(x);
     expect(() => pad(x, [[0, 3]], { mode: 'reflect' }))
       .toThrow(new ShapeError('pad', 'reflect padding [0, 3] of axis 1 must be smaller than its length 3 in [2,3]'));
     expect(() => pad(x, 'ab' as never)).toThrow(new ValueError('pad', 'pads must be a number or an array of [before, after] pairs, got string'));

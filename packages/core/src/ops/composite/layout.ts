@@ -47,10 +47,12 @@ export interface PadOptions {
 export function pad(x: Tensor, pads: Pads, options: PadOptions = {}): Tensor {
   assertTensor('pad', x);
   const { mode = 'constant', value = 0 } = options;
+  // the options are checked even where there is nothing to pad
+  if (mode !== 'constant' && mode !== 'reflect' && mode !== 'replicate') throw new ValueError('pad', `mode must be 'constant', 'reflect' or 'replicate', got ${String(mode)}`);
+  if (mode === 'constant' && typeof value !== 'number') throw new ValueError('pad', `value must be a number, got ${typeof value}`);
   const perAxis = padsPerAxis(x.shape, pads);
   if (perAxis.every(([b, a]) => b === 0 && a === 0)) return x;
   if (mode === 'constant') {
-    if (typeof value !== 'number') throw new ValueError('pad', `value must be a number, got ${typeof value}`);
     const begin = perAxis.map(([b]) => b);
     const shape = x.shape.map((d, i) => d + perAxis[i][0] + perAxis[i][1]);
     const padded = padTo(x, begin, shape);
@@ -59,7 +61,6 @@ export function pad(x: Tensor, pads: Pads, options: PadOptions = {}): Tensor {
     const inside = padTo(ones(x.shape, { dtype: x.dtype }), begin, shape);
     return where(inside, padded, value);
   }
-  if (mode !== 'reflect' && mode !== 'replicate') throw new ValueError('pad', `mode must be 'constant', 'reflect' or 'replicate', got ${String(mode)}`);
   let out = x;
   perAxis.forEach(([before, after], axis) => {
     if (before === 0 && after === 0) return;
