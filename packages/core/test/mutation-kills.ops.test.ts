@@ -3,11 +3,11 @@
  * (scripts/mutation.sh; docs/mutation.md): each pins down a behaviour the suite did not check.
  */
 import { describe, expect, it } from 'vitest';
-import { deferredValuesOf } from '../src/tensor.js';
 import {
   ShapeError, type Tensor, ValueError, add, argmax, argmin, broadcastTo, clip, div, elu, gelu, leakyRelu, maximum, mean, minimum, mul, silu, sub,
   cumsum, scatterAdd, take, tensor, where, zeros,
 } from '@tapegrad/core';
+import { deferredValuesOf } from '../src/tensor.js';
 
 const f64 = (data: number[]) => tensor(data, { dtype: 'float64' });
 
@@ -19,6 +19,14 @@ describe('ops/arithmetic.ts', () => {
       expect(() => op(x, 'a' as never), name).toThrow(new ValueError(name, 'expected a Tensor or a number, got string'));
       expect(() => op(null as never, x), name).toThrow(new ValueError(name, 'expected a Tensor or a number, got null'));
     }
+  });
+
+  it('add folds a deferred product in from either side, as sub does: the product itself stays deferred', () => {
+    const w = f64([1, 2, 3]), g = f64([0.5, -4, 8]);
+    const product = mul(g, 0.1);
+    expect(Array.from(add(w, product).data)).toEqual([1 + 0.05, 2 - 0.4, 3 + 0.8]);
+    expect(Array.from(add(product, w).data)).toEqual([1 + 0.05, 2 - 0.4, 3 + 0.8]);
+    expect(deferredValuesOf(product)).not.toBeNull();
   });
 });
 
@@ -106,13 +114,5 @@ describe('ops/cumsum.ts and ops/indexing.ts: errors name the op', () => {
     expect(() => scatterAdd(x, [0, 1, 2], 0, 2.5)).toThrow(new ValueError('scatterAdd', 'size must be a non-negative integer, got 2.5'));
     expect(scatterAdd(f64([]), [], 0, 0).shape).toEqual([0]);
     expect(Array.from(scatterAdd(x, [2, 0, 2], 0, 3).data)).toEqual([2, 0, 4]);
-  });
-
-  it('add folds a deferred product in from either side, as sub does: the product itself stays deferred', () => {
-    const w = f64([1, 2, 3]), g = f64([0.5, -4, 8]);
-    const product = mul(g, 0.1);
-    expect(Array.from(add(w, product).data)).toEqual([1 + 0.05, 2 - 0.4, 3 + 0.8]);
-    expect(Array.from(add(product, w).data)).toEqual([1 + 0.05, 2 - 0.4, 3 + 0.8]);
-    expect(deferredValuesOf(product)).not.toBeNull();
   });
 });
