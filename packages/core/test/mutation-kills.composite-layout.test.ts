@@ -59,6 +59,8 @@ describe('ops/composite/layout.ts', () => {
     // also where there is nothing to pad
     expect(() => pad(x, 0, { mode: 'wrap' as never })).toThrow(new ValueError('pad', "mode must be 'constant', 'reflect' or 'replicate', got wrap"));
     expect(() => pad(x, [[0, 0]], { value: 'a' as never })).toThrow(new ValueError('pad', 'value must be a number, got string'));
+    // in every mode, though only 'constant' reads it
+    expect(() => pad(x, 1, { mode: 'reflect', value: 'a' as never })).toThrow(new ValueError('pad', 'value must be a number, got string'));
     expect(pad(x, 0, { mode: 'reflect' })).toBe(x);
     expect(() => pad(x, [[0, 3]], { mode: 'reflect' }))
       .toThrow(new ShapeError('pad', 'reflect padding [0, 3] of axis 1 must be smaller than its length 3 in [2,3]'));

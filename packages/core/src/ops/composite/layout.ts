@@ -27,7 +27,7 @@ export interface PadOptions {
    * smaller than its axis; 'replicate' repeats the edge element (NumPy's 'edge').
    */
   mode?: 'constant' | 'reflect' | 'replicate';
-  /** The fill for 'constant' (default 0); may be ±∞ (a max-pool's padding is −∞). */
+  /** The fill for 'constant' (default 0); may be ±∞ (a max-pool's padding is −∞). A number in every mode. */
   value?: number;
 }
 
@@ -49,7 +49,7 @@ export function pad(x: Tensor, pads: Pads, options: PadOptions = {}): Tensor {
   const { mode = 'constant', value = 0 } = options;
   // the options are checked even where there is nothing to pad
   if (mode !== 'constant' && mode !== 'reflect' && mode !== 'replicate') throw new ValueError('pad', `mode must be 'constant', 'reflect' or 'replicate', got ${String(mode)}`);
-  if (mode === 'constant' && typeof value !== 'number') throw new ValueError('pad', `value must be a number, got ${typeof value}`);
+  if (typeof value !== 'number') throw new ValueError('pad', `value must be a number, got ${typeof value}`);
   const perAxis = padsPerAxis(x.shape, pads);
   if (perAxis.every(([b, a]) => b === 0 && a === 0)) return x;
   if (mode === 'constant') {
