@@ -27,6 +27,18 @@ const TESTS: Record<string, string[]> = {
   // cases of the file being mutated with MUTATION_TEST_NAMES (a vitest -t pattern), e.g.
   // 'softplus|logSigmoid|prod, zeros|variance and std' for composite/statistics.ts and softplus.ts
   ops: ['test/ops.property.test.ts', 'test/ops-second-order.test.ts'],
+  // the tape's own tests and the ones that differentiate through it most directly, for a
+  // run over tape.ts alone (every gradient test covers its sweep: the full set reruns
+  // hundreds of them for each surviving mutant)
+  tape: [
+    'packages/core/test/tape.test.ts',
+    'packages/core/test/tidy.test.ts',
+    'packages/core/test/mutation-kills.tape.test.ts',
+    'packages/core/test/anomaly.test.ts',
+    'packages/core/test/custom-grad.test.ts',
+    'packages/core/test/memory.test.ts',
+    'packages/core/test/ops.test.ts',
+  ],
 };
 
 const selected = (process.env.MUTATION_TESTS ?? 'core').split(',').flatMap((name) => {

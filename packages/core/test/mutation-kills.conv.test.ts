@@ -57,6 +57,14 @@ describe('ops/conv.ts: sizes, strides and paddings', () => {
 });
 
 describe('ops/conv.ts: operands and names', () => {
+  it("conv1d takes padding 'same' and 'valid' as conv2d does, along the length", () => {
+    const x = tensor([1, 2, 3, 4], { shape: [1, 1, 4], dtype: 'float64' });
+    const w = tensor([1, 10, 100], { shape: [1, 1, 3], dtype: 'float64' });
+    // y[i] = x[i−1] + 10·x[i] + 100·x[i+1], x read as 0 outside
+    expect(Array.from(conv1d(x, w, { padding: 'same' }).data)).toEqual([210, 321, 432, 43]);
+    expect(Array.from(conv1d(x, w, { padding: 'valid' }).data)).toEqual([321, 432]);
+  });
+
   it('conv2d and conv1d name themselves and the operand that is not a tensor, and check both ranks', () => {
     expect(() => conv2d(null as never, z(1, 1, 3, 3))).toThrow(valueError('conv2d', 'input 0 is null, not a Tensor'));
     expect(() => conv2d(z(1, 1, 4, 4), null as never)).toThrow(valueError('conv2d', 'input 1 is null, not a Tensor'));

@@ -96,4 +96,17 @@ describe('ops/composite/einsum.ts', () => {
     expect(middle.shape).toEqual([2, 2, 3, 4]);
     expect(middle.toFlatArray()).toEqual(transpose(x, [2, 0, 1, 3]).toFlatArray());
   });
+  it('without an arrow, a label seen twice is summed: the output keeps only the labels seen once', () => {
+    const m = counting([2, 2]);
+    expect(einsum('ii', m).toFlatArray()).toEqual([5]); // a trace
+    expect(einsum('ij,jk', m, counting([2, 3])).toFlatArray()).toEqual(matmul(m, counting([2, 3])).toFlatArray());
+    expect(einsum('ij,jk', m, counting([2, 3])).shape).toEqual([2, 3]);
+  });
+
+  it('contracts left to right, summing each label as soon as no later operand needs it: bit for bit the chained matmul', () => {
+    // values whose sums round: summing j and k together would round differently from (a·b)·c
+    const values = (shape: number[], seed: number) => f64(Array.from({ length: shape.reduce((p, d) => p * d, 1) }, (_, i) => Math.sin(seed + i * 1.7) * 10 ** ((i % 5) - 2)), shape);
+    const a = values([3, 4], 1), b = values([4, 5], 2), c = values([5, 2], 3);
+    expect(einsum('ij,jk,kl->il', a, b, c).toFlatArray()).toEqual(matmul(matmul(a, b), c).toFlatArray());
+  });
 });

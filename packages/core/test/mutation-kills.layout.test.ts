@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  ShapeError, ValueError, concat, expandDims, padTo, slice, squeeze, stack, tensor, transpose,
+  ShapeError, ValueError, concat, expandDims, padTo, reshape, slice, squeeze, stack, tensor, transpose,
 } from '@tapegrad/core';
 
 const z = (...shape: number[]) => tensor(new Float64Array(shape.reduce((a, b) => a * b, 1)), { shape, dtype: 'float64' });
@@ -17,6 +17,11 @@ describe('ops/layout.ts', () => {
     expect(() => squeeze(z(1, 3), 5)).toThrow(new ShapeError('squeeze', 'axis 5 is out of range for a tensor of rank 2'));
     expect(() => transpose(null as never)).toThrow(new ValueError('transpose', 'input 0 is null, not a Tensor'));
     expect(() => transpose(z(2, 3), [0, 5])).toThrow(new ShapeError('transpose', 'axis 5 is out of range for a tensor of rank 2'));
+  });
+
+  it('reshape names itself for a target shape with a negative or fractional dimension', () => {
+    expect(() => reshape(z(6), [2, -3])).toThrow(new ValueError('reshape', 'invalid shape [2,-3]: dimensions must be non-negative integers'));
+    expect(() => reshape(z(6), [4, 1.5])).toThrow(new ValueError('reshape', 'invalid shape [4,1.5]: dimensions must be non-negative integers'));
   });
 
   it('squeeze of one axis, given as a number or a list, removes that axis only', () => {

@@ -7,6 +7,7 @@ import {
   ShapeError, type Tensor, ValueError, add, argmax, argmin, broadcastTo, clip, div, elu, gelu, leakyRelu, maximum, mean, minimum, mul, silu, sub,
   cumsum, scatterAdd, take, tensor, where, zeros,
 } from '@tapegrad/core';
+import { deferredValuesOf } from '../src/tensor.js';
 
 const f64 = (data: number[]) => tensor(data, { dtype: 'float64' });
 
@@ -18,6 +19,14 @@ describe('ops/arithmetic.ts', () => {
       expect(() => op(x, 'a' as never), name).toThrow(new ValueError(name, 'expected a Tensor or a number, got string'));
       expect(() => op(null as never, x), name).toThrow(new ValueError(name, 'expected a Tensor or a number, got null'));
     }
+  });
+
+  it('add folds a deferred product in from either side, as sub does: the product itself stays deferred', () => {
+    const w = f64([1, 2, 3]), g = f64([0.5, -4, 8]);
+    const product = mul(g, 0.1);
+    expect(Array.from(add(w, product).data)).toEqual([1 + 0.05, 2 - 0.4, 3 + 0.8]);
+    expect(Array.from(add(product, w).data)).toEqual([1 + 0.05, 2 - 0.4, 3 + 0.8]);
+    expect(deferredValuesOf(product)).not.toBeNull();
   });
 });
 

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  GradientError, ReleasedTensorError, ShapeError, Tape, type Tensor, ValueError, add, backward, customGrad, grad, graphModel, hvp, mul,
-  ones, sum, tensor, tidy,
+  AnomalyError, GradientError, ReleasedTensorError, ShapeError, Tape, type Tensor, ValueError, add, backward, customGrad, detectAnomalies, grad,
+  graphModel, hvp, log, mul, ones, setDetectAnomalies, sum, tensor, tidy, where,
 } from '@tapegrad/core';
 
 const f64 = (data: number[]) => tensor(data, { dtype: 'float64' });
@@ -118,5 +118,83 @@ describe('errors of the functional doors name what was wrong', () => {
     expect(() => hvp(() => 1 as unknown as Tensor, x, x)).toThrow(new GradientError('hvp', 'f must return a scalar tensor, got number'));
     // and the right answer when it does: H of Σ a²·b at (a, b) = (x, x) along (1, 0) is 2b
     expect(Array.from(hvp((a: Tensor) => sum(mul(mul(a, a), add(a, 0))), x, f64([1, 0])).data)).toEqual([6, 0]);
+  });
+});
+
+describe('the backward sweep (rewritten with Maps and Sets): what runs and what is blamed', () => {
+  const f64c = (data: number[]) => tensor(data, { dtype: 'float64' });
+
+  it('a node whose output gets no cotangent (a where condition computed from the source) runs no VJP', () => {
+    // the condition mul(x, 1) depends on x, but where hands its condition no gradient
+    const g = grad((x: Tensor) => sum(where(mul(x, 1), x, 0)))(f64c([2, 0, -1]));
+    expect(Array.from(g.data)).toEqual([1, 0, 1]);
+  });
+
+  it('runs no VJP off the paths from the output to the sources', () => {
+    let calls = 0;
+    const counted = customGrad({
+      name: 'counted',
+      forward: (t: Tensor) => mul(t, 3),
+      vjp: (dy) => {
+        calls++;
+        return [mul(dy, 3)];
+      },
+    });
+    const x = tensor([1, 2], { dtype: 'float64', requiresGrad: true });
+    const c = tensor([5, 6], { dtype: 'float64', requiresGrad: true });
+    // a branch that does not depend on the source x
+    const tape = new Tape({ persistent: true });
+    const y = tape.record(() => sum(add(mul(x, 2), counted(c))));
+    expect(Array.from(tape.gradient(y, x).data)).toEqual([2, 2]);
+    expect(calls).toBe(0);
+    // an output that does not depend on the source at all: no VJP, a zero gradient
+    const z = tape.record(() => sum(counted(c)));
+    expect(Array.from(tape.gradient(z, x).data)).toEqual([0, 0]);
+    expect(calls).toBe(0);
+    expect(Array.from(tape.gradient(z, c).data)).toEqual([3, 3]);
+    expect(calls).toBe(1);
+    // the output's own node, when the output does not depend on the source: its VJP is not run either
+    const w = tape.record(() => counted(sum(c)));
+    expect(Array.from(tape.gradient(w, x).data)).toEqual([0, 0]);
+    expect(calls).toBe(1);
+  });
+
+  it('a VJP that returns NaN itself (no op made it) is caught by anomaly detection, named as that VJP', () => {
+    const bad = customGrad({
+      name: 'bad',
+      forward: (t: Tensor) => mul(t, 1),
+      vjp: () => [f64c([NaN, 0])],
+    });
+    const x = f64c([1, 2]);
+    let error: unknown;
+    try {
+      detectAnomalies(() => grad((t: Tensor) => sum(bad(t)))(x));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(AnomalyError);
+    expect((error as AnomalyError).op).toBe('bad (vjp, input 0)');
+  });
+
+  it('after a gradient, with detection on or off before it, a NaN in a forward op is blamed on the forward pass', () => {
+    const x = f64c([1, 4]);
+    const forwardNaN = () => {
+      try {
+        detectAnomalies(() => log(f64c([-1])));
+      } catch (e) {
+        return (e as AnomalyError).phase;
+      }
+      return 'no error';
+    };
+    grad((t: Tensor) => sum(mul(t, t)))(x); // detection off during the sweep
+    expect(forwardNaN()).toBe('forward');
+    // detection switched on globally (detectAnomalies would restore the blamed VJP on its own)
+    setDetectAnomalies(true);
+    try {
+      grad((t: Tensor) => sum(mul(t, t)))(x);
+    } finally {
+      setDetectAnomalies(false);
+    }
+    expect(forwardNaN()).toBe('forward');
   });
 });

@@ -4,6 +4,8 @@ import {
 import { type Activation, activate } from './activations.js';
 import { Conv2d } from './layers/conv.js';
 import { Dense } from './layers/dense.js';
+import { Flatten } from './layers/flatten.js';
+import { AvgPool2d, MaxPool2d } from './layers/pool.js';
 import { type LossName, cost } from './losses.js';
 import { type ManualStage, type ManualStageKind, manualCostAndKinks } from './manual/cnn.js';
 import { manualBackprop } from './manual/index.js';
@@ -211,9 +213,22 @@ function stageParameterGradients(stage: ManualStage): [Tensor | null, Tensor | n
   return [null, null];
 }
 
-/** Example m alone: column m of a matrix [features, M], or image m of a batch [M, C, H, W]. */
-function example(X: Tensor, m: number): Tensor {
-  if (X.rank === 2) return slice(X, [0, m], [X.shape[0], 1]);
+/**
+ * Whether X holds its examples as columns ([features, M], what a Dense reads) rather than
+ * along its first axis ([M, …], what Conv2d, the pools and Flatten read, so also a matrix
+ * [M, F] fed to Flatten): the first layer that is not element-wise decides.
+ */
+function examplesAsColumns(model: Sequential): boolean {
+  for (const layer of model.layers) {
+    if (layer instanceof Dense) return true;
+    if (layer instanceof Conv2d || layer instanceof Flatten || layer instanceof MaxPool2d || layer instanceof AvgPool2d) return false;
+  }
+  return true; // element-wise layers only: X is laid out as Y, [outputs, M]
+}
+
+/** Example m alone: column m of a matrix [features, M], or entry m along the first axis of a batch [M, …]. */
+function example(X: Tensor, m: number, asColumns: boolean): Tensor {
+  if (asColumns) return slice(X, [0, m], [X.shape[0], 1]);
   return slice(X, [m, ...X.shape.slice(1).map(() => 0)], [1, ...X.shape.slice(1)]);
 }
 
@@ -221,8 +236,9 @@ function example(X: Tensor, m: number): Tensor {
  * Compares the tape with the hand derivation, finite differences and the augmented form,
  * layer by layer: for a Sequential of Dense layers on a batch X [features, M], or a CNN
  * (Conv2d, MaxPool2d, AvgPool2d, Flatten, activation layers, Dense head; manual/cnn.ts) on
- * images X [M, C, H, W]; Y is [outputs, M] either way. A layer the hand derivation does not
- * cover raises UnsupportedLayerError.
+ * images X [M, C, H, W] (or any batch [M, …] into a Flatten, e.g. rows [M, F]); Y is
+ * [outputs, M] either way. A layer the hand derivation does not cover raises
+ * UnsupportedLayerError.
  */
 export function checkBackprop(model: Sequential, X: Tensor, Y: Tensor, loss: LossName, options: BackpropCheckOptions = {}): BackpropCheckReport {
   const float64 = X.dtype === 'float64';
@@ -255,8 +271,9 @@ export function checkBackprop(model: Sequential, X: Tensor, Y: Tensor, loss: Los
   if (batchMean && M > 1) {
     // seed 001: the gradient of J is the average of the gradients of the individual losses
     const sums = tapeParameters.map((g) => new Float64Array(g.size));
+    const asColumns = examplesAsColumns(model);
     for (let m = 0; m < M; m++) {
-      const single = manualBackprop(model, example(X, m), slice(Y, [0, m], [Y.shape[0], 1]), loss);
+      const single = manualBackprop(model, example(X, m, asColumns), slice(Y, [0, m], [Y.shape[0], 1]), loss);
       single.stages.flatMap((s) => stageParameterGradients(s).filter(present)).forEach((g, i) => {
         for (let j = 0; j < g.size; j++) sums[i][j] += g.data[j] / M;
       });

@@ -248,6 +248,20 @@ describe('checkBackprop on a CNN', () => {
       'batch gradient vs mean of single-example gradients',
     ]);
   });
+
+  it('splits a batch of rows [M, F] fed to a Flatten-first network into its M examples (rows, as images [M, C, H, W])', () => {
+    // Flatten reads [M, F] as M examples of F features; the per-example split must take rows, not columns
+    const dense = new Dense(3, 2, { activation: 'softmax', seed: 2, dtype: 'float64' });
+    const model = sequential({ flat: new Flatten(), fc: dense });
+    const X = randn([4, 3], { seed: 3, dtype: 'float64' });
+    const Y = f64([1, 0, 0, 1, 0, 1, 1, 0], [2, 4]);
+    const report = checkBackprop(model, X, Y, 'cce', { raise: false });
+    expect(report.message).toBe('ok: 2 layers agree (tape = hand-derived CNN backprop and BP1–BP4 = augmented form = finite differences)');
+    expect(report.batchVsExamples).toBeLessThan(1e-14);
+    // the same with a ReLU before Flatten: the first layer that is not element-wise decides
+    const withRelu = sequential({ relu: new ReLU(), flat: new Flatten(), fc: dense });
+    expect(checkBackprop(withRelu, X, Y, 'cce', { raise: false }).ok).toBe(true);
+  });
 });
 
 describe('formatBackpropTable for a CNN', () => {

@@ -67,3 +67,16 @@ describe('manualBackprop: messages', () => {
     expect(() => manualBackprop(model, X, tensor([[1]], { dtype: 'float64' }), 'bce')).toThrow('manualBackprop: X must be a matrix, got [3,2,1]');
   });
 });
+
+describe('manualBackprop (manual/index.ts)', () => {
+  it('takes a plain array of Dense layers as it takes their Sequential, naming the stages by index', () => {
+    const model = mlp([3, 4, 2], { output: 'softmax', dtype: 'float64', seed: 5 });
+    const X = tensor([[1, -2], [0.5, 3], [-1, 0.25]], { dtype: 'float64' });
+    const Y = tensor([[1, 0], [0, 1]], { dtype: 'float64' });
+    const fromSequential = manualBackprop(model, X, Y, 'cce');
+    const fromArray = manualBackprop(model.denseLayers(), X, Y, 'cce');
+    expect(fromArray.cost).toBe(fromSequential.cost);
+    expect(fromArray.layers.map((l) => Array.from(l.dW.data))).toEqual(fromSequential.layers.map((l) => Array.from(l.dW.data)));
+    expect(fromArray.stages.map((s) => s.name)).toEqual(['0', '1']);
+  });
+});

@@ -27,7 +27,7 @@ export interface PadOptions {
    * smaller than its axis; 'replicate' repeats the edge element (NumPy's 'edge').
    */
   mode?: 'constant' | 'reflect' | 'replicate';
-  /** The fill for 'constant' (default 0); may be ±∞ (a max-pool's padding is −∞). */
+  /** The fill for 'constant' (default 0); may be ±∞ (a max-pool's padding is −∞). A number in every mode. */
   value?: number;
 }
 
@@ -47,19 +47,20 @@ export interface PadOptions {
 export function pad(x: Tensor, pads: Pads, options: PadOptions = {}): Tensor {
   assertTensor('pad', x);
   const { mode = 'constant', value = 0 } = options;
+  // the options are checked even where there is nothing to pad
+  if (mode !== 'constant' && mode !== 'reflect' && mode !== 'replicate') throw new ValueError('pad', `mode must be 'constant', 'reflect' or 'replicate', got ${String(mode)}`);
+  if (typeof value !== 'number') throw new ValueError('pad', `value must be a number, got ${typeof value}`);
   const perAxis = padsPerAxis(x.shape, pads);
   if (perAxis.every(([b, a]) => b === 0 && a === 0)) return x;
   if (mode === 'constant') {
-    if (typeof value !== 'number') throw new ValueError('pad', `value must be a number, got ${typeof value}`);
     const begin = perAxis.map(([b]) => b);
     const shape = x.shape.map((d, i) => d + perAxis[i][0] + perAxis[i][1]);
     const padded = padTo(x, begin, shape);
-    if (value === 0) return padded;
+    if (Object.is(value, 0)) return padded; // not −0: a fill of −0 keeps its sign, as NumPy's
     // a mask rather than "+ value outside": value = ±∞ must not turn the inside into NaN
     const inside = padTo(ones(x.shape, { dtype: x.dtype }), begin, shape);
     return where(inside, padded, value);
   }
-  if (mode !== 'reflect' && mode !== 'replicate') throw new ValueError('pad', `mode must be 'constant', 'reflect' or 'replicate', got ${String(mode)}`);
   let out = x;
   perAxis.forEach(([before, after], axis) => {
     if (before === 0 && after === 0) return;
