@@ -55,7 +55,8 @@ let flagTried = false;
  * support decides. Returns whether relaxed SIMD modules now validate.
  */
 export function enableRelaxedSimd(): boolean {
-  if (!flagTried) {
+  // Node 22 ships relaxed SIMD and no longer knows the flag (V8 prints an error for it)
+  if (!flagTried && !relaxedSimdSupported()) {
     flagTried = true;
     try {
       nodeV8()?.setFlagsFromString('--experimental-wasm-relaxed-simd');
