@@ -10,26 +10,15 @@
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { setBackend } from '@tapegrad/core';
-import { loadTapegrad } from './frameworks/tapegrad.js';
-import { epochOrders, initialWeights, loadProtocolMnist, TASK_IDS, TASKS, type TaskId } from './protocol.js';
+import { TASK_IDS, TASKS, type TaskId } from './protocol.js';
+import { stepSession } from './step-session.js';
 
 const { values } = parseArgs({ options: { task: { type: 'string', default: 'T1' }, rounds: { type: 'string', default: '40' }, block: { type: 'string' }, backend: { type: 'string', default: 'native' } } });
 const taskId = values.task as TaskId;
 if (!TASK_IDS.includes(taskId) || TASKS[taskId].conv) throw new Error('--task must be T1, T2 or T3');
 const rounds = Number(values.rounds);
 const block = Number(values.block ?? (taskId === 'T3' ? 200 : 50));
-const { frameworks } = await loadTapegrad();
-setBackend(values.backend!);
-const framework = frameworks.find((f) => f.id === `tapegrad-${values.backend}`);
-if (!framework) throw new Error(`no tapegrad backend '${values.backend}'`);
-await framework.activate();
-const task = TASKS[taskId];
-const mnist = loadProtocolMnist();
-const trainer = await framework.createTrainer(task, { train: mnist.train, eval: mnist.test }, initialWeights(task));
-const order = epochOrders(mnist.train.n, 1)[0];
-const perEpoch = Math.floor(mnist.train.n / task.batch);
-const batch = (s: number) => order.subarray((s % perEpoch) * task.batch, (s % perEpoch + 1) * task.batch);
+const { trainer, batch } = await stepSession(taskId, values.backend!);
 let step = 0;
 const run = (ahead: boolean): number => {
   const started = performance.now();

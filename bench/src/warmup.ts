@@ -12,28 +12,16 @@
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { getBackend, setBackend } from '@tapegrad/core';
-import { loadTapegrad } from './frameworks/tapegrad.js';
-import { epochOrders, initialWeights, loadProtocolMnist, TASK_IDS, TASKS, type TaskId } from './protocol.js';
+import { TASK_IDS, type TaskId } from './protocol.js';
+import { stepSession } from './step-session.js';
 
-const { values } = parseArgs({ options: { task: { type: 'string', default: 'T1' }, blocks: { type: 'string', default: '16' }, steps: { type: 'string', default: '125' }, backend: { type: 'string' } } });
+const { values } = parseArgs({ options: { task: { type: 'string', default: 'T1' }, blocks: { type: 'string', default: '16' }, steps: { type: 'string', default: '125' }, backend: { type: 'string', default: 'auto' } } });
 const taskId = values.task as TaskId;
 if (!TASK_IDS.includes(taskId)) throw new Error(`--task must be one of ${TASK_IDS.join(', ')}`);
 const blocks = Number(values.blocks), perBlock = Number(values.steps);
 if (!Number.isInteger(blocks) || blocks < 1 || !Number.isInteger(perBlock) || perBlock < 1) throw new Error('--blocks and --steps must be positive integers');
 
-const { frameworks } = await loadTapegrad();
-setBackend(values.backend ?? 'auto');
-const framework = frameworks.find((f) => f.id === `tapegrad-${getBackend().name}`);
-if (!framework) throw new Error(`no tapegrad row for the backend '${getBackend().name}'`);
-await framework.activate();
-const task = TASKS[taskId];
-const mnist = loadProtocolMnist();
-const trainer = await framework.createTrainer(task, { train: mnist.train, eval: mnist.test }, initialWeights(task));
-const order = epochOrders(mnist.train.n, 1)[0];
-const perEpoch = Math.floor(mnist.train.n / task.batch);
-const batch = (s: number) => order.subarray((s % perEpoch) * task.batch, (s % perEpoch + 1) * task.batch);
-
+const { trainer, batch, backend, stepsPerEpoch } = await stepSession(taskId, values.backend);
 const load = loadavg()[0];
 const times: string[] = [];
 for (let b = 0, s = 0; b < blocks; b++) {
@@ -42,5 +30,5 @@ for (let b = 0, s = 0; b < blocks; b++) {
   times.push((Number(process.hrtime.bigint() - start) / perBlock / 1000).toFixed(0));
 }
 trainer.dispose();
-console.log(`${taskId} on ${getBackend().name}, µs/step in blocks of ${perBlock} steps (an epoch is ${Math.ceil(mnist.train.n / task.batch)} steps; short last batches left out here), load average ${load.toFixed(2)} → ${loadavg()[0].toFixed(2)}:`);
+console.log(`${taskId} on ${backend}, µs/step in blocks of ${perBlock} steps (an epoch is ${stepsPerEpoch} steps; short last batches left out here), load average ${load.toFixed(2)} → ${loadavg()[0].toFixed(2)}:`);
 console.log(times.join(' '));
