@@ -26,6 +26,14 @@ const TESTS: Record<string, string[]> = {
   // the op property files, for composites core's unit tests do not reach; narrow them to the
   // cases of the file being mutated with MUTATION_TEST_NAMES (a vitest -t pattern), e.g.
   // 'softplus|logSigmoid|prod, zeros|variance and std' for composite/statistics.ts and softplus.ts
+  // the deferred weight gradient (ops/matmul.ts) and its fold into the update (ops/arithmetic.ts)
+  deferred: [
+    'packages/core/test/deferred-matmul.test.ts',
+    'packages/core/test/deferred-scale.test.ts',
+    'test/fused-update.backends.test.ts',
+    'packages/core/test/mutation-kills.deferred.test.ts',
+    'packages/core/test/mutation-kills.matmul.test.ts',
+  ],
   ops: ['test/ops.property.test.ts', 'test/ops-second-order.test.ts'],
   // the tape's own tests and the ones that differentiate through it most directly, for a
   // run over tape.ts alone (every gradient test covers its sweep: the full set reruns
