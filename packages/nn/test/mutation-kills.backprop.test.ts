@@ -3,9 +3,9 @@
  * (docs/mutation.md): BP1's general form at the clipping points of ∂L/∂A, the cost from the
  * logits at saturation, softmax's shift by the maximum, float32 buffers, a message.
  */
-import { tensor } from '@tapegrad/core';
+import { type Backend, jsBackend, registerBackend, setBackend, tensor } from '@tapegrad/core';
 import { type LossName, manualBackprop, mlp } from '@tapegrad/nn';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 
 /**
  * A one-unit identity output with W = 0: the output p is the bias b exactly, so BP1's general
@@ -78,5 +78,35 @@ describe('manualBackprop (manual/index.ts)', () => {
     expect(fromArray.cost).toBe(fromSequential.cost);
     expect(fromArray.layers.map((l) => Array.from(l.dW.data))).toEqual(fromSequential.layers.map((l) => Array.from(l.dW.data)));
     expect(fromArray.stages.map((s) => s.name)).toEqual(['0', '1']);
+  });
+});
+
+describe('manualBackprop hands the backend the operands\' true shapes', () => {
+  afterEach(() => setBackend('js'));
+
+  // js's binary reads shapes only when the lengths differ; wasm, native and WebGPU kernels
+  // may read them always, so the engine must describe each operand as it is
+  it('every binary call: the shapes given match the arrays (the Hadamard product of BP2, the bias add)', () => {
+    const calls: string[] = [];
+    const size = (shape: readonly number[]) => shape.reduce((n, d) => n * d, 1);
+    const checking: Backend = {
+      ...jsBackend,
+      name: 'shape-checking',
+      binary(kernel, a, aShape, b, bShape, out, outShape) {
+        calls.push(`${kernel} [${aShape.join(',')}] [${bShape.join(',')}] → [${outShape.join(',')}]`);
+        expect([size(aShape), size(bShape), size(outShape)]).toEqual([a.length, b.length, out.length]);
+        jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
+      },
+    };
+    registerBackend(checking);
+    const model = mlp([3, 4, 2], { hidden: 'tanh', output: 'sigmoid', dtype: 'float64', seed: 7 });
+    const X = tensor([[1, -2], [0.5, 3], [-1, 0.25]], { dtype: 'float64' });
+    const Y = tensor([[1, 0], [0, 1]], { dtype: 'float64' });
+    const expected = manualBackprop(model, X, Y, 'bce');
+    setBackend('shape-checking');
+    const result = manualBackprop(model, X, Y, 'bce');
+    expect(calls).toContain('add [4,2] [4,1] → [4,2]');
+    expect(calls).toContain('mul [4,2] [4,2] → [4,2]');
+    expect(result.layers.map((l) => Array.from(l.dW.data))).toEqual(expected.layers.map((l) => Array.from(l.dW.data)));
   });
 });
