@@ -3,7 +3,7 @@
  * (docs/mutation.md): BP1's general form at the clipping points of ∂L/∂A, the cost from the
  * logits at saturation, softmax's shift by the maximum, float32 buffers, a message.
  */
-import { type Backend, jsBackend, registerBackend, setBackend, tensor } from '@tapegrad/core';
+import { type Backend, type TypedArray, jsBackend, registerBackend, setBackend, tensor } from '@tapegrad/core';
 import { type LossName, manualBackprop, mlp } from '@tapegrad/nn';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -95,7 +95,7 @@ describe('manualBackprop hands the backend the operands\' true shapes', () => {
       binary(kernel, a, aShape, b, bShape, out, outShape) {
         calls.push(`${kernel} [${aShape.join(',')}] [${bShape.join(',')}] → [${outShape.join(',')}]`);
         expect([size(aShape), size(bShape), size(outShape)]).toEqual([a.length, b.length, out.length]);
-        jsBackend.binary(kernel, a, aShape, b, bShape, out, outShape);
+        jsBackend.binary(kernel, a as TypedArray, aShape, b as TypedArray, bShape, out as TypedArray, outShape);
       },
     };
     registerBackend(checking);
