@@ -73,14 +73,7 @@ export function scopeDepth(): number {
  * instead of creating (and leaving V8 to sweep) a new one.
  */
 export function borrowScratch(dtype: DType, size: number): TypedArray {
-  const idle = pools[dtype].get(size);
-  if (idle !== undefined && idle.length > 0) {
-    const buffer = idle.pop()!;
-    pooledBytes -= buffer.byteLength;
-    pooledBuffers--;
-    return buffer;
-  }
-  return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+  return takeIdle(dtype, size) ?? freshBuffer(dtype, size);
 }
 
 /** @internal Gives a {@link borrowScratch} buffer back to the pool. */
@@ -94,21 +87,31 @@ export function returnScratch(buffer: TypedArray): void {
  * false skips zeroing a reused buffer, for kernels that write every element anyway.
  */
 export function allocateBuffer(dtype: DType, size: number, zeroed = true): TypedArray {
-  if (current === null) return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
-  const idle = pools[dtype].get(size);
-  let buffer: TypedArray;
-  if (idle !== undefined && idle.length > 0) {
-    buffer = idle.pop()!;
-    pooledBytes -= buffer.byteLength;
-    pooledBuffers--;
+  if (current === null) return freshBuffer(dtype, size);
+  let buffer = takeIdle(dtype, size);
+  if (buffer !== undefined) {
     reusedCount++;
     if (zeroed) buffer.fill(0);
   } else {
-    buffer = dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+    buffer = freshBuffer(dtype, size);
     allocatedCount++;
   }
   lastPooled = buffer;
   return buffer;
+}
+
+/** An idle buffer of exactly `size` elements out of the pool, or undefined when it has none. */
+function takeIdle(dtype: DType, size: number): TypedArray | undefined {
+  const buffer = pools[dtype].get(size)?.pop();
+  if (buffer !== undefined) {
+    pooledBytes -= buffer.byteLength;
+    pooledBuffers--;
+  }
+  return buffer;
+}
+
+function freshBuffer(dtype: DType, size: number): TypedArray {
+  return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
 }
 
 /**
