@@ -60,6 +60,15 @@ const DIRECT_AT_MOST = 16;
 /** Below this many 128×128 blocks (over all batches) a GPU would sit partly idle with the large tiling. */
 const LARGE_TILING_MIN_BLOCKS = 96;
 
+/** The buffers of the tiled and the direct kernels, bound in this order by context.run (inputs a, b, their batch offsets; out; the params). */
+const BINDINGS = /* wgsl */ `@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read> aOffsets: array<u32>;
+@group(0) @binding(3) var<storage, read> bOffsets: array<u32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read> params: array<u32>;
+`;
+
 /** WebGPU's guaranteed limit on workgroups along each dimension of a dispatch. */
 const MAX_WORKGROUPS_PER_DIMENSION = 65535;
 
@@ -81,13 +90,7 @@ function matmulSource(t: MatmulTiling): KernelSource {
   const rows = range(TM), cols = range(TN);
 
   const code = () => /* wgsl */ `
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read> aOffsets: array<u32>;
-@group(0) @binding(3) var<storage, read> bOffsets: array<u32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read> params: array<u32>;
-// op(A)[row0 + i, k0 + p] at tileA[p·BM/4 + i/4][i % 4]; op(B)[k0 + p, col0 + j] at tileB[p·BN/4 + j/4][j % 4]
+${BINDINGS}// op(A)[row0 + i, k0 + p] at tileA[p·BM/4 + i/4][i % 4]; op(B)[k0 + p, col0 + j] at tileB[p·BN/4 + j/4][j % 4]
 var<workgroup> tileA: array<vec4<f32>, ${BK * SA}>;
 var<workgroup> tileB: array<vec4<f32>, ${BK * SB}>;
 
@@ -177,13 +180,7 @@ fn loadB(p: u32, j: u32, K: u32, N: u32, base: u32, rowStride: u32, colStride: u
 const DIRECT: KernelSource = {
   name: 'matmul.direct',
   code: () => /* wgsl */ `${PRELUDE}
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read> aOffsets: array<u32>;
-@group(0) @binding(3) var<storage, read> bOffsets: array<u32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read> params: array<u32>;
-
+${BINDINGS}
 @compute @workgroup_size(${WORKGROUP_SIZE})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flatIndex(gid, nwg);
