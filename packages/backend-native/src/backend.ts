@@ -67,7 +67,7 @@ export interface NativeBackend extends Backend {
 
 /**
  * Values from which an optimiser's update (`subScaled`) runs in two halves, the second on the
- * matmul worker (the addon's threshold too): T1's W¹ (100,352 values) reads 800 KB that
+ * matmul worker (the addon splits when asked): T1's W¹ (100,352 values) reads 800 KB that
  * mostly sit in the other core's cache or beyond.
  */
 export const SPLIT_UPDATE_FROM = 65536;

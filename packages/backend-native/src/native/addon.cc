@@ -17,8 +17,6 @@ namespace {
 constexpr int FLAG_TWO_THREADS = 1;
 constexpr int FLAG_PORTABLE = 2;
 constexpr int FLAG_ALWAYS_TWO = 4;  // with FLAG_TWO_THREADS: split even while the second core is busy
-// Values from which subScaled with FLAG_TWO_THREADS updates half on the matmul worker.
-constexpr int64_t kSplitUpdateFrom = 65536;
 
 template <typename T>
 struct Typed {
@@ -407,7 +405,8 @@ napi_value Extremum(napi_env env, napi_callback_info info) {
   return isFloat64Array(env, argv[1]) ? ExtremumOf<double>(env, argv) : ExtremumOf<float>(env, argv);
 }
 
-// subScaled(y, x, s, out, flags): out = y − s·x (float32: s rounded to float first); out may be y or x
+// subScaled(y, x, s, out, flags): out = y − s·x (float32: s rounded to float first); out may be y or x;
+// FLAG_TWO_THREADS: half of it on the matmul worker
 template <typename T>
 napi_value SubScaledOf(napi_env env, napi_value* argv) {
   const char* fn = "subScaled";
@@ -426,8 +425,9 @@ napi_value SubScaledOf(napi_env env, napi_value* argv) {
     if constexpr (std::is_same_v<T, double>) ks.f64->subScaled(y + from, x + from, s, out + from, to - from);
     else ks.subScaled(y + from, x + from, static_cast<float>(s), out + from, to - from);
   };
-  if ((flags & FLAG_TWO_THREADS) && n >= kSplitUpdateFrom) {
-    // a large parameter's update (T1's W¹, 100,352 values) in two halves, the second on the
+  if (flags & FLAG_TWO_THREADS) {
+    // a large parameter's update (T1's W¹, 100,352 values; backend.ts asks from
+    // SPLIT_UPDATE_FROM values, as it decides matmul's split) in two halves, the second on the
     // matmul worker: each element's operations are the same, so are the bits
     const int64_t mid = n / 2 / 16 * 16;
     const uint64_t ticket = tg::postSideJob([update, mid, n] { update(mid, n); });
