@@ -292,6 +292,12 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
       addon.gather(x as Float, outer, axisSize, inner, indices, out as Float);
     },
 
+    // a training loop's batch that was not gathered ahead (core's columnSampler.take): the
+    // same copies as js's loop, ≈ 3× faster (T3's 784 × 10: 4 µs against 12.5; bench README)
+    gatherColumns(x: TypedArray, rowLength: number, indices: Int32Array, out: TypedArray): void {
+      addon.gatherColumnsStart(x as Float, rowLength, indices, out as Float, 0);
+    },
+
     // a training loop's next batch (core's columnSampler.prefetch), gathered on the addon's
     // background thread while the current step runs; on this thread when threads are 'off'
     gatherColumnsAsync(x: TypedArray, rowLength: number, indices: Int32Array, out: TypedArray): () => void {

@@ -103,6 +103,70 @@ describe.runIf(built)('a large update in two halves (subScaled from SPLIT_UPDATE
   });
 });
 
+describe.runIf(built)('gatherColumns (a batch gathered at take, on the calling thread)', () => {
+  it('writes exactly the rows at indices as columns, float32 and float64, any batch size', () => {
+    const backend = nativeBackend({ name: 'native-gather-now' });
+    fc.assert(fc.property(
+      fc.constantFrom('float32' as const, 'float64' as const), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 40 }),
+      fc.array(fc.nat(), { maxLength: 37 }), fc.integer(),
+      (type, rowLength, rows, raw, seed) => {
+        const x = randomArray(type, rows * rowLength, seed);
+        const indices = Int32Array.from(raw, (i) => i % rows);
+        const out = new (x.constructor as Float32ArrayConstructor)(rowLength * indices.length).fill(NaN);
+        backend.gatherColumns!(x, rowLength, indices, out);
+        expect(Array.from(out)).toEqual(Array.from(reference(x, rowLength, indices)));
+      },
+    ), { numRuns: 60, seed: 43 });
+  });
+
+  it('columnSampler.take uses it for every batch not gathered ahead, with the values of js\'s loop (plain arrays of indices too)', () => {
+    const native = nativeBackend({ name: 'native-take' });
+    let calls = 0;
+    registerBackend({ ...native, gatherColumns: (...args: Parameters<NonNullable<typeof native.gatherColumns>>) => (calls++, native.gatherColumns!(...args)) });
+    const rng = createRng(12);
+    for (const dtype of ['float32', 'float64'] as const) {
+      const rows = 37, n = 29;
+      const x = tensor(Float64Array.from({ length: rows * n }, () => rng.normal()), { shape: [rows, n], dtype });
+      const indices = [[3], [0, 28, 28, 5], Array.from({ length: 19 }, (_, k) => (k * 11) % n)];
+      setBackend('js');
+      const inJs = indices.map((i) => Array.from(columnSampler(x).take(i).data));
+      setBackend('native-take');
+      const sampler = columnSampler(x);
+      indices.forEach((i, k) => {
+        const got = sampler.take(k === 2 ? Int32Array.from(i) : i);
+        expect(got.dtype).toBe(dtype);
+        expect(got.shape).toEqual([rows, i.length]);
+        expect(Array.from(got.data)).toEqual(inJs[k]);
+        expect(Array.from(got.data)).toEqual(Array.from(takeColumns(x, i).data));
+      });
+      expect(() => sampler.take([0, -1])).toThrow(`columnSampler.take: index -1 at position 1 is not a column of a [${rows},${n}] matrix`);
+    }
+    expect(calls).toBe(6);
+  });
+
+  for (const backend of ['native', 'js'] as const) {
+    it(`inside tidy a batch gathered at take is a pool buffer, not zeroed: one buffer goes round, nothing allocated once warm (${backend})`, () => {
+      if (backend === 'native') registerBackend(nativeBackend({ name: 'native-take-pool' }));
+      setBackend(backend === 'native' ? 'native-take-pool' : 'js');
+      const rows = 784, n = 40;
+      const x = tensor(Float32Array.from({ length: rows * n }, (_, i) => i % 977), { shape: [rows, n], dtype: 'float32' });
+      const sampler = columnSampler(x);
+      const batch = (s: number) => Int32Array.from({ length: 10 }, (_, k) => (s * 10 + k * 3) % n);
+      const buffers = new Set<ArrayBufferLike>();
+      const step = (s: number) => tidy(() => {
+        const xb = sampler.take(batch(s));
+        buffers.add((xb.data as Float32Array).buffer);
+        return Array.from(xb.data.subarray(0, 10));
+      });
+      for (let s = 0; s < 3; s++) step(s);
+      const before = memoryStats().allocated;
+      for (let s = 3; s < 20; s++) expect(step(s)).toEqual(Array.from(batch(s), (j) => x.data[j]));
+      expect(memoryStats().allocated).toBe(before);
+      expect(buffers.size).toBe(1);
+    });
+  }
+});
+
 describe.runIf(built)('columnSampler.prefetch on the native backend', () => {
   it('take after prefetch equals takeColumns; a take of other indices drops the prefetched batch; float32 and float64', () => {
     // the native backend, counting the gathers started on the worker

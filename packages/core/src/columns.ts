@@ -1,5 +1,5 @@
 import { getBackend } from './backend/index.js';
-import { type DType, type TypedArray, allocate } from './dtype.js';
+import { type DType, type TypedArray, allocate, allocateForOverwrite } from './dtype.js';
 import { DeviceTensorError, ShapeError, ValueError } from './errors.js';
 import { adoptScratch, borrowScratch, returnScratch } from './memory.js';
 import { Tensor, isTensor } from './tensor.js';
@@ -116,7 +116,13 @@ export function columnSampler(x: Tensor): ColumnSampler {
       }
       dropAhead();
     }
-    const out = allocate(dtype, rows * b);
+    // every element is written below: a pool buffer inside a scope needs no zeroing
+    const out = allocateForOverwrite(dtype, rows * b);
+    const backend = getBackend();
+    if (backend.gatherColumns !== undefined) {
+      backend.gatherColumns(copy, rows, indices instanceof Int32Array ? indices : Int32Array.from(indices), out);
+      return new Tensor(out, [rows, b], dtype);
+    }
     const result = new Tensor(out, [rows, b], dtype);
     let k = 0;
     // SAMPLE_COLUMNS examples at a time: as many sequential streams read, each output row written in a run

@@ -178,6 +178,13 @@ export interface Backend<Buffer extends Storage = Storage> {
    */
   gatherColumnsAsync?(x: Buffer, rowLength: number, indices: Int32Array, out: Buffer): () => void;
   /**
+   * Optional, for CPU backends with a faster copy than js's loop (native): the same
+   * out[r·B + k] = x[indices[k]·rowLength + r] as gatherColumnsAsync, on this thread, done
+   * when it returns. Indices are already checked. `columnSampler`'s `take` uses it for a batch
+   * it did not prefetch; without it the sampler gathers in js.
+   */
+  gatherColumns?(x: Buffer, rowLength: number, indices: Int32Array, out: Buffer): void;
+  /**
    * gather's adjoint: out[o, indices[j], i] += dy[o, j, i], into a zero-filled out of
    * [outer, axisSize, inner]; repeated indices accumulate, in order of j.
    */

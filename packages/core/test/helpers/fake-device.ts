@@ -73,7 +73,7 @@ const OUT_POSITION = {
   unary: 2, binary: 5, where: 6, matmul: 2, matmulBatched: 2, unfold: 3, fold: 2, maxPool: 2,
   maxPoolScatter: 3, maxPoolGather: 3, reduce: 4, transpose: 3, broadcastTo: 2, slice: 3, pad: 3,
   gather: 5, scatterAdd: 5, cumsum: 6, argReduce: 5, subScaled: 3,
-} satisfies Record<Exclude<keyof Backend, 'name' | 'memory' | 'gatherColumnsAsync'>, number>;
+} satisfies Record<Exclude<keyof Backend, 'name' | 'memory' | 'gatherColumnsAsync' | 'gatherColumns'>, number>;
 
 export interface FakeDevice extends Backend {
   readonly memory: DeviceMemory;
