@@ -80,6 +80,8 @@ export interface ThreadStats {
 export const FLAG_TWO_THREADS = 1;
 export const FLAG_PORTABLE = 2;
 export const FLAG_ALWAYS_TWO = 4;
+/** float32 matmul and matmulBatched: the paths as they were before the column form, packLines and the wider direct path (tests compare their bits). */
+export const FLAG_REFERENCE_GEMM = 8;
 
 /**
  * Where the build puts the addon: ../build/Release from this module, which is src/ when the

@@ -17,6 +17,7 @@ namespace {
 constexpr int FLAG_TWO_THREADS = 1;
 constexpr int FLAG_PORTABLE = 2;
 constexpr int FLAG_ALWAYS_TWO = 4;  // with FLAG_TWO_THREADS: split even while the second core is busy
+constexpr int FLAG_REFERENCE_GEMM = 8;  // float32 matmul: the reference paths (tests: the same bits)
 
 template <typename T>
 struct Typed {
@@ -194,7 +195,7 @@ napi_value MatmulOf(napi_env env, napi_value* argv) {
     fail(env, true, fn, "out must not share memory with a or b");
     return nullptr;
   }
-  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
+  const tg::KernelSet& ks = (flags & FLAG_REFERENCE_GEMM) ? tg::referenceGemmKernels(tg::kernels(flags & FLAG_PORTABLE)) : tg::kernels(flags & FLAG_PORTABLE);
   const int threads = (flags & FLAG_TWO_THREADS) ? ((flags & FLAG_ALWAYS_TWO) ? 3 : 2) : 1;
   if constexpr (std::is_same_v<T, double>)
     tg::dgemm(ks, a.data, tA ? 1 : k, tA ? m : 1, b.data, tB ? 1 : n, tB ? k : 1, c.data, n, m, k, n, threads);
@@ -239,7 +240,7 @@ napi_value MatmulBatchedOf(napi_env env, napi_value* argv) {
     fail(env, true, fn, "out must not share memory with a or b");
     return nullptr;
   }
-  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
+  const tg::KernelSet& ks = (flags & FLAG_REFERENCE_GEMM) ? tg::referenceGemmKernels(tg::kernels(flags & FLAG_PORTABLE)) : tg::kernels(flags & FLAG_PORTABLE);
   const int threads = (flags & FLAG_TWO_THREADS) ? ((flags & FLAG_ALWAYS_TWO) ? 3 : 2) : 1;
   if constexpr (std::is_same_v<T, double>)
     tg::dgemmBatched(ks, a.data, tA ? 1 : k, tA ? m : 1, aOffsets.data, b.data, tB ? 1 : n, tB ? k : 1, bOffsets.data, c.data, count, m, k,

@@ -54,4 +54,20 @@ const KernelSet& kernels(bool portable) {
   return scalarKernels;
 }
 
+// Here, not in the AVX2 unit: a plain copy, run on any CPU.
+const KernelSet& referenceGemmKernels(const KernelSet& ks) {
+#if defined(__x86_64__) || defined(__i386__)
+  static const KernelSet avx2Reference = [] {
+    KernelSet r = avx2Kernels;
+    r.name = "avx2-fma 6x16 reference gemm";
+    r.packLines = nullptr;
+    r.microColumns = nullptr;
+    r.directMaxB = 16384;
+    return r;
+  }();
+  if (&ks == &avx2Kernels) return avx2Reference;
+#endif
+  return ks;
+}
+
 }  // namespace tg

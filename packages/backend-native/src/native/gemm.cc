@@ -105,11 +105,17 @@ void packA(const Problem<T>& P, long i0, long mc, long p0, long kc, T* Ap) {
 
 // Bp[panel][p][j] = B(p0 + p, j0 + panel·NR + j), zero past the last column.
 template <typename T, int NR>
-void packB(const Problem<T>& P, long p0, long kc, long j0, long nc, T* Bp) {
+void packB(const KernelSet& ks, const Problem<T>& P, long p0, long kc, long j0, long nc, T* Bp) {
   for (long jr = 0; jr < nc; jr += NR) {
     const long cols = std::min<long>(NR, nc - jr);
     T* dst = Bp + jr * kc;
     const T* src = P.b + p0 * P.bRow + (j0 + jr) * P.bCol;
+    if constexpr (std::is_same_v<T, float>) {
+      if (P.bRow == 1 && P.bCol != 1 && ks.packLines) {  // Bᵀ stored: its columns are lines
+        ks.packLines(src, P.bCol, cols, kc, dst, NR);
+        continue;
+      }
+    }
     if (P.bCol == 1) {
       for (long p = 0; p < kc; p++) {
         const T* row = src + p * P.bRow;
@@ -144,11 +150,8 @@ long kcStepFor(long k) {
 
 long roundUp(long x, long unit) { return (x + unit - 1) / unit * unit; }
 
-#ifndef TG_DIRECT_MAX_B
-#define TG_DIRECT_MAX_B 16384
-#endif
-// Floats of B (k·n) up to which a product with k ≤ K_C skips packing A, and B if row-major (gemmDirect).
-constexpr long kDirectMaxB = TG_DIRECT_MAX_B;
+// KernelSet::directMaxB: the floats of B (k·n) up to which gemmDirect skips packing A, and
+// B if row-major.
 
 // Cutting C by rows, B is packed once for both threads (packUnits below), block (jc, pc) at
 // jc·k + pc·roundUp(nc, NR): what gemmSingle reads as `packedB`.
@@ -166,7 +169,7 @@ void gemmSingle(const KernelSet& ks, const Problem<T>& P, const T* packedB) {
       const long kc = std::min(kcStep, P.k - pc);
       const bool accumulate = pc > 0;
       const T* Bblock = packedB ? packedB + jc * P.k + pc * roundUp(nc, NR) : s.b;
-      if (!packedB) packB<T, NR>(P, pc, kc, jc, nc, s.b);
+      if (!packedB) packB<T, NR>(ks, P, pc, kc, jc, nc, s.b);
       for (long ic = 0; ic < P.m; ic += MC) {
         const long mc = std::min(MC, P.m - ic);
         packA<T, MR>(P, ic, mc, pc, kc, s.a);
@@ -215,7 +218,7 @@ void gemmDirect(const KernelSet& ks, const Problem<float>& P) {
     const long kc = std::min(kcStep, P.k - pc);
     const bool accumulate = pc > 0;
     float* bEdge = s.b;  // row-major B: its last nEdge columns of this k block, kc × NR, zero-padded
-    if (packed) packB<float, NR>(P, pc, kc, 0, P.n, s.b);  // panel j at s.b + j·kc, zero-padded past n
+    if (packed) packB<float, NR>(ks, P, pc, kc, 0, P.n, s.b);  // panel j at s.b + j·kc, zero-padded past n
     if (nEdge) {
       for (long p = 0; p < kc; p++)
         for (long j = 0; j < NR; j++) bEdge[p * NR + j] = j < nEdge ? P.b[(pc + p) * P.bRow + nFull + j] : 0.0f;
@@ -250,6 +253,52 @@ void gemmDirect(const KernelSet& ks, const Problem<float>& P) {
   }
 }
 
+// The column form (KernelSet::microColumns) for a narrow C (n ≤ kColumnsMax): C in tiles of
+// 8 rows × up to 12 columns, each column of a tile one vector of 8 rows. Aᵀ stored is read
+// in place (its columns are contiguous); a row-major A is laid out 8 rows at a time by
+// packLines, one k block at a time (8·kc floats, in L1). B is read in place, one broadcast
+// per value. T3's 30×784×10 then runs 4 × 10 FMAs per k step where 6×16 tiles run 5 × 12.
+// The k blocks, each element's FMA chain from +0 within a block and the block sums added to
+// C in order are the row form's (gemmDirect): the same bits.
+constexpr long kColumnsMax = 12;
+void gemmColumns(const KernelSet& ks, const Problem<float>& P) {
+  Scratch<float>& s = scratch<float>();
+  alignas(32) float tile[8 * kColumnsMax];
+  const long kcStep = kcStepFor<float>(P.k);
+  for (long pc = 0; pc < P.k; pc += kcStep) {
+    const long kc = std::min(kcStep, P.k - pc);
+    const bool accumulate = pc > 0;
+    for (long i = 0; i < P.m; i += 8) {
+      const long rows = std::min<long>(8, P.m - i);
+      const float* A = P.a + i * P.aRow + pc * P.aCol;
+      long aStep = P.aCol, laneRows = rows;
+      if (P.aRow != 1) {  // A's columns are strided: lay its 8 rows out as a panel, zero-padded
+        if (P.aCol == 1) {
+          ks.packLines(A, P.aRow, rows, kc, s.a, 8);
+        } else {
+          for (long p = 0; p < kc; p++)
+            for (long r = 0; r < 8; r++) s.a[p * 8 + r] = r < rows ? A[r * P.aRow + p * P.aCol] : 0.0f;
+        }
+        A = s.a;
+        aStep = 8;
+        laneRows = 8;
+      }
+      float* C = P.c + i * P.ldc;
+      for (long j = 0; j < P.n; j += kColumnsMax) {
+        const long cols = std::min(kColumnsMax, P.n - j);
+        ks.microColumns(kc, A, aStep, laneRows, P.b + pc * P.bRow + j * P.bCol, P.bRow, P.bCol, cols, tile);
+        for (long r = 0; r < rows; r++) {
+          float* row = C + r * P.ldc + j;
+          if (accumulate)
+            for (long q = 0; q < cols; q++) row[q] = row[q] + tile[q * 8 + r];
+          else
+            for (long q = 0; q < cols; q++) row[q] = tile[q * 8 + r];
+        }
+      }
+    }
+  }
+}
+
 template <typename T>
 void gemmDispatch(const KernelSet& ks, const Problem<T>& P, const T* packedB = nullptr) {
   if (P.m == 0 || P.n == 0) return;
@@ -266,7 +315,11 @@ void gemmDispatch(const KernelSet& ks, const Problem<T>& P, const T* packedB = n
     // channels, n = the batch's windows): each element of B is used by at most four row
     // panels, so packing it (one more write and read of all of B) costs more than it saves.
     const bool fewRows = P.m <= 4 * ks.mr && P.bCol == 1;
-    if (!packedB && ks.microDirect && ks.mr == 6 && ks.nr == 16 && (P.k * P.n <= kDirectMaxB || (fewRows && P.k <= KC_MAX))) {
+    if (!packedB && ks.microColumns && P.n <= kColumnsMax) {
+      gemmColumns(ks, P);
+      return;
+    }
+    if (!packedB && ks.microDirect && ks.mr == 6 && ks.nr == 16 && (P.k * P.n <= ks.directMaxB || (fewRows && P.k <= KC_MAX))) {
       gemmDirect<6, 16>(ks, P);
       return;
     }
@@ -284,8 +337,8 @@ struct PackUnit {
 
 template <typename T>
 void packUnit(const KernelSet& ks, const Problem<T>& P, const PackUnit<T>& u) {
-  if (Gemm<T>::nr(ks) == 16) packB<T, 16>(P, u.p0, u.kc, u.j0, u.nc, u.dst);
-  else packB<T, 8>(P, u.p0, u.kc, u.j0, u.nc, u.dst);
+  if (Gemm<T>::nr(ks) == 16) packB<T, 16>(ks, P, u.p0, u.kc, u.j0, u.nc, u.dst);
+  else packB<T, 8>(ks, P, u.p0, u.kc, u.j0, u.nc, u.dst);
 }
 
 // Cuts the packing of all of B into about `wanted` units of whole panels (each within one

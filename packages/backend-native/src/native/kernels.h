@@ -74,9 +74,25 @@ struct KernelSet {
   MicroKernelF64 microF64;
   // float64 element-wise and reductions: this set's target's instantiation of elementwise.h
   const Float64Kernels* f64;
+  // The rest is float32 matmul only; null (or the reference values) where the set has none.
+  // dst[p·width + l] = src[l·ld + p] for l < lines, 0 for lines ≤ l < width (a multiple of 8),
+  // p < kc: `lines` strided lines (a transposed B's columns, a row-major A's rows) laid out
+  // as a panel, eight lines at a time through an 8×8 transpose in registers.
+  void (*packLines)(const float* src, long ld, long lines, long kc, float* dst, long width);
+  // The column form for a narrow C (n ≤ 12): tile[j·8 + r] = Σ_p A(r, p)·B(p, j) for r < 8,
+  // j < cols, with A's 8-row columns as vectors (A(·, p) at A + p·aStep; lanes ≥ rows are
+  // read as 0, never past them) and B(p, j) = B[p·bRow + j·bCol] broadcast: per element the
+  // FMA chain from +0 over p in order that the row-form kernels compute, so the same bits,
+  // with 8 useful lanes of 8 where 6×16 tiles use 10 of 16 (n = 10).
+  void (*microColumns)(long kc, const float* A, long aStep, long rows, const float* B, long bRow, long bCol, long cols, float* tile);
+  // Floats of B (k·n) up to which gemmDirect reads A (and a row-major B) in place.
+  long directMaxB;
 };
 
 extern const KernelSet scalarKernels;
+// The float32 matmul paths as they were before packLines, microColumns and the wider direct
+// path (the same bits by construction): tests compare every path against it.
+const KernelSet& referenceGemmKernels(const KernelSet& ks);
 extern const Float64Kernels portableFloat64Kernels;
 
 namespace {

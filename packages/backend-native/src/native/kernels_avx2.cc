@@ -99,6 +99,91 @@ void micro6x16Direct(long kc, const float* A, long aRow, long aCol, const float*
   _mm256_storeu_ps(C, c50); _mm256_storeu_ps(C + 8, c51);
 }
 
+// In place: r[q] becomes column q of the 8×8 block whose rows were r[0..7].
+inline void transpose8x8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20); r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20); r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31); r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31); r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// KernelSet::packLines: eight lines at a time, eight p at a time through transpose8x8 (the
+// scalar copy it replaces stored each value 64 bytes from the last: one store per value).
+void packLinesAvx2(const float* src, long ld, long lines, long kc, float* dst, long width) {
+  for (long l0 = 0; l0 < width; l0 += 8) {
+    const long nl = lines - l0 >= 8 ? 8 : lines - l0 > 0 ? lines - l0 : 0;  // no std:: templates here (top of file)
+    float* out = dst + l0;
+    if (nl == 0) {
+      for (long p = 0; p < kc; p++) _mm256_storeu_ps(out + p * width, _mm256_setzero_ps());
+      continue;
+    }
+    const float* line = src + l0 * ld;
+    long p = 0;
+    for (; p + 8 <= kc; p += 8) {
+      __m256 r[8];
+      for (int l = 0; l < 8; l++) r[l] = l < nl ? _mm256_loadu_ps(line + l * ld + p) : _mm256_setzero_ps();
+      transpose8x8(r);
+      for (int q = 0; q < 8; q++) _mm256_storeu_ps(out + (p + q) * width, r[q]);
+    }
+    for (; p < kc; p++)
+      for (long l = 0; l < 8; l++) out[p * width + l] = l < nl ? line[l * ld + p] : 0.0f;
+  }
+}
+
+// KernelSet::microColumns for `NJ` columns: NJ accumulators of 8 rows, one A column and one
+// broadcast B value live (NJ + 2 ≤ 14 registers). `Masked`: rows < 8, A read by maskload
+// (masked lanes read as 0 and never touch memory: A may end right after the last row).
+template <int NJ, bool Masked>
+void microColumnsN(long kc, const float* A, long aStep, __m256i mask, const float* B, long bRow, long bCol, float* tile) {
+  __m256 acc[NJ];
+#pragma GCC unroll 12
+  for (int j = 0; j < NJ; j++) acc[j] = _mm256_setzero_ps();
+  for (long p = 0; p < kc; ++p) {
+    const __m256 a = Masked ? _mm256_maskload_ps(A, mask) : _mm256_loadu_ps(A);
+    const float* b = B + p * bRow;
+#pragma GCC unroll 12
+    for (int j = 0; j < NJ; j++) acc[j] = _mm256_fmadd_ps(a, _mm256_broadcast_ss(b + j * bCol), acc[j]);
+    A += aStep;
+  }
+#pragma GCC unroll 12
+  for (int j = 0; j < NJ; j++) _mm256_store_ps(tile + j * 8, acc[j]);
+}
+
+template <int NJ>
+void microColumnsOf(long kc, const float* A, long aStep, long rows, const float* B, long bRow, long bCol, float* tile) {
+  if (rows >= 8) {
+    microColumnsN<NJ, false>(kc, A, aStep, _mm256_setzero_si256(), B, bRow, bCol, tile);
+  } else {
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(rows)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    microColumnsN<NJ, true>(kc, A, aStep, mask, B, bRow, bCol, tile);
+  }
+}
+
+void microColumnsAvx2(long kc, const float* A, long aStep, long rows, const float* B, long bRow, long bCol, long cols, float* tile) {
+  switch (cols) {
+    case 1: microColumnsOf<1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 2: microColumnsOf<2>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 3: microColumnsOf<3>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 4: microColumnsOf<4>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 5: microColumnsOf<5>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 6: microColumnsOf<6>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 7: microColumnsOf<7>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 8: microColumnsOf<8>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 9: microColumnsOf<9>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 10: microColumnsOf<10>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 11: microColumnsOf<11>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    default: microColumnsOf<12>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+  }
+}
+
 // micro6x16 in float64: 6×8 doubles in the same twelve ymm accumulators (4 lanes each), two
 // for the B row, one for the broadcast A value, so the same 8 loads per 12 FMAs per k step.
 void micro6x8F64(long kc, const double* A, const double* B, double* C, long ldc, bool accumulate) {
@@ -579,7 +664,9 @@ void avx2FmaLoopF64(long iterations, double* sink) {
 const Float64Kernels avx2Float64Kernels = float64Kernels();
 
 const KernelSet avx2Kernels = {"avx2-fma 6x16", 6, 16, micro6x16, unaryAvx2, binaryAvx2, sumRowsAvx2, sumMiddleAvx2, extremumAvx2,
-                                subScaledAvx2, micro6x16Direct, 6, 8, micro6x8F64, &avx2Float64Kernels};
+                                subScaledAvx2, micro6x16Direct, 6, 8, micro6x8F64, &avx2Float64Kernels,
+                                packLinesAvx2, microColumnsAvx2, 65536};
+
 
 }  // namespace tg
 #endif
