@@ -263,36 +263,38 @@ void gemmDirect(const KernelSet& ks, const Problem<float>& P) {
 constexpr long kColumnsMax = 12;
 void gemmColumns(const KernelSet& ks, const Problem<float>& P) {
   Scratch<float>& s = scratch<float>();
-  alignas(32) float tile[8 * kColumnsMax];
+  alignas(32) float tile[16 * kColumnsMax];
   const long kcStep = kcStepFor<float>(P.k);
   for (long pc = 0; pc < P.k; pc += kcStep) {
     const long kc = std::min(kcStep, P.k - pc);
     const bool accumulate = pc > 0;
-    for (long i = 0; i < P.m; i += 8) {
-      const long rows = std::min<long>(8, P.m - i);
+    for (long i = 0; i < P.m; i += 16) {
+      // 16 rows (two vectors) while more than 8 are left, in column chunks of ≤ 6 (10 = 5 + 5)
+      const long rows = std::min<long>(16, P.m - i), width = rows > 8 ? 16 : 8;
+      const long chunks = rows > 8 ? (P.n + 5) / 6 : 1, chunk = (P.n + chunks - 1) / chunks;
       const float* A = P.a + i * P.aRow + pc * P.aCol;
       long aStep = P.aCol, laneRows = rows;
-      if (P.aRow != 1) {  // A's columns are strided: lay its 8 rows out as a panel, zero-padded
+      if (P.aRow != 1) {  // A's columns are strided: lay its rows out as a panel, zero-padded
         if (P.aCol == 1) {
-          ks.packLines(A, P.aRow, rows, kc, s.a, 8);
+          ks.packLines(A, P.aRow, rows, kc, s.a, width);
         } else {
           for (long p = 0; p < kc; p++)
-            for (long r = 0; r < 8; r++) s.a[p * 8 + r] = r < rows ? A[r * P.aRow + p * P.aCol] : 0.0f;
+            for (long r = 0; r < width; r++) s.a[p * width + r] = r < rows ? A[r * P.aRow + p * P.aCol] : 0.0f;
         }
         A = s.a;
-        aStep = 8;
-        laneRows = 8;
+        aStep = width;
+        laneRows = width;
       }
       float* C = P.c + i * P.ldc;
-      for (long j = 0; j < P.n; j += kColumnsMax) {
-        const long cols = std::min(kColumnsMax, P.n - j);
+      for (long j = 0; j < P.n; j += chunk) {
+        const long cols = std::min(chunk, P.n - j);
         ks.microColumns(kc, A, aStep, laneRows, P.b + pc * P.bRow + j * P.bCol, P.bRow, P.bCol, cols, tile);
         for (long r = 0; r < rows; r++) {
           float* row = C + r * P.ldc + j;
           if (accumulate)
-            for (long q = 0; q < cols; q++) row[q] = row[q] + tile[q * 8 + r];
+            for (long q = 0; q < cols; q++) row[q] = row[q] + tile[q * 16 + r];
           else
-            for (long q = 0; q < cols; q++) row[q] = tile[q * 8 + r];
+            for (long q = 0; q < cols; q++) row[q] = tile[q * 16 + r];
         }
       }
     }

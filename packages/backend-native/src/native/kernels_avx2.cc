@@ -138,49 +138,68 @@ void packLinesAvx2(const float* src, long ld, long lines, long kc, float* dst, l
   }
 }
 
-// KernelSet::microColumns for `NJ` columns: NJ accumulators of 8 rows, one A column and one
-// broadcast B value live (NJ + 2 ≤ 14 registers). `Masked`: rows < 8, A read by maskload
-// (masked lanes read as 0 and never touch memory: A may end right after the last row).
-template <int NJ, bool Masked>
+// KernelSet::microColumns for `NJ` columns of NV·8 rows: NV·NJ accumulators, NV A columns
+// and one broadcast B value live (≤ 15 registers). `Masked`: the last vector's rows are
+// short, read by maskload (masked lanes read as 0 and never touch memory: A may end right
+// after the last row).
+template <int NJ, int NV, bool Masked>
 void microColumnsN(long kc, const float* A, long aStep, __m256i mask, const float* B, long bRow, long bCol, float* tile) {
-  __m256 acc[NJ];
+  __m256 acc[NV][NJ];
 #pragma GCC unroll 12
-  for (int j = 0; j < NJ; j++) acc[j] = _mm256_setzero_ps();
+  for (int j = 0; j < NJ; j++)
+    for (int v = 0; v < NV; v++) acc[v][j] = _mm256_setzero_ps();
   for (long p = 0; p < kc; ++p) {
-    const __m256 a = Masked ? _mm256_maskload_ps(A, mask) : _mm256_loadu_ps(A);
+    __m256 a[NV];
+    for (int v = 0; v < NV; v++) a[v] = Masked && v == NV - 1 ? _mm256_maskload_ps(A + 8 * v, mask) : _mm256_loadu_ps(A + 8 * v);
     const float* b = B + p * bRow;
 #pragma GCC unroll 12
-    for (int j = 0; j < NJ; j++) acc[j] = _mm256_fmadd_ps(a, _mm256_broadcast_ss(b + j * bCol), acc[j]);
+    for (int j = 0; j < NJ; j++) {
+      const __m256 bj = _mm256_broadcast_ss(b + j * bCol);
+      for (int v = 0; v < NV; v++) acc[v][j] = _mm256_fmadd_ps(a[v], bj, acc[v][j]);
+    }
     A += aStep;
   }
 #pragma GCC unroll 12
-  for (int j = 0; j < NJ; j++) _mm256_store_ps(tile + j * 8, acc[j]);
+  for (int j = 0; j < NJ; j++)
+    for (int v = 0; v < NV; v++) _mm256_store_ps(tile + j * 16 + 8 * v, acc[v][j]);
 }
 
-template <int NJ>
+template <int NJ, int NV>
 void microColumnsOf(long kc, const float* A, long aStep, long rows, const float* B, long bRow, long bCol, float* tile) {
-  if (rows >= 8) {
-    microColumnsN<NJ, false>(kc, A, aStep, _mm256_setzero_si256(), B, bRow, bCol, tile);
+  const long last = rows - 8 * (NV - 1);  // rows in the last vector
+  if (last >= 8) {
+    microColumnsN<NJ, NV, false>(kc, A, aStep, _mm256_setzero_si256(), B, bRow, bCol, tile);
   } else {
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(rows)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    microColumnsN<NJ, true>(kc, A, aStep, mask, B, bRow, bCol, tile);
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(last)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    microColumnsN<NJ, NV, true>(kc, A, aStep, mask, B, bRow, bCol, tile);
   }
 }
 
+// rows ≤ 8: up to 12 columns; 8 < rows ≤ 16: up to 6 (twice the rows per broadcast of B).
 void microColumnsAvx2(long kc, const float* A, long aStep, long rows, const float* B, long bRow, long bCol, long cols, float* tile) {
+  if (rows > 8) {
+    switch (cols) {
+      case 1: microColumnsOf<1, 2>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+      case 2: microColumnsOf<2, 2>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+      case 3: microColumnsOf<3, 2>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+      case 4: microColumnsOf<4, 2>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+      case 5: microColumnsOf<5, 2>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+      default: microColumnsOf<6, 2>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    }
+  }
   switch (cols) {
-    case 1: microColumnsOf<1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 2: microColumnsOf<2>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 3: microColumnsOf<3>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 4: microColumnsOf<4>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 5: microColumnsOf<5>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 6: microColumnsOf<6>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 7: microColumnsOf<7>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 8: microColumnsOf<8>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 9: microColumnsOf<9>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 10: microColumnsOf<10>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 11: microColumnsOf<11>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    default: microColumnsOf<12>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 1: microColumnsOf<1, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 2: microColumnsOf<2, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 3: microColumnsOf<3, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 4: microColumnsOf<4, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 5: microColumnsOf<5, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 6: microColumnsOf<6, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 7: microColumnsOf<7, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 8: microColumnsOf<8, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 9: microColumnsOf<9, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 10: microColumnsOf<10, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 11: microColumnsOf<11, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    default: microColumnsOf<12, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
   }
 }
 
