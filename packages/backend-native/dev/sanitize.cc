@@ -81,6 +81,12 @@ void batch(const tg::KernelSet& ks, long count, long m, long k, long n, bool tA,
   gemm(ks, a.data() + aOff[0], aRow, aCol, b.data() + bOff[0], bRow, bCol, s2.data(), n, m, k, n, 3);
   check(std::memcmp(s1.data(), c1.data(), s1.size() * sizeof(T)) == 0 && std::memcmp(s1.data(), s2.data(), s1.size() * sizeof(T)) == 0,
         "single product", 1, m, k, n, tA, tB);
+  // float32: the fast paths (column form, packLines, wider in-place path) against the reference ones
+  if constexpr (sizeof(T) == 4) {
+    std::vector<T> r1(m * n, NAN);
+    gemm(tg::referenceGemmKernels(ks), a.data() + aOff[0], aRow, aCol, b.data() + bOff[0], bRow, bCol, r1.data(), n, m, k, n, 1);
+    check(std::memcmp(s1.data(), r1.data(), s1.size() * sizeof(T)) == 0, "fast vs reference paths", 1, m, k, n, tA, tB);
+  }
 }
 // The convolution family (conv.cc) under the sanitizers: unfold and fold in both column
 // layouts, the max-pool kernels (the 2×2 path and the general one, with padding and
@@ -119,7 +125,8 @@ void convolutions(std::mt19937& rng) {
 int main() {
   std::mt19937 rng(42);
   const long shapes[][4] = {{1, 1, 1, 1}, {2, 5, 3, 7}, {3, 6, 16, 16}, {5, 7, 17, 15}, {32, 64, 32, 64}, {4, 13, 300, 37},
-                            {2, 18, 64, 256}, {6, 61, 257, 40}, {70, 3, 5, 2}, {2, 150, 40, 2100}, {4, 5, 0, 3}};
+                            {2, 18, 64, 256}, {6, 61, 257, 40}, {70, 3, 5, 2}, {2, 150, 40, 2100}, {4, 5, 0, 3},
+                            {2, 30, 784, 10}, {2, 30, 10, 784}, {3, 17, 33, 11}, {2, 9, 5, 12}, {2, 128, 784, 64}, {2, 10, 64, 128}};
   int runs = 0;
   for (const tg::KernelSet* ks : {&tg::kernels(false), &tg::kernels(true)})
     for (const auto& s : shapes)

@@ -1,5 +1,5 @@
 import { type Backend, type BinaryKernel, type ConvGeometry, type FallbackReport, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, countJsFallbacks, operandLayout } from '@tapegrad/core';
-import { FLAG_ALWAYS_TWO, FLAG_PORTABLE, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures, type ThreadStats } from './addon.js';
+import { FLAG_ALWAYS_TWO, FLAG_PORTABLE, FLAG_REFERENCE_GEMM, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures, type ThreadStats } from './addon.js';
 
 /** Options of the native backend: its registered name, threading, and AVX2-FMA or portable kernels. */
 export interface NativeBackendOptions {
@@ -20,6 +20,13 @@ export interface NativeBackendOptions {
    * ones; 'portable' forces the portable C++ kernels (to test them on an AVX2 machine).
    */
   kernels?: 'auto' | 'portable';
+  /**
+   * 'fast' (the default): float32 matmul takes its fastest path for the shape (README,
+   * "matmul"); 'reference' takes the paths it took before the column form, the Bᵀ panel
+   * transposes and the wider in-place path, with the same bits, for A/B timing
+   * (bench/src/gemm-ab.ts).
+   */
+  gemm?: 'fast' | 'reference';
   /**
    * true (the default): float64 calls below {@link FLOAT64_NATIVE_FROM} elements (reductions:
    * {@link FLOAT64_NATIVE_REDUCE_FROM}) run js's kernels, which are faster there and give the
@@ -133,6 +140,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
   const features = addon.features();
   const portable = options.kernels === 'portable';
   const flags = portable ? FLAG_PORTABLE : 0;
+  const gemmFlags = flags | (options.gemm === 'reference' ? FLAG_REFERENCE_GEMM : 0);
   const mode = options.threads ?? 'auto';
   const twoCores = features.hardwareThreads >= 2;
   const threshold = options.threadThreshold ?? DEFAULT_THREAD_THRESHOLD;
@@ -223,7 +231,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
         return;
       }
       const two = twoCores && (mode === 'always' || (mode === 'auto' && m * k * n >= threshold));
-      addon.matmul(a, b, out, m, k, n, transposeA, transposeB, flags | (two ? FLAG_TWO_THREADS | (mode === 'always' ? FLAG_ALWAYS_TWO : 0) : 0));
+      addon.matmul(a, b, out, m, k, n, transposeA, transposeB, gemmFlags | (two ? FLAG_TWO_THREADS | (mode === 'always' ? FLAG_ALWAYS_TWO : 0) : 0));
     },
 
     matmulBatched(a: TypedArray, b: TypedArray, out: TypedArray, m: number, k: number, n: number,
@@ -243,7 +251,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
       const work = count === 2 || count >= 4 ? count * m * k * n : m * k * n;
       const two = twoCores && (mode === 'always' || (mode === 'auto' && work >= threshold));
       addon.matmulBatched(a, b, out, m, k, n, transposeA, transposeB, aOffsets, bOffsets,
-        flags | (two ? FLAG_TWO_THREADS | (mode === 'always' ? FLAG_ALWAYS_TWO : 0) : 0));
+        gemmFlags | (two ? FLAG_TWO_THREADS | (mode === 'always' ? FLAG_ALWAYS_TWO : 0) : 0));
     },
 
     subScaled(y: TypedArray, x: TypedArray, s: number, out: TypedArray): void {

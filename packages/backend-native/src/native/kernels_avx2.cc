@@ -126,15 +126,21 @@ void packLinesAvx2(const float* src, long ld, long lines, long kc, float* dst, l
       continue;
     }
     const float* line = src + l0 * ld;
+    if (kc < 8) {
+      for (long p = 0; p < kc; p++)
+        for (long l = 0; l < 8; l++) out[p * width + l] = l < nl ? line[l * ld + p] : 0.0f;
+      continue;
+    }
     long p = 0;
-    for (; p + 8 <= kc; p += 8) {
+    for (;;) {
       __m256 r[8];
       for (int l = 0; l < 8; l++) r[l] = l < nl ? _mm256_loadu_ps(line + l * ld + p) : _mm256_setzero_ps();
       transpose8x8(r);
       for (int q = 0; q < 8; q++) _mm256_storeu_ps(out + (p + q) * width, r[q]);
+      if (p + 8 >= kc) break;
+      // the last block ends at kc, overlapping the one before (its values written twice)
+      p = p + 16 <= kc ? p + 8 : kc - 8;
     }
-    for (; p < kc; p++)
-      for (long l = 0; l < 8; l++) out[p * width + l] = l < nl ? line[l * ld + p] : 0.0f;
   }
 }
 
@@ -142,19 +148,21 @@ void packLinesAvx2(const float* src, long ld, long lines, long kc, float* dst, l
 // and one broadcast B value live (≤ 15 registers). `Masked`: the last vector's rows are
 // short, read by maskload (masked lanes read as 0 and never touch memory: A may end right
 // after the last row).
-template <int NJ, int NV, bool Masked>
+template <int NJ, int NV, bool Masked, bool RowB>
 void microColumnsN(long kc, const float* A, long aStep, __m256i mask, const float* B, long bRow, long bCol, float* tile) {
   __m256 acc[NV][NJ];
 #pragma GCC unroll 12
   for (int j = 0; j < NJ; j++)
     for (int v = 0; v < NV; v++) acc[v][j] = _mm256_setzero_ps();
+#pragma GCC unroll 2
   for (long p = 0; p < kc; ++p) {
     __m256 a[NV];
     for (int v = 0; v < NV; v++) a[v] = Masked && v == NV - 1 ? _mm256_maskload_ps(A + 8 * v, mask) : _mm256_loadu_ps(A + 8 * v);
-    const float* b = B + p * bRow;
+    const float* b = B;
+    B += bRow;
 #pragma GCC unroll 12
     for (int j = 0; j < NJ; j++) {
-      const __m256 bj = _mm256_broadcast_ss(b + j * bCol);
+      const __m256 bj = _mm256_broadcast_ss(b + (RowB ? j : j * bCol));
       for (int v = 0; v < NV; v++) acc[v][j] = _mm256_fmadd_ps(a[v], bj, acc[v][j]);
     }
     A += aStep;
@@ -167,11 +175,13 @@ void microColumnsN(long kc, const float* A, long aStep, __m256i mask, const floa
 template <int NJ, int NV>
 void microColumnsOf(long kc, const float* A, long aStep, long rows, const float* B, long bRow, long bCol, float* tile) {
   const long last = rows - 8 * (NV - 1);  // rows in the last vector
-  if (last >= 8) {
-    microColumnsN<NJ, NV, false>(kc, A, aStep, _mm256_setzero_si256(), B, bRow, bCol, tile);
+  const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(last)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  if (bCol == 1) {  // B row-major: each row's values contiguous
+    if (last >= 8) microColumnsN<NJ, NV, false, true>(kc, A, aStep, mask, B, bRow, bCol, tile);
+    else microColumnsN<NJ, NV, true, true>(kc, A, aStep, mask, B, bRow, bCol, tile);
   } else {
-    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(last)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    microColumnsN<NJ, NV, true>(kc, A, aStep, mask, B, bRow, bCol, tile);
+    if (last >= 8) microColumnsN<NJ, NV, false, false>(kc, A, aStep, mask, B, bRow, bCol, tile);
+    else microColumnsN<NJ, NV, true, false>(kc, A, aStep, mask, B, bRow, bCol, tile);
   }
 }
 
