@@ -62,7 +62,7 @@ const KernelSet& referenceGemmKernels(const KernelSet& ks) {
     r.name = "avx2-fma 6x16 reference gemm";
     r.packLines = nullptr;
     r.microColumns = nullptr;
-    r.directMaxB = 16384;
+    r.wideDirect = false;
     return r;
   }();
   if (&ks == &avx2Kernels) return avx2Reference;

@@ -150,8 +150,16 @@ long kcStepFor(long k) {
 
 long roundUp(long x, long unit) { return (x + unit - 1) / unit * unit; }
 
-// KernelSet::directMaxB: the floats of B (k·n) up to which gemmDirect skips packing A, and
-// B if row-major.
+// Floats of B up to which gemmDirect skips packing A (and B if row-major): all of B (k·n),
+// or with KernelSet::wideDirect one k block of a row-major B (kc·n: T1's 128×784×64 runs
+// 4 blocks of 196×64) and 4× as much of a transposed B, which gemmDirect packs into
+// contiguous panels. Not more of a row-major B: its rows n floats apart (4 KiB at n = 1024)
+// fall into the same L1 sets (1024×64×1024 ran 2× slower in place than packed).
+constexpr long kDirectMaxB = 16384;
+bool directFits(const KernelSet& ks, const Problem<float>& P) {
+  if (!ks.wideDirect) return P.k * P.n <= kDirectMaxB;
+  return P.bCol == 1 ? kcStepFor<float>(P.k) * P.n <= kDirectMaxB : P.k * P.n <= 4 * kDirectMaxB;
+}
 
 // Cutting C by rows, B is packed once for both threads (packUnits below), block (jc, pc) at
 // jc·k + pc·roundUp(nc, NR): what gemmSingle reads as `packedB`.
@@ -321,7 +329,7 @@ void gemmDispatch(const KernelSet& ks, const Problem<T>& P, const T* packedB = n
       gemmColumns(ks, P);
       return;
     }
-    if (!packedB && ks.microDirect && ks.mr == 6 && ks.nr == 16 && (P.k * P.n <= ks.directMaxB || (fewRows && P.k <= KC_MAX))) {
+    if (!packedB && ks.microDirect && ks.mr == 6 && ks.nr == 16 && (directFits(ks, P) || (fewRows && P.k <= KC_MAX))) {
       gemmDirect<6, 16>(ks, P);
       return;
     }

@@ -85,8 +85,9 @@ struct KernelSet {
   // FMA chain from +0 over p in order that the row-form kernels compute, so the same bits,
   // with 8 useful lanes of 8 where 6×16 tiles use 10 of 16 (n = 10).
   void (*microColumns)(long kc, const float* A, long aStep, long rows, const float* B, long bRow, long bCol, long cols, float* tile);
-  // Floats of B (k·n) up to which gemmDirect reads A (and a row-major B) in place.
-  long directMaxB;
+  // gemmDirect's reach (gemm.cc, kDirectMaxB): false, products whose B has ≤ 16 Ki floats;
+  // true, also a row-major B whose k blocks (kc·n) have, and a transposed B of ≤ 64 Ki.
+  bool wideDirect;
 };
 
 extern const KernelSet scalarKernels;
