@@ -271,15 +271,16 @@ void gemmDirect(const KernelSet& ks, const Problem<float>& P) {
 constexpr long kColumnsMax = 12;
 void gemmColumns(const KernelSet& ks, const Problem<float>& P) {
   Scratch<float>& s = scratch<float>();
-  alignas(32) float tile[16 * kColumnsMax];
+  alignas(32) float tile[16 * kColumnsMax];  // tile[j·16 + r]: C(i + r, j), summed over the k blocks so far
   const long kcStep = kcStepFor<float>(P.k);
-  for (long pc = 0; pc < P.k; pc += kcStep) {
-    const long kc = std::min(kcStep, P.k - pc);
-    const bool accumulate = pc > 0;
-    for (long i = 0; i < P.m; i += 16) {
-      // 16 rows (two vectors) while more than 8 are left, in column chunks of ≤ 6 (10 = 5 + 5)
-      const long rows = std::min<long>(16, P.m - i), width = rows > 8 ? 16 : 8;
-      const long chunks = rows > 8 ? (P.n + 5) / 6 : 1, chunk = (P.n + chunks - 1) / chunks;
+  for (long i = 0; i < P.m; i += 16) {
+    // 16 rows (two vectors) while more than 8 are left, in column chunks of ≤ 6 (10 = 5 + 5)
+    const long rows = std::min<long>(16, P.m - i), width = rows > 8 ? 16 : 8;
+    const long chunks = rows > 8 ? (P.n + 5) / 6 : 1, chunk = (P.n + chunks - 1) / chunks;
+    // the k blocks innermost, each added to the tile in order as the row form adds it to C:
+    // C is written once, not read and written once per block
+    for (long pc = 0; pc < P.k; pc += kcStep) {
+      const long kc = std::min(kcStep, P.k - pc);
       const float* A = P.a + i * P.aRow + pc * P.aCol;
       long aStep = P.aCol, laneRows = rows;
       if (P.aRow != 1) {  // A's columns are strided: lay its rows out as a panel, zero-padded
@@ -293,19 +294,12 @@ void gemmColumns(const KernelSet& ks, const Problem<float>& P) {
         aStep = width;
         laneRows = width;
       }
-      float* C = P.c + i * P.ldc;
-      for (long j = 0; j < P.n; j += chunk) {
-        const long cols = std::min(chunk, P.n - j);
-        ks.microColumns(kc, A, aStep, laneRows, P.b + pc * P.bRow + j * P.bCol, P.bRow, P.bCol, cols, tile);
-        for (long r = 0; r < rows; r++) {
-          float* row = C + r * P.ldc + j;
-          if (accumulate)
-            for (long q = 0; q < cols; q++) row[q] = row[q] + tile[q * 16 + r];
-          else
-            for (long q = 0; q < cols; q++) row[q] = tile[q * 16 + r];
-        }
-      }
+      for (long j = 0; j < P.n; j += chunk)
+        ks.microColumns(kc, A, aStep, laneRows, P.b + pc * P.bRow + j * P.bCol, P.bRow, P.bCol, std::min(chunk, P.n - j), tile + j * 16, pc > 0);
     }
+    float* C = P.c + i * P.ldc;
+    for (long r = 0; r < rows; r++)
+      for (long q = 0; q < P.n; q++) C[r * P.ldc + q] = tile[q * 16 + r];
   }
 }
 

@@ -79,12 +79,14 @@ struct KernelSet {
   // p < kc: `lines` strided lines (a transposed B's columns, a row-major A's rows) laid out
   // as a panel, eight lines at a time through an 8×8 transpose in registers.
   void (*packLines)(const float* src, long ld, long lines, long kc, float* dst, long width);
-  // The column form for a narrow C (n ≤ 12): tile[j·8 + r] = Σ_p A(r, p)·B(p, j) for r < 8,
-  // j < cols, with A's 8-row columns as vectors (A(·, p) at A + p·aStep; lanes ≥ rows are
-  // read as 0, never past them) and B(p, j) = B[p·bRow + j·bCol] broadcast: per element the
-  // FMA chain from +0 over p in order that the row-form kernels compute, so the same bits,
-  // with 8 useful lanes of 8 where 6×16 tiles use 10 of 16 (n = 10).
-  void (*microColumns)(long kc, const float* A, long aStep, long rows, const float* B, long bRow, long bCol, long cols, float* tile);
+  // The column form for a narrow C (n ≤ 12): tile[j·16 + r] (+)= Σ_p A(r, p)·B(p, j) for
+  // r < rows (≤ 8: cols ≤ 12; ≤ 16: cols ≤ 6), j < cols, with A's columns as one or two
+  // vectors of 8 rows (A(·, p) at A + p·aStep; lanes ≥ rows are read as 0, never past them)
+  // and B(p, j) = B[p·bRow + j·bCol] broadcast: per element the FMA chain from +0 over p in
+  // order that the row-form kernels compute, then added to the tile with `accumulate` (the
+  // k blocks after the first, as those kernels add to C), so the same bits; 8 useful lanes
+  // of 8 where 6×16 tiles use 10 of 16 (n = 10).
+  void (*microColumns)(long kc, const float* A, long aStep, long rows, const float* B, long bRow, long bCol, long cols, float* tile, bool accumulate);
   // gemmDirect's reach (gemm.cc, kDirectMaxB): false, products whose B has ≤ 16 Ki floats;
   // true, also a row-major B whose k blocks (kc·n) have, and a transposed B of ≤ 64 Ki.
   bool wideDirect;

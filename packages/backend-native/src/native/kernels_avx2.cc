@@ -149,7 +149,7 @@ void packLinesAvx2(const float* src, long ld, long lines, long kc, float* dst, l
 // short, read by maskload (masked lanes read as 0 and never touch memory: A may end right
 // after the last row).
 template <int NJ, int NV, bool Masked, bool RowB>
-void microColumnsN(long kc, const float* A, long aStep, __m256i mask, const float* B, long bRow, long bCol, float* tile) {
+void microColumnsN(long kc, const float* A, long aStep, __m256i mask, const float* B, long bRow, long bCol, float* tile, bool accumulate) {
   __m256 acc[NV][NJ];
 #pragma GCC unroll 12
   for (int j = 0; j < NJ; j++)
@@ -169,47 +169,50 @@ void microColumnsN(long kc, const float* A, long aStep, __m256i mask, const floa
   }
 #pragma GCC unroll 12
   for (int j = 0; j < NJ; j++)
-    for (int v = 0; v < NV; v++) _mm256_store_ps(tile + j * 16 + 8 * v, acc[v][j]);
+    for (int v = 0; v < NV; v++) {
+      float* t = tile + j * 16 + 8 * v;
+      _mm256_store_ps(t, accumulate ? _mm256_add_ps(_mm256_load_ps(t), acc[v][j]) : acc[v][j]);
+    }
 }
 
 template <int NJ, int NV>
-void microColumnsOf(long kc, const float* A, long aStep, long rows, const float* B, long bRow, long bCol, float* tile) {
+void microColumnsOf(long kc, const float* A, long aStep, long rows, const float* B, long bRow, long bCol, float* tile, bool accumulate) {
   const long last = rows - 8 * (NV - 1);  // rows in the last vector
   const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(last)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   if (bCol == 1) {  // B row-major: each row's values contiguous
-    if (last >= 8) microColumnsN<NJ, NV, false, true>(kc, A, aStep, mask, B, bRow, bCol, tile);
-    else microColumnsN<NJ, NV, true, true>(kc, A, aStep, mask, B, bRow, bCol, tile);
+    if (last >= 8) microColumnsN<NJ, NV, false, true>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate);
+    else microColumnsN<NJ, NV, true, true>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate);
   } else {
-    if (last >= 8) microColumnsN<NJ, NV, false, false>(kc, A, aStep, mask, B, bRow, bCol, tile);
-    else microColumnsN<NJ, NV, true, false>(kc, A, aStep, mask, B, bRow, bCol, tile);
+    if (last >= 8) microColumnsN<NJ, NV, false, false>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate);
+    else microColumnsN<NJ, NV, true, false>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate);
   }
 }
 
 // rows ≤ 8: up to 12 columns; 8 < rows ≤ 16: up to 6 (twice the rows per broadcast of B).
-void microColumnsAvx2(long kc, const float* A, long aStep, long rows, const float* B, long bRow, long bCol, long cols, float* tile) {
+void microColumnsAvx2(long kc, const float* A, long aStep, long rows, const float* B, long bRow, long bCol, long cols, float* tile, bool accumulate) {
   if (rows > 8) {
     switch (cols) {
-      case 1: microColumnsOf<1, 2>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-      case 2: microColumnsOf<2, 2>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-      case 3: microColumnsOf<3, 2>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-      case 4: microColumnsOf<4, 2>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-      case 5: microColumnsOf<5, 2>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-      default: microColumnsOf<6, 2>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+      case 1: microColumnsOf<1, 2>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
+      case 2: microColumnsOf<2, 2>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
+      case 3: microColumnsOf<3, 2>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
+      case 4: microColumnsOf<4, 2>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
+      case 5: microColumnsOf<5, 2>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
+      default: microColumnsOf<6, 2>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
     }
   }
   switch (cols) {
-    case 1: microColumnsOf<1, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 2: microColumnsOf<2, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 3: microColumnsOf<3, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 4: microColumnsOf<4, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 5: microColumnsOf<5, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 6: microColumnsOf<6, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 7: microColumnsOf<7, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 8: microColumnsOf<8, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 9: microColumnsOf<9, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 10: microColumnsOf<10, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    case 11: microColumnsOf<11, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
-    default: microColumnsOf<12, 1>(kc, A, aStep, rows, B, bRow, bCol, tile); return;
+    case 1: microColumnsOf<1, 1>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
+    case 2: microColumnsOf<2, 1>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
+    case 3: microColumnsOf<3, 1>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
+    case 4: microColumnsOf<4, 1>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
+    case 5: microColumnsOf<5, 1>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
+    case 6: microColumnsOf<6, 1>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
+    case 7: microColumnsOf<7, 1>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
+    case 8: microColumnsOf<8, 1>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
+    case 9: microColumnsOf<9, 1>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
+    case 10: microColumnsOf<10, 1>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
+    case 11: microColumnsOf<11, 1>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
+    default: microColumnsOf<12, 1>(kc, A, aStep, rows, B, bRow, bCol, tile, accumulate); return;
   }
 }
 
