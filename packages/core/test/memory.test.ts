@@ -1,7 +1,8 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Tape, type Tensor, add, matmul, mean, mul, noGrad, randn, sigmoid, sub, zeros } from '@tapegrad/core';
+import { Tape, type Tensor, add, matmul, mean, mul, noGrad, randn, sigmoid, sub, tidy, zeros } from '@tapegrad/core';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -84,5 +85,40 @@ describe('memory', () => {
     expect(spent.hidden.deref()).toBeUndefined();
     expect(kept.tape.size).toBeGreaterThan(0);
     expect(kept.hidden.deref()).toBeDefined();
+  });
+});
+
+describe('small fresh buffers (outside tidy) cut from shared slabs', () => {
+  it('each array is zero-filled, 16-byte aligned, and its own: writes to one never show in another (float32 and float64, any order of sizes)', () => {
+    fc.assert(fc.property(
+      fc.array(fc.record({ size: fc.integer({ min: 1, max: 700 }), float64: fc.boolean() }), { minLength: 1, maxLength: 60 }),
+      (requests) => {
+        const made = requests.map(({ size, float64 }) => zeros([size], { dtype: float64 ? 'float64' : 'float32' }));
+        made.forEach((t, k) => {
+          expect(t.data.every((v) => v === 0)).toBe(true);
+          expect(t.data.byteOffset % 16).toBe(0);
+          t.data.fill(k + 1);
+        });
+        made.forEach((t, k) => expect(t.data.every((v) => v === k + 1)).toBe(true));
+      },
+    ), { numRuns: 60, seed: 42 });
+  });
+
+  it('only arrays of 65 bytes to 2 KB share a slab (at most 16 KB, so a kept one pins little); smaller and larger ones own their buffers', () => {
+    const [a, b] = [zeros([100]), zeros([100])]; // 400 bytes each: cut one after the other
+    expect(a.data.buffer).toBe(b.data.buffer);
+    expect(b.data.byteOffset - a.data.byteOffset).toBe(400);
+    expect(a.data.buffer.byteLength).toBeLessThanOrEqual(16384);
+    for (const [size, dtype] of [[16, 'float32'], [8, 'float64'], [513, 'float32'], [257, 'float64']] as const) {
+      const t = zeros([size], { dtype });
+      expect(t.data.byteOffset).toBe(0);
+      expect(t.data.buffer.byteLength).toBe(t.data.byteLength);
+    }
+    // an op's output is cut the same way, and inside tidy the pool then reuses that very view
+    const x = randn([10, 10], { seed: 1 });
+    expect(add(x, x).data.buffer.byteLength).toBeLessThanOrEqual(16384);
+    expect(Array.from(add(x, x).data)).toEqual(Array.from(x.data, (v) => Math.fround(v + v)));
+    const first = tidy(() => add(x, x).data);
+    expect(tidy(() => add(x, x).data)).toBe(first);
   });
 });
