@@ -10,6 +10,7 @@
  *
  *   npx tsx bench/src/gemm-ab.ts --task T3 --rounds 40 --block 200
  *   npx tsx bench/src/gemm-ab.ts --task T1 --threads off --rounds 20 --block 50
+ *   npx tsx bench/src/gemm-ab.ts --task T3 --threads off --baseline-addon /tmp/main-build/tapegrad_native.node
  *
  * --products: the task's own matmul shapes alone instead (8 rotating copies of the operands
  * and outputs, so they sit in cache as in a step), µs and GFLOP/s per product, each a median
@@ -18,7 +19,8 @@
  *   npx tsx bench/src/gemm-ab.ts --products --task T3 --threads off --rounds 9
  *   npx tsx bench/src/gemm-ab.ts --products --task T1 --baseline-addon /tmp/main-build/tapegrad_native.node
  *
- * --threads: 'auto' (the default, as the benchmark runs) or 'off' (one thread).
+ * --threads: 'auto' (the default, as the benchmark runs) or 'off' (one thread; required for
+ * steps against --baseline-addon).
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -47,6 +49,10 @@ const load = (name: string, extra: { gemm?: 'reference'; addonPath?: string }): 
   return result.backend;
 };
 const baseline = values['baseline-addon'];
+// each addon file has its own worker thread (matmul splits, the next batch's gather), which
+// spins for a while after each job: two of them and the caller on 2 cores ran T3's step 4×
+// slower. Steps against another build therefore run on one thread, where neither starts it.
+if (baseline && !values.products && threads !== 'off') throw new Error('--baseline-addon with steps needs --threads off (two addons, two worker threads)');
 const fast = load('native-gemm-fast', {});
 const reference = load('native-gemm-reference', baseline ? { addonPath: baseline } : { gemm: 'reference' });
 const referenceLabel = baseline ? `baseline ${baseline}` : "gemm: 'reference'";
