@@ -61,7 +61,8 @@ struct Scratch {
   T* a = nullptr;
   T* b = nullptr;
   Scratch() {
-    a = static_cast<T*>(std::aligned_alloc(64, MC * KC_MAX * sizeof(T)));
+    // 16 elements to spare: packLines' 8-wide stores into 6-wide panels run 2 past the last
+    a = static_cast<T*>(std::aligned_alloc(64, (MC * KC_MAX + 16) * sizeof(T)));
     b = static_cast<T*>(std::aligned_alloc(64, KC_MAX * NC * sizeof(T)));
   }
   ~Scratch() {
@@ -88,11 +89,18 @@ struct Problem {
 
 // Ap[panel][p][r] = A(i0 + panel·MR + r, p0 + p), zero past the last row.
 template <typename T, int MR>
-void packA(const Problem<T>& P, long i0, long mc, long p0, long kc, T* Ap) {
+void packA(const KernelSet& ks, const Problem<T>& P, long i0, long mc, long p0, long kc, T* Ap) {
   for (long ir = 0; ir < mc; ir += MR) {
     const long rows = std::min<long>(MR, mc - ir);
     T* dst = Ap + ir * kc;
     const T* src = P.a + (i0 + ir) * P.aRow + p0 * P.aCol;
+    if constexpr (std::is_same_v<T, float>) {
+      // A row-major: its rows are lines (panels in increasing order: each spill is overwritten)
+      if (P.aCol == 1 && (MR == 6 || MR == 8) && ks.packLines) {
+        ks.packLines(src, P.aRow, rows, kc, dst, MR);
+        continue;
+      }
+    }
     if (P.aCol == 1) {  // A row-major: each panel row is contiguous in p
       for (long p = 0; p < kc; p++)
         for (int r = 0; r < MR; r++) dst[p * MR + r] = r < rows ? src[r * P.aRow + p] : 0.0f;
@@ -180,7 +188,7 @@ void gemmSingle(const KernelSet& ks, const Problem<T>& P, const T* packedB) {
       if (!packedB) packB<T, NR>(ks, P, pc, kc, jc, nc, s.b);
       for (long ic = 0; ic < P.m; ic += MC) {
         const long mc = std::min(MC, P.m - ic);
-        packA<T, MR>(P, ic, mc, pc, kc, s.a);
+        packA<T, MR>(ks, P, ic, mc, pc, kc, s.a);
         for (long jr = 0; jr < nc; jr += NR) {
           const long cols = std::min<long>(NR, nc - jr);
           const T* Bp = Bblock + jr * kc;

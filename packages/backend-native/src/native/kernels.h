@@ -77,7 +77,8 @@ struct KernelSet {
   // The rest is float32 matmul only; null (or the reference values) where the set has none.
   // dst[p·width + l] = src[l·ld + p] for l < lines, 0 for lines ≤ l < width (a multiple of 8),
   // p < kc: `lines` strided lines (a transposed B's columns, a row-major A's rows) laid out
-  // as a panel, eight lines at a time through an 8×8 transpose in registers.
+  // as a panel, eight lines at a time through an 8×8 transpose in registers. Width 6 (lines
+  // ≤ 6): dst must have 2 floats to spare past kc·6 (the stores are 8 wide).
   void (*packLines)(const float* src, long ld, long lines, long kc, float* dst, long width);
   // The column form for a narrow C (n ≤ 12): tile[j·16 + r] (+)= Σ_p A(r, p)·B(p, j) for
   // r < rows (≤ 8: cols ≤ 12; ≤ 16: cols ≤ 6), j < cols, with A's columns as one or two

@@ -117,6 +117,8 @@ inline void transpose8x8(__m256 r[8]) {
 
 // KernelSet::packLines: eight lines at a time, eight p at a time through transpose8x8 (the
 // scalar copy it replaces stored each value 64 bytes from the last: one store per value).
+// Width 6 (A's panels): eight lanes stored per p, in increasing p, each store's last two
+// overwritten by the next; the last spills two floats past the panel (kernels.h).
 void packLinesAvx2(const float* src, long ld, long lines, long kc, float* dst, long width) {
   for (long l0 = 0; l0 < width; l0 += 8) {
     const long nl = lines - l0 >= 8 ? 8 : lines - l0 > 0 ? lines - l0 : 0;  // no std:: templates here (top of file)
