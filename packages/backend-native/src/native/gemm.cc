@@ -124,7 +124,9 @@ void packB(const KernelSet& ks, const Problem<T>& P, long p0, long kc, long j0, 
         continue;
       }
     }
-    if (P.bCol == 1) {
+    if (P.bCol == 1 && cols == NR) {  // a whole panel: NR contiguous values a row (vectorised)
+      for (long p = 0; p < kc; p++) std::memcpy(dst + p * NR, src + p * P.bRow, NR * sizeof(T));
+    } else if (P.bCol == 1) {
       for (long p = 0; p < kc; p++) {
         const T* row = src + p * P.bRow;
         for (int j = 0; j < NR; j++) dst[p * NR + j] = j < cols ? row[j] : 0.0f;
