@@ -271,13 +271,14 @@ void gemmDirect(const KernelSet& ks, const Problem<float>& P) {
   }
 }
 
-// The column form (KernelSet::microColumns) for a narrow C (n ≤ kColumnsMax): C in tiles of
-// 8 rows × up to 12 columns, each column of a tile one vector of 8 rows. Aᵀ stored is read
-// in place (its columns are contiguous); a row-major A is laid out 8 rows at a time by
-// packLines, one k block at a time (8·kc floats, in L1). B is read in place, one broadcast
-// per value. T3's 30×784×10 then runs 4 × 10 FMAs per k step where 6×16 tiles run 5 × 12.
-// The k blocks, each element's FMA chain from +0 within a block and the block sums added to
-// C in order are the row form's (gemmDirect): the same bits.
+// The column form (KernelSet::microColumns) for a narrow C (n ≤ kColumnsMax): C in panels of
+// 16 rows (two vectors; 8 when at most 8 are left), each column of a panel's tile one or two
+// vectors of rows, in chunks of ≤ 6 columns (≤ 12 for 8 rows). Aᵀ stored is read in place
+// (its columns are contiguous); a row-major A is laid out 16 rows at a time by packLines,
+// one k block at a time (16·kc floats, in L1). B is read in place, one broadcast per value.
+// T3's 30×784×10 then runs 2 panels × 2 vectors × 10 = 40 FMAs per k step where 6×16 tiles
+// run 5 × 12 = 60. The k blocks, each element's FMA chain from +0 within a block and the
+// block sums added in order are the row form's (gemmDirect): the same bits.
 constexpr long kColumnsMax = 12;
 void gemmColumns(const KernelSet& ks, const Problem<float>& P) {
   Scratch<float>& s = scratch<float>();
