@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as core from '@tapegrad/core';
 import { type Backend, type FallbackReport, Tape, type Tensor, createRng, getBackend, listBackends, matmul, mul, noGrad, registerBackend, setBackend, sum, tensor, tidy } from '@tapegrad/core';
-import { SGD, type Sequential, cost, mlp } from '@tapegrad/nn';
+import { type Dense, SGD, type Sequential, activate, cost, mlp } from '@tapegrad/nn';
 import { type ColumnSampler, columnSampler } from '@tapegrad/datasets';
 import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec } from '../protocol.js';
 import { type Framework, type JsKernelCounter, type MatmulRun, type OpRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
@@ -74,10 +74,17 @@ class TapegradTrainer implements Trainer {
     this.activation = task.output === 'softmax-cce' ? 'softmax' : 'sigmoid';
   }
 
-  private batchCost(xb: Tensor, yb: Tensor): { cost: Tensor; output: Tensor } {
-    const trace = this.model.trace(xb);
-    const last = trace.layers[trace.layers.length - 1];
-    return { cost: cost(this.loss, { z: last.z, a: last.a, activation: this.activation }, yb), output: trace.output };
+  private batchCost(xb: Tensor, yb: Tensor): { cost: Tensor; readonly output: Tensor } {
+    // as nn's fit: the hidden layers' activations, the output layer's Zᴸ for the from-logits
+    // cost, and its Aᴸ only when read (evaluation's argmax; the training step never reads it)
+    const layers = this.model.layers as Dense[];
+    let a = xb;
+    for (let l = 0; l < layers.length - 1; l++) a = layers[l].forward(a);
+    const head = layers[layers.length - 1];
+    const z = head.preActivation(a);
+    let output: Tensor | undefined;
+    const outputOf = () => (output ??= activate(head.activation, z));
+    return { cost: cost(this.loss, { z, get a() { return outputOf(); }, activation: this.activation }, yb), get output() { return outputOf(); } };
   }
 
   step(indices: Int32Array, next?: Int32Array): void {

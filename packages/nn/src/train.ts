@@ -2,11 +2,12 @@ import {
   type ColumnSampler, DeviceTensorError, type Rng, type RowSampler, Tape, TapegradError, Tensor, type TypedArray, ValueError, add, columnSampler, createRng, getBackend, keep, mul, noGrad,
   outsideTidy, rowSampler, scalar, shuffleInPlace, sum, tidy, zeros,
 } from '@tapegrad/core';
-import { ACTIVATIONS, type Activation } from './activations.js';
+import { ACTIVATIONS, type Activation, activate } from './activations.js';
 import { type LossName, LOSSES, cost, l2Penalty } from './losses.js';
 import { METRICS, type MetricFn, type MetricName } from './metrics.js';
 import { type Module, type NamedParameters, setTrainingMode } from './module.js';
 import type { Optimizer } from './optim/optimizer.js';
+import { Dense } from './layers/dense.js';
 import { Embedding } from './layers/embedding.js';
 import { Sequential } from './sequential.js';
 import { emitWarning } from './warn.js';
@@ -309,7 +310,22 @@ function resolveMetrics(op: string, spec: MetricsSpec | undefined): Array<[strin
 
 interface Forward {
   cost: Tensor;
-  output: Tensor;
+  /** The model's output: for a traced output layer, computed when first read (see outputLayer). */
+  readonly output: Tensor;
+}
+
+/**
+ * The output layer's Zᴸ, and Aᴸ = f(Zᴸ) computed when first read (then kept). A loss in its
+ * from-logits form (sigmoid + bce, softmax + cce) never reads Aᴸ, and fit's training step
+ * reads it only for metrics: a softmax output is five kernels and five tape nodes a step
+ * (T1) that nothing used. Where it is read inside the recording (mse, a loss of Aᴸ) it is
+ * recorded as before; read after it (metrics), it is computed unrecorded, as values only.
+ */
+function outputLayer(layer: { trace(a: Tensor): { z: Tensor; a: Tensor } }, a: Tensor): { z: Tensor; readonly a: Tensor } {
+  if (!(layer instanceof Dense)) return layer.trace(a);
+  const z = layer.preActivation(a);
+  let output: Tensor | undefined;
+  return { z, get a() { return (output ??= activate(layer.activation, z)); } };
 }
 
 function isTraceableSequential(model: Module): model is Sequential {
@@ -327,12 +343,14 @@ function forwardFor(model: Module, loss: LossName | LossFn): (x: Tensor, y: Tens
   if (isTraceableSequential(model)) {
     const last = model.layers[model.layers.length - 1] as { activation?: unknown };
     const known = ACTIVATIONS.includes(last.activation as Activation);
+    const layers = model.layers as ReadonlyArray<Module & { trace(a: Tensor): { z: Tensor; a: Tensor } }>;
     return (x, y) => {
-      const trace = model.trace(x);
-      const { z, a } = trace.layers[trace.layers.length - 1];
+      let a = x;
+      for (let i = 0; i < layers.length - 1; i++) a = layers[i].trace(a).a;
+      const head = outputLayer(layers[layers.length - 1], a);
       // an unknown output activation: the loss of the activations, never a from-logits form
-      const c = known ? cost(loss, { z, a, activation: last.activation as Activation }, y) : cost(loss, { z: a, a, activation: 'identity' }, y);
-      return { cost: c, output: trace.output };
+      const c = known ? cost(loss, { z: head.z, get a() { return head.a; }, activation: last.activation as Activation }, y) : cost(loss, { z: head.a, a: head.a, activation: 'identity' }, y);
+      return { cost: c, get output() { return head.a; } };
     };
   }
   if (model instanceof Sequential && model.layers.length > 0) {
@@ -346,8 +364,8 @@ function forwardFor(model: Module, loss: LossName | LossFn): (x: Tensor, y: Tens
       return (x, y) => {
         let a = x;
         for (const layer of body) a = layer.forward(a);
-        const { z, a: output } = head.trace(a);
-        return { cost: cost(loss, { z, a: output, activation }, y), output };
+        const out = outputLayer(head, a);
+        return { cost: cost(loss, { z: out.z, get a() { return out.a; }, activation }, y), get output() { return out.a; } };
       };
     }
   }
@@ -696,7 +714,8 @@ export async function fitWith(reporterFor: ReporterFactory, model: Module, data:
           const xb = sampleX.take(order.subarray(start, end));
           const yb = sampleY.take(order.subarray(start, end));
           const tape = new Tape();
-          const { cost: batchCost, output } = tape.record(() => forward(xb, yb));
+          const forwarded = tape.record(() => forward(xb, yb));
+          const batchCost = forwarded.cost;
           const objective = l2 > 0 ? tape.record(() => add(batchCost, l2Penalty(weights, l2))) : batchCost;
           // the next batch of x is gathered on another thread (native backend) while the
           // backward pass and the update run: its take then only waits for it
@@ -706,6 +725,7 @@ export async function fitWith(reporterFor: ReporterFactory, model: Module, data:
           // checked before the step, so 'stop' leaves the parameters the loss was computed at
           if (onNonFinite !== 'ignore' && !Number.isFinite(value)) nonFinite(epoch, batch, 'loss', value);
           if (outputs) {
+            const output = forwarded.output;
             const columns = outputLayout(output) === 'columns';
             if (!outputs.values) {
               outputs.shape = columns ? [output.shape[0], examples] : [examples, ...output.shape.slice(1)];
@@ -806,12 +826,16 @@ export async function fitAsyncWith(reporterFor: ReporterFactory, model: Module, 
           const xb = placeX(sampleX.take(order.subarray(start, end)));
           const yb = uploaded(sampleY.take(order.subarray(start, end)));
           const tape = new Tape();
-          const { cost: batchCost, output } = tape.record(() => forward(xb, yb));
+          const forwarded = tape.record(() => forward(xb, yb));
+          const batchCost = forwarded.cost;
           const objective = l2 > 0 ? tape.record(() => add(batchCost, l2Penalty(weights, l2))) : batchCost;
           const grads = tape.gradient(objective, params);
           noGrad(() => lossSum.assign(add(lossSum, mul(batchCost, end - start))));
           // the read is enqueued now (a copy after this step's forward), awaited at the epoch's end
-          if (metrics.length > 0) outputs.push({ read: output.dataAsync(), shape: output.shape, start });
+          if (metrics.length > 0) {
+            const output = forwarded.output;
+            outputs.push({ read: output.dataAsync(), shape: output.shape, start });
+          }
           outsideTidy(() => optimizer.step(params, grads, () => objectiveOf(xb, yb)));
         });
         ahead.push(memory.settled());
@@ -878,17 +902,21 @@ export async function evaluateAsync(model: Module, data: Examples, options: Eval
       const end = Math.min(start + batchSize, examples);
       tidy(() => noGrad(() => {
         const xb = placeX(exampleRange(x, xLayout, start, end));
-        let output: Tensor;
+        let outputOf: () => Tensor;
         if (forward) {
           const result = forward(xb, uploaded(exampleRange(y, yLayout, start, end)));
-          output = result.output;
+          outputOf = () => result.output; // computed only for metrics
           const weighted = mul(result.cost, end - start);
           if (lossSum === null) lossSum = keep(weighted);
           else lossSum.assign(add(lossSum, weighted));
         } else {
-          output = model.forward(xb);
+          const output = model.forward(xb);
+          outputOf = () => output;
         }
-        if (metrics.length > 0) reads.push({ read: output.dataAsync(), shape: output.shape, dtype: output.dtype });
+        if (metrics.length > 0) {
+          const output = outputOf();
+          reads.push({ read: output.dataAsync(), shape: output.shape, dtype: output.dtype });
+        }
       }));
     }
   } finally {
@@ -957,9 +985,9 @@ export function evaluate(model: Module, data: Examples, options: EvaluateOptions
       const end = Math.min(start + batchSize, examples);
       const xb = exampleRange(x, xLayout, start, end);
       if (forward) {
-        const { cost: c, output } = forward(xb, exampleRange(y, yLayout, start, end));
-        lossSum += c.item() * (end - start);
-        outputs.push(output);
+        const result = forward(xb, exampleRange(y, yLayout, start, end));
+        lossSum += result.cost.item() * (end - start);
+        if (metrics.length > 0) outputs.push(result.output);
       } else {
         outputs.push(model.forward(xb));
       }

@@ -12,6 +12,9 @@ describe('Dense', () => {
     // column 1: [1−5+0.5, 0.5·9−2] = [−3.5, 2.5]; column 2: [2−6+0.5, 0.5·12−2] = [−3.5, 4]
     expect(z.toArray()).toEqual([[-3.5, -3.5], [2.5, 4]]);
     expect(a.toArray()).toEqual([[0, 0], [2.5, 4]]);
+    // Z alone, for a loss in from-logits form; the same shape check
+    expect(layer.preActivation(A).toArray()).toEqual([[-3.5, -3.5], [2.5, 4]]);
+    expect(() => layer.preActivation(tensor([[1, 2], [3, 4]]))).toThrow('Dense: expects input of shape [3, batch] (features × examples), got [2,2]');
     expect(layer.W.shape).toEqual([2, 3]);
     expect(layer.b.shape).toEqual([2, 1]);
   });

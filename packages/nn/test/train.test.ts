@@ -1,4 +1,4 @@
-import { type Tensor, Tape, ValueError, createRng, keep, mul, noGrad, sub, tensor, zeros } from '@tapegrad/core';
+import { type Tensor, Tape, ValueError, createRng, jsBackend, keep, mul, noGrad, registerBackend, setBackend, sub, tensor, zeros } from '@tapegrad/core';
 import {
   type EpochLog, type Module, type Objective, type Optimizer, Dense, accuracy, cost, evaluate, fit, mlp, optimizer, predict,
 } from '@tapegrad/nn';
@@ -211,6 +211,46 @@ describe('fit', () => {
     expect(named[0].metrics.ones).toBe(8);
     const frozen = mlp([3, 2, 1], { output: 'sigmoid', dtype: 'float64', seed: 2 });
     expect(named[0].metrics.acc).toBe(accuracy(predict(frozen, sports.x), sports.y));
+  });
+
+  it('computes the output activation only when something reads it: never for a from-logits loss without metrics, and training is the same either way', async () => {
+    // a counting js backend: how often softmax's exp and sigmoid run
+    const counts = { exp: 0, sigmoid: 0 };
+    const unary: typeof jsBackend.unary = (kernel, x, out, scalar) => {
+      if (kernel === 'exp' || kernel === 'sigmoid') counts[kernel]++;
+      jsBackend.unary(kernel, x, out, scalar);
+    };
+    registerBackend({ ...jsBackend, name: 'js-counting', unary });
+    setBackend('js-counting');
+    try {
+      const rng = createRng(3);
+      const x = tensor(Array.from({ length: 4 }, () => Array.from({ length: 12 }, () => rng.normal())), { dtype: 'float64' });
+      const labels = Array.from({ length: 12 }, (_, m) => m % 3);
+      const y = tensor([0, 1, 2].map((k) => labels.map((c) => (c === k ? 1 : 0))), { dtype: 'float64' });
+      const train = async (loss: 'cce' | 'mse', metrics: 'accuracy'[]) => {
+        const model = mlp([4, 5, 3], { hidden: 'sigmoid', output: 'softmax', dtype: 'float64', seed: 7 });
+        counts.exp = counts.sigmoid = 0;
+        const history = await fit(model, { x, y }, { loss, optimizer: new TinySGD(0.5), epochs: 2, batchSize: 4, metrics, progress: false });
+        return { history, counts: { ...counts }, weights: Object.values(model.parameters()).map((p) => Array.from(p.data)) };
+      };
+      // 6 steps: cce from logits reads no softmax (logSoftmax's one exp a step, the hidden sigmoid)
+      const bare = await train('cce', []);
+      expect(bare.counts).toEqual({ exp: 6, sigmoid: 6 });
+      // with a metric the output is computed after the recording, for its values: one more exp a step
+      const measured = await train('cce', ['accuracy']);
+      expect(measured.counts).toEqual({ exp: 12, sigmoid: 6 });
+      expect(measured.weights).toEqual(bare.weights);
+      expect(measured.history.map((h) => h.loss)).toEqual(bare.history.map((h) => h.loss));
+      // the metric is the accuracy of the softmax columns the steps computed (12 examples: a multiple of 1/12)
+      expect(measured.history.every((h) => Number.isInteger(h.metrics.accuracy * 12))).toBe(true);
+      // mse is a loss of the activations: the softmax is read inside the recording, and its gradient flows
+      const squared = await train('mse', []);
+      expect(squared.counts.exp).toBe(6);
+      expect(squared.weights).not.toEqual(bare.weights);
+      expect(squared.history[1].loss).toBeLessThan(squared.history[0].loss);
+    } finally {
+      setBackend('js');
+    }
   });
 
   it('adds λ·W to the weight gradients for l2 = λ, leaving biases alone', async () => {

@@ -48,11 +48,19 @@ export class Dense implements Module {
 
   /** Zˡ and Aˡ for the input activations A ∈ R^{in × M}. */
   trace(a: Tensor): LayerTrace {
+    const z = this.preActivation(a);
+    return { z, a: activate(this.activation, z) };
+  }
+
+  /**
+   * Zˡ = W·A + b alone, without the activation: what a loss in its from-logits form needs of
+   * the output layer (nn's `fit` computes Aᴸ only when something reads it, e.g. a metric).
+   */
+  preActivation(a: Tensor): Tensor {
     if (a.rank !== 2 || a.shape[0] !== this.inFeatures) {
       throw new ShapeError('Dense', `expects input of shape [${this.inFeatures}, batch] (features × examples), got [${a.shape.join(',')}]`);
     }
-    const z = add(matmul(this.W, a), this.b);
-    return { z, a: activate(this.activation, z) };
+    return add(matmul(this.W, a), this.b);
   }
 
   forward(a: Tensor): Tensor {
