@@ -10,7 +10,8 @@
         "src/native/indexing.cc",
         "src/native/background.cc",
         "src/native/kernels_scalar.cc",
-        "src/native/kernels_avx2.cc"
+        "src/native/kernels_avx2.cc",
+        "src/native/kernels_avx512.cc"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags!": ["-fno-exceptions"],

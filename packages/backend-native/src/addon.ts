@@ -6,10 +6,12 @@ import { fileURLToPath } from 'node:url';
 export interface NativeFeatures {
   /** AVX2 and FMA, found at run time (__builtin_cpu_supports): the fast kernels run. */
   avx2Fma: boolean;
-  /** Reported only: there are no AVX-512 kernels yet (the AVX2 ones run there). */
+  /** AVX-512F (with AVX2 and FMA), found at run time: the float32 matmul runs on 8×32 zmm tiles. */
   avx512f: boolean;
-  /** The kernel set chosen for this CPU, e.g. 'avx2-fma 6x16'; 'portable 4x8' without AVX2 + FMA. */
+  /** The kernel set chosen for this CPU: 'avx512f 8x32' with AVX-512F, 'avx2-fma 6x16' with AVX2 + FMA, else 'portable 4x8'. */
   kernel: string;
+  /** The set `{ kernels: 'avx2' }` runs: 'avx2-fma 6x16' (the portable set's name without AVX2 + FMA). */
+  avx2Kernel: string;
   /** The portable set's name (what `{ kernels: 'portable' }` runs). */
   portableKernel: string;
   /** The cores this process may run on (its affinity mask: `taskset`, a container's cpuset), not the machine's count. */
@@ -82,6 +84,8 @@ export const FLAG_PORTABLE = 2;
 export const FLAG_ALWAYS_TWO = 4;
 /** float32 matmul and matmulBatched: the paths as they were before the column form, packLines and the wider direct path (tests compare their bits). */
 export const FLAG_REFERENCE_GEMM = 8;
+/** The AVX2 kernel set even where the CPU has AVX-512 (tests compare its bits, benches time it). */
+export const FLAG_AVX2_KERNELS = 16;
 
 /**
  * Where the build puts the addon: ../build/Release from this module, which is src/ when the

@@ -1,5 +1,5 @@
 import { type Backend, type BinaryKernel, type ConvGeometry, type FallbackReport, type ReduceKernel, type Shape, type TypedArray, type UnaryKernel, adjacentReduction, binaryLayout, countJsFallbacks, operandLayout } from '@tapegrad/core';
-import { FLAG_ALWAYS_TWO, FLAG_PORTABLE, FLAG_REFERENCE_GEMM, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures, type ThreadStats } from './addon.js';
+import { FLAG_ALWAYS_TWO, FLAG_AVX2_KERNELS, FLAG_PORTABLE, FLAG_REFERENCE_GEMM, FLAG_TWO_THREADS, type NativeAddon, type NativeFeatures, type ThreadStats } from './addon.js';
 
 /** Options of the native backend: its registered name, threading, and AVX2-FMA or portable kernels. */
 export interface NativeBackendOptions {
@@ -16,10 +16,12 @@ export interface NativeBackendOptions {
   /** m·k·n from which 'auto' uses two threads (default {@link DEFAULT_THREAD_THRESHOLD}). */
   threadThreshold?: number;
   /**
-   * 'auto' (the default): the AVX2-FMA kernels where the CPU has them, else the portable
-   * ones; 'portable' forces the portable C++ kernels (to test them on an AVX2 machine).
+   * 'auto' (the default): the AVX-512 set where the CPU has AVX-512F (float32 matmul on 8×32
+   * zmm tiles, the rest AVX2's), else the AVX2-FMA kernels where it has those, else the
+   * portable ones; 'avx2' caps it at the AVX2 set (the same bits: tests, A/B timing);
+   * 'portable' forces the portable C++ kernels (to test them on an AVX2 machine).
    */
-  kernels?: 'auto' | 'portable';
+  kernels?: 'auto' | 'avx2' | 'portable';
   /**
    * 'fast' (the default): float32 matmul takes its fastest path for the shape (README,
    * "matmul"); 'reference' takes the paths it took before the column form, the Bᵀ panel
@@ -49,7 +51,7 @@ export const DEFAULT_THREAD_THRESHOLD = 4_000_000;
  * and gather, run in the C++ addon; the rest is `jsBackend`'s.
  */
 export interface NativeBackend extends Backend {
-  /** The kernel set that runs: 'avx2-fma 6x16' or 'portable 4x8'. */
+  /** The kernel set that runs: 'avx512f 8x32', 'avx2-fma 6x16' or 'portable 4x8'. */
   readonly kernel: string;
   /** 2 if large float32 matmuls use two threads, 1 if everything runs on the calling thread. */
   readonly threads: 1 | 2;
@@ -139,7 +141,7 @@ function geometryArray(g: ConvGeometry): Int32Array {
 export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}): NativeBackend {
   const features = addon.features();
   const portable = options.kernels === 'portable';
-  const flags = portable ? FLAG_PORTABLE : 0;
+  const flags = portable ? FLAG_PORTABLE : options.kernels === 'avx2' ? FLAG_AVX2_KERNELS : 0;
   const gemmFlags = flags | (options.gemm === 'reference' ? FLAG_REFERENCE_GEMM : 0);
   const mode = options.threads ?? 'auto';
   const twoCores = features.hardwareThreads >= 2;
@@ -368,7 +370,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     ...js,
     name: options.name ?? 'native',
     ...kernels,
-    kernel: portable ? features.portableKernel : features.kernel,
+    kernel: portable ? features.portableKernel : options.kernels === 'avx2' ? features.avx2Kernel : features.kernel,
     threads: twoCores && mode !== 'off' ? 2 : 1,
     features,
     fmaPeakGflops: (threads = 1, seconds = 0.05, dtype: 'float32' | 'float64' = 'float32') => addon.fmaPeakGflops(threads, seconds, dtype === 'float64'),

@@ -1,7 +1,7 @@
 import { createRng } from '@tapegrad/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FLAG_ALWAYS_TWO, FLAG_REFERENCE_GEMM, FLAG_TWO_THREADS, loadAddon } from '../src/addon.js';
+import { FLAG_ALWAYS_TWO, FLAG_AVX2_KERNELS, FLAG_REFERENCE_GEMM, FLAG_TWO_THREADS, loadAddon } from '../src/addon.js';
 import { built } from './native.js';
 
 /**
@@ -93,6 +93,79 @@ describe.runIf(built)('float32 matmul: the fast paths give the reference paths\'
           return out;
         };
         expectSameBits(run(0), run(FLAG_REFERENCE_GEMM), `batched ${m}×${k}×${n} tA=${tA} tB=${tB}`);
+      }
+    }
+  });
+});
+
+/**
+ * The AVX-512 set (8×32 zmm tiles: the packed loop nest and the direct path; B in 32-wide
+ * panels) against the AVX2 set (6×16, FLAG_AVX2_KERNELS) in the same process: a wider tile
+ * only computes more elements at once, each with the same FMA chain per k block in p order
+ * and the same block sums, so every element must have the same bits. The shapes are the
+ * large products of T1 and T2 (784-1024-1024-10, batch 256), forward and backward, and
+ * seeded random ones with edges that are no multiple of either tile.
+ */
+const avx512 = addon?.features().avx512f === true;
+const avx512Skip = !built ? 'the addon is not built' : 'this CPU has no AVX-512F (the AVX2 set runs; nothing to compare)';
+
+function expectSetsAgree(m: number, k: number, n: number, tA: boolean, tB: boolean, seed: number, specials: boolean, twoThreads: boolean): void {
+  const a = values(seed, m * k, specials), b = values(seed + 1, k * n, specials);
+  const what = `${m}×${k}×${n} tA=${tA} tB=${tB} seed ${seed}`;
+  const avx2 = product(a, b, m, k, n, tA, tB, FLAG_AVX2_KERNELS);
+  expectSameBits(product(a, b, m, k, n, tA, tB, 0), avx2, `${what}: AVX-512 against AVX2`);
+  if (twoThreads) {
+    const two = FLAG_TWO_THREADS | FLAG_ALWAYS_TWO;
+    expectSameBits(product(a, b, m, k, n, tA, tB, two), avx2, `${what}: AVX-512 on two threads against AVX2`);
+    expectSameBits(product(a, b, m, k, n, tA, tB, two | FLAG_AVX2_KERNELS), avx2, `${what}: AVX2 on two threads against one`);
+  }
+}
+
+const largeShapes: [number, number, number, boolean, boolean][] = [
+  // T2 forward (W·X: 1024×784×256, 1024×1024×256), backward δ·Xᵀ (Bᵀ) and Wᵀ·δ (Aᵀ)
+  [1024, 784, 256, false, false], [1024, 1024, 256, false, false], [1024, 256, 1024, false, true], [1024, 256, 784, false, true],
+  [1024, 1024, 256, true, false], [10, 1024, 256, false, false], [10, 256, 1024, false, true],
+  // T1's large products (the direct path on one thread, the row cut on two)
+  [128, 784, 64, false, false], [128, 64, 784, false, true], [64, 784, 128, true, false],
+  // T3's (mostly the column form, shared by both sets)
+  [30, 784, 10, false, false], [30, 10, 784, false, true],
+];
+
+describe.skipIf(!avx512)(`float32 matmul: the AVX-512 set gives the AVX2 set's bits${avx512 ? '' : ` (skipped: ${avx512Skip})`}`, () => {
+  it('on the T1/T2/T3 products, one and two threads', () => {
+    for (const [m, k, n, tA, tB] of largeShapes) expectSetsAgree(m, k, n, tA, tB, m * 7 + k * 3 + n, true, true);
+  });
+
+  it('on random shapes (fast-check: m ≤ 80, n ≤ 100, k up to 600: edges of both tiles, 1–3 k blocks; shrinking)', () => {
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 80 }), fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 200, max: 600 })), fc.integer({ min: 1, max: 100 }),
+      fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+      (m, k, n, tA, tB, specials, twoThreads, seed) => expectSetsAgree(m, k, n, tA, tB, seed, specials, twoThreads),
+    ), { numRuns: 150, seed: 42 });
+  });
+
+  it('on larger random shapes crossing the direct path\'s limits and the 144-row blocks (fast-check, 25 runs)', () => {
+    fc.assert(fc.property(
+      fc.integer({ min: 100, max: 400 }), fc.integer({ min: 30, max: 800 }), fc.integer({ min: 33, max: 700 }),
+      fc.boolean(), fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+      (m, k, n, tA, tB, twoThreads, seed) => expectSetsAgree(m, k, n, tA, tB, seed, false, twoThreads),
+    ), { numRuns: 25, seed: 42 });
+  });
+
+  it('in matmulBatched', () => {
+    for (const [m, k, n] of [[64, 100, 40], [7, 33, 13], [30, 10, 784]] as const) {
+      for (const tA of [false, true]) for (const tB of [false, true]) {
+        const count = 4;
+        const a = values(m + k, count * m * k, true), b = values(n + k, count * k * n, true);
+        const aOffsets = Int32Array.from({ length: count }, (_, i) => i * m * k), bOffsets = Int32Array.from({ length: count }, (_, i) => i * k * n);
+        const run = (flags: number) => {
+          const out = new Float32Array(count * m * n).fill(NaN);
+          addon!.matmulBatched(a, b, out, m, k, n, tA, tB, aOffsets, bOffsets, flags);
+          return out;
+        };
+        const avx2 = run(FLAG_AVX2_KERNELS);
+        expectSameBits(run(0), avx2, `batched ${m}×${k}×${n} tA=${tA} tB=${tB}`);
+        expectSameBits(run(FLAG_TWO_THREADS | FLAG_ALWAYS_TWO), avx2, `batched ${m}×${k}×${n} tA=${tA} tB=${tB}, two threads`);
       }
     }
   });

@@ -51,7 +51,8 @@ describe.runIf(built)('initNativeBackend', () => {
     expect(getBackend().name).toBe('js');
     setBackend('native');
     expect(matmul(tensor([[1, 2], [3, 4]]), tensor([[5, 6], [7, 8]])).toArray()).toEqual([[19, 22], [43, 50]]);
-    expect(backend.kernel).toBe(backend.features.avx2Fma ? 'avx2-fma 6x16' : 'portable 4x8');
+    expect(backend.kernel).toBe(backend.features.avx512f ? 'avx512f 8x32' : backend.features.avx2Fma ? 'avx2-fma 6x16' : 'portable 4x8');
+    expect(backend.features.avx2Kernel).toBe(backend.features.avx2Fma ? 'avx2-fma 6x16' : 'portable 4x8');
   });
 
   it('measures a plausible FMA peak (AVX2 machines only; 0 elsewhere)', () => {

@@ -18,6 +18,7 @@ constexpr int FLAG_TWO_THREADS = 1;
 constexpr int FLAG_PORTABLE = 2;
 constexpr int FLAG_ALWAYS_TWO = 4;  // with FLAG_TWO_THREADS: split even while the second core is busy
 constexpr int FLAG_REFERENCE_GEMM = 8;  // float32 matmul: the reference paths (tests: the same bits)
+constexpr int FLAG_AVX2_KERNELS = 16;  // the AVX2 set even where the CPU has AVX-512 (tests, A/B timing)
 
 template <typename T>
 struct Typed {
@@ -195,7 +196,7 @@ napi_value MatmulOf(napi_env env, napi_value* argv) {
     fail(env, true, fn, "out must not share memory with a or b");
     return nullptr;
   }
-  const tg::KernelSet& ks = (flags & FLAG_REFERENCE_GEMM) ? tg::referenceGemmKernels(tg::kernels(flags & FLAG_PORTABLE)) : tg::kernels(flags & FLAG_PORTABLE);
+  const tg::KernelSet& ks = (flags & FLAG_REFERENCE_GEMM) ? tg::referenceGemmKernels(tg::kernels(flags & FLAG_PORTABLE, flags & FLAG_AVX2_KERNELS)) : tg::kernels(flags & FLAG_PORTABLE, flags & FLAG_AVX2_KERNELS);
   const int threads = (flags & FLAG_TWO_THREADS) ? ((flags & FLAG_ALWAYS_TWO) ? 3 : 2) : 1;
   if constexpr (std::is_same_v<T, double>)
     tg::dgemm(ks, a.data, tA ? 1 : k, tA ? m : 1, b.data, tB ? 1 : n, tB ? k : 1, c.data, n, m, k, n, threads);
@@ -240,7 +241,7 @@ napi_value MatmulBatchedOf(napi_env env, napi_value* argv) {
     fail(env, true, fn, "out must not share memory with a or b");
     return nullptr;
   }
-  const tg::KernelSet& ks = (flags & FLAG_REFERENCE_GEMM) ? tg::referenceGemmKernels(tg::kernels(flags & FLAG_PORTABLE)) : tg::kernels(flags & FLAG_PORTABLE);
+  const tg::KernelSet& ks = (flags & FLAG_REFERENCE_GEMM) ? tg::referenceGemmKernels(tg::kernels(flags & FLAG_PORTABLE, flags & FLAG_AVX2_KERNELS)) : tg::kernels(flags & FLAG_PORTABLE, flags & FLAG_AVX2_KERNELS);
   const int threads = (flags & FLAG_TWO_THREADS) ? ((flags & FLAG_ALWAYS_TWO) ? 3 : 2) : 1;
   if constexpr (std::is_same_v<T, double>)
     tg::dgemmBatched(ks, a.data, tA ? 1 : k, tA ? m : 1, aOffsets.data, b.data, tB ? 1 : n, tB ? k : 1, bOffsets.data, c.data, count, m, k,
@@ -271,7 +272,7 @@ napi_value UnaryOf(napi_env env, napi_value* argv) {
   if (op >= tg::U_COUNT) return fail(env, true, fn, "unknown kernel"), nullptr;
   if (!needLength(env, fn, "out", out, x.length)) return nullptr;
   if (out.data != x.data && overlap(out.data, x.length, x.data, x.length)) return fail(env, true, fn, "out overlaps x without being x"), nullptr;
-  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
+  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE, flags & FLAG_AVX2_KERNELS);
   if constexpr (std::is_same_v<T, double>) {
     if (!ks.f64->unary(static_cast<int>(op), x.data, out.data, x.length, scalar))
       return fail(env, true, fn, "this kernel has no float64 version (js computes it with V8's Math)"), nullptr;
@@ -314,7 +315,7 @@ napi_value BinaryOf(napi_env env, napi_value* argv) {
   const bool aOk = !overlap(out.data, total, a.data, aLen) || (aMode == tg::M_FULL && a.data == out.data);
   const bool bOk = !overlap(out.data, total, b.data, bLen) || (bMode == tg::M_FULL && b.data == out.data);
   if (!aOk || !bOk) return fail(env, true, fn, "out overlaps an operand without being that operand"), nullptr;
-  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
+  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE, flags & FLAG_AVX2_KERNELS);
   if constexpr (std::is_same_v<T, double>)
     ks.f64->binary(static_cast<int>(op), a.data, static_cast<int>(aMode), b.data, static_cast<int>(bMode), out.data, rows, cols);
   else
@@ -348,7 +349,7 @@ napi_value Where(napi_env env, napi_callback_info info) {
       !needLength(env, fn, "out", out, total)) return nullptr;
   if (overlap(out.data, total, c.data, cLen) || overlap(out.data, total, a.data, aLen) || overlap(out.data, total, b.data, bLen))
     return fail(env, true, fn, "out must not share memory with its inputs"), nullptr;
-  tg::kernels(flags & FLAG_PORTABLE).f64->where(c.data, static_cast<int>(cMode), a.data, static_cast<int>(aMode), b.data, static_cast<int>(bMode),
+  tg::kernels(flags & FLAG_PORTABLE, flags & FLAG_AVX2_KERNELS).f64->where(c.data, static_cast<int>(cMode), a.data, static_cast<int>(aMode), b.data, static_cast<int>(bMode),
                                                 out.data, rows, cols);
   return undefined(env);
 }
@@ -366,7 +367,7 @@ napi_value SumOf(napi_env env, napi_value* argv, bool hasRun) {
   if (!hasRun) run = mid;
   if (!needLength(env, fn, "x", x, outer * mid * inner) || !needLength(env, fn, "out", out, outer * inner)) return nullptr;
   if (overlap(out.data, outer * inner, x.data, outer * mid * inner)) return fail(env, true, fn, "out must not share memory with x"), nullptr;
-  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
+  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE, flags & FLAG_AVX2_KERNELS);
   if constexpr (std::is_same_v<T, double>) ks.f64->sum(x.data, out.data, outer, mid, inner, run);
   else if (inner == 1) ks.sumRows(x.data, out.data, outer, mid);
   else ks.sumMiddle(x.data, out.data, outer, mid, inner);
@@ -394,7 +395,7 @@ napi_value ExtremumOf(napi_env env, napi_value* argv) {
       !getInt(env, argv[4], fn, "mid", &mid) || !getInt(env, argv[5], fn, "inner", &inner) || !getInt(env, argv[6], fn, "flags", &flags)) return nullptr;
   if (!needLength(env, fn, "x", x, outer * mid * inner) || !needLength(env, fn, "out", out, outer * inner)) return nullptr;
   if (overlap(out.data, outer * inner, x.data, outer * mid * inner)) return fail(env, true, fn, "out must not share memory with x"), nullptr;
-  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
+  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE, flags & FLAG_AVX2_KERNELS);
   if constexpr (std::is_same_v<T, double>) ks.f64->extremum(max, x.data, out.data, outer, mid, inner);
   else ks.extremum(max, x.data, out.data, outer, mid, inner);
   return undefined(env);
@@ -421,7 +422,7 @@ napi_value SubScaledOf(napi_env env, napi_value* argv) {
   if (!needLength(env, fn, "y", y, n) || !needLength(env, fn, "x", x, n)) return nullptr;
   if ((y.data != out.data && overlap(out.data, n, y.data, n)) || (x.data != out.data && overlap(out.data, n, x.data, n)))
     return fail(env, true, fn, "out overlaps y or x without being it"), nullptr;
-  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE);
+  const tg::KernelSet& ks = tg::kernels(flags & FLAG_PORTABLE, flags & FLAG_AVX2_KERNELS);
   auto update = [&ks, s, y = y.data, x = x.data, out = out.data](int64_t from, int64_t to) {
     if constexpr (std::is_same_v<T, double>) ks.f64->subScaled(y + from, x + from, s, out + from, to - from);
     else ks.subScaled(y + from, x + from, static_cast<float>(s), out + from, to - from);
@@ -706,6 +707,8 @@ napi_value Features(napi_env env, napi_callback_info) {
   const tg::KernelSet& ks = tg::kernels(false);
   napi_create_string_utf8(env, ks.name, NAPI_AUTO_LENGTH, &v);
   setProperty(env, obj, "kernel", v);
+  napi_create_string_utf8(env, tg::kernels(false, true).name, NAPI_AUTO_LENGTH, &v);
+  setProperty(env, obj, "avx2Kernel", v);
   napi_create_string_utf8(env, tg::scalarKernels.name, NAPI_AUTO_LENGTH, &v);
   setProperty(env, obj, "portableKernel", v);
   napi_create_uint32(env, static_cast<uint32_t>(tg::usableCores()), &v);

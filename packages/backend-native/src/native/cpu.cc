@@ -24,8 +24,11 @@ bool cpuHasAvx2Fma() {
 
 bool cpuHasAvx512f() {
 #if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f");
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return has;
 #else
   return false;
 #endif
@@ -46,11 +49,31 @@ int usableCores() {
   return cores;
 }
 
-const KernelSet& kernels(bool portable) {
 #if defined(__x86_64__) || defined(__i386__)
+// The AVX2 set with the float32 matmul on 8×32 zmm tiles (packed loop nest and direct path);
+// the column form (n ≤ 12), packLines, the element-wise kernels and float64 stay AVX2's.
+// Built on first use, after every translation unit's static initialisation.
+static const KernelSet& avx512Kernels() {
+  static const KernelSet set = [] {
+    KernelSet s = avx2Kernels;
+    s.name = "avx512f 8x32";
+    s.mr = 8;
+    s.nr = 32;
+    s.micro = micro8x32Avx512;
+    s.microDirect = micro8x32DirectAvx512;
+    return s;
+  }();
+  return set;
+}
+#endif
+
+const KernelSet& kernels(bool portable, bool avx2) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (!portable && !avx2 && cpuHasAvx512f()) return avx512Kernels();
   if (!portable && cpuHasAvx2Fma()) return avx2Kernels;
 #endif
   (void)portable;
+  (void)avx2;
   return scalarKernels;
 }
 
@@ -65,7 +88,8 @@ const KernelSet& referenceGemmKernels(const KernelSet& ks) {
     r.wideDirect = false;
     return r;
   }();
-  if (&ks == &avx2Kernels) return avx2Reference;
+  // the AVX-512 set's reference is the AVX2 one's: the same bits by construction
+  if (&ks == &avx2Kernels || &ks == &avx512Kernels()) return avx2Reference;
 #endif
   return ks;
 }

@@ -329,16 +329,18 @@ void gemmDispatch(const KernelSet& ks, const Problem<T>& P, const T* packedB = n
     // Also a few rows against a wide row-major B (a convolution's W·cols: m = O output
     // channels, n = the batch's windows): each element of B is used by at most four row
     // panels, so packing it (one more write and read of all of B) costs more than it saves.
-    const bool fewRows = P.m <= 4 * ks.mr && P.bCol == 1;
+    const bool fewRows = P.m <= 24 && P.bCol == 1;
     if (!packedB && ks.microColumns && P.n <= kColumnsMax) {
       gemmColumns(ks, P);
       return;
     }
-    if (!packedB && ks.microDirect && ks.mr == 6 && ks.nr == 16 && (directFits(ks, P) || (fewRows && P.k <= KC_MAX))) {
-      gemmDirect<6, 16>(ks, P);
+    if (!packedB && ks.microDirect && (directFits(ks, P) || (fewRows && P.k <= KC_MAX))) {
+      if (ks.mr == 8 && ks.nr == 32) gemmDirect<8, 32>(ks, P);
+      else gemmDirect<6, 16>(ks, P);
       return;
     }
-    if (ks.mr == 6 && ks.nr == 16) gemmSingle<float, 6, 16>(ks, P, packedB);
+    if (ks.mr == 8 && ks.nr == 32) gemmSingle<float, 8, 32>(ks, P, packedB);
+    else if (ks.mr == 6 && ks.nr == 16) gemmSingle<float, 6, 16>(ks, P, packedB);
     else gemmSingle<float, 4, 8>(ks, P, packedB);
   }
 }
@@ -352,7 +354,8 @@ struct PackUnit {
 
 template <typename T>
 void packUnit(const KernelSet& ks, const Problem<T>& P, const PackUnit<T>& u) {
-  if (Gemm<T>::nr(ks) == 16) packB<T, 16>(ks, P, u.p0, u.kc, u.j0, u.nc, u.dst);
+  if (Gemm<T>::nr(ks) == 32) packB<T, 32>(ks, P, u.p0, u.kc, u.j0, u.nc, u.dst);
+  else if (Gemm<T>::nr(ks) == 16) packB<T, 16>(ks, P, u.p0, u.kc, u.j0, u.nc, u.dst);
   else packB<T, 8>(ks, P, u.p0, u.kc, u.j0, u.nc, u.dst);
 }
 

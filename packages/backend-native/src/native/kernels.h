@@ -120,9 +120,17 @@ void avx2FmaLoop(long iterations, float* sink);
 void avx2FmaLoopF64(long iterations, double* sink);
 #endif
 
-// The set this CPU runs best (AVX2 + FMA when __builtin_cpu_supports says so), or the
-// portable one when `portable` is set (tests force it to exercise the scalar path).
-const KernelSet& kernels(bool portable);
+#if defined(__x86_64__) || defined(__i386__)
+// kernels_avx512.cc: the AVX-512 set's float32 matmul kernels (8×32 tiles of zmm registers);
+// its other kernels are the AVX2 set's (cpu.cc).
+void micro8x32Avx512(long kc, const float* A, const float* B, float* C, long ldc, bool accumulate);
+void micro8x32DirectAvx512(long kc, const float* A, long aRow, long aCol, const float* B, long ldb, float* C, long ldc);
+#endif
+
+// The set this CPU runs best (AVX-512 when __builtin_cpu_supports says avx512f, else AVX2 +
+// FMA when it says so), or the portable one when `portable` is set (tests force it to
+// exercise the scalar path); `avx2` caps it at the AVX2 set (tests and A/B timing).
+const KernelSet& kernels(bool portable, bool avx2 = false);
 bool cpuHasAvx2Fma();
 bool cpuHasAvx512f();
 int usableCores();

@@ -1,0 +1,81 @@
+// AVX-512 float32 matmul micro-kernels, chosen at run time when the CPU has AVX-512F (cpu.cc:
+// the rest of the AVX-512 kernel set is the AVX2 one). The whole file is compiled for that
+// target by the pragma below, the rest of the addon for plain x86-64; only intrinsics and C
+// headers come after the pragma (see kernels_avx2.cc: an inline library function instantiated
+// here would carry AVX-512 code into a copy the portable code may call).
+//
+// Bits: each lane computes exactly what the AVX2 6×16 kernels compute for its element — the
+// FMA chain from +0 over p in order within the k block, then the block's sum stored or added
+// to C — so a wider vector or a taller tile changes which elements are computed together,
+// never an element's operations or their order.
+#include <cstdint>
+#include "kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#pragma GCC target("avx512f,avx2,fma")
+#include <immintrin.h>
+
+namespace tg {
+
+// 8×32: sixteen zmm accumulators, two for the B row, one broadcast A value (19 of 32
+// registers). Per k step 10 loads for 16 FMAs (the AVX2 6×16: 8 for 12, a quarter of the lanes).
+void micro8x32Avx512(long kc, const float* A, const float* B, float* C, long ldc, bool accumulate) {
+  __m512 c0[8], c1[8];
+#pragma GCC unroll 8
+  for (int r = 0; r < 8; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (long p = 0; p < kc; ++p) {
+    const __m512 b0 = _mm512_load_ps(B), b1 = _mm512_load_ps(B + 16);
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) {
+      const __m512 a = _mm512_set1_ps(A[r]);
+      c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
+      c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
+    }
+    A += 8;
+    B += 32;
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < 8; r++) {
+    float* row = C + r * ldc;
+    __m512 lo = c0[r], hi = c1[r];
+    if (accumulate) {
+      lo = _mm512_add_ps(_mm512_loadu_ps(row), lo);
+      hi = _mm512_add_ps(_mm512_loadu_ps(row + 16), hi);
+    }
+    _mm512_storeu_ps(row, lo);
+    _mm512_storeu_ps(row + 16, hi);
+  }
+}
+
+// micro8x32Avx512 reading A and B in place (B's rows ldb apart), as micro6x16Direct does for
+// the AVX2 set: the same FMAs in the same order, so the same bits.
+void micro8x32DirectAvx512(long kc, const float* A, long aRow, long aCol, const float* B, long ldb, float* C, long ldc) {
+  __m512 c0[8], c1[8];
+  const float* a[8];
+#pragma GCC unroll 8
+  for (int r = 0; r < 8; r++) {
+    c0[r] = c1[r] = _mm512_setzero_ps();
+    a[r] = A + r * aRow;
+  }
+#pragma GCC unroll 4
+  for (long p = 0; p < kc; ++p) {
+    const long q = p * aCol;
+    const __m512 b0 = _mm512_loadu_ps(B), b1 = _mm512_loadu_ps(B + 16);
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; r++) {
+      const __m512 av = _mm512_set1_ps(a[r][q]);
+      c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+      c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+    }
+    B += ldb;
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < 8; r++) {
+    _mm512_storeu_ps(C + r * ldc, c0[r]);
+    _mm512_storeu_ps(C + r * ldc + 16, c1[r]);
+  }
+}
+
+}  // namespace tg
+#endif
