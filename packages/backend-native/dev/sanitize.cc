@@ -129,7 +129,7 @@ int main() {
                             {2, 30, 784, 10}, {2, 30, 10, 784}, {3, 17, 33, 11}, {2, 9, 5, 12}, {2, 128, 784, 64}, {2, 10, 64, 128},
                             {1, 150, 256, 100}};
   int runs = 0;
-  for (const tg::KernelSet* ks : {&tg::kernels(false), &tg::kernels(true)})
+  for (const tg::KernelSet* ks : {&tg::kernels(false), &tg::kernels(false, true), &tg::kernels(true)})
     for (const auto& s : shapes)
       for (int t = 0; t < 4; t++)
         for (bool broadcastA : {false, true}) {
