@@ -55,6 +55,21 @@ describe.runIf(built)('initNativeBackend', () => {
     expect(backend.features.avx2Kernel).toBe(backend.features.avx2Fma ? 'avx2-fma 6x16' : 'portable 4x8');
   });
 
+  it("kernels: 'avx2' runs the AVX2 set where the CPU has AVX-512, with the same bits as the default set", () => {
+    const auto = nativePackage.loadNativeBackend({ name: 'native-init-auto', threads: 'off' }).backend!;
+    const avx2 = nativePackage.loadNativeBackend({ name: 'native-init-avx2', threads: 'off', kernels: 'avx2' }).backend!;
+    expect(avx2.kernel).toBe(avx2.features.avx2Fma ? 'avx2-fma 6x16' : 'portable 4x8');
+    expect(auto.kernel).toBe(auto.features.kernel);
+    // 70×300×45: the packed loop nest's edge tiles in both sets (8×32 and 6×16), two k blocks
+    const m = 70, k = 300, n = 45;
+    const a = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37)), b = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i * 0.11));
+    const one = new Float32Array(m * n), other = new Float32Array(m * n);
+    auto.matmul(a, b, one, m, k, n, false, false);
+    avx2.matmul(a, b, other, m, k, n, false, false);
+    expect(Array.from(other)).toEqual(Array.from(one));
+    expect(one[0]).not.toBe(0);
+  });
+
   it('measures a plausible FMA peak (AVX2 machines only; 0 elsewhere)', () => {
     const peak = nativePackage.fmaPeakGflops(1, 0.01)!;
     if (nativePackage.initNativeBackend()!.features.avx2Fma) expect(peak).toBeGreaterThan(1);

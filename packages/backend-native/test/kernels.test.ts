@@ -157,7 +157,7 @@ function specials(extra: number): Float32Array {
 
 const kernelSets = built ? [
   // every float64 call the addon covers goes to it, whatever its size (small ones go to js by default)
-  { label: 'avx2-fma (this CPU\'s choice)', make: () => nativeBackend({ name: 'native-auto', smallFloat64InJs: false }) },
+  { label: 'this CPU\'s choice (avx512f 8x32, avx2-fma 6x16 or portable 4x8)', make: () => nativeBackend({ name: 'native-auto', smallFloat64InJs: false }) },
   { label: 'portable (forced)', make: () => nativeBackend({ name: 'native-portable', kernels: 'portable', smallFloat64InJs: false }) },
 ] : [];
 
