@@ -30,7 +30,8 @@ const features = addon.features();
 if (!features.avx512f) throw new Error('this CPU has no AVX-512F: nothing to compare');
 
 // m, k, n, transposeA, transposeB, label
-const shapes: [number, number, number, boolean, boolean, string][] = [
+type Shape = [number, number, number, boolean, boolean, string];
+const allShapes: Shape[] = [
   [1024, 784, 256, false, false, 'T2 W¹·X'],
   [1024, 1024, 256, false, false, 'T2 W²·a¹'],
   [1024, 256, 784, false, true, 'T2 δ¹·Xᵀ'],
@@ -39,7 +40,9 @@ const shapes: [number, number, number, boolean, boolean, string][] = [
   [1024, 1024, 1024, false, false, '1024³'],
   [128, 784, 64, false, false, 'T1 W¹·X'],
   [128, 64, 784, false, true, 'T1 δ¹·Xᵀ'],
-].filter((s) => !values.only || s[5].includes(values.only)) as [number, number, number, boolean, boolean, string][];
+];
+// --only W²: the shapes whose label contains it
+const shapes = allShapes.filter((s) => !values.only || s[5].includes(values.only));
 
 const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[xs.length >> 1];
 const base = two ? FLAG_TWO_THREADS | FLAG_ALWAYS_TWO : 0;
