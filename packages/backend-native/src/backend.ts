@@ -58,7 +58,8 @@ export interface NativeBackend extends Backend {
   readonly features: NativeFeatures;
   /**
    * The machine's FMA throughput in GFLOP/s: `threads` cores running independent 8-wide
-   * float32 FMAs (`dtype` 'float64': 4-wide double ones) on registers for about `seconds`
+   * float32 FMAs (16-wide where the CPU has AVX-512F, whose zmm FMAs the float32 matmul
+   * then runs; `dtype` 'float64': 4-wide double ones) on registers for about `seconds`
    * (best of the repetitions). 0 without AVX2 + FMA.
    */
   fmaPeakGflops(threads?: number, seconds?: number, dtype?: 'float32' | 'float64'): number;

@@ -891,7 +891,8 @@ double fmaPeakGflops(int threads, double seconds, bool float64) {
 #if defined(__x86_64__) || defined(__i386__)
   if (!cpuHasAvx2Fma()) return 0;
   threads = std::max(1, threads);
-  auto measure = [seconds, float64]() {
+  const bool wide = !float64 && cpuHasAvx512f();  // the float32 matmul's zmm FMAs (kernels())
+  auto measure = [seconds, float64, wide]() {
     float sink = 0;
     double sinkF64 = 0;
     long iterations = 1 << 16;
@@ -900,9 +901,10 @@ double fmaPeakGflops(int threads, double seconds, bool float64) {
     while (std::chrono::steady_clock::now() < end) {
       const auto t0 = std::chrono::steady_clock::now();
       if (float64) avx2FmaLoopF64(iterations, &sinkF64);
+      else if (wide) avx512FmaLoop(iterations, &sink);
       else avx2FmaLoop(iterations, &sink);
       const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      best = std::max(best, iterations * 12.0 * (float64 ? 4 : 8) * 2 / dt / 1e9);
+      best = std::max(best, iterations * 12.0 * (float64 ? 4 : wide ? 16 : 8) * 2 / dt / 1e9);
       if (dt < 2e-3) iterations *= 2;
     }
     return best + sink * 0 + sinkF64 * 0;  // the sinks keep the loop's result live

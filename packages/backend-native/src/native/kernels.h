@@ -125,6 +125,8 @@ void avx2FmaLoopF64(long iterations, double* sink);
 // its other kernels are the AVX2 set's (cpu.cc).
 void micro8x32Avx512(long kc, const float* A, const float* B, float* C, long ldc, bool accumulate);
 void micro8x32DirectAvx512(long kc, const float* A, long aRow, long aCol, const float* B, long ldb, float* C, long ldc);
+// avx2FmaLoop's 12 chains on 16-wide zmm registers (the float32 peak where AVX-512 runs)
+void avx512FmaLoop(long iterations, float* sink);
 #endif
 
 // The set this CPU runs best (AVX-512 when __builtin_cpu_supports says avx512f, else AVX2 +
@@ -202,7 +204,8 @@ void maxPoolScatter(const float* dy, const float* x, const ConvGeometry& g, floa
 void maxPoolGather(const float* v, const float* x, const ConvGeometry& g, float* out);
 
 // Peak FMA throughput (GFLOP/s) of `threads` cores running independent FMAs on registers,
-// in float32 (8 lanes) or, with `float64`, in float64 (4 lanes).
+// in float32 (8 lanes; 16 where the AVX-512 set runs the float32 matmul) or, with `float64`,
+// in float64 (4 lanes: float64 runs the AVX2 kernels everywhere).
 double fmaPeakGflops(int threads, double seconds, bool float64 = false);
 
 }  // namespace tg

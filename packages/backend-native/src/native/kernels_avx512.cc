@@ -77,5 +77,22 @@ void micro8x32DirectAvx512(long kc, const float* A, long aRow, long aCol, const 
   }
 }
 
+// avx2FmaLoop over 16-wide zmm FMAs (twelve chains): the float32 peak probe's loop where the
+// AVX-512 set runs, so that "% of FMA peak" stays a fraction of what the kernels can reach.
+void avx512FmaLoop(long iterations, float* sink) {
+  __m512 acc[12];
+  for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps(1.0f + i * 1e-3f);
+  const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+  for (long it = 0; it < iterations; it++) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++) acc[i] = _mm512_fmadd_ps(acc[i], m, c);
+  }
+  __m512 s = acc[0];
+  for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, acc[i]);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, s);
+  *sink = lanes[0] + lanes[15];
+}
+
 }  // namespace tg
 #endif
