@@ -21,6 +21,14 @@
  *
  * --threads: 'auto' (the default, as the benchmark runs) or 'off' (one thread; required for
  * steps against --baseline-addon).
+ *
+ * --against avx2: the AVX2 kernel set of the same addon (`kernels: 'avx2'`) instead of the
+ * reference paths, on a CPU with AVX-512 (README, "The AVX-512 set"); --task T2 too:
+ *
+ *   npx tsx bench/src/gemm-ab.ts --task T2 --against avx2 --rounds 10 --block 5
+ *
+ * --against one-thread: the same kernels on one thread (`threads: 'off'`) against --threads
+ * (whether the two-thread split pays with the kernel set that runs).
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -30,19 +38,21 @@ import { stepSession } from './step-session.js';
 const { values } = parseArgs({
   options: {
     task: { type: 'string', default: 'T3' }, rounds: { type: 'string' }, block: { type: 'string' }, threads: { type: 'string', default: 'auto' },
-    products: { type: 'boolean', default: false }, 'baseline-addon': { type: 'string' },
+    products: { type: 'boolean', default: false }, 'baseline-addon': { type: 'string' }, against: { type: 'string', default: 'reference' },
   },
 });
 const taskId = values.task!;
-if (taskId !== 'T1' && taskId !== 'T3') throw new Error('--task must be T1 or T3');
+if (taskId !== 'T1' && taskId !== 'T2' && taskId !== 'T3') throw new Error('--task must be T1, T2 or T3');
+const against = values.against as 'reference' | 'avx2' | 'one-thread';
+if (against !== 'reference' && against !== 'avx2' && against !== 'one-thread') throw new Error("--against must be 'reference', 'avx2' or 'one-thread'");
 const threads = values.threads as 'auto' | 'off';
 if (threads !== 'auto' && threads !== 'off') throw new Error("--threads must be 'auto' or 'off'");
 
 interface NativeModule {
-  loadNativeBackend(options: { name: string; threads: 'auto' | 'off'; gemm?: 'fast' | 'reference'; addonPath?: string }): { backend?: Backend; reason?: string };
+  loadNativeBackend(options: { name: string; threads: 'auto' | 'off' | 'always'; gemm?: 'fast' | 'reference'; kernels?: 'avx2'; addonPath?: string }): { backend?: Backend; reason?: string };
 }
 const native = (await import(new URL('../../packages/backend-native/dist/index.js', import.meta.url).href)) as NativeModule;
-const load = (name: string, extra: { gemm?: 'reference'; addonPath?: string }): Backend => {
+const load = (name: string, extra: { gemm?: 'reference'; kernels?: 'avx2'; addonPath?: string; threads?: 'off' }): Backend => {
   const result = native.loadNativeBackend({ name, threads, ...extra });
   if (!result.backend) throw new Error(`${name}: ${result.reason}`);
   registerBackend(result.backend);
@@ -54,13 +64,16 @@ const baseline = values['baseline-addon'];
 // slower. Steps against another build therefore run on one thread, where neither starts it.
 if (baseline && !values.products && threads !== 'off') throw new Error('--baseline-addon with steps needs --threads off (two addons, two worker threads)');
 const fast = load('native-gemm-fast', {});
-const reference = load('native-gemm-reference', baseline ? { addonPath: baseline } : { gemm: 'reference' });
-const referenceLabel = baseline ? `baseline ${baseline}` : "gemm: 'reference'";
+const reference = load('native-gemm-reference',
+  baseline ? { addonPath: baseline } : against === 'avx2' ? { kernels: 'avx2' } : against === 'one-thread' ? { threads: 'off' } : { gemm: 'reference' });
+const referenceLabel = baseline ? `baseline ${baseline}` : against === 'avx2' ? "kernels: 'avx2'" : against === 'one-thread' ? "threads: 'off'" : "gemm: 'reference'";
 const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[xs.length >> 1];
 const loadBefore = loadavg()[0];
 
 // m, k, n, transposeA, transposeB: the products of one step (forward, then backward)
-const PRODUCTS: Record<'T1' | 'T3', [number, number, number, boolean, boolean][]> = {
+const PRODUCTS: Record<'T1' | 'T2' | 'T3', [number, number, number, boolean, boolean][]> = {
+  T2: [[1024, 784, 256, false, false], [1024, 1024, 256, false, false], [10, 1024, 256, false, false], [10, 256, 1024, false, true],
+    [1024, 10, 256, true, false], [1024, 256, 1024, false, true], [1024, 1024, 256, true, false], [1024, 256, 784, false, true]],
   T3: [[30, 784, 10, false, false], [10, 30, 10, false, false], [10, 10, 30, false, true], [30, 10, 10, true, false], [30, 10, 784, false, true]],
   T1: [[128, 784, 64, false, false], [10, 128, 64, false, false], [10, 64, 128, false, true], [128, 10, 64, true, false], [128, 64, 784, false, true]],
 };
@@ -91,7 +104,7 @@ if (values.products) {
   }
 } else {
   const rounds = Number(values.rounds ?? 40);
-  const block = Number(values.block ?? (taskId === 'T3' ? 200 : 50));
+  const block = Number(values.block ?? (taskId === 'T3' ? 200 : taskId === 'T2' ? 5 : 50));
   const { trainer, batch } = await stepSession(taskId, 'native');
   let step = 0;
   const run = (backend: Backend): number => {
