@@ -50,8 +50,9 @@ int usableCores() {
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-// The AVX2 set with the float32 matmul on 8×32 zmm tiles (packed loop nest and direct path);
-// the column form (n ≤ 12), packLines, the element-wise kernels and float64 stay AVX2's.
+// The AVX2 set with the float32 matmul on zmm registers: 8×32 tiles (packed loop nest and
+// direct path), the column form (n ≤ 12) on 16-row vectors; packLines, the element-wise
+// kernels and float64 stay AVX2's.
 // Built on first use, after every translation unit's static initialisation.
 static const KernelSet& avx512Kernels() {
   static const KernelSet set = [] {
@@ -61,6 +62,8 @@ static const KernelSet& avx512Kernels() {
     s.nr = 32;
     s.micro = micro8x32Avx512;
     s.microDirect = micro8x32DirectAvx512;
+    s.microColumns = microColumnsAvx512;
+    s.columnsAt16 = 12;
     return s;
   }();
   return set;

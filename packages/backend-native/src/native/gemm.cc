@@ -304,7 +304,8 @@ void gemmColumns(const KernelSet& ks, const Problem<float>& P) {
   for (long i = 0; i < P.m; i += 16) {
     // 16 rows (two vectors) while more than 8 are left, in column chunks of ≤ 6 (10 = 5 + 5)
     const long rows = std::min<long>(16, P.m - i), width = rows > 8 ? 16 : 8;
-    const long chunks = rows > 8 ? (P.n + 5) / 6 : 1, chunk = (P.n + chunks - 1) / chunks;
+    const long at16 = ks.columnsAt16 ? ks.columnsAt16 : 6;  // 12 on zmm: one call for n ≤ 12
+    const long chunks = rows > 8 ? (P.n + at16 - 1) / at16 : 1, chunk = (P.n + chunks - 1) / chunks;
     // the k blocks innermost, each added to the tile in order as the row form adds it to C:
     // C is written once, not read and written once per block
     for (long pc = 0; pc < P.k; pc += kcStep) {

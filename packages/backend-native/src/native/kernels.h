@@ -91,6 +91,9 @@ struct KernelSet {
   // gemmDirect's reach (gemm.cc, kDirectMaxB): false, products whose B has ≤ 16 Ki floats;
   // true, also a row-major B whose k blocks (kc·n) have, and a transposed B of ≤ 64 Ki.
   bool wideDirect;
+  // microColumns' most columns per call for 9–16 rows (0: 6, the AVX2 set's two ymm vectors
+  // of rows; 12 for the AVX-512 set's one zmm vector)
+  int columnsAt16;
 };
 
 extern const KernelSet scalarKernels;
@@ -125,6 +128,7 @@ void avx2FmaLoopF64(long iterations, double* sink);
 // its other kernels are the AVX2 set's (cpu.cc).
 void micro8x32Avx512(long kc, const float* A, const float* B, float* C, long ldc, bool accumulate);
 void micro8x32DirectAvx512(long kc, const float* A, long aRow, long aCol, const float* B, long ldb, float* C, long ldc);
+void microColumnsAvx512(long kc, const float* A, long aStep, long rows, const float* B, long bRow, long bCol, long cols, float* tile, bool accumulate);
 // avx2FmaLoop's 12 chains on 16-wide zmm registers (the float32 peak where AVX-512 runs)
 void avx512FmaLoop(long iterations, float* sink);
 #endif

@@ -699,7 +699,7 @@ const Float64Kernels avx2Float64Kernels = float64Kernels();
 
 const KernelSet avx2Kernels = {"avx2-fma 6x16", 6, 16, micro6x16, unaryAvx2, binaryAvx2, sumRowsAvx2, sumMiddleAvx2, extremumAvx2,
                                 subScaledAvx2, micro6x16Direct, 6, 8, micro6x8F64, &avx2Float64Kernels,
-                                packLinesAvx2, microColumnsAvx2, true};
+                                packLinesAvx2, microColumnsAvx2, true, 6};
 
 
 }  // namespace tg

@@ -94,5 +94,57 @@ void avx512FmaLoop(long iterations, float* sink) {
   *sink = lanes[0] + lanes[15];
 }
 
+// KernelSet::microColumns on zmm registers: each column of the tile one vector of up to 16
+// rows (lanes ≥ rows masked: read as 0, never touching memory, so A may end right after the
+// last row), NJ ≤ 12 accumulators, one A column and one broadcast B value live. Per element
+// the FMA chain from +0 over p in order and the add to the tile that the AVX2 version
+// computes on two ymm vectors of 8 rows: the same bits, with half the FMAs per k step.
+template <int NJ, bool RowB>
+void microColumns16(long kc, const float* A, long aStep, __mmask16 mask, const float* B, long bRow, long bCol, float* tile, bool accumulate) {
+  __m512 acc[NJ];
+#pragma GCC unroll 12
+  for (int j = 0; j < NJ; j++) acc[j] = _mm512_setzero_ps();
+#pragma GCC unroll 2
+  for (long p = 0; p < kc; ++p) {
+    const __m512 a = _mm512_maskz_loadu_ps(mask, A);
+    const float* b = B;
+    B += bRow;
+#pragma GCC unroll 12
+    for (int j = 0; j < NJ; j++) acc[j] = _mm512_fmadd_ps(a, _mm512_set1_ps(b[RowB ? j : j * bCol]), acc[j]);
+    A += aStep;
+  }
+#pragma GCC unroll 12
+  for (int j = 0; j < NJ; j++) {
+    float* t = tile + j * 16;
+    _mm512_storeu_ps(t, accumulate ? _mm512_add_ps(_mm512_loadu_ps(t), acc[j]) : acc[j]);
+  }
+}
+
+template <int NJ>
+void microColumnsOf16(long kc, const float* A, long aStep, __mmask16 mask, const float* B, long bRow, long bCol, float* tile, bool accumulate) {
+  if (bCol == 1) microColumns16<NJ, true>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate);
+  else microColumns16<NJ, false>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate);
+}
+
+// rows ≤ 16, cols ≤ 12 (KernelSet::columnsAt16 = 12: gemm.cc's gemmColumns then makes one
+// call per k block for n ≤ 12)
+void microColumnsAvx512(long kc, const float* A, long aStep, long rows, const float* B, long bRow, long bCol, long cols, float* tile, bool accumulate) {
+  const __mmask16 mask = static_cast<__mmask16>((1u << rows) - 1u);
+  switch (cols) {
+    case 1: microColumnsOf16<1>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate); return;
+    case 2: microColumnsOf16<2>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate); return;
+    case 3: microColumnsOf16<3>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate); return;
+    case 4: microColumnsOf16<4>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate); return;
+    case 5: microColumnsOf16<5>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate); return;
+    case 6: microColumnsOf16<6>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate); return;
+    case 7: microColumnsOf16<7>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate); return;
+    case 8: microColumnsOf16<8>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate); return;
+    case 9: microColumnsOf16<9>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate); return;
+    case 10: microColumnsOf16<10>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate); return;
+    case 11: microColumnsOf16<11>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate); return;
+    default: microColumnsOf16<12>(kc, A, aStep, mask, B, bRow, bCol, tile, accumulate); return;
+  }
+}
+
 }  // namespace tg
 #endif

@@ -107,6 +107,6 @@ const Float64Kernels portableFloat64Kernels = float64Kernels();
 
 const KernelSet scalarKernels = {"portable 4x8", MR, NR, micro4x8, unaryScalar, binaryOf<float>, sumRowsScalar, sumMiddleScalar, extremumScalar,
                                  subScaledScalar, nullptr, MR, NR, micro4x8F64, &portableFloat64Kernels,
-                                 nullptr, nullptr, false};
+                                 nullptr, nullptr, false, 0};
 
 }  // namespace tg
