@@ -99,8 +99,8 @@ describe.runIf(built)('float32 matmul: the fast paths give the reference paths\'
 });
 
 /**
- * The AVX-512 set (8×32 zmm tiles: the packed loop nest and the direct path; B in 32-wide
- * panels) against the AVX2 set (6×16, FLAG_AVX2_KERNELS) in the same process: a wider tile
+ * The AVX-512 set (8×32 zmm tiles: the packed loop nest and the direct path, B in 32-wide
+ * panels; the column form on 16-row zmm vectors) against the AVX2 set (6×16, FLAG_AVX2_KERNELS) in the same process: a wider tile
  * only computes more elements at once, each with the same FMA chain per k block in p order
  * and the same block sums, so every element must have the same bits. The shapes are the
  * large products of T1 and T2 (784-1024-1024-10, batch 256), forward and backward, and
@@ -152,8 +152,16 @@ describe.skipIf(!avx512)(`float32 matmul: the AVX-512 set gives the AVX2 set's b
     ), { numRuns: 25, seed: 42 });
   });
 
+  it('on narrow C (n ≤ 12: the column form, one zmm vector of ≤ 16 rows and ≤ 12 columns against two ymm vectors and ≤ 6; fast-check, 60 runs)', () => {
+    fc.assert(fc.property(
+      fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 600 }), fc.integer({ min: 1, max: 12 }), fc.boolean(), fc.boolean(),
+      fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+      (m, k, n, tA, tB, seed) => expectSetsAgree(m, k, n, tA, tB, seed, true, false),
+    ), { numRuns: 60, seed: 42 });
+  });
+
   it('in matmulBatched', () => {
-    for (const [m, k, n] of [[64, 100, 40], [7, 33, 13], [30, 10, 784]] as const) {
+    for (const [m, k, n] of [[64, 100, 40], [7, 33, 13], [30, 10, 784], [30, 784, 10]] as const) {
       for (const tA of [false, true]) for (const tB of [false, true]) {
         const count = 4;
         const a = values(m + k, count * m * k, true), b = values(n + k, count * k * n, true);
