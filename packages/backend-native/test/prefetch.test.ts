@@ -33,25 +33,32 @@ function randomArray(type: 'float32' | 'float64', length: number, seed: number):
   return type === 'float32' ? Float32Array.from(values) : values;
 }
 
+/** gather(x, rowLength, indices, out) writes exactly reference()'s values, on random matrices, batches and repeats, float32 and float64. */
+function gathersAsReference(gather: (x: Float32Array | Float64Array, rowLength: number, indices: Int32Array, out: Float32Array | Float64Array) => void, numRuns: number, seed: number): void {
+  fc.assert(fc.property(
+    fc.constantFrom('float32' as const, 'float64' as const), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 40 }),
+    fc.array(fc.nat(), { maxLength: 37 }), fc.integer(),
+    (type, rowLength, rows, raw, valuesSeed) => {
+      const x = randomArray(type, rows * rowLength, valuesSeed);
+      const indices = Int32Array.from(raw, (i) => i % rows);
+      const out = new (x.constructor as Float32ArrayConstructor)(rowLength * indices.length).fill(NaN);
+      gather(x, rowLength, indices, out);
+      expect(Array.from(out)).toEqual(Array.from(reference(x, rowLength, indices)));
+    },
+  ), { numRuns, seed });
+}
+
 afterEach(() => setBackend('js'));
 
 describe.runIf(built)('gatherColumnsAsync (the next batch, gathered on the worker thread)', () => {
   for (const threads of ['auto', 'off'] as const) {
     it(`writes exactly the rows at indices as columns, float32 and float64, any batch size (threads '${threads}')`, () => {
       const backend = nativeBackend({ name: `native-prefetch-${threads}`, threads });
-      fc.assert(fc.property(
-        fc.constantFrom('float32' as const, 'float64' as const), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 40 }),
-        fc.array(fc.nat(), { maxLength: 37 }), fc.integer(),
-        (type, rowLength, rows, raw, seed) => {
-          const x = randomArray(type, rows * rowLength, seed);
-          const indices = Int32Array.from(raw, (i) => i % rows);
-          const out = new (x.constructor as Float32ArrayConstructor)(rowLength * indices.length).fill(NaN);
-          const wait = backend.gatherColumnsAsync!(x, rowLength, indices, out);
-          wait();
-          wait(); // a second wait returns at once
-          expect(Array.from(out)).toEqual(Array.from(reference(x, rowLength, indices)));
-        },
-      ), { numRuns: 40, seed: 42 });
+      gathersAsReference((x, rowLength, indices, out) => {
+        const wait = backend.gatherColumnsAsync!(x, rowLength, indices, out);
+        wait();
+        wait(); // a second wait returns at once
+      }, 40, 42);
     });
   }
 
@@ -106,17 +113,7 @@ describe.runIf(built)('a large update in two halves (subScaled from SPLIT_UPDATE
 describe.runIf(built)('gatherColumns (a batch gathered at take, on the calling thread)', () => {
   it('writes exactly the rows at indices as columns, float32 and float64, any batch size', () => {
     const backend = nativeBackend({ name: 'native-gather-now' });
-    fc.assert(fc.property(
-      fc.constantFrom('float32' as const, 'float64' as const), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 40 }),
-      fc.array(fc.nat(), { maxLength: 37 }), fc.integer(),
-      (type, rowLength, rows, raw, seed) => {
-        const x = randomArray(type, rows * rowLength, seed);
-        const indices = Int32Array.from(raw, (i) => i % rows);
-        const out = new (x.constructor as Float32ArrayConstructor)(rowLength * indices.length).fill(NaN);
-        backend.gatherColumns!(x, rowLength, indices, out);
-        expect(Array.from(out)).toEqual(Array.from(reference(x, rowLength, indices)));
-      },
-    ), { numRuns: 60, seed: 43 });
+    gathersAsReference((x, rowLength, indices, out) => backend.gatherColumns!(x, rowLength, indices, out), 60, 43);
   });
 
   it('columnSampler.take uses it for every batch not gathered ahead, with the values of js\'s loop (plain arrays of indices too)', () => {
