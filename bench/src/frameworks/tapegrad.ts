@@ -265,6 +265,7 @@ interface NativeFacts {
   name?: string;
   kernel?: string;
   threads?: number;
+  threadThreshold?: number;
   fmaPeakGflops?: (threads?: number, seconds?: number) => number;
   threadStats?: () => { twoThreadCalls: number; declined: number };
 }
@@ -284,7 +285,7 @@ async function loadNative(): Promise<{ name: string; details: string; peak: Peak
   const threads = backend.threads ?? 1;
   const oneCore = backend.fmaPeakGflops?.(1, 0.2) ?? 0;
   const allCores = threads > 1 ? backend.fmaPeakGflops?.(threads, 0.2) ?? 0 : oneCore;
-  const threshold = mod.DEFAULT_THREAD_THRESHOLD ?? Infinity;
+  const threshold = backend.threadThreshold ?? mod.DEFAULT_THREAD_THRESHOLD ?? Infinity;
   // With the second core busy, 'auto' runs some products on one thread (backend-native
   // README, "Two threads"): the peak is that of the cores the size's products actually ran
   // on, 1 + the fraction of them split over two threads.

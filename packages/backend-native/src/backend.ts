@@ -13,7 +13,10 @@ export interface NativeBackendOptions {
    * 'always' splits every product it can (m or n ≥ 2), busy or not, for tests.
    */
   threads?: 'auto' | 'off' | 'always';
-  /** m·k·n from which 'auto' uses two threads (default {@link DEFAULT_THREAD_THRESHOLD}). */
+  /**
+   * m·k·n from which 'auto' uses two threads (default {@link DEFAULT_THREAD_THRESHOLD};
+   * float32 under the AVX-512 set {@link AVX512_THREAD_THRESHOLD}).
+   */
   threadThreshold?: number;
   /**
    * 'auto' (the default): the AVX-512 set where the CPU has AVX-512F (float32 matmul on 8×32
@@ -46,6 +49,16 @@ export interface NativeBackendOptions {
 export const DEFAULT_THREAD_THRESHOLD = 4_000_000;
 
 /**
+ * The same for float32 products where the AVX-512 set runs: its one thread is ≈ 1.9× the
+ * AVX2 set's, so the split's fixed costs weigh twice as much. Measured on this 2-core EPYC
+ * (one thread against two, each product alone, medians of 7 alternated rounds): 1.02 at
+ * 128×784×64 (6.4·10⁶) and 128×784×128, 1.25 at 256×784×128 (2.6·10⁷), 1.47 at 512×784×256;
+ * and in T1's training step (its products 6.4·10⁶) one thread beat two in every block of 125
+ * steps, warm-up included (three alternated pairs; README, "Two threads").
+ */
+export const AVX512_THREAD_THRESHOLD = 20_000_000;
+
+/**
  * A {@link Backend} whose float32 kernels, and float64 matmul, element-wise kernels (but
  * those js computes with V8's Math), reductions, where, subScaled, transpose, unfold, fold
  * and gather, run in the C++ addon; the rest is `jsBackend`'s.
@@ -55,6 +68,8 @@ export interface NativeBackend extends Backend {
   readonly kernel: string;
   /** 2 if large float32 matmuls use two threads, 1 if everything runs on the calling thread. */
   readonly threads: 1 | 2;
+  /** m·k·n from which 'auto' splits a float32 product over the two threads. */
+  readonly threadThreshold: number;
   readonly features: NativeFeatures;
   /**
    * The machine's FMA throughput in GFLOP/s: `threads` cores running independent 8-wide
@@ -146,7 +161,10 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
   const gemmFlags = flags | (options.gemm === 'reference' ? FLAG_REFERENCE_GEMM : 0);
   const mode = options.threads ?? 'auto';
   const twoCores = features.hardwareThreads >= 2;
-  const threshold = options.threadThreshold ?? DEFAULT_THREAD_THRESHOLD;
+  const avx512 = !portable && options.kernels !== 'avx2' && features.kernel.startsWith('avx512');
+  // float32 products; float64's kernels are AVX2 on every set
+  const threshold = options.threadThreshold ?? (avx512 ? AVX512_THREAD_THRESHOLD : DEFAULT_THREAD_THRESHOLD);
+  const float64Threshold = options.threadThreshold ?? DEFAULT_THREAD_THRESHOLD;
   // jsBackend's kernels, counting each call: everything below that is not native goes there
   const fallbacks = countJsFallbacks(), js = fallbacks.js;
   const smallInJs = options.smallFloat64InJs ?? true;
@@ -155,7 +173,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
   // ---- float64: matmul and matmulBatched in the addon (gemm.cc's loop nest over double
   // tiles), split over two threads as float32's are; every other float64 kernel is js's
   const float64Flags = (work: number): number => {
-    const two = twoCores && (mode === 'always' || (mode === 'auto' && work >= threshold));
+    const two = twoCores && (mode === 'always' || (mode === 'auto' && work >= float64Threshold));
     return flags | (two ? FLAG_TWO_THREADS | (mode === 'always' ? FLAG_ALWAYS_TWO : 0) : 0);
   };
   const allFloat64 = (a: TypedArray, b: TypedArray, out: TypedArray): boolean =>
@@ -373,6 +391,7 @@ export function wrapAddon(addon: NativeAddon, options: NativeBackendOptions = {}
     ...kernels,
     kernel: portable ? features.portableKernel : options.kernels === 'avx2' ? features.avx2Kernel : features.kernel,
     threads: twoCores && mode !== 'off' ? 2 : 1,
+    threadThreshold: threshold,
     features,
     fmaPeakGflops: (threads = 1, seconds = 0.05, dtype: 'float32' | 'float64' = 'float32') => addon.fmaPeakGflops(threads, seconds, dtype === 'float64'),
     threadStats: () => addon.threadStats(),

@@ -20,7 +20,7 @@ import { type NativeBackend, type NativeBackendOptions, wrapAddon } from './back
 
 export type { NativeFeatures, ThreadStats } from './addon.js';
 export { DEFAULT_ADDON_PATH } from './addon.js';
-export { DEFAULT_THREAD_THRESHOLD, FLOAT64_NATIVE_FROM, FLOAT64_NATIVE_REDUCE_FROM, SPLIT_UPDATE_FROM, type NativeBackend, type NativeBackendOptions } from './backend.js';
+export { AVX512_THREAD_THRESHOLD, DEFAULT_THREAD_THRESHOLD, FLOAT64_NATIVE_FROM, FLOAT64_NATIVE_REDUCE_FROM, SPLIT_UPDATE_FROM, type NativeBackend, type NativeBackendOptions } from './backend.js';
 
 /** Where 'native' ranks when core picks its default backend: above wasm (20) and js (10). */
 export const NATIVE_BACKEND_PRIORITY = 30;

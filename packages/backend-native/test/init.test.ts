@@ -70,6 +70,30 @@ describe.runIf(built)('initNativeBackend', () => {
     expect(one[0]).not.toBe(0);
   });
 
+  it("'auto' splits float32 products from 2·10⁷ under the AVX-512 set, from 4·10⁶ under AVX2 and for float64; threadThreshold overrides both", () => {
+    const { AVX512_THREAD_THRESHOLD, DEFAULT_THREAD_THRESHOLD } = nativePackage;
+    const auto = nativePackage.loadNativeBackend({ name: 'native-threshold-auto' }).backend!;
+    const avx2 = nativePackage.loadNativeBackend({ name: 'native-threshold-avx2', kernels: 'avx2' }).backend!;
+    const mine = nativePackage.loadNativeBackend({ name: 'native-threshold-mine', threadThreshold: 1000 }).backend!;
+    expect(auto.threadThreshold).toBe(auto.kernel.startsWith('avx512') ? AVX512_THREAD_THRESHOLD : DEFAULT_THREAD_THRESHOLD);
+    expect(avx2.threadThreshold).toBe(DEFAULT_THREAD_THRESHOLD);
+    expect(mine.threadThreshold).toBe(1000);
+    if (auto.threads < 2) return; // one core: nothing is split
+    // T1's 128×784×64 (6.4·10⁶): split under AVX2 only (stats are per process: count the difference)
+    const m = 128, k = 784, n = 64;
+    const a = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i)), b = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i));
+    const c = new Float32Array(m * n);
+    const splits = (backend: typeof auto, x: Float32Array | Float64Array, y: Float32Array | Float64Array, out: Float32Array | Float64Array) => {
+      const before = backend.threadStats();
+      backend.matmul(x, y, out, m, k, n, false, false);
+      const after = backend.threadStats();
+      return after.twoThreadCalls - before.twoThreadCalls + after.declined - before.declined;
+    };
+    expect(splits(avx2, a, b, c)).toBe(1);
+    expect(splits(auto, a, b, c)).toBe(auto.kernel.startsWith('avx512') ? 0 : 1);
+    expect(splits(auto, Float64Array.from(a), Float64Array.from(b), new Float64Array(m * n))).toBe(1);
+  });
+
   it('measures a plausible FMA peak (AVX2 machines only; 0 elsewhere)', () => {
     const peak = nativePackage.fmaPeakGflops(1, 0.01)!;
     if (nativePackage.initNativeBackend()!.features.avx2Fma) expect(peak).toBeGreaterThan(1);
