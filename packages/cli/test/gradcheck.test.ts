@@ -33,7 +33,7 @@ describe('--backend auto', () => {
   it('takes the fastest backend that loads: native here, and says which build runs', async () => {
     const { code, stdout } = await cli(['train', '--epochs', '1', '--limit-train', '64', '--limit-test', '20', '--out', scratch.dir]);
     expect(code).toBe(0);
-    expect(lines(stdout)[0]).toMatch(/^backend: native \(@tapegrad\/backend-native, (avx2-fma 6x16|portable 4x8), [12] threads?\)$/);
+    expect(lines(stdout)[0]).toMatch(/^backend: native \(@tapegrad\/backend-native, (avx512f 8x32|avx2-fma 6x16|portable 4x8), [12] threads?\)$/);
   });
 
   it('--backend wasm and --backend js are taken as asked', async () => {
