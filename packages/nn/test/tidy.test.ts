@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Tape, type Tensor, add, matmul, memoryStats, randn, sigmoid, square, sub, sum, tidy, zeros } from '@tapegrad/core';
+import { Tape, type Tensor, add, matmul, memoryStats, randn, sigmoid, square, sub, sum, tensor, tidy, zeros } from '@tapegrad/core';
 import { Adam, LBFGS, Momentum, NewtonCG, type Optimizer, RProp, SGD, fit, mlp } from '@tapegrad/nn';
 
 /** A small least-squares problem; the parameters after `steps` steps of opt, each step inside tidy or not. */
@@ -53,5 +53,28 @@ describe('fit reuses buffers', () => {
     expect(after.allocated - before.allocated).toBe(0);
     expect(after.reused - before.reused).toBeGreaterThan(8 * 30);
     expect(history[1].loss).toBeLessThan(history[0].loss);
+  });
+});
+
+describe("fit's JS heap", () => {
+  it('stays flat over thousands of steps (the lazy output layer leaves nothing behind)', async () => {
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const settled = () => {
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const x = randn([4, 8], { seed: 31 });
+    const y = tensor([0, 1, 2].map((k) => Array.from({ length: 8 }, (_, m) => (m % 3 === k ? 1 : 0))));
+    const model = mlp([4, 6, 3], { hidden: 'sigmoid', output: 'softmax', seed: 5 });
+    const train = (epochs: number) => fit(model, { x, y }, { loss: 'cce', optimizer: new SGD({ lr: 0.1 }), epochs, batchSize: 2, progress: false });
+    await train(100); // 400 steps: V8 has compiled the step
+    const before = settled();
+    await train(500); // 2,000 more
+    // each step's objects are garbage once it ends; a leak of even 0.5 KB a step would show as ~1 MB
+    expect(settled() - before).toBeLessThan(512 * 1024);
   });
 });
