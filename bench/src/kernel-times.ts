@@ -18,7 +18,7 @@ import { stepSession } from './step-session.js';
 
 const { values } = parseArgs({ options: { task: { type: 'string', default: 'T1' }, backend: { type: 'string', default: 'native' }, steps: { type: 'string', default: '2000' } } });
 const taskId = values.task as TaskId;
-if (!TASK_IDS.includes(taskId) || TASKS[taskId].conv) throw new Error('--task must be T1, T2 or T3');
+if (!TASK_IDS.includes(taskId)) throw new Error(`--task must be one of ${TASK_IDS.join(', ')}`);
 const steps = Number(values.steps);
 if (!Number.isInteger(steps) || steps < 1) throw new Error('--steps must be a positive integer');
 

@@ -7,6 +7,9 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include "kernels.h"
 
 namespace tg {
@@ -143,9 +146,56 @@ inline float keepIf(int e, float v) {
 // 1/t for t ties of a 2×2 window (t ≥ 1 without NaN), rounded to float as js's fround(1/t)
 constexpr float kInverse[5] = {0.0f, 1.0f, 0.5f, 1.0f / 3.0f, 0.25f};
 
+#if defined(__x86_64__)
+// even and odd lanes of 16 consecutive floats: 2×2 windows' left and right columns
+__attribute__((target("avx2"))) inline void splitPairs(const float* p, __m256& even, __m256& odd) {
+  const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+  even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
+  odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+// splitPairs' inverse: the two halves interleaved back into 16 consecutive floats
+__attribute__((target("avx2"))) inline void joinPairs(float* p, __m256 even, __m256 odd) {
+  const __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
+  _mm256_storeu_ps(p, _mm256_permute2f128_ps(lo, hi, 0x20));
+  _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+
+// The plain 2×2 scatter of one output row, eight windows at a time (AVX2): per element the
+// scalar loop's operations — the window's max (only compared with, so the sign a tie of
+// zeros gives it does not matter), 0 + grad·1/t, the mask — so the same bits. Returns the
+// windows done; a group holding a NaN, and the row's last < 8 windows, are left to the
+// scalar loop. T4's first pool (75,264 windows a step) ran ≈ 415 µs scalar.
+__attribute__((target("avx2"))) long scatterRow2x2Avx2(const float* r0, const float* r1, const float* d, float* t0, float* t1, long outW) {
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256 inverse = _mm256_setr_ps(kInverse[0], kInverse[1], kInverse[2], kInverse[3], kInverse[4], 0.0f, 0.0f, 0.0f);
+  long ow = 0;
+  for (; ow + 8 <= outW; ow += 8) {
+    __m256 v0, v1, v2, v3;
+    splitPairs(r0 + 2 * ow, v0, v1);
+    splitPairs(r1 + 2 * ow, v2, v3);
+    const __m256 nan = _mm256_or_ps(_mm256_cmp_ps(v0, v1, _CMP_UNORD_Q), _mm256_cmp_ps(v2, v3, _CMP_UNORD_Q));
+    if (_mm256_movemask_ps(nan) != 0) break;
+    const __m256 m = _mm256_max_ps(_mm256_max_ps(v0, v1), _mm256_max_ps(v2, v3));
+    const __m256 e0 = _mm256_cmp_ps(v0, m, _CMP_EQ_OQ), e1 = _mm256_cmp_ps(v1, m, _CMP_EQ_OQ);
+    const __m256 e2 = _mm256_cmp_ps(v2, m, _CMP_EQ_OQ), e3 = _mm256_cmp_ps(v3, m, _CMP_EQ_OQ);
+    // each mask is −1 where the element ties the max: minus their sum is the count t
+    const __m256i ties = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_add_epi32(
+        _mm256_add_epi32(_mm256_castps_si256(e0), _mm256_castps_si256(e1)), _mm256_add_epi32(_mm256_castps_si256(e2), _mm256_castps_si256(e3))));
+    const __m256 share = _mm256_add_ps(zero, _mm256_mul_ps(_mm256_loadu_ps(d + ow), _mm256_permutevar8x32_ps(inverse, ties)));
+    joinPairs(t0 + 2 * ow, _mm256_and_ps(e0, share), _mm256_and_ps(e1, share));
+    joinPairs(t1 + 2 * ow, _mm256_and_ps(e2, share), _mm256_and_ps(e3, share));
+  }
+  return ow;
+}
+#endif
+
 void maxPoolScatter(const float* dy, const float* x, const ConvGeometry& g, float* out) {
   const long plane = g.H * g.W;
   const bool fast = plain2x2(g);
+#if defined(__x86_64__)
+  const bool avx2 = fast && cpuHasAvx2Fma();
+#endif
   // the 2×2 windows lie side by side: each element is written once below (0 + its share, as
   // js's += onto a zeroed buffer gives), so only the rows and columns past them need zeros
   if (!fast) std::fill(out, out + g.N * g.C * plane, 0.0f);
@@ -159,7 +209,14 @@ void maxPoolScatter(const float* dy, const float* x, const ConvGeometry& g, floa
         float* t1 = t0 + g.W;
         const float* r0 = base + 2 * oh * g.W;
         const float* r1 = r0 + g.W;
-        for (long ow = 0; ow < g.outW; ow++, d++) {
+        long ow = 0;
+#if defined(__x86_64__)
+        if (avx2) {
+          ow = scatterRow2x2Avx2(r0, r1, d, t0, t1, g.outW);
+          d += ow;
+        }
+#endif
+        for (; ow < g.outW; ow++, d++) {
           const long c = 2 * ow;
           const float v0 = r0[c], v1 = r0[c + 1], v2 = r1[c], v3 = r1[c + 1];
           const float grad = *d;
