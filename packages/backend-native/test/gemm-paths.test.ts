@@ -40,6 +40,17 @@ function product(a: Float32Array, b: Float32Array, m: number, k: number, n: numb
   return out;
 }
 
+/** A batch of `count` products on fixed operands, run with the given flags (out filled with NaN first, as product's). */
+function batchedProduct(count: number, m: number, k: number, n: number, tA: boolean, tB: boolean): (flags: number) => Float32Array {
+  const a = values(m + k, count * m * k, true), b = values(n + k, count * k * n, true);
+  const aOffsets = Int32Array.from({ length: count }, (_, i) => i * m * k), bOffsets = Int32Array.from({ length: count }, (_, i) => i * k * n);
+  return (flags) => {
+    const out = new Float32Array(count * m * n).fill(NaN);
+    addon!.matmulBatched(a, b, out, m, k, n, tA, tB, aOffsets, bOffsets, flags);
+    return out;
+  };
+}
+
 function expectPathsAgree(m: number, k: number, n: number, tA: boolean, tB: boolean, seed: number, specials: boolean, twoThreads: boolean): void {
   const a = values(seed, m * k, specials), b = values(seed + 1, k * n, specials);
   const reference = product(a, b, m, k, n, tA, tB, FLAG_REFERENCE_GEMM);
@@ -84,14 +95,7 @@ describe.runIf(built)('float32 matmul: the fast paths give the reference paths\'
   it('in matmulBatched, whose products each take their own path', () => {
     for (const [m, k, n] of [[30, 784, 10], [10, 10, 30], [7, 33, 13], [30, 10, 784]] as const) {
       for (const tA of [false, true]) for (const tB of [false, true]) {
-        const count = 3;
-        const a = values(m + k, count * m * k, true), b = values(n + k, count * k * n, true);
-        const aOffsets = Int32Array.from({ length: count }, (_, i) => i * m * k), bOffsets = Int32Array.from({ length: count }, (_, i) => i * k * n);
-        const run = (flags: number) => {
-          const out = new Float32Array(count * m * n).fill(NaN);
-          addon!.matmulBatched(a, b, out, m, k, n, tA, tB, aOffsets, bOffsets, flags);
-          return out;
-        };
+        const run = batchedProduct(3, m, k, n, tA, tB);
         expectSameBits(run(0), run(FLAG_REFERENCE_GEMM), `batched ${m}×${k}×${n} tA=${tA} tB=${tB}`);
       }
     }
@@ -163,14 +167,7 @@ describe.skipIf(!avx512)(`float32 matmul: the AVX-512 set gives the AVX2 set's b
   it('in matmulBatched', () => {
     for (const [m, k, n] of [[64, 100, 40], [7, 33, 13], [30, 10, 784], [30, 784, 10]] as const) {
       for (const tA of [false, true]) for (const tB of [false, true]) {
-        const count = 4;
-        const a = values(m + k, count * m * k, true), b = values(n + k, count * k * n, true);
-        const aOffsets = Int32Array.from({ length: count }, (_, i) => i * m * k), bOffsets = Int32Array.from({ length: count }, (_, i) => i * k * n);
-        const run = (flags: number) => {
-          const out = new Float32Array(count * m * n).fill(NaN);
-          addon!.matmulBatched(a, b, out, m, k, n, tA, tB, aOffsets, bOffsets, flags);
-          return out;
-        };
+        const run = batchedProduct(4, m, k, n, tA, tB);
         const avx2 = run(FLAG_AVX2_KERNELS);
         expectSameBits(run(0), avx2, `batched ${m}×${k}×${n} tA=${tA} tB=${tB}`);
         expectSameBits(run(FLAG_TWO_THREADS | FLAG_ALWAYS_TWO), avx2, `batched ${m}×${k}×${n} tA=${tA} tB=${tB}, two threads`);
