@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as core from '@tapegrad/core';
 import { type Backend, type FallbackReport, Tape, type Tensor, createRng, getBackend, listBackends, matmul, mul, noGrad, registerBackend, setBackend, sum, tensor, tidy } from '@tapegrad/core';
-import { type Dense, SGD, type Sequential, activate, cost, mlp } from '@tapegrad/nn';
+import { type Dense, type LazyLayerTrace, SGD, type Sequential, cost, mlp } from '@tapegrad/nn';
 import { type ColumnSampler, columnSampler } from '@tapegrad/datasets';
 import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec } from '../protocol.js';
 import { type Framework, type JsKernelCounter, type MatmulRun, type OpRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
@@ -54,24 +54,6 @@ export function buildModel(task: TaskSpec, layers: Layer[]): Sequential {
 }
 
 
-/**
- * The output layer's Zᴸ, and Aᴸ when first read (as nn's fit does). A class: written as object
- * literals with getters, each step left ≈ 2.6 KB that survived the scavenges (T3's young-heap
- * survivors grew 1 MB per 400 steps, scavenges 3–8 ms instead of 0.6–1) until a full collection.
- */
-class OutputLayer {
-  #a: Tensor | undefined;
-  readonly z: Tensor;
-  constructor(private readonly layer: Dense, input: Tensor) {
-    this.z = layer.preActivation(input);
-  }
-  get activation(): Dense['activation'] {
-    return this.layer.activation;
-  }
-  get a(): Tensor {
-    return (this.#a ??= activate(this.layer.activation, this.z));
-  }
-}
 
 class TapegradTrainer implements Trainer {
   private readonly model: Sequential;
@@ -92,13 +74,13 @@ class TapegradTrainer implements Trainer {
     this.loss = task.output === 'softmax-cce' ? 'cce' : 'bce';
   }
 
-  private batchCost(xb: Tensor, yb: Tensor): { cost: Tensor; head: OutputLayer } {
+  private batchCost(xb: Tensor, yb: Tensor): { cost: Tensor; head: LazyLayerTrace } {
     // as nn's fit: the hidden layers' activations, the output layer's Zᴸ for the from-logits
     // cost, and its Aᴸ only when read (evaluation's argmax; the training step never reads it)
     const layers = this.model.layers as Dense[];
     let a = xb;
     for (let l = 0; l < layers.length - 1; l++) a = layers[l].forward(a);
-    const head = new OutputLayer(layers[layers.length - 1], a);
+    const head = layers[layers.length - 1].lazyTrace(a);
     return { cost: cost(this.loss, head, yb), head };
   }
 

@@ -7,7 +7,7 @@
 export { type Activation, ACTIVATIONS, activate } from './activations.js';
 export { type Initializer, INITIALIZERS, initWeights, initTensor, fans, type InitOptions } from './init.js';
 export { type Module, type NamedParameters, type LayerTrace, type ForwardTrace, setTrainingMode, modelState } from './module.js';
-export { Dense, type DenseOptions } from './layers/dense.js';
+export { Dense, type DenseOptions, LazyLayerTrace } from './layers/dense.js';
 export { Conv2d, type Conv2dLayerOptions } from './layers/conv.js';
 export { MaxPool2d, AvgPool2d, type Pool2dLayerOptions } from './layers/pool.js';
 export { Flatten } from './layers/flatten.js';

@@ -2,7 +2,7 @@ import {
   type ColumnSampler, DeviceTensorError, type Rng, type RowSampler, Tape, TapegradError, Tensor, type TypedArray, ValueError, add, columnSampler, createRng, getBackend, keep, mul, noGrad,
   outsideTidy, rowSampler, scalar, shuffleInPlace, sum, tidy, zeros,
 } from '@tapegrad/core';
-import { ACTIVATIONS, type Activation, activate } from './activations.js';
+import { ACTIVATIONS, type Activation } from './activations.js';
 import { type LossName, LOSSES, cost, l2Penalty } from './losses.js';
 import { METRICS, type MetricFn, type MetricName } from './metrics.js';
 import { type Module, type NamedParameters, setTrainingMode } from './module.js';
@@ -322,24 +322,13 @@ interface Forward {
  * recorded as before; read after it (metrics), it is computed unrecorded, as values only.
  */
 function outputLayer(layer: { trace(a: Tensor): { z: Tensor; a: Tensor } }, a: Tensor): { readonly z: Tensor; readonly a: Tensor } {
-  return layer instanceof Dense ? new LazyOutput(layer, layer.preActivation(a)) : layer.trace(a);
+  return layer instanceof Dense ? layer.lazyTrace(a) : layer.trace(a);
 }
 
 /**
- * Zᴸ, and Aᴸ on first read. Classes here, not object literals with getters: with the
- * benchmark's copy of this step written as literals, each step left ≈ 2.6 KB that survived
- * the scavenges (the young heap's survivors grew 1 MB per 400 T3 steps, each scavenge taking
- * 3–8 ms instead of 0.6–1) until a full collection.
+ * The batch's cost from the output layer (cost() reads `a` only for a loss of the
+ * activations), and the output when asked; a class for the reason LazyLayerTrace is one.
  */
-class LazyOutput {
-  #a: Tensor | undefined;
-  constructor(private readonly layer: Dense, readonly z: Tensor) {}
-  get a(): Tensor {
-    return (this.#a ??= activate(this.layer.activation, this.z));
-  }
-}
-
-/** The batch's cost from the output layer (cost() reads `a` only for a loss of the activations), and the output when asked. */
 class LazyForward implements Forward {
   readonly cost: Tensor;
   constructor(private readonly head: { readonly z: Tensor; readonly a: Tensor }, readonly activation: Activation, loss: LossName, y: Tensor) {

@@ -15,6 +15,12 @@ describe('Dense', () => {
     // Z alone, for a loss in from-logits form; the same shape check
     expect(layer.preActivation(A).toArray()).toEqual([[-3.5, -3.5], [2.5, 4]]);
     expect(() => layer.preActivation(tensor([[1, 2], [3, 4]]))).toThrow('Dense: expects input of shape [3, batch] (features × examples), got [2,2]');
+    // Z now, A on first read and the same tensor after
+    const lazy = layer.lazyTrace(A);
+    expect(lazy.z.toArray()).toEqual([[-3.5, -3.5], [2.5, 4]]);
+    expect(lazy.activation).toBe('relu');
+    expect(lazy.a.toArray()).toEqual([[0, 0], [2.5, 4]]);
+    expect(lazy.a).toBe(lazy.a);
     expect(layer.W.shape).toEqual([2, 3]);
     expect(layer.b.shape).toEqual([2, 1]);
   });
