@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const { getBackend, setBackend } = await import('@tapegrad/core');
   const { loadTapegrad } = await import('./frameworks/tapegrad.js');
   const { UserLoopTrainer } = await import('./frameworks/tapegrad-loops.js');
-  const { TASKS, TASK_IDS, epochOrders, initialWeights, loadProtocolMnist } = await import('./protocol.js');
+  const { TASKS, TASK_IDS, initialWeights, loadProtocolMnist, protocolBatches } = await import('./protocol.js');
   const taskId = values.task as (typeof TASK_IDS)[number];
   if (!TASK_IDS.includes(taskId)) throw new Error(`--task must be one of ${TASK_IDS.join(', ')}`);
   const steps = Number(values.steps);
@@ -47,8 +47,7 @@ async function main(): Promise<void> {
   const task = TASKS[taskId];
   const mnist = loadProtocolMnist();
   const data = { train: mnist.train, eval: mnist.test };
-  const order = epochOrders(mnist.train.n, 1)[0];
-  const perEpoch = Math.floor(mnist.train.n / task.batch);
+  const batch = protocolBatches(mnist.train.n, task.batch);
   for (const loop of values.loops!.split(',')) {
     let trainer;
     if (loop === 'fit') {
@@ -60,7 +59,7 @@ async function main(): Promise<void> {
       trainer = new UserLoopTrainer(task, data, initialWeights(task), loop === 'userloop+tidy');
     } else throw new Error('--loops: fit, userloop, userloop+tidy');
     const run = (from: number, count: number) => {
-      for (let s = from; s < from + count; s++) trainer.step(order.subarray((s % perEpoch) * task.batch, ((s % perEpoch) + 1) * task.batch));
+      for (let s = from; s < from + count; s++) trainer.step(batch(s), batch(s + 1));
     };
     run(0, steps); // warm-up: the pool fills, V8 tiers the code up
     created.clear();

@@ -7,7 +7,7 @@
  * for a split product, its share of the blocks plus any wait for the worker — so per-kernel
  * figures stay true; the step total includes the timing's own cost (two clock reads a call).
  *
- *   npx tsx bench/src/kernel-times.ts [--task T1|T2|T3] [--backend native] [--steps 2000]
+ *   npx tsx bench/src/kernel-times.ts [--task T1|T2|T3] [--backend native] [--steps 2000] [--loop fit|userloop]
  *
  * The first --steps steps warm up (V8 tiers the code up), the next --steps are timed.
  */
@@ -16,13 +16,14 @@ import { type Backend, getBackend, registerBackend, setBackend } from '@tapegrad
 import { TASK_IDS, TASKS, type TaskId } from './protocol.js';
 import { stepSession } from './step-session.js';
 
-const { values } = parseArgs({ options: { task: { type: 'string', default: 'T1' }, backend: { type: 'string', default: 'native' }, steps: { type: 'string', default: '2000' } } });
+const { values } = parseArgs({ options: { task: { type: 'string', default: 'T1' }, backend: { type: 'string', default: 'native' }, steps: { type: 'string', default: '2000' }, loop: { type: 'string', default: 'fit' } } });
+if (values.loop !== 'fit' && values.loop !== 'userloop') throw new Error('--loop must be fit or userloop');
 const taskId = values.task as TaskId;
 if (!TASK_IDS.includes(taskId)) throw new Error(`--task must be one of ${TASK_IDS.join(', ')}`);
 const steps = Number(values.steps);
 if (!Number.isInteger(steps) || steps < 1) throw new Error('--steps must be a positive integer');
 
-const { trainer, batch, backend } = await stepSession(taskId, values.backend);
+const { trainer, batch, backend } = await stepSession(taskId, values.backend, values.loop);
 const timed = getBackend();
 interface Entry { calls: number; ms: number; args: unknown[] }
 /** Per kernel, per sub-kernel ('' for none), per size key: calls and time. Labels are built when printing. */
@@ -80,7 +81,7 @@ setBackend(`${timed.name}-timed`);
 for (let s = 0; s < steps; s++) trainer.step(batch(s), batch(s + 1));
 for (const bySub of totals.values()) bySub.clear();
 const started = process.hrtime.bigint();
-for (let s = 0; s < steps; s++) trainer.step(batch(s), batch(s + 1));
+for (let s = steps; s < 2 * steps; s++) trainer.step(batch(s), batch(s + 1));
 const stepUs = Number(process.hrtime.bigint() - started) / steps / 1000;
 trainer.dispose();
 let kernelsUs = 0, callsPerStep = 0;

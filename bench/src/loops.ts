@@ -15,7 +15,7 @@ import { getBackend, setBackend } from '@tapegrad/core';
 import { loadTapegrad } from './frameworks/tapegrad.js';
 import type { Trainer } from './frameworks/types.js';
 import { UserLoopTrainer } from './frameworks/tapegrad-loops.js';
-import { TASKS, type TaskId, epochOrders, initialWeights, loadProtocolMnist } from './protocol.js';
+import { TASKS, type TaskId, initialWeights, loadProtocolMnist, protocolBatches } from './protocol.js';
 
 /** 'userloop+tidy': the user loop's step inside tidy — the control that shows what its fresh buffers cost. */
 const KINDS = ['fit', 'userloop', 'engine', 'userloop+tidy'] as const;
@@ -52,8 +52,8 @@ async function main(): Promise<void> {
       await fw.activate();
       trainers[kind] = await fw.createTrainer(task, { train: mnist.train, eval: mnist.test }, initialWeights(task));
     }
-    const order = epochOrders(mnist.train.n, 1)[0];
-    const perEpoch = Math.floor(mnist.train.n / task.batch);
+    // every trainer gets the protocol's sequence, epoch after epoch, as in the harness
+    const batch = protocolBatches(mnist.train.n, task.batch);
     let cursor = 0;
     const times: Record<Kind, number[]> = { fit: [], userloop: [], engine: [], 'userloop+tidy': [] };
     // CPU time of the process (its threads: GC helpers, the native backend's second thread): on a
@@ -62,10 +62,7 @@ async function main(): Promise<void> {
     const runSteps = (trainer: Trainer, from: number) => {
       const t0 = performance.now();
       const c0 = process.cpuUsage();
-      for (let s = 0; s < steps; s++) {
-        const b = (from + s) % perEpoch;
-        trainer.step(order.subarray(b * task.batch, (b + 1) * task.batch));
-      }
+      for (let s = from; s < from + steps; s++) trainer.step(batch(s), batch(s + 1));
       const cpu = process.cpuUsage(c0);
       return { wall: ((performance.now() - t0) * 1000) / steps, cpu: (cpu.user + cpu.system) / steps };
     };

@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { getBackend, setBackend } from '@tapegrad/core';
 import { loadTapegrad } from './frameworks/tapegrad.js';
 import { UserLoopTrainer } from './frameworks/tapegrad-loops.js';
-import { epochOrders, initialWeights, loadProtocolMnist, TASK_IDS, TASKS, type TaskId } from './protocol.js';
+import { initialWeights, loadProtocolMnist, protocolBatches, TASK_IDS, TASKS, type TaskId } from './protocol.js';
 
 interface ProfileNode {
   id: number;
@@ -74,11 +74,10 @@ async function main(): Promise<void> {
   const data = { train: mnist.train, eval: mnist.test };
   // userloop+tidy: the user loop's step inside tidy, the control that shows what its fresh buffers cost
   const trainer = loop === 'userloop+tidy' ? new UserLoopTrainer(task, data, initialWeights(task), true) : await framework.createTrainer(task, data, initialWeights(task));
-  const order = epochOrders(mnist.train.n, 1)[0];
-  const perEpoch = Math.floor(mnist.train.n / task.batch);
-  const batch = (s: number) => order.subarray((s % perEpoch) * task.batch, (s % perEpoch + 1) * task.batch);
+  const batch = protocolBatches(mnist.train.n, task.batch);
+  let step = 0; // one running sequence: each run goes on where the last stopped
   const run = async (count: number) => {
-    for (let s = 0; s < count; s++) await trainer.step(batch(s), batch(s + 1));
+    for (const end = step + count; step < end; step++) await trainer.step(batch(step), batch(step + 1));
   };
 
   await run(Math.min(steps, 500)); // warm-up: V8 tiers the code up

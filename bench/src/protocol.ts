@@ -34,22 +34,43 @@ export function normal(rng: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
 }
 
-/** The example orders of epochs 0..epochs−1: one generator seeded 42, state carried over. */
-export function epochOrders(n: number, epochs: number, seed = 42): Int32Array[] {
-  const rng = mulberry32(seed);
+/**
+ * Step s's batch of the protocol's sequence for scripts that time steps outside the harness:
+ * epoch after epoch (one generator seeded 42, as epochOrders), each epoch's consecutive slices,
+ * its last one short — the batches the harness hands a trainer, and those @tapegrad/datasets'
+ * batches() yields (the user loop iterates them). Orders are drawn as far as asked.
+ */
+export function protocolBatches(n: number, batchSize: number): (s: number) => Int32Array {
+  const rng = mulberry32(ORDER_SEED);
+  const perEpoch = Math.ceil(n / batchSize);
   const orders: Int32Array[] = [];
-  for (let e = 0; e < epochs; e++) {
-    const p = new Int32Array(n);
-    for (let i = 0; i < n; i++) p[i] = i;
-    for (let i = n - 1; i >= 1; i--) {
-      const j = Math.floor(rng() * (i + 1));
-      const t = p[i];
-      p[i] = p[j];
-      p[j] = t;
-    }
-    orders.push(p);
+  return (s: number) => {
+    const epoch = Math.floor(s / perEpoch), b = s % perEpoch;
+    while (orders.length <= epoch) orders.push(drawOrder(n, rng));
+    return orders[epoch].subarray(b * batchSize, Math.min((b + 1) * batchSize, n));
+  };
+}
+
+/** The seed of the protocol's example orders. */
+export const ORDER_SEED = 42;
+
+/** The example orders of epochs 0..epochs−1: one generator seeded 42, state carried over. */
+export function epochOrders(n: number, epochs: number, seed = ORDER_SEED): Int32Array[] {
+  const rng = mulberry32(seed);
+  return Array.from({ length: epochs }, () => drawOrder(n, rng));
+}
+
+/** One epoch's order: the identity, Fisher–Yates'd from i = n−1 down to 1 with j = floor(rng()·(i+1)). */
+function drawOrder(n: number, rng: () => number): Int32Array {
+  const p = new Int32Array(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  for (let i = n - 1; i >= 1; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    const t = p[i];
+    p[i] = p[j];
+    p[j] = t;
   }
-  return orders;
+  return p;
 }
 
 /** The protocol's own check: the first five indices of epoch 0 with seed 42. */

@@ -1,27 +1,31 @@
 /**
  * The benchmark's own tapegrad trainer for one task, set up as the harness does (same data,
  * first epoch's order, initial weights) for the scripts that time its steps outside the
- * harness (warmup.ts, prefetch-ab.ts): `batch(s)` is step s's indices, cycling over the first
- * epoch's full batches.
+ * harness (warmup.ts, prefetch-ab.ts): `batch(s)` is step s's indices in the protocol's
+ * sequence, epoch after epoch.
  */
 import { getBackend, setBackend } from '@tapegrad/core';
 import { loadTapegrad } from './frameworks/tapegrad.js';
+import { UserLoopTrainer } from './frameworks/tapegrad-loops.js';
 import type { Trainer } from './frameworks/types.js';
-import { epochOrders, initialWeights, loadProtocolMnist, TASKS, type TaskId, type TaskSpec } from './protocol.js';
+import { initialWeights, loadProtocolMnist, protocolBatches, TASKS, type TaskId, type TaskSpec } from './protocol.js';
 
 export interface StepSession {
   trainer: Trainer;
   task: TaskSpec;
   /** The backend the trainer runs on. */
   backend: string;
-  /** Step s's batch: the first epoch's full batches, in order, over and over. */
+  /** Step s's batch: the protocol's sequence, epoch after epoch (protocolBatches). */
   batch(s: number): Int32Array;
   /** Steps in one protocol epoch (its short last batch included). */
   stepsPerEpoch: number;
 }
 
-/** Sets `backend` ('auto': the fastest registered) and builds the trainer of its tapegrad row. */
-export async function stepSession(taskId: TaskId, backend = 'auto'): Promise<StepSession> {
+/**
+ * Sets `backend` ('auto': the fastest registered) and builds the trainer of its tapegrad row,
+ * or with `loop` 'userloop' the user loop's trainer (frameworks/tapegrad-loops.ts) instead.
+ */
+export async function stepSession(taskId: TaskId, backend = 'auto', loop: 'fit' | 'userloop' = 'fit'): Promise<StepSession> {
   const { frameworks } = await loadTapegrad();
   setBackend(backend);
   const name = getBackend().name;
@@ -30,9 +34,8 @@ export async function stepSession(taskId: TaskId, backend = 'auto'): Promise<Ste
   await framework.activate();
   const task = TASKS[taskId];
   const mnist = loadProtocolMnist();
-  const trainer = await framework.createTrainer(task, { train: mnist.train, eval: mnist.test }, initialWeights(task));
-  const order = epochOrders(mnist.train.n, 1)[0];
-  const full = Math.floor(mnist.train.n / task.batch);
-  const batch = (s: number) => order.subarray((s % full) * task.batch, (s % full + 1) * task.batch);
+  const data = { train: mnist.train, eval: mnist.test };
+  const trainer = loop === 'userloop' ? new UserLoopTrainer(task, data, initialWeights(task)) : await framework.createTrainer(task, data, initialWeights(task));
+  const batch = protocolBatches(mnist.train.n, task.batch);
   return { trainer, task, backend: name, batch, stepsPerEpoch: Math.ceil(mnist.train.n / task.batch) };
 }

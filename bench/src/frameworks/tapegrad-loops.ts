@@ -12,11 +12,12 @@
  *   how the gradients are found (target: the tape's step ≤ 1.1× the engine's).
  */
 import {
-  Tape, type Tensor, add, columnSampler, logSoftmax, matmul, mean, mul, neg, noGrad, relu, setBackend, sigmoid, softplus, sub, sum,
+  type ColumnSampler, Tape, type Tensor, add, columnSampler, logSoftmax, matmul, mean, mul, neg, noGrad, relu, setBackend, sigmoid, softplus, sub, sum,
   tensor, tidy,
 } from '@tapegrad/core';
+import { type Batch, batches } from '@tapegrad/datasets';
 import { SGD, type Sequential, manualBackprop } from '@tapegrad/nn';
-import { CLASSES, type Layer, PIXELS, type TaskSpec } from '../protocol.js';
+import { CLASSES, type Layer, ORDER_SEED, PIXELS, type TaskSpec } from '../protocol.js';
 import { buildModel, columnsOf, oneHotColumns } from './tapegrad.js';
 import { type Framework, type TrainData, type Trainer, argmaxRows } from './types.js';
 
@@ -27,12 +28,21 @@ const COMPANION_TASKS = ['T1', 'T3'];
  * The loop of the README's "A taste", grown to the protocol's MLPs: core ops only, examples as
  * columns, Zˡ = Wˡ Aˡ⁻¹ + bˡ, the task's cost written out (softmax cross-entropy through
  * `logSoftmax`; sigmoid + BCE in its logits form, softplus(z) − y·z), SGD as
- * `W = sub(W, mul(dW, lr))`. Nothing is tidied: every tensor is left to the garbage collector.
+ * `W = sub(W, mul(dW, lr))`, over the batches of @tapegrad/datasets' `batches()`. Nothing is
+ * tidied: every tensor is left to the garbage collector.
  */
 export class UserLoopTrainer implements Trainer {
   private weights: Tensor[] = [];
-  private readonly xs;
-  private readonly ys;
+  private readonly x: Tensor;
+  private readonly y: Tensor;
+  /**
+   * The batches as a user's loop gets them: @tapegrad/datasets' batches() over the protocol's
+   * order (seed 42, one generator across epochs), which gathers each next batch ahead as fit
+   * does. null once a caller has left that sequence.
+   */
+  private stream: Generator<Batch<{ x: Tensor; y: Tensor }>, void, undefined> | null;
+  /** For a caller off the protocol's sequence (a plan cut short, the allocation probe): its batches gathered at take. */
+  private samplers: { xs: ColumnSampler; ys: ColumnSampler } | null = null;
 
   /**
    * `inTidy`: the same step inside `tidy`, returning the new weights — not what the row runs,
@@ -45,8 +55,22 @@ export class UserLoopTrainer implements Trainer {
       this.weights.push(tensor(layers[l].b.slice(), { shape: [outputs, 1], dtype: 'float32' }));
     }
     const { train } = data;
-    this.xs = columnSampler(tensor(columnsOf(train.images, train.n, PIXELS), { shape: [PIXELS, train.n], dtype: 'float32' }));
-    this.ys = columnSampler(tensor(oneHotColumns(train.labels), { shape: [CLASSES, train.n], dtype: 'float32' }));
+    this.x = tensor(columnsOf(train.images, train.n, PIXELS), { shape: [PIXELS, train.n], dtype: 'float32' });
+    this.y = tensor(oneHotColumns(train.labels), { shape: [CLASSES, train.n], dtype: 'float32' });
+    this.stream = batches({ x: this.x, y: this.y }, { batchSize: task.batch, seed: ORDER_SEED, epochs: Number.MAX_SAFE_INTEGER });
+  }
+
+  /** The harness's batch `indices`: the user's next batch while the two agree, else gathered here. */
+  private batch(indices: Int32Array): { x: Tensor; y: Tensor } {
+    if (this.stream !== null) {
+      const next = this.stream.next();
+      if (!next.done && sameIndices(next.value.indices, indices)) return next.value;
+      // the caller left the protocol's sequence: every later batch is gathered as asked
+      this.stream.return();
+      this.stream = null;
+    }
+    this.samplers ??= { xs: columnSampler(this.x), ys: columnSampler(this.y) };
+    return { x: this.samplers.xs.take(indices), y: this.samplers.ys.take(indices) };
   }
 
   /** The last layer's pre-activation Zᴸ. */
@@ -73,8 +97,7 @@ export class UserLoopTrainer implements Trainer {
   }
 
   private update(indices: Int32Array): Tensor[] {
-    const xb = this.xs.take(indices);
-    const yb = this.ys.take(indices);
+    const { x: xb, y: yb } = this.batch(indices);
     const tape = new Tape();
     const c = tape.record(() => this.cost(this.logits(xb), yb));
     const grads = tape.gradient(c, this.weights);
@@ -96,7 +119,15 @@ export class UserLoopTrainer implements Trainer {
     });
   }
 
-  dispose(): void {}
+  dispose(): void {
+    this.stream?.return();
+  }
+}
+
+function sameIndices(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 /** fit's step with the tape replaced by nn's hand-written BP1–BP4 engine. */
@@ -160,7 +191,7 @@ export function tapegradCompanions(backend: string): Framework[] {
     {
       id: 'tapegrad-userloop',
       label: `tapegrad user loop (${backend})`,
-      details: `the README's "A taste" loop on ${backend}: core ops, a new Tape per step, tape.gradient, W = sub(W, mul(dW, lr)); no tidy, keep or optimiser (bench/src/frameworks/tapegrad-loops.ts)`,
+      details: `the README's "A taste" loop on ${backend}: core ops, a new Tape per step, tape.gradient, W = sub(W, mul(dW, lr)), batches from datasets' batches(); no tidy, keep or optimiser (bench/src/frameworks/tapegrad-loops.ts)`,
       ...common('userloop'),
       async createTrainer(task, data, layers) {
         setBackend(backend);

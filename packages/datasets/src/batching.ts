@@ -146,27 +146,45 @@ function* generate<D extends BatchSource>(
   // every batch gathers from the same x and y: sample them from row-major copies (one more copy of each)
   const xs = columnSampler(data.x);
   const ys = data.y ? columnSampler(data.y) : undefined;
-  for (let epoch = 0; epoch < epochs; epoch++) {
-    const order = rng ? epochOrder(n, rng) : Int32Array.from({ length: n }, (_, i) => i);
-    const end = dropLast ? n - (n % batchSize) : n;
-    for (let start = 0, step = 0; start < end; start += batchSize, step++) {
-      const indices = order.slice(start, Math.min(start + batchSize, n));
-      const batch: BatchSource & { indices: Int32Array; epoch: number; step: number } = {
-        x: xs.take(indices),
-        indices,
-        epoch,
-        step,
-      };
-      if (ys) batch.y = ys.take(indices);
-      if (data.labels) {
-        const labels = new Uint8Array(indices.length);
-        for (let k = 0; k < indices.length; k++) labels[k] = data.labels[indices[k]];
-        batch.labels = labels;
+  try {
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      const order = rng ? epochOrder(n, rng) : Int32Array.from({ length: n }, (_, i) => i);
+      const end = dropLast ? n - (n % batchSize) : n;
+      for (let start = 0, step = 0; start < end; start += batchSize, step++) {
+        const indices = order.slice(start, Math.min(start + batchSize, n));
+        const batch: BatchSource & { indices: Int32Array; epoch: number; step: number } = {
+          x: xs.take(indices),
+          indices,
+          epoch,
+          step,
+        };
+        if (ys) batch.y = ys.take(indices);
+        if (data.labels) {
+          const labels = new Uint8Array(indices.length);
+          for (let k = 0; k < indices.length; k++) labels[k] = data.labels[indices[k]];
+          batch.labels = labels;
+        }
+        // The next batch of this epoch is known now: where the backend can (native), it is
+        // gathered on another thread while the caller trains on this one, as fit does. Not
+        // across epochs: the next order would draw from rng before the caller's own draws.
+        const next = start + batchSize;
+        if (next < end) {
+          const nextIndices = order.subarray(next, Math.min(next + batchSize, n));
+          xs.prefetch(nextIndices);
+          ys?.prefetch(nextIndices);
+        }
+        yield batch as Batch<D>;
       }
-      yield batch as Batch<D>;
     }
+  } finally {
+    // a loop that stops early (break, a throw) leaves no gather running into a buffer nobody takes
+    xs.prefetch(NO_COLUMNS);
+    ys?.prefetch(NO_COLUMNS);
   }
 }
+
+/** prefetch(NO_COLUMNS) waits for and drops a pending prefetch (no batch that small is gathered ahead). */
+const NO_COLUMNS = new Int32Array(0);
 
 /** How many batches one epoch of `n` examples gives. */
 export function batchCount(n: number, batchSize: number, dropLast = false): number {

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { ShapeError, ValueError, createRng, mulberry32, tensor } from '@tapegrad/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Backend, ShapeError, ValueError, createRng, getBackend, jsBackend, mulberry32, randn, registerBackend, setBackend, tensor } from '@tapegrad/core';
 import { batchCount, batches, columnSampler, epochOrder, loadMnist, takeColumns } from '@tapegrad/datasets';
 
 /** The protocol's epoch order written out from BENCH-PROTOCOL.md, independent of the package. */
@@ -211,5 +211,61 @@ describe('batches', () => {
     );
     expect(() => batches({ x: data.x, labels: new Uint8Array(9) }, { batchSize: 2, seed: 1 })).toThrow('batches: 9 labels for the N = 10 columns of x');
     expect(() => batches({ x: tensor([1, 2]) }, { batchSize: 2, seed: 1 })).toThrow('batches: expects x as a [features, N] matrix, got shape [2]');
+  });
+});
+
+describe('batches gathers the next batch ahead where the backend can', () => {
+  afterEach(() => setBackend('js'));
+
+  /** A js backend that can gather on "another thread" (here at once), recording each start and each wait. */
+  function spyBackend(name: string) {
+    const log: string[] = [];
+    const backend: Backend = {
+      ...jsBackend,
+      name,
+      gatherColumnsAsync(x, rowLength, indices, out) {
+        log.push(`start ${indices[0]}`);
+        const [from, to] = [x as Float32Array, out as Float32Array];
+        for (let k = 0; k < indices.length; k++) for (let r = 0; r < rowLength; r++) to[r * indices.length + k] = from[indices[k] * rowLength + r];
+        return () => log.push(`wait ${indices[0]}`);
+      },
+    };
+    registerBackend(backend);
+    setBackend(name);
+    return log;
+  }
+
+  // 512 features × 120 examples in batches of 40: 20,480 values a batch, enough to be gathered ahead
+  const x = randn([512, 120], { seed: 4 });
+  const y = randn([2, 120], { seed: 5 });
+
+  it('the next batch of the same epoch, never across epochs (the rng draws stay the caller\'s), with takeColumns\' values', () => {
+    const log = spyBackend('spy-gather');
+    const seen = [...batches({ x, y }, { batchSize: 40, seed: 8, epochs: 2 })];
+    expect(getBackend().name).toBe('spy-gather');
+    const firsts = seen.map((b) => b.indices[0]);
+    // per epoch: batch 0 gathered at take, batches 1 and 2 started while the one before trained
+    expect(log).toEqual([
+      `start ${firsts[1]}`, `wait ${firsts[1]}`, `start ${firsts[2]}`, `wait ${firsts[2]}`,
+      `start ${firsts[4]}`, `wait ${firsts[4]}`, `start ${firsts[5]}`, `wait ${firsts[5]}`,
+    ]);
+    expect(seen.flatMap((b) => Array.from(b.indices))).toEqual(protocolEpochs(120, 8, 2).flat());
+    for (const b of seen) {
+      expect(Array.from(b.x.data)).toEqual(Array.from(takeColumns(x, b.indices).data));
+      expect(Array.from(b.y!.data)).toEqual(Array.from(takeColumns(y, b.indices).data));
+    }
+  });
+
+  it('a loop that stops early waits for the gather it started, and no later batch is gathered', () => {
+    const log = spyBackend('spy-gather-break');
+    let first = -1;
+    for (const b of batches({ x }, { batchSize: 40, seed: 8 })) {
+      first = b.indices[0];
+      break;
+    }
+    const [order] = protocolEpochs(120, 8, 1);
+    const next = order[40];
+    expect(first).toBe(order[0]);
+    expect(log).toEqual([`start ${next}`, `wait ${next}`]);
   });
 });
