@@ -199,22 +199,22 @@ describe('bench (pnpm bench --quick --tiny)', () => {
     for (const m of report.matmul) expect(m.rows.some((r) => r.framework.startsWith('pytorch'))).toBe(false);
   });
 
-  it('has NumPy rows (the seeds\' loop by hand) where python3 has numpy, with the same loss on T1, else unavailable rows that say why; none on T4', () => {
-    const rows = report.tasks.T1.rows;
-    const numpy = rows.find((r) => r.framework === 'numpy-1thread')!;
-    if (numpy.status === 'unavailable') {
-      expect(numpy.note).toMatch(/Python with numpy/);
-    } else {
+  it('has NumPy rows (the seeds\' loop by hand; T4 with im2col convolutions) where python3 has numpy, with the same loss on T1 and T4, else unavailable rows that say why', () => {
+    for (const task of ['T1', 'T4']) {
+      const rows = report.tasks[task].rows;
+      const numpy = rows.find((r) => r.framework === 'numpy-1thread')!;
+      if (numpy.status === 'unavailable') {
+        expect(numpy.note).toMatch(/Python with numpy/);
+        continue;
+      }
       expect(numpy.status, numpy.note).toBe('extrapolated');
       expect(numpy.batchesRun).toBe(2);
       const reference = rows.find((r) => r.framework === 'tapegrad-js')!.testLoss!;
-      expect(Math.abs(numpy.testLoss! - reference) / reference).toBeLessThan(1e-5);
+      // two batches: float32 in other summation orders (T4's convolutions as im2col GEMMs) stays within rounding
+      expect(Math.abs(numpy.testLoss! - reference) / reference, task).toBeLessThan(task === 'T1' ? 1e-5 : 1e-4);
       expect(numpy.note).toMatch(/^BLAS /);
       expect(numpy.allocation).toBeNull();
     }
-    const t4 = report.tasks.T4.rows.find((r) => r.framework === 'numpy-1thread')!;
-    expect(t4.status).toBe('unavailable');
-    expect(t4.note).toMatch(/Python with numpy|no convolution/);
     for (const m of report.matmul) expect(m.rows.some((r) => r.framework.startsWith('numpy'))).toBe(false);
     for (const o of report.ops) expect(o.rows.some((r) => r.framework.startsWith('numpy'))).toBe(false);
   });

@@ -6,7 +6,7 @@
  *   `torch.set_num_threads`; any task.
  * - NumPy (`bench/python/numpy_rows.py`): the seeds' own loop — forward, BP1–BP4 by hand, SGD —
  *   examples as columns; BLAS threads through OPENBLAS_NUM_THREADS (threadpoolctl too, where
- *   installed); the MLP tasks T1–T3.
+ *   installed); T4's CNN by hand the same way (im2col GEMMs, pooling by reshapes, momentum).
  *
  * Each script runs the whole plan of one task in a child process and reports its epoch times
  * and test accuracy. Both rebuild the protocol's inputs with the same code
@@ -124,8 +124,7 @@ export const NUMPY: PythonFamily = {
   probe: 'import numpy; print(numpy.__version__)',
   needs: 'numpy',
   details: (python, version, threads) =>
-    `numpy ${version} (${python}), float32, the seeds' loop by hand (forward, BP1–BP4, SGD; examples as columns), OPENBLAS_NUM_THREADS=${threads}; the plan runs in bench/python/numpy_rows.py, which rebuilds the protocol's inputs (checked here)`,
-  unsupported: (task) => (task.conv ? "the NumPy rows are the seeds' hand-written MLP backprop (T1–T3): no convolution" : undefined),
+    `numpy ${version} (${python}), float32, the seeds' loop by hand (forward, BP1–BP4, SGD; examples as columns; T4: convolutions as im2col GEMMs, momentum SGD), OPENBLAS_NUM_THREADS=${threads}; the plan runs in bench/python/numpy_rows.py, which rebuilds the protocol's inputs (checked here)`,
 };
 
 /** The BLAS library's short name from numpy_rows.py's list of mapped files: 'openblas-pthread', 'blas (reference)'. */
