@@ -39,7 +39,7 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from protocol_inputs import CLASSES, Inputs, parse_args, report, run_plan  # noqa: E402
+from protocol_inputs import CLASSES, Inputs, parse_args, run_and_report  # noqa: E402
 
 
 def blas_library():
@@ -68,12 +68,8 @@ def main():
     pools = limit_threads(args.threads)
     inputs = Inputs(args)
     step, logits = cnn(inputs) if inputs.spec.get("conv") else mlp(inputs)
-    timed = run_plan(args, inputs, step)
-    if timed is None:
-        return
-    epoch_seconds, stopped_early = timed
-    evaluation = None
-    if not stopped_early and not args.no_evaluate:
+
+    def evaluate():
         z = logits(inputs.test_x).astype(np.float64)
         y = np.eye(CLASSES)[inputs.test_y].T
         if inputs.spec["output"] == "softmax-cce":
@@ -83,8 +79,9 @@ def main():
         else:
             # BCE summed over the units, in its logits form: softplus(z) − y·z
             per_example = (np.logaddexp(0, z) - y * z).sum(axis=0)
-        evaluation = {"loss": float(per_example.mean()), "accuracy": float((z.argmax(axis=0) == inputs.test_y).mean())}
-    report(inputs, epoch_seconds, stopped_early, evaluation, numpy=np.__version__, threads=args.threads, blas=blas_library(), threadpools=pools)
+        return {"loss": float(per_example.mean()), "accuracy": float((z.argmax(axis=0) == inputs.test_y).mean())}
+
+    run_and_report(args, inputs, step, evaluate, numpy=np.__version__, threads=args.threads, blas=blas_library(), threadpools=pools)
 
 
 def softmax_columns(z):

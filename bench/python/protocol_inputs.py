@@ -166,5 +166,15 @@ def run_plan(args, inputs, step):
     return epoch_seconds, stopped_early
 
 
+def run_and_report(args, inputs, step, evaluate, **facts):
+    """run_plan, then evaluate() (the test set's {"loss", "accuracy"}) unless the plan stopped early or --no-evaluate, then report."""
+    timed = run_plan(args, inputs, step)
+    if timed is None:
+        return
+    epoch_seconds, stopped_early = timed
+    evaluation = None if stopped_early or args.no_evaluate else evaluate()
+    report(inputs, epoch_seconds, stopped_early, evaluation, **facts)
+
+
 def report(inputs, epoch_seconds, stopped_early, evaluation, **facts):
     print(json.dumps({"checks": inputs.checks, "epochSeconds": epoch_seconds, "stoppedEarly": stopped_early, "evaluation": evaluation, **facts}))

@@ -6,7 +6,7 @@ PyTorch on a given number of threads and prints one JSON object on stdout: autog
 torch.optim.SGD, on the protocol's inputs as protocol_inputs.py rebuilds them, timed by its
 run_plan (batch gather `index_select` included, evaluation excluded).
 """
-from protocol_inputs import CLASSES, Inputs, parse_args, report, run_plan
+from protocol_inputs import CLASSES, Inputs, parse_args, run_and_report
 
 
 def main():
@@ -65,20 +65,16 @@ def main():
         loss.backward()
         optimizer.step()
 
-    timed = run_plan(args, inputs, step)
-    if timed is None:
-        return
-    epoch_seconds, stopped_early = timed
-    evaluation = None
-    if not stopped_early and not args.no_evaluate:
+    def evaluate():
         with torch.no_grad():
             z = logits(torch.from_numpy(inputs.test_x))
             labels = torch.from_numpy(inputs.test_y)
-            evaluation = {
+            return {
                 "loss": float(cost(z, labels, reduction="sum")) / inputs.test_x.shape[0],
                 "accuracy": float((z.argmax(1) == labels).double().mean()),
             }
-    report(inputs, epoch_seconds, stopped_early, evaluation, torch=torch.__version__, threads=torch.get_num_threads())
+
+    run_and_report(args, inputs, step, evaluate, torch=torch.__version__, threads=torch.get_num_threads())
 
 
 if __name__ == "__main__":
