@@ -55,20 +55,34 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
   return out;
 }
 
-/** Turns negative axes into positive ones, checks the range and rejects duplicates. */
+/**
+ * Turns negative axes into positive ones, checks the range and rejects duplicates.
+ *
+ * The result is built by push into an empty literal, not by map/filter: V8's optimised
+ * map/filter make holey arrays where its builtins make packed ones, so the same call would hand
+ * out arrays of a second kind once it is optimised — and every optimised consumer of axes
+ * (sum's, its kernels') would be deoptimised in the middle of training (measured: T1's
+ * reduction path, around step 280).
+ */
 export function normalizeAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
-  if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
-  const list = typeof axes === 'number' ? [axes] : [...axes];
-  const seen = new Set<number>();
-  return list.map((axis) => {
+  const out: number[] = [];
+  if (axes === undefined) {
+    for (let i = 0; i < rank; i++) out.push(i);
+    return out;
+  }
+  const list = typeof axes === 'number' ? [axes] : Array.isArray(axes) ? axes : [...(axes as Iterable<number>)];
+  let scalarAxis = false; // a scalar's axis 0 (or −1): checked for repeats, nothing to reduce over
+  for (let k = 0; k < list.length; k++) {
+    const axis = list[k];
     if (!Number.isInteger(axis) || axis < -rank || axis >= Math.max(rank, 1) || (rank === 0 && axis !== 0 && axis !== -1)) {
       throw new ShapeError(op, `axis ${axis} is out of range for a tensor of rank ${rank}`);
     }
     const positive = rank === 0 ? 0 : axis < 0 ? axis + rank : axis;
-    if (seen.has(positive)) throw new ShapeError(op, `axis ${axis} is repeated in [${list.join(',')}]`);
-    seen.add(positive);
-    return positive;
-  }).filter(() => rank > 0);
+    if (rank === 0 ? scalarAxis : out.includes(positive)) throw new ShapeError(op, `axis ${axis} is repeated in [${Array.from(list).join(',')}]`);
+    if (rank === 0) scalarAxis = true;
+    else out.push(positive);
+  }
+  return out;
 }
 
 /**

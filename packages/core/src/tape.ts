@@ -190,8 +190,8 @@ export class Tape implements Recorder {
       this.#nodes = new Set();
       this.#spent = true;
     }
-    const grads = new Array<Tensor>(list.length);
-    for (let i = 0; i < list.length; i++) grads[i] = found[i] ?? zerosLike(list[i]);
+    const grads: Tensor[] = [];
+    for (let i = 0; i < list.length; i++) grads.push(found[i] ?? zerosLike(list[i]));
     return xs instanceof Tensor ? distinct(grads, seed)[0] : distinct(grads, seed);
   }
 
@@ -209,13 +209,15 @@ export class Tape implements Recorder {
  */
 function distinct(grads: Tensor[], seed: Tensor): Tensor[] {
   const seen = new Set<Tensor>([seed]);
-  return grads.map((g) => {
+  // push, not map: the array's kind stays the same once V8 optimises this (normalizeAxes says why)
+  const out: Tensor[] = [];
+  for (const g of grads) {
     if (!seen.has(g)) {
       seen.add(g);
-      return g;
-    }
-    return copyOf(g);
-  });
+      out.push(g);
+    } else out.push(copyOf(g));
+  }
+  return out;
 }
 
 /** A fresh tensor with g's values; recorded like any op, so an outer tape still sees through it. */

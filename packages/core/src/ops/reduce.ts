@@ -15,8 +15,18 @@ interface ReduceAttrs {
   keepDims: boolean;
 }
 
+/** shape with the reduced axes kept as 1s (a loop and push, for the reason normalizeAxes gives). */
 function keptShape(shape: Shape, axes: readonly number[]): number[] {
-  return shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const out: number[] = [];
+  for (let i = 0; i < shape.length; i++) out.push(axes.includes(i) ? 1 : shape[i]);
+  return out;
+}
+
+/** shape without the reduced axes. */
+function droppedShape(shape: Shape, axes: readonly number[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < shape.length; i++) if (!axes.includes(i)) out.push(shape[i]);
+  return out;
 }
 
 function reduceOp(name: string, kernel: ReduceKernel, vjp: NonNullable<OpDef<ReduceAttrs>['vjp']>) {
@@ -26,7 +36,7 @@ function reduceOp(name: string, kernel: ReduceKernel, vjp: NonNullable<OpDef<Red
       if (kernel !== 'sum') {
         for (const a of axes) if (x[a] === 0) throw new ShapeError(name, `cannot take the ${name} over axis ${a} of length 0 in ${fmt(x)}`);
       }
-      return keepDims ? keptShape(x, axes) : x.filter((_, i) => !axes.includes(i));
+      return keepDims ? keptShape(x, axes) : droppedShape(x, axes);
     },
     forward(backend, [x], [shape], outShape, dtype, { axes }) {
       const out = outputStorage(backend, dtype, sizeOf(outShape), true);
