@@ -100,6 +100,8 @@ describe('bench (pnpm bench --quick --tiny)', () => {
     expect(stdout).toContain('GFLOP/s');
     expect(stdout).toMatch(/^tapegrad \(js\)\s+extrapolated\s/m);
     expect(stdout).toMatch(/^plain JS loop\s+extrapolated\s/m);
+    // run from the repository root, as here, tsx resolves @tapegrad/* to their sources: the header says so
+    expect(stdout).toMatch(/^tapegrad's packages: TypeScript sources through tsx /m);
   });
 
   it('writes the JSON: every selected framework has a T1 row with times, accuracy and ratios', () => {

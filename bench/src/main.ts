@@ -246,6 +246,17 @@ async function loadFrameworks(tokens: string[], log: (s: string) => void): Promi
 
 // ---- machine facts -----------------------------------------------------------------------
 
+/**
+ * Which code of tapegrad the run measures: its TypeScript sources, compiled by tsx — from the
+ * repository root (`pnpm bench`, `npx tsx bench/src/…`), whose tsconfig maps @tapegrad/* to src
+ * — or the built dist that users import (tsx run inside bench/, where the packages' exports
+ * resolve). Measured: T3's fit step 56–64 µs from the sources, 52 from dist.
+ */
+function tapegradBuild(): string {
+  const core = import.meta.resolve('@tapegrad/core');
+  return /\/src\/[^/]+\.ts$/.test(core) ? 'TypeScript sources through tsx (the root tsconfig\'s paths; run tsx inside bench/ to measure the built dist)' : 'built dist';
+}
+
 function cpuFlags(): string {
   try {
     const info = readFileSync('/proc/cpuinfo', 'utf8');
@@ -448,6 +459,7 @@ async function main(argv: string[]): Promise<number> {
   out.push(`tapegrad benchmark (BENCH-PROTOCOL) — mode: ${modeLabel}`);
   out.push(`node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} (${cpuFlags()}), ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; load average ${loadAtStart} at start, ${loadavg()[0].toFixed(2)} at end (other processes share these cores)`);
   out.push(`protocol check: epoch 0 starts ${check.got.join(', ')} — ${check.ok ? 'ok' : 'WRONG'}`);
+  out.push(`tapegrad's packages: ${tapegradBuild()}`);
   out.push('frameworks:');
   for (const fw of all) out.push(`  ${fw.label.padEnd(27)} ${'reason' in fw ? `UNAVAILABLE: ${fw.reason}` : fw.details}`);
   if (webgpu?.software) {
@@ -496,6 +508,7 @@ async function main(argv: string[]): Promise<number> {
       date: new Date().toISOString(),
       command: process.argv.slice(2),
       machine: { node: process.version, cpu: cpus()[0]?.model ?? null, cpuFlags: cpuFlags(), cores: cpus().length, loadAverageAtStart: Number(loadAtStart), loadAverageAtEnd: loadavg()[0] },
+      tapegradBuild: tapegradBuild(),
       protocolCheck: check,
       webgpu: webgpu ? { adapter: webgpu, adapterIsSoftware: webgpu.software, marking: webgpu.software ? SOFTWARE_MARKING : null } : null,
       frameworks: all.map((f) => ({ id: f.id, label: f.label, isTapegrad: f.isTapegrad, available: !('reason' in f), details: 'reason' in f ? f.reason : f.details })),
