@@ -112,7 +112,10 @@ export type Batch<D extends BatchSource = BatchSource> = {
 
 /**
  * Mini-batches in the benchmark protocol's order: per epoch, a fresh `epochOrder` from the
- * one generator, cut into consecutive slices of `batchSize` (the last may be short).
+ * one generator, cut into consecutive slices of `batchSize` (the last may be short). Each
+ * batch handed out names the next one of its epoch to the column samplers (`prefetch`): on a
+ * backend that gathers on another thread (native) the next batch is copied while the caller
+ * trains on this one, as in nn's `fit`.
  *
  * ```ts
  * for (const { x, y } of batches(train, { batchSize: 64, seed: 42, epochs: 5 })) step(x, y);
