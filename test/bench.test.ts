@@ -184,38 +184,40 @@ describe('bench (pnpm bench --quick --tiny)', () => {
     expect(plain.note).toMatch(/MLP tasks/);
   });
 
-  it('has PyTorch rows where python3 has torch (the same losses on T1 and T4), else unavailable rows that say why', () => {
+  /**
+   * The T1 and T4 rows of one Python framework: unavailable, naming what python3 lacks, or run
+   * (extrapolated) to tapegrad-js's test loss — within 1e-5 on T1 and 1e-4 on T4, where the
+   * convolutions add float32 in other summation orders — with no allocation figure. Returns the
+   * rows that ran, for each family's own checks.
+   */
+  function pythonRowsAgree(framework: string, lacks: RegExp): Row[] {
+    const ran: Row[] = [];
     for (const task of ['T1', 'T4']) {
       const rows = report.tasks[task].rows;
-      const torch = rows.find((r) => r.framework === 'pytorch-1thread')!;
-      if (torch.status === 'unavailable') {
-        expect(torch.note).toMatch(/Python with torch/);
+      const row = rows.find((r) => r.framework === framework)!;
+      if (row.status === 'unavailable') {
+        expect(row.note).toMatch(lacks);
         continue;
       }
-      expect(torch.status, torch.note).toBe('extrapolated');
+      expect(row.status, row.note).toBe('extrapolated');
       const reference = rows.find((r) => r.framework === 'tapegrad-js')!.testLoss!;
-      expect(Math.abs(torch.testLoss! - reference) / reference, task).toBeLessThan(task === 'T1' ? 1e-5 : 1e-4);
-      expect(torch.allocation).toBeNull();
+      expect(Math.abs(row.testLoss! - reference) / reference, `${framework} ${task}`).toBeLessThan(task === 'T1' ? 1e-5 : 1e-4);
+      expect(row.allocation).toBeNull();
+      ran.push(row);
     }
+    return ran;
+  }
+
+  it('has PyTorch rows where python3 has torch (the same losses on T1 and T4), else unavailable rows that say why', () => {
+    pythonRowsAgree('pytorch-1thread', /Python with torch/);
     // no PyTorch rows in the matmul and ops grids
     for (const m of report.matmul) expect(m.rows.some((r) => r.framework.startsWith('pytorch'))).toBe(false);
   });
 
   it('has NumPy rows (the seeds\' loop by hand; T4 with im2col convolutions) where python3 has numpy, with the same loss on T1 and T4, else unavailable rows that say why', () => {
-    for (const task of ['T1', 'T4']) {
-      const rows = report.tasks[task].rows;
-      const numpy = rows.find((r) => r.framework === 'numpy-1thread')!;
-      if (numpy.status === 'unavailable') {
-        expect(numpy.note).toMatch(/Python with numpy/);
-        continue;
-      }
-      expect(numpy.status, numpy.note).toBe('extrapolated');
+    for (const numpy of pythonRowsAgree('numpy-1thread', /Python with numpy/)) {
       expect(numpy.batchesRun).toBe(2);
-      const reference = rows.find((r) => r.framework === 'tapegrad-js')!.testLoss!;
-      // two batches: float32 in other summation orders (T4's convolutions as im2col GEMMs) stays within rounding
-      expect(Math.abs(numpy.testLoss! - reference) / reference, task).toBeLessThan(task === 'T1' ? 1e-5 : 1e-4);
       expect(numpy.note).toMatch(/^BLAS /);
-      expect(numpy.allocation).toBeNull();
     }
     for (const m of report.matmul) expect(m.rows.some((r) => r.framework.startsWith('numpy'))).toBe(false);
     for (const o of report.ops) expect(o.rows.some((r) => r.framework.startsWith('numpy'))).toBe(false);

@@ -12,9 +12,9 @@
  * The first --steps steps warm up (V8 tiers the code up), the next --steps are timed.
  */
 import { parseArgs } from 'node:util';
-import { type Backend, getBackend, registerBackend, setBackend } from '@tapegrad/core';
+import { getBackend } from '@tapegrad/core';
 import { TASK_IDS, TASKS, type TaskId } from './protocol.js';
-import { stepSession } from './step-session.js';
+import { stepSession, useWrappedKernels } from './step-session.js';
 
 const { values } = parseArgs({ options: { task: { type: 'string', default: 'T1' }, backend: { type: 'string', default: 'native' }, steps: { type: 'string', default: '2000' }, loop: { type: 'string', default: 'fit' } } });
 if (values.loop !== 'fit' && values.loop !== 'userloop') throw new Error('--loop must be fit or userloop');
@@ -66,8 +66,6 @@ function timedCall(kernel: string, fn: (...a: unknown[]) => unknown, self: unkno
     return result;
   };
 }
-const wrapped: Record<string, unknown> = { ...timed, name: `${timed.name}-timed` };
-for (const [kernel, fn] of Object.entries(timed)) if (typeof fn === 'function') wrapped[kernel] = timedCall(kernel, fn as (...a: unknown[]) => unknown, timed);
 // what the timing itself costs a call: the wrapper around a kernel that does nothing
 const nothing = timedCall('probe', () => undefined, null);
 const probe = new Float32Array(4);
@@ -76,8 +74,7 @@ const probeStarted = process.hrtime.bigint();
 for (let i = 0; i < 100000; i++) nothing('add', probe, [4], probe, [4], probe, [4]);
 const overheadUs = Number(process.hrtime.bigint() - probeStarted) / 100000 / 1000;
 totals.delete('probe');
-registerBackend(wrapped as unknown as Backend);
-setBackend(`${timed.name}-timed`);
+useWrappedKernels(timed, 'timed', (kernel, fn) => timedCall(kernel, fn, null));
 for (let s = 0; s < steps; s++) trainer.step(batch(s), batch(s + 1));
 for (const bySub of totals.values()) bySub.clear();
 const started = process.hrtime.bigint();

@@ -34,6 +34,9 @@ export function normal(rng: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
 }
 
+/** The seed of the protocol's example orders. */
+export const ORDER_SEED = 42;
+
 /**
  * Step s's batch of the protocol's sequence for scripts that time steps outside the harness:
  * epoch after epoch (one generator seeded 42, as epochOrders), each epoch's consecutive slices,
@@ -50,9 +53,6 @@ export function protocolBatches(n: number, batchSize: number): (s: number) => In
     return orders[epoch].subarray(b * batchSize, Math.min((b + 1) * batchSize, n));
   };
 }
-
-/** The seed of the protocol's example orders. */
-export const ORDER_SEED = 42;
 
 /** The example orders of epochs 0..epochs−1: one generator seeded 42, state carried over. */
 export function epochOrders(n: number, epochs: number, seed = ORDER_SEED): Int32Array[] {

@@ -21,9 +21,9 @@
  * may hand to other code between steps, zeroed buffers, values read on the CPU).
  */
 import { parseArgs } from 'node:util';
-import { type Backend, getBackend, registerBackend, setBackend } from '@tapegrad/core';
+import { getBackend } from '@tapegrad/core';
 import { TASK_IDS, type TaskId } from './protocol.js';
-import { stepSession } from './step-session.js';
+import { stepSession, useWrappedKernels } from './step-session.js';
 
 const { values } = parseArgs({ options: { task: { type: 'string', default: 'T1' }, blocks: { type: 'string', default: '8' }, steps: { type: 'string', default: '125' } } });
 const taskId = values.task as TaskId;
@@ -39,17 +39,10 @@ async function recordingSession() {
   const inner = getBackend();
   const calls: Call[] = [];
   let recording = false;
-  const wrapped: Record<string, unknown> = { ...inner, name: `${inner.name}-recorded` };
-  for (const [name, fn] of Object.entries(inner)) {
-    if (typeof fn !== 'function') continue;
-    const kernel = (fn as (...a: unknown[]) => unknown).bind(inner);
-    wrapped[name] = (...args: unknown[]) => {
-      if (recording) calls.push({ kernel, args });
-      return kernel(...args);
-    };
-  }
-  registerBackend(wrapped as unknown as Backend);
-  setBackend(`${inner.name}-recorded`);
+  useWrappedKernels(inner, 'recorded', (_name, kernel) => (...args) => {
+    if (recording) calls.push({ kernel, args });
+    return kernel(...args);
+  });
   // the CPU copies core makes itself (reshape's, through TypedArray.prototype.set): not
   // backend calls, but part of the step all the same
   const set = Float32Array.prototype.set;

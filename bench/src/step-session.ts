@@ -4,7 +4,7 @@
  * harness (warmup.ts, prefetch-ab.ts): `batch(s)` is step s's indices in the protocol's
  * sequence, epoch after epoch.
  */
-import { getBackend, setBackend } from '@tapegrad/core';
+import { type Backend, getBackend, registerBackend, setBackend } from '@tapegrad/core';
 import { loadTapegrad } from './frameworks/tapegrad.js';
 import { UserLoopTrainer } from './frameworks/tapegrad-loops.js';
 import type { Trainer } from './frameworks/types.js';
@@ -38,4 +38,18 @@ export async function stepSession(taskId: TaskId, backend = 'auto', loop: 'fit' 
   const trainer = loop === 'userloop' ? new UserLoopTrainer(task, data, initialWeights(task)) : await framework.createTrainer(task, data, initialWeights(task));
   const batch = protocolBatches(mnist.train.n, task.batch);
   return { trainer, task, backend: name, batch, stepsPerEpoch: Math.ceil(mnist.train.n / task.batch) };
+}
+
+type Kernel = (...args: unknown[]) => unknown;
+
+/**
+ * Registers and selects a copy of `inner`, named `${inner.name}-${suffix}`, whose every kernel is
+ * `around(name, kernel)` with `kernel` inner's own bound to it: how kernel-times.ts times each
+ * call and replay-probe.ts records them.
+ */
+export function useWrappedKernels(inner: Backend, suffix: string, around: (name: string, kernel: Kernel) => Kernel): void {
+  const wrapped: Record<string, unknown> = { ...inner, name: `${inner.name}-${suffix}` };
+  for (const [name, fn] of Object.entries(inner)) if (typeof fn === 'function') wrapped[name] = around(name, (fn as Kernel).bind(inner));
+  registerBackend(wrapped as unknown as Backend);
+  setBackend(`${inner.name}-${suffix}`);
 }

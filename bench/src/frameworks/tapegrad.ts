@@ -53,8 +53,6 @@ export function buildModel(task: TaskSpec, layers: Layer[]): Sequential {
   return model;
 }
 
-
-
 class TapegradTrainer implements Trainer {
   private readonly model: Sequential;
   private readonly params: Tensor[];
