@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as core from '@tapegrad/core';
-import { type Backend, type FallbackReport, Tape, type Tensor, createRng, getBackend, listBackends, matmul, mul, noGrad, registerBackend, setBackend, sum, tensor, tidy } from '@tapegrad/core';
+import { type Backend, type FallbackReport, type StepBody, StepReplay, Tape, type Tensor, createRng, getBackend, listBackends, matmul, mul, noGrad, registerBackend, setBackend, sum, tensor, tidy } from '@tapegrad/core';
 import { type Dense, type LazyLayerTrace, SGD, type Sequential, cost, mlp } from '@tapegrad/nn';
 import { type ColumnSampler, columnSampler } from '@tapegrad/datasets';
 import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec } from '../protocol.js';
@@ -87,14 +87,24 @@ class TapegradTrainer implements Trainer {
     tidy(() => {
       const xb = this.xs.take(indices);
       const yb = this.ys.take(indices);
-      const tape = new Tape();
-      const c = tape.record(() => this.batchCost(xb, yb).cost);
-      // as fit: the next batch is gathered on another thread (native) while the backward pass runs
+      // as fit: the next batch is gathered on another thread (native) while this one trains
       if (next) this.xs.prefetch(next);
-      const grads = tape.gradient(c, this.params);
-      this.sgd.step(this.params, grads);
+      this.replay.run([xb, yb], this.body);
     });
   }
+
+  /** fit's step in its three parts, which fit's StepReplay records once and then replays. */
+  private readonly body: StepBody<Tensor[]> = {
+    compute: ([xb, yb]) => {
+      const tape = new Tape();
+      const c = tape.record(() => this.batchCost(xb, yb).cost);
+      return { outputs: [c], carry: tape.gradient(c, this.params) };
+    },
+    between: () => {},
+    update: (grads) => this.sgd.step(this.params, grads),
+  };
+
+  readonly replay = new StepReplay();
 
   async sync(): Promise<void> {}
 

@@ -43,6 +43,29 @@ let allocatedCount = 0;
 let releasedCount = 0;
 let disposedCount = 0;
 
+/**
+ * While a step is recorded (step-replay.ts): called with every buffer the step allocates,
+ * each a fresh one that then belongs to the recording — never taken from the pool, never
+ * given back to it, so that nothing else writes it between replays.
+ */
+let capture: ((buffer: TypedArray, zeroed: boolean) => void) | null = null;
+/** Buffers recordings own (see capture). */
+const traced = new WeakSet<TypedArray>();
+let anyTraced = false;
+
+/** @internal Starts (a function) or ends (null) the capture of a recorded step's buffers. */
+export function setStepCapture(fn: ((buffer: TypedArray, zeroed: boolean) => void) | null): void {
+  capture = fn;
+}
+
+function captured(dtype: DType, size: number, zeroed: boolean): TypedArray {
+  const buffer = freshBuffer(dtype, size);
+  traced.add(buffer);
+  anyTraced = true;
+  capture!(buffer, zeroed);
+  return buffer;
+}
+
 /** The buffer allocate() handed out last inside a scope, until a Tensor adopts it. */
 let lastPooled: TypedArray | null = null;
 
@@ -73,6 +96,7 @@ export function scopeDepth(): number {
  * instead of creating (and leaving V8 to sweep) a new one.
  */
 export function borrowScratch(dtype: DType, size: number): TypedArray {
+  if (capture !== null) return captured(dtype, size, false);
   return takeIdle(dtype, size) ?? freshBuffer(dtype, size);
 }
 
@@ -87,6 +111,11 @@ export function returnScratch(buffer: TypedArray): void {
  * false skips zeroing a reused buffer, for kernels that write every element anyway.
  */
 export function allocateBuffer(dtype: DType, size: number, zeroed = true): TypedArray {
+  if (capture !== null) {
+    const buffer = captured(dtype, size, zeroed);
+    if (current !== null) lastPooled = buffer;
+    return buffer;
+  }
   if (current === null) return freshBuffer(dtype, size);
   let buffer = takeIdle(dtype, size);
   if (buffer !== undefined) {
@@ -161,6 +190,7 @@ export function track(t: Tensor, data: Storage): boolean {
 }
 
 function recycle(buffer: TypedArray): void {
+  if (anyTraced && traced.has(buffer)) return;
   if (buffer.length === 0 || pooledBytes + buffer.byteLength > POOL_LIMIT_BYTES) return;
   const dtype: DType = buffer instanceof Float64Array ? 'float64' : 'float32';
   const map = pools[dtype];

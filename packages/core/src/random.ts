@@ -1,4 +1,5 @@
 import { ValueError } from './errors.js';
+import { noteRandomDraw } from './step-hooks.js';
 
 /**
  * Seedable randomness. mulberry32 is the generator that BENCH-PROTOCOL.md fixes, so a
@@ -32,7 +33,12 @@ export function createRng(seed: number): Rng {
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
     throw new ValueError('createRng', `seed must be an integer, got ${typeof seed === 'string' ? `'${seed}'` : String(seed)}`);
   }
-  const next = mulberry32(seed);
+  const draw = mulberry32(seed);
+  // reported to a step being recorded: a step that draws is never replayed
+  const next = (): number => {
+    noteRandomDraw();
+    return draw();
+  };
   return {
     next,
     normal() {

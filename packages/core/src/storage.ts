@@ -1,6 +1,7 @@
 import type { Backend } from './backend/backend.js';
 import type { DType, TypedArray } from './dtype.js';
 import { allocateBuffer } from './memory.js';
+import { noteCopy } from './step-hooks.js';
 
 /**
  * Where a tensor's values live. On the CPU they are a typed array that every synchronous
@@ -69,7 +70,9 @@ export function stagingBuffer(backend: Backend, dtype: DType, size: number): Typ
 /** Copies all of `source` into `target` (same length) on `backend`: on its device, or on the CPU. */
 export function copyStorage(backend: Backend, source: Storage, target: Storage): void {
   const memory = backend.memory;
-  if (memory === undefined) (target as TypedArray).set(source as TypedArray);
-  else if (isDeviceArray(source)) memory.copy(source, target as DeviceArray);
+  if (memory === undefined) {
+    noteCopy(source, target);
+    (target as TypedArray).set(source as TypedArray);
+  } else if (isDeviceArray(source)) memory.copy(source, target as DeviceArray);
   else memory.write(target as DeviceArray, source);
 }

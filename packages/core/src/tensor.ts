@@ -4,6 +4,7 @@ import { DTypeError, DeviceTensorError, ShapeError, ValueError, fmt } from './er
 import { ReleasedTensorError, inScope, installTensorHooks, track } from './memory.js';
 import type { Node } from './recording.js';
 import { type Shape, sameShape } from './shape.js';
+import { noteCopy, noteCpuRead } from './step-hooks.js';
 import { type DeviceArray, type Storage, isDeviceArray } from './storage.js';
 import type { TensorLike } from './ops/lift.js';
 import type { BackwardOptions } from './tape.js';
@@ -308,6 +309,7 @@ export class Tensor {
 
   /** The values on the CPU for the synchronous reader `op`, or an error naming the async reader to use instead. */
   #cpu(op: string, asyncReader: string): TypedArray {
+    noteCpuRead(op);
     const data = this.#live(op);
     if (isDeviceArray(data)) throw new DeviceTensorError(op, `tensor ${fmt(this.shape)} lives on the '${data.device}' device; read it with \`await t.${asyncReader}\``);
     return data;
@@ -354,6 +356,7 @@ export class Tensor {
     }
     // through allocate(), not slice(): inside tidy the copy reuses a pooled buffer
     const copy = allocate(this.dtype, source.length);
+    noteCopy(source, copy);
     copy.set(source);
     return new Tensor(copy, this.shape, this.dtype);
   }
@@ -372,7 +375,10 @@ export class Tensor {
       if (isDeviceArray(target)) assignOnDevice(target, source);
       else if (isDeviceArray(source)) {
         throw new DeviceTensorError('assign', `the value ${fmt(value.shape)} lives on the '${source.device}' device and the target on the CPU; read it with \`await value.dataAsync()\` and assign that`);
-      } else target.set(source);
+      } else {
+        noteCopy(source, target);
+        target.set(source);
+      }
     } else {
       if (value === null || typeof value !== 'object' || typeof value.length !== 'number') {
         throw new ValueError('assign', `expects a Tensor or an array of numbers, got ${value === null ? 'null' : typeof value}`);

@@ -103,6 +103,16 @@ export function getBackend(): Backend {
   return current;
 }
 
+/**
+ * @internal Makes `backend` the one ops run on, without registering it, and returns the one
+ * it replaces: step-replay.ts records a step through a wrapper of the active backend.
+ */
+export function swapBackend(backend: Backend): Backend {
+  const previous = current;
+  current = backend;
+  return previous;
+}
+
 /** Names of the registered backends, in registration order. */
 export function listBackends(): string[] {
   return [...registry.keys()];

@@ -2,6 +2,7 @@ import { type DType, assertDType } from '../dtype.js';
 import { DeviceTensorError } from '../errors.js';
 import { apply, defineOp } from '../op.js';
 import { isDeviceArray, placed, stagingBuffer } from '../storage.js';
+import { noteCopy } from '../step-hooks.js';
 import type { Tensor } from '../tensor.js';
 
 /** Changes dtype: the one explicit way to mix float32 and float64. Its VJP casts back. */
@@ -18,6 +19,7 @@ export const castOp = defineOp<{ dtype: DType }>({
       throw new DeviceTensorError('cast', `the input [${shape.join(',')}] lives on the '${x.device}' device, which has no cast kernel; cast on the CPU: \`tensor(await x.dataAsync(), { shape: x.shape, dtype })\``);
     }
     const out = stagingBuffer(backend, dtype, x.length);
+    noteCopy(x, out);
     out.set(x);
     return placed(backend, out);
   },
