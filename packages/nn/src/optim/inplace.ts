@@ -135,11 +135,24 @@ export class Scratch {
       buffer = kind === 'float64' ? new Float64Array(size) : new Float32Array(size);
       list[slot] = buffer;
     }
-    return buffer.length === size ? buffer : buffer.subarray(0, size);
+    if (buffer.length === size) return buffer;
+    // the same view every step for a size: a step that is the same work hands the kernels the
+    // same arrays (fit's step replay compares two steps' arguments)
+    const key = `${kind}:${slot}:${size}`;
+    let view = this.#views.get(key);
+    if (view === undefined || view.buffer !== buffer.buffer) {
+      view = buffer.subarray(0, size);
+      this.#views.set(key, view);
+    }
+    return view;
   }
+
+  /** Views of the CPU buffers at smaller sizes, by dtype, slot and size. */
+  #views = new Map<string, Float32Array | Float64Array>();
 
   clear(): void {
     this.#buffers = { float32: [], float64: [] };
+    this.#views.clear();
     for (const array of this.#device.values()) if (isDeviceArray(array)) array.dispose();
     this.#device.clear();
   }

@@ -27,6 +27,8 @@ export class Momentum implements Optimizer {
   readonly lr: number;
   readonly momentum: number;
   readonly nesterov: boolean;
+  /** The same calls with the same η and μ every step (the velocity is created on the first, which fit never replays). */
+  readonly replayable = true;
   #velocity = new WeakMap<Tensor, Tensor>();
   #scratch = new Scratch();
 

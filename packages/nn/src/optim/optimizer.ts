@@ -19,4 +19,12 @@ export interface Optimizer {
   step(params: readonly Tensor[], grads: readonly Tensor[], objective?: Objective): void;
   /** Forgets accumulated state (moments, histories). */
   reset(): void;
+  /**
+   * True when every step makes the same backend calls with the same numbers (the
+   * hyperparameters are fixed), reads no value on the CPU and calls no objective: `fit` may
+   * then record its training step once and replay it (FitOptions.replay). SGD, Momentum and
+   * Nesterov say so; Adam's bias correction changes every step, RProp, L-BFGS and Newton-CG
+   * read values. Leave it out in an optimiser of your own unless all of that holds.
+   */
+  readonly replayable?: boolean;
 }

@@ -18,6 +18,8 @@ export interface SGDOptions {
 export class SGD implements Optimizer {
   readonly name = 'SGD';
   readonly lr: number;
+  /** θ ← θ − η·g is the same call with the same η every step: fit may replay it. */
+  readonly replayable = true;
 
   constructor(options: SGDOptions) {
     this.lr = positive(this.name, 'learning rate', options?.lr);

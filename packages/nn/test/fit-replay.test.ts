@@ -1,0 +1,111 @@
+import { type DType, type Tensor, randn, setBackend, tensor } from '@tapegrad/core';
+import {
+  type FitOptions, type History, type Module, Adam, BatchNorm1d, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Momentum, NonFiniteError, SGD, fit, mlp, sequential,
+} from '@tapegrad/nn';
+import { afterEach, describe, expect, it } from 'vitest';
+
+/**
+ * fit's step replay (FitOptions.replay, core's StepReplay): each epoch one ordinary step, two
+ * recorded, one checked, then every other full-size batch replayed. What a user must be able
+ * to rely on: the History and the trained parameters are bit for bit those of replay: false,
+ * and replay happens only where it is safe.
+ */
+
+afterEach(() => setBackend('js'));
+
+/** N examples as columns [features, N], one-hot targets [classes, N] (class = a seeded rule of the features). */
+function columnsData(features: number, classes: number, n: number, dtype: DType, seed: number) {
+  const x = randn([features, n], { seed, dtype });
+  const xs = x.data;
+  const labels = Array.from({ length: n }, (_, j) => Math.abs(Math.floor(xs[j] * 3 + xs[n + j] * 2)) % classes);
+  const y = tensor(Array.from({ length: classes }, (_, c) => labels.map((l) => (l === c ? 1 : 0))), { dtype });
+  return { x, y };
+}
+
+/** The same training twice, from the same initial model, replayed and not. */
+async function bothWays(makeModel: () => Module, data: { x: Tensor; y: Tensor }, options: Omit<FitOptions, 'optimizer'> & { optimizer: () => FitOptions['optimizer'] }) {
+  const runs: { history: History; params: Float32Array[] | Float64Array[]; error: unknown }[] = [];
+  for (const replay of [true, false]) {
+    const model = makeModel();
+    let history: History = [];
+    let error: unknown = null;
+    try {
+      history = await fit(model, data, { ...options, optimizer: options.optimizer(), replay });
+    } catch (e) {
+      error = e;
+    }
+    runs.push({ history, params: Object.values(model.parameters()).map((p) => p.data.slice()) as Float32Array[], error });
+  }
+  return { replayed: runs[0], ordinary: runs[1] };
+}
+
+const withoutTimes = (history: History) => history.map(({ seconds: _s, examplesPerSecond: _e, replayedSteps: _r, ...rest }) => rest);
+
+function expectSameTraining(runs: Awaited<ReturnType<typeof bothWays>>): void {
+  expect(withoutTimes(runs.replayed.history)).toEqual(withoutTimes(runs.ordinary.history));
+  runs.replayed.params.forEach((p, i) => expect(Array.from(p)).toEqual(Array.from(runs.ordinary.params[i])));
+}
+
+describe('fit replays its step', () => {
+  // 100 examples in batches of 8: 12 full batches and a short one of 4 per epoch; 4 of the 12 run ordinarily
+  const data32 = columnsData(6, 3, 100, 'float32', 11);
+
+  it.each([
+    ['SGD', () => new SGD({ lr: 0.1 })],
+    ['Momentum', () => new Momentum({ lr: 0.05, momentum: 0.9 })],
+    ['Nesterov', () => new Momentum({ lr: 0.05, momentum: 0.9, nesterov: true })],
+  ])('with %s: the same History and parameters bit for bit, 8 of 13 steps replayed per epoch', async (_name, optimizer) => {
+    const runs = await bothWays(() => mlp([6, 16, 8, 3], { output: 'softmax', dtype: 'float32', seed: 3 }), data32, {
+      loss: 'cce', optimizer, epochs: 3, batchSize: 8, metrics: ['accuracy'],
+    });
+    expectSameTraining(runs);
+    expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([8, 8, 8]);
+    expect(runs.ordinary.history.map((log) => log.replayedSteps)).toEqual([0, 0, 0]);
+    // it trained
+    expect(runs.replayed.history[2].loss).toBeLessThan(runs.replayed.history[0].loss);
+  });
+
+  it('in float64, with an L2 penalty, sigmoid outputs and BCE', async () => {
+    const data = columnsData(4, 2, 60, 'float64', 12);
+    const runs = await bothWays(() => mlp([4, 5, 2], { hidden: 'tanh', output: 'sigmoid', dtype: 'float64', seed: 4 }), data, {
+      loss: 'bce', optimizer: () => new SGD({ lr: 0.5 }), epochs: 2, batchSize: 5, l2: 0.01, metrics: ['accuracy'],
+    });
+    expectSameTraining(runs);
+    expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([8, 8]);
+  });
+
+  it('for a CNN (Conv2d, MaxPool2d, Flatten, Dense) with momentum', async () => {
+    const n = 24;
+    const x = randn([n, 1, 6, 6], { seed: 21 });
+    const y = tensor(Array.from({ length: 3 }, (_, c) => Array.from({ length: n }, (_, j) => (j % 3 === c ? 1 : 0))));
+    const model = () => sequential(new Conv2d(1, 3, 3, { padding: 1, seed: 1 }), new MaxPool2d(2), new Flatten(), new Dense(27, 3, { activation: 'softmax', seed: 2 }));
+    const runs = await bothWays(model, { x, y }, { loss: 'cce', optimizer: () => new Momentum({ lr: 0.05, momentum: 0.9 }), epochs: 2, batchSize: 4 });
+    expectSameTraining(runs);
+    expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([2, 2]);
+  });
+
+  it('stops on a non-finite loss at the same step, with the same parameters', async () => {
+    // regression targets and too large a step: the loss overflows at epoch 1, step 7
+    const data = { x: randn([6, 100], { seed: 11 }), y: randn([3, 100], { seed: 12 }) };
+    const runs = await bothWays(() => mlp([6, 16, 3], { output: 'identity', dtype: 'float32', seed: 5 }), data, {
+      loss: 'mse', optimizer: () => new SGD({ lr: 0.8 }), epochs: 5, batchSize: 8,
+    });
+    expect(runs.replayed.error).toBeInstanceOf(NonFiniteError);
+    const [a, b] = [runs.replayed.error as NonFiniteError, runs.ordinary.error as NonFiniteError];
+    expect([a.epoch, a.step]).toEqual([b.epoch, b.step]);
+    // steps 5 and 6 were replayed; step 7's loss, read between the replay's two parts, stops it before its update
+    expect([a.epoch, a.step]).toEqual([1, 7]);
+    expect(a.history.map((log) => log.loss)).toEqual(b.history.map((log) => log.loss));
+    runs.replayed.params.forEach((p, i) => expect(Array.from(p)).toEqual(Array.from(runs.ordinary.params[i])));
+  });
+
+  it.each([
+    ['an optimiser whose numbers change every step (Adam)', () => mlp([6, 8, 3], { output: 'softmax', seed: 6 }), () => new Adam({ lr: 0.01 })],
+    ['Dropout, which draws a new mask every step', () => sequential(new Dense(6, 8, { seed: 7 }), new Dropout(0.5, { seed: 1 }), new Dense(8, 3, { seed: 8 })), () => new SGD({ lr: 0.1 })],
+    ['BatchNorm, whose running statistics are updated on the CPU', () => sequential(new Dense(6, 8, { seed: 7 }), new BatchNorm1d(8), new Dense(8, 3, { seed: 8 })), () => new SGD({ lr: 0.1 })],
+  ])('replays nothing with %s, and trains as ever', async (_what, model, optimizer) => {
+    const runs = await bothWays(model, data32, { loss: 'cce', optimizer, epochs: 2, batchSize: 8 });
+    expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([0, 0]);
+    expectSameTraining(runs);
+  });
+});
