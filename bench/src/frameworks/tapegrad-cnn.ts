@@ -8,9 +8,10 @@
  * weights, copied in.
  */
 import {
-  type RowSampler, Tape, type Tensor, add, conv2d, div, logSoftmax, matmulT, maxPool2d, mul, neg, noGrad, relu, reshape, rowSampler, sum, tensor, tidy,
+  type RowSampler, type StepBody, Tape, type Tensor, add, conv2d, div, logSoftmax, matmulT, maxPool2d, mul, neg, noGrad, relu, reshape, rowSampler, sum, tensor, tidy,
 } from '@tapegrad/core';
 import { Momentum } from '@tapegrad/nn';
+import { FitStepReplay } from './fit-step.js';
 import { CLASSES, type Layer, PIXELS, type TaskSpec, oneHotRows } from '../protocol.js';
 import { type Trainer, type TrainData, argmaxRows } from './types.js';
 
@@ -43,6 +44,7 @@ export class TapegradCnnTrainer implements Trainer {
     const { train } = data;
     this.xs = rowSampler(tensor(train.images, { shape: [train.n, 1, SIDE, SIDE], dtype: 'float32' }));
     this.ys = rowSampler(tensor(oneHotRows(train.labels), { shape: [train.n, CLASSES], dtype: 'float32' }));
+    this.replay = new FitStepReplay(Math.ceil(train.n / task.batch));
   }
 
   /** Logits [B, 10] of images [B, 1, 28, 28]. */
@@ -68,11 +70,22 @@ export class TapegradCnnTrainer implements Trainer {
     tidy(() => {
       const x = this.xs.take(indices);
       const y = this.ys.take(indices);
-      const tape = new Tape();
-      const c = tape.record(() => this.cost(this.logits(x), y));
-      this.optimizer.step(this.params, tape.gradient(c, this.params));
+      this.replay.run([x, y], this.body);
     });
   }
+
+  /** The step in fit's three parts, replayed as fit replays it. */
+  private readonly body: StepBody<Tensor[]> = {
+    compute: ([x, y]) => {
+      const tape = new Tape();
+      const c = tape.record(() => this.cost(this.logits(x), y));
+      return { outputs: [c], carry: tape.gradient(c, this.params) };
+    },
+    between: () => {},
+    update: (grads) => this.optimizer.step(this.params, grads),
+  };
+
+  readonly replay: FitStepReplay;
 
   async sync(): Promise<void> {}
 
