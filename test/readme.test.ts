@@ -37,6 +37,7 @@ const expected: Record<string, RegExp[][]> = {
     [/true 16 ok: 16 derivatives agree/],
     [/softplus: VJP agrees/],
     [/0\.1108 → 0\.0411\n100 steps: fresh buffers 0 \| reused \d+\n\[ 4, 8 \] \[ 4, 8 \] true\nTensor\.data: tensor \[4,8\] was released when tidy\(\) returned/],
+    [/^replaying 6\ntrue\n$/],
     [/^cpu js true\n\[ '1\.000', '2\.718', '7\.389', '20\.086' \]\n\[ \[ 1, 2\.71828\d* \], \[ 7\.38905\d*, 20\.0855\d* \] \] 7\.7982\nitem: tensor \[\] lives on the 'webgpu' device; read it with `await t\.itemAsync\(\)`\n$/],
     [
       /forward log - \[ 1 \] -Infinity\nlog: 'log' produced -Infinity at index \[1\] of its \[3\] output \(input shapes \[3\]\) in the forward pass at <anonymous> \(<this file>\)/,

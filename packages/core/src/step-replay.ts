@@ -36,7 +36,9 @@ import { Tensor } from './tensor.js';
 /** One recorded call: a kernel of the backend, or one of core's own CPU writes. */
 interface Action {
   readonly name: string;
+  /** Called as Reflect.apply(call, self, args): no arguments array made per replayed call. */
   readonly call: (...args: unknown[]) => unknown;
+  readonly self: unknown;
   readonly args: unknown[];
   /** A small external array's values when the call read it (a lifted scalar). */
   readonly seen: (TypedArray | undefined)[] | null;
@@ -80,12 +82,12 @@ class Recorder {
   }
 
   /** A kernel call (made through the recording backend). */
-  kernel(name: string, call: (...args: unknown[]) => unknown, args: unknown[]): unknown {
-    if (!this.listening) return call(...args);
-    this.push(name, call, args);
+  kernel(name: string, call: (...args: unknown[]) => unknown, self: unknown, args: unknown[]): unknown {
+    if (!this.listening) return Reflect.apply(call, self, args);
+    this.push(name, call, self, args);
     this.depth++;
     try {
-      return call(...args);
+      return Reflect.apply(call, self, args);
     } finally {
       this.depth--;
     }
@@ -93,10 +95,10 @@ class Recorder {
 
   /** One of core's own copies, about to happen. */
   copy(source: TypedArray, target: TypedArray): void {
-    if (this.listening) this.push('copy', copyValues as Action['call'], [source, target]);
+    if (this.listening) this.push('copy', copyValues as Action['call'], undefined, [source, target]);
   }
 
-  push(name: string, call: Action['call'], rawArgs: unknown[]): void {
+  push(name: string, call: Action['call'], self: unknown, rawArgs: unknown[]): void {
     const args = rawArgs.map(frozenArg);
     let seen: (TypedArray | undefined)[] | null = null;
     for (let i = 0; i < args.length; i++) {
@@ -112,7 +114,7 @@ class Recorder {
         seen[i] = buffer.slice();
       }
     }
-    this.actions.push({ name, call, args, seen });
+    this.actions.push({ name, call, self, args, seen });
   }
 
   /** Before a call first uses an owned buffer: the replay must put back what it holds now. */
@@ -122,9 +124,9 @@ class Recorder {
     if (!isAllZero(buffer)) {
       const values = buffer.slice();
       this.constants.add(values);
-      this.actions.push({ name: 'constant', call: copyValues as Action['call'], args: [values, buffer], seen: null });
+      this.actions.push({ name: 'constant', call: copyValues as Action['call'], self: undefined, args: [values, buffer], seen: null });
     } else if (this.zeroed.has(buffer)) {
-      this.actions.push({ name: 'zero', call: zeroValues as Action['call'], args: [buffer], seen: null });
+      this.actions.push({ name: 'zero', call: zeroValues as Action['call'], self: undefined, args: [buffer], seen: null });
     }
   }
 }
@@ -282,7 +284,7 @@ export class StepTrace {
 function replayActions(actions: Action[]): void {
   for (let i = 0; i < actions.length; i++) {
     const action = actions[i];
-    const result = action.call(...action.args);
+    const result = Reflect.apply(action.call, action.self, action.args);
     // a kernel started on another thread (gatherColumnsAsync) hands back its wait
     if (typeof result === 'function') (result as () => void)();
   }
@@ -297,8 +299,8 @@ function recordingBackend(inner: Backend, recorder: Recorder): Backend {
       if (typeof value !== 'function') return value;
       let kernel = wrapped.get(property);
       if (kernel === undefined) {
-        const bound = (value as (...args: unknown[]) => unknown).bind(target);
-        kernel = (...args: unknown[]) => recorder.kernel(String(property), bound, args);
+        const method = value as (...args: unknown[]) => unknown;
+        kernel = (...args: unknown[]) => recorder.kernel(String(property), method, target, args);
         wrapped.set(property, kernel);
       }
       return kernel;
