@@ -4,7 +4,8 @@
  * each round runs `--steps` steps of each trainer in turn (the order rotating from round to
  * round), on the same batches, and the ratios are taken round by round. Prints each trainer's
  * median and 10th-percentile µs/step, and the medians of the per-round ratios user loop ÷ fit
- * and fit (the tape's step) ÷ engine — issue 13's targets (≤ 1.15 and ≤ 1.1).
+ * and fit (the tape's step) ÷ engine — issue 13's targets (≤ 1.15 and ≤ 1.1) — each against
+ * fit as it runs (its step replayed) and with its replay off.
  *
  *   npx tsx bench/src/loops.ts                          # T1 and T3 on the fastest backend
  *   npx tsx bench/src/loops.ts --tasks T1 --rounds 400 --backend wasm
@@ -15,10 +16,16 @@ import { getBackend, setBackend } from '@tapegrad/core';
 import { loadTapegrad } from './frameworks/tapegrad.js';
 import type { Trainer } from './frameworks/types.js';
 import { UserLoopTrainer } from './frameworks/tapegrad-loops.js';
+import type { FitStepReplay } from './frameworks/fit-step.js';
 import { TASKS, type TaskId, initialWeights, loadProtocolMnist, protocolBatches } from './protocol.js';
 
-/** 'userloop+tidy': the user loop's step inside tidy — the control that shows what its fresh buffers cost. */
-const KINDS = ['fit', 'userloop', 'engine', 'userloop+tidy'] as const;
+/**
+ * 'fit' replays its step as nn's fit does (after each epoch's first four steps); 'fit-ordinary' is
+ * the same trainer with the replay off — every step through the ops, the tape and the pool;
+ * 'userloop+tidy': the user loop's step inside tidy — the control that shows what its fresh
+ * buffers cost.
+ */
+const KINDS = ['fit', 'fit-ordinary', 'userloop', 'engine', 'userloop+tidy'] as const;
 type Kind = (typeof KINDS)[number];
 
 function quantile(values: number[], q: number): number {
@@ -45,20 +52,21 @@ async function main(): Promise<void> {
         trainers[kind] = new UserLoopTrainer(task, { train: mnist.train, eval: mnist.test }, initialWeights(task), true);
         continue;
       }
-      const fw = kind === 'fit'
+      const fw = kind === 'fit' || kind === 'fit-ordinary'
         ? frameworks.find((f) => f.id === `tapegrad-${backend}`)
         : frameworks.find((f) => f.id === `tapegrad-${kind}` && f.companionOf?.framework === `tapegrad-${backend}`);
       if (!fw) throw new Error(`no ${kind} row on ${backend}`);
       await fw.activate();
       trainers[kind] = await fw.createTrainer(task, { train: mnist.train, eval: mnist.test }, initialWeights(task));
+      if (kind === 'fit-ordinary') (trainers[kind] as Trainer & { replay: FitStepReplay }).replay.replay.disable('loops.ts: fit with its replay off');
     }
     // every trainer gets the protocol's sequence, epoch after epoch, as in the harness
     const batch = protocolBatches(mnist.train.n, task.batch);
     let cursor = 0;
-    const times: Record<Kind, number[]> = { fit: [], userloop: [], engine: [], 'userloop+tidy': [] };
+    const times: Record<Kind, number[]> = { fit: [], 'fit-ordinary': [], userloop: [], engine: [], 'userloop+tidy': [] };
     // CPU time of the process (its threads: GC helpers, the native backend's second thread): on a
     // loaded machine steadier than the wall clock, which also counts time spent descheduled
-    const cpuTimes: Record<Kind, number[]> = { fit: [], userloop: [], engine: [], 'userloop+tidy': [] };
+    const cpuTimes: Record<Kind, number[]> = { fit: [], 'fit-ordinary': [], userloop: [], engine: [], 'userloop+tidy': [] };
     const runSteps = (trainer: Trainer, from: number) => {
       const t0 = performance.now();
       const c0 = process.cpuUsage();
@@ -81,12 +89,14 @@ async function main(): Promise<void> {
     const cpuRatio = (a: Kind, b: Kind) => quantile(cpuTimes[a], 0.5) / quantile(cpuTimes[b], 0.5);
     console.log(`${id}: ${steps} steps per trainer per round`);
     for (const kind of KINDS) {
-      console.log(`  ${kind.padEnd(13)} wall: median ${quantile(times[kind], 0.5).toFixed(0).padStart(6)} µs/step, p10 ${quantile(times[kind], 0.1).toFixed(0).padStart(6)};  CPU: median ${quantile(cpuTimes[kind], 0.5).toFixed(0).padStart(6)} µs/step`);
+      console.log(`  ${kind.padEnd(14)} wall: median ${quantile(times[kind], 0.5).toFixed(0).padStart(6)} µs/step, p10 ${quantile(times[kind], 0.1).toFixed(0).padStart(6)};  CPU: median ${quantile(cpuTimes[kind], 0.5).toFixed(0).padStart(6)} µs/step`);
     }
     const line = (what: string, a: Kind, b: Kind, target: number) =>
       console.log(`  ${what}: median of per-round ratios ${ratio(a, b).toFixed(3)}, ratio of p10s ${(quantile(times[a], 0.1) / quantile(times[b], 0.1)).toFixed(3)}, ratio of CPU medians ${cpuRatio(a, b).toFixed(3)}   (target ≤ ${target})`);
     line('user loop ÷ fit', 'userloop', 'fit', 1.15);
+    line('user loop ÷ fit without its replay', 'userloop', 'fit-ordinary', 1.15);
     line('tape (fit) ÷ engine', 'fit', 'engine', 1.1);
+    line('tape (fit without its replay) ÷ engine', 'fit-ordinary', 'engine', 1.1);
     line('user loop in tidy ÷ fit (control)', 'userloop+tidy', 'fit', 1.15);
     for (const kind of KINDS) trainers[kind].dispose();
   }

@@ -2,8 +2,8 @@ import { type StepBody, StepReplay, type Tensor } from '@tapegrad/core';
 
 /**
  * The step replay as nn's `fit` runs it, for the bench's fit-style trainers (which mirror fit
- * step for step): a StepReplay reset at each epoch's first step, so each epoch runs one step
- * ordinarily, records two, checks one against an ordinary step, and replays the rest.
+ * step for step): a StepReplay (one ordinary step, two recorded, one checked against an
+ * ordinary step, then replays) whose recording is checked again at each epoch's first step.
  */
 export class FitStepReplay {
   readonly replay = new StepReplay();
@@ -12,7 +12,7 @@ export class FitStepReplay {
   constructor(private readonly stepsPerEpoch: number) {}
 
   run<Carry>(inputs: readonly Tensor[], body: StepBody<Carry>): void {
-    if (this.#steps++ % this.stepsPerEpoch === 0) this.replay.reset();
+    if (this.#steps++ % this.stepsPerEpoch === 0) this.replay.recheck();
     this.replay.run(inputs, body);
   }
 }

@@ -106,7 +106,7 @@ class TapegradTrainer implements Trainer {
     update: (grads) => this.sgd.step(this.params, grads),
   };
 
-  /** fit's step replay (reset at each epoch's first step, as fit does). */
+  /** fit's step replay (checked again at each epoch's first step, as fit does). */
   readonly replay: FitStepReplay;
 
   async sync(): Promise<void> {}

@@ -1,5 +1,5 @@
 import {
-  StepReplay, Tape, Tensor, ValueError, add, createRng, dropout, matmul, mean, mul, recordStep, setBackend, square, sub, sum, tensor, tidy,
+  StepReplay, Tape, Tensor, ValueError, add, createRng, dropout, matmul, mean, mul, recordStep, relu, setBackend, square, sub, sum, tanh, tensor, tidy,
 } from '@tapegrad/core';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -130,6 +130,50 @@ describe('StepReplay', () => {
     expect(Array.from(w.data)).toEqual(Array.from(before));
     step(false);
     expect(Array.from(w.data)).not.toEqual(Array.from(before));
+  });
+
+  it('recheck: checks the recording again at the next step, and records afresh when the step changed', () => {
+    let activation = relu;
+    const w = tensor([[0.5, -0.25], [0.125, 1]]);
+    const train = (replay: StepReplay, steps: number) => {
+      const states: string[] = [];
+      for (let s = 0; s < steps; s++) {
+        if (s === 6) {
+          activation = tanh; // what an onEpoch callback might change between epochs
+          replay.recheck();
+        }
+        tidy(() => replay.run([tensor([[s % 4, 1], [2, s % 3]])], {
+          compute([x]) {
+            const tape = new Tape();
+            const loss = tape.record(() => mean(square(activation(matmul(w, x)))));
+            return { outputs: [loss], carry: tape.gradient(loss, [w])[0] };
+          },
+          between() {},
+          update: (g) => w.assign(sub(w, mul(g, 0.05))),
+        }));
+        states.push(replay.state);
+      }
+      return states;
+    };
+    const replay = new StepReplay();
+    expect(train(replay, 12)).toEqual([
+      'ordinary', 'recording', 'verifying', 'replaying', 'replaying', 'replaying',
+      // step 7 checks the recording made with relu against an ordinary step with tanh: it differs, so the step is recorded afresh
+      'ordinary', 'ordinary', 'recording', 'verifying', 'replaying', 'replaying',
+    ]);
+    const replayed = w.data.slice();
+    activation = relu;
+    w.assign([0.5, -0.25, 0.125, 1]);
+    const off = new StepReplay();
+    off.disable('ordinary run');
+    train(off, 12);
+    expect(sameBits(replayed, w.data)).toBe(true);
+    // a recheck that passes goes straight back to replaying
+    const calm = new StepReplay();
+    activation = relu;
+    train(calm, 6);
+    calm.recheck();
+    expect(calm.state).toBe('verifying');
   });
 
   it('records afresh after reset, and stays off once off', () => {

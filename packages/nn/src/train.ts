@@ -137,10 +137,10 @@ export interface FitOptions {
    */
   progress?: boolean | 'auto';
   /**
-   * Replay the training step (default true): each epoch fit records two steps' kernel calls,
-   * checks that they are the same work and that replaying one on a batch gives bit for bit
-   * what an ordinary step gives, then replays that recording for the epoch's other
-   * full-size batches, without the ops, tape and pool machinery around the kernels — the
+   * Replay the training step (default true): fit records two steps' kernel calls, checks
+   * that they are the same work and that replaying one on a batch gives bit for bit what an
+   * ordinary step gives (again at the start of every epoch), then replays that recording for
+   * the other full-size batches, without the ops, tape and pool machinery around the kernels — the
    * numbers are exactly those of ordinary steps, and small networks train up to twice as
    * fast in their first epochs (core's StepReplay). It happens only when it is safe: a
    * `replayable` optimiser (SGD, Momentum, Nesterov), no per-step randomness (Dropout),
@@ -744,8 +744,9 @@ export async function fitWith(reporterFor: ReporterFactory, model: Module, data:
     // the epoch's predictions, each example in its own place (column or row), for the metrics
     const outputs = metrics.length > 0 ? { values: null as Float64Array | null, shape: [] as number[] } : null;
     let lossSum = 0;
-    // recorded afresh each epoch: what an onEpoch callback changed (a layer's training mode) is seen
-    replay.reset();
+    // checked again at each epoch's first step against an ordinary one (recorded afresh if it
+    // differs): what an onEpoch callback changed (a layer's training mode) is seen
+    replay.recheck();
     const replayedBefore = replay.replayed;
     return {
       step(start, end, batch) {
