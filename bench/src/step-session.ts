@@ -45,7 +45,7 @@ type Kernel = (...args: unknown[]) => unknown;
 /**
  * Registers and selects a copy of `inner`, named `${inner.name}-${suffix}`, whose every kernel is
  * `around(name, kernel)` with `kernel` inner's own bound to it: how kernel-times.ts times each
- * call and replay-probe.ts records them.
+ * call (and the replay probe, since replaced by core's StepReplay, recorded them).
  */
 export function useWrappedKernels(inner: Backend, suffix: string, around: (name: string, kernel: Kernel) => Kernel): void {
   const wrapped: Record<string, unknown> = { ...inner, name: `${inner.name}-${suffix}` };
