@@ -586,6 +586,7 @@ function planFit(op: string, model: Module, data: Examples, options: FitOptions)
   const validation = options.validation === undefined ? undefined : checkDataset(op, 'validation', options.validation, xLayout);
   const onNonFinite = options.onNonFinite ?? 'stop';
   if (!['stop', 'warn', 'ignore'].includes(onNonFinite)) throw new ValueError(op, `onNonFinite must be 'stop', 'warn' or 'ignore', got ${String(onNonFinite)}`);
+  if (options.replay !== undefined && typeof options.replay !== 'boolean') throw new ValueError(op, `replay must be true or false, got ${String(options.replay)}`);
 
   const parameters = model.parameters();
   const params = Object.values(parameters);

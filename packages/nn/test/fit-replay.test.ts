@@ -109,4 +109,8 @@ describe('fit replays its step', () => {
     expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([0, 0]);
     expectSameTraining(runs);
   });
+
+  it('rejects a replay option that is not a boolean, naming it', async () => {
+    await expect(fit(mlp([6, 3], { seed: 1 }), data32, { loss: 'mse', optimizer: new SGD({ lr: 0.1 }), epochs: 1, replay: 'yes' as never })).rejects.toThrow('fit: replay must be true or false, got yes');
+  });
 });
