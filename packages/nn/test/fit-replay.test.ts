@@ -1,6 +1,7 @@
 import { type DType, type Tensor, randn, setBackend, tensor } from '@tapegrad/core';
 import {
-  type FitOptions, type History, type Module, Adam, BatchNorm1d, Conv2d, Dense, Dropout, Flatten, MaxPool2d, Momentum, NonFiniteError, SGD, fit, mlp, sequential,
+  type FitOptions, type History, type Module, Adam, BatchNorm1d, Conv2d, Dense, Dropout, Embedding, Flatten, GELU, LayerNorm, Linear, MaxPool2d, Momentum, MultiHeadAttention,
+  NonFiniteError, SGD, fit, mlp, residual, sequential,
 } from '@tapegrad/nn';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -108,6 +109,32 @@ describe('fit replays its step', () => {
     const runs = await bothWays(model, data32, { loss: 'cce', optimizer, epochs: 2, batchSize: 8 });
     expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([0, 0]);
     expectSameTraining(runs);
+  });
+
+  it('for a small transformer block on sequences [N, T, D]: residual attention, LayerNorm, GELU', async () => {
+    const [n, t, d] = [20, 4, 8];
+    const x = randn([n, t, d], { seed: 31 });
+    const y = tensor(Array.from({ length: 3 }, (_, c) => Array.from({ length: n }, (_, j) => (j % 3 === c ? 1 : 0))));
+    const model = () => sequential(
+      residual(sequential(new LayerNorm(d), new MultiHeadAttention(d, 2, { causal: true, seed: 2 }))),
+      residual(sequential(new LayerNorm(d), new Linear(d, 16, { seed: 3 }), new GELU(), new Linear(16, d, { seed: 4 }))),
+      new Flatten(),
+      new Dense(t * d, 3, { activation: 'softmax', seed: 5 }),
+    );
+    const runs = await bothWays(model, { x, y }, { loss: 'cce', optimizer: () => new Momentum({ lr: 0.05, momentum: 0.9 }), epochs: 2, batchSize: 4, metrics: ['accuracy'] });
+    expectSameTraining(runs);
+    expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([1, 4]);
+  });
+
+  it('for token ids through an Embedding: trains the same, replayed or not', async () => {
+    const n = 24;
+    const ids = tensor(Array.from({ length: n * 3 }, (_, i) => (i * 7) % 5), { shape: [n, 3] });
+    const y = tensor(Array.from({ length: 2 }, (_, c) => Array.from({ length: n }, (_, j) => (((j * 21) % 5) % 2 === c ? 1 : 0))));
+    const model = () => sequential(new Embedding(5, 4, { seed: 1 }), new Flatten(), new Dense(12, 2, { activation: 'softmax', seed: 2 }));
+    const runs = await bothWays(model, { x: ids, y }, { loss: 'cce', optimizer: () => new SGD({ lr: 0.2 }), epochs: 2, batchSize: 4, layout: 'rows' });
+    expectSameTraining(runs);
+    // the ids steer take() from the CPU: the step reads them, so it is never replayed
+    expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([0, 0]);
   });
 
   it('rejects a replay option that is not a boolean, naming it', async () => {
