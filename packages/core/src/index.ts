@@ -59,7 +59,7 @@ export {
 export { renderGraph, COMPACT_ABOVE, type RenderGraphOptions } from './graph-render.js';
 export { noGrad, isGradEnabled } from './recording.js';
 export { detectAnomalies, setDetectAnomalies, isDetectingAnomalies, AnomalyError, type AnomalyDetails } from './anomaly.js';
-export { StepReplay, StepTrace, recordStep, type StepBody, type StepRecorder, type StepReplayState } from './step-replay.js';
+export { StepReplay, type StepTrace, recordStep, type StepBody, type StepRecorder, type StepReplayState } from './step-replay.js';
 export { tidy, keep, outsideTidy, memoryStats, resetMemoryStats, emptyPool, ReleasedTensorError, type MemoryStats } from './memory.js';
 export { customGrad, type CustomGradSpec } from './custom-grad.js';
 export { defineOp, apply, type OpDef, type VjpContext, type VjpResult } from './op.js';

@@ -177,23 +177,41 @@ export interface StepRecorder {
 }
 
 /** A recorded step: its calls in segments, the buffers it reads and writes, its outputs. */
-export class StepTrace {
-  /** @internal */
-  readonly segments: Action[][];
-  /** @internal Where each input's buffer appears: patched before every replay. */
-  readonly inputSites: { action: Action; index: number; slot: number }[] = [];
+export interface StepTrace {
+  /** How many calls a replay makes. */
+  readonly calls: number;
+  /** How many segments the step's split() calls made (one more than the calls). */
+  readonly segments: number;
   /** The buffers holding the outputs after a replay. */
-  readonly outputs: TypedArray[];
+  readonly outputs: readonly TypedArray[];
+  readonly outputShapes: readonly (readonly number[])[];
   /** Buffers neither the inputs nor the step's own: parameters, an optimiser's state, constants. */
+  readonly externals: readonly TypedArray[];
+  readonly inputShapes: readonly (readonly number[])[];
+  readonly inputDTypes: readonly string[];
+  /** Replays segment `segment` (all of them when omitted) on `inputs`, the buffers of tensors shaped as the recording's inputs. */
+  run(inputs: readonly Storage[], segment?: number): void;
+  /** Why `other` is not the same step up to renaming the step's own buffers, or null when it is. */
+  differenceFrom(other: StepTrace): string | null;
+}
+
+/** The one implementation of StepTrace (a class of its own, so the recorder stays out of the public types). */
+class Trace implements StepTrace {
+  readonly #recorder: Recorder;
+  /** The calls, in the segments the step's split() made. */
+  readonly #segments: Action[][];
+  /** Where each input's buffer appears: patched before every replay. */
+  readonly #inputSites: { action: Action; index: number; slot: number }[] = [];
+  readonly outputs: TypedArray[];
   readonly externals: TypedArray[];
 
-  /** @internal */
-  constructor(readonly recorder: Recorder, readonly inputShapes: (readonly number[])[], readonly inputDTypes: string[], outputs: TypedArray[], readonly outputShapes: (readonly number[])[]) {
+  constructor(recorder: Recorder, readonly inputShapes: (readonly number[])[], readonly inputDTypes: string[], outputs: TypedArray[], readonly outputShapes: (readonly number[])[]) {
+    this.#recorder = recorder;
     const { actions, splits } = recorder;
-    this.segments = [];
+    this.#segments = [];
     let from = 0;
     for (const to of [...splits, actions.length]) {
-      this.segments.push(actions.slice(from, to));
+      this.#segments.push(actions.slice(from, to));
       from = to;
     }
     this.outputs = outputs;
@@ -203,30 +221,31 @@ export class StepTrace {
         if (!ArrayBuffer.isView(a)) return;
         const buffer = a as TypedArray;
         const slot = recorder.inputs.get(buffer);
-        if (slot !== undefined) this.inputSites.push({ action, index, slot });
+        if (slot !== undefined) this.#inputSites.push({ action, index, slot });
         else if (!recorder.owned.has(buffer) && !recorder.constants.has(buffer)) externals.add(buffer);
       });
     }
     this.externals = [...externals];
   }
 
-  /** How many calls a replay makes. */
   get calls(): number {
-    return this.recorder.actions.length;
+    return this.#recorder.actions.length;
   }
 
-  /** Replays segment `segment` (all of them when omitted) on `inputs`, the buffers of tensors shaped as the recording's inputs. */
   run(inputs: readonly Storage[], segment?: number): void {
-    const sites = this.inputSites;
+    const sites = this.#inputSites;
     for (let i = 0; i < sites.length; i++) sites[i].action.args[sites[i].index] = inputs[sites[i].slot];
     if (segment === undefined) {
-      for (let s = 0; s < this.segments.length; s++) replayActions(this.segments[s]);
-    } else replayActions(this.segments[segment]);
+      for (let s = 0; s < this.#segments.length; s++) replayActions(this.#segments[s]);
+    } else replayActions(this.#segments[segment]);
   }
 
-  /** Why `other` is not the same step up to renaming the step's own buffers, or null when it is. */
+  get segments(): number {
+    return this.#segments.length;
+  }
+
   differenceFrom(other: StepTrace): string | null {
-    const [a, b] = [this.recorder, other.recorder];
+    const [a, b] = [this.#recorder, (other as Trace).#recorder];
     if (a.actions.length !== b.actions.length) return `the steps made ${a.actions.length} and ${b.actions.length} calls`;
     if (a.splits.join() !== b.splits.join()) return 'the steps split at different calls';
     const renamed = new Map<TypedArray, TypedArray>();
@@ -374,7 +393,7 @@ export function recordStep(inputs: readonly Tensor[], body: (recorder: StepRecor
     buffers.push(storage);
   }
   if (recorder.refusal !== null) return { outputs, trace: null, refusal: recorder.refusal };
-  const trace = new StepTrace(recorder, inputs.map((t) => t.shape), inputs.map((t) => t.dtype), buffers, outputs.map((t) => t.shape));
+  const trace = new Trace(recorder, inputs.map((t) => t.shape), inputs.map((t) => t.dtype), buffers, outputs.map((t) => t.shape));
   return { outputs, trace, refusal: null };
 }
 
@@ -541,7 +560,7 @@ export class StepReplay {
     const storages = inputs.map((t) => t.storage);
     trace.run(storages, 0);
     body.between(trace.outputs.map((buffer, i) => new Tensor(buffer, trace.outputShapes[i])));
-    for (let s = 1; s < trace.segments.length; s++) trace.run(storages, s);
+    for (let s = 1; s < trace.segments; s++) trace.run(storages, s);
     this.#replayed++;
   }
 }
