@@ -113,7 +113,10 @@ export function returnScratch(buffer: TypedArray): void {
 export function allocateBuffer(dtype: DType, size: number, zeroed = true): TypedArray {
   if (capture !== null) {
     const buffer = captured(dtype, size, zeroed);
-    if (current !== null) lastPooled = buffer;
+    if (current !== null) {
+      allocatedCount++;
+      lastPooled = buffer;
+    }
     return buffer;
   }
   if (current === null) return freshBuffer(dtype, size);

@@ -67,6 +67,8 @@ class Recorder {
   readonly used = new Set<TypedArray>();
   /** What an owned buffer held when first used, when that was not zeros. */
   readonly constants = new Set<TypedArray>();
+  /** Small external arrays as the last call left them: one that differs at its next call was rewritten by JavaScript in between. */
+  readonly lastSeen = new Map<TypedArray, TypedArray>();
   refusal: string | null = null;
   paused = 0;
   depth = 0;
@@ -90,12 +92,19 @@ class Recorder {
       return Reflect.apply(call, self, args);
     } finally {
       this.depth--;
+      // what the call itself wrote is the step's; what changes before the next call is not
+      for (const a of args) if (this.isSmallExternal(a)) this.lastSeen.set(a, a.slice());
     }
+  }
+
+  isSmallExternal(a: unknown): a is TypedArray {
+    return ArrayBuffer.isView(a) && (a as TypedArray).length <= SMALL_CONSTANT && !this.owned.has(a as TypedArray) && !this.inputs.has(a as TypedArray);
   }
 
   /** One of core's own copies, about to happen. */
   copy(source: TypedArray, target: TypedArray): void {
     if (this.listening) this.push('copy', copyValues as Action['call'], undefined, [source, target]);
+    this.lastSeen.delete(target);
   }
 
   push(name: string, call: Action['call'], self: unknown, rawArgs: unknown[]): void {
@@ -109,9 +118,11 @@ class Recorder {
       }
       const buffer = a as TypedArray;
       if (this.owned.has(buffer)) this.firstUse(buffer);
-      else if (!this.inputs.has(buffer) && buffer.length <= SMALL_CONSTANT) {
+      else if (this.isSmallExternal(buffer)) {
         seen ??= [];
         seen[i] = buffer.slice();
+        const last = this.lastSeen.get(buffer);
+        if (last !== undefined && !sameBits(last, buffer)) this.refuse(`JavaScript rewrites an array between two of the step's calls (call ${this.actions.length + 1}, '${name}'): a replay would read only its last values`);
       }
     }
     this.actions.push({ name, call, self, args, seen });
@@ -405,6 +416,14 @@ export interface StepBody<Carry> {
   between(outputs: readonly Tensor[]): void;
   /** The update: the optimiser's step. */
   update(carry: Carry): void;
+  /**
+   * The JavaScript of a step that a replay does not repeat, for numbers that change from step
+   * to step (Adam's bias correction): write them into the small arrays the recorded kernels
+   * read (arrays kept from step to step, not made afresh). Called before every replay with
+   * `advance` true (move the step's count on, as the step would), and before the check's
+   * replay with `advance` false (the ordinary step just checked already moved it on).
+   */
+  prepare?(advance: boolean): void;
 }
 
 /** Where a {@link StepReplay} stands. */
@@ -542,9 +561,11 @@ export class StepReplay {
       between: (o) => body.between(o),
       update: (c) => body.update(c),
     });
+    // the ordinary step's JavaScript moved the step's numbers on; the replay below writes them again (prepare(false))
     const expected = outputs.map((t) => (t.storage as TypedArray).slice());
     const after = trace.externals.map((b) => b.slice());
     trace.externals.forEach((b, i) => b.set(before[i]));
+    body.prepare?.(false);
     trace.run(inputs.map((t) => t.storage));
     const same = trace.outputs.every((o, i) => sameBits(o, expected[i])) && trace.externals.every((b, i) => sameBits(b, after[i]));
     // the ordinary step's results stand either way
@@ -558,6 +579,7 @@ export class StepReplay {
 
   #replay<Carry>(trace: StepTrace, inputs: readonly Tensor[], body: StepBody<Carry>): void {
     const storages = inputs.map((t) => t.storage);
+    body.prepare?.(true);
     trace.run(storages, 0);
     body.between(trace.outputs.map((buffer, i) => new Tensor(buffer, trace.outputShapes[i])));
     for (let s = 1; s < trace.segments; s++) trace.run(storages, s);

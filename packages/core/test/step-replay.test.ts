@@ -87,6 +87,46 @@ describe('StepReplay', () => {
     expect(replay.reason).toMatch(/^two steps differ: call \d+ \('\w+'\) has a different argument \d+$/);
   });
 
+  it('replays a step whose numbers change when prepare writes them into the arrays its kernels read', () => {
+    // a learning-rate schedule kept in a one-element array: the update reads it, prepare moves it on
+    const run = (replayed: boolean) => {
+      const w = tensor([[0.5, -0.25], [0.125, 1]]);
+      const lr = new Float32Array(1);
+      let step = 0;
+      const schedule = () => {
+        step++;
+        lr[0] = 0.1 / step;
+      };
+      const replay = new StepReplay();
+      if (!replayed) replay.disable('ordinary run');
+      for (let s = 0; s < 10; s++) {
+        tidy(() => replay.run([tensor([[s % 4, 1], [2, s % 3]])], {
+          compute([x]) {
+            const tape = new Tape();
+            const loss = tape.record(() => mean(square(matmul(w, x))));
+            return { outputs: [loss], carry: tape.gradient(loss, [w])[0] };
+          },
+          between() {},
+          update(g) {
+            schedule();
+            w.assign(sub(w, mul(g, new Tensor(lr, []))));
+          },
+          prepare(advance) {
+            if (advance) step++;
+            lr[0] = 0.1 / step;
+          },
+        }));
+      }
+      return { w: w.data.slice(), replay, step };
+    };
+    const [replayed, ordinary] = [run(true), run(false)];
+    expect(replayed.replay.reason).toBeNull();
+    expect(replayed.replay.state).toBe('replaying');
+    expect(replayed.replay.replayed).toBe(6);
+    expect(replayed.step).toBe(10);
+    expect(sameBits(replayed.w, ordinary.w)).toBe(true);
+  });
+
   it('turns itself off when a replay differs from the ordinary step, and the ordinary numbers stand', () => {
     // a scale JavaScript rewrites before each update, in an array the step reuses: the
     // recordings cannot see it, the check against an ordinary step does
@@ -101,6 +141,22 @@ describe('StepReplay', () => {
     expect(replayed.replay.replayed).toBe(0);
     const ordinary = linearLoop({ steps: 8, update, off: true });
     expect(sameBits(replayed.w.data, ordinary.w.data)).toBe(true);
+  });
+
+  it('never replays a step whose JavaScript rewrites an array between two of its calls', () => {
+    // one scalar array reused for two values: a replay would give both calls the last one
+    const scalar = new Float32Array(1);
+    const { replay } = linearLoop({
+      steps: 6,
+      update(W, G) {
+        scalar[0] = 0.5;
+        const half = mul(G, new Tensor(scalar, []));
+        scalar[0] = 0.01;
+        W.assign(sub(W, mul(half, new Tensor(scalar, []))));
+      },
+    });
+    expect(replay.state).toBe('off');
+    expect(replay.reason).toMatch(/^JavaScript rewrites an array between two of the step's calls \(call \d+, 'binary'\): a replay would read only its last values$/);
   });
 
   it('runs an input of another shape ordinarily and goes on replaying', () => {

@@ -143,7 +143,7 @@ export interface FitOptions {
    * the other full-size batches, without the ops, tape and pool machinery around the kernels — the
    * numbers are exactly those of ordinary steps, and small networks train up to twice as
    * fast in their first epochs (core's StepReplay). It happens only when it is safe: a
-   * `replayable` optimiser (SGD, Momentum, Nesterov), no per-step randomness (Dropout),
+   * `replayable` optimiser (SGD, Momentum, Nesterov, Adam), no per-step randomness (Dropout),
    * no value read on the CPU inside the step, a CPU backend. `log.replayedSteps` says how
    * many steps were replayed. false runs every step ordinarily (to step through one in a
    * debugger, or profile the ops).
@@ -786,6 +786,7 @@ export async function fitWith(reporterFor: ReporterFactory, model: Module, data:
             // outside the pooled scope: what the optimiser creates and stores (a velocity, a
             // moment) must survive the step without the optimiser having to keep() it
             update: (grads) => outsideTidy(() => optimizer.step(params, grads, () => objectiveOf(xb, yb))),
+            prepare: (advance) => optimizer.prepareReplay?.(params, advance),
           });
         });
         lossSum += batchLoss * (end - start);

@@ -1,7 +1,7 @@
 import { type DType, type Tensor, randn, setBackend, tensor } from '@tapegrad/core';
 import {
   type FitOptions, type History, type Module, Adam, BatchNorm1d, Conv2d, Dense, Dropout, Embedding, Flatten, GELU, LayerNorm, Linear, MaxPool2d, Momentum, MultiHeadAttention,
-  NonFiniteError, SGD, fit, mlp, residual, sequential,
+  NonFiniteError, RProp, SGD, fit, mlp, residual, sequential,
 } from '@tapegrad/nn';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -55,6 +55,8 @@ describe('fit replays its step', () => {
     ['SGD', () => new SGD({ lr: 0.1 })],
     ['Momentum', () => new Momentum({ lr: 0.05, momentum: 0.9 })],
     ['Nesterov', () => new Momentum({ lr: 0.05, momentum: 0.9, nesterov: true })],
+    // its bias corrections change every step: prepareReplay writes them before each replay
+    ['Adam', () => new Adam({ lr: 0.01 })],
   ])('with %s: the same History and parameters bit for bit, 8 then 11 of 13 steps replayed per epoch', async (_name, optimizer) => {
     const runs = await bothWays(() => mlp([6, 16, 8, 3], { output: 'softmax', dtype: 'float32', seed: 3 }), data32, {
       loss: 'cce', optimizer, epochs: 3, batchSize: 8, metrics: ['accuracy'],
@@ -102,7 +104,7 @@ describe('fit replays its step', () => {
   });
 
   it.each([
-    ['an optimiser whose numbers change every step (Adam)', () => mlp([6, 8, 3], { output: 'softmax', seed: 6 }), () => new Adam({ lr: 0.01 })],
+    ['an optimiser that reads values on the CPU (RProp)', () => mlp([6, 8, 3], { output: 'softmax', seed: 6 }), () => new RProp()],
     ['Dropout, which draws a new mask every step', () => sequential(new Dense(6, 8, { seed: 7 }), new Dropout(0.5, { seed: 1 }), new Dense(8, 3, { seed: 8 })), () => new SGD({ lr: 0.1 })],
     ['BatchNorm, whose running statistics are updated on the CPU', () => sequential(new Dense(6, 8, { seed: 7 }), new BatchNorm1d(8), new Dense(8, 3, { seed: 8 })), () => new SGD({ lr: 0.1 })],
   ])('replays nothing with %s, and trains as ever', async (_what, model, optimizer) => {

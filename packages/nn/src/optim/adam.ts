@@ -20,6 +20,12 @@ interface Moments {
   v: Tensor;
   /** Steps taken for this parameter: bias correction depends on it. */
   t: number;
+  /**
+   * 1 − β₁ᵗ and 1 − β₂ᵗ in the parameter's dtype, one array each kept for all steps, which
+   * the kernels read: rounded as scalarRight rounds a number, and rewritten by prepareReplay
+   * before a replayed step.
+   */
+  corrections: [Float32Array | Float64Array, Float32Array | Float64Array];
 }
 
 /**
@@ -37,6 +43,8 @@ interface Moments {
  */
 export class Adam implements Optimizer {
   readonly name = 'Adam';
+  /** The same calls every step; the bias corrections are written by prepareReplay. */
+  readonly replayable = true;
   readonly lr: number;
   readonly beta1: number;
   readonly beta2: number;
@@ -57,10 +65,10 @@ export class Adam implements Optimizer {
     params.forEach((p, i) => {
       const g = grads[i].storage;
       const k = new InPlace(p.dtype, p.shape);
-      // kept: a step may run inside tidy(), and the moments must outlive it
-      const s = this.#moments.get(p) ?? { m: keep(zerosLike(p)), v: keep(zerosLike(p)), t: 0 };
+      const s = this.#moments.get(p) ?? this.#fresh(p);
       this.#moments.set(p, s);
       s.t += 1;
+      this.#writeCorrections(s);
       // The kernels of the formula as ops (m ← add(mul(m, β₁), mul(g, 1−β₁)), …, then
       // sub(θ, mul(div(m̂, add(sqrt(v̂), ε)), η))), operand for operand, so the numbers are
       // those of the ops; m and v are overwritten where they lie (starting from zeros as the
@@ -79,13 +87,34 @@ export class Adam implements Optimizer {
         k.scalarRight('mul', v, beta2, v);
         k.binary('add', v, a, v);
       });
-      k.scalarRight('div', s.m.storage, 1 - beta1 ** s.t, a); // m̂
-      k.scalarRight('div', s.v.storage, 1 - beta2 ** s.t, b); // v̂
+      k.scalarArrayRight('div', s.m.storage, s.corrections[0], a); // m̂ = m / (1 − β₁ᵗ)
+      k.scalarArrayRight('div', s.v.storage, s.corrections[1], b); // v̂ = v / (1 − β₂ᵗ)
       k.unary('sqrt', b, b);
       k.scalarRight('add', b, eps, b);
       k.binary('div', a, b, a);
       updateInPlace(this.name, p, (theta) => k.subScaled(theta, a, lr, theta)); // sub(θ, mul(·, η)) in one call
     });
+  }
+
+  /** A replayed step's JavaScript: the step count moved on (advance) and the bias corrections written. */
+  prepareReplay(params: readonly Tensor[], advance: boolean): void {
+    for (const p of params) {
+      const s = this.#moments.get(p);
+      if (s === undefined) continue; // fit never replays a first step
+      if (advance) s.t += 1;
+      this.#writeCorrections(s);
+    }
+  }
+
+  #fresh(p: Tensor): Moments {
+    const scalar = () => (p.dtype === 'float64' ? new Float64Array(1) : new Float32Array(1));
+    // kept: a step may run inside tidy(), and the moments must outlive it
+    return { m: keep(zerosLike(p)), v: keep(zerosLike(p)), t: 0, corrections: [scalar(), scalar()] };
+  }
+
+  #writeCorrections(s: Moments): void {
+    s.corrections[0][0] = 1 - this.beta1 ** s.t;
+    s.corrections[1][0] = 1 - this.beta2 ** s.t;
   }
 
   reset(): void {

@@ -16,21 +16,41 @@ import {
 export class InPlace {
   readonly #backend: Backend;
   readonly #shape: readonly number[];
-  readonly #scalar: Float32Array | Float64Array;
+  readonly #dtype: DType;
+  /**
+   * One lifted scalar per value, never rewritten: a recorded step's calls (fit's replay) keep
+   * reading the value they were made with, where one array rewritten before each call would
+   * hold only the last.
+   */
+  readonly #scalars = new Map<number | '-0', Float32Array | Float64Array>();
 
   constructor(dtype: DType, shape: readonly number[]) {
     this.#backend = getBackend();
     this.#shape = shape;
-    this.#scalar = dtype === 'float64' ? new Float64Array(1) : new Float32Array(1);
+    this.#dtype = dtype;
   }
 
   /** out = a ⊙ s for the ops' `kernel(a, s)` with a number s. */
   scalarRight(kernel: 'add' | 'sub' | 'mul' | 'div', a: Storage, s: number, out: Storage): void {
-    this.#scalar[0] = s;
-    this.#backend.binary(kernel, a, this.#shape, this.#scalar, [], out, this.#shape);
+    const key = Object.is(s, -0) ? '-0' : s;
+    let scalar = this.#scalars.get(key);
+    if (scalar === undefined) {
+      scalar = this.#dtype === 'float64' ? Float64Array.of(s) : Float32Array.of(s);
+      this.#scalars.set(key, scalar);
+    }
+    this.#backend.binary(kernel, a, this.#shape, scalar, [], out, this.#shape);
   }
 
   /** out = a ⊙ b for two full-size operands. */
+  /**
+   * `scalarRight` with the scalar already in a one-element array of the parameter's dtype:
+   * the same kernel call and numbers, reading the array when the call runs (Adam's bias
+   * correction, which a replayed step writes anew before its kernels).
+   */
+  scalarArrayRight(kernel: 'add' | 'sub' | 'mul' | 'div', a: Storage, scalar: Float32Array | Float64Array, out: Storage): void {
+    this.#backend.binary(kernel, a, this.#shape, scalar, [], out, this.#shape);
+  }
+
   binary(kernel: 'add' | 'sub' | 'mul' | 'div', a: Storage, b: Storage, out: Storage): void {
     this.#backend.binary(kernel, a, this.#shape, b, this.#shape, out, this.#shape);
   }

@@ -21,10 +21,17 @@ export interface Optimizer {
   reset(): void;
   /**
    * True when every step makes the same backend calls with the same numbers (the
-   * hyperparameters are fixed), reads no value on the CPU and calls no objective: `fit` may
-   * then record its training step once and replay it (FitOptions.replay). SGD, Momentum and
-   * Nesterov say so; Adam's bias correction changes every step, RProp, L-BFGS and Newton-CG
+   * hyperparameters are fixed) or with numbers `prepareReplay` writes, reads no value on the
+   * CPU and calls no objective: `fit` may then record its training step once and replay it
+   * (FitOptions.replay). SGD, Momentum, Nesterov and Adam say so; RProp, L-BFGS and Newton-CG
    * read values. Leave it out in an optimiser of your own unless all of that holds.
    */
   readonly replayable?: boolean;
+  /**
+   * For a replayable optimiser whose numbers change from step to step (Adam's bias
+   * correction): the JavaScript of a step without its kernel calls — with `advance`, move the
+   * step count on; then write the step's numbers into the arrays its kernels read (kept from
+   * step to step). fit calls it before each replayed step.
+   */
+  prepareReplay?(params: readonly Tensor[], advance: boolean): void;
 }
