@@ -12,15 +12,14 @@
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { getBackend, setBackend } from '@tapegrad/core';
+import { type StepReplay, getBackend, setBackend } from '@tapegrad/core';
 import { loadTapegrad } from './frameworks/tapegrad.js';
 import type { Trainer } from './frameworks/types.js';
 import { UserLoopTrainer } from './frameworks/tapegrad-loops.js';
-import type { FitStepReplay } from './frameworks/fit-step.js';
 import { TASKS, type TaskId, initialWeights, loadProtocolMnist, protocolBatches } from './protocol.js';
 
 /**
- * 'fit' replays its step as nn's fit does (after each epoch's first four steps); 'fit-ordinary' is
+ * 'fit' replays its step as nn's fit does (after its first four steps); 'fit-ordinary' is
  * the same trainer with the replay off — every step through the ops, the tape and the pool;
  * 'userloop+tidy': the user loop's step inside tidy — the control that shows what its fresh
  * buffers cost.
@@ -58,7 +57,7 @@ async function main(): Promise<void> {
       if (!fw) throw new Error(`no ${kind} row on ${backend}`);
       await fw.activate();
       trainers[kind] = await fw.createTrainer(task, { train: mnist.train, eval: mnist.test }, initialWeights(task));
-      if (kind === 'fit-ordinary') (trainers[kind] as Trainer & { replay: FitStepReplay }).replay.replay.disable('loops.ts: fit with its replay off');
+      if (kind === 'fit-ordinary') (trainers[kind] as Trainer & { replay: StepReplay }).replay.disable('loops.ts: fit with its replay off');
     }
     // every trainer gets the protocol's sequence, epoch after epoch, as in the harness
     const batch = protocolBatches(mnist.train.n, task.batch);

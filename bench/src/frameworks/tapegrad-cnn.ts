@@ -8,10 +8,9 @@
  * weights, copied in.
  */
 import {
-  type RowSampler, type StepBody, Tape, type Tensor, add, conv2d, div, logSoftmax, matmulT, maxPool2d, mul, neg, noGrad, relu, reshape, rowSampler, sum, tensor, tidy,
+  type RowSampler, type StepBody, StepReplay, Tape, type Tensor, add, conv2d, div, logSoftmax, matmulT, maxPool2d, mul, neg, noGrad, relu, reshape, rowSampler, sum, tensor, tidy,
 } from '@tapegrad/core';
 import { Momentum } from '@tapegrad/nn';
-import { FitStepReplay } from './fit-step.js';
 import { CLASSES, type Layer, PIXELS, type TaskSpec, oneHotRows } from '../protocol.js';
 import { type Trainer, type TrainData, argmaxRows } from './types.js';
 
@@ -44,7 +43,6 @@ export class TapegradCnnTrainer implements Trainer {
     const { train } = data;
     this.xs = rowSampler(tensor(train.images, { shape: [train.n, 1, SIDE, SIDE], dtype: 'float32' }));
     this.ys = rowSampler(tensor(oneHotRows(train.labels), { shape: [train.n, CLASSES], dtype: 'float32' }));
-    this.replay = new FitStepReplay(Math.ceil(train.n / task.batch));
   }
 
   /** Logits [B, 10] of images [B, 1, 28, 28]. */
@@ -85,7 +83,7 @@ export class TapegradCnnTrainer implements Trainer {
     update: (grads) => this.optimizer.step(this.params, grads),
   };
 
-  readonly replay: FitStepReplay;
+  readonly replay = new StepReplay();
 
   async sync(): Promise<void> {}
 

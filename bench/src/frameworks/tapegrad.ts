@@ -9,13 +9,12 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as core from '@tapegrad/core';
-import { type Backend, type FallbackReport, type StepBody, Tape, type Tensor, createRng, getBackend, listBackends, matmul, mul, noGrad, registerBackend, setBackend, sum, tensor, tidy } from '@tapegrad/core';
+import { type Backend, type FallbackReport, type StepBody, StepReplay, Tape, type Tensor, createRng, getBackend, listBackends, matmul, mul, noGrad, registerBackend, setBackend, sum, tensor, tidy } from '@tapegrad/core';
 import { type Dense, type LazyLayerTrace, SGD, type Sequential, cost, mlp } from '@tapegrad/nn';
 import { type ColumnSampler, columnSampler } from '@tapegrad/datasets';
 import { CLASSES, type Layer, type MatmulSize, PIXELS, type TaskSpec } from '../protocol.js';
 import { type Framework, type JsKernelCounter, type MatmulRun, type OpRun, type TrainData, type Trainer, type Unavailable, argmaxRows } from './types.js';
 import { type OpCase, convOutShape } from '../ops.js';
-import { FitStepReplay } from './fit-step.js';
 import { TapegradCnnTrainer } from './tapegrad-cnn.js';
 import { tapegradCompanions } from './tapegrad-loops.js';
 
@@ -71,7 +70,6 @@ class TapegradTrainer implements Trainer {
     this.xs = columnSampler(tensor(columnsOf(train.images, train.n, PIXELS), { shape: [PIXELS, train.n], dtype: 'float32' }));
     this.ys = columnSampler(tensor(oneHotColumns(train.labels), { shape: [CLASSES, train.n], dtype: 'float32' }));
     this.loss = task.output === 'softmax-cce' ? 'cce' : 'bce';
-    this.replay = new FitStepReplay(Math.ceil(train.n / task.batch));
   }
 
   private batchCost(xb: Tensor, yb: Tensor): { cost: Tensor; head: LazyLayerTrace } {
@@ -106,8 +104,8 @@ class TapegradTrainer implements Trainer {
     update: (grads) => this.sgd.step(this.params, grads),
   };
 
-  /** fit's step replay (checked again at each epoch's first step, as fit does). */
-  readonly replay: FitStepReplay;
+  /** fit's step replay, as fit runs it. */
+  readonly replay = new StepReplay();
 
   async sync(): Promise<void> {}
 

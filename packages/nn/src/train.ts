@@ -139,14 +139,17 @@ export interface FitOptions {
   /**
    * Replay the training step (default true): fit records two steps' kernel calls, checks
    * that they are the same work and that replaying one on a batch gives bit for bit what an
-   * ordinary step gives (again at the start of every epoch), then replays that recording for
-   * the other full-size batches, without the ops, tape and pool machinery around the kernels — the
-   * numbers are exactly those of ordinary steps, and small networks train up to twice as
-   * fast in their first epochs (core's StepReplay). It happens only when it is safe: a
-   * `replayable` optimiser (SGD, Momentum, Nesterov, Adam), no per-step randomness (Dropout),
-   * no value read on the CPU inside the step, a CPU backend. `log.replayedSteps` says how
-   * many steps were replayed. false runs every step ordinarily (to step through one in a
-   * debugger, or profile the ops).
+   * ordinary step gives (again after every `onEpoch`, which may change what a step computes),
+   * then replays that recording for the other full-size batches, without the ops, tape and
+   * pool machinery around the kernels — the numbers are exactly those of ordinary steps, and
+   * small networks train up to twice as fast (core's StepReplay). It happens only when it is
+   * safe: a `replayable` optimiser (SGD, Momentum, Nesterov, Adam), no per-step randomness
+   * (Dropout), no value read on the CPU inside the step, a CPU backend (and with `onEpoch`, at
+   * least 4 full-size batches an epoch, or its checks would cost more than they save).
+   * `log.replayedSteps` says how many steps were replayed. An `onBatch` callback must not
+   * change what a step computes (a field a layer's forward reads): replayed steps would not
+   * see it — change it in `onEpoch`, or pass false. false runs every step ordinarily (also
+   * to step through one in a debugger, or profile the ops).
    */
   replay?: boolean;
 }
@@ -547,6 +550,13 @@ export function fit(model: Module, data: Examples, options: FitOptions): Promise
   return fitWith(consoleReporter, model, data, options);
 }
 
+/**
+ * Fewest full-size batches an epoch must have for fit to replay when an onEpoch callback runs:
+ * each epoch then begins with a check (an ordinary step and one replay), which fewer replayed
+ * steps would not pay for.
+ */
+const MIN_BATCHES_TO_RECHECK = 4;
+
 /** fit's checked options and what every step needs, shared by fit and fitAsync. */
 interface FitPlan {
   x: Tensor;
@@ -739,15 +749,20 @@ export async function fitWith(reporterFor: ReporterFactory, model: Module, data:
   const { examples, batchSize, l2, metrics, onNonFinite, parameters, params, weights, forward, objectiveOf, loss, sampleX, sampleY, xLayout } = plan;
   const { optimizer } = options;
   const replay = new StepReplay();
+  const fullBatches = Math.floor(examples / batchSize);
   if (options.replay === false) replay.disable('FitOptions.replay is false');
   else if (optimizer.replayable !== true) replay.disable(`the optimiser '${optimizer.name}' is not replayable`);
+  else if (options.onEpoch !== undefined && fullBatches < MIN_BATCHES_TO_RECHECK) {
+    replay.disable(`an epoch has ${fullBatches} full-size batch${fullBatches === 1 ? '' : 'es'}: the check repeated after each onEpoch would cost more than replaying saves`);
+  }
   const stepsOf: EpochStepsFactory = (epoch, order, nonFinite) => {
     // the epoch's predictions, each example in its own place (column or row), for the metrics
     const outputs = metrics.length > 0 ? { values: null as Float64Array | null, shape: [] as number[] } : null;
     let lossSum = 0;
-    // checked again at each epoch's first step against an ordinary one (recorded afresh if it
-    // differs): what an onEpoch callback changed (a layer's training mode) is seen
-    replay.recheck();
+    // after the user's onEpoch (which may have changed what a step computes: a layer's mode, a
+    // field its forward reads) the recording is checked again against an ordinary step, and
+    // recorded afresh if it differs
+    if (options.onEpoch !== undefined) replay.recheck();
     const replayedBefore = replay.replayed;
     return {
       step(start, end, batch) {

@@ -1,4 +1,4 @@
-import { type DType, type Tensor, randn, setBackend, tensor } from '@tapegrad/core';
+import { type DType, type Tensor, mul, randn, setBackend, tensor } from '@tapegrad/core';
 import {
   type FitOptions, type History, type Module, Adam, BatchNorm1d, Conv2d, Dense, Dropout, Embedding, Flatten, GELU, LayerNorm, Linear, MaxPool2d, Momentum, MultiHeadAttention,
   NonFiniteError, RProp, SGD, fit, mlp, residual, sequential,
@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 /**
  * fit's step replay (FitOptions.replay, core's StepReplay): one ordinary step, two recorded,
- * one checked (again at each epoch's first step), then every other full-size batch replayed. What a user must be able
+ * one checked (again after each onEpoch), then every other full-size batch replayed. What a user must be able
  * to rely on: the History and the trained parameters are bit for bit those of replay: false,
  * and replay happens only where it is safe.
  */
@@ -57,13 +57,13 @@ describe('fit replays its step', () => {
     ['Nesterov', () => new Momentum({ lr: 0.05, momentum: 0.9, nesterov: true })],
     // its bias corrections change every step: prepareReplay writes them before each replay
     ['Adam', () => new Adam({ lr: 0.01 })],
-  ])('with %s: the same History and parameters bit for bit, 8 then 11 of 13 steps replayed per epoch', async (_name, optimizer) => {
+  ])('with %s: the same History and parameters bit for bit, 8 then 12 of 13 steps replayed per epoch', async (_name, optimizer) => {
     const runs = await bothWays(() => mlp([6, 16, 8, 3], { output: 'softmax', dtype: 'float32', seed: 3 }), data32, {
       loss: 'cce', optimizer, epochs: 3, batchSize: 8, metrics: ['accuracy'],
     });
     expectSameTraining(runs);
-    // epoch 1: one ordinary step, two recorded, one checked; later epochs: one checked (and the short batch)
-    expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([8, 11, 11]);
+    // epoch 1: one ordinary step, two recorded, one checked; every epoch: the short last batch
+    expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([8, 12, 12]);
     expect(runs.ordinary.history.map((log) => log.replayedSteps)).toEqual([0, 0, 0]);
     // it trained
     expect(runs.replayed.history[2].loss).toBeLessThan(runs.replayed.history[0].loss);
@@ -75,7 +75,7 @@ describe('fit replays its step', () => {
       loss: 'bce', optimizer: () => new SGD({ lr: 0.5 }), epochs: 2, batchSize: 5, l2: 0.01, metrics: ['accuracy'],
     });
     expectSameTraining(runs);
-    expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([8, 11]);
+    expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([8, 12]);
   });
 
   it('for a CNN (Conv2d, MaxPool2d, Flatten, Dense) with momentum', async () => {
@@ -85,7 +85,7 @@ describe('fit replays its step', () => {
     const model = () => sequential(new Conv2d(1, 3, 3, { padding: 1, seed: 1 }), new MaxPool2d(2), new Flatten(), new Dense(27, 3, { activation: 'softmax', seed: 2 }));
     const runs = await bothWays(model, { x, y }, { loss: 'cce', optimizer: () => new Momentum({ lr: 0.05, momentum: 0.9 }), epochs: 2, batchSize: 4 });
     expectSameTraining(runs);
-    expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([2, 5]);
+    expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([2, 6]);
   });
 
   it('stops on a non-finite loss at the same step, with the same parameters', async () => {
@@ -125,7 +125,7 @@ describe('fit replays its step', () => {
     );
     const runs = await bothWays(model, { x, y }, { loss: 'cce', optimizer: () => new Momentum({ lr: 0.05, momentum: 0.9 }), epochs: 2, batchSize: 4, metrics: ['accuracy'] });
     expectSameTraining(runs);
-    expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([1, 4]);
+    expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([1, 5]);
   });
 
   it('for token ids through an Embedding: trains the same, replayed or not', async () => {
@@ -137,6 +137,54 @@ describe('fit replays its step', () => {
     expectSameTraining(runs);
     // the ids steer take() from the CPU: the step reads them, so it is never replayed
     expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([0, 0]);
+  });
+
+  it('checks the recording again after each onEpoch, which may change what a step computes, and records afresh', async () => {
+    /** A layer whose forward reads a field of its own: a temperature an onEpoch callback anneals. */
+    class Scaled implements Module {
+      temperature = 1;
+      readonly inner = new Dense(6, 3, { activation: 'softmax', seed: 12 });
+      forward(x: Tensor): Tensor {
+        return this.inner.forward(mul(x, 1 / this.temperature));
+      }
+      parameters() {
+        return this.inner.parameters();
+      }
+    }
+    let model = new Scaled();
+    const runs = await bothWays(() => (model = new Scaled()), data32, {
+      loss: 'cce', optimizer: () => new SGD({ lr: 0.1 }), epochs: 3, batchSize: 8,
+      onEpoch(log) {
+        if (log.epoch === 1) model.temperature = 2;
+      },
+    });
+    expect(runs.replayed.error).toBeNull();
+    expectSameTraining(runs);
+    // epoch 2: its first step checks (and fails: the temperature changed), then 1 ordinary, 2 recorded, 1 checked, 7 replayed; epoch 3: checked, then 11
+    expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([8, 7, 11]);
+  });
+
+  it('does not replay an epoch of fewer than 4 full-size batches when onEpoch runs after it; without onEpoch, full-batch training replays', async () => {
+    const options = { loss: 'cce' as const, optimizer: () => new SGD({ lr: 0.1 }), epochs: 7, batchSize: 'full' as const };
+    const withCallback = await bothWays(() => mlp([6, 8, 3], { output: 'softmax', seed: 13 }), data32, { ...options, onEpoch: () => {} });
+    expect(withCallback.replayed.history.map((log) => log.replayedSteps)).toEqual([0, 0, 0, 0, 0, 0, 0]);
+    const without = await bothWays(() => mlp([6, 8, 3], { output: 'softmax', seed: 13 }), data32, options);
+    // one step an epoch: ordinary, recorded, recorded, checked, then replayed
+    expect(without.replayed.history.map((log) => log.replayedSteps)).toEqual([0, 0, 0, 0, 1, 1, 1]);
+    expectSameTraining(without);
+  });
+
+  it("makes the replayable optimisers' hyperparameters read-only: a learning rate changed between steps would not reach replayed ones", () => {
+    const sgd = new SGD({ lr: 0.1 });
+    expect(() => {
+      (sgd as { lr: number }).lr = 0.5;
+    }).toThrow(TypeError);
+    expect(sgd.lr).toBe(0.1);
+    const adam = new Adam({ lr: 0.01 });
+    expect(() => {
+      (adam as { beta1: number }).beta1 = 0.5;
+    }).toThrow(TypeError);
+    expect({ ...new Momentum({ lr: 0.1, nesterov: true }) }).toMatchObject({ lr: 0.1, momentum: 0.9, nesterov: true });
   });
 
   it('rejects a replay option that is not a boolean, naming it', async () => {

@@ -62,8 +62,8 @@ describe('fit reuses buffers', () => {
     const marks: ReturnType<typeof memoryStats>[] = [];
     const history = await fit(model, { x, y }, { loss: 'cce', optimizer: new Adam({ lr: 0.01 }), epochs: 3, batchSize: 8, onEpoch: () => void marks.push(memoryStats()) });
     expect(history.map((log) => log.replayedSteps)).toEqual([4, 7, 7]);
-    // epochs 2 and 3 alike: one ordinary step (the check) and each batch's x and y from the
-    // pool; the seven replays' intermediates are the recording's own buffers
+    // epochs 2 and 3 alike (onEpoch runs, so each begins with a check): one ordinary step and
+    // each batch's x and y from the pool; the replays' intermediates are the recording's own buffers
     expect(marks[2].allocated - marks[1].allocated).toBe(0);
     const perEpoch = marks[1].reused - marks[0].reused;
     expect(marks[2].reused - marks[1].reused).toBe(perEpoch);

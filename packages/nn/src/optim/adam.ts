@@ -1,5 +1,5 @@
 import { type Tensor, keep, zerosLike } from '@tapegrad/core';
-import { checkParamsAndGrads, decayRate, positive } from './checks.js';
+import { checkParamsAndGrads, decayRate, fixedHyperparameter, positive } from './checks.js';
 import { InPlace, Scratch, updateInPlace } from './inplace.js';
 import type { Optimizer } from './optimizer.js';
 
@@ -45,18 +45,18 @@ export class Adam implements Optimizer {
   readonly name = 'Adam';
   /** The same calls every step; the bias corrections are written by prepareReplay. */
   readonly replayable = true;
-  readonly lr: number;
-  readonly beta1: number;
-  readonly beta2: number;
-  readonly eps: number;
+  declare readonly lr: number;
+  declare readonly beta1: number;
+  declare readonly beta2: number;
+  declare readonly eps: number;
   #moments = new WeakMap<Tensor, Moments>();
   #scratch = new Scratch();
 
   constructor(options: AdamOptions = {}) {
-    this.lr = positive(this.name, 'learning rate', options.lr ?? 1e-3);
-    this.beta1 = decayRate(this.name, 'beta1', options.beta1 ?? 0.9);
-    this.beta2 = decayRate(this.name, 'beta2', options.beta2 ?? 0.999);
-    this.eps = positive(this.name, 'eps', options.eps ?? 1e-8);
+    fixedHyperparameter(this, 'lr', positive(this.name, 'learning rate', options.lr ?? 1e-3));
+    fixedHyperparameter(this, 'beta1', decayRate(this.name, 'beta1', options.beta1 ?? 0.9));
+    fixedHyperparameter(this, 'beta2', decayRate(this.name, 'beta2', options.beta2 ?? 0.999));
+    fixedHyperparameter(this, 'eps', positive(this.name, 'eps', options.eps ?? 1e-8));
   }
 
   step(params: readonly Tensor[], grads: readonly Tensor[]): void {

@@ -14,6 +14,16 @@ function isNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
 }
 
+/**
+ * Defines a hyperparameter as a read-only property: assigning it later throws a TypeError
+ * instead of changing it. fit records a replayable optimiser's step once and replays it, so
+ * a learning rate changed between steps would be honoured by ordinary steps and not by
+ * replayed ones; it cannot change at all instead.
+ */
+export function fixedHyperparameter<T extends object, K extends keyof T>(optimizer: T, name: K, value: T[K]): void {
+  Object.defineProperty(optimizer, name, { value, writable: false, enumerable: true, configurable: false });
+}
+
 export function positive(optimizer: string, label: string, value: unknown): number {
   if (!isNumber(value) || value <= 0) throw new ValueError(optimizer, `${label} must be > 0, got ${describe(value)}`);
   return value;

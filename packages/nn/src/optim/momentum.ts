@@ -1,5 +1,5 @@
 import { type Tensor, keep, zerosLike } from '@tapegrad/core';
-import { checkParamsAndGrads, decayRate, positive } from './checks.js';
+import { checkParamsAndGrads, decayRate, fixedHyperparameter, positive } from './checks.js';
 import { InPlace, Scratch, copyInto, updateInPlace } from './inplace.js';
 import type { Optimizer } from './optimizer.js';
 
@@ -24,19 +24,19 @@ export interface MomentumOptions {
  */
 export class Momentum implements Optimizer {
   readonly name: 'Momentum' | 'Nesterov';
-  readonly lr: number;
-  readonly momentum: number;
-  readonly nesterov: boolean;
+  declare readonly lr: number;
+  declare readonly momentum: number;
+  declare readonly nesterov: boolean;
   /** The same calls with the same η and μ every step (the velocity is created on the first, which fit never replays). */
   readonly replayable = true;
   #velocity = new WeakMap<Tensor, Tensor>();
   #scratch = new Scratch();
 
   constructor(options: MomentumOptions) {
-    this.nesterov = options?.nesterov ?? false;
+    fixedHyperparameter(this, 'nesterov', options?.nesterov ?? false);
     this.name = this.nesterov ? 'Nesterov' : 'Momentum';
-    this.lr = positive(this.name, 'learning rate', options?.lr);
-    this.momentum = decayRate(this.name, 'momentum', options?.momentum ?? 0.9);
+    fixedHyperparameter(this, 'lr', positive(this.name, 'learning rate', options?.lr));
+    fixedHyperparameter(this, 'momentum', decayRate(this.name, 'momentum', options?.momentum ?? 0.9));
   }
 
   step(params: readonly Tensor[], grads: readonly Tensor[]): void {

@@ -1,5 +1,5 @@
 import type { Tensor } from '@tapegrad/core';
-import { checkParamsAndGrads, positive } from './checks.js';
+import { checkParamsAndGrads, fixedHyperparameter, positive } from './checks.js';
 import { InPlace, updateInPlace } from './inplace.js';
 import type { Optimizer } from './optimizer.js';
 
@@ -17,12 +17,12 @@ export interface SGDOptions {
  */
 export class SGD implements Optimizer {
   readonly name = 'SGD';
-  readonly lr: number;
+  declare readonly lr: number;
   /** θ ← θ − η·g is the same call with the same η every step: fit may replay it. */
   readonly replayable = true;
 
   constructor(options: SGDOptions) {
-    this.lr = positive(this.name, 'learning rate', options?.lr);
+    fixedHyperparameter(this, 'lr', positive(this.name, 'learning rate', options?.lr));
   }
 
   step(params: readonly Tensor[], grads: readonly Tensor[]): void {
