@@ -442,7 +442,7 @@ export type StepReplayState = 'ordinary' | 'recording' | 'verifying' | 'replayin
  *    must leave every parameter, every optimiser state and every output bit for bit the same;
  * 4. then every step whose inputs have the recorded shapes is replayed (others, an epoch's
  *    short last batch, run ordinarily); {@link recheck} repeats the check of 3 at the next
- *    step (fit does at each epoch's start), recording afresh if it fails.
+ *    step (fit does after each onEpoch callback), recording afresh if it fails.
  * If 2 or 3 fails, or the step draws random numbers, reads values on the CPU between its
  * parts' calls, or runs on a device, it is never replayed (`state` 'off', `reason` says why).
  */
@@ -481,8 +481,8 @@ export class StepReplay {
   /**
    * Checks the recording again at the next step (an ordinary step, and its replay from the
    * same state, bit for bit) before replaying on: for a caller that ran code of its own
-   * between steps which may have changed what the step does (fit, at each epoch: an
-   * `onEpoch` that switched a layer's mode). If the check fails the step is recorded afresh.
+   * between steps which may have changed what the step does (fit, after each `onEpoch`
+   * callback: it may switch a layer's mode). If the check fails the step is recorded afresh.
    * Cheaper than {@link reset}: one extra replay instead of four steps, two of them recorded.
    */
   recheck(): void {
