@@ -69,13 +69,19 @@ describe('fit replays its step', () => {
     expect(runs.replayed.history[2].loss).toBeLessThan(runs.replayed.history[0].loss);
   });
 
-  it('in float64, with an L2 penalty, sigmoid outputs and BCE', async () => {
+  it('in float64, with an L2 penalty, sigmoid outputs and BCE, a validation set and onBatch', async () => {
     const data = columnsData(4, 2, 60, 'float64', 12);
+    const progress: number[] = [];
     const runs = await bothWays(() => mlp([4, 5, 2], { hidden: 'tanh', output: 'sigmoid', dtype: 'float64', seed: 4 }), data, {
       loss: 'bce', optimizer: () => new SGD({ lr: 0.5 }), epochs: 2, batchSize: 5, l2: 0.01, metrics: ['accuracy'],
+      validation: columnsData(4, 2, 20, 'float64', 13), onBatch: ({ loss }) => void progress.push(loss),
     });
     expectSameTraining(runs);
+    expect(runs.replayed.history[1].validation!.loss).toBeGreaterThan(0);
     expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([8, 12]);
+    // the running mean losses onBatch saw: the same, step for step, in both runs
+    expect(progress).toHaveLength(48);
+    expect(progress.slice(0, 24)).toEqual(progress.slice(24));
   });
 
   it('for a CNN (Conv2d, MaxPool2d, Flatten, Dense) with momentum', async () => {
