@@ -92,8 +92,17 @@ class Recorder {
       return Reflect.apply(call, self, args);
     } finally {
       this.depth--;
-      // what the call itself wrote is the step's; what changes before the next call is not
+      // what the call itself wrote is the step's; what changes before the next call is not.
+      // A call writes memory, not arrays: every array it may have written through another
+      // view (a scratch buffer and its smaller views) is forgotten too
+      for (const a of args) if (ArrayBuffer.isView(a)) this.forgetOverlapping(a);
       for (const a of args) if (this.isSmallExternal(a)) this.lastSeen.set(a, a.slice());
+    }
+  }
+
+  forgetOverlapping(view: ArrayBufferView): void {
+    for (const seen of this.lastSeen.keys()) {
+      if (seen.buffer === view.buffer && seen.byteOffset < view.byteOffset + view.byteLength && view.byteOffset < seen.byteOffset + seen.byteLength) this.lastSeen.delete(seen);
     }
   }
 
@@ -104,7 +113,7 @@ class Recorder {
   /** One of core's own copies, about to happen. */
   copy(source: TypedArray, target: TypedArray): void {
     if (this.listening) this.push('copy', copyValues as Action['call'], undefined, [source, target]);
-    this.lastSeen.delete(target);
+    this.forgetOverlapping(target);
   }
 
   push(name: string, call: Action['call'], self: unknown, rawArgs: unknown[]): void {

@@ -1,5 +1,5 @@
 import {
-  StepReplay, Tape, Tensor, ValueError, add, createRng, dropout, matmul, mean, mul, recordStep, relu, setBackend, square, sub, sum, tanh, tensor, tidy,
+  StepReplay, Tape, Tensor, ValueError, add, createRng, dropout, matmul, mean, mul, recordStep, relu, setBackend, slice, square, sub, sum, tanh, tensor, tidy,
 } from '@tapegrad/core';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -157,6 +157,43 @@ describe('StepReplay', () => {
     });
     expect(replay.state).toBe('off');
     expect(replay.reason).toMatch(/^JavaScript rewrites an array between two of the step's calls \(call \d+, 'binary'\): a replay would read only its last values$/);
+  });
+
+  it('tells a write through another view of the same memory from a rewrite by JavaScript', () => {
+    // a scratch array and a view of its first half: the step writes the half, then reads the whole
+    const scratch = new Float32Array(8);
+    const [whole, half] = [new Tensor(scratch, [8]), new Tensor(scratch.subarray(0, 4), [4])];
+    const w = tensor([0.5, -0.25, 0.125, 1]);
+    const run = (replayed: boolean) => {
+      w.assign([0.5, -0.25, 0.125, 1]);
+      scratch.fill(0);
+      const replay = new StepReplay();
+      if (!replayed) replay.disable('ordinary run');
+      const losses: number[] = [];
+      for (let s = 0; s < 8; s++) {
+        tidy(() => replay.run([tensor([s % 3, 1, 2, s % 2])], {
+          compute([x]) {
+            const tape = new Tape();
+            const loss = tape.record(() => sum(square(mul(w, x))));
+            return { outputs: [loss], carry: tape.gradient(loss, [w])[0] };
+          },
+          between([loss]) {
+            losses.push(loss.item());
+          },
+          update(g) {
+            const previous = slice(whole, [0], [4]); // the whole array read before the half is written
+            half.assign(mul(g, 0.01));
+            w.assign(sub(sub(w, slice(whole, [0], [4])), mul(previous, 0.5)));
+          },
+        }));
+      }
+      return { losses, w: w.data.slice(), replay };
+    };
+    const [replayed, ordinary] = [run(true), run(false)];
+    expect(replayed.replay.reason).toBeNull();
+    expect(replayed.replay.replayed).toBe(4);
+    expect(replayed.losses).toEqual(ordinary.losses);
+    expect(sameBits(replayed.w, ordinary.w)).toBe(true);
   });
 
   it('runs an input of another shape ordinarily and goes on replaying', () => {

@@ -3,6 +3,7 @@ import {
   type FitOptions, type History, type Module, Adam, BatchNorm1d, Conv2d, Dense, Dropout, Embedding, Flatten, GELU, LayerNorm, Linear, MaxPool2d, Momentum, MultiHeadAttention,
   NonFiniteError, RProp, SGD, fit, mlp, residual, sequential,
 } from '@tapegrad/nn';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 
 /**
@@ -191,6 +192,32 @@ describe('fit replays its step', () => {
       (adam as { beta1: number }).beta1 = 0.5;
     }).toThrow(TypeError);
     expect({ ...new Momentum({ lr: 0.1, nesterov: true }) }).toMatchObject({ lr: 0.1, momentum: 0.9, nesterov: true });
+  });
+
+  it('property: any small MLP, batch size, dtype and replayable optimiser trains the same replayed', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.record({
+        sizes: fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 2, maxLength: 4 }),
+        examples: fc.integer({ min: 8, max: 40 }),
+        batchSize: fc.integer({ min: 1, max: 9 }),
+        dtype: fc.constantFrom<DType>('float32', 'float64'),
+        optimizer: fc.constantFrom('sgd', 'momentum', 'nesterov', 'adam'),
+        seed: fc.integer({ min: 1, max: 100_000 }),
+      }),
+      async ({ sizes, examples, batchSize, dtype, optimizer, seed }) => {
+        const classes = sizes[sizes.length - 1];
+        const x = randn([sizes[0], examples], { seed, dtype });
+        const y = tensor(Array.from({ length: classes }, (_, c) => Array.from({ length: examples }, (_, j) => ((j * 7 + seed) % classes === c ? 1 : 0))), { dtype });
+        const make = () => (optimizer === 'sgd' ? new SGD({ lr: 0.1 }) : optimizer === 'adam' ? new Adam({ lr: 0.01 }) : new Momentum({ lr: 0.05, nesterov: optimizer === 'nesterov' }));
+        const runs = await bothWays(() => mlp(sizes, { output: classes > 1 ? 'softmax' : 'sigmoid', dtype, seed }), { x, y }, {
+          loss: classes > 1 ? 'cce' : 'bce', optimizer: make, epochs: 2, batchSize, metrics: ['accuracy'],
+        });
+        expectSameTraining(runs);
+        const full = Math.floor(examples / batchSize);
+        // epoch 1 replays all but its first four full-size steps; epoch 2 every full-size step
+        expect(runs.replayed.history.map((log) => log.replayedSteps)).toEqual([Math.max(0, full - 4), full > 4 ? full : Math.max(0, 2 * full - 4) - Math.max(0, full - 4)]);
+      },
+    ), { numRuns: 15, seed: 20261206 });
   });
 
   it('rejects a replay option that is not a boolean, naming it', async () => {
