@@ -391,6 +391,9 @@ export function recordStep(inputs: readonly Tensor[], body: (recorder: StepRecor
     read(op) {
       if (recorder.listening) recorder.refuse(`the step reads values on the CPU (${op}) before it ends`);
     },
+    write(op) {
+      if (recorder.listening) recorder.refuse(`the step writes values from JavaScript into a tensor (${op} of an array of numbers)`);
+    },
     randomDraw() {
       if (recorder.paused === 0) recorder.refuse('the step draws random numbers');
     },

@@ -4,7 +4,7 @@ import { DTypeError, DeviceTensorError, ShapeError, ValueError, fmt } from './er
 import { ReleasedTensorError, inScope, installTensorHooks, track } from './memory.js';
 import type { Node } from './recording.js';
 import { type Shape, sameShape } from './shape.js';
-import { noteCopy, noteCpuRead } from './step-hooks.js';
+import { noteCopy, noteCpuRead, noteCpuWrite } from './step-hooks.js';
 import { type DeviceArray, type Storage, isDeviceArray } from './storage.js';
 import type { TensorLike } from './ops/lift.js';
 import type { BackwardOptions } from './tape.js';
@@ -394,7 +394,10 @@ export class Tensor {
         const values = this.dtype === 'float64' ? new Float64Array(this.size) : new Float32Array(this.size);
         values.set(value);
         deviceMemoryOf('assign', target.device).write(target, values);
-      } else target.set(value);
+      } else {
+        noteCpuWrite('assign');
+        target.set(value);
+      }
     }
     this.version++;
     return this;

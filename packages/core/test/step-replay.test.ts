@@ -81,6 +81,20 @@ describe('StepReplay', () => {
     expect(replay.reason).toBe('the step reads values on the CPU (item) before it ends');
   });
 
+  it('never replays a step that writes values from JavaScript into a tensor', () => {
+    const { replay } = linearLoop({
+      steps: 6,
+      update(W, G) {
+        W.assign(sub(W, mul(G, 0.01)));
+        W.assign([W.data[0] > 0 ? 0.5 : -0.5, 0, 0, 1]);
+      },
+    });
+    expect(replay.state).toBe('off');
+    expect(replay.reason).toMatch(/^the step (reads values on the CPU \(Tensor\.data\)|writes values from JavaScript)/);
+    const constant = linearLoop({ steps: 6, update: (W) => void W.assign([0.5, 0, 0, 1]) });
+    expect(constant.replay.reason).toBe('the step writes values from JavaScript into a tensor (assign of an array of numbers)');
+  });
+
   it('never replays a step whose numbers change from step to step (a learning-rate schedule)', () => {
     const { replay } = linearLoop({ steps: 6, lr: (step) => 0.1 / (step + 1) });
     expect(replay.state).toBe('off');
