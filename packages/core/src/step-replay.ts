@@ -3,6 +3,7 @@ import { getBackend, swapBackend } from './backend/index.js';
 import type { TypedArray } from './dtype.js';
 import { ValueError } from './errors.js';
 import { setStepCapture } from './memory.js';
+import { sameShape } from './shape.js';
 import { setStepHooks } from './step-hooks.js';
 import type { Storage } from './storage.js';
 import { Tensor } from './tensor.js';
@@ -171,9 +172,9 @@ function containsArray(a: object): boolean {
   return Object.values(a).some((v) => v !== null && typeof v === 'object' && containsArray(v));
 }
 
+/** Every bit zero: +0 everywhere (−0 and NaN are not). */
 function isAllZero(buffer: TypedArray): boolean {
-  for (let i = 0; i < buffer.length; i++) if (buffer[i] !== 0 || Object.is(buffer[i], -0)) return false;
-  return true;
+  return bytesOf(buffer).every((byte) => byte === 0);
 }
 
 function bytesOf(a: ArrayBufferView): Uint8Array {
@@ -463,7 +464,8 @@ export class StepReplay {
   #reason: string | null = null;
   #trace: StepTrace | null = null;
   #first: StepTrace | null = null;
-  #ordinarySteps = 0;
+  /** Whether the ordinary step that comes before the recordings ran (since the last reset). */
+  #warmedUp = false;
   #replayed = 0;
   /** Whether the check under way is of a recording that already replayed (recheck): failing it records afresh instead of turning replay off. */
   #rechecking = false;
@@ -486,7 +488,7 @@ export class StepReplay {
   reset(): void {
     this.#trace = this.#first = null;
     if (this.#state !== 'off') this.#state = 'ordinary';
-    this.#ordinarySteps = 0;
+    this.#warmedUp = false;
     this.#rechecking = false;
   }
 
@@ -521,8 +523,8 @@ export class StepReplay {
       ordinary(inputs, body);
       return;
     }
-    if (this.#state === 'ordinary' && this.#ordinarySteps < 1) {
-      this.#ordinarySteps++;
+    if (this.#state === 'ordinary' && !this.#warmedUp) {
+      this.#warmedUp = true;
       ordinary(inputs, body);
       return;
     }
@@ -563,16 +565,7 @@ export class StepReplay {
 
   #verify<Carry>(trace: StepTrace, inputs: readonly Tensor[], body: StepBody<Carry>): void {
     const before = trace.externals.map((b) => b.slice());
-    let outputs: readonly Tensor[] = [];
-    ordinary(inputs, {
-      compute(i) {
-        const computed = body.compute(i);
-        outputs = computed.outputs;
-        return computed;
-      },
-      between: (o) => body.between(o),
-      update: (c) => body.update(c),
-    });
+    const outputs = ordinary(inputs, body);
     // the ordinary step's JavaScript moved the step's numbers on; the replay below writes them again (prepare(false))
     const expected = outputs.map((t) => (t.storage as TypedArray).slice());
     const after = trace.externals.map((b) => b.slice());
@@ -599,18 +592,15 @@ export class StepReplay {
   }
 }
 
-function ordinary<Carry>(inputs: readonly Tensor[], body: StepBody<Carry>): void {
+/** A step as if no replay existed; returns its outputs. */
+function ordinary<Carry>(inputs: readonly Tensor[], body: StepBody<Carry>): readonly Tensor[] {
   const { outputs, carry } = body.compute(inputs);
   body.between(outputs);
   body.update(carry);
+  return outputs;
 }
 
+/** Whether inputs have the recording's shapes and dtypes. */
 function fits(trace: StepTrace, inputs: readonly Tensor[]): boolean {
-  if (inputs.length !== trace.inputShapes.length) return false;
-  for (let i = 0; i < inputs.length; i++) {
-    const [shape, recorded] = [inputs[i].shape, trace.inputShapes[i]];
-    if (inputs[i].dtype !== trace.inputDTypes[i] || shape.length !== recorded.length) return false;
-    for (let d = 0; d < shape.length; d++) if (shape[d] !== recorded[d]) return false;
-  }
-  return true;
+  return inputs.length === trace.inputShapes.length && inputs.every((t, i) => t.dtype === trace.inputDTypes[i] && sameShape(t.shape, trace.inputShapes[i]));
 }

@@ -17,12 +17,6 @@ export class InPlace {
   readonly #backend: Backend;
   readonly #shape: readonly number[];
   readonly #dtype: DType;
-  /**
-   * One lifted scalar per value, never rewritten: a recorded step's calls (fit's replay) keep
-   * reading the value they were made with, where one array rewritten before each call would
-   * hold only the last.
-   */
-  readonly #scalars = new Map<number | '-0', Float32Array | Float64Array>();
 
   constructor(dtype: DType, shape: readonly number[]) {
     this.#backend = getBackend();
@@ -30,18 +24,15 @@ export class InPlace {
     this.#dtype = dtype;
   }
 
-  /** out = a ⊙ s for the ops' `kernel(a, s)` with a number s. */
+  /**
+   * out = a ⊙ s for the ops' `kernel(a, s)` with a number s, lifted afresh for each call as the
+   * ops lift it: an array rewritten before each call would give a recorded step's calls (fit's
+   * replay) only its last value.
+   */
   scalarRight(kernel: 'add' | 'sub' | 'mul' | 'div', a: Storage, s: number, out: Storage): void {
-    const key = Object.is(s, -0) ? '-0' : s;
-    let scalar = this.#scalars.get(key);
-    if (scalar === undefined) {
-      scalar = this.#dtype === 'float64' ? Float64Array.of(s) : Float32Array.of(s);
-      this.#scalars.set(key, scalar);
-    }
-    this.#backend.binary(kernel, a, this.#shape, scalar, [], out, this.#shape);
+    this.scalarArrayRight(kernel, a, this.#dtype === 'float64' ? Float64Array.of(s) : Float32Array.of(s), out);
   }
 
-  /** out = a ⊙ b for two full-size operands. */
   /**
    * `scalarRight` with the scalar already in a one-element array of the parameter's dtype:
    * the same kernel call and numbers, reading the array when the call runs (Adam's bias
@@ -51,6 +42,7 @@ export class InPlace {
     this.#backend.binary(kernel, a, this.#shape, scalar, [], out, this.#shape);
   }
 
+  /** out = a ⊙ b for two full-size operands. */
   binary(kernel: 'add' | 'sub' | 'mul' | 'div', a: Storage, b: Storage, out: Storage): void {
     this.#backend.binary(kernel, a, this.#shape, b, this.#shape, out, this.#shape);
   }
